@@ -1,4 +1,12 @@
 export { findBinary, MissingBinaryError, postgresBinDirs } from './binaries.js';
 export { freePort } from './free-port.js';
 export { deletePrefix, testPrefix } from './isolation.js';
+export { PostgresServer, type PostgresServerOptions } from './postgres-server.js';
 export { RedisServer, type RedisServerOptions } from './redis-server.js';
+export {
+  createTestDatabase,
+  databaseUrl,
+  dropTestDatabase,
+  TEST_DATABASE_PREFIX,
+  type TestDatabase,
+} from './test-database.js';

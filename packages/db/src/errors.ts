@@ -1,0 +1,59 @@
+/**
+ * Typed errors of the data layer. Like queue-core's errors they carry a stable `name` (and
+ * `permanent` where retrying cannot help), so the worker runtime can classify them without
+ * importing this package.
+ */
+
+/** Tables whose ids arrive in job payloads and are checked against the job's workspace. */
+export type ScopedTable =
+  | 'campaigns'
+  | 'campaign_sequences'
+  | 'campaign_leads'
+  | 'campaign_emails'
+  | 'leads'
+  | 'mailboxes'
+  | 'webhook_dedupe'
+  | 'workspaces';
+
+/**
+ * An id from a job payload belongs to another workspace. Nothing was read or written. Never
+ * retried: the payload is wrong (or malicious), not the moment.
+ */
+export class TenancyError extends Error {
+  override name = 'TenancyError';
+  readonly permanent = true;
+  constructor(
+    readonly table: ScopedTable,
+    readonly id: string,
+    readonly workspaceId: string,
+  ) {
+    super(`${table} ${id} does not belong to workspace ${workspaceId}`);
+  }
+}
+
+/** The id does not exist at all (deleted, or never existed). */
+export class RecordNotFoundError extends Error {
+  override name = 'RecordNotFoundError';
+  readonly permanent = true;
+  constructor(
+    readonly table: ScopedTable,
+    readonly id: string,
+  ) {
+    super(`${table} ${id} not found`);
+  }
+}
+
+/**
+ * email_events has no partition for the row's month ("no partition of relation ... found for
+ * row"): partition maintenance has not run. Retryable once maintenance creates it.
+ */
+export class MissingPartitionError extends Error {
+  override name = 'MissingPartitionError';
+  constructor(
+    readonly table: string,
+    readonly at: Date,
+    options?: { cause?: unknown },
+  ) {
+    super(`no ${table} partition for ${at.toISOString()}: run partition maintenance`, options);
+  }
+}
