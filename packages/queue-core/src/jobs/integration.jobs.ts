@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { defineJob } from '../define-job.js';
+
+/**
+ * Integration queue: CRM, LinkedIn identity and calendar sync (domain.md §5, providers.md §7–§11).
+ * Connections are loaded by the worker; job data never carries tokens.
+ *
+ * Every key carries a time slot: a Bull job id stays taken while the finished job is kept (one
+ * day), so a key without one would block the next run of a recurring sync.
+ */
+
+/**
+ * Start of a time slot in ISO 8601 basic format, UTC, minute precision: `20250709T1430Z`. Basic
+ * format because Bull job ids must avoid `:` (keys containing one are hashed, which hides them in
+ * the dashboard). The producer floors the current time to the slot size.
+ */
+const SLOT_PATTERN = /^\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])[0-5]\dZ$/;
+const timeSlot = z.string().regex(SLOT_PATTERN, 'expected a UTC slot like 20250709T1430Z');
+
+/** Syncs the workspace's HubSpot portal: drains the outbox or pulls changes. */
+export const syncHubspot = defineJob({
+  name: 'sync-hubspot',
+  queue: 'integration',
+  description: 'Drain the HubSpot outbox or pull contact/company/deal changes through the cursor',
+  scope: 'workspace',
+  payload: {
+    /** `outbox`: push local changes; `full`/`incremental`: pull; `webhook`: pull after a HubSpot webhook */
+    mode: z.enum(['outbox', 'full', 'incremental', 'webhook']),
+    /** default: every mapped object type */
+    objectTypes: z.array(z.enum(['contacts', 'companies', 'deals'])).min(1).max(3).optional(),
+    /** pull changes modified since then instead of from the stored cursor */
+    since: z.iso.datetime({ offset: true }).optional(),
+    /** the scheduler tick (or webhook batch window): part of the key */
+    windowSlot: timeSlot,
+  },
+  // domain.md: `hubspot:{ws}:{mode}`, plus the slot (see the note at the top of this file).
+  idempotencyKey: (p) => [p.workspaceId, p.mode, p.windowSlot],
+});
+
+/** Syncs the workspace's Salesforce org. */
+export const syncSalesforce = defineJob({
+  name: 'sync-salesforce',
+  queue: 'integration',
+  description: 'Push the Salesforce outbox or pull changes by SystemModstamp',
+  scope: 'workspace',
+  payload: {
+    /** the workspace's Salesforce connection row */
+    integrationId: z.uuid(),
+    syncType: z.enum(['outbox', 'full', 'incremental']),
+    /** the scheduler tick (every 15 min, honouring `sync_frequency_minutes`): part of the key */
+    windowSlot: timeSlot,
+  },
+  // domain.md: `sf:{ws}:{window}`, plus the sync type, so a full resync requested in the same
+  // window as the scheduled incremental run is not dropped.
+  idempotencyKey: (p) => [p.workspaceId, p.syncType, p.windowSlot],
+});
+
+/** Checks the LinkedIn identity and token expiry; partner-gated APIs are never called. */
+export const syncLinkedin = defineJob({
+  name: 'sync-linkedin',
+  queue: 'integration',
+  description: 'Refresh the LinkedIn OIDC identity and token expiry (no partner-only APIs)',
+  scope: 'workspace',
+  payload: {
+    jobType: z.enum(['identity', 'analytics']),
+    /** UTC day of the daily check: part of the key */
+    date: z.iso.date(),
+  },
+  idempotencyKey: (p) => [p.workspaceId, p.jobType, p.date],
+});
+
+/** Syncs one connected Google or Microsoft calendar. */
+export const syncCalendar = defineJob({
+  name: 'sync-calendar',
+  queue: 'integration',
+  description: 'Sync one calendar account through its sync token or delta link; full resync on 410',
+  scope: 'workspace',
+  payload: {
+    /** `calendar_accounts` row */
+    calendarAccountId: z.uuid(),
+    /** `webhook`: an incremental sync triggered by a push notification */
+    syncType: z.enum(['full', 'incremental', 'webhook']),
+    /** the scheduler tick or notification window: part of the key */
+    slot: timeSlot,
+  },
+  idempotencyKey: (p) => [p.calendarAccountId, p.syncType, p.slot],
+});
+
+export const integrationJobs = [syncHubspot, syncSalesforce, syncLinkedin, syncCalendar] as const;

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { defineJob } from '../define-job.js';
+
+/**
+ * Maintenance queue: retention, image variants, backups and cache warming (domain.md §5–§7).
+ * One attempt each: these jobs are scheduled and cutoff-based, so the next run catches up, and a
+ * half-done retry of a heavy job does more harm than waiting. Every job here is global except
+ * `optimize-images`, which acts on one workspace's upload.
+ */
+
+/**
+ * Start of a time slot in ISO 8601 basic format, UTC, minute precision: `20250709T1430Z`. Basic
+ * format because Bull job ids must avoid `:` (keys containing one are hashed, which hides them in
+ * the dashboard). The producer floors the current time to the slot size.
+ */
+const SLOT_PATTERN = /^\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])[0-5]\dZ$/;
+const timeSlot = z.string().regex(SLOT_PATTERN, 'expected a UTC slot like 20250709T1430Z');
+
+/** The retention rules of domain.md §6 that `cleanup-old-data` can run one by one. */
+const retentionRule = z.enum([
+  'email_events',
+  'email_event_partitions',
+  'campaign_email_content',
+  'enriched_data',
+  'enrichment_cache',
+  'inactive_leads',
+  'unsubscribed_leads',
+  'audit_logs',
+  'gdpr_audit_logs',
+  'data_subject_requests',
+  'gdpr_exports',
+  'analytics_events',
+  'webhook_dedupe',
+  'job_tables',
+  'materialized_view_refresh_log',
+]);
+
+/** Applies the retention rules: batched deletes, anonymisation, partition drops. */
+export const cleanupOldData = defineJob({
+  name: 'cleanup-old-data',
+  queue: 'maintenance',
+  description: 'Apply retention policies: delete or anonymise old rows and drop expired partitions',
+  scope: 'global',
+  payload: {
+    /** count what would be deleted or anonymised, change nothing */
+    dryRun: z.boolean().default(false),
+    /** rows per delete/update statement (small batches keep locks short) */
+    batchSize: z.number().int().positive().max(10_000).default(1000),
+    /** run only these rules (default: all), e.g. the hourly `enrichment_cache` purge */
+    only: z.array(retentionRule).min(1).max(15).optional(),
+    /** the scheduler tick: part of the key */
+    slot: timeSlot,
+  },
+  // domain.md: `cleanup:{YYYY-MM-DD}`. A minute slot instead of the date, because the hourly
+  // `enrichment_cache` purge would otherwise collide with the nightly run and with itself; the
+  // mode and the rules are in the key so that a dry run never blocks the real one.
+  idempotencyKey: (p) => [
+    p.slot,
+    p.dryRun ? 'dry-run' : 'apply',
+    ...(p.only ? [...new Set(p.only)].sort() : ['all']),
+  ],
+  options: { attempts: 1, priority: 'background' },
+});
+
+/** Creates WebP variants of one uploaded image. */
+export const optimizeImages = defineJob({
+  name: 'optimize-images',
+  queue: 'maintenance',
+  description: 'Create WebP variants of an uploaded avatar, logo or template image and record them',
+  scope: 'workspace',
+  payload: {
+    /** `uploads` row */
+    uploadId: z.uuid(),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected a bucket name'),
+    /** object key of the original; the worker checks it lies under the workspace's prefix */
+    key: z.string().min(1).max(1024),
+    /** decides the variant sizes (avatar 200/400 px, logo 300/600 px, plus a 100 px thumbnail) */
+    fileType: z.enum(['avatar', 'logo', 'template']),
+  },
+  // `v1` is the version of the variant set: bump it when sizes or formats change.
+  idempotencyKey: (p) => [p.uploadId, 'v1'],
+  options: { attempts: 1, priority: 'low' },
+});
+
+/** Dumps the database, encrypted, into `coldcopy-backups`. */
+export const backupData = defineJob({
+  name: 'backup-data',
+  queue: 'maintenance',
+  description: 'pg_dump the database, encrypt it, upload it with metadata and prune old backups',
+  scope: 'global',
+  payload: {
+    kind: z.enum(['full', 'schema']),
+    /** `compliance` (kept 365 days) for the first backup of each month, else `standard` (30 days) */
+    retentionCategory: z.enum(['standard', 'compliance']).default('standard'),
+    /** UTC day of the backup: part of the key */
+    date: z.iso.date(),
+  },
+  idempotencyKey: (p) => [p.kind, p.date],
+  options: { attempts: 1, priority: 'low' },
+});
+
+/** Pre-computes hot Redis keys (every key includes its workspace id). */
+export const cacheWarming = defineJob({
+  name: 'cache-warming',
+  queue: 'maintenance',
+  description: 'Pre-compute hot Redis keys (campaign performance, lead scores, workspace analytics)',
+  scope: 'global',
+  payload: {
+    /** default: every scope */
+    scopes: z
+      .array(z.enum(['campaign-performance', 'lead-scores', 'workspace-analytics']))
+      .min(1)
+      .max(3)
+      .optional(),
+    limits: z
+      .object({
+        /** most recently active workspaces to warm */
+        maxWorkspaces: z.number().int().positive().max(10_000).optional(),
+        maxKeysPerWorkspace: z.number().int().positive().max(10_000).optional(),
+      })
+      .optional(),
+    /** the 30-minute scheduler tick: part of the key */
+    slot: timeSlot,
+  },
+  idempotencyKey: (p) => [p.slot, ...(p.scopes ? [...new Set(p.scopes)].sort() : ['all'])],
+  options: { attempts: 1, priority: 'background' },
+});
+
+export const maintenanceJobs = [cleanupOldData, optimizeImages, backupData, cacheWarming] as const;
