@@ -57,3 +57,19 @@ export class MissingPartitionError extends Error {
     super(`no ${table} partition for ${at.toISOString()}: run partition maintenance`, options);
   }
 }
+
+/**
+ * A send-ledger transition that the row's current status does not allow (e.g. marking a row sent
+ * that nobody claimed). The row was not changed.
+ */
+export class LedgerStateError extends Error {
+  override name = 'LedgerStateError';
+  readonly permanent = true;
+  constructor(
+    readonly campaignEmailId: string,
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super(`campaign_emails ${campaignEmailId}: cannot go from ${from} to ${to}`);
+  }
+}

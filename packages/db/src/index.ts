@@ -1,0 +1,41 @@
+/**
+ * @coldcopy/db: Postgres for the workers.
+ *
+ * Tenancy rule (domain.md §8): workers bypass RLS, so every access function takes the job's
+ * workspaceId first and scopes every statement by it; an id that belongs to another workspace is
+ * refused with TenancyError before anything is read or written.
+ */
+export { boolEnv, DbConfigError, type DbEnv, type DbSslMode, loadDbEnv } from './env.js';
+export { LedgerStateError, MissingPartitionError, RecordNotFoundError, type ScopedTable, TenancyError } from './errors.js';
+export {
+  ANALYTICS_VIEWS,
+  type AnalyticsView,
+  type AnalyticsViewDefinition,
+  listEmailEventsPartitions,
+  maintainEmailEventsPartitions,
+  type PartitionChange,
+  type PartitionMaintenanceOptions,
+  refreshAnalyticsView,
+  type RefreshResult,
+} from './maintenance.js';
+export {
+  clientConfig,
+  closePool,
+  createPool,
+  type CreatePoolOptions,
+  type Pool,
+  type PoolClient,
+  type Queryable,
+  sslOptions,
+  withTransaction,
+} from './pool.js';
+export * from './repositories/campaign-emails.js';
+export * from './repositories/campaigns.js';
+export * from './repositories/email-events.js';
+export * from './repositories/enrolments.js';
+export * from './repositories/leads.js';
+export * from './repositories/mailboxes.js';
+export * from './repositories/suppression.js';
+export * from './repositories/webhooks.js';
+export * from './repositories/workspaces.js';
+export * from './types.js';
