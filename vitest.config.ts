@@ -8,6 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'scripts/**/*.test.ts'],
           environment: 'node',
         },
@@ -15,6 +16,8 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          // after the unit project, with its own worker limit
+          sequence: { groupOrder: 1 },
           include: ['packages/*/test/**/*.int.test.ts', 'apps/*/test/**/*.int.test.ts', 'test/**/*.int.test.ts'],
           environment: 'node',
           globalSetup: ['packages/testing/src/global-setup.ts'],

@@ -56,7 +56,9 @@ export interface JobDefinition<
    * same logical job twice while the first is still known to Redis is a no-op. The durable guard
    * is the database constraint named in domain.md §5.
    */
-  readonly idempotencyKey?: (payload: z.output<S>) => ReadonlyArray<string | number | boolean>;
+  // Method syntax on purpose: parameters of methods are bivariant, so every definition is
+  // assignable to AnyJobDefinition.
+  idempotencyKey?(payload: z.output<S>): ReadonlyArray<string | number | boolean>;
   readonly options: JobOptionsOverride;
 }
 
@@ -92,7 +94,8 @@ export function defineJob<
 ): JobDefinition<N, Q, z.ZodObject<(Sc extends 'workspace' ? WorkspaceShape : TraceShape) & P>> {
   const base = args.scope === 'workspace' ? workspaceFields : traceFields;
   const shape = { ...base, ...args.payload } as (Sc extends 'workspace' ? WorkspaceShape : TraceShape) & P;
-  const schema = z.object(shape);
+  type Shape = (Sc extends 'workspace' ? WorkspaceShape : TraceShape) & P;
+  const schema = z.object(shape) as unknown as z.ZodObject<Shape>;
   return Object.freeze({
     name: args.name,
     queue: args.queue,

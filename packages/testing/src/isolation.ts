@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import 'vitest';
+
+/** Provided by the integration global setup through vitest's `inject('redisUrl')`. */
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redisUrl: string;
+  }
+}
 
 /** A Bull key prefix unique to one test, so tests never see each other's jobs. */
 export function testPrefix(): string {

@@ -1,0 +1,211 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  allJobs,
+  EnqueueOptionsError,
+  getJob,
+  jobInputJsonSchema,
+  JobValidationError,
+  PRIORITY_NAMES,
+  QUEUE_NAMES,
+  QUEUES,
+  QueueUnavailableError,
+  UnknownJobNameError,
+  type Priority,
+} from '@coldcopy/queue-core';
+import { openAdminQueues } from '@coldcopy/queue-core/admin';
+import { loadEnv, redisEnv } from '@coldcopy/queue-core/env';
+import { createProducer } from '@coldcopy/queue-core/producer';
+import { z } from 'zod';
+
+export interface CliIo {
+  readonly env: Record<string, string | undefined>;
+  /** where relative `@file` paths resolve */
+  readonly cwd: string;
+  readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
+}
+
+/** Exit codes: 0 ok, 1 runtime failure (e.g. Redis unreachable), 2 bad usage or bad input. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+const USAGE = `usage: pnpm jobs <command> [options]
+
+commands:
+  catalog [--json]                      queues and job types with their JSON Schemas
+  enqueue <job> --data <json|@file>     validate and enqueue one job
+          [--priority ${PRIORITY_NAMES.join('|')}] [--delay <ms>] [--run-at <iso>] [--key <idempotency key>]
+  status [--json]                       job counts per queue and state (waiting includes paused)
+
+environment: REDIS_URL (default redis://127.0.0.1:6379), BULL_PREFIX (default bull)
+`;
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'catalog':
+        return catalog(rest, io);
+      case 'enqueue':
+        return await enqueue(rest, io);
+      case 'status':
+        return await status(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout(USAGE);
+        return command === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        io.stderr(`jobs: unknown command "${command}"\n\n${USAGE}`);
+        return EXIT.usage;
+    }
+  } catch (err) {
+    if (err instanceof JobValidationError) {
+      io.stderr(`jobs: invalid data for ${err.jobName}:\n${err.issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof UnknownJobNameError || err instanceof EnqueueOptionsError || err instanceof UsageError) {
+      io.stderr(`jobs: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof Error && (err.name === 'ConfigError' || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')) {
+      io.stderr(`jobs: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof QueueUnavailableError) {
+      io.stderr(`jobs: ${err.message}\n`);
+      return EXIT.failure;
+    }
+    throw err;
+  }
+}
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function catalog(args: readonly string[], io: CliIo): number {
+  const { values } = parseArgs({ args: [...args], options: { json: { type: 'boolean' } }, strict: true });
+  const queues = QUEUE_NAMES.map((name) => ({
+    name,
+    description: QUEUES[name].description,
+    concurrency: QUEUES[name].concurrency,
+    attempts: QUEUES[name].defaults.attempts,
+    jobs: allJobs
+      .filter((j) => j.queue === name)
+      .map((j) => ({
+        name: j.name,
+        description: j.description,
+        scope: j.scope,
+        schema: jobInputJsonSchema(j),
+      })),
+  }));
+  if (values.json) {
+    io.stdout(`${JSON.stringify({ queues }, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  for (const q of queues) {
+    io.stdout(`${q.name}  (concurrency ${q.concurrency}, attempts ${q.attempts}) — ${q.description}\n`);
+    for (const j of q.jobs) {
+      const props = Object.keys((j.schema as { properties?: object }).properties ?? {});
+      const req = new Set((j.schema as { required?: string[] }).required ?? []);
+      const fields = props.map((p) => (req.has(p) ? p : `${p}?`)).join(', ');
+      io.stdout(`  ${j.name.padEnd(24)} ${j.description}\n  ${''.padEnd(24)} { ${fields} }\n`);
+    }
+  }
+  return EXIT.ok;
+}
+
+async function readData(spec: string | undefined, io: CliIo): Promise<unknown> {
+  if (spec === undefined) throw new UsageError('enqueue needs --data <json|@file>');
+  const text = spec.startsWith('@') ? await readFile(resolve(io.cwd, spec.slice(1)), 'utf8').catch((err: Error) => {
+    throw new UsageError(`cannot read ${spec.slice(1)}: ${err.message}`);
+  }) : spec;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new UsageError(`--data is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+async function enqueue(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      data: { type: 'string', short: 'd' },
+      priority: { type: 'string', short: 'p' },
+      delay: { type: 'string' },
+      'run-at': { type: 'string' },
+      key: { type: 'string' },
+    },
+  });
+  const [name, ...extra] = positionals;
+  if (!name) throw new UsageError('enqueue needs a job name (see `pnpm jobs catalog`)');
+  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+  const def = getJob(name);
+  if (!def) throw new UnknownJobNameError(name);
+  const data = await readData(values.data, io);
+  let delay: number | undefined;
+  if (values.delay !== undefined) {
+    delay = Number(values.delay);
+    if (!/^\d+$/.test(values.delay)) throw new UsageError('--delay must be a whole number of milliseconds');
+  }
+  if (values.priority !== undefined && !(PRIORITY_NAMES as string[]).includes(values.priority)) {
+    throw new UsageError(`--priority must be one of ${PRIORITY_NAMES.join(', ')}`);
+  }
+  const env = loadEnv(z.object(redisEnv), io.env);
+  const producer = createProducer({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
+  try {
+    // Validation happens before any connection is used: bad data never reaches Redis.
+    producer.validate(def, data);
+    const job = await producer.enqueue(def.name, data, {
+      priority: values.priority as Priority | undefined,
+      delay,
+      runAt: values['run-at'],
+      idempotencyKey: values.key,
+    });
+    io.stdout(`enqueued ${job.name} on ${job.queue} as job ${job.id}\n`);
+    return EXIT.ok;
+  } finally {
+    await producer.close();
+  }
+}
+
+async function status(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: { json: { type: 'boolean' } }, strict: true });
+  const env = loadEnv(z.object(redisEnv), io.env);
+  const admin = openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
+  try {
+    const rows = await withTimeout(admin.status(), 5000, `Redis did not answer within 5 s`);
+    if (values.json) {
+      io.stdout(`${JSON.stringify({ prefix: env.BULL_PREFIX, queues: rows }, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    const header = ['queue', 'waiting', 'active', 'delayed', 'completed', 'failed', 'paused'];
+    const lines = rows.map((r) => [r.queue, r.waiting, r.active, r.delayed, r.completed, r.failed, r.paused ? 'yes' : 'no'].map(String));
+    const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+    const fmt = (cols: string[]) => cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+    io.stdout(`${fmt(header)}\n${lines.map(fmt).join('\n')}\n`);
+    return EXIT.ok;
+  } finally {
+    await admin.close();
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new QueueUnavailableError(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import type { AnyJobDefinition } from './define-job.js';
+import { loadEnv, workerEnv, workerEnvSchema } from './env.js';
+import { ConfigError } from './errors.js';
+import { startHealthServer } from './health-server.js';
+import { createLogger, type Logger } from './logger.js';
+import { createWorkerMetrics } from './metrics.js';
+import { Producer } from './producer.js';
+import { QUEUES, type QueueName } from './queues.js';
+import { redact, RedisConnections } from './redis.js';
+import { startWorker, type HandlersFor, type Worker } from './worker.js';
+
+/**
+ * The composition root every worker app shares: env → logger → metrics → deps → worker → health
+ * server → signals. An app's main.ts is one call to `runWorkerApp`.
+ */
+export interface WorkerAppSpec<Q extends QueueName, E extends z.ZodRawShape, D> {
+  /** app name, e.g. `email-worker` (log field, Redis connection name) */
+  readonly app: string;
+  readonly queue: Q;
+  /** the app's own env variables, merged with the shared worker variables */
+  readonly env?: E;
+  readonly handlers: HandlersFor<Q, D>;
+  /** builds the providers; the only place real SDKs are constructed */
+  readonly createDeps: (env: WorkerEnv<Q, E>, tools: { producer: Producer; logger: Logger }) => D | Promise<D>;
+  /** closes what createDeps opened (pools, SDK clients), after the worker stopped */
+  readonly closeDeps?: (deps: D) => Promise<void> | void;
+  /** the definitions to dispatch; default: the catalog's jobs of the queue (tests pass their own) */
+  readonly definitions?: readonly AnyJobDefinition[];
+}
+
+type BaseWorkerEnv = z.output<z.ZodObject<typeof workerEnv>>;
+
+export type WorkerEnv<Q extends QueueName, E extends z.ZodRawShape> = BaseWorkerEnv & {
+  readonly [K in `${Uppercase<Q>}_CONCURRENCY`]: number;
+} & z.output<z.ZodObject<E>>;
+
+export function workerAppEnvSchema<Q extends QueueName, E extends z.ZodRawShape>(queue: Q, extra?: E) {
+  return workerEnvSchema(queue).extend(extra ?? ({} as E));
+}
+
+export interface RunningWorkerApp {
+  readonly worker: Worker;
+  readonly healthPort: number;
+  shutdown(signal?: string): Promise<void>;
+}
+
+export async function runWorkerApp<Q extends QueueName, E extends z.ZodRawShape, D>(
+  spec: WorkerAppSpec<Q, E, D>,
+  source: Record<string, string | undefined> = process.env,
+  exit: (code: number) => void = (code) => process.exit(code),
+): Promise<RunningWorkerApp | undefined> {
+  let env: WorkerEnv<Q, E>;
+  try {
+    env = loadEnv(workerAppEnvSchema(spec.queue, spec.env), source) as WorkerEnv<Q, E>;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${spec.app}: ${err.message}\n`);
+      exit(78); // EX_CONFIG
+      return undefined;
+    }
+    throw err;
+  }
+  const base = env as unknown as BaseWorkerEnv;
+  const logger = createLogger({ level: base.LOG_LEVEL, defaultMeta: { app: spec.app } });
+  const concurrency = (env as unknown as Record<string, number>)[`${spec.queue.toUpperCase()}_CONCURRENCY`]!;
+  const graceSeconds = base.SHUTDOWN_GRACE_SECONDS ?? QUEUES[spec.queue].shutdownGraceSeconds;
+  const metrics = createWorkerMetrics();
+  const connections = new RedisConnections(base.REDIS_URL, 'worker', `coldcopy-${spec.app}`);
+  // Follow-up jobs go through a separate producer, closed after the worker (bull-v4.md §9).
+  const producer = new Producer({ redisUrl: base.REDIS_URL, prefix: base.BULL_PREFIX });
+  const deps = await spec.createDeps(env, { producer, logger });
+
+  const worker = await startWorker({
+    queue: spec.queue,
+    handlers: spec.handlers,
+    definitions: spec.definitions,
+    deps,
+    logger,
+    connections,
+    prefix: base.BULL_PREFIX,
+    concurrency,
+    metrics,
+    locks: {
+      lockDuration: base.LOCK_DURATION_MS,
+      stalledInterval: base.STALLED_INTERVAL_MS,
+      guardInterval: base.GUARD_INTERVAL_MS,
+    },
+  });
+
+  const health = await startHealthServer({
+    port: base.HEALTH_PORT,
+    host: base.HEALTH_HOST,
+    registry: metrics.registry,
+    ready: async () => {
+      if (!worker.isReady()) return false;
+      const pong = await Promise.race([
+        connections.client.ping(),
+        new Promise<string>((r) => setTimeout(() => r('timeout'), 1000).unref()),
+      ]);
+      return pong === 'PONG';
+    },
+  });
+  logger.info('worker app started', {
+    queue: spec.queue,
+    concurrency,
+    redis: redact(base.REDIS_URL),
+    prefix: base.BULL_PREFIX,
+    healthPort: health.port,
+    shutdownGraceSeconds: graceSeconds,
+  });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (signal = 'shutdown') => {
+    stopping ??= (async () => {
+      logger.info('shutting down', { signal, active: worker.activeCount(), graceSeconds });
+      const result = await worker.close(graceSeconds * 1000);
+      await producer.close();
+      await connections.close();
+      if (spec.closeDeps) await spec.closeDeps(deps);
+      await health.close();
+      logger.info('stopped', { ...result });
+      await flush(logger);
+    })();
+    return stopping;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn('second signal, exiting now', { signal });
+      exit(1);
+      return;
+    }
+    shutdown(signal).then(
+      () => exit(0),
+      (err: Error) => {
+        logger.error('shutdown failed', { err: err.message });
+        exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return { worker, healthPort: health.port, shutdown };
+}
+
+function flush(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    logger.on('finish', () => resolve());
+    logger.end();
+    setTimeout(resolve, 500).unref();
+  });
+}

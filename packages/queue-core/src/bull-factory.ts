@@ -1,0 +1,40 @@
+import Bull from 'bull';
+import { BACKOFF_STRATEGY, classifiedBackoff } from './backoff.js';
+import { QUEUES, type LockSettings, type QueueName } from './queues.js';
+import type { RedisConnections } from './redis.js';
+
+export interface BullQueueOptions {
+  readonly prefix: string;
+  readonly connections: RedisConnections;
+  readonly locks?: Partial<LockSettings>;
+  /** skip the INFO round trip at construction (producers) */
+  readonly skipVersionCheck?: boolean;
+  /** Bull's per-minute completed/failed metrics, read by the dashboard */
+  readonly metricsDataPoints?: number;
+}
+
+/** The only place a Bull `Queue` is constructed. */
+export function createBullQueue(queue: QueueName, options: BullQueueOptions): Bull.Queue {
+  const locks = { ...QUEUES[queue].locks, ...stripUndefined(options.locks ?? {}) };
+  const queueOptions: Bull.QueueOptions & { skipVersionCheck?: boolean } = {
+    prefix: options.prefix,
+    createClient: options.connections.createClient,
+    settings: {
+      lockDuration: locks.lockDuration,
+      lockRenewTime: Math.floor(locks.lockDuration / 2),
+      stalledInterval: locks.stalledInterval,
+      maxStalledCount: locks.maxStalledCount,
+      guardInterval: locks.guardInterval,
+      retryProcessDelay: locks.retryProcessDelay,
+      backoffStrategies: { [BACKOFF_STRATEGY]: classifiedBackoff as never },
+    },
+    metrics: options.metricsDataPoints ? { maxDataPoints: options.metricsDataPoints } : undefined,
+    // supported by Bull 4.x (lib/queue.js), missing from its typings: skips an INFO round trip
+    skipVersionCheck: options.skipVersionCheck,
+  };
+  return new Bull(queue, queueOptions);
+}
+
+function stripUndefined<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined && v !== 0)) as Partial<T>;
+}

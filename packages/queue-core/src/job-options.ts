@@ -1,0 +1,97 @@
+import type Bull from 'bull';
+import { BACKOFF_STRATEGY } from './backoff.js';
+import type { AnyJobDefinition } from './define-job.js';
+import { EnqueueOptionsError, type FieldIssue } from './errors.js';
+import { isPriority, PRIORITIES, type Priority } from './priorities.js';
+import { QUEUES } from './queues.js';
+
+export interface EnqueueOptions {
+  /** default: the job's own priority, else `normal` */
+  readonly priority?: Priority;
+  /** run no earlier than this many ms from now */
+  readonly delay?: number;
+  /** run no earlier than this time (Date or ISO string); exclusive with `delay` */
+  readonly runAt?: Date | string;
+  /**
+   * Makes the Bull job id deterministic: enqueueing again while a job with this key is still
+   * known to Redis is a no-op. Default: the job definition's idempotency key, if it has one.
+   */
+  readonly idempotencyKey?: string;
+  /** override the definition's attempts (1..25) */
+  readonly attempts?: number;
+}
+
+/** Bull options shared by every enqueue of one definition, computed once. */
+const baseOptions = new WeakMap<AnyJobDefinition, Bull.JobOptions>();
+
+export function baseJobOptions(def: AnyJobDefinition): Bull.JobOptions {
+  let opts = baseOptions.get(def);
+  if (!opts) {
+    const defaults = QUEUES[def.queue].defaults;
+    opts = Object.freeze({
+      attempts: def.options.attempts ?? defaults.attempts,
+      backoff: { type: BACKOFF_STRATEGY, options: def.options.backoff ?? defaults.backoff } as Bull.BackoffOptions,
+      priority: PRIORITIES[def.options.priority ?? 'normal'],
+      removeOnComplete: { ...defaults.removeOnComplete } as unknown as Bull.JobOptions['removeOnComplete'],
+      removeOnFail: { ...defaults.removeOnFail } as unknown as Bull.JobOptions['removeOnFail'],
+    });
+    baseOptions.set(def, opts);
+  }
+  return opts;
+}
+
+const ID_SAFE = /^[A-Za-z0-9_.-]{1,160}$/;
+
+/**
+ * Deterministic Bull job id: `<job-name>.<key>`. Bull ids must avoid `:` (groupKey parsing, and
+ * BullMQ forbids it); keys that are not plain ids are hashed.
+ */
+export function jobIdFor(def: AnyJobDefinition, key: string, hash: (s: string) => string): string {
+  return `${def.name}.${ID_SAFE.test(key) ? key : hash(key)}`;
+}
+
+export function keyFromParts(parts: ReadonlyArray<string | number | boolean>): string {
+  return parts.map(String).join('.');
+}
+
+/** Validates enqueue options; returns the Bull options, or throws naming every bad option. */
+export function resolveEnqueueOptions(
+  def: AnyJobDefinition,
+  options: EnqueueOptions | undefined,
+  now: number,
+): { opts: Bull.JobOptions; idempotencyKey: string | undefined } {
+  const base = baseJobOptions(def);
+  if (options === undefined) return { opts: { ...base }, idempotencyKey: undefined };
+  const issues: FieldIssue[] = [];
+  const opts: Bull.JobOptions = { ...base };
+  const { priority, delay, runAt, idempotencyKey, attempts } = options;
+  if (priority !== undefined) {
+    if (typeof priority === 'string' && isPriority(priority)) opts.priority = PRIORITIES[priority];
+    else issues.push({ path: 'priority', message: `must be one of ${Object.keys(PRIORITIES).join(', ')}` });
+  }
+  if (delay !== undefined && runAt !== undefined) {
+    issues.push({ path: 'delay', message: 'give either delay or runAt, not both' });
+  } else if (delay !== undefined) {
+    if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0) {
+      issues.push({ path: 'delay', message: 'must be a non-negative integer number of milliseconds' });
+    } else if (delay > 0) opts.delay = delay;
+  } else if (runAt !== undefined) {
+    const at = runAt instanceof Date ? runAt.getTime() : typeof runAt === 'string' ? Date.parse(runAt) : NaN;
+    if (!Number.isFinite(at)) issues.push({ path: 'runAt', message: 'must be a valid date or ISO 8601 string' });
+    else if (at > now) opts.delay = at - now;
+  }
+  if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length < 1 || idempotencyKey.length > 500)) {
+    issues.push({ path: 'idempotencyKey', message: 'must be a string of 1 to 500 characters' });
+  }
+  if (attempts !== undefined) {
+    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 25) {
+      issues.push({ path: 'attempts', message: 'must be an integer from 1 to 25' });
+    } else opts.attempts = attempts;
+  }
+  if (issues.length > 0) {
+    throw new EnqueueOptionsError(
+      `invalid enqueue options for "${def.name}": ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return { opts, idempotencyKey };
+}

@@ -1,0 +1,72 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Job execution metrics exported by every worker process (ops.md §2 B). Names, labels and
+ * buckets are the same on every queue so that `sum by` works across them. Never labelled by job
+ * id, workspace or error text.
+ */
+export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+export const WAIT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
+
+export interface WorkerMetrics {
+  readonly registry: Registry;
+  readonly completed: Counter<'queue' | 'job_name'>;
+  readonly failed: Counter<'queue' | 'job_name' | 'final'>;
+  readonly stalled: Counter<'queue'>;
+  readonly duration: Histogram<'queue' | 'job_name' | 'status'>;
+  readonly wait: Histogram<'queue' | 'job_name'>;
+  readonly active: Gauge<'queue'>;
+  readonly concurrency: Gauge<'queue'>;
+}
+
+export function createWorkerMetrics(registry = new Registry(), options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    completed: new Counter({
+      name: 'bull_jobs_completed_total',
+      help: 'Jobs completed by this process',
+      labelNames: ['queue', 'job_name'],
+      registers,
+    }),
+    failed: new Counter({
+      name: 'bull_jobs_failed_total',
+      help: 'Failed job attempts in this process; final="true" when no retry follows',
+      labelNames: ['queue', 'job_name', 'final'],
+      registers,
+    }),
+    stalled: new Counter({
+      name: 'bull_jobs_stalled_total',
+      help: 'Jobs found stalled (lock expired) and moved back to wait by this process',
+      labelNames: ['queue'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'bull_job_duration_seconds',
+      help: 'Time from a job becoming active to its completion or failure',
+      labelNames: ['queue', 'job_name', 'status'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    wait: new Histogram({
+      name: 'bull_job_wait_seconds',
+      help: 'Time a job waited in the queue before it started, excluding its intended delay',
+      labelNames: ['queue', 'job_name'],
+      buckets: WAIT_BUCKETS,
+      registers,
+    }),
+    active: new Gauge({
+      name: 'bull_jobs_active',
+      help: 'Jobs in flight in this process',
+      labelNames: ['queue'],
+      registers,
+    }),
+    concurrency: new Gauge({
+      name: 'bull_worker_concurrency',
+      help: 'Configured concurrency of this process; saturation = active / concurrency',
+      labelNames: ['queue'],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,212 @@
+import { createHash } from 'node:crypto';
+import type Bull from 'bull';
+import { createBullQueue } from './bull-factory.js';
+import type { AnyJobDefinition, JobInput, JobPayload } from './define-job.js';
+import {
+  JobValidationError,
+  QueueUnavailableError,
+  UnknownJobNameError,
+  type FieldIssue,
+} from './errors.js';
+import { type EnqueueOptions, jobIdFor, keyFromParts, resolveEnqueueOptions } from './job-options.js';
+import { getJob } from './jobs/index.js';
+import type { QueueName } from './queues.js';
+import { redact, RedisConnections, whenReady } from './redis.js';
+import { toFieldIssues } from './validation.js';
+
+export type { EnqueueOptions } from './job-options.js';
+
+/**
+ * The producer used by the Next.js app, the CLI and workers that enqueue follow-up jobs.
+ * It imports no worker code, no SDK and no HTTP framework.
+ */
+export interface ProducerConfig {
+  readonly redisUrl: string;
+  /** Bull key prefix (default `bull`) */
+  readonly prefix?: string;
+  /** how long an enqueue waits for a Redis connection before failing, ms (default 2000) */
+  readonly connectTimeoutMs?: number;
+  /** addBulk chunk size (default 500) */
+  readonly bulkChunkSize?: number;
+}
+
+export interface EnqueuedJob {
+  readonly id: string;
+  readonly queue: QueueName;
+  readonly name: string;
+}
+
+export interface BulkItem<J extends AnyJobDefinition> {
+  readonly data: JobInput<J>;
+  readonly options?: EnqueueOptions;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 40);
+
+const CONNECTION_ERRORS = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|max retries per request|Redis not ready|connection ended/i;
+
+export class Producer {
+  private readonly connections: RedisConnections;
+  private readonly queues = new Map<QueueName, Bull.Queue>();
+  private readonly prefix: string;
+  private readonly connectTimeoutMs: number;
+  private readonly chunkSize: number;
+  private closing: Promise<void> | undefined;
+
+  constructor(readonly config: ProducerConfig) {
+    this.prefix = config.prefix ?? 'bull';
+    this.connectTimeoutMs = config.connectTimeoutMs ?? 2000;
+    this.chunkSize = config.bulkChunkSize ?? 500;
+    this.connections = new RedisConnections(config.redisUrl, 'producer', 'coldcopy-producer');
+  }
+
+  /**
+   * Validates `data` against the job's schema and adds it to its queue. Bad data throws a
+   * `JobValidationError` naming every bad field, and nothing is written to Redis.
+   */
+  enqueue<J extends AnyJobDefinition>(job: J, data: JobInput<J>, options?: EnqueueOptions): Promise<EnqueuedJob>;
+  enqueue(job: string, data: unknown, options?: EnqueueOptions): Promise<EnqueuedJob>;
+  async enqueue(job: AnyJobDefinition | string, data: unknown, options?: EnqueueOptions): Promise<EnqueuedJob> {
+    const def = this.definition(job);
+    const payload = this.validate(def, data, '');
+    const { opts, name } = this.prepare(def, payload, options);
+    const queue = await this.readyQueue(def.queue);
+    try {
+      const added = await queue.add(name, payload, opts);
+      return { id: String(added.id), queue: def.queue, name };
+    } catch (err) {
+      throw this.translate(err);
+    }
+  }
+
+  /**
+   * Validates every item first (one bad item rejects the whole call, naming its index), then adds
+   * them with `addBulk` in chunks. Chunks are separate MULTI transactions: if Redis fails midway,
+   * earlier chunks stay queued, so give items idempotency keys when a retry of the call must not
+   * duplicate them.
+   */
+  enqueueBulk<J extends AnyJobDefinition>(job: J, items: ReadonlyArray<BulkItem<J>>): Promise<EnqueuedJob[]>;
+  enqueueBulk(job: string, items: ReadonlyArray<{ data: unknown; options?: EnqueueOptions }>): Promise<EnqueuedJob[]>;
+  async enqueueBulk(
+    job: AnyJobDefinition | string,
+    items: ReadonlyArray<{ data: unknown; options?: EnqueueOptions }>,
+  ): Promise<EnqueuedJob[]> {
+    const def = this.definition(job);
+    if (!Array.isArray(items)) throw new TypeError('enqueueBulk expects an array of { data, options }');
+    const issues: FieldIssue[] = [];
+    const prepared: Array<{ name: string; data: unknown; opts: Bull.JobOptions }> = [];
+    items.forEach((item, index) => {
+      const parsed = def.inputSchema.safeParse(item?.data);
+      if (!parsed.success) {
+        issues.push(...toFieldIssues(parsed.error, `[${index}]`));
+        return;
+      }
+      try {
+        const { opts, name } = this.prepare(def, parsed.data as JobPayload<typeof def>, item.options);
+        prepared.push({ name, data: parsed.data, opts });
+      } catch (err) {
+        issues.push({ path: `[${index}]`, message: (err as Error).message });
+      }
+    });
+    if (issues.length > 0) throw new JobValidationError(def.name, issues);
+    if (prepared.length === 0) return [];
+    const queue = await this.readyQueue(def.queue);
+    const result: EnqueuedJob[] = [];
+    for (let i = 0; i < prepared.length; i += this.chunkSize) {
+      try {
+        const added = await queue.addBulk(prepared.slice(i, i + this.chunkSize));
+        for (const j of added) result.push({ id: String(j.id), queue: def.queue, name: def.name });
+      } catch (err) {
+        throw this.translate(err);
+      }
+    }
+    return result;
+  }
+
+  /** Validates without enqueueing (CLI dry runs, API handlers that answer 400 early). */
+  validate(def: AnyJobDefinition, data: unknown, prefix = ''): JobPayload<AnyJobDefinition> {
+    const parsed = def.inputSchema.safeParse(data);
+    if (!parsed.success) throw new JobValidationError(def.name, toFieldIssues(parsed.error, prefix));
+    return parsed.data as JobPayload<AnyJobDefinition>;
+  }
+
+  /** Closes the queues and quits the connections. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+      this.queues.clear();
+      await this.connections.close();
+    })();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private definition(job: AnyJobDefinition | string): AnyJobDefinition {
+    if (typeof job !== 'string') return job;
+    const def = getJob(job);
+    if (!def) throw new UnknownJobNameError(job);
+    return def;
+  }
+
+  private prepare(def: AnyJobDefinition, payload: JobPayload<AnyJobDefinition>, options: EnqueueOptions | undefined) {
+    const { opts, idempotencyKey } = resolveEnqueueOptions(def, options, Date.now());
+    const key = idempotencyKey ?? (def.idempotencyKey ? keyFromParts(def.idempotencyKey(payload)) : undefined);
+    if (key !== undefined) opts.jobId = jobIdFor(def, key, sha256);
+    return { opts, name: def.name };
+  }
+
+  private async readyQueue(name: QueueName): Promise<Bull.Queue> {
+    if (this.closing) throw new QueueUnavailableError('producer is closed');
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = createBullQueue(name, { prefix: this.prefix, connections: this.connections, skipVersionCheck: true });
+      queue.on('error', () => {}); // surfaced through the rejected enqueue instead
+      this.queues.set(name, queue);
+    }
+    const client = this.connections.client;
+    if (client.status !== 'ready') {
+      try {
+        await whenReady(client, this.connectTimeoutMs);
+      } catch (err) {
+        throw new QueueUnavailableError(
+          `Redis at ${redact(this.config.redisUrl)} is unavailable: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+    }
+    return queue;
+  }
+
+  private translate(err: unknown): Error {
+    if (err instanceof Error && CONNECTION_ERRORS.test(err.message)) {
+      return new QueueUnavailableError(`Redis is unavailable: ${err.message}`, { cause: err });
+    }
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+export function createProducer(config: ProducerConfig): Producer {
+  return new Producer(config);
+}
+
+const GLOBAL_KEY = Symbol.for('coldcopy.queue-core.producers');
+type ProducerCache = Map<string, Producer>;
+
+/**
+ * One producer per process, kept on `globalThis` so that Next.js dev hot reload (which re-evaluates
+ * modules) reuses it instead of opening new Redis connections on every edit.
+ */
+export function getProducer(config: ProducerConfig): Producer {
+  const store = globalThis as unknown as Record<symbol, ProducerCache | undefined>;
+  const cache = (store[GLOBAL_KEY] ??= new Map());
+  const key = `${config.redisUrl}|${config.prefix ?? 'bull'}`;
+  let producer = cache.get(key);
+  if (!producer || (producer as unknown as { closing?: unknown }).closing) {
+    producer = new Producer(config);
+    cache.set(key, producer);
+  }
+  return producer;
+}

@@ -1,0 +1,17 @@
+/** `@coldcopy/queue-core/worker`: everything a worker app needs. Not for the web app. */
+export { runWorkerApp, workerAppEnvSchema, type RunningWorkerApp, type WorkerAppSpec, type WorkerEnv } from './app.js';
+export { boolEnv, concurrencyEnv, loadEnv, redisEnv, workerEnv, workerEnvSchema } from './env.js';
+export { startHealthServer, type HealthServer } from './health-server.js';
+export { createLogger, createSilentLogger, type Logger } from './logger.js';
+export { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+export { RedisConnections } from './redis.js';
+export {
+  ShutdownAbortError,
+  startWorker,
+  type FinalFailure,
+  type Handler,
+  type HandlersFor,
+  type JobContext,
+  type Worker,
+  type WorkerOptions,
+} from './worker.js';

@@ -1,0 +1,377 @@
+import type Bull from 'bull';
+import type { Counter, Histogram } from 'prom-client';
+import { createBullQueue } from './bull-factory.js';
+import type { AnyJobDefinition, JobPayload } from './define-job.js';
+import { InvalidPayloadError, isPermanentError, JobTimeoutError, UnknownJobError } from './errors.js';
+import { jobsOnQueue, type JobsOn } from './jobs/index.js';
+import type { Logger } from './logger.js';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { QUEUES, type LockSettings, type QueueName } from './queues.js';
+import { RedisConnections } from './redis.js';
+import { toFieldIssues } from './validation.js';
+
+/** What a handler receives besides its payload. */
+export interface JobContext<D> {
+  readonly job: Bull.Job;
+  readonly jobId: string;
+  /** 1 for the first attempt */
+  readonly attempt: number;
+  readonly deps: D;
+  /** child logger carrying queue, job, jobId, attempt and workspaceId */
+  readonly log: Logger;
+  /** fires when the attempt's time budget runs out or the worker shuts down */
+  readonly signal: AbortSignal;
+  /** reports progress (one Redis write; call it sparingly) */
+  progress(value: number | Record<string, unknown>): Promise<void>;
+}
+
+export type Handler<J extends AnyJobDefinition, D> = (payload: JobPayload<J>, ctx: JobContext<D>) => Promise<unknown>;
+
+/** A handler for every job of queue Q: a missing or mistyped handler fails to compile. */
+export type HandlersFor<Q extends QueueName, D> = { [J in JobsOn<Q> as J['name']]: Handler<J, D> };
+
+export interface FinalFailure {
+  readonly queue: QueueName;
+  readonly job: Bull.Job;
+  readonly error: Error;
+}
+
+export interface WorkerOptions<Q extends QueueName, D> {
+  readonly queue: Q;
+  readonly handlers: HandlersFor<Q, D>;
+  readonly deps: D;
+  readonly logger: Logger;
+  /** either a URL (the worker owns its connections) or shared connections */
+  readonly redisUrl?: string;
+  readonly connections?: RedisConnections;
+  readonly prefix?: string;
+  /** default: the queue's catalog value */
+  readonly concurrency?: number;
+  readonly locks?: Partial<LockSettings>;
+  readonly metrics?: WorkerMetrics;
+  /** After an abort on timeout or shutdown, how long a handler may take to stop (default 5 s). */
+  readonly abortGraceMs?: number;
+  /** Called once when a job fails for the last time (retries spent or permanent error). */
+  readonly onFinalFailure?: (failure: FinalFailure) => void | Promise<void>;
+  /**
+   * The definitions dispatched by this worker. Default: every catalog job of the queue. Tests
+   * and benchmarks pass their own.
+   */
+  readonly definitions?: readonly AnyJobDefinition[];
+}
+
+export interface Worker {
+  readonly queueName: QueueName;
+  readonly bull: Bull.Queue;
+  readonly concurrency: number;
+  /** processors registered and Redis connected, not shutting down */
+  isReady(): boolean;
+  /** jobs in flight in this process */
+  activeCount(): number;
+  /**
+   * Stops fetching, lets in-flight jobs finish for up to `graceMs`, then aborts the rest through
+   * their signal and closes. Jobs cut off stay active in Redis and are recovered by the stalled
+   * check after their lock expires (stalls do not use up attempts).
+   */
+  close(graceMs?: number): Promise<{ graceful: boolean; abandoned: number }>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+type CounterChild = ReturnType<Counter<string>['labels']>;
+type HistogramChild = ReturnType<Histogram<string>['labels']>;
+
+interface Entry {
+  readonly def: AnyJobDefinition;
+  readonly handler: Handler<AnyJobDefinition, unknown>;
+  readonly timeoutMs: number;
+  readonly completed: CounterChild;
+  readonly failedFinal: CounterChild;
+  readonly failedRetry: CounterChild;
+  readonly durationOk: HistogramChild;
+  readonly durationFailed: HistogramChild;
+  readonly wait: HistogramChild;
+}
+
+/** Reason given to handlers' signals on shutdown; their rejection is not recorded as a failure. */
+export class ShutdownAbortError extends Error {
+  override name = 'ShutdownAbortError';
+  constructor() {
+    super('worker is shutting down');
+  }
+}
+
+class Context<D> implements JobContext<D> {
+  private childLog: Logger | undefined;
+  constructor(
+    readonly job: Bull.Job,
+    readonly deps: D,
+    readonly signal: AbortSignal,
+    private readonly baseLog: Logger,
+    private readonly queue: QueueName,
+  ) {}
+  get jobId(): string {
+    return String(this.job.id);
+  }
+  get attempt(): number {
+    return this.job.attemptsMade + 1;
+  }
+  get log(): Logger {
+    // created on first use: most jobs never log beyond the runtime's own lines
+    return (this.childLog ??= this.baseLog.child({
+      queue: this.queue,
+      job: this.job.name,
+      jobId: String(this.job.id),
+      attempt: this.job.attemptsMade + 1,
+      workspaceId: (this.job.data as { workspaceId?: string }).workspaceId,
+    }));
+  }
+  progress(value: number | Record<string, unknown>): Promise<void> {
+    return this.job.progress(value) as Promise<void>;
+  }
+}
+
+const NEVER = new Promise<never>(() => {});
+
+export async function startWorker<Q extends QueueName, D>(options: WorkerOptions<Q, D>): Promise<Worker> {
+  const queueName = options.queue;
+  const config = QUEUES[queueName];
+  const concurrency = options.concurrency ?? config.concurrency;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+  const log = options.logger;
+  const metrics = options.metrics ?? createWorkerMetrics(undefined, { defaultMetrics: false });
+  const abortGraceMs = options.abortGraceMs ?? 5000;
+  const ownsConnections = !options.connections;
+  const connections =
+    options.connections ??
+    new RedisConnections(required(options.redisUrl, 'redisUrl or connections'), 'worker', `coldcopy-${queueName}-worker`);
+
+  const table = buildDispatchTable(queueName, options, metrics);
+  const controllers = new Set<AbortController>();
+  let shuttingDown = false;
+  let ready = false;
+
+  const queue = createBullQueue(queueName, {
+    prefix: options.prefix ?? 'bull',
+    connections,
+    locks: options.locks,
+  });
+
+  const active = metrics.active.labels(queueName);
+  metrics.concurrency.labels(queueName).set(concurrency);
+  metrics.active.labels(queueName).set(0);
+  const stalled = metrics.stalled.labels(queueName);
+
+  queue.on('error', (err: Error) => {
+    if (shuttingDown && /Connection is closed/.test(err.message)) return;
+    log.error('queue error', { queue: queueName, err: err.message });
+  });
+  queue.on('stalled', (job: Bull.Job) => {
+    stalled.inc();
+    log.warn('job stalled', { queue: queueName, job: job.name, jobId: job.id, attempt: job.attemptsMade + 1 });
+  });
+  queue.on('lock-extension-failed', (job: Bull.Job, err: Error) => {
+    log.warn('job lock extension failed', { queue: queueName, job: job.name, jobId: job.id, err: err.message });
+  });
+  queue.on('completed', (job: Bull.Job) => {
+    const entry = table.get(job.name);
+    const seconds = (Date.now() - (job.processedOn ?? Date.now())) / 1000;
+    if (entry) {
+      entry.completed.inc();
+      entry.durationOk.observe(seconds);
+    }
+    log.info('job completed', {
+      queue: queueName,
+      job: job.name,
+      jobId: job.id,
+      attempt: job.attemptsMade + 1,
+      durationMs: Math.round(seconds * 1000),
+      workspaceId: (job.data as { workspaceId?: string } | undefined)?.workspaceId,
+    });
+  });
+  queue.on('failed', (job: Bull.Job, err: Error) => {
+    const entry = table.get(job.name);
+    const final = isPermanentError(err) || (job as unknown as { isDiscarded(): boolean }).isDiscarded() || job.attemptsMade >= (job.opts.attempts ?? 1);
+    const seconds = (Date.now() - (job.processedOn ?? Date.now())) / 1000;
+    if (entry) {
+      (final ? entry.failedFinal : entry.failedRetry).inc();
+      entry.durationFailed.observe(seconds);
+    } else {
+      metrics.failed.labels(queueName, 'unknown', String(final)).inc();
+    }
+    const fields = {
+      queue: queueName,
+      job: job.name,
+      jobId: job.id,
+      attempt: job.attemptsMade,
+      attempts: job.opts.attempts,
+      durationMs: Math.round(seconds * 1000),
+      workspaceId: (job.data as { workspaceId?: string } | undefined)?.workspaceId,
+      error: err.name,
+      reason: err.message,
+      final,
+    };
+    if (final) {
+      log.error('job failed', { ...fields, stack: err.stack });
+      if (options.onFinalFailure) {
+        Promise.resolve()
+          .then(() => options.onFinalFailure?.({ queue: queueName, job, error: err }))
+          .catch((hookErr: Error) => log.error('final-failure hook failed', { queue: queueName, jobId: job.id, err: hookErr.message }));
+      }
+    } else {
+      log.warn('job attempt failed, will retry', fields);
+    }
+  });
+
+  const dispatch = (job: Bull.Job): Promise<unknown> => {
+    const entry = table.get(job.name);
+    if (entry === undefined) {
+      job.discard();
+      return Promise.reject(new UnknownJobError(job.name, queueName));
+    }
+    const parsed = entry.def.schema.safeParse(job.data);
+    if (!parsed.success) {
+      job.discard();
+      return Promise.reject(new InvalidPayloadError(job.name, toFieldIssues(parsed.error)));
+    }
+    if (job.attemptsMade === 0 && job.processedOn) {
+      entry.wait.observe(Math.max(0, job.processedOn - job.timestamp - ((job.opts.delay as number | undefined) ?? 0)) / 1000);
+    }
+    const controller = new AbortController();
+    controllers.add(controller);
+    active.inc();
+    const ctx = new Context(job, options.deps, controller.signal, log, queueName);
+    return new Promise((resolve, reject) => {
+      let graceTimer: NodeJS.Timeout | undefined;
+      const budget = setTimeout(() => {
+        controller.abort(new JobTimeoutError(job.name, entry.timeoutMs));
+        graceTimer = setTimeout(() => reject(new JobTimeoutError(job.name, entry.timeoutMs)), abortGraceMs);
+      }, entry.timeoutMs);
+      const settle = () => {
+        clearTimeout(budget);
+        if (graceTimer) clearTimeout(graceTimer);
+        controllers.delete(controller);
+        active.dec();
+      };
+      let running: Promise<unknown>;
+      try {
+        running = entry.handler(parsed.data, ctx);
+      } catch (err) {
+        running = Promise.reject(err);
+      }
+      running.then(
+        (result) => {
+          settle();
+          resolve(result);
+        },
+        (err: unknown) => {
+          settle();
+          const reason = controller.signal.reason as unknown;
+          if (shuttingDown && reason instanceof ShutdownAbortError) {
+            // Leave the job active in Redis: the stalled check re-queues it without using an attempt.
+            resolve(NEVER);
+            return;
+          }
+          if (controller.signal.aborted && reason instanceof JobTimeoutError && !isPermanentError(err)) {
+            reject(reason);
+            return;
+          }
+          if (isPermanentError(err)) job.discard();
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
+  };
+
+  // One '*' processor per queue: Bull's named processors add their concurrency up (bull-v4.md §3).
+  // The returned promise settles only when the queue closes: never await it.
+  queue.process('*', concurrency, dispatch).catch((err: Error) => {
+    if (!shuttingDown) log.error('processor stopped', { queue: queueName, err: err.message });
+  });
+  await queue.isReady();
+  ready = true;
+  log.info('worker started', { queue: queueName, concurrency, jobs: [...table.keys()] });
+
+  let closing: Promise<{ graceful: boolean; abandoned: number }> | undefined;
+  const worker: Worker = {
+    queueName,
+    bull: queue,
+    concurrency,
+    isReady: () => ready && !shuttingDown && connections.client.status === 'ready',
+    activeCount: () => controllers.size,
+    close(graceMs = config.shutdownGraceSeconds * 1000) {
+      closing ??= (async () => {
+        ready = false;
+        const closed = queue.close();
+        let graceful = await finishesWithin(closed, graceMs);
+        let abandoned = 0;
+        if (!graceful) {
+          shuttingDown = true;
+          abandoned = controllers.size;
+          log.warn('shutdown grace period over, aborting in-flight jobs', { queue: queueName, abandoned });
+          for (const c of controllers) c.abort(new ShutdownAbortError());
+          graceful = await finishesWithin(closed, Math.min(abortGraceMs, 2000));
+        }
+        shuttingDown = true;
+        if (ownsConnections) await connections.close();
+        log.info('worker closed', { queue: queueName, graceful, abandoned });
+        return { graceful, abandoned };
+      })();
+      return closing;
+    },
+    async [Symbol.asyncDispose]() {
+      await worker.close();
+    },
+  };
+  return worker;
+}
+
+function buildDispatchTable<Q extends QueueName, D>(
+  queueName: Q,
+  options: WorkerOptions<Q, D>,
+  metrics: WorkerMetrics,
+): Map<string, Entry> {
+  const definitions = options.definitions ?? jobsOnQueue(queueName);
+  const handlers = options.handlers as unknown as Record<string, Handler<AnyJobDefinition, unknown>>;
+  const table = new Map<string, Entry>();
+  for (const def of definitions) {
+    if (def.queue !== queueName) throw new Error(`job ${def.name} belongs to queue ${def.queue}, not ${queueName}`);
+    const handler = handlers[def.name];
+    if (typeof handler !== 'function') throw new Error(`no handler for job ${def.name} on queue ${queueName}`);
+    table.set(def.name, {
+      def,
+      handler,
+      timeoutMs: def.options.timeoutMs ?? QUEUES[queueName].defaults.timeoutMs,
+      completed: metrics.completed.labels(queueName, def.name),
+      failedFinal: metrics.failed.labels(queueName, def.name, 'true'),
+      failedRetry: metrics.failed.labels(queueName, def.name, 'false'),
+      durationOk: metrics.duration.labels(queueName, def.name, 'completed'),
+      durationFailed: metrics.duration.labels(queueName, def.name, 'failed'),
+      wait: metrics.wait.labels(queueName, def.name),
+    });
+  }
+  for (const name of Object.keys(handlers)) {
+    if (!table.has(name)) throw new Error(`handler ${name} has no job definition on queue ${queueName}`);
+  }
+  return table;
+}
+
+function finishesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
+}
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new TypeError(`${what} is required`);
+  return value;
+}

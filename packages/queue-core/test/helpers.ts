@@ -1,0 +1,92 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { deletePrefix, testPrefix } from '@coldcopy/testing';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, inject } from 'vitest';
+
+/**
+ * Per-test isolation: a random Bull prefix, every opened resource registered for closing, and
+ * afterwards only the keys under that prefix deleted (never FLUSHALL).
+ */
+export function useIsolatedRedis() {
+  const redisUrl = inject('redisUrl');
+  const state = { prefix: '', redisUrl, cleanups: [] as Array<() => Promise<unknown> | unknown> };
+  beforeEach(() => {
+    state.prefix = testPrefix();
+  });
+  afterEach(async () => {
+    for (const cleanup of state.cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // keep cleaning
+      }
+    }
+    state.cleanups = [];
+    await deletePrefix(redisUrl, state.prefix);
+  });
+  return {
+    get prefix() {
+      return state.prefix;
+    },
+    redisUrl,
+    /** registers something to close after the test */
+    track<T>(resource: T, close: (r: T) => Promise<unknown> | unknown): T {
+      state.cleanups.push(() => close(resource));
+      return resource;
+    },
+    /** a plain client for assertions */
+    client(url = redisUrl): Redis {
+      const c = new Redis(url, { maxRetriesPerRequest: 1 });
+      state.cleanups.push(() => c.disconnect());
+      return c;
+    },
+  };
+}
+
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  { timeoutMs = 20_000, intervalMs = 50, what = 'condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export async function readEvents(client: Redis, prefix: string): Promise<string[]> {
+  return client.lrange(`${prefix}:events`, 0, -1);
+}
+
+const WORKER_SCRIPT = fileURLToPath(new URL('./fixtures/worker-process.ts', import.meta.url));
+
+export interface WorkerProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly output: () => string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `fixtures/worker-process.ts` in a new Node process and waits until it is processing. */
+export async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT], {
+    env: { ...process.env, HEALTH_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  let done = false;
+  void exited.then(() => (done = true));
+  await waitFor(() => out.includes('READY') || (done ? Promise.reject(new Error(`worker exited early:\n${out}`)) : false), {
+    timeoutMs: 30_000,
+    what: 'worker process to start',
+  });
+  return { child, pid: child.pid!, output: () => out, exited };
+}

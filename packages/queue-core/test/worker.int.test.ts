@@ -1,0 +1,195 @@
+import Bull from 'bull';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineJob } from '../src/define-job.js';
+import { createSilentLogger } from '../src/logger.js';
+import { createWorkerMetrics } from '../src/metrics.js';
+import { Producer } from '../src/producer.js';
+import { startWorker, type Handler, type Worker } from '../src/worker.js';
+import { readEvents, useIsolatedRedis, waitFor } from './helpers.js';
+import { testEcho, testFlaky, testHandlers, testJobs, testSleep, type TestDeps } from './fixtures/test-jobs.js';
+
+const WS = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
+
+describe('worker runtime (real Redis)', () => {
+  const redis = useIsolatedRedis();
+
+  function producer(): Producer {
+    return redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix }), (p) => p.close());
+  }
+
+  async function worker(overrides: Partial<Parameters<typeof startWorker>[0]> = {}): Promise<Worker> {
+    const events = redis.client();
+    const deps: TestDeps = { record: async (e) => void (await events.rpush(`${redis.prefix}:events`, e)) };
+    const w = await startWorker({
+      queue: 'maintenance',
+      redisUrl: redis.redisUrl,
+      prefix: redis.prefix,
+      definitions: testJobs,
+      handlers: testHandlers as never,
+      deps,
+      logger: createSilentLogger(),
+      concurrency: 2,
+      ...overrides,
+    } as Parameters<typeof startWorker>[0]);
+    return redis.track(w, (x) => x.close(2000));
+  }
+
+  function rawQueue(): Bull.Queue {
+    const q = new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix });
+    return redis.track(q, (x) => x.close());
+  }
+
+  it('runs a valid job and passes the parsed payload with defaults applied', async () => {
+    await worker();
+    const p = producer();
+    const { id } = await p.enqueue(testEcho, { workspaceId: WS, value: 'hi' });
+    const job = await waitFor(async () => {
+      const j = await rawQueue().getJob(id);
+      return j && (await j.isCompleted()) ? j : undefined;
+    });
+    expect(job.returnvalue).toEqual({ echoed: 'hi', workspaceId: WS });
+    expect(await readEvents(redis.client(), redis.prefix)).toEqual(['echo:hi:0']);
+  });
+
+  it('fails an invalid payload found in Redis after one attempt, without retries, saying why', async () => {
+    await worker();
+    // Written past the producer, as an old deploy or a hand edit would.
+    const job = await rawQueue().add('test-echo', { workspaceId: 'not-a-uuid', value: 3 }, { attempts: 5 });
+    await waitFor(async () => (await job.isFailed()) || undefined);
+    const failed = (await rawQueue().getJob(job.id))!;
+    expect(failed.attemptsMade).toBe(1);
+    expect(failed.failedReason).toMatch(/invalid payload for test-echo/);
+    expect(failed.failedReason).toMatch(/workspaceId/);
+    expect(failed.failedReason).toMatch(/value/);
+    expect(await readEvents(redis.client(), redis.prefix)).toEqual([]);
+  });
+
+  it('fails an unknown job name permanently', async () => {
+    await worker();
+    const job = await rawQueue().add('no-such-job', {}, { attempts: 5 });
+    await waitFor(async () => (await job.isFailed()) || undefined);
+    const failed = (await rawQueue().getJob(job.id))!;
+    expect(failed.attemptsMade).toBe(1);
+    expect(failed.failedReason).toMatch(/no handler for job "no-such-job"/);
+  });
+
+  it('retries a transient error with backoff, stops at once on a permanent one, honours Retry-After', async () => {
+    const metrics = createWorkerMetrics(undefined, { defaultMetrics: false });
+    await worker({ metrics });
+    const p = producer();
+    const a = await p.enqueue(testFlaky, { mode: 'transient-then-ok', tag: 'a' });
+    const b = await p.enqueue(testFlaky, { mode: 'permanent', tag: 'b' });
+    const c = await p.enqueue(testFlaky, { mode: 'always-transient', tag: 'c' });
+    const d = await p.enqueue(testFlaky, { mode: 'retry-after', tag: 'd' });
+    const q = rawQueue();
+    const state = async (id: string) => (await q.getJob(id))!.getState();
+    await waitFor(async () => (await state(a.id)) === 'completed', { what: 'a to complete' });
+    await waitFor(async () => (await state(b.id)) === 'failed', { what: 'b to fail' });
+    await waitFor(async () => (await state(c.id)) === 'failed', { what: 'c to fail' });
+    const dStarted = Date.now();
+    await waitFor(async () => (await state(d.id)) === 'completed', { what: 'd to complete' });
+    expect((await q.getJob(b.id))!.attemptsMade).toBe(1);
+    expect((await q.getJob(c.id))!.attemptsMade).toBe(3);
+    const events = await readEvents(redis.client(), redis.prefix);
+    expect(events.filter((e) => e.startsWith('attempt:a:'))).toEqual(['attempt:a:1', 'attempt:a:2']);
+    expect(events.filter((e) => e.startsWith('attempt:b:'))).toEqual(['attempt:b:1']);
+    expect(events.filter((e) => e.startsWith('attempt:c:'))).toEqual(['attempt:c:1', 'attempt:c:2', 'attempt:c:3']);
+    const dJob = (await q.getJob(d.id))!;
+    // the second attempt waited for the provider's 300 ms, not the 50 ms base backoff
+    expect(dJob.processedOn! - dJob.timestamp).toBeGreaterThanOrEqual(300);
+    expect(Date.now() - dStarted).toBeLessThan(20_000);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/bull_jobs_failed_total\{queue="maintenance",job_name="test-flaky",final="true"\} 2/);
+    expect(text).toMatch(/bull_jobs_completed_total\{queue="maintenance",job_name="test-flaky"\} 2/);
+  });
+
+  it('aborts the handler signal when the time budget runs out and fails the attempt', async () => {
+    const shortSleep = defineJob({
+      name: 'test-sleep',
+      queue: 'maintenance',
+      description: 'test-sleep with a 200 ms budget',
+      scope: 'global',
+      payload: { ms: z.number().int(), tag: z.string(), honourAbort: z.boolean().default(true) },
+      options: { timeoutMs: 200, attempts: 1 },
+    });
+    await worker({ definitions: [testEcho, shortSleep, testFlaky], abortGraceMs: 500 });
+    const { id } = await producer().enqueue(shortSleep, { ms: 10_000, tag: 't' });
+    const q = rawQueue();
+    await waitFor(async () => (await q.getJob(id))!.isFailed().then((f) => f || undefined));
+    const job = (await q.getJob(id))!;
+    expect(job.failedReason).toMatch(/exceeded its time budget of 200 ms/);
+    expect(await readEvents(redis.client(), redis.prefix)).toEqual([`start:t:${process.pid}`]);
+  });
+
+  it('runs at most the configured concurrency across all job names of the queue', async () => {
+    let running = 0;
+    let peak = 0;
+    const slow = <J>(ms: number) =>
+      (async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, ms));
+        running--;
+      }) as unknown as Handler<J & never, TestDeps>;
+    await worker({
+      concurrency: 3,
+      handlers: { 'test-echo': slow(150), 'test-sleep': slow(150), 'test-flaky': slow(150) } as never,
+    });
+    const p = producer();
+    await p.enqueueBulk(testEcho, Array.from({ length: 6 }, (_, i) => ({ data: { workspaceId: WS, value: `v${i}` } })));
+    await p.enqueueBulk(testSleep, Array.from({ length: 6 }, (_, i) => ({ data: { ms: 1, tag: `s${i}` } })));
+    await p.enqueueBulk(testFlaky, Array.from({ length: 6 }, (_, i) => ({ data: { mode: 'permanent' as const, tag: `f${i}` } })));
+    const q = rawQueue();
+    await waitFor(async () => (await q.getCompletedCount()) === 18 || undefined, { what: '18 completions' });
+    expect(peak).toBe(3);
+  });
+
+  it('runs higher priorities first (1 is highest in Bull) and FIFO within a priority', async () => {
+    const p = producer();
+    const order = ['background', 'low', 'normal', 'critical', 'high', 'normal'] as const;
+    for (const [i, priority] of order.entries()) {
+      await p.enqueue(testEcho, { workspaceId: WS, value: priority, n: i }, { priority });
+    }
+    await worker({ concurrency: 1 });
+    const q = rawQueue();
+    await waitFor(async () => (await q.getCompletedCount()) === 6 || undefined);
+    expect(await readEvents(redis.client(), redis.prefix)).toEqual([
+      'echo:critical:3',
+      'echo:high:4',
+      'echo:normal:2',
+      'echo:normal:5',
+      'echo:low:1',
+      'echo:background:0',
+    ]);
+  });
+
+  it('close() waits for the active job to finish', async () => {
+    const w = await worker();
+    await producer().enqueue(testSleep, { ms: 400, tag: 'c' });
+    const events = redis.client();
+    await waitFor(async () => (await readEvents(events, redis.prefix)).length === 1 || undefined);
+    const result = await w.close(5000);
+    expect(result).toEqual({ graceful: true, abandoned: 0 });
+    expect(await readEvents(events, redis.prefix)).toEqual([`start:c:${process.pid}`, `done:c:${process.pid}`]);
+  });
+
+  it('never shows one prefix\'s jobs to a worker on another prefix', async () => {
+    const other = `${redis.prefix}x`;
+    const foreign = new Producer({ redisUrl: redis.redisUrl, prefix: other });
+    redis.track(foreign, (f) => f.close());
+    redis.track(other, async () => {
+      const { deletePrefix } = await import('@coldcopy/testing');
+      await deletePrefix(redis.redisUrl, other);
+    });
+    await foreign.enqueue(testEcho, { workspaceId: WS, value: 'foreign' });
+    await worker();
+    await producer().enqueue(testEcho, { workspaceId: WS, value: 'mine' });
+    await waitFor(async () => (await readEvents(redis.client(), redis.prefix)).length === 1 || undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await readEvents(redis.client(), redis.prefix)).toEqual(['echo:mine:0']);
+    const foreignQueue = new Bull('maintenance', redis.redisUrl, { prefix: other });
+    redis.track(foreignQueue, (q) => q.close());
+    expect(await foreignQueue.getWaitingCount()).toBe(1);
+  });
+});
