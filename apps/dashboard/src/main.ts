@@ -1,0 +1,76 @@
+import type { AddressInfo } from 'node:net';
+import { ConfigError } from '@coldcopy/queue-core';
+import { openAdminQueues } from '@coldcopy/queue-core/admin';
+import { createLogger, RedisConnections } from '@coldcopy/queue-core/worker';
+import { createApp } from './app.js';
+import { loadDashboardEnv } from './env.js';
+import { listQueueTargets } from './queue-targets.js';
+
+/** Composition root: env → Redis → app → listen → SIGTERM with a 30 s grace (ops.md §4). */
+const GRACE_SECONDS = 30;
+
+async function main(): Promise<void> {
+  let env;
+  try {
+    env = loadDashboardEnv();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`dashboard: ${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: env.LOG_LEVEL, defaultMeta: { app: 'dashboard' } });
+  // Bull queues for the board (they never process jobs) and a fail-fast client for /health and
+  // /metrics: with no offline queue, an outage answers 503 at once.
+  const admin = openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
+  const probe = new RedisConnections(env.REDIS_URL, 'producer', 'coldcopy-dashboard');
+  const app = createApp({ env, targets: listQueueTargets(admin), redis: probe.client, logger });
+
+  const server = app.listen(env.PORT, env.HOST);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  server.keepAliveTimeout = 65_000; // longer than typical proxy idle timeouts
+  const { port } = server.address() as AddressInfo;
+  logger.info('dashboard listening', {
+    host: env.HOST,
+    port,
+    board: env.publicBoardPath,
+    auth: env.ADMIN_AUTH,
+    users: env.users.map((u) => `${u.name}:${u.role}`),
+    metricsToken: Boolean(env.METRICS_TOKEN),
+    prefix: env.BULL_PREFIX,
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      logger.warn('second signal, exiting now', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info('shutting down', { signal, graceSeconds: GRACE_SECONDS });
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, (GRACE_SECONDS - 5) * 1000).unref());
+    await Promise.race([closed, deadline]);
+    server.closeAllConnections();
+    await Promise.allSettled([admin.close(), probe.close()]);
+    logger.info('stopped');
+    await new Promise<void>((resolve) => {
+      logger.on('finish', () => resolve());
+      logger.end();
+      setTimeout(resolve, 500).unref();
+    });
+    process.exit(0);
+  };
+  process.once('SIGTERM', (s) => void shutdown(s));
+  process.once('SIGINT', (s) => void shutdown(s));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`dashboard: failed to start: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});

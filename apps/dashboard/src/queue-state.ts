@@ -1,0 +1,157 @@
+import type { Redis } from 'ioredis';
+import type { QueueTarget } from './queue-targets.js';
+
+/**
+ * Queue state read straight from Bull's Redis keys (ops.md §8), for /metrics and /health.
+ *
+ * Cost: one MULTI of O(1) commands per scrape for all queues (LLEN, ZCARD, EXISTS, HGET and one
+ * small Lua script reading a single job hash), plus one CLIENT LIST for the workers. Never a job
+ * list: the time does not grow with the number of jobs (docs/benchmarks.md).
+ */
+export interface JobCounts {
+  /** `wait` + `paused` lists: jobs held by a paused queue are still waiting (bull-v4.md §12) */
+  readonly waiting: number;
+  readonly active: number;
+  readonly delayed: number;
+  readonly completed: number;
+  readonly failed: number;
+}
+
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const satisfies ReadonlyArray<keyof JobCounts>;
+
+/** A Redis connection of a Bull worker, from CLIENT LIST. */
+export interface WorkerConnection {
+  readonly id: string;
+  readonly addr: string;
+  /** seconds connected */
+  readonly age: number;
+  /** seconds since its last command */
+  readonly idle: number;
+}
+
+export interface QueueState {
+  readonly queue: QueueTarget['queue'];
+  readonly shard: string;
+  readonly counts: JobCounts;
+  readonly paused: boolean;
+  /** now − when the next job to run became ready; null when nothing waits */
+  readonly oldestWaitingAgeSeconds: number | null;
+  /**
+   * Bull's running totals of finished jobs (`<q>:metrics:completed|failed` → `count`), kept only
+   * when the workers' queues have the `metrics` option; null when never recorded. `failed` counts
+   * final failures only (retries do not pass through moveToFinished).
+   */
+  readonly finished: { readonly completed: number | null; readonly failed: number | null };
+  /** null when CLIENT LIST is not allowed (some managed Redis plans) */
+  readonly workers: readonly WorkerConnection[] | null;
+}
+
+/**
+ * The job to run next is the tail of `wait` (or of `paused`). It became ready at the latest of:
+ * its creation plus its intended delay, its last start (a retry after backoff), a manual retry.
+ * Using the last start overstates the age of a retried job by its attempt and backoff time; the
+ * alert on this gauge has a `for:` clause. Prioritized and LIFO jobs make the tail "next", not
+ * strictly "oldest".
+ */
+const OLDEST_READY_AT = `
+local id = redis.call('LINDEX', KEYS[1], -1)
+if not id then id = redis.call('LINDEX', KEYS[2], -1) end
+if not id then return false end
+local f = redis.call('HMGET', ARGV[1] .. id, 'timestamp', 'opts', 'processedOn', 'retriedOn')
+local ready = tonumber(f[1])
+if not ready then return false end
+if f[2] then
+  local ok, opts = pcall(cjson.decode, f[2])
+  if ok and type(opts) == 'table' and tonumber(opts.delay) then ready = ready + tonumber(opts.delay) end
+end
+for i = 3, 4 do
+  local v = tonumber(f[i])
+  if v and v > ready then ready = v end
+end
+return tostring(ready)
+`;
+
+const PER_TARGET = 11;
+
+export async function readQueueStates(
+  client: Redis,
+  prefix: string,
+  targets: readonly QueueTarget[],
+  now: () => number = Date.now,
+): Promise<QueueState[]> {
+  const multi = client.multi();
+  for (const t of targets) {
+    const key = (type: string) => `${prefix}:${t.bullName}:${type}`;
+    multi
+      .llen(key('wait'))
+      .llen(key('paused'))
+      .llen(key('active'))
+      .zcard(key('delayed'))
+      .zcard(key('completed'))
+      .zcard(key('failed'))
+      .exists(key('meta-paused'))
+      .hexists(key('meta'), 'paused') // BullMQ-style pause flag, also read by Bull's isPaused()
+      .eval(OLDEST_READY_AT, 2, key('wait'), key('paused'), key(''))
+      .hget(key('metrics:completed'), 'count')
+      .hget(key('metrics:failed'), 'count');
+  }
+  // Sent right behind the MULTI on the same connection (one round trip); outside it because a
+  // provider that disables CLIENT would otherwise abort the whole transaction.
+  const [results, clientList] = await Promise.all([
+    multi.exec(),
+    (client.client('LIST') as Promise<string>).catch(() => null),
+  ]);
+  if (!results) throw new Error('Redis transaction aborted');
+  const at = now();
+  const reply = (i: number): unknown => {
+    const [err, value] = results[i] ?? [new Error('missing reply'), null];
+    if (err) throw err;
+    return value;
+  };
+  const connections = clientList === null ? null : parseClientList(clientList);
+  return targets.map((t, index) => {
+    const base = index * PER_TARGET;
+    const n = (i: number) => Number(reply(base + i));
+    const readyAt = reply(base + 8);
+    const count = (i: number) => {
+      const v = reply(base + i);
+      return v === null || v === undefined ? null : Number(v);
+    };
+    const clientName = `${prefix}:${Buffer.from(t.bullName).toString('base64')}`;
+    return {
+      queue: t.queue,
+      shard: t.shard,
+      counts: { waiting: n(0) + n(1), active: n(2), delayed: n(3), completed: n(4), failed: n(5) },
+      paused: n(6) === 1 || n(7) === 1,
+      oldestWaitingAgeSeconds: readyAt === null || readyAt === undefined ? null : Math.max(0, (at - Number(readyAt)) / 1000),
+      finished: { completed: count(9), failed: count(10) },
+      workers: connections === null ? null : workersOf(connections, clientName),
+    };
+  });
+}
+
+/** `CLIENT LIST` text → one record per connection. */
+export function parseClientList(text: string): Array<Record<string, string>> {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const entry: Record<string, string> = {};
+      for (const pair of line.trim().split(' ')) {
+        const i = pair.indexOf('=');
+        if (i > 0) entry[pair.slice(0, i)] = pair.slice(i + 1);
+      }
+      return entry;
+    });
+}
+
+/**
+ * A Bull worker names its blocking connection `<prefix>:<base64(queue name)>` when it starts
+ * processing; Bull's own `getWorkers()` matches names by that prefix, and so do we (one CLIENT
+ * LIST for every queue instead of one per queue).
+ */
+export function workersOf(connections: ReadonlyArray<Record<string, string>>, clientName: string): WorkerConnection[] {
+  return connections
+    .filter((c) => c.name !== undefined && c.name.startsWith(clientName))
+    .map((c) => ({ id: c.id ?? '', addr: c.addr ?? '', age: Number(c.age ?? 0), idle: Number(c.idle ?? 0) }));
+}

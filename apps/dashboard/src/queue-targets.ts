@@ -1,0 +1,33 @@
+import { QUEUE_NAMES, QUEUES, type QueueName } from '@coldcopy/queue-core';
+import type { AdminQueues, Bull } from '@coldcopy/queue-core/admin';
+
+/**
+ * One Bull queue the dashboard watches: the board shows it, /metrics and /health count it.
+ *
+ * Today every queue is one Bull queue and `shard` is empty. When queue sharding lands, this is
+ * the one function to change: return one target per shard (its Bull queue, `shard: '3'`), and the
+ * board, the metrics (label `shard`) and /health follow. An empty label value is dropped by
+ * Prometheus, so the series of unsharded queues keep the names and labels of ops.md §2 A.
+ */
+export interface QueueTarget {
+  readonly queue: QueueName;
+  /** '' for an unsharded queue */
+  readonly shard: string;
+  /** the queue's name in Redis keys (`<prefix>:<bullName>:wait`) */
+  readonly bullName: string;
+  readonly bull: Bull.Queue;
+  readonly description: string;
+  /** the board's label */
+  readonly displayName: string;
+}
+
+export function listQueueTargets(admin: Pick<AdminQueues, 'queues'>): QueueTarget[] {
+  return QUEUE_NAMES.map((queue) => ({
+    queue,
+    shard: '',
+    bullName: queue,
+    bull: admin.queues[queue],
+    description: QUEUES[queue].description,
+    displayName: queue,
+  }));
+}

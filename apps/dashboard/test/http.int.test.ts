@@ -1,0 +1,194 @@
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { cookieValue, login, useDashboard, waitFor, type DashboardFixture } from './helpers.js';
+
+const BASE = '/admin/queues';
+
+/** A job in the failed set of `email`, failed by a throwaway processor. */
+async function failedEmailJob(fx: DashboardFixture, data: Record<string, unknown> = { to: 'lead-1' }) {
+  const worker = fx.openQueues();
+  void worker.queues.email.process('*', async () => {
+    throw new Error('provider said no');
+  });
+  const job = await fx.admin.queues.email.add('send-email', data, { attempts: 1 });
+  await waitFor(async () => (await job.getState()) === 'failed', { what: 'the job to fail' });
+  await worker.close();
+  return String(job.id);
+}
+
+describe('dashboard authentication and roles', () => {
+  const fx = useDashboard({ ADMIN_LOGIN_MAX_FAILURES: '3' });
+
+  it('sends anonymous visitors to the login page and refuses the API with 401', async () => {
+    const page = await request(fx.app).get(`${BASE}/`).set('accept', 'text/html');
+    expect(page.status).toBe(302);
+    expect(page.headers.location).toBe(`${BASE}/login?next=${encodeURIComponent(`${BASE}/`)}`);
+    const deep = await request(fx.app).get(`${BASE}/queue/email`).set('accept', 'text/html');
+    expect(deep.headers.location).toBe(`${BASE}/login?next=${encodeURIComponent(`${BASE}/queue/email`)}`);
+    expect((await request(fx.app).get(`${BASE}/api/queues`)).status).toBe(401);
+    expect((await request(fx.app).put(`${BASE}/api/queues/email/1/retry`)).status).toBe(401);
+    expect((await request(fx.app).get(`${BASE}/static/js/nope.js`)).status).toBe(401);
+    const form = await request(fx.app).get(`${BASE}/login`);
+    expect(form.status).toBe(200);
+    expect(form.text).toContain('name="password"');
+  });
+
+  it('refuses a forged session cookie', async () => {
+    const res = await request(fx.app).get(`${BASE}/api/queues`).set('cookie', 'coldcopy_admin_session=eyJ1IjoiYW5hIn0.AAAA');
+    expect(res.status).toBe(401);
+  });
+
+  it('rejects wrong passwords and rate-limits repeated failures', async () => {
+    const attempt = () => request(fx.app).post(`${BASE}/login`).type('form').send({ username: 'ana', password: 'wrong' });
+    for (let i = 0; i < 3; i++) {
+      const res = await attempt();
+      expect(res.status).toBe(401);
+      expect(res.headers['set-cookie']).toBeUndefined();
+    }
+    const limited = await attempt();
+    expect(limited.status).toBe(429);
+    expect(limited.text).toContain('Too many failed sign-ins');
+  });
+
+  it('lets a viewer read every queue but refuses a retry', async () => {
+    const id = await failedEmailJob(fx);
+    const { agent, csrf } = await login(fx.app, 'vic');
+    const list = await agent.get(`${BASE}/api/queues`).query({ activeQueue: 'email', status: 'failed', page: 1, jobsPerPage: 10 });
+    expect(list.status).toBe(200);
+    const queues = list.body.queues as Array<{ name: string; readOnlyMode: boolean }>;
+    expect(queues.map((q) => q.name).sort()).toEqual(['ai', 'analytics', 'email', 'enrichment', 'integration', 'maintenance']);
+    expect(queues.every((q) => q.readOnlyMode)).toBe(true);
+    const page = await agent.get(`${BASE}/`).set('accept', 'text/html');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('(read-only)');
+
+    const retry = await agent.put(`${BASE}/api/queues/email/${id}/retry`).set('x-xsrf-token', csrf);
+    expect(retry.status).toBe(403);
+    expect(await fx.admin.queues.email.getJob(id).then((j) => j?.getState())).toBe('failed');
+  });
+
+  it('lets an operator retry a failed job, with a CSRF token from the same origin', async () => {
+    const id = await failedEmailJob(fx);
+    const { agent, csrf } = await login(fx.app, 'ana');
+    const list = await agent.get(`${BASE}/api/queues`);
+    const queues = list.body.queues as Array<{ name: string; readOnlyMode: boolean }>;
+    expect(queues.find((q) => q.name === 'email')?.readOnlyMode).toBe(false);
+    expect(queues.find((q) => q.name === 'maintenance')?.readOnlyMode).toBe(true);
+
+    expect((await agent.put(`${BASE}/api/queues/email/${id}/retry`)).status).toBe(403); // no token
+    expect((await agent.put(`${BASE}/api/queues/email/${id}/retry`).set('x-xsrf-token', 'x'.repeat(129))).status).toBe(403);
+    const crossSite = await agent.put(`${BASE}/api/queues/email/${id}/retry`).set('x-xsrf-token', csrf).set('origin', 'https://evil.example');
+    expect(crossSite.status).toBe(403);
+    expect(await fx.admin.queues.email.getJob(id).then((j) => j?.getState())).toBe('failed');
+
+    const retry = await agent.put(`${BASE}/api/queues/email/${id}/retry`).set('x-xsrf-token', csrf);
+    expect(retry.status).toBeLessThan(300);
+    expect(await fx.admin.queues.email.getJob(id).then((j) => j?.getState())).toBe('waiting');
+  });
+
+  it('keeps the maintenance queue read-only and blocked actions closed for operators too', async () => {
+    const { agent, csrf } = await login(fx.app, 'ana');
+    const job = await fx.admin.queues.maintenance.add('purge-old-data', {}, { delay: 60_000 });
+    expect((await agent.put(`${BASE}/api/queues/maintenance/clean/delayed`).set('x-xsrf-token', csrf)).status).toBe(405);
+    expect(await job.getState()).toBe('delayed');
+    const email = await fx.admin.queues.email.add('send-email', { to: 'x' });
+    const edit = await agent.patch(`${BASE}/api/queues/email/${email.id}/update-data`).set('x-xsrf-token', csrf).send({ jobData: { to: 'y' } });
+    expect(edit.status).toBe(403);
+    expect((await agent.put(`${BASE}/api/queues/email/obliterate`).set('x-xsrf-token', csrf)).status).toBe(403);
+    expect((await agent.put(`${BASE}/api/queues/email/pause`).set('x-xsrf-token', csrf)).status).toBeLessThan(300);
+    expect(await fx.admin.queues.email.isPaused()).toBe(true);
+  });
+
+  it('shows job data with secrets and bodies redacted', async () => {
+    const job = await fx.admin.queues.email.add('send-email', {
+      workspaceId: 'w-1',
+      apiKey: 'sk-live-123',
+      message: { subject: 'Hello', html: '<p>private</p>' },
+    });
+    const { agent } = await login(fx.app, 'vic');
+    const res = await agent.get(`${BASE}/api/queues/email/${job.id}`);
+    expect(res.status).toBe(200);
+    expect(res.body.job.data).toEqual({ workspaceId: 'w-1', apiKey: '[redacted]', message: { subject: 'Hello', html: '[redacted]' } });
+    expect(JSON.stringify(res.body)).not.toContain('sk-live-123');
+  });
+
+  it('logs out', async () => {
+    const { agent } = await login(fx.app, 'ana');
+    const out = await agent.get(`${BASE}/logout`);
+    expect(out.status).toBe(303);
+    expect(cookieValue(out.headers['set-cookie'], 'coldcopy_admin_session')).toBe('');
+    expect((await agent.get(`${BASE}/api/queues`)).status).toBe(401);
+  });
+
+  it('sends security headers', async () => {
+    const res = await request(fx.app).get(`${BASE}/login`);
+    expect(res.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+});
+
+describe('behind a reverse proxy that strips /ops', () => {
+  const fx = useDashboard({ PUBLIC_URL: 'https://ops.example.com/ops', TRUST_PROXY: '1' });
+
+  it('bakes the public path into the page, redirects and cookies', async () => {
+    const anon = await request(fx.app).get(`${BASE}/`).set('accept', 'text/html');
+    expect(anon.headers.location).toBe(`/ops${BASE}/login?next=${encodeURIComponent(`/ops${BASE}/`)}`);
+    const res = await request(fx.app)
+      .post(`${BASE}/login`)
+      .set('origin', 'https://ops.example.com')
+      .type('form')
+      .send({ username: 'ana', password: 'correct-horse-battery-staple', next: `/ops${BASE}/queue/email` });
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe(`/ops${BASE}/queue/email`);
+    const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+    const session = cookies.find((c) => c.startsWith('coldcopy_admin_session='))!;
+    expect(session).toMatch(/Path=\/ops\/admin\/queues/);
+    expect(session).toMatch(/HttpOnly/);
+    expect(session).toMatch(/Secure/);
+    const page = await request(fx.app)
+      .get(`${BASE}/`)
+      .set('cookie', cookies.map((c) => c.split(';')[0]).join('; '))
+      .set('accept', 'text/html');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain(`<base href="/ops${BASE}/"`);
+    expect(page.headers['strict-transport-security']).toBeDefined();
+  });
+
+  it('ignores a `next` outside the board (open redirect)', async () => {
+    const res = await request(fx.app)
+      .post(`${BASE}/login`)
+      .type('form')
+      .send({ username: 'ana', password: 'correct-horse-battery-staple', next: 'https://evil.example/' });
+    expect(res.headers.location).toBe(`/ops${BASE}/`);
+  });
+});
+
+describe('ADMIN_AUTH=disabled (local development)', () => {
+  const fx = useDashboard({ ADMIN_AUTH: 'disabled', ADMIN_USERS: '' });
+
+  it('opens the board as an operator, still with CSRF protection', async () => {
+    const agent = request.agent(fx.app);
+    const page = await agent.get(`${BASE}/`).set('accept', 'text/html');
+    expect(page.status).toBe(200);
+    const csrf = cookieValue(page.headers['set-cookie'], 'XSRF-TOKEN')!;
+    expect((await agent.put(`${BASE}/api/queues/email/pause`)).status).toBe(403);
+    expect((await agent.put(`${BASE}/api/queues/email/pause`).set('x-xsrf-token', csrf)).status).toBeLessThan(300);
+  });
+});
+
+describe('/metrics protection', () => {
+  const fx = useDashboard({ METRICS_TOKEN: 'metrics-token-0123456789' });
+
+  it('needs the bearer token when METRICS_TOKEN is set', async () => {
+    expect((await request(fx.app).get('/metrics')).status).toBe(401);
+    expect((await request(fx.app).get('/metrics').set('authorization', 'Bearer wrong-token-0123456789')).status).toBe(401);
+    const ok = await request(fx.app).get('/metrics').set('authorization', 'Bearer metrics-token-0123456789');
+    expect(ok.status).toBe(200);
+    expect(ok.text).toContain('bull_redis_up 1');
+    const health = await request(fx.app).get('/health');
+    expect(health.status).toBe(200);
+    expect(health.body.queues[0].workerConnections).toBeUndefined();
+  });
+});

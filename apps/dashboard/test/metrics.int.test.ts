@@ -1,0 +1,89 @@
+import { spawnSync } from 'node:child_process';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { useDashboard, waitFor } from './helpers.js';
+import { ensureDebianBinary } from './system-packages.js';
+
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const got = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(match[3]);
+  }
+  return undefined;
+}
+
+describe('/metrics', () => {
+  const fx = useDashboard();
+
+  it('exports queue depth by state (waiting includes paused), oldest waiting age, paused, workers, throughput', async () => {
+    const { email, enrichment, ai } = fx.admin.queues;
+    const now = Date.now();
+    await email.add('send-email', { n: 1 }, { timestamp: now - 120_000 } as never);
+    await email.add('send-email', { n: 2 });
+    await email.add('send-email', { n: 3 }, { delay: 60_000 });
+    // A paused queue keeps its waiting jobs in the `paused` list: still waiting.
+    await enrichment.pause();
+    await enrichment.add('enrich-lead', { n: 1 });
+    await enrichment.add('enrich-lead', { n: 2 });
+
+    // A worker with Bull's per-minute metrics on, as the workers need to run for throughput.
+    const worker = fx.openQueues({ metricsDataPoints: 60 });
+    void worker.queues.ai.process('*', async (job) => {
+      if ((job.data as { fail?: boolean }).fail) throw new Error('nope');
+      return 'ok';
+    });
+    await ai.add('draft-email', { fail: false }, { attempts: 1 });
+    await ai.add('draft-email', { fail: false }, { attempts: 1 });
+    await ai.add('draft-email', { fail: true }, { attempts: 1 });
+    await waitFor(async () => (await ai.getCompletedCount()) === 2 && (await ai.getFailedCount()) === 1, { what: 'ai jobs to finish' });
+
+    const res = await request(fx.app).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0.0.4/);
+    const text = res.text;
+    const q = (queue: string, state: string) => sample(text, 'bull_queue_jobs', { queue, state });
+    expect([q('email', 'waiting'), q('email', 'delayed'), q('email', 'active')]).toEqual([2, 1, 0]);
+    expect(q('enrichment', 'waiting')).toBe(2);
+    expect(sample(text, 'bull_queue_paused', { queue: 'enrichment' })).toBe(1);
+    expect(sample(text, 'bull_queue_paused', { queue: 'email' })).toBe(0);
+    expect([q('ai', 'completed'), q('ai', 'failed')]).toEqual([2, 1]);
+    expect(q('maintenance', 'waiting')).toBe(0);
+
+    const age = sample(text, 'bull_queue_oldest_waiting_age_seconds', { queue: 'email' })!;
+    expect(age).toBeGreaterThanOrEqual(119);
+    expect(age).toBeLessThan(200);
+    expect(sample(text, 'bull_queue_oldest_waiting_age_seconds', { queue: 'maintenance' })).toBeUndefined();
+
+    expect(sample(text, 'bull_queue_workers', { queue: 'ai' })).toBe(1);
+    expect(sample(text, 'bull_queue_workers', { queue: 'email' })).toBe(0);
+    expect(sample(text, 'bull_queue_jobs_finished_total', { queue: 'ai', status: 'completed' })).toBe(2);
+    expect(sample(text, 'bull_queue_jobs_finished_total', { queue: 'ai', status: 'failed' })).toBe(1);
+    // No metrics recorded for email: no series rather than a misleading 0.
+    expect(sample(text, 'bull_queue_jobs_finished_total', { queue: 'email', status: 'completed' })).toBeUndefined();
+
+    expect(sample(text, 'bull_redis_up')).toBe(1);
+    expect(sample(text, 'bull_exporter_scrape_errors_total')).toBe(0);
+    expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(text).not.toContain('bull_queue_dead_letter_jobs'); // no dead-letter store yet: no fake metric
+    expect(text).not.toMatch(/job_id|jobId/);
+
+    // /health lists the same worker connection.
+    const health = await request(fx.app).get('/health');
+    const aiHealth = (health.body.queues as Array<{ queue: string; workers: number; workerConnections: Array<{ addr: string }> }>).find((x) => x.queue === 'ai')!;
+    expect(aiHealth.workers).toBe(1);
+    expect(aiHealth.workerConnections[0]!.addr).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('is accepted by `promtool check metrics`', async (ctx) => {
+    const promtool = ensureDebianBinary('promtool', 'prometheus');
+    if (!promtool.path) return ctx.skip(promtool.missing);
+    await fx.admin.queues.email.add('send-email', { n: 1 });
+    const text = (await request(fx.app).get('/metrics')).text;
+    const result = spawnSync(promtool.path, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+});

@@ -1,0 +1,16 @@
+import { defineConfig } from 'tsup';
+
+// One ESM file per app (code-style.md §8): our workspace packages are bundled, every npm
+// dependency stays external, bull always (it reads its Lua scripts from disk), and
+// @bull-board/* too (the UI's static files and views are read from node_modules).
+export default defineConfig({
+  entry: { main: 'src/main.ts' },
+  format: ['esm'],
+  target: 'node20',
+  platform: 'node',
+  outDir: 'dist',
+  sourcemap: true,
+  clean: true,
+  noExternal: [/^@coldcopy\//],
+  external: ['bull', /^@bull-board\//],
+});
