@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { sha256Hex, email, shortText } from './fields.js';
 import { defineJob, type JobOptionsOverride } from '../define-job.js';
 
 /**
@@ -19,10 +19,7 @@ const messageType = z.enum(['email', 'linkedin', 'twitter']);
  * (quoted history removed) by the producer.
  */
 const messageContent = z.string().min(1).max(10_000);
-const shortText = z.string().min(1).max(200);
-const email = z.email().max(254);
 
-const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Writes a subject and body for a lead or a campaign step. */
 export const generateEmailContent = defineJob({

@@ -1,18 +1,11 @@
 import { z } from 'zod';
+import { timeSlot, email } from './fields.js';
 import { defineJob } from '../define-job.js';
 
 /**
  * Analytics queue: campaign counters, materialized views, PDF reports and data exports
  * (domain.md §3, §5, §7). Heavy queries run here, never in the web request.
  */
-
-/**
- * Start of a time slot in ISO 8601 basic format, UTC, minute precision: `20250709T1430Z`. Basic
- * format because Bull job ids must avoid `:` (keys containing one are hashed, which hides them in
- * the dashboard). The producer floors the current time to the slot size.
- */
-const SLOT_PATTERN = /^\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])[0-5]\dZ$/;
-const timeSlot = z.string().regex(SLOT_PATTERN, 'expected a UTC slot like 20250709T1430Z');
 
 /** The materialized views of domain.md §3. */
 const materializedView = z.enum([
@@ -55,7 +48,8 @@ export const refreshAnalytics = defineJob({
   name: 'refresh-analytics',
   queue: 'analytics',
   description: 'Refresh a group of materialized views concurrently, in dependency order, and log each run',
-  scope: 'workspace',
+  // Global: the views hold every workspace's rows and the schedule has no workspace to name.
+  scope: 'global',
   payload: {
     /** schedule group of domain.md §3 and §6, or `manual` for an on-demand refresh */
     group: z.enum(['every-15-min', 'every-30-min', 'hourly', 'every-6-hours', 'manual']),

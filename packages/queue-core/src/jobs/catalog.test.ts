@@ -12,7 +12,7 @@ const EXPECTED: Record<QueueName, readonly string[]> = {
   integration: ['sync-hubspot', 'sync-salesforce', 'sync-linkedin', 'sync-calendar'],
   maintenance: ['cleanup-old-data', 'optimize-images', 'backup-data', 'cache-warming'],
 };
-const GLOBAL_JOBS = ['process-webhook', 'cleanup-old-data', 'backup-data', 'cache-warming'];
+const GLOBAL_JOBS = ['process-webhook', 'refresh-analytics', 'cleanup-old-data', 'backup-data', 'cache-warming'];
 
 const WS = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const id = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
@@ -129,7 +129,7 @@ const samples: { [N in JobName]: JobInput<Extract<CatalogJob, { name: N }>> } = 
     threadId: id(13),
   },
   'calculate-campaign-stats': { workspaceId: WS, campaignId: id(2), slot: '20250709T1430Z' },
-  'refresh-analytics': { workspaceId: WS, group: 'hourly', slot: '20250709T1400Z' },
+  'refresh-analytics': { group: 'hourly', slot: '20250709T1400Z' },
   'generate-report': {
     workspaceId: WS,
     reportType: 'campaign-performance',
@@ -242,7 +242,7 @@ describe('job catalog', () => {
     }
   });
 
-  it('scopes jobs by workspace except the four global ones', () => {
+  it('scopes jobs by workspace except the five global ones', () => {
     const globalJobs = allJobs.filter((j) => j.scope === 'global').map((j) => j.name);
     expect(globalJobs.sort()).toEqual([...GLOBAL_JOBS].sort());
   });

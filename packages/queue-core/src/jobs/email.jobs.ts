@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { timeSlot, sha256Hex, email } from './fields.js';
 import { defineJob } from '../define-job.js';
 
 /**
@@ -7,15 +7,6 @@ import { defineJob } from '../define-job.js';
  * (domain.md §5). Job data holds ids and cursors only; the worker loads rows itself.
  */
 
-/**
- * Start of a time slot in ISO 8601 basic format, UTC, minute precision: `20250709T1430Z`. Basic
- * format because Bull job ids must avoid `:` (keys containing one are hashed, which hides them in
- * the dashboard). The producer floors the current time to the slot size.
- */
-const SLOT_PATTERN = /^\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])[0-5]\dZ$/;
-const timeSlot = z.string().regex(SLOT_PATTERN, 'expected a UTC slot like 20250709T1430Z');
-
-const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /**
  * Bound on the raw body, in characters (UTF-16 code units, not bytes). SNS caps the message at

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { sha256Hex, sortedUnique, email, shortText } from './fields.js';
 import { defineJob } from '../define-job.js';
 
 /**
@@ -24,17 +24,13 @@ const ENRICHMENT_TYPES = [
 
 const enrichmentTypes = z.array(z.enum(ENRICHMENT_TYPES)).min(1).max(ENRICHMENT_TYPES.length);
 const leadIds = z.array(z.uuid()).min(1).max(1000);
-const email = z.email().max(254);
 /** A registrable host name such as `acme.com` (no scheme, path or port). */
 const domainName = z
   .string()
   .max(253)
   .regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, 'expected a domain such as acme.com');
-const shortText = z.string().min(1).max(200);
 
-const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 /** Order-independent: the same set of types always yields the same key parts. */
-const sortedUnique = (values: readonly string[]) => [...new Set(values)].sort();
 
 /** Enriches one lead with one provider. */
 export const enrichLead = defineJob({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { timeSlot } from './fields.js';
 import { defineJob } from '../define-job.js';
 
 /**
@@ -7,14 +8,6 @@ import { defineJob } from '../define-job.js';
  * half-done retry of a heavy job does more harm than waiting. Every job here is global except
  * `optimize-images`, which acts on one workspace's upload.
  */
-
-/**
- * Start of a time slot in ISO 8601 basic format, UTC, minute precision: `20250709T1430Z`. Basic
- * format because Bull job ids must avoid `:` (keys containing one are hashed, which hides them in
- * the dashboard). The producer floors the current time to the slot size.
- */
-const SLOT_PATTERN = /^\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])[0-5]\dZ$/;
-const timeSlot = z.string().regex(SLOT_PATTERN, 'expected a UTC slot like 20250709T1430Z');
 
 /** The retention rules of domain.md §6 that `cleanup-old-data` can run one by one. */
 const retentionRule = z.enum([
