@@ -26,6 +26,9 @@ async function main(): Promise<void> {
   const admin = openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
   const probe = new RedisConnections(env.REDIS_URL, 'producer', 'coldcopy-dashboard');
   const app = createApp({ env, targets: listQueueTargets(admin), redis: probe.client, logger });
+  // Give Redis a moment so the first scrape does not count as an error; start regardless (then
+  // /health answers 503 until Redis is reachable).
+  if (!(await readyWithin(probe.client, 5000))) logger.warn('Redis is not reachable yet; /health answers 503 until it is');
 
   const server = app.listen(env.PORT, env.HOST);
   await new Promise<void>((resolve, reject) => {
@@ -68,6 +71,21 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', (s) => void shutdown(s));
   process.once('SIGINT', (s) => void shutdown(s));
+}
+
+function readyWithin(client: RedisConnections['client'], ms: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      resolve(false);
+    }, ms);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    client.once('ready', onReady);
+  });
 }
 
 main().catch((err: Error) => {
