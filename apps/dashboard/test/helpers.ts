@@ -1,6 +1,8 @@
 import { deletePrefix, testPrefix } from '@coldcopy/testing';
 import { openAdminQueues, type AdminQueues } from '@coldcopy/queue-core/admin';
-import { createSilentLogger, RedisConnections } from '@coldcopy/queue-core/worker';
+import { Writable } from 'node:stream';
+import { createLogger, RedisConnections, type Logger } from '@coldcopy/queue-core/worker';
+import winston from 'winston';
 import bcrypt from 'bcryptjs';
 import { Registry } from 'prom-client';
 import request from 'supertest';
@@ -21,6 +23,8 @@ export interface DashboardFixture {
   readonly admin: AdminQueues;
   readonly app: DashboardApp;
   readonly env: DashboardEnv;
+  /** every log entry the app wrote, parsed */
+  readonly logs: Array<Record<string, unknown>>;
   /** more admin queue sets (e.g. processing ones), closed after the test */
   openQueues(options?: { metricsDataPoints?: number }): AdminQueues;
 }
@@ -48,13 +52,15 @@ export function useDashboard(
       ADMIN_SESSION_SECRET: SESSION_SECRET,
       ...envOverrides,
     });
-    const app = createApp({ env, targets: listQueueTargets(admin), redis: probe.client, logger: createSilentLogger(), registry: new Registry() });
+    const logs: Array<Record<string, unknown>> = [];
+    const app = createApp({ env, targets: listQueueTargets(admin), redis: probe.client, logger: memoryLogger(logs), registry: new Registry() });
     current = {
       prefix,
       redisUrl: url,
       admin,
       app,
       env,
+      logs,
       openQueues(options = {}) {
         const queues = openAdminQueues({ redisUrl: url, prefix, ...options });
         closers.unshift(() => queues.close());
@@ -107,4 +113,15 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** The production logger (JSON lines, redaction) writing into an array. */
+function memoryLogger(into: Array<Record<string, unknown>>): Logger {
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      into.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      callback();
+    },
+  });
+  return createLogger({ level: 'debug', transports: [new winston.transports.Stream({ stream })] });
 }

@@ -48,6 +48,12 @@ describe('dashboard authentication and roles', () => {
     const limited = await attempt();
     expect(limited.status).toBe(429);
     expect(limited.text).toContain('Too many failed sign-ins');
+    const failures = fx.logs.filter((l) => l.message === 'login failed');
+    expect(failures).toHaveLength(3);
+    expect(failures[0]).toMatchObject({ level: 'warn', user: 'ana' });
+    expect(failures[0]!.ip).toBeTruthy();
+    expect(JSON.stringify(fx.logs)).not.toContain('wrong'); // never the password
+    expect(fx.logs.some((l) => l.message === 'login rate limit exceeded')).toBe(true);
   });
 
   it('lets a viewer read every queue but refuses a retry', async () => {
@@ -84,6 +90,7 @@ describe('dashboard authentication and roles', () => {
     const retry = await agent.put(`${BASE}/api/queues/email/${id}/retry`).set('x-xsrf-token', csrf);
     expect(retry.status).toBeLessThan(300);
     expect(await fx.admin.queues.email.getJob(id).then((j) => j?.getState())).toBe('waiting');
+    expect(fx.logs.find((l) => l.message === 'board action' && l.status === 204)).toMatchObject({ user: 'ana', role: 'operator', method: 'PUT' });
   });
 
   it('keeps the maintenance queue read-only and blocked actions closed for operators too', async () => {
@@ -168,7 +175,8 @@ describe('behind a reverse proxy that strips /ops', () => {
 describe('ADMIN_AUTH=disabled (local development)', () => {
   const fx = useDashboard({ ADMIN_AUTH: 'disabled', ADMIN_USERS: '' });
 
-  it('opens the board as an operator, still with CSRF protection', async () => {
+  it('opens the board as an operator, still with CSRF protection, and says so loudly', async () => {
+    expect(fx.logs.find((l) => String(l.message).includes('ADMIN_AUTH=disabled'))).toMatchObject({ level: 'warn' });
     const agent = request.agent(fx.app);
     const page = await agent.get(`${BASE}/`).set('accept', 'text/html');
     expect(page.status).toBe(200);
