@@ -8,7 +8,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PASSWORD, useDashboard, waitFor } from './helpers.js';
-import { ensureDebianBinary } from './system-packages.js';
+import { ensureDebianBinary } from '@coldcopy/testing';
 
 const SCREENSHOT = fileURLToPath(new URL('../../../docs/dashboard.png', import.meta.url));
 const CHROMIUM_FLAGS = [

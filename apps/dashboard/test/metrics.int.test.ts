@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { useDashboard, waitFor } from './helpers.js';
-import { ensureDebianBinary } from './system-packages.js';
+import { ensureDebianBinary } from '@coldcopy/testing';
 
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of text.split('\n')) {

@@ -7,7 +7,7 @@ import { createWorkerMetrics } from '@coldcopy/queue-core/worker';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { useDashboard } from './helpers.js';
-import { ensureDebianBinary } from './system-packages.js';
+import { ensureDebianBinary } from '@coldcopy/testing';
 
 const OPS = fileURLToPath(new URL('../../../ops/', import.meta.url));
 const ALERTS = join(OPS, 'prometheus/alerts.yml');

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { ensureDebianBinary } from '@coldcopy/testing';
 import { describe, expect, it } from 'vitest';
 import { createWorkerMetrics } from '../src/metrics.js';
 import { startHealthServer } from '../src/health-server.js';
@@ -20,10 +22,22 @@ describe('worker health server', () => {
       expect(text).toMatch(/bull_jobs_completed_total\{queue="email",job_name="send-email"\} 3/);
       expect(text).toMatch(/# TYPE bull_job_duration_seconds histogram/);
       expect(text).toMatch(/process_cpu_seconds_total/);
+      expect(text).not.toMatch(/nodejs_active_handles_total/);
       expect((await fetch(`${base}/nope`)).status).toBe(404);
       expect((await fetch(`${base}/livez`, { method: 'POST' })).status).toBe(405);
     } finally {
       await server.close();
     }
+  });
+
+  it('exports worker metrics that `promtool check metrics` accepts', async (ctx) => {
+    const promtool = ensureDebianBinary('promtool', 'prometheus');
+    if (!promtool.path) return ctx.skip(promtool.missing);
+    const metrics = createWorkerMetrics();
+    metrics.completed.labels('email', 'send-email').inc();
+    metrics.duration.labels('email', 'send-email', 'completed').observe(0.2);
+    metrics.wait.labels('email', 'send-email').observe(0.01);
+    const result = spawnSync(promtool.path, ['check', 'metrics'], { input: await metrics.registry.metrics(), encoding: 'utf8' });
+    expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
   });
 });

@@ -10,3 +10,4 @@ export {
   TEST_DATABASE_PREFIX,
   type TestDatabase,
 } from './test-database.js';
+export { ensureDebianBinary } from './system-packages.js';

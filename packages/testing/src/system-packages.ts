@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { findBinary } from '@coldcopy/testing';
+import { findBinary } from './binaries.js';
 
 /**
  * Finds a binary from a Debian package, installing the package when missing and running as root
