@@ -18,8 +18,9 @@ import {
 /*
  * Demo workspace for local development and benchmarks: deterministic from a seed value (same ids,
  * names, addresses and outcomes for the same seed and lead count; timestamps are relative to the
- * run's `now`). Re-running with the same seed REPLACES the workspace `demo-<seed>` (deleted and
- * recreated in one transaction), so the result never depends on earlier runs.
+ * run's `now`). The workspace is `demo-<seed>`. Re-running with the same seed and lead count reuses
+ * it and does nothing; a different lead count, or `force`, REPLACES it (deleted and recreated in
+ * one transaction), so the result never depends on earlier runs.
  */
 
 export interface SeedOptions {
@@ -28,10 +29,14 @@ export interface SeedOptions {
   readonly now?: Date;
   /** refresh the analytics views afterwards (default true) */
   readonly refreshViews?: boolean;
+  /** replace the workspace even when it was seeded with the same seed and lead count */
+  readonly force?: boolean;
   readonly log?: (line: string) => void;
 }
 
 export interface SeedSummary {
+  /** true when the workspace already held this seed's data and nothing was done */
+  skipped: boolean;
   workspaceId: string;
   slug: string;
   leads: number;
@@ -165,13 +170,36 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
   await db.query('BEGIN');
   try {
     await db.query('SET LOCAL synchronous_commit = off');
-    // replace: events first (partitioned, indexed by workspace), then everything else cascades
-    const existing = await db.query<{ id: string }>('SELECT id FROM workspaces WHERE slug = $1', [slug]);
-    if (existing.rows[0]) {
-      await db.query('DELETE FROM email_events WHERE workspace_id = $1', [existing.rows[0].id]);
-      await db.query('DELETE FROM suppression_list WHERE workspace_id = $1', [existing.rows[0].id]);
-      await db.query('DELETE FROM workspaces WHERE id = $1', [existing.rows[0].id]);
-      log(`replaced the existing workspace ${slug}`);
+    const existing = await db.query<{ id: string; demo: { seed?: number; leads?: number } | null }>(
+      `SELECT id, settings->'demo_seed' AS demo FROM workspaces WHERE slug = $1`,
+      [slug],
+    );
+    const found = existing.rows[0];
+    if (found && !options.force && found.demo?.seed === seed && found.demo?.leads === leadCount) {
+      await db.query('ROLLBACK');
+      log(`workspace ${slug} already holds seed ${seed} with ${leadCount} leads: nothing to do (--force recreates it)`);
+      const count = async (table: string) =>
+        (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE workspace_id = $1`, [found.id])).rows[0]!.n;
+      return {
+        skipped: true,
+        workspaceId: found.id,
+        slug,
+        leads: await count('leads'),
+        enrolments: await count('campaign_leads'),
+        campaignEmails: await count('campaign_emails'),
+        events: await count('email_events'),
+        suppressions: await count('suppression_list'),
+        ms: Date.now() - started,
+      };
+    }
+    if (found) {
+      // delete the big tables set-based, children first, so the cascade from workspaces finds
+      // little left to do row by row (each lead still costs one check per referencing table)
+      for (const table of ['email_events', 'campaign_emails', 'campaign_leads', 'suppression_list', 'leads']) {
+        await db.query(`DELETE FROM ${table} WHERE workspace_id = $1`, [found.id]);
+      }
+      await db.query('DELETE FROM workspaces WHERE id = $1', [found.id]);
+      log(`deleted the previous contents of ${slug}`);
     }
 
     await db.query(
@@ -186,6 +214,7 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
           company: { address: '548 Market St, San Francisco, CA 94104' },
           notifications: { dataRetention: 365 },
           keep_all_data: false,
+          demo_seed: { seed, leads: leadCount },
         },
         now,
       ],
@@ -527,11 +556,17 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
     throw err;
   }
 
+  // fresh statistics: without them the planner treats the just-loaded tables as empty (and a
+  // later replace would plan its foreign-key cascades as sequential scans, row by row)
+  await db.query('ANALYZE workspaces, leads, campaign_leads, campaign_emails, email_events, suppression_list');
+  log('analyzed');
+
   if (options.refreshViews ?? true) {
     await db.query('SELECT * FROM refresh_all_analytics_views()');
     log('analytics views refreshed');
   }
   return {
+    skipped: false,
     workspaceId,
     slug,
     leads: leadCount,

@@ -71,15 +71,26 @@ describe('demo seed', () => {
     expect(Number(analytics.rows[0]!.sent)).toBe(summary.campaignEmails);
   });
 
-  it('is deterministic: the same seed replaces the workspace with identical content', async () => {
+  it('reuses the workspace when run again with the same seed and lead count', async () => {
+    const again = await seedDemo(client, { seed: 42 });
+    expect(again).toMatchObject({ skipped: true, slug: 'demo-42', leads: 1000 });
+  });
+
+  it('is deterministic: replacing the workspace with the same seed gives identical content', async () => {
     const now = new Date();
     const first = await seedDemo(client, { seed: 7, leads: 300, now, refreshViews: false });
+    expect(first.skipped).toBe(false);
     const before = await snapshot(first.workspaceId);
-    const second = await seedDemo(client, { seed: 7, leads: 300, now, refreshViews: false });
+    const second = await seedDemo(client, { seed: 7, leads: 300, now, refreshViews: false, force: true });
+    expect(second.skipped).toBe(false);
     expect(second.workspaceId).toBe(first.workspaceId);
     expect(await snapshot(second.workspaceId)).toEqual(before);
     const workspaces = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM workspaces WHERE slug = 'demo-7'`);
     expect(workspaces.rows[0]!.n).toBe(1);
+
+    // a different lead count replaces without --force; the first 300 leads are the same people
+    const bigger = await seedDemo(client, { seed: 7, leads: 400, now, refreshViews: false });
+    expect(bigger).toMatchObject({ skipped: false, leads: 400 });
 
     const other = await seedDemo(client, { seed: 8, leads: 300, now, refreshViews: false });
     expect(other.workspaceId).not.toBe(first.workspaceId);

@@ -7,8 +7,8 @@ import { DbConfigError, loadDbEnv } from '../env.js';
 import { clientConfig } from '../pool.js';
 import { seedDemo } from '../seed.js';
 
-function parseArgs(argv: string[]): { leads: number; seed: number; refresh: boolean } | string {
-  const out = { leads: 1_000, seed: 42, refresh: true };
+function parseArgs(argv: string[]): { leads: number; seed: number; refresh: boolean; force: boolean } | string {
+  const out = { leads: 1_000, seed: 42, refresh: true, force: false };
   const args = argv.filter((a) => a !== '--');
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -24,6 +24,8 @@ function parseArgs(argv: string[]): { leads: number; seed: number; refresh: bool
       else out.seed = n;
     } else if (flag === '--no-refresh') {
       out.refresh = false;
+    } else if (flag === '--force') {
+      out.force = true;
     } else {
       return `unknown argument ${arg}`;
     }
@@ -33,12 +35,12 @@ function parseArgs(argv: string[]): { leads: number; seed: number; refresh: bool
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log('usage: pnpm db:seed [--leads N (default 1000)] [--seed S (default 42)] [--no-refresh]');
+    console.log('usage: pnpm db:seed [--leads N (default 1000)] [--seed S (default 42)] [--no-refresh] [--force]');
     return 0;
   }
   const args = parseArgs(argv);
   if (typeof args === 'string') {
-    console.error(`${args}\nusage: pnpm db:seed [--leads N] [--seed S] [--no-refresh]`);
+    console.error(`${args}\nusage: pnpm db:seed [--leads N] [--seed S] [--no-refresh] [--force]`);
     return 2;
   }
   const env = loadDbEnv();
@@ -50,10 +52,11 @@ async function main(argv: string[]): Promise<number> {
       leads: args.leads,
       seed: args.seed,
       refreshViews: args.refresh,
+      force: args.force,
       log: (line) => console.log(`  [${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`),
     });
     console.log(
-      `seeded workspace ${summary.slug} (${summary.workspaceId}): ${summary.leads} leads, ${summary.enrolments} enrolments, ` +
+      `${summary.skipped ? 'already seeded' : 'seeded'} workspace ${summary.slug} (${summary.workspaceId}): ${summary.leads} leads, ${summary.enrolments} enrolments, ` +
         `${summary.campaignEmails} sent emails, ${summary.events} events, ${summary.suppressions} suppressions in ` +
         `${(summary.ms / 1000).toFixed(1)} s`,
     );
