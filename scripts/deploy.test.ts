@@ -1,0 +1,218 @@
+/**
+ * The deployment files: generated output equals the committed files, docker-compose.yml and
+ * app.yaml pass the shared JSON Schemas (ajv), scripts pass shellcheck, the systemd units pass
+ * `systemd-analyze verify` where it works, and every app appears everywhere consistently. A second
+ * group proves the checks bite by removing a worker from each file and adding an app the files do
+ * not know yet.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { workerEnvSchema } from '../packages/queue-core/src/env.js';
+import { type AppInfo, describeEnv, discoverApps, ROOT, workerInfo } from './deploy/apps.js';
+import { checkAppSpec, checkCompose, checkDockerfile, checkUnits } from './deploy/check.js';
+import { generate, stale } from './gen-deploy.js';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+const SCHEMAS = resolve(ROOT, '../shared/schemas');
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+const readYaml = (text: string): unknown => YAML.parse(text, { merge: true });
+
+function readSchema(rel: string): Record<string, unknown> {
+  const path = join(SCHEMAS, rel);
+  if (!existsSync(path)) {
+    throw new Error(
+      `${path} is missing: the deployment tests validate against the shared schemas, which CI clones ` +
+        'beside the repository (../shared/schemas/ relative to the repo root).',
+    );
+  }
+  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+}
+
+/** The units scripts/worker-setup.sh writes (`--units <dir>`), by file name. */
+function unitsOf(script: string): Map<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'coldcopy-units-'));
+  try {
+    const file = join(dir, 'setup.sh');
+    writeFileSync(file, script);
+    execFileSync('bash', [file, '--units', dir], { stdio: 'pipe' });
+    const out = new Map<string, string>();
+    for (const f of readdirSync(dir).filter((f) => f.endsWith('.service'))) out.set(f, readFileSync(join(dir, f), 'utf8'));
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function ensureShellcheck(): string {
+  const found = spawnSync('sh', ['-c', 'command -v shellcheck'], { encoding: 'utf8' }).stdout.trim();
+  if (found) return found;
+  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+    execFileSync('sh', ['-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck)'], { stdio: 'ignore' });
+    return 'shellcheck';
+  }
+  throw new Error('shellcheck is not installed: sudo apt-get install -y shellcheck');
+}
+
+let apps: AppInfo[];
+let validateCompose: ValidateFunction;
+let validateAppSpec: ValidateFunction;
+let ajv: Ajv;
+
+beforeAll(async () => {
+  apps = await discoverApps();
+  ajv = new Ajv({ strict: false, allErrors: true });
+  addFormats(ajv);
+  // compose-spec.json names an https draft-07 id ajv does not know (compose-spec#621): drop it
+  const { $schema: _ignored, ...compose } = readSchema('compose-spec.json');
+  validateCompose = ajv.compile(compose);
+  validateAppSpec = ajv.compile(readSchema('do-app-spec/app_spec.strict.schema.json'));
+}, 60_000);
+
+describe('deployment files', () => {
+  it('discovers every app in apps/ with a manifest, workers and the dashboard', () => {
+    const dirs = readdirSync(join(ROOT, 'apps')).filter((d) => existsSync(join(ROOT, 'apps', d, 'package.json')));
+    expect(apps.map((a) => a.name).sort()).toEqual(dirs.sort());
+    expect(apps.some((a) => a.kind === 'web')).toBe(true);
+  });
+
+  it('are up to date with the manifests and env schemas (`pnpm gen:deploy`)', () => {
+    const files = generate(apps);
+    expect(stale(files), 'run `pnpm gen:deploy` and commit the result').toEqual([]);
+  });
+
+  it('docker-compose.yml passes the Compose Specification schema', () => {
+    const doc = readYaml(read('docker-compose.yml'));
+    const ok = validateCompose(doc);
+    expect(ok, ajv.errorsText(validateCompose.errors)).toBe(true);
+  });
+
+  it('app.yaml passes the strict DigitalOcean app spec schema', () => {
+    const doc = readYaml(read('app.yaml'));
+    const ok = validateAppSpec(doc);
+    expect(ok, ajv.errorsText(validateAppSpec.errors)).toBe(true);
+  });
+
+  it('every app appears in compose, app.yaml and the droplet units consistently', () => {
+    const errors = [
+      ...checkCompose(apps, readYaml(read('docker-compose.yml'))),
+      ...checkAppSpec(apps, readYaml(read('app.yaml'))),
+      ...checkUnits(apps, unitsOf(read('scripts/worker-setup.sh'))),
+      ...checkDockerfile(apps, read('Dockerfile.worker'), read('.dockerignore'), ROOT),
+    ];
+    expect(errors).toEqual([]);
+  });
+
+  it('.env.example documents every variable compose reads from .env', () => {
+    const compose = read('docker-compose.yml');
+    const example = new Set(read('.env.example').split('\n').filter((l) => /^[A-Z]/.test(l)).map((l) => l.split('=')[0]));
+    const used = new Set([...compose.matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!));
+    expect([...used].filter((n) => !example.has(n))).toEqual([]);
+  });
+
+  it('scripts pass shellcheck', () => {
+    const shellcheck = ensureShellcheck();
+    const scripts = ['scripts/worker-setup.sh', 'scripts/dev.sh'].filter((s) => existsSync(join(ROOT, s)));
+    const r = spawnSync(shellcheck, ['-x', '-P', 'scripts', ...scripts], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('the systemd units pass `systemd-analyze verify` (where systemd-analyze exists)', (ctx) => {
+    const analyze = spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).stdout.trim();
+    if (!analyze) ctx.skip('systemd-analyze is not installed');
+    const dir = mkdtempSync(join(tmpdir(), 'coldcopy-verify-'));
+    try {
+      const units = unitsOf(read('scripts/worker-setup.sh'));
+      for (const [file, text] of units) writeFileSync(join(dir, file), text);
+      const r = spawnSync(analyze, ['verify', '--man=no', ...[...units.keys()].map((f) => join(dir, f))], { encoding: 'utf8' });
+      // Only complaints about the units themselves count: the build host has no coldcopy user
+      // and no /opt/coldcopy, which the droplet has.
+      const complaints = (r.stderr + r.stdout)
+        .split('\n')
+        .filter((l) => l.trim() && l.includes('coldcopy-') && !/WorkingDirectory|Failed to resolve user|user.*coldcopy|No such file or directory|Failed to prepare filename/.test(l));
+      expect(complaints).toEqual([]);
+      // and it does complain about a broken unit
+      const [first] = units.keys();
+      writeFileSync(join(dir, first!), units.get(first!)!.replace('Restart=on-failure', 'Restart=sometimes'));
+      const bad = spawnSync(analyze, ['verify', '--man=no', join(dir, first!)], { encoding: 'utf8' });
+      expect(bad.stderr + bad.stdout).toContain('restart specifier');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the consistency checks bite', () => {
+  const worker = () => apps.find((a) => a.kind === 'worker') ?? apps[0]!;
+
+  it('a worker removed from docker-compose.yml is reported', () => {
+    const doc = readYaml(read('docker-compose.yml')) as { services: Record<string, unknown> };
+    delete doc.services[worker().name];
+    expect(checkCompose(apps, doc).join('\n')).toContain(`services.${worker().name}: missing`);
+  });
+
+  it('a worker removed from app.yaml is reported', () => {
+    const doc = readYaml(read('app.yaml')) as { workers?: { name: string }[]; services?: { name: string }[] };
+    doc.workers = doc.workers?.filter((w) => w.name !== worker().name);
+    doc.services = doc.services?.filter((w) => w.name !== worker().name);
+    expect(checkAppSpec(apps, doc).join('\n')).toMatch(new RegExp(`\\[${worker().name}\\]: missing`));
+  });
+
+  it('a worker removed from the droplet script is reported', () => {
+    const units = unitsOf(read('scripts/worker-setup.sh'));
+    units.delete(`coldcopy-${worker().name}.service`);
+    expect(checkUnits(apps, units).join('\n')).toContain(`coldcopy-${worker().name}.service: missing`);
+  });
+
+  it('a new app the files do not know is reported in every file, and the generated files change', () => {
+    // the next worker app, as discovery would describe it
+    const next = workerInfo({
+      name: 'next-worker',
+      packageName: '@coldcopy/next-worker',
+      dir: join(ROOT, 'apps/next-worker'),
+      queue: 'enrichment',
+      start: ['node', 'dist/main.js'],
+      env: describeEnv([workerEnvSchema('enrichment')], []),
+    });
+    const all = [...apps, next];
+    const msgs = [
+      ...checkCompose(all, readYaml(read('docker-compose.yml'))),
+      ...checkAppSpec(all, readYaml(read('app.yaml'))),
+      ...checkUnits(all, unitsOf(read('scripts/worker-setup.sh'))),
+    ].join('\n');
+    expect(msgs).toContain('docker-compose.yml services.next-worker: missing');
+    expect(msgs).toMatch(/app\.yaml (workers|services)\[next-worker\]: missing/);
+    expect(msgs).toContain('coldcopy-next-worker.service: missing');
+    expect(stale(generate(all))).toEqual(expect.arrayContaining(['docker-compose.yml', 'app.yaml', 'scripts/worker-setup.sh', 'README.md']));
+    // and once generated, the new app is consistent everywhere
+    const files = generate(all);
+    expect([
+      ...checkCompose(all, readYaml(files.get('docker-compose.yml')!)),
+      ...checkAppSpec(all, readYaml(files.get('app.yaml')!)),
+      ...checkUnits(all, unitsOf(files.get('scripts/worker-setup.sh')!)),
+    ]).toEqual([]);
+    expect(validateCompose(readYaml(files.get('docker-compose.yml')!)), ajv.errorsText(validateCompose.errors)).toBe(true);
+    expect(validateAppSpec(readYaml(files.get('app.yaml')!)), ajv.errorsText(validateAppSpec.errors)).toBe(true);
+  });
+
+  it('an env variable the schema does not declare, a short grace or a wrapper CMD is reported', () => {
+    const app = apps[0]!;
+    const doc = readYaml(read('docker-compose.yml')) as { services: Record<string, { environment: Record<string, string>; stop_grace_period: string }> };
+    doc.services[app.name]!.environment.WORKER_TYPE = 'email';
+    doc.services[app.name]!.stop_grace_period = '10s';
+    const msgs = checkCompose(apps, doc).join('\n');
+    expect(msgs).toContain('sets WORKER_TYPE');
+    expect(msgs).toContain('stop_grace_period 10s');
+    const dockerfile = read('Dockerfile.worker').replace(/^CMD .*$/m, 'CMD ["pnpm", "start"]').replace('COPY package.json', 'COPY package.json missing.txt');
+    const df = checkDockerfile(apps, dockerfile, read('.dockerignore'), ROOT).join('\n');
+    expect(df).toContain('CMD must be exec form ["node"');
+    expect(df).toContain('COPY missing.txt: no such path');
+  });
+});
