@@ -150,6 +150,20 @@ describe('migrations', () => {
     expect(logged.rows[0]!.n).toBe(MATERIALIZED_VIEWS.length * 3);
   });
 
+  it('skip a refresh while another one of the same view is running', async () => {
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await other.query(`SELECT pg_advisory_lock(hashtext('coldcopy:refresh:mv_deliverability'))`);
+      const skipped = await client.query<{ status: string }>(`SELECT * FROM refresh_analytics_view('mv_deliverability')`);
+      expect(skipped.rows[0]!.status).toBe('skipped');
+      const otherView = await client.query<{ status: string }>(`SELECT * FROM refresh_analytics_view('mv_lead_engagement')`);
+      expect(otherView.rows[0]!.status).toBe('success');
+    } finally {
+      await other.end();
+    }
+  });
+
   it('refuse to refresh something that is not an analytics view', async () => {
     await expect(client.query(`SELECT * FROM refresh_analytics_view('workspaces')`)).rejects.toThrow(/unknown analytics view/);
   });
