@@ -130,6 +130,11 @@ export class Producer {
     return parsed.data as JobPayload<AnyJobDefinition>;
   }
 
+  /** true once close() was called */
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
   /** Closes the queues and quits the connections. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -204,7 +209,7 @@ export function getProducer(config: ProducerConfig): Producer {
   const cache = (store[GLOBAL_KEY] ??= new Map());
   const key = `${config.redisUrl}|${config.prefix ?? 'bull'}`;
   let producer = cache.get(key);
-  if (!producer || (producer as unknown as { closing?: unknown }).closing) {
+  if (!producer || producer.closed) {
     producer = new Producer(config);
     cache.set(key, producer);
   }
