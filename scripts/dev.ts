@@ -9,18 +9,19 @@
  * data stays in .data/ for the next run. A second Ctrl-C kills what is left.
  * Ports (env to override): Redis 6390 (DEV_REDIS_PORT), Postgres 5490 (DEV_POSTGRES_PORT), SES
  * emulator 8005 (DEV_SES_PORT), web apps at their manifest port (dashboard 3000, DEV_DASHBOARD_PORT),
- * worker health ports from 9464 (DEV_HEALTH_PORT_BASE).
+ * worker health ports from 9464 (DEV_HEALTH_PORT_BASE); DEV_DATA_DIR instead of .data/.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { findBinary, postgresBinDirs } from '../packages/testing/src/binaries.js';
 import { type AppInfo, discoverApps, ROOT } from './deploy/apps.js';
 
-const DATA = join(ROOT, '.data');
+/** DEV_DATA_DIR moves the data folder (the stack's own test uses a temporary one). */
+const DATA = process.env.DEV_DATA_DIR ? resolve(process.env.DEV_DATA_DIR) : join(ROOT, '.data');
 const TSX = import.meta.resolve('tsx');
 const COLORS = [36, 35, 33, 32, 34, 91, 96, 95, 93, 92];
 const isTty = process.stdout.isTTY;
@@ -397,7 +398,7 @@ async function main(argv: string[]): Promise<void> {
   if (unknown.length) throw new DevError(`unknown argument(s): ${unknown.join(' ')} (try --help)`);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
 
-  const apps = await discoverApps();
+  const apps = await discoverApps(ROOT, (name, reason) => say(paint(33, `skipping apps/${name}: ${reason.split('\n')[0]}`)));
   if (argv.includes('--reset') && existsSync(DATA)) {
     const pgDev = existsSync(join(DATA, 'postgres/data/PG_VERSION')) ? new DevPostgres(envPort('DEV_POSTGRES_PORT', 5490)) : undefined;
     if (pgDev?.running()) pgDev.stop();
@@ -465,6 +466,11 @@ async function main(argv: string[]): Promise<void> {
     // stop quickly in development: in-flight jobs get 10 s (they are re-run after their lock expires)
     if (declared.has('SHUTDOWN_GRACE_SECONDS') && !process.env.SHUTDOWN_GRACE_SECONDS) env.SHUTDOWN_GRACE_SECONDS = '10';
     for (const [k, v] of Object.entries(app.devEnv)) if (process.env[k] === undefined) env[k] = fill(v, vars);
+    if (app.devServices.includes('ses')) {
+      // the AWS SDK wants credentials even for the emulator, which ignores them
+      env.AWS_ACCESS_KEY_ID ??= 'local';
+      env.AWS_SECRET_ACCESS_KEY ??= 'local';
+    }
     const child = start(app.name, process.execPath, ['--import', TSX, 'src/main.ts'], { cwd: app.dir, env, color: COLORS[i % COLORS.length]! });
     started.push({ app, child, port });
   });

@@ -130,9 +130,20 @@ export function appDirs(root = ROOT): string[] {
     .sort();
 }
 
-export async function discoverApps(root = ROOT): Promise<AppInfo[]> {
+/**
+ * The apps, workers first. Strict by default (an app without a valid manifest or env schema is an
+ * error); `onSkip` makes it lenient instead, for the local stack while an app is being written.
+ */
+export async function discoverApps(root = ROOT, onSkip?: (name: string, reason: string) => void): Promise<AppInfo[]> {
   const out: AppInfo[] = [];
-  for (const name of appDirs(root)) out.push(await loadApp(root, name));
+  for (const name of appDirs(root)) {
+    try {
+      out.push(await loadApp(root, name));
+    } catch (err) {
+      if (!onSkip) throw err;
+      onSkip(name, (err as Error).message);
+    }
+  }
   // workers first (queue order), then web apps
   const order = (a: AppInfo) => (a.kind === 'worker' ? Object.keys(QUEUES).indexOf(a.queue!) : 100);
   return out.sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name));
@@ -156,6 +167,7 @@ async function loadApp(root: string, name: string): Promise<AppInfo> {
   if (!parsed.success) throw new ManifestError(`apps/${name}/package.json "coldcopy": ${z.prettifyError(parsed.error)}`);
   const m = parsed.data;
   if (!/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/.test(name)) throw new ManifestError(`apps/${name}: the name must be a valid DO component name`);
+  if (!existsSync(join(dir, 'src', 'main.ts'))) throw new ManifestError(`apps/${name}/src/main.ts is missing`);
   const start = (pkg.scripts?.start ?? '').split(/\s+/).filter(Boolean);
   if (start[0] !== 'node' || start.length < 2) {
     throw new ManifestError(`apps/${name}/package.json: scripts.start must be \`node <file>\` (got "${pkg.scripts?.start ?? ''}")`);

@@ -1,0 +1,144 @@
+/**
+ * The README's run command, end to end: scripts/dev.ts (what `npm run dev` runs after installing)
+ * on free ports with a temporary data folder. The dashboard answers, the demo campaign's emails
+ * reach the SES emulator (when an email worker app exists), `pnpm jobs status` sees the queues,
+ * and SIGINT (Ctrl-C) stops everything: every port is free again and the data stays for the next
+ * run.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../packages/testing/src/free-port.js';
+import { type AppInfo, discoverApps, ROOT } from '../scripts/deploy/apps.js';
+
+const STARTUP_MS = 180_000;
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${what} within ${timeoutMs / 1000} s${last ? `: ${String(last)}` : ''}`);
+}
+
+describe('npm run dev (scripts/dev.ts)', () => {
+  let apps: AppInfo[];
+  let data: string;
+  let proc: ChildProcess;
+  let output = '';
+  const ports: Record<string, number> = {};
+  let exit: Promise<number | null>;
+
+  beforeAll(async () => {
+    apps = await discoverApps(ROOT, () => {}); // lenient, as dev.ts is
+    data = mkdtempSync(join(tmpdir(), 'coldcopy-dev-'));
+    chmodSync(data, 0o755); // the postgres user (under root) must reach its cluster inside
+    for (const k of ['redis', 'postgres', 'ses', 'dashboard', 'health']) ports[k] = await freePort();
+    // worker health ports are consecutive from the base: take a base with room above it
+    ports.health = 20_000 + Math.floor(Math.random() * 20_000);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DEV_DATA_DIR: data,
+      DEV_REDIS_PORT: String(ports.redis),
+      DEV_POSTGRES_PORT: String(ports.postgres),
+      DEV_SES_PORT: String(ports.ses),
+      DEV_DASHBOARD_PORT: String(ports.dashboard),
+      DEV_HEALTH_PORT_BASE: String(ports.health),
+      BULL_PREFIX: 'bull',
+    };
+    delete env.REDIS_URL;
+    delete env.DATABASE_URL;
+    proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    exit = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
+    await Promise.race([
+      until('the stack did not report "ColdCopy is running"', async () => (output.includes('ColdCopy is running') ? true : undefined), STARTUP_MS),
+      exit.then((code) => {
+        throw new Error(`dev.ts exited early (${code}):\n${output}`);
+      }),
+    ]);
+  }, STARTUP_MS + 10_000);
+
+  afterAll(async () => {
+    if (proc && proc.exitCode === null) {
+      proc.kill('SIGINT');
+      await Promise.race([exit, new Promise((r) => setTimeout(r, 60_000))]);
+      if (proc.exitCode === null) proc.kill('SIGINT'); // second interrupt kills
+      await exit;
+    }
+    if (data) rmSync(data, { recursive: true, force: true });
+  }, 90_000);
+
+  it('the dashboard answers /health with Redis reachable', async () => {
+    const res = await fetch(`http://127.0.0.1:${ports.dashboard}/health`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { redis: { reachable: boolean } };
+    expect(body.redis.reachable).toBe(true);
+    expect(output).toContain(`http://localhost:${ports.dashboard}/admin/queues`);
+  });
+
+  it('every worker app answers /readyz on its health port', async () => {
+    const workers = apps.filter((a) => a.kind === 'worker');
+    for (const [i] of workers.entries()) {
+      const res = await fetch(`http://127.0.0.1:${ports.health! + i}/readyz`);
+      expect(res.status).toBe(200);
+    }
+  });
+
+  it('the demo campaign sends emails into the SES emulator (when an email worker exists)', async (ctx) => {
+    if (!apps.some((a) => a.queue === 'email' && a.devServices.includes('ses'))) ctx.skip('no email worker app with the SES emulator yet');
+    const emails = await until(
+      'no email reached the SES emulator',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${ports.ses}/store`);
+        const body = (await res.json()) as { emails: unknown[] };
+        return body.emails.length > 0 ? body.emails : undefined;
+      },
+      90_000,
+    );
+    expect(emails.length).toBeGreaterThan(0);
+    expect(output).toContain(`http://localhost:${ports.ses}/`);
+  }, 100_000);
+
+  it('`pnpm jobs status` sees the queues in the stack\'s Redis', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', 'status', '--json'], {
+      cwd: ROOT,
+      env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${ports.redis}`, BULL_PREFIX: 'bull' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('email');
+  });
+
+  it('SIGINT stops everything, frees every port and keeps the data', async () => {
+    proc.kill('SIGINT');
+    const code = await Promise.race([exit, new Promise<string>((r) => setTimeout(() => r('timeout'), 60_000))]);
+    expect(code, output.slice(-3000)).toBe(0);
+    const used = [ports.redis!, ports.postgres!, ports.ses!, ports.dashboard!, ...apps.filter((a) => a.kind === 'worker').map((_, i) => ports.health! + i)];
+    for (const port of used) expect(await portFree(port), `port ${port} still in use`).toBe(true);
+    const leftovers = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(data));
+    expect(leftovers).toEqual([]);
+    expect(existsSync(join(data, 'postgres/data/PG_VERSION'))).toBe(true);
+    expect(existsSync(join(data, 'redis'))).toBe(true);
+  }, 70_000);
+});
