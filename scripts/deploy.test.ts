@@ -210,7 +210,7 @@ describe('the consistency checks bite', () => {
     const msgs = checkCompose(apps, doc).join('\n');
     expect(msgs).toContain('sets WORKER_TYPE');
     expect(msgs).toContain('stop_grace_period 10s');
-    const dockerfile = read('Dockerfile.worker').replace(/^CMD .*$/m, 'CMD ["pnpm", "start"]').replace('COPY package.json', 'COPY package.json missing.txt');
+    const dockerfile = read('Dockerfile.worker').replace(/^CMD .*$/gm, 'CMD ["pnpm", "start"]').replace('COPY package.json', 'COPY package.json missing.txt');
     const df = checkDockerfile(apps, dockerfile, read('.dockerignore'), ROOT).join('\n');
     expect(df).toContain('CMD must be exec form ["node"');
     expect(df).toContain('COPY missing.txt: no such path');

@@ -12,7 +12,7 @@ import { mustSet } from './render.js';
 
 /** The platform must wait at least this long beyond the app's own grace before killing it. */
 export const MIN_MARGIN_SECONDS = 10;
-const INFRA_SERVICES = new Set(['redis', 'postgres']);
+const INFRA_SERVICES = new Set(['redis', 'postgres', 'migrate']);
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
@@ -85,6 +85,9 @@ export function checkCompose(apps: readonly AppInfo[], compose: unknown): string
     if (obj(deps.redis).condition !== 'service_healthy') errors.push(`${where}: depends_on redis with condition service_healthy is missing`);
     if (app.env.some((e) => e.name === 'DATABASE_URL') && obj(deps.postgres).condition !== 'service_healthy') {
       errors.push(`${where}: depends_on postgres with condition service_healthy is missing`);
+    }
+    if (app.env.some((e) => e.name === 'DATABASE_URL') && obj(deps.migrate).condition !== 'service_completed_successfully') {
+      errors.push(`${where}: depends_on migrate with condition service_completed_successfully is missing`);
     }
     const deploy = obj(svc.deploy);
     if (deploy.replicas !== app.replicas) errors.push(`${where}: deploy.replicas ${String(deploy.replicas)} ≠ ${app.replicas}`);
@@ -199,14 +202,19 @@ export function checkDockerfile(apps: readonly AppInfo[], dockerfile: string, do
       if (src !== '.' && !existsSync(join(root, src))) errors.push(`Dockerfile.worker: COPY ${src}: no such path in the repository`);
     }
   }
-  const cmd = lines.filter((l) => l.startsWith('CMD')).pop();
-  let cmdArgs: unknown;
-  try {
-    cmdArgs = cmd ? JSON.parse(cmd.slice(3).trim()) : undefined;
-  } catch {
-    cmdArgs = undefined;
+  const parseCmd = (line: string): unknown => {
+    try {
+      return JSON.parse(line.slice(3).trim());
+    } catch {
+      return undefined;
+    }
+  };
+  const cmds = lines.filter((l) => l.startsWith('CMD')).map(parseCmd);
+  if (cmds.length === 0 || cmds.some((c) => !Array.isArray(c) || c[0] !== 'node')) {
+    errors.push('Dockerfile.worker: CMD must be exec form ["node", …] in every stage (no npm/pnpm wrapper)');
   }
-  if (!Array.isArray(cmdArgs) || cmdArgs[0] !== 'node') errors.push('Dockerfile.worker: CMD must be exec form ["node", …] (no npm/pnpm wrapper)');
+  // the final stage is the app image
+  const cmdArgs = cmds.at(-1);
   for (const app of apps) {
     if (JSON.stringify(cmdArgs) !== JSON.stringify(app.start)) {
       errors.push(`Dockerfile.worker: CMD ${JSON.stringify(cmdArgs)} differs from ${app.name}'s start ${JSON.stringify(app.start)}`);

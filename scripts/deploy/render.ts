@@ -87,6 +87,19 @@ export function renderCompose(apps: readonly AppInfo[]): string {
     '    restart: unless-stopped',
     '    stop_grace_period: 60s',
     '    deploy: {resources: {limits: {memory: 1g}}}',
+    '',
+    '  # applies pending migrations (packages/db) before the apps that use Postgres start',
+    '  migrate:',
+    '    build:',
+    '      context: .',
+    '      dockerfile: Dockerfile.worker',
+    '      target: migrate',
+    '    image: coldcopy/migrate:${TAG:-latest}',
+    '    environment:',
+    '      DATABASE_URL: postgres://coldcopy:${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}@postgres:5432/coldcopy',
+    '    depends_on:',
+    '      postgres: {condition: service_healthy}',
+    '    restart: "no"',
   );
   for (const app of apps) {
     out.push('', `  ${app.name}:`, '    <<: *app');
@@ -104,7 +117,7 @@ export function renderCompose(apps: readonly AppInfo[]): string {
       if (value !== undefined) out.push(`      ${v.name}: ${q(value)}`);
     }
     out.push('    depends_on:', '      redis: {condition: service_healthy}');
-    if (has(app, 'DATABASE_URL')) out.push('      postgres: {condition: service_healthy}');
+    if (has(app, 'DATABASE_URL')) out.push('      postgres: {condition: service_healthy}', '      migrate: {condition: service_completed_successfully}');
     if (app.kind === 'web') out.push(`    ports: ["\${${app.name.toUpperCase().replace(/-/g, '_')}_PORT:-${app.port}}:${app.port}"]`);
     out.push(
       '    healthcheck:',
