@@ -24,6 +24,10 @@ import { startWorker } from '../src/worker.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** the workers' default level; set `warn` to see what the per-job lines cost */
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
+/** `process` or `enqueue` to run only that half */
+const ONLY = process.env.BENCH_ONLY;
 const WS = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
 
 /** A benchmark-only job with a realistic small payload (uuid + ints + trace fields). */
@@ -53,12 +57,25 @@ async function preload(prefix: string): Promise<void> {
   await q.close();
 }
 
-async function drainRaw(concurrency: number): Promise<number> {
+/** Throughput (jobs per wall-clock second) and this process's CPU per job (µs), for one run. */
+interface Sample {
+  readonly rate: number;
+  readonly cpuUs: number;
+}
+
+function measure(started: number, cpu: NodeJS.CpuUsage): Sample {
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { rate: JOBS / seconds, cpuUs: (used.user + used.system) / JOBS };
+}
+
+async function drainRaw(concurrency: number): Promise<Sample> {
   const prefix = testPrefix();
   await preload(prefix);
   const q = new Bull('maintenance', redisUrl, { prefix, settings: { backoffStrategies: { classified: () => 1000 } } });
   let done = 0;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const finished = new Promise<void>((resolve) => {
     q.on('completed', () => {
       if (++done === JOBS) resolve();
@@ -66,21 +83,22 @@ async function drainRaw(concurrency: number): Promise<number> {
   });
   void q.process('*', concurrency, async () => undefined);
   await finished;
-  const seconds = (performance.now() - started) / 1000;
+  const sample = measure(started, cpu);
   await q.close();
   await deletePrefix(redisUrl, prefix);
-  return JOBS / seconds;
+  return sample;
 }
 
-async function drainCore(concurrency: number): Promise<number> {
+async function drainCore(concurrency: number): Promise<Sample> {
   const prefix = testPrefix();
   await preload(prefix);
-  const logger = createLogger({ level: 'info', transports: [new winston.transports.Stream({ stream: createWriteStream('/dev/null') })] });
+  const logger = createLogger({ level: LOG_LEVEL, transports: [new winston.transports.Stream({ stream: createWriteStream('/dev/null') })] });
   const metrics = createWorkerMetrics();
   let done = 0;
   let resolveDone!: () => void;
   const finished = new Promise<void>((r) => (resolveDone = r));
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const worker = await startWorker({
     queue: 'maintenance',
     redisUrl,
@@ -96,17 +114,18 @@ async function drainCore(concurrency: number): Promise<number> {
     if (++done === JOBS) resolveDone();
   });
   await finished;
-  const seconds = (performance.now() - started) / 1000;
+  const sample = measure(started, cpu);
   await worker.close(5000);
   await deletePrefix(redisUrl, prefix);
-  return JOBS / seconds;
+  return sample;
 }
 
-async function enqueueRaw(bulk: boolean): Promise<number> {
+async function enqueueRaw(bulk: boolean): Promise<Sample> {
   const prefix = testPrefix();
   const q = new Bull('maintenance', redisUrl, { prefix });
   await q.isReady();
   const started = performance.now();
+  const cpu = process.cpuUsage();
   if (bulk) {
     for (let i = 0; i < JOBS; i += 500) {
       await q.addBulk(Array.from({ length: Math.min(500, JOBS - i) }, (_, k) => ({ name: 'bench-noop', data: payload(i + k), opts: bullOpts() })));
@@ -114,17 +133,18 @@ async function enqueueRaw(bulk: boolean): Promise<number> {
   } else {
     await inFlight(64, JOBS, (i) => q.add('bench-noop', payload(i), bullOpts()));
   }
-  const rate = JOBS / ((performance.now() - started) / 1000);
+  const sample = measure(started, cpu);
   await q.close();
   await deletePrefix(redisUrl, prefix);
-  return rate;
+  return sample;
 }
 
-async function enqueueCore(bulk: boolean): Promise<number> {
+async function enqueueCore(bulk: boolean): Promise<Sample> {
   const prefix = testPrefix();
   const producer = new Producer({ redisUrl, prefix, bulkChunkSize: 500 });
   await producer.enqueue(benchNoop, payload(-1)); // connect first, as a long-lived producer is
   const started = performance.now();
+  const cpu = process.cpuUsage();
   if (bulk) {
     for (let i = 0; i < JOBS; i += 500) {
       await producer.enqueueBulk(benchNoop, Array.from({ length: Math.min(500, JOBS - i) }, (_, k) => ({ data: payload(i + k) })));
@@ -132,10 +152,10 @@ async function enqueueCore(bulk: boolean): Promise<number> {
   } else {
     await inFlight(64, JOBS, (i) => producer.enqueue(benchNoop, payload(i)));
   }
-  const rate = JOBS / ((performance.now() - started) / 1000);
+  const sample = measure(started, cpu);
   await producer.close();
   await deletePrefix(redisUrl, prefix);
-  return rate;
+  return sample;
 }
 
 async function inFlight(limit: number, total: number, fn: (i: number) => Promise<unknown>): Promise<void> {
@@ -149,20 +169,37 @@ async function inFlight(limit: number, total: number, fn: (i: number) => Promise
 
 interface Row {
   readonly name: string;
+  /** median jobs per second */
   readonly raw: number;
   readonly core: number;
+  /** median Node CPU µs per job */
+  readonly rawCpuUs: number;
+  readonly coreCpuUs: number;
 }
 
-async function compare(name: string, raw: () => Promise<number>, core: () => Promise<number>): Promise<Row> {
-  const r: number[] = [];
-  const c: number[] = [];
+/**
+ * Alternates raw and queue-core rounds. Two ratios: throughput (wall clock, what users see) and
+ * CPU per job in this process (what the layer costs; steadier on a shared machine, because other
+ * processes' load changes wall-clock time far more than the CPU a run needs).
+ */
+async function compare(name: string, raw: () => Promise<Sample>, core: () => Promise<Sample>): Promise<Row> {
+  const r: Sample[] = [];
+  const c: Sample[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     r.push(await raw());
     c.push(await core());
   }
-  const row = { name, raw: median(r), core: median(c) };
+  const row: Row = {
+    name,
+    raw: median(r.map((x) => x.rate)),
+    core: median(c.map((x) => x.rate)),
+    rawCpuUs: median(r.map((x) => x.cpuUs)),
+    coreCpuUs: median(c.map((x) => x.cpuUs)),
+  };
   process.stdout.write(
-    `${name.padEnd(28)} raw ${fmt(row.raw).padStart(8)}/s   queue-core ${fmt(row.core).padStart(8)}/s   ratio ${(row.core / row.raw).toFixed(2)}\n`,
+    `${name.padEnd(31)} raw ${fmt(row.raw).padStart(7)}/s ${row.rawCpuUs.toFixed(0).padStart(4)} µs   ` +
+      `queue-core ${fmt(row.core).padStart(7)}/s ${row.coreCpuUs.toFixed(0).padStart(4)} µs   ` +
+      `throughput ratio ${(row.core / row.raw).toFixed(2)}   cpu ratio ${(row.rawCpuUs / row.coreCpuUs).toFixed(2)}\n`,
   );
   return row;
 }
@@ -176,12 +213,16 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     `queue-core vs raw Bull — ${JOBS} jobs per round, median of ${ROUNDS} rounds; ` +
-      `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB\n\n`,
+      `log level ${LOG_LEVEL}; node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB\n\n`,
   );
   const rows: Row[] = [];
-  for (const c of [1, 10, 100]) rows.push(await compare(`process, concurrency ${c}`, () => drainRaw(c), () => drainCore(c)));
-  rows.push(await compare('enqueue, single (64 in flight)', () => enqueueRaw(false), () => enqueueCore(false)));
-  rows.push(await compare('enqueue, bulk (500 per call)', () => enqueueRaw(true), () => enqueueCore(true)));
+  if (ONLY !== 'enqueue') {
+    for (const c of [1, 10, 100]) rows.push(await compare(`process, concurrency ${c}`, () => drainRaw(c), () => drainCore(c)));
+  }
+  if (ONLY !== 'process') {
+    rows.push(await compare('enqueue, single (64 in flight)', () => enqueueRaw(false), () => enqueueCore(false)));
+    rows.push(await compare('enqueue, bulk (500 per call)', () => enqueueRaw(true), () => enqueueCore(true)));
+  }
   process.stdout.write(`\n${JSON.stringify({ jobs: JOBS, rounds: ROUNDS, rows })}\n`);
   await server?.stop();
 }
