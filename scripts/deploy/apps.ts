@@ -50,6 +50,8 @@ const manifestSchema = z.discriminatedUnion('kind', [
       doSize: z.string().regex(/^apps-[sd]-/).optional(),
       /** variables deployments must set (beyond the ones the schema requires), e.g. API keys */
       deployEnv: z.array(envName).default([]),
+      /** variables a library reads itself (not the app's schema), name → meaning, e.g. AWS SDK credentials */
+      libraryEnv: z.record(envName, z.string()).default({}),
       /** extra variables for `npm run dev` only */
       devEnv: z.record(envName, z.string()).default({}),
       /** dev-only helper processes, e.g. the SES emulator; see scripts/dev.ts */
@@ -68,6 +70,7 @@ const manifestSchema = z.discriminatedUnion('kind', [
       memory: memory.default('1g'),
       doSize: z.string().regex(/^apps-[sd]-/).default('apps-s-1vcpu-1gb'),
       deployEnv: z.array(envName).default([]),
+      libraryEnv: z.record(envName, z.string()).default({}),
       devEnv: z.record(envName, z.string()).default({}),
       devServices: z.array(z.string()).default([]),
     })
@@ -117,7 +120,7 @@ export class ManifestError extends Error {
 
 /** Variable names treated as secrets in deployment files. */
 export function isSecretName(name: string): boolean {
-  return /(^|_)(URL|SECRET|TOKEN|PASSWORD|USERS|KEY|CERT)$/.test(name) && name !== 'PUBLIC_URL';
+  return /(^|_)(URL|SECRET|TOKEN|PASSWORD|USERS|KEY|KEYS|KEY_ID|CERT)$/.test(name) && name !== 'PUBLIC_URL';
 }
 
 /** Every app directory (for the consistency check: an app without a manifest is an error). */
@@ -175,7 +178,15 @@ async function loadApp(root: string, name: string): Promise<AppInfo> {
   if (!pkg.files?.includes('dist')) {
     throw new ManifestError(`apps/${name}/package.json: "files" must include "dist" (pnpm deploy copies only those)`);
   }
-  const env = await envOf(root, name, m.kind === 'worker' ? (m.queue as QueueName) : undefined);
+  const env = [
+    ...(await envOf(root, name, m.kind === 'worker' ? (m.queue as QueueName) : undefined)),
+    ...Object.entries(m.libraryEnv).map(([key, meaning]) => ({
+      name: key,
+      required: false,
+      description: `${meaning} (read by a library, listed in the manifest's libraryEnv)`,
+      secret: isSecretName(key),
+    })),
+  ].sort((a, b) => a.name.localeCompare(b.name));
   const declared = new Set(env.map((e) => e.name));
   for (const key of [...m.deployEnv, ...Object.keys(m.devEnv)]) {
     if (!declared.has(key)) throw new ManifestError(`apps/${name}: manifest names ${key}, which apps/${name}/src/env.ts does not declare`);
