@@ -35,6 +35,7 @@ export * from './repositories/email-events.js';
 export * from './repositories/enrolments.js';
 export * from './repositories/leads.js';
 export * from './repositories/mailboxes.js';
+export * from './repositories/sending.js';
 export * from './repositories/suppression.js';
 export * from './repositories/webhooks.js';
 export * from './repositories/workspaces.js';

@@ -15,3 +15,4 @@ export {
   type Worker,
   type WorkerOptions,
 } from './worker.js';
+export { createRateLimiter, type AcquireOptions, type RateLimit, type RateLimiter, type RateLimiterOptions } from './rate-limit.js';

@@ -1,0 +1,19 @@
+import type { UnsubscribeConfig } from './domain/unsubscribe.js';
+
+/** The settings handlers read, derived from env in deps.ts (tests build it directly). */
+export interface EmailConfig {
+  /** a `sending` row older than this is an unknown outcome */
+  readonly leaseMs: number;
+  readonly sesThrottleRetryMs: number;
+  readonly sesQuotaRetryMs: number;
+  readonly defaultConfigurationSet: string | undefined;
+  readonly unsubscribe: UnsubscribeConfig;
+  readonly snsTopicArns: readonly string[];
+  readonly reputation: {
+    readonly bounceRate: number;
+    readonly complaintRate: number;
+    readonly bounceMinSends: number;
+    readonly complaintMinSends: number;
+  };
+  readonly warmup: { readonly startVolume: number; readonly dailyGrowth: number; readonly targetVolume: number };
+}

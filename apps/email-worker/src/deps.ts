@@ -1,0 +1,142 @@
+import { SESClient } from '@aws-sdk/client-ses';
+import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
+import { sendEmail } from '@coldcopy/queue-core';
+import { openAdminQueues } from '@coldcopy/queue-core/admin';
+import type { Producer } from '@coldcopy/queue-core/producer';
+import { createRateLimiter, type Logger, type WorkerEnv } from '@coldcopy/queue-core/worker';
+import { Redis } from 'ioredis';
+import type { EmailConfig } from './config.js';
+import type { emailWorkerEnv } from './env.js';
+import type { EmailSender } from './providers/email-sender.js';
+import type { EmailStore } from './providers/email-store.js';
+import type { FollowUps } from './providers/follow-ups.js';
+import type { Alerter, QueueControl } from './providers/operations.js';
+import { createPgEmailStore } from './providers/pg-email-store.js';
+import { createRedisSendLimits } from './providers/redis-send-limits.js';
+import type { SendLimits } from './providers/send-limits.js';
+import { createSesEmailSender } from './providers/ses-email-sender.js';
+import { fetchSnsCertificate, type SnsCertificateFetcher, type SubscriptionConfirmer, confirmSnsSubscription } from './providers/sns.js';
+
+/** Everything the handlers use. Built here (the only file naming real SDKs) or from fakes in tests. */
+export interface EmailDeps {
+  readonly store: EmailStore;
+  readonly sender: EmailSender;
+  readonly limits: SendLimits;
+  readonly followUps: FollowUps;
+  readonly queueControl: QueueControl;
+  readonly alerter: Alerter;
+  readonly certificates: SnsCertificateFetcher;
+  readonly confirmSubscription: SubscriptionConfirmer;
+  readonly config: EmailConfig;
+  readonly now: () => Date;
+}
+
+export type EmailEnv = WorkerEnv<'email', typeof emailWorkerEnv>;
+
+/** Resources createDeps opened, closed by closeDeps after the worker stopped. */
+const owned = new WeakMap<EmailDeps, { pool: Pool; redis: Redis; ses: SESClient; admin?: ReturnType<typeof openAdminQueues> }>();
+
+export function emailConfig(env: EmailEnv): EmailConfig {
+  return {
+    leaseMs: env.SEND_LEASE_MS,
+    sesThrottleRetryMs: env.SES_THROTTLE_RETRY_MS,
+    sesQuotaRetryMs: env.SES_QUOTA_RETRY_MS,
+    defaultConfigurationSet: env.SES_CONFIGURATION_SET,
+    unsubscribe: { baseUrl: env.UNSUBSCRIBE_BASE_URL, mailtoDomain: env.UNSUBSCRIBE_MAILTO_DOMAIN, secret: env.UNSUBSCRIBE_SECRET },
+    snsTopicArns: env.SNS_TOPIC_ARNS,
+    reputation: {
+      bounceRate: env.BOUNCE_RATE_LIMIT,
+      complaintRate: env.COMPLAINT_RATE_LIMIT,
+      bounceMinSends: env.BOUNCE_MIN_SENDS,
+      complaintMinSends: env.COMPLAINT_MIN_SENDS,
+    },
+    warmup: { startVolume: env.WARMUP_START_VOLUME, dailyGrowth: env.WARMUP_DAILY_GROWTH, targetVolume: env.WARMUP_TARGET_VOLUME },
+  };
+}
+
+export function createSesClient(env: Pick<EmailEnv, 'SES_REGION' | 'SES_ENDPOINT' | 'SES_TIMEOUT_MS'>): SESClient {
+  return new SESClient({
+    region: env.SES_REGION,
+    ...(env.SES_ENDPOINT ? { endpoint: env.SES_ENDPOINT } : {}),
+    // Retries belong to the queue: a resent request after a lost response sends the email twice.
+    maxAttempts: 1,
+    requestHandler: { requestTimeout: env.SES_TIMEOUT_MS, connectionTimeout: Math.min(5000, env.SES_TIMEOUT_MS) },
+  });
+}
+
+export async function createDeps(env: EmailEnv, tools: { producer: Producer; logger: Logger }): Promise<EmailDeps> {
+  if (env.SES_TIMEOUT_MS + 5000 > env.SEND_LEASE_MS) {
+    throw new Error('SEND_LEASE_MS must exceed SES_TIMEOUT_MS by at least 5 s, or a slow send would look abandoned');
+  }
+  const pool = createPool(
+    loadDbEnv({
+      DATABASE_URL: env.DATABASE_URL,
+      DATABASE_POOL_MAX: String(env.DATABASE_POOL_MAX),
+      DATABASE_SSL: env.DATABASE_SSL,
+      DATABASE_CA_CERT: env.DATABASE_CA_CERT,
+      DATABASE_APPLICATION_NAME: 'coldcopy-email-worker',
+    }),
+  );
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3, connectionName: 'coldcopy-email-worker-limits' });
+  const ses = createSesClient(env);
+  const { producer, logger } = tools;
+  const state: { pool: Pool; redis: Redis; ses: SESClient; admin?: ReturnType<typeof openAdminQueues> } = { pool, redis, ses };
+
+  const followUps: FollowUps = {
+    async sendEmailLater(payload, options) {
+      await producer.enqueue(sendEmail, payload, { delay: Math.max(0, Math.round(options.delayMs)), idempotencyKey: options.key });
+    },
+    async sendEmails(items) {
+      const added = await producer.enqueueBulk(
+        sendEmail,
+        items.map((i) => ({
+          data: i.payload,
+          options: { ...(i.key ? { idempotencyKey: i.key } : {}), ...(i.delayMs ? { delay: Math.round(i.delayMs) } : {}) },
+        })),
+      );
+      return added.length;
+    },
+  };
+
+  const deps: EmailDeps = {
+    store: createPgEmailStore(pool),
+    sender: createSesEmailSender(ses, { throttleRetryMs: env.SES_THROTTLE_RETRY_MS }),
+    limits: createRedisSendLimits({
+      redis,
+      limiter: createRateLimiter(redis, { prefix: `${env.BULL_PREFIX}:email:rate` }),
+      prefix: `${env.BULL_PREFIX}:email`,
+      accountPerSecond: env.SES_MAX_SEND_RATE,
+      domainPerMinute: env.DOMAIN_RATE_PER_MINUTE,
+      maxWaitMs: env.RATE_WAIT_MAX_MS,
+    }),
+    followUps,
+    queueControl: {
+      async pauseEmailQueue(reason) {
+        state.admin ??= openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
+        await state.admin.queues.email.pause(false); // global: every replica stops fetching
+        logger.error('email queue paused', { reason });
+      },
+    },
+    alerter: {
+      // Alerts are error logs with `alert: true`; ops routes them to the pager (ops.md).
+      async alert(severity, message, fields) {
+        logger.error(message, { alert: true, severity, ...fields });
+      },
+    },
+    certificates: fetchSnsCertificate,
+    confirmSubscription: confirmSnsSubscription,
+    config: emailConfig(env),
+    now: () => new Date(),
+  };
+  owned.set(deps, state);
+  return deps;
+}
+
+export async function closeDeps(deps: EmailDeps): Promise<void> {
+  const state = owned.get(deps);
+  if (!state) return;
+  await state.admin?.close();
+  state.ses.destroy();
+  await state.redis.quit().catch(() => undefined);
+  await closePool(state.pool);
+}

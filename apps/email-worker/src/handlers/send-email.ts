@@ -1,0 +1,275 @@
+import { PermanentJobError, RetryAfterError, type sendEmail } from '@coldcopy/queue-core';
+import type { Handler } from '@coldcopy/queue-core/worker';
+import type { EmailDeps } from '../deps.js';
+import { alignToWindow, nextUtcMidnight, utcDay, type SendWindow } from '../domain/schedule.js';
+import { renderStep } from '../domain/render.js';
+import { unsubscribeLinks } from '../domain/unsubscribe.js';
+import { isSendError, type OutgoingEmail } from '../providers/email-sender.js';
+import type { SendContext } from '../providers/email-store.js';
+
+export type SendEmailResult =
+  | { status: 'sent'; messageId: string }
+  | { status: 'skipped'; reason: string }
+  | { status: 'deferred'; reason: string; until: string }
+  | { status: 'unknown'; reason: string };
+
+/**
+ * Sends one ledger row at most once (email-ses-sns.md §12):
+ *   load → pre-checks (status, campaign, enrolment, mailbox, consent) → mailbox daily cap →
+ *   domain + account rate slots (waits in the handler, shared by all replicas) → suppression →
+ *   claim → SES → record.
+ * The claim sits right before the SES call so that a worker killed between the two leaves as
+ * little as possible in `sending`. Waiting happens before the claim; a wait too long for the
+ * handler (or a cap reached) reschedules the row and enqueues a delayed follow-up job with a new
+ * deterministic id, so deferrals never use up Bull attempts.
+ */
+export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (payload, ctx): Promise<SendEmailResult> => {
+  const { deps, log, signal } = ctx;
+  const { store, limits, followUps, config } = deps;
+  const ws = payload.workspaceId;
+  const id = payload.campaignEmailId;
+  const now = deps.now();
+
+  const send = await store.loadSend(ws, id);
+  const row = send.email;
+
+  if (row.status === 'sending') {
+    // Another attempt claimed it: a stalled or duplicated job. Never send; wait for its lease.
+    if (await store.expireLease(ws, id, config.leaseMs)) {
+      log.warn('send lease expired: outcome unknown until the SES Send event arrives', { campaignEmailId: id });
+      return { status: 'unknown', reason: 'lease-expired' };
+    }
+    const claimedAt = row.claimed_at?.getTime() ?? now.getTime();
+    throw new RetryAfterError(Math.max(1000, claimedAt + config.leaseMs - now.getTime() + 1000), 'send in flight elsewhere');
+  }
+  if (row.status !== 'scheduled' && row.status !== 'retryable') return { status: 'skipped', reason: `already-${row.status}` };
+  if (row.scheduled_at.getTime() > now.getTime() + 1000) {
+    // an early duplicate (the row was deferred after this job was enqueued): its follow-up job sends it
+    return { status: 'deferred', reason: 'not-due', until: row.scheduled_at.toISOString() };
+  }
+
+  const stop = await reasonToStop(send, payload.checkConsent, deps);
+  if (stop === 'campaign-paused') return { status: 'skipped', reason: stop }; // stays scheduled for the resume
+  if (stop) {
+    await store.cancel(ws, id, stop, { endEnrolmentId: stop === 'no-step' || stop.startsWith('enrolment-') ? undefined : send.enrolment.id });
+    return { status: 'skipped', reason: stop };
+  }
+
+  const mailbox = send.mailbox;
+  if (!mailbox || mailbox.status !== 'active') {
+    return defer(send, new Date(now.getTime() + 3_600_000), 'no-active-mailbox', 'mb', deps);
+  }
+
+  // 1. the mailbox's daily cap (counted per UTC day, given back when the send does not happen)
+  const day = utcDay(now);
+  if (!(await limits.takeMailboxDaily(ws, mailbox.id, mailbox.daily_cap, day))) {
+    const window = sendWindow(send);
+    return defer(send, alignToWindow(new Date(jitter(nextUtcMidnight(now).getTime(), 600_000)), window), 'mailbox-daily-cap', `cap${day.replaceAll('-', '')}`, deps);
+  }
+  let countedToday = true;
+  const release = async () => {
+    if (countedToday) await limits.releaseMailboxDaily(ws, mailbox.id, day);
+    countedToday = false;
+  };
+
+  try {
+    // 2. recipient domain and SES account rate (waits here; RetryAfterError when too far away)
+    const domain = send.lead.email.split('@')[1] ?? '';
+    try {
+      await limits.acquireSendSlot(ws, domain, signal);
+    } catch (err) {
+      if (!(err instanceof RetryAfterError)) throw err;
+      await release();
+      return defer(send, new Date(deps.now().getTime() + err.retryAfterMs), 'rate-limit', `w${Math.floor(deps.now().getTime() / 1000)}`, deps);
+    }
+
+    // 3. suppression, right before the claim and the SES call
+    if (await store.isSuppressed(ws, send.lead.email)) {
+      await release();
+      await store.cancel(ws, id, 'suppressed', { endEnrolmentId: send.enrolment.id });
+      log.info('recipient suppressed, send skipped', { campaignEmailId: id });
+      return { status: 'skipped', reason: 'suppressed' };
+    }
+
+    // 4. claim; exactly one attempt wins
+    const claim = await store.claim(ws, id);
+    if (!claim.claimed) {
+      await release();
+      return { status: 'skipped', reason: `claimed-elsewhere-${claim.status}` };
+    }
+    const attempt = claim.email.attempt;
+    const message = buildMessage(send, mailbox, deps);
+
+    // 5. SES
+    let messageId: string;
+    try {
+      ({ messageId } = await deps.sender.send(message, signal));
+    } catch (err) {
+      if (isSendError(err) && err.kind === 'unknown') countedToday = false; // it may have been sent
+      return await onSendFailure(err, send, attempt, release, deps, log);
+    }
+    countedToday = false; // sent: the count stays
+
+    // 6. record: retried on its own, never the send
+    const sentAt = deps.now();
+    const nextEmailAt = send.nextStep
+      ? alignToWindow(new Date(sentAt.getTime() + (send.nextStep.delay_days * 24 + send.nextStep.delay_hours) * 3_600_000), sendWindow(send))
+      : null;
+    await retryWrite(() =>
+      store.recordSent(ws, send, {
+        messageId,
+        sentAt,
+        nextEmailAt,
+        mailboxId: mailbox.id,
+        fromEmail: mailbox.email,
+        subject: message.subject,
+        html: message.html,
+        text: message.text,
+      }),
+    );
+    return { status: 'sent', messageId };
+  } finally {
+    // any exit without a send gives the daily count back (no-op after release or a send)
+    if (countedToday) await release().catch(() => undefined);
+  }
+};
+
+async function reasonToStop(send: SendContext, checkConsent: boolean, deps: EmailDeps): Promise<string | null> {
+  if (send.campaign.status === 'paused') return 'campaign-paused';
+  if (send.campaign.status !== 'active') return `campaign-${send.campaign.status}`;
+  if (send.enrolment.status !== 'pending' && send.enrolment.status !== 'in_progress') return `enrolment-${send.enrolment.status}`;
+  if (send.lead.deleted_at || send.lead.status === 'unsubscribed') return 'lead-unsubscribed';
+  if (!send.step) return 'no-step';
+  if (checkConsent && !(await deps.store.hasMarketingConsent(send.email.workspace_id, send.lead.id))) return 'no-consent';
+  return null;
+}
+
+function sendWindow(send: SendContext): SendWindow {
+  const s = send.campaign.schedule_settings;
+  return {
+    timezone: send.campaign.timezone || 'UTC',
+    start: s.sendBetween?.start,
+    end: s.sendBetween?.end,
+    excludeWeekends: s.excludeWeekends === true,
+  };
+}
+
+function buildMessage(send: SendContext, mailbox: NonNullable<SendContext['mailbox']>, deps: EmailDeps): OutgoingEmail {
+  const ws = send.email.workspace_id;
+  const links = unsubscribeLinks(deps.config.unsubscribe, { workspaceId: ws, leadId: send.lead.id, campaignId: send.campaign.id });
+  const rendered = renderStep(send.step!, send.lead, { unsubscribeUrl: links.url, companyAddress: send.sender.companyAddress });
+  return {
+    from: { address: mailbox.email, name: send.sender.senderName },
+    to: send.lead.email,
+    replyTo: send.sender.replyToEmail ?? mailbox.email,
+    subject: rendered.subject,
+    html: rendered.html,
+    text: rendered.text,
+    unsubscribe: links,
+    configurationSet: mailbox.configuration_set ?? deps.config.defaultConfigurationSet,
+    tags: {
+      send_id: send.email.id,
+      campaign_id: send.campaign.id,
+      lead_id: send.lead.id,
+      workspace_id: ws,
+      mailbox_id: mailbox.id,
+    },
+  };
+}
+
+/** Before the claim: reschedule the row and enqueue the delayed follow-up (attempt-neutral). */
+async function defer(send: SendContext, until: Date, reason: string, keySuffix: string, deps: EmailDeps): Promise<SendEmailResult> {
+  const ws = send.email.workspace_id;
+  if (!(await deps.store.reschedule(ws, send.email.id, until, reason))) return { status: 'skipped', reason: 'no-longer-claimable' };
+  await deps.followUps.sendEmailLater(
+    { workspaceId: ws, requestedBy: 'system', campaignEmailId: send.email.id },
+    { delayMs: Math.max(0, until.getTime() - deps.now().getTime()), key: `${send.email.id}.${keySuffix}` },
+  );
+  return { status: 'deferred', reason, until: until.toISOString() };
+}
+
+/** After the claim, SES said no (or we cannot know). */
+async function onSendFailure(
+  err: unknown,
+  send: SendContext,
+  attempt: number,
+  release: () => Promise<void>,
+  deps: EmailDeps,
+  log: { warn: (m: string, f?: object) => unknown; error: (m: string, f?: object) => unknown },
+): Promise<SendEmailResult> {
+  const ws = send.email.workspace_id;
+  const id = send.email.id;
+  const { store, followUps, config } = deps;
+  const later = async (delayMs: number, key: string, reason: string): Promise<SendEmailResult> => {
+    await followUps.sendEmailLater({ workspaceId: ws, requestedBy: 'system', campaignEmailId: id }, { delayMs, key: `${id}.${key}${attempt}` });
+    return { status: 'deferred', reason, until: new Date(deps.now().getTime() + delayMs).toISOString() };
+  };
+  if (!isSendError(err)) {
+    // a failure before the request left (building the message): not sent
+    await release();
+    await store.recordFailed(ws, id, { error: String((err as Error)?.message ?? err), retryable: true });
+    throw err;
+  }
+  const error = err.message.slice(0, 1000);
+  switch (err.kind) {
+    case 'throttled': {
+      await release();
+      await store.recordFailed(ws, id, { error, retryable: true });
+      log.warn('SES throttled the send; retrying soon without using an attempt', { campaignEmailId: id });
+      return later(jitter(err.retryAfterMs ?? config.sesThrottleRetryMs, 1000), 't', 'ses-throttled');
+    }
+    case 'daily-quota': {
+      await release();
+      await store.recordFailed(ws, id, { error, retryable: true });
+      await deps.alerter.alert('warning', 'SES daily sending quota exhausted; sends rescheduled', { campaignEmailId: id });
+      return later(jitter(config.sesQuotaRetryMs, 60_000), 'q', 'ses-daily-quota');
+    }
+    case 'account-paused': {
+      await release();
+      await store.recordFailed(ws, id, { error, retryable: true });
+      await deps.queueControl.pauseEmailQueue(`SES ${err.code}`);
+      await deps.alerter.alert('page', 'SES account sending is paused: email queue paused', { code: err.code, campaignEmailId: id });
+      // waits in the paused queue until an operator resumes it
+      return later(1000, 'p', 'ses-account-paused');
+    }
+    case 'mailbox-paused': {
+      await release();
+      await store.recordFailed(ws, id, { error, retryable: true });
+      if (send.mailbox) await store.pauseMailbox(ws, send.mailbox.id, `SES ${err.code}`);
+      await deps.alerter.alert('warning', 'SES configuration set paused: mailbox paused', { mailboxId: send.mailbox?.id });
+      return { status: 'deferred', reason: 'mailbox-paused', until: new Date(deps.now().getTime() + 3_600_000).toISOString() };
+    }
+    case 'rejected': {
+      await release();
+      await store.recordFailed(ws, id, { error, retryable: false, endEnrolmentId: send.enrolment.id });
+      throw new PermanentJobError(`SES rejected the send: ${error}`, { cause: err });
+    }
+    case 'not-sent': {
+      await release();
+      await store.recordFailed(ws, id, { error, retryable: true });
+      throw err; // plain retry with backoff
+    }
+    case 'unknown': {
+      // may have been accepted: the count stays, no resend; the SES Send event settles it
+      await store.recordUnknown(ws, id, error);
+      log.error('SES outcome unknown; not retried', { campaignEmailId: id, err: error });
+      return { status: 'unknown', reason: err.code };
+    }
+  }
+}
+
+function jitter(ms: number, spread: number): number {
+  return Math.round(ms + Math.random() * spread);
+}
+
+async function retryWrite(write: () => Promise<void>): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await write();
+      return;
+    } catch (err) {
+      if (i >= 4 || (err as { permanent?: boolean }).permanent) throw err;
+      await new Promise((r) => setTimeout(r, 200 * 2 ** i));
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import type {
+  CampaignEmailRow,
+  CampaignLeadRow,
+  CampaignRow,
+  CampaignStepRow,
+  ClaimResult,
+  LeadRow,
+  MailboxRow,
+  WorkspaceEmailSettings,
+} from '@coldcopy/db';
+
+/**
+ * What send-email reads and writes in Postgres, in the handler's terms. The adapter
+ * (pg-email-store.ts) is a thin layer over @coldcopy/db's workspace-scoped functions; the fake
+ * (fake-email-store.ts) keeps the same state machine in memory for handler tests.
+ */
+export interface SendContext {
+  readonly email: CampaignEmailRow;
+  readonly campaign: CampaignRow;
+  /** the step this row sends; null when the sequence no longer has it */
+  readonly step: CampaignStepRow | null;
+  /** the step after it; null when this is the last one */
+  readonly nextStep: CampaignStepRow | null;
+  readonly lead: LeadRow;
+  readonly enrolment: CampaignLeadRow;
+  /** the row's mailbox, else the campaign's first active one; null when none can send */
+  readonly mailbox: MailboxRow | null;
+  readonly sender: WorkspaceEmailSettings;
+}
+
+export interface SentRecord {
+  readonly messageId: string;
+  readonly sentAt: Date;
+  /** when the lead's next step is due (aligned to the window); null completes the enrolment */
+  readonly nextEmailAt: Date | null;
+  readonly mailboxId: string;
+  readonly fromEmail: string;
+  readonly subject: string;
+  readonly html: string;
+  readonly text: string;
+}
+
+export interface EmailStore {
+  loadSend(workspaceId: string, campaignEmailId: string): Promise<SendContext>;
+  isSuppressed(workspaceId: string, email: string): Promise<boolean>;
+  hasMarketingConsent(workspaceId: string, leadId: string): Promise<boolean>;
+  claim(workspaceId: string, campaignEmailId: string): Promise<ClaimResult>;
+  /** before the claim: move a claimable row to `until`; false when it is no longer claimable */
+  reschedule(workspaceId: string, campaignEmailId: string, until: Date, reason: string): Promise<boolean>;
+  /** the send must not happen; `endEnrolment` also ends the lead's enrolment as failed */
+  cancel(workspaceId: string, campaignEmailId: string, reason: string, options?: { endEnrolmentId?: string }): Promise<void>;
+  /** sending past the lease → unknown; false when the lease is still running or the row moved on */
+  expireLease(workspaceId: string, campaignEmailId: string, leaseMs: number): Promise<boolean>;
+  /** success, in one transaction: ledger `sent`, `sent` event, enrolment progress, lead contacted */
+  recordSent(workspaceId: string, context: SendContext, sent: SentRecord): Promise<void>;
+  recordUnknown(workspaceId: string, campaignEmailId: string, error: string): Promise<void>;
+  /** definite failure: retryable (not sent, may be claimed again) or failed (enrolment ends) */
+  recordFailed(
+    workspaceId: string,
+    campaignEmailId: string,
+    failure: { error: string; retryable: boolean; endEnrolmentId?: string },
+  ): Promise<void>;
+  pauseMailbox(workspaceId: string, mailboxId: string, reason: string): Promise<void>;
+}

@@ -1,0 +1,131 @@
+import type { Redis } from 'ioredis';
+import { RetryAfterError } from './errors.js';
+
+/**
+ * A rate limit shared by every process that talks to the same Redis (SES MaxSendRate, per
+ * recipient-domain throttles). Not Bull's `limiter` with `groupKey`/`bounceBack` (bull-v4.md §4):
+ * those delay whole queues or re-add jobs; this is a plain call inside a handler.
+ *
+ * Algorithm: GCRA without burst tolerance, in ONE Lua script per acquire. Redis keeps the
+ * "theoretical arrival time" (TAT) of the next free slot per key; every grant moves it forward by
+ * the emission interval `perMs / max`. Grants are therefore at least `perMs / max` apart, which
+ * guarantees that no window of `perMs` (sliding, any start) holds more than `max` grants, and a
+ * steady stream of callers gets exactly `max` per `perMs`. The clock is Redis `TIME`, so processes
+ * on different hosts agree (`slackMs` widens the spacing so that callers acting a little after
+ * their grant still keep the limit). A burst allowance is deliberately absent: a burst of `max` followed by
+ * the steady rate would put more than `max` into one window.
+ *
+ * `acquire` reserves its slot in the same script (the TAT moves even when the slot is in the
+ * future) and then sleeps until it, so waiting callers never poll Redis and never race each other.
+ * An aborted wait leaves its reserved slot unused: the limiter errs on the slow side, never fast.
+ */
+
+export interface RateLimit {
+  /** grants per window */
+  readonly max: number;
+  /** window length in ms */
+  readonly perMs: number;
+  /**
+   * How late after its grant a caller may act (timer lateness, the request's way to the
+   * provider) while the limit still holds where it is observed: grants are spaced
+   * `(perMs + slackMs) / max` apart. Default 0 (the limit holds for grant times exactly). Use the
+   * same value for every caller of a key.
+   */
+  readonly slackMs?: number;
+}
+
+export interface AcquireOptions {
+  /**
+   * Longest wait `acquire` accepts. When the next slot is further away, nothing is reserved and
+   * `acquire` throws RetryAfterError(wait) instead of holding a worker slot. Default 60 s.
+   */
+  readonly maxWaitMs?: number;
+}
+
+export interface RateLimiter {
+  /** Waits until a slot is granted (or throws: aborted signal, wait beyond `maxWaitMs`). */
+  acquire(key: string, limit: RateLimit, signal?: AbortSignal, options?: AcquireOptions): Promise<void>;
+  /** Takes a slot if one is free now and returns 0; otherwise takes nothing and returns the wait in ms. */
+  tryAcquire(key: string, limit: RateLimit): Promise<number>;
+}
+
+export interface RateLimiterOptions {
+  /** key prefix, e.g. `${BULL_PREFIX}:rate`; the limiter's keys are `<prefix>:<key>` */
+  readonly prefix: string;
+}
+
+// KEYS[1] = TAT key; ARGV[1] = emission interval (ms, may be fractional); ARGV[2] = '1' to reserve
+// a future slot; ARGV[3] = longest reservation (ms). Returns {granted 0|1, wait ms as a string}
+// (Lua numbers would be truncated to integers in the reply).
+const GCRA_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local wait = tat - now
+if wait > 0 and (ARGV[2] ~= '1' or wait > tonumber(ARGV[3])) then
+  return {0, string.format('%.3f', wait)}
+end
+local nextTat = tat + interval
+redis.call('SET', KEYS[1], string.format('%.3f', nextTat), 'PX', math.ceil(nextTat - now) + 1000)
+return {1, string.format('%.3f', wait)}
+`;
+
+const COMMAND = 'coldcopyRateLimitAcquire';
+
+interface WithCommand {
+  [COMMAND](key: string, interval: string, reserve: '0' | '1', maxWaitMs: string): Promise<[number, string]>;
+}
+
+function validate(limit: RateLimit): number {
+  if (!Number.isFinite(limit.max) || limit.max <= 0) throw new RangeError(`rate limit max must be positive, got ${limit.max}`);
+  if (!Number.isFinite(limit.perMs) || limit.perMs <= 0) throw new RangeError(`rate limit perMs must be positive, got ${limit.perMs}`);
+  const slack = limit.slackMs ?? 0;
+  if (!Number.isFinite(slack) || slack < 0) throw new RangeError(`rate limit slackMs must be >= 0, got ${slack}`);
+  return (limit.perMs + slack) / limit.max;
+}
+
+export function createRateLimiter(redis: Redis, options: RateLimiterOptions): RateLimiter {
+  if (typeof (redis as unknown as Partial<WithCommand>)[COMMAND] !== 'function') {
+    redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: GCRA_LUA });
+  }
+  const client = redis as unknown as WithCommand;
+  const keyOf = (key: string) => `${options.prefix}:${key}`;
+
+  return {
+    async tryAcquire(key, limit) {
+      const interval = validate(limit);
+      const [granted, wait] = await client[COMMAND](keyOf(key), String(interval), '0', '0');
+      return granted === 1 ? 0 : Math.max(1, Math.ceil(Number(wait)));
+    },
+
+    async acquire(key, limit, signal, acquireOptions) {
+      const interval = validate(limit);
+      signal?.throwIfAborted();
+      const maxWaitMs = acquireOptions?.maxWaitMs ?? 60_000;
+      const [granted, wait] = await client[COMMAND](keyOf(key), String(interval), '1', String(maxWaitMs));
+      const waitMs = Number(wait);
+      if (granted !== 1) throw new RetryAfterError(Math.ceil(waitMs), `rate limit ${key}: next slot in ${Math.ceil(waitMs)} ms`);
+      if (waitMs > 0) await sleep(waitMs, signal);
+    },
+  };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

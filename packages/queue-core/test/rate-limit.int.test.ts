@@ -1,0 +1,114 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { RetryAfterError } from '../src/errors.js';
+import { createRateLimiter } from '../src/rate-limit.js';
+import { useIsolatedRedis } from './helpers.js';
+
+const redis = useIsolatedRedis();
+const RATE_LIMIT_MODULE = fileURLToPath(new URL('../src/rate-limit.ts', import.meta.url));
+
+/** Largest number of timestamps inside any half-open window [t, t + windowMs) starting at one of them. */
+function maxInAnyWindow(times: readonly number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  let end = 0;
+  for (let start = 0; start < sorted.length; start++) {
+    while (end < sorted.length && sorted[end]! < sorted[start]! + windowMs) end++;
+    best = Math.max(best, end - start);
+  }
+  return best;
+}
+
+describe('rate limiter (GCRA in one Lua script)', () => {
+  it('tryAcquire grants the first call and returns the wait for the next one without taking it', async () => {
+    const limiter = createRateLimiter(redis.client(), { prefix: `${redis.prefix}:rate` });
+    const limit = { max: 2, perMs: 1000 };
+    expect(await limiter.tryAcquire('k', limit)).toBe(0);
+    const wait = await limiter.tryAcquire('k', limit);
+    expect(wait).toBeGreaterThan(400);
+    expect(wait).toBeLessThanOrEqual(500);
+    // nothing was taken: the wait did not grow
+    expect(await limiter.tryAcquire('k', limit)).toBeLessThanOrEqual(wait);
+    // other keys are independent
+    expect(await limiter.tryAcquire('other', limit)).toBe(0);
+  });
+
+  it('acquire waits for its reserved slot, honours the abort signal, and refuses waits beyond maxWaitMs', async () => {
+    const limiter = createRateLimiter(redis.client(), { prefix: `${redis.prefix}:rate` });
+    const limit = { max: 5, perMs: 1000 }; // one slot every 200 ms
+    await limiter.acquire('k', limit);
+    const started = Date.now();
+    await limiter.acquire('k', limit);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+
+    const controller = new AbortController();
+    const pending = limiter.acquire('k', limit, controller.signal);
+    controller.abort(new Error('shutdown'));
+    await expect(pending).rejects.toThrow('shutdown');
+
+    // several slots are now reserved ahead; a tiny maxWaitMs is refused with the wait
+    await limiter.acquire('k', limit, undefined, { maxWaitMs: 10_000 });
+    const refused = await limiter.acquire('k', limit, undefined, { maxWaitMs: 1 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RetryAfterError);
+    expect((refused as RetryAfterError).retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it('rejects nonsense limits', async () => {
+    const limiter = createRateLimiter(redis.client(), { prefix: `${redis.prefix}:rate` });
+    await expect(limiter.tryAcquire('k', { max: 0, perMs: 1000 })).rejects.toThrow(RangeError);
+    await expect(limiter.acquire('k', { max: 1, perMs: -1 })).rejects.toThrow(RangeError);
+  });
+
+  it('three processes share one limit: within 5 % of it, never above it in any 1 s window, no job lost', async () => {
+    const MAX = 40;
+    const JOBS = 160; // about 4 s of work at the limit
+    const client = redis.client();
+    const work = `${redis.prefix}:work`;
+    const done = `${redis.prefix}:done`;
+    await client.rpush(work, ...Array.from({ length: JOBS }, (_, i) => `job-${i}`));
+
+    // Each process takes jobs from a shared list until it is empty; every job acquires one slot
+    // of the shared limit and then records (job, time of acting).
+    const script = `
+            import { createRateLimiter } from ${JSON.stringify(RATE_LIMIT_MODULE)};
+      const redis = new Redis(process.env.REDIS_URL);
+      const limiter = createRateLimiter(redis, { prefix: process.env.PREFIX + ':rate' });
+      const limit = { max: ${MAX}, perMs: 1000, slackMs: 25 };
+      const run = async () => {
+        for (;;) {
+          const job = await redis.lpop(process.env.WORK);
+          if (job === null) return;
+          await limiter.acquire('ses-account', limit);
+          await redis.rpush(process.env.DONE, JSON.stringify({ job, at: Date.now(), pid: process.pid }));
+        }
+      };
+      // four concurrent loops per process, like a worker with concurrency 4
+      await Promise.all([run(), run(), run(), run()]);
+      await redis.quit();
+    `;
+    const children = [0, 1, 2].map(() =>
+      spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        env: { ...process.env, REDIS_URL: redis.redisUrl, PREFIX: redis.prefix, WORK: work, DONE: done },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      }),
+    );
+    const codes = await Promise.all(children.map((c) => new Promise<number | null>((r) => c.on('exit', (code) => r(code)))));
+    expect(codes).toEqual([0, 0, 0]);
+
+    const records = (await client.lrange(done, 0, -1)).map((r) => JSON.parse(r) as { job: string; at: number; pid: number });
+    // no job lost, none done twice
+    expect(records).toHaveLength(JOBS);
+    expect(new Set(records.map((r) => r.job)).size).toBe(JOBS);
+    // all three processes took part
+    expect(new Set(records.map((r) => r.pid)).size).toBe(3);
+
+    const times = records.map((r) => r.at).sort((a, b) => a - b);
+    expect(maxInAnyWindow(times, 1000)).toBeLessThanOrEqual(MAX);
+    const rate = ((times.length - 1) * 1000) / (times.at(-1)! - times[0]!);
+    expect(rate).toBeGreaterThanOrEqual(MAX * 0.95);
+    expect(rate).toBeLessThanOrEqual(MAX);
+    console.log(`rate limiter, 3 processes x 4 loops: ${JOBS} jobs at ${rate.toFixed(2)}/s (limit ${MAX}/s), max in any 1 s window ${maxInAnyWindow(times, 1000)}`);
+  });
+});
