@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { defineJob } from '@coldcopy/queue-core';
 import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/worker';
+import { JobSecurity } from '@coldcopy/queue-core/producer';
 import { chromium, type Browser } from 'playwright-core';
 import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -59,6 +60,8 @@ describe('the board in a real browser (Debian chromium)', () => {
       deps: {},
       logger: createSilentLogger(),
       concurrency: 1,
+      // The job is added straight through Bull, unsigned: this test is about the board.
+      security: new JobSecurity({ signing: 'disabled' }),
     } as Parameters<typeof startWorker>[0]);
     cleanups.push(() => worker.close(2000));
 

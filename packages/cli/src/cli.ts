@@ -16,7 +16,7 @@ import {
 } from '@coldcopy/queue-core';
 import { openAdminQueues } from '@coldcopy/queue-core/admin';
 import { loadEnv, redisEnv } from '@coldcopy/queue-core/env';
-import { createProducer } from '@coldcopy/queue-core/producer';
+import { createProducer, jobSecurityFromEnv } from '@coldcopy/queue-core/producer';
 import { z } from 'zod';
 
 export interface CliIo {
@@ -158,7 +158,7 @@ async function enqueue(args: readonly string[], io: CliIo): Promise<number> {
     throw new UsageError(`--priority must be one of ${PRIORITY_NAMES.join(', ')}`);
   }
   const env = loadEnv(z.object(redisEnv), io.env);
-  const producer = createProducer({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
+  const producer = createProducer({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX, security: jobSecurityFromEnv(io.env, (m) => io.stderr(`jobs: WARNING: ${m}\n`)) });
   try {
     // Validation happens before any connection is used: bad data never reaches Redis.
     producer.validate(def, data);

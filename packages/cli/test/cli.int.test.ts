@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { deletePrefix, testPrefix } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { TEST_SECURITY_ENV } from '../../queue-core/test/fixtures/test-keys.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -13,7 +14,7 @@ function jobs(args: string[], prefix: string) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, REDIS_URL: redisUrl, BULL_PREFIX: prefix },
+    env: { ...process.env, REDIS_URL: redisUrl, BULL_PREFIX: prefix, ...TEST_SECURITY_ENV },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -4,6 +4,14 @@ import { QUEUE_NAMES, type QueueName } from './queues.js';
 import { RedisConnections } from './redis.js';
 
 export type { default as Bull } from 'bull';
+export {
+  DLQ_DEFAULTS,
+  openDeadLetters,
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  type DeadLetters,
+  type ReplayOutcome,
+} from './dead-letter.js';
 
 /** Counts of one queue. `waiting` includes jobs held in the paused list (bull-v4.md §12). */
 export interface QueueStatus {

@@ -3,6 +3,7 @@ import type { AnyJobDefinition } from './define-job.js';
 import { loadEnv, workerEnv, workerEnvSchema } from './env.js';
 import { ConfigError } from './errors.js';
 import { startHealthServer } from './health-server.js';
+import { loadHardeningEnv, type HardeningConfig } from './hardening-env.js';
 import { createLogger, type Logger } from './logger.js';
 import { createWorkerMetrics } from './metrics.js';
 import { Producer } from './producer.js';
@@ -51,8 +52,13 @@ export async function runWorkerApp<Q extends QueueName, E extends z.ZodRawShape,
   exit: (code: number) => void = (code) => process.exit(code),
 ): Promise<RunningWorkerApp | undefined> {
   let env: WorkerEnv<Q, E>;
+  let hardening: HardeningConfig;
+  const warnings: string[] = [];
+  let logAlertError = (_err: Error) => {};
   try {
     env = loadEnv(workerAppEnvSchema(spec.queue, spec.env), source) as WorkerEnv<Q, E>;
+    // JOB_SIGNING_KEYS, JOB_ENCRYPTION_KEYS, JOB_SIGNING, ALERT_WEBHOOK_URL, DLQ_* (hardening-env.ts)
+    hardening = loadHardeningEnv(source, { app: spec.app, warn: (m) => warnings.push(m), onAlertError: (e) => logAlertError(e) });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${spec.app}: ${err.message}\n`);
@@ -63,12 +69,14 @@ export async function runWorkerApp<Q extends QueueName, E extends z.ZodRawShape,
   }
   const base = env as unknown as BaseWorkerEnv;
   const logger = createLogger({ level: base.LOG_LEVEL, defaultMeta: { app: spec.app } });
+  for (const warning of warnings) logger.warn(warning, { security: true });
+  logAlertError = (err) => logger.warn('alert webhook post failed', { err: err.message });
   const concurrency = (env as unknown as Record<string, number>)[`${spec.queue.toUpperCase()}_CONCURRENCY`]!;
   const graceSeconds = base.SHUTDOWN_GRACE_SECONDS ?? QUEUES[spec.queue].shutdownGraceSeconds;
   const metrics = createWorkerMetrics();
   const connections = new RedisConnections(base.REDIS_URL, 'worker', `coldcopy-${spec.app}`);
   // Follow-up jobs go through a separate producer, closed after the worker (bull-v4.md §9).
-  const producer = new Producer({ redisUrl: base.REDIS_URL, prefix: base.BULL_PREFIX });
+  const producer = new Producer({ redisUrl: base.REDIS_URL, prefix: base.BULL_PREFIX, security: hardening.security });
   const deps = await spec.createDeps(env, { producer, logger });
 
   const worker = await startWorker({
@@ -81,6 +89,8 @@ export async function runWorkerApp<Q extends QueueName, E extends z.ZodRawShape,
     prefix: base.BULL_PREFIX,
     concurrency,
     metrics,
+    security: hardening.security,
+    deadLetters: { ...hardening.deadLetters, alerts: hardening.alerts },
     locks: {
       lockDuration: base.LOCK_DURATION_MS,
       stalledInterval: base.STALLED_INTERVAL_MS,
@@ -116,6 +126,7 @@ export async function runWorkerApp<Q extends QueueName, E extends z.ZodRawShape,
       logger.info('shutting down', { signal, active: worker.activeCount(), graceSeconds });
       const result = await worker.close(graceSeconds * 1000);
       await producer.close();
+      await hardening.alerts?.close();
       await connections.close();
       if (spec.closeDeps) await spec.closeDeps(deps);
       await health.close();

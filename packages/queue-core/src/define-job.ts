@@ -60,6 +60,11 @@ export interface JobDefinition<
   // assignable to AnyJobDefinition.
   idempotencyKey?(payload: z.output<S>): ReadonlyArray<string | number | boolean>;
   readonly options: JobOptionsOverride;
+  /**
+   * Top-level string fields encrypted by the producer and decrypted by the worker just before the
+   * handler (job-security.ts): never in clear text in Redis, logs, the dashboard or dead letters.
+   */
+  readonly sensitive: readonly string[];
 }
 
 export type AnyJobDefinition = JobDefinition<string, QueueName, z.ZodObject>;
@@ -67,6 +72,9 @@ export type AnyJobDefinition = JobDefinition<string, QueueName, z.ZodObject>;
 export type JobInput<J extends AnyJobDefinition> = z.input<J['schema']>;
 /** What a handler receives (defaults applied). */
 export type JobPayload<J extends AnyJobDefinition> = z.output<J['schema']>;
+
+/** Keys of T whose values are strings (possibly optional). */
+export type StringFieldOf<T> = { [K in keyof T]-?: NonNullable<T[K]> extends string ? K : never }[keyof T] & string;
 
 type WorkspaceShape = typeof workspaceFields;
 type TraceShape = typeof traceFields;
@@ -82,6 +90,8 @@ interface DefineJobArgs<N extends string, Q extends QueueName, Sc extends JobSco
     payload: z.output<z.ZodObject<(Sc extends 'workspace' ? WorkspaceShape : TraceShape) & P>>,
   ) => ReadonlyArray<string | number | boolean>;
   options?: JobOptionsOverride;
+  /** secrets a workspace gave us (OAuth tokens, API keys): encrypted end to end; top-level strings only */
+  sensitive?: ReadonlyArray<StringFieldOf<z.output<z.ZodObject<P>>>>;
 }
 
 export function defineJob<
@@ -105,6 +115,7 @@ export function defineJob<
     inputSchema: z.strictObject(shape) as unknown as z.ZodType<z.output<typeof schema>, z.input<typeof schema>>,
     idempotencyKey: args.idempotencyKey as JobDefinition<N, Q, typeof schema>['idempotencyKey'],
     options: Object.freeze({ ...args.options }),
+    sensitive: Object.freeze([...(args.sensitive ?? [])]),
   });
 }
 

@@ -122,3 +122,30 @@ export function isPermanentError(err: unknown): boolean {
       (err as Error).name === 'UnknownJobError')
   );
 }
+
+/**
+ * A job's signature is missing, names an unknown key or does not match its name and data: the job
+ * was not written by one of our producers (or was altered in Redis). Never retried; the handler
+ * never sees the data.
+ */
+export class JobSignatureError extends PermanentJobError {
+  override name = 'JobSignatureError';
+  constructor(
+    readonly jobName: string,
+    readonly reason: 'missing' | 'malformed' | 'unknown-key' | 'mismatch',
+  ) {
+    super(`signature check failed for job ${jobName}: ${reason}`);
+  }
+}
+
+/** An encrypted field cannot be decrypted (unknown key, wrong key, tampered ciphertext). */
+export class FieldDecryptionError extends PermanentJobError {
+  override name = 'FieldDecryptionError';
+  constructor(
+    readonly jobName: string,
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`cannot decrypt field ${field} of job ${jobName}: ${reason}`);
+  }
+}

@@ -23,6 +23,7 @@ export interface WorkerMetrics {
   readonly wait: Histogram<'queue' | 'job_name'>;
   readonly active: Gauge<'queue'>;
   readonly concurrency: Gauge<'queue'>;
+  readonly deadLettered: Counter<'queue' | 'job_name'>;
 }
 
 export function createWorkerMetrics(registry = new Registry(), options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
@@ -77,6 +78,12 @@ export function createWorkerMetrics(registry = new Registry(), options: { defaul
       name: 'bull_worker_concurrency',
       help: 'Configured concurrency of this process; saturation = active / concurrency',
       labelNames: ['queue'],
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: 'bull_dead_letter_added_total',
+      help: 'Jobs that failed for the last time and were written to the dead-letter store by this process',
+      labelNames: ['queue', 'job_name'],
       registers,
     }),
   };

@@ -11,10 +11,12 @@ import {
 import { type EnqueueOptions, jobIdFor, keyFromParts, resolveEnqueueOptions } from './job-options.js';
 import { getJob } from './jobs/index.js';
 import type { QueueName } from './queues.js';
+import { jobSecurityFromEnv, type JobSecurity } from './job-security.js';
 import { redact, RedisConnections, whenReady } from './redis.js';
 import { toFieldIssues } from './validation.js';
 
 export type { EnqueueOptions } from './job-options.js';
+export { JobSecurity, jobSecurityFromEnv, type JobSecurityOptions } from './job-security.js';
 
 /**
  * The producer used by the Next.js app, the CLI and workers that enqueue follow-up jobs.
@@ -28,6 +30,11 @@ export interface ProducerConfig {
   readonly connectTimeoutMs?: number;
   /** addBulk chunk size (default 500) */
   readonly bulkChunkSize?: number;
+  /**
+   * Signing keys (and encryption keys for sensitive fields). Default: from `JOB_SIGNING_KEYS`,
+   * `JOB_ENCRYPTION_KEYS` and `JOB_SIGNING` in process.env; throws ConfigError when unset.
+   */
+  readonly security?: JobSecurity;
 }
 
 export interface EnqueuedJob {
@@ -51,12 +58,14 @@ export class Producer {
   private readonly prefix: string;
   private readonly connectTimeoutMs: number;
   private readonly chunkSize: number;
+  private readonly security: JobSecurity;
   private closing: Promise<void> | undefined;
 
   constructor(readonly config: ProducerConfig) {
     this.prefix = config.prefix ?? 'bull';
     this.connectTimeoutMs = config.connectTimeoutMs ?? 2000;
     this.chunkSize = config.bulkChunkSize ?? 500;
+    this.security = config.security ?? jobSecurityFromEnv();
     this.connections = new RedisConnections(config.redisUrl, 'producer', 'coldcopy-producer');
   }
 
@@ -69,10 +78,10 @@ export class Producer {
   async enqueue(job: AnyJobDefinition | string, data: unknown, options?: EnqueueOptions): Promise<EnqueuedJob> {
     const def = this.definition(job);
     const payload = this.validate(def, data, '');
-    const { opts, name } = this.prepare(def, payload, options);
+    const { opts, name, stored } = this.prepare(def, payload, options);
     const queue = await this.readyQueue(def.queue);
     try {
-      const added = await queue.add(name, payload, opts);
+      const added = await queue.add(name, stored, opts);
       return { id: String(added.id), queue: def.queue, name };
     } catch (err) {
       throw this.translate(err);
@@ -102,8 +111,8 @@ export class Producer {
         return;
       }
       try {
-        const { opts, name } = this.prepare(def, parsed.data as JobPayload<typeof def>, item.options);
-        prepared.push({ name, data: parsed.data, opts });
+        const { opts, name, stored } = this.prepare(def, parsed.data as JobPayload<typeof def>, item.options);
+        prepared.push({ name, data: stored, opts });
       } catch (err) {
         issues.push({ path: `[${index}]`, message: (err as Error).message });
       }
@@ -160,7 +169,9 @@ export class Producer {
     const { opts, idempotencyKey } = resolveEnqueueOptions(def, options, Date.now());
     const key = idempotencyKey ?? (def.idempotencyKey ? keyFromParts(def.idempotencyKey(payload)) : undefined);
     if (key !== undefined) opts.jobId = jobIdFor(def, key, sha256);
-    return { opts, name: def.name };
+    // Sensitive fields encrypted, then the stored data signed into opts (job-security.ts).
+    const stored = this.security.protect(def, payload, opts);
+    return { opts, name: def.name, stored };
   }
 
   private async readyQueue(name: QueueName): Promise<Bull.Queue> {

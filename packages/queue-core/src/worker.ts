@@ -1,8 +1,12 @@
 import type Bull from 'bull';
 import type { Counter, Histogram } from 'prom-client';
+import type { AlertNotifier } from './alert-webhook.js';
 import { createBullQueue } from './bull-factory.js';
+import { DeadLetterStore, type DeadLetterBounds } from './dead-letter.js';
+import { createDeadLetterRecorder } from './dead-letter-recorder.js';
+import { jobSecurityFromEnv, type JobSecurity } from './job-security.js';
 import type { AnyJobDefinition, JobPayload } from './define-job.js';
-import { InvalidPayloadError, isPermanentError, JobTimeoutError, UnknownJobError } from './errors.js';
+import { ConfigError, InvalidPayloadError, isPermanentError, JobSignatureError, JobTimeoutError, UnknownJobError } from './errors.js';
 import { jobsOnQueue, type JobsOn } from './jobs/index.js';
 import type { Logger } from './logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
@@ -58,6 +62,16 @@ export interface WorkerOptions<Q extends QueueName, D> {
    * and benchmarks pass their own.
    */
   readonly definitions?: readonly AnyJobDefinition[];
+  /**
+   * Signature verification and field decryption before every handler (job-security.ts).
+   * Default: from `JOB_SIGNING_KEYS`, `JOB_ENCRYPTION_KEYS` and `JOB_SIGNING` in process.env.
+   */
+  readonly security?: JobSecurity;
+  /**
+   * Final failures go to the dead-letter store under the prefix (dead-letter.ts), with optional
+   * webhook alerts. Default: on, with the default bounds; `false` turns it off.
+   */
+  readonly deadLetters?: (DeadLetterBounds & { readonly alerts?: AlertNotifier }) | false;
 }
 
 export interface Worker {
@@ -146,6 +160,11 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
     new RedisConnections(required(options.redisUrl, 'redisUrl or connections'), 'worker', `coldcopy-${queueName}-worker`);
 
   const table = buildDispatchTable(queueName, options, metrics);
+  const security = options.security ?? jobSecurityFromEnv();
+  const secret = [...table.values()].filter((e) => e.def.sensitive.length > 0).map((e) => e.def.name);
+  if (secret.length > 0 && !security.encryption) {
+    throw new ConfigError(`JOB_ENCRYPTION_KEYS is not set: ${secret.join(', ')} on queue ${queueName} have encrypted fields`);
+  }
   const controllers = new Set<AbortController>();
   let shuttingDown = false;
   let ready = false;
@@ -157,6 +176,16 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
     // Bull's per-minute completed/failed counts, read by the dashboard for throughput (one week).
     metricsDataPoints: 10_080,
   });
+
+  const deadLetters =
+    options.deadLetters === false
+      ? undefined
+      : createDeadLetterRecorder({
+          store: new DeadLetterStore(connections.client, options.prefix ?? 'bull', options.deadLetters),
+          logger: log,
+          added: metrics.deadLettered,
+          alerts: options.deadLetters?.alerts,
+        });
 
   const active = metrics.active.labels(queueName);
   metrics.concurrency.labels(queueName).set(concurrency);
@@ -214,12 +243,14 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
     };
     if (final) {
       log.error('job failed', { ...fields, stack: err.stack });
+      deadLetters?.finalFailure(queueName, job, err);
       if (options.onFinalFailure) {
         Promise.resolve()
           .then(() => options.onFinalFailure?.({ queue: queueName, job, error: err }))
           .catch((hookErr: Error) => log.error('final-failure hook failed', { queue: queueName, jobId: job.id, err: hookErr.message }));
       }
     } else {
+      deadLetters?.attemptFailed(queueName, job);
       log.warn('job attempt failed, will retry', fields);
     }
   });
@@ -230,7 +261,18 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
       job.discard();
       return Promise.reject(new UnknownJobError(job.name, queueName));
     }
-    const parsed = entry.def.schema.safeParse(job.data);
+    // Signature first, then decryption, then the schema: the handler never sees unverified data.
+    let data: unknown;
+    try {
+      data = security.admit(entry.def, job);
+    } catch (err) {
+      job.discard();
+      if (err instanceof JobSignatureError) {
+        log.error('security: job rejected, signature check failed', { security: true, queue: queueName, job: job.name, jobId: job.id, reason: err.reason });
+      }
+      return Promise.reject(err);
+    }
+    const parsed = entry.def.schema.safeParse(data);
     if (!parsed.success) {
       job.discard();
       return Promise.reject(new InvalidPayloadError(job.name, toFieldIssues(parsed.error)));
@@ -314,6 +356,7 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
           graceful = await finishesWithin(closed, Math.min(abortGraceMs, 2000));
         }
         shuttingDown = true;
+        await deadLetters?.drain();
         if (ownsConnections) await connections.close();
         log.info('worker closed', { queue: queueName, graceful, abandoned });
         return { graceful, abandoned };

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Producer } from '../src/producer.js';
 import { readEvents, spawnWorker, useIsolatedRedis, waitFor } from './helpers.js';
 import { testSleep } from './fixtures/test-jobs.js';
+import { testSecurity } from './fixtures/test-keys.js';
 
 /**
  * Faults against real processes: a worker killed with SIGKILL, a worker stopped with SIGTERM,
@@ -21,7 +22,7 @@ describe('fault tolerance (real worker processes)', () => {
     ...fastLocks,
     ...extra,
   });
-  const producer = (url = redis.redisUrl) => redis.track(new Producer({ redisUrl: url, prefix: redis.prefix }), (p) => p.close());
+  const producer = (url = redis.redisUrl) => redis.track(new Producer({ redisUrl: url, prefix: redis.prefix, security: testSecurity() }), (p) => p.close());
   const queue = (url = redis.redisUrl) => redis.track(new Bull('maintenance', url, { prefix: redis.prefix }), (q) => q.close());
 
   it('a job whose worker is killed with SIGKILL is completed by another worker after its lock expires', async () => {
@@ -76,8 +77,12 @@ describe('fault tolerance (real worker processes)', () => {
     const job = (await q.getJob(id))!;
     expect(job.attemptsMade).toBe(0); // not recorded as a failed attempt
     expect(['active', 'waiting']).toContain(await job.getState());
-    // A new worker picks it up once the lock has expired; shorten the rerun.
-    await job.update({ ms: 10, tag: 'g' });
+    // A new worker picks it up once the lock has expired; shorten the rerun. Changed data needs a
+    // new signature (an unsigned edit would be rejected), written where Bull keeps the options.
+    const shorter = { ms: 10, tag: 'g' };
+    await job.update(shorter);
+    const opts = { ...job.opts, signature: testSecurity().sign('test-sleep', shorter) };
+    await redis.client().hset(`${redis.prefix}:maintenance:${id}`, 'opts', JSON.stringify(opts));
     const next = await spawnWorker(env());
     redis.track(next, (x) => x.child.kill('SIGKILL'));
     await waitFor(async () => ((await (await q.getJob(id))!.getState()) === 'completed') || undefined, { timeoutMs: 30_000 });

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { deletePrefix, testPrefix } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, inject } from 'vitest';
+import { TEST_SECURITY_ENV } from './fixtures/test-keys.js';
 
 /**
  * Per-test isolation: a random Bull prefix, every opened resource registered for closing, and
@@ -73,7 +74,7 @@ export interface WorkerProcess {
 /** Starts `fixtures/worker-process.ts` in a new Node process and waits until it is processing. */
 export async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT], {
-    env: { ...process.env, HEALTH_PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, HEALTH_PORT: '0', LOG_LEVEL: 'info', ...TEST_SECURITY_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

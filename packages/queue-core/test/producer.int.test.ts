@@ -6,13 +6,14 @@ import { describe, expect, it, vi } from 'vitest';
 import { JobValidationError, QueueUnavailableError } from '../src/errors.js';
 import { Producer, getProducer } from '../src/producer.js';
 import { useIsolatedRedis } from './helpers.js';
+import { testSecurity } from './fixtures/test-keys.js';
 import { testEcho, testSleep } from './fixtures/test-jobs.js';
 
 const WS = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
 
 describe('producer (real Redis)', () => {
   const redis = useIsolatedRedis();
-  const producer = () => redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix }), (p) => p.close());
+  const producer = () => redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security: testSecurity() }), (p) => p.close());
   const keys = async () => (await redis.client().keys(`${redis.prefix}:*`)).sort();
 
   it('rejects bad data with a typed error naming every bad field, and writes nothing', async () => {
@@ -39,7 +40,7 @@ describe('producer (real Redis)', () => {
   });
 
   it('adds bulk items in chunks with priorities and delays', async () => {
-    const p = new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, bulkChunkSize: 7 });
+    const p = new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, bulkChunkSize: 7, security: testSecurity() });
     redis.track(p, (x) => x.close());
     const added = await p.enqueueBulk(
       testEcho,
@@ -84,7 +85,7 @@ describe('producer (real Redis)', () => {
 
   it('fails fast with QueueUnavailableError when Redis is down', async () => {
     const port = await freePort(); // nothing listens here
-    const p = new Producer({ redisUrl: `redis://127.0.0.1:${port}`, prefix: redis.prefix, connectTimeoutMs: 500 });
+    const p = new Producer({ redisUrl: `redis://127.0.0.1:${port}`, prefix: redis.prefix, connectTimeoutMs: 500, security: testSecurity() });
     redis.track(p, (x) => x.close());
     const started = Date.now();
     const err = await p.enqueue(testEcho, { workspaceId: WS, value: 'x' }).catch((e: unknown) => e);
@@ -93,7 +94,7 @@ describe('producer (real Redis)', () => {
   });
 
   it('getProducer reuses one producer per process across module reloads (Next.js hot reload)', async () => {
-    const config = { redisUrl: redis.redisUrl, prefix: redis.prefix };
+    const config = { redisUrl: redis.redisUrl, prefix: redis.prefix, security: testSecurity() };
     const first = getProducer(config);
     redis.track(first, (x) => x.close());
     // A re-evaluated copy of the module, as Next.js dev does after an edit.

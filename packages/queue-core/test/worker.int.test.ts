@@ -8,6 +8,7 @@ import { Producer } from '../src/producer.js';
 import { startWorker, type Handler, type Worker } from '../src/worker.js';
 import { readEvents, useIsolatedRedis, waitFor } from './helpers.js';
 import { testEcho, testFlaky, testHandlers, testJobs, testSleep, type TestDeps } from './fixtures/test-jobs.js';
+import { testSecurity } from './fixtures/test-keys.js';
 
 const WS = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
 
@@ -15,7 +16,7 @@ describe('worker runtime (real Redis)', () => {
   const redis = useIsolatedRedis();
 
   function producer(): Producer {
-    return redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix }), (p) => p.close());
+    return redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security: testSecurity() }), (p) => p.close());
   }
 
   async function worker(overrides: Partial<Parameters<typeof startWorker>[0]> = {}): Promise<Worker> {
@@ -30,6 +31,7 @@ describe('worker runtime (real Redis)', () => {
       deps,
       logger: createSilentLogger(),
       concurrency: 2,
+      security: testSecurity(),
       ...overrides,
     } as Parameters<typeof startWorker>[0]);
     return redis.track(w, (x) => x.close(2000));
@@ -54,8 +56,9 @@ describe('worker runtime (real Redis)', () => {
 
   it('fails an invalid payload found in Redis after one attempt, without retries, saying why', async () => {
     await worker();
-    // Written past the producer, as an old deploy or a hand edit would.
-    const job = await rawQueue().add('test-echo', { workspaceId: 'not-a-uuid', value: 3 }, { attempts: 5 });
+    // Written past the producer (but signed), as an old deploy would.
+    const data = { workspaceId: 'not-a-uuid', value: 3 };
+    const job = await rawQueue().add('test-echo', data, { attempts: 5, signature: testSecurity().sign('test-echo', data) } as Bull.JobOptions);
     await waitFor(async () => (await job.isFailed()) || undefined);
     const failed = (await rawQueue().getJob(job.id))!;
     expect(failed.attemptsMade).toBe(1);
@@ -176,7 +179,7 @@ describe('worker runtime (real Redis)', () => {
 
   it('never shows one prefix\'s jobs to a worker on another prefix', async () => {
     const other = `${redis.prefix}x`;
-    const foreign = new Producer({ redisUrl: redis.redisUrl, prefix: other });
+    const foreign = new Producer({ redisUrl: redis.redisUrl, prefix: other, security: testSecurity() });
     redis.track(foreign, (f) => f.close());
     redis.track(other, async () => {
       const { deletePrefix } = await import('@coldcopy/testing');

@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineJob } from './define-job.js';
+import { ConfigError, FieldDecryptionError, isPermanentError, JobSignatureError } from './errors.js';
+import { decryptField, JobSecurity, jobSecurityFromEnv, parseEnvelope, SIGNATURE_OPTION } from './job-security.js';
+import { parseKeyRing } from './security-keys.js';
+
+const K_NEW = 'k2:HyYtNDtCSVBXXmVsc3qBiI+WnaSrsrnAx87V3OPq8fg=';
+const K_OLD = 'k1:PkVMU1phaG92fYSLkpmgp661vMPK0djf5u30+wIJEBc=';
+const E1 = 'e1:XWRrcnmAh46VnKOqsbi/xs3U2+Lp8Pf+BQwTGiEoLzY=';
+const E_OTHER = 'e1:fIOKkZifpq20u8LJ0Nfe5ezz+gEIDxYdJCsyOUBHTlU=';
+const WS = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
+
+const connect = defineJob({
+  name: 'test-connect',
+  queue: 'integration',
+  description: 'carries a token (test only)',
+  scope: 'workspace',
+  payload: { accessToken: z.string().min(5), refreshToken: z.string().optional(), account: z.string() },
+  sensitive: ['accessToken', 'refreshToken'],
+});
+const plain = defineJob({ name: 'test-plain', queue: 'integration', description: 'no secrets', scope: 'global', payload: { n: z.number() } });
+
+const security = (o: ConstructorParameters<typeof JobSecurity>[0] = {}) =>
+  new JobSecurity({ signingKeys: `${K_NEW},${K_OLD}`, encryptionKeys: E1, ...o });
+
+/** What Bull does to data between producer and worker. */
+const roundTrip = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+describe('key rings', () => {
+  it('reads the first key as current and every key for verification', () => {
+    const ring = parseKeyRing('JOB_SIGNING_KEYS', ` ${K_NEW} , ${K_OLD} `, { minBytes: 32 });
+    expect(ring.currentId).toBe('k2');
+    expect([...ring.keys.keys()]).toEqual(['k2', 'k1']);
+    expect(ring.current).toHaveLength(32);
+  });
+
+  it('names the variable and key id in errors, never the secret', () => {
+    const secret = 'c2hvcnQ='; // "short"
+    const cases: Array<[string, RegExp]> = [
+      ['', /JOB_SIGNING_KEYS: no keys/],
+      ['nocolon', /entry 1 is not "kid:base64key"/],
+      [`bad id!:${secret}`, /key id must be/],
+      [`k1:${secret}`, /key id "k1"\): the key must decode to at least 32 bytes, got 5/],
+      [`${K_OLD},${K_OLD}`, /duplicate key id "k1"/],
+      ['k1:not base64 at all', /not base64/],
+    ];
+    for (const [raw, message] of cases) {
+      let err: unknown;
+      try {
+        parseKeyRing('JOB_SIGNING_KEYS', raw, { minBytes: 32 });
+      } catch (e) {
+        err = e;
+      }
+      expect(err, raw).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(message);
+      expect((err as Error).message).not.toContain(secret);
+    }
+    expect(() => parseKeyRing('JOB_ENCRYPTION_KEYS', `x:${Buffer.alloc(48, 7).toString('base64')}`, { exactBytes: 32 })).toThrow(/exactly 32 bytes, got 48/);
+  });
+});
+
+describe('signing', () => {
+  it('verifies what it signed after the JSON round trip through Redis', () => {
+    const s = security();
+    const data = { workspaceId: WS, n: 1.5, nested: { b: [1, 'x'], a: null }, s: 'é\u2028"' };
+    const sig = s.sign('test-plain', data)!;
+    expect(sig).toMatch(/^v1\.k2\.\d+\.[A-Za-z0-9_-]{43}$/);
+    expect(() => s.verify('test-plain', roundTrip(data), sig)).not.toThrow();
+  });
+
+  it('rejects a missing, malformed, unknown-key or mismatching signature as a permanent error', () => {
+    const s = security();
+    const data = { workspaceId: WS, n: 1 };
+    const sig = s.sign('test-plain', data)!;
+    const reason = (f: () => void) => {
+      try {
+        f();
+      } catch (err) {
+        expect(err).toBeInstanceOf(JobSignatureError);
+        expect(isPermanentError(err)).toBe(true);
+        return (err as JobSignatureError).reason;
+      }
+      return 'accepted';
+    };
+    expect(reason(() => s.verify('test-plain', data, undefined))).toBe('missing');
+    expect(reason(() => s.verify('test-plain', data, 'v2.k2.1.x'))).toBe('malformed');
+    expect(reason(() => s.verify('test-plain', data, sig.replace('.k2.', '.k9.')))).toBe('unknown-key');
+    expect(reason(() => s.verify('test-plain', { ...data, n: 2 }, sig))).toBe('mismatch');
+    expect(reason(() => s.verify('other-job', data, sig))).toBe('mismatch');
+    expect(reason(() => s.verify('test-plain', { ...data, workspaceId: 'another' }, sig))).toBe('mismatch');
+    expect(reason(() => s.verify('test-plain', data, sig.replace(/\.(\d+)\./, (_, t: string) => `.${Number(t) + 1}.`)))).toBe('mismatch');
+  });
+
+  it('verifies jobs signed with the previous key after rotation', () => {
+    const before = new JobSecurity({ signingKeys: K_OLD });
+    const after = new JobSecurity({ signingKeys: `${K_NEW},${K_OLD}` });
+    const sig = before.sign('test-plain', { n: 1 })!;
+    expect(sig).toMatch(/^v1\.k1\./);
+    expect(() => after.verify('test-plain', { n: 1 }, sig)).not.toThrow();
+    expect(after.sign('test-plain', { n: 1 })).toMatch(/^v1\.k2\./);
+    // once k1 is dropped, its jobs no longer verify
+    expect(() => new JobSecurity({ signingKeys: K_NEW }).verify('test-plain', { n: 1 }, sig)).toThrow(JobSignatureError);
+  });
+
+  it('unsigned mode signs nothing and accepts everything; otherwise keys are required', () => {
+    const unsigned = new JobSecurity({ signing: 'disabled' });
+    expect(unsigned.sign('x', {})).toBeUndefined();
+    expect(() => unsigned.verify('x', {}, undefined)).not.toThrow();
+    expect(() => new JobSecurity({})).toThrow(/JOB_SIGNING_KEYS is not set/);
+  });
+});
+
+describe('encrypted fields', () => {
+  it('encrypts sensitive fields into envelopes that decrypt back only for the same job and workspace', () => {
+    const s = security();
+    const payload = { workspaceId: WS, accessToken: 'ya29.secret-token', account: 'a@b.c' };
+    const stored = s.seal(connect, payload);
+    expect(stored).not.toBe(payload);
+    expect(payload.accessToken).toBe('ya29.secret-token'); // input untouched
+    expect(stored.accessToken).toMatch(/^enc:v1:e1:[A-Za-z0-9_-]{16}:[A-Za-z0-9_-]{22}:[A-Za-z0-9_-]+$/);
+    expect(JSON.stringify(stored)).not.toContain('secret-token');
+    expect(stored.refreshToken).toBeUndefined();
+    expect(stored.account).toBe('a@b.c');
+    expect(s.open(connect, roundTrip(stored))).toEqual(payload);
+    // a fresh IV each time
+    expect(s.seal(connect, payload).accessToken).not.toBe(stored.accessToken);
+
+    const env = parseEnvelope(stored.accessToken as string)!;
+    expect(env.kid).toBe('e1');
+    expect(env.iv).toHaveLength(12);
+    expect(env.tag).toHaveLength(16);
+    expect(parseEnvelope('enc:v1:e1:short')).toBeUndefined();
+    expect(parseEnvelope('plain')).toBeUndefined();
+  });
+
+  it('fails permanently on a wrong key, tampered ciphertext, a moved value or clear text', () => {
+    const s = security();
+    const stored = s.seal(connect, { workspaceId: WS, accessToken: 'ya29.secret-token', account: 'x' });
+    const token = stored.accessToken as string;
+    const openWith = (sec: JobSecurity, data: Record<string, unknown>) => () => sec.open(connect, data);
+    expect(openWith(security({ encryptionKeys: E_OTHER }), stored)).toThrow(/authentication failed/);
+    const parts = token.split(':');
+    const ct = Buffer.from(parts[5]!, 'base64url');
+    ct[0] = ct[0]! ^ 1;
+    parts[5] = ct.toString('base64url');
+    expect(openWith(s, { ...stored, accessToken: parts.join(':') })).toThrow(FieldDecryptionError);
+    expect(openWith(s, { ...stored, workspaceId: '00000000-0000-4000-8000-000000000000' })).toThrow(/authentication failed/);
+    expect(openWith(s, { ...stored, refreshToken: token })).toThrow(/refreshToken.*authentication failed/); // moved to another field
+    expect(openWith(s, { ...stored, accessToken: 'ya29.clear' })).toThrow(/not encrypted/);
+    expect(openWith(security({ encryptionKeys: 'e9:XWRrcnmAh46VnKOqsbi/xs3U2+Lp8Pf+BQwTGiEoLzY=' }), stored)).toThrow(/unknown key id "e1"/);
+    expect(openWith(new JobSecurity({ signing: 'disabled' }), stored)).toThrow(/JOB_ENCRYPTION_KEYS is not set/);
+    expect(() => decryptField(parseKeyRing('K', E1, { exactBytes: 32 }), 'garbage', Buffer.from(''))).toThrow(/malformed envelope/);
+  });
+
+  it('refuses to store a sensitive field without an encryption key, and leaves jobs without secrets alone', () => {
+    const noKey = new JobSecurity({ signingKeys: K_NEW });
+    expect(() => noKey.seal(connect, { workspaceId: WS, accessToken: 'ya29.x', account: 'x' })).toThrow(/JOB_ENCRYPTION_KEYS is not set: job test-connect/);
+    const p = { n: 1 };
+    expect(noKey.seal(plain, p)).toBe(p);
+    expect(noKey.open(plain, p)).toBe(p);
+  });
+
+  it('protect() encrypts then signs what is stored; admit() verifies then decrypts', () => {
+    const s = security();
+    const opts: Record<string, unknown> = { attempts: 3 };
+    const payload = { workspaceId: WS, accessToken: 'ya29.secret-token', account: 'x' };
+    const stored = s.protect(connect, payload, opts);
+    expect(typeof opts[SIGNATURE_OPTION]).toBe('string');
+    const job = { data: roundTrip(stored), opts: roundTrip(opts) };
+    expect(s.admit(connect, job)).toEqual(payload);
+    expect(() => s.admit(connect, { ...job, data: { ...job.data, account: 'y' } })).toThrow(JobSignatureError);
+  });
+});
+
+describe('jobSecurityFromEnv', () => {
+  it('requires keys unless unsigned mode is chosen explicitly, which production refuses', () => {
+    expect(() => jobSecurityFromEnv({})).toThrow(/JOB_SIGNING_KEYS is not set/);
+    expect(() => jobSecurityFromEnv({ NODE_ENV: 'production' })).toThrow(/JOB_SIGNING_KEYS is not set/);
+    expect(() => jobSecurityFromEnv({ NODE_ENV: 'production', JOB_SIGNING: 'disabled' })).toThrow(/refused when NODE_ENV=production/);
+    const warnings: string[] = [];
+    const unsigned = jobSecurityFromEnv({ JOB_SIGNING: 'disabled' }, (m) => warnings.push(m));
+    expect(unsigned.signing).toBe(false);
+    expect(warnings).toEqual([expect.stringMatching(/neither signed nor verified/)]);
+    const full = jobSecurityFromEnv({ NODE_ENV: 'production', JOB_SIGNING_KEYS: K_NEW, JOB_ENCRYPTION_KEYS: E1 });
+    expect(full.signing && full.encryption).toBe(true);
+    expect(() => jobSecurityFromEnv({ JOB_SIGNING: 'off' })).toThrow(/JOB_SIGNING/);
+    expect(() => jobSecurityFromEnv({ JOB_SIGNING_KEYS: K_NEW, JOB_ENCRYPTION_KEYS: K_NEW.slice(0, 20) })).toThrow(/JOB_ENCRYPTION_KEYS: entry 1/);
+  });
+});

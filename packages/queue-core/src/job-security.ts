@@ -1,0 +1,244 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { AnyJobDefinition } from './define-job.js';
+import { ConfigError, FieldDecryptionError, JobSignatureError } from './errors.js';
+import { parseKeyRing, type KeyRing } from './security-keys.js';
+
+/**
+ * Signed jobs and encrypted fields, CPU only (a few µs per job, docs/benchmarks.md).
+ *
+ * Signature. The producer signs what Bull stores: HMAC-SHA256 over
+ * `v1 \n name \n workspaceId \n timestamp \n JSON.stringify(data)` and keeps
+ * `v1.<kid>.<timestamp>.<mac>` in the job's options (`opts.signature`, persisted by Bull in the job
+ * hash) rather than in the data, so handlers never see it and the data needs no copy to strip it.
+ * Bull stores `JSON.stringify(data)` and the worker gets `JSON.parse` of it; stringifying that again
+ * gives the same text (key order survives a round trip, numbers and strings have one JSON.stringify
+ * form), so the worker verifies `JSON.stringify(job.data)` without a canonicaliser. Any later write
+ * to the data (a hand edit, `job.update()`) invalidates the signature. The timestamp records when
+ * the job was signed; it is not an expiry (jobs may wait for days, repeatable runs reuse it).
+ *
+ * Encrypted fields. A definition's `sensitive` fields are replaced after validation by
+ * `enc:v1:<kid>:<iv>:<tag>:<ciphertext>` (base64url, AES-256-GCM, random 96-bit IV, AAD =
+ * job name, workspaceId and field name, so a value cannot be moved to another job, workspace or
+ * field). Redis, logs, the dashboard and the dead-letter store only ever hold the envelope.
+ */
+
+/** Bull job option that carries the signature. */
+export const SIGNATURE_OPTION = 'signature';
+const ENVELOPE_PREFIX = 'enc:v1:';
+
+export interface JobSecurityOptions {
+  /** `kid:base64,oldkid:base64` or a parsed ring; required unless `signing: 'disabled'` */
+  readonly signingKeys?: string | KeyRing;
+  /** `kid:base64` with 32-byte keys; needed only by processes that touch sensitive fields */
+  readonly encryptionKeys?: string | KeyRing;
+  /** unsigned mode, for development and tests only; never in production */
+  readonly signing?: 'enabled' | 'disabled';
+  /** clock for the signature timestamp (tests) */
+  readonly now?: () => number;
+}
+
+const SIGNING_RULES = { minBytes: 32 };
+const ENCRYPTION_RULES = { exactBytes: 32 };
+
+export class JobSecurity {
+  /** false in unsigned mode */
+  readonly signing: boolean;
+  private readonly signingRing: KeyRing | undefined;
+  private readonly encryptionRing: KeyRing | undefined;
+  private readonly now: () => number;
+
+  constructor(options: JobSecurityOptions) {
+    this.signing = options.signing !== 'disabled';
+    this.now = options.now ?? Date.now;
+    const signingKeys = options.signingKeys;
+    this.signingRing = typeof signingKeys === 'string' ? parseKeyRing('JOB_SIGNING_KEYS', signingKeys, SIGNING_RULES) : signingKeys;
+    if (this.signing && !this.signingRing) {
+      throw new ConfigError('JOB_SIGNING_KEYS is not set: jobs must be signed (JOB_SIGNING=disabled allows unsigned mode outside production)');
+    }
+    const encryptionKeys = options.encryptionKeys;
+    this.encryptionRing =
+      typeof encryptionKeys === 'string' ? parseKeyRing('JOB_ENCRYPTION_KEYS', encryptionKeys, ENCRYPTION_RULES) : encryptionKeys;
+  }
+
+  /** true when sensitive fields can be encrypted and decrypted */
+  get encryption(): boolean {
+    return this.encryptionRing !== undefined;
+  }
+
+  /** The signature of a job as it will be stored; undefined in unsigned mode. */
+  sign(name: string, data: unknown): string | undefined {
+    const ring = this.signingRing;
+    if (!this.signing || !ring) return undefined;
+    const ts = this.now();
+    const mac = createHmac('sha256', ring.current).update(signedText(name, data, ts)).digest('base64url');
+    return `v1.${ring.currentId}.${ts}.${mac}`;
+  }
+
+  /** Throws JobSignatureError unless `signature` was made by one of our keys over this name and data. */
+  verify(name: string, data: unknown, signature: unknown): void {
+    if (!this.signing) return;
+    if (typeof signature !== 'string' || signature === '') throw new JobSignatureError(name, 'missing');
+    const parts = signature.split('.');
+    if (parts.length !== 4 || parts[0] !== 'v1' || !/^\d{1,16}$/.test(parts[2]!)) throw new JobSignatureError(name, 'malformed');
+    const key = this.signingRing!.keys.get(parts[1]!);
+    if (!key) throw new JobSignatureError(name, 'unknown-key');
+    const expected = createHmac('sha256', key).update(signedText(name, data, Number(parts[2]))).digest();
+    const given = Buffer.from(parts[3]!, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new JobSignatureError(name, 'mismatch');
+  }
+
+  /**
+   * What the producer stores for a validated payload: sensitive fields encrypted. Returns the
+   * payload itself when the definition has none.
+   */
+  seal(def: AnyJobDefinition, payload: Record<string, unknown>): Record<string, unknown> {
+    const fields = def.sensitive;
+    if (fields.length === 0) return payload;
+    let out: Record<string, unknown> | undefined;
+    for (const field of fields) {
+      const value = payload[field];
+      if (value === undefined || value === null) continue;
+      if (typeof value !== 'string') throw new TypeError(`sensitive field ${field} of job ${def.name} must be a string`);
+      const ring = this.encryptionRing;
+      if (!ring) throw new ConfigError(`JOB_ENCRYPTION_KEYS is not set: job ${def.name} has sensitive field ${field}`);
+      out ??= { ...payload };
+      out[field] = encryptField(ring, value, aad(def.name, payload, field));
+    }
+    return out ?? payload;
+  }
+
+  /** The payload a handler may see: sensitive fields decrypted (a copy; `job.data` keeps the envelopes). */
+  open(def: AnyJobDefinition, data: unknown): unknown {
+    const fields = def.sensitive;
+    if (fields.length === 0 || data === null || typeof data !== 'object') return data;
+    const stored = data as Record<string, unknown>;
+    let out: Record<string, unknown> | undefined;
+    for (const field of fields) {
+      const value = stored[field];
+      if (value === undefined || value === null) continue;
+      if (typeof value !== 'string' || !value.startsWith(ENVELOPE_PREFIX)) {
+        throw new FieldDecryptionError(def.name, field, 'not encrypted (clear text is never accepted for a sensitive field)');
+      }
+      if (!this.encryptionRing) throw new FieldDecryptionError(def.name, field, 'JOB_ENCRYPTION_KEYS is not set in this worker');
+      out ??= { ...stored };
+      out[field] = decryptField(this.encryptionRing, value, aad(def.name, stored, field), def.name, field);
+    }
+    return out ?? data;
+  }
+
+  /**
+   * Producer side in one call: seals the payload, signs what will be stored and puts the signature
+   * into `opts`. Returns the data to store.
+   */
+  protect(def: AnyJobDefinition, payload: Record<string, unknown>, opts: object): Record<string, unknown> {
+    const data = this.seal(def, payload);
+    const signature = this.sign(def.name, data);
+    if (signature !== undefined) (opts as Record<string, unknown>)[SIGNATURE_OPTION] = signature;
+    return data;
+  }
+
+  /**
+   * Worker side in one call, before schema validation: verifies the signature in `opts`, then
+   * decrypts. Throws a permanent error (JobSignatureError, FieldDecryptionError).
+   */
+  admit(def: AnyJobDefinition, job: { readonly data: unknown; readonly opts: object }): unknown {
+    this.verify(def.name, job.data, (job.opts as Record<string, unknown>)[SIGNATURE_OPTION]);
+    return this.open(def, job.data);
+  }
+}
+
+function workspaceOf(data: unknown): string {
+  const ws = (data as { workspaceId?: unknown } | null)?.workspaceId;
+  return typeof ws === 'string' ? ws : '';
+}
+
+function signedText(name: string, data: unknown, ts: number): string {
+  return `v1\n${name}\n${workspaceOf(data)}\n${ts}\n${JSON.stringify(data)}`;
+}
+
+function aad(name: string, data: unknown, field: string): Buffer {
+  return Buffer.from(`${name}\n${workspaceOf(data)}\n${field}`);
+}
+
+export function encryptField(ring: KeyRing, plaintext: string, additional: Buffer): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', ring.current, iv);
+  cipher.setAAD(additional);
+  const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return `${ENVELOPE_PREFIX}${ring.currentId}:${iv.toString('base64url')}:${cipher.getAuthTag().toString('base64url')}:${ct.toString('base64url')}`;
+}
+
+export interface Envelope {
+  readonly kid: string;
+  readonly iv: Buffer;
+  readonly tag: Buffer;
+  readonly ciphertext: Buffer;
+}
+
+/** Parses `enc:v1:<kid>:<iv>:<tag>:<ct>`; undefined when the text is not an envelope. */
+export function parseEnvelope(text: string): Envelope | undefined {
+  if (!text.startsWith(ENVELOPE_PREFIX)) return undefined;
+  const parts = text.slice(ENVELOPE_PREFIX.length).split(':');
+  if (parts.length !== 4) return undefined;
+  const [kid, iv, tag, ct] = parts as [string, string, string, string];
+  const b64 = /^[A-Za-z0-9_-]*$/;
+  if (!kid || !b64.test(iv) || !b64.test(tag) || !b64.test(ct)) return undefined;
+  const envelope = { kid, iv: Buffer.from(iv, 'base64url'), tag: Buffer.from(tag, 'base64url'), ciphertext: Buffer.from(ct, 'base64url') };
+  if (envelope.iv.length !== 12 || envelope.tag.length !== 16) return undefined;
+  return envelope;
+}
+
+export function decryptField(ring: KeyRing, text: string, additional: Buffer, jobName = '?', field = '?'): string {
+  const envelope = parseEnvelope(text);
+  if (!envelope) throw new FieldDecryptionError(jobName, field, 'malformed envelope');
+  const key = ring.keys.get(envelope.kid);
+  if (!key) throw new FieldDecryptionError(jobName, field, `unknown key id "${envelope.kid}"`);
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, envelope.iv);
+    decipher.setAAD(additional);
+    decipher.setAuthTag(envelope.tag);
+    return Buffer.concat([decipher.update(envelope.ciphertext), decipher.final()]).toString('utf8');
+  } catch {
+    throw new FieldDecryptionError(jobName, field, 'authentication failed (wrong key or altered ciphertext)');
+  }
+}
+
+/** The security variables; parsed apart from the app schema so that secrets never reach zod messages. */
+export const securityEnvSchema = z.object({
+  NODE_ENV: z.string().optional(),
+  JOB_SIGNING: z.enum(['enabled', 'disabled']).default('enabled'),
+  JOB_SIGNING_KEYS: z.string().optional(),
+  JOB_ENCRYPTION_KEYS: z.string().optional(),
+});
+
+let warnedUnsigned = false;
+const stderrWarn = (message: string) => {
+  if (warnedUnsigned) return;
+  warnedUnsigned = true;
+  process.stderr.write(`WARNING: ${message}\n`);
+};
+
+export const UNSIGNED_WARNING =
+  'JOB_SIGNING=disabled: jobs are neither signed nor verified; anyone who can write to Redis can run any job. Never use this in production.';
+
+/**
+ * JobSecurity from `JOB_SIGNING_KEYS`, `JOB_ENCRYPTION_KEYS`, `JOB_SIGNING` and `NODE_ENV`.
+ * Throws ConfigError when signing keys are missing (unless `JOB_SIGNING=disabled`, which is refused
+ * with `NODE_ENV=production`); unsigned mode prints a warning through `warn`.
+ */
+export function jobSecurityFromEnv(
+  source: Record<string, string | undefined> = process.env,
+  warn: (message: string) => void = stderrWarn,
+): JobSecurity {
+  const parsed = securityEnvSchema.safeParse(
+    Object.fromEntries(Object.entries(source).filter(([k, v]) => k in securityEnvSchema.shape && v !== undefined && v !== '')),
+  );
+  if (!parsed.success) throw new ConfigError(`invalid environment:\n${z.prettifyError(parsed.error)}`);
+  const env = parsed.data;
+  if (env.JOB_SIGNING === 'disabled') {
+    if (env.NODE_ENV === 'production') throw new ConfigError('JOB_SIGNING=disabled is refused when NODE_ENV=production: set JOB_SIGNING_KEYS');
+    warn(UNSIGNED_WARNING);
+  }
+  return new JobSecurity({ signing: env.JOB_SIGNING, signingKeys: env.JOB_SIGNING_KEYS, encryptionKeys: env.JOB_ENCRYPTION_KEYS });
+}
