@@ -362,6 +362,9 @@ function currentSlot(now = new Date()): string {
   return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}T${p(d.getUTCHours())}${p(d.getUTCMinutes())}Z`;
 }
 
+/** Enrolments per demo campaign made due at each start, so the demo sends at once. */
+const DEMO_DUE_PER_CAMPAIGN = 10;
+
 async function enqueueDemoCampaigns(redisUrl: string, databaseUrl: string, prefix: string): Promise<number> {
   const client = pgClient(databaseUrl);
   await client.connect();
@@ -371,6 +374,28 @@ async function enqueueDemoCampaigns(redisUrl: string, databaseUrl: string, prefi
       `SELECT c.id, c.workspace_id, c.name FROM campaigns c JOIN workspaces w ON w.id = c.workspace_id
         WHERE w.slug LIKE 'demo-%' AND c.status = 'active' ORDER BY c.created_at`,
     ));
+    // Local demo only: the seeded campaigns send 09:00-17:00 New York time on weekdays and most
+    // enrolments are due later. Open the window around the clock and make a few enrolments due now,
+    // so mail shows up in the SES emulator whenever the stack starts.
+    const ids = rows.map((r) => r.id);
+    if (ids.length > 0) {
+      await client.query(
+        `UPDATE campaigns SET schedule_settings = (schedule_settings - 'excludeWeekends')
+           || '{"sendBetween": {"start": "00:00", "end": "23:59"}, "excludeWeekends": false}'::jsonb
+          WHERE id = ANY($1::uuid[])`,
+        [ids],
+      );
+      const due = await client.query<unknown>(
+        `UPDATE campaign_leads cl SET next_email_at = now() - interval '1 minute'
+          FROM (SELECT id, row_number() OVER (PARTITION BY campaign_id ORDER BY next_email_at, id) AS n
+                  FROM campaign_leads
+                 WHERE campaign_id = ANY($1::uuid[]) AND status IN ('pending', 'in_progress')
+                   AND next_email_at > now()) d
+         WHERE cl.id = d.id AND d.n <= $2`,
+        [ids, DEMO_DUE_PER_CAMPAIGN],
+      );
+      say(`demo: send window opened around the clock, ${due.rowCount ?? 0} enrolments made due now`);
+    }
   } finally {
     await client.end();
   }
