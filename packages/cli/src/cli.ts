@@ -18,6 +18,7 @@ import { openAdminQueues } from '@coldcopy/queue-core/admin';
 import { loadEnv, redisEnv } from '@coldcopy/queue-core/env';
 import { createProducer, jobSecurityFromEnv } from '@coldcopy/queue-core/producer';
 import { z } from 'zod';
+import { DLQ_USAGE, runDlq } from './dlq.js';
 
 export interface CliIo {
   readonly env: Record<string, string | undefined>;
@@ -37,8 +38,9 @@ commands:
   enqueue <job> --data <json|@file>     validate and enqueue one job
           [--priority ${PRIORITY_NAMES.join('|')}] [--delay <ms>] [--run-at <iso>] [--key <idempotency key>]
   status [--json]                       job counts per queue and state (waiting includes paused)
-
-environment: REDIS_URL (default redis://127.0.0.1:6379), BULL_PREFIX (default bull)
+${DLQ_USAGE}
+environment: REDIS_URL (default redis://127.0.0.1:6379), BULL_PREFIX (default bull),
+  JOB_SIGNING_KEYS (enqueue, dlq replay), JOB_ENCRYPTION_KEYS (jobs with sensitive fields)
 `;
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -51,6 +53,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await enqueue(rest, io);
       case 'status':
         return await status(rest, io);
+      case 'dlq':
+        return await runDlq(rest, io);
       case undefined:
       case 'help':
       case '--help':
