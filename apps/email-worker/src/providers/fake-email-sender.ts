@@ -13,10 +13,9 @@ export function createFakeEmailSender(script: Array<Error | null> = []) {
       return { messageId: `fake-${sent.length}` };
     },
   };
-  return Object.assign(sender, {
-    sent,
-    get calls() {
-      return calls;
-    },
-  });
+  // a getter (Object.assign would copy the current value once)
+  return Object.defineProperty(Object.assign(sender, { sent }), 'calls', { get: () => calls }) as EmailSender & {
+    sent: OutgoingEmail[];
+    readonly calls: number;
+  };
 }

@@ -1,0 +1,108 @@
+import type { SESClient } from '@aws-sdk/client-ses';
+import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
+import { createRateLimiter } from '@coldcopy/queue-core/worker';
+import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
+import { createTestDatabase, deletePrefix, testPrefix, type TestDatabase } from '@coldcopy/testing';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
+import { createSesClient, type EmailDeps } from '../src/deps.js';
+import { createPgEmailStore } from '../src/providers/pg-email-store.js';
+import { createRedisSendLimits } from '../src/providers/redis-send-limits.js';
+import { createSesEmailSender } from '../src/providers/ses-email-sender.js';
+import { createFakeOperations } from '../src/providers/operations.js';
+import type { FollowUps } from '../src/providers/follow-ups.js';
+import { sendEmail } from '@coldcopy/queue-core';
+import { testConfig } from './fixtures/fake-deps.js';
+import { startSesLocal, type SesLocal } from './ses-local.js';
+
+/** Test-only job signing key (queue-core signs every job); worker processes get it as JOB_SIGNING_KEYS. */
+export const TEST_SIGNING_KEYS = 't1:3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=';
+export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KEYS });
+
+export const TOPIC_ARN = testConfig.snsTopicArns[0]!;
+
+process.env.AWS_ACCESS_KEY_ID ??= 'test';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING ??= '1';
+
+/**
+ * One test database and one aws-ses-v2-local per file; a Bull/Redis prefix per test. Real
+ * adapters everywhere; the operations ports (queue pause, alerts) are fakes with memory.
+ */
+export function useEmailHarness() {
+  const state = {} as {
+    db: TestDatabase;
+    pool: Pool;
+    ses: SesLocal;
+    sesClient: SESClient;
+    redis: Redis;
+    producer: Producer;
+    prefix: string;
+  };
+  beforeAll(async () => {
+    state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
+    state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '8' }));
+    state.ses = await startSesLocal();
+    state.sesClient = createSesClient({ SES_REGION: 'us-east-1', SES_ENDPOINT: state.ses.endpoint, SES_TIMEOUT_MS: 5000 });
+    state.redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
+  });
+  afterAll(async () => {
+    state.sesClient?.destroy();
+    await state.ses?.close();
+    await state.redis?.quit();
+    if (state.pool) await closePool(state.pool);
+    await state.db?.drop();
+  });
+  beforeEach(async () => {
+    state.prefix = testPrefix();
+    state.producer = new Producer({ redisUrl: inject('redisUrl'), prefix: state.prefix, security: testSecurity() });
+    await state.ses.clear();
+  });
+  afterEach(async () => {
+    await state.producer?.close();
+    await deletePrefix(inject('redisUrl'), state.prefix);
+  });
+
+  /** Real deps (Postgres store, SES client, Redis limits, Bull follow-ups), fake operations. */
+  function deps(options: { sesClient?: SESClient; accountPerSecond?: number; domainPerMinute?: number; leaseMs?: number } = {}) {
+    const ops = createFakeOperations();
+    const followUps: FollowUps = {
+      async sendEmailLater(payload, o) {
+        await state.producer.enqueue(sendEmail, payload, { delay: Math.round(o.delayMs), idempotencyKey: o.key });
+      },
+      async sendEmails(items) {
+        const added = await state.producer.enqueueBulk(
+          sendEmail,
+          items.map((i) => ({ data: i.payload, options: { ...(i.key ? { idempotencyKey: i.key } : {}), ...(i.delayMs ? { delay: Math.round(i.delayMs) } : {}) } })),
+        );
+        return added.length;
+      },
+    };
+    const value: EmailDeps = {
+      store: createPgEmailStore(state.pool),
+      sender: createSesEmailSender(options.sesClient ?? state.sesClient),
+      limits: createRedisSendLimits({
+        redis: state.redis,
+        limiter: createRateLimiter(state.redis, { prefix: `${state.prefix}:email:rate` }),
+        prefix: `${state.prefix}:email`,
+        accountPerSecond: options.accountPerSecond ?? 1000,
+        domainPerMinute: options.domainPerMinute ?? 60_000,
+        maxWaitMs: 5000,
+      }),
+      followUps,
+      queueControl: ops.queueControl,
+      alerter: ops.alerter,
+      certificates: async () => {
+        throw new Error('no certificate fetcher in this test');
+      },
+      confirmSubscription: async () => undefined,
+      config: { ...testConfig, leaseMs: options.leaseMs ?? testConfig.leaseMs },
+      now: () => new Date(),
+    };
+    return { deps: value, ops };
+  }
+
+  return Object.assign(state, { deps });
+}
+
+export { testPrefix };
