@@ -77,7 +77,7 @@ beforeAll(async () => {
 
 describe('deployment files', () => {
   it('discovers every app in apps/ with a manifest, workers and the dashboard', () => {
-    const dirs = readdirSync(join(ROOT, 'apps')).filter((d) => existsSync(join(ROOT, 'apps', d, 'package.json')));
+    const dirs = readdirSync(join(ROOT, 'apps')).filter((d) => existsSync(join(ROOT, 'apps', d, 'src/main.ts')));
     expect(apps.map((a) => a.name).sort()).toEqual(dirs.sort());
     expect(apps.some((a) => a.kind === 'web')).toBe(true);
   });

@@ -123,12 +123,16 @@ export function isSecretName(name: string): boolean {
   return /(^|_)(URL|SECRET|TOKEN|PASSWORD|USERS|KEY|KEYS|KEY_ID|CERT)$/.test(name) && name !== 'PUBLIC_URL';
 }
 
-/** Every app directory (for the consistency check: an app without a manifest is an error). */
+/**
+ * Every app directory: a package.json and an entry point, src/main.ts. An app without its entry
+ * point is still being written and cannot run anywhere; it joins the deployment files (and the
+ * test insists on it) as soon as main.ts exists. Without a manifest or env schema it is an error.
+ */
 export function appDirs(root = ROOT): string[] {
   const apps = join(root, 'apps');
   if (!existsSync(apps)) return [];
   return readdirSync(apps, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(apps, d.name, 'package.json')))
+    .filter((d) => d.isDirectory() && existsSync(join(apps, d.name, 'package.json')) && existsSync(join(apps, d.name, 'src', 'main.ts')))
     .map((d) => d.name)
     .sort();
 }
