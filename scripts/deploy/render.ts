@@ -34,6 +34,8 @@ function composeEnvValue(app: AppInfo, v: EnvVar): string | undefined {
     case 'HOST':
     case 'HEALTH_HOST':
       return undefined; // 0.0.0.0 by default
+    case 'SHUTDOWN_GRACE_SECONDS':
+      return undefined; // stop_grace_period is derived from the default grace
     default:
       if (v.name === app.portVar) return String(app.port);
       return mustSet(app, v) ? `\${${v.name}:?set ${v.name} in .env (see .env.example)}` : `\${${v.name}:-}`;
@@ -142,8 +144,8 @@ function doEnv(app: AppInfo): string[] {
   for (const v of app.env) {
     if (v.name === 'REDIS_URL') out.push(`      - {key: REDIS_URL, value: "\${${REDIS_DB}.DATABASE_URL}", scope: RUN_TIME}`);
     else if (v.name === 'PUBLIC_URL') out.push('      - {key: PUBLIC_URL, value: "${APP_URL}", scope: RUN_TIME}');
-    // secrets have no safe default: list them all, so the console shows what to fill in
-    else if (v.secret || mustSet(app, v)) {
+    // optional variables stay unset (a placeholder would not pass the app's schema)
+    else if (v.name === 'DATABASE_URL' || mustSet(app, v)) {
       out.push(
         v.secret
           ? `      - {key: ${v.name}, value: "<encrypted on first submit>", type: SECRET, scope: RUN_TIME}`
