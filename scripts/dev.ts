@@ -12,7 +12,8 @@
  * worker health ports from 9464 (DEV_HEALTH_PORT_BASE); DEV_DATA_DIR instead of .data/.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -355,6 +356,25 @@ function sesEmulatorBin(apps: readonly AppInfo[]): string | undefined {
   return undefined;
 }
 
+/**
+ * Job signing and field encryption keys for the local stack, made once and kept in the data folder
+ * (jobs already in Redis stay verifiable across restarts). Variables given in the environment win.
+ */
+function devSecrets(): Record<string, string> {
+  const file = join(DATA, 'dev-secrets.json');
+  let secrets: Record<string, string>;
+  if (existsSync(file)) secrets = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+  else {
+    secrets = {
+      JOB_SIGNING_KEYS: `dev1:${randomBytes(32).toString('base64')}`,
+      JOB_ENCRYPTION_KEYS: `dev1:${randomBytes(32).toString('base64')}`,
+    };
+    writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+  }
+  for (const k of Object.keys(secrets)) if (process.env[k]) secrets[k] = process.env[k]!;
+  return secrets;
+}
+
 /** The current 5-minute scheduler slot, `20250709T1430Z`. */
 function currentSlot(now = new Date()): string {
   const d = new Date(Math.floor(now.getTime() / 300_000) * 300_000);
@@ -365,7 +385,7 @@ function currentSlot(now = new Date()): string {
 /** Enrolments per demo campaign made due at each start, so the demo sends at once. */
 const DEMO_DUE_PER_CAMPAIGN = 10;
 
-async function enqueueDemoCampaigns(redisUrl: string, databaseUrl: string, prefix: string): Promise<number> {
+async function enqueueDemoCampaigns(redisUrl: string, databaseUrl: string, prefix: string, secrets: Record<string, string>): Promise<number> {
   const client = pgClient(databaseUrl);
   await client.connect();
   let rows: { id: string; workspace_id: string; name: string }[];
@@ -401,7 +421,8 @@ async function enqueueDemoCampaigns(redisUrl: string, databaseUrl: string, prefi
   }
   const { Producer } = await import('../packages/queue-core/src/producer.js');
   const { sendBulkEmail } = await import('../packages/queue-core/src/jobs/email.jobs.js');
-  const producer = new Producer({ redisUrl, prefix });
+  const { jobSecurityFromEnv } = await import('../packages/queue-core/src/job-security.js');
+  const producer = new Producer({ redisUrl, prefix, security: jobSecurityFromEnv({ ...process.env, ...secrets }) });
   try {
     const windowSlot = currentSlot();
     for (const c of rows) {
@@ -481,6 +502,16 @@ async function main(argv: string[]): Promise<void> {
 
   const prefix = process.env.BULL_PREFIX || 'bull';
   const vars = { redisUrl, databaseUrl, sesUrl, sesPort: String(sesPort) };
+  const secrets = devSecrets();
+  // the stack's settings for other terminals: set -a; . .data/dev.env; set +a; pnpm jobs …
+  const devEnvFile = join(DATA, 'dev.env');
+  writeFileSync(
+    devEnvFile,
+    Object.entries({ REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, BULL_PREFIX: prefix, ...secrets })
+      .map(([k, v]) => `${k}='${v}'`)
+      .join('\n') + '\n',
+    { mode: 0o600 },
+  );
   const started: { app: AppInfo; child: Child; port: number }[] = [];
   apps.forEach((app, i) => {
     const declared = new Set(app.env.map((e) => e.name));
@@ -488,6 +519,7 @@ async function main(argv: string[]): Promise<void> {
     const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, [app.portVar]: String(port) };
     if (declared.has('DATABASE_URL')) env.DATABASE_URL = databaseUrl;
     if (declared.has('NODE_ENV')) env.NODE_ENV = 'development';
+    for (const [k, v] of Object.entries(secrets)) if (declared.has(k)) env[k] = v;
     // stop quickly in development: in-flight jobs get 10 s (they are re-run after their lock expires)
     if (declared.has('SHUTDOWN_GRACE_SECONDS') && !process.env.SHUTDOWN_GRACE_SECONDS) env.SHUTDOWN_GRACE_SECONDS = '10';
     for (const [k, v] of Object.entries(app.devEnv)) if (process.env[k] === undefined) env[k] = fill(v, vars);
@@ -508,7 +540,7 @@ async function main(argv: string[]): Promise<void> {
 
   let demo = 'no email worker app yet: no demo campaign';
   if (apps.some((a) => a.queue === 'email')) {
-    const n = await enqueueDemoCampaigns(redisUrl, databaseUrl, prefix);
+    const n = await enqueueDemoCampaigns(redisUrl, databaseUrl, prefix, secrets);
     demo = `${n} demo campaign(s) enqueued (send-bulk-email)`;
   }
 
@@ -521,6 +553,7 @@ async function main(argv: string[]): Promise<void> {
     ...(sesBin ? [`  ${'sent mail'.padEnd(14)} http://localhost:${sesPort}/`] : []),
     ...started.filter(({ app }) => app.kind === 'worker').map(({ app, port }) => `  ${app.name.padEnd(14)} http://localhost:${port}/metrics`),
     `  ${'queues'.padEnd(14)} REDIS_URL=${redisUrl} pnpm jobs status`,
+    `  ${'settings'.padEnd(14)} ${devEnvFile} (set -a; . ${devEnvFile}; set +a; pnpm jobs enqueue …)`,
     `  ${'database'.padEnd(14)} ${databaseUrl}`,
     `  ${demo}`,
     '  Ctrl-C stops everything (data stays in .data/; --reset wipes it)',

@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { workerEnvSchema } from '../../packages/queue-core/src/env.js';
+import { securityEnvSchema } from '../../packages/queue-core/src/job-security.js';
 import { isQueueName, QUEUES, type QueueName } from '../../packages/queue-core/src/queues.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -287,9 +288,39 @@ async function envOf(root: string, name: string, queue: QueueName | undefined): 
     if (value instanceof z.ZodType) schemas.push(value);
     else if (isRawShape(value)) schemas.push(z.object(value));
   }
-  if (queue) schemas.push(workerEnvSchema(queue));
   if (schemas.length === 0) throw new ManifestError(`apps/${name}/src/env.ts exports no zod schema`);
-  return describeEnv(schemas, [file, join(root, 'packages/queue-core/src/env.ts'), join(root, 'packages/db/src/env.ts')]);
+  const docFiles = [file, join(root, 'packages/queue-core/src/env.ts'), join(root, 'packages/db/src/env.ts')];
+  if (!queue) return describeEnv(schemas, docFiles);
+  // runWorkerApp reads the shared worker variables and, apart from the app schema, the job
+  // security and dead-letter variables (packages/queue-core/src/hardening-env.ts)
+  schemas.push(workerEnvSchema(queue), securityEnvSchema);
+  const runtime = runtimeEnvDocs(join(root, 'packages/queue-core/src/hardening-env.ts'));
+  const vars = new Map(describeEnv(schemas, docFiles).map((v) => [v.name, v]));
+  for (const [key, text] of runtime) {
+    const prev = vars.get(key);
+    vars.set(key, {
+      name: key,
+      required: (prev?.required ?? false) || /^required unless\b/.test(text),
+      ...(prev?.default !== undefined ? { default: prev.default } : {}),
+      description: text,
+      secret: isSecretName(key),
+    });
+  }
+  return [...vars.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The `NAME   meaning` table in the header comment of hardening-env.ts. */
+function runtimeEnvDocs(file: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!existsSync(file)) return out;
+  const header = readFileSync(file, 'utf8').split('*/')[0] ?? '';
+  for (const m of header.matchAll(/^ \*\s{2,}([A-Z][A-Z0-9_]+)\s{2,}(.+)$/gm)) {
+    // `NAME   meaning` or `NAME   format   meaning`
+    const parts = m[2]!.trim().split(/\s{2,}/);
+    const meaning = parts.at(-1)!;
+    out.set(m[1]!, parts.length > 1 ? `${meaning} (\`${parts.slice(0, -1).join(' ')}\`)` : meaning);
+  }
+  return out;
 }
 
 /** Variables of zod object schemas, with descriptions from the doc comments in docFiles. */
