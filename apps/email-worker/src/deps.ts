@@ -14,12 +14,15 @@ import type { Alerter, QueueControl } from './providers/operations.js';
 import { createPgEmailStore } from './providers/pg-email-store.js';
 import { createRedisSendLimits } from './providers/redis-send-limits.js';
 import type { SendLimits } from './providers/send-limits.js';
+import { createPgWebhookStore } from './providers/pg-webhook-store.js';
+import type { WebhookStore } from './providers/webhook-store.js';
 import { createSesEmailSender } from './providers/ses-email-sender.js';
 import { fetchSnsCertificate, type SnsCertificateFetcher, type SubscriptionConfirmer, confirmSnsSubscription } from './providers/sns.js';
 
 /** Everything the handlers use. Built here (the only file naming real SDKs) or from fakes in tests. */
 export interface EmailDeps {
   readonly store: EmailStore;
+  readonly webhooks: WebhookStore;
   readonly sender: EmailSender;
   readonly limits: SendLimits;
   readonly followUps: FollowUps;
@@ -100,6 +103,7 @@ export async function createDeps(env: EmailEnv, tools: { producer: Producer; log
 
   const deps: EmailDeps = {
     store: createPgEmailStore(pool),
+    webhooks: createPgWebhookStore(pool),
     sender: createSesEmailSender(ses, { throttleRetryMs: env.SES_THROTTLE_RETRY_MS }),
     limits: createRedisSendLimits({
       redis,

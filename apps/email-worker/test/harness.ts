@@ -7,6 +7,8 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { createSesClient, type EmailDeps } from '../src/deps.js';
 import { createPgEmailStore } from '../src/providers/pg-email-store.js';
+import { createPgWebhookStore } from '../src/providers/pg-webhook-store.js';
+import { testCertificateFetcher } from './sns-signer.js';
 import { createRedisSendLimits } from '../src/providers/redis-send-limits.js';
 import { createSesEmailSender } from '../src/providers/ses-email-sender.js';
 import { createFakeOperations } from '../src/providers/operations.js';
@@ -80,6 +82,7 @@ export function useEmailHarness() {
     };
     const value: EmailDeps = {
       store: createPgEmailStore(state.pool),
+      webhooks: createPgWebhookStore(state.pool),
       sender: createSesEmailSender(options.sesClient ?? state.sesClient),
       limits: createRedisSendLimits({
         redis: state.redis,
@@ -92,9 +95,7 @@ export function useEmailHarness() {
       followUps,
       queueControl: ops.queueControl,
       alerter: ops.alerter,
-      certificates: async () => {
-        throw new Error('no certificate fetcher in this test');
-      },
+      certificates: testCertificateFetcher,
       confirmSubscription: async () => undefined,
       config: { ...testConfig, leaseMs: options.leaseMs ?? testConfig.leaseMs },
       now: () => new Date(),

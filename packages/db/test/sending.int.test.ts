@@ -14,6 +14,7 @@ import {
   listDueCampaignEmails,
   listUnsettledCampaignEmails,
   markCampaignEmailUnknown,
+  recordEngagement,
   rescheduleCampaignEmail,
   resolveUnknownCampaignEmail,
   sendReputation,
@@ -143,6 +144,16 @@ describe('sending access functions', () => {
     expect(await sendReputation(pool, a.workspaceId, { campaignId: a.campaignId }, since)).toEqual({ sent: 1, bounced: 1, complained: 0 });
     await expectRefused(() => sendReputation(pool, a.workspaceId, { mailboxId: b.mailboxId }, since));
     await expectRefused(() => sendReputation(pool, a.workspaceId, { campaignId: b.campaignId }, since));
+  });
+
+  it('recordEngagement keeps the first timestamp and counts; refuses B', async () => {
+    const first = new Date('2026-12-01T10:00:00Z');
+    await recordEngagement(pool, a.workspaceId, a.campaignEmailId, 'open', first);
+    const row = await recordEngagement(pool, a.workspaceId, a.campaignEmailId, 'open', new Date('2026-12-01T11:00:00Z'));
+    expect(row.opened_at?.toISOString()).toBe(first.toISOString());
+    expect(row.open_count).toBe(2);
+    expect((await recordEngagement(pool, a.workspaceId, a.campaignEmailId, 'click', first)).click_count).toBe(1);
+    await expectRefused(() => recordEngagement(pool, a.workspaceId, b.campaignEmailId, 'open', first));
   });
 
   it('setMailboxStatus pauses with a reason; refuses B', async () => {

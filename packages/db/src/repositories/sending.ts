@@ -251,3 +251,23 @@ export async function setMailboxStatus(
   );
   return rows[0] ?? refuse(db, 'mailboxes', workspaceId, mailboxId);
 }
+
+/** An open or click of a send: first timestamp kept, counter incremented. */
+export async function recordEngagement(
+  db: Queryable,
+  workspaceId: string,
+  campaignEmailId: string,
+  kind: 'open' | 'click',
+  at: Date,
+): Promise<CampaignEmailRow> {
+  const row = await guarded(
+    db,
+    workspaceId,
+    campaignEmailId,
+    kind === 'open'
+      ? `UPDATE campaign_emails SET opened_at = coalesce(opened_at, $3), open_count = open_count + 1 WHERE id = $1 AND workspace_id = $2 RETURNING *`
+      : `UPDATE campaign_emails SET clicked_at = coalesce(clicked_at, $3), click_count = click_count + 1 WHERE id = $1 AND workspace_id = $2 RETURNING *`,
+    [at],
+  );
+  return row!;
+}

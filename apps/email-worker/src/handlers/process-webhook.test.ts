@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createFakeDeps, fakeContext, testConfig } from '../../test/fixtures/fake-deps.js';
+import { sample, sesNotification, signEnvelope, testCertificateFetcher } from '../../test/sns-signer.js';
+import { SnsVerificationError } from '../providers/sns.js';
+import { processWebhookHandler } from './process-webhook.js';
+
+const TOPIC = testConfig.snsTopicArns[0]!;
+const target = { workspaceId: randomUUID(), campaignEmailId: randomUUID(), campaignId: randomUUID(), mailboxId: randomUUID() };
+const input = (body: string) => ({ provider: 'ses' as const, body, receivedAt: new Date().toISOString() });
+
+function setup(options: { target?: typeof target | null } = {}) {
+  return createFakeDeps({ webhookTarget: options.target === undefined ? target : options.target, certificates: testCertificateFetcher });
+}
+
+describe('process-webhook handler', () => {
+  it('applies a verified SES bounce once per SNS MessageId', async () => {
+    const f = setup();
+    const body = sesNotification(sample('ses-event-bounce.json'), { topicArn: TOPIC, messageId: 'sns-1' });
+    const first = await processWebhookHandler(input(body), fakeContext(f.deps));
+    expect(first).toMatchObject({ applied: true, event: 'Bounce', campaignEmailId: target.campaignEmailId });
+    expect(f.webhooks.applied).toHaveLength(1);
+    expect(await processWebhookHandler(input(body), fakeContext(f.deps))).toMatchObject({ applied: false, reason: 'duplicate' });
+  });
+
+  it('writes nothing for a tampered body, a foreign topic or a certificate on another host', async () => {
+    const f = setup();
+    const good = JSON.parse(sesNotification(sample('ses-event-bounce.json'), { topicArn: TOPIC })) as Record<string, unknown>;
+    const tampered = JSON.stringify({ ...good, Message: String(good.Message).replace('Permanent', 'Transient') });
+    const foreign = sesNotification(sample('ses-event-bounce.json'), { topicArn: 'arn:aws:sns:us-east-1:999999999999:other' });
+    const { Signature: _s, SigningCertURL: _c, ...unsigned } = good;
+    const otherHost = JSON.stringify(signEnvelope(unsigned, { certUrl: 'https://attacker.example/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem' }));
+    for (const body of [tampered, foreign, otherHost]) {
+      await expect(processWebhookHandler(input(body), fakeContext(f.deps))).rejects.toBeInstanceOf(SnsVerificationError);
+    }
+    expect(f.webhooks.applied).toEqual([]);
+  });
+
+  it('confirms a subscription by GETting its validated SubscribeURL', async () => {
+    const f = setup();
+    const body = JSON.stringify(signEnvelope({ ...sample('ses-sns-envelope-subscription-confirmation.json'), TopicArn: TOPIC }, { version: '2' }));
+    expect(await processWebhookHandler(input(body), fakeContext(f.deps))).toEqual({ applied: false, reason: 'subscription-confirmed' });
+    expect(f.confirmed).toHaveLength(1);
+    expect(new URL(f.confirmed[0]!).hostname).toBe('sns.us-west-2.amazonaws.com');
+  });
+
+  it('refuses a SubscribeURL that is not an SNS host (SSRF)', async () => {
+    const f = setup();
+    const body = JSON.stringify(
+      signEnvelope({ ...sample('ses-sns-envelope-subscription-confirmation.json'), TopicArn: TOPIC, SubscribeURL: 'http://169.254.169.254/latest/meta-data/' }),
+    );
+    await expect(processWebhookHandler(input(body), fakeContext(f.deps))).rejects.toBeInstanceOf(SnsVerificationError);
+    expect(f.confirmed).toEqual([]);
+  });
+
+  it('retries an event whose send is not committed yet, then keeps it as an orphan', async () => {
+    const f = setup({ target: null });
+    const body = sesNotification(sample('ses-event-delivery.json'), { topicArn: TOPIC });
+    await expect(processWebhookHandler(input(body), fakeContext(f.deps, 1))).rejects.toMatchObject({ name: 'RetryAfterError' });
+    expect(await processWebhookHandler(input(body), fakeContext(f.deps, 3))).toEqual({ applied: false, reason: 'orphan' });
+  });
+
+  it('pauses mailbox and campaign (and pages) when the bounce rate passes 5 % over the minimum volume', async () => {
+    const f = setup();
+    f.webhooks.setReputation({ sent: 200, bounced: 11, complained: 0 });
+    const result = await processWebhookHandler(input(sesNotification(sample('ses-event-bounce.json'), { topicArn: TOPIC })), fakeContext(f.deps));
+    expect(result).toMatchObject({ paused: [`mailbox:${target.mailboxId}`, `campaign:${target.campaignId}`] });
+    expect(f.ops.alerts.map((a) => a.severity)).toEqual(['page', 'page']);
+  });
+
+  it('does not judge below the minimum volume, and judges complaints at 0.1 %', async () => {
+    const f = setup();
+    f.webhooks.setReputation({ sent: 50, bounced: 10, complained: 1 });
+    expect(await processWebhookHandler(input(sesNotification(sample('ses-event-bounce.json'), { topicArn: TOPIC })), fakeContext(f.deps))).toMatchObject({ paused: [] });
+    f.webhooks.setReputation({ sent: 1500, bounced: 0, complained: 2 });
+    expect(
+      await processWebhookHandler(input(sesNotification(sample('ses-event-complaint.json'), { topicArn: TOPIC, messageId: 'sns-complaint' })), fakeContext(f.deps)),
+    ).toMatchObject({ paused: [`mailbox:${target.mailboxId}`, `campaign:${target.campaignId}`] });
+  });
+
+  it('ignores notifications that are not SES events', async () => {
+    const f = setup();
+    const body = JSON.stringify(signEnvelope({ ...sample('ses-sns-envelope-notification-generic.json'), TopicArn: TOPIC }));
+    expect(await processWebhookHandler(input(body), fakeContext(f.deps))).toEqual({ applied: false, reason: 'not-an-ses-event' });
+  });
+});

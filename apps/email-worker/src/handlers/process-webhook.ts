@@ -1,0 +1,100 @@
+import { RetryAfterError, type processWebhook } from '@coldcopy/queue-core';
+import type { Handler, JobContext } from '@coldcopy/queue-core/worker';
+import type { EmailDeps } from '../deps.js';
+import { NotAnSesEventError, parseSesEvent, type SesEvent } from '../domain/ses-events.js';
+import { snsUrl, verifySnsMessage } from '../providers/sns.js';
+import type { WebhookTarget } from '../providers/webhook-store.js';
+
+export type ProcessWebhookResult =
+  | { applied: true; campaignEmailId: string; event: string; changes: readonly string[]; paused: readonly string[] }
+  | { applied: false; reason: string; campaignEmailId?: string };
+
+/** Events for a send that is not in the ledger (yet) are retried this often, then kept as orphans. */
+const ORPHAN_ATTEMPTS = 3;
+const REPUTATION_WINDOW_MS = 30 * 24 * 3_600_000;
+
+/**
+ * One SNS delivery, as received: verify (signature, certificate host, TopicArn) before anything
+ * is written; confirm subscriptions; apply SES events once per SNS MessageId; then check the
+ * mailbox's and campaign's bounce and complaint rates.
+ */
+export const processWebhookHandler: Handler<typeof processWebhook, EmailDeps> = async (payload, ctx): Promise<ProcessWebhookResult> => {
+  const { deps, log, signal } = ctx;
+  const message = await verifySnsMessage(payload.body, {
+    topicArns: deps.config.snsTopicArns,
+    fetchCertificate: deps.certificates,
+    signal,
+    now: deps.now(),
+  });
+
+  if (message.Type === 'SubscriptionConfirmation') {
+    await deps.confirmSubscription(snsUrl(message.SubscribeURL, 'subscribe'), signal);
+    log.info('SNS subscription confirmed', { topicArn: message.TopicArn });
+    return { applied: false, reason: 'subscription-confirmed' };
+  }
+  if (message.Type === 'UnsubscribeConfirmation') {
+    log.warn('SNS subscription removed; SES events stop until it is re-subscribed', { topicArn: message.TopicArn });
+    return { applied: false, reason: 'unsubscribe-confirmation' };
+  }
+
+  let event: SesEvent;
+  try {
+    event = parseSesEvent(message.Message);
+  } catch (err) {
+    if (err instanceof NotAnSesEventError) {
+      log.warn('SNS notification is not an SES event; ignored', { reason: err.message, snsMessageId: message.MessageId });
+      return { applied: false, reason: 'not-an-ses-event' };
+    }
+    throw err;
+  }
+
+  const target = await deps.webhooks.findTarget(event);
+  if (!target) {
+    // the send row may not be committed yet (the event raced the send's write): retry a few times
+    if (ctx.attempt < ORPHAN_ATTEMPTS) throw new RetryAfterError(10_000 * ctx.attempt, `no send for SES message ${event.messageId} yet`);
+    log.warn('SES event for an unknown send kept as orphan', { sesMessageId: event.messageId, type: event.type });
+    return { applied: false, reason: 'orphan' };
+  }
+
+  const applied = await deps.webhooks.applyEvent(target, message.MessageId, event);
+  if (applied.duplicate) return { applied: false, reason: 'duplicate', campaignEmailId: target.campaignEmailId };
+
+  if (event.type === 'Rendering Failure') log.warn('SES rendering failure', { campaignEmailId: target.campaignEmailId, error: event.failure?.errorMessage });
+  if (event.type === 'DeliveryDelay' && ['IPFailure', 'SpamDetected'].includes(event.deliveryDelay?.delayType ?? '')) {
+    await deps.alerter.alert('warning', `SES delivery delayed: ${event.deliveryDelay?.delayType}`, { mailboxId: target.mailboxId, campaignEmailId: target.campaignEmailId });
+  }
+  const paused = event.type === 'Bounce' || event.type === 'Complaint' ? await enforceReputation(target, ctx) : [];
+  return { applied: true, campaignEmailId: target.campaignEmailId, event: event.type, changes: applied.changes, paused };
+};
+
+/** Pauses the mailbox and/or campaign whose bounce or complaint rate passed its limit over enough sends. */
+async function enforceReputation(target: WebhookTarget, ctx: JobContext<EmailDeps>): Promise<string[]> {
+  const { deps } = ctx;
+  const { bounceRate, complaintRate, bounceMinSends, complaintMinSends } = deps.config.reputation;
+  const since = new Date(deps.now().getTime() - REPUTATION_WINDOW_MS);
+  const subjects: Array<{ kind: 'mailbox' | 'campaign'; id: string }> = [{ kind: 'campaign', id: target.campaignId }];
+  if (target.mailboxId) subjects.unshift({ kind: 'mailbox', id: target.mailboxId });
+  const paused: string[] = [];
+  for (const subject of subjects) {
+    const of = subject.kind === 'mailbox' ? { mailboxId: subject.id } : { campaignId: subject.id };
+    const r = await deps.webhooks.reputation(target.workspaceId, of, since);
+    const reasons: string[] = [];
+    if (r.sent >= bounceMinSends && r.bounced / r.sent > bounceRate) reasons.push(`bounce rate ${pct(r.bounced / r.sent)} over ${r.sent} sends`);
+    if (r.sent >= complaintMinSends && r.complained / r.sent > complaintRate) reasons.push(`complaint rate ${pct(r.complained / r.sent)} over ${r.sent} sends`);
+    if (reasons.length === 0) continue;
+    const reason = reasons.join('; ');
+    const changed =
+      subject.kind === 'mailbox'
+        ? await deps.webhooks.pauseMailbox(target.workspaceId, subject.id, reason)
+        : await deps.webhooks.pauseCampaign(target.workspaceId, subject.id, reason);
+    if (changed) {
+      paused.push(`${subject.kind}:${subject.id}`);
+      await deps.alerter.alert('page', `${subject.kind} paused: ${reason}`, { workspaceId: target.workspaceId, [`${subject.kind}Id`]: subject.id });
+    }
+  }
+  return paused;
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(2)}%`;
+}
