@@ -565,6 +565,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch(async (err: Error) => {
+  // interrupted during startup: the signal handler's shutdown is under way and exits when done
+  if (stopping) return;
   process.stdout.write(`\n${paint(31, 'error:')} ${err instanceof DevError ? err.message : (err.stack ?? err.message)}\n`);
   if (!stopping) {
     stopping = true;
