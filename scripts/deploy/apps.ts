@@ -388,5 +388,5 @@ const FALLBACK_DOCS: Record<string, string> = {
   STALLED_INTERVAL_MS: 'Bull stalled-job check interval (default per queue)',
   GUARD_INTERVAL_MS: 'Bull delayed-job watchdog interval (default per queue)',
   ADMIN_SESSION_TTL_MINUTES: 'session lifetime',
-  ...Object.fromEntries(Object.keys(QUEUES).map((q) => [`${q.toUpperCase()}_CONCURRENCY`, `jobs at once per process (default ${QUEUES[q as QueueName].concurrency})`])),
+  ...Object.fromEntries(Object.keys(QUEUES).map((q) => [`${q.toUpperCase()}_CONCURRENCY`, 'jobs at once per process'])),
 };

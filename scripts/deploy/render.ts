@@ -298,7 +298,8 @@ export function renderEnvDocs(apps: readonly AppInfo[]): string {
     for (const v of app.env) {
       const need = mustSet(app, v) ? '**required**' : v.secret ? 'secret' : '';
       const desc = v.description.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-      out.push(`| \`${v.name}\` | ${need} | ${v.default !== undefined ? `\`${v.default}\`` : ''} | ${desc} |`);
+      const def = v.default !== undefined && !/\bdefault\b/.test(v.description) ? `\`${v.default}\`` : '';
+      out.push(`| \`${v.name}\` | ${need} | ${def} | ${desc} |`);
     }
   }
   return out.join('\n').trim();
@@ -327,7 +328,8 @@ export function renderEnvExample(apps: readonly AppInfo[]): string {
     for (const v of vars) {
       seen.add(v.name);
       const desc = v.description ? ` ${v.description}` : '';
-      out.push(`#${mustSet(app, v) ? ' (required)' : ''}${desc}${v.default !== undefined ? ` (default ${v.default})` : ''}`.replace(/^#\s*$/, '#'));
+      const def = v.default !== undefined && !/\bdefault\b/.test(v.description) ? ` (default ${v.default})` : '';
+      out.push(`#${mustSet(app, v) ? ' (required)' : ''}${desc}${def}`.replace(/^#\s*$/, '#'));
       out.push(`${v.name}=`);
     }
   }
