@@ -2,6 +2,7 @@ import type Bull from 'bull';
 import { createBullQueue } from './bull-factory.js';
 import { QUEUE_NAMES, type QueueName } from './queues.js';
 import { RedisConnections } from './redis.js';
+import { clusterModeFromEnv, shardCountsFromEnv, shardQueueName, shardsOf, type ShardCounts } from './sharding.js';
 
 export type { default as Bull } from 'bull';
 export {
@@ -16,6 +17,10 @@ export {
 /** Counts of one queue. `waiting` includes jobs held in the paused list (bull-v4.md §12). */
 export interface QueueStatus {
   readonly queue: QueueName;
+  /** 0 for an unsharded queue (sharding.ts) */
+  readonly shard: number;
+  /** the Bull queue's name: `email`, or `email-1` for shard 1 */
+  readonly bullName: string;
   readonly paused: boolean;
   readonly waiting: number;
   readonly active: number;
@@ -24,9 +29,23 @@ export interface QueueStatus {
   readonly failed: number;
 }
 
+export interface AdminShard {
+  readonly queue: QueueName;
+  readonly shard: number;
+  readonly bullName: string;
+  readonly bull: Bull.Queue;
+}
+
 export interface AdminQueues {
-  readonly queues: Readonly<Record<QueueName, Bull.Queue>>;
+  /**
+   * Every Bull queue by its name: `queues.email` is the queue itself (shard 0 when sharded), and
+   * `queues['email-1']` its shard 1.
+   */
+  readonly queues: Readonly<Record<QueueName, Bull.Queue>> & Readonly<Record<string, Bull.Queue>>;
+  /** the shards of a queue, shard 0 first (one entry when unsharded) */
+  shardsOf(queue: QueueName): readonly AdminShard[];
   readonly connections: RedisConnections;
+  /** one row per Bull queue: every shard of every queue */
   status(): Promise<QueueStatus[]>;
   close(): Promise<void>;
 }
@@ -35,24 +54,43 @@ export interface AdminQueues {
  * Bull queues for operators (dashboard, CLI): they never process jobs. One Queue instance per
  * queue, sharing one command client.
  */
-export function openAdminQueues(options: { redisUrl: string; prefix?: string; metricsDataPoints?: number }): AdminQueues {
+export function openAdminQueues(options: {
+  redisUrl: string;
+  prefix?: string;
+  metricsDataPoints?: number;
+  /** default: `<QUEUE>_SHARDS` from process.env */
+  shards?: ShardCounts;
+  /** Redis Cluster key layout; default: `BULL_CLUSTER`, or a prefix containing `{` */
+  cluster?: boolean;
+}): AdminQueues {
   const connections = new RedisConnections(options.redisUrl, 'worker', 'coldcopy-admin');
-  const queues = Object.fromEntries(
-    QUEUE_NAMES.map((name) => [
-      name,
-      createBullQueue(name, {
+  const counts = options.shards ?? shardCountsFromEnv();
+  const cluster = options.cluster ?? clusterModeFromEnv(process.env, options.prefix ?? 'bull');
+  const shards = new Map<QueueName, AdminShard[]>();
+  const queues: Record<string, Bull.Queue> = {};
+  for (const queue of QUEUE_NAMES) {
+    const list: AdminShard[] = [];
+    for (let shard = 0; shard < shardsOf(counts, queue); shard++) {
+      const bull = createBullQueue(queue, {
         prefix: options.prefix ?? 'bull',
         connections,
         skipVersionCheck: true,
         metricsDataPoints: options.metricsDataPoints,
-      }),
-    ]),
-  ) as Record<QueueName, Bull.Queue>;
-  for (const q of Object.values(queues)) q.on('error', () => {});
+        shard,
+        cluster,
+      });
+      bull.on('error', () => {});
+      const bullName = shardQueueName(queue, shard);
+      queues[bullName] = bull;
+      list.push({ queue, shard, bullName, bull });
+    }
+    shards.set(queue, list);
+  }
   return {
-    queues,
+    queues: queues as AdminQueues['queues'],
+    shardsOf: (queue) => shards.get(queue) ?? [],
     connections,
-    status: () => Promise.all(QUEUE_NAMES.map((name) => queueStatus(queues[name]))),
+    status: () => Promise.all([...shards.values()].flat().map((s) => queueStatus(s.bull, s.queue, s.shard))),
     async close() {
       await Promise.allSettled(Object.values(queues).map((q) => q.close()));
       await connections.close();
@@ -61,7 +99,7 @@ export function openAdminQueues(options: { redisUrl: string; prefix?: string; me
 }
 
 /** One MULTI of O(1) commands per queue: safe with millions of jobs. */
-export async function queueStatus(queue: Bull.Queue): Promise<QueueStatus> {
+export async function queueStatus(queue: Bull.Queue, logical = queue.name as QueueName, shard = 0): Promise<QueueStatus> {
   const client = queue.client;
   const key = (k: string) => `${(queue as unknown as { keyPrefix: string }).keyPrefix}:${queue.name}:${k}`;
   const results = await client
@@ -81,7 +119,9 @@ export async function queueStatus(queue: Bull.Queue): Promise<QueueStatus> {
     return Number(value);
   };
   return {
-    queue: queue.name as QueueName,
+    queue: logical,
+    shard,
+    bullName: queue.name,
     waiting: n(0) + n(1),
     paused: n(6) === 1,
     active: n(2),

@@ -10,6 +10,9 @@ import { Producer } from './producer.js';
 import { QUEUES, type QueueName } from './queues.js';
 import { redact, RedisConnections } from './redis.js';
 import { startWorker, type HandlersFor, type Worker } from './worker.js';
+import { jobsOnQueue } from './jobs/index.js';
+import { schedulesOn, type Schedule } from './jobs/schedules.js';
+import { clusterModeFromEnv, shardCountsFromEnv, shardsOf, type ShardCounts } from './sharding.js';
 
 /**
  * The composition root every worker app shares: env → logger → metrics → deps → worker → health
@@ -28,6 +31,11 @@ export interface WorkerAppSpec<Q extends QueueName, E extends z.ZodRawShape, D> 
   readonly closeDeps?: (deps: D) => Promise<void> | void;
   /** the definitions to dispatch; default: the catalog's jobs of the queue (tests pass their own) */
   readonly definitions?: readonly AnyJobDefinition[];
+  /**
+   * Schedules reconciled at startup (schedule-reconciler.ts). Default: the catalog's schedules of
+   * the queue (jobs/schedules.ts); only those whose job this worker dispatches are kept.
+   */
+  readonly schedules?: readonly Schedule[];
 }
 
 type BaseWorkerEnv = z.output<z.ZodObject<typeof workerEnv>>;
@@ -53,11 +61,14 @@ export async function runWorkerApp<Q extends QueueName, E extends z.ZodRawShape,
 ): Promise<RunningWorkerApp | undefined> {
   let env: WorkerEnv<Q, E>;
   let hardening: HardeningConfig;
+  let sharding: { shards: ShardCounts; cluster: boolean };
   const warnings: string[] = [];
   let logAlertError = (_err: Error) => {};
   try {
     env = loadEnv(workerAppEnvSchema(spec.queue, spec.env), source) as WorkerEnv<Q, E>;
     // JOB_SIGNING_KEYS, JOB_ENCRYPTION_KEYS, JOB_SIGNING, ALERT_WEBHOOK_URL, DLQ_* (hardening-env.ts)
+    // <QUEUE>_SHARDS for every queue (follow-up jobs go to other queues too) and BULL_CLUSTER
+    sharding = { shards: shardCountsFromEnv(source), cluster: clusterModeFromEnv(source) };
     hardening = loadHardeningEnv(source, { app: spec.app, warn: (m) => warnings.push(m), onAlertError: (e) => logAlertError(e) });
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -76,11 +87,21 @@ export async function runWorkerApp<Q extends QueueName, E extends z.ZodRawShape,
   const metrics = createWorkerMetrics();
   const connections = new RedisConnections(base.REDIS_URL, 'worker', `coldcopy-${spec.app}`);
   // Follow-up jobs go through a separate producer, closed after the worker (bull-v4.md §9).
-  const producer = new Producer({ redisUrl: base.REDIS_URL, prefix: base.BULL_PREFIX, security: hardening.security });
+  const producer = new Producer({
+    redisUrl: base.REDIS_URL,
+    prefix: base.BULL_PREFIX,
+    security: hardening.security,
+    shards: sharding.shards,
+    cluster: sharding.cluster,
+  });
   const deps = await spec.createDeps(env, { producer, logger });
 
+  const dispatched = new Set((spec.definitions ?? jobsOnQueue(spec.queue)).map((d) => d.name));
   const worker = await startWorker({
     queue: spec.queue,
+    shards: shardsOf(sharding.shards, spec.queue),
+    cluster: sharding.cluster,
+    schedules: (spec.schedules ?? schedulesOn(spec.queue)).filter((s) => dispatched.has(s.job.name)),
     handlers: spec.handlers,
     definitions: spec.definitions,
     deps,

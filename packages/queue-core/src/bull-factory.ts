@@ -2,6 +2,7 @@ import Bull from 'bull';
 import { BACKOFF_STRATEGY, classifiedBackoff } from './backoff.js';
 import { QUEUES, type LockSettings, type QueueName } from './queues.js';
 import type { RedisConnections } from './redis.js';
+import { bullKeyLayout, shardQueueName } from './sharding.js';
 
 export interface BullQueueOptions {
   readonly prefix: string;
@@ -11,13 +12,18 @@ export interface BullQueueOptions {
   readonly skipVersionCheck?: boolean;
   /** Bull's per-minute completed/failed metrics, read by the dashboard */
   readonly metricsDataPoints?: number;
+  /** shard of a sharded queue (sharding.ts); default 0, the queue's own name */
+  readonly shard?: number;
+  /** Redis Cluster key layout: one hash slot per shard (sharding.ts `bullKeyLayout`) */
+  readonly cluster?: boolean;
 }
 
 /** The only place a Bull `Queue` is constructed. */
 export function createBullQueue(queue: QueueName, options: BullQueueOptions): Bull.Queue {
   const locks = { ...QUEUES[queue].locks, ...stripUndefined(options.locks ?? {}) };
+  const layout = bullKeyLayout(options.prefix, shardQueueName(queue, options.shard ?? 0), options.cluster ?? false);
   const queueOptions: Bull.QueueOptions & { skipVersionCheck?: boolean } = {
-    prefix: options.prefix,
+    prefix: layout.prefix,
     createClient: options.connections.createClient,
     settings: {
       lockDuration: locks.lockDuration,
@@ -32,7 +38,7 @@ export function createBullQueue(queue: QueueName, options: BullQueueOptions): Bu
     // supported by Bull 4.x (lib/queue.js), missing from its typings: skips an INFO round trip
     skipVersionCheck: options.skipVersionCheck,
   };
-  return new Bull(queue, queueOptions);
+  return new Bull(layout.name, queueOptions);
 }
 
 function stripUndefined<T extends object>(obj: T): Partial<T> {

@@ -13,6 +13,7 @@ import { getJob } from './jobs/index.js';
 import type { QueueName } from './queues.js';
 import { jobSecurityFromEnv, type JobSecurity } from './job-security.js';
 import { redact, RedisConnections, whenReady } from './redis.js';
+import { clusterModeFromEnv, shardCountsFromEnv, shardFor, type ShardCounts } from './sharding.js';
 import { toFieldIssues } from './validation.js';
 
 export type { EnqueueOptions } from './job-options.js';
@@ -35,6 +36,13 @@ export interface ProducerConfig {
    * `JOB_ENCRYPTION_KEYS` and `JOB_SIGNING` in process.env; throws ConfigError when unset.
    */
   readonly security?: JobSecurity;
+  /**
+   * Shards per queue (sharding.ts): workspace jobs go to `<queue>-<fnv1a(workspaceId) mod N>`.
+   * Default: `<QUEUE>_SHARDS` from process.env (1 when unset). Must match the workers'.
+   */
+  readonly shards?: ShardCounts;
+  /** Redis Cluster key layout (sharding.ts); default: `BULL_CLUSTER`, or a prefix containing `{` */
+  readonly cluster?: boolean;
 }
 
 export interface EnqueuedJob {
@@ -54,11 +62,14 @@ const CONNECTION_ERRORS = /Stream isn't writeable|Connection is closed|ECONNREFU
 
 export class Producer {
   private readonly connections: RedisConnections;
-  private readonly queues = new Map<QueueName, Bull.Queue>();
+  /** by Bull queue name (one per shard) */
+  private readonly queues = new Map<string, Bull.Queue>();
   private readonly prefix: string;
   private readonly connectTimeoutMs: number;
   private readonly chunkSize: number;
   private readonly security: JobSecurity;
+  private readonly shards: ShardCounts;
+  private readonly cluster: boolean;
   private closing: Promise<void> | undefined;
 
   constructor(readonly config: ProducerConfig) {
@@ -66,6 +77,8 @@ export class Producer {
     this.connectTimeoutMs = config.connectTimeoutMs ?? 2000;
     this.chunkSize = config.bulkChunkSize ?? 500;
     this.security = config.security ?? jobSecurityFromEnv();
+    this.shards = config.shards ?? shardCountsFromEnv();
+    this.cluster = config.cluster ?? clusterModeFromEnv(process.env, this.prefix);
     this.connections = new RedisConnections(config.redisUrl, 'producer', 'coldcopy-producer');
   }
 
@@ -79,7 +92,7 @@ export class Producer {
     const def = this.definition(job);
     const payload = this.validate(def, data, '');
     const { opts, name, stored } = this.prepare(def, payload, options);
-    const queue = await this.readyQueue(def.queue);
+    const queue = await this.readyQueue(def.queue, this.shardOf(def, payload));
     try {
       const added = await queue.add(name, stored, opts);
       return { id: String(added.id), queue: def.queue, name };
@@ -103,7 +116,7 @@ export class Producer {
     const def = this.definition(job);
     if (!Array.isArray(items)) throw new TypeError('enqueueBulk expects an array of { data, options }');
     const issues: FieldIssue[] = [];
-    const prepared: Array<{ name: string; data: unknown; opts: Bull.JobOptions }> = [];
+    const prepared: Array<{ name: string; data: unknown; opts: Bull.JobOptions; shard: number }> = [];
     items.forEach((item, index) => {
       const parsed = def.inputSchema.safeParse(item?.data);
       if (!parsed.success) {
@@ -112,21 +125,31 @@ export class Producer {
       }
       try {
         const { opts, name, stored } = this.prepare(def, parsed.data as JobPayload<typeof def>, item.options);
-        prepared.push({ name, data: stored, opts });
+        prepared.push({ name, data: stored, opts, shard: this.shardOf(def, parsed.data as JobPayload<typeof def>) });
       } catch (err) {
         issues.push({ path: `[${index}]`, message: (err as Error).message });
       }
     });
     if (issues.length > 0) throw new JobValidationError(def.name, issues);
     if (prepared.length === 0) return [];
-    const queue = await this.readyQueue(def.queue);
-    const result: EnqueuedJob[] = [];
-    for (let i = 0; i < prepared.length; i += this.chunkSize) {
-      try {
-        const added = await queue.addBulk(prepared.slice(i, i + this.chunkSize));
-        for (const j of added) result.push({ id: String(j.id), queue: def.queue, name: def.name });
-      } catch (err) {
-        throw this.translate(err);
+    // One addBulk series per shard; the result keeps the order of `items`.
+    const byShard = new Map<number, number[]>();
+    prepared.forEach((item, index) => {
+      let list = byShard.get(item.shard);
+      if (!list) byShard.set(item.shard, (list = []));
+      list.push(index);
+    });
+    const result = new Array<EnqueuedJob>(prepared.length);
+    for (const [shard, indexes] of byShard) {
+      const queue = await this.readyQueue(def.queue, shard);
+      for (let i = 0; i < indexes.length; i += this.chunkSize) {
+        const chunk = indexes.slice(i, i + this.chunkSize);
+        try {
+          const added = await queue.addBulk(chunk.map((k) => ({ name: prepared[k]!.name, data: prepared[k]!.data, opts: prepared[k]!.opts })));
+          added.forEach((j, n) => (result[chunk[n]!] = { id: String(j.id), queue: def.queue, name: def.name }));
+        } catch (err) {
+          throw this.translate(err);
+        }
       }
     }
     return result;
@@ -174,13 +197,27 @@ export class Producer {
     return { opts, name: def.name, stored };
   }
 
-  private async readyQueue(name: QueueName): Promise<Bull.Queue> {
+  /** Shard of a validated payload: global jobs and unsharded queues use shard 0 (no hashing). */
+  private shardOf(def: AnyJobDefinition, payload: JobPayload<AnyJobDefinition>): number {
+    const n = this.shards[def.queue];
+    if (n === undefined || n <= 1) return 0;
+    return shardFor((payload as { workspaceId?: string }).workspaceId, n);
+  }
+
+  private async readyQueue(name: QueueName, shard = 0): Promise<Bull.Queue> {
     if (this.closing) throw new QueueUnavailableError('producer is closed');
-    let queue = this.queues.get(name);
+    const key = shard === 0 ? name : `${name}-${shard}`;
+    let queue = this.queues.get(key);
     if (!queue) {
-      queue = createBullQueue(name, { prefix: this.prefix, connections: this.connections, skipVersionCheck: true });
+      queue = createBullQueue(name, {
+        prefix: this.prefix,
+        connections: this.connections,
+        skipVersionCheck: true,
+        shard,
+        cluster: this.cluster,
+      });
       queue.on('error', () => {}); // surfaced through the rejected enqueue instead
-      this.queues.set(name, queue);
+      this.queues.set(key, queue);
     }
     const client = this.connections.client;
     if (client.status !== 'ready') {

@@ -12,6 +12,9 @@ import type { Logger } from './logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { QUEUES, type LockSettings, type QueueName } from './queues.js';
 import { RedisConnections } from './redis.js';
+import type { Schedule } from './jobs/schedules.js';
+import { reconcileSchedules } from './schedule-reconciler.js';
+import { splitConcurrency } from './sharding.js';
 import { toFieldIssues } from './validation.js';
 
 /** What a handler receives besides its payload. */
@@ -72,11 +75,26 @@ export interface WorkerOptions<Q extends QueueName, D> {
    * webhook alerts. Default: on, with the default bounds; `false` turns it off.
    */
   readonly deadLetters?: (DeadLetterBounds & { readonly alerts?: AlertNotifier }) | false;
+  /**
+   * Shards of the queue (sharding.ts, `<QUEUE>_SHARDS`; default 1): one Bull queue and fetch loop
+   * per shard, `concurrency` split over them (at least 1 each).
+   */
+  readonly shards?: number;
+  /** Redis Cluster key layout (sharding.ts `bullKeyLayout`) */
+  readonly cluster?: boolean;
+  /**
+   * Reconcile the queue's repeatable jobs with these schedules at startup (schedule-reconciler.ts;
+   * `[]` removes every schedule). Default: leave them alone.
+   */
+  readonly schedules?: readonly Schedule[];
 }
 
 export interface Worker {
   readonly queueName: QueueName;
+  /** shard 0 (the queue itself when unsharded) */
   readonly bull: Bull.Queue;
+  /** every shard's Bull queue, shard 0 first */
+  readonly shards: readonly Bull.Queue[];
   readonly concurrency: number;
   /** processors registered and Redis connected, not shutting down */
   isReady(): boolean;
@@ -169,13 +187,25 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
   let shuttingDown = false;
   let ready = false;
 
-  const queue = createBullQueue(queueName, {
-    prefix: options.prefix ?? 'bull',
-    connections,
-    locks: options.locks,
-    // Bull's per-minute completed/failed counts, read by the dashboard for throughput (one week).
-    metricsDataPoints: 10_080,
-  });
+  // One Bull queue per shard, each with its own fetch loop and a share of the concurrency, so a
+  // backlog on one shard cannot hold up the others (sharding.ts).
+  const shardConcurrency = splitConcurrency(concurrency, options.shards ?? 1);
+  const shardQueues = shardConcurrency.map((_, shard) =>
+    createBullQueue(queueName, {
+      prefix: options.prefix ?? 'bull',
+      connections,
+      locks: options.locks,
+      // Bull's per-minute completed/failed counts, read by the dashboard for throughput (one week).
+      metricsDataPoints: 10_080,
+      shard,
+      cluster: options.cluster,
+    }),
+  );
+  const queue = shardQueues[0]!;
+  const onEveryShard = ((event: string, listener: (...args: unknown[]) => void) => {
+    for (const q of shardQueues) q.on(event as 'error', listener);
+    return queue;
+  }) as unknown as Bull.Queue['on'];
 
   const deadLetters =
     options.deadLetters === false
@@ -188,22 +218,22 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
         });
 
   const active = metrics.active.labels(queueName);
-  metrics.concurrency.labels(queueName).set(concurrency);
+  metrics.concurrency.labels(queueName).set(shardConcurrency.reduce((a, b) => a + b, 0));
   metrics.active.labels(queueName).set(0);
   const stalled = metrics.stalled.labels(queueName);
 
-  queue.on('error', (err: Error) => {
+  onEveryShard('error', (err: Error) => {
     if (shuttingDown && /Connection is closed/.test(err.message)) return;
     log.error('queue error', { queue: queueName, err: err.message });
   });
-  queue.on('stalled', (job: Bull.Job) => {
+  onEveryShard('stalled', (job: Bull.Job) => {
     stalled.inc();
     log.warn('job stalled', { queue: queueName, job: job.name, jobId: job.id, attempt: job.attemptsMade + 1 });
   });
-  queue.on('lock-extension-failed', (job: Bull.Job, err: Error) => {
+  onEveryShard('lock-extension-failed', (job: Bull.Job, err: Error) => {
     log.warn('job lock extension failed', { queue: queueName, job: job.name, jobId: job.id, err: err.message });
   });
-  queue.on('completed', (job: Bull.Job) => {
+  onEveryShard('completed', (job: Bull.Job) => {
     const entry = table.get(job.name);
     const seconds = (Date.now() - (job.processedOn ?? Date.now())) / 1000;
     if (entry) {
@@ -219,7 +249,7 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
       workspaceId: (job.data as { workspaceId?: string } | undefined)?.workspaceId,
     });
   });
-  queue.on('failed', (job: Bull.Job, err: Error) => {
+  onEveryShard('failed', (job: Bull.Job, err: Error) => {
     const entry = table.get(job.name);
     const final = isPermanentError(err) || (job as unknown as { isDiscarded(): boolean }).isDiscarded() || job.attemptsMade >= (job.opts.attempts ?? 1);
     const seconds = (Date.now() - (job.processedOn ?? Date.now())) / 1000;
@@ -328,24 +358,34 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
 
   // One '*' processor per queue: Bull's named processors add their concurrency up (bull-v4.md §3).
   // The returned promise settles only when the queue closes: never await it.
-  queue.process('*', concurrency, dispatch).catch((err: Error) => {
-    if (!shuttingDown) log.error('processor stopped', { queue: queueName, err: err.message });
+  shardQueues.forEach((q, shard) => {
+    q.process('*', shardConcurrency[shard]!, dispatch).catch((err: Error) => {
+      if (!shuttingDown) log.error('processor stopped', { queue: q.name, err: err.message });
+    });
   });
-  await queue.isReady();
+  await Promise.all(shardQueues.map((q) => q.isReady()));
+  if (options.schedules) {
+    // Schedules live on shard 0 (global jobs route there). A failure is logged, not fatal: the
+    // worker still processes, and the next start reconciles again.
+    await reconcileSchedules({ queue, schedules: options.schedules, security, logger: log }).catch((err: Error) =>
+      log.error('schedules: reconciliation failed', { queue: queueName, err: err.message }),
+    );
+  }
   ready = true;
-  log.info('worker started', { queue: queueName, concurrency, jobs: [...table.keys()] });
+  log.info('worker started', { queue: queueName, concurrency, shards: shardQueues.length, jobs: [...table.keys()] });
 
   let closing: Promise<{ graceful: boolean; abandoned: number }> | undefined;
   const worker: Worker = {
     queueName,
     bull: queue,
+    shards: shardQueues,
     concurrency,
     isReady: () => ready && !shuttingDown && connections.client.status === 'ready',
     activeCount: () => controllers.size,
     close(graceMs = config.shutdownGraceSeconds * 1000) {
       closing ??= (async () => {
         ready = false;
-        const closed = queue.close();
+        const closed = Promise.all(shardQueues.map((q) => q.close()));
         let graceful = await finishesWithin(closed, graceMs);
         let abandoned = 0;
         if (!graceful) {

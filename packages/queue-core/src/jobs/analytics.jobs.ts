@@ -57,12 +57,12 @@ export const refreshAnalytics = defineJob({
     views: z.array(materializedView).min(1).max(6).optional(),
     /** refresh even when a view was refreshed less than its minimum interval ago */
     force: z.boolean().default(false),
-    /** the scheduler tick: part of the key */
-    slot: timeSlot,
+    /** the scheduler tick: part of the key; absent for scheduled runs, whose Bull repeat job id is already unique per tick (schedules.ts) */
+    slot: timeSlot.optional(),
   },
   idempotencyKey: (p) => [
     p.group,
-    p.slot,
+    p.slot ?? 'unslotted',
     ...(p.force ? ['force'] : []),
     ...[...new Set(p.views ?? [])].sort(),
   ],

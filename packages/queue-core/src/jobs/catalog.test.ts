@@ -276,8 +276,27 @@ describe('job catalog', () => {
     expect(def.schema.parse(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed);
   });
 
-  it.each(eachJob)('%s: rejects {} naming a missing field', (_name, def) => {
+  // Jobs run by a repeatable schedule (schedules.ts) have static data: their time-slot field is
+  // optional (absent for scheduled runs, whose Bull repeat job id is already unique per tick).
+  const SCHEDULED_STATIC = ['refresh-analytics', 'cleanup-old-data', 'backup-data', 'cache-warming'];
+
+  it.each(eachJob.filter(([name]) => !SCHEDULED_STATIC.includes(name)))('%s: rejects {} naming a missing field', (_name, def) => {
     expect(missingFields(def, {}).length).toBeGreaterThan(0);
+  });
+
+  it('accepts scheduled jobs without their time slot, and keys them apart from slotted runs', () => {
+    expect(getJob('cleanup-old-data')!.inputSchema.safeParse({}).success).toBe(true);
+    expect(getJob('cache-warming')!.inputSchema.safeParse({}).success).toBe(true);
+    expect(getJob('refresh-analytics')!.inputSchema.safeParse({ group: 'hourly' }).success).toBe(true);
+    expect(getJob('refresh-analytics')!.inputSchema.safeParse({}).success).toBe(false);
+    expect(getJob('backup-data')!.inputSchema.safeParse({ kind: 'full' }).success).toBe(true);
+    expect(getJob('backup-data')!.inputSchema.safeParse({}).success).toBe(false);
+    for (const name of SCHEDULED_STATIC) {
+      const def = getJob(name)!;
+      const sample = sampleOf(name);
+      const { slot: _slot, date: _date, ...unslotted } = sample;
+      expect(keyOf(def, unslotted), name).not.toEqual(keyOf(def, sample));
+    }
   });
 
   it.each(eachJob)('%s: rejects a wrong type in every field', (name, def) => {

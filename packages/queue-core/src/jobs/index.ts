@@ -44,3 +44,4 @@ for (const job of allJobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ??
 export function jobsOnQueue(queue: QueueName): readonly CatalogJob[] {
   return byQueue.get(queue) ?? [];
 }
+export * from './schedules.js';

@@ -41,14 +41,14 @@ export const cleanupOldData = defineJob({
     batchSize: z.number().int().positive().max(10_000).default(1000),
     /** run only these rules (default: all), e.g. the hourly `enrichment_cache` purge */
     only: z.array(retentionRule).min(1).max(15).optional(),
-    /** the scheduler tick: part of the key */
-    slot: timeSlot,
+    /** the scheduler tick: part of the key; absent for scheduled runs, whose Bull repeat job id is already unique per tick (schedules.ts) */
+    slot: timeSlot.optional(),
   },
   // domain.md: `cleanup:{YYYY-MM-DD}`. A minute slot instead of the date, because the hourly
   // `enrichment_cache` purge would otherwise collide with the nightly run and with itself; the
   // mode and the rules are in the key so that a dry run never blocks the real one.
   idempotencyKey: (p) => [
-    p.slot,
+    p.slot ?? 'unslotted',
     p.dryRun ? 'dry-run' : 'apply',
     ...(p.only ? [...new Set(p.only)].sort() : ['all']),
   ],
@@ -85,10 +85,10 @@ export const backupData = defineJob({
     kind: z.enum(['full', 'schema']),
     /** `compliance` (kept 365 days) for the first backup of each month, else `standard` (30 days) */
     retentionCategory: z.enum(['standard', 'compliance']).default('standard'),
-    /** UTC day of the backup: part of the key */
-    date: z.iso.date(),
+    /** UTC day of the backup: part of the key; absent for scheduled runs, whose Bull repeat job id is already unique per tick (schedules.ts) */
+    date: z.iso.date().optional(),
   },
-  idempotencyKey: (p) => [p.kind, p.date],
+  idempotencyKey: (p) => [p.kind, p.date ?? 'undated'],
   options: { attempts: 1, priority: 'low' },
 });
 
@@ -112,10 +112,10 @@ export const cacheWarming = defineJob({
         maxKeysPerWorkspace: z.number().int().positive().max(10_000).optional(),
       })
       .optional(),
-    /** the 30-minute scheduler tick: part of the key */
-    slot: timeSlot,
+    /** the 30-minute scheduler tick: part of the key; absent for scheduled runs, whose Bull repeat job id is already unique per tick (schedules.ts) */
+    slot: timeSlot.optional(),
   },
-  idempotencyKey: (p) => [p.slot, ...(p.scopes ? [...new Set(p.scopes)].sort() : ['all'])],
+  idempotencyKey: (p) => [p.slot ?? 'unslotted', ...(p.scopes ? [...new Set(p.scopes)].sort() : ['all'])],
   options: { attempts: 1, priority: 'background' },
 });
 

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { JobSecurity } from '../job-security.js';
+import { PRIORITIES } from '../priorities.js';
+import { QUEUE_NAMES } from '../queues.js';
+import { desiredSchedule, scheduleKeyOf } from '../schedule-reconciler.js';
+import { SCHEDULES, schedulesOn, type Schedule } from './schedules.js';
+
+const security = new JobSecurity({ signing: 'disabled' });
+
+describe('schedules', () => {
+  // Module-load validation: every declared schedule passes its job's schema and cron check.
+  const desired = SCHEDULES.map((s) => desiredSchedule(s, security));
+
+  it('declares valid, unique, UTC schedules for static jobs only', () => {
+    expect(new Set(SCHEDULES.map((s) => s.key)).size).toBe(SCHEDULES.length);
+    for (const s of SCHEDULES) {
+      expect(s.tz).toBe('UTC');
+      expect(s.job.scope, s.key).toBe('global');
+    }
+    expect(schedulesOn('analytics').map((s) => s.key)).toEqual([
+      'refresh-analytics-15-min',
+      'refresh-analytics-30-min',
+      'refresh-analytics-hourly',
+      'refresh-analytics-6-hours',
+    ]);
+    expect(schedulesOn('maintenance').map((s) => s.cron)).toEqual(['*/30 * * * *', '0 * * * *', '0 2 * * *', '0 3 1 * *', '0 3 2-31 * *']);
+    expect(QUEUE_NAMES.flatMap((q) => schedulesOn(q)).length).toBe(SCHEDULES.length);
+  });
+
+  it('gives every schedule a priority, its job options and a stable job id that changes with the config', () => {
+    for (const d of desired) {
+      expect(d.opts.priority).toBe(PRIORITIES[d.schedule.job.options.priority ?? 'normal']);
+      expect(d.opts.repeat).toEqual({ cron: d.schedule.cron, tz: 'UTC' });
+      expect(d.jobId).not.toContain(':');
+      expect(scheduleKeyOf(d.jobId)).toBe(d.schedule.key);
+      expect(desiredSchedule(d.schedule, security).jobId).toBe(d.jobId);
+    }
+    const base = SCHEDULES[0]!;
+    const ids = new Set([
+      desired[0]!.jobId,
+      desiredSchedule({ ...base, cron: '*/10 * * * *' }, security).jobId,
+      desiredSchedule({ ...base, tz: 'Europe/Berlin' }, security).jobId,
+      desiredSchedule({ ...base, data: { ...base.data, force: true } } as Schedule, security).jobId,
+      desiredSchedule({ ...base, priority: 'high' }, security).jobId,
+    ]);
+    expect(ids.size).toBe(5);
+  });
+
+  it('rejects bad declarations', () => {
+    const base = SCHEDULES[0]!;
+    expect(() => desiredSchedule({ ...base, cron: '* * * *' }, security)).toThrow(/cron/);
+    expect(() => desiredSchedule({ ...base, cron: '@daily' }, security)).toThrow(/cron/);
+    expect(() => desiredSchedule({ ...base, tz: 'Mars/Olympus' }, security)).toThrow(/time zone/);
+    expect(() => desiredSchedule({ ...base, key: 'Bad Key' }, security)).toThrow(/key/);
+    expect(() => desiredSchedule({ ...base, data: { group: 'yearly' } } as unknown as Schedule, security)).toThrow(/refresh-analytics/);
+  });
+});

@@ -1,0 +1,103 @@
+import type { AnyJobDefinition, JobInput } from '../define-job.js';
+import type { Priority } from '../priorities.js';
+import type { QueueName } from '../queues.js';
+import { backupData, cacheWarming, cleanupOldData } from './maintenance.jobs.js';
+import { refreshAnalytics } from './analytics.jobs.js';
+
+/**
+ * Repeatable schedules, declared next to the job definitions (domain.md §6, all UTC). The worker
+ * of each queue reconciles Redis with the schedules of its queue at startup
+ * (schedule-reconciler.ts): missing ones are added, changed ones replaced, stale ones removed
+ * together with their armed run.
+ *
+ * Only jobs whose data can be static are scheduled here; their time-slot field is absent in
+ * scheduled runs (the Bull repeat job id is unique per tick). Not scheduled yet because each needs
+ * a fan-out job that does not exist: campaign tick (send-bulk-email per active campaign), campaign
+ * stats (calculate-campaign-stats per campaign), outbox drain (sync-hubspot per workspace),
+ * Salesforce/calendar sync per integration, warm-up sends, send-ledger reconcile, warm-up day
+ * advance and credit reset, consent expiry, partition creation, weekly backup verification,
+ * LinkedIn identity check and GDPR deadline alerts.
+ */
+export interface Schedule<J extends AnyJobDefinition = AnyJobDefinition> {
+  /** stable name of the schedule: lower-case letters, digits and `-` (part of the Bull job id) */
+  readonly key: string;
+  readonly job: J;
+  /** five-field cron expression */
+  readonly cron: string;
+  /** IANA time zone; always UTC here (one container in local time was a ColdCopy bug) */
+  readonly tz: string;
+  /** the job's input, validated by its schema like any enqueue */
+  readonly data: JobInput<J>;
+  /** default: the job's own priority (every job on a queue has one: priorities.ts) */
+  readonly priority?: Priority;
+  readonly description: string;
+}
+
+function schedule<J extends AnyJobDefinition>(job: J, spec: Omit<Schedule<J>, 'job' | 'tz'> & { tz?: string }): Schedule {
+  return Object.freeze({ ...spec, job, tz: spec.tz ?? 'UTC' }) as unknown as Schedule;
+}
+
+export const SCHEDULES: readonly Schedule[] = Object.freeze([
+  // analytics views by refresh group (domain.md §3)
+  schedule(refreshAnalytics, {
+    key: 'refresh-analytics-15-min',
+    cron: '*/15 * * * *',
+    data: { group: 'every-15-min', requestedBy: 'system' },
+    description: 'mv_campaign_analytics',
+  }),
+  schedule(refreshAnalytics, {
+    key: 'refresh-analytics-30-min',
+    cron: '*/30 * * * *',
+    data: { group: 'every-30-min', requestedBy: 'system' },
+    description: 'mv_deliverability',
+  }),
+  schedule(refreshAnalytics, {
+    key: 'refresh-analytics-hourly',
+    cron: '0 * * * *',
+    data: { group: 'hourly', requestedBy: 'system' },
+    description: 'mv_campaign_daily, mv_workspace_analytics (after the campaign view), mv_send_time_performance',
+  }),
+  schedule(refreshAnalytics, {
+    key: 'refresh-analytics-6-hours',
+    cron: '0 */6 * * *',
+    data: { group: 'every-6-hours', requestedBy: 'system' },
+    description: 'mv_lead_engagement',
+  }),
+  // maintenance
+  schedule(cacheWarming, {
+    key: 'cache-warming',
+    cron: '*/30 * * * *',
+    data: { requestedBy: 'system' },
+    description: 'warm every cache scope',
+  }),
+  schedule(cleanupOldData, {
+    key: 'enrichment-cache-purge',
+    cron: '0 * * * *',
+    data: { only: ['enrichment_cache'], requestedBy: 'system' },
+    description: 'hourly purge of expired enrichment_cache rows',
+  }),
+  schedule(cleanupOldData, {
+    key: 'cleanup-old-data',
+    cron: '0 2 * * *',
+    data: { requestedBy: 'system' },
+    description: 'every retention rule of domain.md §6 (partition drops included)',
+  }),
+  // The first backup of each month is kept 365 days (compliance), the others 30 days.
+  schedule(backupData, {
+    key: 'backup-data-monthly',
+    cron: '0 3 1 * *',
+    data: { kind: 'full', retentionCategory: 'compliance', requestedBy: 'system' },
+    description: 'full encrypted backup on the 1st, kept as compliance',
+  }),
+  schedule(backupData, {
+    key: 'backup-data-daily',
+    cron: '0 3 2-31 * *',
+    data: { kind: 'full', retentionCategory: 'standard', requestedBy: 'system' },
+    description: 'full encrypted backup, other days',
+  }),
+]);
+
+/** The schedules whose jobs run on a queue, in declaration order. */
+export function schedulesOn(queue: QueueName, schedules: readonly Schedule[] = SCHEDULES): Schedule[] {
+  return schedules.filter((s) => s.job.queue === queue);
+}
