@@ -15,6 +15,7 @@ import { createPgEmailStore } from './providers/pg-email-store.js';
 import { createRedisSendLimits } from './providers/redis-send-limits.js';
 import type { SendLimits } from './providers/send-limits.js';
 import { createPgWebhookStore } from './providers/pg-webhook-store.js';
+import { createPgCampaignTickStore, type CampaignTickStore } from './providers/campaign-tick-store.js';
 import type { WebhookStore } from './providers/webhook-store.js';
 import { createSesEmailSender } from './providers/ses-email-sender.js';
 import { fetchSnsCertificate, type SnsCertificateFetcher, type SubscriptionConfirmer, confirmSnsSubscription } from './providers/sns.js';
@@ -23,6 +24,7 @@ import { fetchSnsCertificate, type SnsCertificateFetcher, type SubscriptionConfi
 export interface EmailDeps {
   readonly store: EmailStore;
   readonly webhooks: WebhookStore;
+  readonly campaignTicks: CampaignTickStore;
   readonly sender: EmailSender;
   readonly limits: SendLimits;
   readonly followUps: FollowUps;
@@ -104,6 +106,7 @@ export async function createDeps(env: EmailEnv, tools: { producer: Producer; log
   const deps: EmailDeps = {
     store: createPgEmailStore(pool),
     webhooks: createPgWebhookStore(pool),
+    campaignTicks: createPgCampaignTickStore(pool),
     sender: createSesEmailSender(ses, { throttleRetryMs: env.SES_THROTTLE_RETRY_MS }),
     limits: createRedisSendLimits({
       redis,

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { createSesClient, type EmailDeps } from '../src/deps.js';
 import { createPgEmailStore } from '../src/providers/pg-email-store.js';
 import { createPgWebhookStore } from '../src/providers/pg-webhook-store.js';
+import { createPgCampaignTickStore } from '../src/providers/campaign-tick-store.js';
 import { testCertificateFetcher } from './sns-signer.js';
 import { createRedisSendLimits } from '../src/providers/redis-send-limits.js';
 import { createSesEmailSender } from '../src/providers/ses-email-sender.js';
@@ -83,6 +84,7 @@ export function useEmailHarness() {
     const value: EmailDeps = {
       store: createPgEmailStore(state.pool),
       webhooks: createPgWebhookStore(state.pool),
+      campaignTicks: createPgCampaignTickStore(state.pool),
       sender: createSesEmailSender(options.sesClient ?? state.sesClient),
       limits: createRedisSendLimits({
         redis: state.redis,
