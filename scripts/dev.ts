@@ -375,9 +375,12 @@ function devSecrets(): Record<string, string> {
   return secrets;
 }
 
-/** The current 5-minute scheduler slot, `20250709T1430Z`. */
+/**
+ * The demo tick's slot, `20250709T1432Z`: the current minute (the scheduler uses 5-minute slots),
+ * so that restarting the stack a minute later runs a new tick instead of a no-op duplicate.
+ */
 function currentSlot(now = new Date()): string {
-  const d = new Date(Math.floor(now.getTime() / 300_000) * 300_000);
+  const d = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}T${p(d.getUTCHours())}${p(d.getUTCMinutes())}Z`;
 }
@@ -394,15 +397,22 @@ async function enqueueDemoCampaigns(redisUrl: string, databaseUrl: string, prefi
       `SELECT c.id, c.workspace_id, c.name FROM campaigns c JOIN workspaces w ON w.id = c.workspace_id
         WHERE w.slug LIKE 'demo-%' AND c.status = 'active' ORDER BY c.created_at`,
     ));
-    // Local demo only: the seeded campaigns send 09:00-17:00 New York time on weekdays and most
-    // enrolments are due later. Open the window around the clock and make a few enrolments due now,
-    // so mail shows up in the SES emulator whenever the stack starts.
+    // Local demo only: the seeded campaigns send 09:00-17:00 New York time on weekdays, have used
+    // up today's limits and most enrolments are due later. Open the window around the clock, lift
+    // the daily limits and make a few enrolments due now, so mail shows up in the SES emulator
+    // whenever the stack starts.
     const ids = rows.map((r) => r.id);
     if (ids.length > 0) {
       await client.query(
         `UPDATE campaigns SET schedule_settings = (schedule_settings - 'excludeWeekends')
-           || '{"sendBetween": {"start": "00:00", "end": "23:59"}, "excludeWeekends": false}'::jsonb
+           || '{"sendBetween": {"start": "00:00", "end": "23:59"}, "excludeWeekends": false}'::jsonb,
+           daily_limit = GREATEST(daily_limit, 10000)
           WHERE id = ANY($1::uuid[])`,
+        [ids],
+      );
+      await client.query(
+        `UPDATE mailboxes SET daily_cap = GREATEST(daily_cap, 10000)
+          WHERE status = 'active' AND workspace_id IN (SELECT workspace_id FROM campaigns WHERE id = ANY($1::uuid[]))`,
         [ids],
       );
       const due = await client.query<unknown>(
@@ -414,7 +424,7 @@ async function enqueueDemoCampaigns(redisUrl: string, databaseUrl: string, prefi
          WHERE cl.id = d.id AND d.n <= $2`,
         [ids, DEMO_DUE_PER_CAMPAIGN],
       );
-      say(`demo: send window opened around the clock, ${due.rowCount ?? 0} enrolments made due now`);
+      say(`demo: send window open around the clock, daily limits lifted, ${due.rowCount ?? 0} enrolments made due now`);
     }
   } finally {
     await client.end();
