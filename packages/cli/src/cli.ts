@@ -14,7 +14,7 @@ import {
   UnknownJobNameError,
   type Priority,
 } from '@coldcopy/queue-core';
-import { openAdminQueues } from '@coldcopy/queue-core/admin';
+import { clusterModeFromEnv, openAdminQueues, scheduleRows, shardCountsFromEnv } from '@coldcopy/queue-core/admin';
 import { loadEnv, redisEnv } from '@coldcopy/queue-core/env';
 import { createProducer, jobSecurityFromEnv } from '@coldcopy/queue-core/producer';
 import { z } from 'zod';
@@ -37,9 +37,11 @@ commands:
   catalog [--json]                      queues and job types with their JSON Schemas
   enqueue <job> --data <json|@file>     validate and enqueue one job
           [--priority ${PRIORITY_NAMES.join('|')}] [--delay <ms>] [--run-at <iso>] [--key <idempotency key>]
-  status [--json]                       job counts per queue and state (waiting includes paused)
+  status [--json]                       job counts per queue (one row per shard) and state (waiting includes paused)
+  schedules [--json]                    declared schedules and the repeatable jobs in Redis, with their next run
 ${DLQ_USAGE}
 environment: REDIS_URL (default redis://127.0.0.1:6379), BULL_PREFIX (default bull),
+  <QUEUE>_SHARDS (default 1) and BULL_CLUSTER, as the workers have them,
   JOB_SIGNING_KEYS (enqueue, dlq replay), JOB_ENCRYPTION_KEYS (jobs with sensitive fields)
 `;
 
@@ -53,6 +55,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await enqueue(rest, io);
       case 'status':
         return await status(rest, io);
+      case 'schedules':
+        return await schedules(rest, io);
       case 'dlq':
         return await runDlq(rest, io);
       case undefined:
@@ -162,7 +166,13 @@ async function enqueue(args: readonly string[], io: CliIo): Promise<number> {
     throw new UsageError(`--priority must be one of ${PRIORITY_NAMES.join(', ')}`);
   }
   const env = loadEnv(z.object(redisEnv), io.env);
-  const producer = createProducer({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX, security: jobSecurityFromEnv(io.env, (m) => io.stderr(`jobs: WARNING: ${m}\n`)) });
+  const producer = createProducer({
+    redisUrl: env.REDIS_URL,
+    prefix: env.BULL_PREFIX,
+    security: jobSecurityFromEnv(io.env, (m) => io.stderr(`jobs: WARNING: ${m}\n`)),
+    shards: shardCountsFromEnv(io.env),
+    cluster: clusterModeFromEnv(io.env, env.BULL_PREFIX),
+  });
   try {
     // Validation happens before any connection is used: bad data never reaches Redis.
     producer.validate(def, data);
@@ -182,7 +192,12 @@ async function enqueue(args: readonly string[], io: CliIo): Promise<number> {
 async function status(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { json: { type: 'boolean' } }, strict: true });
   const env = loadEnv(z.object(redisEnv), io.env);
-  const admin = openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
+  const admin = openAdminQueues({
+    redisUrl: env.REDIS_URL,
+    prefix: env.BULL_PREFIX,
+    shards: shardCountsFromEnv(io.env),
+    cluster: clusterModeFromEnv(io.env, env.BULL_PREFIX),
+  });
   try {
     const rows = await withTimeout(admin.status(), 5000, `Redis did not answer within 5 s`);
     if (values.json) {
@@ -190,10 +205,35 @@ async function status(args: readonly string[], io: CliIo): Promise<number> {
       return EXIT.ok;
     }
     const header = ['queue', 'waiting', 'active', 'delayed', 'completed', 'failed', 'paused'];
-    const lines = rows.map((r) => [r.queue, r.waiting, r.active, r.delayed, r.completed, r.failed, r.paused ? 'yes' : 'no'].map(String));
+    const lines = rows.map((r) => [r.bullName, r.waiting, r.active, r.delayed, r.completed, r.failed, r.paused ? 'yes' : 'no'].map(String));
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
     const fmt = (cols: string[]) => cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
     io.stdout(`${fmt(header)}\n${lines.map(fmt).join('\n')}\n`);
+    return EXIT.ok;
+  } finally {
+    await admin.close();
+  }
+}
+
+async function schedules(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: { json: { type: 'boolean' } }, strict: true });
+  const env = loadEnv(z.object(redisEnv), io.env);
+  // Schedules live on shard 0, which keeps the queue's name: no shard count needed.
+  const admin = openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX, shards: {}, cluster: clusterModeFromEnv(io.env, env.BULL_PREFIX) });
+  try {
+    const rows = await withTimeout(scheduleRows((q) => admin.queues[q]), 5000, `Redis did not answer within 5 s`);
+    if (values.json) {
+      io.stdout(`${JSON.stringify({ prefix: env.BULL_PREFIX, schedules: rows }, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    const header = ['schedule', 'job', 'queue', 'cron', 'tz', 'next run', 'state'];
+    const lines = rows.map((r) => [r.key, r.job, r.queue, r.cron ?? '-', r.tz ?? '-', r.nextRun ?? '-', r.state]);
+    const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+    const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+    io.stdout(`${fmt(header)}\n${lines.map(fmt).join('\n')}\n`);
+    if (rows.some((r) => r.state !== 'active')) {
+      io.stdout('pending: added when the queue\'s worker next starts; stale: removed then\n');
+    }
     return EXIT.ok;
   } finally {
     await admin.close();

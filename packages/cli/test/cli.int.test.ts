@@ -75,3 +75,76 @@ describe('pnpm jobs', () => {
     expect(status.queues.find((q) => q.queue === 'email')).toMatchObject({ waiting: 1, paused: true });
   });
 });
+
+describe('pnpm jobs: shards and schedules', () => {
+  let prefix = '';
+  beforeEach(() => {
+    prefix = testPrefix();
+  });
+  afterEach(async () => {
+    await deletePrefix(redisUrl, prefix);
+  });
+
+  const run = (args: string[], env: Record<string, string> = {}) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, REDIS_URL: redisUrl, BULL_PREFIX: prefix, ...TEST_SECURITY_ENV, ...env },
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  it('enqueue routes by workspace to a shard and status shows one row per shard', () => {
+    const env = { EMAIL_SHARDS: '3' };
+    for (const n of [1, 2, 3, 4]) {
+      const data = JSON.stringify({ workspaceId: `7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b1${n}`, campaignEmailId: `0b8f1a8e-4c2d-4e57-9f0a-1d2c3b4a5e6${n}` });
+      expect(run(['enqueue', 'send-email', '--data', data], env).code).toBe(0);
+    }
+    const s = run(['status', '--json'], env);
+    expect(s.code, s.stderr).toBe(0);
+    const rows = (JSON.parse(s.stdout) as { queues: Array<{ queue: string; bullName: string; shard: number; waiting: number }> }).queues;
+    const email = rows.filter((r) => r.queue === 'email');
+    expect(email.map((r) => [r.bullName, r.shard])).toEqual([['email', 0], ['email-1', 1], ['email-2', 2]]);
+    expect(email.reduce((n, r) => n + r.waiting, 0)).toBe(4);
+    expect(rows.filter((r) => r.queue === 'ai').map((r) => r.bullName)).toEqual(['ai']);
+    const table = run(['status'], env).stdout;
+    expect(table).toMatch(/^email-2 +\d/m);
+    expect(run(['status'], { EMAIL_SHARDS: 'many' }).code).toBe(2);
+  });
+
+  it('schedules lists every declared schedule with its next run once a worker reconciled it', async () => {
+    const before = run(['schedules', '--json']);
+    expect(before.code, before.stderr).toBe(0);
+    const declared = (JSON.parse(before.stdout) as { schedules: Array<{ key: string; state: string; nextRun: string | null }> }).schedules;
+    expect(declared.length).toBeGreaterThanOrEqual(9);
+    expect(declared.every((r) => r.state === 'pending' && r.nextRun === null)).toBe(true);
+
+    // what the maintenance worker does at startup
+    const { reconcileSchedules } = await import('../../queue-core/src/schedule-reconciler.js');
+    const { schedulesOn } = await import('../../queue-core/src/jobs/schedules.js');
+    const { createBullQueue } = await import('../../queue-core/src/bull-factory.js');
+    const { RedisConnections } = await import('../../queue-core/src/redis.js');
+    const { testSecurity } = await import('../../queue-core/test/fixtures/test-keys.js');
+    const connections = new RedisConnections(redisUrl, 'worker');
+    const queue = createBullQueue('maintenance', { prefix, connections });
+    try {
+      await reconcileSchedules({ queue, schedules: schedulesOn('maintenance'), security: testSecurity() });
+      await queue.add('cleanup-old-data', {}, { jobId: 'old', repeat: { cron: '0 4 * * *', tz: 'UTC' } });
+    } finally {
+      await queue.close();
+      await connections.close();
+    }
+
+    const after = run(['schedules', '--json']);
+    const rows = (JSON.parse(after.stdout) as { schedules: Array<{ key: string; queue: string; cron: string; tz: string; state: string; nextRun: string | null }> }).schedules;
+    const cleanup = rows.find((r) => r.key === 'cleanup-old-data')!;
+    expect(cleanup).toMatchObject({ queue: 'maintenance', cron: '0 2 * * *', tz: 'UTC', state: 'active' });
+    expect(Date.parse(cleanup.nextRun!)).toBeGreaterThan(Date.now());
+    expect(new Date(cleanup.nextRun!).getUTCHours()).toBe(2);
+    expect(rows.filter((r) => r.queue === 'analytics').every((r) => r.state === 'pending')).toBe(true);
+    expect(rows.find((r) => r.state === 'stale')).toMatchObject({ key: 'old', cron: '0 4 * * *' });
+    const table = run(['schedules']).stdout;
+    expect(table).toMatch(/^schedule +job +queue +cron +tz +next run +state$/m);
+    expect(table).toMatch(/^cleanup-old-data +cleanup-old-data +maintenance +0 2 \* \* \* +UTC +\d{4}-\d\d-\d\dT02:00:00\.000Z +active$/m);
+  });
+});

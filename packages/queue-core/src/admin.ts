@@ -5,6 +5,8 @@ import { RedisConnections } from './redis.js';
 import { clusterModeFromEnv, shardCountsFromEnv, shardQueueName, shardsOf, type ShardCounts } from './sharding.js';
 
 export type { default as Bull } from 'bull';
+export { clusterModeFromEnv, shardCountsFromEnv, type ShardCounts } from './sharding.js';
+export { scheduleRows, type ScheduleRow } from './schedule-status.js';
 export {
   DLQ_DEFAULTS,
   openDeadLetters,
