@@ -16,6 +16,7 @@ import { createRedisSendLimits } from './providers/redis-send-limits.js';
 import type { SendLimits } from './providers/send-limits.js';
 import { createPgWebhookStore } from './providers/pg-webhook-store.js';
 import { createPgCampaignTickStore, type CampaignTickStore } from './providers/campaign-tick-store.js';
+import { createPgWarmupStore, type WarmupStore } from './providers/warmup-store.js';
 import type { WebhookStore } from './providers/webhook-store.js';
 import { createSesEmailSender } from './providers/ses-email-sender.js';
 import { fetchSnsCertificate, type SnsCertificateFetcher, type SubscriptionConfirmer, confirmSnsSubscription } from './providers/sns.js';
@@ -25,6 +26,7 @@ export interface EmailDeps {
   readonly store: EmailStore;
   readonly webhooks: WebhookStore;
   readonly campaignTicks: CampaignTickStore;
+  readonly warmups: WarmupStore;
   readonly sender: EmailSender;
   readonly limits: SendLimits;
   readonly followUps: FollowUps;
@@ -107,6 +109,7 @@ export async function createDeps(env: EmailEnv, tools: { producer: Producer; log
     store: createPgEmailStore(pool),
     webhooks: createPgWebhookStore(pool),
     campaignTicks: createPgCampaignTickStore(pool),
+    warmups: createPgWarmupStore(pool),
     sender: createSesEmailSender(ses, { throttleRetryMs: env.SES_THROTTLE_RETRY_MS }),
     limits: createRedisSendLimits({
       redis,

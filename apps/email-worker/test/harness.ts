@@ -9,6 +9,7 @@ import { createSesClient, type EmailDeps } from '../src/deps.js';
 import { createPgEmailStore } from '../src/providers/pg-email-store.js';
 import { createPgWebhookStore } from '../src/providers/pg-webhook-store.js';
 import { createPgCampaignTickStore } from '../src/providers/campaign-tick-store.js';
+import { createPgWarmupStore } from '../src/providers/warmup-store.js';
 import { testCertificateFetcher } from './sns-signer.js';
 import { createRedisSendLimits } from '../src/providers/redis-send-limits.js';
 import { createSesEmailSender } from '../src/providers/ses-email-sender.js';
@@ -85,6 +86,7 @@ export function useEmailHarness() {
       store: createPgEmailStore(state.pool),
       webhooks: createPgWebhookStore(state.pool),
       campaignTicks: createPgCampaignTickStore(state.pool),
+      warmups: createPgWarmupStore(state.pool),
       sender: createSesEmailSender(options.sesClient ?? state.sesClient),
       limits: createRedisSendLimits({
         redis: state.redis,

@@ -37,6 +37,7 @@ export * from './repositories/leads.js';
 export * from './repositories/mailboxes.js';
 export * from './repositories/sending.js';
 export * from './repositories/suppression.js';
+export * from './repositories/warmup.js';
 export * from './repositories/webhooks.js';
 export * from './repositories/workspaces.js';
 export * from './types.js';

@@ -1,0 +1,14 @@
+import { runWorkerApp } from '@coldcopy/queue-core/worker';
+import { closeDeps, createDeps } from './deps.js';
+import { emailWorkerEnv } from './env.js';
+import { handlers } from './handlers/index.js';
+
+// The composition root: env → deps → worker → health server → signals (queue-core/src/app.ts).
+await runWorkerApp({
+  app: 'email-worker',
+  queue: 'email',
+  env: emailWorkerEnv,
+  handlers,
+  createDeps,
+  closeDeps,
+});
