@@ -21,13 +21,20 @@ export interface QueueTarget {
   readonly displayName: string;
 }
 
-export function listQueueTargets(admin: Pick<AdminQueues, 'queues'>): QueueTarget[] {
-  return QUEUE_NAMES.map((queue) => ({
-    queue,
-    shard: '',
-    bullName: queue,
-    bull: admin.queues[queue],
-    description: QUEUES[queue].description,
-    displayName: queue,
-  }));
+export function listQueueTargets(admin: Pick<AdminQueues, 'queues'> & Partial<Pick<AdminQueues, 'shardsOf'>>): QueueTarget[] {
+  return QUEUE_NAMES.flatMap((queue) => {
+    const shards = admin.shardsOf?.(queue) ?? [];
+    if (shards.length <= 1) {
+      return [{ queue, shard: '', bullName: queue, bull: admin.queues[queue], description: QUEUES[queue].description, displayName: queue }];
+    }
+    // A sharded queue (<QUEUE>_SHARDS > 1): one target per shard, shard 0 keeps the queue's name.
+    return shards.map((s) => ({
+      queue,
+      shard: String(s.shard),
+      bullName: s.bullName,
+      bull: s.bull,
+      description: QUEUES[queue].description,
+      displayName: s.bullName,
+    }));
+  });
 }
