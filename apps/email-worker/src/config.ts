@@ -4,6 +4,8 @@ import type { UnsubscribeConfig } from './domain/unsubscribe.js';
 export interface EmailConfig {
   /** a `sending` row older than this is an unknown outcome */
   readonly leaseMs: number;
+  /** unknown outcomes without an SES Send event after `windowMs`: review (failed_unknown) or resend once */
+  readonly unknownOutcome: { readonly windowMs: number; readonly policy: 'review' | 'resend-once' };
   readonly sesThrottleRetryMs: number;
   readonly sesQuotaRetryMs: number;
   readonly defaultConfigurationSet: string | undefined;

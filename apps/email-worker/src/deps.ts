@@ -46,6 +46,7 @@ const owned = new WeakMap<EmailDeps, { pool: Pool; redis: Redis; ses: SESClient;
 export function emailConfig(env: EmailEnv): EmailConfig {
   return {
     leaseMs: env.SEND_LEASE_MS,
+    unknownOutcome: { windowMs: env.UNKNOWN_EVENT_WINDOW_MS, policy: env.UNKNOWN_OUTCOME_POLICY },
     sesThrottleRetryMs: env.SES_THROTTLE_RETRY_MS,
     sesQuotaRetryMs: env.SES_QUOTA_RETRY_MS,
     defaultConfigurationSet: env.SES_CONFIGURATION_SET,

@@ -38,6 +38,10 @@ export const emailWorkerEnv = {
   RATE_WAIT_MAX_MS: int(5_000, 0),
   /** a `sending` ledger row older than this is treated as an unknown outcome (a worker died mid-send) */
   SEND_LEASE_MS: int(120_000),
+  /** how long an unknown outcome waits for its SES `Send` event before UNKNOWN_OUTCOME_POLICY applies */
+  UNKNOWN_EVENT_WINDOW_MS: int(900_000),
+  /** `review`: mark it failed_unknown for a human; `resend-once`: no Send event means SES never accepted it, send once more (needs Send events on the configuration set) */
+  UNKNOWN_OUTCOME_POLICY: z.enum(['review', 'resend-once']).default('review'),
 
   /** HTTPS base of the one-click unsubscribe endpoint (RFC 8058), e.g. `https://app.example.com/u` */
   UNSUBSCRIBE_BASE_URL: z.url().refine((u) => u.startsWith('https://'), 'must be an https:// URL'),

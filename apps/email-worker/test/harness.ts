@@ -68,7 +68,15 @@ export function useEmailHarness() {
   });
 
   /** Real deps (Postgres store, SES client, Redis limits, Bull follow-ups), fake operations. */
-  function deps(options: { sesClient?: SESClient; accountPerSecond?: number; domainPerMinute?: number; leaseMs?: number } = {}) {
+  function deps(
+    options: {
+      sesClient?: SESClient;
+      accountPerSecond?: number;
+      domainPerMinute?: number;
+      leaseMs?: number;
+      unknownOutcome?: EmailDeps['config']['unknownOutcome'];
+    } = {},
+  ) {
     const ops = createFakeOperations();
     const followUps: FollowUps = {
       async sendEmailLater(payload, o) {
@@ -101,7 +109,7 @@ export function useEmailHarness() {
       alerter: ops.alerter,
       certificates: testCertificateFetcher,
       confirmSubscription: async () => undefined,
-      config: { ...testConfig, leaseMs: options.leaseMs ?? testConfig.leaseMs },
+      config: { ...testConfig, leaseMs: options.leaseMs ?? testConfig.leaseMs, ...(options.unknownOutcome ? { unknownOutcome: options.unknownOutcome } : {}) },
       now: () => new Date(),
     };
     return { deps: value, ops };

@@ -72,4 +72,19 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     const row = (await h.pool.query('SELECT status FROM campaign_emails WHERE id = $1', [seed.sendIds[0]])).rows[0];
     expect(row.status).toBe('unknown');
   });
+
+  it('unknown outcomes without a Send event: failed_unknown by default, one resend with resend-once', async () => {
+    const seed = await seedCampaign(h.pool, { leads: 2, scheduleStep1: true });
+    await h.pool.query(`UPDATE campaign_emails SET status = 'unknown', claimed_at = now() - interval '1 hour', attempt = 1 WHERE id = ANY($1::uuid[])`, [seed.sendIds]);
+    const review = h.deps({ unknownOutcome: { windowMs: 60_000, policy: 'review' } });
+    const resend = h.deps({ unknownOutcome: { windowMs: 60_000, policy: 'resend-once' } });
+    // review first, for row 0 only (row 1 made recent, so not overdue yet)
+    await h.pool.query(`UPDATE campaign_emails SET claimed_at = now() WHERE id = $1`, [seed.sendIds[1]]);
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(review.deps))).toMatchObject({ resolvedUnknown: 1 });
+    await h.pool.query(`UPDATE campaign_emails SET claimed_at = now() - interval '1 hour' WHERE id = $1`, [seed.sendIds[1]]);
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(resend.deps))).toMatchObject({ resolvedUnknown: 1, queued: 1 });
+    const rows = (await h.pool.query('SELECT id, status FROM campaign_emails WHERE id = ANY($1::uuid[])', [seed.sendIds])).rows;
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({ [seed.sendIds[0]!]: 'failed_unknown', [seed.sendIds[1]!]: 'retryable' });
+    expect(await jobIds()).toEqual([`send-email.${seed.sendIds[1]}.1`]);
+  });
 });

@@ -17,11 +17,14 @@ export interface SendBulkEmailResult {
   readonly remaining: boolean;
   /** `sending` rows found past their lease and marked unknown */
   readonly expiredLeases: number;
+  /** unknown outcomes past the Send-event window, resolved by UNKNOWN_OUTCOME_POLICY */
+  readonly resolvedUnknown: number;
 }
 
 /**
  * The campaign tick (email-ses-sns.md §12.6: bulk = fan-out only). Steps, each safe to repeat:
- *   1. expire stale `sending` leases (a worker died mid-send) to `unknown`;
+ *   1. settle outcomes: stale `sending` leases (a worker died mid-send) → `unknown`; unknown
+ *      outcomes with no SES Send event within the window → failed_unknown, or one resend;
  *   2. if the campaign is active, inside its window and under its daily limit, insert `scheduled`
  *      ledger rows for due enrolments (the unique (campaign, lead, step) key makes a retry insert
  *      nothing twice);
@@ -34,10 +37,10 @@ export const sendBulkEmailHandler: Handler<typeof sendBulkEmail, EmailDeps> = as
   const ticks = deps.campaignTicks;
   const ws = payload.workspaceId;
   const now = deps.now();
-  const expiredLeases = await ticks.expireLeases(ws, payload.campaignId, deps.config.leaseMs, now);
+  const settled = await ticks.settle(ws, payload.campaignId, { leaseMs: deps.config.leaseMs, ...deps.config.unknownOutcome, now });
 
   const campaign = await ticks.campaign(ws, payload.campaignId);
-  const result = { scheduled: 0, queued: 0, skippedLimit: 0, remaining: false, expiredLeases };
+  const result = { scheduled: 0, queued: 0, skippedLimit: 0, remaining: false, expiredLeases: settled.expired, resolvedUnknown: settled.resolved };
   if (campaign.status !== 'active') return { ...result, skipped: 'campaign-not-active' };
   const window = campaignWindow(campaign);
   if (!isInWindow(now, window)) return { ...result, skipped: 'outside-window' };

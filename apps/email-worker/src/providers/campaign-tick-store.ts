@@ -6,6 +6,7 @@ import {
   listCampaignMailboxes,
   listDueCampaignEmails,
   listUnsettledCampaignEmails,
+  resolveUnknownCampaignEmail,
   type CampaignRow,
   type EnrolmentToSchedule,
   type MailboxRow,
@@ -23,8 +24,15 @@ export interface CampaignTickStore {
   /** inserts `scheduled` rows; existing (campaign, lead, step) rows are left alone */
   schedule(workspaceId: string, campaignId: string, rows: ReadonlyArray<{ leadId: string; stepNumber: number; mailboxId: string; scheduledAt: Date }>): Promise<number>;
   dueSends(workspaceId: string, campaignId: string, before: Date, limit: number): Promise<Array<{ id: string; attempt: number }>>;
-  /** `sending` rows past their lease → unknown; returns how many */
-  expireLeases(workspaceId: string, campaignId: string, leaseMs: number, now: Date): Promise<number>;
+  /**
+   * Settles outcomes: `sending` rows past their lease → unknown; unknown rows whose SES Send event
+   * did not come within the window → failed_unknown (review) or, once, retryable (resend-once).
+   */
+  settle(
+    workspaceId: string,
+    campaignId: string,
+    options: { leaseMs: number; windowMs: number; policy: 'review' | 'resend-once'; now: Date },
+  ): Promise<{ expired: number; resolved: number }>;
 }
 
 export function createPgCampaignTickStore(pool: Pool): CampaignTickStore {
@@ -45,11 +53,20 @@ export function createPgCampaignTickStore(pool: Pool): CampaignTickStore {
       return result.scheduled.length;
     },
     dueSends: (ws, id, before, limit) => listDueCampaignEmails(pool, ws, id, { before, limit }),
-    async expireLeases(ws, id, leaseMs, now) {
-      const stale = await listUnsettledCampaignEmails(pool, ws, id, { claimedBefore: new Date(now.getTime() - leaseMs), limit: 500 });
+    async settle(ws, id, { leaseMs, windowMs, policy, now }) {
+      const stale = await listUnsettledCampaignEmails(pool, ws, id, { claimedBefore: new Date(now.getTime() - Math.min(leaseMs, windowMs)), limit: 500 });
       let expired = 0;
-      for (const row of stale) if (row.status === 'sending' && (await expireSendingLease(pool, ws, row.id, leaseMs))) expired++;
-      return expired;
+      let resolved = 0;
+      for (const row of stale) {
+        if (row.status === 'sending' && (await expireSendingLease(pool, ws, row.id, leaseMs))) expired++;
+      }
+      const overdue = await listUnsettledCampaignEmails(pool, ws, id, { claimedBefore: new Date(now.getTime() - windowMs), limit: 500 });
+      for (const row of overdue) {
+        if (row.status !== 'unknown') continue;
+        const to = policy === 'resend-once' && row.attempt === 1 ? 'retryable' : 'failed_unknown';
+        if (await resolveUnknownCampaignEmail(pool, ws, row.id, to)) resolved++;
+      }
+      return { expired, resolved };
     },
   };
 }
