@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { sendBulkEmail } from '@coldcopy/queue-core';
+import { describe, expect, inject, it } from 'vitest';
+import { processWebhookHandler } from '../src/handlers/process-webhook.js';
+import { fakeContext } from './fixtures/fake-deps.js';
+import { seedCampaign } from './fixtures/seed.js';
+import { TOPIC_ARN, useEmailHarness } from './harness.js';
+import { sample, sesNotification } from './sns-signer.js';
+import { spawnEmailWorker, type EmailWorkerProcess } from './worker-process.js';
+
+const h = useEmailHarness();
+const LEADS = 500;
+
+async function waitFor<T>(check: () => Promise<T | false>, what: string, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function statusCounts(campaignId: string): Promise<Record<string, number>> {
+  const { rows } = await h.pool.query('SELECT status, count(*)::int AS n FROM campaign_emails WHERE campaign_id = $1 GROUP BY status', [campaignId]);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+describe('kill -9 while a 500-lead campaign is sending', () => {
+  it('after a restart every lead has exactly one email, in the emulator and in the ledger', async () => {
+    const seed = await seedCampaign(h.pool, { leads: LEADS, domains: 25 });
+    const env = {
+      REDIS_URL: inject('redisUrl'),
+      BULL_PREFIX: h.prefix,
+      DATABASE_URL: h.db.url,
+      DATABASE_POOL_MAX: '6',
+      SES_ENDPOINT: h.ses.endpoint,
+      EMAIL_CONCURRENCY: '5',
+      SES_MAX_SEND_RATE: '40',
+      DOMAIN_RATE_PER_MINUTE: '100000',
+      SES_TIMEOUT_MS: '3000',
+      SEND_LEASE_MS: '8000',
+      LOCK_DURATION_MS: '4000',
+      STALLED_INTERVAL_MS: '2000',
+      UNKNOWN_EVENT_WINDOW_MS: '10000',
+      UNKNOWN_OUTCOME_POLICY: 'resend-once',
+    };
+    const tick = (slot: string) =>
+      h.producer.enqueue(sendBulkEmail, { workspaceId: seed.workspaceId, requestedBy: 'test', campaignId: seed.campaignId, windowSlot: slot, batchSize: 500 });
+
+    let first: EmailWorkerProcess | undefined = await spawnEmailWorker(env);
+    let second: EmailWorkerProcess | undefined;
+    try {
+      await tick('20261201T1500Z');
+      await waitFor(async () => (await h.ses.emails()).length >= 150 || false, '150 emails before the kill');
+      first.child.kill('SIGKILL');
+      await first.exited;
+      const atKill = (await h.ses.emails()).length;
+      first = undefined;
+
+      second = await spawnEmailWorker(env);
+      // every row reaches an outcome: A's in-flight rows wait for their lease and become unknown
+      await waitFor(async () => {
+        const c = await statusCounts(seed.campaignId);
+        return !c.scheduled && !c.retryable && !c.sending ? c : false;
+      }, 'all rows settled after the restart');
+
+      // SNS delivers the SES Send events: they reconcile unknown rows whose email went out
+      const emails = await h.ses.emails();
+      const byRecipient = new Map(emails.map((e) => [e.destination.to[0]!, e.messageId]));
+      const unknown = (
+        await h.pool.query(
+          `SELECT ce.id, l.email FROM campaign_emails ce JOIN leads l ON l.id = ce.lead_id WHERE ce.campaign_id = $1 AND ce.status = 'unknown'`,
+          [seed.campaignId],
+        )
+      ).rows as Array<{ id: string; email: string }>;
+      const { deps } = h.deps();
+      let reconciled = 0;
+      for (const row of unknown) {
+        const messageId = byRecipient.get(row.email);
+        if (!messageId) continue; // killed after the claim, before the request left: never sent
+        const event = sample('ses-event-send.json') as Record<string, any>;
+        event.mail = { ...event.mail, timestamp: new Date().toISOString(), messageId, destination: [row.email], tags: { send_id: [row.id], workspace_id: [seed.workspaceId] } };
+        await processWebhookHandler(
+          { provider: 'ses', body: sesNotification(event, { topicArn: TOPIC_ARN, messageId: randomUUID() }), receivedAt: new Date().toISOString() },
+          fakeContext(deps),
+        );
+        reconciled++;
+      }
+      // unknown rows with no Send event after the window: the next tick resends each exactly once
+      const neverSent = unknown.length - reconciled;
+      await new Promise((r) => setTimeout(r, 10_500));
+      await tick('20261201T1505Z');
+      await waitFor(async () => ((await statusCounts(seed.campaignId)).sent === LEADS ? true : false), 'every row sent');
+
+      const final = await h.ses.emails();
+      const perRecipient = new Map<string, number>();
+      for (const e of final) perRecipient.set(e.destination.to[0]!, (perRecipient.get(e.destination.to[0]!) ?? 0) + 1);
+      expect(final).toHaveLength(LEADS);
+      expect(perRecipient.size).toBe(LEADS);
+      expect([...perRecipient.values()].every((n) => n === 1)).toBe(true);
+      expect(new Set(seed.leads.map((l) => l.email))).toEqual(new Set(perRecipient.keys()));
+
+      const ledger = (
+        await h.pool.query(
+          `SELECT count(*)::int AS rows, count(DISTINCT lead_id)::int AS leads, count(DISTINCT message_id)::int AS ids,
+                  count(*) FILTER (WHERE status = 'sent')::int AS sent
+           FROM campaign_emails WHERE campaign_id = $1`,
+          [seed.campaignId],
+        )
+      ).rows[0];
+      expect(ledger).toEqual({ rows: LEADS, leads: LEADS, ids: LEADS, sent: LEADS });
+      const ledgerIds = new Set(
+        (await h.pool.query('SELECT message_id FROM campaign_emails WHERE campaign_id = $1', [seed.campaignId])).rows.map((r) => r.message_id as string),
+      );
+      expect(final.every((e) => ledgerIds.has(e.messageId))).toBe(true);
+      console.log(`kill -9 after ${atKill} emails; unknown after restart ${unknown.length} (reconciled by Send event ${reconciled}, resent once ${neverSent}); final ${final.length} emails for ${LEADS} leads`);
+    } finally {
+      first?.child.kill('SIGKILL');
+      if (second) {
+        second.child.kill('SIGTERM');
+        await second.exited;
+      }
+    }
+  }, 240_000);
+});

@@ -1,0 +1,46 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { TEST_SIGNING_KEYS } from './harness.js';
+
+const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+export interface EmailWorkerProcess {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** The real app (src/main.ts) in its own Node process; resolves once it processes jobs. */
+export async function spawnEmailWorker(env: Record<string, string>): Promise<EmailWorkerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: APP_DIR,
+    env: {
+      ...process.env,
+      HEALTH_PORT: '0',
+      LOG_LEVEL: 'info',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
+      JOB_SIGNING_KEYS: TEST_SIGNING_KEYS,
+      UNSUBSCRIBE_BASE_URL: 'https://app.example.com/u',
+      UNSUBSCRIBE_MAILTO_DOMAIN: 'example.com',
+      UNSUBSCRIBE_SECRET: 's'.repeat(32),
+      SNS_TOPIC_ARNS: 'arn:aws:sns:us-east-1:123456789012:ses-events',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-2_000_000)));
+  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-2_000_000)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const deadline = Date.now() + 60_000;
+  while (!out.includes('worker app started')) {
+    if (child.exitCode !== null) throw new Error(`email worker exited early:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`email worker did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, output: () => out, exited };
+}
