@@ -86,6 +86,8 @@ export interface EnvVar {
   readonly description: string;
   /** passed as a secret (DO `type: SECRET`) */
   readonly secret: boolean;
+  /** read by a library rather than the app's schema (manifest `libraryEnv`) */
+  readonly library?: boolean;
 }
 
 export interface AppInfo {
@@ -190,6 +192,7 @@ async function loadApp(root: string, name: string): Promise<AppInfo> {
       required: false,
       description: `${meaning} (read by a library, listed in the manifest's libraryEnv)`,
       secret: isSecretName(key),
+      library: true,
     })),
   ].sort((a, b) => a.name.localeCompare(b.name));
   const declared = new Set(env.map((e) => e.name));

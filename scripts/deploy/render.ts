@@ -144,8 +144,9 @@ function doEnv(app: AppInfo): string[] {
   for (const v of app.env) {
     if (v.name === 'REDIS_URL') out.push(`      - {key: REDIS_URL, value: "\${${REDIS_DB}.DATABASE_URL}", scope: RUN_TIME}`);
     else if (v.name === 'PUBLIC_URL') out.push('      - {key: PUBLIC_URL, value: "${APP_URL}", scope: RUN_TIME}');
-    // optional variables stay unset (a placeholder would not pass the app's schema)
-    else if (v.name === 'DATABASE_URL' || mustSet(app, v)) {
+    // optional variables stay unset (a placeholder would not pass the app's schema); credentials
+    // a library reads are listed because App Platform has no instance roles to fall back on
+    else if (v.name === 'DATABASE_URL' || mustSet(app, v) || (v.library && v.secret)) {
       out.push(
         v.secret
           ? `      - {key: ${v.name}, value: "<encrypted on first submit>", type: SECRET, scope: RUN_TIME}`
