@@ -124,7 +124,8 @@ export async function createDeps(env: EmailEnv, tools: { producer: Producer; log
     queueControl: {
       async pauseEmailQueue(reason) {
         state.admin ??= openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
-        await state.admin.queues.email.pause(false); // global: every replica stops fetching
+        // global: every replica stops fetching, on every shard (EMAIL_SHARDS)
+        await Promise.all(state.admin.shardsOf('email').map((s) => s.bull.pause(false)));
         logger.error('email queue paused', { reason });
       },
     },
