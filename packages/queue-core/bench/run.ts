@@ -9,6 +9,7 @@
  * Rounds alternate raw and queue-core and report medians, because the machine is shared and noisy.
  * Env: BENCH_JOBS (default 20000), BENCH_ROUNDS (default 3), BENCH_REDIS_URL (default: private server).
  */
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { RedisServer, testPrefix, deletePrefix } from '@coldcopy/testing';
@@ -16,6 +17,7 @@ import Bull from 'bull';
 import winston from 'winston';
 import { z } from 'zod';
 import { defineJob } from '../src/define-job.js';
+import { JobSecurity } from '../src/job-security.js';
 import { baseJobOptions } from '../src/job-options.js';
 import { createLogger } from '../src/logger.js';
 import { createWorkerMetrics } from '../src/metrics.js';
@@ -40,6 +42,8 @@ const benchNoop = defineJob({
 });
 const payload = (n: number) => ({ workspaceId: WS, leadId: '0b8f1a8e-4c2d-4e57-9f0a-1d2c3b4a5e6f', n, requestedBy: 'system' });
 const bullOpts = () => ({ ...baseJobOptions(benchNoop) });
+/** Signing on, as in production: the producer signs, the worker verifies every job. */
+const SECURITY = new JobSecurity({ signingKeys: `bench:${randomBytes(32).toString('base64')}` });
 
 let redisUrl = process.env.BENCH_REDIS_URL ?? '';
 let server: RedisServer | undefined;
@@ -52,7 +56,13 @@ function median(xs: number[]): number {
 async function preload(prefix: string): Promise<void> {
   const q = new Bull('maintenance', redisUrl, { prefix });
   for (let i = 0; i < JOBS; i += 1000) {
-    await q.addBulk(Array.from({ length: Math.min(1000, JOBS - i) }, (_, k) => ({ name: 'bench-noop', data: payload(i + k), opts: bullOpts() })));
+    await q.addBulk(
+      Array.from({ length: Math.min(1000, JOBS - i) }, (_, k) => {
+        const data = payload(i + k);
+        // signed like the producer does, so queue-core's worker verifies real signatures
+        return { name: 'bench-noop', data, opts: { ...bullOpts(), signature: SECURITY.sign('bench-noop', data) } };
+      }),
+    );
   }
   await q.close();
 }
@@ -109,6 +119,7 @@ async function drainCore(concurrency: number): Promise<Sample> {
     logger,
     metrics,
     concurrency,
+    security: SECURITY,
   });
   worker.bull.on('completed', () => {
     if (++done === JOBS) resolveDone();
@@ -141,7 +152,7 @@ async function enqueueRaw(bulk: boolean): Promise<Sample> {
 
 async function enqueueCore(bulk: boolean): Promise<Sample> {
   const prefix = testPrefix();
-  const producer = new Producer({ redisUrl, prefix, bulkChunkSize: 500 });
+  const producer = new Producer({ redisUrl, prefix, bulkChunkSize: 500, security: SECURITY });
   await producer.enqueue(benchNoop, payload(-1)); // connect first, as a long-lived producer is
   const started = performance.now();
   const cpu = process.cpuUsage();

@@ -173,6 +173,28 @@ describe('encrypted fields', () => {
   });
 });
 
+describe('defineJob sensitive fields', () => {
+  it('are top-level string fields of the job (checked by the compiler) and default to none', () => {
+    const def = defineJob({
+      name: 'test-types',
+      queue: 'integration',
+      description: 'types only',
+      scope: 'workspace',
+      payload: { n: z.number(), s: z.string(), o: z.string().optional() },
+      sensitive: [
+        's',
+        'o',
+        // @ts-expect-error a number is not a string field
+        'n',
+        // @ts-expect-error not a field of the job
+        'nope',
+      ],
+    });
+    expect(def.sensitive).toEqual(['s', 'o', 'n', 'nope']);
+    expect(plain.sensitive).toEqual([]);
+  });
+});
+
 describe('jobSecurityFromEnv', () => {
   it('requires keys unless unsigned mode is chosen explicitly, which production refuses', () => {
     expect(() => jobSecurityFromEnv({})).toThrow(/JOB_SIGNING_KEYS is not set/);

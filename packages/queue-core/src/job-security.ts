@@ -71,7 +71,7 @@ export class JobSecurity {
     const ring = this.signingRing;
     if (!this.signing || !ring) return undefined;
     const ts = this.now();
-    const mac = createHmac('sha256', ring.current).update(signedText(name, data, ts)).digest('base64url');
+    const mac = createHmac('sha256', ring.keyObjects.get(ring.currentId)!).update(signedText(name, data, ts)).digest('base64url');
     return `v1.${ring.currentId}.${ts}.${mac}`;
   }
 
@@ -81,7 +81,7 @@ export class JobSecurity {
     if (typeof signature !== 'string' || signature === '') throw new JobSignatureError(name, 'missing');
     const parts = signature.split('.');
     if (parts.length !== 4 || parts[0] !== 'v1' || !/^\d{1,16}$/.test(parts[2]!)) throw new JobSignatureError(name, 'malformed');
-    const key = this.signingRing!.keys.get(parts[1]!);
+    const key = this.signingRing!.keyObjects.get(parts[1]!);
     if (!key) throw new JobSignatureError(name, 'unknown-key');
     const expected = createHmac('sha256', key).update(signedText(name, data, Number(parts[2]))).digest();
     const given = Buffer.from(parts[3]!, 'base64url');
@@ -163,7 +163,7 @@ function aad(name: string, data: unknown, field: string): Buffer {
 
 export function encryptField(ring: KeyRing, plaintext: string, additional: Buffer): string {
   const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', ring.current, iv);
+  const cipher = createCipheriv('aes-256-gcm', ring.keyObjects.get(ring.currentId)!, iv);
   cipher.setAAD(additional);
   const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   return `${ENVELOPE_PREFIX}${ring.currentId}:${iv.toString('base64url')}:${cipher.getAuthTag().toString('base64url')}:${ct.toString('base64url')}`;
@@ -192,7 +192,7 @@ export function parseEnvelope(text: string): Envelope | undefined {
 export function decryptField(ring: KeyRing, text: string, additional: Buffer, jobName = '?', field = '?'): string {
   const envelope = parseEnvelope(text);
   if (!envelope) throw new FieldDecryptionError(jobName, field, 'malformed envelope');
-  const key = ring.keys.get(envelope.kid);
+  const key = ring.keyObjects.get(envelope.kid);
   if (!key) throw new FieldDecryptionError(jobName, field, `unknown key id "${envelope.kid}"`);
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, envelope.iv);

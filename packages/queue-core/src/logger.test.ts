@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './logger.js';
+import { createLogger, redactFieldNames } from './logger.js';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
@@ -34,5 +34,14 @@ describe('logger', () => {
     const text = JSON.stringify(lines[0]);
     for (const secret of ['sk-live-123', 'ya29.x', '<p>hi</p>', 'Bearer abc']) expect(text).not.toContain(secret);
     expect(lines[0]).toMatchObject({ response: { nested: { ok: true } } });
+  });
+
+  it('redacts the sensitive fields of job definitions once registered', async () => {
+    const { lines, logger } = capture();
+    redactFieldNames(['calendarSecret']);
+    logger.info('handler payload', { payload: { calendarSecret: 'plain-secret', account: 'a' }, calendarSecret: 'plain-secret' });
+    await new Promise((r) => setImmediate(r));
+    expect(JSON.stringify(lines[0])).not.toContain('plain-secret');
+    expect(lines[0]).toMatchObject({ payload: { account: 'a' } });
   });
 });

@@ -8,6 +8,15 @@ export type Logger = winston.Logger;
  */
 const SECRET_KEYS = /^(password|pass|secret|token|accesstoken|refreshtoken|apikey|api_key|authorization|cookie|html|text|body|content|contenthtml|contenttext|content_html|content_text|signature|privatekey|private_key|credentials?)$/i;
 const REDACTED = '[redacted]';
+/** Plus every job definition's `sensitive` fields, registered by the worker runtime at start. */
+const sensitiveKeys = new Set<string>();
+
+/** Redacts these field names in every log line of this process (job definitions' `sensitive` fields). */
+export function redactFieldNames(names: Iterable<string>): void {
+  for (const name of names) sensitiveKeys.add(name);
+}
+
+const isSecretKey = (key: string) => SECRET_KEYS.test(key) || (sensitiveKeys.size > 0 && sensitiveKeys.has(key));
 
 function redactValue(value: unknown, depth: number): unknown {
   if (depth > 6 || value === null || typeof value !== 'object') return value;
@@ -15,7 +24,7 @@ function redactValue(value: unknown, depth: number): unknown {
   if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEYS.test(k) ? REDACTED : redactValue(v, depth + 1);
+    out[k] = isSecretKey(k) ? REDACTED : redactValue(v, depth + 1);
   }
   return out;
 }
@@ -32,7 +41,7 @@ const jsonLine = winston.format((info) => {
   const entry = info as Record<string | symbol, unknown>;
   for (const key in entry) {
     const value = entry[key];
-    if (SECRET_KEYS.test(key)) entry[key] = REDACTED;
+    if (isSecretKey(key)) entry[key] = REDACTED;
     else if (value !== null && typeof value === 'object') entry[key] = redactValue(value, 1);
   }
   entry.time = new Date().toISOString();

@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from './errors.js';
 
 /**
@@ -12,6 +13,8 @@ export interface KeyRing {
   readonly currentId: string;
   readonly current: Buffer;
   readonly keys: ReadonlyMap<string, Buffer>;
+  /** the same keys as KeyObjects (created once: cheaper per HMAC or cipher than raw buffers) */
+  readonly keyObjects: ReadonlyMap<string, KeyObject>;
 }
 
 const KID = /^[A-Za-z0-9_-]{1,32}$/;
@@ -47,5 +50,6 @@ export function parseKeyRing(variable: string, raw: string, rules: KeyRingRules)
     keys.set(kid, key);
   });
   const [currentId, current] = keys.entries().next().value as [string, Buffer];
-  return { currentId, current, keys };
+  const keyObjects = new Map([...keys].map(([kid, key]) => [kid, createSecretKey(key)] as const));
+  return { currentId, current, keys, keyObjects };
 }

@@ -8,7 +8,7 @@ import { jobSecurityFromEnv, type JobSecurity } from './job-security.js';
 import type { AnyJobDefinition, JobPayload } from './define-job.js';
 import { ConfigError, InvalidPayloadError, isPermanentError, JobSignatureError, JobTimeoutError, UnknownJobError } from './errors.js';
 import { jobsOnQueue, type JobsOn } from './jobs/index.js';
-import type { Logger } from './logger.js';
+import { redactFieldNames, type Logger } from './logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { QUEUES, type LockSettings, type QueueName } from './queues.js';
 import { RedisConnections } from './redis.js';
@@ -183,6 +183,8 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
   if (secret.length > 0 && !security.encryption) {
     throw new ConfigError(`JOB_ENCRYPTION_KEYS is not set: ${secret.join(', ')} on queue ${queueName} have encrypted fields`);
   }
+  // A handler that logs its decrypted payload must not leak it.
+  redactFieldNames([...table.values()].flatMap((e) => e.def.sensitive));
   const controllers = new Set<AbortController>();
   let shuttingDown = false;
   let ready = false;
