@@ -19,8 +19,9 @@ import { sendEmail } from '@coldcopy/queue-core';
 import { testConfig } from './fixtures/fake-deps.js';
 import { startSesLocal, type SesLocal } from './ses-local.js';
 
-/** Test-only job signing key (queue-core signs every job); worker processes get it as JOB_SIGNING_KEYS. */
-export const TEST_SIGNING_KEYS = 't1:3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=';
+import { TEST_SIGNING_KEYS } from './harness-keys.js';
+
+export { TEST_SIGNING_KEYS };
 export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KEYS });
 
 export const TOPIC_ARN = testConfig.snsTopicArns[0]!;

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { TEST_SIGNING_KEYS } from './harness.js';
+import { freePort } from '@coldcopy/testing';
+import { TEST_SIGNING_KEYS } from './harness-keys.js';
 
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
 
@@ -10,14 +11,16 @@ export interface EmailWorkerProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** The real app (src/main.ts) in its own Node process; resolves once it processes jobs. */
+/** The real app (src/main.ts) in its own Node process; resolves once its /readyz answers 200. */
 export async function spawnEmailWorker(env: Record<string, string>): Promise<EmailWorkerProcess> {
+  const healthPort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: APP_DIR,
     env: {
       ...process.env,
-      HEALTH_PORT: '0',
-      LOG_LEVEL: 'info',
+      HEALTH_PORT: String(healthPort),
+      HEALTH_HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
@@ -37,7 +40,14 @@ export async function spawnEmailWorker(env: Record<string, string>): Promise<Ema
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
   const deadline = Date.now() + 60_000;
-  while (!out.includes('worker app started')) {
+  const ready = async () => {
+    try {
+      return (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200;
+    } catch {
+      return false;
+    }
+  };
+  while (!(await ready())) {
     if (child.exitCode !== null) throw new Error(`email worker exited early:\n${out}`);
     if (Date.now() > deadline) throw new Error(`email worker did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 100));

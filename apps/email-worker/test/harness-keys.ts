@@ -1,0 +1,2 @@
+/** Test-only job signing key (queue-core signs every job); worker processes get it as JOB_SIGNING_KEYS. */
+export const TEST_SIGNING_KEYS = 't1:3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=';
