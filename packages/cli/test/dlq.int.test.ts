@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/worker';
 import { Producer } from '@coldcopy/queue-core/producer';
-import { openAdminQueues } from '@coldcopy/queue-core/admin';
+import { openAdminQueues, openDeadLetters } from '@coldcopy/queue-core/admin';
 import { deletePrefix, testPrefix } from '@coldcopy/testing';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { testFlaky, testHandlers, testJobs } from '../../queue-core/test/fixtures/test-jobs.js';
@@ -28,7 +28,7 @@ function jobs(args: string[], prefix: string, env: Record<string, string> = TEST
 }
 
 async function waitFor<T>(check: () => Promise<T | undefined | false>, what: string): Promise<T> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000;
   for (;;) {
     const v = await check();
     if (v !== undefined && v !== false) return v;
@@ -48,7 +48,8 @@ describe('pnpm jobs dlq', () => {
     await deletePrefix(redisUrl, prefix);
   });
 
-  it('lists a job that failed its last attempt, shows it, replays it once, and purges by filter', async () => {
+  // Generous timeouts: every `pnpm jobs` call is a new Node process, slow on a busy shared machine.
+  it('lists a job that failed its last attempt, shows it, replays it once, and purges by filter', { timeout: 300_000 }, async () => {
     const state = { broken: true };
     const runs: number[] = [];
     const worker: Worker = await startWorker({
@@ -80,10 +81,10 @@ describe('pnpm jobs dlq', () => {
     await waitFor(async () => (await queue.getJob(id))?.isFailed(), 'the job to fail for good');
     const entryId = `maintenance:${id}`;
 
-    const list = await waitFor(async () => {
-      const r = await jobs(['dlq', 'list', '--json'], prefix);
-      return r.stdout.includes(entryId) ? r : undefined;
-    }, 'the dead letter to be listed');
+    const dlq = openDeadLetters({ redisUrl, prefix });
+    cleanups.push(() => dlq.close());
+    await waitFor(() => dlq.get(entryId), 'the dead-letter entry');
+    const list = await jobs(['dlq', 'list', '--json'], prefix);
     expect(list.code, list.stderr).toBe(0);
     const [entry] = (JSON.parse(list.stdout) as { entries: Array<Record<string, unknown>> }).entries;
     expect(entry).toMatchObject({ id: entryId, queue: 'maintenance', jobName: 'test-flaky', attemptsMade: 3, error: { message: 'provider is down' } });
@@ -112,12 +113,12 @@ describe('pnpm jobs dlq', () => {
     // purge by filter
     state.broken = true;
     await producer.enqueue(testFlaky, { mode: 'always-transient', tag: 'p' }, { attempts: 1 });
-    await waitFor(async () => (await jobs(['dlq', 'list', '--json'], prefix)).stdout.includes('"jobName": "test-flaky"'), 'a second dead letter');
+    await waitFor(async () => (await dlq.count()) === 1, 'a second dead letter');
     const purge = await jobs(['dlq', 'purge', '--job', 'test-flaky'], prefix);
     expect(purge.stdout).toBe('purged 1 dead-letter entry\n');
   });
 
-  it('refuses bad usage with exit 2 and a replay without signing keys', async () => {
+  it('refuses bad usage with exit 2 and a replay without signing keys', { timeout: 300_000 }, async () => {
     expect((await jobs(['dlq'], prefix)).code).toBe(2);
     expect((await jobs(['dlq', 'purge'], prefix)).code).toBe(2); // needs ids, a filter or --all
     expect((await jobs(['dlq', 'list', '--queue', 'nope'], prefix)).code).toBe(2);
