@@ -15,11 +15,15 @@ import { createLogger, createSilentLogger, type Logger } from '../src/logger.js'
 import { createWorkerMetrics } from '../src/metrics.js';
 import { Producer } from '../src/producer.js';
 import { startWorker, type Worker, type WorkerOptions } from '../src/worker.js';
-import { readEvents, useIsolatedRedis, waitFor } from './helpers.js';
+import { readEvents, useIsolatedRedis, waitFor as waitForShort } from './helpers.js';
 import { testEcho, testFlaky, testHandlers, testJobs, testSleep, type TestDeps } from './fixtures/test-jobs.js';
 import { TEST_ENCRYPTION_KEYS, TEST_OLD_SIGNING_KEYS, TEST_SIGNING_KEYS, testSecurity } from './fixtures/test-keys.js';
 
 const WS = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
+
+/** Patient waits (not timing assertions): the shared machine is often busy. */
+const waitFor = <T>(check: Parameters<typeof waitForShort<T>>[0], opts: { timeoutMs?: number; what?: string } = {}) =>
+  waitForShort(check, { timeoutMs: 90_000, ...opts });
 
 /** A test-only job carrying a secret: the catalog's jobs carry ids, never tokens. */
 const testConnect = defineJob({
@@ -43,7 +47,7 @@ function captureLogger(): { logger: Logger; lines: () => Array<Record<string, un
   return { logger, lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
-describe('dead letters, signed jobs and encrypted fields (real Redis)', () => {
+describe('dead letters, signed jobs and encrypted fields (real Redis)', { timeout: 240_000 }, () => {
   const redis = useIsolatedRedis();
 
   const producer = (security = testSecurity()) =>
@@ -226,7 +230,7 @@ describe('dead letters, signed jobs and encrypted fields (real Redis)', () => {
       Array.from({ length: 100 }, (_, i) => ({ data: { mode: 'permanent' as const, tag: `secret-tag-${i}` } })),
     );
     const dlq = deadLetters();
-    await waitFor(async () => (await dlq.count()) === 100 || undefined, { timeoutMs: 60_000, what: '100 dead letters' });
+    await waitFor(async () => (await dlq.count()) === 100 || undefined, { what: '100 dead letters' });
     await waitFor(() => posts.length === 1 || undefined, { what: 'the first alert' });
     await alerts.close();
     expect(posts).toHaveLength(2);
