@@ -17,7 +17,7 @@ ensure_servers "${servers[@]}"
 ensure_deps
 
 log "typecheck"
-pnpm -r --workspace-concurrency=2 typecheck
+pnpm typecheck
 
 log "vitest"
 report=$(mktemp -t coldcopy-vitest-XXXXXX.json)
