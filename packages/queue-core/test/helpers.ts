@@ -74,7 +74,7 @@ export interface WorkerProcess {
 /** Starts `fixtures/worker-process.ts` in a new Node process and waits until it is processing. */
 export async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT], {
-    env: { ...process.env, HEALTH_PORT: '0', LOG_LEVEL: 'info', ...TEST_SECURITY_ENV, ...env },
+    env: { ...process.env, HEALTH_PORT: '0', LOG_LEVEL: 'debug', ...TEST_SECURITY_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
