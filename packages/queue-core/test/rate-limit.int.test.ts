@@ -71,7 +71,8 @@ describe('rate limiter (GCRA in one Lua script)', () => {
     // Each process takes jobs from a shared list until it is empty; every job acquires one slot
     // of the shared limit and then records (job, time of acting).
     const script = `
-            import { createRateLimiter } from ${JSON.stringify(RATE_LIMIT_MODULE)};
+      import { Redis } from 'ioredis';
+      import { createRateLimiter } from ${JSON.stringify(RATE_LIMIT_MODULE)};
       const redis = new Redis(process.env.REDIS_URL);
       const limiter = createRateLimiter(redis, { prefix: process.env.PREFIX + ':rate' });
       const limit = { max: ${MAX}, perMs: 1000, slackMs: 25 };
