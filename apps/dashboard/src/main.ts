@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '@coldcopy/queue-core';
-import { openAdminQueues } from '@coldcopy/queue-core/admin';
+import { openAdminQueues, openDeadLetters } from '@coldcopy/queue-core/admin';
 import { createLogger, RedisConnections } from '@coldcopy/queue-core/worker';
 import { createApp } from './app.js';
+import { deadLetterSizes } from './dead-letters.js';
 import { loadDashboardEnv } from './env.js';
 import { listQueueTargets } from './queue-targets.js';
 
@@ -25,7 +26,14 @@ async function main(): Promise<void> {
   // /metrics: with no offline queue, an outage answers 503 at once.
   const admin = openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
   const probe = new RedisConnections(env.REDIS_URL, 'producer', 'coldcopy-dashboard');
-  const app = createApp({ env, targets: listQueueTargets(admin), redis: probe.client, logger });
+  const deadLetters = openDeadLetters({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
+  const app = createApp({
+    env,
+    targets: listQueueTargets(admin),
+    redis: probe.client,
+    logger,
+    readDeadLetterSizes: deadLetterSizes(deadLetters),
+  });
   // Give Redis a moment so the first scrape does not count as an error; start regardless (then
   // /health answers 503 until Redis is reachable).
   if (!(await readyWithin(probe.client, 5000))) logger.warn('Redis is not reachable yet; /health answers 503 until it is');
@@ -60,7 +68,7 @@ async function main(): Promise<void> {
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, (GRACE_SECONDS - 5) * 1000).unref());
     await Promise.race([closed, deadline]);
     server.closeAllConnections();
-    await Promise.allSettled([admin.close(), probe.close()]);
+    await Promise.allSettled([admin.close(), probe.close(), deadLetters.close()]);
     logger.info('stopped');
     await new Promise<void>((resolve) => {
       logger.on('finish', () => resolve());

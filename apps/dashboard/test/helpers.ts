@@ -1,5 +1,5 @@
 import { deletePrefix, testPrefix } from '@coldcopy/testing';
-import { openAdminQueues, type AdminQueues } from '@coldcopy/queue-core/admin';
+import { openAdminQueues, openDeadLetters, type AdminQueues } from '@coldcopy/queue-core/admin';
 import { Writable } from 'node:stream';
 import { createLogger, RedisConnections, type Logger } from '@coldcopy/queue-core/worker';
 import winston from 'winston';
@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import request from 'supertest';
 import { afterEach, beforeEach, expect, inject } from 'vitest';
 import { createApp, type DashboardApp } from '../src/app.js';
+import { deadLetterSizes } from '../src/dead-letters.js';
 import { loadDashboardEnv, type DashboardEnv } from '../src/env.js';
 import { listQueueTargets } from '../src/queue-targets.js';
 
@@ -44,7 +45,8 @@ export function useDashboard(
     const prefix = testPrefix();
     const admin = openAdminQueues({ redisUrl: url, prefix });
     const probe = new RedisConnections(url, 'producer', 'dashboard-test');
-    closers.push(() => admin.close(), () => probe.close(), () => deletePrefix(url, prefix));
+    const deadLetters = openDeadLetters({ redisUrl: url, prefix });
+    closers.push(() => admin.close(), () => probe.close(), () => deadLetters.close(), () => deletePrefix(url, prefix));
     const env = loadDashboardEnv({
       REDIS_URL: url,
       BULL_PREFIX: prefix,
@@ -53,7 +55,14 @@ export function useDashboard(
       ...envOverrides,
     });
     const logs: Array<Record<string, unknown>> = [];
-    const app = createApp({ env, targets: listQueueTargets(admin), redis: probe.client, logger: memoryLogger(logs), registry: new Registry() });
+    const app = createApp({
+      env,
+      targets: listQueueTargets(admin),
+      redis: probe.client,
+      logger: memoryLogger(logs),
+      registry: new Registry(),
+      readDeadLetterSizes: deadLetterSizes(deadLetters),
+    });
     current = {
       prefix,
       redisUrl: url,

@@ -3,6 +3,8 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { useDashboard, waitFor } from './helpers.js';
 import { ensureDebianBinary } from '@coldcopy/testing';
+import { DeadLetterStore } from '@coldcopy/queue-core/admin';
+import { Redis } from 'ioredis';
 
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of text.split('\n')) {
@@ -67,7 +69,7 @@ describe('/metrics', () => {
     expect(sample(text, 'bull_redis_up')).toBe(1);
     expect(sample(text, 'bull_exporter_scrape_errors_total')).toBe(0);
     expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
-    expect(text).not.toContain('bull_queue_dead_letter_jobs'); // no dead-letter store yet: no fake metric
+    expect(sample(text, 'bull_queue_dead_letter_jobs', { queue: 'email' })).toBe(0);
     expect(text).not.toMatch(/job_id|jobId/);
 
     // /health lists the same worker connection.
@@ -75,6 +77,33 @@ describe('/metrics', () => {
     const aiHealth = (health.body.queues as Array<{ queue: string; workers: number; workerConnections: Array<{ addr: string }> }>).find((x) => x.queue === 'ai')!;
     expect(aiHealth.workers).toBe(1);
     expect(aiHealth.workerConnections[0]!.addr).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('exports the dead-letter store size per queue', async () => {
+    const client = new Redis(fx.redisUrl);
+    try {
+      const store = new DeadLetterStore(client, fx.prefix);
+      const now = Date.now();
+      for (const jobId of ['1', '2']) {
+        await store.add({
+          id: DeadLetterStore.entryId('email', jobId),
+          queue: 'email',
+          jobName: 'send-email',
+          jobId,
+          data: {},
+          opts: {},
+          error: { name: 'PermanentJobError', message: 'rejected' },
+          attemptsMade: 1,
+          firstFailedAt: now,
+          lastFailedAt: now,
+        });
+      }
+      const text = (await request(fx.app).get('/metrics')).text;
+      expect(sample(text, 'bull_queue_dead_letter_jobs', { queue: 'email' })).toBe(2);
+      expect(sample(text, 'bull_queue_dead_letter_jobs', { queue: 'ai' })).toBe(0);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('is accepted by `promtool check metrics`', async (ctx) => {

@@ -8,6 +8,7 @@ export type { default as Bull } from 'bull';
 export { clusterModeFromEnv, shardCountsFromEnv, type ShardCounts } from './sharding.js';
 export { scheduleRows, type ScheduleRow } from './schedule-status.js';
 export {
+  DeadLetterStore,
   DLQ_DEFAULTS,
   openDeadLetters,
   type DeadLetterEntry,
