@@ -28,7 +28,9 @@ pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$repo
 # A plain closing line, so that a run that executed nothing is visible as such.
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  // A file that failed outside its tests (a hook, an import) counts as a failure too.
+  const brokenFiles = r.testResults.filter((f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed")).length;
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests + brokenFiles} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
   if (r.numTotalTests === 0) process.exit(1);
 ' "$report" || status=1
 exit $status

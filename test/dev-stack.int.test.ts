@@ -39,6 +39,23 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   throw new Error(`${what} within ${timeoutMs / 1000} s${last ? `: ${String(last)}` : ''}`);
 }
 
+async function freeRange(size: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 10_000 + Math.floor(Math.random() * 20_000);
+    const free = await Promise.all(Array.from({ length: size }, (_, i) => canListen(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error(`no ${size} consecutive free ports found between 10000 and 30000`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
+}
+
 describe('npm run dev (scripts/dev.ts)', () => {
   let apps: AppInfo[];
   let data: string;
@@ -52,8 +69,9 @@ describe('npm run dev (scripts/dev.ts)', () => {
     data = mkdtempSync(join(tmpdir(), 'coldcopy-dev-'));
     chmodSync(data, 0o755); // the postgres user (under root) must reach its cluster inside
     for (const k of ['redis', 'postgres', 'ses', 'dashboard', 'health']) ports[k] = await freePort();
-    // worker health ports are consecutive from the base: take a base with room above it
-    ports.health = 20_000 + Math.floor(Math.random() * 20_000);
+    // Worker health ports are consecutive from the base: take a base below the kernel's ephemeral
+    // range (32768+, where other tests' connections land) whose ports are all free right now.
+    ports.health = await freeRange(apps.length + 1);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       DEV_DATA_DIR: data,
