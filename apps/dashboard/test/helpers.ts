@@ -111,18 +111,7 @@ export function cookieValue(setCookie: string | string[] | undefined, name: stri
   return undefined;
 }
 
-export async function waitFor<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  { timeoutMs = 20_000, intervalMs = 50, what = 'condition' } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export { waitFor } from '@coldcopy/testing';
 
 /** The production logger (JSON lines, redaction) writing into an array. */
 function memoryLogger(into: Array<Record<string, unknown>>): Logger {

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { deletePrefix, testPrefix } from '@coldcopy/testing';
+import { deletePrefix, testPrefix, waitFor } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, inject } from 'vitest';
 import { TEST_SECURITY_ENV } from './fixtures/test-keys.js';
@@ -45,18 +45,7 @@ export function useIsolatedRedis() {
   };
 }
 
-export async function waitFor<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  { timeoutMs = 20_000, intervalMs = 50, what = 'condition' } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export { waitFor };
 
 export async function readEvents(client: Redis, prefix: string): Promise<string[]> {
   return client.lrange(`${prefix}:events`, 0, -1);

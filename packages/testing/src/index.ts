@@ -11,3 +11,4 @@ export {
   type TestDatabase,
 } from './test-database.js';
 export { ensureDebianBinary } from './system-packages.js';
+export { waitFor } from './wait-for.js';
