@@ -85,6 +85,13 @@ describe('signing', () => {
     };
     expect(reason(() => s.verify('test-plain', data, undefined))).toBe('missing');
     expect(reason(() => s.verify('test-plain', data, 'v2.k2.1.x'))).toBe('malformed');
+    for (const bad of ['v1', 'v1.k2', 'v1.k2.1', 'v1.k2.x.mac', 'v1.k2.1.mac.extra', 'v1..1.mac', 'xv1.k2.1.mac', `${sig}.`]) {
+      expect(reason(() => s.verify('test-plain', data, bad)), bad).toMatch(/^(malformed|unknown-key)$/);
+    }
+    const mac = sig.slice(sig.lastIndexOf('.') + 1);
+    const flipped = `${mac.slice(0, -1)}${mac.endsWith('A') ? 'B' : 'A'}`;
+    expect(reason(() => s.verify('test-plain', data, sig.replace(mac, flipped)))).toBe('mismatch');
+    expect(reason(() => s.verify('test-plain', data, sig.replace(mac, mac.slice(1))))).toBe('mismatch');
     expect(reason(() => s.verify('test-plain', data, sig.replace('.k2.', '.k9.')))).toBe('unknown-key');
     expect(reason(() => s.verify('test-plain', { ...data, n: 2 }, sig))).toBe('mismatch');
     expect(reason(() => s.verify('other-job', data, sig))).toBe('mismatch');

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotCounter, HotHistogram } from './hot-metrics.js';
 
 /**
  * Job execution metrics exported by every worker process (ops.md §2 B). Names, labels and
@@ -14,16 +15,23 @@ const PROMTOOL_REJECTED_DEFAULTS = [
   'nodejs_active_resources_total',
 ];
 
+/**
+ * The per-job series (completed, failed, duration, wait) are hot-metrics.ts types: one `labels()`
+ * lookup when a worker starts, a few arithmetic operations per job. `active` is read from the
+ * workers at scrape time (`trackActive`) instead of being incremented and decremented per job.
+ */
 export interface WorkerMetrics {
   readonly registry: Registry;
-  readonly completed: Counter<'queue' | 'job_name'>;
-  readonly failed: Counter<'queue' | 'job_name' | 'final'>;
+  readonly completed: HotCounter<'queue' | 'job_name'>;
+  readonly failed: HotCounter<'queue' | 'job_name' | 'final'>;
   readonly stalled: Counter<'queue'>;
-  readonly duration: Histogram<'queue' | 'job_name' | 'status'>;
-  readonly wait: Histogram<'queue' | 'job_name'>;
+  readonly duration: HotHistogram<'queue' | 'job_name' | 'status'>;
+  readonly wait: HotHistogram<'queue' | 'job_name'>;
   readonly active: Gauge<'queue'>;
   readonly concurrency: Gauge<'queue'>;
   readonly deadLettered: Counter<'queue' | 'job_name'>;
+  /** `bull_jobs_active{queue}` at scrape time is the sum of the tracked sources; returns an untrack function */
+  trackActive(queue: string, source: () => number): () => void;
 }
 
 export function createWorkerMetrics(registry = new Registry(), options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
@@ -34,15 +42,22 @@ export function createWorkerMetrics(registry = new Registry(), options: { defaul
     for (const name of PROMTOOL_REJECTED_DEFAULTS) registry.removeSingleMetric(name);
   }
   const registers = [registry];
+  const activeSources = new Map<string, Set<() => number>>();
   return {
     registry,
-    completed: new Counter({
+    trackActive(queue, source) {
+      let sources = activeSources.get(queue);
+      if (!sources) activeSources.set(queue, (sources = new Set()));
+      sources.add(source);
+      return () => sources.delete(source);
+    },
+    completed: new HotCounter({
       name: 'bull_jobs_completed_total',
       help: 'Jobs completed by this process',
       labelNames: ['queue', 'job_name'],
       registers,
     }),
-    failed: new Counter({
+    failed: new HotCounter({
       name: 'bull_jobs_failed_total',
       help: 'Failed job attempts in this process; final="true" when no retry follows',
       labelNames: ['queue', 'job_name', 'final'],
@@ -54,14 +69,14 @@ export function createWorkerMetrics(registry = new Registry(), options: { defaul
       labelNames: ['queue'],
       registers,
     }),
-    duration: new Histogram({
+    duration: new HotHistogram({
       name: 'bull_job_duration_seconds',
       help: 'Time from a job becoming active to its completion or failure',
       labelNames: ['queue', 'job_name', 'status'],
       buckets: DURATION_BUCKETS,
       registers,
     }),
-    wait: new Histogram({
+    wait: new HotHistogram({
       name: 'bull_job_wait_seconds',
       help: 'Time a job waited in the queue before it started, excluding its intended delay',
       labelNames: ['queue', 'job_name'],
@@ -73,6 +88,13 @@ export function createWorkerMetrics(registry = new Registry(), options: { defaul
       help: 'Jobs in flight in this process',
       labelNames: ['queue'],
       registers,
+      collect() {
+        for (const [queue, sources] of activeSources) {
+          let sum = 0;
+          for (const source of sources) sum += source();
+          this.labels(queue).set(sum);
+        }
+      },
     }),
     concurrency: new Gauge({
       name: 'bull_worker_concurrency',

@@ -116,37 +116,40 @@ export class Producer {
     const def = this.definition(job);
     if (!Array.isArray(items)) throw new TypeError('enqueueBulk expects an array of { data, options }');
     const issues: FieldIssue[] = [];
-    const prepared: Array<{ name: string; data: unknown; opts: Bull.JobOptions; shard: number }> = [];
-    items.forEach((item, index) => {
+    // Bull's addBulk reads name, data and opts; `shard` and `at` (position in the result) ride along unread.
+    const prepared: Array<{ name: string; data: unknown; opts: Bull.JobOptions; shard: number; at: number }> = [];
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index];
       const parsed = def.inputSchema.safeParse(item?.data);
       if (!parsed.success) {
         issues.push(...toFieldIssues(parsed.error, `[${index}]`));
-        return;
+        continue;
       }
       try {
-        const { opts, name, stored } = this.prepare(def, parsed.data as JobPayload<typeof def>, item.options);
-        prepared.push({ name, data: stored, opts, shard: this.shardOf(def, parsed.data as JobPayload<typeof def>) });
+        const payload = parsed.data as JobPayload<typeof def>;
+        const { opts, name, stored } = this.prepare(def, payload, item!.options);
+        prepared.push({ name, data: stored, opts, shard: this.shardOf(def, payload), at: prepared.length });
       } catch (err) {
         issues.push({ path: `[${index}]`, message: (err as Error).message });
       }
-    });
+    }
     if (issues.length > 0) throw new JobValidationError(def.name, issues);
     if (prepared.length === 0) return [];
-    // One addBulk series per shard; the result keeps the order of `items`.
-    const byShard = new Map<number, number[]>();
-    prepared.forEach((item, index) => {
-      let list = byShard.get(item.shard);
-      if (!list) byShard.set(item.shard, (list = []));
-      list.push(index);
-    });
+    // One addBulk series per shard, in chunks; the result keeps the order of `items`.
+    const byShard = new Map<number, typeof prepared>();
+    for (const item of prepared) {
+      const list = byShard.get(item.shard);
+      if (list) list.push(item);
+      else byShard.set(item.shard, [item]);
+    }
     const result = new Array<EnqueuedJob>(prepared.length);
-    for (const [shard, indexes] of byShard) {
+    for (const [shard, list] of byShard) {
       const queue = await this.readyQueue(def.queue, shard);
-      for (let i = 0; i < indexes.length; i += this.chunkSize) {
-        const chunk = indexes.slice(i, i + this.chunkSize);
+      for (let i = 0; i < list.length; i += this.chunkSize) {
+        const chunk = list.slice(i, i + this.chunkSize);
         try {
-          const added = await queue.addBulk(chunk.map((k) => ({ name: prepared[k]!.name, data: prepared[k]!.data, opts: prepared[k]!.opts })));
-          added.forEach((j, n) => (result[chunk[n]!] = { id: String(j.id), queue: def.queue, name: def.name }));
+          const added = await queue.addBulk(chunk);
+          for (let n = 0; n < chunk.length; n++) result[chunk[n]!.at] = { id: String(added[n]!.id), queue: def.queue, name: def.name };
         } catch (err) {
           throw this.translate(err);
         }

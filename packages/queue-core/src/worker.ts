@@ -1,5 +1,4 @@
 import type Bull from 'bull';
-import type { Counter, Histogram } from 'prom-client';
 import type { AlertNotifier } from './alert-webhook.js';
 import { createBullQueue } from './bull-factory.js';
 import { DeadLetterStore, type DeadLetterBounds } from './dead-letter.js';
@@ -8,6 +7,7 @@ import { jobSecurityFromEnv, type JobSecurity } from './job-security.js';
 import type { AnyJobDefinition, JobPayload } from './define-job.js';
 import { ConfigError, InvalidPayloadError, isPermanentError, JobSignatureError, JobTimeoutError, UnknownJobError } from './errors.js';
 import { jobsOnQueue, type JobsOn } from './jobs/index.js';
+import type { HotCounterSeries, HotHistogramSeries } from './hot-metrics.js';
 import { redactFieldNames, type Logger } from './logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { QUEUES, type LockSettings, type QueueName } from './queues.js';
@@ -109,19 +109,16 @@ export interface Worker {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-type CounterChild = ReturnType<Counter<string>['labels']>;
-type HistogramChild = ReturnType<Histogram<string>['labels']>;
-
 interface Entry {
   readonly def: AnyJobDefinition;
   readonly handler: Handler<AnyJobDefinition, unknown>;
   readonly timeoutMs: number;
-  readonly completed: CounterChild;
-  readonly failedFinal: CounterChild;
-  readonly failedRetry: CounterChild;
-  readonly durationOk: HistogramChild;
-  readonly durationFailed: HistogramChild;
-  readonly wait: HistogramChild;
+  readonly completed: HotCounterSeries;
+  readonly failedFinal: HotCounterSeries;
+  readonly failedRetry: HotCounterSeries;
+  readonly durationOk: HotHistogramSeries;
+  readonly durationFailed: HotHistogramSeries;
+  readonly wait: HotHistogramSeries;
 }
 
 /** Reason given to handlers' signals on shutdown; their rejection is not recorded as a failure. */
@@ -132,15 +129,43 @@ export class ShutdownAbortError extends Error {
   }
 }
 
-class Context<D> implements JobContext<D> {
+/**
+ * One attempt in flight: the handler's context, and the runtime's bookkeeping for it. The
+ * AbortController is created only when a handler reads `signal` (most jobs finish without ever
+ * looking at it, and an AbortSignal costs a few µs); an abort before that is remembered and the
+ * signal is born aborted. Time budgets are enforced by one sweep per worker, not a timer per job.
+ */
+class Attempt<D> implements JobContext<D> {
   private childLog: Logger | undefined;
+  private controller: AbortController | undefined;
+  /** why the attempt was aborted (JobTimeoutError or ShutdownAbortError); undefined while not */
+  abortReason: unknown;
+  /** the end of the time budget, then (after the abort) the end of the abort grace period */
+  deadline: number;
+  /** settle the promise Bull waits on */
+  resolve!: (value: unknown) => void;
+  reject!: (error: unknown) => void;
   constructor(
     readonly job: Bull.Job,
     readonly deps: D,
-    readonly signal: AbortSignal,
     private readonly baseLog: Logger,
     private readonly queue: QueueName,
-  ) {}
+    readonly entry: Entry,
+  ) {
+    this.deadline = Date.now() + entry.timeoutMs;
+  }
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+  abort(reason: Error): void {
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+  }
   get jobId(): string {
     return String(this.job.id);
   }
@@ -185,7 +210,7 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
   }
   // A handler that logs its decrypted payload must not leak it.
   redactFieldNames([...table.values()].flatMap((e) => e.def.sensitive));
-  const controllers = new Set<AbortController>();
+  const inflight = new Set<Attempt<D>>();
   let shuttingDown = false;
   let ready = false;
 
@@ -219,9 +244,8 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
           alerts: options.deadLetters?.alerts,
         });
 
-  const active = metrics.active.labels(queueName);
   metrics.concurrency.labels(queueName).set(shardConcurrency.reduce((a, b) => a + b, 0));
-  metrics.active.labels(queueName).set(0);
+  const untrackActive = metrics.trackActive(queueName, () => inflight.size);
   const stalled = metrics.stalled.labels(queueName);
 
   onEveryShard('error', (err: Error) => {
@@ -318,42 +342,31 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
     if (job.attemptsMade === 0 && job.processedOn) {
       entry.wait.observe(Math.max(0, job.processedOn - job.timestamp - ((job.opts.delay as number | undefined) ?? 0)) / 1000);
     }
-    const controller = new AbortController();
-    controllers.add(controller);
-    active.inc();
-    const ctx = new Context(job, options.deps, controller.signal, log, queueName);
+    const attempt = new Attempt(job, options.deps, log, queueName, entry);
     return new Promise((resolve, reject) => {
-      let graceTimer: NodeJS.Timeout | undefined;
-      const budget = setTimeout(() => {
-        controller.abort(new JobTimeoutError(job.name, entry.timeoutMs));
-        graceTimer = setTimeout(() => reject(new JobTimeoutError(job.name, entry.timeoutMs)), abortGraceMs);
-      }, entry.timeoutMs);
-      const settle = () => {
-        clearTimeout(budget);
-        if (graceTimer) clearTimeout(graceTimer);
-        controllers.delete(controller);
-        active.dec();
-      };
+      attempt.resolve = resolve;
+      attempt.reject = reject;
+      inflight.add(attempt);
       let running: Promise<unknown>;
       try {
-        running = entry.handler(parsed.data, ctx);
+        running = entry.handler(parsed.data, attempt);
       } catch (err) {
         running = Promise.reject(err);
       }
       running.then(
         (result) => {
-          settle();
+          inflight.delete(attempt);
           resolve(result);
         },
         (err: unknown) => {
-          settle();
-          const reason = controller.signal.reason as unknown;
+          inflight.delete(attempt);
+          const reason = attempt.abortReason;
           if (shuttingDown && reason instanceof ShutdownAbortError) {
             // Leave the job active in Redis: the stalled check re-queues it without using an attempt.
             resolve(NEVER);
             return;
           }
-          if (controller.signal.aborted && reason instanceof JobTimeoutError && !isPermanentError(err)) {
+          if (reason instanceof JobTimeoutError && !isPermanentError(err)) {
             reject(reason);
             return;
           }
@@ -363,6 +376,26 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
       );
     });
   };
+
+  // Time budgets: one sweep over the attempts in flight instead of a timer per job. At its deadline
+  // an attempt's signal is aborted with JobTimeoutError; a handler that has not stopped
+  // `abortGraceMs` later fails with it (its promise is abandoned).
+  const sweepEveryMs = Math.min(1000, Math.max(5, Math.min(abortGraceMs, ...[...table.values()].map((e) => e.timeoutMs)) / 10));
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const attempt of inflight) {
+      if (now < attempt.deadline) continue;
+      if (attempt.abortReason === undefined) {
+        attempt.abort(new JobTimeoutError(attempt.job.name, attempt.entry.timeoutMs));
+        attempt.deadline = now + abortGraceMs;
+      } else if (attempt.abortReason instanceof JobTimeoutError) {
+        inflight.delete(attempt);
+        attempt.reject(attempt.abortReason);
+      }
+      // aborted for shutdown: left active in Redis for the stalled check
+    }
+  }, sweepEveryMs);
+  sweep.unref();
 
   // One '*' processor per queue: Bull's named processors add their concurrency up (bull-v4.md §3).
   // The returned promise settles only when the queue closes: never await it.
@@ -389,7 +422,7 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
     shards: shardQueues,
     concurrency,
     isReady: () => ready && !shuttingDown && connections.client.status === 'ready',
-    activeCount: () => controllers.size,
+    activeCount: () => inflight.size,
     close(graceMs = config.shutdownGraceSeconds * 1000) {
       closing ??= (async () => {
         ready = false;
@@ -398,12 +431,14 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
         let abandoned = 0;
         if (!graceful) {
           shuttingDown = true;
-          abandoned = controllers.size;
+          abandoned = inflight.size;
           log.warn('shutdown grace period over, aborting in-flight jobs', { queue: queueName, abandoned });
-          for (const c of controllers) c.abort(new ShutdownAbortError());
+          for (const attempt of inflight) attempt.abort(new ShutdownAbortError());
           graceful = await finishesWithin(closed, Math.min(abortGraceMs, 2000));
         }
         shuttingDown = true;
+        clearInterval(sweep);
+        untrackActive();
         await deadLetters?.drain();
         if (ownsConnections) await connections.close();
         log.info('worker closed', { queue: queueName, graceful, abandoned });

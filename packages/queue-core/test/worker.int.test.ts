@@ -5,7 +5,7 @@ import { defineJob } from '../src/define-job.js';
 import { createSilentLogger } from '../src/logger.js';
 import { createWorkerMetrics } from '../src/metrics.js';
 import { Producer } from '../src/producer.js';
-import { startWorker, type Handler, type Worker } from '../src/worker.js';
+import { startWorker, type Handler, type JobContext, type Worker } from '../src/worker.js';
 import { readEvents, useIsolatedRedis, waitFor } from './helpers.js';
 import { testEcho, testFlaky, testHandlers, testJobs, testSleep, type TestDeps } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
@@ -123,6 +123,39 @@ describe('worker runtime (real Redis)', () => {
     const job = (await q.getJob(id))!;
     expect(job.failedReason).toMatch(/exceeded its time budget of 200 ms/);
     expect(await readEvents(redis.client(), redis.prefix)).toEqual([`start:t:${process.pid}`]);
+  });
+
+  it('fails a handler that ignores its signal once the abort grace is over; a signal read late is born aborted', async () => {
+    const budgeted = defineJob({
+      name: 'test-sleep',
+      queue: 'maintenance',
+      description: 'test-sleep with a 200 ms budget',
+      scope: 'global',
+      payload: { ms: z.number().int(), tag: z.string(), honourAbort: z.boolean().default(true) },
+      options: { timeoutMs: 200, attempts: 1 },
+    });
+    const seen: string[] = [];
+    await worker({
+      definitions: [testEcho, budgeted, testFlaky],
+      abortGraceMs: 300,
+      handlers: {
+        ...(testHandlers as object),
+        'test-sleep': (async (p: { ms: number; tag: string; honourAbort: boolean }, ctx: JobContext<TestDeps>) => {
+          if (p.honourAbort) return new Promise(() => {}); // never settles, never looks at the signal
+          await new Promise((r) => setTimeout(r, p.ms)); // past the budget, then a first look at the signal
+          seen.push(`${ctx.signal.aborted}:${(ctx.signal.reason as Error).name}`);
+          return 'stopped late';
+        }) as never,
+      } as never,
+    });
+    const p = producer();
+    const stuck = await p.enqueue(budgeted, { ms: 0, tag: 'stuck', honourAbort: true });
+    const late = await p.enqueue(budgeted, { ms: 350, tag: 'late', honourAbort: false });
+    const q = rawQueue();
+    await waitFor(async () => (await q.getJob(stuck.id))!.isFailed().then((f) => f || undefined));
+    expect((await q.getJob(stuck.id))!.failedReason).toMatch(/exceeded its time budget of 200 ms/);
+    await waitFor(async () => (await q.getJob(late.id))!.isCompleted().then((f) => f || undefined));
+    expect(seen).toEqual(['true:JobTimeoutError']);
   });
 
   it('runs at most the configured concurrency across all job names of the queue', async () => {
