@@ -17,10 +17,7 @@ import { JOB_STATES, type QueueState } from './queue-state.js';
 export interface DashboardMetricsOptions {
   /** reads the state of every queue (throws when Redis is unreachable) */
   readonly readStates: () => Promise<QueueState[]>;
-  /**
-   * Dead-letter store sizes per queue. The dead-letter store does not exist yet: when it does,
-   * pass its size reader here and `bull_queue_dead_letter_jobs{queue}` appears.
-   */
+  /** Dead-letter store sizes per queue (dead-letters.ts): `bull_queue_dead_letter_jobs{queue}` when given. */
   readonly readDeadLetterSizes?: () => Promise<ReadonlyMap<QueueName, number>>;
   readonly registry?: Registry;
   readonly defaultMetrics?: boolean;
