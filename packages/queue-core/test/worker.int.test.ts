@@ -12,6 +12,16 @@ import { testSecurity } from './fixtures/test-keys.js';
 
 const WS = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
 
+/** test-sleep with a 200 ms time budget and no retries */
+const shortSleep = defineJob({
+  name: 'test-sleep',
+  queue: 'maintenance',
+  description: 'test-sleep with a 200 ms budget',
+  scope: 'global',
+  payload: { ms: z.number().int(), tag: z.string(), honourAbort: z.boolean().default(true) },
+  options: { timeoutMs: 200, attempts: 1 },
+});
+
 describe('worker runtime (real Redis)', () => {
   const redis = useIsolatedRedis();
 
@@ -108,14 +118,6 @@ describe('worker runtime (real Redis)', () => {
   });
 
   it('aborts the handler signal when the time budget runs out and fails the attempt', async () => {
-    const shortSleep = defineJob({
-      name: 'test-sleep',
-      queue: 'maintenance',
-      description: 'test-sleep with a 200 ms budget',
-      scope: 'global',
-      payload: { ms: z.number().int(), tag: z.string(), honourAbort: z.boolean().default(true) },
-      options: { timeoutMs: 200, attempts: 1 },
-    });
     await worker({ definitions: [testEcho, shortSleep, testFlaky], abortGraceMs: 500 });
     const { id } = await producer().enqueue(shortSleep, { ms: 10_000, tag: 't' });
     const q = rawQueue();
@@ -126,17 +128,9 @@ describe('worker runtime (real Redis)', () => {
   });
 
   it('fails a handler that ignores its signal once the abort grace is over; a signal read late is born aborted', async () => {
-    const budgeted = defineJob({
-      name: 'test-sleep',
-      queue: 'maintenance',
-      description: 'test-sleep with a 200 ms budget',
-      scope: 'global',
-      payload: { ms: z.number().int(), tag: z.string(), honourAbort: z.boolean().default(true) },
-      options: { timeoutMs: 200, attempts: 1 },
-    });
     const seen: string[] = [];
     await worker({
-      definitions: [testEcho, budgeted, testFlaky],
+      definitions: [testEcho, shortSleep, testFlaky],
       abortGraceMs: 300,
       handlers: {
         ...(testHandlers as object),
@@ -149,8 +143,8 @@ describe('worker runtime (real Redis)', () => {
       } as never,
     });
     const p = producer();
-    const stuck = await p.enqueue(budgeted, { ms: 0, tag: 'stuck', honourAbort: true });
-    const late = await p.enqueue(budgeted, { ms: 350, tag: 'late', honourAbort: false });
+    const stuck = await p.enqueue(shortSleep, { ms: 0, tag: 'stuck', honourAbort: true });
+    const late = await p.enqueue(shortSleep, { ms: 350, tag: 'late', honourAbort: false });
     const q = rawQueue();
     await waitFor(async () => (await q.getJob(stuck.id))!.isFailed().then((f) => f || undefined));
     expect((await q.getJob(stuck.id))!.failedReason).toMatch(/exceeded its time budget of 200 ms/);
