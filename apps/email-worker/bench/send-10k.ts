@@ -1,28 +1,44 @@
 /**
  * Benchmark: a 10,000-lead campaign against aws-ses-v2-local, two real worker processes
  * (src/main.ts), SES_MAX_SEND_RATE=100. Measures, at the emulator's front door, the send rate over
- * the run, the largest count in any 1 s window, and duplicates (emails per recipient and ledger).
+ * the run, the largest count in any 1 s window, duplicates (emails per recipient and ledger), and
+ * the CPU each process spent per send (/proc utime + stime; Postgres with all its backends), which
+ * unlike the wall-clock rate means something on a machine shared with other work.
  *
  *   pnpm --filter @coldcopy/email-worker bench        (needs redis-server and PostgreSQL binaries)
  *
- * Own private Redis and Postgres (the @coldcopy/testing servers), never yours.
+ * Knobs: BENCH_LEADS (10000), BENCH_RATE (100/s; set it high, e.g. 100000, to measure CPU per send
+ * without the limiter binding), BENCH_WORKERS (2), BENCH_CONCURRENCY (20 per worker),
+ * BENCH_POOL_MAX (Postgres pool per worker, 12), BENCH_BATCH_SIZE (tick batch, 500),
+ * BENCH_WORKER_NODE_ARGS (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof': a profile per worker on exit).
+ *
+ * Own private Redis and Postgres (the @coldcopy/testing servers), never yours; the emulator and its
+ * recording proxy run in a child process of their own (bench/ses-process.ts), as SES is remote in
+ * production.
  */
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { sendBulkEmail } from '@coldcopy/queue-core';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
 import { databaseUrl, PostgresServer, RedisServer } from '@coldcopy/testing';
 import { migrate } from '@coldcopy/db/migrate';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { seedCampaign } from '../test/fixtures/seed.js';
-import { startSesLocal } from '../test/ses-local.js';
 import { TEST_SIGNING_KEYS } from '../test/harness-keys.js';
 import { spawnEmailWorker } from '../test/worker-process.js';
+import { type CpuGroup, cpuPerUnit, postmasterPid, sampleCpu } from './cpu.js';
+import type { SesProcessMessage } from './ses-process.js';
 
 const LEADS = Number(process.env.BENCH_LEADS ?? 10_000);
 const RATE = Number(process.env.BENCH_RATE ?? 100);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
 const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '20';
+const POOL_MAX = process.env.BENCH_POOL_MAX ?? '12';
+const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 500);
+const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 function maxInAnyWindow(sorted: readonly number[], windowMs: number): number {
   let best = 0;
@@ -34,9 +50,37 @@ function maxInAnyWindow(sorted: readonly number[], windowMs: number): number {
   return best;
 }
 
+/** The emulator in its own process; resolves with its endpoint once it listens. */
+async function startSesProcess(): Promise<{ child: ChildProcess; endpoint: string; report(): Promise<Extract<SesProcessMessage, { type: 'report' }>> }> {
+  const child = fork(fileURLToPath(new URL('./ses-process.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' },
+  });
+  const next = <T extends SesProcessMessage['type']>(type: T) =>
+    new Promise<Extract<SesProcessMessage, { type: T }>>((resolve, reject) => {
+      const onMessage = (m: SesProcessMessage) => {
+        if (m.type !== type) return;
+        child.off('message', onMessage);
+        resolve(m as Extract<SesProcessMessage, { type: T }>);
+      };
+      child.on('message', onMessage);
+      child.once('exit', (code) => reject(new Error(`ses process exited (${code})`)));
+    });
+  const { endpoint } = await next('ready');
+  return {
+    child,
+    endpoint,
+    report() {
+      const answer = next('report');
+      child.send({ type: 'report' });
+      return answer;
+    },
+  };
+}
+
 const redis = await RedisServer.start();
 const postgres = await PostgresServer.start();
-const ses = await startSesLocal();
+const ses = await startSesProcess();
 const workers: Array<Awaited<ReturnType<typeof spawnEmailWorker>>> = [];
 try {
   const admin = new pg.Client({ connectionString: postgres.url });
@@ -52,15 +96,28 @@ try {
     REDIS_URL: redis.url,
     BULL_PREFIX: prefix,
     DATABASE_URL: dbUrl,
-    DATABASE_POOL_MAX: '12',
+    DATABASE_POOL_MAX: POOL_MAX,
     SES_ENDPOINT: ses.endpoint,
     EMAIL_CONCURRENCY: CONCURRENCY,
     SES_MAX_SEND_RATE: String(RATE),
     DOMAIN_RATE_PER_MINUTE: '100000',
     LOG_LEVEL: 'warn',
   };
-  for (let i = 0; i < WORKERS; i++) workers.push(await spawnEmailWorker(env));
+  for (let i = 0; i < WORKERS; i++) workers.push(await spawnEmailWorker(env, { nodeArgs: WORKER_NODE_ARGS }));
   const producer = new Producer({ redisUrl: redis.url, prefix, security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }) });
+
+  const info = new Redis(redis.url);
+  const redisPid = Number(/process_id:(\d+)/.exec(await info.info('server'))![1]);
+  await info.quit();
+  const groups: Record<string, CpuGroup> = {
+    // the driver alone (its children are measured on their own)
+    bench: { pid: process.pid, tree: false },
+    ...Object.fromEntries(workers.map((w, i) => [`worker${i + 1}`, { pid: w.child.pid!, tree: true }])),
+    ses: { pid: ses.child.pid!, tree: true },
+    postgres: { pid: postmasterPid(postgres.dataDir), tree: true },
+    redis: { pid: redisPid, tree: false },
+  };
+  const cpuBefore = sampleCpu(groups);
 
   // the campaign tick, every second with a new slot, as the scheduler would (faster)
   const started = Date.now();
@@ -70,7 +127,7 @@ try {
     const at = new Date(Date.UTC(2026, 11, 1, 0, slot));
     const windowSlot = at.toISOString().slice(0, 16).replace(/[-:]/g, '') + 'Z';
     void producer
-      .enqueue(sendBulkEmail, { workspaceId: seed.workspaceId, requestedBy: 'bench', campaignId: seed.campaignId, windowSlot, batchSize: 500 })
+      .enqueue(sendBulkEmail, { workspaceId: seed.workspaceId, requestedBy: 'bench', campaignId: seed.campaignId, windowSlot, batchSize: BATCH_SIZE })
       .catch(() => undefined);
   }, 1000);
   for (;;) {
@@ -80,11 +137,12 @@ try {
     await new Promise((r) => setTimeout(r, 1000));
   }
   clearInterval(ticker);
+  const cpuAfter = sampleCpu(groups);
 
-  const sends = ses.requests.filter((r) => r.form.get('Action') === 'SendRawEmail').map((r) => r.at).sort((a, b) => a - b);
-  const emails = await ses.emails();
+  const report = await ses.report();
+  const sends = [...report.sendTimes].sort((a, b) => a - b);
   const perRecipient = new Map<string, number>();
-  for (const e of emails) perRecipient.set(e.destination.to[0]!, (perRecipient.get(e.destination.to[0]!) ?? 0) + 1);
+  for (const to of report.recipients) perRecipient.set(to, (perRecipient.get(to) ?? 0) + 1);
   const duplicates = [...perRecipient.values()].filter((n) => n > 1).length;
   const ledger = (
     await pool.query(
@@ -97,13 +155,14 @@ try {
   // steady state: skip the first and last 5 s (start-up, drain)
   const steady = sends.filter((t) => t >= sends[0]! + 5000 && t <= sends.at(-1)! - 5000);
   const steadyRate = (steady.length - 1) / ((steady.at(-1)! - steady[0]!) / 1000);
+  const cpu = cpuPerUnit(cpuBefore, cpuAfter, sends.length);
   const result = {
     leads: LEADS,
     workers: WORKERS,
     concurrencyPerWorker: Number(CONCURRENCY),
     limitPerSecond: RATE,
     sesRequests: sends.length,
-    emailsInEmulator: emails.length,
+    emailsInEmulator: report.recipients.length,
     distinctRecipients: perRecipient.size,
     recipientsWithDuplicates: duplicates,
     ledger,
@@ -112,9 +171,17 @@ try {
     steadyRatePerSecond: Number(steadyRate.toFixed(2)),
     percentOfLimit: Number(((rate / RATE) * 100).toFixed(1)),
     maxInAnyOneSecondWindow: maxInAnyWindow(sends, 1000),
-    machine: `${cpus().length} cores, Node ${process.versions.node}`,
+    // CPU ms per SES request, per process, from the first tick until every row was sent
+    cpuMsPerSend: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.msPerSend])),
+    cpuMs: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.cpuMs])),
+    machine: `${cpus().length} cores, Node ${process.versions.node}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   };
   console.log(JSON.stringify(result, null, 2));
+  console.log(
+    `CPU ms per send: ${Object.entries(result.cpuMsPerSend)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   await producer.close();
   await pool.end();
 } finally {
@@ -122,7 +189,8 @@ try {
     w.child.kill('SIGTERM');
     await w.exited;
   }
-  await ses.close();
+  if (ses.child.connected) ses.child.send({ type: 'close' });
+  await new Promise((r) => (ses.child.exitCode !== null ? r(null) : ses.child.once('exit', r)));
   await postgres.stop();
   await redis.stop();
 }

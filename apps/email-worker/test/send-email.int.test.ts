@@ -1,8 +1,22 @@
 import { SendRawEmailCommand, SESClient, SESServiceException } from '@aws-sdk/client-ses';
+import {
+  getCampaign,
+  getCampaignEmail,
+  getCampaignStep,
+  getEnrolment,
+  getLead,
+  getMailbox,
+  getWorkspace,
+  LedgerStateError,
+  RecordNotFoundError,
+  TenancyError,
+  workspaceEmailSettings,
+} from '@coldcopy/db';
 import { PermanentJobError } from '@coldcopy/queue-core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { sendEmailHandler } from '../src/handlers/send-email.js';
+import { createPgEmailStore } from '../src/providers/pg-email-store.js';
 import { fakeContext } from './fixtures/fake-deps.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { useEmailHarness } from './harness.js';
@@ -155,5 +169,106 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
     const row = await ledger(seed.sendIds[0]!);
     expect(row).toMatchObject({ status: 'cancelled', cancelled_reason: 'suppressed' });
     expect(await h.ses.emails()).toHaveLength(0);
+  });
+
+  describe('the Postgres store: three statements per send, same answers as the one-by-one lookups', () => {
+    it('loadSend returns what the separate workspace-scoped getters return', async () => {
+      const seed = await seedCampaign(h.pool, { leads: 1, scheduleStep1: true, steps: 2 });
+      const id = seed.sendIds[0]!;
+      const ws = seed.workspaceId;
+      const store = createPgEmailStore(h.pool);
+      const send = await store.loadSend(ws, id);
+      const email = await getCampaignEmail(h.pool, ws, id);
+      expect(send.email).toEqual(email);
+      expect(send.campaign).toEqual(await getCampaign(h.pool, ws, email.campaign_id));
+      expect(send.lead).toEqual(await getLead(h.pool, ws, email.lead_id));
+      expect(send.enrolment).toEqual(await getEnrolment(h.pool, ws, email.campaign_id, email.lead_id));
+      expect(send.step).toEqual(await getCampaignStep(h.pool, ws, email.campaign_id, 1));
+      expect(send.nextStep).toEqual(await getCampaignStep(h.pool, ws, email.campaign_id, 2));
+      expect(send.mailbox).toEqual(await getMailbox(h.pool, ws, seed.mailboxId));
+      expect(send.sender).toEqual(workspaceEmailSettings(await getWorkspace(h.pool, ws)));
+      expect(send.email.scheduled_at).toBeInstanceOf(Date);
+
+      // the last step has no next one; a row without a mailbox gets the campaign's first active one
+      await h.pool.query('UPDATE campaign_emails SET step_number = 2, mailbox_id = NULL WHERE id = $1', [id]);
+      const last = await store.loadSend(ws, id);
+      expect(last.nextStep).toBeNull();
+      expect(last.mailbox?.id).toBe(seed.mailboxId);
+      await h.pool.query(`UPDATE mailboxes SET status = 'paused' WHERE id = $1`, [seed.mailboxId]);
+      expect((await store.loadSend(ws, id)).mailbox).toBeNull();
+    });
+
+    it('loadSend refuses another workspace and reports deleted rows as before', async () => {
+      const a = await seedCampaign(h.pool, { leads: 1, scheduleStep1: true });
+      const b = await seedCampaign(h.pool, { leads: 1, scheduleStep1: true });
+      const store = createPgEmailStore(h.pool);
+      await expect(store.loadSend(a.workspaceId, b.sendIds[0]!)).rejects.toBeInstanceOf(TenancyError);
+      await h.pool.query('UPDATE leads SET deleted_at = now() WHERE id = $1', [a.leads[0]!.leadId]);
+      await expect(store.loadSend(a.workspaceId, a.sendIds[0]!)).rejects.toMatchObject({ name: 'RecordNotFoundError', table: 'leads' });
+      await h.pool.query('UPDATE campaigns SET deleted_at = now() WHERE id = $1', [b.campaignId]);
+      await expect(store.loadSend(b.workspaceId, b.sendIds[0]!)).rejects.toBeInstanceOf(RecordNotFoundError);
+    });
+
+    it('claimUnlessSuppressed: one winner; a workspace or global suppression claims nothing', async () => {
+      const seed = await seedCampaign(h.pool, { leads: 3, scheduleStep1: true });
+      const other = await seedCampaign(h.pool, { leads: 1, scheduleStep1: true });
+      const ws = seed.workspaceId;
+      const store = createPgEmailStore(h.pool);
+      const [first, second] = await Promise.all([0, 1].map(() => store.claimUnlessSuppressed(ws, seed.sendIds[0]!, seed.leads[0]!.email)));
+      expect([first!.claimed, second!.claimed].sort()).toEqual([false, true]);
+      expect([first, second].find((c) => !c!.claimed)).toEqual({ claimed: false, status: 'sending' });
+
+      await h.pool.query(`INSERT INTO suppression_list (workspace_id, email, suppression_type, source) VALUES ($1, $2, 'unsubscribe', 'link')`, [
+        ws,
+        seed.leads[1]!.email,
+      ]);
+      await h.pool.query(`INSERT INTO suppression_list (workspace_id, email, suppression_type, is_global) VALUES (NULL, $1, 'complaint', true)`, [
+        seed.leads[2]!.email,
+      ]);
+      // stored lower-case; the check normalises the address the same way
+      expect(await store.claimUnlessSuppressed(ws, seed.sendIds[1]!, ` ${seed.leads[1]!.email.toUpperCase()}`)).toEqual({ claimed: false, suppressed: true });
+      expect(await store.claimUnlessSuppressed(ws, seed.sendIds[2]!, seed.leads[2]!.email)).toEqual({ claimed: false, suppressed: true });
+      expect((await ledger(seed.sendIds[1]!)).status).toBe('scheduled');
+      await expect(store.claimUnlessSuppressed(ws, other.sendIds[0]!, other.leads[0]!.email)).rejects.toBeInstanceOf(TenancyError);
+      await expect(store.claimUnlessSuppressed(ws, other.sendIds[0]!, seed.leads[2]!.email)).rejects.toBeInstanceOf(TenancyError);
+      expect((await ledger(other.sendIds[0]!)).status).toBe('scheduled');
+    });
+
+    it('recordSent: ledger, event, enrolment and lead in one statement; a repeat changes nothing; wrong states refused', async () => {
+      const seed = await seedCampaign(h.pool, { leads: 2, scheduleStep1: true, steps: 1 });
+      const ws = seed.workspaceId;
+      const store = createPgEmailStore(h.pool);
+      const send = await store.loadSend(ws, seed.sendIds[0]!);
+      const record = {
+        messageId: 'ses-1',
+        sentAt: new Date('2026-12-01T10:00:00Z'),
+        nextEmailAt: null,
+        mailboxId: seed.mailboxId,
+        fromEmail: send.mailbox!.email,
+        subject: 'S',
+        html: '<p>h</p>',
+        text: 't',
+      };
+      expect(await store.claimUnlessSuppressed(ws, send.email.id, send.lead.email)).toMatchObject({ claimed: true });
+      await store.recordSent(ws, send, record);
+      await store.recordSent(ws, send, record); // the write retried after a lost acknowledgement
+      const row = await getCampaignEmail(h.pool, ws, send.email.id);
+      expect(row).toMatchObject({ status: 'sent', message_id: 'ses-1', from_email: send.mailbox!.email, subject: 'S', content_text: 't' });
+      expect(row.sent_at!.toISOString()).toBe('2026-12-01T10:00:00.000Z');
+      const events = await h.pool.query('SELECT event_type, campaign_id, lead_id, provider, metadata FROM email_events WHERE campaign_email_id = $1', [send.email.id]);
+      expect(events.rows).toEqual([
+        { event_type: 'sent', campaign_id: seed.campaignId, lead_id: send.lead.id, provider: 'ses', metadata: { step: 1, mailbox_id: seed.mailboxId } },
+      ]);
+      const enrolment = await getEnrolment(h.pool, ws, seed.campaignId, send.lead.id);
+      expect(enrolment).toMatchObject({ status: 'completed', current_step: 1, email_count: 1, next_email_at: null });
+      expect((await getLead(h.pool, ws, send.lead.id)).status).toBe('contacted');
+
+      // another message id for a sent row, or a row nobody claimed: LedgerStateError, nothing written
+      await expect(store.recordSent(ws, send, { ...record, messageId: 'ses-2' })).rejects.toBeInstanceOf(LedgerStateError);
+      const unclaimed = await store.loadSend(ws, seed.sendIds[1]!);
+      await expect(store.recordSent(ws, unclaimed, record)).rejects.toBeInstanceOf(LedgerStateError);
+      expect((await ledger(seed.sendIds[1]!)).status).toBe('scheduled');
+      expect((await getEnrolment(h.pool, ws, seed.campaignId, unclaimed.lead.id)).email_count).toBe(0);
+    });
   });
 });

@@ -11,10 +11,13 @@ export interface EmailWorkerProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** The real app (src/main.ts) in its own Node process; resolves once its /readyz answers 200. */
-export async function spawnEmailWorker(env: Record<string, string>): Promise<EmailWorkerProcess> {
+/**
+ * The real app (src/main.ts) in its own Node process; resolves once its /readyz answers 200.
+ * `nodeArgs` go before the script (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a worker).
+ */
+export async function spawnEmailWorker(env: Record<string, string>, options: { nodeArgs?: readonly string[] } = {}): Promise<EmailWorkerProcess> {
   const healthPort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
     cwd: APP_DIR,
     env: {
       ...process.env,

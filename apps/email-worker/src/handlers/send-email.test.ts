@@ -49,7 +49,7 @@ describe('send-email handler', () => {
   it('a stalled job finds the row in flight: waits for the lease, then marks it unknown without sending', async () => {
     const f = createFakeDeps();
     const id = f.store.addSend();
-    await f.store.claim(f.store.workspaceId, id); // another attempt claimed it and died
+    await f.store.claimUnlessSuppressed(f.store.workspaceId, id, 'x@gmail.example'); // another attempt claimed it and died
     const err = await run(f, id).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RetryAfterError);
     f.clock.now = new Date(f.clock.now.getTime() + 121_000);

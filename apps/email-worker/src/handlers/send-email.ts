@@ -16,8 +16,8 @@ export type SendEmailResult =
 /**
  * Sends one ledger row at most once (email-ses-sns.md §12):
  *   load → pre-checks (status, campaign, enrolment, mailbox, consent) → mailbox daily cap →
- *   domain + account rate slots (waits in the handler, shared by all replicas) → suppression →
- *   claim → SES → record.
+ *   domain + account rate slots (waits in the handler, shared by all replicas) → claim unless
+ *   suppressed (one statement) → SES → record.
  * The claim sits right before the SES call so that a worker killed between the two leaves as
  * little as possible in `sending`. Waiting happens before the claim; a wait too long for the
  * handler (or a cap reached) reschedules the row and enqueues a delayed follow-up job with a new
@@ -83,24 +83,22 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
       return defer(send, new Date(deps.now().getTime() + err.retryAfterMs), 'rate-limit', `w${Math.floor(deps.now().getTime() / 1000)}`, deps);
     }
 
-    // 3. suppression, right before the claim and the SES call
-    if (await store.isSuppressed(ws, send.lead.email)) {
-      await release();
-      await store.cancel(ws, id, 'suppressed', { endEnrolmentId: send.enrolment.id });
-      log.info('recipient suppressed, send skipped', { campaignEmailId: id });
-      return { status: 'skipped', reason: 'suppressed' };
-    }
-
-    // 4. claim; exactly one attempt wins
-    const claim = await store.claim(ws, id);
+    // 3. claim, unless the recipient is suppressed: one atomic step right before the SES call, so
+    //    exactly one attempt wins and nothing suppressed in between gets through
+    const claim = await store.claimUnlessSuppressed(ws, id, send.lead.email);
     if (!claim.claimed) {
       await release();
+      if ('suppressed' in claim) {
+        await store.cancel(ws, id, 'suppressed', { endEnrolmentId: send.enrolment.id });
+        log.info('recipient suppressed, send skipped', { campaignEmailId: id });
+        return { status: 'skipped', reason: 'suppressed' };
+      }
       return { status: 'skipped', reason: `claimed-elsewhere-${claim.status}` };
     }
     const attempt = claim.email.attempt;
     const message = buildMessage(send, mailbox, deps);
 
-    // 5. SES
+    // 4. SES
     let messageId: string;
     try {
       ({ messageId } = await deps.sender.send(message, signal));
@@ -110,7 +108,7 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     }
     countedToday = false; // sent: the count stays
 
-    // 6. record: retried on its own, never the send
+    // 5. record: retried on its own, never the send
     const sentAt = deps.now();
     const nextEmailAt = send.nextStep
       ? alignToWindow(new Date(sentAt.getTime() + (send.nextStep.delay_days * 24 + send.nextStep.delay_hours) * 3_600_000), sendWindow(send))

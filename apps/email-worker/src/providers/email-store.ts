@@ -3,16 +3,17 @@ import type {
   CampaignLeadRow,
   CampaignRow,
   CampaignStepRow,
-  ClaimResult,
   LeadRow,
   MailboxRow,
+  SendClaimResult,
   WorkspaceEmailSettings,
 } from '@coldcopy/db';
 
 /**
  * What send-email reads and writes in Postgres, in the handler's terms. The adapter
  * (pg-email-store.ts) is a thin layer over @coldcopy/db's workspace-scoped functions; the fake
- * (fake-email-store.ts) keeps the same state machine in memory for handler tests.
+ * (fake-email-store.ts) keeps the same state machine in memory for handler tests. A send that goes
+ * out costs three statements: loadSend, claimUnlessSuppressed, recordSent.
  */
 export interface SendContext {
   readonly email: CampaignEmailRow;
@@ -42,9 +43,13 @@ export interface SentRecord {
 
 export interface EmailStore {
   loadSend(workspaceId: string, campaignEmailId: string): Promise<SendContext>;
-  isSuppressed(workspaceId: string, email: string): Promise<boolean>;
   hasMarketingConsent(workspaceId: string, leadId: string): Promise<boolean>;
-  claim(workspaceId: string, campaignEmailId: string): Promise<ClaimResult>;
+  /**
+   * Claim before send (scheduled|retryable → sending; exactly one concurrent caller wins), unless
+   * `recipient` is suppressed (workspace or global) at that moment: the check and the claim are
+   * one atomic step, right before the SES call. A suppressed recipient claims nothing.
+   */
+  claimUnlessSuppressed(workspaceId: string, campaignEmailId: string, recipient: string): Promise<SendClaimResult>;
   /** before the claim: move a claimable row to `until`; false when it is no longer claimable */
   reschedule(workspaceId: string, campaignEmailId: string, until: Date, reason: string): Promise<boolean>;
   /** the send must not happen; `endEnrolment` also ends the lead's enrolment as failed */

@@ -68,14 +68,12 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
       };
       return context;
     },
-    async isSuppressed(_ws, email) {
-      return suppressed.has(email);
-    },
     async hasMarketingConsent() {
       return false;
     },
-    async claim(_ws, id) {
+    async claimUnlessSuppressed(_ws, id, recipient) {
       const r = row(id);
+      if (suppressed.has(recipient.trim().toLowerCase())) return { claimed: false, suppressed: true };
       if (r.status !== 'scheduled' && r.status !== 'retryable') return { claimed: false, status: r.status };
       Object.assign(r, { status: 'sending', claimed_at: now(), attempt: r.attempt + 1 });
       return { claimed: true, email: { ...r } };

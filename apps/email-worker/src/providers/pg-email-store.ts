@@ -1,24 +1,13 @@
 import {
   cancelCampaignEmail,
-  claimCampaignEmail,
+  claimCampaignEmailUnlessSuppressed,
   endEnrolment,
   expireSendingLease,
-  getCampaign,
-  getCampaignEmail,
-  getCampaignStep,
-  getEnrolment,
-  getLead,
-  getMailbox,
-  getWorkspace,
-  insertEmailEvent,
-  isEmailSuppressed,
-  listCampaignMailboxes,
+  loadSendRows,
   markCampaignEmailFailed,
-  markCampaignEmailSent,
   markCampaignEmailUnknown,
-  markLeadContacted,
   type Pool,
-  recordEnrolmentSend,
+  recordCampaignEmailSent,
   rescheduleCampaignEmail,
   setMailboxStatus,
   withTransaction,
@@ -29,27 +18,15 @@ import type { EmailStore } from './email-store.js';
 export function createPgEmailStore(pool: Pool): EmailStore {
   return {
     async loadSend(ws, id) {
-      const email = await getCampaignEmail(pool, ws, id);
-      const [campaign, lead, workspace, step, nextStep] = await Promise.all([
-        getCampaign(pool, ws, email.campaign_id),
-        getLead(pool, ws, email.lead_id),
-        getWorkspace(pool, ws),
-        getCampaignStep(pool, ws, email.campaign_id, email.step_number),
-        getCampaignStep(pool, ws, email.campaign_id, email.step_number + 1),
-      ]);
-      const enrolment = await getEnrolment(pool, ws, email.campaign_id, email.lead_id);
-      // the row's own mailbox, else the campaign's first active one; the handler checks its status
-      const mailbox = email.mailbox_id
-        ? await getMailbox(pool, ws, email.mailbox_id)
-        : ((await listCampaignMailboxes(pool, ws, email.campaign_id)).find((m) => m.status === 'active') ?? null);
-      return { email, campaign, lead, enrolment, step, nextStep, mailbox, sender: workspaceEmailSettings(workspace) };
+      // one statement (loadSendRows): ledger row, campaign, lead, enrolment, both steps, mailbox, workspace
+      const { workspace, ...rows } = await loadSendRows(pool, ws, id);
+      return { ...rows, sender: workspaceEmailSettings(workspace) };
     },
-    isSuppressed: (ws, email) => isEmailSuppressed(pool, ws, email),
     async hasMarketingConsent(ws, leadId) {
       const { rows } = await pool.query<{ ok: boolean }>("SELECT check_consent($1, $2, 'marketing') AS ok", [ws, leadId]);
       return rows[0]?.ok === true;
     },
-    claim: (ws, id) => claimCampaignEmail(pool, ws, id),
+    claimUnlessSuppressed: (ws, id, recipient) => claimCampaignEmailUnlessSuppressed(pool, ws, id, recipient),
     async reschedule(ws, id, until, reason) {
       return (await rescheduleCampaignEmail(pool, ws, id, until, reason)) !== null;
     },
@@ -63,30 +40,19 @@ export function createPgEmailStore(pool: Pool): EmailStore {
       return (await expireSendingLease(pool, ws, id, leaseMs)) !== null;
     },
     async recordSent(ws, context, sent) {
-      await withTransaction(pool, async (tx) => {
-        await markCampaignEmailSent(tx, ws, context.email.id, {
-          messageId: sent.messageId,
-          sentAt: sent.sentAt,
-          mailboxId: sent.mailboxId,
-          fromEmail: sent.fromEmail,
-          subject: sent.subject,
-          contentHtml: sent.html,
-          contentText: sent.text,
-        });
-        await insertEmailEvent(tx, ws, {
-          eventType: 'sent',
-          campaignEmailId: context.email.id,
-          provider: 'ses',
-          providerMessageId: sent.messageId,
-          occurredAt: sent.sentAt,
-          metadata: { step: context.email.step_number, mailbox_id: sent.mailboxId },
-        });
-        await recordEnrolmentSend(tx, ws, context.enrolment.id, {
-          stepNumber: context.email.step_number,
-          sentAt: sent.sentAt,
-          nextEmailAt: sent.nextEmailAt,
-        });
-        await markLeadContacted(tx, ws, context.lead.id, sent.sentAt);
+      // one statement, atomic without BEGIN/COMMIT: ledger sent, `sent` event, enrolment, lead
+      await recordCampaignEmailSent(pool, ws, {
+        campaignEmailId: context.email.id,
+        messageId: sent.messageId,
+        sentAt: sent.sentAt,
+        mailboxId: sent.mailboxId,
+        fromEmail: sent.fromEmail,
+        subject: sent.subject,
+        contentHtml: sent.html,
+        contentText: sent.text,
+        enrolmentId: context.enrolment.id,
+        leadId: context.lead.id,
+        nextEmailAt: sent.nextEmailAt,
       });
     },
     async recordUnknown(ws, id, error) {

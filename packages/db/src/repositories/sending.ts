@@ -1,7 +1,24 @@
+import type pg from 'pg';
+import { LedgerStateError, MissingPartitionError, RecordNotFoundError } from '../errors.js';
 import type { Queryable } from '../pool.js';
-import type { CampaignEmailRow, MailboxRow, MailboxStatus } from '../types.js';
+import type {
+  CampaignEmailRow,
+  CampaignLeadRow,
+  CampaignRow,
+  CampaignStepRow,
+  LeadRow,
+  MailboxRow,
+  MailboxStatus,
+  SendStatus,
+  WorkspaceRow,
+} from '../types.js';
+import type { ClaimResult } from './campaign-emails.js';
 import { getCampaign } from './campaigns.js';
-import { assertId, assertWorkspaceId, refuse } from './scope.js';
+import { getEnrolment } from './enrolments.js';
+import { getLead } from './leads.js';
+import { getMailbox } from './mailboxes.js';
+import { assertAllInWorkspace, assertId, assertWorkspaceId, refuse } from './scope.js';
+import { getWorkspace } from './workspaces.js';
 
 /*
  * What the email worker needs beyond campaign-emails.ts: deferring and cancelling sends,
@@ -270,4 +287,264 @@ export async function recordEngagement(
     [at],
   );
   return row!;
+}
+
+/*
+ * The send path in three statements (email-ses-sns.md §12): load everything a send needs, claim
+ * (with the suppression check in the same statement, right before SES), record the success. Each
+ * is one round trip and a named prepared statement (parsed and planned once per connection); the
+ * slow, precise diagnosis (TenancyError, RecordNotFoundError, LedgerStateError) runs only when the
+ * fast statement matched nothing.
+ */
+
+/** pg's Pool and clients also run named (prepared) statements. */
+type PreparedQueryable = Queryable & {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
+};
+
+/** Top-level `*_at` columns of a row read through to_json back to Date, as node-postgres gives them natively. */
+function revive<T>(json: Record<string, unknown> | null): T | null {
+  if (json === null) return null;
+  for (const key of Object.keys(json)) {
+    const value = json[key];
+    if (typeof value === 'string' && key.endsWith('_at')) json[key] = new Date(value);
+  }
+  return json as T;
+}
+
+/** Everything one send reads, from one statement. */
+export interface SendRows {
+  readonly email: CampaignEmailRow;
+  readonly campaign: CampaignRow;
+  readonly lead: LeadRow;
+  readonly enrolment: CampaignLeadRow;
+  /** the row's step; null when the sequence no longer has it */
+  readonly step: CampaignStepRow | null;
+  /** the step after it; null when this is the last one */
+  readonly nextStep: CampaignStepRow | null;
+  /** the row's mailbox, else the campaign's first active one (by address); null when there is none */
+  readonly mailbox: MailboxRow | null;
+  readonly workspace: Pick<WorkspaceRow, 'settings'>;
+}
+
+const LOAD_SEND_SQL = `
+SELECT to_json(ce) AS email, to_json(c) AS campaign, to_json(l) AS lead, to_json(cl) AS enrolment,
+       to_json(s1) AS step, to_json(s2) AS next_step, to_json(m) AS mailbox,
+       w.settings AS workspace_settings, w.id IS NOT NULL AS has_workspace
+FROM campaign_emails ce
+LEFT JOIN campaigns c ON c.id = ce.campaign_id AND c.workspace_id = ce.workspace_id AND c.deleted_at IS NULL
+LEFT JOIN leads l ON l.id = ce.lead_id AND l.workspace_id = ce.workspace_id AND l.deleted_at IS NULL
+LEFT JOIN workspaces w ON w.id = ce.workspace_id AND w.deleted_at IS NULL
+LEFT JOIN campaign_leads cl ON cl.campaign_id = ce.campaign_id AND cl.lead_id = ce.lead_id AND cl.workspace_id = ce.workspace_id
+LEFT JOIN campaign_sequences s1
+  ON s1.campaign_id = ce.campaign_id AND s1.workspace_id = ce.workspace_id AND s1.step_number = ce.step_number
+LEFT JOIN campaign_sequences s2
+  ON s2.campaign_id = ce.campaign_id AND s2.workspace_id = ce.workspace_id AND s2.step_number = ce.step_number + 1
+LEFT JOIN LATERAL (
+  SELECT own.* FROM mailboxes own WHERE own.id = ce.mailbox_id AND own.workspace_id = ce.workspace_id
+  UNION ALL
+  (SELECT cm_m.* FROM campaign_mailboxes cm
+   JOIN mailboxes cm_m ON cm_m.id = cm.mailbox_id AND cm_m.workspace_id = cm.workspace_id
+   WHERE ce.mailbox_id IS NULL AND cm.campaign_id = ce.campaign_id AND cm.workspace_id = ce.workspace_id
+     AND cm_m.status = 'active'
+   ORDER BY cm_m.email LIMIT 1)
+) m ON true
+WHERE ce.id = $1 AND ce.workspace_id = $2`;
+
+interface LoadSendRow {
+  email: Record<string, unknown>;
+  campaign: Record<string, unknown> | null;
+  lead: Record<string, unknown> | null;
+  enrolment: Record<string, unknown> | null;
+  step: Record<string, unknown> | null;
+  next_step: Record<string, unknown> | null;
+  mailbox: Record<string, unknown> | null;
+  workspace_settings: WorkspaceRow['settings'] | null;
+  has_workspace: boolean;
+}
+
+/**
+ * The ledger row with its campaign, lead, enrolment, steps, mailbox and workspace settings, in one
+ * statement. Same results and errors as getCampaignEmail, getCampaign, getLead, getWorkspace,
+ * getEnrolment, getCampaignStep ×2 and getMailbox/listCampaignMailboxes one after the other
+ * (deleted campaigns, leads and workspaces count as missing).
+ */
+export async function loadSendRows(db: Queryable, workspaceId: string, campaignEmailId: string): Promise<SendRows> {
+  assertWorkspaceId(workspaceId);
+  assertId('campaign_emails', campaignEmailId);
+  const { rows } = await (db as PreparedQueryable).query<LoadSendRow>({
+    name: 'coldcopy_load_send',
+    text: LOAD_SEND_SQL,
+    values: [campaignEmailId, workspaceId],
+  });
+  const r = rows[0];
+  if (!r) return refuse(db, 'campaign_emails', workspaceId, campaignEmailId);
+  const email = revive<CampaignEmailRow>(r.email)!;
+  if (!r.campaign) await getCampaign(db, workspaceId, email.campaign_id);
+  if (!r.lead) await getLead(db, workspaceId, email.lead_id);
+  if (!r.has_workspace) await getWorkspace(db, workspaceId);
+  if (!r.enrolment) await getEnrolment(db, workspaceId, email.campaign_id, email.lead_id);
+  if (email.mailbox_id && !r.mailbox) await getMailbox(db, workspaceId, email.mailbox_id);
+  if (!r.campaign || !r.lead || !r.has_workspace || !r.enrolment || (email.mailbox_id && !r.mailbox)) {
+    // the precise lookups found it after all: it changed between the two reads
+    throw new RecordNotFoundError('campaign_emails', campaignEmailId);
+  }
+  return {
+    email,
+    campaign: revive<CampaignRow>(r.campaign)!,
+    lead: revive<LeadRow>(r.lead)!,
+    enrolment: revive<CampaignLeadRow>(r.enrolment)!,
+    step: revive<CampaignStepRow>(r.step),
+    nextStep: revive<CampaignStepRow>(r.next_step),
+    mailbox: revive<MailboxRow>(r.mailbox),
+    workspace: { settings: r.workspace_settings ?? {} },
+  };
+}
+
+export type SendClaimResult = ClaimResult | { readonly claimed: false; readonly suppressed: true };
+
+const CLAIM_UNLESS_SUPPRESSED_SQL = `
+WITH sup AS (SELECT is_email_suppressed($2, $3) AS suppressed),
+claimed AS (
+  UPDATE campaign_emails SET status = 'sending', claimed_at = now(), attempt = attempt + 1, last_error = NULL
+  WHERE id = $1 AND workspace_id = $2 AND status IN ('scheduled', 'retryable') AND NOT (SELECT suppressed FROM sup)
+  RETURNING *)
+SELECT sup.suppressed AS "__suppressed", claimed.* FROM sup LEFT JOIN claimed ON true`;
+
+/**
+ * claimCampaignEmail, unless the recipient is suppressed (workspace or global, is_email_suppressed)
+ * at that very moment: one statement, so nothing can be suppressed between the check and the
+ * claim. A suppressed recipient claims nothing (`suppressed: true`); the caller cancels the row.
+ */
+export async function claimCampaignEmailUnlessSuppressed(
+  db: Queryable,
+  workspaceId: string,
+  campaignEmailId: string,
+  recipient: string,
+): Promise<SendClaimResult> {
+  assertWorkspaceId(workspaceId);
+  assertId('campaign_emails', campaignEmailId);
+  const { rows } = await (db as PreparedQueryable).query<CampaignEmailRow & { __suppressed: boolean }>({
+    name: 'coldcopy_claim_unless_suppressed',
+    text: CLAIM_UNLESS_SUPPRESSED_SQL,
+    values: [campaignEmailId, workspaceId, recipient],
+  });
+  const { __suppressed: suppressed, ...row } = rows[0]!;
+  if (row.id) return { claimed: true, email: row as CampaignEmailRow };
+  if (suppressed) {
+    // refuse a foreign or missing id before saying anything about the address
+    const exists = await db.query('SELECT 1 FROM campaign_emails WHERE id = $1 AND workspace_id = $2', [campaignEmailId, workspaceId]);
+    if (exists.rowCount === 0) await refuse(db, 'campaign_emails', workspaceId, campaignEmailId);
+    return { claimed: false, suppressed: true };
+  }
+  const current = await db.query<{ status: SendStatus }>('SELECT status FROM campaign_emails WHERE id = $1 AND workspace_id = $2', [
+    campaignEmailId,
+    workspaceId,
+  ]);
+  if (current.rows[0]) return { claimed: false, status: current.rows[0].status };
+  return refuse(db, 'campaign_emails', workspaceId, campaignEmailId);
+}
+
+export interface RecordSent {
+  readonly campaignEmailId: string;
+  readonly messageId: string;
+  readonly sentAt: Date;
+  readonly mailboxId: string;
+  readonly fromEmail: string;
+  readonly subject: string;
+  readonly contentHtml: string;
+  readonly contentText: string;
+  /** the enrolment to move on (campaign_leads.id) and the lead to mark contacted */
+  readonly enrolmentId: string;
+  readonly leadId: string;
+  /** when the next step is due; null completes the enrolment */
+  readonly nextEmailAt: Date | null;
+}
+
+const RECORD_SENT_SQL = `
+WITH sent AS (
+  UPDATE campaign_emails SET
+    status = 'sent', message_id = $3::text, sent_at = $4::timestamptz, mailbox_id = $5::uuid, from_email = $6::text,
+    subject = $7::text, content_html = $8::text, content_text = $9::text, last_error = NULL
+  WHERE id = $1::uuid AND workspace_id = $2::uuid AND status IN ('sending', 'unknown')
+    AND EXISTS (SELECT 1 FROM mailboxes WHERE id = $5::uuid AND workspace_id = $2::uuid)
+  RETURNING id, campaign_id, lead_id, step_number),
+event AS (
+  INSERT INTO email_events (workspace_id, campaign_id, lead_id, campaign_email_id, event_type, provider,
+                            provider_message_id, metadata, created_at)
+  SELECT $2, sent.campaign_id, sent.lead_id, sent.id, 'sent', 'ses', $3,
+         jsonb_build_object('step', sent.step_number, 'mailbox_id', $5::uuid), $4
+  FROM sent),
+enrolment AS (
+  UPDATE campaign_leads cl SET
+    current_step = greatest(cl.current_step, sent.step_number),
+    email_count = cl.email_count + 1,
+    last_email_at = $4,
+    next_email_at = $10,
+    status = CASE WHEN $10::timestamptz IS NULL THEN 'completed' ELSE 'in_progress' END
+  FROM sent
+  WHERE cl.id = $11::uuid AND cl.workspace_id = $2 AND cl.lead_id = sent.lead_id AND cl.campaign_id = sent.campaign_id
+    AND cl.status IN ('pending', 'in_progress')),
+contacted AS (
+  UPDATE leads l SET
+    status = CASE WHEN l.status = 'new' THEN 'contacted' ELSE l.status END,
+    last_contacted_at = greatest(coalesce(l.last_contacted_at, $4), $4),
+    last_activity_at = greatest(coalesce(l.last_activity_at, $4), $4)
+  FROM sent
+  WHERE l.id = $12::uuid AND l.workspace_id = $2 AND l.id = sent.lead_id AND l.deleted_at IS NULL)
+SELECT count(*)::int AS n FROM sent`;
+
+/**
+ * SES accepted the message, recorded in ONE statement (so atomically, without BEGIN/COMMIT round
+ * trips): ledger sending|unknown → sent with its message id and content, a `sent` email event, the
+ * enrolment's progress (recordEnrolmentSend: only while pending or in progress; completed after the
+ * last step) and the lead contacted (markLeadContacted; a deleted lead is left alone).
+ *
+ * Safe to repeat after a lost commit acknowledgement: a row already `sent` with this message id
+ * changes nothing (no second event, no second count). Otherwise a row in another state is a
+ * LedgerStateError; foreign ids are refused.
+ */
+export async function recordCampaignEmailSent(db: Queryable, workspaceId: string, sent: RecordSent): Promise<void> {
+  assertWorkspaceId(workspaceId);
+  assertId('campaign_emails', sent.campaignEmailId);
+  assertId('mailboxes', sent.mailboxId);
+  assertId('campaign_leads', sent.enrolmentId);
+  assertId('leads', sent.leadId);
+  let n: number;
+  try {
+    const { rows } = await (db as PreparedQueryable).query<{ n: number }>({
+      name: 'coldcopy_record_sent',
+      text: RECORD_SENT_SQL,
+      values: [
+        sent.campaignEmailId,
+        workspaceId,
+        sent.messageId,
+        sent.sentAt,
+        sent.mailboxId,
+        sent.fromEmail,
+        sent.subject,
+        sent.contentHtml,
+        sent.contentText,
+        sent.nextEmailAt,
+        sent.enrolmentId,
+        sent.leadId,
+      ],
+    });
+    n = rows[0]!.n;
+  } catch (err) {
+    if ((err as { code?: string }).code === '23514' && /no partition of relation/.test((err as Error).message)) {
+      throw new MissingPartitionError('email_events', sent.sentAt, { cause: err });
+    }
+    throw err;
+  }
+  if (n === 1) return;
+  await assertAllInWorkspace(db, 'mailboxes', workspaceId, [sent.mailboxId]);
+  const current = await db.query<{ status: SendStatus; message_id: string | null }>(
+    'SELECT status, message_id FROM campaign_emails WHERE id = $1 AND workspace_id = $2',
+    [sent.campaignEmailId, workspaceId],
+  );
+  const row = current.rows[0];
+  if (!row) return refuse(db, 'campaign_emails', workspaceId, sent.campaignEmailId);
+  if (row.status === 'sent' && row.message_id === sent.messageId) return; // recorded before
+  throw new LedgerStateError(sent.campaignEmailId, row.status, 'sent');
 }
