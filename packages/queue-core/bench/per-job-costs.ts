@@ -3,12 +3,15 @@
  * `pnpm exec tsx packages/queue-core/bench/per-job-costs.ts`. Explains why completed-job log lines
  * are at `debug` (docs/benchmarks.md).
  */
+import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import { Counter, Histogram } from 'prom-client';
 import winston from 'winston';
 import { z } from 'zod';
 import { defineJob } from '../src/define-job.js';
 import { createLogger } from '../src/logger.js';
-import { createWorkerMetrics } from '../src/metrics.js';
+import { JobSecurity } from '../src/job-security.js';
+import { createWorkerMetrics, DURATION_BUCKETS } from '../src/metrics.js';
 
 const N = 200_000;
 const def = defineJob({
@@ -23,6 +26,16 @@ const metrics = createWorkerMetrics();
 const completed = metrics.completed.labels('maintenance', 'bench-noop');
 const duration = metrics.duration.labels('maintenance', 'bench-noop', 'completed');
 const logger = createLogger({ transports: [new winston.transports.Stream({ stream: createWriteStream('/dev/null') })] });
+const promCompleted = new Counter({ name: 'c_total', help: 'c', labelNames: ['queue', 'job_name'], registers: [] }).labels('maintenance', 'bench-noop');
+const promDuration = new Histogram({ name: 'd_seconds', help: 'd', labelNames: ['queue', 'job_name', 'status'], buckets: DURATION_BUCKETS, registers: [] }).labels(
+  'maintenance',
+  'bench-noop',
+  'completed',
+);
+const key = randomBytes(32);
+const security = new JobSecurity({ signingKeys: `k1:${key.toString('base64')}` });
+const signature = security.sign('bench-noop', data);
+const keyObject = createSecretKey(key);
 const fields = { queue: 'maintenance', job: 'bench-noop', jobId: '1', attempt: 1, durationMs: 0, workspaceId: data.workspaceId };
 
 async function cost(name: string, fn: () => unknown): Promise<void> {
@@ -38,11 +51,18 @@ async function cost(name: string, fn: () => unknown): Promise<void> {
 }
 
 await cost('zod safeParse of the payload', () => def.schema.safeParse(data));
-await cost('AbortController', () => new AbortController());
-await cost('time budget timer (set + clear)', () => clearTimeout(setTimeout(() => {}, 60_000)));
+await cost('signature check (JobSecurity.verify)', () => security.verify('bench-noop', data, signature));
+await cost('  of which HMAC-SHA256 (createHmac)', () => createHmac('sha256', keyObject).update('x'.repeat(200)).digest('base64url'));
+await cost('  of which JSON.stringify(data)', () => JSON.stringify(data));
+await cost('AbortController (now only if read)', () => new AbortController().signal);
+await cost('timer per job (now one sweep)', () => clearTimeout(setTimeout(() => {}, 60_000)));
 await cost('metrics (counter + histogram)', () => {
   completed.inc();
   duration.observe(0.01);
+});
+await cost('  the same with prom-client children', () => {
+  promCompleted.inc();
+  promDuration.observe(0.01);
 });
 await cost('winston line at an enabled level', () => logger.info('job completed', fields));
 logger.level = 'info';

@@ -1,8 +1,7 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { AnyJobDefinition } from './define-job.js';
 import { ConfigError, FieldDecryptionError, JobSignatureError } from './errors.js';
-import { HmacSha256 } from './hmac.js';
 import { parseKeyRing, type KeyRing } from './security-keys.js';
 
 /**
@@ -46,8 +45,6 @@ export class JobSecurity {
   /** false in unsigned mode */
   readonly signing: boolean;
   private readonly signingRing: KeyRing | undefined;
-  /** one HMAC per signing key id */
-  private readonly macs = new Map<string, HmacSha256>();
   private readonly encryptionRing: KeyRing | undefined;
   private readonly now: () => number;
 
@@ -59,7 +56,6 @@ export class JobSecurity {
     if (this.signing && !this.signingRing) {
       throw new ConfigError('JOB_SIGNING_KEYS is not set: jobs must be signed (JOB_SIGNING=disabled allows unsigned mode outside production)');
     }
-    for (const [kid, key] of this.signingRing?.keys ?? []) this.macs.set(kid, new HmacSha256(key));
     const encryptionKeys = options.encryptionKeys;
     this.encryptionRing =
       typeof encryptionKeys === 'string' ? parseKeyRing('JOB_ENCRYPTION_KEYS', encryptionKeys, ENCRYPTION_RULES) : encryptionKeys;
@@ -75,7 +71,7 @@ export class JobSecurity {
     const ring = this.signingRing;
     if (!this.signing || !ring) return undefined;
     const ts = this.now();
-    const mac = this.macs.get(ring.currentId)!.base64url(signedText(name, data, ts));
+    const mac = hmac(ring.keyObjects.get(ring.currentId)!, signedText(name, data, ts));
     return `v1.${ring.currentId}.${ts}.${mac}`;
   }
 
@@ -91,9 +87,9 @@ export class JobSecurity {
     if (a !== 2 || !signature.startsWith('v1.') || b < 0 || c < 0 || signature.indexOf('.', c + 1) !== -1 || !/^\d{1,16}$/.test(ts)) {
       throw new JobSignatureError(name, 'malformed');
     }
-    const mac = this.macs.get(signature.slice(a + 1, b));
-    if (!mac) throw new JobSignatureError(name, 'unknown-key');
-    const expected = mac.base64url(signedText(name, data, Number(ts)));
+    const key = this.signingRing!.keyObjects.get(signature.slice(a + 1, b));
+    if (!key) throw new JobSignatureError(name, 'unknown-key');
+    const expected = hmac(key, signedText(name, data, Number(ts)));
     if (!constantTimeEqual(expected, signature.slice(c + 1))) throw new JobSignatureError(name, 'mismatch');
   }
 
@@ -166,6 +162,10 @@ function constantTimeEqual(expected: string, given: string): boolean {
   let diff = 0;
   for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ given.charCodeAt(i);
   return diff === 0;
+}
+
+function hmac(key: KeyObject, text: string): string {
+  return createHmac('sha256', key).update(text).digest('base64url');
 }
 
 function workspaceOf(data: unknown): string {
