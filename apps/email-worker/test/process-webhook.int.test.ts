@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { EmailDeps } from '../src/deps.js';
 import { processWebhookHandler } from '../src/handlers/process-webhook.js';
 import { sendEmailHandler } from '../src/handlers/send-email.js';
 import { SnsVerificationError } from '../src/providers/sns.js';
 import { fakeContext } from './fixtures/fake-deps.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { TOPIC_ARN, useEmailHarness } from './harness.js';
+import { composeReply, receivedNotification, type ReceivedOptions, sesHeaderId } from './inbound-notifications.js';
 import { sample, sesNotification, signEnvelope } from './sns-signer.js';
 
 const h = useEmailHarness();
@@ -141,5 +143,211 @@ describe('process-webhook with real Postgres', () => {
     expect(row).toEqual({ open_count: 2, click_count: 1, opened: true });
     const types = (await h.pool.query('SELECT event_type FROM email_events WHERE campaign_email_id = $1 ORDER BY event_type', [send.sendId])).rows.map((r) => r.event_type);
     expect(types).toEqual(['clicked', 'opened', 'opened', 'sent']);
+    // engagement: +10 per open, +20 per click, every event counted, capped at 100
+    const score = async () => (await h.pool.query('SELECT engagement_score FROM leads WHERE email = $1', [send.email])).rows[0].engagement_score as number;
+    expect(await score()).toBe(40);
+    await h.pool.query('UPDATE leads SET engagement_score = 95 WHERE email = $1', [send.email]);
+    await processWebhookHandler(webhook(sesNotification(eventFor('ses-event-open.json', send), { topicArn: TOPIC_ARN, messageId: randomUUID() })), fakeContext(deps));
+    expect(await score()).toBe(100);
+  });
+});
+
+describe('process-webhook: inbound replies (SES email receiving) with real Postgres', () => {
+  /** A 2-step campaign whose step 1 went out (through aws-ses-v2-local) to every lead. */
+  async function sentCampaign(leads: number) {
+    const seed = await seedCampaign(h.pool, { leads, scheduleStep1: true });
+    const { deps } = h.deps();
+    const messageIds: string[] = [];
+    for (const id of seed.sendIds) messageIds.push(((await sendEmailHandler(sendPayload(seed.workspaceId, id), fakeContext(deps))) as { messageId: string }).messageId);
+    const mailbox = (await h.pool.query('SELECT email FROM mailboxes WHERE id = $1', [seed.mailboxId])).rows[0].email as string;
+    return { seed, deps, messageIds, mailbox, ws: seed.workspaceId };
+  }
+  /** What the campaign tick would do next: the step-2 row of a lead, scheduled. */
+  async function scheduleStep2(seed: { workspaceId: string; campaignId: string; mailboxId: string }, leadId: string) {
+    const id = randomUUID();
+    await h.pool.query(
+      `INSERT INTO campaign_emails (id, workspace_id, campaign_id, lead_id, step_number, mailbox_id, status, scheduled_at) VALUES ($1, $2, $3, $4, 2, $5, 'scheduled', now())`,
+      [id, seed.workspaceId, seed.campaignId, leadId, seed.mailboxId],
+    );
+    return id;
+  }
+  async function receive(deps: EmailDeps, raw: Buffer, options: ReceivedOptions & { snsId?: string }) {
+    const body = sesNotification(receivedNotification(raw, options), { topicArn: TOPIC_ARN, messageId: options.snsId ?? randomUUID() });
+    return { body, result: (await processWebhookHandler(webhook(body), fakeContext(deps))) as Record<string, any> };
+  }
+  const one = async (sql: string, params: unknown[]) => (await h.pool.query(sql, params)).rows[0];
+  const all = async (sql: string, params: unknown[]) => (await h.pool.query(sql, params)).rows;
+  /** Everything an inbound message may change in a workspace. */
+  async function workspaceState(ws: string) {
+    return {
+      messages: await all('SELECT message_id, metadata FROM email_messages WHERE workspace_id = $1 ORDER BY created_at', [ws]),
+      threads: await all('SELECT lead_id, campaign_id, status, message_count FROM email_threads WHERE workspace_id = $1 ORDER BY created_at', [ws]),
+      replied: await all("SELECT campaign_email_id, metadata FROM email_events WHERE workspace_id = $1 AND event_type = 'replied'", [ws]),
+      sends: await all('SELECT id, status, replied_at, cancelled_reason FROM campaign_emails WHERE workspace_id = $1 ORDER BY id', [ws]),
+      enrolments: await all('SELECT lead_id, status, replied_at, next_email_at FROM campaign_leads WHERE workspace_id = $1 ORDER BY lead_id', [ws]),
+      leads: await all('SELECT id, status, engagement_score FROM leads WHERE workspace_id = $1 ORDER BY id', [ws]),
+    };
+  }
+
+  it('a reply threads to the send it names, stops that sequence (follow-up cancelled, never sent) and marks lead and enrolment', async () => {
+    const { seed, deps, messageIds, mailbox, ws } = await sentCampaign(2);
+    const [lead0, lead1] = seed.leads as [(typeof seed.leads)[0], (typeof seed.leads)[0]];
+    const followUp0 = await scheduleStep2(seed, lead0.leadId);
+    const followUp1 = await scheduleStep2(seed, lead1.leadId);
+
+    // a colleague answers from another address: the headers, not the sender, name lead 0's send
+    const raw = await composeReply({
+      from: 'Colleague <colleague@elsewhere.example>',
+      to: mailbox,
+      inReplyTo: sesHeaderId(messageIds[0]!),
+      references: [sesHeaderId(messageIds[0]!)],
+      html: '<p>Sounds good, Thursday?</p>',
+    });
+    const { result } = await receive(deps, raw, { recipients: [mailbox], encoding: 'BASE64' });
+    expect(result).toMatchObject({ applied: true, event: 'Received', deliveries: [{ workspaceId: ws, kind: 'reply', campaignEmailId: seed.sendIds[0] }] });
+    expect(result.deliveries[0].changes).toEqual(['stored', 'event:replied', 'replied_at', 'lead:replied', 'engagement+30', 'enrolment:replied', 'cancelled:1']);
+
+    expect(await one('SELECT replied_at IS NOT NULL AS replied FROM campaign_emails WHERE id = $1', [seed.sendIds[0]])).toEqual({ replied: true });
+    expect(await one('SELECT status, replied_at IS NOT NULL AS replied, next_email_at FROM campaign_leads WHERE id = $1', [lead0.enrolmentId])).toEqual({
+      status: 'replied',
+      replied: true,
+      next_email_at: null,
+    });
+    expect(await one('SELECT status, engagement_score FROM leads WHERE id = $1', [lead0.leadId])).toEqual({ status: 'replied', engagement_score: 30 });
+    expect(await one('SELECT status, cancelled_reason FROM campaign_emails WHERE id = $1', [followUp0])).toEqual({ status: 'cancelled', cancelled_reason: 'replied' });
+    const event = await one("SELECT campaign_id, lead_id, provider, metadata FROM email_events WHERE campaign_email_id = $1 AND event_type = 'replied'", [seed.sendIds[0]]);
+    expect(event).toMatchObject({ campaign_id: seed.campaignId, lead_id: lead0.leadId, provider: 'ses', metadata: { auto_reply: false, matched_by: 'message-id' } });
+    const stored = await one(
+      `SELECT m.direction, m.from_email, m.body_html, m.metadata->>'email_type' AS email_type, t.lead_id, t.campaign_id, t.mailbox_id, t.message_count
+       FROM email_messages m JOIN email_threads t ON t.id = m.thread_id WHERE m.id = $1`,
+      [result.deliveries[0].emailMessageId],
+    );
+    expect(stored).toEqual({
+      direction: 'inbound',
+      from_email: 'colleague@elsewhere.example',
+      body_html: '<p>Sounds good, Thursday?</p>',
+      email_type: 'reply',
+      lead_id: lead0.leadId,
+      campaign_id: seed.campaignId,
+      mailbox_id: seed.mailboxId,
+      message_count: 1,
+    });
+
+    // the follow-up job, when it runs, sends nothing
+    expect(await sendEmailHandler(sendPayload(ws, followUp0), fakeContext(deps))).toEqual({ status: 'skipped', reason: 'already-cancelled' });
+    expect(await h.ses.emails()).toHaveLength(2);
+
+    // lead 1 is untouched so far; its own reply, without In-Reply-To, is matched by sender
+    expect(await one('SELECT status FROM campaign_leads WHERE id = $1', [lead1.enrolmentId])).toEqual({ status: 'in_progress' });
+    expect(await one('SELECT status FROM campaign_emails WHERE id = $1', [followUp1])).toEqual({ status: 'scheduled' });
+    const fresh = await composeReply({ from: lead1.email.toUpperCase(), to: mailbox, subject: 'Question' });
+    const second = (await receive(deps, fresh, { recipients: [mailbox] })).result;
+    expect(second).toMatchObject({ deliveries: [{ kind: 'reply', campaignEmailId: seed.sendIds[1] }] });
+    expect(await one("SELECT metadata->>'matched_by' AS via FROM email_events WHERE campaign_email_id = $1 AND event_type = 'replied'", [seed.sendIds[1]])).toEqual({ via: 'sender' });
+    expect(await one('SELECT status FROM campaign_emails WHERE id = $1', [followUp1])).toEqual({ status: 'cancelled' });
+  });
+
+  it('an auto-reply is recorded (auto_reply: true) but does not stop the sequence or score', async () => {
+    const { seed, deps, messageIds, mailbox, ws } = await sentCampaign(1);
+    const lead = seed.leads[0]!;
+    const followUp = await scheduleStep2(seed, lead.leadId);
+    const ooo = await composeReply({
+      from: lead.email,
+      to: mailbox,
+      subject: 'Automatic reply: Step 1',
+      inReplyTo: sesHeaderId(messageIds[0]!),
+      headers: { 'Auto-Submitted': 'auto-replied', 'X-Auto-Response-Suppress': 'All' },
+      text: 'I am out of the office until Monday.',
+    });
+    const { result } = await receive(deps, ooo, { recipients: [mailbox] });
+    expect(result).toMatchObject({ deliveries: [{ kind: 'auto_reply', campaignEmailId: seed.sendIds[0], changes: ['stored', 'event:replied'] }] });
+    const state = await workspaceState(ws);
+    expect(state.replied).toEqual([
+      { campaign_email_id: seed.sendIds[0], metadata: expect.objectContaining({ auto_reply: true, auto_reply_reason: 'Auto-Submitted: auto-replied' }) },
+    ]);
+    expect(state.messages[0].metadata).toMatchObject({ email_type: 'auto_reply' });
+    expect(await one('SELECT replied_at FROM campaign_emails WHERE id = $1', [seed.sendIds[0]])).toEqual({ replied_at: null });
+    expect(await one('SELECT status FROM campaign_leads WHERE id = $1', [lead.enrolmentId])).toEqual({ status: 'in_progress' });
+    expect(await one('SELECT status, engagement_score FROM leads WHERE id = $1', [lead.leadId])).toEqual({ status: 'contacted', engagement_score: 0 });
+    expect(await one('SELECT status FROM campaign_emails WHERE id = $1', [followUp])).toEqual({ status: 'scheduled' });
+  });
+
+  it('a reply to a mailbox of workspace A never touches workspace B, whatever it quotes; a shared address needs evidence', async () => {
+    const a = await sentCampaign(1);
+    const b = await sentCampaign(1);
+    const bLead = b.seed.leads[0]!;
+    const bBefore = await workspaceState(b.ws);
+
+    // B's lead writes to A's mailbox quoting B's send: A owns the address, so A stores it (as new mail)
+    const cross = await composeReply({ from: bLead.email, to: a.mailbox, inReplyTo: sesHeaderId(b.messageIds[0]!) });
+    const { result } = await receive(a.deps, cross, { recipients: [a.mailbox] });
+    expect(result).toMatchObject({ deliveries: [{ workspaceId: a.ws, kind: 'new', campaignEmailId: null }] });
+    expect((await workspaceState(a.ws)).replied).toEqual([]);
+    expect(await workspaceState(b.ws)).toEqual(bBefore);
+
+    // every seeded workspace has Reply-To replies@acme.example: the send the reply names decides
+    const aLead = a.seed.leads[0]!;
+    const toShared = await composeReply({ from: aLead.email, to: 'replies@acme.example', inReplyTo: sesHeaderId(a.messageIds[0]!) });
+    expect((await receive(a.deps, toShared, { recipients: ['replies@acme.example'] })).result).toMatchObject({
+      deliveries: [{ workspaceId: a.ws, kind: 'reply', campaignEmailId: a.seed.sendIds[0] }],
+    });
+    expect(await one('SELECT status FROM campaign_leads WHERE id = $1', [aLead.enrolmentId])).toEqual({ status: 'replied' });
+    expect(await workspaceState(b.ws)).toEqual(bBefore);
+
+    // nothing tells the workspaces apart: stored nowhere
+    const stranger = await composeReply({ from: 'stranger@nowhere.example', to: 'replies@acme.example', messageId: '<stranger-1@nowhere.example>' });
+    expect((await receive(a.deps, stranger, { recipients: ['replies@acme.example'] })).result).toEqual({ applied: false, reason: 'ambiguous-recipient' });
+    expect(await all('SELECT workspace_id FROM email_messages WHERE message_id = $1', ['<stranger-1@nowhere.example>'])).toEqual([]);
+    expect(await workspaceState(b.ws)).toEqual(bBefore);
+  });
+
+  it('the same SNS message twice, or the same Message-ID in another notification, is applied once', async () => {
+    const { seed, deps, messageIds, mailbox, ws } = await sentCampaign(1);
+    const raw = await composeReply({ from: seed.leads[0]!.email, to: mailbox, inReplyTo: sesHeaderId(messageIds[0]!), messageId: '<once@lead.example>' });
+    const { body, result } = await receive(deps, raw, { recipients: [mailbox] });
+    expect(result).toMatchObject({ applied: true });
+    expect(await processWebhookHandler(webhook(body), fakeContext(deps))).toEqual({ applied: false, reason: 'duplicate' });
+    // the sender's server delivered it again: new SES id, new SNS MessageId, same Message-ID
+    expect((await receive(deps, raw, { recipients: [mailbox] })).result).toEqual({ applied: false, reason: 'duplicate' });
+    const state = await workspaceState(ws);
+    expect(state.messages).toHaveLength(1);
+    expect(state.replied).toHaveLength(1);
+    expect(state.threads).toEqual([{ lead_id: seed.leads[0]!.leadId, campaign_id: seed.campaignId, status: 'open', message_count: 1 }]);
+    expect(state.leads[0]).toMatchObject({ status: 'replied', engagement_score: 30 });
+    // a second, different reply joins the same thread and scores again
+    const again = await composeReply({ from: seed.leads[0]!.email, to: mailbox, inReplyTo: '<once@lead.example>', references: [sesHeaderId(messageIds[0]!), '<once@lead.example>'] });
+    expect((await receive(deps, again, { recipients: [mailbox] })).result).toMatchObject({ deliveries: [{ kind: 'reply', campaignEmailId: seed.sendIds[0] }] });
+    const after = await workspaceState(ws);
+    expect(after.threads).toEqual([{ lead_id: seed.leads[0]!.leadId, campaign_id: seed.campaignId, status: 'open', message_count: 2 }]);
+    expect(after.leads[0]).toMatchObject({ engagement_score: 60 });
+  });
+
+  it('spam (verdict FAIL) is stored in a spam thread and is not a reply', async () => {
+    const { seed, deps, messageIds, mailbox, ws } = await sentCampaign(1);
+    const followUp = await scheduleStep2(seed, seed.leads[0]!.leadId);
+    const raw = await composeReply({ from: seed.leads[0]!.email, to: mailbox, inReplyTo: sesHeaderId(messageIds[0]!) });
+    const { result } = await receive(deps, raw, { recipients: [mailbox], spam: 'FAIL' });
+    expect(result).toMatchObject({ deliveries: [{ kind: 'quarantined', changes: ['stored'] }] });
+    const state = await workspaceState(ws);
+    expect(state.threads).toEqual([expect.objectContaining({ status: 'spam' })]);
+    expect(state.messages[0].metadata).toMatchObject({ quarantined: 'spam', verdicts: { spam: 'FAIL' } });
+    expect(state.replied).toEqual([]);
+    expect(await one('SELECT status FROM campaign_emails WHERE id = $1', [followUp])).toEqual({ status: 'scheduled' });
+    expect(state.leads[0]).toMatchObject({ status: 'contacted', engagement_score: 0 });
+  });
+
+  it('with settings.stop_on_reply false the reply is recorded and the sequence goes on', async () => {
+    const { seed, deps, messageIds, mailbox } = await sentCampaign(1);
+    await h.pool.query(`UPDATE campaigns SET settings = '{"stop_on_reply": false}' WHERE id = $1`, [seed.campaignId]);
+    const followUp = await scheduleStep2(seed, seed.leads[0]!.leadId);
+    const raw = await composeReply({ from: seed.leads[0]!.email, to: mailbox, inReplyTo: sesHeaderId(messageIds[0]!) });
+    expect((await receive(deps, raw, { recipients: [mailbox] })).result).toMatchObject({
+      deliveries: [{ kind: 'reply', changes: ['stored', 'event:replied', 'replied_at', 'lead:replied', 'engagement+30'] }],
+    });
+    expect(await one('SELECT status, replied_at IS NOT NULL AS replied FROM campaign_leads WHERE id = $1', [seed.leads[0]!.enrolmentId])).toEqual({
+      status: 'in_progress',
+      replied: true,
+    });
+    expect(await one('SELECT status FROM campaign_emails WHERE id = $1', [followUp])).toEqual({ status: 'scheduled' });
   });
 });

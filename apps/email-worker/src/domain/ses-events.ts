@@ -66,8 +66,17 @@ const addresses = (list: unknown, key = 'emailAddress'): string[] =>
     .filter((e): e is string => typeof e === 'string' && e.includes('@'))
     .map((e) => e.trim().toLowerCase());
 
+/**
+ * What an SNS Notification from SES carries: a sending event (configuration-set event publishing
+ * or identity notification), or inbound mail (`notificationType: "Received"`, SES email receiving;
+ * parsed by domain/inbound-mail.ts).
+ */
+export type SesNotification =
+  | { readonly kind: 'event'; readonly event: SesEvent }
+  | { readonly kind: 'received'; readonly record: Readonly<Record<string, unknown>> };
+
 /** Parses the `Message` string of an SNS Notification. Throws NotAnSesEventError for anything else. */
-export function parseSesEvent(message: string): SesEvent {
+export function parseSesNotification(message: string): SesNotification {
   let parsed: unknown;
   try {
     parsed = JSON.parse(message);
@@ -75,6 +84,18 @@ export function parseSesEvent(message: string): SesEvent {
     throw new NotAnSesEventError('Message is not JSON');
   }
   const m = obj(parsed);
+  if (str(m.notificationType) === 'Received' && !('eventType' in m)) return { kind: 'received', record: m };
+  return { kind: 'event', event: eventFrom(m) };
+}
+
+/** A sending event only; inbound mail (Received) is refused like anything else that is not one. */
+export function parseSesEvent(message: string): SesEvent {
+  const notification = parseSesNotification(message);
+  if (notification.kind !== 'event') throw new NotAnSesEventError('a Received notification is inbound mail, not a sending event');
+  return notification.event;
+}
+
+function eventFrom(m: Json): SesEvent {
   const type = str(m.eventType) ?? str(m.notificationType);
   if (!type || !TYPES.has(type)) throw new NotAnSesEventError(`not an SES event type: ${String(type)}`);
   const mail = obj(m.mail);

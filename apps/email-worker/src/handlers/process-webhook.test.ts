@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createFakeDeps, fakeContext, testConfig } from '../../test/fixtures/fake-deps.js';
 import { sample, sesNotification, signEnvelope, testCertificateFetcher } from '../../test/sns-signer.js';
+import { composeReply, receivedNotification, sesHeaderId } from '../../test/inbound-notifications.js';
+import type { InboundInbox, WorkspaceEvidence } from '../domain/inbound-routing.js';
+import { createFakeWebhookStore } from '../providers/fake-webhook-store.js';
 import { SnsVerificationError } from '../providers/sns.js';
 import { processWebhookHandler } from './process-webhook.js';
 
@@ -82,5 +85,62 @@ describe('process-webhook handler', () => {
     const f = setup();
     const body = JSON.stringify(signEnvelope({ ...sample('ses-sns-envelope-notification-generic.json'), TopicArn: TOPIC }));
     expect(await processWebhookHandler(input(body), fakeContext(f.deps))).toEqual({ applied: false, reason: 'not-an-ses-event' });
+  });
+});
+
+describe('process-webhook handler: inbound mail (SES email receiving)', () => {
+  const A = randomUUID();
+  const B = randomUUID();
+  const reply = { campaignEmailId: randomUUID(), campaignId: randomUUID(), leadId: randomUUID(), mailboxId: randomUUID(), via: 'message-id' as const };
+  const inboxes: InboundInbox[] = [
+    { workspaceId: A, address: 'sales@a.example', mailboxId: reply.mailboxId },
+    { workspaceId: A, address: 'replies@shared.example', mailboxId: null },
+    { workspaceId: B, address: 'replies@shared.example', mailboxId: null },
+  ];
+  const none: WorkspaceEvidence = { threaded: null, bySender: null, leadId: null };
+
+  function inboundSetup(evidence: Record<string, WorkspaceEvidence> = { [A]: { threaded: { threadId: null, reply, leadId: reply.leadId }, bySender: null, leadId: reply.leadId }, [B]: none }) {
+    const f = createFakeDeps({ certificates: testCertificateFetcher });
+    const webhooks = createFakeWebhookStore({ inboxes, evidence });
+    return { deps: { ...f.deps, webhooks }, webhooks };
+  }
+  async function body(recipients: string[], options: { headers?: Record<string, string>; snsId?: string; messageId?: string; spam?: string } = {}) {
+    const raw = await composeReply({ from: 'lead@x.example', to: recipients, inReplyTo: sesHeaderId('ses-1'), headers: options.headers, messageId: options.messageId });
+    return sesNotification(receivedNotification(raw, { recipients, spam: options.spam }), { topicArn: TOPIC, messageId: options.snsId ?? randomUUID() });
+  }
+
+  it('stores a reply in the workspace owning the mailbox, once per SNS MessageId and once per Message-ID', async () => {
+    const { deps, webhooks } = inboundSetup();
+    const first = await body(['sales@a.example'], { snsId: 'sns-in-1', messageId: '<m-1@x.example>' });
+    expect(await processWebhookHandler(input(first), fakeContext(deps))).toMatchObject({
+      applied: true,
+      event: 'Received',
+      deliveries: [{ workspaceId: A, kind: 'reply', campaignEmailId: reply.campaignEmailId }],
+    });
+    expect(await processWebhookHandler(input(first), fakeContext(deps))).toEqual({ applied: false, reason: 'duplicate' });
+    const sameMessage = await body(['sales@a.example'], { snsId: 'sns-in-2', messageId: '<m-1@x.example>' });
+    expect(await processWebhookHandler(input(sameMessage), fakeContext(deps))).toEqual({ applied: false, reason: 'duplicate' });
+    expect(webhooks.inbound).toHaveLength(1);
+  });
+
+  it('classifies an out-of-office as auto_reply and spam as quarantined', async () => {
+    const { deps } = inboundSetup();
+    const ooo = await body(['sales@a.example'], { headers: { 'Auto-Submitted': 'auto-replied' } });
+    expect(await processWebhookHandler(input(ooo), fakeContext(deps))).toMatchObject({ deliveries: [{ kind: 'auto_reply' }] });
+    const spam = await body(['sales@a.example'], { spam: 'FAIL' });
+    expect(await processWebhookHandler(input(spam), fakeContext(deps))).toMatchObject({ deliveries: [{ kind: 'quarantined' }] });
+  });
+
+  it('ignores mail for addresses that are not ours, and never picks a workspace for a shared address it cannot tell apart', async () => {
+    const { deps, webhooks } = inboundSetup({ [A]: none, [B]: none });
+    expect(await processWebhookHandler(input(await body(['nobody@elsewhere.example'])), fakeContext(deps))).toEqual({ applied: false, reason: 'no-mailbox' });
+    expect(await processWebhookHandler(input(await body(['replies@shared.example'])), fakeContext(deps))).toEqual({ applied: false, reason: 'ambiguous-recipient' });
+    expect(webhooks.inbound).toEqual([]);
+  });
+
+  it('a shared address goes to the workspace whose send the reply references', async () => {
+    const { deps, webhooks } = inboundSetup();
+    expect(await processWebhookHandler(input(await body(['replies@shared.example'])), fakeContext(deps))).toMatchObject({ deliveries: [{ workspaceId: A }] });
+    expect(webhooks.inbound.map((i) => i.route.workspaceId)).toEqual([A]);
   });
 });

@@ -1,12 +1,14 @@
 import { RetryAfterError, type processWebhook } from '@coldcopy/queue-core';
 import type { Handler, JobContext } from '@coldcopy/queue-core/worker';
 import type { EmailDeps } from '../deps.js';
-import { NotAnSesEventError, parseSesEvent, type SesEvent } from '../domain/ses-events.js';
+import { type InboundMail, parseInboundMail } from '../domain/inbound-mail.js';
+import { NotAnSesEventError, parseSesNotification, type SesNotification } from '../domain/ses-events.js';
 import { snsUrl, verifySnsMessage } from '../providers/sns.js';
-import type { WebhookTarget } from '../providers/webhook-store.js';
+import type { AppliedInbound, WebhookTarget } from '../providers/webhook-store.js';
 
 export type ProcessWebhookResult =
   | { applied: true; campaignEmailId: string; event: string; changes: readonly string[]; paused: readonly string[] }
+  | { applied: true; event: 'Received'; deliveries: readonly AppliedInbound[] }
   | { applied: false; reason: string; campaignEmailId?: string };
 
 /** Events for a send that is not in the ledger (yet) are retried this often, then kept as orphans. */
@@ -16,7 +18,9 @@ const REPUTATION_WINDOW_MS = 30 * 24 * 3_600_000;
 /**
  * One SNS delivery, as received: verify (signature, certificate host, TopicArn) before anything
  * is written; confirm subscriptions; apply SES events once per SNS MessageId; then check the
- * mailbox's and campaign's bounce and complaint rates.
+ * mailbox's and campaign's bounce and complaint rates. Inbound mail (SES email receiving,
+ * `Received`) is stored in the workspace owning the recipient address and, when it answers one of
+ * our sends, applied as a reply (processInbound).
  */
 export const processWebhookHandler: Handler<typeof processWebhook, EmailDeps> = async (payload, ctx): Promise<ProcessWebhookResult> => {
   const { deps, log, signal } = ctx;
@@ -37,9 +41,9 @@ export const processWebhookHandler: Handler<typeof processWebhook, EmailDeps> = 
     return { applied: false, reason: 'unsubscribe-confirmation' };
   }
 
-  let event: SesEvent;
+  let notification: SesNotification;
   try {
-    event = parseSesEvent(message.Message);
+    notification = parseSesNotification(message.Message);
   } catch (err) {
     if (err instanceof NotAnSesEventError) {
       log.warn('SNS notification is not an SES event; ignored', { reason: err.message, snsMessageId: message.MessageId });
@@ -47,6 +51,8 @@ export const processWebhookHandler: Handler<typeof processWebhook, EmailDeps> = 
     }
     throw err;
   }
+  if (notification.kind === 'received') return processInbound(notification.record, message.MessageId, ctx);
+  const { event } = notification;
 
   const target = await deps.webhooks.findTarget(event);
   if (!target) {
@@ -66,6 +72,50 @@ export const processWebhookHandler: Handler<typeof processWebhook, EmailDeps> = 
   const paused = event.type === 'Bounce' || event.type === 'Complaint' ? await enforceReputation(target, ctx) : [];
   return { applied: true, campaignEmailId: target.campaignEmailId, event: event.type, changes: applied.changes, paused };
 };
+
+/**
+ * Inbound mail: parse, route by recipient address (never to a workspace that does not own one),
+ * store and apply once per workspace. Mail for none of our addresses, or for an address several
+ * workspaces share that the message cannot tell apart, is logged and dropped: retrying would not
+ * change the answer. Only ids are logged, never addresses or content.
+ */
+async function processInbound(record: Readonly<Record<string, unknown>>, snsMessageId: string, ctx: JobContext<EmailDeps>): Promise<ProcessWebhookResult> {
+  const { deps, log } = ctx;
+  let mail: InboundMail;
+  try {
+    mail = await parseInboundMail(record);
+  } catch (err) {
+    if (!(err instanceof NotAnSesEventError)) throw err;
+    log.warn('SES Received notification without a message; ignored', { reason: err.message, snsMessageId });
+    return { applied: false, reason: 'not-an-ses-event' };
+  }
+  const routing = await deps.webhooks.routeInbound(mail);
+  if (routing.ambiguous.length > 0) {
+    log.warn('inbound mail to an address several workspaces use, and nothing in it tells which: not stored there', {
+      sesMessageId: mail.sesMessageId,
+      addresses: routing.ambiguous.length,
+    });
+  }
+  if (routing.routes.length === 0) {
+    if (routing.ambiguous.length === 0) log.warn('inbound mail for no mailbox of ours; ignored', { sesMessageId: mail.sesMessageId, recipients: mail.recipients.length });
+    return { applied: false, reason: routing.ambiguous.length > 0 ? 'ambiguous-recipient' : 'no-mailbox' };
+  }
+  const deliveries: AppliedInbound[] = [];
+  for (const route of routing.routes) {
+    const result = await deps.webhooks.applyInbound(route, snsMessageId, mail);
+    if (result.duplicate) continue;
+    deliveries.push(result);
+    log.info('inbound mail stored', {
+      workspaceId: result.workspaceId,
+      kind: result.kind,
+      emailMessageId: result.emailMessageId,
+      campaignEmailId: result.campaignEmailId,
+      changes: result.changes.join(','),
+    });
+  }
+  if (deliveries.length === 0) return { applied: false, reason: 'duplicate' };
+  return { applied: true, event: 'Received', deliveries };
+}
 
 /** Pauses the mailbox and/or campaign whose bounce or complaint rate passed its limit over enough sends. */
 async function enforceReputation(target: WebhookTarget, ctx: JobContext<EmailDeps>): Promise<string[]> {

@@ -1,11 +1,25 @@
 import type { SendReputation } from '@coldcopy/db';
+import { classifyInbound, type InboundMail } from '../domain/inbound-mail.js';
+import { type InboundInbox, type InboundRoute, resolveInboundRoutes, type WorkspaceEvidence } from '../domain/inbound-routing.js';
 import type { SesEvent } from '../domain/ses-events.js';
-import type { AppliedSesEvent, WebhookStore, WebhookTarget } from './webhook-store.js';
+import type { AppliedInbound, AppliedSesEvent, WebhookStore, WebhookTarget } from './webhook-store.js';
 
-/** Records what process-webhook asked for; dedupes SNS MessageIds like the real table. */
-export function createFakeWebhookStore(options: { target?: WebhookTarget | null; reputation?: SendReputation } = {}) {
+/**
+ * Records what process-webhook asked for; dedupes SNS MessageIds like the real table. Inbound
+ * mail is routed over the given inboxes and per-workspace evidence with the real routing rules,
+ * and deduped per workspace by SNS MessageId and Message-ID like the real tables.
+ */
+export function createFakeWebhookStore(
+  options: {
+    target?: WebhookTarget | null;
+    reputation?: SendReputation;
+    inboxes?: readonly InboundInbox[];
+    evidence?: Readonly<Record<string, WorkspaceEvidence>>;
+  } = {},
+) {
   const seen = new Set<string>();
   const applied: Array<{ target: WebhookTarget; snsMessageId: string; event: SesEvent }> = [];
+  const inbound: Array<{ route: InboundRoute; snsMessageId: string; mail: InboundMail; result: AppliedInbound }> = [];
   const paused: string[] = [];
   let reputation: SendReputation = options.reputation ?? { sent: 0, bounced: 0, complained: 0 };
   const store: WebhookStore = {
@@ -31,9 +45,37 @@ export function createFakeWebhookStore(options: { target?: WebhookTarget | null;
       paused.push(`campaign:${id}`);
       return true;
     },
+    async routeInbound(mail) {
+      const inboxes = (options.inboxes ?? []).filter((i) => mail.recipients.includes(i.address));
+      return resolveInboundRoutes(mail.recipients, inboxes, new Map(Object.entries(options.evidence ?? {})));
+    },
+    async applyInbound(route, snsMessageId, mail): Promise<AppliedInbound> {
+      const ws = route.workspaceId;
+      const kind = classifyInbound(mail, route.reply !== null);
+      const campaignEmailId = route.reply?.campaignEmailId ?? null;
+      const keys = [`sns:${snsMessageId}/${ws}`, `msg:${ws}/${mail.messageId}`];
+      if (keys.some((k) => seen.has(k))) {
+        if (!seen.has(keys[0]!)) seen.add(keys[0]!);
+        return { duplicate: true, workspaceId: ws, kind, emailMessageId: null, threadId: null, campaignEmailId, changes: [] };
+      }
+      for (const k of keys) seen.add(k);
+      const n = inbound.length + 1;
+      const result: AppliedInbound = {
+        duplicate: false,
+        workspaceId: ws,
+        kind,
+        emailMessageId: `message-${n}`,
+        threadId: route.threadId ?? `thread-${n}`,
+        campaignEmailId,
+        changes: ['stored', ...(kind === 'reply' || kind === 'auto_reply' ? ['event:replied'] : [])],
+      };
+      inbound.push({ route, snsMessageId, mail, result });
+      return result;
+    },
   };
   return Object.assign(store, {
     applied,
+    inbound,
     paused,
     setReputation: (r: SendReputation) => {
       reputation = r;

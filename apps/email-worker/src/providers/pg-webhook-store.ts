@@ -21,10 +21,19 @@ import {
   setMailboxStatus,
   withTransaction,
   type JsonObject,
+  type Queryable,
 } from '@coldcopy/db';
+import { classifyInbound, emailType, type InboundKind, type InboundMail, sesMessageIdOf } from '../domain/inbound-mail.js';
+import {
+  type InboundInbox,
+  type InboundRoute,
+  type ReplyMatch,
+  resolveInboundRoutes,
+  type WorkspaceEvidence,
+} from '../domain/inbound-routing.js';
 import { nextSendTime } from '../domain/next-send.js';
 import type { SesEvent } from '../domain/ses-events.js';
-import type { WebhookStore, WebhookTarget } from './webhook-store.js';
+import type { AppliedInbound, WebhookStore, WebhookTarget } from './webhook-store.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isUuid = (v: string) => UUID.test(v);
@@ -66,7 +75,44 @@ export function createPgWebhookStore(pool: Pool): WebhookStore {
       await setCampaignStatus(pool, ws, campaignId, 'paused', reason);
       return true;
     },
+
+    async routeInbound(mail) {
+      const inboxes = await findInboxes(pool, mail.recipients);
+      const evidence = new Map<string, WorkspaceEvidence>();
+      for (const ws of new Set(inboxes.map((i) => i.workspaceId))) {
+        const own = inboxes.filter((i) => i.workspaceId === ws);
+        // a reply-to address is the workspace's, not one mailbox's: any mailbox's send may be answered
+        const mailboxIds = own.some((i) => i.mailboxId === null) ? null : own.map((i) => i.mailboxId!);
+        evidence.set(ws, await workspaceEvidence(pool, ws, mail, mailboxIds));
+      }
+      return resolveInboundRoutes(mail.recipients, inboxes, evidence);
+    },
+
+    applyInbound(route, snsMessageId, mail) {
+      return withTransaction(pool, (tx) => applyInbound(tx, route, snsMessageId, mail));
+    },
   };
+}
+
+/**
+ * Engagement on leads.engagement_score (domain.md: +10 open, +20 click, +30 reply). Every event
+ * counts, repeated opens included (a second open is interest too, and mv_lead_engagement counts
+ * every `opened` event the same way); the score is capped at 100 like that view, so a client that
+ * fetches every image (Apple Mail Privacy Protection) cannot push one lead far past the others.
+ * One SNS message applies once (webhook_dedupe), one reply once (its Message-ID). Auto-replies,
+ * delivery reports and quarantined mail score nothing.
+ */
+const ENGAGEMENT = { open: 10, click: 20, reply: 30 } as const;
+const ENGAGEMENT_CAP = 100;
+
+async function addEngagement(db: Queryable, ws: string, leadId: string, kind: keyof typeof ENGAGEMENT, at: Date): Promise<void> {
+  await db.query(
+    `UPDATE leads SET
+       engagement_score = greatest(engagement_score, least($4, engagement_score + $3)),
+       last_activity_at = greatest(coalesce(last_activity_at, $5), $5)
+     WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL`,
+    [leadId, ws, ENGAGEMENT[kind], ENGAGEMENT_CAP, at],
+  );
 }
 
 async function apply(tx: PoolClient, target: WebhookTarget, snsMessageId: string, event: SesEvent): Promise<string[]> {
@@ -144,12 +190,14 @@ async function apply(tx: PoolClient, target: WebhookTarget, snsMessageId: string
     case 'Open':
       await recordEngagement(tx, ws, id, 'open', event.occurredAt);
       await event_('opened', { ip: event.open?.ipAddress ?? null, user_agent: event.open?.userAgent ?? null });
-      changes.push('opened');
+      await addEngagement(tx, ws, send.lead_id, 'open', event.occurredAt);
+      changes.push('opened', `engagement+${ENGAGEMENT.open}`);
       break;
     case 'Click':
       await recordEngagement(tx, ws, id, 'click', event.occurredAt);
       await event_('clicked', { url: event.click?.link ?? null, ip: event.click?.ipAddress ?? null, user_agent: event.click?.userAgent ?? null });
-      changes.push('clicked');
+      await addEngagement(tx, ws, send.lead_id, 'click', event.occurredAt);
+      changes.push('clicked', `engagement+${ENGAGEMENT.click}`);
       break;
     case 'Reject':
       // SES refused the message after accepting the call (virus): a bounce in our vocabulary, no suppression
@@ -168,5 +216,298 @@ async function apply(tx: PoolClient, target: WebhookTarget, snsMessageId: string
       // the handler logs and alerts on them
       break;
   }
+  return changes;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Inbound mail. Every statement below is scoped by the workspace a recipient address belongs to;
+ * the only lookup without one is the address itself (findInboxes).
+ */
+
+/** Mailboxes and workspace reply-to addresses among the recipients (a mailbox wins over an equal reply-to). */
+async function findInboxes(db: Queryable, recipients: readonly string[]): Promise<InboundInbox[]> {
+  if (recipients.length === 0) return [];
+  const { rows } = await db.query<{ workspace_id: string; address: string; mailbox_id: string | null }>(
+    `SELECT m.workspace_id, m.email AS address, m.id AS mailbox_id
+     FROM mailboxes m JOIN workspaces w ON w.id = m.workspace_id
+     WHERE m.email = ANY($1::text[]) AND w.deleted_at IS NULL
+     UNION
+     SELECT w.id, lower(btrim(w.settings #>> '{email,reply_to_email}')), NULL
+     FROM workspaces w
+     WHERE w.deleted_at IS NULL AND lower(btrim(w.settings #>> '{email,reply_to_email}')) = ANY($1::text[])`,
+    [recipients],
+  );
+  const mailboxes = new Set(rows.filter((r) => r.mailbox_id).map((r) => `${r.workspace_id}/${r.address}`));
+  return rows
+    .filter((r) => r.mailbox_id || !mailboxes.has(`${r.workspace_id}/${r.address}`))
+    .map((r) => ({ workspaceId: r.workspace_id, address: r.address, mailboxId: r.mailbox_id }));
+}
+
+interface SendRow {
+  id: string;
+  campaign_id: string;
+  lead_id: string;
+  mailbox_id: string | null;
+}
+const replyMatch = (row: SendRow, via: ReplyMatch['via']): ReplyMatch => ({
+  campaignEmailId: row.id,
+  campaignId: row.campaign_id,
+  leadId: row.lead_id,
+  mailboxId: row.mailbox_id,
+  via,
+});
+
+/** The latest send of the workspace to a lead (optionally: from these mailboxes, of this campaign). */
+async function latestSend(
+  db: Queryable,
+  ws: string,
+  leadId: string,
+  options: { mailboxIds?: readonly string[] | null; campaignId?: string | null },
+): Promise<SendRow | null> {
+  const { rows } = await db.query<SendRow>(
+    `SELECT id, campaign_id, lead_id, mailbox_id FROM campaign_emails
+     WHERE workspace_id = $1 AND lead_id = $2 AND status = 'sent'
+       AND ($3::uuid[] IS NULL OR mailbox_id = ANY($3::uuid[]))
+       AND ($4::uuid IS NULL OR campaign_id = $4)
+     ORDER BY sent_at DESC NULLS LAST LIMIT 1`,
+    [ws, leadId, options.mailboxIds ?? null, options.campaignId ?? null],
+  );
+  return rows[0] ?? null;
+}
+
+/** What one workspace knows about an inbound message: the send or thread it references, the sender's lead and latest send. */
+async function workspaceEvidence(db: Queryable, ws: string, mail: InboundMail, mailboxIds: readonly string[] | null): Promise<WorkspaceEvidence> {
+  const threaded = await threadedBy(db, ws, mail.threadRefs);
+  let leadId: string | null = null;
+  if (mail.from) {
+    const lead = await db.query<{ id: string }>('SELECT id FROM leads WHERE workspace_id = $1 AND email = $2 AND deleted_at IS NULL', [ws, mail.from]);
+    leadId = lead.rows[0]?.id ?? null;
+  }
+  const sent = leadId ? await latestSend(db, ws, leadId, { mailboxIds }) : null;
+  return { threaded, bySender: sent ? replyMatch(sent, 'sender') : null, leadId };
+}
+
+/**
+ * The strongest reference of the message inside the workspace: In-Reply-To first, then References
+ * from the newest. A reference is one of our sends (its SES Message-ID) or a stored inbox message.
+ */
+async function threadedBy(db: Queryable, ws: string, refs: readonly string[]): Promise<WorkspaceEvidence['threaded']> {
+  if (refs.length === 0) return null;
+  const sesIds = refs.map(sesMessageIdOf);
+  const wanted = sesIds.filter((id): id is string => id !== null);
+  const sends =
+    wanted.length === 0
+      ? []
+      : (
+          await db.query<SendRow & { message_id: string }>(
+            'SELECT id, campaign_id, lead_id, mailbox_id, message_id FROM campaign_emails WHERE workspace_id = $1 AND message_id = ANY($2::text[])',
+            [ws, wanted],
+          )
+        ).rows;
+  const messages = (
+    await db.query<{ message_id: string; thread_id: string; lead_id: string | null; campaign_id: string | null; campaign_email_id: string | null }>(
+      `SELECT m.message_id, t.id AS thread_id, t.lead_id, t.campaign_id, m.metadata->>'campaign_email_id' AS campaign_email_id
+       FROM email_messages m JOIN email_threads t ON t.id = m.thread_id AND t.workspace_id = m.workspace_id
+       WHERE m.workspace_id = $1 AND m.message_id = ANY($2::text[]) AND t.status <> 'spam'`,
+      [ws, refs],
+    )
+  ).rows;
+  for (const [i, ref] of refs.entries()) {
+    const send = sesIds[i] ? sends.find((s) => s.message_id === sesIds[i]) : undefined;
+    if (send) return { threadId: null, reply: replyMatch(send, 'message-id'), leadId: send.lead_id };
+    const message = messages.find((m) => m.message_id === ref);
+    if (!message) continue;
+    let reply: ReplyMatch | null = null;
+    if (message.campaign_email_id && isUuid(message.campaign_email_id)) {
+      const row = await db.query<SendRow>('SELECT id, campaign_id, lead_id, mailbox_id FROM campaign_emails WHERE id = $1 AND workspace_id = $2', [
+        message.campaign_email_id,
+        ws,
+      ]);
+      if (row.rows[0]) reply = replyMatch(row.rows[0], 'thread');
+    } else if (message.lead_id && message.campaign_id) {
+      const row = await latestSend(db, ws, message.lead_id, { campaignId: message.campaign_id });
+      if (row) reply = replyMatch(row, 'thread');
+    }
+    return { threadId: message.thread_id, reply, leadId: message.lead_id ?? reply?.leadId ?? null };
+  }
+  return null;
+}
+
+async function applyInbound(tx: PoolClient, route: InboundRoute, snsMessageId: string, mail: InboundMail): Promise<AppliedInbound> {
+  const ws = route.workspaceId;
+  const kind = classifyInbound(mail, route.reply !== null);
+  const duplicate: AppliedInbound = {
+    duplicate: true,
+    workspaceId: ws,
+    kind,
+    emailMessageId: null,
+    threadId: null,
+    campaignEmailId: route.reply?.campaignEmailId ?? null,
+    changes: [],
+  };
+  // the SNS MessageId, per workspace: one message may reach mailboxes of two workspaces
+  if ((await recordWebhookEvent(tx, ws, 'ses-inbound', `${snsMessageId}/${ws}`)) === 'duplicate') return duplicate;
+  // one copy per (workspace, Message-ID): the same mail can arrive twice (two SMTP transactions,
+  // a resend by the sender's server). The lock also keeps two replies of one lead from each
+  // opening a thread.
+  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`inbound:${ws}:${route.leadId ?? mail.messageId}`]);
+  const seen = await tx.query('SELECT 1 FROM email_messages WHERE workspace_id = $1 AND message_id = $2', [ws, mail.messageId]);
+  if (seen.rowCount) return duplicate;
+
+  const threadId = await threadFor(tx, route, mail, kind);
+  const metadata: JsonObject = {
+    email_type: emailType(mail, route.reply !== null),
+    source: 'ses',
+    ses_message_id: mail.sesMessageId,
+    sns_message_id: snsMessageId,
+    verdicts: { ...mail.verdicts },
+    recipients: [...route.addresses],
+    ...(route.mailboxId ? { mailbox_id: route.mailboxId } : {}),
+    ...(route.reply ? { campaign_email_id: route.reply.campaignEmailId, matched_by: route.reply.via } : {}),
+    ...(mail.quarantine ? { quarantined: mail.quarantine } : {}),
+    ...(mail.autoReply ? { auto_reply_reason: mail.autoReply } : {}),
+    ...(mail.attachments.length ? { attachments: mail.attachments.map((a) => ({ ...a })) } : {}),
+    ...(mail.hasContent ? {} : { body: 'not in notification' }),
+  };
+  const inserted = await tx.query<{ id: string }>(
+    `INSERT INTO email_messages (workspace_id, thread_id, message_id, in_reply_to, direction, from_email, to_emails, subject,
+                                 body_text, body_html, headers, metadata, sent_at, received_at)
+     VALUES ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, $9, $10, $11, $12, $13)
+     ON CONFLICT (workspace_id, message_id) DO NOTHING
+     RETURNING id`,
+    [
+      ws,
+      threadId,
+      mail.messageId,
+      mail.inReplyTo,
+      mail.from ?? '',
+      [...mail.to],
+      mail.subject,
+      mail.text,
+      mail.html,
+      { ...mail.headers },
+      metadata,
+      mail.sentAt,
+      mail.receivedAt,
+    ],
+  );
+  const emailMessageId = inserted.rows[0]?.id;
+  if (!emailMessageId) return duplicate;
+  await tx.query(
+    `UPDATE email_threads SET message_count = message_count + 1, last_message_at = greatest(coalesce(last_message_at, $3), $3)
+     WHERE id = $1 AND workspace_id = $2`,
+    [threadId, ws, mail.receivedAt],
+  );
+  const changes = ['stored'];
+  if (route.reply && (kind === 'reply' || kind === 'auto_reply')) {
+    changes.push(...(await applyReply(tx, ws, route.reply, kind, { snsMessageId, mail, emailMessageId, threadId })));
+  }
+  return { duplicate: false, workspaceId: ws, kind, emailMessageId, threadId, campaignEmailId: route.reply?.campaignEmailId ?? null, changes };
+}
+
+/**
+ * The thread the message joins: the one it references, else the lead's latest thread of that
+ * campaign, else a new one. Quarantined mail always gets a thread of its own with status `spam`,
+ * so it never sits inside a lead's conversation.
+ */
+async function threadFor(tx: PoolClient, route: InboundRoute, mail: InboundMail, kind: InboundKind): Promise<string> {
+  const ws = route.workspaceId;
+  const campaignId = route.reply?.campaignId ?? null;
+  if (kind !== 'quarantined') {
+    if (route.threadId) return route.threadId;
+    if (route.leadId) {
+      const { rows } = await tx.query<{ id: string }>(
+        `SELECT id FROM email_threads
+         WHERE workspace_id = $1 AND lead_id = $2 AND campaign_id IS NOT DISTINCT FROM $3::uuid AND status <> 'spam'
+         ORDER BY last_message_at DESC NULLS LAST, created_at DESC LIMIT 1`,
+        [ws, route.leadId, campaignId],
+      );
+      if (rows[0]) return rows[0].id;
+    }
+  }
+  const { rows } = await tx.query<{ id: string }>(
+    `INSERT INTO email_threads (workspace_id, lead_id, campaign_id, mailbox_id, subject, status, last_message_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+    [ws, route.leadId, campaignId, route.mailboxId, mail.subject, kind === 'quarantined' ? 'spam' : 'open', mail.receivedAt],
+  );
+  return rows[0]!.id;
+}
+
+/**
+ * A reply to one of our sends. Both kinds write the `replied` event (metadata.auto_reply tells
+ * them apart); only a person's reply sets campaign_emails.replied_at (the first one), moves the
+ * lead to `replied` with +30 engagement and, when the campaign's settings.stop_on_reply is not
+ * false (default true), ends the enrolment as `replied` and cancels its scheduled follow-ups. An
+ * out-of-office is not an answer: the sequence goes on. A follow-up already claimed (`sending`)
+ * is left alone: SES may have it, and send-email re-checks the enrolment before every claim.
+ */
+async function applyReply(
+  tx: PoolClient,
+  ws: string,
+  reply: ReplyMatch,
+  kind: 'reply' | 'auto_reply',
+  context: { snsMessageId: string; mail: InboundMail; emailMessageId: string; threadId: string },
+): Promise<string[]> {
+  const { mail } = context;
+  const at = mail.receivedAt;
+  const send = await getCampaignEmail(tx, ws, reply.campaignEmailId);
+  const changes: string[] = [];
+  await insertEmailEvent(tx, ws, {
+    eventType: 'replied',
+    campaignEmailId: send.id,
+    provider: 'ses',
+    providerMessageId: mail.sesMessageId,
+    providerEventId: context.snsMessageId,
+    occurredAt: at,
+    metadata: {
+      auto_reply: kind === 'auto_reply',
+      ...(mail.autoReply ? { auto_reply_reason: mail.autoReply } : {}),
+      message_id: mail.messageId,
+      email_message_id: context.emailMessageId,
+      thread_id: context.threadId,
+      matched_by: reply.via,
+    },
+  });
+  changes.push('event:replied');
+  if (kind === 'auto_reply') return changes;
+
+  const first = await tx.query('UPDATE campaign_emails SET replied_at = $3 WHERE id = $1 AND workspace_id = $2 AND replied_at IS NULL', [send.id, ws, at]);
+  if (first.rowCount) changes.push('replied_at');
+  const lead = await tx.query<{ status: string }>(
+    `UPDATE leads SET status = CASE WHEN status IN ('new', 'contacted') THEN 'replied' ELSE status END
+     WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL RETURNING status`,
+    [send.lead_id, ws],
+  );
+  if (lead.rows[0]?.status === 'replied') changes.push('lead:replied');
+  await addEngagement(tx, ws, send.lead_id, 'reply', at);
+  changes.push(`engagement+${ENGAGEMENT.reply}`);
+
+  // deleted campaigns included: the reply is still one
+  const campaign = await tx.query<{ settings: { stop_on_reply?: unknown } }>('SELECT settings FROM campaigns WHERE id = $1 AND workspace_id = $2', [
+    send.campaign_id,
+    ws,
+  ]);
+  const stopOnReply = campaign.rows[0]?.settings?.stop_on_reply !== false;
+  const enrolment = (
+    await tx.query<{ id: string; status: string }>('SELECT id, status FROM campaign_leads WHERE workspace_id = $1 AND campaign_id = $2 AND lead_id = $3', [
+      ws,
+      send.campaign_id,
+      send.lead_id,
+    ])
+  ).rows[0];
+  if (!stopOnReply) {
+    if (enrolment) await tx.query('UPDATE campaign_leads SET replied_at = coalesce(replied_at, $3) WHERE id = $1 AND workspace_id = $2', [enrolment.id, ws, at]);
+    return changes;
+  }
+  if (enrolment && ['pending', 'in_progress', 'completed'].includes(enrolment.status)) {
+    await endEnrolment(tx, ws, enrolment.id, 'replied', at);
+    changes.push('enrolment:replied');
+  }
+  const cancelled = await tx.query(
+    `UPDATE campaign_emails SET status = 'cancelled', cancelled_at = now(), cancelled_reason = 'replied'
+     WHERE workspace_id = $1 AND campaign_id = $2 AND lead_id = $3 AND status IN ('scheduled', 'retryable')`,
+    [ws, send.campaign_id, send.lead_id],
+  );
+  if (cancelled.rowCount) changes.push(`cancelled:${cancelled.rowCount}`);
   return changes;
 }

@@ -1,4 +1,6 @@
 import type { SendReputation } from '@coldcopy/db';
+import type { InboundKind, InboundMail } from '../domain/inbound-mail.js';
+import type { InboundRoute, InboundRouting } from '../domain/inbound-routing.js';
 import type { SesEvent } from '../domain/ses-events.js';
 
 /** The send an SES event is about, with the workspace it belongs to. */
@@ -13,6 +15,21 @@ export interface AppliedSesEvent {
   /** the SNS MessageId was seen before: nothing was written */
   readonly duplicate: boolean;
   /** what changed, e.g. `delivery_status:bounced`, `suppressed:a@b.c`, `enrolment:bounced` */
+  readonly changes: readonly string[];
+}
+
+/** One inbound message as stored in one workspace. */
+export interface AppliedInbound {
+  /** this SNS message (for this workspace) or this Message-ID was applied before: nothing was written */
+  readonly duplicate: boolean;
+  readonly workspaceId: string;
+  readonly kind: InboundKind;
+  /** email_messages.id and email_threads.id of the stored message (null for a duplicate) */
+  readonly emailMessageId: string | null;
+  readonly threadId: string | null;
+  /** the send it answered */
+  readonly campaignEmailId: string | null;
+  /** e.g. `replied_at`, `lead:replied`, `engagement+30`, `enrolment:replied`, `cancelled:1` */
   readonly changes: readonly string[];
 }
 
@@ -32,4 +49,16 @@ export interface WebhookStore {
   /** true when it was not paused before */
   pauseMailbox(workspaceId: string, mailboxId: string, reason: string): Promise<boolean>;
   pauseCampaign(workspaceId: string, campaignId: string, reason: string): Promise<boolean>;
+  /**
+   * Inbound mail: the workspaces owning its recipient addresses (mailboxes, reply-to addresses)
+   * and, inside each of them only, the send it answers (domain/inbound-routing.ts decides).
+   */
+  routeInbound(mail: InboundMail): Promise<InboundRouting>;
+  /**
+   * Stores the message in the route's workspace (thread + email_messages) and applies a reply:
+   * ledger replied_at, `replied` event, lead status and engagement, enrolment and follow-ups per
+   * the campaign's stop_on_reply. One transaction with the dedupe of the SNS MessageId (per
+   * workspace) and of the Message-ID (unique per workspace).
+   */
+  applyInbound(route: InboundRoute, snsMessageId: string, mail: InboundMail): Promise<AppliedInbound>;
 }
