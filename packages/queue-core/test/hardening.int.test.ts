@@ -11,10 +11,10 @@ import { DeadLetterStore, openDeadLetters, type DeadLetterEntry } from '../src/d
 import { defineJob } from '../src/define-job.js';
 import { PermanentJobError } from '../src/errors.js';
 import { JobSecurity } from '../src/job-security.js';
-import { createLogger, createSilentLogger, type Logger } from '../src/logger.js';
+import { createLogger, type Logger } from '../src/logger.js';
 import { createWorkerMetrics } from '../src/metrics.js';
 import { Producer } from '../src/producer.js';
-import { startWorker, type Worker, type WorkerOptions } from '../src/worker.js';
+import { type WorkerOptions } from '../src/worker.js';
 import { readEvents, useIsolatedRedis, waitFor as waitForShort } from './helpers.js';
 import { testEcho, testFlaky, testHandlers, testJobs, testSleep, type TestDeps } from './fixtures/test-jobs.js';
 import { TEST_ENCRYPTION_KEYS, TEST_OLD_SIGNING_KEYS, TEST_SIGNING_KEYS, testSecurity } from './fixtures/test-keys.js';
@@ -55,23 +55,7 @@ describe('dead letters, signed jobs and encrypted fields (real Redis)', { timeou
   const rawQueue = () => redis.track(new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix }), (q) => q.close());
   const deadLetters = () => redis.track(openDeadLetters({ redisUrl: redis.redisUrl, prefix: redis.prefix }), (d) => d.close());
 
-  async function worker(overrides: Partial<WorkerOptions<'maintenance', TestDeps>> = {}): Promise<Worker> {
-    const events = redis.client();
-    const deps: TestDeps = { record: async (e) => void (await events.rpush(`${redis.prefix}:events`, e)) };
-    const w = await startWorker({
-      queue: 'maintenance',
-      redisUrl: redis.redisUrl,
-      prefix: redis.prefix,
-      definitions: testJobs,
-      handlers: testHandlers as never,
-      deps,
-      logger: createSilentLogger(),
-      concurrency: 4,
-      security: testSecurity(),
-      ...overrides,
-    } as WorkerOptions<'maintenance', TestDeps>);
-    return redis.track(w, (x) => x.close(2000));
-  }
+  const worker = (overrides: Partial<WorkerOptions<'maintenance', TestDeps>> = {}) => redis.worker({ concurrency: 4, ...overrides });
 
   /** test-flaky whose provider is down until `state.broken` is false */
   function switchableHandlers(state: { broken: boolean }) {

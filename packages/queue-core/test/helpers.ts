@@ -3,7 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { deletePrefix, testPrefix, waitFor } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, inject } from 'vitest';
-import { TEST_SECURITY_ENV } from './fixtures/test-keys.js';
+import { createSilentLogger } from '../src/logger.js';
+import { startWorker, type Worker, type WorkerOptions } from '../src/worker.js';
+import { testHandlers, testJobs, type TestDeps } from './fixtures/test-jobs.js';
+import { TEST_SECURITY_ENV, testSecurity } from './fixtures/test-keys.js';
 
 /**
  * Per-test isolation: a random Bull prefix, every opened resource registered for closing, and
@@ -41,6 +44,27 @@ export function useIsolatedRedis() {
       const c = new Redis(url, { maxRetriesPerRequest: 1 });
       state.cleanups.push(() => c.disconnect());
       return c;
+    },
+    /**
+     * A maintenance-queue worker on this test's prefix running the test jobs (fixtures/test-jobs.ts),
+     * whose handlers record events in `<prefix>:events` (readEvents); closed after the test.
+     */
+    async worker(overrides: Partial<WorkerOptions<'maintenance', TestDeps>> = {}): Promise<Worker> {
+      const events = this.client();
+      const deps: TestDeps = { record: async (e) => void (await events.rpush(`${state.prefix}:events`, e)) };
+      const w = await startWorker({
+        queue: 'maintenance',
+        redisUrl,
+        prefix: state.prefix,
+        definitions: testJobs,
+        handlers: testHandlers as never,
+        deps,
+        logger: createSilentLogger(),
+        concurrency: 2,
+        security: testSecurity(),
+        ...overrides,
+      } as WorkerOptions<'maintenance', TestDeps>);
+      return this.track(w, (x) => x.close(2000));
     },
   };
 }

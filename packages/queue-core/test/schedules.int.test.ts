@@ -1,11 +1,9 @@
 import Bull from 'bull';
 import { describe, expect, it } from 'vitest';
 import type { Schedule } from '../src/jobs/schedules.js';
-import { createSilentLogger } from '../src/logger.js';
 import { PRIORITIES } from '../src/priorities.js';
 import { desiredSchedule, reconcileSchedules, repeatRunIdPrefix, scheduleKeyOf } from '../src/schedule-reconciler.js';
-import { startWorker, type Worker } from '../src/worker.js';
-import { testHandlers, testJobs, testSleep, type TestDeps } from './fixtures/test-jobs.js';
+import { testSleep } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
 import { readEvents, useIsolatedRedis, waitFor } from './helpers.js';
 
@@ -22,23 +20,7 @@ const hourly: Schedule = { ...nightly, key: 'test-hourly', cron: '0 * * * *', da
 describe('schedule reconciliation (real Redis)', () => {
   const redis = useIsolatedRedis();
 
-  async function worker(schedules: readonly Schedule[] | undefined): Promise<Worker> {
-    const events = redis.client();
-    const deps: TestDeps = { record: async (e) => void (await events.rpush(`${redis.prefix}:events`, e)) };
-    const w = await startWorker({
-      queue: 'maintenance',
-      redisUrl: redis.redisUrl,
-      prefix: redis.prefix,
-      definitions: testJobs,
-      handlers: testHandlers as never,
-      deps,
-      logger: createSilentLogger(),
-      concurrency: 1,
-      security: testSecurity(),
-      schedules,
-    } as Parameters<typeof startWorker>[0]);
-    return redis.track(w, (x) => x.close(2000));
-  }
+  const worker = (schedules: readonly Schedule[] | undefined) => redis.worker({ concurrency: 1, schedules });
 
   function rawQueue(): Bull.Queue {
     const q = new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix });

@@ -2,12 +2,11 @@ import Bull from 'bull';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from '../src/define-job.js';
-import { createSilentLogger } from '../src/logger.js';
 import { createWorkerMetrics } from '../src/metrics.js';
 import { Producer } from '../src/producer.js';
-import { startWorker, type Handler, type JobContext, type Worker } from '../src/worker.js';
+import { type Handler, type JobContext, type WorkerOptions } from '../src/worker.js';
 import { readEvents, useIsolatedRedis, waitFor } from './helpers.js';
-import { testEcho, testFlaky, testHandlers, testJobs, testSleep, type TestDeps } from './fixtures/test-jobs.js';
+import { testEcho, testFlaky, testHandlers, testSleep, type TestDeps } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
 
 const WS = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
@@ -29,23 +28,7 @@ describe('worker runtime (real Redis)', () => {
     return redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security: testSecurity() }), (p) => p.close());
   }
 
-  async function worker(overrides: Partial<Parameters<typeof startWorker>[0]> = {}): Promise<Worker> {
-    const events = redis.client();
-    const deps: TestDeps = { record: async (e) => void (await events.rpush(`${redis.prefix}:events`, e)) };
-    const w = await startWorker({
-      queue: 'maintenance',
-      redisUrl: redis.redisUrl,
-      prefix: redis.prefix,
-      definitions: testJobs,
-      handlers: testHandlers as never,
-      deps,
-      logger: createSilentLogger(),
-      concurrency: 2,
-      security: testSecurity(),
-      ...overrides,
-    } as Parameters<typeof startWorker>[0]);
-    return redis.track(w, (x) => x.close(2000));
-  }
+  const worker = (overrides: Partial<WorkerOptions<'maintenance', TestDeps>> = {}) => redis.worker(overrides);
 
   function rawQueue(): Bull.Queue {
     const q = new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix });
