@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@coldcopy/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrate, migrationNames, migrationStatus } from '../src/migrate.js';
+import { createTenant } from './fixtures.js';
 
 /** Every table of domain.md §1 (canonical schema), §2 and §3 (bookkeeping), listed by hand. */
 const CANONICAL_TABLES = [
@@ -162,6 +164,26 @@ describe('migrations', () => {
     } finally {
       await other.end();
     }
+  });
+
+  it('score engagement without auto-replies: an out-of-office is not a reply', async () => {
+    const t = await createTenant(client, 'engagement');
+    const other = randomUUID();
+    await client.query(`INSERT INTO leads (id, workspace_id, email) VALUES ($1, $2, 'other@example.com')`, [other, t.workspaceId]);
+    const event = (lead: string, type: string, metadata: object = {}) =>
+      client.query(`INSERT INTO email_events (workspace_id, lead_id, event_type, metadata) VALUES ($1, $2, $3, $4)`, [t.workspaceId, lead, type, metadata]);
+    await event(t.leadId, 'opened');
+    await event(t.leadId, 'replied', { auto_reply: true });
+    await event(other, 'opened');
+    await event(other, 'replied');
+    await client.query(`SELECT * FROM refresh_analytics_view('mv_lead_engagement')`);
+    const rows = await client.query<{ lead_id: string; replies: number; engagement_score: number; segment: string }>(
+      'SELECT lead_id, replies, engagement_score, segment FROM mv_lead_engagement WHERE workspace_id = $1',
+      [t.workspaceId],
+    );
+    const byLead = new Map(rows.rows.map((r) => [r.lead_id, r]));
+    expect(byLead.get(t.leadId)).toMatchObject({ replies: 0, engagement_score: 10, segment: 'cold' });
+    expect(byLead.get(other)).toMatchObject({ replies: 1, engagement_score: 40, segment: 'hot' });
   });
 
   it('refuse to refresh something that is not an analytics view', async () => {
