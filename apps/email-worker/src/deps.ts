@@ -15,7 +15,12 @@ import { createPgEmailStore } from './providers/pg-email-store.js';
 import { createRedisSendLimits } from './providers/redis-send-limits.js';
 import type { SendLimits } from './providers/send-limits.js';
 import { createPgWebhookStore } from './providers/pg-webhook-store.js';
-import { createPgCampaignTickStore, type CampaignTickStore } from './providers/campaign-tick-store.js';
+import {
+  type CampaignTickQueue,
+  type CampaignTickStore,
+  createPgCampaignTickStore,
+  createProducerCampaignTickQueue,
+} from './providers/campaign-tick-store.js';
 import { createPgWarmupStore, type WarmupStore } from './providers/warmup-store.js';
 import type { WebhookStore } from './providers/webhook-store.js';
 import { createSesEmailSender } from './providers/ses-email-sender.js';
@@ -26,6 +31,12 @@ export interface EmailDeps {
   readonly store: EmailStore;
   readonly webhooks: WebhookStore;
   readonly campaignTicks: CampaignTickStore;
+  /**
+   * Where the campaign tick's fan-out enqueues per-campaign ticks. createDeps always sets it.
+   * Optional only because the test fixtures (test/fixtures/fake-deps.ts, test/harness.ts) predate
+   * the fan-out; a fan-out run without it fails permanently, naming it.
+   */
+  readonly campaignTickQueue?: CampaignTickQueue;
   readonly warmups: WarmupStore;
   readonly sender: EmailSender;
   readonly limits: SendLimits;
@@ -110,6 +121,7 @@ export async function createDeps(env: EmailEnv, tools: { producer: Producer; log
     store: createPgEmailStore(pool),
     webhooks: createPgWebhookStore(pool),
     campaignTicks: createPgCampaignTickStore(pool),
+    campaignTickQueue: createProducerCampaignTickQueue(producer),
     warmups: createPgWarmupStore(pool),
     sender: createSesEmailSender(ses, { throttleRetryMs: env.SES_THROTTLE_RETRY_MS }),
     limits: createRedisSendLimits({

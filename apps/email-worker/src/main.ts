@@ -1,3 +1,4 @@
+import { schedulesOn } from '@coldcopy/queue-core';
 import { runWorkerApp } from '@coldcopy/queue-core/worker';
 import { closeDeps, createDeps } from './deps.js';
 import { emailWorkerEnv } from './env.js';
@@ -11,4 +12,6 @@ await runWorkerApp({
   handlers,
   createDeps,
   closeDeps,
+  // Reconciled at startup (one replica at a time): the `campaign-tick` fan-out every 5 minutes.
+  schedules: schedulesOn('email'),
 });

@@ -1,32 +1,51 @@
 import { randomUUID } from 'node:crypto';
+import { PermanentJobError } from '@coldcopy/queue-core';
+import type { JobContext } from '@coldcopy/queue-core/worker';
 import type { CampaignRow, MailboxRow } from '@coldcopy/db';
 import { describe, expect, it } from 'vitest';
 import { createFakeDeps, fakeContext } from '../../test/fixtures/fake-deps.js';
-import { createFakeCampaignTickStore } from '../providers/fake-campaign-tick-store.js';
-import { sendBulkEmailHandler } from './send-bulk-email.js';
+import { createFakeCampaignTickQueue, createFakeCampaignTickStore } from '../providers/fake-campaign-tick-store.js';
+import { campaignStartsAt, FAN_OUT_PAGE_SIZE, sendBulkEmailHandler } from './send-bulk-email.js';
 
-function setup(options: { leads: number; dailyLimit?: number; status?: string; window?: { start: string; end: string } }) {
-  const f = createFakeDeps();
-  const campaign = {
+// the fake clock (fake-deps.ts) reads 2026-12-01T15:00:00Z
+const SLOT = '20261201T1500Z';
+
+function campaignRow(init: Partial<CampaignRow> = {}): CampaignRow {
+  return {
     id: randomUUID(),
-    status: options.status ?? 'active',
+    workspace_id: randomUUID(),
+    status: 'active',
     timezone: 'UTC',
-    schedule_settings: options.window ? { sendBetween: options.window } : {},
-    daily_limit: options.dailyLimit ?? 1000,
-  } as unknown as CampaignRow;
-  const mailboxes = [{ id: randomUUID(), status: 'active' }, { id: randomUUID(), status: 'active' }] as MailboxRow[];
-  const due = Array.from({ length: options.leads }, (_, i) => ({ enrolment_id: randomUUID(), lead_id: randomUUID(), email: `l${i}@x.example`, next_step: 1 }));
-  const ticks = createFakeCampaignTickStore(campaign, mailboxes, due);
-  const deps = { ...f.deps, campaignTicks: ticks };
-  const run = (batchSize = 50) =>
-    sendBulkEmailHandler({ workspaceId: randomUUID(), requestedBy: 'system', campaignId: campaign.id, windowSlot: '20261201T1500Z', batchSize }, fakeContext(deps));
-  return { ...f, ticks, run };
+    schedule_settings: {},
+    daily_limit: 1000,
+    next_run_at: null,
+    started_at: null,
+    completed_at: null,
+    deleted_at: null,
+    ...init,
+  } as CampaignRow;
 }
 
-describe('send-bulk-email handler', () => {
+function setup(options: { leads?: number; campaigns?: CampaignRow[]; campaign?: Partial<CampaignRow>; mailboxes?: number; steps?: number } = {}) {
+  const f = createFakeDeps();
+  const campaign = campaignRow(options.campaign);
+  const mailboxes = Array.from({ length: options.mailboxes ?? 2 }, () => ({ id: randomUUID(), status: 'active' })) as MailboxRow[];
+  const ticks = createFakeCampaignTickStore({ campaigns: [campaign, ...(options.campaigns ?? [])], mailboxes, steps: options.steps });
+  const enrolled = ticks.enrol(campaign.id, options.leads ?? 0, f.clock.now);
+  const queue = createFakeCampaignTickQueue();
+  const deps = { ...f.deps, campaignTicks: ticks, campaignTickQueue: queue };
+  const run = (batchSize = 50, c: CampaignRow = campaign) =>
+    sendBulkEmailHandler({ workspaceId: c.workspace_id, requestedBy: 'system', campaignId: c.id, windowSlot: SLOT, batchSize }, fakeContext(deps));
+  const fanOut = (ctx: JobContext<typeof deps> = fakeContext(deps), windowSlot?: string) =>
+    sendBulkEmailHandler({ fanOut: true, requestedBy: 'system', batchSize: 50, ...(windowSlot ? { windowSlot } : {}) }, ctx);
+  const statusOf = (c: CampaignRow = campaign) => ticks.campaigns.get(c.id)!.status;
+  return { ...f, campaign, ticks, queue, deps, enrolled, run, fanOut, statusOf };
+}
+
+describe('send-bulk-email: per-campaign tick', () => {
   it('schedules a batch, fans out deterministic keys, and a repeated tick adds nothing', async () => {
     const s = setup({ leads: 30 });
-    expect(await s.run(20)).toMatchObject({ scheduled: 20, queued: 20, remaining: true });
+    expect(await s.run(20)).toMatchObject({ form: 'campaign', scheduled: 20, queued: 20, remaining: true, skippedLimit: 0 });
     expect(s.followUps.jobs).toHaveLength(20);
     expect(s.followUps.jobs.every((j) => j.key === j.payload.campaignEmailId)).toBe(true);
     await s.run(20);
@@ -36,11 +55,147 @@ describe('send-bulk-email handler', () => {
   });
 
   it('stops at the daily limit, outside the window, and for inactive campaigns', async () => {
-    const limited = setup({ leads: 10, dailyLimit: 3 });
-    expect(await limited.run()).toMatchObject({ scheduled: 3, skippedLimit: 7 });
-    expect(await limited.run()).toMatchObject({ scheduled: 0, skipped: 'daily-limit' });
-    // the fake clock is 15:00 UTC
-    expect(await setup({ leads: 2, window: { start: '16:00', end: '17:00' } }).run()).toMatchObject({ skipped: 'outside-window' });
-    expect(await setup({ leads: 2, status: 'paused' }).run()).toMatchObject({ skipped: 'campaign-not-active' });
+    const limited = setup({ leads: 10, campaign: { daily_limit: 3 } });
+    expect(await limited.run()).toMatchObject({ scheduled: 3, skippedLimit: 7, remaining: true });
+    expect(await limited.run()).toMatchObject({ scheduled: 0, skippedLimit: 7, skipped: 'daily-limit' });
+    const closed = setup({ leads: 2, campaign: { schedule_settings: { sendBetween: { start: '16:00', end: '17:00' } } } });
+    expect(await closed.run()).toMatchObject({ skipped: 'outside-window', scheduled: 0 });
+    expect(await setup({ leads: 2, campaign: { status: 'paused' } }).run()).toMatchObject({ skipped: 'campaign-not-active' });
+    expect(await setup({ leads: 2, campaign: { status: 'draft' } }).run()).toMatchObject({ skipped: 'campaign-not-active' });
+    expect(await setup({ leads: 2, mailboxes: 0 }).run()).toMatchObject({ skipped: 'no-active-mailbox', scheduled: 0, remaining: true });
+  });
+
+  it('counts suppressed, condition-not-met and daily-limit leads apart, and ends or advances their enrolments', async () => {
+    const s = setup({ steps: 3, campaign: { daily_limit: 2 } });
+    const suppressed = s.ticks.enrol(s.campaign.id, 2, s.clock.now, { suppressed: 'unsubscribed' });
+    const bounced = s.ticks.enrol(s.campaign.id, 1, s.clock.now, { suppressed: 'bounced' });
+    // step 2 requires an open the lead never made; for one of them step 3 too (the last step)
+    const unmet = s.ticks.enrol(s.campaign.id, 1, s.clock.now, { status: 'in_progress', currentStep: 1, unmetSteps: [2] });
+    const unmetLast = s.ticks.enrol(s.campaign.id, 1, s.clock.now, { status: 'in_progress', currentStep: 2, unmetSteps: [3] });
+    const sendable = s.ticks.enrol(s.campaign.id, 5, s.clock.now);
+
+    const result = await s.run();
+    expect(result).toMatchObject({ skippedSuppressed: 3, skippedCondition: 2, skippedLimit: 3, scheduled: 2, queued: 2, remaining: true, completed: false });
+    expect(suppressed.map((e) => e.status)).toEqual(['unsubscribed', 'unsubscribed']);
+    expect(bounced[0]!.status).toBe('bounced');
+    // step 2 skipped: the enrolment waits for step 3, two days later (its delay)
+    expect(unmet[0]).toMatchObject({ status: 'in_progress', currentStep: 2, nextEmailAt: new Date('2026-12-03T15:00:00Z') });
+    expect(unmetLast[0]).toMatchObject({ status: 'completed', currentStep: 3, nextEmailAt: null });
+    expect(sendable.filter((e) => [...s.ticks.rows.values()].some((r) => r.leadId === e.leadId))).toHaveLength(2);
+
+    // the next tick: the ended and skipped ones are gone, the limit still holds
+    expect(await s.run()).toMatchObject({ skippedSuppressed: 0, skippedCondition: 0, skippedLimit: 3, scheduled: 0, skipped: 'daily-limit' });
+  });
+
+  it('starts a scheduled campaign whose start date has come and ticks it; a later one waits', async () => {
+    const due = setup({ leads: 3, campaign: { status: 'scheduled', schedule_settings: { startDate: '2026-12-01' } } });
+    expect(await due.run()).toMatchObject({ started: true, scheduled: 3, queued: 3 });
+    expect(due.statusOf()).toBe('active');
+    expect(due.ticks.campaigns.get(due.campaign.id)!.started_at).toBeInstanceOf(Date);
+    expect(await due.run()).toMatchObject({ started: false });
+
+    const later = setup({ leads: 3, campaign: { status: 'scheduled', schedule_settings: { startDate: '2026-12-01T16:00:00Z' } } });
+    expect(await later.run()).toMatchObject({ skipped: 'not-started', started: false, scheduled: 0 });
+    expect(later.statusOf()).toBe('scheduled');
+    // no start date: the campaign waits rather than starting by guess
+    expect(await setup({ leads: 1, campaign: { status: 'scheduled' } }).run()).toMatchObject({ skipped: 'not-started' });
+  });
+
+  it('completes the campaign once every enrolment is finished, not before', async () => {
+    const s = setup({ steps: 2 });
+    const [a, b, c] = s.ticks.enrol(s.campaign.id, 3, s.clock.now);
+    a!.status = 'replied';
+    b!.status = 'bounced';
+    c!.status = 'in_progress';
+    c!.currentStep = 1;
+    c!.nextEmailAt = new Date('2026-12-02T00:00:00Z'); // step 2 still to come
+    expect(await s.run()).toMatchObject({ completed: false, scheduled: 0 });
+    expect(s.statusOf()).toBe('active');
+
+    c!.currentStep = 2; // sent the last step, not yet marked completed: no further step
+    expect(await s.run()).toMatchObject({ completed: true });
+    expect(s.statusOf()).toBe('completed');
+    expect(await s.run()).toMatchObject({ skipped: 'campaign-not-active', completed: false });
+  });
+
+  it('completes in the same tick that ends the last enrolments; waits while a send is live; never completes an empty campaign', async () => {
+    const s = setup({ steps: 1 });
+    s.ticks.enrol(s.campaign.id, 2, s.clock.now, { suppressed: 'unsubscribed' });
+    expect(await s.run()).toMatchObject({ skippedSuppressed: 2, completed: true });
+
+    const live = setup({ leads: 1, steps: 1 });
+    expect(await live.run()).toMatchObject({ scheduled: 1, completed: false });
+    live.enrolled[0]!.status = 'completed'; // recorded as sent, but the ledger row is still unknown
+    [...live.ticks.rows.values()][0]!.status = 'unknown';
+    expect(await live.run()).toMatchObject({ completed: false });
+    [...live.ticks.rows.values()][0]!.status = 'sent';
+    expect(await live.run()).toMatchObject({ completed: true });
+
+    expect(await setup({ leads: 0 }).run()).toMatchObject({ completed: false });
+  });
+});
+
+describe('send-bulk-email: fan-out', () => {
+  it('enqueues one tick per active or due scheduled campaign across workspaces, once per slot', async () => {
+    const ws = randomUUID();
+    const others = [
+      campaignRow({ workspace_id: ws }),
+      campaignRow({ workspace_id: ws, status: 'scheduled', schedule_settings: { startDate: '2026-11-30' } }),
+      campaignRow({ status: 'paused' }),
+      campaignRow({ status: 'draft' }),
+      campaignRow({ status: 'completed' }),
+      campaignRow({ status: 'scheduled', schedule_settings: { startDate: '2026-12-24' } }),
+      campaignRow({ deleted_at: new Date('2026-11-01T00:00:00Z') }),
+    ];
+    const s = setup({ campaigns: others });
+    const first = await s.fanOut();
+    expect(first).toEqual({ form: 'fan-out', windowSlot: SLOT, enqueued: 3, notStarted: 1, pages: 1 });
+    const expected = [s.campaign, others[0]!, others[1]!];
+    expect(s.queue.jobs.map((j) => j.campaignId).sort()).toEqual(expected.map((c) => c.id).sort());
+    for (const job of s.queue.jobs) {
+      expect(job).toMatchObject({ windowSlot: SLOT, batchSize: 50, traceId: `campaign-tick-${SLOT}` });
+      expect(job.workspaceId).toBe(expected.find((c) => c.id === job.campaignId)!.workspace_id);
+    }
+    // the same slot again (a duplicated run, or a retry): nothing
+    expect(await s.fanOut()).toMatchObject({ enqueued: 0 });
+    expect(s.queue.jobs).toHaveLength(3);
+    // the next slot ticks them again
+    s.clock.now = new Date('2026-12-01T15:05:00Z');
+    expect(await s.fanOut()).toMatchObject({ windowSlot: '20261201T1505Z', enqueued: 3 });
+    expect(s.queue.jobs).toHaveLength(6);
+  });
+
+  it('takes the slot from the run time of a scheduled run, else from the enqueue time, else the clock', async () => {
+    const s = setup();
+    const scheduledRun = { ...fakeContext(s.deps), job: { opts: { prevMillis: Date.parse('2026-12-01T14:55:00Z') }, timestamp: Date.parse('2026-12-01T14:50:01Z') } } as unknown as JobContext<typeof s.deps>;
+    expect(await s.fanOut(scheduledRun)).toMatchObject({ windowSlot: '20261201T1455Z', enqueued: 1 });
+    const delayed = { ...fakeContext(s.deps), job: { opts: { delay: 600_000 }, timestamp: Date.parse('2026-12-01T15:01:00Z') } } as unknown as JobContext<typeof s.deps>;
+    expect(await s.fanOut(delayed)).toMatchObject({ windowSlot: '20261201T1510Z' });
+    expect(await s.fanOut(fakeContext(s.deps), '20261201T1600Z')).toMatchObject({ windowSlot: '20261201T1600Z' });
+    expect(s.queue.jobs.map((j) => j.windowSlot)).toEqual(['20261201T1455Z', '20261201T1510Z', '20261201T1600Z']);
+  });
+
+  it('pages through many campaigns', async () => {
+    const many = Array.from({ length: FAN_OUT_PAGE_SIZE * 2 + 10 }, () => campaignRow());
+    const s = setup({ campaigns: many });
+    expect(await s.fanOut()).toMatchObject({ enqueued: many.length + 1, pages: 3 });
+    expect(new Set(s.queue.jobs.map((j) => j.campaignId)).size).toBe(many.length + 1);
+  });
+
+  it('fails permanently without a tick queue in the deps', async () => {
+    const s = setup();
+    const { campaignTickQueue: _none, ...deps } = s.deps;
+    await expect(sendBulkEmailHandler({ fanOut: true, batchSize: 50 }, fakeContext(deps))).rejects.toBeInstanceOf(PermanentJobError);
+  });
+});
+
+describe('campaignStartsAt', () => {
+  it('reads a local date at midnight in the campaign time zone, or an ISO date-time', () => {
+    expect(campaignStartsAt({ timezone: 'America/New_York', schedule_settings: { startDate: '2026-12-01' } })).toEqual(new Date('2026-12-01T05:00:00Z'));
+    expect(campaignStartsAt({ timezone: 'Pacific/Kiritimati', schedule_settings: { startDate: '2026-12-01' } })).toEqual(new Date('2026-11-30T10:00:00Z'));
+    expect(campaignStartsAt({ timezone: 'UTC', schedule_settings: { startDate: '2026-12-01T09:30:00+01:00' } })).toEqual(new Date('2026-12-01T08:30:00Z'));
+    expect(campaignStartsAt({ timezone: 'UTC', schedule_settings: {} })).toBeNull();
+    expect(campaignStartsAt({ timezone: 'UTC', schedule_settings: { startDate: 'soon' } })).toBeNull();
+    expect(campaignStartsAt({ timezone: 'UTC', schedule_settings: { startDate: '2026-02-30' } })).toBeNull();
   });
 });

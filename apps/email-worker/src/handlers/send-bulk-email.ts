@@ -1,19 +1,41 @@
-import type { sendBulkEmail } from '@coldcopy/queue-core';
-import type { Handler } from '@coldcopy/queue-core/worker';
+import {
+  CAMPAIGN_TICK_MINUTES,
+  campaignTickForm,
+  campaignTickSlot,
+  type CampaignTickForm,
+  PermanentJobError,
+  type sendBulkEmail,
+  slotStartOf,
+} from '@coldcopy/queue-core';
+import type { Handler, JobContext } from '@coldcopy/queue-core/worker';
+import type { CampaignRow } from '@coldcopy/db';
 import type { EmailDeps } from '../deps.js';
-import { campaignWindow } from '../domain/next-send.js';
+import { campaignWindow, nextSendTime } from '../domain/next-send.js';
 import { isInWindow, startOfLocalDay } from '../domain/schedule.js';
+import type { CampaignToTick } from '../providers/campaign-tick-store.js';
 
-export interface SendBulkEmailResult {
-  /** why nothing was scheduled, when nothing was */
-  readonly skipped?: 'campaign-not-active' | 'outside-window' | 'no-active-mailbox' | 'daily-limit';
+/** What one per-campaign tick did. */
+export interface CampaignTickResult {
+  readonly form: 'campaign';
+  readonly campaignId: string;
+  readonly windowSlot: string;
+  /** why nothing (more) was scheduled, when that is the case */
+  readonly skipped?: 'not-started' | 'campaign-not-active' | 'outside-window' | 'no-active-mailbox' | 'daily-limit';
+  /** this tick moved the campaign scheduled → active (its start date has come) */
+  readonly started: boolean;
+  /** this tick moved the campaign active → completed (every enrolment finished) */
+  readonly completed: boolean;
   /** new ledger rows this tick */
   readonly scheduled: number;
   /** send-email jobs handed to the queue (existing job ids are no-ops) */
   readonly queued: number;
-  /** due enrolments left for later ticks by the daily limit */
+  /** due enrolments ended because the lead is suppressed or unsubscribed */
+  readonly skippedSuppressed: number;
+  /** due steps skipped because their condition (no_reply, no_open, opened, clicked) does not hold */
+  readonly skippedCondition: number;
+  /** sendable due enrolments of this batch left for later ticks by the daily limit */
   readonly skippedLimit: number;
-  /** more due enrolments than this tick's batch */
+  /** due enrolments are left for later ticks (beyond the batch, the daily limit or no mailbox) */
   readonly remaining: boolean;
   /** `sending` rows found past their lease and marked unknown */
   readonly expiredLeases: number;
@@ -21,60 +43,230 @@ export interface SendBulkEmailResult {
   readonly resolvedUnknown: number;
 }
 
+/** What one fan-out run did. */
+export interface CampaignFanOutResult {
+  readonly form: 'fan-out';
+  readonly windowSlot: string;
+  /** per-campaign ticks enqueued: campaigns not yet ticked in this slot */
+  readonly enqueued: number;
+  /** scheduled campaigns whose start date has not come (or cannot be read) */
+  readonly notStarted: number;
+  readonly pages: number;
+}
+
+export type SendBulkEmailResult = CampaignTickResult | CampaignFanOutResult;
+
+/** Campaigns read per fan-out page. */
+export const FAN_OUT_PAGE_SIZE = 500;
+
 /**
- * The campaign tick (email-ses-sns.md §12.6: bulk = fan-out only). Steps, each safe to repeat:
+ * The campaign tick (email-ses-sns.md §12.6: bulk = fan-out only), in two forms
+ * (queue-core email.jobs.ts):
+ *
+ * Fan-out (`fanOut: true`, the `campaign-tick` schedule every 5 minutes): pages through the
+ * campaigns of every workspace not yet ticked in this slot, keeps the active ones and the
+ * scheduled ones whose start date has come, enqueues one per-campaign tick each
+ * (`bulk:{campaignId}:{windowSlot}`), then records the slot as done on the campaign
+ * (`next_run_at`), so a repeated or duplicated run in the same slot enqueues nothing. A crash
+ * between the enqueue and that record only leads to the same job ids again (no-ops in Bull);
+ * the per-campaign tick is idempotent besides. The slot of a scheduled run is its cron time.
+ *
+ * Per campaign, each step safe to repeat:
  *   1. settle outcomes: stale `sending` leases (a worker died mid-send) → `unknown`; unknown
  *      outcomes with no SES Send event within the window → failed_unknown, or one resend;
- *   2. if the campaign is active, inside its window and under its daily limit, insert `scheduled`
- *      ledger rows for due enrolments (the unique (campaign, lead, step) key makes a retry insert
- *      nothing twice);
- *   3. enqueue a send-email job for every due claimable row of the campaign, new or left over from
+ *   2. a scheduled campaign whose start date has come becomes active (started_at);
+ *   3. inside the sending window, for due enrolments: suppressed or unsubscribed leads end their
+ *      enrolment, steps whose condition does not hold are skipped (the enrolment moves on to the
+ *      following step, or completes), and the rest get `scheduled` ledger rows within the daily
+ *      limit (the unique (campaign, lead, step) key makes a retry insert nothing twice);
+ *   4. enqueue a send-email job for every due claimable row of the campaign, new or left over from
  *      a crash, with deterministic ids (`send-email.<id>`, or `.<attempt>` after a claim) so a
- *      retry adds no duplicate jobs, and a duplicate job could not send twice anyway (the claim).
+ *      retry adds no duplicate jobs, and a duplicate job could not send twice anyway (the claim);
+ *   5. when nothing is left to send, the campaign completes once every enrolment is finished.
  */
 export const sendBulkEmailHandler: Handler<typeof sendBulkEmail, EmailDeps> = async (payload, ctx): Promise<SendBulkEmailResult> => {
+  const form = campaignTickForm(payload);
+  return form.kind === 'fan-out' ? fanOut(form, ctx) : tickCampaign(form, ctx);
+};
+
+async function fanOut(form: Extract<CampaignTickForm, { kind: 'fan-out' }>, ctx: JobContext<EmailDeps>): Promise<CampaignFanOutResult> {
+  const { deps, log } = ctx;
+  const queue = deps.campaignTickQueue;
+  if (!queue) throw new PermanentJobError('send-bulk-email fan-out: the worker has no campaign tick queue (EmailDeps.campaignTickQueue)');
+  const windowSlot = form.windowSlot ?? campaignTickSlot(runTimeOf(ctx.job) ?? deps.now());
+  const slotStart = slotStartOf(windowSlot);
+  const slotEnd = new Date(slotStart.getTime() + CAMPAIGN_TICK_MINUTES * 60_000);
+  const traceId = form.traceId ?? `campaign-tick-${windowSlot}`;
+  const now = deps.now();
+  let after: string | undefined;
+  let enqueued = 0;
+  let notStarted = 0;
+  let pages = 0;
+  for (;;) {
+    ctx.signal.throwIfAborted();
+    const page = await deps.campaignTicks.campaignsToTick({ slotStart, after, limit: FAN_OUT_PAGE_SIZE });
+    pages++;
+    const due = page.filter((c) => c.status === 'active' || startHasCome(c, now, log));
+    notStarted += page.length - due.length;
+    if (due.length > 0) {
+      await queue.enqueueTicks(
+        due.map((c) => ({ workspaceId: c.workspace_id, campaignId: c.id, windowSlot, batchSize: form.batchSize, traceId })),
+      );
+      await deps.campaignTicks.markTicked(
+        due.map((c) => ({ workspaceId: c.workspace_id, campaignId: c.id })),
+        slotEnd,
+      );
+      enqueued += due.length;
+    }
+    await ctx.progress({ stage: 'fan-out', pages, enqueued });
+    if (page.length < FAN_OUT_PAGE_SIZE) break;
+    after = page[page.length - 1]!.id;
+  }
+  if (enqueued > 0) log.info('campaign tick fan-out', { windowSlot, enqueued, notStarted });
+  return { form: 'fan-out', windowSlot, enqueued, notStarted, pages };
+}
+
+async function tickCampaign(tick: Extract<CampaignTickForm, { kind: 'campaign' }>, ctx: JobContext<EmailDeps>): Promise<CampaignTickResult> {
   const { deps } = ctx;
   const ticks = deps.campaignTicks;
-  const ws = payload.workspaceId;
+  const ws = tick.workspaceId;
   const now = deps.now();
-  const settled = await ticks.settle(ws, payload.campaignId, { leaseMs: deps.config.leaseMs, ...deps.config.unknownOutcome, now });
+  const settled = await ticks.settle(ws, tick.campaignId, { leaseMs: deps.config.leaseMs, ...deps.config.unknownOutcome, now });
+  const result = {
+    form: 'campaign' as const,
+    campaignId: tick.campaignId,
+    windowSlot: tick.windowSlot,
+    started: false,
+    completed: false,
+    scheduled: 0,
+    queued: 0,
+    skippedSuppressed: 0,
+    skippedCondition: 0,
+    skippedLimit: 0,
+    remaining: false,
+    expiredLeases: settled.expired,
+    resolvedUnknown: settled.resolved,
+  };
 
-  const campaign = await ticks.campaign(ws, payload.campaignId);
-  const result = { scheduled: 0, queued: 0, skippedLimit: 0, remaining: false, expiredLeases: settled.expired, resolvedUnknown: settled.resolved };
+  let campaign = await ticks.campaign(ws, tick.campaignId);
+  if (campaign.status === 'scheduled') {
+    const startsAt = campaignStartsAt(campaign);
+    if (startsAt === null || startsAt.getTime() > now.getTime()) return { ...result, skipped: 'not-started' };
+    const started = await ticks.start(ws, campaign.id);
+    result.started = started !== null;
+    campaign = started ?? (await ticks.campaign(ws, campaign.id)); // paused or started meanwhile
+  }
   if (campaign.status !== 'active') return { ...result, skipped: 'campaign-not-active' };
-  const window = campaignWindow(campaign);
-  if (!isInWindow(now, window)) return { ...result, skipped: 'outside-window' };
-  const mailboxes = await ticks.activeMailboxes(ws, campaign.id);
-  if (mailboxes.length === 0) return { ...result, skipped: 'no-active-mailbox' };
+  const finish = async (skipped?: CampaignTickResult['skipped']): Promise<CampaignTickResult> => {
+    // nothing left in flight from this tick: the campaign may be finished
+    if (result.scheduled === 0 && result.queued === 0 && !result.remaining) result.completed = await ticks.completeIfFinished(ws, campaign.id);
+    return skipped ? { ...result, skipped } : result;
+  };
+  if (!isInWindow(now, campaignWindow(campaign))) return finish('outside-window');
 
-  const today = await ticks.sendsSince(ws, campaign.id, startOfLocalDay(now, window.timezone));
-  const room = Math.max(0, campaign.daily_limit - today);
-  const batch = Math.min(payload.batchSize, room);
-  const due = await ticks.enrolmentsToSchedule(ws, campaign.id, now, payload.batchSize + 1);
-  result.remaining = due.length > batch;
-  result.skippedLimit = Math.max(0, Math.min(due.length, payload.batchSize) - batch);
-  if (batch > 0 && due.length > 0) {
+  const due = await ticks.dueEnrolments(ws, campaign.id, now, tick.batchSize + 1);
+  const batch = due.slice(0, tick.batchSize);
+  result.skippedSuppressed = await ticks.endEnrolments(
+    ws,
+    campaign.id,
+    batch.flatMap((e) => (e.suppressed ? [{ enrolmentId: e.enrolment_id, as: e.suppressed }] : [])),
+    now,
+  );
+  result.skippedCondition = await ticks.skipSteps(
+    ws,
+    campaign.id,
+    batch
+      .filter((e) => !e.suppressed && !e.condition_met)
+      .map((e) => ({ enrolmentId: e.enrolment_id, stepNumber: e.next_step, nextEmailAt: nextSendTime(campaign, e.following_step, now) })),
+  );
+  const sendable = batch.filter((e) => !e.suppressed && e.condition_met);
+  result.remaining = due.length > batch.length;
+  let skipped: CampaignTickResult['skipped'];
+  if (sendable.length > 0) {
+    const mailboxes = await ticks.activeMailboxes(ws, campaign.id);
+    if (mailboxes.length === 0) {
+      result.remaining = true;
+      return finish('no-active-mailbox');
+    }
+    const today = await ticks.sendsSince(ws, campaign.id, startOfLocalDay(now, campaignWindow(campaign).timezone));
+    const room = Math.max(0, campaign.daily_limit - today);
     // mailboxes take turns; the lead id decides, so a retried tick assigns the same mailbox
-    const rows = due.slice(0, batch).map((e) => ({
+    const rows = sendable.slice(0, room).map((e) => ({
       leadId: e.lead_id,
       stepNumber: e.next_step,
       mailboxId: mailboxes[parseInt(e.lead_id.slice(0, 8), 16) % mailboxes.length]!.id,
       scheduledAt: now,
     }));
-    result.scheduled = await ticks.schedule(ws, campaign.id, rows);
+    result.skippedLimit = sendable.length - rows.length;
+    if (result.skippedLimit > 0) result.remaining = true;
+    if (rows.length > 0) result.scheduled = await ticks.schedule(ws, campaign.id, rows);
+    else skipped = 'daily-limit';
   }
   await ctx.progress({ stage: 'scheduled', scheduled: result.scheduled });
 
   // every due claimable row of the campaign, including rows left by a crash before the enqueue
-  const sends = await ticks.dueSends(ws, campaign.id, now, Math.max(payload.batchSize, 50) * 4);
+  const sends = await ticks.dueSends(ws, campaign.id, now, Math.max(tick.batchSize, 50) * 4);
   if (sends.length > 0) {
     result.queued = await deps.followUps.sendEmails(
       sends.map((s) => ({
-        payload: { workspaceId: ws, requestedBy: 'system', traceId: payload.traceId, campaignEmailId: s.id },
+        payload: { workspaceId: ws, requestedBy: 'system', traceId: tick.traceId, campaignEmailId: s.id },
         key: s.attempt === 0 ? s.id : `${s.id}.${s.attempt}`,
       })),
     );
   }
   await ctx.progress({ stage: 'queued', scheduled: result.scheduled, queued: result.queued });
-  return result.scheduled === 0 && batch === 0 && due.length > 0 ? { ...result, skipped: 'daily-limit' } : result;
-};
+  return finish(skipped);
+}
+
+/**
+ * When a scheduled campaign starts: `schedule_settings.startDate`, either a local date
+ * (`2026-12-01`: midnight in the campaign's time zone) or an ISO date-time. Null when absent or
+ * unreadable: such a campaign waits (starting it by guess would send email nobody scheduled).
+ */
+export function campaignStartsAt(campaign: Pick<CampaignRow, 'timezone' | 'schedule_settings'>): Date | null {
+  const raw = campaign.schedule_settings?.startDate;
+  if (typeof raw !== 'string' || raw.trim() === '') return null;
+  const value = raw.trim();
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return localMidnight(value, campaign.timezone || 'UTC');
+  const at = Date.parse(value);
+  return Number.isFinite(at) ? new Date(at) : null;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Midnight of a local calendar day in a time zone, as a UTC instant; null for an invalid day. */
+function localMidnight(day: string, timezone: string): Date | null {
+  const noon = Date.parse(`${day}T12:00:00Z`);
+  if (!Number.isFinite(noon) || new Date(noon).toISOString().slice(0, 10) !== day) return null;
+  const dayOf = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  // noon UTC is on the same local day except in zones beyond ±12 h; try the neighbours then
+  for (const shift of [0, -1, 1]) {
+    const midnight = startOfLocalDay(new Date(noon + shift * DAY_MS), timezone);
+    if (dayOf.format(midnight) === day) return midnight;
+  }
+  return null;
+}
+
+/** For the fan-out: a scheduled campaign whose start has come. A bad time zone skips only that campaign. */
+function startHasCome(campaign: CampaignToTick, now: Date, log: JobContext<EmailDeps>['log']): boolean {
+  if (campaign.status !== 'scheduled') return false;
+  try {
+    const startsAt = campaignStartsAt(campaign);
+    return startsAt !== null && startsAt.getTime() <= now.getTime();
+  } catch (err) {
+    log.warn('campaign tick: cannot read the start of a scheduled campaign', { campaignId: campaign.id, workspaceId: campaign.workspace_id, err: (err as Error).message });
+    return false;
+  }
+}
+
+/**
+ * When this run was meant to run: a Bull repeat run carries its cron time (`opts.prevMillis`);
+ * any other job its enqueue time plus delay. Stable across retries, so a retried fan-out keeps
+ * its slot. Undefined outside Bull (handler tests), where the clock decides.
+ */
+function runTimeOf(job: JobContext<EmailDeps>['job'] | undefined): number | undefined {
+  const opts = job?.opts as { prevMillis?: unknown; delay?: unknown } | undefined;
+  if (typeof opts?.prevMillis === 'number' && opts.prevMillis > 0) return opts.prevMillis;
+  if (typeof job?.timestamp === 'number') return job.timestamp + (typeof opts?.delay === 'number' ? opts.delay : 0);
+  return undefined;
+}

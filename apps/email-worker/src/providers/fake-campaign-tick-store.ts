@@ -1,39 +1,217 @@
-import type { CampaignRow, EnrolmentToSchedule, MailboxRow } from '@coldcopy/db';
-import type { CampaignTickStore } from './campaign-tick-store.js';
+import { randomUUID } from 'node:crypto';
+import type { CampaignRow, EnrolmentStatus, MailboxRow } from '@coldcopy/db';
+import type { CampaignTickQueue, CampaignTickRequest, CampaignTickStore, DueEnrolment, EnrolmentEnd } from './campaign-tick-store.js';
 
-/** In-memory campaign tick store: enrolments due, ledger rows keyed by (lead, step). */
-export function createFakeCampaignTickStore(campaign: CampaignRow, mailboxes: MailboxRow[], due: EnrolmentToSchedule[]) {
-  const rows = new Map<string, { id: string; leadId: string; step: number; status: string; attempt: number; createdAt: Date }>();
+/** An enrolment in the fake store (the fields of campaign_leads the tick uses). */
+export interface FakeEnrolment {
+  readonly id: string;
+  readonly leadId: string;
+  readonly email: string;
+  status: EnrolmentStatus;
+  currentStep: number;
+  nextEmailAt: Date | null;
+  /** the lead may not be emailed (suppressed or unsubscribed): how its enrolment ends */
+  suppressed?: EnrolmentEnd;
+  /** steps whose condition does not hold for this lead */
+  unmetSteps?: number[];
+}
+
+export interface FakeLedgerRow {
+  readonly id: string;
+  readonly campaignId: string;
+  readonly leadId: string;
+  readonly step: number;
+  status: string;
+  attempt: number;
+  readonly createdAt: Date;
+}
+
+type Step = { readonly delay_days: number; readonly delay_hours: number };
+
+const OPEN: readonly EnrolmentStatus[] = ['pending', 'in_progress'];
+const LIVE_SENDS = ['scheduled', 'sending', 'retryable', 'unknown'];
+
+/**
+ * In-memory campaign tick store: campaigns of any workspaces (each with the given mailboxes and
+ * steps), their enrolments and ledger rows, with the same guards as the Postgres statements
+ * (campaign-tick-store.ts): unique row per (campaign, lead, step), enrolment updates only while
+ * pending or in progress, skips guarded by the current step, start only from `scheduled`,
+ * completion only when every enrolment is finished and no send is live.
+ */
+export function createFakeCampaignTickStore(
+  options: { campaigns: CampaignRow[]; mailboxes?: MailboxRow[]; steps?: number | Step[] },
+) {
+  const campaigns = new Map(options.campaigns.map((c) => [c.id, c]));
+  const mailboxes = options.mailboxes ?? [];
+  const steps: Step[] =
+    typeof options.steps === 'object' ? options.steps : Array.from({ length: options.steps ?? 2 }, () => ({ delay_days: 2, delay_hours: 0 }));
+  const enrolments = new Map<string, FakeEnrolment[]>();
+  const rows = new Map<string, FakeLedgerRow>();
   let n = 0;
+
+  const own = (ws: string, id: string): CampaignRow => {
+    const c = campaigns.get(id);
+    if (!c || c.deleted_at) throw new Error(`campaign ${id} not found`);
+    if (c.workspace_id !== ws) throw new Error(`campaign ${id} belongs to another workspace`);
+    return c;
+  };
+  const rowsOf = (campaignId: string) => [...rows.values()].filter((r) => r.campaignId === campaignId);
+  const isOpen = (e: FakeEnrolment) => OPEN.includes(e.status);
+
   const store: CampaignTickStore = {
-    async campaign() {
-      return campaign;
+    async campaign(ws, id) {
+      return own(ws, id);
     },
-    async activeMailboxes() {
+    async activeMailboxes(ws, id) {
+      own(ws, id);
       return mailboxes.filter((m) => m.status === 'active');
     },
-    async sendsSince(_ws, _id, since) {
-      return [...rows.values()].filter((r) => r.createdAt >= since && r.status !== 'cancelled').length;
+    async sendsSince(ws, id, since) {
+      own(ws, id);
+      return rowsOf(id).filter((r) => r.createdAt >= since && r.status !== 'cancelled').length;
     },
-    async enrolmentsToSchedule(_ws, _id, _now, limit) {
-      return due.filter((e) => !rows.has(`${e.lead_id}:${e.next_step}`)).slice(0, limit);
+    async dueEnrolments(ws, id, now, limit) {
+      own(ws, id);
+      return (enrolments.get(id) ?? [])
+        .filter((e) => isOpen(e) && (e.nextEmailAt === null || e.nextEmailAt <= now))
+        .filter((e) => e.currentStep + 1 <= steps.length && !rows.has(`${id}:${e.leadId}:${e.currentStep + 1}`))
+        .sort((a, b) => (a.nextEmailAt?.getTime() ?? -Infinity) - (b.nextEmailAt?.getTime() ?? -Infinity) || a.id.localeCompare(b.id))
+        .slice(0, limit)
+        .map(
+          (e): DueEnrolment => ({
+            enrolment_id: e.id,
+            lead_id: e.leadId,
+            email: e.email,
+            next_step: e.currentStep + 1,
+            suppressed: e.suppressed ?? null,
+            condition_met: !(e.unmetSteps ?? []).includes(e.currentStep + 1),
+            following_step: steps[e.currentStep + 1] ?? null,
+          }),
+        );
     },
-    async schedule(_ws, _id, list) {
+    async schedule(ws, id, list) {
+      own(ws, id);
       let added = 0;
       for (const r of list) {
-        const key = `${r.leadId}:${r.stepNumber}`;
+        const key = `${id}:${r.leadId}:${r.stepNumber}`;
         if (rows.has(key)) continue;
-        rows.set(key, { id: `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`, leadId: r.leadId, step: r.stepNumber, status: 'scheduled', attempt: 0, createdAt: r.scheduledAt });
+        const rowId = `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`;
+        rows.set(key, { id: rowId, campaignId: id, leadId: r.leadId, step: r.stepNumber, status: 'scheduled', attempt: 0, createdAt: r.scheduledAt });
         added++;
       }
       return added;
     },
-    async dueSends(_ws, _id, _before, limit) {
-      return [...rows.values()].filter((r) => r.status === 'scheduled' || r.status === 'retryable').slice(0, limit).map((r) => ({ id: r.id, attempt: r.attempt }));
+    async dueSends(ws, id, _before, limit) {
+      own(ws, id);
+      return rowsOf(id)
+        .filter((r) => r.status === 'scheduled' || r.status === 'retryable')
+        .slice(0, limit)
+        .map((r) => ({ id: r.id, attempt: r.attempt }));
     },
-    async settle() {
+    async settle(ws, id) {
+      own(ws, id);
       return { expired: 0, resolved: 0 };
     },
+    async endEnrolments(ws, id, ends) {
+      own(ws, id);
+      let ended = 0;
+      for (const end of ends) {
+        const e = (enrolments.get(id) ?? []).find((x) => x.id === end.enrolmentId);
+        if (!e || !isOpen(e)) continue;
+        e.status = end.as;
+        e.nextEmailAt = null;
+        ended++;
+      }
+      return ended;
+    },
+    async skipSteps(ws, id, skips) {
+      own(ws, id);
+      let skipped = 0;
+      for (const skip of skips) {
+        const e = (enrolments.get(id) ?? []).find((x) => x.id === skip.enrolmentId);
+        if (!e || !isOpen(e) || e.currentStep !== skip.stepNumber - 1) continue;
+        e.currentStep = skip.stepNumber;
+        e.nextEmailAt = skip.nextEmailAt;
+        e.status = skip.nextEmailAt === null ? 'completed' : 'in_progress';
+        skipped++;
+      }
+      return skipped;
+    },
+    async start(ws, id) {
+      const c = own(ws, id);
+      if (c.status !== 'scheduled') return null;
+      const started = { ...c, status: 'active' as const, started_at: c.started_at ?? new Date() };
+      campaigns.set(id, started);
+      return started;
+    },
+    async completeIfFinished(ws, id) {
+      const c = own(ws, id);
+      const list = enrolments.get(id) ?? [];
+      if (c.status !== 'active' || list.length === 0) return false;
+      if (list.some((e) => isOpen(e) && e.currentStep + 1 <= steps.length)) return false;
+      if (rowsOf(id).some((r) => LIVE_SENDS.includes(r.status))) return false;
+      campaigns.set(id, { ...c, status: 'completed', completed_at: c.completed_at ?? new Date() });
+      return true;
+    },
+    async campaignsToTick({ slotStart, after, limit }) {
+      return [...campaigns.values()]
+        .filter((c) => !c.deleted_at && (c.status === 'active' || c.status === 'scheduled'))
+        .filter((c) => c.next_run_at === null || c.next_run_at <= slotStart)
+        .filter((c) => after === undefined || c.id > after)
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .slice(0, limit)
+        .map((c) => ({
+          id: c.id,
+          workspace_id: c.workspace_id,
+          status: c.status as 'active' | 'scheduled',
+          timezone: c.timezone,
+          schedule_settings: c.schedule_settings,
+        }));
+    },
+    async markTicked(list, until) {
+      let moved = 0;
+      for (const { workspaceId, campaignId } of list) {
+        const c = campaigns.get(campaignId);
+        if (!c || c.workspace_id !== workspaceId || (c.next_run_at !== null && c.next_run_at >= until)) continue;
+        campaigns.set(campaignId, { ...c, next_run_at: until });
+        moved++;
+      }
+      return moved;
+    },
   };
-  return Object.assign(store, { rows });
+
+  /** Enrols `count` new leads in a campaign (pending, due since a minute before `now`). */
+  function enrol(campaignId: string, count: number, now: Date, init: Partial<Omit<FakeEnrolment, 'id' | 'leadId' | 'email'>> = {}): FakeEnrolment[] {
+    const added = Array.from({ length: count }, (_, i): FakeEnrolment => ({
+      id: randomUUID(),
+      leadId: randomUUID(),
+      email: `lead${(enrolments.get(campaignId)?.length ?? 0) + i}@x.example`,
+      status: 'pending',
+      currentStep: 0,
+      nextEmailAt: new Date(now.getTime() - 60_000),
+      ...init,
+    }));
+    enrolments.set(campaignId, [...(enrolments.get(campaignId) ?? []), ...added]);
+    return added;
+  }
+
+  return Object.assign(store, { campaigns, enrolments, rows, enrol });
+}
+
+/** In-memory tick queue: job ids `<campaignId>.<windowSlot>` as in Bull; a known id is a no-op. */
+export function createFakeCampaignTickQueue() {
+  const jobs: CampaignTickRequest[] = [];
+  const ids = new Set<string>();
+  const queue: CampaignTickQueue = {
+    async enqueueTicks(ticks) {
+      for (const t of ticks) {
+        const id = `${t.campaignId}.${t.windowSlot}`;
+        if (ids.has(id)) continue;
+        ids.add(id);
+        jobs.push(t);
+      }
+      return ticks.length;
+    },
+  };
+  return Object.assign(queue, { jobs });
 }

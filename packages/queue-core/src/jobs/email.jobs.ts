@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { timeSlot, sha256Hex, email } from './fields.js';
-import { defineJob } from '../define-job.js';
+import { defineJob, type JobPayload } from '../define-job.js';
 
 /**
  * Email queue: campaign sends, the campaign tick, SES/SNS webhooks and mailbox warm-up
@@ -36,21 +36,154 @@ export const sendEmail = defineJob({
   options: { priority: 'normal' },
 });
 
-/** The campaign tick: schedules due enrolments of one campaign and fans out send-email jobs. */
-export const sendBulkEmail = defineJob({
+/** Minutes between campaign ticks: the `campaign-tick` schedule runs every 5 minutes (domain.md §6). */
+export const CAMPAIGN_TICK_MINUTES = 5;
+const TICK_MS = CAMPAIGN_TICK_MINUTES * 60_000;
+
+/** The campaign-tick slot that contains `at`: UTC, floored to 5 minutes, e.g. `20250709T1430Z`. */
+export function campaignTickSlot(at: Date | number): string {
+  const ms = typeof at === 'number' ? at : at.getTime();
+  if (!Number.isFinite(ms)) throw new RangeError('campaignTickSlot: invalid time');
+  const floored = new Date(ms - (((ms % TICK_MS) + TICK_MS) % TICK_MS));
+  return `${floored.toISOString().slice(0, 16).replace(/[-:]/g, '')}Z`;
+}
+
+/** The instant a time slot (`20250709T1430Z`) starts. */
+export function slotStartOf(slot: string): Date {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})Z$/.exec(slot);
+  if (!m) throw new RangeError(`not a time slot: "${slot}"`);
+  return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5])));
+}
+
+const REQUIRED = 'Invalid input: expected string, received undefined';
+const FAN_OUT_ONLY = 'not allowed with fanOut: true (a fan-out ticks the due campaigns of every workspace)';
+
+/**
+ * The two forms of the campaign tick (see sendBulkEmail). Runs on the producer's and the worker's
+ * schema alike; a missing field of the per-campaign form is reported like any missing field
+ * (`campaignId: required`), so the error names what to add.
+ */
+function checkTickForm(
+  p: { workspaceId?: string; campaignId?: string; windowSlot?: string; fanOut?: true },
+  ctx: z.core.$RefinementCtx,
+): void {
+  if (p.fanOut === true) {
+    for (const field of ['workspaceId', 'campaignId'] as const) {
+      if (p[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: FAN_OUT_ONLY });
+    }
+    return;
+  }
+  for (const field of ['workspaceId', 'campaignId', 'windowSlot'] as const) {
+    if (p[field] === undefined) {
+      ctx.addIssue({ code: 'invalid_type', expected: 'string', path: [field], message: REQUIRED });
+    }
+  }
+}
+
+const tickDefinition = defineJob({
   name: 'send-bulk-email',
   queue: 'email',
   description: 'Campaign tick: turn due enrolments into scheduled sends and enqueue send-email for each',
-  scope: 'workspace',
+  // Declared global so that defineJob leaves workspaceId to the payload below (optional there);
+  // the definition is re-scoped to `workspace` right after.
+  scope: 'global',
   payload: {
-    campaignId: z.uuid(),
-    /** the scheduler tick this run belongs to (every 5 min); one run per campaign and slot */
-    windowSlot: timeSlot,
-    /** enrolments handled per tick; the rest stay due for the next tick */
+    /** per-campaign form: the campaign's workspace (required with campaignId) */
+    workspaceId: z.uuid().optional(),
+    /** per-campaign form: the campaign to tick */
+    campaignId: z.uuid().optional(),
+    /**
+     * the scheduler tick this run belongs to (every 5 min); one run per campaign and slot.
+     * Required with campaignId; optional with fanOut (scheduled runs derive it from their run time).
+     */
+    windowSlot: timeSlot.optional(),
+    /** enrolments handled per campaign and tick; the rest stay due for the next tick */
     batchSize: z.number().int().positive().max(500).default(50),
+    /** fan-out form: tick every due campaign of every workspace (no workspaceId, no campaignId) */
+    fanOut: z.literal(true).optional(),
   },
-  idempotencyKey: (p) => [p.campaignId, p.windowSlot],
+  // bulk:{campaignId}:{windowSlot} (domain.md §5); the durable guard is the unique ledger row per
+  // (campaign, lead, step). A fan-out is keyed by its slot; unslotted ones share one key, so pass
+  // windowSlot when enqueueing a fan-out by hand (scheduled runs have their own repeat job ids).
+  idempotencyKey: (p) =>
+    p.fanOut ? ['fan-out', p.windowSlot ?? 'unslotted'] : [p.campaignId ?? '', p.windowSlot ?? ''],
 });
+
+/**
+ * The campaign tick. One job name, two forms (the 24 job names are fixed, so the fan-out is not a
+ * job of its own):
+ *
+ * - **per campaign** `{ workspaceId, campaignId, windowSlot, batchSize? }`: settles send outcomes,
+ *   starts a scheduled campaign whose start date has come, turns due enrolments into scheduled
+ *   sends (suppressed leads and unmet step conditions are skipped and counted), enqueues
+ *   send-email for them and completes the campaign once every enrolment is finished. A tenant
+ *   job like any other: workspaceId is required and scopes every statement.
+ * - **fan-out** `{ fanOut: true, windowSlot?, batchSize? }`: what the `campaign-tick` schedule runs
+ *   every 5 minutes. Pages through the campaigns of every workspace that are active, or scheduled
+ *   and due, and enqueues one per-campaign tick each (`batchSize` passed on). Carries no tenant
+ *   data, so it is the one global form of this workspace job.
+ *
+ * defineJob builds one object schema, so both forms share one shape of optional fields plus a
+ * check. Without `fanOut` the payload is the per-campaign form: forgetting campaignId is an error
+ * ("campaignId: required"), never a fan-out over every tenant. The JSON Schema states the same
+ * with `anyOf`, `dependentRequired` and `dependentSchemas`.
+ */
+export const sendBulkEmail: typeof tickDefinition = Object.freeze({
+  ...tickDefinition,
+  scope: 'workspace',
+  schema: tickDefinition.schema.superRefine(checkTickForm),
+  inputSchema: z
+    .strictObject(tickDefinition.schema.shape)
+    .superRefine(checkTickForm)
+    .meta({
+      description:
+        'Per campaign: workspaceId, campaignId and windowSlot. ' +
+        'Fan-out (the scheduled tick): fanOut: true, without workspaceId and campaignId.',
+      anyOf: [{ required: ['campaignId'] }, { required: ['fanOut'] }],
+      dependentRequired: { campaignId: ['workspaceId', 'windowSlot'], workspaceId: ['campaignId'] },
+      dependentSchemas: {
+        fanOut: { not: { anyOf: [{ required: ['workspaceId'] }, { required: ['campaignId'] }] } },
+      },
+    }) as unknown as typeof tickDefinition.inputSchema,
+});
+
+export type SendBulkEmailPayload = JobPayload<typeof sendBulkEmail>;
+
+/** The form of a parsed send-bulk-email payload, with the fields each form guarantees. */
+export type CampaignTickForm =
+  | {
+      readonly kind: 'campaign';
+      readonly workspaceId: string;
+      readonly campaignId: string;
+      readonly windowSlot: string;
+      readonly batchSize: number;
+      readonly requestedBy?: string;
+      readonly traceId?: string;
+    }
+  | {
+      readonly kind: 'fan-out';
+      /** absent in scheduled runs: the handler derives it from the run time */
+      readonly windowSlot?: string;
+      readonly batchSize: number;
+      readonly requestedBy?: string;
+      readonly traceId?: string;
+    };
+
+/** Which form a payload that passed the schema has. Throws TypeError for one that did not. */
+export function campaignTickForm(p: SendBulkEmailPayload): CampaignTickForm {
+  const trace = {
+    ...(p.requestedBy !== undefined ? { requestedBy: p.requestedBy } : {}),
+    ...(p.traceId !== undefined ? { traceId: p.traceId } : {}),
+  };
+  const { workspaceId, campaignId, windowSlot, batchSize } = p;
+  if (p.fanOut === true && workspaceId === undefined && campaignId === undefined) {
+    return { kind: 'fan-out', batchSize, ...(windowSlot !== undefined ? { windowSlot } : {}), ...trace };
+  }
+  if (p.fanOut === undefined && workspaceId !== undefined && campaignId !== undefined && windowSlot !== undefined) {
+    return { kind: 'campaign', workspaceId, campaignId, windowSlot, batchSize, ...trace };
+  }
+  throw new TypeError('send-bulk-email: expected { workspaceId, campaignId, windowSlot } or { fanOut: true }');
+}
 
 /**
  * One SNS HTTP delivery from SES (events and inbound mail), enqueued as received. Global: the

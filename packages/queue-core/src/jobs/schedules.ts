@@ -3,6 +3,7 @@ import type { Priority } from '../priorities.js';
 import type { QueueName } from '../queues.js';
 import { backupData, cacheWarming, cleanupOldData } from './maintenance.jobs.js';
 import { refreshAnalytics } from './analytics.jobs.js';
+import { sendBulkEmail } from './email.jobs.js';
 
 /**
  * Repeatable schedules, declared next to the job definitions (domain.md §6, all UTC). The worker
@@ -10,13 +11,15 @@ import { refreshAnalytics } from './analytics.jobs.js';
  * (schedule-reconciler.ts): missing ones are added, changed ones replaced, stale ones removed
  * together with their armed run.
  *
- * Only jobs whose data can be static are scheduled here; their time-slot field is absent in
- * scheduled runs (the Bull repeat job id is unique per tick). Not scheduled yet because each needs
- * a fan-out job that does not exist: campaign tick (send-bulk-email per active campaign), campaign
- * stats (calculate-campaign-stats per campaign), outbox drain (sync-hubspot per workspace),
- * Salesforce/calendar sync per integration, warm-up sends, send-ledger reconcile, warm-up day
- * advance and credit reset, consent expiry, partition creation, weekly backup verification,
- * LinkedIn identity check and GDPR deadline alerts.
+ * Only static data is scheduled here: global jobs, or the global fan-out form of a workspace job
+ * (the campaign tick: `send-bulk-email` with `fanOut: true` enqueues one per-campaign tick per due
+ * campaign). Time-slot fields are absent in scheduled runs (the Bull repeat job id is unique per
+ * tick; a handler that needs the slot derives it from the run time). Not scheduled yet because
+ * each needs a fan-out that does not exist: campaign stats (calculate-campaign-stats per
+ * campaign), outbox drain (sync-hubspot per workspace), Salesforce/calendar sync per integration,
+ * warm-up sends, send-ledger reconcile beyond the campaigns the tick settles (paused ones),
+ * warm-up day advance and credit reset, consent expiry, partition creation, weekly backup
+ * verification, LinkedIn identity check and GDPR deadline alerts.
  */
 export interface Schedule<J extends AnyJobDefinition = AnyJobDefinition> {
   /** stable name of the schedule: lower-case letters, digits and `-` (part of the Bull job id) */
@@ -94,6 +97,13 @@ export const SCHEDULES: readonly Schedule[] = Object.freeze([
     cron: '0 3 2-31 * *',
     data: { kind: 'full', retentionCategory: 'standard', requestedBy: 'system' },
     description: 'full encrypted backup, other days',
+  }),
+  // email: the campaign tick (domain.md §6), a fan-out; reconciled by the email worker
+  schedule(sendBulkEmail, {
+    key: 'campaign-tick',
+    cron: '*/5 * * * *',
+    data: { fanOut: true, requestedBy: 'system' },
+    description: 'send-bulk-email per active (or scheduled and due) campaign of every workspace',
   }),
 ]);
 
