@@ -11,7 +11,9 @@ export function toFieldIssues(error: z.ZodError, prefix = ''): FieldIssue[] {
 }
 
 function describe(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined) return 'required';
+  // zod 4 leaves the input off its issues (unless asked to report it, which would copy secrets
+  // into errors); a missing field is the invalid_type issue that received undefined.
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return 'required';
   if (issue.code === 'unrecognized_keys') return `unknown field(s): ${issue.keys.join(', ')}`;
   return issue.message;
 }

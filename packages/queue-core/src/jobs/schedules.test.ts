@@ -11,12 +11,15 @@ describe('schedules', () => {
   // Module-load validation: every declared schedule passes its job's schema and cron check.
   const desired = SCHEDULES.map((s) => desiredSchedule(s, security));
 
-  it('declares valid, unique, UTC schedules for static jobs only', () => {
+  it('declares valid, unique, UTC schedules for static data only', () => {
     expect(new Set(SCHEDULES.map((s) => s.key)).size).toBe(SCHEDULES.length);
     for (const s of SCHEDULES) {
       expect(s.tz).toBe('UTC');
-      expect(s.job.scope, s.key).toBe('global');
+      // static data has no tenant: a global job, or the global fan-out form of send-bulk-email
+      expect(s.data, s.key).not.toHaveProperty('workspaceId');
+      if (s.job.scope !== 'global') expect(s.data, s.key).toMatchObject({ fanOut: true });
     }
+    expect(schedulesOn('email').map((s) => `${s.key} ${s.cron}`)).toEqual(['campaign-tick */5 * * * *']);
     expect(schedulesOn('analytics').map((s) => s.key)).toEqual([
       'refresh-analytics-15-min',
       'refresh-analytics-30-min',
