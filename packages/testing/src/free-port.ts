@@ -17,3 +17,13 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** true when nothing listens on `port` on the loopback interface (checked by binding it briefly). */
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}

@@ -1,7 +1,8 @@
 export { findBinary, MissingBinaryError, postgresBinDirs } from './binaries.js';
-export { freePort } from './free-port.js';
+export { freePort, isPortFree } from './free-port.js';
 export { deletePrefix, testPrefix } from './isolation.js';
 export { PostgresServer, type PostgresServerOptions } from './postgres-server.js';
+export { RedisCluster, type RedisClusterOptions } from './redis-cluster.js';
 export { RedisServer, type RedisServerOptions } from './redis-server.js';
 export {
   createTestDatabase,
