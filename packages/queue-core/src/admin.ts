@@ -63,7 +63,10 @@ export function openAdminQueues(options: {
   metricsDataPoints?: number;
   /** default: `<QUEUE>_SHARDS` from process.env */
   shards?: ShardCounts;
-  /** Redis Cluster key layout; default: `BULL_CLUSTER`, or a prefix containing `{` */
+  /**
+   * Redis Cluster key layout; default: `BULL_CLUSTER`, a Redis Cluster `REDIS_URL` or a prefix
+   * containing `{`. Always on with a Redis Cluster `redisUrl` (bull-factory.ts).
+   */
   cluster?: boolean;
 }): AdminQueues {
   const connections = new RedisConnections(options.redisUrl, 'worker', 'coldcopy-admin');
@@ -101,7 +104,10 @@ export function openAdminQueues(options: {
   };
 }
 
-/** One MULTI of O(1) commands per queue: safe with millions of jobs. */
+/**
+ * One MULTI of O(1) commands per queue: safe with millions of jobs. Every key is one Bull queue's,
+ * so on a Redis Cluster the MULTI stays in that queue's hash slot (sharding.ts `bullKeyLayout`).
+ */
 export async function queueStatus(queue: Bull.Queue, logical = queue.name as QueueName, shard = 0): Promise<QueueStatus> {
   const client = queue.client;
   const key = (k: string) => `${(queue as unknown as { keyPrefix: string }).keyPrefix}:${queue.name}:${k}`;

@@ -14,14 +14,18 @@ export interface BullQueueOptions {
   readonly metricsDataPoints?: number;
   /** shard of a sharded queue (sharding.ts); default 0, the queue's own name */
   readonly shard?: number;
-  /** Redis Cluster key layout: one hash slot per shard (sharding.ts `bullKeyLayout`) */
+  /**
+   * Redis Cluster key layout: one hash slot per shard (sharding.ts `bullKeyLayout`). Always on when
+   * `connections` are cluster connections (a Redis Cluster URL): Bull's scripts fail otherwise.
+   */
   readonly cluster?: boolean;
 }
 
 /** The only place a Bull `Queue` is constructed. */
 export function createBullQueue(queue: QueueName, options: BullQueueOptions): Bull.Queue {
   const locks = { ...QUEUES[queue].locks, ...stripUndefined(options.locks ?? {}) };
-  const layout = bullKeyLayout(options.prefix, shardQueueName(queue, options.shard ?? 0), options.cluster ?? false);
+  const cluster = options.connections.cluster || (options.cluster ?? false);
+  const layout = bullKeyLayout(options.prefix, shardQueueName(queue, options.shard ?? 0), cluster);
   const queueOptions: Bull.QueueOptions & { skipVersionCheck?: boolean } = {
     prefix: layout.prefix,
     createClient: options.connections.createClient,

@@ -1,10 +1,10 @@
 import type Bull from 'bull';
-import type { Redis } from 'ioredis';
 import { createBullQueue } from './bull-factory.js';
 import type { JobSecurity } from './job-security.js';
 import { SIGNATURE_OPTION } from './job-security.js';
 import { isQueueName, QUEUE_NAMES, type QueueName } from './queues.js';
-import { RedisConnections } from './redis.js';
+import { RedisConnections, type RedisClient } from './redis.js';
+import { clusterModeFromEnv, hashTaggedPrefix } from './sharding.js';
 
 /**
  * The dead-letter store: jobs that failed for the last time (retries spent, permanent error,
@@ -17,6 +17,11 @@ import { RedisConnections } from './redis.js';
  * `maxAgeMs` and the oldest beyond `maxEntries` in the same script (O(log n) per add), and the TTL
  * removes entries even if no add ever runs again. The data is kept exactly as stored in Bull:
  * sensitive fields stay encrypted. Written only on final failure, never on the success path.
+ *
+ * On a Redis Cluster client the base carries a hash tag (`{bull}:dlq:…`, sharding.ts
+ * `hashTaggedPrefix`): the add script, the MULTIs and MGET touch index, per-queue sets and entries
+ * together, so they must share one slot. A prefix that already has a tag (`{bull}`) is kept as is,
+ * so `bull` and `{bull}` give the same keys there.
  */
 
 export const DLQ_DEFAULTS = { maxEntries: 10_000, maxAgeMs: 30 * 24 * 3600 * 1000 } as const;
@@ -82,11 +87,11 @@ export class DeadLetterStore {
   private readonly base: string;
 
   constructor(
-    readonly client: Redis,
+    readonly client: RedisClient,
     readonly prefix: string,
     bounds: DeadLetterBounds = {},
   ) {
-    this.base = `${prefix}:dlq`;
+    this.base = `${client.isCluster ? hashTaggedPrefix(prefix) : prefix}:dlq`;
     this.maxEntries = bounds.maxEntries ?? DLQ_DEFAULTS.maxEntries;
     this.maxAgeMs = bounds.maxAgeMs ?? DLQ_DEFAULTS.maxAgeMs;
   }
@@ -251,15 +256,27 @@ export interface DeadLetters {
  * The dead-letter store for operators (CLI, dashboard). `countByQueue()` is one MULTI of ZCARDs,
  * cheap enough for every metrics scrape.
  */
-export function openDeadLetters(options: { redisUrl: string; prefix?: string } & DeadLetterBounds): DeadLetters {
+export function openDeadLetters(
+  options: {
+    redisUrl: string;
+    prefix?: string;
+    /**
+     * Bull key layout of the queues replays go to, as the workers use it: default `BULL_CLUSTER`,
+     * a Redis Cluster `REDIS_URL` or a prefix containing `{` (sharding.ts `clusterModeFromEnv`);
+     * always on with a Redis Cluster `redisUrl`.
+     */
+    cluster?: boolean;
+  } & DeadLetterBounds,
+): DeadLetters {
   const prefix = options.prefix ?? 'bull';
   const connections = new RedisConnections(options.redisUrl, 'worker', 'coldcopy-dead-letters');
-  const store = new DeadLetterStore(connections.client, prefix, options);
+  const cluster = options.cluster ?? clusterModeFromEnv(process.env, prefix);
+  const store = new DeadLetterStore(connections.commandClient, prefix, options);
   const queues = new Map<QueueName, Bull.Queue>();
   const queueFor = (name: QueueName) => {
     let q = queues.get(name);
     if (!q) {
-      q = createBullQueue(name, { prefix, connections, skipVersionCheck: true });
+      q = createBullQueue(name, { prefix, connections, skipVersionCheck: true, cluster });
       q.on('error', () => {});
       queues.set(name, q);
     }

@@ -34,6 +34,23 @@ describe('env', () => {
     expect(() => loadEnv(schema, { FLAG: 'maybe' })).toThrow(ConfigError);
   });
 
+  it('accepts Redis Cluster URLs and refuses bad ones without printing the password', () => {
+    const url = 'rediss+cluster://default:hunter2@node-a.example.com:25061,node-b.example.com:25061';
+    expect(loadEnv(workerEnvSchema('email'), { REDIS_URL: url }).REDIS_URL).toBe(url);
+    for (const bad of ['rediss+cluster://default:hunter2@', 'redis+cluster://default:hunter2@a:7000/2', 'redis://default:hunter2@host/x']) {
+      const err = (() => {
+        try {
+          loadEnv(workerEnvSchema('email'), { REDIS_URL: bad });
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err?.message).toMatch(/REDIS_URL/);
+      expect(err?.message).not.toMatch(/hunter2/);
+    }
+  });
+
   it('treats empty strings as unset', () => {
     expect(loadEnv(workerEnvSchema('email'), { REDIS_URL: '' }).REDIS_URL).toBe('redis://127.0.0.1:6379');
   });

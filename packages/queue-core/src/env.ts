@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { QUEUE_NAMES, QUEUES, type QueueName } from './queues.js';
+import { redisUrlProblem } from './redis.js';
 
 /**
  * Environment fragments shared by every app. Each app composes them into one zod schema and calls
@@ -16,10 +17,14 @@ export const boolEnv = (defaultValue: boolean) =>
 
 const intEnv = (defaultValue: number, min = 1) => z.coerce.number().int().min(min).default(defaultValue);
 
-export const redisUrl = z
-  .string()
-  .url()
-  .refine((u) => u.startsWith('redis://') || u.startsWith('rediss://'), 'must be a redis:// or rediss:// URL');
+/**
+ * `redis://` / `rediss://` (TLS), or for Redis Cluster `redis+cluster://` / `rediss+cluster://`
+ * with comma-separated seed nodes (redis.ts). Messages never contain the password.
+ */
+export const redisUrl = z.string().superRefine((url, ctx) => {
+  const problem = redisUrlProblem(url);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export const redisEnv = {
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { RetryAfterError } from './errors.js';
+import type { RedisClient } from './redis.js';
 
 /**
  * A rate limit shared by every process that talks to the same Redis (SES MaxSendRate, per
@@ -18,6 +18,10 @@ import { RetryAfterError } from './errors.js';
  * `acquire` reserves its slot in the same script (the TAT moves even when the slot is in the
  * future) and then sleeps until it, so waiting callers never poll Redis and never race each other.
  * An aborted wait leaves its reserved slot unused: the limiter errs on the slow side, never fast.
+ *
+ * Redis Cluster: the script touches one key, so it runs wherever that key's slot lives; pass the
+ * Cluster client (`RedisConnections#commandClient`). Keys spread over the slots unless the prefix
+ * carries a hash tag (`{bull}:rate`), which puts every limiter key in one slot: still correct.
  */
 
 export interface RateLimit {
@@ -86,7 +90,7 @@ function validate(limit: RateLimit): number {
   return (limit.perMs + slack) / limit.max;
 }
 
-export function createRateLimiter(redis: Redis, options: RateLimiterOptions): RateLimiter {
+export function createRateLimiter(redis: RedisClient, options: RateLimiterOptions): RateLimiter {
   if (typeof (redis as unknown as Partial<WithCommand>)[COMMAND] !== 'function') {
     redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: GCRA_LUA });
   }

@@ -4,6 +4,7 @@ import {
   bullKeyLayout,
   clusterModeFromEnv,
   fnv1a,
+  hashTaggedPrefix,
   hashTagOf,
   shardCountsFromEnv,
   shardFor,
@@ -67,6 +68,34 @@ describe('sharding', () => {
     expect(clusterModeFromEnv({ BULL_PREFIX: '{bull}' })).toBe(true);
     expect(clusterModeFromEnv({ BULL_PREFIX: '{bull}', BULL_CLUSTER: 'false' })).toBe(false);
     expect(clusterModeFromEnv({}, '{bull}')).toBe(true);
+  });
+
+  it('turns cluster mode on with a Redis Cluster REDIS_URL, and refuses BULL_CLUSTER=false with one', () => {
+    const url = 'rediss+cluster://default:hunter2@node-a:6379,node-b:6379';
+    expect(clusterModeFromEnv({ REDIS_URL: url })).toBe(true);
+    expect(clusterModeFromEnv({ REDIS_URL: url, BULL_CLUSTER: 'true' })).toBe(true);
+    expect(clusterModeFromEnv({ REDIS_URL: 'redis://127.0.0.1:6379' })).toBe(false);
+    const err = (() => {
+      try {
+        clusterModeFromEnv({ REDIS_URL: url, BULL_CLUSTER: 'false' });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err?.message).toMatch(/BULL_CLUSTER/);
+    expect(err?.message).toMatch(/REDIS_URL/);
+    expect(err?.message).not.toMatch(/hunter2/);
+  });
+
+  it('hash-tags a prefix for key families used together (dead letters), keeping an existing tag', () => {
+    expect(hashTaggedPrefix('bull')).toBe('{bull}');
+    expect(hashTaggedPrefix('{bull}')).toBe('{bull}');
+    expect(hashTaggedPrefix('app{jobs}')).toBe('app{jobs}');
+    for (const prefix of ['bull', '{bull}']) {
+      const base = `${hashTaggedPrefix(prefix)}:dlq`;
+      expect(new Set([`${base}:index`, `${base}:q:email`, `${base}:e:email:42`].map(hashTagOf))).toEqual(new Set(['bull']));
+    }
   });
 
   it('keeps Bull key layout unchanged outside cluster mode', () => {

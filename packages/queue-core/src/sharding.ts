@@ -1,5 +1,6 @@
 import { ConfigError } from './errors.js';
 import { QUEUE_NAMES, type QueueName } from './queues.js';
+import { isClusterUrl } from './redis.js';
 
 /**
  * Workspace sharding: one logical queue split into N Bull queues so that one workspace's backlog
@@ -90,12 +91,33 @@ export function shardCountsFromEnv(source: Record<string, string | undefined> = 
 }
 
 /**
- * Redis Cluster mode: `BULL_CLUSTER=true`, or a Bull prefix containing a hash tag (`{bull}`).
+ * Redis Cluster key layout on or off: on with a Redis Cluster `REDIS_URL` (`redis+cluster://…`,
+ * `rediss+cluster://…`: Bull's scripts fail on a cluster without it), else `BULL_CLUSTER=true`, else
+ * when the Bull prefix contains a hash tag (`{bull}`). `BULL_CLUSTER=false` with a cluster URL is a
+ * ConfigError.
  */
 export function clusterModeFromEnv(source: Record<string, string | undefined> = process.env, prefix?: string): boolean {
   const flag = source.BULL_CLUSTER;
-  if (flag !== undefined && flag !== '') return ['true', '1', 'yes', 'TRUE'].includes(flag);
+  const explicit = flag !== undefined && flag !== '' ? ['true', '1', 'yes', 'TRUE'].includes(flag) : undefined;
+  if (isClusterUrl(source.REDIS_URL ?? '')) {
+    if (explicit === false) {
+      throw new ConfigError(
+        `invalid environment:\nBULL_CLUSTER: "${flag}" contradicts REDIS_URL, a Redis Cluster URL (the cluster key layout is required there); unset BULL_CLUSTER`,
+      );
+    }
+    return true;
+  }
+  if (explicit !== undefined) return explicit;
   return (prefix ?? source.BULL_PREFIX ?? '').includes('{');
+}
+
+/**
+ * The prefix with a hash tag, for key families that Lua scripts or MULTI use together on a Redis
+ * Cluster (the dead-letter store): `bull` → `{bull}`; a prefix that already holds a tag is kept.
+ */
+export function hashTaggedPrefix(prefix: string): string {
+  const probe = `${prefix}:`;
+  return hashTagOf(probe) === probe ? `{${prefix}}` : prefix;
 }
 
 /**
