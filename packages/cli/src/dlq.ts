@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isQueueName, QUEUE_NAMES, QueueUnavailableError } from '@coldcopy/queue-core';
-import { openDeadLetters, type DeadLetterEntry, type DeadLetterFilter } from '@coldcopy/queue-core/admin';
+import { clusterModeFromEnv, openDeadLetters, type DeadLetterEntry, type DeadLetterFilter } from '@coldcopy/queue-core/admin';
 import { loadEnv, redisEnv } from '@coldcopy/queue-core/env';
 import { jobSecurityFromEnv } from '@coldcopy/queue-core/producer';
 import { z } from 'zod';
@@ -130,7 +130,7 @@ async function withStore(sub: 'list' | 'show' | 'replay' | 'purge', args: readon
   // Signing keys are checked before any connection: a replay must be able to re-sign.
   const security = sub === 'replay' ? jobSecurityFromEnv(io.env, (m) => io.stderr(`jobs: WARNING: ${m}\n`)) : undefined;
   const env = loadEnv(z.object(redisEnv), io.env);
-  const dlq = openDeadLetters({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
+  const dlq = openDeadLetters({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX, cluster: clusterModeFromEnv(io.env, env.BULL_PREFIX) });
   const now = Date.now();
   try {
     switch (sub) {

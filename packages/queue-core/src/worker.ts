@@ -5,13 +5,13 @@ import { DeadLetterStore, type DeadLetterBounds } from './dead-letter.js';
 import { createDeadLetterRecorder } from './dead-letter-recorder.js';
 import { jobSecurityFromEnv, type JobSecurity } from './job-security.js';
 import type { AnyJobDefinition, JobPayload } from './define-job.js';
-import { ConfigError, InvalidPayloadError, isPermanentError, JobSignatureError, JobTimeoutError, UnknownJobError } from './errors.js';
+import { ConfigError, InvalidPayloadError, isPermanentError, JobSignatureError, JobTimeoutError, QueueUnavailableError, UnknownJobError } from './errors.js';
 import { jobsOnQueue, type JobsOn } from './jobs/index.js';
 import type { HotCounterSeries, HotHistogramSeries } from './hot-metrics.js';
 import { redactFieldNames, type Logger } from './logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { QUEUES, type LockSettings, type QueueName } from './queues.js';
-import { RedisConnections } from './redis.js';
+import { RedisConnections, whenReady } from './redis.js';
 import type { Schedule } from './jobs/schedules.js';
 import { reconcileSchedules } from './schedule-reconciler.js';
 import { splitConcurrency } from './sharding.js';
@@ -56,6 +56,8 @@ export interface WorkerOptions<Q extends QueueName, D> {
   readonly concurrency?: number;
   readonly locks?: Partial<LockSettings>;
   readonly metrics?: WorkerMetrics;
+  /** How long start waits for Redis before failing with QueueUnavailableError (default 30 s). */
+  readonly connectTimeoutMs?: number;
   /** After an abort on timeout or shutdown, how long a handler may take to stop (default 5 s). */
   readonly abortGraceMs?: number;
   /** Called once when a job fails for the last time (retries spent or permanent error). */
@@ -400,11 +402,19 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
   // One '*' processor per queue: Bull's named processors add their concurrency up (bull-v4.md §3).
   // The returned promise settles only when the queue closes: never await it.
   shardQueues.forEach((q, shard) => {
-    q.process('*', shardConcurrency[shard]!, dispatch).catch((err: Error) => {
-      if (!shuttingDown) log.error('processor stopped', { queue: q.name, err: err.message });
+    // Bull rejects it (sometimes with undefined) when the queue closes, also right after start.
+    q.process('*', shardConcurrency[shard]!, dispatch).catch((err: unknown) => {
+      if (!shuttingDown && !closing) log.error('processor stopped', { queue: q.name, err: err instanceof Error ? err.message : String(err) });
     });
   });
   await Promise.all(shardQueues.map((q) => q.isReady()));
+  // Bull's isReady() does not wait for the command connection, and a queue closed before it is
+  // ready leaves Bull's own setWorkerName() rejecting unhandled: start means connected (or a clear
+  // error when Redis stays unreachable; the orchestrator restarts the process).
+  await whenReady(connections.client, options.connectTimeoutMs ?? 30_000).catch(async (err: Error) => {
+    if (ownsConnections) await connections.close();
+    throw new QueueUnavailableError(`worker for ${queueName} could not connect to Redis: ${err.message}`, { cause: err });
+  });
   if (options.schedules) {
     // Schedules live on shard 0 (global jobs route there). A failure is logged, not fatal: the
     // worker still processes, and the next start reconciles again.

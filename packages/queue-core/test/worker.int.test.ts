@@ -1,7 +1,10 @@
 import Bull from 'bull';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import winston from 'winston';
 import { z } from 'zod';
 import { defineJob } from '../src/define-job.js';
+import { createLogger } from '../src/logger.js';
 import { createWorkerMetrics } from '../src/metrics.js';
 import { Producer } from '../src/producer.js';
 import { type Handler, type JobContext, type WorkerOptions } from '../src/worker.js';
@@ -39,10 +42,9 @@ describe('worker runtime (real Redis)', () => {
     await worker();
     const p = producer();
     const { id } = await p.enqueue(testEcho, { workspaceId: WS, value: 'hi' });
-    const job = await waitFor(async () => {
-      const j = await rawQueue().getJob(id);
-      return j && (await j.isCompleted()) ? j : undefined;
-    });
+    const q = rawQueue();
+    await waitFor(async () => (await (await q.getJob(id))?.isCompleted()) || undefined);
+    const job = (await q.getJob(id))!; // read after completion: a hash read before it has no returnvalue
     expect(job.returnvalue).toEqual({ echoed: 'hi', workspaceId: WS });
     expect(await readEvents(redis.client(), redis.prefix)).toEqual(['echo:hi:0']);
   });
@@ -175,6 +177,17 @@ describe('worker runtime (real Redis)', () => {
       'echo:low:1',
       'echo:background:0',
     ]);
+  });
+
+  it('closes cleanly right after starting: no unhandled rejection, no error line', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', transports: [new winston.transports.Stream({ stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) })] });
+    for (let i = 0; i < 5; i++) {
+      const w = await worker({ logger });
+      await w.close(1000);
+    }
+    await new Promise((r) => setTimeout(r, 100)); // a late rejection would surface here (vitest fails the run on one)
+    expect(lines.filter((l) => l.includes('"level":"error"'))).toEqual([]);
   });
 
   it('close() waits for the active job to finish', async () => {
