@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/metrics`;
 
     // Sanity: the numbers add up.
-    const states = await readQueueStates(probe.client, PREFIX, listQueueTargets(admin));
+    const states = await readQueueStates(probe.client, listQueueTargets(admin));
     const total = states.reduce((sum, s) => sum + Object.values(s.counts).reduce((a, b) => a + b, 0), 0);
     if (total !== TOTAL_JOBS) throw new Error(`expected ${TOTAL_JOBS} jobs, counted ${total}`);
     const body = await (await fetch(url)).text();
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
       await res.text();
       times.push(performance.now() - t0);
       const t1 = performance.now();
-      await readQueueStates(probe.client, PREFIX, listQueueTargets(admin));
+      await readQueueStates(probe.client, listQueueTargets(admin));
       redisTimes.push(performance.now() - t1);
     }
     const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';

@@ -67,7 +67,7 @@ export function createApp(deps: AppDeps): DashboardApp {
     }),
   );
 
-  const readStates = () => readQueueStates(deps.redis, env.BULL_PREFIX, deps.targets);
+  const readStates = () => readQueueStates(deps.redis, deps.targets);
   const metrics = createDashboardMetrics({
     readStates,
     readDeadLetterSizes: deps.readDeadLetterSizes,

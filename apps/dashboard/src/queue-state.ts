@@ -73,15 +73,22 @@ return tostring(ready)
 
 const PER_TARGET = 11;
 
+/** Bull v4 Queue methods missing from its typings (lib/queue.js, lib/worker.js). */
+interface BullKeys {
+  toKey(type: string): string;
+  /** `<key prefix>:<base64(queue name)>`, the name a worker gives its blocking connection */
+  clientName(): string;
+}
+
 export async function readQueueStates(
   client: Redis,
-  prefix: string,
   targets: readonly QueueTarget[],
   now: () => number = Date.now,
 ): Promise<QueueState[]> {
   const multi = client.multi();
   for (const t of targets) {
-    const key = (type: string) => `${prefix}:${t.bullName}:${type}`;
+    // Bull's own key builder: right for every layout (a `{hash-tagged}` prefix, BULL_CLUSTER, shards)
+    const key = (type: string) => (t.bull as unknown as BullKeys).toKey(type);
     multi
       .llen(key('wait'))
       .llen(key('paused'))
@@ -117,7 +124,7 @@ export async function readQueueStates(
       const v = reply(base + i);
       return v === null || v === undefined ? null : Number(v);
     };
-    const clientName = `${prefix}:${Buffer.from(t.bullName).toString('base64')}`;
+    const clientName = (t.bull as unknown as BullKeys).clientName();
     return {
       queue: t.queue,
       shard: t.shard,
