@@ -4,9 +4,9 @@ import type { QueueTarget } from './queue-targets.js';
 /**
  * Queue state read straight from Bull's Redis keys (ops.md §8), for /metrics and /health.
  *
- * Cost: one MULTI of O(1) commands per scrape for all queues (LLEN, ZCARD, EXISTS, HGET and one
- * small Lua script reading a single job hash), plus one CLIENT LIST for the workers. Never a job
- * list: the time does not grow with the number of jobs (docs/benchmarks.md).
+ * Cost: one MULTI of O(1) commands per queue (LLEN, ZCARD, EXISTS, HGET and one small Lua script
+ * reading a single job hash), all sent in one round trip, plus one CLIENT LIST for the workers.
+ * Never a job list: the time does not grow with the number of jobs (docs/benchmarks.md).
  */
 export interface JobCounts {
   /** `wait` + `paused` lists: jobs held by a paused queue are still waiting (bull-v4.md §12) */
@@ -85,11 +85,13 @@ export async function readQueueStates(
   targets: readonly QueueTarget[],
   now: () => number = Date.now,
 ): Promise<QueueState[]> {
-  const multi = client.multi();
-  for (const t of targets) {
+  // One MULTI per queue (a queue's keys share one hash slot on a Redis Cluster; across queues they
+  // need not). They are written back to back on one connection, so this is still one round trip.
+  const transactions = targets.map((t) => {
     // Bull's own key builder: right for every layout (a `{hash-tagged}` prefix, BULL_CLUSTER, shards)
     const key = (type: string) => (t.bull as unknown as BullKeys).toKey(type);
-    multi
+    return client
+      .multi()
       .llen(key('wait'))
       .llen(key('paused'))
       .llen(key('active'))
@@ -100,15 +102,19 @@ export async function readQueueStates(
       .hexists(key('meta'), 'paused') // BullMQ-style pause flag, also read by Bull's isPaused()
       .eval(OLDEST_READY_AT, 2, key('wait'), key('paused'), key(''))
       .hget(key('metrics:completed'), 'count')
-      .hget(key('metrics:failed'), 'count');
-  }
-  // Sent right behind the MULTI on the same connection (one round trip); outside it because a
-  // provider that disables CLIENT would otherwise abort the whole transaction.
-  const [results, clientList] = await Promise.all([
-    multi.exec(),
+      .hget(key('metrics:failed'), 'count')
+      .exec();
+  });
+  // Sent right behind the transactions (same round trip); outside them because a provider that
+  // disables CLIENT would otherwise abort a transaction.
+  const [perTarget, clientList] = await Promise.all([
+    Promise.all(transactions),
     (client.client('LIST') as Promise<string>).catch(() => null),
   ]);
-  if (!results) throw new Error('Redis transaction aborted');
+  const results = perTarget.flatMap((r) => {
+    if (!r) throw new Error('Redis transaction aborted');
+    return r;
+  });
   const at = now();
   const reply = (i: number): unknown => {
     const [err, value] = results[i] ?? [new Error('missing reply'), null];
