@@ -21,7 +21,7 @@ import {
   createPgCampaignTickStore,
   createProducerCampaignTickQueue,
 } from './providers/campaign-tick-store.js';
-import { createPgWarmupStore, type WarmupStore } from './providers/warmup-store.js';
+import { createPgWarmupStore, createProducerWarmupQueue, type WarmupQueue, type WarmupStore } from './providers/warmup-store.js';
 import type { WebhookStore } from './providers/webhook-store.js';
 import { createSesEmailSender } from './providers/ses-email-sender.js';
 import { fetchSnsCertificate, type SnsCertificateFetcher, type SubscriptionConfirmer, confirmSnsSubscription } from './providers/sns.js';
@@ -38,6 +38,12 @@ export interface EmailDeps {
    */
   readonly campaignTickQueue?: CampaignTickQueue;
   readonly warmups: WarmupStore;
+  /**
+   * Where the warm-up send batch (warm-email fan-out) enqueues per-mailbox warm-email jobs.
+   * createDeps always sets it; optional for the same reason as campaignTickQueue (test fixtures
+   * predate it); a fan-out run without it fails permanently, naming it.
+   */
+  readonly warmupQueue?: WarmupQueue;
   readonly sender: EmailSender;
   readonly limits: SendLimits;
   readonly followUps: FollowUps;
@@ -123,6 +129,7 @@ export async function createDeps(env: EmailEnv, tools: { producer: Producer; log
     campaignTicks: createPgCampaignTickStore(pool),
     campaignTickQueue: createProducerCampaignTickQueue(producer),
     warmups: createPgWarmupStore(pool),
+    warmupQueue: createProducerWarmupQueue(producer),
     sender: createSesEmailSender(ses, { throttleRetryMs: env.SES_THROTTLE_RETRY_MS }),
     limits: createRedisSendLimits({
       redis,

@@ -258,6 +258,9 @@ describe('job catalog', () => {
       if (name === 'send-bulk-email') {
         // its global fan-out form ({ fanOut: true }) has no tenant: workspaceId comes with campaignId
         expect(json.dependentRequired).toMatchObject({ campaignId: expect.arrayContaining(['workspaceId']) });
+      } else if (name === 'warm-email') {
+        // likewise its fan-out forms: workspaceId comes with warmupCampaignId
+        expect(json.dependentRequired).toMatchObject({ warmupCampaignId: expect.arrayContaining(['workspaceId']) });
       } else {
         expect(json.required).toContain('workspaceId');
       }

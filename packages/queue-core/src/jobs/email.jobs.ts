@@ -212,27 +212,229 @@ export const processWebhook = defineJob({
   options: { priority: 'high' },
 });
 
-/** One warm-up email between two accounts of the warm-up pool. */
-export const warmEmail = defineJob({
+/**
+ * Warm-up batches: the `warm-up-sends` schedule runs at these UTC hours (domain.md §6), and each
+ * batch sends about a quarter of a mailbox's daily cap (warmupBatchShare).
+ */
+export const WARMUP_BATCH_HOURS = [8, 12, 16, 20] as const;
+
+/** The warm-up batch that `at` belongs to: its UTC date, index (0-3) and canonical slot. */
+export interface WarmupBatch {
+  /** UTC day, `2026-12-01`: the `date` of the per-mailbox jobs */
+  readonly date: string;
+  /** 0-based index into WARMUP_BATCH_HOURS */
+  readonly batch: number;
+  /** the batch's start as a time slot, `20261201T0800Z` */
+  readonly slot: string;
+}
+
+/**
+ * The batch a time (or a time slot, `20261201T1205Z`) belongs to: the last batch hour at or before
+ * it on its UTC day; before 08:00 it is the day's first batch (an early manual run sends that
+ * batch's share; the 08:00 run then finds it done). Throws RangeError for an unreadable time.
+ */
+export function warmupBatchOf(at: Date | number | string): WarmupBatch {
+  const ms = typeof at === 'string' ? slotStartOf(at).getTime() : typeof at === 'number' ? at : at.getTime();
+  if (!Number.isFinite(ms)) throw new RangeError('warmupBatchOf: invalid time');
+  const iso = new Date(ms).toISOString();
+  const hour = new Date(ms).getUTCHours();
+  let batch = 0;
+  WARMUP_BATCH_HOURS.forEach((h, i) => {
+    if (hour >= h) batch = i;
+  });
+  const date = iso.slice(0, 10);
+  const slot = `${date.replace(/-/g, '')}T${String(WARMUP_BATCH_HOURS[batch]).padStart(2, '0')}00Z`;
+  return { date, batch, slot };
+}
+
+/**
+ * The seqs (0-based indexes of the day's sends) that batch `batch` of a day with cap `cap` sends:
+ * `[floor(cap·b/4), floor(cap·(b+1)/4))`. The four batches cover `0 … cap-1` exactly once, so the
+ * keys `warm:{campaign}:{sender}:{date}:{seq}` of a day never overlap between batches.
+ */
+export function warmupBatchShare(cap: number, batch: number): { from: number; to: number } {
+  const n = WARMUP_BATCH_HOURS.length;
+  const c = Math.max(0, Math.floor(cap));
+  const b = Math.min(Math.max(0, Math.floor(batch)), n - 1);
+  return { from: Math.floor((c * b) / n), to: Math.floor((c * (b + 1)) / n) };
+}
+
+const PER_MAILBOX_FIELDS = ['workspaceId', 'warmupCampaignId', 'senderAccountId', 'recipientAccountId', 'dayNumber', 'date', 'seq'] as const;
+const WARM_FAN_OUT_ONLY = 'not allowed with fanOut: true (a fan-out covers the warm-ups of every workspace)';
+
+/**
+ * The forms of warm-email (see warmEmail), on the producer's and the worker's schema alike: a
+ * missing per-mailbox field is reported as `required`, so forgetting one is never a fan-out.
+ */
+function checkWarmForm(
+  p: { fanOut?: true; advanceDay?: true; slot?: string; templateId?: string } & Partial<Record<(typeof PER_MAILBOX_FIELDS)[number], unknown>>,
+  ctx: z.core.$RefinementCtx,
+): void {
+  if (p.fanOut === true) {
+    for (const field of [...PER_MAILBOX_FIELDS, 'templateId'] as const) {
+      if (p[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: WARM_FAN_OUT_ONLY });
+    }
+    return;
+  }
+  for (const field of PER_MAILBOX_FIELDS) {
+    if (p[field] === undefined) {
+      const expected = field === 'dayNumber' || field === 'seq' ? 'number' : 'string';
+      ctx.addIssue({ code: 'invalid_type', expected, path: [field], message: `Invalid input: expected ${expected}, received undefined` });
+    }
+  }
+  for (const field of ['slot', 'advanceDay'] as const) {
+    if (p[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'only allowed with fanOut: true' });
+  }
+}
+
+const warmDefinition = defineJob({
   name: 'warm-email',
   queue: 'email',
   description: 'Send one warm-up email between pool accounts and schedule its simulated engagement',
-  scope: 'workspace',
+  // Declared global so that workspaceId is the optional field below; re-scoped to `workspace`
+  // right after (as sendBulkEmail).
+  scope: 'global',
   payload: {
-    warmupCampaignId: z.uuid(),
+    /** per-mailbox form: the warm-up's workspace */
+    workspaceId: z.uuid().optional(),
+    warmupCampaignId: z.uuid().optional(),
     /** `warmup_accounts` row that sends */
-    senderAccountId: z.uuid(),
+    senderAccountId: z.uuid().optional(),
     /** `warmup_accounts` row that receives (and later opens/replies) */
-    recipientAccountId: z.uuid(),
+    recipientAccountId: z.uuid().optional(),
     /** day of the ramp, 1-based */
-    dayNumber: z.number().int().positive().max(365),
+    dayNumber: z.number().int().positive().max(365).optional(),
     templateId: z.uuid().optional(),
     /** UTC day of the send: part of the key */
-    date: z.iso.date(),
+    date: z.iso.date().optional(),
     /** 0-based index of this send among the sender's sends on `date`: part of the key */
-    seq: z.number().int().nonnegative().max(999),
+    seq: z.number().int().nonnegative().max(999).optional(),
+    /** fan-out form: every eligible warm-up of every workspace (no per-mailbox fields) */
+    fanOut: z.literal(true).optional(),
+    /**
+     * fan-out form: the batch (any time in it, floored to 08/12/16/20 UTC) or, with advanceDay, the
+     * day to advance to. Optional: scheduled runs derive it from their run time.
+     */
+    slot: timeSlot.optional(),
+    /** fan-out form: the daily ramp advance (00:00 UTC) instead of a send batch */
+    advanceDay: z.literal(true).optional(),
   },
-  idempotencyKey: (p) => [p.warmupCampaignId, p.senderAccountId, p.date, p.seq],
+  // warm:{campaign}:{sender}:{date}:{seq} (domain.md §5), Bull id
+  // `warm-email.<campaign>.<sender>.<date>.<seq>`; the durable guard is the claim row (thread_id =
+  // the key). A fan-out is keyed by its mode and slot; unslotted ones share one key, so pass slot
+  // when enqueueing one by hand (scheduled runs have their own repeat job ids).
+  idempotencyKey: (p) =>
+    p.fanOut
+      ? [p.advanceDay ? 'advance-day' : 'fan-out', p.slot ?? 'unslotted']
+      : [p.warmupCampaignId ?? '', p.senderAccountId ?? '', p.date ?? '', p.seq ?? ''],
 });
+
+/**
+ * One warm-up email between two accounts of the warm-up pool. One job name, three forms (the 24
+ * job names are fixed, so the fan-outs are not jobs of their own):
+ *
+ * - **per mailbox** `{ workspaceId, warmupCampaignId, senderAccountId, recipientAccountId,
+ *   dayNumber, date, seq, templateId? }`: one send, a tenant job like any other.
+ * - **send batch** `{ fanOut: true, slot? }`: what the `warm-up-sends` schedule runs at 08, 12, 16
+ *   and 20 UTC. Enqueues this batch's share of the day's cap for every eligible warm-up of every
+ *   workspace, as per-mailbox jobs.
+ * - **day advance** `{ fanOut: true, advanceDay: true, slot? }`: the `warm-up-day-advance`
+ *   schedule at 00:00 UTC. Moves every active ramp to its next day when yesterday passed the gates.
+ *
+ * The fan-out forms carry no tenant data. The JSON Schema states the forms with `anyOf`,
+ * `dependentRequired` and `dependentSchemas`.
+ */
+export const warmEmail: typeof warmDefinition = Object.freeze({
+  ...warmDefinition,
+  scope: 'workspace',
+  schema: warmDefinition.schema.superRefine(checkWarmForm),
+  inputSchema: z
+    .strictObject(warmDefinition.schema.shape)
+    .superRefine(checkWarmForm)
+    .meta({
+      description:
+        'Per mailbox: workspaceId, warmupCampaignId, senderAccountId, recipientAccountId, dayNumber, date and seq. ' +
+        'Fan-out (scheduled): fanOut: true, optionally slot and advanceDay: true, without the per-mailbox fields.',
+      anyOf: [{ required: ['warmupCampaignId'] }, { required: ['fanOut'] }],
+      dependentRequired: {
+        warmupCampaignId: ['workspaceId', 'senderAccountId', 'recipientAccountId', 'dayNumber', 'date', 'seq'],
+        workspaceId: ['warmupCampaignId'],
+        advanceDay: ['fanOut'],
+        slot: ['fanOut'],
+      },
+      dependentSchemas: {
+        fanOut: { not: { anyOf: PER_MAILBOX_FIELDS.map((f) => ({ required: [f] })) } },
+      },
+    }) as unknown as typeof warmDefinition.inputSchema,
+});
+
+export type WarmEmailPayload = JobPayload<typeof warmEmail>;
+
+/** The form of a parsed warm-email payload, with the fields each form guarantees. */
+export type WarmEmailForm =
+  | {
+      readonly kind: 'mailbox';
+      readonly workspaceId: string;
+      readonly warmupCampaignId: string;
+      readonly senderAccountId: string;
+      readonly recipientAccountId: string;
+      readonly dayNumber: number;
+      readonly date: string;
+      readonly seq: number;
+      readonly templateId?: string;
+      readonly requestedBy?: string;
+      readonly traceId?: string;
+    }
+  | {
+      readonly kind: 'fan-out';
+      /** absent in scheduled runs: the handler derives it from the run time */
+      readonly slot?: string;
+      readonly requestedBy?: string;
+      readonly traceId?: string;
+    }
+  | {
+      readonly kind: 'advance-day';
+      /** absent in scheduled runs: the handler derives it from the run time */
+      readonly slot?: string;
+      readonly requestedBy?: string;
+      readonly traceId?: string;
+    };
+
+/** Which form a payload that passed the schema has. Throws TypeError for one that did not. */
+export function warmEmailForm(p: WarmEmailPayload): WarmEmailForm {
+  const trace = {
+    ...(p.requestedBy !== undefined ? { requestedBy: p.requestedBy } : {}),
+    ...(p.traceId !== undefined ? { traceId: p.traceId } : {}),
+  };
+  if (p.fanOut === true && PER_MAILBOX_FIELDS.every((f) => p[f] === undefined)) {
+    return { kind: p.advanceDay ? ('advance-day' as const) : ('fan-out' as const), ...(p.slot !== undefined ? { slot: p.slot } : {}), ...trace };
+  }
+  const { workspaceId, warmupCampaignId, senderAccountId, recipientAccountId, dayNumber, date, seq } = p;
+  if (
+    p.fanOut === undefined &&
+    p.advanceDay === undefined &&
+    workspaceId !== undefined &&
+    warmupCampaignId !== undefined &&
+    senderAccountId !== undefined &&
+    recipientAccountId !== undefined &&
+    dayNumber !== undefined &&
+    date !== undefined &&
+    seq !== undefined
+  ) {
+    return {
+      kind: 'mailbox',
+      workspaceId,
+      warmupCampaignId,
+      senderAccountId,
+      recipientAccountId,
+      dayNumber,
+      date,
+      seq,
+      ...(p.templateId !== undefined ? { templateId: p.templateId } : {}),
+      ...trace,
+    };
+  }
+  throw new TypeError('warm-email: expected the per-mailbox fields or { fanOut: true }');
+}
 
 export const emailJobs = [sendEmail, sendBulkEmail, processWebhook, warmEmail] as const;

@@ -15,11 +15,15 @@ describe('schedules', () => {
     expect(new Set(SCHEDULES.map((s) => s.key)).size).toBe(SCHEDULES.length);
     for (const s of SCHEDULES) {
       expect(s.tz).toBe('UTC');
-      // static data has no tenant: a global job, or the global fan-out form of send-bulk-email
+      // static data has no tenant: a global job, or the global fan-out form of send-bulk-email / warm-email
       expect(s.data, s.key).not.toHaveProperty('workspaceId');
       if (s.job.scope !== 'global') expect(s.data, s.key).toMatchObject({ fanOut: true });
     }
-    expect(schedulesOn('email').map((s) => `${s.key} ${s.cron}`)).toEqual(['campaign-tick */5 * * * *']);
+    expect(schedulesOn('email').map((s) => `${s.key} ${s.cron}`)).toEqual([
+      'campaign-tick */5 * * * *',
+      'warm-up-sends 0 8,12,16,20 * * *',
+      'warm-up-day-advance 0 0 * * *',
+    ]);
     expect(schedulesOn('analytics').map((s) => s.key)).toEqual([
       'refresh-analytics-15-min',
       'refresh-analytics-30-min',

@@ -3,7 +3,7 @@ import type { Priority } from '../priorities.js';
 import type { QueueName } from '../queues.js';
 import { backupData, cacheWarming, cleanupOldData } from './maintenance.jobs.js';
 import { refreshAnalytics } from './analytics.jobs.js';
-import { sendBulkEmail } from './email.jobs.js';
+import { sendBulkEmail, warmEmail } from './email.jobs.js';
 
 /**
  * Repeatable schedules, declared next to the job definitions (domain.md §6, all UTC). The worker
@@ -13,13 +13,13 @@ import { sendBulkEmail } from './email.jobs.js';
  *
  * Only static data is scheduled here: global jobs, or the global fan-out form of a workspace job
  * (the campaign tick: `send-bulk-email` with `fanOut: true` enqueues one per-campaign tick per due
- * campaign). Time-slot fields are absent in scheduled runs (the Bull repeat job id is unique per
- * tick; a handler that needs the slot derives it from the run time). Not scheduled yet because
- * each needs a fan-out that does not exist: campaign stats (calculate-campaign-stats per
- * campaign), outbox drain (sync-hubspot per workspace), Salesforce/calendar sync per integration,
- * warm-up sends, send-ledger reconcile beyond the campaigns the tick settles (paused ones),
- * warm-up day advance and credit reset, consent expiry, partition creation, weekly backup
- * verification, LinkedIn identity check and GDPR deadline alerts.
+ * campaign; the warm-up batches and day advance: `warm-email` with `fanOut: true`). Time-slot
+ * fields are absent in scheduled runs (the Bull repeat job id is unique per tick; a handler that
+ * needs the slot derives it from the run time). Not scheduled yet because each needs a fan-out
+ * that does not exist: campaign stats (calculate-campaign-stats per campaign), outbox drain
+ * (sync-hubspot per workspace), Salesforce/calendar sync per integration, send-ledger reconcile
+ * beyond the campaigns the tick settles (paused ones), credit reset, consent expiry, partition
+ * creation, weekly backup verification, LinkedIn identity check and GDPR deadline alerts.
  */
 export interface Schedule<J extends AnyJobDefinition = AnyJobDefinition> {
   /** stable name of the schedule: lower-case letters, digits and `-` (part of the Bull job id) */
@@ -104,6 +104,19 @@ export const SCHEDULES: readonly Schedule[] = Object.freeze([
     cron: '*/5 * * * *',
     data: { fanOut: true, requestedBy: 'system' },
     description: 'send-bulk-email per active (or scheduled and due) campaign of every workspace',
+  }),
+  // email: warm-up (domain.md §6), fan-outs of warm-email; reconciled by the email worker
+  schedule(warmEmail, {
+    key: 'warm-up-sends',
+    cron: '0 8,12,16,20 * * *',
+    data: { fanOut: true, requestedBy: 'system' },
+    description: "warm-email batch: a quarter of the day's cap per eligible warm-up of every workspace",
+  }),
+  schedule(warmEmail, {
+    key: 'warm-up-day-advance',
+    cron: '0 0 * * *',
+    data: { fanOut: true, advanceDay: true, requestedBy: 'system' },
+    description: 'warm-up ramps move to the next day (next cap) when yesterday passed the gates, else hold',
   }),
 ]);
 
