@@ -12,6 +12,7 @@ await runWorkerApp({
   handlers,
   createDeps,
   closeDeps,
-  // Reconciled at startup (one replica at a time): the `campaign-tick` fan-out every 5 minutes.
+  // Reconciled at startup (one replica at a time): the `campaign-tick` fan-out every 5 minutes and
+  // the warm-up batches (`warm-up-sends`, `warm-up-day-advance`).
   schedules: schedulesOn('email'),
 });
