@@ -9,15 +9,18 @@
  *
  * Knobs: BENCH_LEADS (10000), BENCH_RATE (100/s; set it high, e.g. 100000, to measure CPU per send
  * without the limiter binding), BENCH_WORKERS (2), BENCH_CONCURRENCY (20 per worker),
- * BENCH_POOL_MAX (Postgres pool per worker, 12), BENCH_BATCH_SIZE (tick batch, 500),
- * BENCH_WORKER_NODE_ARGS (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof': a profile per worker on exit).
+ * BENCH_POOL_MAX (Postgres pool per worker, 12), BENCH_BATCH_SIZE (tick batch, 500), BENCH_TICK_MS (1000),
+ * BENCH_WORKER_NODE_ARGS (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof': a profile per worker on exit),
+ * BENCH_SES_NODE_ARGS (the same for the emulator and the proxy processes),
+ * BENCH_TIMES_FILE (writes the SendRawEmail arrival times there, one epoch ms per line).
  *
  * Own private Redis and Postgres (the @coldcopy/testing servers), never yours; the emulator and its
- * recording proxy run in a child process of their own (bench/ses-process.ts), as SES is remote in
- * production.
+ * recording proxy each run in a child process of their own (bench/ses-process.ts), as SES is remote
+ * in production, and so that the emulator's work cannot skew the arrival times.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { sendBulkEmail } from '@coldcopy/queue-core';
@@ -38,6 +41,7 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
 const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '20';
 const POOL_MAX = process.env.BENCH_POOL_MAX ?? '12';
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 500);
+const TICK_MS = Number(process.env.BENCH_TICK_MS ?? 1000);
 const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 function maxInAnyWindow(sorted: readonly number[], windowMs: number): number {
@@ -50,10 +54,10 @@ function maxInAnyWindow(sorted: readonly number[], windowMs: number): number {
   return best;
 }
 
-/** The emulator in its own process; resolves with its endpoint once it listens. */
-async function startSesProcess(): Promise<{ child: ChildProcess; endpoint: string; report(): Promise<Extract<SesProcessMessage, { type: 'report' }>> }> {
-  const child = fork(fileURLToPath(new URL('./ses-process.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
+/** One SES-side process (bench/ses-process.ts); resolves once it listens. */
+async function startSesProcess(args: string[]) {
+  const child = fork(fileURLToPath(new URL('./ses-process.ts', import.meta.url)), args, {
+    execArgv: [...(process.env.BENCH_SES_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx'],
     env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' },
   });
   const next = <T extends SesProcessMessage['type']>(type: T) =>
@@ -64,23 +68,31 @@ async function startSesProcess(): Promise<{ child: ChildProcess; endpoint: strin
         resolve(m as Extract<SesProcessMessage, { type: T }>);
       };
       child.on('message', onMessage);
-      child.once('exit', (code) => reject(new Error(`ses process exited (${code})`)));
+      child.once('exit', (code) => reject(new Error(`ses process ${args[0]} exited (${code})`)));
     });
-  const { endpoint } = await next('ready');
+  const { url } = await next('ready');
   return {
     child,
-    endpoint,
+    url,
     report() {
       const answer = next('report');
       child.send({ type: 'report' });
       return answer;
+    },
+    async close() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      if (child.connected) child.send({ type: 'close' });
+      else child.kill('SIGTERM');
+      await exited;
     },
   };
 }
 
 const redis = await RedisServer.start();
 const postgres = await PostgresServer.start();
-const ses = await startSesProcess();
+const emulator = await startSesProcess(['emulator']);
+const ses = await startSesProcess(['proxy', emulator.url]);
 const workers: Array<Awaited<ReturnType<typeof spawnEmailWorker>>> = [];
 try {
   const admin = new pg.Client({ connectionString: postgres.url });
@@ -91,13 +103,16 @@ try {
   await migrate(dbUrl);
   const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
   const seed = await seedCampaign(pool, { leads: LEADS, domains: 200 });
+  // statistics, as autovacuum keeps them in production: without them the planner takes the freshly
+  // bulk-loaded tables for empty and the tick's enrolment query goes quadratic
+  await pool.query('ANALYZE');
   const prefix = `bench${randomUUID().slice(0, 6)}`;
   const env = {
     REDIS_URL: redis.url,
     BULL_PREFIX: prefix,
     DATABASE_URL: dbUrl,
     DATABASE_POOL_MAX: POOL_MAX,
-    SES_ENDPOINT: ses.endpoint,
+    SES_ENDPOINT: ses.url,
     EMAIL_CONCURRENCY: CONCURRENCY,
     SES_MAX_SEND_RATE: String(RATE),
     DOMAIN_RATE_PER_MINUTE: '100000',
@@ -108,48 +123,82 @@ try {
 
   const info = new Redis(redis.url);
   const redisPid = Number(/process_id:(\d+)/.exec(await info.info('server'))![1]);
-  await info.quit();
+  // round trips per send, besides CPU: Postgres transactions (one per autocommit statement) and Redis commands
+  const counters = async () => {
+    const db = (
+      await pool.query<{ xacts: string; returned: string; fetched: string }>(
+        `SELECT xact_commit + xact_rollback AS xacts, tup_returned AS returned, tup_fetched AS fetched FROM pg_stat_database WHERE datname = 'bench'`,
+      )
+    ).rows[0]!;
+    const commands = Number(/total_commands_processed:(\d+)/.exec(await info.info('stats'))![1]);
+    return { pgTransactions: Number(db.xacts), pgTuplesRead: Number(db.returned) + Number(db.fetched), redisCommands: commands };
+  };
   const groups: Record<string, CpuGroup> = {
     // the driver alone (its children are measured on their own)
     bench: { pid: process.pid, tree: false },
     ...Object.fromEntries(workers.map((w, i) => [`worker${i + 1}`, { pid: w.child.pid!, tree: true }])),
-    ses: { pid: ses.child.pid!, tree: true },
+    ses: { pid: emulator.child.pid!, tree: true },
+    sesProxy: { pid: ses.child.pid!, tree: true },
     postgres: { pid: postmasterPid(postgres.dataDir), tree: true },
     redis: { pid: redisPid, tree: false },
   };
   const cpuBefore = sampleCpu(groups);
+  const countersBefore = await counters();
 
-  // the campaign tick, every second with a new slot, as the scheduler would (faster)
+  // the campaign tick, every second (BENCH_TICK_MS) with a new slot, as the scheduler would (faster)
   const started = Date.now();
   let slot = 0;
+  const tickTimes: number[] = [];
   const ticker = setInterval(() => {
     slot++;
+    tickTimes.push(Date.now());
     const at = new Date(Date.UTC(2026, 11, 1, 0, slot));
     const windowSlot = at.toISOString().slice(0, 16).replace(/[-:]/g, '') + 'Z';
     void producer
       .enqueue(sendBulkEmail, { workspaceId: seed.workspaceId, requestedBy: 'bench', campaignId: seed.campaignId, windowSlot, batchSize: BATCH_SIZE })
       .catch(() => undefined);
-  }, 1000);
+  }, TICK_MS);
+  // until every lead has a ledger row and none is still to send or in flight (an `unknown` outcome
+  // waits for an SES event the emulator never sends: it is reported, not waited for)
   for (;;) {
-    const { rows } = await pool.query("SELECT count(*)::int AS n FROM campaign_emails WHERE campaign_id = $1 AND status = 'sent'", [seed.campaignId]);
-    if (rows[0].n >= LEADS) break;
-    if (Date.now() - started > 30 * 60_000) throw new Error(`timed out with ${rows[0].n} sent`);
+    const { rows } = await pool.query<{ rows: number; open: number; sent: number }>(
+      `SELECT count(*)::int AS rows, count(*) FILTER (WHERE status IN ('scheduled', 'retryable', 'sending'))::int AS open,
+              count(*) FILTER (WHERE status = 'sent')::int AS sent
+       FROM campaign_emails WHERE campaign_id = $1`,
+      [seed.campaignId],
+    );
+    if (rows[0]!.rows >= LEADS && rows[0]!.open === 0) break;
+    if (Date.now() - started > 30 * 60_000) throw new Error(`timed out with ${rows[0]!.sent} sent`);
     await new Promise((r) => setTimeout(r, 1000));
   }
   clearInterval(ticker);
   const cpuAfter = sampleCpu(groups);
+  await new Promise((r) => setTimeout(r, 1000)); // backends report their statistics at most once a second
+  const countersAfter = await counters();
+  await info.quit();
 
   const report = await ses.report();
   const sends = [...report.sendTimes].sort((a, b) => a - b);
+  if (process.env.BENCH_TIMES_FILE) writeFileSync(process.env.BENCH_TIMES_FILE, sends.join('\n'));
+  if (process.env.BENCH_TIMES_FILE) writeFileSync(`${process.env.BENCH_TIMES_FILE}.ticks`, tickTimes.join('\n'));
   const perRecipient = new Map<string, number>();
   for (const to of report.recipients) perRecipient.set(to, (perRecipient.get(to) ?? 0) + 1);
   const duplicates = [...perRecipient.values()].filter((n) => n > 1).length;
   const ledger = (
     await pool.query(
-      `SELECT count(*)::int AS rows, count(DISTINCT lead_id)::int AS leads, count(DISTINCT message_id)::int AS ids FROM campaign_emails WHERE campaign_id = $1`,
+      `SELECT count(*)::int AS rows, count(DISTINCT lead_id)::int AS leads, count(DISTINCT message_id)::int AS ids,
+              count(*) FILTER (WHERE status = 'sent')::int AS sent, count(*) FILTER (WHERE status <> 'sent')::int AS "notSent"
+       FROM campaign_emails WHERE campaign_id = $1`,
       [seed.campaignId],
     )
   ).rows[0];
+  const notSent = (
+    await pool.query(
+      `SELECT status, left(coalesce(last_error, cancelled_reason, ''), 120) AS reason, count(*)::int AS n
+       FROM campaign_emails WHERE campaign_id = $1 AND status <> 'sent' GROUP BY 1, 2 ORDER BY 3 DESC`,
+      [seed.campaignId],
+    )
+  ).rows;
   const seconds = (sends.at(-1)! - sends[0]!) / 1000;
   const rate = (sends.length - 1) / seconds;
   // steady state: skip the first and last 5 s (start-up, drain)
@@ -166,14 +215,19 @@ try {
     distinctRecipients: perRecipient.size,
     recipientsWithDuplicates: duplicates,
     ledger,
+    ...(notSent.length > 0 ? { notSent } : {}),
     seconds: Number(seconds.toFixed(1)),
     ratePerSecond: Number(rate.toFixed(2)),
     steadyRatePerSecond: Number(steadyRate.toFixed(2)),
     percentOfLimit: Number(((rate / RATE) * 100).toFixed(1)),
     maxInAnyOneSecondWindow: maxInAnyWindow(sends, 1000),
+    proxyEventLoopDelayMs: report.proxyEventLoopDelayMs,
     // CPU ms per SES request, per process, from the first tick until every row was sent
     cpuMsPerSend: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.msPerSend])),
     cpuMs: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.cpuMs])),
+    perSend: Object.fromEntries(
+      (Object.keys(countersAfter) as Array<keyof typeof countersAfter>).map((k) => [k, Number(((countersAfter[k] - countersBefore[k]) / sends.length).toFixed(1))]),
+    ),
     machine: `${cpus().length} cores, Node ${process.versions.node}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   };
   console.log(JSON.stringify(result, null, 2));
@@ -189,8 +243,8 @@ try {
     w.child.kill('SIGTERM');
     await w.exited;
   }
-  if (ses.child.connected) ses.child.send({ type: 'close' });
-  await new Promise((r) => (ses.child.exitCode !== null ? r(null) : ses.child.once('exit', r)));
+  await ses.close();
+  await emulator.close();
   await postgres.stop();
   await redis.stop();
 }

@@ -32,11 +32,31 @@ export interface SesLocal {
 }
 
 export interface SesLocalOptions {
-  /**
-   * `full` (default) keeps every request's form (headers assertions, rawMessages()); `arrivals`
-   * keeps only each request's arrival time and Action, for long benchmarks.
-   */
-  readonly record?: 'full' | 'arrivals';
+  /** URL of an aws-ses-v2-local already running (startSesEmulator): only the proxy starts here */
+  readonly upstream?: string;
+}
+
+/**
+ * aws-ses-v2-local alone on a free loopback port. Its idle kept-alive sockets stay open 2 minutes,
+ * longer than any client here keeps them (see the proxy's agent).
+ */
+export async function startSesEmulator(): Promise<{ url: string; close(): Promise<void> }> {
+  // Node's ESM loader gives the CommonJS exports object (call its .default, email-ses-sns.md §4);
+  // vitest's interop already unwraps it to the function.
+  type Start = (c: { host: string; port: number }) => Promise<Server>;
+  const mod = sesLocalModule as unknown as Start | { default: Start };
+  const start = typeof mod === 'function' ? mod : mod.default;
+  const emulator = await start({ host: '127.0.0.1', port: 0 });
+  if (!emulator.listening) await new Promise((r) => emulator.once('listening', r));
+  emulator.keepAliveTimeout = 120_000;
+  emulator.headersTimeout = 125_000;
+  return {
+    url: `http://127.0.0.1:${(emulator.address() as AddressInfo).port}`,
+    async close() {
+      emulator.closeAllConnections();
+      await new Promise((r) => emulator.close(r));
+    },
+  };
 }
 
 /**
@@ -46,18 +66,14 @@ export interface SesLocalOptions {
  * forwards with node:http over kept-alive sockets (fetch cost more CPU than the emulator itself).
  */
 export async function startSesLocal(options: SesLocalOptions = {}): Promise<SesLocal> {
-  // Node's ESM loader gives the CommonJS exports object (call its .default, email-ses-sns.md §4);
-  // vitest's interop already unwraps it to the function.
-  type Start = (c: { host: string; port: number }) => Promise<Server>;
-  const mod = sesLocalModule as unknown as Start | { default: Start };
-  const start = typeof mod === 'function' ? mod : mod.default;
-  const emulator = await start({ host: '127.0.0.1', port: 0 });
-  if (!emulator.listening) await new Promise((r) => emulator.once('listening', r));
-  const upstreamPort = (emulator.address() as AddressInfo).port;
-  const upstream = `http://127.0.0.1:${upstreamPort}`;
+  const emulator = options.upstream ? undefined : await startSesEmulator();
+  const upstream = options.upstream ?? emulator!.url;
+  const upstreamPort = Number(new URL(upstream).port);
   const requests: RecordedRequest[] = [];
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const full = (options.record ?? 'full') === 'full';
+  // Kept-alive sockets must be closed by the proxy, never by the emulator: a request sent on a
+  // socket the server is closing at that moment fails (ECONNRESET, a 502, an `unknown` send). The
+  // emulator keeps idle sockets 2 minutes, the proxy's agent drops them after 30 s.
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 30_000 });
 
   const proxy = createServer((req, res) => {
     const at = Date.now();
@@ -66,9 +82,7 @@ export async function startSesLocal(options: SesLocalOptions = {}): Promise<SesL
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       if (req.method === 'POST' && req.url === '/') {
-        let form = new URLSearchParams(body.toString());
-        if (!full) form = new URLSearchParams({ Action: form.get('Action') ?? '' });
-        requests.push({ at, form });
+        requests.push({ at, form: new URLSearchParams(body.toString()) });
       }
       const headers: Record<string, string | string[]> = { host: `127.0.0.1:${upstreamPort}`, 'content-length': String(body.length) };
       for (const [k, v] of Object.entries(req.headers)) {
@@ -86,7 +100,9 @@ export async function startSesLocal(options: SesLocalOptions = {}): Promise<SesL
       up.end(req.method === 'GET' ? undefined : body);
     });
   });
-  proxy.keepAliveTimeout = 60_000;
+  // longer than any SES client here keeps an idle socket (same race as above, one hop earlier)
+  proxy.keepAliveTimeout = 600_000;
+  proxy.headersTimeout = 605_000;
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 
@@ -109,8 +125,7 @@ export async function startSesLocal(options: SesLocalOptions = {}): Promise<SesL
     async close() {
       proxy.closeAllConnections();
       agent.destroy();
-      emulator.closeAllConnections();
-      await Promise.all([new Promise((r) => proxy.close(r)), new Promise((r) => emulator.close(r))]);
+      await Promise.all([new Promise((r) => proxy.close(r)), emulator?.close()]);
     },
   };
 }

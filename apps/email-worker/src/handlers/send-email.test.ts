@@ -2,10 +2,11 @@ import { PermanentJobError, RetryAfterError } from '@coldcopy/queue-core';
 import { describe, expect, it } from 'vitest';
 import { createFakeDeps, fakeContext } from '../../test/fixtures/fake-deps.js';
 import { SendError } from '../providers/email-sender.js';
+import { createFakeSendLimits } from '../providers/fake-send-limits.js';
 import { sendEmailHandler } from './send-email.js';
 
-const run = (f: ReturnType<typeof createFakeDeps>, id: string) =>
-  sendEmailHandler({ workspaceId: f.store.workspaceId, requestedBy: 'system', campaignEmailId: id, trackOpens: true, trackClicks: true, checkConsent: false }, fakeContext(f.deps));
+const run = (f: ReturnType<typeof createFakeDeps>, id: string, deps = f.deps) =>
+  sendEmailHandler({ workspaceId: f.store.workspaceId, requestedBy: 'system', campaignEmailId: id, trackOpens: true, trackClicks: true, checkConsent: false }, fakeContext(deps));
 
 describe('send-email handler', () => {
   it('sends once, with headers, tags and the footer, and advances the enrolment', async () => {
@@ -154,5 +155,31 @@ describe('send-email handler', () => {
     f.store.campaign.status = 'completed';
     expect(await run(f, id)).toEqual({ status: 'skipped', reason: 'campaign-completed' });
     expect(f.store.status(id)).toBe('cancelled');
+  });
+
+  it('a slot gone stale during the claim is replaced by a fresh one before SES', async () => {
+    const f = createFakeDeps();
+    const limits = createFakeSendLimits({ staleSlots: ['renewed'] });
+    const id = f.store.addSend();
+    expect(await run(f, id, { ...f.deps, limits })).toMatchObject({ status: 'sent' });
+    expect(limits.confirmations).toBe(1);
+    expect(limits.renewals).toBe(1);
+    expect(f.sender.calls).toBe(1);
+  });
+
+  it('a stale slot whose replacement is too far away gives the claim back and defers (no SES call)', async () => {
+    const f = createFakeDeps();
+    const limits = createFakeSendLimits({ staleSlots: [20_000] });
+    const id = f.store.addSend();
+    expect(await run(f, id, { ...f.deps, limits })).toMatchObject({ status: 'deferred', reason: 'rate-limit' });
+    expect(f.sender.calls).toBe(0);
+    expect(f.store.status(id)).toBe('scheduled');
+    expect(f.store.emails.get(id)!.scheduled_at.getTime()).toBe(f.clock.now.getTime() + 20_000);
+    expect(f.followUps.jobs).toEqual([expect.objectContaining({ delayMs: 20_000, key: expect.stringMatching(new RegExp(`^${id}\\.w\\d+\\.1$`)) })]);
+    expect(await limits.mailboxDailyCount(f.store.workspaceId, f.store.mailbox.id, '2026-12-01')).toBe(0);
+    // the follow-up sends it
+    f.clock.now = new Date(f.clock.now.getTime() + 20_000);
+    expect(await run(f, id, { ...f.deps, limits })).toMatchObject({ status: 'sent' });
+    expect(f.sender.calls).toBe(1);
   });
 });

@@ -6,6 +6,7 @@ import { renderStep } from '../domain/render.js';
 import { unsubscribeLinks } from '../domain/unsubscribe.js';
 import { isSendError, type OutgoingEmail } from '../providers/email-sender.js';
 import type { SendContext } from '../providers/email-store.js';
+import type { SendSlot } from '../providers/send-limits.js';
 
 export type SendEmailResult =
   | { status: 'sent'; messageId: string }
@@ -17,7 +18,7 @@ export type SendEmailResult =
  * Sends one ledger row at most once (email-ses-sns.md §12):
  *   load → pre-checks (status, campaign, enrolment, mailbox, consent) → mailbox daily cap →
  *   domain + account rate slots (waits in the handler, shared by all replicas) → claim unless
- *   suppressed (one statement) → SES → record.
+ *   suppressed (one statement) → the slot still fresh (else a new one) → SES → record.
  * The claim sits right before the SES call so that a worker killed between the two leaves as
  * little as possible in `sending`. Waiting happens before the claim; a wait too long for the
  * handler (or a cap reached) reschedules the row and enqueues a delayed follow-up job with a new
@@ -60,6 +61,10 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     return defer(send, new Date(now.getTime() + 3_600_000), 'no-active-mailbox', 'mb', deps);
   }
 
+  // rendered before anything is taken or claimed: a template or configuration error fails the job
+  // without leaving a claimed row, and the time between the rate grant and SES stays short
+  const message = buildMessage(send, mailbox, deps);
+
   // 1. the mailbox's daily cap (counted per UTC day, given back when the send does not happen)
   const day = utcDay(now);
   if (!(await limits.takeMailboxDaily(ws, mailbox.id, mailbox.daily_cap, day))) {
@@ -75,8 +80,9 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
   try {
     // 2. recipient domain and SES account rate (waits here; RetryAfterError when too far away)
     const domain = send.lead.email.split('@')[1] ?? '';
+    let slot: SendSlot;
     try {
-      await limits.acquireSendSlot(ws, domain, signal);
+      slot = await limits.acquireSendSlot(ws, domain, signal);
     } catch (err) {
       if (!(err instanceof RetryAfterError)) throw err;
       await release();
@@ -96,9 +102,24 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
       return { status: 'skipped', reason: `claimed-elsewhere-${claim.status}` };
     }
     const attempt = claim.email.attempt;
-    const message = buildMessage(send, mailbox, deps);
 
-    // 4. SES
+    // 4. the SES request must leave within the limiter's slack of its grant (SES counts arrivals):
+    //    after a slow claim, a fresh account slot; too far away, the claim is given back
+    try {
+      slot = await limits.confirmSendSlot(slot, signal);
+    } catch (err) {
+      const until = new Date(deps.now().getTime() + (err instanceof RetryAfterError ? err.retryAfterMs : 1000));
+      await store.unclaim(ws, id, until, err instanceof RetryAfterError ? 'rate-limit' : 'rate-limit-error');
+      await release();
+      if (!(err instanceof RetryAfterError)) throw err;
+      await followUps.sendEmailLater(
+        { workspaceId: ws, requestedBy: 'system', campaignEmailId: id },
+        { delayMs: err.retryAfterMs, key: `${id}.w${Math.floor(deps.now().getTime() / 1000)}.${attempt}` },
+      );
+      return { status: 'deferred', reason: 'rate-limit', until: until.toISOString() };
+    }
+
+    // 5. SES
     let messageId: string;
     try {
       ({ messageId } = await deps.sender.send(message, signal));
@@ -108,7 +129,7 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     }
     countedToday = false; // sent: the count stays
 
-    // 5. record: retried on its own, never the send
+    // 6. record: retried on its own, never the send
     const sentAt = deps.now();
     const nextEmailAt = send.nextStep
       ? alignToWindow(new Date(sentAt.getTime() + (send.nextStep.delay_days * 24 + send.nextStep.delay_hours) * 3_600_000), sendWindow(send))

@@ -50,6 +50,8 @@ export interface EmailStore {
    * one atomic step, right before the SES call. A suppressed recipient claims nothing.
    */
   claimUnlessSuppressed(workspaceId: string, campaignEmailId: string, recipient: string): Promise<SendClaimResult>;
+  /** gives a claim back before anything was sent (sending → scheduled at `until`); LedgerStateError when the row is not `sending` */
+  unclaim(workspaceId: string, campaignEmailId: string, until: Date, reason: string): Promise<void>;
   /** before the claim: move a claimable row to `until`; false when it is no longer claimable */
   reschedule(workspaceId: string, campaignEmailId: string, until: Date, reason: string): Promise<boolean>;
   /** the send must not happen; `endEnrolment` also ends the lead's enrolment as failed */

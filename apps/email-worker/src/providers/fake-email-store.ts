@@ -78,6 +78,9 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
       Object.assign(r, { status: 'sending', claimed_at: now(), attempt: r.attempt + 1 });
       return { claimed: true, email: { ...r } };
     },
+    async unclaim(_ws, id, until, reason) {
+      move(id, ['sending'], { status: 'scheduled', scheduled_at: until, claimed_at: null, last_error: reason });
+    },
     async reschedule(_ws, id, until, reason) {
       const r = row(id);
       if (r.status !== 'scheduled' && r.status !== 'retryable') return false;

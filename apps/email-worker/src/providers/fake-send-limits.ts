@@ -1,16 +1,32 @@
 import { RetryAfterError } from '@coldcopy/queue-core';
 import type { SendLimits } from './send-limits.js';
 
-/** In-memory limits for handler tests: daily counts per mailbox, and scripted rate-limit waits. */
-export function createFakeSendLimits(options: { rateWaits?: number[] } = {}) {
+/**
+ * In-memory limits for handler tests: daily counts per mailbox, and scripted rate-limit waits.
+ * `staleSlots` scripts confirmSendSlot: `fresh` (the default), `renewed` (a new slot was taken) or a
+ * number (the new slot is that many ms away: RetryAfterError).
+ */
+export function createFakeSendLimits(options: { rateWaits?: number[]; staleSlots?: Array<'fresh' | 'renewed' | number> } = {}) {
   const counts = new Map<string, number>();
   const waits = [...(options.rateWaits ?? [])];
+  const stale = [...(options.staleSlots ?? [])];
   const slots: Array<{ workspaceId: string; domain: string }> = [];
+  let renewals = 0;
+  let confirmations = 0;
   const limits: SendLimits = {
     async acquireSendSlot(workspaceId, domain) {
       const wait = waits.shift();
       if (wait !== undefined && wait > 0) throw new RetryAfterError(wait);
       slots.push({ workspaceId, domain });
+      return { grantedAt: 0 };
+    },
+    async confirmSendSlot(slot) {
+      confirmations += 1;
+      const next = stale.shift() ?? 'fresh';
+      if (typeof next === 'number') throw new RetryAfterError(next);
+      if (next === 'fresh') return slot;
+      renewals += 1;
+      return { grantedAt: 1 };
     },
     async takeMailboxDaily(ws, mailboxId, cap, day) {
       const key = `${ws}:${mailboxId}:${day}`;
@@ -27,5 +43,8 @@ export function createFakeSendLimits(options: { rateWaits?: number[] } = {}) {
       return counts.get(`${ws}:${mailboxId}:${day}`) ?? 0;
     },
   };
-  return Object.assign(limits, { counts, slots });
+  return Object.defineProperties(Object.assign(limits, { counts, slots }), {
+    renewals: { get: () => renewals },
+    confirmations: { get: () => confirmations },
+  }) as SendLimits & { counts: typeof counts; slots: typeof slots; readonly renewals: number; readonly confirmations: number };
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { OutgoingEmail } from './email-sender.js';
 
@@ -8,6 +9,8 @@ import type { OutgoingEmail } from './email-sender.js';
  * encodes non-ASCII headers and bodies without our help.
  *
  * SES replaces Message-ID and Date; correlation is by the returned MessageId and the send_id tag.
+ * So the Message-ID is the send id (nodemailer's random one costs five randomBytes calls) and the
+ * boundary base a random UUID (Node hands those out from a cached batch of entropy).
  */
 export async function composeMime(message: OutgoingEmail): Promise<Buffer> {
   const composer = new MailComposer({
@@ -15,6 +18,8 @@ export async function composeMime(message: OutgoingEmail): Promise<Buffer> {
     to: message.to,
     replyTo: message.replyTo,
     subject: message.subject,
+    messageId: `<${message.tags.send_id}@${message.from.address.split('@').pop()}>`,
+    baseBoundary: randomUUID().replaceAll('-', ''),
     text: message.text,
     html: message.html,
     headers: {

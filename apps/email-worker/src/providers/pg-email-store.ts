@@ -1,6 +1,7 @@
 import {
   cancelCampaignEmail,
   claimCampaignEmailUnlessSuppressed,
+  deferCampaignEmail,
   endEnrolment,
   expireSendingLease,
   loadSendRows,
@@ -27,6 +28,9 @@ export function createPgEmailStore(pool: Pool): EmailStore {
       return rows[0]?.ok === true;
     },
     claimUnlessSuppressed: (ws, id, recipient) => claimCampaignEmailUnlessSuppressed(pool, ws, id, recipient),
+    async unclaim(ws, id, until, reason) {
+      await deferCampaignEmail(pool, ws, id, until, reason);
+    },
     async reschedule(ws, id, until, reason) {
       return (await rescheduleCampaignEmail(pool, ws, id, until, reason)) !== null;
     },

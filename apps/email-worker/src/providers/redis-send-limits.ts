@@ -29,10 +29,62 @@ export interface RedisSendLimitsOptions {
  * account limiter spaces grants with 25 ms of slack (rate-limit.ts `slackMs`).
  */
 const ACCOUNT_SLACK_MS = 25;
+/**
+ * Of that slack, what the handler may spend between the grant and confirmSendSlot (the claim, one
+ * Postgres statement); the rest is for composing the MIME and the SDK's way to SES. Later than this,
+ * the slot is replaced by a fresh one.
+ */
+const FRESH_SLOT_MS = 15;
+
+/**
+ * Event-loop stalls (a long GC, the CPU taken by other processes, long synchronous work): a timer
+ * due during a stall fires when it ends, so a slot granted at its start resolves at its end and
+ * looks fresh although it is as old as the stall. One watch per process notes the last stalls (a
+ * 10 ms interval that measures its own lateness; unref'd, started by the first slot).
+ */
+const stallWatch = (() => {
+  const PERIOD_MS = 10;
+  const ends = new Float64Array(16);
+  const lengths = new Float64Array(16);
+  let next = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let prev = 0;
+  return {
+    start() {
+      if (timer) return;
+      prev = performance.now();
+      timer = setInterval(() => {
+        const now = performance.now();
+        const lag = now - prev - PERIOD_MS;
+        prev = now;
+        if (lag > 2) {
+          ends[next] = now;
+          lengths[next] = lag;
+          next = (next + 1) % ends.length;
+        }
+      }, PERIOD_MS);
+      timer.unref();
+    },
+    /** the longest stall that ended around `at`: the timer that resolved then may have been due that much earlier */
+    endedAround(at: number): number {
+      let longest = 0;
+      for (let i = 0; i < ends.length; i++) {
+        if (Math.abs(ends[i]! - at) <= PERIOD_MS && lengths[i]! > longest) longest = lengths[i]!;
+      }
+      return longest;
+    },
+  };
+})();
 
 export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimits {
   const { redis, limiter, prefix } = options;
   const capKey = (ws: string, mailboxId: string, day: string) => `${prefix}:cap:ws:${ws}:mailbox:${mailboxId}:${day}`;
+  const account = { max: options.accountPerSecond, perMs: 1000, slackMs: ACCOUNT_SLACK_MS };
+  const accountSlot = async (signal: AbortSignal) => {
+    stallWatch.start();
+    await limiter.acquire('ses-account', account, signal, { maxWaitMs: options.maxWaitMs });
+    return { grantedAt: performance.now() };
+  };
   return {
     async acquireSendSlot(workspaceId, recipientDomain, signal) {
       await limiter.acquire(
@@ -41,9 +93,11 @@ export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimi
         signal,
         { maxWaitMs: options.maxWaitMs },
       );
-      await limiter.acquire('ses-account', { max: options.accountPerSecond, perMs: 1000, slackMs: ACCOUNT_SLACK_MS }, signal, {
-        maxWaitMs: options.maxWaitMs,
-      });
+      return accountSlot(signal);
+    },
+    async confirmSendSlot(slot, signal) {
+      const age = performance.now() - slot.grantedAt + stallWatch.endedAround(slot.grantedAt);
+      return age <= FRESH_SLOT_MS ? slot : accountSlot(signal);
     },
     async takeMailboxDaily(workspaceId, mailboxId, cap, day) {
       const taken = await redis.eval(TAKE_BELOW_CAP, 1, capKey(workspaceId, mailboxId, day), String(cap));

@@ -2,12 +2,27 @@
  * The three sending limits (email-ses-sns.md §13), shared by every replica through Redis. Keys
  * carry the workspace id (domain.md §8 rule 4) except the SES account's, which is one per account.
  */
+
+/** A granted send slot. */
+export interface SendSlot {
+  /** performance.now() when the SES account limiter granted it */
+  readonly grantedAt: number;
+}
+
 export interface SendLimits {
   /**
    * Waits for a slot of the recipient domain's throttle and then of the SES account's MaxSendRate.
    * Throws RetryAfterError(ms) instead of waiting longer than the configured in-handler wait.
    */
-  acquireSendSlot(workspaceId: string, recipientDomain: string, signal: AbortSignal): Promise<void>;
+  acquireSendSlot(workspaceId: string, recipientDomain: string, signal: AbortSignal): Promise<SendSlot>;
+  /**
+   * Call right before the SES request. The account limiter spaces its grants, but SES counts
+   * arrivals: the request must leave within the limiter's slack of its grant, or requests held up
+   * together (a slow claim, a stalled event loop) arrive together and overrun a 1 s window. When
+   * more time has passed since `slot`, this takes a fresh account slot (waiting, or RetryAfterError
+   * beyond the in-handler wait); the stale one stays unused, so the limiter errs slow, never fast.
+   */
+  confirmSendSlot(slot: SendSlot, signal: AbortSignal): Promise<SendSlot>;
   /** Counts one send against the mailbox's cap for the UTC day; false (nothing counted) when the cap is reached. */
   takeMailboxDaily(workspaceId: string, mailboxId: string, cap: number, day: string): Promise<boolean>;
   /** Gives back a count taken for a send that definitely did not happen. */
