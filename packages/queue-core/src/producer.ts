@@ -92,7 +92,9 @@ export class Producer {
     const def = this.definition(job);
     const payload = this.validate(def, data, '');
     const { opts, name, stored } = this.prepare(def, payload, options);
-    const queue = await this.readyQueue(def.queue, this.shardOf(def, payload));
+    const shard = this.shardOf(def, payload);
+    // the common case without an extra await: the queue exists and Redis is connected
+    const queue = this.connectedQueue(def.queue, shard) ?? (await this.readyQueue(def.queue, shard));
     try {
       const added = await queue.add(name, stored, opts);
       return { id: String(added.id), queue: def.queue, name };
@@ -205,6 +207,11 @@ export class Producer {
     const n = this.shards[def.queue];
     if (n === undefined || n <= 1) return 0;
     return shardFor((payload as { workspaceId?: string }).workspaceId, n);
+  }
+
+  private connectedQueue(name: QueueName, shard: number): Bull.Queue | undefined {
+    if (this.closing || this.connections.client.status !== 'ready') return undefined;
+    return this.queues.get(shard === 0 ? name : `${name}-${shard}`);
   }
 
   private async readyQueue(name: QueueName, shard = 0): Promise<Bull.Queue> {
