@@ -154,7 +154,8 @@ describe('Redis Cluster URLs', () => {
       const queue = createBullQueue('email', { prefix: 'bull', connections, skipVersionCheck: true, shard: 1, cluster: false });
       expect(queue.toKey('wait')).toBe('{bull-email-1}:email-1:wait');
       // Bull throws here when a bclient or subscriber has the wrong options
-      expect(() => [queue.bclient, queue.eclient]).not.toThrow();
+      const lazy = queue as unknown as { bclient: unknown; eclient: unknown }; // getters missing from Bull's typings
+      expect(() => [lazy.bclient, lazy.eclient]).not.toThrow();
     } finally {
       await connections.close();
     }

@@ -22,10 +22,13 @@ describe('RedisCluster', () => {
     symlinkSync(server, join(dir, 'redis-server'));
     process.env.PATH = dir;
     if (findBinary('redis-cli')) throw new Error('redis-cli is in /usr/sbin or /usr/local/sbin: this test cannot hide it');
-    const err = await RedisCluster.start().catch((e: unknown) => e as Error);
+    const err: unknown = await RedisCluster.start().then(
+      async (cluster) => (await cluster.stop(), undefined),
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(MissingBinaryError);
-    expect(err.message).toContain('redis-cli was not found');
-    expect(err.message).toContain('sudo apt-get update && sudo apt-get install -y redis-tools');
+    expect((err as Error).message).toContain('redis-cli was not found');
+    expect((err as Error).message).toContain('sudo apt-get update && sudo apt-get install -y redis-tools');
   });
 
   it('refuses fewer than 3 primaries', async () => {
