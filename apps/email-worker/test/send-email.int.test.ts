@@ -12,11 +12,13 @@ import {
   TenancyError,
   workspaceEmailSettings,
 } from '@coldcopy/db';
-import { PermanentJobError } from '@coldcopy/queue-core';
+import { PermanentJobError, RetryAfterError } from '@coldcopy/queue-core';
+import { createRateLimiter, type RateLimiter } from '@coldcopy/queue-core/worker';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { sendEmailHandler } from '../src/handlers/send-email.js';
 import { createPgEmailStore } from '../src/providers/pg-email-store.js';
+import { createRedisSendLimits } from '../src/providers/redis-send-limits.js';
 import { fakeContext } from './fixtures/fake-deps.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { useEmailHarness } from './harness.js';
@@ -269,6 +271,50 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
       await expect(store.recordSent(ws, unclaimed, record)).rejects.toBeInstanceOf(LedgerStateError);
       expect((await ledger(seed.sendIds[1]!)).status).toBe('scheduled');
       expect((await getEnrolment(h.pool, ws, seed.campaignId, unclaimed.lead.id)).email_count).toBe(0);
+    });
+  });
+
+  describe('account slots: the SES request leaves within the limiter slack of its slot', () => {
+    /** the real limiter, counting account acquires, optionally blocking the event loop right after each grant */
+    function slots(options: { stallAfterGrantMs?: number } = {}) {
+      const real = createRateLimiter(h.redis, { prefix: `${h.prefix}:email:rate` });
+      const counted = { account: 0 };
+      const limiter: RateLimiter = {
+        tryAcquire: (key, limit) => real.tryAcquire(key, limit),
+        async acquire(key, limit, signal, o) {
+          await real.acquire(key, limit, signal, o);
+          if (key === 'ses-account') {
+            counted.account++;
+            const until = performance.now() + (options.stallAfterGrantMs ?? 0);
+            while (performance.now() < until); // a stalled event loop (GC, starved CPU)
+          }
+        },
+      };
+      const limits = createRedisSendLimits({ redis: h.redis, limiter, prefix: `${h.prefix}:email`, accountPerSecond: 1000, domainPerMinute: 60_000, maxWaitMs: 5000 });
+      return { limits, counted };
+    }
+    const signal = new AbortController().signal;
+    const tick = () => new Promise((r) => setTimeout(r, 25)); // lets the stall watch run
+
+    it('a fresh slot is kept; one that waited past the slack (a slow claim) is replaced', async () => {
+      const { limits, counted } = slots();
+      const slot = await limits.acquireSendSlot('ws-1', 'example.com', signal);
+      expect(slot.dueAt).toBeLessThanOrEqual(performance.now());
+      expect(await limits.confirmSendSlot(slot, signal)).toBe(slot);
+      expect(counted.account).toBe(1);
+      await new Promise((r) => setTimeout(r, 40));
+      const renewed = await limits.confirmSendSlot(slot, signal);
+      expect(renewed).not.toBe(slot);
+      expect(counted.account).toBe(2);
+    });
+
+    it('a grant handed over after an event-loop stall counts as old as the stall; stalls that keep coming defer the send', async () => {
+      const { limits, counted } = slots({ stallAfterGrantMs: 40 });
+      const slot = await limits.acquireSendSlot('ws-1', 'example.com', signal);
+      await tick();
+      // stale twice over: after the stall, and after the wait for the watch; every fresh slot stalls again
+      await expect(limits.confirmSendSlot(slot, signal)).rejects.toBeInstanceOf(RetryAfterError);
+      expect(counted.account).toBe(4);
     });
   });
 });

@@ -18,7 +18,7 @@ export function createFakeSendLimits(options: { rateWaits?: number[]; staleSlots
       const wait = waits.shift();
       if (wait !== undefined && wait > 0) throw new RetryAfterError(wait);
       slots.push({ workspaceId, domain });
-      return { grantedAt: 0 };
+      return { dueAt: 0 };
     },
     async confirmSendSlot(slot) {
       confirmations += 1;
@@ -26,7 +26,7 @@ export function createFakeSendLimits(options: { rateWaits?: number[]; staleSlots
       if (typeof next === 'number') throw new RetryAfterError(next);
       if (next === 'fresh') return slot;
       renewals += 1;
-      return { grantedAt: 1 };
+      return { dueAt: 1 };
     },
     async takeMailboxDaily(ws, mailboxId, cap, day) {
       const key = `${ws}:${mailboxId}:${day}`;

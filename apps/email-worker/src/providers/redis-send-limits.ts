@@ -1,6 +1,7 @@
+import { RetryAfterError } from '@coldcopy/queue-core';
 import type { RateLimiter } from '@coldcopy/queue-core/worker';
 import type { Redis } from 'ioredis';
-import type { SendLimits } from './send-limits.js';
+import type { SendLimits, SendSlot } from './send-limits.js';
 
 /** "Increment only if below the cap", with a two-day expiry, in one script. */
 const TAKE_BELOW_CAP = `
@@ -30,22 +31,25 @@ export interface RedisSendLimitsOptions {
  */
 const ACCOUNT_SLACK_MS = 25;
 /**
- * Of that slack, what the handler may spend between the grant and confirmSendSlot (the claim, one
- * Postgres statement); the rest is for composing the MIME and the SDK's way to SES. Later than this,
- * the slot is replaced by a fresh one.
+ * Of that slack, how late confirmSendSlot may find a slot (its answer's way back from Redis, timer
+ * lateness, the claim); the rest is for composing the MIME and the SDK's way to SES. Later than
+ * this, the slot is replaced by a fresh one.
  */
 const FRESH_SLOT_MS = 15;
+/** fresh slots that went stale again before giving up (the send is deferred, its claim given back) */
+const MAX_RENEWALS = 3;
 
 /**
  * Event-loop stalls (a long GC, the CPU taken by other processes, long synchronous work): a timer
- * due during a stall fires when it ends, so a slot granted at its start resolves at its end and
- * looks fresh although it is as old as the stall. One watch per process notes the last stalls (a
- * 10 ms interval that measures its own lateness; unref'd, started by the first slot).
+ * due during a stall fires when it ends, so a slot granted at its start is handed over at its end
+ * and looks fresh although it is as old as the stall. One watch per process notes the last stalls
+ * (a 10 ms interval that measures its own lateness; unref'd, started by the first slot); a stall
+ * still going on, or just over, shows as the watch's own overdue run.
  */
 const stallWatch = (() => {
   const PERIOD_MS = 10;
+  const starts = new Float64Array(16);
   const ends = new Float64Array(16);
-  const lengths = new Float64Array(16);
   let next = 0;
   let timer: NodeJS.Timeout | undefined;
   let prev = 0;
@@ -55,35 +59,71 @@ const stallWatch = (() => {
       prev = performance.now();
       timer = setInterval(() => {
         const now = performance.now();
-        const lag = now - prev - PERIOD_MS;
-        prev = now;
-        if (lag > 2) {
+        if (now - prev - PERIOD_MS > 2) {
+          starts[next] = prev + PERIOD_MS;
           ends[next] = now;
-          lengths[next] = lag;
           next = (next + 1) % ends.length;
         }
+        prev = now;
       }, PERIOD_MS);
       timer.unref();
     },
-    /** the longest stall that ended around `at`: the timer that resolved then may have been due that much earlier */
-    endedAround(at: number): number {
-      let longest = 0;
-      for (let i = 0; i < ends.length; i++) {
-        if (Math.abs(ends[i]! - at) <= PERIOD_MS && lengths[i]! > longest) longest = lengths[i]!;
-      }
-      return longest;
+    /**
+     * How much earlier than `at` a timer that fired then may have been due: back to the start of a
+     * stall it ended with, but not before `armedAt` (the timer did not exist before).
+     */
+    lateness(at: number, armedAt: number): number {
+      let worst = 0;
+      const stall = (from: number, to: number) => {
+        if (at >= from && at <= to + PERIOD_MS) worst = Math.max(worst, at - Math.max(from, armedAt));
+      };
+      for (let i = 0; i < ends.length; i++) stall(starts[i]!, ends[i]!);
+      const overdueSince = prev + PERIOD_MS;
+      const now = performance.now();
+      if (now - overdueSince > 2) stall(overdueSince, now);
+      return worst;
     },
   };
 })();
+
+interface AccountSlot extends SendSlot {
+  /** performance.now() when the limiter's acquire resolved */
+  readonly grantedAt: number;
+  /** performance.now() when the limiter's answer arrived (its sleep began) */
+  readonly answeredAt: number;
+}
 
 export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimits {
   const { redis, limiter, prefix } = options;
   const capKey = (ws: string, mailboxId: string, day: string) => `${prefix}:cap:ws:${ws}:mailbox:${mailboxId}:${day}`;
   const account = { max: options.accountPerSecond, perMs: 1000, slackMs: ACCOUNT_SLACK_MS };
-  const accountSlot = async (signal: AbortSignal) => {
+  /**
+   * A slot of the account limiter. The limiter's script runs at some point between sending and
+   * answering, the slot is `wait` after that, and the sleep starts when the answer arrives: a late
+   * answer (Redis busy, the event loop busy) makes the grant late by up to the round trip. The
+   * round trip is timed with a PING queued right behind the script on the same connection (acquire
+   * sends its script before its first await), so answered right after it.
+   */
+  const accountSlot = async (signal: AbortSignal): Promise<AccountSlot> => {
     stallWatch.start();
-    await limiter.acquire('ses-account', account, signal, { maxWaitMs: options.maxWaitMs });
-    return { grantedAt: performance.now() };
+    const sentAt = performance.now();
+    const granted = limiter.acquire('ses-account', account, signal, { maxWaitMs: options.maxWaitMs });
+    const answered = redis.ping().then(
+      () => performance.now(),
+      () => Number.POSITIVE_INFINITY,
+    );
+    await granted;
+    const grantedAt = performance.now();
+    const answeredAt = Math.min(await answered, grantedAt);
+    return { grantedAt, answeredAt, dueAt: grantedAt - (answeredAt - sentAt) };
+  };
+  /**
+   * How long ago the slot may have been due: the round trip (in dueAt), and the lateness of the
+   * limiter's sleep when it ended with a stall (the sleep began when the answer arrived).
+   */
+  const age = (slot: SendSlot) => {
+    const { grantedAt = slot.dueAt, answeredAt = slot.dueAt } = slot as Partial<AccountSlot>;
+    return performance.now() - slot.dueAt + stallWatch.lateness(grantedAt, answeredAt);
   };
   return {
     async acquireSendSlot(workspaceId, recipientDomain, signal) {
@@ -96,8 +136,11 @@ export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimi
       return accountSlot(signal);
     },
     async confirmSendSlot(slot, signal) {
-      const age = performance.now() - slot.grantedAt + stallWatch.endedAround(slot.grantedAt);
-      return age <= FRESH_SLOT_MS ? slot : accountSlot(signal);
+      for (let renewals = 0; age(slot) > FRESH_SLOT_MS; renewals++) {
+        if (renewals === MAX_RENEWALS) throw new RetryAfterError(1000, 'SES account slots keep going stale (event loop or Redis stalls)');
+        slot = await accountSlot(signal);
+      }
+      return slot;
     },
     async takeMailboxDaily(workspaceId, mailboxId, cap, day) {
       const taken = await redis.eval(TAKE_BELOW_CAP, 1, capKey(workspaceId, mailboxId, day), String(cap));

@@ -5,8 +5,8 @@
 
 /** A granted send slot. */
 export interface SendSlot {
-  /** performance.now() when the SES account limiter granted it */
-  readonly grantedAt: number;
+  /** performance.now() of the earliest moment the SES account limiter may have meant it for */
+  readonly dueAt: number;
 }
 
 export interface SendLimits {
@@ -17,10 +17,11 @@ export interface SendLimits {
   acquireSendSlot(workspaceId: string, recipientDomain: string, signal: AbortSignal): Promise<SendSlot>;
   /**
    * Call right before the SES request. The account limiter spaces its grants, but SES counts
-   * arrivals: the request must leave within the limiter's slack of its grant, or requests held up
-   * together (a slow claim, a stalled event loop) arrive together and overrun a 1 s window. When
-   * more time has passed since `slot`, this takes a fresh account slot (waiting, or RetryAfterError
-   * beyond the in-handler wait); the stale one stays unused, so the limiter errs slow, never fast.
+   * arrivals: the request must leave within the limiter's slack of its slot, or requests held up
+   * together (a slow claim, a stalled event loop, a late answer from Redis) arrive together and
+   * overrun a 1 s window. When more time has passed since `slot`, this takes a fresh account slot
+   * (waiting, or RetryAfterError beyond the in-handler wait or after repeated stalls); the stale one
+   * stays unused, so the limiter errs slow, never fast.
    */
   confirmSendSlot(slot: SendSlot, signal: AbortSignal): Promise<SendSlot>;
   /** Counts one send against the mailbox's cap for the UTC day; false (nothing counted) when the cap is reached. */
