@@ -14,7 +14,15 @@ import {
   UnknownJobNameError,
   type Priority,
 } from '@coldcopy/queue-core';
-import { clusterModeFromEnv, openAdminQueues, scheduleRows, shardCountsFromEnv } from '@coldcopy/queue-core/admin';
+import {
+  clusterModeFromEnv,
+  DeadLetterStore,
+  findStuckJobs,
+  fixStuckJobs,
+  openAdminQueues,
+  scheduleRows,
+  shardCountsFromEnv,
+} from '@coldcopy/queue-core/admin';
 import { loadEnv, redisEnv } from '@coldcopy/queue-core/env';
 import { createProducer, jobSecurityFromEnv } from '@coldcopy/queue-core/producer';
 import { z } from 'zod';
@@ -39,6 +47,10 @@ commands:
           [--priority ${PRIORITY_NAMES.join('|')}] [--delay <ms>] [--run-at <iso>] [--key <idempotency key>]
   status [--json]                       job counts per queue (one row per shard) and state (waiting includes paused)
   schedules [--json]                    declared schedules and the repeatable jobs in Redis, with their next run
+  stuck [--queue <q>] [--overdue-factor <n>] [--fix] [--json]
+                                        active jobs whose lock expired (worker gone) or that held their lock
+                                        more than n (default 3) times their time budget; a dry run unless
+                                        --fix, which moves the first back to waiting and dead-letters the second
 ${DLQ_USAGE}
 environment: REDIS_URL (default redis://127.0.0.1:6379), BULL_PREFIX (default bull),
   <QUEUE>_SHARDS (default 1) and BULL_CLUSTER, as the workers have them,
@@ -59,6 +71,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await schedules(rest, io);
       case 'dlq':
         return await runDlq(rest, io);
+      case 'stuck':
+        return await stuck(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -234,6 +248,58 @@ async function schedules(args: readonly string[], io: CliIo): Promise<number> {
     if (rows.some((r) => r.state !== 'active')) {
       io.stdout('pending: added when the queue\'s worker next starts; stale: removed then\n');
     }
+    return EXIT.ok;
+  } finally {
+    await admin.close();
+  }
+}
+
+async function stuck(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { queue: { type: 'string', multiple: true }, 'overdue-factor': { type: 'string' }, fix: { type: 'boolean' }, json: { type: 'boolean' } },
+    strict: true,
+  });
+  const queues = values.queue ?? [...QUEUE_NAMES];
+  const unknown = queues.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q));
+  if (unknown.length > 0) throw new UsageError(`stuck: unknown queue(s) ${unknown.join(', ')} (queues: ${QUEUE_NAMES.join(', ')})`);
+  const factorText = values['overdue-factor'];
+  const overdueFactor = factorText === undefined ? undefined : Number(factorText);
+  if (overdueFactor !== undefined && !(Number.isFinite(overdueFactor) && overdueFactor >= 1)) {
+    throw new UsageError(`stuck: --overdue-factor must be a number >= 1, got "${factorText}"`);
+  }
+  const env = loadEnv(z.object(redisEnv), io.env);
+  const admin = openAdminQueues({
+    redisUrl: env.REDIS_URL,
+    prefix: env.BULL_PREFIX,
+    shards: shardCountsFromEnv(io.env),
+    cluster: clusterModeFromEnv(io.env, env.BULL_PREFIX),
+  });
+  try {
+    const found = await withTimeout(
+      findStuckJobs(admin, { queues: queues as typeof QUEUE_NAMES[number][], overdueFactor }),
+      10_000,
+      'Redis did not answer within 10 s',
+    );
+    const outcomes = values.fix && found.length > 0 ? await fixStuckJobs(admin, found, new DeadLetterStore(admin.connections.client, env.BULL_PREFIX)) : [];
+    if (values.json) {
+      io.stdout(`${JSON.stringify({ prefix: env.BULL_PREFIX, dryRun: !values.fix, stuck: found, outcomes }, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    if (found.length === 0) {
+      io.stdout('no stuck jobs\n');
+      return EXIT.ok;
+    }
+    for (const s of found) {
+      const running = s.runningMs === null ? 'unknown time' : `${Math.round(s.runningMs / 1000)} s`;
+      io.stdout(`${s.bullName}  ${s.jobId}  ${s.name}  ${s.reason}  running ${running} (budget ${s.timeoutMs / 1000} s), attempt ${s.attemptsMade + 1}\n`);
+    }
+    if (!values.fix) {
+      const back = found.filter((s) => s.reason === 'lock-expired').length;
+      io.stdout(`dry run: nothing changed; --fix would move ${back} back to waiting and dead-letter ${found.length - back}\n`);
+      return EXIT.ok;
+    }
+    for (const o of outcomes) io.stdout(`${o.bullName}  ${o.jobId}  ${o.action}${o.action === 'skipped' ? ` (${o.why})` : ''}\n`);
     return EXIT.ok;
   } finally {
     await admin.close();

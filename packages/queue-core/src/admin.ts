@@ -7,6 +7,7 @@ import { clusterModeFromEnv, shardCountsFromEnv, shardQueueName, shardsOf, type 
 export type { default as Bull } from 'bull';
 export { clusterModeFromEnv, shardCountsFromEnv, type ShardCounts } from './sharding.js';
 export { scheduleRows, type ScheduleRow } from './schedule-status.js';
+export { findStuckJobs, fixStuckJobs, StuckJobError, type FindStuckOptions, type StuckFixOutcome, type StuckJob } from './stuck-jobs.js';
 export {
   DeadLetterStore,
   DLQ_DEFAULTS,
