@@ -206,12 +206,7 @@ async function enqueue(args: readonly string[], io: CliIo): Promise<number> {
 async function status(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { json: { type: 'boolean' } }, strict: true });
   const env = loadEnv(z.object(redisEnv), io.env);
-  const admin = openAdminQueues({
-    redisUrl: env.REDIS_URL,
-    prefix: env.BULL_PREFIX,
-    shards: shardCountsFromEnv(io.env),
-    cluster: clusterModeFromEnv(io.env, env.BULL_PREFIX),
-  });
+  const admin = openAdmin(env, io);
   try {
     const rows = await withTimeout(admin.status(), 5000, `Redis did not answer within 5 s`);
     if (values.json) {
@@ -269,12 +264,7 @@ async function stuck(args: readonly string[], io: CliIo): Promise<number> {
     throw new UsageError(`stuck: --overdue-factor must be a number >= 1, got "${factorText}"`);
   }
   const env = loadEnv(z.object(redisEnv), io.env);
-  const admin = openAdminQueues({
-    redisUrl: env.REDIS_URL,
-    prefix: env.BULL_PREFIX,
-    shards: shardCountsFromEnv(io.env),
-    cluster: clusterModeFromEnv(io.env, env.BULL_PREFIX),
-  });
+  const admin = openAdmin(env, io);
   try {
     const found = await withTimeout(
       findStuckJobs(admin, { queues: queues as typeof QUEUE_NAMES[number][], overdueFactor }),
@@ -304,6 +294,16 @@ async function stuck(args: readonly string[], io: CliIo): Promise<number> {
   } finally {
     await admin.close();
   }
+}
+
+/** Admin queues with the workers' shard counts and key layout (from the same variables). */
+function openAdmin(env: { REDIS_URL: string; BULL_PREFIX: string }, io: CliIo) {
+  return openAdminQueues({
+    redisUrl: env.REDIS_URL,
+    prefix: env.BULL_PREFIX,
+    shards: shardCountsFromEnv(io.env),
+    cluster: clusterModeFromEnv(io.env, env.BULL_PREFIX),
+  });
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -74,6 +74,54 @@ describe('pnpm jobs', () => {
     const status = JSON.parse(jobs(['status', '--json'], prefix).stdout) as { queues: Array<{ queue: string; waiting: number; paused: boolean }> };
     expect(status.queues.find((q) => q.queue === 'email')).toMatchObject({ waiting: 1, paused: true });
   });
+
+  it('stuck lists lock-expired and overdue active jobs (dry run by default); --fix moves back or dead-letters', async () => {
+    const { Producer } = await import('../../queue-core/src/producer.js');
+    const { testSecurity } = await import('../../queue-core/test/fixtures/test-keys.js');
+    const { QUEUES } = await import('../../queue-core/src/queues.js');
+    const { getJob } = await import('../../queue-core/src/jobs/index.js');
+    const producer = new Producer({ redisUrl, prefix, security: testSecurity() });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await producer.enqueue('cache-warming', { requestedBy: 'system' }, { idempotencyKey: `stuck-${i}` })).id);
+    await producer.close();
+    const budget = getJob('cache-warming')!.options.timeoutMs ?? QUEUES.maintenance.defaults.timeoutMs;
+    const key = (k: string) => `${prefix}:maintenance:${k}`;
+    // what moveToActive leaves behind, then: A's worker died (no lock), B's is wedged (lock held for
+    // 4x its budget), C is running normally
+    const [a, b, c] = ids as [string, string, string];
+    const started = { [a]: Date.now() - 5_000, [b]: Date.now() - 4 * budget, [c]: Date.now() - 1_000 };
+    for (const id of ids) {
+      await redis.multi().lrem(key('wait'), 0, id).zrem(key('priority'), id).lpush(key('active'), id).hset(key(id), 'processedOn', started[id]!).exec();
+    }
+    await redis.set(key(`${b}:lock`), 'token-b', 'PX', 60_000);
+    await redis.set(key(`${c}:lock`), 'token-c', 'PX', 60_000);
+
+    const dry = jobs(['stuck', '--json'], prefix);
+    expect(dry.code, dry.stderr).toBe(0);
+    const report = JSON.parse(dry.stdout) as { dryRun: boolean; stuck: Array<{ jobId: string; reason: string }>; outcomes: unknown[] };
+    expect(report.dryRun).toBe(true);
+    expect(report.stuck.map((s) => [s.jobId, s.reason]).sort()).toEqual([[a, 'lock-expired'], [b, 'overdue']].sort());
+    expect(report.outcomes).toEqual([]);
+    expect((await redis.lrange(key('active'), 0, -1)).sort()).toEqual([...ids].sort()); // nothing changed
+
+    const text = jobs(['stuck'], prefix);
+    expect(text.stdout).toMatch(/dry run: nothing changed; --fix would move 1 back to waiting and dead-letter 1/);
+
+    const fixed = jobs(['stuck', '--fix'], prefix);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(fixed.stdout).toMatch(new RegExp(`${a}  moved-to-wait`));
+    expect(fixed.stdout).toMatch(new RegExp(`${b}  dead-lettered`));
+    expect(await redis.lrange(key('active'), 0, -1)).toEqual([c]);
+    expect(await redis.lrange(key('wait'), 0, -1)).toEqual([a]);
+    expect(await redis.zscore(key('failed'), b)).not.toBeNull();
+    expect(await redis.hget(key(b), 'failedReason')).toMatch(/stuck: attempt 1 ran \d+ s, more than 4× its/);
+    const dlq = jobs(['dlq', 'list', '--json'], prefix);
+    const entries = (JSON.parse(dlq.stdout) as { entries: Array<{ jobId: string; error: { name: string } }> }).entries;
+    expect(entries.map((e) => [e.jobId, e.error.name])).toEqual([[b, 'StuckJobError']]);
+
+    expect(jobs(['stuck', '--queue', 'nope'], prefix)).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown queue\(s\) nope/) });
+    expect(jobs(['stuck', '--overdue-factor', '0.5'], prefix)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--overdue-factor must be a number >= 1/) });
+  });
 });
 
 describe('pnpm jobs: shards and schedules', () => {
@@ -146,66 +194,5 @@ describe('pnpm jobs: shards and schedules', () => {
     const table = run(['schedules']).stdout;
     expect(table).toMatch(/^schedule +job +queue +cron +tz +next run +state$/m);
     expect(table).toMatch(/^cleanup-old-data +cleanup-old-data +maintenance +0 2 \* \* \* +UTC +\d{4}-\d\d-\d\dT02:00:00\.000Z +active$/m);
-  });
-});
-
-describe('pnpm jobs stuck', () => {
-  let prefix = '';
-  let redis: Redis;
-  beforeEach(() => {
-    prefix = testPrefix();
-    redis = new Redis(redisUrl);
-  });
-  afterEach(async () => {
-    redis.disconnect();
-    await deletePrefix(redisUrl, prefix);
-  });
-
-  it('stuck lists lock-expired and overdue active jobs (dry run by default); --fix moves back or dead-letters', async () => {
-    const { Producer } = await import('../../queue-core/src/producer.js');
-    const { testSecurity } = await import('../../queue-core/test/fixtures/test-keys.js');
-    const { QUEUES } = await import('../../queue-core/src/queues.js');
-    const { getJob } = await import('../../queue-core/src/jobs/index.js');
-    const producer = new Producer({ redisUrl, prefix, security: testSecurity() });
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await producer.enqueue('cache-warming', { requestedBy: 'system' }, { idempotencyKey: `stuck-${i}` })).id);
-    await producer.close();
-    const budget = getJob('cache-warming')!.options.timeoutMs ?? QUEUES.maintenance.defaults.timeoutMs;
-    const key = (k: string) => `${prefix}:maintenance:${k}`;
-    // what moveToActive leaves behind, then: A's worker died (no lock), B's is wedged (lock held for
-    // 4x its budget), C is running normally
-    const [a, b, c] = ids as [string, string, string];
-    const started = { [a]: Date.now() - 5_000, [b]: Date.now() - 4 * budget, [c]: Date.now() - 1_000 };
-    for (const id of ids) {
-      await redis.multi().lrem(key('wait'), 0, id).zrem(key('priority'), id).lpush(key('active'), id).hset(key(id), 'processedOn', started[id]!).exec();
-    }
-    await redis.set(key(`${b}:lock`), 'token-b', 'PX', 60_000);
-    await redis.set(key(`${c}:lock`), 'token-c', 'PX', 60_000);
-
-    const dry = jobs(['stuck', '--json'], prefix);
-    expect(dry.code, dry.stderr).toBe(0);
-    const report = JSON.parse(dry.stdout) as { dryRun: boolean; stuck: Array<{ jobId: string; reason: string }>; outcomes: unknown[] };
-    expect(report.dryRun).toBe(true);
-    expect(report.stuck.map((s) => [s.jobId, s.reason]).sort()).toEqual([[a, 'lock-expired'], [b, 'overdue']].sort());
-    expect(report.outcomes).toEqual([]);
-    expect((await redis.lrange(key('active'), 0, -1)).sort()).toEqual([...ids].sort()); // nothing changed
-
-    const text = jobs(['stuck'], prefix);
-    expect(text.stdout).toMatch(/dry run: nothing changed; --fix would move 1 back to waiting and dead-letter 1/);
-
-    const fixed = jobs(['stuck', '--fix'], prefix);
-    expect(fixed.code, fixed.stderr).toBe(0);
-    expect(fixed.stdout).toMatch(new RegExp(`${a}  moved-to-wait`));
-    expect(fixed.stdout).toMatch(new RegExp(`${b}  dead-lettered`));
-    expect(await redis.lrange(key('active'), 0, -1)).toEqual([c]);
-    expect(await redis.lrange(key('wait'), 0, -1)).toEqual([a]);
-    expect(await redis.zscore(key('failed'), b)).not.toBeNull();
-    expect(await redis.hget(key(b), 'failedReason')).toMatch(/stuck: attempt 1 ran \d+ s, more than 4× its/);
-    const dlq = jobs(['dlq', 'list', '--json'], prefix);
-    const entries = (JSON.parse(dlq.stdout) as { entries: Array<{ jobId: string; error: { name: string } }> }).entries;
-    expect(entries.map((e) => [e.jobId, e.error.name])).toEqual([[b, 'StuckJobError']]);
-
-    expect(jobs(['stuck', '--queue', 'nope'], prefix)).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown queue\(s\) nope/) });
-    expect(jobs(['stuck', '--overdue-factor', '0.5'], prefix)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--overdue-factor must be a number >= 1/) });
   });
 });
