@@ -14,8 +14,12 @@ interface Stat {
   readonly ppid: number;
   /** utime + stime, ms */
   readonly own: number;
+  /** stime (kernel), ms */
+  readonly ownSys: number;
   /** cutime + cstime, ms */
   readonly children: number;
+  /** cstime, ms */
+  readonly childrenSys: number;
 }
 
 function readStat(pid: number): Stat | undefined {
@@ -30,7 +34,7 @@ function readStat(pid: number): Stat | undefined {
   // fields[0] = state (field 3); utime is field 14, stime 15, cutime 16, cstime 17
   const n = (field: number) => Number(fields[field - 3]);
   const ms = 1000 / TICKS_PER_SECOND;
-  return { pid, ppid: n(4), own: (n(14) + n(15)) * ms, children: (n(16) + n(17)) * ms };
+  return { pid, ppid: n(4), own: (n(14) + n(15)) * ms, ownSys: n(15) * ms, children: (n(16) + n(17)) * ms, childrenSys: n(17) * ms };
 }
 
 function allStats(): Stat[] {
@@ -43,15 +47,15 @@ function allStats(): Stat[] {
   return stats;
 }
 
-/** CPU ms used so far by `pid` and its descendants (live ones, and reaped ones through cutime). */
-export function treeCpuMs(pid: number, stats: readonly Stat[] = allStats()): number {
+/** CPU ms used so far by `pid` and its descendants (live ones, and reaped ones through cutime); `sys`: kernel time only. */
+export function treeCpuMs(pid: number, stats: readonly Stat[] = allStats(), sys = false): number {
   const byParent = new Map<number, Stat[]>();
   for (const s of stats) byParent.set(s.ppid, [...(byParent.get(s.ppid) ?? []), s]);
   const root = stats.find((s) => s.pid === pid);
   if (!root) return Number.NaN;
   let total = 0;
   const visit = (s: Stat) => {
-    total += s.own + s.children;
+    total += sys ? s.ownSys + s.childrenSys : s.own + s.children;
     for (const c of byParent.get(s.pid) ?? []) visit(c);
   };
   visit(root);
@@ -64,14 +68,14 @@ export interface CpuGroup {
   readonly tree: boolean;
 }
 
-/** One reading of several named processes, taken from a single /proc scan. */
-export function sampleCpu(groups: Readonly<Record<string, CpuGroup>>): Record<string, number> {
+/** One reading of several named processes, taken from a single /proc scan; `sys`: kernel time only. */
+export function sampleCpu(groups: Readonly<Record<string, CpuGroup>>, sys = false): Record<string, number> {
   const stats = allStats();
   return Object.fromEntries(
     Object.entries(groups).map(([name, g]) => {
-      if (g.tree) return [name, treeCpuMs(g.pid, stats)];
+      if (g.tree) return [name, treeCpuMs(g.pid, stats, sys)];
       const s = stats.find((x) => x.pid === g.pid);
-      return [name, s ? s.own : Number.NaN];
+      return [name, s ? (sys ? s.ownSys : s.own) : Number.NaN];
     }),
   );
 }

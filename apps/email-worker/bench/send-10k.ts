@@ -143,6 +143,7 @@ try {
     redis: { pid: redisPid, tree: false },
   };
   const cpuBefore = sampleCpu(groups);
+  const sysBefore = sampleCpu(groups, true);
   const countersBefore = await counters();
 
   // the campaign tick, every second (BENCH_TICK_MS) with a new slot, as the scheduler would (faster)
@@ -173,6 +174,7 @@ try {
   }
   clearInterval(ticker);
   const cpuAfter = sampleCpu(groups);
+  const sysAfter = sampleCpu(groups, true);
   await new Promise((r) => setTimeout(r, 1000)); // backends report their statistics at most once a second
   const countersAfter = await counters();
   await info.quit();
@@ -205,6 +207,7 @@ try {
   const steady = sends.filter((t) => t >= sends[0]! + 5000 && t <= sends.at(-1)! - 5000);
   const steadyRate = (steady.length - 1) / ((steady.at(-1)! - steady[0]!) / 1000);
   const cpu = cpuPerUnit(cpuBefore, cpuAfter, sends.length);
+  const sys = cpuPerUnit(sysBefore, sysAfter, sends.length);
   const result = {
     leads: LEADS,
     workers: WORKERS,
@@ -224,6 +227,8 @@ try {
     proxyEventLoopDelayMs: report.proxyEventLoopDelayMs,
     // CPU ms per SES request, per process, from the first tick until every row was sent
     cpuMsPerSend: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.msPerSend])),
+    // of which in the kernel (system calls: every round trip to Postgres, Redis, SES costs some)
+    sysMsPerSend: Object.fromEntries(Object.entries(sys).map(([k, v]) => [k, v.msPerSend])),
     cpuMs: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.cpuMs])),
     perSend: Object.fromEntries(
       (Object.keys(countersAfter) as Array<keyof typeof countersAfter>).map((k) => [k, Number(((countersAfter[k] - countersBefore[k]) / sends.length).toFixed(1))]),
@@ -232,8 +237,8 @@ try {
   };
   console.log(JSON.stringify(result, null, 2));
   console.log(
-    `CPU ms per send: ${Object.entries(result.cpuMsPerSend)
-      .map(([k, v]) => `${k} ${v}`)
+    `CPU ms per send (kernel part): ${Object.entries(result.cpuMsPerSend)
+      .map(([k, v]) => `${k} ${v} (${result.sysMsPerSend[k]})`)
       .join(', ')}`,
   );
   await producer.close();

@@ -296,6 +296,18 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
     const signal = new AbortController().signal;
     const tick = () => new Promise((r) => setTimeout(r, 25)); // lets the stall watch run
 
+    it('mailbox daily cap: counts up to the cap, gives back, never below zero', async () => {
+      const { limits } = slots();
+      expect(await limits.takeMailboxDaily('ws-1', 'mb-1', 2, '2026-12-01')).toBe(true);
+      expect(await limits.takeMailboxDaily('ws-1', 'mb-1', 2, '2026-12-01')).toBe(true);
+      expect(await limits.takeMailboxDaily('ws-1', 'mb-1', 2, '2026-12-01')).toBe(false);
+      expect(await limits.mailboxDailyCount('ws-1', 'mb-1', '2026-12-01')).toBe(2);
+      for (let i = 0; i < 3; i++) await limits.releaseMailboxDaily('ws-1', 'mb-1', '2026-12-01');
+      expect(await limits.mailboxDailyCount('ws-1', 'mb-1', '2026-12-01')).toBe(0);
+      expect(await limits.takeMailboxDaily('ws-1', 'mb-1', 2, '2026-12-02')).toBe(true); // another day, its own count
+      expect(await h.redis.ttl(`${h.prefix}:email:cap:ws:ws-1:mailbox:mb-1:2026-12-02`)).toBeGreaterThan(172_000);
+    });
+
     it('a fresh slot is kept; one that waited past the slack (a slow claim) is replaced', async () => {
       const { limits, counted } = slots();
       const slot = await limits.acquireSendSlot('ws-1', 'example.com', signal);

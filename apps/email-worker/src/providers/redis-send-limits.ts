@@ -12,6 +12,17 @@ redis.call('EXPIRE', KEYS[1], 172800)
 return 1
 `;
 
+/** Gives one back, never below zero. */
+const RELEASE = `if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end return 1`;
+
+// registered once per connection, sent as EVALSHA (not the script's text on every send)
+const TAKE_COMMAND = 'coldcopyMailboxDailyTake';
+const RELEASE_COMMAND = 'coldcopyMailboxDailyRelease';
+interface CapScripts {
+  [TAKE_COMMAND](key: string, cap: string): Promise<number>;
+  [RELEASE_COMMAND](key: string): Promise<number>;
+}
+
 export interface RedisSendLimitsOptions {
   readonly redis: Redis;
   readonly limiter: RateLimiter;
@@ -95,6 +106,11 @@ interface AccountSlot extends SendSlot {
 
 export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimits {
   const { redis, limiter, prefix } = options;
+  if (typeof (redis as unknown as Partial<CapScripts>)[TAKE_COMMAND] !== 'function') {
+    redis.defineCommand(TAKE_COMMAND, { numberOfKeys: 1, lua: TAKE_BELOW_CAP });
+    redis.defineCommand(RELEASE_COMMAND, { numberOfKeys: 1, lua: RELEASE });
+  }
+  const scripts = redis as unknown as CapScripts;
   const capKey = (ws: string, mailboxId: string, day: string) => `${prefix}:cap:ws:${ws}:mailbox:${mailboxId}:${day}`;
   const account = { max: options.accountPerSecond, perMs: 1000, slackMs: ACCOUNT_SLACK_MS };
   /**
@@ -143,13 +159,10 @@ export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimi
       return slot;
     },
     async takeMailboxDaily(workspaceId, mailboxId, cap, day) {
-      const taken = await redis.eval(TAKE_BELOW_CAP, 1, capKey(workspaceId, mailboxId, day), String(cap));
-      return taken === 1;
+      return (await scripts[TAKE_COMMAND](capKey(workspaceId, mailboxId, day), String(cap))) === 1;
     },
     async releaseMailboxDaily(workspaceId, mailboxId, day) {
-      const key = capKey(workspaceId, mailboxId, day);
-      // never below zero
-      await redis.eval("if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end return 1", 1, key);
+      await scripts[RELEASE_COMMAND](capKey(workspaceId, mailboxId, day));
     },
     async mailboxDailyCount(workspaceId, mailboxId, day) {
       return Number((await redis.get(capKey(workspaceId, mailboxId, day))) ?? 0);
