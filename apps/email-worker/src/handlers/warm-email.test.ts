@@ -1,105 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { PermanentJobError, RetryAfterError } from '@coldcopy/queue-core';
-import type { MailboxRow, WarmupAccountRow, WarmupCampaignRow, WarmupDailyStatsRow } from '@coldcopy/db';
 import { describe, expect, it } from 'vitest';
 import { createFakeDeps, fakeContext, testConfig } from '../../test/fixtures/fake-deps.js';
 import { SendError } from '../providers/email-sender.js';
-import type { WarmupStore } from '../providers/warmup-store.js';
+import { createFakeWarmupStore } from '../providers/fake-warmup-store.js';
 import { warmEmailHandler, warmupCap } from './warm-email.js';
 
 const WS = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const TODAY = '2026-12-01'; // the fake clock's day
 const YESTERDAY = '2026-11-30';
 
-/**
- * In-memory warm-up store with the Postgres store's rules (warmup-store.ts): one claim per
- * (campaign, sender, date, seq) key, released claims can be taken again, completion counts the
- * day's sends, freezing pauses the ramp and the mailbox.
- */
-function createMemoryWarmupStore() {
-  const mailbox = {
-    id: randomUUID(),
-    workspace_id: WS,
-    email: 'sales@acme.example',
-    domain: 'acme.example',
-    configuration_set: 'acme-warmup',
-    status: 'active',
-    daily_cap: 50,
-    warmup_day: 3,
-  } as MailboxRow;
-  const campaign: WarmupCampaignRow = {
-    id: randomUUID(),
-    workspace_id: WS,
-    mailbox_id: mailbox.id,
-    status: 'active',
-    day_number: 3,
-    current_daily_limit: 15,
-    target_daily: 40,
-    paused_reason: null,
-  };
-  const account = (email: string, mailboxId: string): WarmupAccountRow => ({
-    id: randomUUID(),
-    workspace_id: WS,
-    pool_id: null,
-    mailbox_id: mailboxId,
-    email,
-    status: 'active',
-    sends_today: 0,
-    max_sends_per_day: 100,
-  });
-  const sender = account(mailbox.email, mailbox.id);
-  const recipient = account('peer@peer.example', randomUUID());
-  const claims = new Map<string, { id: string; key: string; subject: string; messageId?: string }>();
-  const stats = new Map<string, WarmupDailyStatsRow>();
-  const frozen: Array<{ date: string; reason: string }> = [];
-
-  const store: WarmupStore = {
-    async load(ws, ids) {
-      if (ws !== WS) throw new Error('another workspace');
-      const accounts = new Map([sender, recipient].map((a) => [a.id, a]));
-      const s = accounts.get(ids.senderAccountId);
-      const r = accounts.get(ids.recipientAccountId);
-      if (ids.warmupCampaignId !== campaign.id || !s || !r) throw new Error('not found');
-      return { campaign, sender: s, recipient: r, mailbox };
-    },
-    async stats(_ws, id, date) {
-      return id === campaign.id ? (stats.get(date) ?? null) : null;
-    },
-    async claim(_ws, claim) {
-      if ([...claims.values()].some((c) => c.key === claim.key)) return null;
-      const id = randomUUID();
-      claims.set(id, { id, key: claim.key, subject: claim.subject });
-      return id;
-    },
-    async release(_ws, id) {
-      claims.delete(id);
-    },
-    async complete(_ws, sent) {
-      claims.get(sent.id)!.messageId = sent.messageId;
-      const day = stats.get(sent.date) ?? { date: sent.date, sent: 0, delivered: 0, bounced: 0, spam: 0, is_healthy: true };
-      stats.set(sent.date, { ...day, sent: day.sent + 1 });
-    },
-    async freeze(_ws, _id, mailboxId, date, reason) {
-      campaign.status = 'frozen';
-      if (mailboxId === mailbox.id) mailbox.status = 'paused';
-      frozen.push({ date, reason });
-    },
-    // the fan-out forms are tested against createFakeWarmupStore (warm-email-fan-out.test.ts)
-    warmupsToSend: notUsed,
-    markBatched: notUsed,
-    warmupsToAdvance: notUsed,
-    stepDays: notUsed,
-  };
-  return Object.assign(store, { mailbox, campaign, sender, recipient, claims, statsByDay: stats, frozen });
-}
-
-async function notUsed(): Promise<never> {
-  throw new Error('fan-out methods are not used by the per-mailbox tests');
-}
-
 function setup(senderScript: Array<Error | null> = []) {
   const f = createFakeDeps({ senderScript });
-  const warmups = createMemoryWarmupStore();
+  const warmups = createFakeWarmupStore([], WS);
   const deps = { ...f.deps, warmups };
   const run = (seq: number, dayNumber = 1) =>
     warmEmailHandler(

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type { MailboxRow, WarmupAccountRow, WarmupCampaignRow, WarmupDailyStatsRow } from '@coldcopy/db';
 import type { WarmupStore, WarmupToAdvance, WarmupToSend, WarmEmailRequest, WarmupQueue } from './warmup-store.js';
 
 /** One warm-up of the fake: the fan-out's view of a warm-up campaign, its mailbox and sender. */
@@ -24,23 +26,99 @@ export interface FakeWarmup {
 const DAY_MS = 86_400_000;
 
 /**
- * In-memory fan-out side of the warm-up store, with the Postgres statements' rules
- * (warmup-store.ts): eligibility (active warm-up, mailbox not paused or disabled, sender active),
- * the `last_batch` and `advanced_on` guards, steps applied only from the day they started from.
- * The per-mailbox methods are not implemented (warm-email.test.ts has its own store for those).
+ * The per-mailbox side: one warm-up of workspace `WS` (its mailbox, campaign, sender and a peer),
+ * with the Postgres store's rules (warmup-store.ts): one claim per
+ * (campaign, sender, date, seq) key, released claims can be taken again, completion counts the
+ * day's sends, freezing pauses the ramp and the mailbox.
  */
-export function createFakeWarmupStore(warmups: FakeWarmup[]) {
-  const byId = new Map(warmups.map((w) => [w.id, w]));
-  const notUsed = async (): Promise<never> => {
-    throw new Error('per-mailbox methods are not part of the fan-out fake');
+function createPerMailboxHalf(WS: string) {
+  const mailbox = {
+    id: randomUUID(),
+    workspace_id: WS,
+    email: 'sales@acme.example',
+    domain: 'acme.example',
+    configuration_set: 'acme-warmup',
+    status: 'active',
+    daily_cap: 50,
+    warmup_day: 3,
+  } as MailboxRow;
+  const campaign: WarmupCampaignRow = {
+    id: randomUUID(),
+    workspace_id: WS,
+    mailbox_id: mailbox.id,
+    status: 'active',
+    day_number: 3,
+    current_daily_limit: 15,
+    target_daily: 40,
+    paused_reason: null,
   };
+  const account = (email: string, mailboxId: string): WarmupAccountRow => ({
+    id: randomUUID(),
+    workspace_id: WS,
+    pool_id: null,
+    mailbox_id: mailboxId,
+    email,
+    status: 'active',
+    sends_today: 0,
+    max_sends_per_day: 100,
+  });
+  const sender = account(mailbox.email, mailbox.id);
+  const recipient = account('peer@peer.example', randomUUID());
+  const claims = new Map<string, { id: string; key: string; subject: string; messageId?: string }>();
+  const stats = new Map<string, WarmupDailyStatsRow>();
+  const frozen: Array<{ date: string; reason: string }> = [];
+
+  const store: Pick<WarmupStore, 'load' | 'stats' | 'claim' | 'release' | 'complete' | 'freeze'> = {
+    async load(ws, ids) {
+      if (ws !== WS) throw new Error('another workspace');
+      const accounts = new Map([sender, recipient].map((a) => [a.id, a]));
+      const s = accounts.get(ids.senderAccountId);
+      const r = accounts.get(ids.recipientAccountId);
+      if (ids.warmupCampaignId !== campaign.id || !s || !r) throw new Error('not found');
+      return { campaign, sender: s, recipient: r, mailbox };
+    },
+    async stats(_ws, id, date) {
+      return id === campaign.id ? (stats.get(date) ?? null) : null;
+    },
+    async claim(_ws, claim) {
+      if ([...claims.values()].some((c) => c.key === claim.key)) return null;
+      const id = randomUUID();
+      claims.set(id, { id, key: claim.key, subject: claim.subject });
+      return id;
+    },
+    async release(_ws, id) {
+      claims.delete(id);
+    },
+    async complete(_ws, sent) {
+      claims.get(sent.id)!.messageId = sent.messageId;
+      const day = stats.get(sent.date) ?? { date: sent.date, sent: 0, delivered: 0, bounced: 0, spam: 0, is_healthy: true };
+      stats.set(sent.date, { ...day, sent: day.sent + 1 });
+    },
+    async freeze(_ws, _id, mailboxId, date, reason) {
+      campaign.status = 'frozen';
+      if (mailboxId === mailbox.id) mailbox.status = 'paused';
+      frozen.push({ date, reason });
+    },
+  };
+  return Object.assign(store, { mailbox, campaign, sender, recipient, claims, statsByDay: stats, frozen });
+}
+
+/**
+ * In-memory warm-up store with the Postgres statements' rules (warmup-store.ts). Fan-out side:
+ * `warmups` with eligibility (active warm-up, mailbox not paused or disabled, sender active), the
+ * `last_batch` and `advanced_on` guards, steps applied only from the day they started from.
+ * Per-mailbox side: one warm-up of `workspaceId` (createPerMailboxHalf).
+ */
+export function createFakeWarmupStore(warmups: FakeWarmup[] = [], workspaceId: string = randomUUID()) {
+  const byId = new Map(warmups.map((w) => [w.id, w]));
+  const perMailbox = createPerMailboxHalf(workspaceId);
   const store: WarmupStore = {
-    load: notUsed,
-    stats: notUsed,
-    claim: notUsed,
-    release: notUsed,
-    complete: notUsed,
-    freeze: notUsed,
+    load: perMailbox.load,
+    stats: perMailbox.stats,
+    claim: perMailbox.claim,
+    release: perMailbox.release,
+    complete: perMailbox.complete,
+    freeze: perMailbox.freeze,
     async warmupsToSend({ date, batchSlot, after, limit }) {
       return [...byId.values()]
         .filter((w) => w.status === 'active' && w.mailboxStatus !== 'paused' && w.mailboxStatus !== 'disabled' && w.senderStatus === 'active')
@@ -100,7 +178,8 @@ export function createFakeWarmupStore(warmups: FakeWarmup[]) {
       return { advanced, held };
     },
   };
-  return Object.assign(store, { warmups: byId });
+  const { mailbox, campaign, sender, recipient, claims, statsByDay, frozen } = perMailbox;
+  return Object.assign(store, { warmups: byId, mailbox, campaign, sender, recipient, claims, statsByDay, frozen });
 }
 
 /** In-memory warm-up queue: Bull ids `warm-email.<campaign>.<sender>.<date>.<seq>`; a known id is a no-op. */
