@@ -48,4 +48,29 @@ describe('SES sender against aws-ses-v2-local (real SDK, SendRawEmail)', () => {
     for (let i = 1; form.has(`Tags.member.${i}.Name`); i++) tags.set(form.get(`Tags.member.${i}.Name`)!, form.get(`Tags.member.${i}.Value`)!);
     expect(Object.fromEntries(tags)).toEqual(sampleEmail.tags);
   });
+
+  it('runs beforeRequest once, after composing and signing, before the request reaches SES; its error means nothing was sent', async () => {
+    const sender = createSesEmailSender(client);
+    const seenBySes: number[] = [];
+    const { messageId } = await sender.send(sampleEmail, new AbortController().signal, {
+      beforeRequest: async () => {
+        seenBySes.push(ses.requests.length);
+      },
+    });
+    expect(messageId).toBeTruthy();
+    expect(seenBySes).toEqual([0]);
+    expect(ses.requests).toHaveLength(1);
+
+    const stop = new Error('no slot');
+    const err = await sender
+      .send(sampleEmail, new AbortController().signal, {
+        beforeRequest: async () => {
+          throw stop;
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBe(stop); // unchanged, not classified as an SES outcome
+    expect(ses.requests).toHaveLength(1);
+    expect(await ses.emails()).toHaveLength(1);
+  });
 });

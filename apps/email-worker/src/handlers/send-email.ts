@@ -103,33 +103,30 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     }
     const attempt = claim.email.attempt;
 
-    // 4. the SES request must leave within the limiter's slack of its grant (SES counts arrivals):
-    //    after a slow claim, a fresh account slot; too far away, the claim is given back
-    try {
-      slot = await limits.confirmSendSlot(slot, signal);
-    } catch (err) {
-      const until = new Date(deps.now().getTime() + (err instanceof RetryAfterError ? err.retryAfterMs : 1000));
-      await store.unclaim(ws, id, until, err instanceof RetryAfterError ? 'rate-limit' : 'rate-limit-error');
-      await release();
-      if (!(err instanceof RetryAfterError)) throw err;
-      await followUps.sendEmailLater(
-        { workspaceId: ws, requestedBy: 'system', campaignEmailId: id },
-        { delayMs: err.retryAfterMs, key: `${id}.w${Math.floor(deps.now().getTime() / 1000)}.${attempt}` },
-      );
-      return { status: 'deferred', reason: 'rate-limit', until: until.toISOString() };
-    }
-
-    // 5. SES
+    // 4. SES. The request must leave within the limiter's slack of its grant (SES counts
+    //    arrivals), so the slot is checked once the request is composed and signed, right before it
+    //    goes on the wire: after a slow claim or a stall, a fresh account slot; too far away, the
+    //    claim is given back and the send deferred
+    let slotError: { err: unknown } | undefined;
+    const confirmSlot = async () => {
+      try {
+        slot = await limits.confirmSendSlot(slot, signal);
+      } catch (err) {
+        slotError = { err };
+        throw err;
+      }
+    };
     let messageId: string;
     try {
-      ({ messageId } = await deps.sender.send(message, signal));
+      ({ messageId } = await deps.sender.send(message, signal, { beforeRequest: confirmSlot }));
     } catch (err) {
+      if (slotError) return await deferForSlot(slotError.err, send, attempt, release, deps);
       if (isSendError(err) && err.kind === 'unknown') countedToday = false; // it may have been sent
       return await onSendFailure(err, send, attempt, release, deps, log);
     }
     countedToday = false; // sent: the count stays
 
-    // 6. record: retried on its own, never the send
+    // 5. record: retried on its own, never the send
     const sentAt = deps.now();
     const nextEmailAt = send.nextStep
       ? alignToWindow(new Date(sentAt.getTime() + (send.nextStep.delay_days * 24 + send.nextStep.delay_hours) * 3_600_000), sendWindow(send))
@@ -205,6 +202,32 @@ async function defer(send: SendContext, until: Date, reason: string, keySuffix: 
     { delayMs: Math.max(0, until.getTime() - deps.now().getTime()), key: `${send.email.id}.${keySuffix}` },
   );
   return { status: 'deferred', reason, until: until.toISOString() };
+}
+
+/**
+ * After the claim, no account slot close enough to the request (confirmSendSlot threw): nothing was
+ * sent. The claim and the daily count are given back and the send is deferred; any other error is
+ * the job's (a plain retry).
+ */
+async function deferForSlot(
+  err: unknown,
+  send: SendContext,
+  attempt: number,
+  release: () => Promise<void>,
+  deps: EmailDeps,
+): Promise<SendEmailResult> {
+  const ws = send.email.workspace_id;
+  const id = send.email.id;
+  const retryAfterMs = err instanceof RetryAfterError ? err.retryAfterMs : 1000;
+  const until = new Date(deps.now().getTime() + retryAfterMs);
+  await deps.store.unclaim(ws, id, until, err instanceof RetryAfterError ? 'rate-limit' : 'rate-limit-error');
+  await release();
+  if (!(err instanceof RetryAfterError)) throw err;
+  await deps.followUps.sendEmailLater(
+    { workspaceId: ws, requestedBy: 'system', campaignEmailId: id },
+    { delayMs: retryAfterMs, key: `${id}.w${Math.floor(deps.now().getTime() / 1000)}.${attempt}` },
+  );
+  return { status: 'deferred', reason: 'rate-limit', until: until.toISOString() };
 }
 
 /** After the claim, SES said no (or we cannot know). */

@@ -26,9 +26,19 @@ export interface OutgoingEmail {
   readonly tags: MessageTags;
 }
 
+export interface SendOptions {
+  /**
+   * Runs once the request is composed and signed, immediately before it goes on the wire (the
+   * send-email handler checks its rate slot here, so nothing slow sits between the check and the
+   * provider counting the request). When it throws, nothing was sent: the sender rethrows that
+   * error unchanged, never as a SendError.
+   */
+  readonly beforeRequest?: () => Promise<void>;
+}
+
 export interface EmailSender {
   /** Sends one message. Throws one of the SendError classes below on failure. */
-  send(message: OutgoingEmail, signal: AbortSignal): Promise<{ messageId: string }>;
+  send(message: OutgoingEmail, signal: AbortSignal, options?: SendOptions): Promise<{ messageId: string }>;
 }
 
 /** What went wrong, and therefore what the handler does. */

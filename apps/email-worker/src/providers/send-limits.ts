@@ -16,7 +16,8 @@ export interface SendLimits {
    */
   acquireSendSlot(workspaceId: string, recipientDomain: string, signal: AbortSignal): Promise<SendSlot>;
   /**
-   * Call right before the SES request. The account limiter spaces its grants, but SES counts
+   * Call right before the SES request goes on the wire (the sender's `beforeRequest`, once the
+   * request is composed and signed). The account limiter spaces its grants, but SES counts
    * arrivals: the request must leave within the limiter's slack of its slot, or requests held up
    * together (a slow claim, a stalled event loop, a late answer from Redis) arrive together and
    * overrun a 1 s window. When more time has passed since `slot`, this takes a fresh account slot

@@ -1,5 +1,5 @@
 import { SendRawEmailCommand, type SESClient } from '@aws-sdk/client-ses';
-import type { EmailSender, OutgoingEmail } from './email-sender.js';
+import type { EmailSender, OutgoingEmail, SendOptions } from './email-sender.js';
 import { composeMime } from './mime.js';
 import { classifySesError } from './ses-errors.js';
 
@@ -10,22 +10,38 @@ import { classifySesError } from './ses-errors.js';
  */
 export function createSesEmailSender(client: SESClient, options: { throttleRetryMs?: number } = {}): EmailSender {
   return {
-    async send(message: OutgoingEmail, signal: AbortSignal) {
+    async send(message: OutgoingEmail, signal: AbortSignal, sendOptions?: SendOptions) {
       const raw = await composeMime(message);
-      try {
-        const out = await client.send(
-          new SendRawEmailCommand({
-            RawMessage: { Data: raw },
-            Source: message.from.address,
-            Destinations: [message.to],
-            ConfigurationSetName: message.configurationSet,
-            Tags: Object.entries(message.tags).map(([Name, Value]) => ({ Name, Value })),
-          }),
-          { abortSignal: signal },
+      const command = new SendRawEmailCommand({
+        RawMessage: { Data: raw },
+        Source: message.from.address,
+        Destinations: [message.to],
+        ConfigurationSetName: message.configurationSet,
+        Tags: Object.entries(message.tags).map(([Name, Value]) => ({ Name, Value })),
+      });
+      const gate = sendOptions?.beforeRequest;
+      let gateFailed = false;
+      if (gate) {
+        // innermost middleware: after serialising and signing, right before the HTTP handler
+        command.middlewareStack.add(
+          (next) => async (args) => {
+            try {
+              await gate();
+            } catch (err) {
+              gateFailed = true;
+              throw err;
+            }
+            return next(args);
+          },
+          { step: 'deserialize', priority: 'low', name: 'coldcopyBeforeRequest' },
         );
+      }
+      try {
+        const out = await client.send(command, { abortSignal: signal });
         if (!out.MessageId) throw Object.assign(new Error('SES answered without a MessageId'), { name: 'MissingMessageId' });
         return { messageId: out.MessageId };
       } catch (err) {
+        if (gateFailed) throw err; // never left: not an SES outcome
         throw classifySesError(err, options.throttleRetryMs);
       }
     },
