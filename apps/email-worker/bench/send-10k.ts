@@ -59,6 +59,31 @@ function maxInAnyWindow(sorted: readonly number[], windowMs: number): number {
   return best;
 }
 
+/**
+ * Summed over the workers, from their /metrics: account slots checked right before a request left,
+ * how many of those were older than each bucket bound, the stale ones replaced, the sends deferred.
+ */
+async function accountSlotMetrics(workers: ReadonlyArray<{ healthPort: number }>) {
+  let checked = 0;
+  let renewed = 0;
+  let deferred = 0;
+  const atMost = new Map<string, number>();
+  for (const w of workers) {
+    const text = await (await fetch(`http://127.0.0.1:${w.healthPort}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      const [series, value] = line.split(' ');
+      const n = Number(value);
+      if (series === 'email_ses_slot_age_seconds_count') checked += n;
+      else if (series === 'email_ses_slots_renewed_total') renewed += n;
+      else if (series === 'email_ses_slot_deferrals_total') deferred += n;
+      const le = /^email_ses_slot_age_seconds_bucket\{le="([^"]+)"\}$/.exec(series ?? '')?.[1];
+      if (le && le !== '+Inf') atMost.set(le, (atMost.get(le) ?? 0) + n);
+    }
+  }
+  const olderThanMs = Object.fromEntries([...atMost].map(([le, n]) => [`${Number(le) * 1000}`, checked - n]));
+  return { checked, renewed, deferred, olderThanMs };
+}
+
 /** One SES-side process (bench/ses-process.ts); resolves once it listens. */
 async function startSesProcess(args: string[]) {
   const child = fork(fileURLToPath(new URL('./ses-process.ts', import.meta.url)), args, {
@@ -184,6 +209,7 @@ try {
   const countersAfter = await counters();
   await info.quit();
 
+  const slots = await accountSlotMetrics(workers);
   const report = await ses.report();
   const sends = [...report.sendTimes].sort((a, b) => a - b);
   if (process.env.BENCH_TIMES_FILE) writeFileSync(process.env.BENCH_TIMES_FILE, sends.join('\n'));
@@ -230,6 +256,8 @@ try {
     percentOfLimit: Number(((rate / RATE) * 100).toFixed(1)),
     maxInAnyOneSecondWindow: maxInAnyWindow(sends, 1000),
     proxyEventLoopDelayMs: report.proxyEventLoopDelayMs,
+    // the workers' email_ses_slot_* metrics: how old the account slots were when their requests left
+    accountSlots: slots,
     // CPU ms per SES request, per process, from the first tick until every row was sent
     cpuMsPerSend: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.msPerSend])),
     // of which in the kernel (system calls: every round trip to Postgres, Redis, SES costs some)

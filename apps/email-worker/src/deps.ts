@@ -2,9 +2,7 @@ import { SESClient } from '@aws-sdk/client-ses';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
 import { sendEmail } from '@coldcopy/queue-core';
 import { openAdminQueues } from '@coldcopy/queue-core/admin';
-import type { Producer } from '@coldcopy/queue-core/producer';
-import { createRateLimiter, type Logger, type WorkerEnv } from '@coldcopy/queue-core/worker';
-import { Redis } from 'ioredis';
+import { createRateLimiter, RedisConnections, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/worker';
 import type { EmailConfig } from './config.js';
 import type { emailWorkerEnv } from './env.js';
 import type { EmailSender } from './providers/email-sender.js';
@@ -58,7 +56,7 @@ export interface EmailDeps {
 export type EmailEnv = WorkerEnv<'email', typeof emailWorkerEnv>;
 
 /** Resources createDeps opened, closed by closeDeps after the worker stopped. */
-const owned = new WeakMap<EmailDeps, { pool: Pool; redis: Redis; ses: SESClient; admin?: ReturnType<typeof openAdminQueues> }>();
+const owned = new WeakMap<EmailDeps, { pool: Pool; limitsConnections: RedisConnections; ses: SESClient; admin?: ReturnType<typeof openAdminQueues> }>();
 
 export function emailConfig(env: EmailEnv): EmailConfig {
   return {
@@ -89,7 +87,7 @@ export function createSesClient(env: Pick<EmailEnv, 'SES_REGION' | 'SES_ENDPOINT
   });
 }
 
-export async function createDeps(env: EmailEnv, tools: { producer: Producer; logger: Logger }): Promise<EmailDeps> {
+export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<EmailDeps> {
   if (env.SES_TIMEOUT_MS + 5000 > env.SEND_LEASE_MS) {
     throw new Error('SEND_LEASE_MS must exceed SES_TIMEOUT_MS by at least 5 s, or a slow send would look abandoned');
   }
@@ -102,10 +100,17 @@ export async function createDeps(env: EmailEnv, tools: { producer: Producer; log
       DATABASE_APPLICATION_NAME: 'coldcopy-email-worker',
     }),
   );
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3, connectionName: 'coldcopy-email-worker-limits' });
+  // the send limits' own connection (Redis or Redis Cluster, as REDIS_URL says): their scripts run
+  // on every send and must not queue behind Bull's commands
+  const limitsConnections = new RedisConnections(env.REDIS_URL, 'worker', 'coldcopy-email-worker-limits');
+  const redis = limitsConnections.commandClient;
   const ses = createSesClient(env);
   const { producer, logger } = tools;
-  const state: { pool: Pool; redis: Redis; ses: SESClient; admin?: ReturnType<typeof openAdminQueues> } = { pool, redis, ses };
+  const state: { pool: Pool; limitsConnections: RedisConnections; ses: SESClient; admin?: ReturnType<typeof openAdminQueues> } = {
+    pool,
+    limitsConnections,
+    ses,
+  };
 
   const followUps: FollowUps = {
     async sendEmailLater(payload, options) {
@@ -138,6 +143,7 @@ export async function createDeps(env: EmailEnv, tools: { producer: Producer; log
       accountPerSecond: env.SES_MAX_SEND_RATE,
       domainPerMinute: env.DOMAIN_RATE_PER_MINUTE,
       maxWaitMs: env.RATE_WAIT_MAX_MS,
+      registry: tools.registry,
     }),
     followUps,
     queueControl: {
@@ -168,6 +174,6 @@ export async function closeDeps(deps: EmailDeps): Promise<void> {
   if (!state) return;
   await state.admin?.close();
   state.ses.destroy();
-  await state.redis.quit().catch(() => undefined);
+  await state.limitsConnections.close();
   await closePool(state.pool);
 }

@@ -15,6 +15,7 @@ import {
 import { PermanentJobError, RetryAfterError } from '@coldcopy/queue-core';
 import { createRateLimiter, type RateLimiter } from '@coldcopy/queue-core/worker';
 import { mockClient } from 'aws-sdk-client-mock';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { sendEmailHandler } from '../src/handlers/send-email.js';
 import { createPgEmailStore } from '../src/providers/pg-email-store.js';
@@ -290,8 +291,18 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
           }
         },
       };
-      const limits = createRedisSendLimits({ redis: h.redis, limiter, prefix: `${h.prefix}:email`, accountPerSecond: 1000, domainPerMinute: 60_000, maxWaitMs: 5000 });
-      return { limits, counted };
+      const registry = new Registry();
+      const limits = createRedisSendLimits({
+        redis: h.redis,
+        limiter,
+        prefix: `${h.prefix}:email`,
+        accountPerSecond: 1000,
+        domainPerMinute: 60_000,
+        maxWaitMs: 5000,
+        registry,
+      });
+      const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values;
+      return { limits, counted, metric };
     }
     const signal = new AbortController().signal;
     const tick = () => new Promise((r) => setTimeout(r, 25)); // lets the stall watch run
@@ -309,7 +320,7 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
     });
 
     it('a fresh slot is kept; one that waited past the slack (a slow claim) is replaced', async () => {
-      const { limits, counted } = slots();
+      const { limits, counted, metric } = slots();
       const slot = await limits.acquireSendSlot('ws-1', 'example.com', signal);
       expect(slot.dueAt).toBeLessThanOrEqual(performance.now());
       expect(await limits.confirmSendSlot(slot, signal)).toBe(slot);
@@ -318,15 +329,23 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
       const renewed = await limits.confirmSendSlot(slot, signal);
       expect(renewed).not.toBe(slot);
       expect(counted.account).toBe(2);
+      // three ages observed (fresh, stale, its replacement), one of them past 40 ms; one renewal
+      const ages = await metric('email_ses_slot_age_seconds');
+      expect(ages.find((v) => (v as { metricName?: string }).metricName === 'email_ses_slot_age_seconds_count')!.value).toBe(3);
+      expect(ages.find((v) => v.labels.le === 0.025)!.value).toBe(2);
+      expect((await metric('email_ses_slots_renewed_total'))[0]!.value).toBe(1);
+      expect((await metric('email_ses_slot_deferrals_total'))[0]!.value).toBe(0);
     });
 
     it('a grant handed over after an event-loop stall counts as old as the stall; stalls that keep coming defer the send', async () => {
-      const { limits, counted } = slots({ stallAfterGrantMs: 40 });
+      const { limits, counted, metric } = slots({ stallAfterGrantMs: 40 });
       const slot = await limits.acquireSendSlot('ws-1', 'example.com', signal);
       await tick();
       // stale twice over: after the stall, and after the wait for the watch; every fresh slot stalls again
       await expect(limits.confirmSendSlot(slot, signal)).rejects.toBeInstanceOf(RetryAfterError);
       expect(counted.account).toBe(4);
+      expect((await metric('email_ses_slots_renewed_total'))[0]!.value).toBe(3);
+      expect((await metric('email_ses_slot_deferrals_total'))[0]!.value).toBe(1);
     });
   });
 });

@@ -7,6 +7,8 @@ const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 export interface EmailWorkerProcess {
   readonly child: ChildProcess;
+  /** its /healthz, /readyz and /metrics */
+  readonly healthPort: number;
   readonly output: () => string;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -55,5 +57,5 @@ export async function spawnEmailWorker(env: Record<string, string>, options: { n
     if (Date.now() > deadline) throw new Error(`email worker did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, output: () => out, exited };
+  return { child, healthPort, output: () => out, exited };
 }

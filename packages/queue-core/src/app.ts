@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Registry } from 'prom-client';
 import type { AnyJobDefinition } from './define-job.js';
 import { loadEnv, workerEnv, workerEnvSchema } from './env.js';
 import { ConfigError } from './errors.js';
@@ -18,6 +19,12 @@ import { clusterModeFromEnv, shardCountsFromEnv, shardsOf, type ShardCounts } fr
  * The composition root every worker app shares: env → logger → metrics → deps → worker → health
  * server → signals. An app's main.ts is one call to `runWorkerApp`.
  */
+export interface WorkerAppTools {
+  readonly producer: Producer;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
 export interface WorkerAppSpec<Q extends QueueName, E extends z.ZodRawShape, D> {
   /** app name, e.g. `email-worker` (log field, Redis connection name) */
   readonly app: string;
@@ -25,8 +32,11 @@ export interface WorkerAppSpec<Q extends QueueName, E extends z.ZodRawShape, D> 
   /** the app's own env variables, merged with the shared worker variables */
   readonly env?: E;
   readonly handlers: HandlersFor<Q, D>;
-  /** builds the providers; the only place real SDKs are constructed */
-  readonly createDeps: (env: WorkerEnv<Q, E>, tools: { producer: Producer; logger: Logger }) => D | Promise<D>;
+  /**
+   * builds the providers; the only place real SDKs are constructed. `registry` is the process's
+   * metrics registry (served on the health port) for the app's own metrics.
+   */
+  readonly createDeps: (env: WorkerEnv<Q, E>, tools: WorkerAppTools) => D | Promise<D>;
   /** closes what createDeps opened (pools, SDK clients), after the worker stopped */
   readonly closeDeps?: (deps: D) => Promise<void> | void;
   /** the definitions to dispatch; default: the catalog's jobs of the queue (tests pass their own) */
@@ -94,7 +104,7 @@ export async function runWorkerApp<Q extends QueueName, E extends z.ZodRawShape,
     shards: sharding.shards,
     cluster: sharding.cluster,
   });
-  const deps = await spec.createDeps(env, { producer, logger });
+  const deps = await spec.createDeps(env, { producer, logger, registry: metrics.registry });
 
   const dispatched = new Set((spec.definitions ?? jobsOnQueue(spec.queue)).map((d) => d.name));
   const worker = await startWorker({

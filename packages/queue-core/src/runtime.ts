@@ -1,5 +1,5 @@
 /** `@coldcopy/queue-core/worker`: everything a worker app needs. Not for the web app. */
-export { runWorkerApp, workerAppEnvSchema, type RunningWorkerApp, type WorkerAppSpec, type WorkerEnv } from './app.js';
+export { runWorkerApp, workerAppEnvSchema, type RunningWorkerApp, type WorkerAppSpec, type WorkerAppTools, type WorkerEnv } from './app.js';
 export { boolEnv, concurrencyEnv, loadEnv, redisEnv, workerEnv, workerEnvSchema } from './env.js';
 export { startHealthServer, type HealthServer } from './health-server.js';
 export { createLogger, createSilentLogger, type Logger } from './logger.js';

@@ -1,6 +1,7 @@
 import { RetryAfterError } from '@coldcopy/queue-core';
 import type { RateLimiter } from '@coldcopy/queue-core/worker';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import type { SendLimits, SendSlot } from './send-limits.js';
 
 /** "Increment only if below the cap", with a two-day expiry, in one script. */
@@ -24,7 +25,8 @@ interface CapScripts {
 }
 
 export interface RedisSendLimitsOptions {
-  readonly redis: Redis;
+  /** a Redis or Redis Cluster command client (every script touches one key) */
+  readonly redis: Redis | Cluster;
   readonly limiter: RateLimiter;
   /** key prefix, e.g. `${BULL_PREFIX}:email` */
   readonly prefix: string;
@@ -34,6 +36,31 @@ export interface RedisSendLimitsOptions {
   readonly domainPerMinute: number;
   /** RATE_WAIT_MAX_MS */
   readonly maxWaitMs: number;
+  /** where the account slot metrics go (the worker's registry, served on its health port) */
+  readonly registry?: Registry;
+}
+
+/**
+ * How close to the limiter's slack the sends run: the age of every account slot checked right
+ * before a request leaves, the stale ones replaced, and the sends deferred because their slots
+ * kept going stale. Tuning ACCOUNT_SLACK_MS and FRESH_SLOT_MS starts here.
+ */
+function slotMetrics(registry: Registry | undefined) {
+  const registers = registry ? [registry] : [];
+  return {
+    age: new Histogram({
+      name: 'email_ses_slot_age_seconds',
+      help: 'Age of an SES account rate slot when its request was about to leave (stale ones included)',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    renewed: new Counter({ name: 'email_ses_slots_renewed_total', help: 'SES account slots found stale and replaced by a fresh one', registers }),
+    deferred: new Counter({
+      name: 'email_ses_slot_deferrals_total',
+      help: 'Sends deferred because their SES account slots kept going stale',
+      registers,
+    }),
+  };
 }
 
 /**
@@ -43,7 +70,8 @@ export interface RedisSendLimitsOptions {
 const ACCOUNT_SLACK_MS = 25;
 /**
  * Of that slack, how late confirmSendSlot may find a slot (its answer's way back from Redis, timer
- * lateness, the claim); the rest is for composing the MIME and the SDK's way to SES. Later than
+ * lateness, the claim, composing and signing the request); the rest is for the HTTP handler's way
+ * to the socket and the network, as confirmSendSlot runs once the request is signed. Later than
  * this, the slot is replaced by a fresh one.
  */
 const FRESH_SLOT_MS = 15;
@@ -106,6 +134,7 @@ interface AccountSlot extends SendSlot {
 
 export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimits {
   const { redis, limiter, prefix } = options;
+  const metrics = slotMetrics(options.registry);
   if (typeof (redis as unknown as Partial<CapScripts>)[TAKE_COMMAND] !== 'function') {
     redis.defineCommand(TAKE_COMMAND, { numberOfKeys: 1, lua: TAKE_BELOW_CAP });
     redis.defineCommand(RELEASE_COMMAND, { numberOfKeys: 1, lua: RELEASE });
@@ -152,11 +181,17 @@ export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimi
       return accountSlot(signal);
     },
     async confirmSendSlot(slot, signal) {
-      for (let renewals = 0; age(slot) > FRESH_SLOT_MS; renewals++) {
-        if (renewals === MAX_RENEWALS) throw new RetryAfterError(1000, 'SES account slots keep going stale (event loop or Redis stalls)');
+      for (let renewals = 0; ; renewals++) {
+        const ms = age(slot);
+        metrics.age.observe(ms / 1000);
+        if (ms <= FRESH_SLOT_MS) return slot;
+        if (renewals === MAX_RENEWALS) {
+          metrics.deferred.inc();
+          throw new RetryAfterError(1000, 'SES account slots keep going stale (event loop or Redis stalls)');
+        }
+        metrics.renewed.inc();
         slot = await accountSlot(signal);
       }
-      return slot;
     },
     async takeMailboxDaily(workspaceId, mailboxId, cap, day) {
       return (await scripts[TAKE_COMMAND](capKey(workspaceId, mailboxId, day), String(cap))) === 1;
