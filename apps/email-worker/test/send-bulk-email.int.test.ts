@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { sendBulkEmailHandler, type CampaignTickResult } from '../src/handlers/send-bulk-email.js';
+import { deletePrefix } from '@coldcopy/testing';
+import { describe, expect, inject, it } from 'vitest';
+import { REENQUEUE_AFTER_MS, sendBulkEmailHandler, type CampaignTickResult } from '../src/handlers/send-bulk-email.js';
 import { fakeContext } from './fixtures/fake-deps.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { useEmailHarness } from './harness.js';
@@ -30,10 +31,10 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
 
     // the retry of the same tick (crash after the enqueue): nothing new
     const again = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId, 20), fakeContext(deps));
-    expect(again).toMatchObject({ scheduled: 10 }); // only the 10 leads not yet scheduled
+    expect(again).toMatchObject({ scheduled: 10, queued: 10 }); // only the 10 leads not yet scheduled
     expect(await jobIds()).toHaveLength(30);
     const third = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId, 20), fakeContext(deps));
-    expect(third).toMatchObject({ scheduled: 0, remaining: false });
+    expect(third).toMatchObject({ scheduled: 0, queued: 0, remaining: false });
     expect(await jobIds()).toHaveLength(30);
     const rows = await h.pool.query('SELECT count(*)::int AS n, count(DISTINCT lead_id)::int AS leads FROM campaign_emails WHERE campaign_id = $1', [seed.campaignId]);
     expect(rows.rows[0]).toEqual({ n: 30, leads: 30 });
@@ -45,6 +46,69 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     const result = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps));
     expect(result).toMatchObject({ scheduled: 0, queued: 5 });
     expect(await jobIds()).toEqual(seed.sendIds.map((id) => `send-email.${id}`).sort());
+  });
+
+  it('enqueues a row once: a tick right after adds no job while the jobs wait; a crash before the mark only re-enqueues', async () => {
+    const seed = await seedCampaign(h.pool, { leads: 40 });
+    const { deps } = h.deps();
+    const before = new Date();
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ scheduled: 40, queued: 40 });
+    const marks = await h.pool.query<{ enqueued_at: Date | null }>('SELECT enqueued_at FROM campaign_emails WHERE campaign_id = $1', [seed.campaignId]);
+    expect(marks.rows.every((r) => r.enqueued_at !== null && r.enqueued_at.getTime() >= before.getTime() - 1)).toBe(true);
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ scheduled: 0, queued: 0 });
+    expect(await jobIds()).toHaveLength(40);
+
+    // a tick that died between the enqueue and the mark: the next one enqueues the same ids again (no-ops)
+    await h.pool.query('UPDATE campaign_emails SET enqueued_at = NULL WHERE campaign_id = $1', [seed.campaignId]);
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 40 });
+    expect(await jobIds()).toHaveLength(40);
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 0 });
+  });
+
+  it('enqueues again a row whose job may be lost: mark and due time older than REENQUEUE_AFTER_MS', async () => {
+    const seed = await seedCampaign(h.pool, { leads: 3 });
+    const { deps } = h.deps();
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 3 });
+    // Redis restarted without persistence: every job gone
+    await deletePrefix(inject('redisUrl'), h.prefix);
+    expect(await jobIds()).toEqual([]);
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 0 }); // not yet
+    const { rows } = await h.pool.query<{ id: string }>(
+      `UPDATE campaign_emails SET scheduled_at = scheduled_at - make_interval(secs => $2::double precision / 1000),
+         enqueued_at = enqueued_at - make_interval(secs => $2::double precision / 1000)
+       WHERE campaign_id = $1 AND lead_id <> $3 RETURNING id`,
+      [seed.campaignId, REENQUEUE_AFTER_MS + 1000, seed.leads[0]!.leadId],
+    );
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 2 });
+    expect(await jobIds()).toEqual(rows.map((r) => `send-email.${r.id}`).sort());
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 0 });
+  });
+
+  it('enqueues a row claimed and claimable again at once; leaves one the send path deferred with its own job', async () => {
+    const seed = await seedCampaign(h.pool, { leads: 3 });
+    const { deps } = h.deps();
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 3 });
+    const { rows } = await h.pool.query<{ id: string; lead_id: string }>('SELECT id, lead_id FROM campaign_emails WHERE campaign_id = $1 ORDER BY id', [
+      seed.campaignId,
+    ]);
+    const [failed, unclaimed, waiting] = rows;
+    const email = (r: { lead_id: string }) => seed.leads.find((l) => l.leadId === r.lead_id)!.email;
+    // as send-email does it: claimed, then SES paused the mailbox's configuration set (retryable, no job)
+    expect(await deps.store.claimUnlessSuppressed(seed.workspaceId, failed!.id, email(failed!))).toMatchObject({ claimed: true });
+    await deps.store.recordFailed(seed.workspaceId, failed!.id, { error: 'ConfigurationSetSendingPausedException', retryable: true });
+    // claimed, then no fresh rate slot: the claim given back and a delayed follow-up of its own
+    expect(await deps.store.claimUnlessSuppressed(seed.workspaceId, unclaimed!.id, email(unclaimed!))).toMatchObject({ claimed: true });
+    await deps.store.unclaim(seed.workspaceId, unclaimed!.id, new Date(), 'rate-limit');
+    await deps.followUps.sendEmailLater(
+      { workspaceId: seed.workspaceId, requestedBy: 'system', campaignEmailId: unclaimed!.id },
+      { delayMs: 0, key: `${unclaimed!.id}.w1.1` },
+    );
+
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 1 });
+    expect(await jobIds()).toEqual(
+      [`send-email.${failed!.id}`, `send-email.${failed!.id}.1`, `send-email.${unclaimed!.id}`, `send-email.${unclaimed!.id}.w1.1`, `send-email.${waiting!.id}`].sort(),
+    );
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 0 });
   });
 
   it('respects the daily limit, the sending window and paused campaigns', async () => {

@@ -5,7 +5,7 @@ import type { CampaignRow, MailboxRow } from '@coldcopy/db';
 import { describe, expect, it } from 'vitest';
 import { createFakeDeps, fakeContext } from '../../test/fixtures/fake-deps.js';
 import { createFakeCampaignTickQueue, createFakeCampaignTickStore } from '../providers/fake-campaign-tick-store.js';
-import { campaignStartsAt, FAN_OUT_PAGE_SIZE, sendBulkEmailHandler } from './send-bulk-email.js';
+import { campaignStartsAt, FAN_OUT_PAGE_SIZE, REENQUEUE_AFTER_MS, sendBulkEmailHandler } from './send-bulk-email.js';
 
 // the fake clock (fake-deps.ts) reads 2026-12-01T15:00:00Z
 const SLOT = '20261201T1500Z';
@@ -52,6 +52,32 @@ describe('send-bulk-email: per-campaign tick', () => {
     await s.run(20);
     expect(s.ticks.rows.size).toBe(30);
     expect(new Set(s.followUps.jobs.map((j) => j.key)).size).toBe(30);
+  });
+
+  it('enqueues only rows that need a job: new, claimed and claimable again, or marked longer ago than REENQUEUE_AFTER_MS', async () => {
+    const s = setup({ leads: 3 });
+    expect(await s.run()).toMatchObject({ scheduled: 3, queued: 3 });
+    expect(await s.run()).toMatchObject({ scheduled: 0, queued: 0 });
+    const [failed, deferred, lost] = [...s.ticks.rows.values()];
+    expect(failed!.enqueuedAt).toEqual(s.clock.now);
+
+    s.clock.now = new Date('2026-12-01T15:01:00Z');
+    // claimed, then back to retryable without a job (mailbox paused): at once, as `<id>.1`
+    Object.assign(failed!, { status: 'retryable', attempt: 1, claimedAt: new Date('2026-12-01T15:00:30Z') });
+    // deferred before the claim to 15:03, with its own follow-up job: not until 15:13
+    deferred!.scheduledAt = new Date('2026-12-01T15:03:00Z');
+    expect(await s.run()).toMatchObject({ queued: 1 });
+    expect(s.followUps.jobs.at(-1)!.key).toBe(`${failed!.id}.1`);
+    expect(await s.run()).toMatchObject({ queued: 0 });
+
+    s.clock.now = new Date(Date.parse('2026-12-01T15:00:00Z') + REENQUEUE_AFTER_MS + 1);
+    expect(await s.run()).toMatchObject({ queued: 1 }); // `lost`: its job may be gone
+    expect(lost!.enqueuedAt).toEqual(s.clock.now);
+    s.clock.now = new Date(Date.parse('2026-12-01T15:03:00Z') + REENQUEUE_AFTER_MS + 1);
+    // `deferred`, its follow-up long overdue, and `failed`, enqueued at 15:01
+    expect(await s.run()).toMatchObject({ queued: 2 });
+    expect([failed!, deferred!, lost!].map((r) => r.enqueuedAt)).toEqual([s.clock.now, s.clock.now, new Date(Date.parse('2026-12-01T15:00:00Z') + REENQUEUE_AFTER_MS + 1)]);
+    expect(await s.run()).toMatchObject({ queued: 0 });
   });
 
   it('stops at the daily limit, outside the window, and for inactive campaigns', async () => {

@@ -27,7 +27,7 @@ export interface CampaignTickResult {
   readonly completed: boolean;
   /** new ledger rows this tick */
   readonly scheduled: number;
-  /** send-email jobs handed to the queue (existing job ids are no-ops) */
+  /** send-email jobs handed to the queue, for the due rows that needed one (existing job ids are no-ops) */
   readonly queued: number;
   /** due enrolments ended because the lead is suppressed or unsubscribed */
   readonly skippedSuppressed: number;
@@ -60,6 +60,18 @@ export type SendBulkEmailResult = CampaignTickResult | CampaignFanOutResult;
 export const FAN_OUT_PAGE_SIZE = 500;
 
 /**
+ * How long after its enqueue (or, for a deferred row, after the time it was deferred to) a
+ * claimable row may go unclaimed before the tick enqueues its send-email job again, in case the
+ * job was lost (Redis restarted without persistence, a job removed by hand). Two fan-out slots
+ * (CAMPAIGN_TICK_MINUTES = 5), so a lost job is replaced within 10-15 minutes, the order of the
+ * unknown-outcome window (UNKNOWN_EVENT_WINDOW_MS, 15 minutes by default), and well above the send
+ * lease (SEND_LEASE_MS, 2 minutes) and a send's rate-limit wait. A job that is merely still waiting
+ * in a long backlog costs nothing wrong when enqueued again: Bull ignores its known id, and the
+ * tick pays that add once per interval per row instead of on every tick.
+ */
+export const REENQUEUE_AFTER_MS = 2 * CAMPAIGN_TICK_MINUTES * 60_000;
+
+/**
  * The campaign tick (email-ses-sns.md §12.6: bulk = fan-out only), in two forms
  * (queue-core email.jobs.ts):
  *
@@ -79,9 +91,16 @@ export const FAN_OUT_PAGE_SIZE = 500;
  *      enrolment, steps whose condition does not hold are skipped (the enrolment moves on to the
  *      following step, or completes), and the rest get `scheduled` ledger rows within the daily
  *      limit (the unique (campaign, lead, step) key makes a retry insert nothing twice);
- *   4. enqueue a send-email job for every due claimable row of the campaign, new or left over from
- *      a crash, with deterministic ids (`send-email.<id>`, or `.<attempt>` after a claim) so a
- *      retry adds no duplicate jobs, and a duplicate job could not send twice anyway (the claim);
+ *   4. enqueue a send-email job for each due claimable row of the campaign that needs one, then
+ *      mark those rows enqueued (`enqueued_at`, stamped with the tick's start): rows never
+ *      enqueued (new, or left over from a crash before the enqueue or the mark), rows claimed
+ *      since their last enqueue and claimable again (a retryable failure, an unknown outcome
+ *      resolved to one resend by step 1: the claim used the job up), and rows enqueued, and due,
+ *      longer than REENQUEUE_AFTER_MS ago (the job may be lost from Redis). Rows whose job still
+ *      waits are skipped, and so are rows the send path deferred with their own delayed follow-up
+ *      job until that job's time plus the same interval. Ids are deterministic (`send-email.<id>`,
+ *      or `.<attempt>` after a claim), so a retry or a re-enqueue of a waiting job adds nothing,
+ *      and a duplicate job could not send twice anyway (the claim);
  *   5. when nothing is left to send, the campaign completes once every enrolment is finished.
  */
 export const sendBulkEmailHandler: Handler<typeof sendBulkEmail, EmailDeps> = async (payload, ctx): Promise<SendBulkEmailResult> => {
@@ -204,8 +223,9 @@ async function tickCampaign(tick: Extract<CampaignTickForm, { kind: 'campaign' }
   }
   await ctx.progress({ stage: 'scheduled', scheduled: result.scheduled });
 
-  // every due claimable row of the campaign, including rows left by a crash before the enqueue
-  const sends = await ticks.dueSends(ws, campaign.id, now, Math.max(tick.batchSize, 50) * 4);
+  // due claimable rows that need a job: new ones, ones left by a crash before the enqueue or its
+  // mark, ones claimed since their last enqueue and claimable again, and ones whose job may be lost
+  const sends = await ticks.dueSends(ws, campaign.id, now, Math.max(tick.batchSize, 50) * 4, new Date(now.getTime() - REENQUEUE_AFTER_MS));
   if (sends.length > 0) {
     result.queued = await deps.followUps.sendEmails(
       sends.map((s) => ({
@@ -213,6 +233,9 @@ async function tickCampaign(tick: Extract<CampaignTickForm, { kind: 'campaign' }
         key: s.attempt === 0 ? s.id : `${s.id}.${s.attempt}`,
       })),
     );
+    // after the enqueue, never before (a crash in between only re-enqueues: same ids), stamped with
+    // the tick's start so that a claim by one of these jobs is never older than the mark
+    await ticks.markEnqueued(ws, campaign.id, sends.map((s) => s.id), now);
   }
   await ctx.progress({ stage: 'queued', scheduled: result.scheduled, queued: result.queued });
   return finish(skipped);

@@ -5,6 +5,7 @@ import {
   listCampaignMailboxes,
   listDueCampaignEmails,
   listUnsettledCampaignEmails,
+  markCampaignEmailsEnqueued,
   resolveUnknownCampaignEmail,
   type CampaignRow,
   type MailboxRow,
@@ -68,7 +69,18 @@ export interface CampaignTickStore {
   dueEnrolments(workspaceId: string, campaignId: string, now: Date, limit: number): Promise<DueEnrolment[]>;
   /** inserts `scheduled` rows; existing (campaign, lead, step) rows are left alone */
   schedule(workspaceId: string, campaignId: string, rows: ReadonlyArray<{ leadId: string; stepNumber: number; mailboxId: string; scheduledAt: Date }>): Promise<number>;
-  dueSends(workspaceId: string, campaignId: string, before: Date, limit: number): Promise<Array<{ id: string; attempt: number }>>;
+  /**
+   * Claimable (scheduled, retryable) rows due by `before` that need a send-email job, oldest due
+   * first: never enqueued by a tick, claimed since their last enqueue (the claim used that job up),
+   * or enqueued and due before `enqueuedBefore` (the job may be lost). Rows whose job is still
+   * waiting, or that a deferral gave a delayed follow-up job, are left out.
+   */
+  dueSends(workspaceId: string, campaignId: string, before: Date, limit: number, enqueuedBefore: Date): Promise<Array<{ id: string; attempt: number }>>;
+  /**
+   * Marks rows whose send-email jobs were just handed to the queue (`enqueued_at = at`, rows still
+   * claimable only). Called after the enqueue with a time taken before it; returns how many it marked.
+   */
+  markEnqueued(workspaceId: string, campaignId: string, campaignEmailIds: readonly string[], at: Date): Promise<number>;
   /**
    * Settles outcomes: `sending` rows past their lease → unknown; unknown rows whose SES Send event
    * did not come within the window → failed_unknown (review) or, once, retryable (resend-once).
@@ -277,7 +289,8 @@ export function createPgCampaignTickStore(pool: Pool): CampaignTickStore {
       );
       return result.scheduled.length;
     },
-    dueSends: (ws, id, before, limit) => listDueCampaignEmails(pool, ws, id, { before, limit }),
+    dueSends: (ws, id, before, limit, enqueuedBefore) => listDueCampaignEmails(pool, ws, id, { before, limit, enqueuedBefore }),
+    markEnqueued: (ws, id, ids, at) => markCampaignEmailsEnqueued(pool, ws, id, ids, at),
     async settle(ws, id, { leaseMs, windowMs, policy, now }) {
       const stale = await listUnsettledCampaignEmails(pool, ws, id, { claimedBefore: new Date(now.getTime() - Math.min(leaseMs, windowMs)), limit: 500 });
       let expired = 0;

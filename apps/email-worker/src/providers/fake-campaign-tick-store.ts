@@ -24,19 +24,28 @@ export interface FakeLedgerRow {
   status: string;
   attempt: number;
   readonly createdAt: Date;
+  /** when the row is due (a deferral moves it) */
+  scheduledAt: Date;
+  /** the last claim (claimed_at; a claim given back clears it) */
+  claimedAt: Date | null;
+  /** when a tick last enqueued its send-email job (enqueued_at) */
+  enqueuedAt: Date | null;
 }
 
 type Step = { readonly delay_days: number; readonly delay_hours: number };
 
 const OPEN: readonly EnrolmentStatus[] = ['pending', 'in_progress'];
 const LIVE_SENDS = ['scheduled', 'sending', 'retryable', 'unknown'];
+const CLAIMABLE = ['scheduled', 'retryable'];
 
 /**
  * In-memory campaign tick store: campaigns of any workspaces (each with the given mailboxes and
  * steps), their enrolments and ledger rows, with the same guards as the Postgres statements
  * (campaign-tick-store.ts): unique row per (campaign, lead, step), enrolment updates only while
  * pending or in progress, skips guarded by the current step, start only from `scheduled`,
- * completion only when every enrolment is finished and no send is live.
+ * completion only when every enrolment is finished and no send is live, due sends only when they
+ * need a job (listDueCampaignEmails). A test plays the send path on a row by setting its fields
+ * (`status`, `attempt`, `claimedAt`, `scheduledAt`), as the ledger statements would.
  */
 export function createFakeCampaignTickStore(
   options: { campaigns: CampaignRow[]; mailboxes?: MailboxRow[]; steps?: number | Step[] },
@@ -96,17 +105,45 @@ export function createFakeCampaignTickStore(
         const key = `${id}:${r.leadId}:${r.stepNumber}`;
         if (rows.has(key)) continue;
         const rowId = `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`;
-        rows.set(key, { id: rowId, campaignId: id, leadId: r.leadId, step: r.stepNumber, status: 'scheduled', attempt: 0, createdAt: r.scheduledAt });
+        rows.set(key, {
+          id: rowId,
+          campaignId: id,
+          leadId: r.leadId,
+          step: r.stepNumber,
+          status: 'scheduled',
+          attempt: 0,
+          createdAt: r.scheduledAt,
+          scheduledAt: r.scheduledAt,
+          claimedAt: null,
+          enqueuedAt: null,
+        });
         added++;
       }
       return added;
     },
-    async dueSends(ws, id, _before, limit) {
+    async dueSends(ws, id, before, limit, enqueuedBefore) {
       own(ws, id);
       return rowsOf(id)
-        .filter((r) => r.status === 'scheduled' || r.status === 'retryable')
+        .filter((r) => CLAIMABLE.includes(r.status) && r.scheduledAt <= before)
+        .filter(
+          (r) =>
+            r.enqueuedAt === null ||
+            (r.claimedAt !== null && r.claimedAt >= r.enqueuedAt) ||
+            Math.max(r.enqueuedAt.getTime(), r.scheduledAt.getTime()) < enqueuedBefore.getTime(),
+        )
+        .sort((a, b) => a.scheduledAt.getTime() - b.scheduledAt.getTime() || a.id.localeCompare(b.id))
         .slice(0, limit)
         .map((r) => ({ id: r.id, attempt: r.attempt }));
+    },
+    async markEnqueued(ws, id, ids, at) {
+      own(ws, id);
+      let marked = 0;
+      for (const r of rowsOf(id)) {
+        if (!ids.includes(r.id) || !CLAIMABLE.includes(r.status) || (r.enqueuedAt !== null && r.enqueuedAt >= at)) continue;
+        r.enqueuedAt = at;
+        marked++;
+      }
+      return marked;
     },
     async settle(ws, id) {
       own(ws, id);

@@ -186,21 +186,73 @@ export async function countCampaignEmailsSince(db: Queryable, workspaceId: strin
   return rows[0]!.n;
 }
 
-/** Claimable rows of the campaign due before `before` (orphans to re-enqueue), oldest first. */
+/**
+ * Claimable rows of the campaign due before `before`, oldest first: the rows the campaign tick
+ * enqueues a send-email job for.
+ *
+ * With `enqueuedBefore`, only rows that need a job (markCampaignEmailsEnqueued keeps the mark):
+ *   - never enqueued (`enqueued_at` NULL: new, or left by a crash before the enqueue);
+ *   - claimed since the mark (`claimed_at >= enqueued_at`): that claim used the job up, so a row
+ *     back in scheduled|retryable (a retryable failure, an unknown outcome resolved to one resend)
+ *     has no job waiting, unless the send path enqueued its own (a duplicate is harmless: the
+ *     claim lets one job send);
+ *   - mark and due time both before `enqueuedBefore`: the job should have run by now and may be
+ *     lost (Redis restarted without persistence). The due time counts because a deferral moves
+ *     `scheduled_at` and enqueues its own delayed follow-up job, which runs only then.
+ * Without it, every claimable due row (the tick's behaviour before the mark existed).
+ */
 export async function listDueCampaignEmails(
   db: Queryable,
   workspaceId: string,
   campaignId: string,
-  options: { before: Date; limit: number },
+  options: { before: Date; limit: number; enqueuedBefore?: Date },
 ): Promise<Array<{ id: string; attempt: number }>> {
   await getCampaign(db, workspaceId, campaignId);
+  const needsJob =
+    options.enqueuedBefore === undefined
+      ? ''
+      : `AND (enqueued_at IS NULL OR claimed_at >= enqueued_at OR greatest(enqueued_at, scheduled_at) < $5)`;
   const { rows } = await db.query<{ id: string; attempt: number }>(
     `SELECT id, attempt FROM campaign_emails
      WHERE campaign_id = $1 AND workspace_id = $2 AND status IN ('scheduled', 'retryable') AND scheduled_at <= $3
+       ${needsJob}
      ORDER BY scheduled_at, id LIMIT $4`,
-    [campaignId, workspaceId, options.before, options.limit],
+    options.enqueuedBefore === undefined
+      ? [campaignId, workspaceId, options.before, options.limit]
+      : [campaignId, workspaceId, options.before, options.limit, options.enqueuedBefore],
   );
   return rows;
+}
+
+/**
+ * The campaign tick handed these rows' send-email jobs to the queue: `enqueued_at = at` on those
+ * still claimable (a row claimed meanwhile is left alone: its claim is newer than any mark). Call
+ * it after the enqueue, with a time taken before it, so a claim by one of those jobs is never
+ * older than the mark. Never moves a mark back. Returns how many rows it marked; ids of other
+ * campaigns or workspaces match nothing (foreign campaign: TenancyError).
+ *
+ * `at` comes from the worker's clock, `claimed_at` from the database's. A worker clock ahead by δ
+ * can hide a claim made within δ of the tick's start: such a row, if it comes back claimable
+ * without a job, is enqueued after the re-enqueue interval instead of at once (late, never lost);
+ * a clock behind only adds a duplicate enqueue.
+ */
+export async function markCampaignEmailsEnqueued(
+  db: Queryable,
+  workspaceId: string,
+  campaignId: string,
+  campaignEmailIds: readonly string[],
+  at: Date,
+): Promise<number> {
+  await getCampaign(db, workspaceId, campaignId);
+  if (campaignEmailIds.length === 0) return 0;
+  for (const id of campaignEmailIds) assertId('campaign_emails', id);
+  const result = await db.query(
+    `UPDATE campaign_emails SET enqueued_at = $4
+     WHERE workspace_id = $1 AND campaign_id = $2 AND id = ANY($3::uuid[]) AND status IN ('scheduled', 'retryable')
+       AND (enqueued_at IS NULL OR enqueued_at < $4)`,
+    [workspaceId, campaignId, campaignEmailIds, at],
+  );
+  return result.rowCount ?? 0;
 }
 
 /** Rows of the campaign whose outcome needs reconciling: sending past the lease, unknown past the event window. */
