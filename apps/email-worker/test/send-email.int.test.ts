@@ -276,19 +276,21 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
   });
 
   describe('account slots: the SES request leaves within the limiter slack of its slot', () => {
-    /** the real limiter, counting account acquires, optionally blocking the event loop right after each grant */
-    function slots(options: { stallAfterGrantMs?: number } = {}) {
+    /** the real limiter, counting account reservations, optionally blocking the event loop right after each one */
+    function slots(options: { stallAfterGrantMs?: number; accountPerSecond?: number } = {}) {
       const real = createRateLimiter(h.redis, { prefix: `${h.prefix}:email:rate` });
       const counted = { account: 0 };
       const limiter: RateLimiter = {
         tryAcquire: (key, limit) => real.tryAcquire(key, limit),
-        async acquire(key, limit, signal, o) {
-          await real.acquire(key, limit, signal, o);
+        acquire: (key, limit, signal, o) => real.acquire(key, limit, signal, o),
+        async reserve(key, limit, o) {
+          const wait = await real.reserve(key, limit, o);
           if (key === 'ses-account') {
             counted.account++;
             const until = performance.now() + (options.stallAfterGrantMs ?? 0);
             while (performance.now() < until); // a stalled event loop (GC, starved CPU)
           }
+          return wait;
         },
       };
       const registry = new Registry();
@@ -296,7 +298,7 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
         redis: h.redis,
         limiter,
         prefix: `${h.prefix}:email`,
-        accountPerSecond: 1000,
+        accountPerSecond: options.accountPerSecond ?? 1000,
         domainPerMinute: 60_000,
         maxWaitMs: 5000,
         registry,
@@ -305,7 +307,6 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
       return { limits, counted, metric };
     }
     const signal = new AbortController().signal;
-    const tick = () => new Promise((r) => setTimeout(r, 25)); // lets the stall watch run
 
     it('mailbox daily cap: counts up to the cap, gives back, never below zero', async () => {
       const { limits } = slots();
@@ -322,8 +323,8 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
     it('a fresh slot is kept; one that waited past the slack (a slow claim) is replaced', async () => {
       const { limits, counted, metric } = slots();
       const slot = await limits.acquireSendSlot('ws-1', 'example.com', signal);
-      expect(slot.dueAt).toBeLessThanOrEqual(performance.now());
       expect(await limits.confirmSendSlot(slot, signal)).toBe(slot);
+      expect(slot.dueAt).toBeLessThanOrEqual(performance.now()); // held until its slot
       expect(counted.account).toBe(1);
       await new Promise((r) => setTimeout(r, 40));
       const renewed = await limits.confirmSendSlot(slot, signal);
@@ -337,11 +338,21 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
       expect((await metric('email_ses_slot_deferrals_total'))[0]!.value).toBe(0);
     });
 
-    it('a grant handed over after an event-loop stall counts as old as the stall; stalls that keep coming defer the send', async () => {
+    it('acquireSendSlot returns ahead of the account slot (for the claim); confirmSendSlot holds the request until it', async () => {
+      const { limits } = slots({ accountPerSecond: 10 }); // slots (1000 + 25) / 10 = 102.5 ms apart
+      const first = await limits.acquireSendSlot('ws-1', 'example.com', signal);
+      await limits.confirmSendSlot(first, signal);
+      const second = await limits.acquireSendSlot('ws-1', 'example.com', signal);
+      expect(await limits.confirmSendSlot(second, signal)).toBe(second);
+      // never ahead of its slot: 102.5 ms after the first one's earliest possible time
+      expect(performance.now() - first.dueAt).toBeGreaterThanOrEqual(102.5);
+      expect(second.dueAt - first.dueAt).toBeGreaterThan(90);
+    });
+
+        it('a grant handed over after an event-loop stall counts as old as the stall; stalls that keep coming defer the send', async () => {
       const { limits, counted, metric } = slots({ stallAfterGrantMs: 40 });
       const slot = await limits.acquireSendSlot('ws-1', 'example.com', signal);
-      await tick();
-      // stale twice over: after the stall, and after the wait for the watch; every fresh slot stalls again
+      // stale after the stall, and every fresh slot stalls again
       await expect(limits.confirmSendSlot(slot, signal)).rejects.toBeInstanceOf(RetryAfterError);
       expect(counted.account).toBe(4);
       expect((await metric('email_ses_slots_renewed_total'))[0]!.value).toBe(3);

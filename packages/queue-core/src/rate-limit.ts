@@ -49,6 +49,14 @@ export interface AcquireOptions {
 export interface RateLimiter {
   /** Waits until a slot is granted (or throws: aborted signal, wait beyond `maxWaitMs`). */
   acquire(key: string, limit: RateLimit, signal?: AbortSignal, options?: AcquireOptions): Promise<void>;
+  /**
+   * Reserves the next slot without waiting for it and returns how far away it was when the script
+   * ran (ms, 0 = now); the caller waits (acquire = reserve, then sleep). For callers that overlap
+   * their own preparation with the wait, or must act at the slot time rather than merely after it.
+   * Beyond `maxWaitMs`, nothing is reserved and it throws RetryAfterError. A reservation the caller
+   * does not use stays taken: the limiter errs slow, never fast.
+   */
+  reserve(key: string, limit: RateLimit, options?: AcquireOptions): Promise<number>;
   /** Takes a slot if one is free now and returns 0; otherwise takes nothing and returns the wait in ms. */
   tryAcquire(key: string, limit: RateLimit): Promise<number>;
 }
@@ -96,6 +104,14 @@ export function createRateLimiter(redis: RedisClient, options: RateLimiterOption
   }
   const client = redis as unknown as WithCommand;
   const keyOf = (key: string) => `${options.prefix}:${key}`;
+  const reserve: RateLimiter['reserve'] = async (key, limit, acquireOptions) => {
+    const interval = validate(limit);
+    const maxWaitMs = acquireOptions?.maxWaitMs ?? 60_000;
+    const [granted, wait] = await client[COMMAND](keyOf(key), String(interval), '1', String(maxWaitMs));
+    const waitMs = Number(wait);
+    if (granted !== 1) throw new RetryAfterError(Math.ceil(waitMs), `rate limit ${key}: next slot in ${Math.ceil(waitMs)} ms`);
+    return waitMs;
+  };
 
   return {
     async tryAcquire(key, limit) {
@@ -104,13 +120,11 @@ export function createRateLimiter(redis: RedisClient, options: RateLimiterOption
       return granted === 1 ? 0 : Math.max(1, Math.ceil(Number(wait)));
     },
 
+    reserve,
+
     async acquire(key, limit, signal, acquireOptions) {
-      const interval = validate(limit);
       signal?.throwIfAborted();
-      const maxWaitMs = acquireOptions?.maxWaitMs ?? 60_000;
-      const [granted, wait] = await client[COMMAND](keyOf(key), String(interval), '1', String(maxWaitMs));
-      const waitMs = Number(wait);
-      if (granted !== 1) throw new RetryAfterError(Math.ceil(waitMs), `rate limit ${key}: next slot in ${Math.ceil(waitMs)} ms`);
+      const waitMs = await reserve(key, limit, acquireOptions);
       if (waitMs > 0) await sleep(waitMs, signal);
     },
   };

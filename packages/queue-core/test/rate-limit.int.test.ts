@@ -54,7 +54,25 @@ describe('rate limiter (GCRA in one Lua script)', () => {
     expect((refused as RetryAfterError).retryAfterMs).toBeGreaterThan(0);
   });
 
-  it('rejects nonsense limits', async () => {
+  it('reserve takes consecutive slots at once and returns their distance; refused beyond maxWaitMs, nothing taken', async () => {
+    const limiter = createRateLimiter(redis.client(), { prefix: `${redis.prefix}:rate` });
+    const limit = { max: 5, perMs: 1000 }; // one slot every 200 ms
+    const started = performance.now();
+    const waits = [await limiter.reserve('r', limit), await limiter.reserve('r', limit), await limiter.reserve('r', limit)];
+    const elapsed = performance.now() - started;
+    expect(waits[0]).toBe(0);
+    // each 200 ms after the previous, less the time the calls took
+    expect(waits[1]).toBeGreaterThan(200 - elapsed);
+    expect(waits[1]).toBeLessThanOrEqual(200);
+    expect(waits[2]! - waits[1]!).toBeGreaterThan(200 - elapsed);
+    expect(waits[2]! - waits[1]!).toBeLessThanOrEqual(200);
+    const refused = await limiter.reserve('r', limit, { maxWaitMs: 100 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RetryAfterError);
+    // nothing was reserved by the refusal: the next slot is still the fourth
+    expect(await limiter.reserve('r', limit)).toBeLessThanOrEqual(600);
+  });
+
+    it('rejects nonsense limits', async () => {
     const limiter = createRateLimiter(redis.client(), { prefix: `${redis.prefix}:rate` });
     await expect(limiter.tryAcquire('k', { max: 0, perMs: 1000 })).rejects.toThrow(RangeError);
     await expect(limiter.acquire('k', { max: 1, perMs: -1 })).rejects.toThrow(RangeError);

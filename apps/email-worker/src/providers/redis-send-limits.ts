@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { RetryAfterError } from '@coldcopy/queue-core';
 import type { RateLimiter } from '@coldcopy/queue-core/worker';
 import type { Cluster, Redis } from 'ioredis';
@@ -64,72 +65,41 @@ function slotMetrics(registry: Registry | undefined) {
 }
 
 /**
- * Grants must hold where SES counts them: the request reaches SES a few ms after the grant, so the
- * account limiter spaces grants with 25 ms of slack (rate-limit.ts `slackMs`).
+ * Grants must hold where SES counts them: the request reaches SES a few ms after its slot, so the
+ * account limiter spaces slots with 25 ms of slack (rate-limit.ts `slackMs`).
  */
 const ACCOUNT_SLACK_MS = 25;
 /**
- * Of that slack, how late confirmSendSlot may find a slot (its answer's way back from Redis, timer
- * lateness, the claim, composing and signing the request); the rest is for the HTTP handler's way
- * to the socket and the network, as confirmSendSlot runs once the request is signed. Later than
- * this, the slot is replaced by a fresh one.
+ * Of that slack, how old a slot may be when its request is about to leave (confirmSendSlot, once
+ * the request is composed and signed); the rest is for the HTTP handler's way to the socket and the
+ * network. An older slot is replaced by a fresh one.
  */
 const FRESH_SLOT_MS = 15;
+/**
+ * The wait for an account slot ends this long before the slot: the claim, composing and signing
+ * happen meanwhile, and confirmSendSlot then holds the request until the slot itself. Without the
+ * lead, that work made most slots several ms old and some stale (each stale slot is a lost one).
+ */
+const CLAIM_LEAD_MS = 10;
 /** fresh slots that went stale again before giving up (the send is deferred, its claim given back) */
 const MAX_RENEWALS = 3;
 
 /**
- * Event-loop stalls (a long GC, the CPU taken by other processes, long synchronous work): a timer
- * due during a stall fires when it ends, so a slot granted at its start is handed over at its end
- * and looks fresh although it is as old as the stall. One watch per process notes the last stalls
- * (a 10 ms interval that measures its own lateness; unref'd, started by the first slot); a stall
- * still going on, or just over, shows as the watch's own overdue run.
+ * A reserved slot of the account limiter, on this process's performance.now() clock. The limiter's
+ * script ran at some point between sending it and the answer's arrival, and the slot is its `wait`
+ * after that: `dueAt` (the interface's) is the earliest the slot can be, so an age measured from it
+ * is never too small (a stall anywhere after the request counts in full), and `notBefore` the latest,
+ * so a request held until then never leaves ahead of its slot.
  */
-const stallWatch = (() => {
-  const PERIOD_MS = 10;
-  const starts = new Float64Array(16);
-  const ends = new Float64Array(16);
-  let next = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let prev = 0;
-  return {
-    start() {
-      if (timer) return;
-      prev = performance.now();
-      timer = setInterval(() => {
-        const now = performance.now();
-        if (now - prev - PERIOD_MS > 2) {
-          starts[next] = prev + PERIOD_MS;
-          ends[next] = now;
-          next = (next + 1) % ends.length;
-        }
-        prev = now;
-      }, PERIOD_MS);
-      timer.unref();
-    },
-    /**
-     * How much earlier than `at` a timer that fired then may have been due: back to the start of a
-     * stall it ended with, but not before `armedAt` (the timer did not exist before).
-     */
-    lateness(at: number, armedAt: number): number {
-      let worst = 0;
-      const stall = (from: number, to: number) => {
-        if (at >= from && at <= to + PERIOD_MS) worst = Math.max(worst, at - Math.max(from, armedAt));
-      };
-      for (let i = 0; i < ends.length; i++) stall(starts[i]!, ends[i]!);
-      const overdueSince = prev + PERIOD_MS;
-      const now = performance.now();
-      if (now - overdueSince > 2) stall(overdueSince, now);
-      return worst;
-    },
-  };
-})();
-
 interface AccountSlot extends SendSlot {
-  /** performance.now() when the limiter's acquire resolved */
-  readonly grantedAt: number;
-  /** performance.now() when the limiter's answer arrived (its sleep began) */
-  readonly answeredAt: number;
+  readonly notBefore: number;
+}
+
+/** Resolves once performance.now() reaches `at` (setTimeout may wake up to 1 ms early). */
+async function sleepUntil(at: number, signal: AbortSignal): Promise<void> {
+  for (let left = at - performance.now(); left > 0; left = at - performance.now()) {
+    await delay(Math.ceil(left), undefined, { signal });
+  }
 }
 
 export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimits {
@@ -142,33 +112,10 @@ export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimi
   const scripts = redis as unknown as CapScripts;
   const capKey = (ws: string, mailboxId: string, day: string) => `${prefix}:cap:ws:${ws}:mailbox:${mailboxId}:${day}`;
   const account = { max: options.accountPerSecond, perMs: 1000, slackMs: ACCOUNT_SLACK_MS };
-  /**
-   * A slot of the account limiter. The limiter's script runs at some point between sending and
-   * answering, the slot is `wait` after that, and the sleep starts when the answer arrives: a late
-   * answer (Redis busy, the event loop busy) makes the grant late by up to the round trip. The
-   * round trip is timed with a PING queued right behind the script on the same connection (acquire
-   * sends its script before its first await), so answered right after it.
-   */
-  const accountSlot = async (signal: AbortSignal): Promise<AccountSlot> => {
-    stallWatch.start();
+  const reserveAccountSlot = async (): Promise<AccountSlot> => {
     const sentAt = performance.now();
-    const granted = limiter.acquire('ses-account', account, signal, { maxWaitMs: options.maxWaitMs });
-    const answered = redis.ping().then(
-      () => performance.now(),
-      () => Number.POSITIVE_INFINITY,
-    );
-    await granted;
-    const grantedAt = performance.now();
-    const answeredAt = Math.min(await answered, grantedAt);
-    return { grantedAt, answeredAt, dueAt: grantedAt - (answeredAt - sentAt) };
-  };
-  /**
-   * How long ago the slot may have been due: the round trip (in dueAt), and the lateness of the
-   * limiter's sleep when it ended with a stall (the sleep began when the answer arrived).
-   */
-  const age = (slot: SendSlot) => {
-    const { grantedAt = slot.dueAt, answeredAt = slot.dueAt } = slot as Partial<AccountSlot>;
-    return performance.now() - slot.dueAt + stallWatch.lateness(grantedAt, answeredAt);
+    const wait = await limiter.reserve('ses-account', account, { maxWaitMs: options.maxWaitMs });
+    return { dueAt: sentAt + wait, notBefore: performance.now() + wait };
   };
   return {
     async acquireSendSlot(workspaceId, recipientDomain, signal) {
@@ -178,19 +125,22 @@ export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimi
         signal,
         { maxWaitMs: options.maxWaitMs },
       );
-      return accountSlot(signal);
+      const slot = await reserveAccountSlot();
+      await sleepUntil(slot.notBefore - CLAIM_LEAD_MS, signal);
+      return slot;
     },
     async confirmSendSlot(slot, signal) {
       for (let renewals = 0; ; renewals++) {
-        const ms = age(slot);
-        metrics.age.observe(ms / 1000);
-        if (ms <= FRESH_SLOT_MS) return slot;
+        await sleepUntil((slot as Partial<AccountSlot>).notBefore ?? slot.dueAt, signal);
+        const age = performance.now() - slot.dueAt;
+        metrics.age.observe(age / 1000);
+        if (age <= FRESH_SLOT_MS) return slot;
         if (renewals === MAX_RENEWALS) {
           metrics.deferred.inc();
           throw new RetryAfterError(1000, 'SES account slots keep going stale (event loop or Redis stalls)');
         }
         metrics.renewed.inc();
-        slot = await accountSlot(signal);
+        slot = await reserveAccountSlot();
       }
     },
     async takeMailboxDaily(workspaceId, mailboxId, cap, day) {

@@ -11,18 +11,20 @@ export interface SendSlot {
 
 export interface SendLimits {
   /**
-   * Waits for a slot of the recipient domain's throttle and then of the SES account's MaxSendRate.
-   * Throws RetryAfterError(ms) instead of waiting longer than the configured in-handler wait.
+   * Waits for a slot of the recipient domain's throttle and then reserves one of the SES account's
+   * MaxSendRate, returning shortly before that slot (the claim and composing the request fit in
+   * between; confirmSendSlot holds the request until the slot). Throws RetryAfterError(ms) instead
+   * of waiting longer than the configured in-handler wait.
    */
   acquireSendSlot(workspaceId: string, recipientDomain: string, signal: AbortSignal): Promise<SendSlot>;
   /**
    * Call right before the SES request goes on the wire (the sender's `beforeRequest`, once the
-   * request is composed and signed). The account limiter spaces its grants, but SES counts
-   * arrivals: the request must leave within the limiter's slack of its slot, or requests held up
-   * together (a slow claim, a stalled event loop, a late answer from Redis) arrive together and
-   * overrun a 1 s window. When more time has passed since `slot`, this takes a fresh account slot
-   * (waiting, or RetryAfterError beyond the in-handler wait or after repeated stalls); the stale one
-   * stays unused, so the limiter errs slow, never fast.
+   * request is composed and signed): waits until the slot, if it has not come yet. The account
+   * limiter spaces its slots, but SES counts arrivals: the request must leave within the limiter's
+   * slack of its slot, or requests held up together (a slow claim, a stalled event loop, a late
+   * answer from Redis) arrive together and overrun a 1 s window. When more time has passed since
+   * `slot`, this takes a fresh account slot (waiting, or RetryAfterError beyond the in-handler wait
+   * or after repeated stalls); the stale one stays unused, so the limiter errs slow, never fast.
    */
   confirmSendSlot(slot: SendSlot, signal: AbortSignal): Promise<SendSlot>;
   /** Counts one send against the mailbox's cap for the UTC day; false (nothing counted) when the cap is reached. */
