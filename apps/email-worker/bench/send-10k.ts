@@ -42,10 +42,8 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
 const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '20';
 const POOL_MAX = process.env.BENCH_POOL_MAX ?? '12';
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 500);
-// Every 2 s (500 per tick = 250/s, 2.5 times the limit). Each tick also re-enqueues every due row
-// of the campaign (up to 4 × batchSize signed jobs, nearly all of them already queued): at one tick a
-// second that work stalls the worker running it for ~100-200 ms every second, the account slots
-// granted meanwhile go stale and are replaced (see redis-send-limits.ts), and the rate drops ~2 %.
+// Every 2 s (500 per tick = 250/s, 2.5 times the limit; the real schedule ticks every 5 minutes).
+// A tick enqueues jobs only for rows that have none (campaign_emails.enqueued_at).
 const TICK_MS = Number(process.env.BENCH_TICK_MS ?? 2000);
 const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
