@@ -59,18 +59,25 @@ function maxInAnyWindow(sorted: readonly number[], windowMs: number): number {
 
 /**
  * Summed over the workers, from their /metrics: account slots checked right before a request left,
- * how many of those were older than each bucket bound, the stale ones replaced, the sends deferred.
+ * how many of those were older than each bucket bound, the stale ones replaced, the sends deferred;
+ * and each worker's event-loop delay (a stall makes the slots granted during it stale).
  */
 async function accountSlotMetrics(workers: ReadonlyArray<{ healthPort: number }>) {
   let checked = 0;
   let renewed = 0;
   let deferred = 0;
   const atMost = new Map<string, number>();
+  // each worker's event-loop delay over the run (prom-client's monitorEventLoopDelay, never scraped before)
+  const eventLoopDelayMs: Array<{ p99: number; max: number }> = [];
   for (const w of workers) {
     const text = await (await fetch(`http://127.0.0.1:${w.healthPort}/metrics`)).text();
+    const loop = { p99: 0, max: 0 };
+    eventLoopDelayMs.push(loop);
     for (const line of text.split('\n')) {
       const [series, value] = line.split(' ');
       const n = Number(value);
+      if (series === 'nodejs_eventloop_lag_p99_seconds') loop.p99 = Math.round(n * 1000);
+      if (series === 'nodejs_eventloop_lag_max_seconds') loop.max = Math.round(n * 1000);
       if (series === 'email_ses_slot_age_seconds_count') checked += n;
       else if (series === 'email_ses_slots_renewed_total') renewed += n;
       else if (series === 'email_ses_slot_deferrals_total') deferred += n;
@@ -79,7 +86,7 @@ async function accountSlotMetrics(workers: ReadonlyArray<{ healthPort: number }>
     }
   }
   const olderThanMs = Object.fromEntries([...atMost].map(([le, n]) => [`${Number(le) * 1000}`, checked - n]));
-  return { checked, renewed, deferred, olderThanMs };
+  return { checked, renewed, deferred, olderThanMs, eventLoopDelayMs };
 }
 
 /** One SES-side process (bench/ses-process.ts); resolves once it listens. */
