@@ -7,6 +7,8 @@ export interface EmailConfig {
   /** unknown outcomes without an SES Send event after `windowMs`: review (failed_unknown) or resend once */
   readonly unknownOutcome: { readonly windowMs: number; readonly policy: 'review' | 'resend-once' };
   readonly sesThrottleRetryMs: number;
+  /** the campaign tick delays each new send-email job by a random 0…sendJitterMs */
+  readonly sendJitterMs: number;
   readonly sesQuotaRetryMs: number;
   readonly defaultConfigurationSet: string | undefined;
   readonly unsubscribe: UnsubscribeConfig;

@@ -63,6 +63,7 @@ export function emailConfig(env: EmailEnv): EmailConfig {
     leaseMs: env.SEND_LEASE_MS,
     unknownOutcome: { windowMs: env.UNKNOWN_EVENT_WINDOW_MS, policy: env.UNKNOWN_OUTCOME_POLICY },
     sesThrottleRetryMs: env.SES_THROTTLE_RETRY_MS,
+    sendJitterMs: env.SEND_JITTER_MS,
     sesQuotaRetryMs: env.SES_QUOTA_RETRY_MS,
     defaultConfigurationSet: env.SES_CONFIGURATION_SET,
     unsubscribe: { baseUrl: env.UNSUBSCRIBE_BASE_URL, mailtoDomain: env.UNSUBSCRIBE_MAILTO_DOMAIN, secret: env.UNSUBSCRIBE_SECRET },

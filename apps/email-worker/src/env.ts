@@ -36,6 +36,8 @@ export const emailWorkerEnv = {
   DOMAIN_RATE_PER_MINUTE: int(60),
   /** longest in-handler wait for a rate-limit slot; longer waits re-enqueue the send with a delay */
   RATE_WAIT_MAX_MS: int(5_000, 0),
+  /** the campaign tick spreads the send-email jobs it enqueues over a random delay of up to this much (0: none) */
+  SEND_JITTER_MS: int(30_000, 0),
   /** a `sending` ledger row older than this is treated as an unknown outcome (a worker died mid-send) */
   SEND_LEASE_MS: int(120_000),
   /** how long an unknown outcome waits for its SES `Send` event before UNKNOWN_OUTCOME_POLICY applies */

@@ -44,6 +44,8 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
       STALLED_INTERVAL_MS: '2000',
       UNKNOWN_EVENT_WINDOW_MS: '10000',
       UNKNOWN_OUTCOME_POLICY: 'resend-once',
+      // the tick's jobs spread over 2 s: some are still delayed in Bull when the worker dies
+      SEND_JITTER_MS: '2000',
     };
     const tick = (slot: string) =>
       h.producer.enqueue(sendBulkEmail, { workspaceId: seed.workspaceId, requestedBy: 'test', campaignId: seed.campaignId, windowSlot: slot, batchSize: 500 });

@@ -34,6 +34,7 @@ export async function spawnEmailWorker(env: Record<string, string>, options: { n
       UNSUBSCRIBE_MAILTO_DOMAIN: 'example.com',
       UNSUBSCRIBE_SECRET: 's'.repeat(32),
       SNS_TOPIC_ARNS: 'arn:aws:sns:us-east-1:123456789012:ses-events',
+      SEND_JITTER_MS: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -54,7 +54,19 @@ describe('send-bulk-email: per-campaign tick', () => {
     expect(new Set(s.followUps.jobs.map((j) => j.key)).size).toBe(30);
   });
 
-  it('enqueues only rows that need a job: new, claimed and claimable again, or marked longer ago than REENQUEUE_AFTER_MS', async () => {
+  it('spreads the send-email jobs over a random delay of up to sendJitterMs (none when 0)', async () => {
+    const s = setup({ leads: 200 });
+    expect(await s.run(100)).toMatchObject({ queued: 100 });
+    expect(s.followUps.jobs.every((j) => j.delayMs === 0)).toBe(true); // testConfig: no jitter
+    const deps = { ...s.deps, config: { ...s.deps.config, sendJitterMs: 30_000 } };
+    await sendBulkEmailHandler({ workspaceId: s.campaign.workspace_id, requestedBy: 'system', campaignId: s.campaign.id, windowSlot: SLOT, batchSize: 100 }, fakeContext(deps));
+    const delays = s.followUps.jobs.slice(100).map((j) => j.delayMs);
+    expect(delays).toHaveLength(100);
+    expect(delays.every((d) => d >= 0 && d < 30_000 && Number.isInteger(d))).toBe(true);
+    expect(new Set(delays).size).toBeGreaterThan(50); // spread, not one shared delay
+  });
+
+    it('enqueues only rows that need a job: new, claimed and claimable again, or marked longer ago than REENQUEUE_AFTER_MS', async () => {
     const s = setup({ leads: 3 });
     expect(await s.run()).toMatchObject({ scheduled: 3, queued: 3 });
     expect(await s.run()).toMatchObject({ scheduled: 0, queued: 0 });

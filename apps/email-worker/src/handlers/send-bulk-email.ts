@@ -227,10 +227,13 @@ async function tickCampaign(tick: Extract<CampaignTickForm, { kind: 'campaign' }
   // mark, ones claimed since their last enqueue and claimable again, and ones whose job may be lost
   const sends = await ticks.dueSends(ws, campaign.id, now, Math.max(tick.batchSize, 50) * 4, new Date(now.getTime() - REENQUEUE_AFTER_MS));
   if (sends.length > 0) {
+    const jitterMs = deps.config.sendJitterMs;
     result.queued = await deps.followUps.sendEmails(
       sends.map((s) => ({
         payload: { workspaceId: ws, requestedBy: 'system', traceId: tick.traceId, campaignEmailId: s.id },
         key: s.attempt === 0 ? s.id : `${s.id}.${s.attempt}`,
+        // spread over the jitter window, so that a tick's sends do not all leave at once
+        ...(jitterMs > 0 ? { delayMs: Math.floor(Math.random() * jitterMs) } : {}),
       })),
     );
     // after the enqueue, never before (a crash in between only re-enqueues: same ids), stamped with
