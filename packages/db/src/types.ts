@@ -157,6 +157,8 @@ export interface CampaignEmailRow {
   attempt: number;
   claimed_at: Date | null;
   scheduled_at: Date;
+  /** when the campaign tick last enqueued this row's send-email job (null: never) */
+  enqueued_at: Date | null;
   sent_at: Date | null;
   delivered_at: Date | null;
   opened_at: Date | null;
