@@ -29,6 +29,8 @@ export interface QueueHealth {
   readonly oldestWaitingAgeSeconds: number | null;
   /** worker connections on the queue; null when CLIENT LIST is not allowed */
   readonly workers: number | null;
+  /** Redis Cluster: some primaries did not answer CLIENT LIST, `workers` is a lower bound */
+  readonly workersPartial?: true;
   readonly workerConnections?: readonly WorkerConnection[];
 }
 
@@ -66,6 +68,7 @@ export function createHealthHandler(options: HealthOptions): RequestHandler {
           ...s.counts,
           oldestWaitingAgeSeconds: s.oldestWaitingAgeSeconds === null ? null : Math.round(s.oldestWaitingAgeSeconds * 10) / 10,
           workers: s.workers === null ? null : s.workers.length,
+          ...(s.workersPartial ? { workersPartial: true as const } : {}),
           ...(details && s.workers !== null ? { workerConnections: s.workers } : {}),
         }));
       } catch (err) {

@@ -125,7 +125,9 @@ export function createDashboardMetrics(options: DashboardMetricsOptions): Dashbo
         for (const state of JOB_STATES) jobs.set({ ...labels, state }, s.counts[state]);
         paused.set(labels, s.paused ? 1 : 0);
         if (s.oldestWaitingAgeSeconds !== null) oldestAge.set(labels, round3(s.oldestWaitingAgeSeconds));
-        if (s.workers !== null) workers.set(labels, s.workers.length);
+        // A partial read (Redis Cluster, some primaries did not answer) is a lower bound: no series,
+        // as when CLIENT LIST is refused, rather than a 0 that pages QueueHasWorkButNoWorkers.
+        if (s.workers !== null && !s.workersPartial) workers.set(labels, s.workers.length);
         // A counter whose value lives in Redis: reset + inc sets it to Bull's running total.
         if (s.finished.completed !== null) finished.inc({ ...labels, status: 'completed' }, s.finished.completed);
         if (s.finished.failed !== null) finished.inc({ ...labels, status: 'failed' }, s.finished.failed);

@@ -1,12 +1,13 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { QueueTarget } from './queue-targets.js';
 
 /**
  * Queue state read straight from Bull's Redis keys (ops.md §8), for /metrics and /health.
  *
  * Cost: one MULTI of O(1) commands per queue (LLEN, ZCARD, EXISTS, HGET and one small Lua script
- * reading a single job hash), all sent in one round trip, plus one CLIENT LIST for the workers.
- * Never a job list: the time does not grow with the number of jobs (docs/benchmarks.md).
+ * reading a single job hash), all sent in one round trip, plus one CLIENT LIST for the workers
+ * (on a Redis Cluster one per primary, sent at the same time). Never a job list: the time does not
+ * grow with the number of jobs (docs/benchmarks.md).
  */
 export interface JobCounts {
   /** `wait` + `paused` lists: jobs held by a paused queue are still waiting (bull-v4.md §12) */
@@ -19,7 +20,13 @@ export interface JobCounts {
 
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const satisfies ReadonlyArray<keyof JobCounts>;
 
-/** A Redis connection of a Bull worker, from CLIENT LIST. */
+/**
+ * A Redis connection of a Bull worker, from CLIENT LIST: the one Bull named (`workersOf`). On one
+ * Redis server that is the worker's blocking connection. On a Redis Cluster it is whichever node
+ * connection of the worker's blocking client Bull's keyless CLIENT SETNAME was routed to (a random
+ * primary), usually not the one blocked in BRPOPLPUSH: `idle` is then the time since the name was
+ * set, not a sign of a stuck worker.
+ */
 export interface WorkerConnection {
   readonly id: string;
   readonly addr: string;
@@ -42,8 +49,18 @@ export interface QueueState {
    * final failures only (retries do not pass through moveToFinished).
    */
   readonly finished: { readonly completed: number | null; readonly failed: number | null };
-  /** null when CLIENT LIST is not allowed (some managed Redis plans) */
+  /**
+   * null when CLIENT LIST is not allowed (some managed Redis plans); on a Redis Cluster, null only
+   * when no primary answered it.
+   */
   readonly workers: readonly WorkerConnection[] | null;
+  /**
+   * Redis Cluster only: some primaries answered CLIENT LIST and some did not (refused, or the node
+   * was unreachable). `workers` then lists what the answering primaries hold: a lower bound, since
+   * a worker's named connection may sit on a primary that did not answer. /metrics exports no
+   * worker count for such a read (a wrong 0 would page QueueHasWorkButNoWorkers); /health shows it.
+   */
+  readonly workersPartial: boolean;
 }
 
 /**
@@ -81,7 +98,7 @@ interface BullKeys {
 }
 
 export async function readQueueStates(
-  client: Redis,
+  client: Redis | Cluster,
   targets: readonly QueueTarget[],
   now: () => number = Date.now,
 ): Promise<QueueState[]> {
@@ -109,7 +126,12 @@ export async function readQueueStates(
   // disables CLIENT would otherwise abort a transaction.
   const [perTarget, clientList] = await Promise.all([
     Promise.all(transactions),
-    (client.client('LIST') as Promise<string>).catch(() => null),
+    client.isCluster
+      ? listClusterClients(client as Cluster)
+      : (client.client('LIST') as Promise<string>).then(
+          (text) => ({ connections: parseClientList(text), partial: false }),
+          () => null,
+        ),
   ]);
   const results = perTarget.flatMap((r) => {
     if (!r) throw new Error('Redis transaction aborted');
@@ -121,7 +143,8 @@ export async function readQueueStates(
     if (err) throw err;
     return value;
   };
-  const connections = clientList === null ? null : parseClientList(clientList);
+  const connections = clientList === null ? null : clientList.connections;
+  const workersPartial = clientList?.partial ?? false;
   return targets.map((t, index) => {
     const base = index * PER_TARGET;
     const n = (i: number) => Number(reply(base + i));
@@ -139,8 +162,73 @@ export async function readQueueStates(
       oldestWaitingAgeSeconds: readyAt === null || readyAt === undefined ? null : Math.max(0, (at - Number(readyAt)) / 1000),
       finished: { completed: count(9), failed: count(10) },
       workers: connections === null ? null : workersOf(connections, clientName),
+      workersPartial,
     };
   });
+}
+
+interface ClientListing {
+  readonly connections: ReadonlyArray<Record<string, string>>;
+  /** Redis Cluster: some primaries did not answer */
+  readonly partial: boolean;
+}
+
+/**
+ * CLIENT LIST on every primary of a Redis Cluster, all sent at once (each node connection writes
+ * its own; together with the MULTIs still one round trip), merged into one list.
+ *
+ * Why every primary: a Bull worker's blocking client is an ioredis Cluster too, and Bull names it
+ * with a keyless `CLIENT SETNAME <prefix>:<base64(queue)>`, which ioredis sends to one random
+ * primary; Bull's `bclient.options.connectionName` is a Cluster option that ioredis ignores, so no
+ * other node connection of that client carries the name (bull 4.16.5, ioredis 5.9.2, checked in
+ * test/cluster-workers.int.test.ts). The name is therefore on exactly one primary, not
+ * necessarily the one serving the queue's slot: one node's CLIENT LIST misses the workers named on
+ * the others, and the merge cannot count a worker twice. A connection listed twice (the same server reached under two
+ * addresses while the slot map changes) is kept once: `laddr` (the server's end of the connection,
+ * Redis ≥ 6.2) and `id` (unique per server) identify it.
+ *
+ * Primaries only: SETNAME goes to a primary. Not seen: a worker whose named connection now sits on
+ * a replica (its primary was demoted by a manual failover), or whose blocking client reconnected
+ * (node restart, Bull's local pause): the new node connections carry the process's own name, not
+ * Bull's. Both under-count.
+ *
+ * null when no primary answered (CLIENT refused everywhere, as on one server); `partial` when some
+ * did not.
+ */
+async function listClusterClients(cluster: Cluster): Promise<ClientListing | null> {
+  const nodes = cluster.nodes('master');
+  const lists = await Promise.all(
+    nodes.map((node) =>
+      (node.client('LIST') as Promise<string>).then(
+        (text) => ({ node: `${node.options.host}:${node.options.port}`, text }),
+        () => null,
+      ),
+    ),
+  );
+  const answered = lists.filter((l) => l !== null);
+  if (answered.length === 0) return null;
+  return { connections: mergeClientLists(answered), partial: answered.length < nodes.length };
+}
+
+/**
+ * The CLIENT LIST replies of several nodes (`node`: the address it was read from) → one record per
+ * connection. A connection is identified by `laddr` (the server's end of it, Redis ≥ 6.2), or else
+ * by the node it was read from, plus its `id` (unique per server).
+ */
+export function mergeClientLists(replies: ReadonlyArray<{ readonly node: string; readonly text: string }>): Array<Record<string, string>> {
+  const seen = new Set<string>();
+  const connections: Array<Record<string, string>> = [];
+  for (const { node, text } of replies) {
+    for (const c of parseClientList(text)) {
+      if (c.id !== undefined) {
+        const identity = `${c.laddr ?? node}|${c.id}`;
+        if (seen.has(identity)) continue;
+        seen.add(identity);
+      }
+      connections.push(c);
+    }
+  }
+  return connections;
 }
 
 /** `CLIENT LIST` text → one record per connection. */
