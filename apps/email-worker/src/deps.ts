@@ -13,6 +13,8 @@ import { createPgEmailStore } from './providers/pg-email-store.js';
 import { createRedisSendLimits } from './providers/redis-send-limits.js';
 import type { SendLimits } from './providers/send-limits.js';
 import { createPgWebhookStore } from './providers/pg-webhook-store.js';
+import { createProducerReplyAnalysis } from './providers/producer-reply-analysis.js';
+import type { ReplyAnalysis } from './providers/reply-analysis.js';
 import {
   type CampaignTickQueue,
   type CampaignTickStore,
@@ -45,6 +47,8 @@ export interface EmailDeps {
   readonly sender: EmailSender;
   readonly limits: SendLimits;
   readonly followUps: FollowUps;
+  /** where process-webhook enqueues the AI jobs of an inbound reply (the `ai` queue) */
+  readonly replyAnalysis: ReplyAnalysis;
   readonly queueControl: QueueControl;
   readonly alerter: Alerter;
   readonly certificates: SnsCertificateFetcher;
@@ -147,6 +151,7 @@ export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<
       registry: tools.registry,
     }),
     followUps,
+    replyAnalysis: createProducerReplyAnalysis(producer),
     queueControl: {
       async pauseEmailQueue(reason) {
         state.admin ??= openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });

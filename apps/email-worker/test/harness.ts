@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { createSesClient, type EmailDeps } from '../src/deps.js';
 import { createPgEmailStore } from '../src/providers/pg-email-store.js';
 import { createPgWebhookStore } from '../src/providers/pg-webhook-store.js';
+import { createProducerReplyAnalysis } from '../src/providers/producer-reply-analysis.js';
 import { createPgCampaignTickStore } from '../src/providers/campaign-tick-store.js';
 import { createPgWarmupStore } from '../src/providers/warmup-store.js';
 import { testCertificateFetcher } from './sns-signer.js';
@@ -68,7 +69,7 @@ export function useEmailHarness() {
     await deletePrefix(inject('redisUrl'), state.prefix);
   });
 
-  /** Real deps (Postgres store, SES client, Redis limits, Bull follow-ups), fake operations. */
+  /** Real deps (Postgres store, SES client, Redis limits, Bull follow-ups and AI jobs), fake operations. */
   function deps(
     options: {
       sesClient?: SESClient;
@@ -106,6 +107,7 @@ export function useEmailHarness() {
         maxWaitMs: 5000,
       }),
       followUps,
+      replyAnalysis: createProducerReplyAnalysis(state.producer),
       queueControl: ops.queueControl,
       alerter: ops.alerter,
       certificates: testCertificateFetcher,

@@ -175,6 +175,15 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
     const body = sesNotification(receivedNotification(raw, options), { topicArn: TOPIC_ARN, messageId: options.snsId ?? randomUUID() });
     return { body, result: (await processWebhookHandler(webhook(body), fakeContext(deps))) as Record<string, any> };
   }
+  /** Ids of the jobs waiting on the real `ai` queue (nothing consumes it in these tests). */
+  const aiWaiting = async () => (await h.redis.lrange(`${h.prefix}:ai:wait`, 0, -1)).sort();
+  /** A Bull job of the `ai` queue as stored: its name and data. */
+  async function aiJob(id: string) {
+    const [name, data] = await h.redis.hmget(`${h.prefix}:ai:${id}`, 'name', 'data');
+    return { name, data: JSON.parse(data ?? 'null') as Record<string, unknown> };
+  }
+  const aiJobIds = (ws: string, emailMessageId: string) =>
+    ['analyze-sentiment', 'extract-meeting-intent', 'generate-smart-reply'].map((name) => `${name}.${ws}.${emailMessageId}`);
   const one = async (sql: string, params: unknown[]) => (await h.pool.query(sql, params)).rows[0];
   const all = async (sql: string, params: unknown[]) => (await h.pool.query(sql, params)).rows;
   /** Everything an inbound message may change in a workspace. */
@@ -312,6 +321,7 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
     const state = await workspaceState(ws);
     expect(state.messages).toHaveLength(1);
     expect(state.replied).toHaveLength(1);
+    expect(await aiWaiting()).toEqual(aiJobIds(ws, result.deliveries[0].emailMessageId));
     expect(state.threads).toEqual([{ lead_id: seed.leads[0]!.leadId, campaign_id: seed.campaignId, status: 'open', message_count: 1 }]);
     expect(state.leads[0]).toMatchObject({ status: 'replied', engagement_score: 30 });
     // a second, different reply joins the same thread and scores again
@@ -320,6 +330,7 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
     const after = await workspaceState(ws);
     expect(after.threads).toEqual([{ lead_id: seed.leads[0]!.leadId, campaign_id: seed.campaignId, status: 'open', message_count: 2 }]);
     expect(after.leads[0]).toMatchObject({ engagement_score: 60 });
+    expect(await aiWaiting()).toHaveLength(6);
   });
 
   it('spam (verdict FAIL) is stored in a spam thread and is not a reply', async () => {
@@ -349,5 +360,104 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
       replied: true,
     });
     expect(await one('SELECT status FROM campaign_emails WHERE id = $1', [followUp])).toEqual({ status: 'scheduled' });
+  });
+
+  it('a reply leaves its three AI jobs waiting on the ai queue, ids from the stored message; an auto-reply or spam leaves none', async () => {
+    const { seed, deps, messageIds, mailbox, ws } = await sentCampaign(3);
+    const [lead0, lead1, lead2] = seed.leads as [(typeof seed.leads)[0], (typeof seed.leads)[0], (typeof seed.leads)[0]];
+    const raw = await composeReply({
+      from: `Lead Zero <${lead0.email}>`,
+      to: mailbox,
+      inReplyTo: sesHeaderId(messageIds[0]!),
+      text: 'Happy to talk, does Thursday 10:00 work?\n\nOn Mon, 1 Dec 2026 at 15:00, Acme Sales <sales@acme.example> wrote:\n> Hi Lead,\n> A short note.',
+    });
+    const { result } = await receive(deps, raw, { recipients: [mailbox], encoding: 'BASE64' });
+    const delivery = result.deliveries[0];
+    const ids = aiJobIds(ws, delivery.emailMessageId);
+    expect(delivery).toMatchObject({ kind: 'reply', aiJobs: expect.arrayContaining(ids) });
+    expect(await aiWaiting()).toEqual(ids);
+
+    const content = 'Happy to talk, does Thursday 10:00 work?';
+    const receivedAt = (await one('SELECT received_at FROM email_messages WHERE id = $1', [delivery.emailMessageId])).received_at as Date;
+    const common = { workspaceId: ws, requestedBy: 'system' };
+    const sender = { senderEmail: lead0.email, senderName: 'Lead Zero' };
+    expect(await aiJob(ids[0]!)).toEqual({
+      name: 'analyze-sentiment',
+      data: {
+        ...common,
+        threadKey: `email:${delivery.threadId}`,
+        leadId: lead0.leadId,
+        channel: 'email',
+        messages: [{ id: delivery.emailMessageId, content, isFromLead: true, timestamp: receivedAt.toISOString() }],
+      },
+    });
+    expect(await aiJob(ids[1]!)).toEqual({
+      name: 'extract-meeting-intent',
+      data: { ...common, messageId: delivery.emailMessageId, messageType: 'email', content, ...sender, leadId: lead0.leadId, threadId: delivery.threadId },
+    });
+    expect(await aiJob(ids[2]!)).toEqual({
+      name: 'generate-smart-reply',
+      data: { ...common, messageId: delivery.emailMessageId, threadId: delivery.threadId, content, ...sender, leadId: lead0.leadId, count: 3 },
+    });
+    expect(await one("SELECT metadata ? 'ai_jobs_enqueued_at' AS marked FROM email_messages WHERE id = $1", [delivery.emailMessageId])).toEqual({ marked: true });
+
+    const ooo = await composeReply({
+      from: lead1.email,
+      to: mailbox,
+      inReplyTo: sesHeaderId(messageIds[1]!),
+      headers: { 'Auto-Submitted': 'auto-replied' },
+      text: 'I am out of the office until Monday.',
+    });
+    expect((await receive(deps, ooo, { recipients: [mailbox] })).result).toMatchObject({ deliveries: [{ kind: 'auto_reply', aiJobs: [] }] });
+    const spam = await composeReply({ from: lead2.email, to: mailbox, inReplyTo: sesHeaderId(messageIds[2]!) });
+    expect((await receive(deps, spam, { recipients: [mailbox], spam: 'FAIL' })).result).toMatchObject({ deliveries: [{ kind: 'quarantined', aiJobs: [] }] });
+    expect(await aiWaiting()).toEqual(ids);
+  });
+
+  it('a failed enqueue after the commit is made good by the retry: the duplicate enqueues the stored reply\'s jobs, once', async () => {
+    const { seed, deps, messageIds, mailbox, ws } = await sentCampaign(1);
+    let calls = 0;
+    const redisDown: EmailDeps = {
+      ...deps,
+      replyAnalysis: {
+        async enqueueReplyAnalysis() {
+          calls++;
+          throw new Error('Redis is unavailable');
+        },
+      },
+    };
+    const counting: EmailDeps = {
+      ...deps,
+      replyAnalysis: {
+        enqueueReplyAnalysis(jobs) {
+          calls++;
+          return deps.replyAnalysis.enqueueReplyAnalysis(jobs);
+        },
+      },
+    };
+    const raw = await composeReply({ from: seed.leads[0]!.email, to: mailbox, inReplyTo: sesHeaderId(messageIds[0]!) });
+    const body = sesNotification(receivedNotification(raw, { recipients: [mailbox] }), { topicArn: TOPIC_ARN, messageId: randomUUID() });
+    await expect(processWebhookHandler(webhook(body), fakeContext(redisDown))).rejects.toThrow('Redis is unavailable');
+    // the reply is committed (and deduped), its jobs are not queued
+    const stored = await one('SELECT id, metadata FROM email_messages WHERE workspace_id = $1', [ws]);
+    expect(stored.metadata).not.toHaveProperty('ai_jobs_enqueued_at');
+    expect(await one('SELECT status FROM campaign_leads WHERE id = $1', [seed.leads[0]!.enrolmentId])).toEqual({ status: 'replied' });
+    expect(await aiWaiting()).toEqual([]);
+
+    // Bull's retry of the webhook job: nothing is applied again, the jobs are enqueued
+    expect(await processWebhookHandler(webhook(body), fakeContext(counting, 2))).toEqual({ applied: false, reason: 'duplicate' });
+    expect(await aiWaiting()).toEqual(aiJobIds(ws, stored.id));
+    expect(calls).toBe(2);
+    const state = await workspaceState(ws);
+    expect(state.messages).toHaveLength(1);
+    expect(state.replied).toHaveLength(1);
+    expect(state.leads[0]).toMatchObject({ engagement_score: 30 });
+
+    // settled: later redeliveries enqueue nothing, even once Bull has forgotten the ids
+    await h.redis.del(`${h.prefix}:ai:wait`);
+    expect(await processWebhookHandler(webhook(body), fakeContext(counting, 3))).toEqual({ applied: false, reason: 'duplicate' });
+    expect((await receive(counting, raw, { recipients: [mailbox] })).result).toEqual({ applied: false, reason: 'duplicate' });
+    expect(calls).toBe(2);
+    expect(await aiWaiting()).toEqual([]);
   });
 });

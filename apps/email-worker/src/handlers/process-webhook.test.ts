@@ -102,11 +102,21 @@ describe('process-webhook handler: inbound mail (SES email receiving)', () => {
   function inboundSetup(evidence: Record<string, WorkspaceEvidence> = { [A]: { threaded: { threadId: null, reply, leadId: reply.leadId }, bySender: null, leadId: reply.leadId }, [B]: none }) {
     const f = createFakeDeps({ certificates: testCertificateFetcher });
     const webhooks = createFakeWebhookStore({ inboxes, evidence });
-    return { deps: { ...f.deps, webhooks }, webhooks };
+    return { deps: { ...f.deps, webhooks }, webhooks, replyAnalysis: f.replyAnalysis };
   }
-  async function body(recipients: string[], options: { headers?: Record<string, string>; snsId?: string; messageId?: string; spam?: string } = {}) {
-    const raw = await composeReply({ from: 'lead@x.example', to: recipients, inReplyTo: sesHeaderId('ses-1'), headers: options.headers, messageId: options.messageId });
-    return sesNotification(receivedNotification(raw, { recipients, spam: options.spam }), { topicArn: TOPIC, messageId: options.snsId ?? randomUUID() });
+  async function body(
+    recipients: string[],
+    options: { headers?: Record<string, string>; snsId?: string; messageId?: string; spam?: string; virus?: string; from?: string; text?: string } = {},
+  ) {
+    const raw = await composeReply({
+      from: options.from ?? 'lead@x.example',
+      to: recipients,
+      inReplyTo: sesHeaderId('ses-1'),
+      headers: options.headers,
+      messageId: options.messageId,
+      text: options.text,
+    });
+    return sesNotification(receivedNotification(raw, { recipients, spam: options.spam, virus: options.virus }), { topicArn: TOPIC, messageId: options.snsId ?? randomUUID() });
   }
 
   it('stores a reply in the workspace owning the mailbox, once per SNS MessageId and once per Message-ID', async () => {
@@ -142,5 +152,109 @@ describe('process-webhook handler: inbound mail (SES email receiving)', () => {
     const { deps, webhooks } = inboundSetup();
     expect(await processWebhookHandler(input(await body(['replies@shared.example'])), fakeContext(deps))).toMatchObject({ deliveries: [{ workspaceId: A }] });
     expect(webhooks.inbound.map((i) => i.route.workspaceId)).toEqual([A]);
+  });
+
+  describe('AI jobs of a reply (analyze-sentiment, generate-smart-reply, extract-meeting-intent)', () => {
+    it('a genuine reply gets the three jobs once stored: payloads to their schemas, ids from the workspace and the stored message', async () => {
+      const { deps, webhooks, replyAnalysis } = inboundSetup();
+      const notification = await body(['sales@a.example'], { from: 'Lead Person <lead@x.example>' });
+      const result = (await processWebhookHandler({ ...input(notification), traceId: 'trace-1' }, fakeContext(deps))) as Record<string, any>;
+      const stored = webhooks.inbound[0]!;
+      const { emailMessageId, threadId } = stored.result;
+      expect(emailMessageId).toMatch(/^[0-9a-f-]{36}$/);
+      const content = 'Sounds good, let us talk on Thursday.'; // the composed reply minus its quoted lines
+      const common = { workspaceId: A, requestedBy: 'system', traceId: 'trace-1' };
+      const sender = { senderEmail: 'lead@x.example', senderName: 'Lead Person' };
+      expect(replyAnalysis.jobs).toEqual([
+        {
+          name: 'analyze-sentiment',
+          jobId: `analyze-sentiment.${A}.${emailMessageId}`,
+          data: {
+            ...common,
+            threadKey: `email:${threadId}`,
+            leadId: reply.leadId,
+            channel: 'email',
+            messages: [{ id: emailMessageId, content, isFromLead: true, timestamp: stored.mail.receivedAt.toISOString() }],
+          },
+        },
+        {
+          name: 'generate-smart-reply',
+          jobId: `generate-smart-reply.${A}.${emailMessageId}`,
+          data: { ...common, messageId: emailMessageId, threadId, content, ...sender, leadId: reply.leadId, count: 3 },
+        },
+        {
+          name: 'extract-meeting-intent',
+          jobId: `extract-meeting-intent.${A}.${emailMessageId}`,
+          data: { ...common, messageId: emailMessageId, messageType: 'email', content, ...sender, leadId: reply.leadId, threadId },
+        },
+      ]);
+      expect(result.deliveries).toEqual([expect.objectContaining({ kind: 'reply', emailMessageId, aiJobs: replyAnalysis.jobs.map((j) => j.jobId) })]);
+      // the reply's text goes to the AI jobs only, never into the job's result (kept by Bull)
+      expect(JSON.stringify(result)).not.toContain('Thursday');
+      expect([...webhooks.analysed]).toEqual([emailMessageId]);
+    });
+
+    it('an auto-reply, quarantined spam or virus, and mail answering none of our sends get none', async () => {
+      const { deps, webhooks, replyAnalysis } = inboundSetup();
+      const ooo = await body(['sales@a.example'], { headers: { 'Auto-Submitted': 'auto-replied' } });
+      expect(await processWebhookHandler(input(ooo), fakeContext(deps))).toMatchObject({ deliveries: [{ kind: 'auto_reply', aiJobs: [] }] });
+      for (const verdict of [{ spam: 'FAIL' }, { virus: 'FAIL' }]) {
+        expect(await processWebhookHandler(input(await body(['sales@a.example'], verdict)), fakeContext(deps))).toMatchObject({
+          deliveries: [{ kind: 'quarantined', aiJobs: [] }],
+        });
+      }
+      const unthreaded = inboundSetup({ [A]: none, [B]: none });
+      expect(await processWebhookHandler(input(await body(['sales@a.example'])), fakeContext(unthreaded.deps))).toMatchObject({ deliveries: [{ kind: 'new', aiJobs: [] }] });
+      expect(replyAnalysis.calls).toEqual([]);
+      expect(unthreaded.replyAnalysis.calls).toEqual([]);
+      expect(webhooks.inbound).toHaveLength(3);
+    });
+
+    it('a reply with nothing of its own (quoted text only) is stored but not analysed', async () => {
+      const { deps, webhooks, replyAnalysis } = inboundSetup();
+      const quoteOnly = await body(['sales@a.example'], { text: '\n> Hi Lead,\n> A short note.\n' });
+      expect(await processWebhookHandler(input(quoteOnly), fakeContext(deps))).toMatchObject({ deliveries: [{ kind: 'reply', aiJobs: [] }] });
+      expect(replyAnalysis.calls).toEqual([]);
+      expect(webhooks.inbound).toHaveLength(1);
+    });
+
+    it('a redelivery of the notification, or of the Message-ID, applies nothing and enqueues nothing new', async () => {
+      const { deps, webhooks, replyAnalysis } = inboundSetup();
+      const first = await body(['sales@a.example'], { snsId: 'sns-ai-1', messageId: '<ai-1@x.example>' });
+      const applied = (await processWebhookHandler(input(first), fakeContext(deps))) as Record<string, any>;
+      const ids = replyAnalysis.jobs.map((j) => j.jobId);
+      expect(ids).toHaveLength(3);
+      expect(applied.deliveries[0].aiJobs).toEqual(ids);
+      expect(await processWebhookHandler(input(first), fakeContext(deps))).toEqual({ applied: false, reason: 'duplicate' });
+      const sameMessage = await body(['sales@a.example'], { snsId: 'sns-ai-2', messageId: '<ai-1@x.example>' });
+      expect(await processWebhookHandler(input(sameMessage), fakeContext(deps))).toEqual({ applied: false, reason: 'duplicate' });
+      expect(webhooks.inbound).toHaveLength(1);
+      expect(replyAnalysis.calls).toHaveLength(1);
+      expect(replyAnalysis.jobs.map((j) => j.jobId)).toEqual(ids);
+    });
+
+    it('an enqueue that fails after the commit is not lost: the retry, a duplicate by then, enqueues the same three jobs', async () => {
+      const { deps, webhooks, replyAnalysis } = inboundSetup();
+      const notification = await body(['sales@a.example'], { snsId: 'sns-ai-3' });
+      replyAnalysis.failNext();
+      await expect(processWebhookHandler(input(notification), fakeContext(deps))).rejects.toThrow('Redis is unavailable');
+      expect(webhooks.inbound).toHaveLength(1); // stored and committed
+      expect(replyAnalysis.jobs).toEqual([]);
+      expect(webhooks.analysed.size).toBe(0);
+
+      // Bull retries the webhook job: already applied, but the reply's jobs are still owed
+      expect(await processWebhookHandler(input(notification), fakeContext(deps, 2))).toEqual({ applied: false, reason: 'duplicate' });
+      const emailMessageId = webhooks.inbound[0]!.result.emailMessageId;
+      expect(replyAnalysis.jobs.map((j) => j.jobId)).toEqual([
+        `analyze-sentiment.${A}.${emailMessageId}`,
+        `generate-smart-reply.${A}.${emailMessageId}`,
+        `extract-meeting-intent.${A}.${emailMessageId}`,
+      ]);
+      expect([...webhooks.analysed]).toEqual([emailMessageId]);
+      // settled: a further redelivery does not enqueue again
+      expect(await processWebhookHandler(input(notification), fakeContext(deps, 3))).toEqual({ applied: false, reason: 'duplicate' });
+      expect(replyAnalysis.calls).toHaveLength(2);
+      expect(webhooks.inbound).toHaveLength(1);
+    });
   });
 });

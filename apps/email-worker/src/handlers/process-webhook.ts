@@ -3,12 +3,16 @@ import type { Handler, JobContext } from '@coldcopy/queue-core/worker';
 import type { EmailDeps } from '../deps.js';
 import { type InboundMail, parseInboundMail } from '../domain/inbound-mail.js';
 import { NotAnSesEventError, parseSesNotification, type SesNotification } from '../domain/ses-events.js';
+import { replyAnalysisJobs, type ReplyToAnalyse } from '../providers/reply-analysis.js';
 import { snsUrl, verifySnsMessage } from '../providers/sns.js';
 import type { AppliedInbound, WebhookTarget } from '../providers/webhook-store.js';
 
+/** One inbound message as stored in one workspace, and the ids of the AI jobs it got (none unless a genuine reply). */
+export type InboundDelivery = Omit<AppliedInbound, 'replyToAnalyse'> & { readonly aiJobs: readonly string[] };
+
 export type ProcessWebhookResult =
   | { applied: true; campaignEmailId: string; event: string; changes: readonly string[]; paused: readonly string[] }
-  | { applied: true; event: 'Received'; deliveries: readonly AppliedInbound[] }
+  | { applied: true; event: 'Received'; deliveries: readonly InboundDelivery[] }
   | { applied: false; reason: string; campaignEmailId?: string };
 
 /** Events for a send that is not in the ledger (yet) are retried this often, then kept as orphans. */
@@ -51,7 +55,7 @@ export const processWebhookHandler: Handler<typeof processWebhook, EmailDeps> = 
     }
     throw err;
   }
-  if (notification.kind === 'received') return processInbound(notification.record, message.MessageId, ctx);
+  if (notification.kind === 'received') return processInbound(notification.record, message.MessageId, ctx, payload.traceId);
   const { event } = notification;
 
   const target = await deps.webhooks.findTarget(event);
@@ -75,11 +79,17 @@ export const processWebhookHandler: Handler<typeof processWebhook, EmailDeps> = 
 
 /**
  * Inbound mail: parse, route by recipient address (never to a workspace that does not own one),
- * store and apply once per workspace. Mail for none of our addresses, or for an address several
- * workspaces share that the message cannot tell apart, is logged and dropped: retrying would not
- * change the answer. Only ids are logged, never addresses or content.
+ * store and apply once per workspace, then enqueue the AI jobs of a genuine reply
+ * (analyseReply). Mail for none of our addresses, or for an address several workspaces share
+ * that the message cannot tell apart, is logged and dropped: retrying would not change the
+ * answer. Only ids are logged, never addresses or content.
  */
-async function processInbound(record: Readonly<Record<string, unknown>>, snsMessageId: string, ctx: JobContext<EmailDeps>): Promise<ProcessWebhookResult> {
+async function processInbound(
+  record: Readonly<Record<string, unknown>>,
+  snsMessageId: string,
+  ctx: JobContext<EmailDeps>,
+  traceId: string | undefined,
+): Promise<ProcessWebhookResult> {
   const { deps, log } = ctx;
   let mail: InboundMail;
   try {
@@ -100,21 +110,56 @@ async function processInbound(record: Readonly<Record<string, unknown>>, snsMess
     if (routing.ambiguous.length === 0) log.warn('inbound mail for no mailbox of ours; ignored', { sesMessageId: mail.sesMessageId, recipients: mail.recipients.length });
     return { applied: false, reason: routing.ambiguous.length > 0 ? 'ambiguous-recipient' : 'no-mailbox' };
   }
-  const deliveries: AppliedInbound[] = [];
+  const deliveries: InboundDelivery[] = [];
   for (const route of routing.routes) {
-    const result = await deps.webhooks.applyInbound(route, snsMessageId, mail);
-    if (result.duplicate) continue;
-    deliveries.push(result);
+    // replyToAnalyse carries the reply's text: kept out of the result (stored by Bull) and the logs
+    const { replyToAnalyse, ...result } = await deps.webhooks.applyInbound(route, snsMessageId, mail);
+    // applyInbound has committed; a duplicate may still hand back a reply whose jobs were lost
+    const aiJobs = replyToAnalyse ? await analyseReply(replyToAnalyse, ctx, traceId) : [];
+    if (result.duplicate) {
+      if (aiJobs.length > 0) log.info('AI jobs of an already stored reply enqueued again', { workspaceId: result.workspaceId, aiJobs: aiJobs.length });
+      continue;
+    }
+    deliveries.push({ ...result, aiJobs });
     log.info('inbound mail stored', {
       workspaceId: result.workspaceId,
       kind: result.kind,
       emailMessageId: result.emailMessageId,
       campaignEmailId: result.campaignEmailId,
       changes: result.changes.join(','),
+      aiJobs: aiJobs.length,
     });
   }
   if (deliveries.length === 0) return { applied: false, reason: 'duplicate' };
   return { applied: true, event: 'Received', deliveries };
+}
+
+/**
+ * The three AI jobs of a genuine reply (analyze-sentiment, generate-smart-reply,
+ * extract-meeting-intent), enqueued only after the reply's transaction committed, so the AI worker
+ * never sees an id that a rollback removes.
+ *
+ * Crash and retry safety: the SNS MessageId and Message-ID dedupe are written in that same
+ * transaction, so a crash (or a failed enqueue: this throws and the webhook job is retried)
+ * between the commit and the enqueue would otherwise lose the jobs for good, every later delivery
+ * being a duplicate. Instead the store keeps the reply "not analysed" until markReplyAnalysed,
+ * after the enqueue, and hands such a reply back to every duplicate (WebhookStore.applyInbound),
+ * which enqueues again here. The job ids are deterministic, so a re-enqueue while Bull still holds
+ * the jobs adds nothing; the mark (not Bull's ids, which are freed when completed jobs are
+ * removed) keeps a late duplicate from re-running the analysis. Enqueueing before the commit
+ * instead could hand the AI worker a message id that then rolls back and is stored again under a
+ * new id.
+ */
+async function analyseReply(reply: ReplyToAnalyse, ctx: JobContext<EmailDeps>, traceId: string | undefined): Promise<string[]> {
+  const { deps, log } = ctx;
+  const built = replyAnalysisJobs(reply, { traceId });
+  if ('skipped' in built) {
+    log.info('reply not analysed', { workspaceId: reply.workspaceId, emailMessageId: reply.emailMessageId, reason: built.skipped });
+    return [];
+  }
+  const ids = await deps.replyAnalysis.enqueueReplyAnalysis(built.jobs);
+  await deps.webhooks.markReplyAnalysed(reply.workspaceId, reply.emailMessageId);
+  return ids;
 }
 
 /** Pauses the mailbox and/or campaign whose bounce or complaint rate passed its limit over enough sends. */

@@ -33,6 +33,7 @@ import {
 } from '../domain/inbound-routing.js';
 import { nextSendTime } from '../domain/next-send.js';
 import type { SesEvent } from '../domain/ses-events.js';
+import type { ReplyToAnalyse } from './reply-analysis.js';
 import type { AppliedInbound, WebhookStore, WebhookTarget } from './webhook-store.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -90,6 +91,14 @@ export function createPgWebhookStore(pool: Pool): WebhookStore {
 
     applyInbound(route, snsMessageId, mail) {
       return withTransaction(pool, (tx) => applyInbound(tx, route, snsMessageId, mail));
+    },
+
+    async markReplyAnalysed(ws, emailMessageId) {
+      await pool.query(
+        `UPDATE email_messages SET metadata = metadata || jsonb_build_object('ai_jobs_enqueued_at', now())
+         WHERE id = $1 AND workspace_id = $2 AND NOT metadata ? 'ai_jobs_enqueued_at'`,
+        [emailMessageId, ws],
+      );
     },
   };
 }
@@ -336,7 +345,9 @@ async function threadedBy(db: Queryable, ws: string, refs: readonly string[]): P
 async function applyInbound(tx: PoolClient, route: InboundRoute, snsMessageId: string, mail: InboundMail): Promise<AppliedInbound> {
   const ws = route.workspaceId;
   const kind = classifyInbound(mail, route.reply !== null);
-  const duplicate: AppliedInbound = {
+  // Nothing is written for a duplicate, but a stored reply whose AI jobs were never confirmed is
+  // handed back: the run that stored it may have crashed (or failed to enqueue) after the commit.
+  const duplicate = async (): Promise<AppliedInbound> => ({
     duplicate: true,
     workspaceId: ws,
     kind,
@@ -344,15 +355,16 @@ async function applyInbound(tx: PoolClient, route: InboundRoute, snsMessageId: s
     threadId: null,
     campaignEmailId: route.reply?.campaignEmailId ?? null,
     changes: [],
-  };
+    replyToAnalyse: await pendingReplyAnalysis(tx, ws, mail.messageId),
+  });
   // the SNS MessageId, per workspace: one message may reach mailboxes of two workspaces
-  if ((await recordWebhookEvent(tx, ws, 'ses-inbound', `${snsMessageId}/${ws}`)) === 'duplicate') return duplicate;
+  if ((await recordWebhookEvent(tx, ws, 'ses-inbound', `${snsMessageId}/${ws}`)) === 'duplicate') return duplicate();
   // one copy per (workspace, Message-ID): the same mail can arrive twice (two SMTP transactions,
   // a resend by the sender's server). The lock also keeps two replies of one lead from each
   // opening a thread.
   await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`inbound:${ws}:${route.leadId ?? mail.messageId}`]);
   const seen = await tx.query('SELECT 1 FROM email_messages WHERE workspace_id = $1 AND message_id = $2', [ws, mail.messageId]);
-  if (seen.rowCount) return duplicate;
+  if (seen.rowCount) return duplicate();
 
   const threadId = await threadFor(tx, route, mail, kind);
   const metadata: JsonObject = {
@@ -366,6 +378,8 @@ async function applyInbound(tx: PoolClient, route: InboundRoute, snsMessageId: s
     ...(route.reply ? { campaign_email_id: route.reply.campaignEmailId, matched_by: route.reply.via } : {}),
     ...(mail.quarantine ? { quarantined: mail.quarantine } : {}),
     ...(mail.autoReply ? { auto_reply_reason: mail.autoReply } : {}),
+    // the From display name (from_email holds only the address): the AI jobs' senderName
+    ...(mail.fromName ? { from_name: mail.fromName } : {}),
     ...(mail.attachments.length ? { attachments: mail.attachments.map((a) => ({ ...a })) } : {}),
     ...(mail.hasContent ? {} : { body: 'not in notification' }),
   };
@@ -392,7 +406,7 @@ async function applyInbound(tx: PoolClient, route: InboundRoute, snsMessageId: s
     ],
   );
   const emailMessageId = inserted.rows[0]?.id;
-  if (!emailMessageId) return duplicate;
+  if (!emailMessageId) return duplicate();
   await tx.query(
     `UPDATE email_threads SET message_count = message_count + 1, last_message_at = greatest(coalesce(last_message_at, $3), $3)
      WHERE id = $1 AND workspace_id = $2`,
@@ -402,7 +416,49 @@ async function applyInbound(tx: PoolClient, route: InboundRoute, snsMessageId: s
   if (route.reply && (kind === 'reply' || kind === 'auto_reply')) {
     changes.push(...(await applyReply(tx, ws, route.reply, kind, { snsMessageId, mail, emailMessageId, threadId })));
   }
-  return { duplicate: false, workspaceId: ws, kind, emailMessageId, threadId, campaignEmailId: route.reply?.campaignEmailId ?? null, changes };
+  // read back from the row just written, exactly as a duplicate's retry would read it
+  const replyToAnalyse = kind === 'reply' ? await pendingReplyAnalysis(tx, ws, mail.messageId) : null;
+  return { duplicate: false, workspaceId: ws, kind, emailMessageId, threadId, campaignEmailId: route.reply?.campaignEmailId ?? null, changes, replyToAnalyse };
+}
+
+/**
+ * The stored copy of a Message-ID in the workspace when it is a genuine reply whose AI jobs are
+ * not confirmed yet (markReplyAnalysed): email_type `reply` (a person's answer to one of our
+ * sends; auto-replies, delivery reports and unanswered mail have other types), not quarantined,
+ * no `ai_jobs_enqueued_at`. The lead is the one of the send it answers, like applyReply's.
+ */
+async function pendingReplyAnalysis(db: Queryable, ws: string, messageId: string): Promise<ReplyToAnalyse | null> {
+  const { rows } = await db.query<{
+    id: string;
+    thread_id: string;
+    lead_id: string;
+    from_email: string;
+    from_name: string | null;
+    body_text: string | null;
+    received_at: Date | null;
+    created_at: Date;
+  }>(
+    `SELECT m.id, m.thread_id, ce.lead_id, m.from_email, m.metadata->>'from_name' AS from_name, m.body_text, m.received_at, m.created_at
+     FROM email_messages m
+     JOIN campaign_emails ce ON ce.workspace_id = m.workspace_id
+      AND ce.id = CASE WHEN m.metadata->>'campaign_email_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                       THEN (m.metadata->>'campaign_email_id')::uuid END
+     WHERE m.workspace_id = $1 AND m.message_id = $2 AND m.direction = 'inbound'
+       AND m.metadata->>'email_type' = 'reply' AND NOT m.metadata ? 'quarantined' AND NOT m.metadata ? 'ai_jobs_enqueued_at'`,
+    [ws, messageId],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    workspaceId: ws,
+    emailMessageId: row.id,
+    threadId: row.thread_id,
+    leadId: row.lead_id,
+    senderEmail: row.from_email,
+    senderName: row.from_name,
+    text: row.body_text,
+    receivedAt: row.received_at ?? row.created_at,
+  };
 }
 
 /**

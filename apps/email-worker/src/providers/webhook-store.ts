@@ -2,6 +2,7 @@ import type { SendReputation } from '@coldcopy/db';
 import type { InboundKind, InboundMail } from '../domain/inbound-mail.js';
 import type { InboundRoute, InboundRouting } from '../domain/inbound-routing.js';
 import type { SesEvent } from '../domain/ses-events.js';
+import type { ReplyToAnalyse } from './reply-analysis.js';
 
 /** The send an SES event is about, with the workspace it belongs to. */
 export interface WebhookTarget {
@@ -31,6 +32,14 @@ export interface AppliedInbound {
   readonly campaignEmailId: string | null;
   /** e.g. `replied_at`, `lead:replied`, `engagement+30`, `enrolment:replied`, `cancelled:1` */
   readonly changes: readonly string[];
+  /**
+   * The stored genuine reply (a person's answer to one of our sends: not an auto-reply, delivery
+   * report or quarantined mail) whose AI jobs were never confirmed enqueued
+   * (markReplyAnalysed). Set for a reply just stored, and also for a duplicate when the stored
+   * copy is still unconfirmed (the first run crashed, or its enqueue failed, after the commit).
+   * Null otherwise. Carries the reply's text: never log it or return it from a job.
+   */
+  readonly replyToAnalyse: ReplyToAnalyse | null;
 }
 
 /**
@@ -61,4 +70,10 @@ export interface WebhookStore {
    * workspace) and of the Message-ID (unique per workspace).
    */
   applyInbound(route: InboundRoute, snsMessageId: string, mail: InboundMail): Promise<AppliedInbound>;
+  /**
+   * Records on the stored reply (email_messages.metadata.ai_jobs_enqueued_at) that its AI jobs
+   * were handed to the queue, so a later duplicate of the message no longer returns it in
+   * `replyToAnalyse`. Idempotent.
+   */
+  markReplyAnalysed(workspaceId: string, emailMessageId: string): Promise<void>;
 }
