@@ -19,6 +19,14 @@ describe('worker discovery from CLIENT LIST', () => {
     expect(workersOf(clients, 'bull:YWk=')).toHaveLength(1);
     expect(workersOf(clients, 'bull:bWFpbnRlbmFuY2U=')).toEqual([]);
   });
+
+  it('matches the whole name: analytics (unpadded base64) does not count the workers of analytics-1', () => {
+    const b64 = (name: string) => Buffer.from(name).toString('base64');
+    const clients = parseClientList(`id=9 addr=10.0.0.9:40009 name=bull:${b64('analytics-1')} age=1 idle=1 flags=b cmd=brpoplpush\n`);
+    expect(`bull:${b64('analytics-1')}`.startsWith(`bull:${b64('analytics')}`)).toBe(true);
+    expect(workersOf(clients, `bull:${b64('analytics')}`)).toEqual([]);
+    expect(workersOf(clients, `bull:${b64('analytics-1')}`)).toHaveLength(1);
+  });
 });
 
 describe('merging the CLIENT LIST replies of several Redis Cluster nodes', () => {

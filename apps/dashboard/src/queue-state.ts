@@ -248,11 +248,13 @@ export function parseClientList(text: string): Array<Record<string, string>> {
 
 /**
  * A Bull worker names its blocking connection `<prefix>:<base64(queue name)>` when it starts
- * processing; Bull's own `getWorkers()` matches names by that prefix, and so do we (one CLIENT
- * LIST for every queue instead of one per queue).
+ * processing (one CLIENT LIST for every queue instead of one per queue). The whole name must
+ * match: Bull's own `getWorkers()` matches by prefix, but an unpadded base64 text is a prefix of
+ * the base64 of a longer name with the same start (`analytics` → `YW5hbHl0aWNz`, `analytics-1` →
+ * `YW5hbHl0aWNzLTE=`), so shard 0 would also count shard 1's workers.
  */
 export function workersOf(connections: ReadonlyArray<Record<string, string>>, clientName: string): WorkerConnection[] {
   return connections
-    .filter((c) => c.name !== undefined && c.name.startsWith(clientName))
+    .filter((c) => c.name === clientName)
     .map((c) => ({ id: c.id ?? '', addr: c.addr ?? '', age: Number(c.age ?? 0), idle: Number(c.idle ?? 0) }));
 }
