@@ -284,13 +284,13 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
         tryAcquire: (key, limit) => real.tryAcquire(key, limit),
         acquire: (key, limit, signal, o) => real.acquire(key, limit, signal, o),
         async reserve(key, limit, o) {
-          const wait = await real.reserve(key, limit, o);
+          const reservation = await real.reserve(key, limit, o);
           if (key === 'ses-account') {
             counted.account++;
             const until = performance.now() + (options.stallAfterGrantMs ?? 0);
             while (performance.now() < until); // a stalled event loop (GC, starved CPU)
           }
-          return wait;
+          return reservation;
         },
       };
       const registry = new Registry();

@@ -46,17 +46,28 @@ export interface AcquireOptions {
   readonly maxWaitMs?: number;
 }
 
+/** A reserved slot. */
+export interface Reservation {
+  /** how far away the slot was when the limiter's script ran (ms, 0 = now) */
+  readonly waitMs: number;
+  /** the slot's time on the Redis clock (epoch ms): grants of one key are at least the spacing apart */
+  readonly slotAt: number;
+}
+
 export interface RateLimiter {
-  /** Waits until a slot is granted (or throws: aborted signal, wait beyond `maxWaitMs`). */
-  acquire(key: string, limit: RateLimit, signal?: AbortSignal, options?: AcquireOptions): Promise<void>;
   /**
-   * Reserves the next slot without waiting for it and returns how far away it was when the script
-   * ran (ms, 0 = now); the caller waits (acquire = reserve, then sleep). For callers that overlap
-   * their own preparation with the wait, or must act at the slot time rather than merely after it.
-   * Beyond `maxWaitMs`, nothing is reserved and it throws RetryAfterError. A reservation the caller
-   * does not use stays taken: the limiter errs slow, never fast.
+   * Waits until a slot is granted (or throws: aborted signal, wait beyond `maxWaitMs`); returns the
+   * slot's time on the Redis clock (epoch ms).
    */
-  reserve(key: string, limit: RateLimit, options?: AcquireOptions): Promise<number>;
+  acquire(key: string, limit: RateLimit, signal?: AbortSignal, options?: AcquireOptions): Promise<number>;
+  /**
+   * Reserves the next slot without waiting for it; the caller waits (acquire = reserve, then
+   * sleep). For callers that overlap their own preparation with the wait, or must act at the slot
+   * time rather than merely after it. Beyond `maxWaitMs`, nothing is reserved and it throws
+   * RetryAfterError. A reservation the caller does not use stays taken: the limiter errs slow,
+   * never fast.
+   */
+  reserve(key: string, limit: RateLimit, options?: AcquireOptions): Promise<Reservation>;
   /** Takes a slot if one is free now and returns 0; otherwise takes nothing and returns the wait in ms. */
   tryAcquire(key: string, limit: RateLimit): Promise<number>;
 }
@@ -67,8 +78,8 @@ export interface RateLimiterOptions {
 }
 
 // KEYS[1] = TAT key; ARGV[1] = emission interval (ms, may be fractional); ARGV[2] = '1' to reserve
-// a future slot; ARGV[3] = longest reservation (ms). Returns {granted 0|1, wait ms as a string}
-// (Lua numbers would be truncated to integers in the reply).
+// a future slot; ARGV[3] = longest reservation (ms). Returns {granted 0|1, wait ms, the slot's time
+// (Redis clock, epoch ms)}, numbers as strings (Lua numbers would be truncated to integers in the reply).
 const GCRA_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -77,17 +88,17 @@ local tat = tonumber(redis.call('GET', KEYS[1]))
 if tat == nil or tat < now then tat = now end
 local wait = tat - now
 if wait > 0 and (ARGV[2] ~= '1' or wait > tonumber(ARGV[3])) then
-  return {0, string.format('%.3f', wait)}
+  return {0, string.format('%.3f', wait), string.format('%.3f', tat)}
 end
 local nextTat = tat + interval
 redis.call('SET', KEYS[1], string.format('%.3f', nextTat), 'PX', math.ceil(nextTat - now) + 1000)
-return {1, string.format('%.3f', wait)}
+return {1, string.format('%.3f', wait), string.format('%.3f', tat)}
 `;
 
 const COMMAND = 'coldcopyRateLimitAcquire';
 
 interface WithCommand {
-  [COMMAND](key: string, interval: string, reserve: '0' | '1', maxWaitMs: string): Promise<[number, string]>;
+  [COMMAND](key: string, interval: string, reserve: '0' | '1', maxWaitMs: string): Promise<[number, string, string]>;
 }
 
 function validate(limit: RateLimit): number {
@@ -107,10 +118,10 @@ export function createRateLimiter(redis: RedisClient, options: RateLimiterOption
   const reserve: RateLimiter['reserve'] = async (key, limit, acquireOptions) => {
     const interval = validate(limit);
     const maxWaitMs = acquireOptions?.maxWaitMs ?? 60_000;
-    const [granted, wait] = await client[COMMAND](keyOf(key), String(interval), '1', String(maxWaitMs));
+    const [granted, wait, slot] = await client[COMMAND](keyOf(key), String(interval), '1', String(maxWaitMs));
     const waitMs = Number(wait);
     if (granted !== 1) throw new RetryAfterError(Math.ceil(waitMs), `rate limit ${key}: next slot in ${Math.ceil(waitMs)} ms`);
-    return waitMs;
+    return { waitMs, slotAt: Number(slot) };
   };
 
   return {
@@ -124,8 +135,9 @@ export function createRateLimiter(redis: RedisClient, options: RateLimiterOption
 
     async acquire(key, limit, signal, acquireOptions) {
       signal?.throwIfAborted();
-      const waitMs = await reserve(key, limit, acquireOptions);
+      const { waitMs, slotAt } = await reserve(key, limit, acquireOptions);
       if (waitMs > 0) await sleep(waitMs, signal);
+      return slotAt;
     },
   };
 }

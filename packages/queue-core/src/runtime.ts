@@ -15,4 +15,4 @@ export {
   type Worker,
   type WorkerOptions,
 } from './worker.js';
-export { createRateLimiter, type AcquireOptions, type RateLimit, type RateLimiter, type RateLimiterOptions } from './rate-limit.js';
+export { createRateLimiter, type AcquireOptions, type RateLimit, type RateLimiter, type RateLimiterOptions, type Reservation } from './rate-limit.js';

@@ -58,8 +58,12 @@ describe('rate limiter (GCRA in one Lua script)', () => {
     const limiter = createRateLimiter(redis.client(), { prefix: `${redis.prefix}:rate` });
     const limit = { max: 5, perMs: 1000 }; // one slot every 200 ms
     const started = performance.now();
-    const waits = [await limiter.reserve('r', limit), await limiter.reserve('r', limit), await limiter.reserve('r', limit)];
+    const slots = [await limiter.reserve('r', limit), await limiter.reserve('r', limit), await limiter.reserve('r', limit)];
     const elapsed = performance.now() - started;
+    const waits = slots.map((r) => r.waitMs);
+    // the slots' own times (Redis clock) are exactly the spacing apart
+    expect(slots[1]!.slotAt - slots[0]!.slotAt).toBeCloseTo(200, 2);
+    expect(slots[2]!.slotAt - slots[1]!.slotAt).toBeCloseTo(200, 2);
     expect(waits[0]).toBe(0);
     // each 200 ms after the previous, less the time the calls took
     expect(waits[1]).toBeGreaterThan(200 - elapsed);
@@ -69,16 +73,19 @@ describe('rate limiter (GCRA in one Lua script)', () => {
     const refused = await limiter.reserve('r', limit, { maxWaitMs: 100 }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(RetryAfterError);
     // nothing was reserved by the refusal: the next slot is still the fourth
-    expect(await limiter.reserve('r', limit)).toBeLessThanOrEqual(600);
+    expect((await limiter.reserve('r', limit)).waitMs).toBeLessThanOrEqual(600);
   });
 
-    it('rejects nonsense limits', async () => {
+  it('rejects nonsense limits', async () => {
     const limiter = createRateLimiter(redis.client(), { prefix: `${redis.prefix}:rate` });
     await expect(limiter.tryAcquire('k', { max: 0, perMs: 1000 })).rejects.toThrow(RangeError);
     await expect(limiter.acquire('k', { max: 1, perMs: -1 })).rejects.toThrow(RangeError);
   });
 
   it('three processes share one limit: within 5 % of it, never above it in any 1 s window, no job lost', async () => {
+    // Checked on the grants' own times (the Redis clock, returned by acquire): what the limiter
+    // guarantees. When a process then acts depends on its scheduling (timer lateness, a loaded
+    // machine), which is what the limit's slack is for and what the email benchmark measures.
     const MAX = 40;
     const JOBS = 160; // about 4 s of work at the limit
     const client = redis.client();
@@ -98,8 +105,8 @@ describe('rate limiter (GCRA in one Lua script)', () => {
         for (;;) {
           const job = await redis.lpop(process.env.WORK);
           if (job === null) return;
-          await limiter.acquire('ses-account', limit);
-          await redis.rpush(process.env.DONE, JSON.stringify({ job, at: Date.now(), pid: process.pid }));
+          const at = await limiter.acquire('ses-account', limit);
+          await redis.rpush(process.env.DONE, JSON.stringify({ job, at, pid: process.pid }));
         }
       };
       // four concurrent loops per process, like a worker with concurrency 4
@@ -125,6 +132,8 @@ describe('rate limiter (GCRA in one Lua script)', () => {
 
     const times = records.map((r) => r.at).sort((a, b) => a - b);
     expect(maxInAnyWindow(times, 1000)).toBeLessThanOrEqual(MAX);
+    // grants are at least (1000 + 25) / 40 ms apart
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(1025 / MAX - 0.01);
     const rate = ((times.length - 1) * 1000) / (times.at(-1)! - times[0]!);
     expect(rate).toBeGreaterThanOrEqual(MAX * 0.95);
     expect(rate).toBeLessThanOrEqual(MAX);

@@ -114,8 +114,8 @@ export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimi
   const account = { max: options.accountPerSecond, perMs: 1000, slackMs: ACCOUNT_SLACK_MS };
   const reserveAccountSlot = async (): Promise<AccountSlot> => {
     const sentAt = performance.now();
-    const wait = await limiter.reserve('ses-account', account, { maxWaitMs: options.maxWaitMs });
-    return { dueAt: sentAt + wait, notBefore: performance.now() + wait };
+    const { waitMs } = await limiter.reserve('ses-account', account, { maxWaitMs: options.maxWaitMs });
+    return { dueAt: sentAt + waitMs, notBefore: performance.now() + waitMs };
   };
   return {
     async acquireSendSlot(workspaceId, recipientDomain, signal) {
