@@ -13,11 +13,14 @@
  * BENCH_WORKER_NODE_ARGS (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof': a profile per worker on exit),
  * BENCH_SES_NODE_ARGS (the same for the emulator and the proxy processes),
  * BENCH_TIMES_FILE (writes the SendRawEmail arrival times there, one epoch ms per line, and the
- * tick times to <file>.ticks).
+ * tick times to <file>.ticks), BENCH_INSTRUMENT=node (stamp in the Node relay even with python3).
  *
  * Own private Redis and Postgres (the @coldcopy/testing servers), never yours; the emulator and its
- * recording proxy each run in a child process of their own (bench/ses-process.ts), as SES is remote
- * in production, and so that the emulator's work cannot skew the arrival times.
+ * recording relay each run in a child process of their own, as SES is remote in production, and
+ * so that the emulator's work cannot skew the arrival times. The relay is
+ * bench/kernel-stamp-relay.py when python3 is there (arrivals stamped by the kernel), else the
+ * Node relay of bench/ses-process.ts (stamped when its event loop reads them: a stall of the relay
+ * bunches its stamps).
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -34,6 +37,7 @@ import { seedCampaign } from '../test/fixtures/seed.js';
 import { TEST_SIGNING_KEYS } from '../test/harness-keys.js';
 import { spawnEmailWorker } from '../test/worker-process.js';
 import { type CpuGroup, cpuPerUnit, postmasterPid, sampleCpu } from './cpu.js';
+import { startKernelStampRelay } from './kernel-stamp-relay.js';
 import type { SesProcessMessage } from './ses-process.js';
 
 const LEADS = Number(process.env.BENCH_LEADS ?? 10_000);
@@ -127,7 +131,8 @@ async function startSesProcess(args: string[]) {
 const redis = await RedisServer.start();
 const postgres = await PostgresServer.start();
 const emulator = await startSesProcess(['emulator']);
-const ses = await startSesProcess(['proxy', emulator.url]);
+// the instrument: kernel receive stamps where python3 exists, else the Node relay's own stamps
+const ses = (await startKernelStampRelay(emulator.url)) ?? (await startSesProcess(['proxy', emulator.url]));
 const workers: Array<Awaited<ReturnType<typeof spawnEmailWorker>>> = [];
 try {
   const admin = new pg.Client({ connectionString: postgres.url });
@@ -262,7 +267,8 @@ try {
     steadyRatePerSecond: Number(steadyRate.toFixed(2)),
     percentOfLimit: Number(((rate / RATE) * 100).toFixed(1)),
     maxInAnyOneSecondWindow: maxInAnyWindow(sends, 1000),
-    proxyEventLoopDelayMs: report.proxyEventLoopDelayMs,
+    instrument: 'instrument' in report ? report.instrument : 'Node relay (bench/ses-process.ts), stamped when its event loop read the request',
+    ...('proxyEventLoopDelayMs' in report ? { proxyEventLoopDelayMs: report.proxyEventLoopDelayMs } : {}),
     // the workers' email_ses_slot_* metrics: how old the account slots were when their requests left
     accountSlots: slots,
     // CPU ms per SES request, per process, from the first tick until every row was sent
