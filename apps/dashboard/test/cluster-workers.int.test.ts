@@ -9,7 +9,7 @@ import { createApp, type DashboardApp } from '../src/app.js';
 import { loadDashboardEnv } from '../src/env.js';
 import { readQueueStates, type QueueState } from '../src/queue-state.js';
 import { listQueueTargets, type QueueTarget } from '../src/queue-targets.js';
-import { ADMIN_USERS, SESSION_SECRET } from './helpers.js';
+import { ADMIN_USERS, sample, SESSION_SECRET } from './helpers.js';
 
 /**
  * The dashboard's worker counts on a real Redis Cluster (three `redis-server --cluster-enabled`
@@ -21,16 +21,6 @@ import { ADMIN_USERS, SESSION_SECRET } from './helpers.js';
 const PASSWORD = 'dash cluster p@ss';
 const SHARDS = { email: 2 } as const;
 
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const got = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => (got[k] ?? '') === v)) return Number(match[3]);
-  }
-  return undefined;
-}
 
 const clientName = (t: QueueTarget) => (t.bull as unknown as { clientName(): string }).clientName();
 

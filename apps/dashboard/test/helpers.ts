@@ -123,3 +123,15 @@ function memoryLogger(into: Array<Record<string, unknown>>): Logger {
   });
   return createLogger({ level: 'debug', transports: [new winston.transports.Stream({ stream })] });
 }
+
+/** A sample's value from a Prometheus text exposition; a label absent from the series counts as ''. */
+export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const got = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => (got[k] ?? '') === v)) return Number(match[3]);
+  }
+  return undefined;
+}

@@ -1,21 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { useDashboard, waitFor } from './helpers.js';
+import { sample, useDashboard, waitFor } from './helpers.js';
 import { ensureDebianBinary } from '@coldcopy/testing';
 import { DeadLetterStore } from '@coldcopy/queue-core/admin';
 import { Redis } from 'ioredis';
-
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const got = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(match[3]);
-  }
-  return undefined;
-}
 
 describe('/metrics', () => {
   const fx = useDashboard();
