@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot';
 import { Cluster, type ClusterOptions, type DNSLookupFunction, Redis, type RedisOptions } from 'ioredis';
 
 /**
@@ -218,6 +219,45 @@ export function clusterClientOptions(nodeBase: RedisOptions, role: ConnectionRol
 const keepHostName: DNSLookupFunction = (hostname, callback) => callback(null, hostname);
 
 /**
+ * Bull names a worker's blocking client with `CLIENT SETNAME <prefix>:<base64 queue name>` (its
+ * `setWorkerName`), and the dashboard counts a queue's workers by that name in CLIENT LIST. The
+ * command carries no key, so a Cluster would send it to a random primary, and the name would be
+ * lost for good when that connection is replaced (a reconnect, Bull's local pause/resume, the
+ * primary restarting). Here the name goes to the connection of the primary that serves the
+ * queue's slot (the name carries the queue's hash tag: the connection that blocks in BRPOPLPUSH),
+ * and again after every reconnect of the cluster and every new connection to a primary.
+ */
+function keepWorkerNameOnSlotOwner(cluster: Cluster): void {
+  let name: string | undefined;
+  const setName = cluster.client.bind(cluster) as (...args: unknown[]) => Promise<unknown>;
+  const apply = async (): Promise<void> => {
+    if (name === undefined || cluster.status !== 'ready') return;
+    // computed here: a command on this client may queue behind its own blocking BRPOPLPUSH
+    const owner = cluster.slots[calculateSlot(name)]?.[0];
+    const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+    // unknown owner (slot map being refreshed): the next 'ready' or '+node' applies it. On the
+    // owner's connection the name queues behind a BRPOPLPUSH in progress: it shows within Bull's
+    // drain delay (5 s).
+    if (node) await node.client('SETNAME', name);
+  };
+  const applyQuietly = () => void apply().catch(() => undefined);
+  (cluster as unknown as { client: (...args: unknown[]) => Promise<unknown> }).client = (subcommand: unknown, ...args: unknown[]) => {
+    if (typeof subcommand === 'string' && subcommand.toLowerCase() === 'setname' && typeof args[0] === 'string') {
+      name = args[0];
+      // never rejects: Bull does not catch it (an unhandled rejection), and a failed attempt is
+      // made good on the next 'ready' or '+node'
+      return apply().then(
+        () => 'OK',
+        () => 'OK',
+      );
+    }
+    return setName(subcommand, ...args);
+  };
+  cluster.on('ready', applyQuietly);
+  cluster.on('+node', applyQuietly);
+}
+
+/**
  * Creates Bull's clients for every queue of one process: one shared `client`, one shared
  * `subscriber`, a fresh `bclient` per call; ioredis `Cluster` clients when the URL is a Redis
  * Cluster URL. `close()` quits them all (Bull does not close clients it did not create).
@@ -269,10 +309,12 @@ export class RedisConnections {
   private newClient(type: BullClientType): RedisClient {
     const target = this.target;
     if (!target.cluster) return new Redis(clientOptions(target.options, this.role, type));
-    return new Cluster(
+    const cluster = new Cluster(
       target.nodes.map((n) => ({ host: n.host, port: n.port })),
       clusterClientOptions(target.options, this.role, type),
     );
+    if (type === 'bclient') keepWorkerNameOnSlotOwner(cluster);
+    return cluster;
   }
 
   private track<C extends RedisClient>(client: C): C {

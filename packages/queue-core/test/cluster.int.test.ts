@@ -180,7 +180,42 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
     expect(left).toEqual([]);
   });
 
-  it('dead letters: a permanently failing job lands in the store (one slot); list, count, replay and purge work', async () => {
+  it("names each shard's blocking client on the primary that serves the shard, once, and again after it reconnects", async () => {
+    const prefix = await prefixOnTwoPrimaries();
+    const w = await worker(prefix);
+    // Bull's worker name (`<keyPrefix>:<base64 queue name>`), which the dashboard counts
+    const names = w.shards.map((q) => (q as unknown as { clientName(): string }).clientName());
+    /** For each name: the ports of the nodes holding a connection with it. */
+    const placed = async () => {
+      const found: number[][] = names.map(() => []);
+      for (const port of cluster.ports) {
+        const probe = new Redis(cluster.nodeUrl(port), { maxRetriesPerRequest: 1, connectionName: 'probe' });
+        try {
+          const list = (await probe.client('LIST')) as string;
+          for (const m of list.matchAll(/ name=(\S*)/g)) {
+            const i = names.indexOf(m[1]!);
+            if (i >= 0) found[i]!.push(port);
+          }
+        } finally {
+          probe.disconnect();
+        }
+      }
+      return found;
+    };
+    const owners = [await primaryOfKey(shardKey(prefix, 0)), await primaryOfKey(shardKey(prefix, 1))];
+    const onceOnOwners = async () => {
+      const found = await placed();
+      return found.every((ports, i) => ports.length === 1 && ports[0] === owners[i]) ? found : undefined;
+    };
+    await waitFor(onceOnOwners, { timeoutMs: 10_000, what: 'each name once, on the primary of its shard' });
+
+    // Bull's local pause ends the blocking client; resume connects it again: the name comes back
+    await w.shards[0]!.pause(true);
+    await w.shards[0]!.resume(true);
+    expect(await waitFor(onceOnOwners, { timeoutMs: 10_000, what: 'the name back after the reconnect' }).catch(placed)).toEqual(owners.map((p) => [p]));
+  });
+
+    it('dead letters: a permanently failing job lands in the store (one slot); list, count, replay and purge work', async () => {
     const prefix = await prefixOnTwoPrimaries();
     await worker(prefix);
     const job = await producer(prefix).enqueue(testFlaky, { mode: 'permanent', tag: 'dlq' });
