@@ -21,11 +21,9 @@ export interface JobCounts {
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const satisfies ReadonlyArray<keyof JobCounts>;
 
 /**
- * A Redis connection of a Bull worker, from CLIENT LIST: the one Bull named (`workersOf`). On one
- * Redis server that is the worker's blocking connection. On a Redis Cluster it is whichever node
- * connection of the worker's blocking client Bull's keyless CLIENT SETNAME was routed to (a random
- * primary), usually not the one blocked in BRPOPLPUSH: `idle` is then the time since the name was
- * set, not a sign of a stuck worker.
+ * A Redis connection of a Bull worker, from CLIENT LIST: the one Bull named (`workersOf`), the
+ * worker's blocking connection (on a Redis Cluster, the node connection of the primary serving the
+ * queue, where queue-core's RedisConnections puts the name).
  */
 export interface WorkerConnection {
   readonly id: string;
@@ -178,19 +176,20 @@ interface ClientListing {
  * its own; together with the MULTIs still one round trip), merged into one list.
  *
  * Why every primary: a Bull worker's blocking client is an ioredis Cluster too, and Bull names it
- * with a keyless `CLIENT SETNAME <prefix>:<base64(queue)>`, which ioredis sends to one random
- * primary; Bull's `bclient.options.connectionName` is a Cluster option that ioredis ignores, so no
- * other node connection of that client carries the name (bull 4.16.5, ioredis 5.9.2, checked in
- * test/cluster-workers.int.test.ts). The name is therefore on exactly one primary, not
- * necessarily the one serving the queue's slot: one node's CLIENT LIST misses the workers named on
- * the others, and the merge cannot count a worker twice. A connection listed twice (the same server reached under two
- * addresses while the slot map changes) is kept once: `laddr` (the server's end of the connection,
- * Redis ≥ 6.2) and `id` (unique per server) identify it.
+ * with a keyless `CLIENT SETNAME <prefix>:<base64(queue)>`. queue-core's RedisConnections sends
+ * that name to the connection of the primary serving the queue's slot (the one blocked in
+ * BRPOPLPUSH) and sets it again after a reconnect (bull 4.16.5, ioredis 5.9.2; checked in
+ * packages/queue-core/test/cluster.int.test.ts and test/cluster-workers.int.test.ts). Queues
+ * spread over the primaries, so one node's CLIENT LIST sees only the workers of its own queues;
+ * each name sits on one primary, so the merge cannot count a worker twice. A connection listed
+ * twice (the same server reached under two addresses while the slot map changes) is kept once:
+ * `laddr` (the server's end of the connection, Redis ≥ 6.2) and `id` (unique per server)
+ * identify it.
  *
- * Primaries only: SETNAME goes to a primary. Not seen: a worker whose named connection now sits on
- * a replica (its primary was demoted by a manual failover), or whose blocking client reconnected
- * (node restart, Bull's local pause): the new node connections carry the process's own name, not
- * Bull's. Both under-count.
+ * Primaries only: the name goes to a primary. Under-counted: a worker whose named connection now
+ * sits on a replica (its primary was demoted by a manual failover), and, for up to Bull's drain
+ * delay (5 s: the name queues behind a BRPOPLPUSH in progress), a worker that just started or
+ * reconnected.
  *
  * null when no primary answered (CLIENT refused everywhere, as on one server); `partial` when some
  * did not.

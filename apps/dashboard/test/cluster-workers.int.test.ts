@@ -14,8 +14,9 @@ import { ADMIN_USERS, sample, SESSION_SECRET } from './helpers.js';
 /**
  * The dashboard's worker counts on a real Redis Cluster (three `redis-server --cluster-enabled`
  * primaries, @coldcopy/testing RedisCluster). A Bull worker's blocking client is an ioredis
- * Cluster; Bull names it with a keyless CLIENT SETNAME that lands on one random primary, so the
- * dashboard has to read CLIENT LIST on every primary and merge (queue-state.ts).
+ * Cluster; Bull names it with a keyless CLIENT SETNAME, which queue-core sends to the primary that
+ * serves the queue, so the dashboard has to read CLIENT LIST on every primary and merge
+ * (queue-state.ts).
  */
 
 const PASSWORD = 'dash cluster p@ss';
@@ -73,9 +74,9 @@ describe('dashboard worker counts on a Redis Cluster (3 primaries)', { timeout: 
 
   /**
    * Two worker processes' worth of Bull queues (each its own connections, as two processes
-   * would have) processing `a` and `b`, retried until Bull put the two workers' names on
-   * different primaries (it picks one at random per worker): then no single node's CLIENT LIST
-   * sees both.
+   * would have) processing `a` and `b`, whose queues live on different primaries; each worker's
+   * name goes to the primary of its queue, so no single node's CLIENT LIST sees both (retried in
+   * case a name is not where expected, to report what was found).
    */
   async function twoWorkersNamedOnDifferentPrimaries(prefix: string, a: QueueTarget, b: QueueTarget) {
     for (let attempt = 1; ; attempt++) {
