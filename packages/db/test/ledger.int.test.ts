@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '@coldcopy/testing';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { LedgerStateError } from '../src/errors.js';
 import {
@@ -14,6 +14,8 @@ import {
   scheduleCampaignEmails,
 } from '../src/index.js';
 import { addSuppression } from '../src/repositories/suppression.js';
+import { loadDbEnv } from '../src/env.js';
+import { closePool, createPool } from '../src/pool.js';
 import { createTenant, type TenantFixture } from './fixtures.js';
 
 let db: TestDatabase;
@@ -22,11 +24,12 @@ let t: TenantFixture;
 
 beforeAll(async () => {
   db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
-  pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  // with its 'error' listener: a connection that the database drop terminates must not crash the run
+  pool = createPool(loadDbEnv({ DATABASE_URL: db.url, DATABASE_POOL_MAX: '10' }));
 });
 
 afterAll(async () => {
-  await pool?.end();
+  if (pool) await closePool(pool);
   await db?.drop();
 });
 

@@ -1,9 +1,11 @@
 import { createTestDatabase, type TestDatabase } from '@coldcopy/testing';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MissingPartitionError } from '../src/errors.js';
 import { insertEmailEvent } from '../src/repositories/email-events.js';
 import { listEmailEventsPartitions, maintainEmailEventsPartitions } from '../src/maintenance.js';
+import { loadDbEnv } from '../src/env.js';
+import { closePool, createPool } from '../src/pool.js';
 import { createTenant, type TenantFixture } from './fixtures.js';
 
 let db: TestDatabase;
@@ -12,12 +14,13 @@ let t: TenantFixture;
 
 beforeAll(async () => {
   db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
-  pool = new pg.Pool({ connectionString: db.url, max: 3 });
+  // with its 'error' listener: a connection that the database drop terminates must not crash the run
+  pool = createPool(loadDbEnv({ DATABASE_URL: db.url, DATABASE_POOL_MAX: '3' }));
   t = await createTenant(pool, 'parts');
 });
 
 afterAll(async () => {
-  await pool?.end();
+  if (pool) await closePool(pool);
   await db?.drop();
 });
 
