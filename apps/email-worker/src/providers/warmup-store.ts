@@ -16,7 +16,7 @@ import {
   type WarmupDailyStatsRow,
   withTransaction,
 } from '@coldcopy/db';
-import { warmEmail } from '@coldcopy/queue-core';
+import { warmEmail, type WarmEmailForm } from '@coldcopy/queue-core';
 import type { Producer } from '@coldcopy/queue-core/producer';
 
 export interface WarmupContext {
@@ -94,19 +94,14 @@ export interface WarmupStore {
   stepDays(steps: readonly WarmupDayStep[], date: string): Promise<{ advanced: number; held: number }>;
 }
 
-/** One per-mailbox warm-email job the send batch enqueues. */
-export interface WarmEmailRequest {
-  readonly workspaceId: string;
-  readonly warmupCampaignId: string;
-  readonly senderAccountId: string;
-  readonly recipientAccountId: string;
-  readonly dayNumber: number;
-  readonly date: string;
-  readonly seq: number;
+/** One per-mailbox warm-email job the send batch enqueues: the job's per-mailbox form, plus its delay. */
+export type WarmEmailRequest = Pick<
+  Extract<WarmEmailForm, { kind: 'mailbox' }>,
+  'workspaceId' | 'warmupCampaignId' | 'senderAccountId' | 'recipientAccountId' | 'dayNumber' | 'date' | 'seq' | 'traceId'
+> & {
   /** spreads the batch over its hours (no top-of-hour burst) */
   readonly delayMs: number;
-  readonly traceId?: string;
-}
+};
 
 /** Where the send batch puts per-mailbox warm-email jobs. */
 export interface WarmupQueue {
