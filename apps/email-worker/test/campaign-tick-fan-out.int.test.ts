@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { campaignTickSlot, JobValidationError, schedulesOn, sendBulkEmail } from '@coldcopy/queue-core';
 import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/worker';
+import { waitFor } from '@coldcopy/testing';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { handlers } from '../src/handlers/index.js';
 import { sendBulkEmailHandler } from '../src/handlers/send-bulk-email.js';
@@ -10,6 +11,8 @@ import { seedCampaign } from './fixtures/seed.js';
 import { testSecurity, useEmailHarness } from './harness.js';
 import { spawnEmailWorker, type EmailWorkerProcess } from './worker-process.js';
 
+/** worker processes on a loaded machine: generous, polled at an easy pace */
+const patient = { timeoutMs: 45_000, intervalMs: 200 };
 const h = useEmailHarness();
 
 // The fan-out reads the campaigns of every workspace in the database: each test starts with none.
@@ -38,15 +41,6 @@ async function waitingIds(): Promise<string[]> {
   return (await h.redis.lrange(`${h.prefix}:email:wait`, 0, -1)).sort();
 }
 
-async function waitFor<T>(check: () => Promise<T | false>, what: string, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('campaign tick fan-out with real Postgres and Bull', () => {
   it('ticks 3 campaigns in 2 workspaces once per slot, never paused, draft, completed or not-yet-started ones', async () => {
@@ -116,9 +110,9 @@ describe('campaign tick fan-out with real Postgres and Bull', () => {
       await armed!.promote(); // the cron tick, now
       const slot = campaignTickSlot(runAt);
 
-      await waitFor(async () => ((await h.ses.emails()).length >= 5 ? true : false), 'five emails');
+      await waitFor(async () => ((await h.ses.emails()).length >= 5 ? true : false), { ...patient, what: 'five emails' });
       const tick = await worker.bull.getJob(`send-bulk-email.${starting.campaignId}.${slot}`);
-      await waitFor(async () => ((await tick!.getState()) === 'completed' ? true : false), 'the per-campaign tick');
+      await waitFor(async () => ((await tick!.getState()) === 'completed' ? true : false), { ...patient, what: 'the per-campaign tick' });
       expect((await worker.bull.getJob(`send-bulk-email.${starting.campaignId}.${slot}`))!.returnvalue).toMatchObject({ started: true, scheduled: 3 });
       const { rows } = await h.pool.query(
         `SELECT c.id, c.status, c.started_at IS NOT NULL AS started, count(ce.id) FILTER (WHERE ce.status = 'sent')::int AS sent

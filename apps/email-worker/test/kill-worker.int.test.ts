@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sendBulkEmail } from '@coldcopy/queue-core';
+import { waitFor } from '@coldcopy/testing';
 import { describe, expect, inject, it } from 'vitest';
 import { processWebhookHandler } from '../src/handlers/process-webhook.js';
 import { fakeContext } from './fixtures/fake-deps.js';
@@ -8,18 +9,11 @@ import { TOPIC_ARN, useEmailHarness } from './harness.js';
 import { sample, sesNotification } from './sns-signer.js';
 import { spawnEmailWorker, type EmailWorkerProcess } from './worker-process.js';
 
+/** worker processes on a loaded machine: generous, polled at an easy pace */
+const patient = { timeoutMs: 90_000, intervalMs: 250 };
 const h = useEmailHarness();
 const LEADS = 500;
 
-async function waitFor<T>(check: () => Promise<T | false>, what: string, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function statusCounts(campaignId: string): Promise<Record<string, number>> {
   const { rows } = await h.pool.query('SELECT status, count(*)::int AS n FROM campaign_emails WHERE campaign_id = $1 GROUP BY status', [campaignId]);
@@ -54,7 +48,7 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
     let second: EmailWorkerProcess | undefined;
     try {
       await tick('20261201T1500Z');
-      await waitFor(async () => (await h.ses.emails()).length >= 150 || false, '150 emails before the kill');
+      await waitFor(async () => (await h.ses.emails()).length >= 150 || false, { ...patient, what: '150 emails before the kill' });
       first.child.kill('SIGKILL');
       await first.exited;
       const atKill = (await h.ses.emails()).length;
@@ -65,7 +59,7 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
       await waitFor(async () => {
         const c = await statusCounts(seed.campaignId);
         return !c.scheduled && !c.retryable && !c.sending ? c : false;
-      }, 'all rows settled after the restart');
+      }, { ...patient, what: 'all rows settled after the restart' });
 
       // SNS delivers the SES Send events: they reconcile unknown rows whose email went out
       const emails = await h.ses.emails();
@@ -93,7 +87,7 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
       const neverSent = unknown.length - reconciled;
       await new Promise((r) => setTimeout(r, 10_500));
       await tick('20261201T1505Z');
-      await waitFor(async () => ((await statusCounts(seed.campaignId)).sent === LEADS ? true : false), 'every row sent');
+      await waitFor(async () => ((await statusCounts(seed.campaignId)).sent === LEADS ? true : false), { ...patient, what: 'every row sent' });
 
       const final = await h.ses.emails();
       const perRecipient = new Map<string, number>();
