@@ -6,7 +6,7 @@
  *
  *   "coldcopy": { "kind": "worker", "queue": "enrichment" }
  *
- * Sizes, replicas and memory default to the seed's tables for the queue (QUEUE_SIZING); a manifest
+ * Sizes, replicas and memory default to the per-queue sizing below (QUEUE_SIZING); a manifest
  * may override them. The environment variables come from the app's own zod schema (src/env.ts).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -25,7 +25,7 @@ export const KILL_MARGIN_SECONDS = 20;
 export const MAX_PLATFORM_GRACE_SECONDS = 600;
 
 /**
- * The seed's sizing (shared/seed/background-workers.md): memory from "Vertical Scaling" (email 2 GB,
+ * The original design's sizing: memory from its "Vertical Scaling" table (email 2 GB,
  * AI 4 GB, analytics 8 GB, others 1 GB), DO sizes after "Worker Sizing" (the closest App Platform
  * slug; 4 vCPU/8 GB exists only as a dedicated size), replicas from option 1/2 (email 2).
  */

@@ -11,7 +11,8 @@ const KEY = readFileSync(new URL('./fixtures/sns-test-key.pem', import.meta.url)
 export const TEST_CERT_PEM = readFileSync(new URL('./fixtures/sns-test-cert.pem', import.meta.url), 'utf8');
 export const TEST_CERT_URL = 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem';
 
-const SAMPLES = new URL('../../../../shared/samples/', import.meta.url);
+/** AWS's SES/SNS example payloads, vendored with their attribution (fixtures/aws-samples/README.md). */
+const SAMPLES = new URL('./fixtures/aws-samples/', import.meta.url);
 export function sample(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(name, SAMPLES), 'utf8')) as Record<string, unknown>;
 }

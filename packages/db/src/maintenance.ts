@@ -8,7 +8,7 @@ import type { Queryable } from './pool.js';
 export interface PartitionMaintenanceOptions {
   /** months created beyond the current one; default 3 */
   readonly monthsAhead?: number;
-  /** whole months kept before the current one; default 13 (domain.md §6) */
+  /** whole months kept before the current one; default 13 (docs/schedules-and-retention.md) */
   readonly retentionMonths?: number;
   /** the clock, for tests */
   readonly now?: Date;

@@ -1,7 +1,7 @@
 /**
  * The six queues: what runs on them and how. Pure data, safe to import anywhere.
  *
- * Bull facts that shape these values (../../../shared/reference/bull-v4.md):
+ * Bull v4 facts that shape these values:
  * - `attempts` defaults to 1 in Bull; every queue sets its own.
  * - Completed and failed jobs are kept forever unless `removeOnComplete` / `removeOnFail` say
  *   otherwise; `{ age, count }` keeps Redis memory bounded (age in seconds).

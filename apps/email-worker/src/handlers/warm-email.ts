@@ -88,7 +88,7 @@ const SUBJECTS = ['Quick follow-up', 'Notes from today', 'Re: schedule for next 
  *
  * Why the advance is both its own 00:00 run and the first step of every batch: the ramp must move
  * once per day and before the day's first batch reads the caps. The 00:00 run does it on time
- * (domain.md §6, and the sender's sends_today restarts at midnight); the batch repeats the same
+ * (docs/schedules-and-retention.md, and the sender's sends_today restarts at midnight); the batch repeats the same
  * step, guarded per warm-up and date (`advanced_on`), which is a no-op when midnight ran and the
  * advance itself when that run was late or lost (a worker down at 00:00, a failed attempt). So a
  * batch never sends on yesterday's ramp, and no warm-up advances twice in a day.

@@ -36,7 +36,7 @@ export const sendEmail = defineJob({
   options: { priority: 'normal' },
 });
 
-/** Minutes between campaign ticks: the `campaign-tick` schedule runs every 5 minutes (domain.md §6). */
+/** Minutes between campaign ticks: the `campaign-tick` schedule runs every 5 minutes (docs/schedules-and-retention.md). */
 export const CAMPAIGN_TICK_MINUTES = 5;
 const TICK_MS = CAMPAIGN_TICK_MINUTES * 60_000;
 
@@ -213,7 +213,7 @@ export const processWebhook = defineJob({
 });
 
 /**
- * Warm-up batches: the `warm-up-sends` schedule runs at these UTC hours (domain.md §6), and each
+ * Warm-up batches: the `warm-up-sends` schedule runs at these UTC hours (docs/schedules-and-retention.md), and each
  * batch sends about a quarter of a mailbox's daily cap (warmupBatchShare).
  */
 export const WARMUP_BATCH_HOURS = [8, 12, 16, 20] as const;

@@ -9,7 +9,7 @@ import { defineJob } from '../define-job.js';
  * `optimize-images`, which acts on one workspace's upload.
  */
 
-/** The retention rules of domain.md §6 that `cleanup-old-data` can run one by one. */
+/** The retention rules of docs/schedules-and-retention.md that `cleanup-old-data` can run one by one. */
 const retentionRule = z.enum([
   'email_events',
   'email_event_partitions',

@@ -6,7 +6,7 @@ import { refreshAnalytics } from './analytics.jobs.js';
 import { sendBulkEmail, warmEmail } from './email.jobs.js';
 
 /**
- * Repeatable schedules, declared next to the job definitions (domain.md §6, all UTC). The worker
+ * Repeatable schedules, declared next to the job definitions (docs/schedules-and-retention.md, all UTC). The worker
  * of each queue reconciles Redis with the schedules of its queue at startup
  * (schedule-reconciler.ts): missing ones are added, changed ones replaced, stale ones removed
  * together with their armed run.
@@ -83,7 +83,7 @@ export const SCHEDULES: readonly Schedule[] = Object.freeze([
     key: 'cleanup-old-data',
     cron: '0 2 * * *',
     data: { requestedBy: 'system' },
-    description: 'every retention rule of domain.md §6 (partition drops included)',
+    description: 'every retention rule of docs/schedules-and-retention.md (partition drops included)',
   }),
   // The first backup of each month is kept 365 days (compliance), the others 30 days.
   schedule(backupData, {
@@ -98,14 +98,14 @@ export const SCHEDULES: readonly Schedule[] = Object.freeze([
     data: { kind: 'full', retentionCategory: 'standard', requestedBy: 'system' },
     description: 'full encrypted backup, other days',
   }),
-  // email: the campaign tick (domain.md §6), a fan-out; reconciled by the email worker
+  // email: the campaign tick (docs/schedules-and-retention.md), a fan-out; reconciled by the email worker
   schedule(sendBulkEmail, {
     key: 'campaign-tick',
     cron: '*/5 * * * *',
     data: { fanOut: true, requestedBy: 'system' },
     description: 'send-bulk-email per active (or scheduled and due) campaign of every workspace',
   }),
-  // email: warm-up (domain.md §6), fan-outs of warm-email; reconciled by the email worker
+  // email: warm-up (docs/schedules-and-retention.md), fan-outs of warm-email; reconciled by the email worker
   schedule(warmEmail, {
     key: 'warm-up-sends',
     cron: '0 8,12,16,20 * * *',
