@@ -13,7 +13,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { workerEnvSchema } from '../packages/queue-core/src/env.js';
+import { workerEnvSchema } from '../packages/queue-core/src/config/env.js';
 import { type AppInfo, describeEnv, discoverApps, ROOT, workerInfo } from './deploy/apps.js';
 import { checkAppSpec, checkCompose, checkDockerfile, checkUnits } from './deploy/check.js';
 import { generate, stale } from './gen-deploy.js';

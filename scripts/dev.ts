@@ -429,9 +429,9 @@ async function enqueueDemoCampaigns(redisUrl: string, databaseUrl: string, prefi
   } finally {
     await client.end();
   }
-  const { Producer } = await import('../packages/queue-core/src/producer.js');
+  const { Producer } = await import('../packages/queue-core/src/producer/producer.js');
   const { sendBulkEmail } = await import('../packages/queue-core/src/jobs/email.jobs.js');
-  const { jobSecurityFromEnv } = await import('../packages/queue-core/src/job-security.js');
+  const { jobSecurityFromEnv } = await import('../packages/queue-core/src/security/job-security.js');
   const producer = new Producer({ redisUrl, prefix, security: jobSecurityFromEnv({ ...process.env, ...secrets }) });
   try {
     const windowSlot = currentSlot();

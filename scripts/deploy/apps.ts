@@ -13,9 +13,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { workerEnvSchema } from '../../packages/queue-core/src/env.js';
-import { securityEnvSchema } from '../../packages/queue-core/src/job-security.js';
-import { isQueueName, QUEUES, type QueueName } from '../../packages/queue-core/src/queues.js';
+import { workerEnvSchema } from '../../packages/queue-core/src/config/env.js';
+import { securityEnvSchema } from '../../packages/queue-core/src/security/job-security.js';
+import { isQueueName, QUEUES, type QueueName } from '../../packages/queue-core/src/definitions/queues.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -45,7 +45,7 @@ const manifestSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('worker'),
-      queue: z.string().refine(isQueueName, 'not one of the six queues (packages/queue-core/src/queues.ts)'),
+      queue: z.string().refine(isQueueName, 'not one of the six queues (packages/queue-core/src/definitions/queues.ts)'),
       replicas: z.number().int().min(1).max(50).optional(),
       memory: memory.optional(),
       doSize: z.string().regex(/^apps-[sd]-/).optional(),
@@ -292,12 +292,12 @@ async function envOf(root: string, name: string, queue: QueueName | undefined): 
     else if (isRawShape(value)) schemas.push(z.object(value));
   }
   if (schemas.length === 0) throw new ManifestError(`apps/${name}/src/env.ts exports no zod schema`);
-  const docFiles = [file, join(root, 'packages/queue-core/src/env.ts'), join(root, 'packages/db/src/env.ts')];
+  const docFiles = [file, join(root, 'packages/queue-core/src/config/env.ts'), join(root, 'packages/db/src/env.ts')];
   if (!queue) return describeEnv(schemas, docFiles);
   // runWorkerApp reads the shared worker variables and, apart from the app schema, the job
-  // security and dead-letter variables (packages/queue-core/src/hardening-env.ts)
+  // security and dead-letter variables (packages/queue-core/src/config/hardening-env.ts)
   schemas.push(workerEnvSchema(queue), securityEnvSchema);
-  const runtime = runtimeEnvDocs(join(root, 'packages/queue-core/src/hardening-env.ts'));
+  const runtime = runtimeEnvDocs(join(root, 'packages/queue-core/src/config/hardening-env.ts'));
   const vars = new Map(describeEnv(schemas, docFiles).map((v) => [v.name, v]));
   for (const [key, text] of runtime) {
     const prev = vars.get(key);

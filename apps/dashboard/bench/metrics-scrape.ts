@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { QUEUE_NAMES, type QueueName } from '@coldcopy/queue-core';
 import { openAdminQueues } from '@coldcopy/queue-core/admin';
-import { createSilentLogger, RedisConnections } from '@coldcopy/queue-core/worker';
+import { createSilentLogger, RedisConnections } from '@coldcopy/queue-core/runtime';
 import { RedisServer } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { createApp } from '../src/app.js';

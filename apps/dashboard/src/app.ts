@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { QueueName } from '@coldcopy/queue-core';
-import type { Logger } from '@coldcopy/queue-core/worker';
+import type { Logger } from '@coldcopy/queue-core/runtime';
 import cookieParser from 'cookie-parser';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';

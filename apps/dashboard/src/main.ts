@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '@coldcopy/queue-core';
 import { openAdminQueues, openDeadLetters } from '@coldcopy/queue-core/admin';
-import { createLogger, RedisConnections } from '@coldcopy/queue-core/worker';
+import { createLogger, RedisConnections } from '@coldcopy/queue-core/runtime';
 import { createApp } from './app.js';
 import { deadLetterSizes } from './dead-letters.js';
 import { loadDashboardEnv } from './env.js';

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { defineJob } from '@coldcopy/queue-core';
-import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/worker';
+import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
 import { JobSecurity } from '@coldcopy/queue-core/producer';
 import { chromium, type Browser } from 'playwright-core';
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 import { openAdminQueues, type AdminQueues } from '@coldcopy/queue-core/admin';
-import { createSilentLogger, RedisConnections } from '@coldcopy/queue-core/worker';
+import { createSilentLogger, RedisConnections } from '@coldcopy/queue-core/runtime';
 import { RedisCluster, testPrefix, waitFor } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';

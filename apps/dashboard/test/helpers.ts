@@ -1,7 +1,7 @@
 import { deletePrefix, testPrefix } from '@coldcopy/testing';
 import { openAdminQueues, openDeadLetters, type AdminQueues } from '@coldcopy/queue-core/admin';
 import { Writable } from 'node:stream';
-import { createLogger, RedisConnections, type Logger } from '@coldcopy/queue-core/worker';
+import { createLogger, RedisConnections, type Logger } from '@coldcopy/queue-core/runtime';
 import winston from 'winston';
 import bcrypt from 'bcryptjs';
 import { Registry } from 'prom-client';

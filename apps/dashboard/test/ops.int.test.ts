@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createWorkerMetrics } from '@coldcopy/queue-core/worker';
+import { createWorkerMetrics } from '@coldcopy/queue-core/runtime';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { useDashboard } from './helpers.js';

@@ -1,5 +1,5 @@
 import { openAdminQueues } from '@coldcopy/queue-core/admin';
-import { RedisConnections } from '@coldcopy/queue-core/worker';
+import { RedisConnections } from '@coldcopy/queue-core/runtime';
 import { deletePrefix, testPrefix, waitFor } from '@coldcopy/testing';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { readQueueStates } from '../src/queue-state.js';

@@ -2,7 +2,7 @@ import { SESClient } from '@aws-sdk/client-ses';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
 import { sendEmail } from '@coldcopy/queue-core';
 import { openAdminQueues } from '@coldcopy/queue-core/admin';
-import { createRateLimiter, RedisConnections, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/worker';
+import { createRateLimiter, RedisConnections, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/runtime';
 import type { EmailConfig } from './config.js';
 import type { emailWorkerEnv } from './env.js';
 import type { EmailSender } from './providers/email-sender.js';

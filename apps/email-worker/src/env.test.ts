@@ -1,5 +1,5 @@
 import { ConfigError } from '@coldcopy/queue-core';
-import { loadEnv, workerAppEnvSchema } from '@coldcopy/queue-core/worker';
+import { loadEnv, workerAppEnvSchema } from '@coldcopy/queue-core/runtime';
 import { describe, expect, it } from 'vitest';
 import { emailWorkerEnv } from './env.js';
 

@@ -1,10 +1,10 @@
 import { schedulesOn } from '@coldcopy/queue-core';
-import { runWorkerApp } from '@coldcopy/queue-core/worker';
+import { runWorkerApp } from '@coldcopy/queue-core/runtime';
 import { closeDeps, createDeps } from './deps.js';
 import { emailWorkerEnv } from './env.js';
 import { handlers } from './handlers/index.js';
 
-// The composition root: env → deps → worker → health server → signals (queue-core/src/app.ts).
+// The composition root: env → deps → worker → health server → signals (queue-core/src/runtime/app.ts).
 await runWorkerApp({
   app: 'email-worker',
   queue: 'email',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { campaignTickSlot, JobValidationError, schedulesOn, sendBulkEmail } from '@coldcopy/queue-core';
-import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/worker';
+import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
 import { waitFor } from '@coldcopy/testing';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { handlers } from '../src/handlers/index.js';

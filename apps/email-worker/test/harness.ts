@@ -1,6 +1,6 @@
 import type { SESClient } from '@aws-sdk/client-ses';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
-import { createRateLimiter } from '@coldcopy/queue-core/worker';
+import { createRateLimiter } from '@coldcopy/queue-core/runtime';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
 import { createTestDatabase, deletePrefix, testPrefix, type TestDatabase } from '@coldcopy/testing';
 import { Redis } from 'ioredis';

@@ -13,7 +13,7 @@ import {
   workspaceEmailSettings,
 } from '@coldcopy/db';
 import { PermanentJobError, RetryAfterError } from '@coldcopy/queue-core';
-import { createRateLimiter, type RateLimiter } from '@coldcopy/queue-core/worker';
+import { createRateLimiter, type RateLimiter } from '@coldcopy/queue-core/runtime';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';

@@ -6,7 +6,7 @@ import { jobSecurityFromEnv } from '@coldcopy/queue-core/producer';
 import { z } from 'zod';
 import type { CliIo } from './cli.js';
 
-/** `pnpm jobs dlq list|show|replay|purge`: the dead-letter store (queue-core/src/dead-letter.ts). */
+/** `pnpm jobs dlq list|show|replay|purge`: the dead-letter store (queue-core/src/dead-letters/store.ts). */
 
 export const DLQ_USAGE = `  dlq list [--queue <q>] [--job <name>] [--older-than <30m|2h|7d>] [--limit <n>] [--json]
                                         dead-lettered jobs, newest first (data stays encrypted)

@@ -76,9 +76,9 @@ describe('pnpm jobs', () => {
   });
 
   it('stuck lists lock-expired and overdue active jobs (dry run by default); --fix moves back or dead-letters', async () => {
-    const { Producer } = await import('../../queue-core/src/producer.js');
+    const { Producer } = await import('../../queue-core/src/producer/producer.js');
     const { testSecurity } = await import('../../queue-core/test/fixtures/test-keys.js');
-    const { QUEUES } = await import('../../queue-core/src/queues.js');
+    const { QUEUES } = await import('../../queue-core/src/definitions/queues.js');
     const { getJob } = await import('../../queue-core/src/jobs/index.js');
     const producer = new Producer({ redisUrl, prefix, security: testSecurity() });
     const ids: string[] = [];
@@ -168,10 +168,10 @@ describe('pnpm jobs: shards and schedules', () => {
     expect(declared.every((r) => r.state === 'pending' && r.nextRun === null)).toBe(true);
 
     // what the maintenance worker does at startup
-    const { reconcileSchedules } = await import('../../queue-core/src/schedule-reconciler.js');
+    const { reconcileSchedules } = await import('../../queue-core/src/runtime/schedule-reconciler.js');
     const { schedulesOn } = await import('../../queue-core/src/jobs/schedules.js');
-    const { createBullQueue } = await import('../../queue-core/src/bull-factory.js');
-    const { RedisConnections } = await import('../../queue-core/src/redis.js');
+    const { createBullQueue } = await import('../../queue-core/src/redis/bull-queue.js');
+    const { RedisConnections } = await import('../../queue-core/src/redis/connections.js');
     const { testSecurity } = await import('../../queue-core/test/fixtures/test-keys.js');
     const connections = new RedisConnections(redisUrl, 'worker');
     const queue = createBullQueue('maintenance', { prefix, connections });

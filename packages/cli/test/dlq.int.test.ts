@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/worker';
+import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
 import { Producer } from '@coldcopy/queue-core/producer';
 import { openAdminQueues, openDeadLetters } from '@coldcopy/queue-core/admin';
 import { deletePrefix, testPrefix } from '@coldcopy/testing';

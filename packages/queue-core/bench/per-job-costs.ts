@@ -8,10 +8,10 @@ import { createWriteStream } from 'node:fs';
 import { Counter, Histogram } from 'prom-client';
 import winston from 'winston';
 import { z } from 'zod';
-import { defineJob } from '../src/define-job.js';
-import { createLogger } from '../src/logger.js';
-import { JobSecurity } from '../src/job-security.js';
-import { createWorkerMetrics, DURATION_BUCKETS } from '../src/metrics.js';
+import { defineJob } from '../src/definitions/define-job.js';
+import { createLogger } from '../src/observability/logger.js';
+import { JobSecurity } from '../src/security/job-security.js';
+import { createWorkerMetrics, DURATION_BUCKETS } from '../src/observability/metrics.js';
 
 const N = 200_000;
 const def = defineJob({

@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { defineJob } from '../src/define-job.js';
-import { JobSecurity } from '../src/job-security.js';
+import { defineJob } from '../src/definitions/define-job.js';
+import { JobSecurity } from '../src/security/job-security.js';
 
 const N = Number(process.env.BENCH_ITERATIONS ?? 20_000);
 const ROUNDS = 7;

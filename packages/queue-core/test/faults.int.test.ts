@@ -1,7 +1,7 @@
 import { RedisServer } from '@coldcopy/testing';
 import Bull from 'bull';
 import { describe, expect, it } from 'vitest';
-import { Producer } from '../src/producer.js';
+import { Producer } from '../src/producer/producer.js';
 import { readEvents, spawnWorker, useIsolatedRedis, waitFor } from './helpers.js';
 import { testSleep } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { ensureDebianBinary } from '@coldcopy/testing';
 import { describe, expect, it } from 'vitest';
-import { createWorkerMetrics } from '../src/metrics.js';
-import { startHealthServer } from '../src/health-server.js';
+import { createWorkerMetrics } from '../src/observability/metrics.js';
+import { startHealthServer } from '../src/runtime/health-server.js';
 
 describe('worker health server', () => {
   it('answers /livez always, /readyz from the readiness check, /metrics in Prometheus text', async () => {

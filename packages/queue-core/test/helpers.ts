@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { deletePrefix, testPrefix, waitFor } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, inject } from 'vitest';
-import { createSilentLogger } from '../src/logger.js';
-import { startWorker, type Worker, type WorkerOptions } from '../src/worker.js';
+import { createSilentLogger } from '../src/observability/logger.js';
+import { startWorker, type Worker, type WorkerOptions } from '../src/runtime/worker.js';
 import { testHandlers, testJobs, type TestDeps } from './fixtures/test-jobs.js';
 import { TEST_SECURITY_ENV, testSecurity } from './fixtures/test-keys.js';
 

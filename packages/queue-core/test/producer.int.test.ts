@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '@coldcopy/testing';
 import Bull from 'bull';
 import { describe, expect, it, vi } from 'vitest';
-import { JobValidationError, QueueUnavailableError } from '../src/errors.js';
-import { Producer, getProducer } from '../src/producer.js';
+import { JobValidationError, QueueUnavailableError } from '../src/definitions/errors.js';
+import { Producer, getProducer } from '../src/producer/producer.js';
 import { useIsolatedRedis } from './helpers.js';
 import { testSecurity } from './fixtures/test-keys.js';
 import { testEcho, testSleep } from './fixtures/test-jobs.js';
@@ -99,7 +99,7 @@ describe('producer (real Redis)', () => {
     redis.track(first, (x) => x.close());
     // A re-evaluated copy of the module, as Next.js dev does after an edit.
     vi.resetModules();
-    const reloaded = await import('../src/producer.js');
+    const reloaded = await import('../src/producer/producer.js');
     expect(reloaded.getProducer).not.toBe(getProducer);
     expect(reloaded.getProducer(config)).toBe(first);
     await first.close();

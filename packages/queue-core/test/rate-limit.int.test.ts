@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RetryAfterError } from '../src/errors.js';
-import { createRateLimiter } from '../src/rate-limit.js';
+import { RetryAfterError } from '../src/definitions/errors.js';
+import { createRateLimiter } from '../src/redis/rate-limit.js';
 import { useIsolatedRedis } from './helpers.js';
 
 const redis = useIsolatedRedis();

@@ -1,8 +1,8 @@
 import Bull from 'bull';
 import { describe, expect, it } from 'vitest';
 import type { Schedule } from '../src/jobs/schedules.js';
-import { PRIORITIES } from '../src/priorities.js';
-import { desiredSchedule, reconcileSchedules, repeatRunIdPrefix, scheduleKeyOf } from '../src/schedule-reconciler.js';
+import { PRIORITIES } from '../src/definitions/priorities.js';
+import { desiredSchedule, reconcileSchedules, repeatRunIdPrefix, scheduleKeyOf } from '../src/runtime/schedule-reconciler.js';
 import { testSleep } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
 import { readEvents, useIsolatedRedis, waitFor } from './helpers.js';

@@ -1,10 +1,10 @@
 import Bull from 'bull';
 import { describe, expect, it } from 'vitest';
-import { openAdminQueues } from '../src/admin.js';
-import { createSilentLogger } from '../src/logger.js';
-import { Producer } from '../src/producer.js';
-import { shardFor } from '../src/sharding.js';
-import { startWorker, type Worker } from '../src/worker.js';
+import { openAdminQueues } from '../src/admin/index.js';
+import { createSilentLogger } from '../src/observability/logger.js';
+import { Producer } from '../src/producer/producer.js';
+import { shardFor } from '../src/redis/sharding.js';
+import { startWorker, type Worker } from '../src/runtime/worker.js';
 import { testEcho, testJobs, testSleep } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
 import { useIsolatedRedis, waitFor } from './helpers.js';

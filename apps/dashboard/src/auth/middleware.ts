@@ -1,4 +1,4 @@
-import type { Logger } from '@coldcopy/queue-core/worker';
+import type { Logger } from '@coldcopy/queue-core/runtime';
 import { doubleCsrf } from 'csrf-csrf';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';

@@ -1,4 +1,4 @@
-import type { HandlersFor } from '@coldcopy/queue-core/worker';
+import type { HandlersFor } from '@coldcopy/queue-core/runtime';
 import type { EmailDeps } from '../deps.js';
 import { processWebhookHandler } from './process-webhook.js';
 import { sendBulkEmailHandler } from './send-bulk-email.js';

@@ -1,5 +1,5 @@
 import { RetryAfterError, type processWebhook } from '@coldcopy/queue-core';
-import type { Handler, JobContext } from '@coldcopy/queue-core/worker';
+import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import type { EmailDeps } from '../deps.js';
 import { type InboundMail, parseInboundMail } from '../domain/inbound-mail.js';
 import { NotAnSesEventError, parseSesNotification, type SesNotification } from '../domain/ses-events.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PermanentJobError } from '@coldcopy/queue-core';
-import type { JobContext } from '@coldcopy/queue-core/worker';
+import type { JobContext } from '@coldcopy/queue-core/runtime';
 import type { CampaignRow, MailboxRow } from '@coldcopy/db';
 import { describe, expect, it } from 'vitest';
 import { createFakeDeps, fakeContext } from '../../test/fixtures/fake-deps.js';

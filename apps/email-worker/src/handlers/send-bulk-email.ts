@@ -7,7 +7,7 @@ import {
   type sendBulkEmail,
   slotStartOf,
 } from '@coldcopy/queue-core';
-import type { Handler, JobContext } from '@coldcopy/queue-core/worker';
+import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import type { CampaignRow } from '@coldcopy/db';
 import type { EmailDeps } from '../deps.js';
 import { campaignWindow, nextSendTime } from '../domain/next-send.js';

@@ -1,5 +1,5 @@
 import { PermanentJobError, RetryAfterError, type sendEmail } from '@coldcopy/queue-core';
-import type { Handler } from '@coldcopy/queue-core/worker';
+import type { Handler } from '@coldcopy/queue-core/runtime';
 import type { EmailDeps } from '../deps.js';
 import { alignToWindow, nextUtcMidnight, utcDay, type SendWindow } from '../domain/schedule.js';
 import { renderStep } from '../domain/render.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PermanentJobError, warmupBatchShare } from '@coldcopy/queue-core';
-import type { JobContext } from '@coldcopy/queue-core/worker';
+import type { JobContext } from '@coldcopy/queue-core/runtime';
 import { describe, expect, it } from 'vitest';
 import { createFakeDeps, fakeContext, testConfig } from '../../test/fixtures/fake-deps.js';
 import { createFakeWarmupQueue, createFakeWarmupStore, type FakeWarmup } from '../providers/fake-warmup-store.js';

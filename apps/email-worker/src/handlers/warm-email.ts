@@ -7,7 +7,7 @@ import {
   warmupBatchOf,
   warmupBatchShare,
 } from '@coldcopy/queue-core';
-import type { Handler, JobContext } from '@coldcopy/queue-core/worker';
+import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import type { EmailConfig } from '../config.js';
 import type { EmailDeps } from '../deps.js';
 import { unsubscribeLinks } from '../domain/unsubscribe.js';

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { RetryAfterError } from '@coldcopy/queue-core';
-import type { RateLimiter } from '@coldcopy/queue-core/worker';
+import type { RateLimiter } from '@coldcopy/queue-core/runtime';
 import type { Cluster, Redis } from 'ioredis';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { SendLimits, SendSlot } from './send-limits.js';

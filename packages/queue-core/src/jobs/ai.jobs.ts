@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sha256Hex, email, shortText } from './fields.js';
-import { defineJob, type JobOptionsOverride } from '../define-job.js';
+import { defineJob, type JobOptionsOverride } from '../definitions/define-job.js';
 
 /**
  * AI queue: email writing, sentiment, smart replies and meeting detection (domain.md §5,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { timeSlot, email } from './fields.js';
-import { defineJob } from '../define-job.js';
+import { defineJob } from '../definitions/define-job.js';
 
 /**
  * Analytics queue: campaign counters, materialized views, PDF reports and data exports

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { type AnyJobDefinition, type JobInput, jobInputJsonSchema } from '../define-job.js';
-import { QUEUE_NAMES, type QueueName } from '../queues.js';
+import { type AnyJobDefinition, type JobInput, jobInputJsonSchema } from '../definitions/define-job.js';
+import { QUEUE_NAMES, type QueueName } from '../definitions/queues.js';
 import { allJobs, type CatalogJob, getJob, jobByName, type JobName, jobsOnQueue } from './index.js';
 
 const EXPECTED: Record<QueueName, readonly string[]> = {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { timeSlot, sha256Hex, email } from './fields.js';
-import { defineJob, type JobPayload } from '../define-job.js';
+import { defineJob, type JobPayload } from '../definitions/define-job.js';
 
 /**
  * Email queue: campaign sends, the campaign tick, SES/SNS webhooks and mailbox warm-up

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sha256Hex, sortedUnique, email, shortText } from './fields.js';
-import { defineJob } from '../define-job.js';
+import { defineJob } from '../definitions/define-job.js';
 
 /**
  * Enrichment queue: lead and company enrichment, email verification (domain.md §5,

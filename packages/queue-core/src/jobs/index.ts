@@ -1,4 +1,4 @@
-import type { QueueName } from '../queues.js';
+import type { QueueName } from '../definitions/queues.js';
 import { aiJobs } from './ai.jobs.js';
 import { analyticsJobs } from './analytics.jobs.js';
 import { emailJobs } from './email.jobs.js';

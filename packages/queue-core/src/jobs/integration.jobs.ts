@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { timeSlot } from './fields.js';
-import { defineJob } from '../define-job.js';
+import { defineJob } from '../definitions/define-job.js';
 
 /**
  * Integration queue: CRM, LinkedIn identity and calendar sync (domain.md §5, providers.md §7–§11).

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { timeSlot } from './fields.js';
-import { defineJob } from '../define-job.js';
+import { defineJob } from '../definitions/define-job.js';
 
 /**
  * Maintenance queue: retention, image variants, backups and cache warming (domain.md §5–§7).

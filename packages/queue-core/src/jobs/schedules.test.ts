@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { JobSecurity } from '../job-security.js';
-import { PRIORITIES } from '../priorities.js';
-import { QUEUE_NAMES } from '../queues.js';
-import { desiredSchedule, scheduleKeyOf } from '../schedule-reconciler.js';
+import { JobSecurity } from '../security/job-security.js';
+import { PRIORITIES } from '../definitions/priorities.js';
+import { QUEUE_NAMES } from '../definitions/queues.js';
+import { desiredSchedule, scheduleKeyOf } from '../runtime/schedule-reconciler.js';
 import { SCHEDULES, schedulesOn, type Schedule } from './schedules.js';
 
 const security = new JobSecurity({ signing: 'disabled' });

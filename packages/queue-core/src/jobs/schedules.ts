@@ -1,6 +1,6 @@
-import type { AnyJobDefinition, JobInput } from '../define-job.js';
-import type { Priority } from '../priorities.js';
-import type { QueueName } from '../queues.js';
+import type { AnyJobDefinition, JobInput } from '../definitions/define-job.js';
+import type { Priority } from '../definitions/priorities.js';
+import type { QueueName } from '../definitions/queues.js';
 import { backupData, cacheWarming, cleanupOldData } from './maintenance.jobs.js';
 import { refreshAnalytics } from './analytics.jobs.js';
 import { sendBulkEmail, warmEmail } from './email.jobs.js';

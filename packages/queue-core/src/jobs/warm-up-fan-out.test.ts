@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { jobInputJsonSchema } from '../define-job.js';
-import { JobValidationError } from '../errors.js';
-import { jobIdFor, keyFromParts } from '../job-options.js';
-import { JobSecurity } from '../job-security.js';
-import { Producer } from '../producer.js';
-import { desiredSchedule } from '../schedule-reconciler.js';
+import { jobInputJsonSchema } from '../definitions/define-job.js';
+import { JobValidationError } from '../definitions/errors.js';
+import { jobIdFor, keyFromParts } from '../definitions/job-options.js';
+import { JobSecurity } from '../security/job-security.js';
+import { Producer } from '../producer/producer.js';
+import { desiredSchedule } from '../runtime/schedule-reconciler.js';
 import { warmEmail, warmEmailForm, warmupBatchOf } from './email.jobs.js';
 import { SCHEDULES } from './schedules.js';
 

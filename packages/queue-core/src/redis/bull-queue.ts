@@ -1,7 +1,7 @@
 import Bull from 'bull';
-import { BACKOFF_STRATEGY, classifiedBackoff } from './backoff.js';
-import { QUEUES, type LockSettings, type QueueName } from './queues.js';
-import type { RedisConnections } from './redis.js';
+import { BACKOFF_STRATEGY, classifiedBackoff } from '../definitions/backoff.js';
+import { QUEUES, type LockSettings, type QueueName } from '../definitions/queues.js';
+import type { RedisConnections } from './connections.js';
 import { bullKeyLayout, shardQueueName } from './sharding.js';
 
 export interface BullQueueOptions {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { boolEnv, loadEnv, workerEnvSchema } from './env.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../definitions/errors.js';
 
 describe('env', () => {
   it('applies defaults, including the queue concurrency from the catalog', () => {

@@ -1,10 +1,10 @@
 import type Bull from 'bull';
-import { createBullQueue } from './bull-factory.js';
-import type { JobSecurity } from './job-security.js';
-import { SIGNATURE_OPTION } from './job-security.js';
-import { isQueueName, QUEUE_NAMES, type QueueName } from './queues.js';
-import { RedisConnections, type RedisClient } from './redis.js';
-import { clusterModeFromEnv, hashTaggedPrefix } from './sharding.js';
+import { createBullQueue } from '../redis/bull-queue.js';
+import type { JobSecurity } from '../security/job-security.js';
+import { SIGNATURE_OPTION } from '../security/job-security.js';
+import { isQueueName, QUEUE_NAMES, type QueueName } from '../definitions/queues.js';
+import { RedisConnections, type RedisClient } from '../redis/connections.js';
+import { clusterModeFromEnv, hashTaggedPrefix } from '../redis/sharding.js';
 
 /**
  * The dead-letter store: jobs that failed for the last time (retries spent, permanent error,

@@ -1,5 +1,5 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../definitions/errors.js';
 
 /**
  * Key rings for job signing and field encryption, read from variables such as

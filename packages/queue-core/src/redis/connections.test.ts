@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { createBullQueue } from './bull-factory.js';
+import { createBullQueue } from './bull-queue.js';
 import {
   clientOptions,
   clusterClientOptions,
@@ -10,7 +10,7 @@ import {
   redisOptionsFromUrl,
   redisTargetFromUrl,
   redisUrlProblem,
-} from './redis.js';
+} from './connections.js';
 
 /** The message of what `fn` throws (fails the test when nothing is thrown). */
 function thrown(fn: () => unknown): Error {

@@ -1,9 +1,9 @@
 import type Bull from 'bull';
-import type { AdminQueues } from './admin.js';
-import { deadLetterEntry, DeadLetterStore } from './dead-letter.js';
-import { PermanentJobError } from './errors.js';
-import { getJob } from './jobs/index.js';
-import { QUEUES, type QueueName } from './queues.js';
+import type { AdminQueues } from './admin-queues.js';
+import { deadLetterEntry, DeadLetterStore } from '../dead-letters/store.js';
+import { PermanentJobError } from '../definitions/errors.js';
+import { getJob } from '../jobs/index.js';
+import { QUEUES, type QueueName } from '../definitions/queues.js';
 
 /**
  * Stuck jobs (the seed's `clear-stuck-jobs`, `pnpm jobs stuck`): jobs in a queue's `active` list that

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { createAlertNotifier, type AlertNotifier } from './alert-webhook.js';
-import { DLQ_DEFAULTS, type DeadLetterBounds } from './dead-letter.js';
-import { ConfigError } from './errors.js';
-import { jobSecurityFromEnv, type JobSecurity } from './job-security.js';
+import { createAlertNotifier, type AlertNotifier } from '../observability/alert-webhook.js';
+import { DLQ_DEFAULTS, type DeadLetterBounds } from '../dead-letters/store.js';
+import { ConfigError } from '../definitions/errors.js';
+import { jobSecurityFromEnv, type JobSecurity } from '../security/job-security.js';
 
 /**
  * Worker variables for signed jobs, encrypted fields and dead letters. Parsed apart from the app

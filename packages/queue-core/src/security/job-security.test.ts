@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineJob } from './define-job.js';
-import { ConfigError, FieldDecryptionError, isPermanentError, JobSignatureError } from './errors.js';
+import { defineJob } from '../definitions/define-job.js';
+import { ConfigError, FieldDecryptionError, isPermanentError, JobSignatureError } from '../definitions/errors.js';
 import { decryptField, JobSecurity, jobSecurityFromEnv, parseEnvelope, SIGNATURE_OPTION } from './job-security.js';
 import { parseKeyRing } from './security-keys.js';
 

@@ -1,8 +1,8 @@
 import type Bull from 'bull';
-import { JobSecurity } from './job-security.js';
-import { SCHEDULES, type Schedule } from './jobs/schedules.js';
-import { QUEUE_NAMES, type QueueName } from './queues.js';
-import { desiredSchedule, scheduleKeyOf } from './schedule-reconciler.js';
+import { JobSecurity } from '../security/job-security.js';
+import { SCHEDULES, type Schedule } from '../jobs/schedules.js';
+import { QUEUE_NAMES, type QueueName } from '../definitions/queues.js';
+import { desiredSchedule, scheduleKeyOf } from '../runtime/schedule-reconciler.js';
 
 /**
  * What operators see of the schedules (`pnpm jobs schedules`, the dashboard): the declared ones

@@ -1,6 +1,6 @@
-import { ConfigError } from './errors.js';
-import { QUEUE_NAMES, type QueueName } from './queues.js';
-import { isClusterUrl } from './redis.js';
+import { ConfigError } from '../definitions/errors.js';
+import { QUEUE_NAMES, type QueueName } from '../definitions/queues.js';
+import { isClusterUrl } from './connections.js';
 
 /**
  * Workspace sharding: one logical queue split into N Bull queues so that one workspace's backlog

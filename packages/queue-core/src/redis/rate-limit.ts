@@ -1,5 +1,5 @@
-import { RetryAfterError } from './errors.js';
-import type { RedisClient } from './redis.js';
+import { RetryAfterError } from '../definitions/errors.js';
+import type { RedisClient } from './connections.js';
 
 /**
  * A rate limit shared by every process that talks to the same Redis (SES MaxSendRate, per

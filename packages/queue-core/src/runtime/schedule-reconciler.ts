@@ -1,13 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type Bull from 'bull';
-import type { AnyJobDefinition } from './define-job.js';
-import { JobValidationError } from './errors.js';
-import { baseJobOptions } from './job-options.js';
-import { SIGNATURE_OPTION, type JobSecurity } from './job-security.js';
-import type { Schedule } from './jobs/schedules.js';
-import type { Logger } from './logger.js';
-import { PRIORITIES } from './priorities.js';
-import { toFieldIssues } from './validation.js';
+import type { AnyJobDefinition } from '../definitions/define-job.js';
+import { JobValidationError } from '../definitions/errors.js';
+import { baseJobOptions } from '../definitions/job-options.js';
+import { SIGNATURE_OPTION, type JobSecurity } from '../security/job-security.js';
+import type { Schedule } from '../jobs/schedules.js';
+import type { Logger } from '../observability/logger.js';
+import { PRIORITIES } from '../definitions/priorities.js';
+import { toFieldIssues } from '../definitions/validation.js';
 
 /**
  * Reconciles a queue's repeatable jobs in Redis with the declared schedules (bull-v4.md §14).

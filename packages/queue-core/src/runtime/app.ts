@@ -1,19 +1,19 @@
 import { z } from 'zod';
 import type { Registry } from 'prom-client';
-import type { AnyJobDefinition } from './define-job.js';
-import { loadEnv, workerEnv, workerEnvSchema } from './env.js';
-import { ConfigError } from './errors.js';
+import type { AnyJobDefinition } from '../definitions/define-job.js';
+import { loadEnv, workerEnv, workerEnvSchema } from '../config/env.js';
+import { ConfigError } from '../definitions/errors.js';
 import { startHealthServer } from './health-server.js';
-import { loadHardeningEnv, type HardeningConfig } from './hardening-env.js';
-import { createLogger, type Logger } from './logger.js';
-import { createWorkerMetrics } from './metrics.js';
-import { Producer } from './producer.js';
-import { QUEUES, type QueueName } from './queues.js';
-import { redact, RedisConnections } from './redis.js';
+import { loadHardeningEnv, type HardeningConfig } from '../config/hardening-env.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createWorkerMetrics } from '../observability/metrics.js';
+import { Producer } from '../producer/producer.js';
+import { QUEUES, type QueueName } from '../definitions/queues.js';
+import { redact, RedisConnections } from '../redis/connections.js';
 import { startWorker, type HandlersFor, type Worker } from './worker.js';
-import { jobsOnQueue } from './jobs/index.js';
-import { schedulesOn, type Schedule } from './jobs/schedules.js';
-import { clusterModeFromEnv, shardCountsFromEnv, shardsOf, type ShardCounts } from './sharding.js';
+import { jobsOnQueue } from '../jobs/index.js';
+import { schedulesOn, type Schedule } from '../jobs/schedules.js';
+import { clusterModeFromEnv, shardCountsFromEnv, shardsOf, type ShardCounts } from '../redis/sharding.js';
 
 /**
  * The composition root every worker app shares: env → logger → metrics → deps → worker → health

@@ -1,22 +1,8 @@
 import type Bull from 'bull';
-import { createBullQueue } from './bull-factory.js';
-import { QUEUE_NAMES, type QueueName } from './queues.js';
-import { RedisConnections } from './redis.js';
-import { clusterModeFromEnv, shardCountsFromEnv, shardQueueName, shardsOf, type ShardCounts } from './sharding.js';
-
-export type { default as Bull } from 'bull';
-export { clusterModeFromEnv, shardCountsFromEnv, type ShardCounts } from './sharding.js';
-export { scheduleRows, type ScheduleRow } from './schedule-status.js';
-export { findStuckJobs, fixStuckJobs, StuckJobError, type FindStuckOptions, type StuckFixOutcome, type StuckJob } from './stuck-jobs.js';
-export {
-  DeadLetterStore,
-  DLQ_DEFAULTS,
-  openDeadLetters,
-  type DeadLetterEntry,
-  type DeadLetterFilter,
-  type DeadLetters,
-  type ReplayOutcome,
-} from './dead-letter.js';
+import { createBullQueue } from '../redis/bull-queue.js';
+import { QUEUE_NAMES, type QueueName } from '../definitions/queues.js';
+import { RedisConnections } from '../redis/connections.js';
+import { clusterModeFromEnv, shardCountsFromEnv, shardQueueName, shardsOf, type ShardCounts } from '../redis/sharding.js';
 
 /** Counts of one queue. `waiting` includes jobs held in the paused list (bull-v4.md §12). */
 export interface QueueStatus {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
-import { QUEUE_NAMES, QUEUES, type QueueName } from './queues.js';
-import { redisUrlProblem } from './redis.js';
+import { ConfigError } from '../definitions/errors.js';
+import { QUEUE_NAMES, QUEUES, type QueueName } from '../definitions/queues.js';
+import { redisUrlProblem } from '../redis/connections.js';
 
 /**
  * Environment fragments shared by every app. Each app composes them into one zod schema and calls

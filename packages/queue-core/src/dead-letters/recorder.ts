@@ -1,9 +1,9 @@
 import type Bull from 'bull';
 import type { Counter } from 'prom-client';
-import type { AlertNotifier } from './alert-webhook.js';
-import { deadLetterEntry, DeadLetterStore, FIRST_FAILED_FIELD, type DeadLetterBounds } from './dead-letter.js';
-import type { Logger } from './logger.js';
-import type { QueueName } from './queues.js';
+import type { AlertNotifier } from '../observability/alert-webhook.js';
+import { deadLetterEntry, DeadLetterStore, FIRST_FAILED_FIELD, type DeadLetterBounds } from './store.js';
+import type { Logger } from '../observability/logger.js';
+import type { QueueName } from '../definitions/queues.js';
 
 /**
  * The worker side of the dead-letter store, called from the runtime's `failed` event (never on

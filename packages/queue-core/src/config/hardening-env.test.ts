@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../definitions/errors.js';
 import { loadHardeningEnv } from './hardening-env.js';
 
 const KEYS = 'k2:HyYtNDtCSVBXXmVsc3qBiI+WnaSrsrnAx87V3OPq8fg=';

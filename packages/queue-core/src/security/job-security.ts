@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import type { AnyJobDefinition } from './define-job.js';
-import { ConfigError, FieldDecryptionError, JobSignatureError } from './errors.js';
+import type { AnyJobDefinition } from '../definitions/define-job.js';
+import { ConfigError, FieldDecryptionError, JobSignatureError } from '../definitions/errors.js';
 import { parseKeyRing, type KeyRing } from './security-keys.js';
 
 /**

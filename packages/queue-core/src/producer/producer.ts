@@ -1,23 +1,21 @@
 import { createHash } from 'node:crypto';
 import type Bull from 'bull';
-import { createBullQueue } from './bull-factory.js';
-import type { AnyJobDefinition, JobInput, JobPayload } from './define-job.js';
+import { createBullQueue } from '../redis/bull-queue.js';
+import type { AnyJobDefinition, JobInput, JobPayload } from '../definitions/define-job.js';
 import {
   JobValidationError,
   QueueUnavailableError,
   UnknownJobNameError,
   type FieldIssue,
-} from './errors.js';
-import { type EnqueueOptions, jobIdFor, keyFromParts, resolveEnqueueOptions } from './job-options.js';
-import { getJob } from './jobs/index.js';
-import type { QueueName } from './queues.js';
-import { jobSecurityFromEnv, type JobSecurity } from './job-security.js';
-import { redact, RedisConnections, whenReady } from './redis.js';
-import { clusterModeFromEnv, shardCountsFromEnv, shardFor, type ShardCounts } from './sharding.js';
-import { toFieldIssues } from './validation.js';
+} from '../definitions/errors.js';
+import { type EnqueueOptions, jobIdFor, keyFromParts, resolveEnqueueOptions } from '../definitions/job-options.js';
+import { getJob } from '../jobs/index.js';
+import type { QueueName } from '../definitions/queues.js';
+import { jobSecurityFromEnv, type JobSecurity } from '../security/job-security.js';
+import { redact, RedisConnections, whenReady } from '../redis/connections.js';
+import { clusterModeFromEnv, shardCountsFromEnv, shardFor, type ShardCounts } from '../redis/sharding.js';
+import { toFieldIssues } from '../definitions/validation.js';
 
-export type { EnqueueOptions } from './job-options.js';
-export { JobSecurity, jobSecurityFromEnv, type JobSecurityOptions } from './job-security.js';
 
 /**
  * The producer used by the Next.js app, the CLI and workers that enqueue follow-up jobs.

@@ -1,21 +1,21 @@
 import type Bull from 'bull';
-import type { AlertNotifier } from './alert-webhook.js';
-import { createBullQueue } from './bull-factory.js';
-import { DeadLetterStore, type DeadLetterBounds } from './dead-letter.js';
-import { createDeadLetterRecorder } from './dead-letter-recorder.js';
-import { jobSecurityFromEnv, type JobSecurity } from './job-security.js';
-import type { AnyJobDefinition, JobPayload } from './define-job.js';
-import { ConfigError, InvalidPayloadError, isPermanentError, JobSignatureError, JobTimeoutError, QueueUnavailableError, UnknownJobError } from './errors.js';
-import { jobsOnQueue, type JobsOn } from './jobs/index.js';
-import type { HotCounterSeries, HotHistogramSeries } from './hot-metrics.js';
-import { redactFieldNames, type Logger } from './logger.js';
-import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
-import { QUEUES, type LockSettings, type QueueName } from './queues.js';
-import { RedisConnections, whenReady } from './redis.js';
-import type { Schedule } from './jobs/schedules.js';
+import type { AlertNotifier } from '../observability/alert-webhook.js';
+import { createBullQueue } from '../redis/bull-queue.js';
+import { DeadLetterStore, type DeadLetterBounds } from '../dead-letters/store.js';
+import { createDeadLetterRecorder } from '../dead-letters/recorder.js';
+import { jobSecurityFromEnv, type JobSecurity } from '../security/job-security.js';
+import type { AnyJobDefinition, JobPayload } from '../definitions/define-job.js';
+import { ConfigError, InvalidPayloadError, isPermanentError, JobSignatureError, JobTimeoutError, QueueUnavailableError, UnknownJobError } from '../definitions/errors.js';
+import { jobsOnQueue, type JobsOn } from '../jobs/index.js';
+import type { HotCounterSeries, HotHistogramSeries } from '../observability/hot-metrics.js';
+import { redactFieldNames, type Logger } from '../observability/logger.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../observability/metrics.js';
+import { QUEUES, type LockSettings, type QueueName } from '../definitions/queues.js';
+import { RedisConnections, whenReady } from '../redis/connections.js';
+import type { Schedule } from '../jobs/schedules.js';
 import { reconcileSchedules } from './schedule-reconciler.js';
-import { splitConcurrency } from './sharding.js';
-import { toFieldIssues } from './validation.js';
+import { splitConcurrency } from '../redis/sharding.js';
+import { toFieldIssues } from '../definitions/validation.js';
 
 /** What a handler receives besides its payload. */
 export interface JobContext<D> {

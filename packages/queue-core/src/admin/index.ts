@@ -1,0 +1,24 @@
+/**
+ * `@coldcopy/queue-core/admin`: what operators' tools (dashboard, CLI) use: Bull queues that never
+ * process, queue counts, stuck jobs, schedules and dead letters. Not for worker apps or the web app.
+ */
+export {
+  openAdminQueues,
+  queueStatus,
+  type AdminQueues,
+  type AdminShard,
+  type QueueStatus,
+} from './admin-queues.js';
+export type { default as Bull } from 'bull';
+export { clusterModeFromEnv, shardCountsFromEnv, type ShardCounts } from '../redis/sharding.js';
+export { scheduleRows, type ScheduleRow } from './schedule-status.js';
+export { findStuckJobs, fixStuckJobs, StuckJobError, type FindStuckOptions, type StuckFixOutcome, type StuckJob } from './stuck-jobs.js';
+export {
+  DeadLetterStore,
+  DLQ_DEFAULTS,
+  openDeadLetters,
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  type DeadLetters,
+  type ReplayOutcome,
+} from '../dead-letters/store.js';

@@ -1,0 +1,18 @@
+/** `@coldcopy/queue-core/runtime`: the worker runtime, everything a worker app needs. Not for the web app. */
+export { runWorkerApp, workerAppEnvSchema, type RunningWorkerApp, type WorkerAppSpec, type WorkerAppTools, type WorkerEnv } from './app.js';
+export { boolEnv, concurrencyEnv, loadEnv, redisEnv, workerEnv, workerEnvSchema } from '../config/env.js';
+export { startHealthServer, type HealthServer } from './health-server.js';
+export { createLogger, createSilentLogger, type Logger } from '../observability/logger.js';
+export { createWorkerMetrics, type WorkerMetrics } from '../observability/metrics.js';
+export { RedisConnections } from '../redis/connections.js';
+export {
+  ShutdownAbortError,
+  startWorker,
+  type FinalFailure,
+  type Handler,
+  type HandlersFor,
+  type JobContext,
+  type Worker,
+  type WorkerOptions,
+} from './worker.js';
+export { createRateLimiter, type AcquireOptions, type RateLimit, type RateLimiter, type RateLimiterOptions, type Reservation } from '../redis/rate-limit.js';
