@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSesWebhookHandler } from './webhook-handler.js';
+import { createSesWebhookHandler } from './ses-webhook.js';
 
 function fakeProducer(fail = false) {
   const calls: Array<{ name: string; data: Record<string, unknown> }> = [];

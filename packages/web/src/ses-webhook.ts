@@ -1,5 +1,6 @@
 import { processWebhook } from '@coldcopy/queue-core';
-import { getProducer, type Producer } from '@coldcopy/queue-core/producer';
+import type { Producer } from '@coldcopy/queue-core/producer';
+import { producerFromEnv } from './producer-from-env.js';
 
 /**
  * The SNS endpoint for the Next.js app (Web `Request` in, `Response` out): it enqueues the raw
@@ -7,12 +8,12 @@ import { getProducer, type Producer } from '@coldcopy/queue-core/producer';
  * anything is written; the route only bounds the input. Use with `export const runtime = 'nodejs'`:
  *
  *   // app/api/webhooks/ses/route.ts
- *   import { createSesWebhookHandler } from '@coldcopy/email-worker/webhook-handler';
+ *   import { createSesWebhookHandler } from '@coldcopy/web';
  *   export const runtime = 'nodejs';
  *   export const POST = createSesWebhookHandler();
  */
 export interface SesWebhookHandlerOptions {
-  /** default: the process-wide producer from REDIS_URL / BULL_PREFIX (getProducer) */
+  /** default: the process-wide producer from REDIS_URL / BULL_PREFIX (producerFromEnv) */
   readonly producer?: Pick<Producer, 'enqueue'>;
 }
 
@@ -34,8 +35,7 @@ export function createSesWebhookHandler(options: SesWebhookHandlerOptions = {}):
       const value = request.headers.get(name);
       if (value) headers[name] = value.slice(0, 2000);
     }
-    const producer =
-      options.producer ?? getProducer({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: process.env.BULL_PREFIX ?? 'bull' });
+    const producer = options.producer ?? producerFromEnv();
     try {
       await producer.enqueue(processWebhook, { provider: 'ses', body, receivedAt: new Date().toISOString(), headers });
     } catch (err) {
