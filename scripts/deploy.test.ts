@@ -113,7 +113,7 @@ describe('deployment files', () => {
 
   it('scripts pass shellcheck', () => {
     const shellcheck = ensureShellcheck();
-    const scripts = ['scripts/worker-setup.sh', 'scripts/dev.sh'].filter((s) => existsSync(join(ROOT, s)));
+    const scripts = ['scripts/worker-setup.sh', 'scripts/dev.sh', 'scripts/test.sh', 'scripts/with-node.sh', '.ci/run'].filter((s) => existsSync(join(ROOT, s)));
     const r = spawnSync(shellcheck, ['-x', '-P', 'scripts', ...scripts], { cwd: ROOT, encoding: 'utf8' });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);

@@ -1,19 +1,78 @@
-# Shared helpers for scripts/test.sh and scripts/dev.sh. Sourced, not executed.
+# shellcheck shell=bash
+# Shared helpers for scripts/test.sh, scripts/dev.sh and scripts/with-node.sh. Sourced, not executed.
 # They install what is missing when run as root (Debian/Ubuntu), and otherwise print the exact
 # command to run; nothing is installed silently behind a non-root user's back.
 
-PNPM_VERSION=$(node -p "require('./package.json').packageManager.split('@')[1]")
+ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PNPM_VERSION=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' "$ROOT_DIR/package.json")
+# The Node.js version everything runs on (tests, dev stack, CLI, benchmarks, images, droplets).
+NODE_VERSION=$(tr -d ' \t\r\n' <"$ROOT_DIR/.node-version")
+# Repo-local tools fetched by the scripts (ignored by git)
+TOOLS_DIR="$ROOT_DIR/.tools"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 is_root() { [ "$(id -u)" = 0 ]; }
 
-ensure_node() {
-  command -v node >/dev/null || die "Node.js 20 or newer is required: https://nodejs.org (or: apt-get install nodejs)"
-  local major
-  major=$(node -p 'process.versions.node.split(".")[0]')
-  [ "$major" -ge 20 ] || die "Node.js 20 or newer is required, found $(node --version)"
+# node-<os>-<arch>: the npm package that carries the official Node.js build for this machine
+node_package_platform() {
+  local os arch
+  case "$(uname -s)" in
+    Linux) os=linux ;;
+    Darwin) os=darwin ;;
+    *) return 1 ;;
+  esac
+  case "$(uname -m)" in
+    x86_64 | amd64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) return 1 ;;
+  esac
+  echo "$os-$arch"
+}
+
+# ensure_node: the Node.js of .node-version first on PATH for the rest of the script.
+ensure_node() { use_node "$NODE_VERSION"; }
+
+# use_node <version>: puts Node.js <version> (a bare major such as 26 means its newest release)
+# first on PATH for the rest of the script. A system Node of the same
+# major is used as it is; otherwise the official build comes from the npm registry (the
+# node-<os>-<arch> packages) into .tools/, once. nvm, fnm, volta and mise read the same version
+# from .node-version / .nvmrc / package.json.
+use_node() {
+  local want=$1 major platform dir
+  major=${want%%.*}
+  if command -v node >/dev/null && [ "$(node --version 2>/dev/null | sed 's/^v\([0-9]*\).*/\1/')" = "$major" ]; then
+    return
+  fi
+  platform=$(node_package_platform) || die "Node.js $major is required (.node-version) and no official build is packaged for $(uname -sm): install it from https://nodejs.org"
+  if [ "$want" = "$major" ]; then
+    dir=$(find "$TOOLS_DIR" -maxdepth 1 -type d -name "node-$major.*-$platform" 2>/dev/null | sort -V | tail -n 1)
+  else
+    dir="$TOOLS_DIR/node-$want-$platform"
+  fi
+  if [ -z "$dir" ] || [ ! -x "$dir/bin/node" ]; then
+    command -v npm >/dev/null || die "Node.js $major is required (.node-version): install it (nvm install / fnm use / volta read it from the repo) or install npm so that the scripts can fetch it"
+    log "Node.js $major not on PATH (found: $(node --version 2>/dev/null || echo none)); fetching node-$platform@$want from the npm registry into .tools/"
+    mkdir -p "$TOOLS_DIR"
+    local tmp tarball version
+    tmp=$(mktemp -d "$TOOLS_DIR/fetch.XXXXXX")
+    tarball=$(cd "$tmp" && npm pack --silent "node-$platform@$want" 2>"$tmp/npm.err" | tail -n 1) || true
+    if [ -z "$tarball" ] || [ ! -f "$tmp/$tarball" ]; then
+      cat "$tmp/npm.err" >&2
+      rm -rf "$tmp"
+      die "could not fetch node-$platform@$want from the npm registry"
+    fi
+    tar -xzf "$tmp/$tarball" -C "$tmp" package/bin/node package/LICENSE package/package.json
+    version=$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$tmp/package/package.json" | head -n 1)
+    dir="$TOOLS_DIR/node-$version-$platform"
+    rm -rf "$dir"
+    mv "$tmp/package" "$dir"
+    rm -rf "$tmp"
+  fi
+  PATH="$dir/bin:$PATH"
+  export PATH
+  hash -r
 }
 
 # pnpm at the version pinned in package.json's packageManager field.
@@ -27,6 +86,7 @@ ensure_pnpm() {
   else
     # No global install without root: run the pinned pnpm through npx (cached after first use).
     log "pnpm@$PNPM_VERSION not installed globally; using npx (to install: npm install -g pnpm@$PNPM_VERSION)"
+    # shellcheck disable=SC2317 # called by the sourcing script
     pnpm() { npx --yes "pnpm@$PNPM_VERSION" "$@"; }
   fi
 }
@@ -66,6 +126,9 @@ ensure_servers() {
 
 ensure_deps() {
   log "pnpm install"
-  pnpm install --frozen-lockfile --prefer-offline --reporter=append-only >/dev/null 2>/tmp/coldcopy-pnpm-install.err \
-    || { cat /tmp/coldcopy-pnpm-install.err >&2; die "pnpm install failed"; }
+  local err
+  err=$(mktemp -t coldcopy-pnpm-install.XXXXXX)
+  pnpm install --frozen-lockfile --prefer-offline --reporter=append-only >/dev/null 2>"$err" \
+    || { cat "$err" >&2; rm -f "$err"; die "pnpm install failed"; }
+  rm -f "$err"
 }

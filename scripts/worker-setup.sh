@@ -20,7 +20,8 @@ set -euo pipefail
 
 REPO_URL="${REPO_URL:-https://github.com/coldcopy/jobs-platform.git}"
 REPO_REF="${REPO_REF:-main}"
-NODE_MAJOR="${NODE_MAJOR:-22}"
+# The Node.js major of the repository's .node-version (a test checks that they agree)
+NODE_MAJOR="${NODE_MAJOR:-24}"
 # Apps on this droplet (space-separated); default: every worker app. Several droplets can run the
 # same app: that is how option 3 scales (email-worker runs on two).
 COLDCOPY_APPS="${COLDCOPY_APPS:-}"

@@ -134,7 +134,7 @@ export function checkAppSpec(apps: readonly AppInfo[], spec: unknown): string[] 
         errors.push(`${where}: REDIS_URL must be bound to \${${String(redisDb.name)}.DATABASE_URL}`);
       }
     }
-    errors.push(...checkEnvNames(where, app, envs.map((e) => String(e.key)), ['APP']));
+    errors.push(...checkEnvNames(where, app, envs.map((e) => String(e.key)), ['APP', 'NODE_VERSION']));
     if (c.instance_count !== undefined && c.autoscaling !== undefined) errors.push(`${where}: instance_count and autoscaling are exclusive`);
     if (c.autoscaling === undefined && c.instance_count !== app.replicas) errors.push(`${where}: instance_count ${String(c.instance_count)} ≠ ${app.replicas}`);
     if (c.instance_size_slug !== app.doSize) errors.push(`${where}: instance_size_slug ${String(c.instance_size_slug)} ≠ ${app.doSize}`);
