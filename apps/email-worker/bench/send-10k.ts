@@ -97,7 +97,6 @@ async function accountSlotMetrics(workers: ReadonlyArray<{ healthPort: number }>
 async function startSesProcess(args: string[]) {
   const child = fork(fileURLToPath(new URL('./ses-process.ts', import.meta.url)), args, {
     execArgv: [...(process.env.BENCH_SES_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx'],
-    env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' },
   });
   const next = <T extends SesProcessMessage['type']>(type: T) =>
     new Promise<Extract<SesProcessMessage, { type: T }>>((resolve, reject) => {

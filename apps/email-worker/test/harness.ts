@@ -29,7 +29,6 @@ export const TOPIC_ARN = testConfig.snsTopicArns[0]!;
 
 process.env.AWS_ACCESS_KEY_ID ??= 'test';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
-process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING ??= '1';
 
 /**
  * One test database and one aws-ses-v2-local per file; a Bull/Redis prefix per test. Real

@@ -28,7 +28,6 @@ export async function spawnEmailWorker(env: Record<string, string>, options: { n
       LOG_LEVEL: 'warn',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
       JOB_SIGNING_KEYS: TEST_SIGNING_KEYS,
       UNSUBSCRIBE_BASE_URL: 'https://app.example.com/u',
       UNSUBSCRIBE_MAILTO_DOMAIN: 'example.com',
