@@ -30,9 +30,11 @@ export {
   withTransaction,
 } from './pool.js';
 export * from './repositories/campaign-emails.js';
+export * from './repositories/campaign-tick.js';
 export * from './repositories/campaigns.js';
 export * from './repositories/email-events.js';
 export * from './repositories/enrolments.js';
+export * from './repositories/inbound-mail.js';
 export * from './repositories/leads.js';
 export * from './repositories/mailboxes.js';
 export * from './repositories/sending.js';

@@ -1,54 +1,38 @@
 import {
+  type CampaignToTick,
+  completeCampaignIfFinished,
   countCampaignEmailsSince,
+  endEnrolments,
+  type EnrolmentEnd as DbEnrolmentEnd,
+  type EnrolmentToTick,
   expireSendingLease,
   getCampaign,
   listCampaignMailboxes,
+  listCampaignsToTick,
   listDueCampaignEmails,
+  listEnrolmentsToTick,
   listUnsettledCampaignEmails,
   markCampaignEmailsEnqueued,
+  markCampaignsTicked,
   resolveUnknownCampaignEmail,
   type CampaignRow,
   type MailboxRow,
   type Pool,
   scheduleCampaignEmails,
+  skipEnrolmentSteps,
+  startScheduledCampaign,
 } from '@coldcopy/db';
 import { sendBulkEmail } from '@coldcopy/queue-core';
 import type { Producer } from '@coldcopy/queue-core/producer';
 
 /** How an enrolment ends when its lead may not be emailed any more. */
-export type EnrolmentEnd = 'unsubscribed' | 'bounced' | 'failed';
+export type EnrolmentEnd = DbEnrolmentEnd;
 
-/** A due enrolment of the campaign whose next step has no ledger row yet. */
-export interface DueEnrolment {
-  readonly enrolment_id: string;
-  readonly lead_id: string;
-  readonly email: string;
-  /** the step to send next (current_step + 1) */
-  readonly next_step: number;
-  /**
-   * Not null when the lead may not be emailed: unsubscribed lead or active suppression (workspace
-   * or global). The value is how the enrolment ends: unsubscribe, complaint and GDPR request →
-   * `unsubscribed`, bounce → `bounced`, manual and invalid → `failed`.
-   */
-  readonly suppressed: EnrolmentEnd | null;
-  /**
-   * Whether the next step's condition holds. `always`; `no_reply`: no reply from the lead in this
-   * campaign; `no_open` / `opened` / `clicked`: about the lead's earlier sends of this campaign.
-   * A numeric `condition_value` narrows the check to that step's send.
-   */
-  readonly condition_met: boolean;
-  /** delays of the step after `next_step`; null when `next_step` is the last step */
-  readonly following_step: { readonly delay_days: number; readonly delay_hours: number } | null;
-}
+/** A due enrolment of the campaign whose next step has no ledger row yet (listEnrolmentsToTick). */
+export type DueEnrolment = EnrolmentToTick;
 
 /** A campaign the fan-out may tick (any workspace). */
-export interface CampaignToTick {
-  readonly id: string;
-  readonly workspace_id: string;
-  readonly status: 'active' | 'scheduled';
-  readonly timezone: string;
-  readonly schedule_settings: CampaignRow['schedule_settings'];
-}
+export type { CampaignToTick };
 
 /**
  * What the campaign tick (send-bulk-email) reads and writes in Postgres. Every method takes the
@@ -158,116 +142,6 @@ export function createProducerCampaignTickQueue(producer: Producer): CampaignTic
   };
 }
 
-// The statements below belong in @coldcopy/db (repositories/sending.ts) next to
-// findEnrolmentsToSchedule; they live here until that package grows them. Same rules: workspace
-// first and in every WHERE clause, except the two fan-out statements.
-
-const DUE_ENROLMENTS = `
-  SELECT cl.id AS enrolment_id, cl.lead_id, l.email, st.step_number AS next_step,
-    CASE
-      WHEN l.status = 'unsubscribed' THEN 'unsubscribed'
-      WHEN sup.suppression_type IS NULL THEN NULL
-      WHEN sup.suppression_type IN ('unsubscribe', 'complaint', 'gdpr_request') THEN 'unsubscribed'
-      WHEN sup.suppression_type = 'bounce' THEN 'bounced'
-      ELSE 'failed'
-    END AS suppressed,
-    CASE st.condition_type
-      WHEN 'no_reply' THEN cl.replied_at IS NULL AND NOT EXISTS (
-        SELECT 1 FROM campaign_emails ce WHERE ce.campaign_id = cl.campaign_id AND ce.workspace_id = cl.workspace_id
-          AND ce.lead_id = cl.lead_id AND ce.step_number < st.step_number AND ce.replied_at IS NOT NULL
-          AND (ref.step IS NULL OR ce.step_number = ref.step))
-      WHEN 'no_open' THEN NOT EXISTS (
-        SELECT 1 FROM campaign_emails ce WHERE ce.campaign_id = cl.campaign_id AND ce.workspace_id = cl.workspace_id
-          AND ce.lead_id = cl.lead_id AND ce.step_number < st.step_number AND ce.opened_at IS NOT NULL
-          AND (ref.step IS NULL OR ce.step_number = ref.step))
-      WHEN 'opened' THEN EXISTS (
-        SELECT 1 FROM campaign_emails ce WHERE ce.campaign_id = cl.campaign_id AND ce.workspace_id = cl.workspace_id
-          AND ce.lead_id = cl.lead_id AND ce.step_number < st.step_number AND ce.opened_at IS NOT NULL
-          AND (ref.step IS NULL OR ce.step_number = ref.step))
-      WHEN 'clicked' THEN EXISTS (
-        SELECT 1 FROM campaign_emails ce WHERE ce.campaign_id = cl.campaign_id AND ce.workspace_id = cl.workspace_id
-          AND ce.lead_id = cl.lead_id AND ce.step_number < st.step_number AND ce.clicked_at IS NOT NULL
-          AND (ref.step IS NULL OR ce.step_number = ref.step))
-      ELSE true
-    END AS condition_met,
-    CASE WHEN nx.step_number IS NULL THEN NULL
-         ELSE json_build_object('delay_days', nx.delay_days, 'delay_hours', nx.delay_hours) END AS following_step
-  FROM campaign_leads cl
-  JOIN leads l ON l.id = cl.lead_id AND l.workspace_id = cl.workspace_id
-  JOIN campaign_sequences st
-    ON st.campaign_id = cl.campaign_id AND st.workspace_id = cl.workspace_id AND st.step_number = cl.current_step + 1
-  LEFT JOIN campaign_sequences nx
-    ON nx.campaign_id = cl.campaign_id AND nx.workspace_id = cl.workspace_id AND nx.step_number = cl.current_step + 2
-  CROSS JOIN LATERAL (
-    SELECT CASE WHEN st.condition_value ~ '^[0-9]{1,6}$' THEN st.condition_value::int END AS step) ref
-  LEFT JOIN LATERAL (
-    SELECT s.suppression_type FROM suppression_list s
-    WHERE s.email = l.email AND s.is_active AND (s.workspace_id = cl.workspace_id OR s.is_global)
-    ORDER BY s.is_global, s.created_at
-    LIMIT 1) sup ON true
-  WHERE cl.campaign_id = $1 AND cl.workspace_id = $2
-    AND cl.status IN ('pending', 'in_progress')
-    AND (cl.next_email_at IS NULL OR cl.next_email_at <= $3)
-    AND l.deleted_at IS NULL
-    AND NOT EXISTS (SELECT 1 FROM campaign_emails ce
-                    WHERE ce.campaign_id = cl.campaign_id AND ce.lead_id = cl.lead_id AND ce.step_number = st.step_number)
-  ORDER BY cl.next_email_at NULLS FIRST, cl.id
-  LIMIT $4`;
-
-const END_ENROLMENTS = `
-  UPDATE campaign_leads cl SET
-    status = t.outcome,
-    next_email_at = NULL,
-    unsubscribed_at = CASE WHEN t.outcome = 'unsubscribed' THEN coalesce(cl.unsubscribed_at, $5) ELSE cl.unsubscribed_at END,
-    bounced_at = CASE WHEN t.outcome = 'bounced' THEN coalesce(cl.bounced_at, $5) ELSE cl.bounced_at END
-  FROM unnest($3::uuid[], $4::text[]) AS t(id, outcome)
-  WHERE cl.id = t.id AND cl.workspace_id = $1 AND cl.campaign_id = $2 AND cl.status IN ('pending', 'in_progress')`;
-
-const SKIP_STEPS = `
-  UPDATE campaign_leads cl SET
-    current_step = t.step,
-    next_email_at = t.next_at,
-    status = CASE WHEN t.next_at IS NULL THEN 'completed' ELSE 'in_progress' END
-  FROM unnest($3::uuid[], $4::int[], $5::timestamptz[]) AS t(id, step, next_at)
-  WHERE cl.id = t.id AND cl.workspace_id = $1 AND cl.campaign_id = $2
-    AND cl.status IN ('pending', 'in_progress') AND cl.current_step = t.step - 1`;
-
-const START = `
-  UPDATE campaigns SET status = 'active', started_at = coalesce(started_at, now())
-  WHERE id = $1 AND workspace_id = $2 AND status = 'scheduled' AND deleted_at IS NULL
-  RETURNING *`;
-
-const COMPLETE_IF_FINISHED = `
-  UPDATE campaigns c SET status = 'completed', completed_at = coalesce(c.completed_at, now())
-  WHERE c.id = $1 AND c.workspace_id = $2 AND c.status = 'active' AND c.deleted_at IS NULL
-    AND EXISTS (SELECT 1 FROM campaign_leads cl WHERE cl.campaign_id = c.id AND cl.workspace_id = c.workspace_id)
-    AND NOT EXISTS (
-      SELECT 1 FROM campaign_leads cl
-      JOIN leads l ON l.id = cl.lead_id AND l.workspace_id = cl.workspace_id AND l.deleted_at IS NULL
-      JOIN campaign_sequences s
-        ON s.campaign_id = cl.campaign_id AND s.workspace_id = cl.workspace_id AND s.step_number = cl.current_step + 1
-      WHERE cl.campaign_id = c.id AND cl.workspace_id = c.workspace_id AND cl.status IN ('pending', 'in_progress'))
-    AND NOT EXISTS (
-      SELECT 1 FROM campaign_emails ce
-      WHERE ce.campaign_id = c.id AND ce.workspace_id = c.workspace_id
-        AND ce.status IN ('scheduled', 'sending', 'retryable', 'unknown'))
-  RETURNING c.id`;
-
-// Fan-out, across workspaces (ids only). Keyset pagination by id; campaigns_next_run_idx serves
-// the active ones.
-const CAMPAIGNS_TO_TICK = `
-  SELECT id, workspace_id, status, timezone, schedule_settings FROM campaigns
-  WHERE deleted_at IS NULL AND status IN ('active', 'scheduled')
-    AND (next_run_at IS NULL OR next_run_at <= $1)
-    AND ($2::uuid IS NULL OR id > $2::uuid)
-  ORDER BY id
-  LIMIT $3`;
-
-const MARK_TICKED = `
-  UPDATE campaigns c SET next_run_at = $3
-  FROM unnest($1::uuid[], $2::uuid[]) AS t(workspace_id, id)
-  WHERE c.id = t.id AND c.workspace_id = t.workspace_id AND (c.next_run_at IS NULL OR c.next_run_at < $3)`;
-
 export function createPgCampaignTickStore(pool: Pool): CampaignTickStore {
   return {
     campaign: (ws, id) => getCampaign(pool, ws, id),
@@ -275,11 +149,7 @@ export function createPgCampaignTickStore(pool: Pool): CampaignTickStore {
       return (await listCampaignMailboxes(pool, ws, id)).filter((m) => m.status === 'active');
     },
     sendsSince: (ws, id, since) => countCampaignEmailsSince(pool, ws, id, since),
-    async dueEnrolments(ws, id, now, limit) {
-      await getCampaign(pool, ws, id); // TenancyError / RecordNotFoundError for a foreign id
-      const { rows } = await pool.query<DueEnrolment>(DUE_ENROLMENTS, [id, ws, now, limit]);
-      return rows;
-    },
+    dueEnrolments: (ws, id, now, limit) => listEnrolmentsToTick(pool, ws, id, now, limit),
     async schedule(ws, id, rows) {
       const result = await scheduleCampaignEmails(
         pool,
@@ -306,42 +176,11 @@ export function createPgCampaignTickStore(pool: Pool): CampaignTickStore {
       }
       return { expired, resolved };
     },
-    async endEnrolments(ws, id, ends, at) {
-      if (ends.length === 0) return 0;
-      await getCampaign(pool, ws, id);
-      const result = await pool.query(END_ENROLMENTS, [ws, id, ends.map((e) => e.enrolmentId), ends.map((e) => e.as), at]);
-      return result.rowCount ?? 0;
-    },
-    async skipSteps(ws, id, skips) {
-      if (skips.length === 0) return 0;
-      await getCampaign(pool, ws, id);
-      const result = await pool.query(SKIP_STEPS, [
-        ws,
-        id,
-        skips.map((s) => s.enrolmentId),
-        skips.map((s) => s.stepNumber),
-        skips.map((s) => s.nextEmailAt),
-      ]);
-      return result.rowCount ?? 0;
-    },
-    async start(ws, id) {
-      await getCampaign(pool, ws, id);
-      const { rows } = await pool.query<CampaignRow>(START, [id, ws]);
-      return rows[0] ?? null;
-    },
-    async completeIfFinished(ws, id) {
-      await getCampaign(pool, ws, id);
-      const result = await pool.query(COMPLETE_IF_FINISHED, [id, ws]);
-      return (result.rowCount ?? 0) > 0;
-    },
-    async campaignsToTick({ slotStart, after, limit }) {
-      const { rows } = await pool.query<CampaignToTick>(CAMPAIGNS_TO_TICK, [slotStart, after ?? null, limit]);
-      return rows;
-    },
-    async markTicked(campaigns, until) {
-      if (campaigns.length === 0) return 0;
-      const result = await pool.query(MARK_TICKED, [campaigns.map((c) => c.workspaceId), campaigns.map((c) => c.campaignId), until]);
-      return result.rowCount ?? 0;
-    },
+    endEnrolments: (ws, id, ends, at) => endEnrolments(pool, ws, id, ends, at),
+    skipSteps: (ws, id, skips) => skipEnrolmentSteps(pool, ws, id, skips),
+    start: (ws, id) => startScheduledCampaign(pool, ws, id),
+    completeIfFinished: (ws, id) => completeCampaignIfFinished(pool, ws, id),
+    campaignsToTick: (options) => listCampaignsToTick(pool, options),
+    markTicked: (campaigns, until) => markCampaignsTicked(pool, campaigns, until),
   };
 }

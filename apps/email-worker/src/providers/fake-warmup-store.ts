@@ -27,7 +27,7 @@ const DAY_MS = 86_400_000;
 
 /**
  * The per-mailbox side: one warm-up of workspace `WS` (its mailbox, campaign, sender and a peer),
- * with the Postgres store's rules (warmup-store.ts): one claim per
+ * with the Postgres store's rules (@coldcopy/db warmup.ts): one claim per
  * (campaign, sender, date, seq) key, released claims can be taken again, completion counts the
  * day's sends, freezing pauses the ramp and the mailbox.
  */
@@ -104,7 +104,7 @@ function createPerMailboxHalf(WS: string) {
 }
 
 /**
- * In-memory warm-up store with the Postgres statements' rules (warmup-store.ts). Fan-out side:
+ * In-memory warm-up store with the Postgres statements' rules (@coldcopy/db warmup.ts). Fan-out side:
  * `warmups` with eligibility (active warm-up, mailbox not paused or disabled, sender active), the
  * `last_batch` and `advanced_on` guards, steps applied only from the day they started from.
  * Per-mailbox side: one warm-up of `workspaceId` (createPerMailboxHalf).

@@ -4,6 +4,7 @@ import {
   deferCampaignEmail,
   endEnrolment,
   expireSendingLease,
+  hasConsent,
   loadSendRows,
   markCampaignEmailFailed,
   markCampaignEmailUnknown,
@@ -23,10 +24,7 @@ export function createPgEmailStore(pool: Pool): EmailStore {
       const { workspace, ...rows } = await loadSendRows(pool, ws, id);
       return { ...rows, sender: workspaceEmailSettings(workspace) };
     },
-    async hasMarketingConsent(ws, leadId) {
-      const { rows } = await pool.query<{ ok: boolean }>("SELECT check_consent($1, $2, 'marketing') AS ok", [ws, leadId]);
-      return rows[0]?.ok === true;
-    },
+    hasMarketingConsent: (ws, leadId) => hasConsent(pool, ws, leadId, 'marketing'),
     claimUnlessSuppressed: (ws, id, recipient) => claimCampaignEmailUnlessSuppressed(pool, ws, id, recipient),
     async unclaim(ws, id, until, reason) {
       await deferCampaignEmail(pool, ws, id, until, reason);

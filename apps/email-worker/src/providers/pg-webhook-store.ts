@@ -1,21 +1,43 @@
 import {
+  addLeadEngagement,
+  addMessageToThread,
   addSuppression,
   applyDeliveryStatus,
+  cancelLeadCampaignEmails,
   endEnrolment,
+  findCampaignSettings,
+  findEnrolmentStatus,
+  findInboundInboxes,
+  findLatestLeadThread,
+  findLatestSendRef,
+  findLeadIdByEmail,
+  findPendingReplyAnalysis,
   findSendByMessageId,
+  findSendRef,
+  findSendRefsByMessageIds,
+  findThreadedMessages,
   getCampaign,
   getCampaignEmail,
   getCampaignStep,
   getEnrolment,
   getMailbox,
+  hasEmailMessage,
   insertEmailEvent,
+  insertEmailThread,
+  insertInboundEmailMessage,
+  lockInboundMail,
+  markCampaignEmailReplied,
   markCampaignEmailSent,
+  markEmailMessageAnalysed,
+  markEnrolmentReplied,
   markLeadContacted,
+  markLeadReplied,
   type Pool,
   type PoolClient,
   recordEngagement,
   recordEnrolmentSend,
   recordWebhookEvent,
+  type SendRef,
   sendReputation,
   setCampaignStatus,
   setMailboxStatus,
@@ -25,7 +47,6 @@ import {
 } from '@coldcopy/db';
 import { classifyInbound, emailType, type InboundKind, type InboundMail, sesMessageIdOf } from '../domain/inbound-mail.js';
 import {
-  type InboundInbox,
   type InboundRoute,
   type ReplyMatch,
   resolveInboundRoutes,
@@ -78,7 +99,7 @@ export function createPgWebhookStore(pool: Pool): WebhookStore {
     },
 
     async routeInbound(mail) {
-      const inboxes = await findInboxes(pool, mail.recipients);
+      const inboxes = await findInboundInboxes(pool, mail.recipients);
       const evidence = new Map<string, WorkspaceEvidence>();
       for (const ws of new Set(inboxes.map((i) => i.workspaceId))) {
         const own = inboxes.filter((i) => i.workspaceId === ws);
@@ -93,13 +114,7 @@ export function createPgWebhookStore(pool: Pool): WebhookStore {
       return withTransaction(pool, (tx) => applyInbound(tx, route, snsMessageId, mail));
     },
 
-    async markReplyAnalysed(ws, emailMessageId) {
-      await pool.query(
-        `UPDATE email_messages SET metadata = metadata || jsonb_build_object('ai_jobs_enqueued_at', now())
-         WHERE id = $1 AND workspace_id = $2 AND NOT metadata ? 'ai_jobs_enqueued_at'`,
-        [emailMessageId, ws],
-      );
-    },
+    markReplyAnalysed: (ws, emailMessageId) => markEmailMessageAnalysed(pool, ws, emailMessageId),
   };
 }
 
@@ -114,15 +129,8 @@ export function createPgWebhookStore(pool: Pool): WebhookStore {
 const ENGAGEMENT = { open: 10, click: 20, reply: 30 } as const;
 const ENGAGEMENT_CAP = 100;
 
-async function addEngagement(db: Queryable, ws: string, leadId: string, kind: keyof typeof ENGAGEMENT, at: Date): Promise<void> {
-  await db.query(
-    `UPDATE leads SET
-       engagement_score = greatest(engagement_score, least($4, engagement_score + $3)),
-       last_activity_at = greatest(coalesce(last_activity_at, $5), $5)
-     WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL`,
-    [leadId, ws, ENGAGEMENT[kind], ENGAGEMENT_CAP, at],
-  );
-}
+const addEngagement = (db: Queryable, ws: string, leadId: string, kind: keyof typeof ENGAGEMENT, at: Date): Promise<void> =>
+  addLeadEngagement(db, ws, leadId, ENGAGEMENT[kind], ENGAGEMENT_CAP, at);
 
 async function apply(tx: PoolClient, target: WebhookTarget, snsMessageId: string, event: SesEvent): Promise<string[]> {
   const ws = target.workspaceId;
@@ -229,36 +237,11 @@ async function apply(tx: PoolClient, target: WebhookTarget, snsMessageId: string
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Inbound mail. Every statement below is scoped by the workspace a recipient address belongs to;
- * the only lookup without one is the address itself (findInboxes).
+ * Inbound mail. Every lookup below is scoped by the workspace a recipient address belongs to;
+ * the only one without is the address itself (findInboundInboxes).
  */
 
-/** Mailboxes and workspace reply-to addresses among the recipients (a mailbox wins over an equal reply-to). */
-async function findInboxes(db: Queryable, recipients: readonly string[]): Promise<InboundInbox[]> {
-  if (recipients.length === 0) return [];
-  const { rows } = await db.query<{ workspace_id: string; address: string; mailbox_id: string | null }>(
-    `SELECT m.workspace_id, m.email AS address, m.id AS mailbox_id
-     FROM mailboxes m JOIN workspaces w ON w.id = m.workspace_id
-     WHERE m.email = ANY($1::text[]) AND w.deleted_at IS NULL
-     UNION
-     SELECT w.id, lower(btrim(w.settings #>> '{email,reply_to_email}')), NULL
-     FROM workspaces w
-     WHERE w.deleted_at IS NULL AND lower(btrim(w.settings #>> '{email,reply_to_email}')) = ANY($1::text[])`,
-    [recipients],
-  );
-  const mailboxes = new Set(rows.filter((r) => r.mailbox_id).map((r) => `${r.workspace_id}/${r.address}`));
-  return rows
-    .filter((r) => r.mailbox_id || !mailboxes.has(`${r.workspace_id}/${r.address}`))
-    .map((r) => ({ workspaceId: r.workspace_id, address: r.address, mailboxId: r.mailbox_id }));
-}
-
-interface SendRow {
-  id: string;
-  campaign_id: string;
-  lead_id: string;
-  mailbox_id: string | null;
-}
-const replyMatch = (row: SendRow, via: ReplyMatch['via']): ReplyMatch => ({
+const replyMatch = (row: SendRef, via: ReplyMatch['via']): ReplyMatch => ({
   campaignEmailId: row.id,
   campaignId: row.campaign_id,
   leadId: row.lead_id,
@@ -266,33 +249,11 @@ const replyMatch = (row: SendRow, via: ReplyMatch['via']): ReplyMatch => ({
   via,
 });
 
-/** The latest send of the workspace to a lead (optionally: from these mailboxes, of this campaign). */
-async function latestSend(
-  db: Queryable,
-  ws: string,
-  leadId: string,
-  options: { mailboxIds?: readonly string[] | null; campaignId?: string | null },
-): Promise<SendRow | null> {
-  const { rows } = await db.query<SendRow>(
-    `SELECT id, campaign_id, lead_id, mailbox_id FROM campaign_emails
-     WHERE workspace_id = $1 AND lead_id = $2 AND status = 'sent'
-       AND ($3::uuid[] IS NULL OR mailbox_id = ANY($3::uuid[]))
-       AND ($4::uuid IS NULL OR campaign_id = $4)
-     ORDER BY sent_at DESC NULLS LAST LIMIT 1`,
-    [ws, leadId, options.mailboxIds ?? null, options.campaignId ?? null],
-  );
-  return rows[0] ?? null;
-}
-
 /** What one workspace knows about an inbound message: the send or thread it references, the sender's lead and latest send. */
 async function workspaceEvidence(db: Queryable, ws: string, mail: InboundMail, mailboxIds: readonly string[] | null): Promise<WorkspaceEvidence> {
   const threaded = await threadedBy(db, ws, mail.threadRefs);
-  let leadId: string | null = null;
-  if (mail.from) {
-    const lead = await db.query<{ id: string }>('SELECT id FROM leads WHERE workspace_id = $1 AND email = $2 AND deleted_at IS NULL', [ws, mail.from]);
-    leadId = lead.rows[0]?.id ?? null;
-  }
-  const sent = leadId ? await latestSend(db, ws, leadId, { mailboxIds }) : null;
+  const leadId = mail.from ? await findLeadIdByEmail(db, ws, mail.from) : null;
+  const sent = leadId ? await findLatestSendRef(db, ws, leadId, { mailboxIds }) : null;
   return { threaded, bySender: sent ? replyMatch(sent, 'sender') : null, leadId };
 }
 
@@ -304,23 +265,8 @@ async function threadedBy(db: Queryable, ws: string, refs: readonly string[]): P
   if (refs.length === 0) return null;
   const sesIds = refs.map(sesMessageIdOf);
   const wanted = sesIds.filter((id): id is string => id !== null);
-  const sends =
-    wanted.length === 0
-      ? []
-      : (
-          await db.query<SendRow & { message_id: string }>(
-            'SELECT id, campaign_id, lead_id, mailbox_id, message_id FROM campaign_emails WHERE workspace_id = $1 AND message_id = ANY($2::text[])',
-            [ws, wanted],
-          )
-        ).rows;
-  const messages = (
-    await db.query<{ message_id: string; thread_id: string; lead_id: string | null; campaign_id: string | null; campaign_email_id: string | null }>(
-      `SELECT m.message_id, t.id AS thread_id, t.lead_id, t.campaign_id, m.metadata->>'campaign_email_id' AS campaign_email_id
-       FROM email_messages m JOIN email_threads t ON t.id = m.thread_id AND t.workspace_id = m.workspace_id
-       WHERE m.workspace_id = $1 AND m.message_id = ANY($2::text[]) AND t.status <> 'spam'`,
-      [ws, refs],
-    )
-  ).rows;
+  const sends = wanted.length === 0 ? [] : await findSendRefsByMessageIds(db, ws, wanted);
+  const messages = await findThreadedMessages(db, ws, refs);
   for (const [i, ref] of refs.entries()) {
     const send = sesIds[i] ? sends.find((s) => s.message_id === sesIds[i]) : undefined;
     if (send) return { threadId: null, reply: replyMatch(send, 'message-id'), leadId: send.lead_id };
@@ -328,13 +274,10 @@ async function threadedBy(db: Queryable, ws: string, refs: readonly string[]): P
     if (!message) continue;
     let reply: ReplyMatch | null = null;
     if (message.campaign_email_id && isUuid(message.campaign_email_id)) {
-      const row = await db.query<SendRow>('SELECT id, campaign_id, lead_id, mailbox_id FROM campaign_emails WHERE id = $1 AND workspace_id = $2', [
-        message.campaign_email_id,
-        ws,
-      ]);
-      if (row.rows[0]) reply = replyMatch(row.rows[0], 'thread');
+      const row = await findSendRef(db, ws, message.campaign_email_id);
+      if (row) reply = replyMatch(row, 'thread');
     } else if (message.lead_id && message.campaign_id) {
-      const row = await latestSend(db, ws, message.lead_id, { campaignId: message.campaign_id });
+      const row = await findLatestSendRef(db, ws, message.lead_id, { campaignId: message.campaign_id });
       if (row) reply = replyMatch(row, 'thread');
     }
     return { threadId: message.thread_id, reply, leadId: message.lead_id ?? reply?.leadId ?? null };
@@ -362,9 +305,8 @@ async function applyInbound(tx: PoolClient, route: InboundRoute, snsMessageId: s
   // one copy per (workspace, Message-ID): the same mail can arrive twice (two SMTP transactions,
   // a resend by the sender's server). The lock also keeps two replies of one lead from each
   // opening a thread.
-  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`inbound:${ws}:${route.leadId ?? mail.messageId}`]);
-  const seen = await tx.query('SELECT 1 FROM email_messages WHERE workspace_id = $1 AND message_id = $2', [ws, mail.messageId]);
-  if (seen.rowCount) return duplicate();
+  await lockInboundMail(tx, ws, `inbound:${ws}:${route.leadId ?? mail.messageId}`);
+  if (await hasEmailMessage(tx, ws, mail.messageId)) return duplicate();
 
   const threadId = await threadFor(tx, route, mail, kind);
   const metadata: JsonObject = {
@@ -383,35 +325,22 @@ async function applyInbound(tx: PoolClient, route: InboundRoute, snsMessageId: s
     ...(mail.attachments.length ? { attachments: mail.attachments.map((a) => ({ ...a })) } : {}),
     ...(mail.hasContent ? {} : { body: 'not in notification' }),
   };
-  const inserted = await tx.query<{ id: string }>(
-    `INSERT INTO email_messages (workspace_id, thread_id, message_id, in_reply_to, direction, from_email, to_emails, subject,
-                                 body_text, body_html, headers, metadata, sent_at, received_at)
-     VALUES ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, $9, $10, $11, $12, $13)
-     ON CONFLICT (workspace_id, message_id) DO NOTHING
-     RETURNING id`,
-    [
-      ws,
-      threadId,
-      mail.messageId,
-      mail.inReplyTo,
-      mail.from ?? '',
-      [...mail.to],
-      mail.subject,
-      mail.text,
-      mail.html,
-      { ...mail.headers },
-      metadata,
-      mail.sentAt,
-      mail.receivedAt,
-    ],
-  );
-  const emailMessageId = inserted.rows[0]?.id;
+  const emailMessageId = await insertInboundEmailMessage(tx, ws, {
+    threadId,
+    messageId: mail.messageId,
+    inReplyTo: mail.inReplyTo,
+    fromEmail: mail.from ?? '',
+    toEmails: mail.to,
+    subject: mail.subject,
+    bodyText: mail.text,
+    bodyHtml: mail.html,
+    headers: { ...mail.headers },
+    metadata,
+    sentAt: mail.sentAt,
+    receivedAt: mail.receivedAt,
+  });
   if (!emailMessageId) return duplicate();
-  await tx.query(
-    `UPDATE email_threads SET message_count = message_count + 1, last_message_at = greatest(coalesce(last_message_at, $3), $3)
-     WHERE id = $1 AND workspace_id = $2`,
-    [threadId, ws, mail.receivedAt],
-  );
+  await addMessageToThread(tx, ws, threadId, mail.receivedAt);
   const changes = ['stored'];
   if (route.reply && (kind === 'reply' || kind === 'auto_reply')) {
     changes.push(...(await applyReply(tx, ws, route.reply, kind, { snsMessageId, mail, emailMessageId, threadId })));
@@ -428,26 +357,7 @@ async function applyInbound(tx: PoolClient, route: InboundRoute, snsMessageId: s
  * no `ai_jobs_enqueued_at`. The lead is the one of the send it answers, like applyReply's.
  */
 async function pendingReplyAnalysis(db: Queryable, ws: string, messageId: string): Promise<ReplyToAnalyse | null> {
-  const { rows } = await db.query<{
-    id: string;
-    thread_id: string;
-    lead_id: string;
-    from_email: string;
-    from_name: string | null;
-    body_text: string | null;
-    received_at: Date | null;
-    created_at: Date;
-  }>(
-    `SELECT m.id, m.thread_id, ce.lead_id, m.from_email, m.metadata->>'from_name' AS from_name, m.body_text, m.received_at, m.created_at
-     FROM email_messages m
-     JOIN campaign_emails ce ON ce.workspace_id = m.workspace_id
-      AND ce.id = CASE WHEN m.metadata->>'campaign_email_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
-                       THEN (m.metadata->>'campaign_email_id')::uuid END
-     WHERE m.workspace_id = $1 AND m.message_id = $2 AND m.direction = 'inbound'
-       AND m.metadata->>'email_type' = 'reply' AND NOT m.metadata ? 'quarantined' AND NOT m.metadata ? 'ai_jobs_enqueued_at'`,
-    [ws, messageId],
-  );
-  const row = rows[0];
+  const row = await findPendingReplyAnalysis(db, ws, messageId);
   if (!row) return null;
   return {
     workspaceId: ws,
@@ -472,21 +382,18 @@ async function threadFor(tx: PoolClient, route: InboundRoute, mail: InboundMail,
   if (kind !== 'quarantined') {
     if (route.threadId) return route.threadId;
     if (route.leadId) {
-      const { rows } = await tx.query<{ id: string }>(
-        `SELECT id FROM email_threads
-         WHERE workspace_id = $1 AND lead_id = $2 AND campaign_id IS NOT DISTINCT FROM $3::uuid AND status <> 'spam'
-         ORDER BY last_message_at DESC NULLS LAST, created_at DESC LIMIT 1`,
-        [ws, route.leadId, campaignId],
-      );
-      if (rows[0]) return rows[0].id;
+      const latest = await findLatestLeadThread(tx, ws, route.leadId, campaignId);
+      if (latest) return latest;
     }
   }
-  const { rows } = await tx.query<{ id: string }>(
-    `INSERT INTO email_threads (workspace_id, lead_id, campaign_id, mailbox_id, subject, status, last_message_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-    [ws, route.leadId, campaignId, route.mailboxId, mail.subject, kind === 'quarantined' ? 'spam' : 'open', mail.receivedAt],
-  );
-  return rows[0]!.id;
+  return insertEmailThread(tx, ws, {
+    leadId: route.leadId,
+    campaignId,
+    mailboxId: route.mailboxId,
+    subject: mail.subject,
+    status: kind === 'quarantined' ? 'spam' : 'open',
+    lastMessageAt: mail.receivedAt,
+  });
 }
 
 /**
@@ -527,43 +434,23 @@ async function applyReply(
   changes.push('event:replied');
   if (kind === 'auto_reply') return changes;
 
-  const first = await tx.query('UPDATE campaign_emails SET replied_at = $3 WHERE id = $1 AND workspace_id = $2 AND replied_at IS NULL', [send.id, ws, at]);
-  if (first.rowCount) changes.push('replied_at');
-  const lead = await tx.query<{ status: string }>(
-    `UPDATE leads SET status = CASE WHEN status IN ('new', 'contacted') THEN 'replied' ELSE status END
-     WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL RETURNING status`,
-    [send.lead_id, ws],
-  );
-  if (lead.rows[0]?.status === 'replied') changes.push('lead:replied');
+  if (await markCampaignEmailReplied(tx, ws, send.id, at)) changes.push('replied_at');
+  if ((await markLeadReplied(tx, ws, send.lead_id)) === 'replied') changes.push('lead:replied');
   await addEngagement(tx, ws, send.lead_id, 'reply', at);
   changes.push(`engagement+${ENGAGEMENT.reply}`);
 
   // deleted campaigns included: the reply is still one
-  const campaign = await tx.query<{ settings: { stop_on_reply?: unknown } }>('SELECT settings FROM campaigns WHERE id = $1 AND workspace_id = $2', [
-    send.campaign_id,
-    ws,
-  ]);
-  const stopOnReply = campaign.rows[0]?.settings?.stop_on_reply !== false;
-  const enrolment = (
-    await tx.query<{ id: string; status: string }>('SELECT id, status FROM campaign_leads WHERE workspace_id = $1 AND campaign_id = $2 AND lead_id = $3', [
-      ws,
-      send.campaign_id,
-      send.lead_id,
-    ])
-  ).rows[0];
+  const stopOnReply = (await findCampaignSettings(tx, ws, send.campaign_id))?.stop_on_reply !== false;
+  const enrolment = await findEnrolmentStatus(tx, ws, send.campaign_id, send.lead_id);
   if (!stopOnReply) {
-    if (enrolment) await tx.query('UPDATE campaign_leads SET replied_at = coalesce(replied_at, $3) WHERE id = $1 AND workspace_id = $2', [enrolment.id, ws, at]);
+    if (enrolment) await markEnrolmentReplied(tx, ws, enrolment.id, at);
     return changes;
   }
   if (enrolment && ['pending', 'in_progress', 'completed'].includes(enrolment.status)) {
     await endEnrolment(tx, ws, enrolment.id, 'replied', at);
     changes.push('enrolment:replied');
   }
-  const cancelled = await tx.query(
-    `UPDATE campaign_emails SET status = 'cancelled', cancelled_at = now(), cancelled_reason = 'replied'
-     WHERE workspace_id = $1 AND campaign_id = $2 AND lead_id = $3 AND status IN ('scheduled', 'retryable')`,
-    [ws, send.campaign_id, send.lead_id],
-  );
-  if (cancelled.rowCount) changes.push(`cancelled:${cancelled.rowCount}`);
+  const cancelled = await cancelLeadCampaignEmails(tx, ws, send.campaign_id, send.lead_id, 'replied');
+  if (cancelled) changes.push(`cancelled:${cancelled}`);
   return changes;
 }

@@ -285,3 +285,79 @@ export async function applyDeliveryStatus(
   if (rows[0]) return { applied: true, email: rows[0] };
   return { applied: false, email: await getCampaignEmail(db, workspaceId, campaignEmailId) };
 }
+
+/** The ids a reply is matched by: a send, its campaign, lead and mailbox. */
+export interface SendRef {
+  readonly id: string;
+  readonly campaign_id: string;
+  readonly lead_id: string;
+  readonly mailbox_id: string | null;
+}
+
+/** The send's ids, or null when the workspace has no such send; never refuses (a reference in mail is not a payload). */
+export async function findSendRef(db: Queryable, workspaceId: string, campaignEmailId: string): Promise<SendRef | null> {
+  assertWorkspaceId(workspaceId);
+  const { rows } = await db.query<SendRef>('SELECT id, campaign_id, lead_id, mailbox_id FROM campaign_emails WHERE id = $1 AND workspace_id = $2', [
+    campaignEmailId,
+    workspaceId,
+  ]);
+  return rows[0] ?? null;
+}
+
+/** Sends of the workspace with these SES message ids. */
+export async function findSendRefsByMessageIds(
+  db: Queryable,
+  workspaceId: string,
+  messageIds: readonly string[],
+): Promise<Array<SendRef & { readonly message_id: string }>> {
+  assertWorkspaceId(workspaceId);
+  const { rows } = await db.query<SendRef & { message_id: string }>(
+    'SELECT id, campaign_id, lead_id, mailbox_id, message_id FROM campaign_emails WHERE workspace_id = $1 AND message_id = ANY($2::text[])',
+    [workspaceId, messageIds],
+  );
+  return rows;
+}
+
+/** The latest sent email of the workspace to a lead (optionally: from these mailboxes, of this campaign), or null. */
+export async function findLatestSendRef(
+  db: Queryable,
+  workspaceId: string,
+  leadId: string,
+  options: { readonly mailboxIds?: readonly string[] | null; readonly campaignId?: string | null } = {},
+): Promise<SendRef | null> {
+  assertWorkspaceId(workspaceId);
+  const { rows } = await db.query<SendRef>(
+    `SELECT id, campaign_id, lead_id, mailbox_id FROM campaign_emails
+     WHERE workspace_id = $1 AND lead_id = $2 AND status = 'sent'
+       AND ($3::uuid[] IS NULL OR mailbox_id = ANY($3::uuid[]))
+       AND ($4::uuid IS NULL OR campaign_id = $4)
+     ORDER BY sent_at DESC NULLS LAST LIMIT 1`,
+    [workspaceId, leadId, options.mailboxIds ?? null, options.campaignId ?? null],
+  );
+  return rows[0] ?? null;
+}
+
+/** The first reply to a send: replied_at set once. True when this call set it. */
+export async function markCampaignEmailReplied(db: Queryable, workspaceId: string, campaignEmailId: string, at: Date): Promise<boolean> {
+  assertWorkspaceId(workspaceId);
+  const first = await db.query('UPDATE campaign_emails SET replied_at = $3 WHERE id = $1 AND workspace_id = $2 AND replied_at IS NULL', [
+    campaignEmailId,
+    workspaceId,
+    at,
+  ]);
+  return (first.rowCount ?? 0) > 0;
+}
+
+/**
+ * Cancels the lead's sends of the campaign that are still scheduled or retryable (a reply stopped
+ * the sequence); a send already claimed (`sending`) is left alone. Returns how many it cancelled.
+ */
+export async function cancelLeadCampaignEmails(db: Queryable, workspaceId: string, campaignId: string, leadId: string, reason: string): Promise<number> {
+  assertWorkspaceId(workspaceId);
+  const cancelled = await db.query(
+    `UPDATE campaign_emails SET status = 'cancelled', cancelled_at = now(), cancelled_reason = $4
+     WHERE workspace_id = $1 AND campaign_id = $2 AND lead_id = $3 AND status IN ('scheduled', 'retryable')`,
+    [workspaceId, campaignId, leadId, reason],
+  );
+  return cancelled.rowCount ?? 0;
+}

@@ -79,3 +79,13 @@ export async function setCampaignStatus(
   );
   return rows[0] ?? refuse(db, 'campaigns', workspaceId, campaignId);
 }
+
+/** The campaign's settings, deleted campaigns included (a reply to one is still a reply); null when the workspace has no such campaign. */
+export async function findCampaignSettings(db: Queryable, workspaceId: string, campaignId: string): Promise<CampaignRow['settings'] | null> {
+  assertWorkspaceId(workspaceId);
+  const { rows } = await db.query<{ settings: CampaignRow['settings'] }>('SELECT settings FROM campaigns WHERE id = $1 AND workspace_id = $2', [
+    campaignId,
+    workspaceId,
+  ]);
+  return rows[0]?.settings ?? null;
+}

@@ -137,3 +137,28 @@ export async function endEnrolment(
   );
   return rows[0] ?? refuse(db, 'campaign_leads', workspaceId, enrolmentId);
 }
+
+/** The enrolment of a lead in a campaign (id and status only), or null; never refuses. */
+export async function findEnrolmentStatus(
+  db: Queryable,
+  workspaceId: string,
+  campaignId: string,
+  leadId: string,
+): Promise<{ id: string; status: EnrolmentStatus } | null> {
+  assertWorkspaceId(workspaceId);
+  const { rows } = await db.query<{ id: string; status: EnrolmentStatus }>(
+    'SELECT id, status FROM campaign_leads WHERE workspace_id = $1 AND campaign_id = $2 AND lead_id = $3',
+    [workspaceId, campaignId, leadId],
+  );
+  return rows[0] ?? null;
+}
+
+/** The lead replied but the enrolment goes on (stop_on_reply false): replied_at set once, status kept. */
+export async function markEnrolmentReplied(db: Queryable, workspaceId: string, enrolmentId: string, at: Date): Promise<void> {
+  assertWorkspaceId(workspaceId);
+  await db.query('UPDATE campaign_leads SET replied_at = coalesce(replied_at, $3) WHERE id = $1 AND workspace_id = $2', [
+    enrolmentId,
+    workspaceId,
+    at,
+  ]);
+}

@@ -12,6 +12,16 @@ export async function isEmailSuppressed(db: Queryable, workspaceId: string, emai
   return rows[0]?.suppressed === true;
 }
 
+/**
+ * True when the lead has a granted, unexpired consent of this type in the workspace (SQL
+ * check_consent, the latest record wins). A lead of another workspace has none.
+ */
+export async function hasConsent(db: Queryable, workspaceId: string, leadId: string, consentType: string): Promise<boolean> {
+  assertWorkspaceId(workspaceId);
+  const { rows } = await db.query<{ ok: boolean }>('SELECT check_consent($1, $2, $3) AS ok', [workspaceId, leadId, consentType]);
+  return rows[0]?.ok === true;
+}
+
 export interface NewSuppression {
   readonly email: string;
   readonly type: SuppressionType;
