@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { DEV_ENV_FILE, shellQuote } from '../packages/cli/src/connection.js';
 import { findBinary, postgresBinDirs } from '../packages/testing/src/binaries.js';
 import { type AppInfo, discoverApps, ROOT } from './deploy/apps.js';
 
@@ -303,7 +304,16 @@ async function ensureDatabase(url: string): Promise<void> {
 let stopping = false;
 let servers: { redis?: Child; postgres?: DevPostgres; ses?: Child } = {};
 
+/** The stack's settings for other terminals and the CLI (resolveSettings in packages/cli). */
+const devEnvFile = join(DATA, DEV_ENV_FILE);
+
+/** Gone with the stack, so that the CLI stops reading a Redis that is no longer there. */
+function removeDevEnv(): void {
+  rmSync(devEnvFile, { force: true });
+}
+
 async function shutdown(): Promise<void> {
+  removeDevEnv();
   const apps = children.filter((c) => c !== servers.redis && c !== servers.ses);
   say('stopping the apps (graceful shutdown; Ctrl-C again to kill)…');
   await stopChildren(apps, 30_000);
@@ -321,6 +331,7 @@ async function shutdown(): Promise<void> {
 function onSignal(): void {
   if (stopping) {
     say(paint(33, 'second interrupt: killing everything now'));
+    removeDevEnv();
     for (const c of children) signalGroup(c, 'SIGKILL');
     servers.postgres?.stop('immediate');
     process.exit(130);
@@ -445,6 +456,38 @@ async function enqueueDemoCampaigns(redisUrl: string, databaseUrl: string, prefi
   return rows.length;
 }
 
+/**
+ * How to run the CLI here: `pnpm jobs` when the pinned pnpm is on PATH; otherwise (a non-root user
+ * without a global pnpm, for whom scripts/lib.sh runs pnpm through npx) `npm run jobs --`.
+ */
+function jobsCommand(): string {
+  const pinned = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { packageManager: string }).packageManager.split('@')[1];
+  const found = spawnSync('pnpm', ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  return found.status === 0 && found.stdout.trim() === pinned ? 'pnpm jobs' : 'npm run jobs --';
+}
+
+/** Real ids for the banner: the first demo workspace, its first campaign and one of its ledger rows. */
+async function demoIds(databaseUrl: string) {
+  const client = pgClient(databaseUrl);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ workspace_id: string; slug: string; campaign_id: string; name: string; email_id: string; status: string }>(
+      `SELECT w.id AS workspace_id, w.slug, c.id AS campaign_id, c.name, e.id AS email_id, e.status
+         FROM workspaces w
+         JOIN campaigns c ON c.workspace_id = w.id
+         JOIN LATERAL (SELECT id, status FROM campaign_emails
+                        WHERE workspace_id = w.id AND campaign_id = c.id
+                        ORDER BY (status = 'sent') DESC, id LIMIT 1) e ON true
+        WHERE w.slug LIKE 'demo-%'
+        ORDER BY w.created_at, c.created_at LIMIT 1`,
+    );
+    const r = rows[0];
+    return r && { workspaceId: r.workspace_id, slug: r.slug, campaignId: r.campaign_id, campaignName: r.name, campaignEmailId: r.email_id, campaignEmailStatus: r.status };
+  } finally {
+    await client.end();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '') + '\n');
@@ -513,12 +556,12 @@ async function main(argv: string[]): Promise<void> {
   const prefix = process.env.BULL_PREFIX || 'bull';
   const vars = { redisUrl, databaseUrl, sesUrl, sesPort: String(sesPort) };
   const secrets = devSecrets();
-  // the stack's settings for other terminals: set -a; . .data/dev.env; set +a; pnpm jobs …
-  const devEnvFile = join(DATA, 'dev.env');
+  // The stack's settings for other terminals (set -a; . .data/dev.env; set +a) and for the CLI,
+  // which reads them by itself while COLDCOPY_DEV_PID runs.
   writeFileSync(
     devEnvFile,
-    Object.entries({ REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, BULL_PREFIX: prefix, ...secrets })
-      .map(([k, v]) => `${k}='${v}'`)
+    Object.entries({ REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, BULL_PREFIX: prefix, ...secrets, COLDCOPY_DEV_PID: String(process.pid) })
+      .map(([k, v]) => `${k}=${shellQuote(v)}`)
       .join('\n') + '\n',
     { mode: 0o600 },
   );
@@ -553,6 +596,8 @@ async function main(argv: string[]): Promise<void> {
     const n = await enqueueDemoCampaigns(redisUrl, databaseUrl, prefix, secrets);
     demo = `${n} demo campaign(s) enqueued (send-bulk-email)`;
   }
+  const jobs = jobsCommand();
+  const ids = await demoIds(databaseUrl);
 
   const lines = [
     '',
@@ -562,9 +607,16 @@ async function main(argv: string[]): Promise<void> {
       .map(({ app, port }) => `  ${app.name.padEnd(14)} http://localhost:${port}${app.name === 'dashboard' ? '/admin/queues' : ''}`),
     ...(sesBin ? [`  ${'sent mail'.padEnd(14)} http://localhost:${sesPort}/`] : []),
     ...started.filter(({ app }) => app.kind === 'worker').map(({ app, port }) => `  ${app.name.padEnd(14)} http://localhost:${port}/metrics`),
-    `  ${'queues'.padEnd(14)} REDIS_URL=${redisUrl} pnpm jobs status`,
-    `  ${'settings'.padEnd(14)} ${devEnvFile} (set -a; . ${devEnvFile}; set +a; pnpm jobs enqueue …)`,
+    `  ${'queues'.padEnd(14)} ${jobs} status   (the CLI reads this stack's Redis while it runs: ${devEnvFile})`,
     `  ${'database'.padEnd(14)} ${databaseUrl}`,
+    ...(ids
+      ? [
+          `  ${'demo workspace'.padEnd(14)} ${ids.slug} ${ids.workspaceId}`,
+          `  ${'demo campaign'.padEnd(14)} "${ids.campaignName}" ${ids.campaignId}`,
+          `  ${'try'.padEnd(14)} ${jobs} enqueue send-email --data '${JSON.stringify({ workspaceId: ids.workspaceId, campaignEmailId: ids.campaignEmailId })}'`,
+          `  ${''.padEnd(14)} (a ledger row in state "${ids.campaignEmailStatus}": the worker sends only scheduled rows, never one twice)`,
+        ]
+      : []),
     `  ${demo}`,
     '  Ctrl-C stops everything (data stays in .data/; --reset wipes it)',
     '',

@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,6 +152,44 @@ describe('npm run dev (scripts/dev.ts)', () => {
     expect(r.stdout).toContain('email');
   });
 
+  it('the banner names the demo workspace and campaign; its enqueue line works as printed and the CLI finds the stack by itself', async () => {
+    expect(output).toMatch(/demo workspace\s+demo-\d+ [0-9a-f-]{36}/);
+    expect(output).toMatch(/demo campaign\s+".+" [0-9a-f-]{36}/);
+    const line = /try\s+((?:pnpm jobs|npm run jobs --) enqueue send-email --data '\{.*\}')$/m.exec(output)?.[1];
+    expect(line, output.slice(-3000)).toBeDefined();
+    // another terminal: none of the stack's variables set, only where its data folder is
+    const env: NodeJS.ProcessEnv = { ...process.env, DEV_DATA_DIR: data };
+    for (const k of ['REDIS_URL', 'BULL_PREFIX', 'JOB_SIGNING_KEYS', 'JOB_ENCRYPTION_KEYS', 'JOB_SIGNING']) delete env[k];
+    const r = spawnSync('bash', ['-c', line!], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    expect(r.stderr).toContain(`jobs: Redis 127.0.0.1:${ports.redis}, prefix bull (from ${join(data, 'dev.env')}: npm run dev is running`);
+    const jobId = /enqueued send-email on email as job (\S+)/.exec(r.stdout)?.[1];
+    expect(jobId, r.stdout).toBeDefined();
+    // the email worker of the stack runs it (the ledger row is not sent again)
+    // ioredis is a dependency of packages/testing, not of the root
+    const { Redis } = createRequire(join(ROOT, 'packages/testing/package.json'))('ioredis') as {
+      Redis: new (url: string) => { hgetall(key: string): Promise<Record<string, string>>; disconnect(): void };
+    };
+    const redis = new Redis(`redis://127.0.0.1:${ports.redis}`);
+    try {
+      const job = await until(
+        `job ${jobId} did not finish`,
+        async () => {
+          const h = await redis.hgetall(`bull:email:${jobId}`);
+          return h.finishedOn ? h : undefined;
+        },
+        60_000,
+      );
+      expect(job.failedReason ?? '', JSON.stringify(job)).toBe('');
+    } finally {
+      redis.disconnect();
+    }
+    // without a global pnpm (a non-root user), the npm form the banner then prints works too
+    const viaNpm = spawnSync('npm', ['run', '--silent', 'jobs', '--', 'status'], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    expect(viaNpm.status, viaNpm.stderr).toBe(0);
+    expect(viaNpm.stdout).toMatch(/^queue\s+waiting/m);
+  }, 120_000);
+
   it('SIGINT stops everything, frees every port and keeps the data', async () => {
     proc.kill('SIGINT');
     const code = await Promise.race([exit, new Promise<string>((r) => setTimeout(() => r('timeout'), 60_000))]);
@@ -161,5 +200,7 @@ describe('npm run dev (scripts/dev.ts)', () => {
     expect(leftovers).toEqual([]);
     expect(existsSync(join(data, 'postgres/data/PG_VERSION'))).toBe(true);
     expect(existsSync(join(data, 'redis'))).toBe(true);
+    // the CLI no longer reads the stopped stack's Redis
+    expect(existsSync(join(data, 'dev.env'))).toBe(false);
   }, 70_000);
 });

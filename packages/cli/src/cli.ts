@@ -26,6 +26,8 @@ import {
 import { loadEnv, redisEnv } from '@coldcopy/queue-core/env';
 import { createProducer, jobSecurityFromEnv } from '@coldcopy/queue-core/producer';
 import { z } from 'zod';
+import { formatForms, payloadForms } from './catalog.js';
+import { resolveSettings } from './connection.js';
 import { DLQ_USAGE, runDlq } from './dlq.js';
 
 export interface CliIo {
@@ -54,11 +56,22 @@ commands:
 ${DLQ_USAGE}
 environment: REDIS_URL (default redis://127.0.0.1:6379), BULL_PREFIX (default bull),
   <QUEUE>_SHARDS (default 1) and BULL_CLUSTER, as the workers have them,
-  JOB_SIGNING_KEYS (enqueue, dlq replay), JOB_ENCRYPTION_KEYS (jobs with sensitive fields)
+  JOB_SIGNING_KEYS (enqueue, dlq replay), JOB_ENCRYPTION_KEYS (jobs with sensitive fields).
+  While \`npm run dev\` runs, what these leave unset comes from its .data/dev.env.
+  Every command that reads Redis names it (host, port, prefix) on stderr.
 `;
 
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+/** Commands that read no Redis (everything else says which Redis it reads, on stderr). */
+const OFFLINE = new Set([undefined, 'catalog', 'help', '--help', '-h']);
+
+export async function runCli(argv: readonly string[], given: CliIo): Promise<number> {
   const [command, ...rest] = argv;
+  let io = given;
+  if (!OFFLINE.has(command)) {
+    const settings = resolveSettings(given.env, given.cwd);
+    io = { ...given, env: settings.env };
+    io.stderr(settings.notice);
+  }
   try {
     switch (command) {
       case 'catalog':
@@ -122,7 +135,8 @@ function catalog(args: readonly string[], io: CliIo): number {
         description: j.description,
         scope: j.scope,
         schema: jobInputJsonSchema(j),
-      })),
+      }))
+      .map((j) => ({ ...j, forms: payloadForms(j.schema) })),
   }));
   if (values.json) {
     io.stdout(`${JSON.stringify({ queues }, null, 2)}\n`);
@@ -131,10 +145,8 @@ function catalog(args: readonly string[], io: CliIo): number {
   for (const q of queues) {
     io.stdout(`${q.name}  (concurrency ${q.concurrency}, attempts ${q.attempts}) — ${q.description}\n`);
     for (const j of q.jobs) {
-      const props = Object.keys((j.schema as { properties?: object }).properties ?? {});
-      const req = new Set((j.schema as { required?: string[] }).required ?? []);
-      const fields = props.map((p) => (req.has(p) ? p : `${p}?`)).join(', ');
-      io.stdout(`  ${j.name.padEnd(24)} ${j.description}\n  ${''.padEnd(24)} { ${fields} }\n`);
+      io.stdout(`  ${j.name.padEnd(24)} ${j.description}\n`);
+      for (const line of formatForms(j.forms)) io.stdout(`  ${''.padEnd(24)} ${line}\n`);
     }
   }
   return EXIT.ok;

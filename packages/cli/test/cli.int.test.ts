@@ -65,6 +65,24 @@ describe('pnpm jobs', () => {
     expect(jobs(['frobnicate'], prefix).code).toBe(2);
   });
 
+  it('every command that reads Redis names it on stderr (host, port, prefix), never the password; catalog reads none', () => {
+    const { port } = new URL(redisUrl);
+    for (const args of [['status'], ['schedules'], ['stuck'], ['dlq', 'list']]) {
+      const r = jobs(args, prefix);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr.split('\n')[0]).toBe(`jobs: Redis 127.0.0.1:${port}, prefix ${prefix} (from REDIS_URL)`);
+    }
+    expect(jobs(['catalog'], prefix).stderr).toBe('');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'status'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, REDIS_URL: 'redis://admin:hunter2-secret@127.0.0.1:1', BULL_PREFIX: prefix },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^jobs: Redis 127\.0\.0\.1:1, prefix /);
+    expect(r.stderr + r.stdout).not.toMatch(/hunter2|admin/);
+  });
+
   it('status counts paused jobs as waiting', async () => {
     const data = JSON.stringify({ workspaceId: '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11', campaignEmailId: '0b8f1a8e-4c2d-4e57-9f0a-1d2c3b4a5e6f' });
     expect(jobs(['enqueue', 'send-email', '--data', data], prefix).code).toBe(0);

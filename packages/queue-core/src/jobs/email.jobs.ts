@@ -363,7 +363,8 @@ export const warmEmail: typeof warmDefinition = Object.freeze({
         slot: ['fanOut'],
       },
       dependentSchemas: {
-        fanOut: { not: { anyOf: PER_MAILBOX_FIELDS.map((f) => ({ required: [f] })) } },
+        // the same fields checkWarmForm refuses with fanOut (templateId included)
+        fanOut: { not: { anyOf: [...PER_MAILBOX_FIELDS, 'templateId'].map((f) => ({ required: [f] })) } },
       },
     }) as unknown as typeof warmDefinition.inputSchema,
 });
