@@ -7,6 +7,7 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { createAuth, sessionOf } from './auth/middleware.js';
+import { redisSessionStore, type SessionStore } from './auth/session-store.js';
 import { createBoards } from './board.js';
 import type { DashboardEnv } from './env.js';
 import { createHealthHandler } from './health.js';
@@ -33,7 +34,7 @@ export interface AppDeps {
   readonly registry?: Registry;
 }
 
-export type DashboardApp = Express & { readonly metrics: DashboardMetrics };
+export type DashboardApp = Express & { readonly metrics: DashboardMetrics; readonly sessions: SessionStore };
 
 /** The Express app, not listening (main.ts listens; tests use supertest). */
 export function createApp(deps: AppDeps): DashboardApp {
@@ -108,11 +109,13 @@ export function createApp(deps: AppDeps): DashboardApp {
         'Local development only; refused when NODE_ENV=production. !!!',
     );
   }
+  const sessions = redisSessionStore(deps.redis, env.BULL_PREFIX);
   const auth = createAuth({
     mode: env.ADMIN_AUTH,
     users: env.users,
     sessionSecret,
     sessionTtlMs: env.ADMIN_SESSION_TTL_MINUTES * 60_000,
+    sessions,
     publicBoardPath: env.publicBoardPath,
     secureCookies: env.secureCookies,
     publicOrigin: env.publicOrigin,
@@ -161,7 +164,7 @@ export function createApp(deps: AppDeps): DashboardApp {
   };
   app.use(onError);
 
-  return Object.assign(app, { metrics });
+  return Object.assign(app, { metrics, sessions });
 }
 
 /** With METRICS_TOKEN set, /metrics (and worker details on /health) need `Authorization: Bearer <token>`. */

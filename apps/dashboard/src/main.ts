@@ -37,6 +37,15 @@ async function main(): Promise<void> {
   // Give Redis a moment so the first scrape does not count as an error; start regardless (then
   // /health answers 503 until Redis is reachable).
   if (!(await readyWithin(probe.client, 5000))) logger.warn('Redis is not reachable yet; /health answers 503 until it is');
+  else if (env.ADMIN_AUTH === 'enabled') {
+    // A user removed from ADMIN_USERS or given a new password loses every session, on every replica.
+    try {
+      const ended = await app.sessions.revokeStale(env.users);
+      if (ended.length > 0) logger.info('sessions ended for removed or changed users', { users: ended });
+    } catch (err) {
+      logger.warn('could not end stale sessions', { err: (err as Error).message });
+    }
+  }
 
   const server = app.listen(env.PORT, env.HOST);
   await new Promise<void>((resolve, reject) => {

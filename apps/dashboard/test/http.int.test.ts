@@ -1,6 +1,14 @@
+import { createLogger, RedisConnections } from '@coldcopy/queue-core/runtime';
+import bcrypt from 'bcryptjs';
+import { Registry } from 'prom-client';
 import request from 'supertest';
-import { describe, expect, it } from 'vitest';
-import { cookieValue, login, useDashboard, waitFor, type DashboardFixture } from './helpers.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import winston from 'winston';
+import { createApp } from '../src/app.js';
+import { loadDashboardEnv } from '../src/env.js';
+import { ADMIN_USERS, cookieValue, login, PASSWORD, SESSION_SECRET, useDashboard, waitFor, type DashboardFixture } from './helpers.js';
+
+const silentLogger = () => createLogger({ level: 'error', transports: [new winston.transports.Console({ silent: true })] });
 
 const BASE = '/admin/queues';
 
@@ -119,12 +127,23 @@ describe('dashboard authentication and roles', () => {
     expect(JSON.stringify(res.body)).not.toContain('sk-live-123');
   });
 
-  it('logs out', async () => {
-    const { agent } = await login(fx.app, 'ana');
+  it('logs out, and the old cookie no longer reads or writes anything', async () => {
+    const { agent, csrf } = await login(fx.app, 'ana');
+    // the cookies as an attacker who copied them would replay them
+    const stolen = await agent.get(`${BASE}/api/queues`);
+    expect(stolen.status).toBe(200);
+    const cookies = agent.jar.getCookies({ path: `${BASE}/`, domain: '127.0.0.1', secure: false, script: false });
+    const header = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+    expect(header).toContain('coldcopy_admin_session=');
     const out = await agent.get(`${BASE}/logout`);
     expect(out.status).toBe(303);
     expect(cookieValue(out.headers['set-cookie'], 'coldcopy_admin_session')).toBe('');
     expect((await agent.get(`${BASE}/api/queues`)).status).toBe(401);
+    expect((await request(fx.app).get(`${BASE}/api/queues`).set('cookie', header)).status).toBe(401);
+    const pause = await request(fx.app).put(`${BASE}/api/queues/email/pause`).set('cookie', header).set('x-xsrf-token', csrf);
+    expect(pause.status).toBe(401);
+    expect(await fx.admin.queues.email.isPaused()).toBe(false);
+    expect(fx.logs.some((l) => l.message === 'logout' && l.user === 'ana')).toBe(true);
   });
 
   it('sends security headers', async () => {
@@ -198,5 +217,80 @@ describe('/metrics protection', () => {
     const health = await request(fx.app).get('/health');
     expect(health.status).toBe(200);
     expect(health.body.queues[0].workerConnections).toBeUndefined();
+  });
+});
+
+describe('server-side sessions', () => {
+  const fx = useDashboard();
+
+  /** The cookie header of a fresh login, as a browser would send it. */
+  async function sessionCookie(user: 'ana' | 'vic'): Promise<string> {
+    const res = await request(fx.app).post(`${BASE}/login`).type('form').send({ username: user, password: PASSWORD, next: `${BASE}/` });
+    expect(res.status).toBe(303);
+    return ([] as string[]).concat(res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ');
+  }
+
+  /** A second dashboard replica on the same Redis and prefix with other users configured. */
+  async function replica(adminUsers: string) {
+    const redis = probe();
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+    const env = loadDashboardEnv({ REDIS_URL: fx.redisUrl, BULL_PREFIX: fx.prefix, ADMIN_USERS: adminUsers, ADMIN_SESSION_SECRET: SESSION_SECRET });
+    return createApp({ env, targets: [], redis, logger: silentLogger(), registry: new Registry() });
+  }
+  let probes: RedisConnections[] = [];
+  const probe = () => {
+    const p = new RedisConnections(fx.redisUrl, 'producer', 'dashboard-test');
+    probes.push(p);
+    return p.client;
+  };
+  afterEach(async () => {
+    for (const p of probes) await p.close();
+    probes = [];
+  });
+
+  it('a logout on one replica ends the session on every replica', async () => {
+    const cookie = await sessionCookie('ana');
+    const other = await replica(ADMIN_USERS);
+    expect((await request(other).get(`${BASE}/api/queues`).set('cookie', cookie)).status).toBe(200);
+    await request(fx.app).get(`${BASE}/logout`).set('cookie', cookie);
+    expect((await request(other).get(`${BASE}/api/queues`).set('cookie', cookie)).status).toBe(401);
+  });
+
+  it('a changed password or a removed user ends their sessions, and start-up clears them from Redis', async () => {
+    const ana = await sessionCookie('ana');
+    const vic = await sessionCookie('vic');
+    const newHash = bcrypt.hashSync('another-long-password', 10);
+    // ana gets a new password, vic is removed
+    const other = await replica(`ana:operator:${newHash}`);
+    expect((await request(other).get(`${BASE}/api/queues`).set('cookie', ana)).status).toBe(401);
+    expect((await request(other).get(`${BASE}/api/queues`).set('cookie', vic)).status).toBe(401);
+    expect(await other.sessions.revokeStale(loadDashboardEnv({ ADMIN_USERS: `ana:operator:${newHash}`, ADMIN_SESSION_SECRET: SESSION_SECRET }).users)).toEqual(
+      expect.arrayContaining(['ana', 'vic']),
+    );
+    // gone from Redis: even the old configuration no longer accepts them
+    expect((await request(fx.app).get(`${BASE}/api/queues`).set('cookie', ana)).status).toBe(401);
+    expect((await request(fx.app).get(`${BASE}/api/queues`).set('cookie', vic)).status).toBe(401);
+    // and a session under the unchanged configuration is not touched
+    const fresh = await sessionCookie('ana');
+    expect(await fx.app.sessions.revokeStale(fx.env.users)).toEqual([]);
+    expect((await request(fx.app).get(`${BASE}/api/queues`).set('cookie', fresh)).status).toBe(200);
+  });
+
+  it('revokes every session of a user at once', async () => {
+    const one = await sessionCookie('ana');
+    const two = await sessionCookie('ana');
+    expect(await fx.app.sessions.revokeUser('ana')).toBe(2);
+    for (const cookie of [one, two]) expect((await request(fx.app).get(`${BASE}/api/queues`).set('cookie', cookie)).status).toBe(401);
+  });
+
+  it('fails closed with 503 while the session store is unreachable', async () => {
+    const cookie = await sessionCookie('ana');
+    const down = new RedisConnections('redis://127.0.0.1:1', 'producer', 'dashboard-test');
+    probes.push(down);
+    const env = loadDashboardEnv({ REDIS_URL: fx.redisUrl, BULL_PREFIX: fx.prefix, ADMIN_USERS, ADMIN_SESSION_SECRET: SESSION_SECRET });
+    const app = createApp({ env, targets: [], redis: down.client, logger: silentLogger(), registry: new Registry() });
+    const res = await request(app).get(`${BASE}/api/queues`).set('cookie', cookie);
+    expect(res.status).toBe(503);
+    expect(res.body.error).toMatch(/session store unavailable/);
   });
 });

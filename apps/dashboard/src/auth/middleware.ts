@@ -4,6 +4,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { rateLimit } from 'express-rate-limit';
 import { renderLoginPage } from './login-page.js';
 import { SessionCodec, type Session } from './session.js';
+import type { SessionStore } from './session-store.js';
 import type { AdminUser } from './users.js';
 import { verifyCredentials } from './users.js';
 
@@ -17,6 +18,8 @@ export interface AuthOptions {
   readonly users: readonly AdminUser[];
   readonly sessionSecret: string;
   readonly sessionTtlMs: number;
+  /** where live sessions are recorded (required when mode is 'enabled') */
+  readonly sessions?: SessionStore;
   /** the board's path as browsers see it: cookie path, redirect target */
   readonly publicBoardPath: string;
   readonly secureCookies: boolean;
@@ -66,9 +69,19 @@ export function createAuth(options: AuthOptions): Auth {
     ignoredMethods: ['GET', 'HEAD', 'OPTIONS'],
   });
 
-  const readSession = (req: Request): Session | undefined => {
+  const store = options.sessions;
+  if (options.mode === 'enabled' && !store) throw new TypeError('createAuth: a session store is required when authentication is enabled');
+  /**
+   * The session of a request: an authentic, unexpired cookie of a configured user that is also
+   * live in the store (not logged out, not revoked). Throws when the store cannot be read.
+   */
+  const cookieSession = (req: Request) => codec.verify((req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE], options.users);
+  const readSession = async (req: Request): Promise<Session | undefined> => {
     if (options.mode === 'disabled') return LOCAL_DEV_SESSION;
-    return codec.verify((req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE], options.users);
+    const session = cookieSession(req);
+    const user = session && options.users.find((u) => u.name === session.user);
+    if (!session || !user) return undefined;
+    return (await store!.isLive(session, user)) ? session : undefined;
   };
 
   const issueCsrfToken = (req: Request, res: Response, session: Session, overwrite: boolean): string => {
@@ -105,10 +118,14 @@ export function createAuth(options: AuthOptions): Auth {
   });
 
   const routes = express.Router();
-  routes.get('/login', (req, res) => {
-    if (options.mode === 'disabled') return res.redirect(303, safeNext(req.query.next));
-    if (readSession(req)) return res.redirect(303, safeNext(req.query.next));
-    return loginPage(res, 200, { next: safeNext(req.query.next) });
+  routes.get('/login', async (req, res, next) => {
+    try {
+      if (options.mode === 'disabled') return res.redirect(303, safeNext(req.query.next));
+      if (await readSession(req)) return res.redirect(303, safeNext(req.query.next));
+      return loginPage(res, 200, { next: safeNext(req.query.next) });
+    } catch (err) {
+      return next(err);
+    }
   });
   routes.post(
     '/login',
@@ -128,6 +145,7 @@ export function createAuth(options: AuthOptions): Auth {
           return loginPage(res, 401, { next: target, username, message: 'Wrong user name or password.' });
         }
         const { value, session } = codec.issue(user);
+        await store!.add(session, user, options.sessionTtlMs);
         res.cookie(SESSION_COOKIE, value, { ...cookieBase, httpOnly: true, sameSite: 'lax', maxAge: options.sessionTtlMs });
         issueCsrfToken(req, res, session, true);
         logger.info('login', { ...clientOf(req), user: user.name, role: user.role });
@@ -137,19 +155,36 @@ export function createAuth(options: AuthOptions): Auth {
       }
     },
   );
-  const logout: RequestHandler = (req, res) => {
-    const session = readSession(req);
-    if (session && options.mode === 'enabled') logger.info('logout', { ...clientOf(req), user: session.user });
+  const logout: RequestHandler = async (req, res, next) => {
+    try {
+      if (options.mode === 'enabled') {
+        // Ends the session the cookie names, whether or not it is still live.
+        const session = cookieSession(req);
+        if (session) {
+          await store!.revoke(session);
+          logger.info('logout', { ...clientOf(req), user: session.user });
+        }
+      }
+    } catch (err) {
+      return next(err);
+    }
     res.clearCookie(SESSION_COOKIE, { ...cookieBase, httpOnly: true, sameSite: 'lax' });
     res.clearCookie(CSRF_COOKIE, { ...cookieBase, sameSite: 'strict' });
-    res.redirect(303, loginPath);
+    return res.redirect(303, loginPath);
   };
   // GET is allowed for the board's "Log out" link: forcing someone out is a nuisance, not a breach.
   routes.get('/logout', logout);
   routes.post('/logout', logout);
 
-  const authenticate: RequestHandler = (req, res, next) => {
-    const session = readSession(req);
+  const authenticate: RequestHandler = async (req, res, next) => {
+    let session: Session | undefined;
+    try {
+      session = await readSession(req);
+    } catch (err) {
+      // Fail closed: without the store no session can be checked.
+      logger.warn('session store unavailable', { err: (err as Error).message, path: req.path });
+      return res.status(503).set('cache-control', 'no-store').json({ error: 'session store unavailable: try again shortly' });
+    }
     if (!session) {
       const wantsPage = (req.method === 'GET' || req.method === 'HEAD') && !/^\/(api|static)\//.test(req.path) && req.accepts(['html', 'json']) === 'html';
       if (wantsPage) {

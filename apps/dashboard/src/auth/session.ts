@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { AdminUser, Role } from './users.js';
 
 /**
- * Stateless sessions in a signed cookie.
+ * Sessions in a signed cookie, also recorded server-side (session-store.ts) so they can end.
  *
  * Why a login page with a session cookie rather than HTTP basic auth: basic auth has no logout
  * (browsers cache the credentials until they are closed), re-sends the password on every poll of
@@ -13,7 +13,8 @@ import type { AdminUser, Role } from './users.js';
  *
  * Format: base64url(JSON payload) "." base64url(HMAC-SHA256(secret, payload)). The payload binds a
  * fingerprint of the user's password hash, so changing a password (and restarting) ends that
- * user's sessions; changing the secret ends every session.
+ * user's sessions; changing the secret ends every session. The cookie alone is not enough: the
+ * session must also be live in the session store, so logout ends it on the server.
  */
 export interface Session {
   readonly user: string;
@@ -47,7 +48,7 @@ export class SessionCodec {
       r: user.role,
       sid: randomBytes(16).toString('base64url'),
       exp: now + this.ttlMs,
-      pw: fingerprint(user.passwordHash),
+      pw: passwordFingerprint(user.passwordHash),
     };
     const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
     return {
@@ -73,7 +74,7 @@ export class SessionCodec {
     }
     if (typeof payload.exp !== 'number' || payload.exp <= now) return undefined;
     const user = users.find((u) => u.name === payload.u);
-    if (!user || user.role !== payload.r || fingerprint(user.passwordHash) !== payload.pw) return undefined;
+    if (!user || user.role !== payload.r || passwordFingerprint(user.passwordHash) !== payload.pw) return undefined;
     return { user: payload.u, role: payload.r, sid: payload.sid, exp: payload.exp };
   }
 
@@ -82,6 +83,7 @@ export class SessionCodec {
   }
 }
 
-function fingerprint(passwordHash: string): string {
+/** A short digest of a password hash: sessions bind it, so a new password ends old sessions. */
+export function passwordFingerprint(passwordHash: string): string {
   return createHash('sha256').update(passwordHash).digest('base64url').slice(0, 16);
 }
