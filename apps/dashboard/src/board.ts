@@ -53,6 +53,15 @@ export interface Boards {
 const beforeHook: BeforeHook = ({ route }) =>
   BLOCKED_ROUTES.has(route) ? { allow: false, status: 403, message: 'this action is disabled on the ColdCopy dashboard' } : { allow: true };
 
+/**
+ * Our payloads are objects; a string is the stored text of a poison job whose data is not valid
+ * JSON (queue-core's Bull patch keeps it instead of failing the whole list). It may hold anything,
+ * secrets included, so the board names it without showing it; the dead-letter store has it whole.
+ */
+export function corruptDataNotice(stored: string): string {
+  return `[corrupt: ${Buffer.byteLength(stored)} bytes of stored data that are not valid JSON; not shown, see the dead-letter store]`;
+}
+
 export function createBoards(options: BoardOptions): Boards {
   return {
     viewer: createBoard(options, 'viewer'),
@@ -69,7 +78,7 @@ function createBoard(options: BoardOptions, role: 'viewer' | 'operator'): Expres
       description: t.description,
       displayName: t.displayName,
     });
-    adapter.setFormatter('data', (data: unknown) => options.redact(data));
+    adapter.setFormatter('data', (data: unknown) => (typeof data === 'string' ? corruptDataNotice(data) : options.redact(data)));
     adapter.setFormatter('returnValue', (value: unknown) => options.redact(value));
     return adapter;
   });

@@ -114,6 +114,21 @@ describe('dashboard authentication and roles', () => {
     expect(await fx.admin.queues.email.isPaused()).toBe(true);
   });
 
+  it.each(['data', 'opts'] as const)('lists the failed and latest jobs while one of them has corrupt %s, and names it without showing it', async (field) => {
+    const id = await failedEmailJob(fx, { workspaceId: 'w-1', apiKey: 'sk-live-456' });
+    const healthy = await failedEmailJob(fx, { workspaceId: 'w-2' });
+    await fx.admin.queues.email.client.hset(`${fx.prefix}:email:${id}`, field, field === 'data' ? '{"apiKey":"sk-live-456",' : '{"attempts":');
+    const { agent } = await login(fx.app, 'vic');
+    for (const status of ['failed', 'latest']) {
+      const res = await agent.get(`${BASE}/api/queues?activeQueue=email&status=${status}&page=1&jobsPerPage=10`);
+      expect(res.status).toBe(200);
+      const jobs = (res.body.queues as Array<{ name: string; jobs: Array<{ id: string; data: unknown }> }>).find((q) => q.name === 'email')!.jobs;
+      expect(jobs.map((j) => j.id).sort()).toEqual([id, healthy].sort());
+      if (field === 'data') expect(jobs.find((j) => j.id === id)!.data).toMatch(/^\[corrupt: 24 bytes/);
+      expect(JSON.stringify(res.body)).not.toContain('sk-live-456');
+    }
+  });
+
   it('shows job data with secrets and bodies redacted', async () => {
     const job = await fx.admin.queues.email.add('send-email', {
       workspaceId: 'w-1',

@@ -135,6 +135,53 @@ describe('dead letters, signed jobs and encrypted fields (real Redis)', { timeou
     expect(await readEvents(client, redis.prefix)).toEqual([]);
   });
 
+  it.each([
+    ['data', '{not json'],
+    ['opts', '{"attempts":3,'],
+  ] as const)('a job whose stored %s is not valid JSON is dead-lettered whole, with a security line, and never runs', async (field, poison) => {
+    const { id } = await producer().enqueue(testEcho, { workspaceId: WS, value: 'poison' });
+    const key = `${redis.prefix}:maintenance:${id}`;
+    const client = redis.client();
+    const other = field === 'data' ? await client.hget(key, 'opts') : await client.hget(key, 'data');
+    await client.hset(key, field, poison);
+    const log = captureLogger();
+    await worker({ logger: log.logger });
+    const dlq = deadLetters();
+    const entry = await waitFor(() => dlq.get(`maintenance:${id}`), { what: 'the dead-letter entry' });
+    expect(entry.error).toMatchObject({ name: 'CorruptJobError' });
+    expect(entry.error.message).toContain(`its ${field} is not valid JSON`);
+    expect(entry.stored).toEqual(field === 'data' ? { data: poison, opts: other } : { data: other, opts: poison });
+    expect(await readEvents(client, redis.prefix)).toEqual([]); // the handler never ran
+    expect(log.lines().find((l) => l.security === true && l.level === 'error')).toMatchObject({
+      message: 'security: job rejected, stored job is corrupt',
+      reason: 'corrupt',
+      jobId: id,
+      field,
+    });
+    expect(await rawQueue().getJobCountByTypes(['failed'])).toBe(1);
+    const [outcome] = await dlq.replay([entry.id], { security: testSecurity(), force: true });
+    expect(outcome).toMatchObject({ status: 'refused', reason: expect.stringContaining('corrupt') });
+  });
+
+  it("Bull's stalled check moves a stalled job with corrupt options to failed instead of losing it (patched script)", async () => {
+    const queue = rawQueue();
+    const job = await queue.add('test-echo', { workspaceId: WS, value: 'x' }, { attempts: 1 });
+    const id = String(job.id);
+    const client = redis.client();
+    const k = (name: string) => `${redis.prefix}:maintenance:${name}`;
+    // As a worker that died holding the job leaves it: in active, no lock, marked stalled, and
+    // stalled once already (maxStalledCount 1), with options damaged meanwhile.
+    await client.lrem(k('wait'), 0, id);
+    await client.lpush(k('active'), id);
+    await client.sadd(k('stalled'), id);
+    await client.hset(k(id), 'stalledCounter', '1', 'opts', '{"attempts":');
+    await client.del(k('stalled-check')); // the check is due now
+    await (queue as unknown as { moveUnlockedJobsToWait(): Promise<unknown> }).moveUnlockedJobsToWait();
+    expect(await client.zscore(k('failed'), id)).not.toBeNull();
+    expect(await client.hget(k(id), 'failedReason')).toBe('job stalled more than allowable limit');
+    expect(await client.lrange(k('active'), 0, -1)).toEqual([]);
+  });
+
   it('after a key rotation, jobs signed with the previous key still verify', async () => {
     const before = producer(new JobSecurity({ signingKeys: TEST_OLD_SIGNING_KEYS }));
     const { id } = await before.enqueue(testEcho, { workspaceId: WS, value: 'old-key' });

@@ -1,7 +1,7 @@
 import type Bull from 'bull';
 import { createBullQueue } from '../redis/bull-queue.js';
 import type { JobSecurity } from '../security/job-security.js';
-import { SIGNATURE_OPTION } from '../security/job-security.js';
+import { corruptionOf, SIGNATURE_OPTION } from '../security/job-security.js';
 import { isQueueName, QUEUE_NAMES, type QueueName } from '../definitions/queues.js';
 import { RedisConnections, type RedisClient } from '../redis/connections.js';
 import { clusterModeFromEnv, hashTaggedPrefix } from '../redis/sharding.js';
@@ -43,6 +43,11 @@ export interface DeadLetterEntry {
   readonly attemptsMade: number;
   readonly firstFailedAt: number;
   readonly lastFailedAt: number;
+  /**
+   * A poison job (its stored data or options were not valid JSON): both fields exactly as stored
+   * in Redis. Such an entry is kept for inspection and never replayed.
+   */
+  readonly stored?: { readonly data?: string; readonly opts?: string };
 }
 
 export interface DeadLetterFilter {
@@ -196,6 +201,7 @@ const REPLAY_OPTIONS = ['attempts', 'backoff', 'priority', 'removeOnComplete', '
 export function deadLetterEntry(queue: QueueName, job: Bull.Job, error: Error, firstFailedAt: number | undefined, now = Date.now()): DeadLetterEntry {
   const opts: Record<string, unknown> = {};
   const jobOpts = job.opts as Record<string, unknown>;
+  const corruption = corruptionOf(job);
   for (const key of REPLAY_OPTIONS) if (jobOpts[key] !== undefined) opts[key] = jobOpts[key];
   const signature = jobOpts[SIGNATURE_OPTION];
   const workspaceId = (job.data as { workspaceId?: unknown } | undefined)?.workspaceId;
@@ -213,6 +219,7 @@ export function deadLetterEntry(queue: QueueName, job: Bull.Job, error: Error, f
     attemptsMade: job.attemptsMade,
     firstFailedAt: firstFailedAt ?? lastFailedAt,
     lastFailedAt,
+    ...(corruption ? { stored: corruption.stored } : {}),
   };
 }
 
@@ -286,6 +293,7 @@ export function openDeadLetters(
   async function replayOne(id: string, options: ReplayOptions): Promise<ReplayOutcome> {
     const entry = await store.get(id);
     if (!entry) return { id, status: 'not-found' };
+    if (entry.stored) return { id, status: 'refused', reason: 'the stored job was corrupt (not valid JSON): inspect the entry, then purge it' };
     if (!options.force && options.security.signing) {
       try {
         options.security.verify(entry.jobName, entry.data, entry.signature);

@@ -138,6 +138,21 @@ export class JobSignatureError extends PermanentJobError {
   }
 }
 
+/**
+ * The job's hash in Redis holds data or options that are not valid JSON: written by something other
+ * than our producers, or damaged. Never retried; it is dead-lettered with what was stored.
+ */
+export class CorruptJobError extends PermanentJobError {
+  override name = 'CorruptJobError';
+  constructor(
+    readonly jobName: string,
+    readonly field: 'data' | 'opts',
+    detail: string,
+  ) {
+    super(`stored job ${jobName} is corrupt: its ${field} is not valid JSON (${detail})`);
+  }
+}
+
 /** An encrypted field cannot be decrypted (unknown key, wrong key, tampered ciphertext). */
 export class FieldDecryptionError extends PermanentJobError {
   override name = 'FieldDecryptionError';

@@ -5,7 +5,7 @@ import { DeadLetterStore, type DeadLetterBounds } from '../dead-letters/store.js
 import { createDeadLetterRecorder } from '../dead-letters/recorder.js';
 import { jobSecurityFromEnv, type JobSecurity } from '../security/job-security.js';
 import type { AnyJobDefinition, JobPayload } from '../definitions/define-job.js';
-import { ConfigError, InvalidPayloadError, isPermanentError, JobSignatureError, JobTimeoutError, QueueUnavailableError, UnknownJobError } from '../definitions/errors.js';
+import { ConfigError, CorruptJobError, InvalidPayloadError, isPermanentError, JobSignatureError, JobTimeoutError, QueueUnavailableError, UnknownJobError } from '../definitions/errors.js';
 import { jobsOnQueue, type JobsOn } from '../jobs/index.js';
 import type { HotCounterSeries, HotHistogramSeries } from '../observability/hot-metrics.js';
 import { redactFieldNames, type Logger } from '../observability/logger.js';
@@ -333,6 +333,8 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
       job.discard();
       if (err instanceof JobSignatureError) {
         log.error('security: job rejected, signature check failed', { security: true, queue: queueName, job: job.name, jobId: job.id, reason: err.reason });
+      } else if (err instanceof CorruptJobError) {
+        log.error('security: job rejected, stored job is corrupt', { security: true, reason: 'corrupt', queue: queueName, job: job.name, jobId: job.id, field: err.field });
       }
       return Promise.reject(err);
     }

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { AnyJobDefinition } from '../definitions/define-job.js';
-import { ConfigError, FieldDecryptionError, JobSignatureError } from '../definitions/errors.js';
+import { ConfigError, CorruptJobError, FieldDecryptionError, JobSignatureError } from '../definitions/errors.js';
 import { parseKeyRing, type KeyRing } from './security-keys.js';
 
 /**
@@ -147,10 +147,27 @@ export class JobSecurity {
    * Worker side in one call, before schema validation: verifies the signature in `opts`, then
    * decrypts. Throws a permanent error (JobSignatureError, FieldDecryptionError).
    */
-  admit(def: AnyJobDefinition, job: { readonly data: unknown; readonly opts: object }): unknown {
+  admit(def: AnyJobDefinition, job: { readonly data: unknown; readonly opts: object; readonly corrupt?: StoredCorruption }): unknown {
+    if (job.corrupt) throw new CorruptJobError(def.name, job.corrupt.field, job.corrupt.message);
     this.verify(def.name, job.data, (job.opts as Record<string, unknown>)[SIGNATURE_OPTION]);
     return this.open(def, job.data);
   }
+}
+
+/**
+ * What our Bull patch (patches/bull@4.16.5.patch) puts on a job whose stored `data` or `opts` is
+ * not valid JSON, instead of throwing from `Job.fromJSON`: which field, the parse error, and both
+ * fields as stored, so the job can be dead-lettered whole.
+ */
+export interface StoredCorruption {
+  readonly field: 'data' | 'opts';
+  readonly message: string;
+  readonly stored: { readonly data?: string; readonly opts?: string };
+}
+
+/** The corruption our Bull patch recorded on a job, if any. */
+export function corruptionOf(job: object): StoredCorruption | undefined {
+  return (job as { corrupt?: StoredCorruption }).corrupt;
 }
 
 /**
