@@ -13,7 +13,7 @@ import { jobSecurityFromEnv, type JobSecurity } from '../security/job-security.j
  *   JOB_SIGNING           enabled | disabled           disabled is refused with NODE_ENV=production
  *   ALERT_WEBHOOK_URL     Slack-compatible webhook for dead-letter alerts (optional)
  *   ALERT_WINDOW_SECONDS  aggregation window of those alerts (default 60)
- *   DLQ_MAX_ENTRIES       dead-letter bound (default 10000)
+ *   DLQ_MAX_ENTRIES       dead-letter bound per queue (default 10000)
  *   DLQ_MAX_AGE_DAYS      dead-letter bound (default 30)
  */
 const schema = z.object({

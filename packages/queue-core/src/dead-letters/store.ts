@@ -60,6 +60,7 @@ export interface DeadLetterFilter {
 }
 
 export interface DeadLetterBounds {
+  /** per queue */
   readonly maxEntries?: number;
   readonly maxAgeMs?: number;
 }
@@ -78,10 +79,11 @@ local function drop(member)
   removed = removed + 1
 end
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[5], 'LIMIT', 0, 100)) do drop(m) end
-local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[8])
+-- the count bound is per queue: a flood of one queue's failures never evicts another's entries
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[8])
 if excess > 0 then
   if excess > 1000 then excess = 1000 end
-  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, excess - 1)) do drop(m) end
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do drop(m) end
 end
 return removed
 `;
