@@ -178,7 +178,7 @@ export interface WarmupToSend {
   readonly daily_limit: number;
   /** the sender account's own maximum per day */
   readonly max_sends_per_day: number;
-  /** seqs of the date already claimed by this sender (sent, pending or of unknown outcome) */
+  /** seqs of the date already claimed by this sender (sent, pending or of unknown outcome), ascending */
   readonly claimed_seqs: readonly number[];
   /** active accounts it may send to (its pool, or its workspace without a pool), by id, at most 50 */
   readonly peer_ids: readonly string[];
@@ -217,7 +217,7 @@ export async function listWarmupsToSend(
     `SELECT wc.id AS warmup_campaign_id, wc.workspace_id, sa.id AS sender_account_id, wc.day_number,
        least(wc.current_daily_limit, wc.target_daily) AS daily_limit, sa.max_sends_per_day,
        coalesce((
-         SELECT array_agg(split_part(e.thread_id, ':', 4)::int ORDER BY 1) FROM warmup_emails e
+         SELECT array_agg(split_part(e.thread_id, ':', 4)::int ORDER BY split_part(e.thread_id, ':', 4)::int) FROM warmup_emails e
          WHERE e.warmup_campaign_id = wc.id AND e.workspace_id = wc.workspace_id
            AND e.thread_id LIKE wc.id::text || ':' || sa.id::text || ':' || $1 || ':%'
            AND split_part(e.thread_id, ':', 4) ~ '^[0-9]{1,6}$'), '{}') AS claimed_seqs,
