@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CampaignRow, EnrolmentStatus, MailboxRow } from '@coldcopy/db';
+import { type CampaignRow, type EnrolmentStatus, type MailboxRow, RecordNotFoundError, TenancyError } from '@coldcopy/db';
 import type { CampaignTickQueue, CampaignTickRequest, CampaignTickStore, DueEnrolment, EnrolmentEnd } from './campaign-tick-store.js';
 
 /** An enrolment in the fake store (the fields of campaign_leads the tick uses). */
@@ -23,6 +23,7 @@ export interface FakeLedgerRow {
   readonly step: number;
   status: string;
   attempt: number;
+  /** when the row was inserted (created_at: the clock at schedule(), not its due time) */
   readonly createdAt: Date;
   /** when the row is due (a deferral moves it) */
   scheduledAt: Date;
@@ -41,17 +42,21 @@ const CLAIMABLE = ['scheduled', 'retryable'];
 /**
  * In-memory campaign tick store: campaigns of any workspaces (each with the given mailboxes and
  * steps), their enrolments and ledger rows, with the same guards as the Postgres statements
- * (campaign-tick-store.ts): unique row per (campaign, lead, step), enrolment updates only while
- * pending or in progress, skips guarded by the current step, start only from `scheduled`,
- * completion only when every enrolment is finished and no send is live, due sends only when they
- * need a job (listDueCampaignEmails). A test plays the send path on a row by setting its fields
- * (`status`, `attempt`, `claimedAt`, `scheduledAt`), as the ledger statements would.
+ * (@coldcopy/db campaign-tick.ts, sending.ts): unique row per (campaign, lead, step), enrolment
+ * updates only while pending or in progress, skips guarded by the current step, start only from
+ * `scheduled`, completion only when every enrolment is finished and no send is live, due sends
+ * only when they need a job (listDueCampaignEmails). A test plays the send path on a row by
+ * setting its fields (`status`, `attempt`, `claimedAt`, `scheduledAt`), as the ledger statements
+ * would.
  */
 export function createFakeCampaignTickStore(
-  options: { campaigns: CampaignRow[]; mailboxes?: MailboxRow[]; steps?: number | Step[] },
+  options: { campaigns: CampaignRow[]; mailboxes?: MailboxRow[]; steps?: number | Step[]; now?: () => Date },
 ) {
+  const clock = options.now ?? (() => new Date());
   const campaigns = new Map(options.campaigns.map((c) => [c.id, c]));
+  /** `mailboxes` are assigned to every campaign, unless assignMailboxes() gave it its own */
   const mailboxes = options.mailboxes ?? [];
+  const campaignMailboxes = new Map<string, MailboxRow[]>();
   const steps: Step[] =
     typeof options.steps === 'object' ? options.steps : Array.from({ length: options.steps ?? 2 }, () => ({ delay_days: 2, delay_hours: 0 }));
   const enrolments = new Map<string, FakeEnrolment[]>();
@@ -60,8 +65,9 @@ export function createFakeCampaignTickStore(
 
   const own = (ws: string, id: string): CampaignRow => {
     const c = campaigns.get(id);
-    if (!c || c.deleted_at) throw new Error(`campaign ${id} not found`);
-    if (c.workspace_id !== ws) throw new Error(`campaign ${id} belongs to another workspace`);
+    // the errors of getCampaign: another workspace's campaign is refused, a missing one not found
+    if (c && c.workspace_id !== ws) throw new TenancyError('campaigns', id, ws);
+    if (!c || c.deleted_at) throw new RecordNotFoundError('campaigns', id);
     return c;
   };
   const rowsOf = (campaignId: string) => [...rows.values()].filter((r) => r.campaignId === campaignId);
@@ -73,7 +79,7 @@ export function createFakeCampaignTickStore(
     },
     async activeMailboxes(ws, id) {
       own(ws, id);
-      return mailboxes.filter((m) => m.status === 'active');
+      return (campaignMailboxes.get(id) ?? mailboxes).filter((m) => m.status === 'active');
     },
     async sendsSince(ws, id, since) {
       own(ws, id);
@@ -112,7 +118,7 @@ export function createFakeCampaignTickStore(
           step: r.stepNumber,
           status: 'scheduled',
           attempt: 0,
-          createdAt: r.scheduledAt,
+          createdAt: clock(),
           scheduledAt: r.scheduledAt,
           claimedAt: null,
           enqueuedAt: null,
@@ -145,9 +151,29 @@ export function createFakeCampaignTickStore(
       }
       return marked;
     },
-    async settle(ws, id) {
+    async settle(ws, id, { leaseMs, windowMs, policy, now }) {
       own(ws, id);
-      return { expired: 0, resolved: 0 };
+      // the Postgres adapter's two passes (listUnsettledCampaignEmails, at most 500 rows each):
+      // sending past the lease → unknown, then unknown past the window → resolved by the policy
+      const unsettled = (claimedBefore: number) =>
+        rowsOf(id)
+          .filter((r) => (r.status === 'sending' || r.status === 'unknown') && r.claimedAt !== null && r.claimedAt.getTime() < claimedBefore)
+          .sort((a, b) => a.claimedAt!.getTime() - b.claimedAt!.getTime())
+          .slice(0, 500);
+      let expired = 0;
+      let resolved = 0;
+      for (const r of unsettled(now.getTime() - Math.min(leaseMs, windowMs))) {
+        if (r.status === 'sending' && r.claimedAt!.getTime() < now.getTime() - leaseMs) {
+          r.status = 'unknown';
+          expired++;
+        }
+      }
+      for (const r of unsettled(now.getTime() - windowMs)) {
+        if (r.status !== 'unknown') continue;
+        r.status = policy === 'resend-once' && r.attempt === 1 ? 'retryable' : 'failed_unknown';
+        resolved++;
+      }
+      return { expired, resolved };
     },
     async endEnrolments(ws, id, ends) {
       own(ws, id);
@@ -232,7 +258,12 @@ export function createFakeCampaignTickStore(
     return added;
   }
 
-  return Object.assign(store, { campaigns, enrolments, rows, enrol });
+  /** Gives a campaign its own mailboxes (campaign_mailboxes) instead of the shared `mailboxes`. */
+  function assignMailboxes(campaignId: string, list: MailboxRow[]): void {
+    campaignMailboxes.set(campaignId, list);
+  }
+
+  return Object.assign(store, { campaigns, enrolments, rows, enrol, assignMailboxes });
 }
 
 /** In-memory tick queue: job ids `<campaignId>.<windowSlot>` as in Bull; a known id is a no-op. */

@@ -36,6 +36,8 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
   const leads = new Map<string, LeadRow>();
   const enrolments = new Map<string, CampaignLeadRow>();
   const suppressed = new Set<string>();
+  /** leads with a granted marketing consent */
+  const consents = new Set<string>();
   const sent: SentRecord[] = [];
   const cancelled = new Map<string, string>();
   const pausedMailboxes: string[] = [];
@@ -68,14 +70,14 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
       };
       return context;
     },
-    async hasMarketingConsent() {
-      return false;
+    async hasMarketingConsent(_ws, leadId) {
+      return consents.has(leadId);
     },
     async claimUnlessSuppressed(_ws, id, recipient) {
       const r = row(id);
       if (suppressed.has(recipient.trim().toLowerCase())) return { claimed: false, suppressed: true };
       if (r.status !== 'scheduled' && r.status !== 'retryable') return { claimed: false, status: r.status };
-      Object.assign(r, { status: 'sending', claimed_at: now(), attempt: r.attempt + 1 });
+      Object.assign(r, { status: 'sending', claimed_at: now(), attempt: r.attempt + 1, last_error: null });
       return { claimed: true, email: { ...r } };
     },
     async unclaim(_ws, id, until, reason) {
@@ -88,8 +90,12 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
       return true;
     },
     async cancel(_ws, id, reason, opts) {
-      move(id, ['scheduled', 'retryable', 'sending'], { status: 'cancelled' });
-      cancelled.set(id, reason);
+      // like cancelCampaignEmail: a row in another state (sent, cancelled...) is left as it is
+      const r = row(id);
+      if (['scheduled', 'retryable', 'sending'].includes(r.status)) {
+        Object.assign(r, { status: 'cancelled' });
+        cancelled.set(id, reason);
+      }
       if (opts?.endEnrolmentId) {
         for (const e of enrolments.values()) if (e.id === opts.endEnrolmentId) e.status = 'failed';
       }
@@ -101,6 +107,9 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
       return true;
     },
     async recordSent(_ws, context, record) {
+      const current = row(context.email.id);
+      // a repeat after a lost commit acknowledgement changes nothing (recordCampaignEmailSent)
+      if (current.status === 'sent' && current.message_id === record.messageId) return;
       move(context.email.id, ['sending', 'unknown'], { status: 'sent', message_id: record.messageId, sent_at: record.sentAt });
       const e = enrolments.get(context.lead.id)!;
       Object.assign(e, {
@@ -152,6 +161,7 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
     enrolments,
     leads,
     suppressed,
+    consents,
     sent,
     cancelled,
     pausedMailboxes,

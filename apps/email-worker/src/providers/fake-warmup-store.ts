@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MailboxRow, WarmupAccountRow, WarmupCampaignRow, WarmupDailyStatsRow } from '@coldcopy/db';
+import { type MailboxRow, RecordNotFoundError, TenancyError, type WarmupAccountRow, type WarmupCampaignRow, type WarmupDailyStatsRow } from '@coldcopy/db';
 import type { WarmupStore, WarmupToAdvance, WarmupToSend, WarmEmailRequest, WarmupQueue } from './warmup-store.js';
 
 /** One warm-up of the fake: the fan-out's view of a warm-up campaign, its mailbox and sender. */
@@ -28,8 +28,9 @@ const DAY_MS = 86_400_000;
 /**
  * The per-mailbox side: one warm-up of workspace `WS` (its mailbox, campaign, sender and a peer),
  * with the Postgres store's rules (@coldcopy/db warmup.ts): one claim per
- * (campaign, sender, date, seq) key, released claims can be taken again, completion counts the
- * day's sends, freezing pauses the ramp and the mailbox.
+ * (campaign, sender, date, seq) key, a pending claim can be released and taken again, completion
+ * counts the day's sends once, freezing pauses the ramp and the mailbox and marks the day
+ * unhealthy; another workspace is refused (TenancyError), an unknown id not found.
  */
 function createPerMailboxHalf(WS: string) {
   const mailbox = {
@@ -70,11 +71,13 @@ function createPerMailboxHalf(WS: string) {
 
   const store: Pick<WarmupStore, 'load' | 'stats' | 'claim' | 'release' | 'complete' | 'freeze'> = {
     async load(ws, ids) {
-      if (ws !== WS) throw new Error('another workspace');
+      // the errors of getWarmupCampaign/getWarmupAccount/getWarmupPeer
+      if (ws !== WS) throw new TenancyError('workspaces', `warmup_campaigns/${ids.warmupCampaignId}`, ws);
       const accounts = new Map([sender, recipient].map((a) => [a.id, a]));
       const s = accounts.get(ids.senderAccountId);
       const r = accounts.get(ids.recipientAccountId);
-      if (ids.warmupCampaignId !== campaign.id || !s || !r) throw new Error('not found');
+      if (ids.warmupCampaignId !== campaign.id) throw new RecordNotFoundError('workspaces', `warmup_campaigns/${ids.warmupCampaignId}`);
+      if (!s || !r) throw new RecordNotFoundError('workspaces', `warmup_accounts/${s ? ids.recipientAccountId : ids.senderAccountId}`);
       return { campaign, sender: s, recipient: r, mailbox };
     },
     async stats(_ws, id, date) {
@@ -87,15 +90,21 @@ function createPerMailboxHalf(WS: string) {
       return id;
     },
     async release(_ws, id) {
-      claims.delete(id);
+      // only a pending claim is given back; a completed send stays claimed
+      if (claims.get(id)?.messageId === undefined) claims.delete(id);
     },
     async complete(_ws, sent) {
-      claims.get(sent.id)!.messageId = sent.messageId;
+      const claim = claims.get(sent.id);
+      if (!claim || claim.messageId !== undefined) return; // already completed (a retried write)
+      claim.messageId = sent.messageId;
       const day = stats.get(sent.date) ?? { date: sent.date, sent: 0, delivered: 0, bounced: 0, spam: 0, is_healthy: true };
       stats.set(sent.date, { ...day, sent: day.sent + 1 });
     },
     async freeze(_ws, _id, mailboxId, date, reason) {
       campaign.status = 'frozen';
+      campaign.paused_reason = reason;
+      const day = stats.get(date) ?? { date, sent: 0, delivered: 0, bounced: 0, spam: 0, is_healthy: true };
+      stats.set(date, { ...day, is_healthy: false });
       if (mailboxId === mailbox.id) mailbox.status = 'paused';
       frozen.push({ date, reason });
     },
