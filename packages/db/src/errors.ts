@@ -13,7 +13,9 @@ export type ScopedTable =
   | 'leads'
   | 'mailboxes'
   | 'webhook_dedupe'
-  | 'workspaces';
+  | 'workspaces'
+  | 'export_jobs'
+  | 'report_runs';
 
 /**
  * An id from a job payload belongs to another workspace. Nothing was read or written. Never

@@ -29,6 +29,10 @@ export {
   sslOptions,
   withTransaction,
 } from './pool.js';
+export * from './repositories/analytics-exports.js';
+export * from './repositories/analytics-reports.js';
+export * from './repositories/analytics-stats.js';
+export * from './repositories/analytics-views.js';
 export * from './repositories/campaign-emails.js';
 export * from './repositories/campaign-tick.js';
 export * from './repositories/campaigns.js';

@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { PassThrough, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  buildExportQuery,
+  claimExportJob,
+  completeExportJob,
+  failExportJob,
+  getExportJob,
+  insertAuditLog,
+  insertGdprAuditLog,
+  openExportCursor,
+  setExportProgress,
+} from '@coldcopy/db';
+import { type exportData, isPermanentError, PermanentJobError } from '@coldcopy/queue-core';
+import type { Handler, JobContext } from '@coldcopy/queue-core/worker';
+import { EXPORT_URL_TTL_SECONDS, exportObjectKey, GDPR_URL_TTL_SECONDS } from '@coldcopy/storage';
+import type { AnalyticsDeps } from '../deps.js';
+import { CONTENT_TYPES, csvFormatter, type ExportRow, ExportTooLargeError, jsonFormatter, xlsxSink } from '../domain/export-formats.js';
+
+export interface ExportDataResult {
+  readonly downloadUrl: string;
+  readonly objectKey: string;
+  readonly fileSize: number;
+  readonly rowCount: number;
+  readonly expiresAt: string;
+  /** SHA-256 of the stored bytes (hex); also in the audit row. Absent when an earlier run stored the file. */
+  readonly sha256?: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** progress is written at most this often (one UPDATE and one Redis write) */
+const PROGRESS_EVERY_MS = 1000;
+
+/**
+ * Streams an export from a server-side cursor through the format writer into the object store:
+ * rows → counter → CSV/JSON/XLSX → byte cap + SHA-256 → multipart upload, every stage with
+ * back-pressure, so memory stays flat whatever the row count. The object key is fixed on the
+ * export_jobs row by the first attempt: a retry or a restart after a crash discards the dead
+ * upload and writes the same key again, and a completed export is never written twice.
+ */
+export const exportDataHandler: Handler<typeof exportData, AnalyticsDeps> = async (payload, ctx) => {
+  const { pool, store, config, metrics, now } = ctx.deps;
+  const { workspaceId, exportJobId } = payload;
+  const row = await getExportJob(pool, workspaceId, exportJobId);
+  if (row.type !== payload.type || row.format !== payload.format) {
+    throw new PermanentJobError(`export ${exportJobId} is a ${row.type}/${row.format} export, the job asks for ${payload.type}/${payload.format}`);
+  }
+  const gdpr = payload.type === 'gdpr';
+  const ttl = gdpr ? GDPR_URL_TTL_SECONDS : EXPORT_URL_TTL_SECONDS;
+
+  if (row.status === 'completed' && row.object_key) {
+    const head = await store.head(row.object_key);
+    if (head) return finished(ctx, row.object_key, Number(row.row_count), head.size, undefined, ttl);
+  }
+  if (row.status === 'expired') throw new PermanentJobError(`export ${exportJobId} has expired`);
+
+  const claimed = await claimExportJob(pool, workspaceId, exportJobId, {
+    objectKey: exportObjectKey(workspaceId, `${payload.type}-export`, payload.format, now()),
+    bullJobId: ctx.jobId,
+  });
+  const key = claimed.object_key!;
+  // a previous attempt that died mid-upload left an unfinished multipart upload (never an object)
+  const discarded = await store.abortIncompleteUploads(key);
+  if (discarded > 0) ctx.log.info('discarded an unfinished upload of an earlier attempt', { key, discarded });
+
+  let rowCount = 0;
+  let bytes = 0;
+  try {
+    const query = buildExportQuery(workspaceId, payload.type, payload.format, payload.fields, payload.filters);
+    const cursor = await openExportCursor(pool, query, { batchSize: config.exports.batchRows, statementTimeoutMs: config.exports.statementTimeoutMs });
+    const hash = createHash('sha256');
+    let lastProgress = Date.now();
+    let progressWrite: Promise<unknown> = Promise.resolve();
+    const counter = new Transform({
+      objectMode: true,
+      highWaterMark: config.exports.batchRows,
+      transform(r: ExportRow, _enc, done) {
+        rowCount++;
+        if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
+          lastProgress = Date.now();
+          const percent = cursor.total > 0 ? Math.min(99, Math.floor((rowCount / cursor.total) * 100)) : 0;
+          // not awaited per row: one write in flight at a time, chained
+          progressWrite = progressWrite.then(() =>
+            Promise.all([setExportProgress(pool, workspaceId, exportJobId, percent), ctx.progress({ percent, rows: rowCount, total: cursor.total })]).catch((err) =>
+              ctx.log.warn('progress not recorded', { err: (err as Error).message }),
+            ),
+          );
+        }
+        done(null, r);
+      },
+    });
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        bytes += chunk.length;
+        if (bytes > config.exports.maxBytes) return done(new ExportTooLargeError(config.exports.maxBytes));
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    const body = new PassThrough();
+    const upload = store.put(key, body, {
+      contentType: CONTENT_TYPES[payload.format],
+      metadata: { 'export-job': exportJobId, workspace: workspaceId },
+      signal: ctx.signal,
+    });
+    upload.catch(() => {});
+    const produce =
+      payload.format === 'xlsx'
+        ? Promise.all([
+            pipeline(cursor.rows, counter, xlsxSink(query.columns, meter, { maxRowsPerSheet: config.exports.xlsxMaxRowsPerSheet, sheetName: payload.type }), { signal: ctx.signal }),
+            pipeline(meter, body, { signal: ctx.signal }),
+          ])
+        : pipeline(cursor.rows, counter, payload.format === 'csv' ? csvFormatter(query.columns) : jsonFormatter(query.columns, query.rawJson), meter, body, {
+            signal: ctx.signal,
+          });
+    try {
+      await produce;
+    } catch (err) {
+      body.destroy(err as Error); // aborts the upload: no object appears
+      await upload.catch(() => {});
+      throw err;
+    } finally {
+      await cursor.close();
+      await progressWrite;
+    }
+    const stored = await upload;
+    const sha256 = hash.digest('hex');
+    const expiresAt = new Date(now().getTime() + ttl * 1000);
+    await completeExportJob(pool, workspaceId, exportJobId, { rowCount, fileSize: stored.size, expiresAt });
+    const actorUserId = payload.requestedBy && UUID.test(payload.requestedBy) ? payload.requestedBy : null;
+    const details = { type: payload.type, format: payload.format, rows: rowCount, bytes: stored.size, sha256, object_key: key };
+    if (gdpr) {
+      await insertGdprAuditLog(pool, workspaceId, { actorUserId, action: 'gdpr_export_created', resourceType: 'export_job', resourceId: exportJobId, leadIds: payload.filters?.leadIds ?? [], details });
+    } else {
+      await insertAuditLog(pool, workspaceId, { actorUserId, action: 'export.completed', resourceType: 'export_job', resourceId: exportJobId, changes: details });
+    }
+    metrics.exportFinished(payload.type, payload.format, 'completed', rowCount, stored.size);
+    ctx.log.info('export stored', { key, rows: rowCount, bytes: stored.size });
+    return finished(ctx, key, rowCount, stored.size, sha256, ttl);
+  } catch (err) {
+    metrics.exportFinished(payload.type, payload.format, 'failed', rowCount, bytes);
+    const lastAttempt = isPermanentError(err) || ctx.attempt >= (ctx.job.opts.attempts ?? 1);
+    if (lastAttempt) await failExportJob(pool, workspaceId, exportJobId, (err as Error).message).catch(() => {});
+    throw err;
+  }
+};
+
+async function finished(
+  ctx: JobContext<AnalyticsDeps>,
+  key: string,
+  rowCount: number,
+  fileSize: number,
+  sha256: string | undefined,
+  ttlSeconds: number,
+): Promise<ExportDataResult> {
+  const { store, now } = ctx.deps;
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  return {
+    downloadUrl: await store.presignGet(key, ttlSeconds, { downloadName: name }),
+    objectKey: key,
+    fileSize,
+    rowCount,
+    expiresAt: new Date(now().getTime() + ttlSeconds * 1000).toISOString(),
+    ...(sha256 ? { sha256 } : {}),
+  };
+}
