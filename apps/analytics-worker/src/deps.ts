@@ -1,6 +1,6 @@
 import { SESClient } from '@aws-sdk/client-ses';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
-import { RedisConnections, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/worker';
+import { RedisConnections, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/runtime';
 import { createObjectStore, type ObjectStore } from '@coldcopy/storage';
 import type { AnalyticsConfig } from './config.js';
 import type { analyticsWorkerEnv } from './env.js';

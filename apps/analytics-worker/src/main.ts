@@ -1,5 +1,5 @@
 import { schedulesOn } from '@coldcopy/queue-core';
-import { runWorkerApp } from '@coldcopy/queue-core/worker';
+import { runWorkerApp } from '@coldcopy/queue-core/runtime';
 import { closeDeps, createDeps } from './deps.js';
 import { analyticsWorkerEnv } from './env.js';
 import { handlers } from './handlers/index.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
-import { createSilentLogger, type JobContext } from '@coldcopy/queue-core/worker';
+import { createSilentLogger, type JobContext } from '@coldcopy/queue-core/runtime';
 import { createS3Client, createS3ObjectStore, type ObjectStore } from '@coldcopy/storage';
 import { startS3TestServer, type S3TestServer } from '@coldcopy/storage/testing';
 import { createTestDatabase, type TestDatabase } from '@coldcopy/testing';

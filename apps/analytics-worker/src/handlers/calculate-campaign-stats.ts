@@ -1,6 +1,6 @@
 import { type CampaignPerformance, listActiveCampaignIds, recomputeAnalyticsSummary, recomputeCampaignStats } from '@coldcopy/db';
 import type { calculateCampaignStats } from '@coldcopy/queue-core';
-import type { Handler } from '@coldcopy/queue-core/worker';
+import type { Handler } from '@coldcopy/queue-core/runtime';
 import type { AnalyticsDeps } from '../deps.js';
 
 export interface CampaignStatsResult {

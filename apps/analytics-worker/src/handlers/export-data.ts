@@ -13,7 +13,7 @@ import {
   setExportProgress,
 } from '@coldcopy/db';
 import { type exportData, isPermanentError, PermanentJobError } from '@coldcopy/queue-core';
-import type { Handler, JobContext } from '@coldcopy/queue-core/worker';
+import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import { EXPORT_URL_TTL_SECONDS, exportObjectKey, GDPR_URL_TTL_SECONDS } from '@coldcopy/storage';
 import type { AnalyticsDeps } from '../deps.js';
 import { CONTENT_TYPES, csvFormatter, type ExportRow, ExportTooLargeError, jsonFormatter, xlsxSink } from '../domain/export-formats.js';

@@ -7,7 +7,7 @@ import {
   recordReportEmail,
 } from '@coldcopy/db';
 import { type generateReport, isPermanentError, PermanentJobError } from '@coldcopy/queue-core';
-import type { Handler } from '@coldcopy/queue-core/worker';
+import type { Handler } from '@coldcopy/queue-core/runtime';
 import { EXPORT_URL_TTL_SECONDS, exportObjectKey } from '@coldcopy/storage';
 import type { AnalyticsDeps } from '../deps.js';
 import { renderReportPdf } from '../domain/report-pdf.js';

@@ -1,4 +1,4 @@
-import type { HandlersFor } from '@coldcopy/queue-core/worker';
+import type { HandlersFor } from '@coldcopy/queue-core/runtime';
 import type { AnalyticsDeps } from '../deps.js';
 import { calculateCampaignStatsHandler } from './calculate-campaign-stats.js';
 import { exportDataHandler } from './export-data.js';

@@ -8,7 +8,7 @@ import {
   type ViewState,
 } from '@coldcopy/db';
 import type { refreshAnalytics } from '@coldcopy/queue-core';
-import type { Handler } from '@coldcopy/queue-core/worker';
+import type { Handler } from '@coldcopy/queue-core/runtime';
 import type { AnalyticsDeps } from '../deps.js';
 
 export interface RefreshAnalyticsResult {
