@@ -12,6 +12,8 @@ import { createAnalyticsMetrics } from '../src/providers/analytics-metrics.js';
 import { createRedisPerformanceCache } from '../src/providers/performance-cache.js';
 import { createFakeReportMailer, type ReportMailer } from '../src/providers/report-mailer.js';
 
+process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING ??= '1';
+
 /**
  * One test database (a clone of the migrated template) and, on request, one S3 server (s3rver on
  * 127.0.0.1) per file. Real adapters: Postgres, Redis for the performance cache, the S3 store

@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { EXPORT_COLUMNS, TenancyError } from '@coldcopy/db';
+import { seedDemo } from '@coldcopy/db/seed';
+import ExcelJS from 'exceljs';
+import { to as copyTo } from 'pg-copy-streams';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { exportDataHandler, type ExportDataResult } from '../src/handlers/export-data.js';
+import { createExportJob, insertEvents } from './fixtures.js';
+import { testContext, useAnalyticsHarness } from './harness.js';
+
+const h = useAnalyticsHarness({ s3: true });
+let A: string;
+let B: string;
+
+async function readObject(key: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of await h.store.get(key)) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks);
+}
+
+async function exportOf(workspaceId: string, type: 'leads' | 'campaigns' | 'email_events' | 'analytics' | 'gdpr', format: 'csv' | 'json' | 'xlsx', extra: Record<string, unknown> = {}, config = {}) {
+  const exportJobId = await createExportJob(h.pool, workspaceId, type, format);
+  const payload = { workspaceId, requestedBy: 'system', exportJobId, type, format, ...extra } as Parameters<typeof exportDataHandler>[0];
+  const ctx = testContext(h.deps({ config: { exports: { maxBytes: 500 * 1024 * 1024, batchRows: 500, statementTimeoutMs: 60_000, xlsxMaxRowsPerSheet: 1_048_576, ...config } } }));
+  return { exportJobId, payload, ctx, run: () => exportDataHandler(payload, ctx) as Promise<ExportDataResult> };
+}
+
+beforeAll(async () => {
+  const client = await h.pool.connect();
+  A = (await seedDemo(client, { seed: 404, leads: 300 })).workspaceId;
+  B = (await seedDemo(client, { seed: 505, leads: 200 })).workspaceId;
+  client.release();
+  await insertEvents(h.pool, A, 12_000);
+});
+
+describe('export-data', () => {
+  it('CSV of email_events: the stored object matches a checksum computed by Postgres (COPY of the same rows)', async () => {
+    const { run, exportJobId, ctx } = await exportOf(A, 'email_events', 'csv');
+    const result = await run();
+    const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM email_events WHERE workspace_id = $1', [A]);
+    expect(result.rowCount).toBe(rows[0].n);
+    expect(result.objectKey).toMatch(new RegExp(`^workspaces/${A}/exports/\\d{8}T\\d{6}Z/[0-9a-f]{16}/email_events-export\\.csv$`));
+
+    // Postgres renders the same columns as CSV (NULL unquoted, fields with , " or line breaks
+    // quoted: RFC 4180), with CRLF line ends; the seeded values contain no line breaks
+    const cols = EXPORT_COLUMNS.email_events;
+    const client = await h.pool.connect();
+    const copy = client.query(
+      copyTo(
+        `COPY (SELECT ${cols.map((c) => c.sql).join(', ')} FROM email_events t WHERE t.workspace_id = '${A}' ORDER BY t.created_at, t.id) TO STDOUT WITH (FORMAT csv)`,
+      ),
+    );
+    const hash = createHash('sha256').update(`${cols.map((c) => c.header).join(',')}\r\n`);
+    let tail = '';
+    for await (const chunk of copy as AsyncIterable<Buffer>) {
+      const text = tail + chunk.toString('utf8');
+      const cut = text.lastIndexOf('\n') + 1;
+      hash.update(text.slice(0, cut).replace(/\n/g, '\r\n'));
+      tail = text.slice(cut);
+    }
+    client.release();
+    const fromDatabase = hash.digest('hex');
+    const body = await readObject(result.objectKey);
+    expect(createHash('sha256').update(body).digest('hex')).toBe(fromDatabase);
+    expect(result.sha256).toBe(fromDatabase);
+    expect(result.fileSize).toBe(body.length);
+
+    const url = new URL(result.downloadUrl);
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('3600');
+    expect(Buffer.from(await (await fetch(url)).arrayBuffer()).equals(body)).toBe(true);
+
+    const { rows: job } = await h.pool.query('SELECT status, progress, row_count::int, file_size::int, object_key FROM export_jobs WHERE id = $1', [exportJobId]);
+    expect(job[0]).toEqual({ status: 'completed', progress: 100, row_count: result.rowCount, file_size: body.length, object_key: result.objectKey });
+    const { rows: audit } = await h.pool.query(`SELECT action, changes FROM audit_logs WHERE workspace_id = $1 AND resource_id = $2`, [A, exportJobId]);
+    expect(audit).toEqual([{ action: 'export.completed', changes: expect.objectContaining({ rows: result.rowCount, sha256: fromDatabase }) }]);
+    expect(ctx.progressed.length).toBeGreaterThanOrEqual(0);
+  });
+
+  it('JSON of email_events is one streamed array with every row; a second run of a completed export writes nothing', async () => {
+    const { run } = await exportOf(A, 'email_events', 'json', { filters: { statuses: ['opened', 'clicked'] } });
+    const result = await run();
+    const parsed = JSON.parse((await readObject(result.objectKey)).toString('utf8')) as Array<Record<string, unknown>>;
+    const { rows } = await h.pool.query(`SELECT count(*)::int AS n FROM email_events WHERE workspace_id = $1 AND event_type IN ('opened', 'clicked')`, [A]);
+    expect(parsed).toHaveLength(rows[0].n);
+    expect(Object.keys(parsed[0]!)).toEqual(EXPORT_COLUMNS.email_events.map((c) => c.field));
+    expect(new Set(parsed.map((p) => p.event_type))).toEqual(new Set(['opened', 'clicked']));
+    const prefix = result.objectKey.slice(0, result.objectKey.lastIndexOf('/') + 1);
+
+    const again = await run();
+    expect(again.objectKey).toBe(result.objectKey);
+    expect(await h.store.list(prefix)).toEqual([result.objectKey]);
+  });
+
+  it('XLSX starts a new sheet when one is full, each with its header', async () => {
+    const { run } = await exportOf(A, 'email_events', 'xlsx', { fields: ['id', 'event_type', 'created_at'] }, { xlsxMaxRowsPerSheet: 5_001 });
+    const result = await run();
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.read(Readable.from(await readObject(result.objectKey)));
+    const counts = workbook.worksheets.map((s) => s.actualRowCount);
+    expect(workbook.worksheets.map((s) => s.name)).toEqual(['email_events 1', 'email_events 2', 'email_events 3']);
+    expect(counts.slice(0, 2)).toEqual([5_001, 5_001]);
+    expect(counts.reduce((a, b) => a + b, 0) - counts.length).toBe(result.rowCount);
+    expect(workbook.worksheets[1]!.getRow(1).values).toEqual([undefined, 'id', 'event_type', 'created_at']);
+  });
+
+  it('campaign CSV has the columns of domain.md §7 and only this workspace', async () => {
+    const result = await (await exportOf(A, 'campaigns', 'csv')).run();
+    const lines = (await readObject(result.objectKey)).toString('utf8').trimEnd().split('\r\n');
+    expect(lines[0]).toBe('Campaign Name,Type,Status,Total Sent,Opens,Open Rate,Clicks,Click Rate,Replies,Reply Rate,Created Date');
+    const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM campaigns WHERE workspace_id = $1 AND deleted_at IS NULL', [A]);
+    expect(lines.length - 1).toBe(rows[0].n);
+  });
+
+  it('leads by fields and filters; an unknown field fails at once without an object', async () => {
+    const result = await (await exportOf(A, 'leads', 'csv', { fields: ['email', 'status'], filters: { statuses: ['new'] } })).run();
+    const lines = (await readObject(result.objectKey)).toString('utf8').trimEnd().split('\r\n');
+    expect(lines[0]).toBe('email,status');
+    expect(lines.slice(1).every((l) => l.endsWith(',new'))).toBe(true);
+    const { rows } = await h.pool.query(`SELECT count(*)::int AS n FROM leads WHERE workspace_id = $1 AND status = 'new' AND deleted_at IS NULL`, [A]);
+    expect(lines.length - 1).toBe(rows[0].n);
+
+    const bad = await exportOf(A, 'leads', 'csv', { fields: ['email', 'password_hash'] });
+    await expect(bad.run()).rejects.toMatchObject({ name: 'UnknownExportFieldError', permanent: true });
+    const { rows: job } = await h.pool.query('SELECT status, error FROM export_jobs WHERE id = $1', [bad.exportJobId]);
+    expect(job[0].status).toBe('failed');
+  });
+
+  it('GDPR JSON: one bundle per data subject, 7-day link, a GDPR audit row with the actor', async () => {
+    const { rows: leads } = await h.pool.query('SELECT id FROM leads WHERE workspace_id = $1 ORDER BY id LIMIT 2', [A]);
+    const leadIds = leads.map((l) => l.id as string);
+    const actor = '7d3c4c1e-6a7f-4bd8-9e59-2b0c8f0e6f11';
+    const { run, exportJobId } = await exportOf(A, 'gdpr', 'json', { filters: { leadIds }, requestedBy: actor });
+    const result = await run();
+    const bundles = JSON.parse((await readObject(result.objectKey)).toString('utf8')) as Array<Record<string, any>>;
+    expect(bundles.map((b) => b.lead.id)).toEqual([...leadIds].sort());
+    expect(Object.keys(bundles[0]!).sort()).toEqual(['campaign_history', 'consent_records', 'email_events', 'enriched_data', 'exported_at', 'format_version', 'lead']);
+    expect(bundles[0]!.format_version).toBe('1.0');
+    expect(new URL(result.downloadUrl).searchParams.get('X-Amz-Expires')).toBe('604800');
+    const { rows: audit } = await h.pool.query('SELECT actor_user_id, actor_type, lead_id FROM gdpr_audit_logs WHERE resource_id = $1 ORDER BY lead_id', [exportJobId]);
+    expect(audit).toEqual([...leadIds].sort().map((lead_id) => ({ actor_user_id: actor, actor_type: 'user', lead_id })));
+
+    const csv = await (await exportOf(A, 'gdpr', 'csv', { filters: { leadIds } })).run();
+    const lines = (await readObject(csv.objectKey)).toString('utf8').trimEnd().split('\r\n');
+    expect(lines[0]).toBe('section,lead_id,record_id,created_at,data');
+    expect(lines.filter((l) => l.startsWith('lead,'))).toHaveLength(2);
+  });
+
+  it("refuses another workspace's export job, and the 500 MB cap (here 20 kB) aborts the upload", async () => {
+    const foreign = await createExportJob(h.pool, B, 'leads', 'csv');
+    await expect(
+      exportDataHandler({ workspaceId: A, requestedBy: 'system', exportJobId: foreign, type: 'leads', format: 'csv' }, testContext(h.deps())),
+    ).rejects.toBeInstanceOf(TenancyError);
+
+    const capped = await exportOf(A, 'email_events', 'csv', {}, { maxBytes: 20_000 });
+    await expect(capped.run()).rejects.toMatchObject({ name: 'ExportTooLargeError', permanent: true });
+    const { rows } = await h.pool.query('SELECT status, error, object_key FROM export_jobs WHERE id = $1', [capped.exportJobId]);
+    expect(rows[0].status).toBe('failed');
+    expect(rows[0].error).toMatch(/limit/);
+    expect(await h.store.head(rows[0].object_key)).toBeNull();
+  });
+});
