@@ -1,4 +1,4 @@
-import { closePool, createPool, loadDbEnv } from '@coldcopy/db';
+import { ANALYTICS_VIEWS, closePool, createPool, loadDbEnv } from '@coldcopy/db';
 import { seedDemo } from '@coldcopy/db/seed';
 import { describe, expect, it } from 'vitest';
 import { refreshAnalyticsHandler, type RefreshAnalyticsResult } from '../src/handlers/refresh-analytics.js';
@@ -29,14 +29,8 @@ describe('refresh-analytics', () => {
 
     const first = await run('manual');
     expect(first.skipped).toEqual([]);
-    expect(first.refreshed.map((r) => r.view)).toEqual([
-      'mv_campaign_analytics',
-      'mv_campaign_daily',
-      'mv_workspace_analytics',
-      'mv_send_time_performance',
-      'mv_lead_engagement',
-      'mv_deliverability',
-    ]);
+    // every view, in the registry's dependency order (mv_workspace_analytics after mv_campaign_analytics)
+    expect(first.refreshed.map((r) => r.view)).toEqual(ANALYTICS_VIEWS.map((d) => d.view));
     expect(first.refreshed.every((r) => !r.concurrently)).toBe(true);
     const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM mv_campaign_analytics');
     expect(rows[0].n).toBeGreaterThan(0);
