@@ -1,25 +1,43 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Workspace packages that ship built JavaScript (queue-core, web) export their TypeScript sources
+ * under this condition: vitest resolves it, and so does every Node process a test starts (through
+ * NODE_OPTIONS), so tests run the sources without a build step.
+ */
+const SOURCE_CONDITION = '@coldcopy/source';
+const nodeOptions = (process.env.NODE_OPTIONS ?? '').includes(`--conditions=${SOURCE_CONDITION}`)
+  ? (process.env.NODE_OPTIONS ?? '')
+  : [`--conditions=${SOURCE_CONDITION}`, process.env.NODE_OPTIONS].filter(Boolean).join(' ');
+// vite's default server conditions, after ours
+const conditions = [SOURCE_CONDITION, 'module', 'node', 'development|production'];
+
+const resolveSources = { resolve: { conditions }, ssr: { resolve: { conditions } } };
+
 // Two projects: `unit` needs nothing; `integration` gets a private redis-server (and Postgres)
 // from the global setup, unless TEST_REDIS_URL / TEST_DATABASE_URL point at servers you own.
 export default defineConfig({
   test: {
     projects: [
       {
+        ...resolveSources,
         test: {
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'scripts/**/*.test.ts'],
           environment: 'node',
+          env: { NODE_OPTIONS: nodeOptions },
         },
       },
       {
+        ...resolveSources,
         test: {
           name: 'integration',
           // after the unit project, with its own worker limit
           sequence: { groupOrder: 1 },
           include: ['packages/*/test/**/*.int.test.ts', 'apps/*/test/**/*.int.test.ts', 'test/**/*.int.test.ts'],
           environment: 'node',
+          env: { NODE_OPTIONS: nodeOptions },
           globalSetup: ['packages/testing/src/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,

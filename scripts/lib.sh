@@ -7,6 +7,10 @@ ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PNPM_VERSION=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' "$ROOT_DIR/package.json")
 # The Node.js version everything runs on (tests, dev stack, CLI, benchmarks, images, droplets).
 NODE_VERSION=$(tr -d ' \t\r\n' <"$ROOT_DIR/.node-version")
+# Workspace packages that ship built JavaScript (queue-core, web) export their TypeScript sources
+# under the "@coldcopy/source" condition: every Node process these scripts start (and its children)
+# runs the sources, so no build step is needed while developing (README "Developing").
+case " ${NODE_OPTIONS:-} " in *" --conditions=@coldcopy/source "*) ;; *) export NODE_OPTIONS="--conditions=@coldcopy/source${NODE_OPTIONS:+ $NODE_OPTIONS}" ;; esac
 # Repo-local tools fetched by the scripts (ignored by git)
 TOOLS_DIR="$ROOT_DIR/.tools"
 
