@@ -9,8 +9,8 @@ const SOURCE_CONDITION = '@coldcopy/source';
 const nodeOptions = (process.env.NODE_OPTIONS ?? '').includes(`--conditions=${SOURCE_CONDITION}`)
   ? (process.env.NODE_OPTIONS ?? '')
   : [`--conditions=${SOURCE_CONDITION}`, process.env.NODE_OPTIONS].filter(Boolean).join(' ');
-// vite's default server conditions, after ours
-const conditions = [SOURCE_CONDITION, 'module', 'node', 'development|production'];
+// ours, then vitest's default server conditions (vite's without 'module': Node loads externals)
+const conditions = [SOURCE_CONDITION, 'node', 'development|production'];
 
 const resolveSources = { resolve: { conditions }, ssr: { resolve: { conditions } } };
 
