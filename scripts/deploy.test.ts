@@ -14,6 +14,7 @@ import addFormatsModule from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { workerEnvSchema } from '../packages/queue-core/src/config/env.js';
+import { requireDebianBinary } from '../packages/testing/src/system-packages.js';
 import { type AppInfo, describeEnv, discoverApps, ROOT, workerInfo } from './deploy/apps.js';
 import { checkAppSpec, checkCompose, checkDockerfile, checkUnits } from './deploy/check.js';
 import { generate, stale } from './gen-deploy.js';
@@ -43,16 +44,6 @@ function unitsOf(script: string): Map<string, string> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function ensureShellcheck(): string {
-  const found = spawnSync('sh', ['-c', 'command -v shellcheck'], { encoding: 'utf8' }).stdout.trim();
-  if (found) return found;
-  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-    execFileSync('sh', ['-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck)'], { stdio: 'ignore' });
-    return 'shellcheck';
-  }
-  throw new Error('shellcheck is not installed: sudo apt-get install -y shellcheck');
 }
 
 let apps: AppInfo[];
@@ -111,22 +102,23 @@ describe('deployment files', () => {
     expect([...used].filter((n) => !example.has(n))).toEqual([]);
   });
 
-  it('scripts pass shellcheck', () => {
-    const shellcheck = ensureShellcheck();
+  it('scripts pass shellcheck', (ctx) => {
+    const shellcheck = requireDebianBinary('shellcheck', 'shellcheck');
+    if (!shellcheck.path) return ctx.skip(shellcheck.missing);
     const scripts = ['scripts/worker-setup.sh', 'scripts/dev.sh', 'scripts/test.sh', 'scripts/with-node.sh', '.ci/run'].filter((s) => existsSync(join(ROOT, s)));
-    const r = spawnSync(shellcheck, ['-x', '-P', 'scripts', ...scripts], { cwd: ROOT, encoding: 'utf8' });
+    const r = spawnSync(shellcheck.path, ['-x', '-P', 'scripts', ...scripts], { cwd: ROOT, encoding: 'utf8' });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
 
-  it('the systemd units pass `systemd-analyze verify` (where systemd-analyze exists)', (ctx) => {
-    const analyze = spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).stdout.trim();
-    if (!analyze) ctx.skip('systemd-analyze is not installed');
+  it('the systemd units pass `systemd-analyze verify`', (ctx) => {
+    const analyze = requireDebianBinary('systemd-analyze', 'systemd');
+    if (!analyze.path) return ctx.skip(analyze.missing);
     const dir = mkdtempSync(join(tmpdir(), 'coldcopy-verify-'));
     try {
       const units = unitsOf(read('scripts/worker-setup.sh'));
       for (const [file, text] of units) writeFileSync(join(dir, file), text);
-      const r = spawnSync(analyze, ['verify', '--man=no', ...[...units.keys()].map((f) => join(dir, f))], { encoding: 'utf8' });
+      const r = spawnSync(analyze.path, ['verify', '--man=no', ...[...units.keys()].map((f) => join(dir, f))], { encoding: 'utf8' });
       // Only complaints about the units themselves count: the build host has no coldcopy user
       // and no /opt/coldcopy, which the droplet has.
       const complaints = (r.stderr + r.stdout)
@@ -136,7 +128,7 @@ describe('deployment files', () => {
       // and it does complain about a broken unit
       const [first] = units.keys();
       writeFileSync(join(dir, first!), units.get(first!)!.replace('Restart=on-failure', 'Restart=sometimes'));
-      const bad = spawnSync(analyze, ['verify', '--man=no', join(dir, first!)], { encoding: 'utf8' });
+      const bad = spawnSync(analyze.path, ['verify', '--man=no', join(dir, first!)], { encoding: 'utf8' });
       expect(bad.stderr + bad.stdout).toContain('restart specifier');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -10,9 +10,9 @@ source scripts/lib.sh
 
 ensure_node
 servers=()
-[ -n "${REDIS_URL:-}" ] || servers+=(redis)
-[ -n "${DATABASE_URL:-}" ] || servers+=(postgres)
-[ ${#servers[@]} -eq 0 ] || ensure_servers "${servers[@]}"
+[ -n "${REDIS_URL:-}" ] || servers+=(redis-server:redis-server)
+[ -n "${DATABASE_URL:-}" ] || servers+=(initdb:postgresql)
+[ ${#servers[@]} -eq 0 ] || ensure_packages "${servers[@]}"
 ensure_pnpm
 ensure_deps
 

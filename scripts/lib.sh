@@ -95,37 +95,43 @@ ensure_pnpm() {
   fi
 }
 
-_apt_updated=
-apt_install() {
+# The Debian packages the tests use, as <binary>:<package> (README, "Tests"; the tests look the
+# binaries up with @coldcopy/testing's requireDebianBinary, and scripts/system-packages.test.ts
+# keeps the three in step). `npm run dev` needs the first two.
+# shellcheck disable=SC2034 # read by scripts/test.sh
+TEST_PACKAGES=(
+  redis-server:redis-server
+  initdb:postgresql
+  shellcheck:shellcheck
+  promtool:prometheus
+  chromium:chromium
+  systemd-analyze:systemd
+)
+
+# have_binary <name>: on PATH or where Debian puts it (PostgreSQL's server binaries are off PATH)
+have_binary() {
+  command -v "$1" >/dev/null && return 0
+  [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ] && return 0
+  [ "$1" = initdb ] && compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+
+# ensure_packages <binary:package>...: installs the packages whose binary is missing, in one
+# apt-get call, as root; as another user prints the exact command and stops. Never run from a test.
+ensure_packages() {
+  local missing=() pair
+  for pair in "$@"; do have_binary "${pair%%:*}" || missing+=("${pair#*:}"); done
+  [ ${#missing[@]} -eq 0 ] && return
   if ! is_root; then
-    die "missing: $*. Install with:
-  sudo apt-get update && sudo apt-get install -y $*"
+    die "missing Debian packages: ${missing[*]}. Install them with:
+  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"
   fi
-  command -v apt-get >/dev/null || die "missing: $* (no apt-get on this machine; install them with your package manager)"
-  if [ -z "$_apt_updated" ]; then
-    log "apt-get update"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    _apt_updated=1
-  fi
-  log "apt-get install -y $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
-have_postgres_server() {
-  command -v initdb >/dev/null && return 0
-  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
-}
-
-# ensure_servers redis|postgres ...: the database servers the tests or the local stack start.
-ensure_servers() {
-  local missing=()
-  for s in "$@"; do
-    case "$s" in
-      redis) command -v redis-server >/dev/null || [ -x /usr/sbin/redis-server ] || [ -x /usr/bin/redis-server ] || missing+=(redis-server) ;;
-      postgres) have_postgres_server || missing+=(postgresql) ;;
-    esac
-  done
-  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+  command -v apt-get >/dev/null || die "missing: ${missing[*]} (no apt-get on this machine; install them with your package manager)"
+  # wait for another apt/dpkg run to finish instead of failing on its lock
+  local apt=(apt-get -qq -o DPkg::Lock::Timeout=600)
+  log "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
+  for pair in "$@"; do have_binary "${pair%%:*}" || die "${pair#*:} is installed but ${pair%%:*} is still not found"; done
 }
 
 ensure_deps() {

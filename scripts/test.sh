@@ -24,12 +24,15 @@ ensure_node
 export COLDCOPY_NODE_MAJOR=${NODE_VERSION%%.*}
 log "node $(node --version)"
 ensure_pnpm
-servers=()
-[ -n "${TEST_REDIS_URL:-}" ] || servers+=(redis)
-[ -n "${TEST_DATABASE_URL:-}" ] || servers+=(postgres)
-# Fault tests restart their own redis-server even when TEST_REDIS_URL is given.
-[[ " ${servers[*]} " == *" redis "* ]] || servers+=(redis)
-ensure_servers "${servers[@]}"
+# Every Debian package the tests use, installed up front (one apt-get, as root) so that no test
+# installs anything; Postgres's only when the tests get no TEST_DATABASE_URL. Fault tests restart
+# their own redis-server even when TEST_REDIS_URL is given.
+packages=()
+for pair in "${TEST_PACKAGES[@]}"; do
+  [ "$pair" = initdb:postgresql ] && [ -n "${TEST_DATABASE_URL:-}" ] && continue
+  packages+=("$pair")
+done
+ensure_packages "${packages[@]}"
 ensure_deps
 
 log "typecheck"

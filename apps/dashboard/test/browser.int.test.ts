@@ -9,7 +9,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PASSWORD, useDashboard, waitFor } from './helpers.js';
-import { ensureDebianBinary } from '@coldcopy/testing';
+import { requireDebianBinary } from '@coldcopy/testing';
 
 const SCREENSHOT = fileURLToPath(new URL('../../../docs/dashboard.png', import.meta.url));
 const CHROMIUM_FLAGS = [
@@ -41,7 +41,7 @@ describe('the board in a real browser (Debian chromium)', () => {
   });
 
   it('logs in, shows all six queues, retries a failed job and sees it complete', async (ctx) => {
-    const browserBinary = ensureDebianBinary('chromium', 'chromium');
+    const browserBinary = requireDebianBinary('chromium', 'chromium');
     if (!browserBinary.path) return ctx.skip(browserBinary.missing);
 
     let runs = 0;

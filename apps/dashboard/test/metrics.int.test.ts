@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { sample, useDashboard, waitFor } from './helpers.js';
-import { ensureDebianBinary } from '@coldcopy/testing';
+import { requireDebianBinary } from '@coldcopy/testing';
 import { DeadLetterStore } from '@coldcopy/queue-core/admin';
 import { Redis } from 'ioredis';
 
@@ -96,7 +96,7 @@ describe('/metrics', () => {
   });
 
   it('is accepted by `promtool check metrics`', async (ctx) => {
-    const promtool = ensureDebianBinary('promtool', 'prometheus');
+    const promtool = requireDebianBinary('promtool', 'prometheus');
     if (!promtool.path) return ctx.skip(promtool.missing);
     await fx.admin.queues.email.add('send-email', { n: 1 });
     const text = (await request(fx.app).get('/metrics')).text;

@@ -7,7 +7,7 @@ import { createWorkerMetrics } from '@coldcopy/queue-core/runtime';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { useDashboard } from './helpers.js';
-import { ensureDebianBinary } from '@coldcopy/testing';
+import { requireDebianBinary } from '@coldcopy/testing';
 
 const OPS = fileURLToPath(new URL('../../../ops/', import.meta.url));
 const ALERTS = join(OPS, 'prometheus/alerts.yml');
@@ -22,7 +22,7 @@ interface Panel {
 }
 
 function promtool(args: string[], options: { cwd?: string; input?: string } = {}) {
-  const bin = ensureDebianBinary('promtool', 'prometheus');
+  const bin = requireDebianBinary('promtool', 'prometheus');
   if (!bin.path) return { skipped: bin.missing! };
   const r = spawnSync(bin.path, args, { encoding: 'utf8', ...options });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };

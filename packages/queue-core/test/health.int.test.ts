@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { ensureDebianBinary } from '@coldcopy/testing';
+import { requireDebianBinary } from '@coldcopy/testing';
 import { describe, expect, it } from 'vitest';
 import { createWorkerMetrics } from '../src/observability/metrics.js';
 import { startHealthServer } from '../src/runtime/health-server.js';
@@ -31,7 +31,7 @@ describe('worker health server', () => {
   });
 
   it('exports worker metrics that `promtool check metrics` accepts', async (ctx) => {
-    const promtool = ensureDebianBinary('promtool', 'prometheus');
+    const promtool = requireDebianBinary('promtool', 'prometheus');
     if (!promtool.path) return ctx.skip(promtool.missing);
     const metrics = createWorkerMetrics();
     metrics.completed.labels('email', 'send-email').inc();

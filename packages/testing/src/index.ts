@@ -11,5 +11,5 @@ export {
   TEST_DATABASE_PREFIX,
   type TestDatabase,
 } from './test-database.js';
-export { ensureDebianBinary } from './system-packages.js';
+export { isCi, requireDebianBinary } from './system-packages.js';
 export { waitFor } from './wait-for.js';
