@@ -1,6 +1,6 @@
 /**
  * The README's test command on a fresh clone, as a user would run it: a `git clone` of this
- * repository into an empty temporary folder (nothing beside it, so no `../shared`), an empty HOME,
+ * repository into an empty temporary folder (no sibling folder to read fixtures from), an empty HOME,
  * the system PATH (no Node from .tools/), and, when this run is root, a throwaway non-root user
  * after root has used the machine: root-owned files sit in /tmp, including one at the fixed path
  * older scripts wrote to. `npm test -- <two small unit files>` must set itself up (Node from the
@@ -68,13 +68,13 @@ describe('npm test on a fresh clone', () => {
         createdLeftover = true;
       }
     }
-  });
+  }, 300_000);
 
   afterAll(() => {
     if (createdLeftover) rmSync(OLD_FIXED_PATH, { force: true });
     if (user) execFileSync('userdel', [user.name], { stdio: 'pipe' });
     if (base) rmSync(base, { recursive: true, force: true });
-  });
+  }, 300_000);
 
   it(`the clone has nothing beside it and passes ${IS_ROOT ? 'as a non-root user after root' : 'as this user'}`, async () => {
     expect(readdirSync(base).sort()).toEqual(['home', 'repo']);
