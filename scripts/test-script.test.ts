@@ -41,7 +41,10 @@ describe('the test script', () => {
     const installers: string[] = [];
     for (const file of files) {
       const text = read(file);
-      for (const m of text.matchAll(/requireDebianBinary\('([^']+)', '([^']+)'/g)) lookups.push(`${m[1]}:${m[2]}`);
+      // (the helper's own unit test looks up made-up and base-system binaries)
+      if (!file.startsWith('packages/testing/src/system-packages')) {
+        for (const m of text.matchAll(/requireDebianBinary\('([^']+)', '([^']+)'/g)) lookups.push(`${m[1]}:${m[2]}`);
+      }
       // apt-get is only ever named in a message telling a person what to run with sudo
       text.split('\n').forEach((line, i) => {
         if (/(?<!sudo )apt-get +(install|update)/.test(line)) installers.push(`${file}:${i + 1}: ${line.trim()}`);
