@@ -106,6 +106,7 @@ TEST_PACKAGES=(
   promtool:prometheus
   chromium:chromium
   systemd-analyze:systemd
+  pdftoppm:poppler-utils
 )
 
 # have_binary <name>: on PATH or where Debian puts it (PostgreSQL's server binaries are off PATH)

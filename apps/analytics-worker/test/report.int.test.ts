@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedDemo } from '@coldcopy/db/seed';
-import { ensureDebianBinary } from '@coldcopy/testing';
+import { requireDebianBinary } from '@coldcopy/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateReportHandler, type GenerateReportResult } from '../src/handlers/generate-report.js';
 import { createFakeReportMailer } from '../src/providers/report-mailer.js';
@@ -28,7 +28,7 @@ async function readObject(key: string): Promise<Buffer> {
 
 describe('generate-report', () => {
   it('stores a PDF that pdftoppm renders; an email failure is retried without rendering the PDF again', async () => {
-    const pdftoppm = ensureDebianBinary('pdftoppm', 'poppler-utils');
+    const pdftoppm = requireDebianBinary('pdftoppm', 'poppler-utils');
     if (!pdftoppm.path) throw new Error(pdftoppm.missing);
     const mailer = createFakeReportMailer([new Error('SES throttled')]);
     const deps = h.deps({ mailer });
