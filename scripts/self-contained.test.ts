@@ -1,7 +1,7 @@
 /**
  * A clone of the repository is all a user has: no file may read or cite a folder beside it (the
  * SES/SNS samples and the deployment schemas are vendored, with their licences, under
- * apps/email-worker/test/fixtures/aws-samples/ and scripts/deploy/schemas/).
+ * packages/sns/fixtures/aws-samples/ and scripts/deploy/schemas/).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

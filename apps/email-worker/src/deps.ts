@@ -24,7 +24,7 @@ import {
 import { createPgWarmupStore, createProducerWarmupQueue, type WarmupQueue, type WarmupStore } from './providers/warmup-store.js';
 import type { WebhookStore } from './providers/webhook-store.js';
 import { createSesEmailSender } from './providers/ses-email-sender.js';
-import { fetchSnsCertificate, type SnsCertificateFetcher, type SubscriptionConfirmer, confirmSnsSubscription } from './providers/sns.js';
+import { fetchSnsCertificate, type SnsCertificateFetcher, type SubscriptionConfirmer, confirmSnsSubscription } from '@coldcopy/sns';
 
 /** Everything the handlers use. Built here (the only file naming real SDKs) or from fakes in tests. */
 export interface EmailDeps {

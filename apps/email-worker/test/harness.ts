@@ -11,7 +11,7 @@ import { createPgWebhookStore } from '../src/providers/pg-webhook-store.js';
 import { createProducerReplyAnalysis } from '../src/providers/producer-reply-analysis.js';
 import { createPgCampaignTickStore } from '../src/providers/campaign-tick-store.js';
 import { createPgWarmupStore } from '../src/providers/warmup-store.js';
-import { testCertificateFetcher } from './sns-signer.js';
+import { testCertificateFetcher } from '@coldcopy/sns/testing';
 import { createRedisSendLimits } from '../src/providers/redis-send-limits.js';
 import { createSesEmailSender } from '../src/providers/ses-email-sender.js';
 import { createFakeOperations } from '../src/providers/operations.js';

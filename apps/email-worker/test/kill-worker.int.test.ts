@@ -6,7 +6,7 @@ import { processWebhookHandler } from '../src/handlers/process-webhook.js';
 import { fakeContext } from './fixtures/fake-deps.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { TOPIC_ARN, useEmailHarness } from './harness.js';
-import { sample, sesNotification } from './sns-signer.js';
+import { sample, sesNotification } from '@coldcopy/sns/testing';
 import { spawnEmailWorker, type EmailWorkerProcess } from './worker-process.js';
 
 /** worker processes on a loaded machine: generous, polled at an easy pace */

@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import type { EmailDeps } from '../src/deps.js';
 import { processWebhookHandler } from '../src/handlers/process-webhook.js';
 import { sendEmailHandler } from '../src/handlers/send-email.js';
-import { SnsVerificationError } from '../src/providers/sns.js';
+import { SnsVerificationError } from '@coldcopy/sns';
 import { fakeContext } from './fixtures/fake-deps.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { TOPIC_ARN, useEmailHarness } from './harness.js';
 import { composeReply, receivedNotification, type ReceivedOptions, sesHeaderId } from './inbound-notifications.js';
-import { sample, sesNotification, signEnvelope } from './sns-signer.js';
+import { sample, sesNotification, signEnvelope } from '@coldcopy/sns/testing';
 
 const h = useEmailHarness();
 

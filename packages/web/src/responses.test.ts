@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { EnqueueOptionsError, JobValidationError, QueueUnavailableError, sendEmail, UnknownJobNameError } from '@coldcopy/queue-core';
 import { createProducer, JobSecurity } from '@coldcopy/queue-core/producer';
 import { describe, expect, it } from 'vitest';
-import { jobErrorResponse, readJsonBody, RequestBodyError } from './responses.js';
+import { RequestBodyError } from './body.js';
+import { jobErrorResponse, readJsonBody } from './responses.js';
 
 const post = (body: string | Uint8Array, headers: Record<string, string> = {}) =>
   new Request('https://app.example.com/api/emails', { method: 'POST', body, headers });
@@ -29,6 +30,20 @@ describe('readJsonBody', () => {
     expect((await bodyError(post(new Uint8Array([0x7b, 0xff, 0x7d])))).message).toMatch(/UTF-8/);
     expect((await bodyError(post('"' + 'x'.repeat(100) + '"'), { maxBytes: 50 })).status).toBe(413);
     expect((await bodyError(post('{}', { 'content-length': String(2 * 1024 * 1024) }))).status).toBe(413);
+  });
+
+  it('stops reading a chunked body as soon as it passes the bound', async () => {
+    let pulled = 0;
+    const chunk = new Uint8Array(16 * 1024).fill(0x20);
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    const request = new Request('https://app.example.com/api/emails', { method: 'POST', body: endless, duplex: 'half' } as RequestInit);
+    expect((await bodyError(request, { maxBytes: 64 * 1024 })).status).toBe(413);
+    expect(pulled).toBeLessThanOrEqual(64 * 1024 + 16 * 1024);
   });
 });
 

@@ -10,35 +10,18 @@
  *   }
  */
 import type { FieldIssue } from '@coldcopy/queue-core';
-
-/** The request body is missing, too large or not JSON; `status` is the answer (400 or 413). */
-export class RequestBodyError extends Error {
-  override name = 'RequestBodyError';
-  constructor(
-    readonly status: 400 | 413,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { readBoundedText, RequestBodyError } from './body.js';
 
 /** 1 MiB: far above any job's data, far below what would hurt the server. */
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 
-/** Reads the body as JSON, or throws a `RequestBodyError` (empty, too large, bad UTF-8 or not JSON). */
+/**
+ * Reads the body as JSON, or throws a `RequestBodyError` (empty, too large, bad UTF-8 or not JSON).
+ * The byte bound holds while the body streams (body.ts), chunked or not.
+ */
 export async function readJsonBody(request: Request, options: { maxBytes?: number } = {}): Promise<unknown> {
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  const declared = Number(request.headers.get('content-length') ?? 0);
-  if (declared > maxBytes) throw new RequestBodyError(413, `body larger than ${maxBytes} bytes`);
-  const bytes = await request.arrayBuffer();
-  if (bytes.byteLength > maxBytes) throw new RequestBodyError(413, `body larger than ${maxBytes} bytes`);
-  if (bytes.byteLength === 0) throw new RequestBodyError(400, 'empty body: send a JSON object');
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new RequestBodyError(400, 'body is not valid UTF-8');
-  }
+  const text = await readBoundedText(request, options.maxBytes ?? DEFAULT_MAX_BYTES);
+  if (text.length === 0) throw new RequestBodyError(400, 'empty body: send a JSON object');
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sample } from '../../test/sns-signer.js';
+import { sample } from '@coldcopy/sns/testing';
 import { NotAnSesEventError, parseSesEvent } from './ses-events.js';
 
 const parse = (file: string) => parseSesEvent(JSON.stringify(sample(file)));

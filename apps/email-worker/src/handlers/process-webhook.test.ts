@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createFakeDeps, fakeContext, testConfig } from '../../test/fixtures/fake-deps.js';
-import { sample, sesNotification, signEnvelope, testCertificateFetcher } from '../../test/sns-signer.js';
+import { sample, sesNotification, signEnvelope, testCertificateFetcher } from '@coldcopy/sns/testing';
 import { composeReply, receivedNotification, sesHeaderId } from '../../test/inbound-notifications.js';
 import type { InboundInbox, WorkspaceEvidence } from '../domain/inbound-routing.js';
 import { createFakeWebhookStore } from '../providers/fake-webhook-store.js';
-import { SnsVerificationError } from '../providers/sns.js';
+import { SnsVerificationError } from '@coldcopy/sns';
 import { processWebhookHandler } from './process-webhook.js';
 
 const TOPIC = testConfig.snsTopicArns[0]!;

@@ -4,7 +4,7 @@ import type { EmailDeps } from '../deps.js';
 import { type InboundMail, parseInboundMail } from '../domain/inbound-mail.js';
 import { NotAnSesEventError, parseSesNotification, type SesNotification } from '../domain/ses-events.js';
 import { replyAnalysisJobs, type ReplyToAnalyse } from '../providers/reply-analysis.js';
-import { snsUrl, verifySnsMessage } from '../providers/sns.js';
+import { snsUrl, verifySnsMessage } from '@coldcopy/sns';
 import type { AppliedInbound, WebhookTarget } from '../providers/webhook-store.js';
 
 /** One inbound message as stored in one workspace, and the ids of the AI jobs it got (none unless a genuine reply). */

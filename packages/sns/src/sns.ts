@@ -1,5 +1,4 @@
 import { createVerify, X509Certificate } from 'node:crypto';
-import { PermanentJobError } from '@coldcopy/queue-core';
 
 /**
  * SNS HTTP message verification (email-ses-sns.md §6), about 60 lines of node:crypto instead of a
@@ -28,9 +27,13 @@ export type SnsCertificateFetcher = (url: URL, signal?: AbortSignal) => Promise<
 /** GETs an already validated SubscribeURL. */
 export type SubscriptionConfirmer = (url: URL, signal?: AbortSignal) => Promise<void>;
 
-/** The message is not a genuine SNS delivery for us: never retried, nothing written. */
-export class SnsVerificationError extends PermanentJobError {
+/**
+ * The message is not a genuine SNS delivery for us: never retried, nothing written. `permanent`
+ * is what queue-core's retry policy reads (by property, so this package needs no queue-core).
+ */
+export class SnsVerificationError extends Error {
   override name = 'SnsVerificationError';
+  readonly permanent = true;
 }
 
 const SNS_HOST = /^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;

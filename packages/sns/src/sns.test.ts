@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sample, signEnvelope, TEST_CERT_URL, testCertificateFetcher } from '../../test/sns-signer.js';
+import { sample, signEnvelope, TEST_CERT_URL, testCertificateFetcher } from './testing.js';
 import { SnsVerificationError, snsUrl, verifySnsMessage } from './sns.js';
 
 const TOPIC = 'arn:aws:sns:us-west-2:123456789012:MyTopic';

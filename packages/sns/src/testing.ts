@@ -1,18 +1,18 @@
 import { createSign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { stringToSign, type SnsEnvelope } from '../src/providers/sns.js';
+import { stringToSign, type SnsEnvelope } from './sns.js';
 
 /**
- * Signs SNS envelopes with a test key (test/fixtures/sns-test-key.pem, self-signed certificate
- * next to it), so the AWS samples, whose signatures are placeholders, verify through an injected
+ * Test helpers (the `@coldcopy/sns/testing` subpath, for tests only). Signs SNS envelopes with a
+ * test key (fixtures/sns-test-key.pem, self-signed certificate next to it), so the AWS samples, whose signatures are placeholders, verify through an injected
  * certificate fetcher.
  */
-const KEY = readFileSync(new URL('./fixtures/sns-test-key.pem', import.meta.url), 'utf8');
-export const TEST_CERT_PEM = readFileSync(new URL('./fixtures/sns-test-cert.pem', import.meta.url), 'utf8');
+const KEY = readFileSync(new URL('../fixtures/sns-test-key.pem', import.meta.url), 'utf8');
+export const TEST_CERT_PEM = readFileSync(new URL('../fixtures/sns-test-cert.pem', import.meta.url), 'utf8');
 export const TEST_CERT_URL = 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem';
 
 /** AWS's SES/SNS example payloads, vendored with their attribution (fixtures/aws-samples/README.md). */
-const SAMPLES = new URL('./fixtures/aws-samples/', import.meta.url);
+const SAMPLES = new URL('../fixtures/aws-samples/', import.meta.url);
 export function sample(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(name, SAMPLES), 'utf8')) as Record<string, unknown>;
 }
