@@ -37,6 +37,7 @@ export * from './repositories/campaign-emails.js';
 export * from './repositories/campaign-tick.js';
 export * from './repositories/campaigns.js';
 export * from './repositories/email-events.js';
+export * from './repositories/enrichment.js';
 export * from './repositories/enrolments.js';
 export * from './repositories/inbound-mail.js';
 export * from './repositories/leads.js';

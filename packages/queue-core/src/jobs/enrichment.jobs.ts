@@ -55,6 +55,17 @@ export const enrichLead = defineJob({
         linkedinUrl: z.url({ protocol: /^https?$/ }).max(500).optional(),
       })
       .optional(),
+    // Optional: set by the worker itself (jobs queued before these fields existed still validate).
+    /** the batch this child belongs to (batch-enrich's fan-out) */
+    enrichmentJobId: z.uuid().optional(),
+    /**
+     * the logical request this job carries on: its credit-ledger key. Set by batch-enrich and by a
+     * re-queue after a provider's rate answer, so that the request is charged once however many
+     * Bull jobs it takes.
+     */
+    requestKey: z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/).optional(),
+    /** how many times the request was re-queued after a rate or "still running" answer */
+    deferrals: z.number().int().min(1).max(1000).optional(),
   },
   idempotencyKey: (p) => [p.workspaceId, p.leadId, p.providerId, ...sortedUnique(p.enrichmentTypes)],
 });
@@ -73,6 +84,10 @@ export const batchEnrich = defineJob({
     enrichmentTypes,
   },
   idempotencyKey: (p) => [p.enrichmentJobId],
+  // The batch job waits for its children (progress on enrichment_jobs and the Bull job); a batch
+  // of 1,000 leads at a provider's 8 requests/s takes minutes, so its budget is hours, not the
+  // queue's 60 s. A worker that dies mid-wait leaves it stalled; the next one resumes it.
+  options: { timeoutMs: 6 * 3_600_000 },
 });
 
 /**
@@ -91,6 +106,8 @@ export const verifyEmail = defineJob({
     leadIds: leadIds.optional(),
     /** default: the workspace's verification provider */
     providerId: z.uuid().optional(),
+    /** set by the worker when it re-queues addresses after Hunter's 202/222 or a rate answer */
+    deferrals: z.number().int().min(1).max(1000).optional(),
   },
   // domain.md: `verify:{ws}:{sha256(email)}`. For a batch, the hash covers the sorted set of
   // targets (addresses lower-cased, leads as `lead:<id>`); for one address it is sha256(address).

@@ -1,0 +1,55 @@
+import type { Endpoint, ProviderName } from './enrichment-provider.js';
+
+/**
+ * Where provider calls wait for their turn: limits per provider, API key and endpoint, shared by
+ * every replica (redis-provider-limits.ts) or local (fake-provider-limits.ts in tests).
+ */
+export interface ProviderLimits {
+  /**
+   * Runs `call` once the provider/endpoint has room: a concurrency slot and a rate slot. Throws
+   * ProviderRetryError (a RetryAfterError) instead of waiting longer than the configured wait, or
+   * while a window the provider reported is exhausted.
+   */
+  run<T>(provider: ProviderName, endpoint: Endpoint, signal: AbortSignal, call: () => Promise<T>): Promise<T>;
+  /**
+   * What the provider said about its windows (Apollo's `x-minute-requests-left`, …): slows down
+   * as a window runs low and stops until it reopens when it is empty, before a 429.
+   */
+  observe(provider: ProviderName, endpoint: Endpoint, windows: WindowsLeft): void;
+}
+
+export interface WindowsLeft {
+  readonly minute?: number;
+  readonly hour?: number;
+  readonly day?: number;
+}
+
+/** Limits of one provider endpoint (per API key). */
+export interface EndpointLimit {
+  readonly perSecond?: number;
+  readonly perMinute?: number;
+  readonly perHour?: number;
+  readonly perDay?: number;
+  /** requests in flight at once, across replicas */
+  readonly maxConcurrent: number;
+}
+
+export const WINDOW_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
+
+/**
+ * The slow-down rule shared by the real limits and the fake: a window with `left` requests
+ * remaining spreads them over its length once fewer than `lowWater` remain; an empty one stops
+ * calls for its whole length (its reopening time is not reported, so wait a full window).
+ * Returns the pause before the next call in ms (0: go).
+ */
+export function pauseForWindows(windows: WindowsLeft, lowWater = 5): { pauseMs: number; stopMs: number } {
+  let pauseMs = 0;
+  let stopMs = 0;
+  for (const name of ['minute', 'hour', 'day'] as const) {
+    const left = windows[name];
+    if (left === undefined || !Number.isFinite(left)) continue;
+    if (left <= 0) stopMs = Math.max(stopMs, WINDOW_MS[name]);
+    else if (left < lowWater) pauseMs = Math.max(pauseMs, Math.ceil(WINDOW_MS[name] / (left + 1)));
+  }
+  return { pauseMs, stopMs };
+}

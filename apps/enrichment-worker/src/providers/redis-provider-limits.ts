@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import type { RateLimiter } from '@coldcopy/queue-core/worker';
+import Bottleneck from 'bottleneck';
+import IORedis, { type Redis } from 'ioredis';
+import type { Endpoint, ProviderName } from './enrichment-provider.js';
+import { ProviderRetryError } from './enrichment-provider.js';
+import { type EndpointLimit, pauseForWindows, type ProviderLimits, WINDOW_MS, type WindowsLeft } from './provider-limits.js';
+
+/**
+ * Provider limits shared by every replica through Redis, per provider, API key and endpoint:
+ *
+ * - spacing: queue-core's GCRA limiter (one Lua call per request) at the strictest of the
+ *   per-second and per-minute rates, so that no window of either length gets more than its limit;
+ * - concurrency caps and the long windows (hour, day): bottleneck with its ioredis datastore
+ *   (clustering), whose `reservoir` counts the window's requests across replicas and refills it
+ *   every window;
+ * - the windows a provider reports (Apollo's headers): this process slows down as one runs low and
+ *   stops before it is empty (no request that would earn a 429).
+ *
+ * Keys carry a short SHA-256 of the API key, never the key. A wait longer than `maxWaitMs` becomes
+ * a ProviderRetryError: the handler re-queues the request instead of holding a worker slot.
+ */
+export interface RedisProviderLimitsOptions {
+  /** a connection of its own (bottleneck duplicates it for its subscriber and quits both on close) */
+  readonly redis: Redis;
+  readonly limiter: RateLimiter;
+  /** Redis key prefix, e.g. `${BULL_PREFIX}:enrichment` */
+  readonly prefix: string;
+  readonly keys: Partial<Record<ProviderName, string>>;
+  readonly limits: Record<ProviderName, Partial<Record<Endpoint, EndpointLimit>>>;
+  readonly maxWaitMs: number;
+  /** how late after its slot a request may reach the provider (widens the spacing; queue-core rate-limit.ts) */
+  readonly slackMs: number;
+  /** false: concurrency caps are per process (no bottleneck, no Redis round trips besides the GCRA call) */
+  readonly shared: boolean;
+  readonly now?: () => number;
+}
+
+export interface RedisProviderLimits extends ProviderLimits {
+  close(): Promise<void>;
+}
+
+export function keyId(apiKey: string): string {
+  return createHash('sha256').update(apiKey).digest('hex').slice(0, 12);
+}
+
+export function createRedisProviderLimits(options: RedisProviderLimitsOptions): RedisProviderLimits {
+  const now = options.now ?? Date.now;
+  const connection = options.shared ? new Bottleneck.IORedisConnection({ client: options.redis, Redis: IORedis }) : undefined;
+  const bottlenecks = new Map<string, Bottleneck>();
+  const local = new Map<string, { running: number; waiting: Array<() => void> }>();
+  /** per provider:endpoint: no call before `stopUntil`; `gapMs` between calls while a window runs low */
+  const reported = new Map<string, { stopUntil: number; gapMs: number; nextAt: number }>();
+
+  const scope = (provider: ProviderName, endpoint: Endpoint) => `${provider}:${keyId(options.keys[provider] ?? '')}:${endpoint}`;
+
+  const bottleneckFor = (key: string, limit: EndpointLimit): Bottleneck => {
+    let b = bottlenecks.get(key);
+    if (!b) {
+      const window = limit.perDay !== undefined ? { n: limit.perDay, ms: WINDOW_MS.day } : limit.perHour !== undefined ? { n: limit.perHour, ms: WINDOW_MS.hour } : undefined;
+      b = new Bottleneck({
+        id: `${options.prefix}:limits:${key}`,
+        datastore: 'ioredis',
+        connection,
+        maxConcurrent: limit.maxConcurrent,
+        ...(window ? { reservoir: window.n, reservoirRefreshAmount: window.n, reservoirRefreshInterval: window.ms } : {}),
+        // a replica that dies holding a slot gives it back after this long
+        heartbeatInterval: 5_000,
+        timeout: 2 * WINDOW_MS.day,
+      });
+      b.on('error', () => {});
+      bottlenecks.set(key, b);
+    }
+    return b;
+  };
+
+  const withLocalCap = async <T>(key: string, max: number, fn: () => Promise<T>): Promise<T> => {
+    let slot = local.get(key);
+    if (!slot) local.set(key, (slot = { running: 0, waiting: [] }));
+    const s = slot;
+    if (s.running >= max) await new Promise<void>((resolve) => s.waiting.push(resolve));
+    else s.running++;
+    try {
+      return await fn();
+    } finally {
+      const next = s.waiting.shift();
+      if (next) next();
+      else s.running--;
+    }
+  };
+
+  return {
+    async run(provider, endpoint, signal, call) {
+      const limit = options.limits[provider][endpoint];
+      if (!limit) throw new RangeError(`no limits configured for ${provider} ${endpoint}`);
+      const key = scope(provider, endpoint);
+      const report = reported.get(`${provider}:${endpoint}`);
+      if (report) {
+        const t = now();
+        if (report.stopUntil > t) throw new ProviderRetryError(provider, 'rate-limit', report.stopUntil - t, 'reported window empty');
+        if (report.gapMs > 0) {
+          const wait = Math.max(0, report.nextAt - t);
+          if (wait > options.maxWaitMs) throw new ProviderRetryError(provider, 'rate-limit', wait, 'reported window low');
+          report.nextAt = Math.max(t, report.nextAt) + report.gapMs;
+          if (wait > 0) await sleep(wait, signal);
+        }
+      }
+      const perMs = Math.max(limit.perSecond ? 1000 / limit.perSecond : 0, limit.perMinute ? 60_000 / limit.perMinute : 0);
+      const spaced = async () => {
+        if (perMs > 0) {
+          await options.limiter.acquire(`${key}`, { max: 1, perMs, slackMs: options.slackMs }, signal, { maxWaitMs: options.maxWaitMs }).catch((err: Error) => {
+            if (err.name === 'RetryAfterError') throw new ProviderRetryError(provider, 'rate-limit', (err as ProviderRetryError).retryAfterMs, 'local spacing');
+            throw err;
+          });
+        }
+        return call();
+      };
+      if (!options.shared) return withLocalCap(key, limit.maxConcurrent, spaced);
+      const b = bottleneckFor(key, limit);
+      return b.schedule(spaced);
+    },
+
+    observe(provider, endpoint, windows: WindowsLeft) {
+      const { pauseMs, stopMs } = pauseForWindows(windows);
+      const k = `${provider}:${endpoint}`;
+      const t = now();
+      const prev = reported.get(k);
+      if (pauseMs === 0 && stopMs === 0) {
+        if (prev) reported.delete(k);
+        return;
+      }
+      reported.set(k, { stopUntil: stopMs > 0 ? t + stopMs : 0, gapMs: pauseMs, nextAt: prev?.nextAt ?? t });
+    },
+
+    async close() {
+      await Promise.all([...bottlenecks.values()].map((b) => b.disconnect(false).catch(() => {})));
+      bottlenecks.clear();
+      await connection?.disconnect(true);
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
