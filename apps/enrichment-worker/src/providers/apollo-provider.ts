@@ -47,6 +47,11 @@ export function createApolloProvider(options: ApolloOptions): EnrichmentProvider
         minute: intHeader(res.headers, 'x-minute-requests-left'),
         hour: intHeader(res.headers, 'x-hourly-requests-left'),
         day: intHeader(res.headers, 'x-24-hour-requests-left'),
+        limits: {
+          minute: intHeader(res.headers, 'x-rate-limit-minute'),
+          hour: intHeader(res.headers, 'x-rate-limit-hourly'),
+          day: intHeader(res.headers, 'x-rate-limit-24-hour'),
+        },
       });
       if (res.status !== 200) throw apolloError(res, options);
       if (!res.body || typeof res.body !== 'object') throw new ProviderUnavailableError('apollo', res.status, 'answer without a JSON object');

@@ -22,6 +22,8 @@ export interface WindowsLeft {
   readonly minute?: number;
   readonly hour?: number;
   readonly day?: number;
+  /** the windows' sizes, when reported (Apollo's `x-rate-limit-minute`, …) */
+  readonly limits?: { readonly minute?: number; readonly hour?: number; readonly day?: number };
 }
 
 /** Limits of one provider endpoint (per API key). */
@@ -37,19 +39,20 @@ export interface EndpointLimit {
 export const WINDOW_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
 
 /**
- * The slow-down rule shared by the real limits and the fake: a window with `left` requests
- * remaining spreads them over its length once fewer than `lowWater` remain; an empty one stops
- * calls for its whole length (its reopening time is not reported, so wait a full window).
- * Returns the pause before the next call in ms (0: go).
+ * The slow-down rule: once a window whose size is reported has less than `lowWater` (a fraction)
+ * of it left, the rest is spread over the window's length; an empty window stops calls for its
+ * whole length (its reopening time is not reported, so wait a full window). Returns the gap to
+ * keep between calls and how long to stop, in ms (0: go).
  */
-export function pauseForWindows(windows: WindowsLeft, lowWater = 5): { pauseMs: number; stopMs: number } {
+export function pauseForWindows(windows: WindowsLeft, lowWater = 0.1): { pauseMs: number; stopMs: number } {
   let pauseMs = 0;
   let stopMs = 0;
   for (const name of ['minute', 'hour', 'day'] as const) {
     const left = windows[name];
     if (left === undefined || !Number.isFinite(left)) continue;
+    const size = windows.limits?.[name];
     if (left <= 0) stopMs = Math.max(stopMs, WINDOW_MS[name]);
-    else if (left < lowWater) pauseMs = Math.max(pauseMs, Math.ceil(WINDOW_MS[name] / (left + 1)));
+    else if (size !== undefined && left < size * lowWater) pauseMs = Math.max(pauseMs, Math.ceil(WINDOW_MS[name] / (left + 1)));
   }
   return { pauseMs, stopMs };
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RateLimiter } from '@coldcopy/queue-core/worker';
+import type { RateLimiter } from '@coldcopy/queue-core/runtime';
 import Bottleneck from 'bottleneck';
 import IORedis, { type Redis } from 'ioredis';
 import type { Endpoint, ProviderName } from './enrichment-provider.js';
@@ -133,7 +133,7 @@ export function createRedisProviderLimits(options: RedisProviderLimitsOptions): 
     },
 
     async close() {
-      await Promise.all([...bottlenecks.values()].map((b) => b.disconnect(false).catch(() => {})));
+      await Promise.all([...bottlenecks.values()].map((b) => Promise.resolve().then(() => b.disconnect(false)).catch(() => {})));
       bottlenecks.clear();
       await connection?.disconnect(true);
     },

@@ -76,7 +76,8 @@ export async function readEnrichmentCache(db: Queryable, cacheKey: string): Prom
 
 export interface CacheEntry {
   readonly cacheKey: string;
-  readonly providerId: string;
+  /** null: a result of the worker's own checks (verification without a provider) */
+  readonly providerId: string | null;
   readonly queryType: string;
   readonly data: Record<string, unknown>;
   readonly ttlMs: number;

@@ -143,6 +143,8 @@ export const companyEnrich = defineJob({
     providerId: z.uuid(),
     /** attach results to these leads only (default: every lead of the workspace at the domain) */
     leadIds: leadIds.optional(),
+    /** set by the worker when it re-queues the job after a provider's rate answer */
+    deferrals: z.number().int().min(1).max(1000).optional(),
   },
   // domain.md: `company:{providerId}:{domain}`. Here: the workspace (the same domain in two
   // workspaces is two jobs), the provider, and a hash of the sorted companies and target leads.

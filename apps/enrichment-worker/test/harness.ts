@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import { closePool, createPool, ensureEnrichmentProvider, loadDbEnv, type Pool, setEnrichmentCredits } from '@coldcopy/db';
+import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
+import { createRateLimiter, createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
+import { createTestDatabase, deletePrefix, freePort, testPrefix, type TestDatabase } from '@coldcopy/testing';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
+import { type EnrichmentConfig, enrichmentConfig } from '../src/config.js';
+import { type EnrichmentDeps, providerRegistry } from '../src/deps.js';
+import { type ApolloEmulator, startApolloEmulator } from '../src/emulators/apollo-emulator.js';
+import { type DnsEmulator, startDnsEmulator } from '../src/emulators/dns-emulator.js';
+import { type HunterEmulator, startHunterEmulator } from '../src/emulators/hunter-emulator.js';
+import { handlers } from '../src/handlers/index.js';
+import { createApolloProvider } from '../src/providers/apollo-provider.js';
+import { createProducerFollowUps } from '../src/providers/follow-ups.js';
+import { createHunterProvider } from '../src/providers/hunter-provider.js';
+import { createDnsMxResolver } from '../src/providers/mx-resolver.js';
+import { createFakeAlerter } from '../src/providers/operations.js';
+import type { EndpointLimit } from '../src/providers/provider-limits.js';
+import { createRedisProviderLimits, type RedisProviderLimits } from '../src/providers/redis-provider-limits.js';
+
+/** Test-only job signing key (queue-core signs every job); worker processes get it as JOB_SIGNING_KEYS. */
+export const TEST_SIGNING_KEYS = 't1:3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=';
+export const HUNTER_KEY = 'hunter-test-key-0123456789';
+export const APOLLO_KEY = 'apollo-test-key-0123456789';
+
+export const testConfig: EnrichmentConfig = {
+  ...enrichmentConfig({
+    CACHE_PERSON_TTL_DAYS: 30,
+    CACHE_COMPANY_TTL_DAYS: 60,
+    CACHE_VERIFY_TTL_DAYS: 14,
+    CACHE_NEGATIVE_TTL_HOURS: 24,
+    MAX_DEFERRALS: 20,
+    CALLBACK_ALLOW_PRIVATE: false,
+    CALLBACK_TIMEOUT_MS: 2000,
+  }),
+  batchPollMs: 100,
+  dnsRetryMs: 500,
+};
+
+/** The demo MX table of the test DNS server. */
+export const MX_ZONE = {
+  mx: { 'acme.com': ['mx1.acme.com', 'mx2.acme.com'], 'globex.com': ['mx.globex.com'], 'gmail.com': ['gmail-smtp-in.l.google.com'], 'nomx.com': [] },
+  servfail: ['dnsdown.com'],
+};
+
+/**
+ * One test database, one Hunter and one Apollo emulator and one DNS server per file; a Bull/Redis
+ * prefix, fresh emulator logs and faults, and an active provider per test. Real adapters over real
+ * sockets everywhere; only the alerter is a fake with memory.
+ */
+export function useEnrichmentHarness() {
+  const state = {} as {
+    db: TestDatabase;
+    pool: Pool;
+    hunter: HunterEmulator;
+    apollo: ApolloEmulator;
+    dns: DnsEmulator;
+    redis: Redis;
+    producer: Producer;
+    prefix: string;
+    hunterId: string;
+    apolloId: string;
+  };
+  const open: Array<{ close(): Promise<unknown> }> = [];
+
+  beforeAll(async () => {
+    state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
+    state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '12' }));
+    state.hunter = await startHunterEmulator({ apiKey: HUNTER_KEY, perSecond: 1000, perMinute: 60_000, verifyPerSecond: 1000, verifyPerMinute: 60_000 });
+    state.apollo = await startApolloEmulator({ apiKey: APOLLO_KEY, perMinute: 100_000, perHour: 1_000_000, perDay: 10_000_000 });
+    state.dns = await startDnsEmulator(MX_ZONE, await freePort());
+    state.redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
+    state.hunterId = (await ensureEnrichmentProvider(state.pool, { name: 'hunter', type: 'multi' })).id;
+    state.apolloId = (await ensureEnrichmentProvider(state.pool, { name: 'apollo', type: 'multi' })).id;
+  });
+  afterAll(async () => {
+    await state.hunter?.close();
+    await state.apollo?.close();
+    await state.dns?.close();
+    await state.redis?.quit();
+    if (state.pool) await closePool(state.pool);
+    await state.db?.drop();
+  });
+  beforeEach(async () => {
+    state.prefix = testPrefix();
+    state.producer = new Producer({ redisUrl: inject('redisUrl'), prefix: state.prefix, security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }) });
+    for (const e of [state.hunter, state.apollo]) {
+      e.requests.length = 0;
+      e.clearFaults();
+      e.credits = Infinity;
+    }
+    await state.pool.query('UPDATE enrichment_providers SET is_active = true, disabled_reason = NULL, disabled_at = NULL');
+    await state.pool.query('DELETE FROM enrichment_cache');
+  });
+  afterEach(async () => {
+    while (open.length) await open.pop()!.close();
+    await state.producer?.close();
+    await deletePrefix(inject('redisUrl'), state.prefix);
+    // bottleneck's keys are `b_<id>_…`, its ids start with the prefix
+    const keys = await state.redis.keys(`b_${state.prefix}:*`);
+    if (keys.length) await state.redis.unlink(...keys);
+  });
+
+  const unlimited: EndpointLimit = { perSecond: 10_000, maxConcurrent: 50 };
+
+  /** Real deps against the emulators; limits default to "out of the way" unless a test sets them. */
+  function deps(
+    options: { limits?: Partial<Record<'hunter' | 'apollo', Partial<Record<'person' | 'person-bulk' | 'company' | 'verify', EndpointLimit>>>>; shared?: boolean; config?: Partial<EnrichmentConfig> } = {},
+  ) {
+    const limitsRedis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
+    const limits: RedisProviderLimits = createRedisProviderLimits({
+      redis: limitsRedis,
+      limiter: createRateLimiter(limitsRedis, { prefix: `${state.prefix}:enrichment:rate` }),
+      prefix: `${state.prefix}:enrichment`,
+      keys: { hunter: HUNTER_KEY, apollo: APOLLO_KEY },
+      limits: {
+        hunter: { person: unlimited, company: unlimited, verify: unlimited, ...options.limits?.hunter },
+        apollo: { person: unlimited, company: unlimited, 'person-bulk': unlimited, ...options.limits?.apollo },
+      },
+      maxWaitMs: 5000,
+      slackMs: 0,
+      shared: options.shared ?? true,
+    });
+    open.push({
+      async close() {
+        await limits.close();
+        if (limitsRedis.status !== 'end') limitsRedis.disconnect();
+      },
+    });
+    const alerter = createFakeAlerter();
+    const common = { limits, timeoutMs: 5000, rateLimitRetryMs: 300 };
+    const value: EnrichmentDeps = {
+      pool: state.pool,
+      provider: providerRegistry({
+        hunter: createHunterProvider({ ...common, baseUrl: `${state.hunter.url}/v2`, apiKey: HUNTER_KEY, pendingRetryMs: 200, smtpRetryMs: 300 }),
+        apollo: createApolloProvider({ ...common, baseUrl: `${state.apollo.url}/api/v1`, apiKey: APOLLO_KEY }),
+      }),
+      mx: createDnsMxResolver({ servers: [state.dns.server], timeoutMs: 1000 }),
+      followUps: createProducerFollowUps(state.producer),
+      alerter,
+      config: { ...testConfig, ...options.config },
+      now: () => new Date(),
+    };
+    return { deps: value, alerter, limits };
+  }
+
+  /** An in-process worker on the test prefix. */
+  async function worker(d: EnrichmentDeps, concurrency = 10): Promise<Worker> {
+    const w = await startWorker({
+      queue: 'enrichment',
+      handlers,
+      deps: d,
+      logger: createSilentLogger(),
+      redisUrl: inject('redisUrl'),
+      prefix: state.prefix,
+      concurrency,
+      security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }),
+      deadLetters: false,
+      locks: { lockDuration: 5000, stalledInterval: 2000 },
+    });
+    open.unshift({ close: () => w.close(2000) });
+    return w;
+  }
+
+  /** A workspace with `leads` leads at a few company domains, and credits with both providers. */
+  async function seed(options: { leads?: number; credits?: number; domains?: readonly string[]; names?: (i: number) => [string, string] } = {}) {
+    const workspaceId = randomUUID();
+    await state.pool.query(`INSERT INTO workspaces (id, name, slug, status) VALUES ($1, 'Enrich Co', $2, 'active')`, [workspaceId, `ws-${workspaceId.slice(0, 8)}`]);
+    const domains = options.domains ?? ['acme.com', 'globex.com', 'initech.io'];
+    const n = options.leads ?? 1;
+    const leads = Array.from({ length: n }, (_, i) => {
+      const [first, last] = options.names?.(i) ?? [`first${i}`, `last${i}`];
+      return { id: randomUUID(), email: `${first}.${last}@${domains[i % domains.length]}`.toLowerCase(), first, last };
+    });
+    await state.pool.query(
+      `INSERT INTO leads (id, workspace_id, email, first_name, last_name)
+       SELECT id, $1, email, f, l FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS t(id, email, f, l)`,
+      [workspaceId, leads.map((l) => l.id), leads.map((l) => l.email), leads.map((l) => l.first), leads.map((l) => l.last)],
+    );
+    await setEnrichmentCredits(state.pool, workspaceId, state.hunterId, options.credits ?? 100_000);
+    await setEnrichmentCredits(state.pool, workspaceId, state.apolloId, options.credits ?? 100_000);
+    return { workspaceId, leads };
+  }
+
+  return Object.assign(state, { deps, worker, seed });
+}
