@@ -36,7 +36,9 @@ export async function batchEnrichHandler(p: Payload, ctx: Ctx): Promise<BatchEnr
   const ws = p.workspaceId;
   const existing = await getEnrichmentJob(deps.pool, ws, p.enrichmentJobId);
   if (!existing) throw new PermanentJobError(`enrichment job ${p.enrichmentJobId} does not exist in workspace ${ws}`);
-  const { pending } = await startEnrichmentJob(deps.pool, ws, p.enrichmentJobId, p.leadIds, ctx.jobId);
+  const leadIds = p.leadIds ?? existing.lead_ids;
+  if (leadIds.length === 0) throw new PermanentJobError(`enrichment job ${p.enrichmentJobId} has no leads`);
+  const { pending } = await startEnrichmentJob(deps.pool, ws, p.enrichmentJobId, leadIds, ctx.jobId);
   for (let i = 0; i < pending.length; i += CHUNK) {
     ctx.signal.throwIfAborted();
     await deps.followUps.enrichLeads(

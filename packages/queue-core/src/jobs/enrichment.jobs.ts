@@ -79,7 +79,10 @@ export const batchEnrich = defineJob({
   payload: {
     /** the `enrichment_jobs` row that records this batch */
     enrichmentJobId: z.uuid(),
-    leadIds,
+    // Optional: a batch larger than 1,000 leads keeps its list on the enrichment_jobs row only
+    // (job data is not storage); given, it must match that row's leads or be a subset of them.
+    /** the leads to enrich; absent: the `enrichment_jobs` row's `lead_ids` */
+    leadIds: leadIds.optional(),
     providerId: z.uuid(),
     enrichmentTypes,
   },
