@@ -4,7 +4,6 @@ export interface EnrichmentConfig {
   readonly maxDeferrals: number;
   /** re-queue delay of an address whose MX lookup failed (DNS did not answer) */
   readonly dnsRetryMs: number;
-  readonly callback: { readonly allowPrivate: boolean; readonly timeoutMs: number };
   /** how often batch-enrich reads its progress while it waits for its children */
   readonly batchPollMs: number;
 }
@@ -17,8 +16,6 @@ export function enrichmentConfig(env: {
   CACHE_VERIFY_TTL_DAYS: number;
   CACHE_NEGATIVE_TTL_HOURS: number;
   MAX_DEFERRALS: number;
-  CALLBACK_ALLOW_PRIVATE: boolean;
-  CALLBACK_TIMEOUT_MS: number;
 }): EnrichmentConfig {
   return {
     ttlMs: {
@@ -29,7 +26,6 @@ export function enrichmentConfig(env: {
     },
     maxDeferrals: env.MAX_DEFERRALS,
     dnsRetryMs: 60_000,
-    callback: { allowPrivate: env.CALLBACK_ALLOW_PRIVATE, timeoutMs: env.CALLBACK_TIMEOUT_MS },
     batchPollMs: 1000,
   };
 }

@@ -82,10 +82,6 @@ export const enrichmentWorkerEnv = {
     .string()
     .optional()
     .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
-  /** enrich-lead's optional callback: `true` lets it reach loopback and private addresses (development only) */
-  CALLBACK_ALLOW_PRIVATE: flag(false),
-  /** the callback's time budget */
-  CALLBACK_TIMEOUT_MS: int(5_000),
 };
 
 export type EnrichmentWorkerEnvShape = typeof enrichmentWorkerEnv;

@@ -31,8 +31,6 @@ export const testConfig: EnrichmentConfig = {
     CACHE_VERIFY_TTL_DAYS: 14,
     CACHE_NEGATIVE_TTL_HOURS: 24,
     MAX_DEFERRALS: 20,
-    CALLBACK_ALLOW_PRIVATE: false,
-    CALLBACK_TIMEOUT_MS: 2000,
   }),
   batchPollMs: 100,
   dnsRetryMs: 500,
