@@ -2,6 +2,7 @@ import { getEnrichmentJob, startEnrichmentJob } from '@coldcopy/db';
 import { type batchEnrich, type JobPayload, PermanentJobError } from '@coldcopy/queue-core';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
 import type { EnrichmentDeps } from '../deps.js';
+import { sleep } from '../domain/sleep.js';
 
 type Payload = JobPayload<typeof batchEnrich>;
 type Ctx = JobContext<EnrichmentDeps>;
@@ -78,19 +79,4 @@ export async function batchEnrichHandler(p: Payload, ctx: Ctx): Promise<BatchEnr
     }
     await sleep(deps.config.batchPollMs, ctx.signal);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -5,6 +5,7 @@ import IORedis, { type Redis } from 'ioredis';
 import type { Endpoint, ProviderName } from './enrichment-provider.js';
 import { ProviderRetryError } from './enrichment-provider.js';
 import { type EndpointLimit, pauseForWindows, type ProviderLimits, WINDOW_MS, type WindowsLeft } from './provider-limits.js';
+import { sleep } from '../domain/sleep.js';
 
 /**
  * Provider limits shared by every replica through Redis, per provider, API key and endpoint:
@@ -138,19 +139,4 @@ export function createRedisProviderLimits(options: RedisProviderLimitsOptions): 
       await connection?.disconnect(true);
     },
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
