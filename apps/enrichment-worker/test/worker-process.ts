@@ -15,7 +15,7 @@ export interface EnrichmentWorkerProcess {
 /** The real app (src/main.ts) in its own Node process; resolves once its /readyz answers 200. */
 export async function spawnEnrichmentWorker(env: Record<string, string>): Promise<EnrichmentWorkerProcess> {
   const healthPort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--conditions=@coldcopy/source', '--import', 'tsx', 'src/main.ts'], {
     cwd: APP_DIR,
     env: { ...process.env, HEALTH_PORT: String(healthPort), HEALTH_HOST: '127.0.0.1', LOG_LEVEL: 'info', JOB_SIGNING_KEYS: TEST_SIGNING_KEYS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
