@@ -15,14 +15,24 @@ export async function createExportJob(pool: Pool, workspaceId: string, type: str
  */
 export async function insertEvents(pool: Pool, workspaceId: string, count: number, days = 20): Promise<void> {
   await maintainEmailEventsPartitions(pool, { now: new Date(Date.now() - days * 86_400_000), monthsAhead: 2 });
-  await pool.query(
-    `INSERT INTO email_events (workspace_id, campaign_id, lead_id, campaign_email_id, event_type, provider, provider_message_id, metadata, created_at)
-     SELECT $1, gen_random_uuid(), gen_random_uuid(), gen_random_uuid(),
-            (ARRAY['sent','delivered','opened','clicked','replied','bounced'])[1 + (i % 6)],
-            'ses', 'msg-' || i,
-            jsonb_build_object('ua', 'Mozilla/5.0 "quoted", with comma', 'n', i),
-            now() - ((i % ($3::int * 86400)) || ' seconds')::interval
-     FROM generate_series(1, $2::int) AS i`,
-    [workspaceId, count, days],
-  );
+  const client = await pool.connect();
+  try {
+    // large inserts outlast the pool's statement timeout on a busy machine; batches keep WAL small
+    await client.query('SET statement_timeout = 0');
+    for (let from = 1; from <= count; from += 100_000) {
+      await client.query(
+        `INSERT INTO email_events (workspace_id, campaign_id, lead_id, campaign_email_id, event_type, provider, provider_message_id, metadata, created_at)
+         SELECT $1, gen_random_uuid(), gen_random_uuid(), gen_random_uuid(),
+                (ARRAY['sent','delivered','opened','clicked','replied','bounced'])[1 + (i % 6)],
+                'ses', 'msg-' || i,
+                jsonb_build_object('ua', 'Mozilla/5.0 "quoted", with comma', 'n', i),
+                now() - ((i % ($4::int * 86400)) || ' seconds')::interval
+         FROM generate_series($2::int, $3::int) AS i`,
+        [workspaceId, from, Math.min(count, from + 99_999), days],
+      );
+    }
+    await client.query('RESET statement_timeout');
+  } finally {
+    client.release();
+  }
 }
