@@ -37,6 +37,10 @@ export function createS3Client(settings: S3ClientSettings): S3Client {
     region: settings.region,
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     forcePathStyle: settings.forcePathStyle ?? false,
+    // checksums only where S3 requires them: a CRC32 of every uploaded part costs CPU on large
+    // exports, and S3-compatible services (Spaces, emulators) differ in their support
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
     ...(settings.accessKeyId && settings.secretAccessKey
       ? { credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } }
       : {}),

@@ -118,7 +118,10 @@ export function renderReportPdf(data: ReportData, meta: ReportMeta): PDFKit.PDFD
   ]);
   const share = data.deliverability.map((d) => (d.sent > 0 ? (d.delivered / d.sent) * 100 : 0));
   polyline(doc, { x: left, y, w: width, h: chartH }, share, 100, COLORS.opens, 1.5);
-  legend(doc, left, y + chartH + 20, [{ label: 'Delivered % (right scale: 0–100)', color: COLORS.opens }]);
+  for (let i = 0; i <= 4; i++) {
+    doc.fillColor(COLORS.opens).fontSize(7).text(`${i * 25} %`, left + width + 4, y + chartH - (chartH * i) / 4 - 3, { width: 30, lineBreak: false });
+  }
+  legend(doc, left, y + chartH + 20, [{ label: 'Delivered % (right scale)', color: COLORS.opens }]);
   doc.end();
   return doc;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PassThrough, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   buildExportQuery,
@@ -16,7 +16,7 @@ import { type exportData, isPermanentError, PermanentJobError } from '@coldcopy/
 import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import { EXPORT_URL_TTL_SECONDS, exportObjectKey, GDPR_URL_TTL_SECONDS } from '@coldcopy/storage';
 import type { AnalyticsDeps } from '../deps.js';
-import { CONTENT_TYPES, csvFormatter, type ExportRow, ExportTooLargeError, jsonFormatter, xlsxSink } from '../domain/export-formats.js';
+import { CONTENT_TYPES, csvFormatter, ExportTooLargeError, jsonFormatter, xlsxSink } from '../domain/export-formats.js';
 
 export interface ExportDataResult {
   readonly downloadUrl: string;
@@ -34,7 +34,7 @@ const PROGRESS_EVERY_MS = 1000;
 
 /**
  * Streams an export from a server-side cursor through the format writer into the object store:
- * rows → counter → CSV/JSON/XLSX → byte cap + SHA-256 → multipart upload, every stage with
+ * rows → CSV/JSON/XLSX → byte cap + SHA-256 → multipart upload, every stage with
  * back-pressure, so memory stays flat whatever the row count. The object key is fixed on the
  * export_jobs row by the first attempt: a retry or a restart after a crash discards the dead
  * upload and writes the same key again, and a completed export is never written twice.
@@ -72,23 +72,18 @@ export const exportDataHandler: Handler<typeof exportData, AnalyticsDeps> = asyn
     const hash = createHash('sha256');
     let lastProgress = Date.now();
     let progressWrite: Promise<unknown> = Promise.resolve();
-    const counter = new Transform({
-      objectMode: true,
-      highWaterMark: config.exports.batchRows,
-      transform(r: ExportRow, _enc, done) {
-        rowCount++;
-        if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
-          lastProgress = Date.now();
-          const percent = cursor.total > 0 ? Math.min(99, Math.floor((rowCount / cursor.total) * 100)) : 0;
-          // not awaited per row: one write in flight at a time, chained
-          progressWrite = progressWrite.then(() =>
-            Promise.all([setExportProgress(pool, workspaceId, exportJobId, percent), ctx.progress({ percent, rows: rowCount, total: cursor.total })]).catch((err) =>
-              ctx.log.warn('progress not recorded', { err: (err as Error).message }),
-            ),
-          );
-        }
-        done(null, r);
-      },
+    // rows are counted as they flow (a listener, not another stream stage on the hot path)
+    cursor.rows.on('data', () => {
+      rowCount++;
+      if ((rowCount & 1023) !== 0 || Date.now() - lastProgress < PROGRESS_EVERY_MS) return;
+      lastProgress = Date.now();
+      const percent = cursor.total > 0 ? Math.min(99, Math.floor((rowCount / cursor.total) * 100)) : 0;
+      // not awaited per row: one write in flight at a time, chained
+      progressWrite = progressWrite.then(() =>
+        Promise.all([setExportProgress(pool, workspaceId, exportJobId, percent), ctx.progress({ percent, rows: rowCount, total: cursor.total })]).catch((err) =>
+          ctx.log.warn('progress not recorded', { err: (err as Error).message }),
+        ),
+      );
     });
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -98,8 +93,8 @@ export const exportDataHandler: Handler<typeof exportData, AnalyticsDeps> = asyn
         done(null, chunk);
       },
     });
-    const body = new PassThrough();
-    const upload = store.put(key, body, {
+    // the metered bytes are the upload's body
+    const upload = store.put(key, meter, {
       contentType: CONTENT_TYPES[payload.format],
       metadata: { 'export-job': exportJobId, workspace: workspaceId },
       signal: ctx.signal,
@@ -107,17 +102,14 @@ export const exportDataHandler: Handler<typeof exportData, AnalyticsDeps> = asyn
     upload.catch(() => {});
     const produce =
       payload.format === 'xlsx'
-        ? Promise.all([
-            pipeline(cursor.rows, counter, xlsxSink(query.columns, meter, { maxRowsPerSheet: config.exports.xlsxMaxRowsPerSheet, sheetName: payload.type }), { signal: ctx.signal }),
-            pipeline(meter, body, { signal: ctx.signal }),
-          ])
-        : pipeline(cursor.rows, counter, payload.format === 'csv' ? csvFormatter(query.columns) : jsonFormatter(query.columns, query.rawJson), meter, body, {
+        ? pipeline(cursor.rows, xlsxSink(query.columns, meter, { maxRowsPerSheet: config.exports.xlsxMaxRowsPerSheet, sheetName: payload.type }), { signal: ctx.signal })
+        : pipeline(cursor.rows, payload.format === 'csv' ? csvFormatter(query.columns) : jsonFormatter(query.columns, query.rawJson), meter, {
             signal: ctx.signal,
           });
     try {
       await produce;
     } catch (err) {
-      body.destroy(err as Error); // aborts the upload: no object appears
+      meter.destroy(err as Error); // aborts the upload: no object appears
       await upload.catch(() => {});
       throw err;
     } finally {

@@ -1,0 +1,57 @@
+/**
+ * One export in a fresh process (so its peak RSS is the export's alone): env names the database,
+ * the S3 server, the workspace and the export; prints one JSON line with the figures.
+ */
+import { closePool, createPool, loadDbEnv } from '@coldcopy/db';
+import { createSilentLogger, type JobContext } from '@coldcopy/queue-core/runtime';
+import { createObjectStore, storageEnv } from '@coldcopy/storage';
+import { z } from 'zod';
+import { defaultAnalyticsConfig } from '../src/config.js';
+import type { AnalyticsDeps } from '../src/deps.js';
+import { exportDataHandler, type ExportDataResult } from '../src/handlers/export-data.js';
+import { createAnalyticsMetrics } from '../src/providers/analytics-metrics.js';
+import { createFakePerformanceCache } from '../src/providers/performance-cache.js';
+
+const env = z.object({ DATABASE_URL: z.string(), WORKSPACE_ID: z.uuid(), EXPORT_JOB_ID: z.uuid(), FORMAT: z.enum(['csv', 'json', 'xlsx']), ...storageEnv }).parse(process.env);
+const pool = createPool(loadDbEnv({ DATABASE_URL: env.DATABASE_URL, DATABASE_POOL_MAX: '3' }));
+const storage = createObjectStore(env);
+const deps: AnalyticsDeps = {
+  pool,
+  store: storage.store,
+  cache: createFakePerformanceCache(),
+  metrics: createAnalyticsMetrics(),
+  config: defaultAnalyticsConfig,
+  now: () => new Date(),
+};
+const ctx: JobContext<AnalyticsDeps> = {
+  job: { opts: { attempts: 1 } } as JobContext<AnalyticsDeps>['job'],
+  jobId: 'bench',
+  attempt: 1,
+  deps,
+  log: createSilentLogger(),
+  signal: new AbortController().signal,
+  progress: async () => undefined,
+};
+const started = performance.now();
+const cpu0 = process.cpuUsage();
+const result = (await exportDataHandler(
+  { workspaceId: env.WORKSPACE_ID, requestedBy: 'system', exportJobId: env.EXPORT_JOB_ID, type: 'email_events', format: env.FORMAT },
+  ctx,
+)) as ExportDataResult;
+const ms = performance.now() - started;
+const cpu = process.cpuUsage(cpu0);
+process.stdout.write(
+  `${JSON.stringify({
+    format: env.FORMAT,
+    rows: result.rowCount,
+    bytes: result.fileSize,
+    seconds: ms / 1000,
+    rowsPerSecond: Math.round(result.rowCount / (ms / 1000)),
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    objectKey: result.objectKey,
+    sha256: result.sha256,
+  })}\n`,
+);
+storage.close();
+await closePool(pool);
