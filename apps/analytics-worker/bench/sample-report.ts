@@ -13,11 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { closePool, createPool, loadDbEnv, loadReportData } from '@coldcopy/db';
 import { migrate } from '@coldcopy/db/migrate';
 import { seedDemo } from '@coldcopy/db/seed';
-import { databaseUrl, ensureDebianBinary, PostgresServer } from '@coldcopy/testing';
+import { databaseUrl, requireDebianBinary, PostgresServer } from '@coldcopy/testing';
 import { renderReportPdf } from '../src/domain/report-pdf.js';
 
 const OUT = fileURLToPath(new URL('../../../docs/analytics-report.png', import.meta.url));
-const pdftoppm = ensureDebianBinary('pdftoppm', 'poppler-utils');
+const pdftoppm = requireDebianBinary('pdftoppm', 'poppler-utils');
 if (!pdftoppm.path) throw new Error(pdftoppm.missing);
 
 const postgres = await PostgresServer.start();
