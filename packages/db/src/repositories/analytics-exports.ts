@@ -138,6 +138,8 @@ export class UnknownExportFieldError extends Error {
 export interface ExportQuery {
   readonly columns: readonly ExportColumn[];
   readonly text: string;
+  /** the same rows counted, without rendering or ordering them (same parameters) */
+  readonly countText: string;
   readonly values: unknown[];
   /** rows are JSON documents rendered by Postgres (gdpr in JSON: one bundle per lead) */
   readonly rawJson: boolean;
@@ -189,6 +191,7 @@ export function buildExportQuery(workspaceId: string, type: ExportType, format: 
                  'exported_at', now(),
                  'format_version', '1.0')::text AS bundle
                FROM leads t WHERE t.workspace_id = $1 AND t.id = ANY(${leads}::uuid[]) ORDER BY t.id`,
+        countText: `SELECT count(*) AS n FROM leads t WHERE t.workspace_id = $1 AND t.id = ANY(${leads}::uuid[])`,
       };
     }
     const columns = exportColumns('gdpr', fields);
@@ -201,7 +204,13 @@ export function buildExportQuery(workspaceId: string, type: ExportType, format: 
       section('campaign_email', 'campaign_emails'),
       section('email_event', 'email_events'),
     ].join('\nUNION ALL\n');
-    return { columns, rawJson: false, values, text: `SELECT ${columns.map((c) => c.sql).join(', ')} FROM (${union}) u ORDER BY lead_id, section, ts, record_id` };
+    return {
+      columns,
+      rawJson: false,
+      values,
+      text: `SELECT ${columns.map((c) => c.sql).join(', ')} FROM (${union}) u ORDER BY lead_id, section, ts, record_id`,
+      countText: `SELECT count(*) AS n FROM (${union}) u`,
+    };
   }
 
   const columns = exportColumns(type, fields);
@@ -249,6 +258,8 @@ export function buildExportQuery(workspaceId: string, type: ExportType, format: 
     rawJson: false,
     values,
     text: `SELECT ${columns.map((c) => c.sql).join(', ')} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order}`,
+    // counting the rendered, ordered query would sort every row once more before the export starts
+    countText: `SELECT count(*) AS n FROM ${from} WHERE ${where.join(' AND ')}`,
   };
 }
 
@@ -286,7 +297,7 @@ export async function openExportCursor(
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await client.query(`SELECT set_config('statement_timeout', $1, true)`, [String(options.statementTimeoutMs)]);
-    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM (${query.text}) q`, query.values);
+    const { rows } = await client.query<{ n: string }>(query.countText, query.values);
     const batchSize = options.batchSize ?? 2000;
     const stream = client.query(new QueryStream(query.text, query.values, { batchSize, highWaterMark: batchSize, rowMode: 'array' }));
     stream.once('error', () => void close(true));
