@@ -75,7 +75,10 @@ export function createApp(deps: AppDeps): DashboardApp {
     registry: deps.registry,
     onError: (err) => logger.warn('metrics scrape could not read Redis', { err: err.message }),
   });
-  const hasMetricsAccess = metricsAccess(env.METRICS_TOKEN);
+  const hasMetricsAccess = metricsAccess(env.METRICS_TOKEN, env.NODE_ENV === 'production');
+  if (!env.METRICS_TOKEN && env.NODE_ENV === 'production') {
+    logger.warn('METRICS_TOKEN is not set: /metrics answers 401 and /health shows no details in production until it is');
+  }
 
   app.get('/livez', (_req, res) => {
     res.type('text').send('ok\n');
@@ -167,9 +170,12 @@ export function createApp(deps: AppDeps): DashboardApp {
   return Object.assign(app, { metrics, sessions });
 }
 
-/** With METRICS_TOKEN set, /metrics (and worker details on /health) need `Authorization: Bearer <token>`. */
-function metricsAccess(token: string | undefined): (req: Request) => boolean {
-  if (!token) return () => true;
+/**
+ * With METRICS_TOKEN set, /metrics (and worker details on /health) need `Authorization: Bearer <token>`.
+ * Without it they are open in development and closed in production (the board is public there).
+ */
+function metricsAccess(token: string | undefined, production: boolean): (req: Request) => boolean {
+  if (!token) return () => !production;
   const expected = createHash('sha256').update(token).digest();
   return (req) => {
     const header = req.get('authorization') ?? '';

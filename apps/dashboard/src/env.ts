@@ -48,7 +48,7 @@ export const dashboardEnvSchema = z
       .optional(),
     /** Express `trust proxy` (hop count, `loopback`, CIDRs): needed for client IPs behind a proxy */
     TRUST_PROXY: z.string().default('false'),
-    /** When set, /metrics requires `Authorization: Bearer <token>`. */
+    /** When set, /metrics requires `Authorization: Bearer <token>`; in production /metrics and /health details are refused without it */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     /** Label of the environment badge on the board, e.g. `production` */
     ENVIRONMENT_LABEL: z.string().max(40).optional(),

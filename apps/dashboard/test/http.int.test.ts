@@ -235,6 +235,18 @@ describe('/metrics protection', () => {
   });
 });
 
+describe('/metrics in production without METRICS_TOKEN', () => {
+  const fx = useDashboard({ NODE_ENV: 'production' });
+
+  it('refuses /metrics and shows /health without details, and says so at start', async () => {
+    expect((await request(fx.app).get('/metrics')).status).toBe(401);
+    const health = await request(fx.app).get('/health');
+    expect(health.status).toBe(200);
+    expect(health.body.queues[0].workerConnections).toBeUndefined();
+    expect(fx.logs.some((l) => l.level === 'warn' && String(l.message).startsWith('METRICS_TOKEN is not set'))).toBe(true);
+  });
+});
+
 describe('server-side sessions', () => {
   const fx = useDashboard();
 

@@ -105,7 +105,8 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
       io.stderr(`jobs: ${err.message}\n`);
       return EXIT.usage;
     }
-    if (err instanceof Error && (err.name === 'ConfigError' || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')) {
+    // node:util parseArgs: unknown options, missing or dash-led values, stray positionals
+    if (err instanceof Error && (err.name === 'ConfigError' || /^ERR_PARSE_ARGS_/.test(String((err as { code?: unknown }).code)))) {
       io.stderr(`jobs: ${err.message}\n`);
       return EXIT.usage;
     }

@@ -65,6 +65,26 @@ describe('pnpm jobs', () => {
     expect(jobs(['frobnicate'], prefix).code).toBe(2);
   });
 
+  it('bad flag values exit 2 with one clear line and no stack; delays past the horizon are refused; nothing is written', async () => {
+    const data = JSON.stringify({ workspaceId: '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11', campaignEmailId: '0b8f1a8e-4c2d-4e57-9f0a-1d2c3b4a5e6f' });
+    const cases: Array<[string[], RegExp]> = [
+      [['--delay', '-5'], /--delay/],
+      [['--delay=-5'], /--delay must be a whole number of milliseconds/],
+      [['--delay', '1e30'], /--delay must be a whole number/],
+      [['--delay', '99999999999999'], /delay: must be at most 365 days/],
+      [['--run-at', '+275760-09-13T00:00:00.000Z'], /runAt: must be at most 365 days ahead/],
+      [['--run-at', 'next tuesday'], /runAt: must be a valid date/],
+      [['--priority'], /--priority/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = jobs(['enqueue', 'send-email', '--data', data, ...flags], prefix);
+      expect(r.code, `${flags.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+    expect(await redis.keys(`${prefix}:*`)).toEqual([]);
+  });
+
   it('every command that reads Redis names it on stderr (host, port, prefix), never the password; catalog reads none', () => {
     const { port } = new URL(redisUrl);
     for (const args of [['status'], ['schedules'], ['stuck'], ['dlq', 'list']]) {

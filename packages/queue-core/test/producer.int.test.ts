@@ -80,7 +80,13 @@ describe('producer (real Redis)', () => {
     await expect(p.enqueue(testSleep, { ms: 1, tag: 'b' }, { priority: 'urgent' as never })).rejects.toThrow(/priority: must be one of critical/);
     await expect(p.enqueue(testSleep, { ms: 1, tag: 'b' }, { delay: -5 })).rejects.toThrow(/delay/);
     await expect(p.enqueue(testSleep, { ms: 1, tag: 'b' }, { delay: 5, runAt })).rejects.toThrow(/either delay or runAt/);
+    // jobs that would never run: a delay past the horizon (default one year), a far-future runAt
+    await expect(p.enqueue(testSleep, { ms: 1, tag: 'b' }, { delay: 1e30 })).rejects.toThrow(/delay: must be at most 365 days/);
+    await expect(p.enqueue(testSleep, { ms: 1, tag: 'b' }, { runAt: '+275760-09-13T00:00:00.000Z' })).rejects.toThrow(/runAt: must be at most 365 days ahead/);
     expect(await keys()).toEqual(before);
+    // the horizon is the producer's to set
+    const patient = redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security: testSecurity(), maxDelayMs: 2 * 365 * 86_400_000 }), (x) => x.close());
+    await expect(patient.enqueue(testSleep, { ms: 1, tag: 'c' }, { delay: 400 * 86_400_000 })).resolves.toMatchObject({ queue: 'maintenance' });
   });
 
   it('fails fast with QueueUnavailableError when Redis is down', async () => {

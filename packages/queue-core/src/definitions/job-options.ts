@@ -54,11 +54,21 @@ export function keyFromParts(parts: ReadonlyArray<string | number | boolean>): s
   return parts.map(String).join('.');
 }
 
+/**
+ * How far ahead a job may be scheduled by default (`delay` or `runAt`): one year. A larger value is
+ * almost always a unit mistake (seconds for ms, a year typed wrong), and Bull would keep the job
+ * forever in the delayed set. Producers take `maxDelayMs` to allow more.
+ */
+export const DEFAULT_MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
+
+const describeMs = (ms: number) => (ms % 86_400_000 === 0 ? `${ms / 86_400_000} days` : `${ms} ms`);
+
 /** Validates enqueue options; returns the Bull options, or throws naming every bad option. */
 export function resolveEnqueueOptions(
   def: AnyJobDefinition,
   options: EnqueueOptions | undefined,
   now: number,
+  maxDelayMs: number = DEFAULT_MAX_DELAY_MS,
 ): { opts: Bull.JobOptions; idempotencyKey: string | undefined } {
   const base = baseJobOptions(def);
   if (options === undefined) return { opts: { ...base }, idempotencyKey: undefined };
@@ -74,10 +84,13 @@ export function resolveEnqueueOptions(
   } else if (delay !== undefined) {
     if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0) {
       issues.push({ path: 'delay', message: 'must be a non-negative integer number of milliseconds' });
+    } else if (delay > maxDelayMs) {
+      issues.push({ path: 'delay', message: `must be at most ${describeMs(maxDelayMs)} (${maxDelayMs} ms) ahead` });
     } else if (delay > 0) opts.delay = delay;
   } else if (runAt !== undefined) {
     const at = runAt instanceof Date ? runAt.getTime() : typeof runAt === 'string' ? Date.parse(runAt) : NaN;
     if (!Number.isFinite(at)) issues.push({ path: 'runAt', message: 'must be a valid date or ISO 8601 string' });
+    else if (at - now > maxDelayMs) issues.push({ path: 'runAt', message: `must be at most ${describeMs(maxDelayMs)} ahead` });
     else if (at > now) opts.delay = at - now;
   }
   if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length < 1 || idempotencyKey.length > 500)) {

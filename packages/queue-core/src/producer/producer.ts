@@ -41,6 +41,8 @@ export interface ProducerConfig {
   readonly shards?: ShardCounts;
   /** Redis Cluster key layout (sharding.ts); default: `BULL_CLUSTER`, or a prefix containing `{` */
   readonly cluster?: boolean;
+  /** the furthest ahead a `delay` or `runAt` may schedule a job, ms (default one year) */
+  readonly maxDelayMs?: number;
 }
 
 export interface EnqueuedJob {
@@ -192,7 +194,7 @@ export class Producer {
   }
 
   private prepare(def: AnyJobDefinition, payload: JobPayload<AnyJobDefinition>, options: EnqueueOptions | undefined) {
-    const { opts, idempotencyKey } = resolveEnqueueOptions(def, options, Date.now());
+    const { opts, idempotencyKey } = resolveEnqueueOptions(def, options, Date.now(), this.config.maxDelayMs);
     const key = idempotencyKey ?? (def.idempotencyKey ? keyFromParts(def.idempotencyKey(payload)) : undefined);
     if (key !== undefined) opts.jobId = jobIdFor(def, key, sha256);
     // Sensitive fields encrypted, then the stored data signed into opts (job-security.ts).
