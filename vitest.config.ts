@@ -35,7 +35,7 @@ export default defineConfig({
           name: 'integration',
           // after the unit project, with its own worker limit
           sequence: { groupOrder: 1 },
-          include: ['packages/*/test/**/*.int.test.ts', 'apps/*/test/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+          include: ['packages/*/test/**/*.int.test.ts', 'apps/*/test/**/*.int.test.ts', 'examples/*/test/**/*.int.test.ts', 'test/**/*.int.test.ts'],
           environment: 'node',
           env: { NODE_OPTIONS: nodeOptions },
           globalSetup: ['packages/testing/src/global-setup.ts'],
