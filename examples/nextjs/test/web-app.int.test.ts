@@ -18,12 +18,18 @@ import { TEST_SIGNING_KEYS, useEmailHarness } from '../../../apps/email-worker/t
 import { spawnEmailWorker, type EmailWorkerProcess } from '../../../apps/email-worker/test/worker-process.js';
 import { ROOT } from '../../../scripts/deploy/apps.js';
 
-const PACKAGES = ['queue-core', 'web'] as const;
+// in build order: web imports the other two
+const PACKAGES = ['queue-core', 'sns', 'web'] as const;
 const BUILD_MS = 600_000;
 
 type Exports = Record<string, string | Record<string, string>>;
 const manifest = (pkg: string) =>
-  JSON.parse(readFileSync(join(ROOT, 'packages', pkg, 'package.json'), 'utf8')) as { name: string; exports: Exports; files: string[] };
+  JSON.parse(readFileSync(join(ROOT, 'packages', pkg, 'package.json'), 'utf8')) as {
+    name: string;
+    exports: Exports;
+    files: string[];
+    publishConfig: { exports: Exports };
+  };
 
 /** pnpm at the pinned version: the global one, or through npx as scripts/lib.sh does without it. */
 function pnpm(): [string, string[]] {
@@ -32,7 +38,7 @@ function pnpm(): [string, string[]] {
   return global.status === 0 && global.stdout.trim() === pinned ? ['pnpm', []] : ['npx', ['--yes', `pnpm@${pinned}`]];
 }
 
-/** Builds queue-core, then web (tsup from each package's own devDependencies: no pnpm needed). */
+/** Builds queue-core, sns, then web (tsup from each package's own devDependencies: no pnpm needed). */
 function buildWebPackages(): void {
   for (const pkg of PACKAGES) {
     const dir = join(ROOT, 'packages', pkg);
@@ -66,9 +72,15 @@ describe('web-facing packages: build and pack', () => {
 
   it('every export has ESM JavaScript and declarations in dist/, and its sources under the "@coldcopy/source" condition', () => {
     for (const pkg of PACKAGES) {
-      const { exports } = manifest(pkg);
+      const { exports, publishConfig } = manifest(pkg);
       for (const [subpath, target] of Object.entries(exports)) {
         if (typeof target === 'string') continue; // ./package.json
+        if (!('default' in target)) {
+          // a workspace-only entry (test helpers): sources only, and not in the tarball's exports
+          expect(Object.keys(target), `${pkg} ${subpath}`).toEqual(['@coldcopy/source']);
+          expect(publishConfig.exports, `${pkg} ${subpath}`).not.toHaveProperty(subpath);
+          continue;
+        }
         expect(Object.keys(target), `${pkg} ${subpath}`).toEqual(['@coldcopy/source', 'types', 'default']);
         for (const file of Object.values(target)) expect(existsSync(join(ROOT, 'packages', pkg, file)), `${pkg} ${subpath} → ${file}`).toBe(true);
         expect(target.default).toMatch(/^\.\/dist\/.*\.js$/);
@@ -93,7 +105,7 @@ describe('web-facing packages: build and pack', () => {
       }
     }
     const web = tarballs.get('web')!.manifest as { dependencies: Record<string, string> };
-    expect(Object.keys(web.dependencies).sort()).toEqual(['@coldcopy/queue-core', 'zod']);
+    expect(Object.keys(web.dependencies).sort()).toEqual(['@coldcopy/queue-core', '@coldcopy/sns', 'zod']);
   });
 
   it('without the source condition, Node loads the built files (what a web app outside this workspace runs)', () => {
@@ -119,6 +131,7 @@ function nextEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 const APP = join(ROOT, 'examples/nextjs');
+const SNS_TOPIC = 'arn:aws:sns:us-east-1:123456789012:ses-events';
 const NEXT = join(APP, 'node_modules/.bin/next');
 
 describe('examples/nextjs: next build (Turbopack), next start, POSTs, the email worker', () => {
@@ -137,7 +150,7 @@ describe('examples/nextjs: next build (Turbopack), next start, POSTs, the email 
     expect(build).toMatch(/ƒ \/api\/webhooks\/ses/);
   });
 
-  it('answers 400 (non-JSON, invalid data with its issues), 202 with a signed job the email worker sends, the SES route 202, then 503 once Redis is unreachable', async () => {
+  it('answers 400 (non-JSON, invalid data with its issues), 202 with a signed job the email worker sends, 403 from the SES route for a forged notification, then 503 once Redis is unreachable', async () => {
     const redisServer = await RedisServer.start();
     const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
     const port = await freePort();
@@ -149,7 +162,7 @@ describe('examples/nextjs: next build (Turbopack), next start, POSTs, the email 
       const campaignEmailId = seed.sendIds[0]!;
       next = spawn(NEXT, ['start', '--port', String(port), '--hostname', '127.0.0.1'], {
         cwd: APP,
-        env: nextEnv({ REDIS_URL: redisServer.url, BULL_PREFIX: h.prefix, JOB_SIGNING_KEYS: TEST_SIGNING_KEYS }),
+        env: nextEnv({ REDIS_URL: redisServer.url, BULL_PREFIX: h.prefix, JOB_SIGNING_KEYS: TEST_SIGNING_KEYS, SNS_TOPIC_ARNS: SNS_TOPIC }),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       next.stdout!.on('data', (d: Buffer) => (log += d.toString()));
@@ -194,17 +207,23 @@ describe('examples/nextjs: next build (Turbopack), next start, POSTs, the email 
       expect(row.rows[0]).toEqual({ status: 'sent' });
       expect(await h.ses.emails()).toHaveLength(1);
 
-      // the worker stops, so what the SNS route enqueues stays queued for inspection
+      // the worker stops
       worker.child.kill('SIGTERM');
       await worker.exited;
       worker = undefined;
-      const sns = await post('/api/webhooks/ses', JSON.stringify({ Type: 'Notification', MessageId: 'm-1', Message: '{}' }), 'text/plain; charset=UTF-8');
-      expect(sns.status).toBe(202);
+      // the SNS route verifies before it enqueues: a forged notification gets 403 and leaves nothing
+      const forged = await post(
+        '/api/webhooks/ses',
+        JSON.stringify({ Type: 'Notification', MessageId: 'm-1', TopicArn: SNS_TOPIC, Message: '{}', SignatureVersion: '2', Signature: 'AAAA', SigningCertURL: 'https://sns.us-east-1.amazonaws.com/x.pem' }),
+        'text/plain; charset=UTF-8',
+      );
+      expect(forged.status, log).toBe(403);
       const names: string[] = [];
       for (const key of await redis.keys(`${h.prefix}:email:*`)) {
         if ((await redis.type(key)) === 'hash') names.push((await redis.hget(key, 'name')) ?? '');
       }
-      expect(names).toEqual(expect.arrayContaining(['process-webhook', 'send-email']));
+      expect(names).toContain('send-email');
+      expect(names).not.toContain('process-webhook'); // (the worker's schedules are there too)
 
       // Redis goes away: the producer fails fast and the route answers 503
       redis.disconnect();
