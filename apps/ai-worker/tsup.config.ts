@@ -1,0 +1,15 @@
+import { defineConfig } from 'tsup';
+
+// Same shape as every app (code-style.md §8): our workspace packages are bundled, every npm
+// dependency stays external, bull always (it reads its Lua scripts from disk).
+export default defineConfig({
+  entry: { main: 'src/main.ts' },
+  format: ['esm'],
+  target: 'node20',
+  platform: 'node',
+  outDir: 'dist',
+  sourcemap: true,
+  clean: true,
+  noExternal: [/^@coldcopy\//],
+  external: ['bull'],
+});
