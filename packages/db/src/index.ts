@@ -29,6 +29,11 @@ export {
   sslOptions,
   withTransaction,
 } from './pool.js';
+export * from './repositories/ai-budget.js';
+export * from './repositories/ai-drafts.js';
+export * from './repositories/ai-meetings.js';
+export * from './repositories/ai-replies.js';
+export * from './repositories/ai-sentiment.js';
 export * from './repositories/analytics-exports.js';
 export * from './repositories/analytics-reports.js';
 export * from './repositories/analytics-stats.js';
