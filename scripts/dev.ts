@@ -302,7 +302,7 @@ async function ensureDatabase(url: string): Promise<void> {
 // ---------------------------------------------------------------------------------- the stack
 
 let stopping = false;
-let servers: { redis?: Child; postgres?: DevPostgres; ses?: Child } = {};
+let servers: { redis?: Child; postgres?: DevPostgres; ses?: Child; fakeLlm?: Child } = {};
 
 /** The stack's settings for other terminals and the CLI (resolveSettings in packages/cli). */
 const devEnvFile = join(DATA, DEV_ENV_FILE);
@@ -314,10 +314,11 @@ function removeDevEnv(): void {
 
 async function shutdown(): Promise<void> {
   removeDevEnv();
-  const apps = children.filter((c) => c !== servers.redis && c !== servers.ses);
+  const apps = children.filter((c) => c !== servers.redis && c !== servers.ses && c !== servers.fakeLlm);
   say('stopping the apps (graceful shutdown; Ctrl-C again to kill)…');
   await stopChildren(apps, 30_000);
   if (servers.ses) await stopChildren([servers.ses], 5_000);
+  if (servers.fakeLlm) await stopChildren([servers.fakeLlm], 5_000);
   if (servers.redis) {
     say('stopping Redis (AOF flushed to .data/redis)');
     await stopChildren([servers.redis], 15_000);
@@ -519,6 +520,10 @@ async function main(argv: string[]): Promise<void> {
   }
   const sesBin = sesEmulatorBin(apps);
   if (sesBin) await requirePort(sesPort, 'SES emulator', 'DEV_SES_PORT');
+  // the AI worker's local stand-in for OpenAI and Anthropic (apps/ai-worker/fake-llm)
+  const fakeLlmApp = apps.find((a) => a.devServices.includes('fake-llm'));
+  const fakeLlmPort = envPort('DEV_FAKE_LLM_PORT', 4010);
+  if (fakeLlmApp) await requirePort(fakeLlmPort, 'fake LLM server', 'DEV_FAKE_LLM_PORT');
 
   const redisUrl = process.env.REDIS_URL || `redis://127.0.0.1:${envPort('DEV_REDIS_PORT', 6390)}`;
   if (process.env.REDIS_URL) say(`using REDIS_URL from the environment`);
@@ -553,8 +558,18 @@ async function main(argv: string[]): Promise<void> {
     await waitFor('the SES emulator', () => httpOk(`${sesUrl}/health-check`), 20_000, () => !servers.ses!.exited);
   }
 
+  const fakeLlmUrl = `http://127.0.0.1:${fakeLlmPort}`;
+  if (fakeLlmApp) {
+    servers.fakeLlm = start('fake-llm', process.execPath, ['--import', TSX, 'fake-llm/main.ts'], {
+      cwd: fakeLlmApp.dir,
+      env: { ...process.env, FAKE_LLM_PORT: String(fakeLlmPort) },
+      color: 95,
+    });
+    await waitFor('the fake LLM server', () => httpOk(`${fakeLlmUrl}/__fake/requests`), 20_000, () => !servers.fakeLlm!.exited);
+  }
+
   const prefix = process.env.BULL_PREFIX || 'bull';
-  const vars = { redisUrl, databaseUrl, sesUrl, sesPort: String(sesPort) };
+  const vars = { redisUrl, databaseUrl, sesUrl, sesPort: String(sesPort), fakeLlmUrl };
   const secrets = devSecrets();
   // The stack's settings for other terminals (set -a; . .data/dev.env; set +a) and for the CLI,
   // which reads them by itself while COLDCOPY_DEV_PID runs.

@@ -69,7 +69,7 @@ describe('npm run dev (scripts/dev.ts)', () => {
     apps = await discoverApps(ROOT, () => {}); // lenient, as dev.ts is
     data = mkdtempSync(join(tmpdir(), 'coldcopy-dev-'));
     chmodSync(data, 0o755); // the postgres user (under root) must reach its cluster inside
-    for (const k of ['redis', 'postgres', 'ses', 'dashboard', 'health']) ports[k] = await freePort();
+    for (const k of ['redis', 'postgres', 'ses', 'fakeLlm', 'dashboard', 'health']) ports[k] = await freePort();
     // Worker health ports are consecutive from the base: take a base below the kernel's ephemeral
     // range (32768+, where other tests' connections land) whose ports are all free right now.
     ports.health = await freeRange(apps.length + 1);
@@ -79,6 +79,7 @@ describe('npm run dev (scripts/dev.ts)', () => {
       DEV_REDIS_PORT: String(ports.redis),
       DEV_POSTGRES_PORT: String(ports.postgres),
       DEV_SES_PORT: String(ports.ses),
+      DEV_FAKE_LLM_PORT: String(ports.fakeLlm),
       DEV_DASHBOARD_PORT: String(ports.dashboard),
       DEV_HEALTH_PORT_BASE: String(ports.health),
       BULL_PREFIX: 'bull',

@@ -29,7 +29,8 @@ export function assessThread(
       alerts.push({ messageId: m.messageId, severity: 'critical', alertType: 'negative_sentiment', message: `Lead message scored ${m.score.toFixed(2)} (below ${CRITICAL_SCORE})`, score: m.score });
     }
     const previous = lead[i - 1];
-    if (previous && previous.score - m.score > DROP_WARNING) {
+    // scores have three decimals (numeric(4,3)): compare the drop at that precision, not in binary floating point
+    if (previous && round3(previous.score - m.score) > DROP_WARNING) {
       alerts.push({
         messageId: m.messageId,
         severity: 'warning',

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
-import type { RateLimiter } from '@coldcopy/queue-core/worker';
+import type { RateLimiter } from '@coldcopy/queue-core/runtime';
 import type { Redis } from 'ioredis';
 import { LlmError, type LlmProvider } from './llm-client.js';
 import { slowDownMs, type ProviderLimits } from './provider-limits.js';

@@ -1,0 +1,14 @@
+import { runWorkerApp } from '@coldcopy/queue-core/runtime';
+import { closeDeps, createDeps } from './deps.js';
+import { aiWorkerEnv } from './env.js';
+import { handlers } from './handlers/index.js';
+
+// The composition root: env → deps → worker → health server → signals (queue-core runtime/app.ts).
+await runWorkerApp({
+  app: 'ai-worker',
+  queue: 'ai',
+  env: aiWorkerEnv,
+  handlers,
+  createDeps,
+  closeDeps,
+});

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
+import type { AnyJobDefinition, JobInput } from '@coldcopy/queue-core';
+import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
+import { createRateLimiter, createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
+import { createTestDatabase, deletePrefix, testPrefix, type TestDatabase } from '@coldcopy/testing';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
+import { startFakeLlmServer, type FakeLlmServer } from '../fake-llm/server.js';
+import { createLlmClients, type AiDeps } from '../src/deps.js';
+import { handlers } from '../src/handlers/index.js';
+import { createAiMetrics } from '../src/providers/ai-metrics.js';
+import { createFakeCalendar, type BusyInterval } from '../src/providers/calendar.js';
+import type { LlmProvider } from '../src/providers/llm-client.js';
+import { createLlmRouter } from '../src/providers/llm-router.js';
+import { createPgAiStore } from '../src/providers/pg-ai-store.js';
+import { unlimitedProviderLimits, type ProviderLimits } from '../src/providers/provider-limits.js';
+import { createRedisProviderLimits, type ProviderLimitSettings } from '../src/providers/redis-provider-limits.js';
+import { TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from './keys.js';
+
+export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KEYS, encryptionKeys: TEST_ENCRYPTION_KEYS });
+
+/**
+ * One test database and one fake LLM server per file; a Bull/Redis prefix per test. Real adapters
+ * (the official SDKs over a socket), the real Postgres store and Redis limits; only the calendar is
+ * a fake (the integration worker will provide the real one).
+ */
+export function useAiHarness() {
+  const state = {} as { db: TestDatabase; pool: Pool; fake: FakeLlmServer; redis: Redis; producer: Producer; prefix: string; workers: Worker[]; limits: ProviderLimits[] };
+  beforeAll(async () => {
+    state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
+    state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '12' }));
+    state.fake = await startFakeLlmServer();
+    state.redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
+  });
+  afterAll(async () => {
+    await state.fake?.close();
+    await state.redis?.quit();
+    if (state.pool) await closePool(state.pool);
+    await state.db?.drop();
+  });
+  beforeEach(async () => {
+    state.prefix = testPrefix();
+    state.workers = [];
+    state.limits = [];
+    state.fake.reset();
+    state.producer = new Producer({ redisUrl: inject('redisUrl'), prefix: state.prefix, security: testSecurity() });
+  });
+  afterEach(async () => {
+    for (const w of state.workers) await w.close(5000);
+    for (const l of state.limits) await l.close();
+    await state.producer?.close();
+    await deletePrefix(inject('redisUrl'), state.prefix);
+  });
+
+  interface DepsOptions {
+    providers?: readonly LlmProvider[];
+    defaultProvider?: LlmProvider;
+    fallback?: boolean;
+    busy?: BusyInterval[];
+    limits?: Partial<Record<LlmProvider, Omit<ProviderLimitSettings, 'apiKey'>>>;
+    now?: () => Date;
+  }
+
+  function deps(options: DepsOptions = {}): AiDeps {
+    const providers = options.providers ?? ['openai', 'anthropic'];
+    const clients = createLlmClients({
+      OPENAI_API_KEY: providers.includes('openai') ? 'test-openai' : undefined,
+      OPENAI_BASE_URL: state.fake.openaiBaseUrl,
+      ANTHROPIC_API_KEY: providers.includes('anthropic') ? 'test-anthropic' : undefined,
+      ANTHROPIC_BASE_URL: state.fake.anthropicBaseUrl,
+    });
+    let limits: ProviderLimits = unlimitedProviderLimits;
+    if (options.limits) {
+      limits = createRedisProviderLimits({
+        redis: state.redis,
+        limiter: createRateLimiter(state.redis, { prefix: `${state.prefix}:ai:rate` }),
+        prefix: `${state.prefix}:ai`,
+        providers: Object.fromEntries(Object.entries(options.limits).map(([p, s]) => [p, { ...s, apiKey: `test-${p}` }])),
+        maxWaitMs: 5000,
+      });
+      state.limits.push(limits);
+    }
+    return {
+      store: createPgAiStore(state.pool, { staleHoldMs: 1_800_000 }),
+      llm: createLlmRouter({ clients, models: { openai: 'gpt-4.1-mini', anthropic: 'claude-haiku-4-5' }, defaultProvider: options.defaultProvider ?? providers[0]!, fallback: options.fallback ?? true, limits }),
+      calendar: createFakeCalendar(options.busy),
+      metrics: createAiMetrics(),
+      config: { timeoutMs: 5000 },
+      now: options.now ?? (() => new Date()),
+    };
+  }
+
+  async function worker(d: AiDeps, concurrency = 3): Promise<Worker> {
+    const w = await startWorker({
+      queue: 'ai',
+      handlers,
+      deps: d,
+      logger: createSilentLogger(),
+      redisUrl: inject('redisUrl'),
+      prefix: state.prefix,
+      security: testSecurity(),
+      deadLetters: false,
+      concurrency,
+    });
+    state.workers.push(w);
+    return w;
+  }
+
+  /** Enqueues through the real producer and waits for the outcome. */
+  async function run<J extends AnyJobDefinition>(w: Worker, def: J, input: JobInput<J>): Promise<{ state: 'completed' | 'failed'; value: any; reason: string; attempts: number; jobId: string }> {
+    const { id } = await state.producer.enqueue(def, input);
+    const job = (await w.bull.getJob(id))!;
+    try {
+      const value = await job.finished();
+      return { state: 'completed', value, reason: '', attempts: (await w.bull.getJob(id))!.attemptsMade, jobId: id };
+    } catch (err) {
+      const after = (await w.bull.getJob(id))!;
+      return { state: 'failed', value: undefined, reason: (err as Error).message, attempts: after.attemptsMade, jobId: id };
+    }
+  }
+
+  async function seedWorkspace(options: { balance?: number; settings?: Record<string, unknown> } = {}): Promise<{ workspaceId: string; leadId: string }> {
+    const workspaceId = randomUUID();
+    await state.pool.query(
+      `INSERT INTO workspaces (id, name, slug, status, settings, ai_tokens_balance) VALUES ($1, 'AI test', $2, 'active', $3, $4)`,
+      [workspaceId, `ai-${workspaceId.slice(0, 8)}`, options.settings ?? {}, options.balance ?? 1_000_000],
+    );
+    const { rows } = await state.pool.query<{ id: string }>(
+      `INSERT INTO leads (workspace_id, email, first_name, last_name, company, title, industry)
+       VALUES ($1, $2, 'Dana', 'Reyes', 'Northwind', 'Head of Sales', 'Logistics') RETURNING id`,
+      [workspaceId, `dana.${workspaceId.slice(0, 8)}@northwind.example`],
+    );
+    return { workspaceId, leadId: rows[0]!.id };
+  }
+
+  async function balance(workspaceId: string): Promise<{ balance: number; used: number }> {
+    const { rows } = await state.pool.query('SELECT ai_tokens_balance, ai_tokens_used FROM workspaces WHERE id = $1', [workspaceId]);
+    return { balance: Number(rows[0].ai_tokens_balance), used: Number(rows[0].ai_tokens_used) };
+  }
+
+  return Object.assign(state, { deps, worker, run, seedWorkspace, balance });
+}
