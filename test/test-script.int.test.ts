@@ -79,7 +79,6 @@ describe('npm test on a fresh clone', () => {
   it(`the clone has nothing beside it and passes ${IS_ROOT ? 'as a non-root user after root' : 'as this user'}`, async () => {
     expect(readdirSync(base).sort()).toEqual(['home', 'repo']);
     expect(existsSync(join(clone, '..', 'shared'))).toBe(false);
-    if (IS_ROOT) expect(existsSync(OLD_FIXED_PATH)).toBe(true);
 
     const env = [`HOME=${home}`, `PATH=${systemPath()}`, 'LANG=C.UTF-8', `CI=${process.env.CI ?? ''}`];
     const command = 'npm test -- --project unit scripts/self-contained.test.ts packages/testing/src/system-packages.test.ts';
