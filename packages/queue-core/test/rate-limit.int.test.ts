@@ -6,7 +6,7 @@ import { createRateLimiter } from '../src/redis/rate-limit.js';
 import { useIsolatedRedis } from './helpers.js';
 
 const redis = useIsolatedRedis();
-const RATE_LIMIT_MODULE = fileURLToPath(new URL('../src/rate-limit.ts', import.meta.url));
+const RATE_LIMIT_MODULE = fileURLToPath(new URL('../src/redis/rate-limit.ts', import.meta.url));
 
 /** Largest number of timestamps inside any half-open window [t, t + windowMs) starting at one of them. */
 function maxInAnyWindow(times: readonly number[], windowMs: number): number {
