@@ -13,16 +13,15 @@ import { createHash, randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { closePool, createPool, EXPORT_COLUMNS, loadDbEnv } from '@coldcopy/db';
+import { closePool, createPool, loadDbEnv } from '@coldcopy/db';
 import { migrate } from '@coldcopy/db/migrate';
 import { createObjectStore, storageEnv } from '@coldcopy/storage';
 import { startS3TestServer } from '@coldcopy/storage/testing';
 import { databaseUrl, PostgresServer } from '@coldcopy/testing';
 import ExcelJS from 'exceljs';
 import { z } from 'zod';
-import { to as copyTo } from 'pg-copy-streams';
 import { build } from 'tsup';
-import { createExportJob, insertEvents } from '../test/fixtures.js';
+import { createExportJob, emailEventsCsvChecksum, insertEvents } from '../test/fixtures.js';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const XLSX_ROWS = Number(process.env.XLSX_ROWS ?? 1_200_000);
@@ -87,20 +86,7 @@ try {
 
   // CSV object against Postgres's own rendering of the same rows
   const csv = results[0]!;
-  const cols = EXPORT_COLUMNS.email_events;
-  const client = await pool.connect();
-  await client.query('SET statement_timeout = 0');
-  const copy = client.query(copyTo(`COPY (SELECT ${cols.map((c) => c.sql).join(', ')} FROM email_events t WHERE t.workspace_id = '${workspaceId}' ORDER BY t.created_at, t.id) TO STDOUT WITH (FORMAT csv)`));
-  const hash = createHash('sha256').update(`${cols.map((c) => c.header).join(',')}\r\n`);
-  let tail = '';
-  for await (const chunk of copy as AsyncIterable<Buffer>) {
-    const text = tail + chunk.toString('utf8');
-    const cut = text.lastIndexOf('\n') + 1;
-    hash.update(text.slice(0, cut).replace(/\n/g, '\r\n'));
-    tail = text.slice(cut);
-  }
-  client.release();
-  const fromDatabase = hash.digest('hex');
+  const fromDatabase = await emailEventsCsvChecksum(pool, workspaceId);
   const store = createObjectStore(z.object(storageEnv).parse(s3.env)).store;
   const objectHash = createHash('sha256');
   for await (const c of await store.get(csv.objectKey)) objectHash.update(c as Buffer);

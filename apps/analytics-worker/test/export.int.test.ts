@@ -3,10 +3,9 @@ import { Readable } from 'node:stream';
 import { EXPORT_COLUMNS, TenancyError } from '@coldcopy/db';
 import { seedDemo } from '@coldcopy/db/seed';
 import ExcelJS from 'exceljs';
-import { to as copyTo } from 'pg-copy-streams';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { exportDataHandler, type ExportDataResult } from '../src/handlers/export-data.js';
-import { createExportJob, insertEvents } from './fixtures.js';
+import { createExportJob, emailEventsCsvChecksum, insertEvents } from './fixtures.js';
 import { testContext, useAnalyticsHarness } from './harness.js';
 
 const h = useAnalyticsHarness({ s3: true });
@@ -42,25 +41,8 @@ describe('export-data', () => {
     expect(result.rowCount).toBe(rows[0].n);
     expect(result.objectKey).toMatch(new RegExp(`^workspaces/${A}/exports/\\d{8}T\\d{6}Z/[0-9a-f]{16}/email_events-export\\.csv$`));
 
-    // Postgres renders the same columns as CSV (NULL unquoted, fields with , " or line breaks
-    // quoted: RFC 4180), with CRLF line ends; the seeded values contain no line breaks
-    const cols = EXPORT_COLUMNS.email_events;
-    const client = await h.pool.connect();
-    const copy = client.query(
-      copyTo(
-        `COPY (SELECT ${cols.map((c) => c.sql).join(', ')} FROM email_events t WHERE t.workspace_id = '${A}' ORDER BY t.created_at, t.id) TO STDOUT WITH (FORMAT csv)`,
-      ),
-    );
-    const hash = createHash('sha256').update(`${cols.map((c) => c.header).join(',')}\r\n`);
-    let tail = '';
-    for await (const chunk of copy as AsyncIterable<Buffer>) {
-      const text = tail + chunk.toString('utf8');
-      const cut = text.lastIndexOf('\n') + 1;
-      hash.update(text.slice(0, cut).replace(/\n/g, '\r\n'));
-      tail = text.slice(cut);
-    }
-    client.release();
-    const fromDatabase = hash.digest('hex');
+    // Postgres renders the same columns as CSV (fixtures.ts)
+    const fromDatabase = await emailEventsCsvChecksum(h.pool, A);
     const body = await readObject(result.objectKey);
     expect(createHash('sha256').update(body).digest('hex')).toBe(fromDatabase);
     expect(result.sha256).toBe(fromDatabase);

@@ -1,4 +1,6 @@
-import { maintainEmailEventsPartitions, type Pool } from '@coldcopy/db';
+import { createHash } from 'node:crypto';
+import { EXPORT_COLUMNS, maintainEmailEventsPartitions, type Pool } from '@coldcopy/db';
+import { to as copyTo } from 'pg-copy-streams';
 
 /** An export_jobs row as the web app creates it (pending). */
 export async function createExportJob(pool: Pool, workspaceId: string, type: string, format: string): Promise<string> {
@@ -32,6 +34,34 @@ export async function insertEvents(pool: Pool, workspaceId: string, count: numbe
       );
     }
     await client.query('RESET statement_timeout');
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * SHA-256 of the email_events CSV export computed by Postgres itself: COPY of the export's
+ * columns in its order (NULL unquoted, fields with a comma, quote or line break quoted: RFC
+ * 4180), with our header and CRLF line ends. Valid for values without line breaks (the seeded ones).
+ */
+export async function emailEventsCsvChecksum(pool: Pool, workspaceId: string): Promise<string> {
+  const cols = EXPORT_COLUMNS.email_events;
+  const client = await pool.connect();
+  try {
+    await client.query('SET statement_timeout = 0');
+    const copy = client.query(
+      copyTo(`COPY (SELECT ${cols.map((c) => c.sql).join(', ')} FROM email_events t WHERE t.workspace_id = '${workspaceId}' ORDER BY t.created_at, t.id) TO STDOUT WITH (FORMAT csv)`),
+    );
+    const hash = createHash('sha256').update(`${cols.map((c) => c.header).join(',')}\r\n`);
+    let tail = '';
+    for await (const chunk of copy as AsyncIterable<Buffer>) {
+      const text = tail + chunk.toString('utf8');
+      const cut = text.lastIndexOf('\n') + 1;
+      hash.update(text.slice(0, cut).replace(/\n/g, '\r\n'));
+      tail = text.slice(cut);
+    }
+    await client.query('RESET statement_timeout');
+    return hash.digest('hex');
   } finally {
     client.release();
   }
