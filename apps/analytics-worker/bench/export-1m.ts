@@ -41,6 +41,9 @@ await build({
   target: 'node24',
   noExternal: [/^@coldcopy\//],
   external: ['bull'],
+  esbuildOptions(options) {
+    options.conditions = ['@coldcopy/source'];
+  },
   config: false,
   silent: true,
 });
