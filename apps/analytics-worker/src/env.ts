@@ -35,7 +35,7 @@ export const analyticsWorkerEnv = {
   EXPORT_MAX_BYTES: int(500 * 1024 * 1024),
   /** export-data: rows fetched from the cursor per round trip */
   EXPORT_BATCH_ROWS: int(2_000),
-  /** export-data: time limit of each cursor fetch */
+  /** export-data: time limit of the count before an export (the cursor's read is bounded by the job's time budget) */
   EXPORT_STATEMENT_TIMEOUT_MS: int(120_000),
   /** export-data: rows per XLSX sheet including the header (Excel's limit is 1,048,576) */
   XLSX_MAX_ROWS_PER_SHEET: z.coerce.number().int().min(2).max(1_048_576).default(1_048_576),

@@ -280,6 +280,7 @@ export interface ExportCursor {
 export async function openExportCursor(
   pool: Pool,
   query: ExportQuery,
+  /** `statementTimeoutMs` bounds the count */
   options: { readonly batchSize?: number; readonly statementTimeoutMs: number },
 ): Promise<ExportCursor> {
   const client: PoolClient = await pool.connect();
@@ -298,6 +299,10 @@ export async function openExportCursor(
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await client.query(`SELECT set_config('statement_timeout', $1, true)`, [String(options.statementTimeoutMs)]);
     const { rows } = await client.query<{ n: string }>(query.countText, query.values);
+    // Postgres counts a cursor's whole read as one statement (its fetches share one timer until
+    // the protocol's Sync, which pg-cursor sends only at the end), so a per-fetch limit does not
+    // exist: the read is bounded by the job's time budget instead, whose abort ends the stream.
+    await client.query(`SELECT set_config('statement_timeout', '0', true)`);
     const batchSize = options.batchSize ?? 2000;
     const stream = client.query(new QueryStream(query.text, query.values, { batchSize, highWaterMark: batchSize, rowMode: 'array' }));
     stream.once('error', () => void close(true));
