@@ -19,10 +19,9 @@ import { createFakeAlerter } from '../src/providers/operations.js';
 import type { EndpointLimit } from '../src/providers/provider-limits.js';
 import { createRedisProviderLimits, type RedisProviderLimits } from '../src/providers/redis-provider-limits.js';
 
-/** Test-only job signing key (queue-core signs every job); worker processes get it as JOB_SIGNING_KEYS. */
-export const TEST_SIGNING_KEYS = 't1:3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=';
-export const HUNTER_KEY = 'hunter-test-key-0123456789';
-export const APOLLO_KEY = 'apollo-test-key-0123456789';
+import { APOLLO_KEY, HUNTER_KEY, TEST_SIGNING_KEYS } from './keys.js';
+
+export { APOLLO_KEY, HUNTER_KEY, TEST_SIGNING_KEYS };
 
 export const testConfig: EnrichmentConfig = {
   ...enrichmentConfig({

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@coldcopy/testing';
-import { TEST_SIGNING_KEYS } from './harness.js';
+import { TEST_SIGNING_KEYS } from './keys.js';
 
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
 

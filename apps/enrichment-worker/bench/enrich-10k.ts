@@ -1,0 +1,143 @@
+/**
+ * Benchmark: a 10,000-lead batch-enrich through two real worker processes (src/main.ts) against
+ * the Hunter emulator, with the provider limit configured at 100 requests/s (HUNTER_RATE_PER_SECOND)
+ * and the emulator enforcing the same 100/s (sliding 1 s window, 403 beyond it). Reports the rate
+ * the emulator saw between its first and last finder call (and as a share of the limit), the
+ * largest count in any 1 s window, rate-limit answers, duplicate charges (ledger vs emulator log)
+ * and the machine's load.
+ *
+ *   pnpm --filter @coldcopy/enrichment-worker bench      (needs redis-server and PostgreSQL binaries)
+ *
+ * Knobs: BENCH_LEADS (10000), BENCH_RATE (100), BENCH_WORKERS (2), BENCH_CONCURRENCY (20 per
+ * worker), BENCH_SHARED (true: bottleneck's Redis datastore for the concurrency caps; false: caps
+ * per process, only the GCRA spacing in Redis), BENCH_SLACK_MS (PROVIDER_RATE_SLACK_MS, 20).
+ * Own private Redis and Postgres (the @coldcopy/testing servers), never yours.
+ */
+import { randomUUID } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
+import { createEnrichmentJob, ensureEnrichmentProvider, getEnrichmentJob, setEnrichmentCredits } from '@coldcopy/db';
+import { migrate } from '@coldcopy/db/migrate';
+import { batchEnrich } from '@coldcopy/queue-core';
+import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
+import { databaseUrl, PostgresServer, RedisServer } from '@coldcopy/testing';
+import pg from 'pg';
+import { startHunterEmulator } from '../src/emulators/hunter-emulator.js';
+import { HUNTER_KEY, TEST_SIGNING_KEYS } from '../test/keys.js';
+import { spawnEnrichmentWorker } from '../test/worker-process.js';
+
+const LEADS = Number(process.env.BENCH_LEADS ?? 10_000);
+const RATE = Number(process.env.BENCH_RATE ?? 100);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
+const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '20';
+const SHARED = process.env.BENCH_SHARED ?? 'true';
+const SLACK_MS = process.env.BENCH_SLACK_MS ?? '20';
+
+function maxInAnyWindow(sorted: readonly number[], windowMs: number): number {
+  let best = 0;
+  let end = 0;
+  for (let start = 0; start < sorted.length; start++) {
+    while (end < sorted.length && sorted[end]! < sorted[start]! + windowMs) end++;
+    best = Math.max(best, end - start);
+  }
+  return best;
+}
+
+const redis = await RedisServer.start();
+const postgres = await PostgresServer.start();
+const admin = new pg.Client({ connectionString: postgres.url });
+await admin.connect();
+await admin.query('CREATE DATABASE bench');
+await admin.end();
+const url = databaseUrl(postgres.url, 'bench');
+await migrate(url);
+const pool = new pg.Pool({ connectionString: url, max: 4 });
+const hunter = await startHunterEmulator({ apiKey: HUNTER_KEY, perSecond: RATE, perMinute: RATE * 60 });
+const workers: Array<Awaited<ReturnType<typeof spawnEnrichmentWorker>>> = [];
+try {
+  const workspaceId = randomUUID();
+  await pool.query(`INSERT INTO workspaces (id, name, slug, status) VALUES ($1, 'Bench', 'bench', 'active')`, [workspaceId]);
+  const provider = await ensureEnrichmentProvider(pool, { name: 'hunter', type: 'multi' });
+  await setEnrichmentCredits(pool, workspaceId, provider.id, LEADS * 2);
+  const domains = ['acme.com', 'globex.com', 'initech.io', 'umbrella.co'];
+  const ids = Array.from({ length: LEADS }, () => randomUUID());
+  await pool.query(
+    `INSERT INTO leads (id, workspace_id, email, first_name, last_name)
+     SELECT id, $1, 'p' || n || '.bench@' || ($3::text[])[1 + n % 4], 'p' || n, 'bench' FROM unnest($2::uuid[]) WITH ORDINALITY AS t(id, n)`,
+    [workspaceId, ids, domains],
+  );
+  // statistics, as autovacuum keeps them in production (freshly bulk-loaded tables look empty)
+  await pool.query('ANALYZE');
+  const env = {
+    REDIS_URL: redis.url,
+    BULL_PREFIX: 'bench',
+    DATABASE_URL: url,
+    DATABASE_POOL_MAX: '12',
+    HUNTER_BASE_URL: `${hunter.url}/v2`,
+    HUNTER_API_KEY: HUNTER_KEY,
+    HUNTER_RATE_PER_SECOND: String(RATE),
+    HUNTER_RATE_PER_MINUTE: String(RATE * 60),
+    HUNTER_MAX_CONCURRENT: String(Number(CONCURRENCY) * WORKERS),
+    PROVIDER_LIMITS_SHARED: SHARED,
+    PROVIDER_RATE_SLACK_MS: SLACK_MS,
+    ENRICHMENT_CONCURRENCY: CONCURRENCY,
+    LOG_LEVEL: 'warn',
+  };
+  for (let i = 0; i < WORKERS; i++) workers.push(await spawnEnrichmentWorker(env));
+  const batch = await createEnrichmentJob(pool, workspaceId, { providerId: provider.id, enrichmentTypes: ['email'], leadIds: ids });
+  const producer = new Producer({ redisUrl: redis.url, prefix: 'bench', security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }) });
+  const load1 = loadavg()[0]!;
+  const started = Date.now();
+  await producer.enqueue(batchEnrich, { workspaceId, requestedBy: 'bench', enrichmentJobId: batch.id, providerId: provider.id, enrichmentTypes: ['email'] });
+  for (;;) {
+    const j = await getEnrichmentJob(pool, workspaceId, batch.id);
+    if (j?.status === 'completed') break;
+    if (Date.now() - started > 30 * 60_000) throw new Error(`timed out at ${j?.processed}/${j?.total}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const wallMs = Date.now() - started;
+  await producer.close();
+  const calls = hunter.log('email-finder');
+  const stamps = calls.map((c) => c.at).sort((a, b) => a - b);
+  const spanS = (stamps.at(-1)! - stamps[0]!) / 1000;
+  const rate = (stamps.length - 1) / spanS;
+  const rateLimited = calls.filter((c) => c.rateLimited).length;
+  const charged = new Map<string, number>();
+  for (const c of calls.filter((c) => c.credits > 0)) charged.set(c.inputHash, (charged.get(c.inputHash) ?? 0) + 1);
+  const ledger = (
+    await pool.query(`SELECT count(*)::int AS n, count(DISTINCT lead_id)::int AS leads, sum(credits)::int AS credits FROM enrichment_ledger WHERE workspace_id = $1 AND outcome = 'charged'`, [workspaceId])
+  ).rows[0];
+  const done = await getEnrichmentJob(pool, workspaceId, batch.id);
+  const result = {
+    leads: LEADS,
+    workers: WORKERS,
+    concurrencyPerWorker: Number(CONCURRENCY),
+    limitPerSecond: RATE,
+    bottleneckShared: SHARED,
+    slackMs: Number(SLACK_MS),
+    finderCalls: calls.length,
+    rateSeen: Number(rate.toFixed(1)),
+    shareOfLimit: `${((100 * rate) / RATE).toFixed(1)} %`,
+    maxInAny1sWindow: maxInAnyWindow(stamps, 1000),
+    rateLimitAnswers: rateLimited,
+    wallSeconds: Number((wallMs / 1000).toFixed(1)),
+    enriched: done?.succeeded,
+    failed: done?.failed,
+    ledgerCharged: ledger.n,
+    ledgerLeads: ledger.leads,
+    duplicateChargesLedger: ledger.n - ledger.leads,
+    leadsChargedTwiceByEmulator: [...charged.values()].filter((n) => n > 1).length,
+    loadavg1mAtStart: Number(load1.toFixed(2)),
+    loadavg1mAtEnd: Number(loadavg()[0]!.toFixed(2)),
+    cpus: cpus().length,
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  for (const w of workers) {
+    w.child.kill('SIGTERM');
+    await w.exited;
+  }
+  await hunter.close();
+  await pool.end();
+  await postgres.stop();
+  await redis.stop();
+}
