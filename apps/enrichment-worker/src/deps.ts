@@ -5,6 +5,7 @@ import { type EnrichmentConfig, enrichmentConfig } from './config.js';
 import type { enrichmentWorkerEnv } from './env.js';
 import { createApolloProvider } from './providers/apollo-provider.js';
 import type { EnrichmentProvider, ProviderName } from './providers/enrichment-provider.js';
+import { createEnrichmentMetrics, type EnrichmentMetrics } from './providers/enrichment-metrics.js';
 import { createProducerFollowUps, type FollowUps } from './providers/follow-ups.js';
 import { createHunterProvider } from './providers/hunter-provider.js';
 import { createDnsMxResolver, type MxResolver } from './providers/mx-resolver.js';
@@ -20,6 +21,7 @@ export interface EnrichmentDeps {
   readonly mx: MxResolver;
   readonly followUps: FollowUps;
   readonly alerter: Alerter;
+  readonly metrics: EnrichmentMetrics;
   readonly config: EnrichmentConfig;
   readonly now: () => Date;
 }
@@ -116,6 +118,7 @@ export async function createDeps(env: EnrichmentEnv, tools: WorkerAppTools): Pro
         logger.error(message, { alert: true, severity, ...fields });
       },
     },
+    metrics: createEnrichmentMetrics(tools.registry),
     config: enrichmentConfig(env),
     now: () => new Date(),
   };

@@ -12,6 +12,7 @@ import { type DnsEmulator, startDnsEmulator } from '../src/emulators/dns-emulato
 import { type HunterEmulator, startHunterEmulator } from '../src/emulators/hunter-emulator.js';
 import { handlers } from '../src/handlers/index.js';
 import { createApolloProvider } from '../src/providers/apollo-provider.js';
+import { createEnrichmentMetrics } from '../src/providers/enrichment-metrics.js';
 import { createProducerFollowUps } from '../src/providers/follow-ups.js';
 import { createHunterProvider } from '../src/providers/hunter-provider.js';
 import { createDnsMxResolver } from '../src/providers/mx-resolver.js';
@@ -136,6 +137,7 @@ export function useEnrichmentHarness() {
       mx: createDnsMxResolver({ servers: [state.dns.server], timeoutMs: 1000 }),
       followUps: createProducerFollowUps(state.producer),
       alerter,
+      metrics: createEnrichmentMetrics(),
       config: { ...testConfig, ...options.config },
       now: () => new Date(),
     };

@@ -4,7 +4,7 @@ import type { JobContext } from '@coldcopy/queue-core/runtime';
 import type { EnrichmentDeps } from '../deps.js';
 import { companyCacheKey, normaliseDomain } from '../domain/cache-key.js';
 import { type CompanyData, ProviderAccountError } from '../providers/enrichment-provider.js';
-import { flagProvider, isRetryLater, providerOf } from './provider-of.js';
+import { countProviderError, flagProvider, isRetryLater, providerOf } from './provider-of.js';
 
 type Payload = JobPayload<typeof companyEnrich>;
 type Ctx = JobContext<EnrichmentDeps>;
@@ -57,6 +57,7 @@ export async function companyEnrichHandler(p: Payload, ctx: Ctx): Promise<Compan
         const lookup = await adapter.enrichCompany(domain, ctx.signal);
         entry = lookup.found ? { found: true, data: lookup.data } : { found: false };
       } catch (err) {
+        countProviderError(deps, err);
         if (isRetryLater(err) && (p.deferrals ?? 0) < deps.config.maxDeferrals) {
           const deferrals = (p.deferrals ?? 0) + 1;
           await deps.followUps.companyEnrichLater({ ...p, deferrals }, { delayMs: err.retryAfterMs, key: `${ctx.jobId.slice(0, 120)}.d${deferrals}` });

@@ -17,7 +17,7 @@ import type { EnrichmentDeps } from '../deps.js';
 import { personCacheKey, sha256 } from '../domain/cache-key.js';
 import { leadFields, personQuery, personRecords } from '../domain/lead-mapping.js';
 import { type PersonData, ProviderAccountError } from '../providers/enrichment-provider.js';
-import { flagProvider, isRetryLater, providerOf } from './provider-of.js';
+import { countProviderError, flagProvider, isRetryLater, providerOf } from './provider-of.js';
 
 type Payload = JobPayload<typeof enrichLead>;
 type Ctx = JobContext<EnrichmentDeps>;
@@ -137,6 +137,7 @@ function summary(provider: string, outcome: string, deps: EnrichmentDeps, types:
 async function onFailure(err: unknown, p: Payload, ctx: Ctx, requestKey: string): Promise<EnrichLeadResult> {
   const { deps } = ctx;
   const ws = p.workspaceId;
+  countProviderError(deps, err);
   if (isRetryLater(err)) {
     const deferrals = (p.deferrals ?? 0) + 1;
     if (deferrals <= deps.config.maxDeferrals) {
@@ -149,6 +150,7 @@ async function onFailure(err: unknown, p: Payload, ctx: Ctx, requestKey: string)
     err = new PermanentJobError(`gave up after ${deferrals - 1} re-queues: ${err.message}`, { cause: err });
   }
   if (err instanceof EnrichmentCreditsExhaustedError) {
+    deps.metrics.creditsExhausted(p.providerId);
     if (p.enrichmentJobId) {
       const skipped = await stopEnrichmentJob(deps.pool, ws, p.enrichmentJobId, 'no_credits');
       await deps.alerter.alert('warning', 'enrichment credits exhausted: batch stopped', { workspaceId: ws, providerId: p.providerId, enrichmentJobId: p.enrichmentJobId, skipped });

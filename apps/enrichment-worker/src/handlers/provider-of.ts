@@ -36,5 +36,14 @@ export async function flagProvider(deps: EnrichmentDeps, ctx: JobContext<Enrichm
   }
 }
 
+/** Counts a provider answer that was not a result (enrichment_provider_errors_total). */
+export function countProviderError(deps: EnrichmentDeps, err: unknown): void {
+  const e = err as { name?: string; provider?: string; reason?: string };
+  if (!e || typeof e.provider !== 'string') return;
+  const kind =
+    e.name === 'RetryAfterError' ? (e.reason ?? 'rate-limit') : e.name === 'ProviderAccountError' ? 'account' : e.name === 'ProviderRequestError' ? 'refused' : e.name === 'ProviderUnavailableError' ? 'unavailable' : undefined;
+  if (kind) deps.metrics.providerError(e.provider, kind);
+}
+
 export const isRetryLater = (err: unknown): err is Error & { retryAfterMs: number } =>
   err instanceof Error && err.name === 'RetryAfterError' && typeof (err as { retryAfterMs?: unknown }).retryAfterMs === 'number';

@@ -5,7 +5,7 @@ import type { EnrichmentDeps } from '../deps.js';
 import { sha256, verifyCacheKey } from '../domain/cache-key.js';
 import { checkAddress } from '../domain/email-checks.js';
 import { type EnrichmentProvider, ProviderAccountError, type VerificationStatus } from '../providers/enrichment-provider.js';
-import { flagProvider, isRetryLater, providerOf } from './provider-of.js';
+import { countProviderError, flagProvider, isRetryLater, providerOf } from './provider-of.js';
 
 type Payload = JobPayload<typeof verifyEmail>;
 type Ctx = JobContext<EnrichmentDeps>;
@@ -83,6 +83,7 @@ export async function verifyEmailHandler(p: Payload, ctx: Ctx): Promise<VerifyEm
       }
       verified.push({ target: t.target, ...outcome });
     } catch (err) {
+      countProviderError(deps, err);
       if (isRetryLater(err)) {
         later.push(t);
         retryInMs = Math.max(retryInMs, err.retryAfterMs);
