@@ -4,19 +4,8 @@ import { classifyInbound, type InboundMail, sesMessageIdOf } from '../domain/inb
 import { type InboundInbox, type InboundRoute, type ReplyMatch, resolveInboundRoutes, type WorkspaceEvidence } from '../domain/inbound-routing.js';
 import type { SesEvent } from '../domain/ses-events.js';
 import type { ReplyToAnalyse } from './reply-analysis.js';
+import type { SentSend } from './webhook-store.contract.js';
 import type { AppliedInbound, AppliedSesEvent, WebhookStore, WebhookTarget } from './webhook-store.js';
-
-/** A send that went out, as the fake knows it (registerSend): from one mailbox to one lead. */
-export interface FakeSentSend {
-  readonly workspaceId: string;
-  readonly campaignEmailId: string;
-  readonly campaignId: string;
-  readonly mailboxId: string;
-  readonly mailboxAddress: string;
-  readonly leadId: string;
-  readonly leadEmail: string;
-  readonly sesMessageId: string;
-}
 
 const DELIVERY_RANK = { delivered: 1, bounced: 2, complained: 3 } as const;
 const ENGAGEMENT = { open: 10, click: 20 } as const;
@@ -52,7 +41,7 @@ export function createFakeWebhookStore(
     return reply && !analysed.has(reply.emailMessageId) ? reply : null;
   };
   const paused: string[] = [];
-  const sends = new Map<string, FakeSentSend>();
+  const sends = new Map<string, SentSend>();
   /** per send: delivery status rank and whether its enrolment is still open */
   const sendState = new Map<string, { rank: number; enrolmentOpen: boolean }>();
   const stateOf = (id: string) => {
@@ -60,7 +49,7 @@ export function createFakeWebhookStore(
     if (!state) sendState.set(id, (state = { rank: 0, enrolmentOpen: true }));
     return state;
   };
-  const match = (send: FakeSentSend, via: ReplyMatch['via']): ReplyMatch => ({
+  const match = (send: SentSend, via: ReplyMatch['via']): ReplyMatch => ({
     campaignEmailId: send.campaignEmailId,
     campaignId: send.campaignId,
     leadId: send.leadId,
@@ -214,7 +203,7 @@ export function createFakeWebhookStore(
     },
   };
   /** A send that went out: findTarget, applyEvent and inbound routing know it from now on. */
-  function registerSend(send: FakeSentSend): void {
+  function registerSend(send: SentSend): void {
     sends.set(send.campaignEmailId, send);
   }
 

@@ -13,6 +13,7 @@ import type { WebhookStore } from './webhook-store.js';
  * threading through stored inbox messages (the fake routes by sends only).
  */
 
+/** A send that went out, from one mailbox to one lead (the fake's registerSend takes these). */
 export interface SentSend {
   readonly workspaceId: string;
   readonly campaignEmailId: string;
