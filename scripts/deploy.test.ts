@@ -13,9 +13,9 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { workerEnvSchema } from '../packages/queue-core/src/config/env.js';
+import { describeEnvSchema, workerAppEnv } from '../packages/queue-core/src/config/env.js';
 import { requireDebianBinary } from '../packages/testing/src/system-packages.js';
-import { type AppInfo, describeEnv, discoverApps, ROOT, workerInfo } from './deploy/apps.js';
+import { type AppInfo, discoverApps, ROOT, workerInfo } from './deploy/apps.js';
 import { checkAppSpec, checkCompose, checkDockerfile, checkUnits } from './deploy/check.js';
 import { generate, stale } from './gen-deploy.js';
 
@@ -95,6 +95,20 @@ describe('deployment files', () => {
     expect(errors).toEqual([]);
   });
 
+  it('every runtime variable reaches compose, .env.example and the README, including the ones hand-written files missed', () => {
+    const email = apps.find((a) => a.queue === 'email')!;
+    const compose = read('docker-compose.yml');
+    const example = read(`apps/${email.name}/.env.example`);
+    const readme = read('README.md');
+    for (const name of ['EMAIL_SHARDS', 'AI_SHARDS', 'BULL_CLUSTER', 'DATABASE_STATEMENT_TIMEOUT_MS', 'UNKNOWN_OUTCOME_POLICY', 'SES_QUOTA_RETRY_MS', 'UNKNOWN_EVENT_WINDOW_MS', 'SES_THROTTLE_RETRY_MS']) {
+      expect(compose, name).toContain(`      ${name}: `);
+      expect(example, name).toMatch(new RegExp(`^${name}=`, 'm'));
+      expect(readme, name).toContain(`| \`${name}\` |`);
+    }
+    // every variable of every app carries a description (describeEnvSchema refuses a blank one)
+    for (const app of apps) for (const v of app.env) expect(v.description, `${app.name} ${v.name}`).not.toBe('');
+  });
+
   it('.env.example documents every variable compose reads from .env', () => {
     const compose = read('docker-compose.yml');
     const example = new Set(read('.env.example').split('\n').filter((l) => /^[A-Z]/.test(l)).map((l) => l.split('=')[0]));
@@ -166,7 +180,7 @@ describe('the consistency checks bite', () => {
       dir: join(ROOT, 'apps/next-worker'),
       queue: 'enrichment',
       start: ['node', 'dist/main.js'],
-      env: describeEnv([workerEnvSchema('enrichment')], []),
+      env: describeEnvSchema(workerAppEnv('enrichment')),
     });
     const all = [...apps, next];
     const msgs = [

@@ -2,8 +2,8 @@
  * pnpm gen:deploy [--check]
  *
  * Writes the deployment files from the apps' manifests (`"coldcopy"` in apps/<app>/package.json)
- * and env schemas: docker-compose.yml, app.yaml, .env.example, the generated section of
- * scripts/worker-setup.sh and the environment section of README.md. `--check` writes nothing and
+ * and env schemas: docker-compose.yml, app.yaml, .env.example (compose) and apps/<app>/.env.example,
+ * the generated section of scripts/worker-setup.sh and the environment section of README.md. `--check` writes nothing and
  * exits 1 when a committed file differs from what would be generated.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { discoverApps, ROOT, type AppInfo } from './deploy/apps.js';
 import {
   README_ENV_BEGIN,
   README_ENV_END,
+  renderAppEnvExample,
   renderAppSpec,
   renderCompose,
   renderEnvDocs,
@@ -28,6 +29,7 @@ export function generate(apps: readonly AppInfo[], root = ROOT): Map<string, str
   files.set('docker-compose.yml', renderCompose(apps));
   files.set('app.yaml', renderAppSpec(apps));
   files.set('.env.example', renderEnvExample(apps));
+  for (const app of apps) files.set(`apps/${app.name}/.env.example`, renderAppEnvExample(app));
   const setup = readFileSync(join(root, 'scripts/worker-setup.sh'), 'utf8');
   files.set('scripts/worker-setup.sh', replaceBetween(setup, UNITS_BEGIN, UNITS_END, renderSetupSection(apps), 'scripts/worker-setup.sh'));
   const readme = readFileSync(join(root, 'README.md'), 'utf8');

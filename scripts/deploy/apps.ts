@@ -7,14 +7,15 @@
  *   "coldcopy": { "kind": "worker", "queue": "enrichment" }
  *
  * Sizes, replicas and memory default to the per-queue sizing below (QUEUE_SIZING); a manifest
- * may override them. The environment variables come from the app's own zod schema (src/env.ts).
+ * may override them. The environment variables, with their descriptions, defaults and secret flags,
+ * come from the metadata of the app's one env schema: the `envSchema` export of its src/env.ts
+ * (queue-core env.ts `describeEnvSchema`), the same object its main.ts parses.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { workerEnvSchema } from '../../packages/queue-core/src/config/env.js';
-import { securityEnvSchema } from '../../packages/queue-core/src/security/job-security.js';
+import { describeEnvSchema, type EnvVarInfo } from '../../packages/queue-core/src/config/env.js';
 import { isQueueName, QUEUES, type QueueName } from '../../packages/queue-core/src/definitions/queues.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -51,11 +52,9 @@ const manifestSchema = z.discriminatedUnion('kind', [
       doSize: z.string().regex(/^apps-[sd]-/).optional(),
       /** variables deployments must set (beyond the ones the schema requires), e.g. API keys */
       deployEnv: z.array(envName).default([]),
-      /** variables a library reads itself (not the app's schema), name → meaning, e.g. AWS SDK credentials */
-      libraryEnv: z.record(envName, z.string()).default({}),
       /** extra variables for `npm run dev` only */
       devEnv: z.record(envName, z.string()).default({}),
-      /** dev-only helper processes, e.g. the SES emulator; see scripts/dev.ts */
+      /** dev-only helper processes by registered name, e.g. `ses` (scripts/dev-services/) */
       devServices: z.array(z.string()).default([]),
     })
     .strict(),
@@ -71,24 +70,14 @@ const manifestSchema = z.discriminatedUnion('kind', [
       memory: memory.default('1g'),
       doSize: z.string().regex(/^apps-[sd]-/).default('apps-s-1vcpu-1gb'),
       deployEnv: z.array(envName).default([]),
-      libraryEnv: z.record(envName, z.string()).default({}),
       devEnv: z.record(envName, z.string()).default({}),
       devServices: z.array(z.string()).default([]),
     })
     .strict(),
 ]);
 
-export interface EnvVar {
-  readonly name: string;
-  /** no default and not optional in the schema */
-  readonly required: boolean;
-  readonly default?: string;
-  readonly description: string;
-  /** passed as a secret (DO `type: SECRET`) */
-  readonly secret: boolean;
-  /** read by a library rather than the app's schema (manifest `libraryEnv`) */
-  readonly library?: boolean;
-}
+/** One variable of an app's env schema, from its `.meta()` (queue-core env.ts). */
+export type EnvVar = EnvVarInfo;
 
 export interface AppInfo {
   /** directory name = service/component/unit name, e.g. `email-worker` */
@@ -119,11 +108,6 @@ export interface AppInfo {
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
-}
-
-/** Variable names treated as secrets in deployment files. */
-export function isSecretName(name: string): boolean {
-  return /(^|_)(URL|SECRET|TOKEN|PASSWORD|USERS|KEY|KEYS|KEY_ID|CERT)$/.test(name) && name !== 'PUBLIC_URL';
 }
 
 /**
@@ -185,16 +169,7 @@ async function loadApp(root: string, name: string): Promise<AppInfo> {
   if (!pkg.files?.includes('dist')) {
     throw new ManifestError(`apps/${name}/package.json: "files" must include "dist" (pnpm deploy copies only those)`);
   }
-  const env = [
-    ...(await envOf(root, name, m.kind === 'worker' ? (m.queue as QueueName) : undefined)),
-    ...Object.entries(m.libraryEnv).map(([key, meaning]) => ({
-      name: key,
-      required: false,
-      description: `${meaning} (read by a library, listed in the manifest's libraryEnv)`,
-      secret: isSecretName(key),
-      library: true,
-    })),
-  ].sort((a, b) => a.name.localeCompare(b.name));
+  const env = await envOf(root, name);
   const declared = new Set(env.map((e) => e.name));
   for (const key of [...m.deployEnv, ...Object.keys(m.devEnv)]) {
     if (!declared.has(key)) throw new ManifestError(`apps/${name}: manifest names ${key}, which apps/${name}/src/env.ts does not declare`);
@@ -277,119 +252,17 @@ export function workerInfo(w: {
   };
 }
 
-/**
- * The variables an app reads, from the zod schema(s) its `src/env.ts` exports (a schema, or a raw
- * shape of zod types). A worker's schema is merged with the shared worker variables, as
- * `runWorkerApp` does.
- */
-async function envOf(root: string, name: string, queue: QueueName | undefined): Promise<EnvVar[]> {
+/** The variables of the app's one env schema: the `envSchema` export of its src/env.ts. */
+async function envOf(root: string, name: string): Promise<EnvVar[]> {
   const file = join(root, 'apps', name, 'src', 'env.ts');
   if (!existsSync(file)) throw new ManifestError(`apps/${name}/src/env.ts is missing: every app declares its environment there`);
-  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  const schemas: z.ZodType[] = [];
-  for (const value of Object.values(mod)) {
-    if (value instanceof z.ZodType) schemas.push(value);
-    else if (isRawShape(value)) schemas.push(z.object(value));
+  const mod = (await import(pathToFileURL(file).href)) as { envSchema?: unknown };
+  if (!(mod.envSchema instanceof z.ZodType)) {
+    throw new ManifestError(`apps/${name}/src/env.ts must export its env schema as \`envSchema\` (a worker: workerAppEnv(queue, { ...own }))`);
   }
-  if (schemas.length === 0) throw new ManifestError(`apps/${name}/src/env.ts exports no zod schema`);
-  const docFiles = [file, join(root, 'packages/queue-core/src/config/env.ts'), join(root, 'packages/db/src/env.ts')];
-  if (!queue) return describeEnv(schemas, docFiles);
-  // runWorkerApp reads the shared worker variables and, apart from the app schema, the job
-  // security and dead-letter variables (packages/queue-core/src/config/hardening-env.ts)
-  schemas.push(workerEnvSchema(queue), securityEnvSchema);
-  const runtime = runtimeEnvDocs(join(root, 'packages/queue-core/src/config/hardening-env.ts'));
-  const vars = new Map(describeEnv(schemas, docFiles).map((v) => [v.name, v]));
-  for (const [key, text] of runtime) {
-    const prev = vars.get(key);
-    vars.set(key, {
-      name: key,
-      required: (prev?.required ?? false) || /^required unless\b/.test(text),
-      ...(prev?.default !== undefined ? { default: prev.default } : {}),
-      description: text,
-      secret: isSecretName(key),
-    });
+  try {
+    return describeEnvSchema(mod.envSchema);
+  } catch (err) {
+    throw new ManifestError(`apps/${name}/src/env.ts: ${(err as Error).message}`);
   }
-  return [...vars.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
-
-/** The `NAME   meaning` table in the header comment of hardening-env.ts. */
-function runtimeEnvDocs(file: string): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!existsSync(file)) return out;
-  const header = readFileSync(file, 'utf8').split('*/')[0] ?? '';
-  for (const m of header.matchAll(/^ \*\s{2,}([A-Z][A-Z0-9_]+)\s{2,}(.+)$/gm)) {
-    // `NAME   meaning` or `NAME   format   meaning`
-    const parts = m[2]!.trim().split(/\s{2,}/);
-    const meaning = parts.at(-1)!;
-    out.set(m[1]!, parts.length > 1 ? `${meaning} (\`${parts.slice(0, -1).join(' ')}\`)` : meaning);
-  }
-  return out;
-}
-
-/** Variables of zod object schemas, with descriptions from the doc comments in docFiles. */
-export function describeEnv(schemas: readonly z.ZodType[], docFiles: readonly string[]): EnvVar[] {
-  const docs = envDocs(docFiles);
-  const vars = new Map<string, EnvVar>();
-  for (const schema of schemas) {
-    let json: { properties?: Record<string, { default?: unknown; description?: string }>; required?: string[] };
-    try {
-      json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as typeof json;
-    } catch {
-      continue;
-    }
-    if (!json.properties) continue;
-    const required = new Set(json.required ?? []);
-    for (const [key, prop] of Object.entries(json.properties)) {
-      if (!/^[A-Z][A-Z0-9_]*$/.test(key)) continue;
-      const prev = vars.get(key);
-      const def = prop.default === undefined ? undefined : String(prop.default);
-      vars.set(key, {
-        name: key,
-        required: (prev?.required ?? false) || (required.has(key) && def === undefined),
-        default: prev?.default ?? def,
-        description: prev?.description || prop.description || docs.get(key) || FALLBACK_DOCS[key] || '',
-        secret: isSecretName(key),
-      });
-    }
-  }
-  return [...vars.values()].sort((a, b) => a.name.localeCompare(b.name));
-}
-
-function isRawShape(value: unknown): value is z.ZodRawShape {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
-  const entries = Object.entries(value);
-  return entries.length > 0 && entries.every(([k, v]) => /^[A-Z][A-Z0-9_]*$/.test(k) && v instanceof z.ZodType);
-}
-
-/** `/** text *\/` doc comments right before `NAME:` in the env sources. */
-function envDocs(files: readonly string[]): Map<string, string> {
-  const docs = new Map<string, string>();
-  for (const file of files) {
-    if (!existsSync(file)) continue;
-    const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*\n\s*([A-Z][A-Z0-9_]*)\s*:/g)) {
-      const body = m[1]!
-        .split('\n')
-        .map((l) => l.replace(/^\s*\*\s?/, '').trim())
-        .filter(Boolean)
-        .join(' ');
-      if (!docs.has(m[2]!)) docs.set(m[2]!, body);
-    }
-  }
-  return docs;
-}
-
-const FALLBACK_DOCS: Record<string, string> = {
-  REDIS_URL: '`redis://` or `rediss://` (TLS) URL of the queue Redis, with password',
-  DATABASE_URL: '`postgres://user:password@host:5432/database`',
-  LOG_LEVEL: 'winston level',
-  NODE_ENV: '`production` in deployments',
-  PORT: 'HTTP port',
-  HOST: 'HTTP bind address',
-  HEALTH_HOST: 'bind address of the health port',
-  LOCK_DURATION_MS: 'Bull lock duration (default per queue)',
-  STALLED_INTERVAL_MS: 'Bull stalled-job check interval (default per queue)',
-  GUARD_INTERVAL_MS: 'Bull delayed-job watchdog interval (default per queue)',
-  ADMIN_SESSION_TTL_MINUTES: 'session lifetime',
-  ...Object.fromEntries(Object.keys(QUEUES).map((q) => [`${q.toUpperCase()}_CONCURRENCY`, 'jobs at once per process'])),
-};

@@ -151,9 +151,8 @@ function doEnv(app: AppInfo): string[] {
   for (const v of app.env) {
     if (v.name === 'REDIS_URL') out.push(`      - {key: REDIS_URL, value: "\${${REDIS_DB}.DATABASE_URL}", scope: RUN_TIME}`);
     else if (v.name === 'PUBLIC_URL') out.push('      - {key: PUBLIC_URL, value: "${APP_URL}", scope: RUN_TIME}');
-    // optional variables stay unset (a placeholder would not pass the app's schema); credentials
-    // a library reads are listed because App Platform has no instance roles to fall back on
-    else if (v.name === 'DATABASE_URL' || mustSet(app, v) || (v.library && v.secret)) {
+    // optional variables stay unset (a placeholder would not pass the app's schema)
+    else if (v.name === 'DATABASE_URL' || mustSet(app, v)) {
       out.push(
         v.secret
           ? `      - {key: ${v.name}, value: "<encrypted on first submit>", type: SECRET, scope: RUN_TIME}`
@@ -304,7 +303,7 @@ export function renderEnvDocs(apps: readonly AppInfo[]): string {
       '|---|---|---|---|',
     );
     for (const v of app.env) {
-      const need = mustSet(app, v) ? '**required**' : v.secret ? 'secret' : '';
+      const need = [mustSet(app, v) ? '**required**' : '', v.secret ? 'secret' : ''].filter(Boolean).join(', ');
       const desc = v.description.replace(/\|/g, '\\|').replace(/\n/g, ' ');
       const def = v.default !== undefined && !/\bdefault\b/.test(v.description) ? `\`${v.default}\`` : '';
       out.push(`| \`${v.name}\` | ${need} | ${def} | ${desc} |`);
@@ -342,6 +341,23 @@ export function renderEnvExample(apps: readonly AppInfo[]): string {
     }
   }
   for (const app of webApps(apps)) out.push('', `# host port of ${app.name}`, `${app.name.toUpperCase().replace(/-/g, '_')}_PORT=${app.port}`);
+  out.push('');
+  return out.join('\n');
+}
+
+/** `apps/<app>/.env.example`: every variable of the app's env schema, with its default. */
+export function renderAppEnvExample(app: AppInfo): string {
+  const out = [
+    `# ${app.name} (apps/${app.name}/src/env.ts): ${GENERATED}.`,
+    '# Every variable the app reads; unset or empty means the default shown. Never commit real secrets.',
+  ];
+  for (const v of app.env) {
+    const flags = [mustSet(app, v) ? 'required' : '', v.secret ? 'secret' : ''].filter(Boolean).join(', ');
+    out.push('', `# ${flags ? `(${flags}) ` : ''}${v.description.replace(/\n/g, ' ')}`);
+    // a value with $ or spaces is single-quoted so shells and compose keep it as is
+    const value = v.default ?? '';
+    out.push(`${v.name}=${/^[\w./:@,{}-]*$/.test(value) ? value : `'${value}'`}`);
+  }
   out.push('');
   return out.join('\n');
 }

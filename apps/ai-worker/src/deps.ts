@@ -1,4 +1,4 @@
-import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
+import { closePool, createPool, dbConfig, type Pool } from '@coldcopy/db';
 import { createRateLimiter, RedisConnections, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/runtime';
 import type { Redis } from 'ioredis';
 import type { aiWorkerEnv } from './env.js';
@@ -53,13 +53,7 @@ export async function createDeps(env: AiEnv, tools: WorkerAppTools): Promise<AiD
     throw new Error(`AI_DEFAULT_PROVIDER is ${env.AI_DEFAULT_PROVIDER} but ${env.AI_DEFAULT_PROVIDER === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY'} is not set`);
   }
   const pool = createPool(
-    loadDbEnv({
-      DATABASE_URL: env.DATABASE_URL,
-      DATABASE_POOL_MAX: String(env.DATABASE_POOL_MAX),
-      DATABASE_SSL: env.DATABASE_SSL,
-      DATABASE_CA_CERT: env.DATABASE_CA_CERT,
-      DATABASE_APPLICATION_NAME: 'coldcopy-ai-worker',
-    }),
+    dbConfig(env, 'coldcopy-ai-worker'),
   );
   // the limits' own connection: their scripts run before every provider call
   const connections = new RedisConnections(env.REDIS_URL, 'worker', 'coldcopy-ai-worker-limits');

@@ -1,8 +1,8 @@
-import { loadEnv, workerAppEnvSchema } from '@coldcopy/queue-core/runtime';
+import { loadEnv } from '@coldcopy/queue-core/runtime';
 import { describe, expect, it } from 'vitest';
-import { aiWorkerEnv } from './env.js';
+import { envSchema } from './env.js';
 
-const schema = workerAppEnvSchema('ai', aiWorkerEnv);
+const schema = envSchema;
 
 describe('ai worker env', () => {
   it('defaults', () => {

@@ -1,13 +1,13 @@
 import { runWorkerApp } from '@coldcopy/queue-core/runtime';
 import { closeDeps, createDeps } from './deps.js';
-import { aiWorkerEnv } from './env.js';
+import { envSchema } from './env.js';
 import { handlers } from './handlers/index.js';
 
 // The composition root: env → deps → worker → health server → signals (queue-core runtime/app.ts).
 await runWorkerApp({
   app: 'ai-worker',
   queue: 'ai',
-  env: aiWorkerEnv,
+  env: envSchema,
   handlers,
   createDeps,
   closeDeps,

@@ -1,9 +1,9 @@
 import { SESClient } from '@aws-sdk/client-ses';
-import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
-import { RedisConnections, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/runtime';
+import { closePool, createPool, dbConfig, type Pool } from '@coldcopy/db';
+import { RedisConnections, type WorkerAppTools } from '@coldcopy/queue-core/runtime';
 import { createObjectStore, type ObjectStore } from '@coldcopy/storage';
 import type { AnalyticsConfig } from './config.js';
-import type { analyticsWorkerEnv } from './env.js';
+import type { AnalyticsWorkerEnv } from './env.js';
 import { type AnalyticsMetrics, createAnalyticsMetrics } from './providers/analytics-metrics.js';
 import { createRedisPerformanceCache, type PerformanceCache } from './providers/performance-cache.js';
 import { createSesReportMailer, type ReportMailer } from './providers/report-mailer.js';
@@ -22,7 +22,7 @@ export interface AnalyticsDeps {
   readonly now: () => Date;
 }
 
-export type AnalyticsEnv = WorkerEnv<'analytics', typeof analyticsWorkerEnv>;
+export type AnalyticsEnv = AnalyticsWorkerEnv;
 
 const owned = new WeakMap<AnalyticsDeps, { pool: Pool; cacheConnections: RedisConnections; closeStore: () => void; ses?: SESClient }>();
 
@@ -45,13 +45,7 @@ export function analyticsConfig(env: AnalyticsEnv): AnalyticsConfig {
 
 export async function createDeps(env: AnalyticsEnv, tools: WorkerAppTools): Promise<AnalyticsDeps> {
   const pool = createPool(
-    loadDbEnv({
-      DATABASE_URL: env.DATABASE_URL,
-      DATABASE_POOL_MAX: String(env.DATABASE_POOL_MAX),
-      DATABASE_SSL: env.DATABASE_SSL,
-      DATABASE_CA_CERT: env.DATABASE_CA_CERT,
-      DATABASE_APPLICATION_NAME: 'coldcopy-analytics-worker',
-    }),
+    dbConfig(env, 'coldcopy-analytics-worker'),
     { onError: (err) => tools.logger.warn('idle Postgres client failed', { err: err.message }) },
   );
   // the performance cache's own connection: the keys are the web app's, outside Bull's prefix

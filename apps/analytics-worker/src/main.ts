@@ -1,14 +1,14 @@
 import { schedulesOn } from '@coldcopy/queue-core';
 import { runWorkerApp } from '@coldcopy/queue-core/runtime';
 import { closeDeps, createDeps } from './deps.js';
-import { analyticsWorkerEnv } from './env.js';
+import { envSchema } from './env.js';
 import { handlers } from './handlers/index.js';
 
 // The composition root: env → deps → worker → health server → signals (queue-core/src/app.ts).
 await runWorkerApp({
   app: 'analytics-worker',
   queue: 'analytics',
-  env: analyticsWorkerEnv,
+  env: envSchema,
   handlers,
   createDeps,
   closeDeps,

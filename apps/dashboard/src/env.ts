@@ -1,4 +1,4 @@
-import { loadEnv, redisEnv } from '@coldcopy/queue-core/env';
+import { loadEnv, loggingEnv, redisEnv, shardingEnv } from '@coldcopy/queue-core/env';
 import { z } from 'zod';
 import { parseAdminUsers, type AdminUser } from './auth/users.js';
 
@@ -17,41 +17,57 @@ const urlPath = z
   .transform((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p))
   .refine((p) => p !== '/', 'must not be the root path: /health and /metrics live there');
 
-export const dashboardEnvSchema = z
+export const envSchema = z
   .object({
     ...redisEnv,
-    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    HOST: z.string().min(1).default('0.0.0.0'),
-    LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
-    /** `disabled` is for local development only: every visitor becomes an operator. */
-    ADMIN_AUTH: z.enum(['enabled', 'disabled']).default('enabled'),
-    /** `name:role:bcrypt-hash,…`; role is `viewer` (read-only board) or `operator` */
-    ADMIN_USERS: z.string().optional(),
-    /** HMAC key for session and CSRF cookies, ≥ 32 characters; required in production */
-    ADMIN_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-    ADMIN_SESSION_TTL_MINUTES: z.coerce.number().int().min(5).max(7 * 24 * 60).default(8 * 60),
-    /** failed logins allowed per client IP per 15 minutes */
-    ADMIN_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(10),
-    /** Where the board is mounted in this app (the path the app receives). */
-    ADMIN_BASE_PATH: urlPath.default('/admin/queues'),
-    /**
-     * The app's external URL as browsers see it, e.g. `https://ops.example.com` or
-     * `https://example.com/ops` when a proxy forwards `/ops/*` with the prefix stripped. Its path
-     * is put in front of ADMIN_BASE_PATH in the page's <base href>, redirects and cookie paths;
-     * `https:` turns on Secure cookies and HSTS; its origin is the only one allowed to write.
-     */
+    ...loggingEnv,
+    // the board reads every queue's shards with the workers' key layout
+    ...shardingEnv,
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development').meta({ description: '`production` in deployments' }),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000).meta({ description: 'HTTP port' }),
+    HOST: z.string().min(1).default('0.0.0.0').meta({ description: 'HTTP bind address' }),
+    ADMIN_AUTH: z
+      .enum(['enabled', 'disabled'])
+      .default('enabled')
+      .meta({ description: '`disabled` is for local development only: every visitor becomes an operator' }),
+    ADMIN_USERS: z.string().optional().meta({
+      description: '`name:role:bcrypt-hash,…`; role is `viewer` (read-only board) or `operator`; hash with `pnpm --filter @coldcopy/dashboard hash-password`',
+      secret: true,
+    }),
+    ADMIN_SESSION_SECRET: z
+      .string()
+      .min(32, 'must be at least 32 characters')
+      .optional()
+      .meta({ description: 'HMAC key for session and CSRF cookies, ≥ 32 characters; required in production', secret: true }),
+    ADMIN_SESSION_TTL_MINUTES: z.coerce
+      .number()
+      .int()
+      .min(5)
+      .max(7 * 24 * 60)
+      .default(8 * 60)
+      .meta({ description: 'session lifetime' }),
+    ADMIN_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(10).meta({ description: 'failed logins allowed per client IP per 15 minutes' }),
+    ADMIN_BASE_PATH: urlPath.default('/admin/queues').meta({ description: 'where the board is mounted in this app (the path the app receives)' }),
     PUBLIC_URL: z
       .string()
       .url()
       .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
-      .optional(),
-    /** Express `trust proxy` (hop count, `loopback`, CIDRs): needed for client IPs behind a proxy */
-    TRUST_PROXY: z.string().default('false'),
-    /** When set, /metrics requires `Authorization: Bearer <token>`; in production /metrics and /health details are refused without it */
-    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-    /** Label of the environment badge on the board, e.g. `production` */
-    ENVIRONMENT_LABEL: z.string().max(40).optional(),
+      .optional()
+      .meta({
+        description:
+          "the app's external URL as browsers see it, e.g. `https://ops.example.com` or `https://example.com/ops` behind a prefix-stripping proxy: " +
+          'its path goes in front of ADMIN_BASE_PATH, `https:` turns on Secure cookies and HSTS, its origin is the only one allowed to write',
+      }),
+    TRUST_PROXY: z
+      .string()
+      .default('false')
+      .meta({ description: 'Express `trust proxy` (hop count, `loopback`, CIDRs): needed for client IPs behind a proxy' }),
+    METRICS_TOKEN: z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .optional()
+      .meta({ description: 'when set, /metrics requires `Authorization: Bearer <token>`; in production /metrics and /health details are refused without it', secret: true }),
+    ENVIRONMENT_LABEL: z.string().max(40).optional().meta({ description: 'label of the environment badge on the board, e.g. `production`' }),
   })
   .transform((env, ctx) => {
     let users: AdminUser[] = [];
@@ -91,10 +107,10 @@ export const dashboardEnvSchema = z
     };
   });
 
-export type DashboardEnv = z.output<typeof dashboardEnvSchema>;
+export type DashboardEnv = z.output<typeof envSchema>;
 
 export function loadDashboardEnv(source: Record<string, string | undefined> = process.env): DashboardEnv {
-  return loadEnv(dashboardEnvSchema, source);
+  return loadEnv(envSchema, source);
 }
 
 function parseTrustProxy(value: string): boolean | number | string {

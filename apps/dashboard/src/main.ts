@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '@coldcopy/queue-core';
 import { openAdminQueues, openDeadLetters } from '@coldcopy/queue-core/admin';
+import { keyLayoutOf } from '@coldcopy/queue-core/env';
 import { createLogger, RedisConnections } from '@coldcopy/queue-core/runtime';
 import { createApp } from './app.js';
 import { deadLetterSizes } from './dead-letters.js';
@@ -12,8 +13,11 @@ const GRACE_SECONDS = 30;
 
 async function main(): Promise<void> {
   let env;
+  let layout;
   try {
     env = loadDashboardEnv();
+    // shards and Redis Cluster key layout of the queues, as the workers have them
+    layout = keyLayoutOf(env);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`dashboard: ${err.message}\n`);
@@ -24,9 +28,9 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: env.LOG_LEVEL, defaultMeta: { app: 'dashboard' } });
   // Bull queues for the board (they never process jobs) and a fail-fast client for /health and
   // /metrics: with no offline queue, an outage answers 503 at once.
-  const admin = openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
+  const admin = openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX, ...layout });
   const probe = new RedisConnections(env.REDIS_URL, 'producer', 'coldcopy-dashboard');
-  const deadLetters = openDeadLetters({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
+  const deadLetters = openDeadLetters({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX, cluster: layout.cluster });
   const app = createApp({
     env,
     targets: listQueueTargets(admin),

@@ -1,10 +1,10 @@
 import { SESClient } from '@aws-sdk/client-ses';
-import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
+import { closePool, createPool, dbConfig, type Pool } from '@coldcopy/db';
 import { sendEmail } from '@coldcopy/queue-core';
 import { openAdminQueues } from '@coldcopy/queue-core/admin';
-import { createRateLimiter, RedisConnections, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/runtime';
+import { createRateLimiter, RedisConnections, type WorkerAppTools } from '@coldcopy/queue-core/runtime';
 import type { EmailConfig } from './config.js';
-import type { emailWorkerEnv } from './env.js';
+import type { EmailEnv } from './env.js';
 import type { EmailSender } from './providers/email-sender.js';
 import type { EmailStore } from './providers/email-store.js';
 import type { FollowUps } from './providers/follow-ups.js';
@@ -57,7 +57,7 @@ export interface EmailDeps {
   readonly now: () => Date;
 }
 
-export type EmailEnv = WorkerEnv<'email', typeof emailWorkerEnv>;
+export type { EmailEnv };
 
 /** Resources createDeps opened, closed by closeDeps after the worker stopped. */
 const owned = new WeakMap<EmailDeps, { pool: Pool; limitsConnections: RedisConnections; ses: SESClient; admin?: ReturnType<typeof openAdminQueues> }>();
@@ -96,15 +96,7 @@ export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<
   if (env.SES_TIMEOUT_MS + 5000 > env.SEND_LEASE_MS) {
     throw new Error('SEND_LEASE_MS must exceed SES_TIMEOUT_MS by at least 5 s, or a slow send would look abandoned');
   }
-  const pool = createPool(
-    loadDbEnv({
-      DATABASE_URL: env.DATABASE_URL,
-      DATABASE_POOL_MAX: String(env.DATABASE_POOL_MAX),
-      DATABASE_SSL: env.DATABASE_SSL,
-      DATABASE_CA_CERT: env.DATABASE_CA_CERT,
-      DATABASE_APPLICATION_NAME: 'coldcopy-email-worker',
-    }),
-  );
+  const pool = createPool(dbConfig(env, 'coldcopy-email-worker'));
   // the send limits' own connection (Redis or Redis Cluster, as REDIS_URL says): their scripts run
   // on every send and must not queue behind Bull's commands
   const limitsConnections = new RedisConnections(env.REDIS_URL, 'worker', 'coldcopy-email-worker-limits');

@@ -1,9 +1,8 @@
 import { ConfigError } from '@coldcopy/queue-core';
-import { loadEnv, workerAppEnvSchema } from '@coldcopy/queue-core/runtime';
+import { loadEnv } from '@coldcopy/queue-core/env';
 import { describe, expect, it } from 'vitest';
-import { emailWorkerEnv } from './env.js';
+import { envSchema as schema } from './env.js';
 
-const schema = workerAppEnvSchema('email', emailWorkerEnv);
 const required = {
   DATABASE_URL: 'postgres://u:p@localhost:5432/coldcopy',
   UNSUBSCRIBE_BASE_URL: 'https://app.example.com/u',

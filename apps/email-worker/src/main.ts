@@ -1,14 +1,14 @@
 import { schedulesOn } from '@coldcopy/queue-core';
 import { runWorkerApp } from '@coldcopy/queue-core/runtime';
 import { closeDeps, createDeps } from './deps.js';
-import { emailWorkerEnv } from './env.js';
+import { envSchema } from './env.js';
 import { handlers } from './handlers/index.js';
 
 // The composition root: env → deps → worker → health server → signals (queue-core/src/runtime/app.ts).
 await runWorkerApp({
   app: 'email-worker',
   queue: 'email',
-  env: emailWorkerEnv,
+  env: envSchema,
   handlers,
   createDeps,
   closeDeps,

@@ -1,4 +1,4 @@
-import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
+import { closePool, createPool, dbConfig, type Pool } from '@coldcopy/db';
 import { createRateLimiter, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/runtime';
 import { Redis } from 'ioredis';
 import { type EnrichmentConfig, enrichmentConfig } from './config.js';
@@ -85,13 +85,7 @@ export function providerLimitSettings(env: EnrichmentEnv) {
 
 export async function createDeps(env: EnrichmentEnv, tools: WorkerAppTools): Promise<EnrichmentDeps> {
   const pool = createPool(
-    loadDbEnv({
-      DATABASE_URL: env.DATABASE_URL,
-      DATABASE_POOL_MAX: String(env.DATABASE_POOL_MAX),
-      DATABASE_SSL: env.DATABASE_SSL,
-      DATABASE_CA_CERT: env.DATABASE_CA_CERT,
-      DATABASE_APPLICATION_NAME: 'coldcopy-enrichment-worker',
-    }),
+    dbConfig(env, 'coldcopy-enrichment-worker'),
   );
   // the limits' own connection: their scripts run on every provider call and must not queue
   // behind Bull's commands (bottleneck duplicates it for its subscriber)

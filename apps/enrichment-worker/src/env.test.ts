@@ -1,9 +1,7 @@
 import { loadEnv } from '@coldcopy/queue-core/runtime';
-import { workerAppEnvSchema } from '@coldcopy/queue-core/runtime';
 import { describe, expect, it } from 'vitest';
-import { enrichmentWorkerEnv } from './env.js';
+import { envSchema as schema } from './env.js';
 
-const schema = workerAppEnvSchema('enrichment', enrichmentWorkerEnv);
 const base = { REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db' };
 
 describe('enrichment worker env', () => {

@@ -1,8 +1,11 @@
+import { dbEnv } from '@coldcopy/db/env';
+import { workerAppEnv } from '@coldcopy/queue-core/env';
 import { z } from 'zod';
 
 /**
- * The enrichment worker's own variables; runWorkerApp merges them with the shared worker variables
- * (REDIS_URL, BULL_PREFIX, ENRICHMENT_CONCURRENCY, HEALTH_PORT, …) and parses them in main.ts.
+ * The enrichment worker's env: `envSchema` (the runtime's variables from queue-core env.ts, the
+ * database's and the ones below, each documented in `.meta()`) is the one schema main.ts hands to
+ * runWorkerApp (parsed once) and the deploy generator reads.
  * Provider keys are secrets: read here, handed to the adapters, never logged.
  */
 const int = (defaultValue: number, min = 1) => z.coerce.number().int().min(min).default(defaultValue);
@@ -14,74 +17,43 @@ const flag = (defaultValue: boolean) =>
     .transform((v) => v === 'true' || v === '1');
 
 export const enrichmentWorkerEnv = {
-  /** `postgres://user:password@host:5432/database` */
-  DATABASE_URL: z.string().min(1, 'required (postgres://user:password@host:5432/database)'),
-  /** Postgres pool size per process; keep it near ENRICHMENT_CONCURRENCY */
-  DATABASE_POOL_MAX: int(10),
-  /** `disable`, `require` or `verify-full` (read by @coldcopy/db) */
-  DATABASE_SSL: z.enum(['disable', 'require', 'verify-full']).optional(),
-  /** PEM of the managed database's CA (read by @coldcopy/db) */
-  DATABASE_CA_CERT: z.string().optional(),
+  ...dbEnv,
 
-  /** Hunter API base URL (an emulator in development) */
-  HUNTER_BASE_URL: z.url().default('https://api.hunter.io/v2'),
-  /** Hunter API key; unset: jobs for the Hunter provider fail permanently, naming it */
-  HUNTER_API_KEY: z.string().min(1).optional(),
-  /** Hunter requests per second per key (finder, domain search) */
-  HUNTER_RATE_PER_SECOND: rate(15),
-  /** Hunter requests per minute per key (finder, domain search) */
-  HUNTER_RATE_PER_MINUTE: rate(500),
-  /** Hunter email-verifier requests per second per key */
-  HUNTER_VERIFY_RATE_PER_SECOND: rate(10),
-  /** Hunter email-verifier requests per minute per key */
-  HUNTER_VERIFY_RATE_PER_MINUTE: rate(300),
-  /** Hunter requests in flight at once per endpoint, across replicas */
-  HUNTER_MAX_CONCURRENT: int(10),
+  HUNTER_BASE_URL: z.url().default('https://api.hunter.io/v2').meta({ description: 'Hunter API base URL (an emulator in development)' }),
+  HUNTER_API_KEY: z.string().min(1).optional().meta({ description: 'Hunter API key; unset: jobs for the Hunter provider fail permanently, naming it', secret: true }),
+  HUNTER_RATE_PER_SECOND: rate(15).meta({ description: 'Hunter requests per second per key (finder, domain search)' }),
+  HUNTER_RATE_PER_MINUTE: rate(500).meta({ description: 'Hunter requests per minute per key (finder, domain search)' }),
+  HUNTER_VERIFY_RATE_PER_SECOND: rate(10).meta({ description: 'Hunter email-verifier requests per second per key' }),
+  HUNTER_VERIFY_RATE_PER_MINUTE: rate(300).meta({ description: 'Hunter email-verifier requests per minute per key' }),
+  HUNTER_MAX_CONCURRENT: int(10).meta({ description: 'Hunter requests in flight at once per endpoint, across replicas' }),
 
-  /** Apollo API base URL (an emulator in development) */
-  APOLLO_BASE_URL: z.url().default('https://api.apollo.io/api/v1'),
-  /** Apollo master API key; unset: jobs for the Apollo provider fail permanently, naming it */
-  APOLLO_API_KEY: z.string().min(1).optional(),
-  /** Apollo enrichment requests per minute per endpoint (your plan: free 50, paid 1000); bulk endpoints get a tenth */
-  APOLLO_RATE_PER_MINUTE: rate(50),
-  /** Apollo enrichment requests per hour per endpoint (free plan 200) */
-  APOLLO_RATE_PER_HOUR: rate(200),
-  /** Apollo enrichment requests per day per endpoint (free plan 600) */
-  APOLLO_RATE_PER_DAY: rate(600),
-  /** Apollo requests in flight at once per endpoint, across replicas */
-  APOLLO_MAX_CONCURRENT: int(5),
+  APOLLO_BASE_URL: z.url().default('https://api.apollo.io/api/v1').meta({ description: 'Apollo API base URL (an emulator in development)' }),
+  APOLLO_API_KEY: z.string().min(1).optional().meta({ description: 'Apollo master API key; unset: jobs for the Apollo provider fail permanently, naming it', secret: true }),
+  APOLLO_RATE_PER_MINUTE: rate(50).meta({ description: 'Apollo enrichment requests per minute per endpoint (your plan: free 50, paid 1000); bulk endpoints get a tenth' }),
+  APOLLO_RATE_PER_HOUR: rate(200).meta({ description: 'Apollo enrichment requests per hour per endpoint (free plan 200)' }),
+  APOLLO_RATE_PER_DAY: rate(600).meta({ description: 'Apollo enrichment requests per day per endpoint (free plan 600)' }),
+  APOLLO_MAX_CONCURRENT: int(5).meta({ description: 'Apollo requests in flight at once per endpoint, across replicas' }),
 
-  /** per-request timeout of a provider call */
-  PROVIDER_TIMEOUT_MS: int(15_000),
-  /** longest in-handler wait for a provider slot; longer waits re-queue the request with a delay */
-  PROVIDER_WAIT_MAX_MS: int(5_000, 0),
-  /** how late a request may reach the provider after its slot (widens the spacing a little) */
-  PROVIDER_RATE_SLACK_MS: int(20, 0),
-  /** concurrency caps and long windows shared by replicas through Redis (bottleneck); false: per process */
-  PROVIDER_LIMITS_SHARED: flag(true),
-  /** re-queue delay after Hunter's 202 (verification still running) */
-  HUNTER_PENDING_RETRY_MS: int(10_000),
-  /** re-queue delay after Hunter's 222 (SMTP failure) */
-  HUNTER_SMTP_RETRY_MS: int(300_000),
-  /** re-queue delay after a rate answer without retry-after (Hunter 403, Apollo 429) */
-  PROVIDER_RATE_RETRY_MS: int(2_000),
-  /** a request re-queued this many times (rate answers, 202/222) gives up: failed, or `unknown` for verification */
-  MAX_DEFERRALS: int(20),
+  PROVIDER_TIMEOUT_MS: int(15_000).meta({ description: 'per-request timeout of a provider call' }),
+  PROVIDER_WAIT_MAX_MS: int(5_000, 0).meta({ description: 'longest in-handler wait for a provider slot; longer waits re-queue the request with a delay' }),
+  PROVIDER_RATE_SLACK_MS: int(20, 0).meta({ description: 'how late a request may reach the provider after its slot (widens the spacing a little)' }),
+  PROVIDER_LIMITS_SHARED: flag(true).meta({ description: 'concurrency caps and long windows shared by replicas through Redis (bottleneck); false: per process' }),
+  HUNTER_PENDING_RETRY_MS: int(10_000).meta({ description: 're-queue delay after Hunter\'s 202 (verification still running)' }),
+  HUNTER_SMTP_RETRY_MS: int(300_000).meta({ description: 're-queue delay after Hunter\'s 222 (SMTP failure)' }),
+  PROVIDER_RATE_RETRY_MS: int(2_000).meta({ description: 're-queue delay after a rate answer without retry-after (Hunter 403, Apollo 429)' }),
+  MAX_DEFERRALS: int(20).meta({ description: 'a request re-queued this many times (rate answers, 202/222) gives up: failed, or `unknown` for verification' }),
 
-  /** cache lifetime of person data, days */
-  CACHE_PERSON_TTL_DAYS: int(30),
-  /** cache lifetime of company data, days (providers.md: 30-90) */
-  CACHE_COMPANY_TTL_DAYS: int(60),
-  /** cache lifetime of verification results, days (providers.md: 7-30) */
-  CACHE_VERIFY_TTL_DAYS: int(14),
-  /** cache lifetime of "no match" and unknown domains, hours */
-  CACHE_NEGATIVE_TTL_HOURS: int(24),
+  CACHE_PERSON_TTL_DAYS: int(30).meta({ description: 'cache lifetime of person data, days' }),
+  CACHE_COMPANY_TTL_DAYS: int(60).meta({ description: 'cache lifetime of company data, days (providers.md: 30-90)' }),
+  CACHE_VERIFY_TTL_DAYS: int(14).meta({ description: 'cache lifetime of verification results, days (providers.md: 7-30)' }),
+  CACHE_NEGATIVE_TTL_HOURS: int(24).meta({ description: 'cache lifetime of "no match" and unknown domains, hours' }),
 
-  /** comma-separated DNS servers (`host:port`) for verify-email's MX lookups; unset: the system's */
   DNS_SERVERS: z
     .string()
     .optional()
-    .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+    .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)).meta({ description: 'comma-separated DNS servers (`host:port`) for verify-email\'s MX lookups; unset: the system\'s' }),
 };
 
 export type EnrichmentWorkerEnvShape = typeof enrichmentWorkerEnv;
+
+export const envSchema = workerAppEnv('enrichment', enrichmentWorkerEnv);

@@ -23,7 +23,13 @@ export const boolEnv = z
   .enum(['true', 'false', '1', '0'], { message: 'expected true, false, 1 or 0' })
   .transform((v) => v === 'true' || v === '1');
 
-const schema = z.object({
+/**
+ * The database variables as an env fragment: a worker app that uses Postgres spreads it into its
+ * one env schema (`workerAppEnv(queue, { ...dbEnv, ...own })`) and passes the parsed values to
+ * `dbConfig`. It lives here rather than in queue-core so that queue-core (which the web app
+ * imports) knows nothing of Postgres. Metadata as in queue-core's env.ts.
+ */
+export const dbEnv = {
   DATABASE_URL: z
     .string({ message: 'required (postgres://user:password@host:5432/database)' })
     .min(1, 'required (postgres://user:password@host:5432/database)')
@@ -34,16 +40,35 @@ const schema = z.object({
       } catch {
         return false;
       }
-    }, 'must be a postgres:// or postgresql:// URL'),
-  DATABASE_POOL_MAX: z.coerce.number().int().positive().max(1000).default(10),
-  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().nonnegative().default(30_000),
-  DATABASE_SSL: z.enum(['disable', 'require', 'verify-full']).optional(),
+    }, 'must be a postgres:// or postgresql:// URL')
+    .meta({ description: '`postgres://user:password@host:5432/database` (`?sslmode=require` for managed databases)', secret: true }),
+  DATABASE_POOL_MAX: z.coerce.number().int().positive().max(1000).default(10).meta({ description: 'Postgres pool size per process; keep it near the queue concurrency' }),
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(30_000)
+    .meta({ description: 'statement_timeout of every pooled connection (0: none)' }),
+  DATABASE_SSL: z
+    .enum(['disable', 'require', 'verify-full'])
+    .optional()
+    .meta({ description: '`disable`, `require` or `verify-full`; default from the URL\'s sslmode' }),
   DATABASE_CA_CERT: z
     .string()
     .optional()
-    .refine((v) => v === undefined || v === '' || v.includes('-----BEGIN CERTIFICATE-----'), 'must be a PEM certificate'),
-  DATABASE_APPLICATION_NAME: z.string().min(1).default('coldcopy-worker'),
-});
+    .refine((v) => v === undefined || v === '' || v.includes('-----BEGIN CERTIFICATE-----'), 'must be a PEM certificate')
+    .meta({ description: 'PEM of the CA that signed the server certificate (managed databases; `\\n` for newlines)' }),
+  DATABASE_APPLICATION_NAME: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: 'application_name of the connections (pg_stat_activity); default the app\'s, e.g. `coldcopy-email-worker`' }),
+};
+
+const schema = z.object(dbEnv);
+
+/** The parsed `dbEnv` variables. */
+export type DbEnvValues = z.output<typeof schema>;
 
 /** sslmode values that mean "encrypt" in libpq URLs. */
 const SSLMODE_ENCRYPTED = new Set(['require', 'verify-ca', 'verify-full', 'prefer']);
@@ -60,7 +85,14 @@ export function loadDbEnv(source: Record<string, string | undefined> = process.e
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new DbConfigError(`invalid database configuration:\n${lines.join('\n')}`);
   }
-  const env = parsed.data;
+  return dbConfig(parsed.data);
+}
+
+/**
+ * Settings for createPool from parsed variables (an app's one env parse): sslmode from the URL, CA
+ * newlines, and `applicationName` (e.g. `coldcopy-email-worker`) unless DATABASE_APPLICATION_NAME is set.
+ */
+export function dbConfig(env: DbEnvValues, applicationName = 'coldcopy-worker'): DbEnv {
   let ssl: DbSslMode | undefined = env.DATABASE_SSL;
   if (ssl === undefined) {
     const sslmode = new URL(env.DATABASE_URL).searchParams.get('sslmode');
@@ -74,6 +106,6 @@ export function loadDbEnv(source: Record<string, string | undefined> = process.e
     DATABASE_STATEMENT_TIMEOUT_MS: env.DATABASE_STATEMENT_TIMEOUT_MS,
     DATABASE_SSL: ssl,
     DATABASE_CA_CERT: ca,
-    DATABASE_APPLICATION_NAME: env.DATABASE_APPLICATION_NAME,
+    DATABASE_APPLICATION_NAME: env.DATABASE_APPLICATION_NAME ?? applicationName,
   };
 }

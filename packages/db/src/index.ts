@@ -5,7 +5,7 @@
  * workspaceId first and scopes every statement by it; an id that belongs to another workspace is
  * refused with TenancyError before anything is read or written.
  */
-export { boolEnv, DbConfigError, type DbEnv, type DbSslMode, loadDbEnv } from './env.js';
+export { boolEnv, DbConfigError, dbConfig, dbEnv, type DbEnv, type DbEnvValues, type DbSslMode, loadDbEnv } from './env.js';
 export { LedgerStateError, MissingPartitionError, RecordNotFoundError, type ScopedTable, TenancyError } from './errors.js';
 export {
   ANALYTICS_VIEWS,

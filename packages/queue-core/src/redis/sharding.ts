@@ -99,16 +99,31 @@ export function shardCountsFromEnv(source: Record<string, string | undefined> = 
 export function clusterModeFromEnv(source: Record<string, string | undefined> = process.env, prefix?: string): boolean {
   const flag = source.BULL_CLUSTER;
   const explicit = flag !== undefined && flag !== '' ? ['true', '1', 'yes', 'TRUE'].includes(flag) : undefined;
-  if (isClusterUrl(source.REDIS_URL ?? '')) {
-    if (explicit === false) {
+  return clusterMode({ redisUrl: source.REDIS_URL ?? '', prefix: prefix ?? source.BULL_PREFIX ?? '', flag: explicit });
+}
+
+/** The same decision from parsed variables (a worker app's one env parse, env.ts `shardingEnv`). */
+export function clusterMode(env: { redisUrl: string; prefix: string; flag: boolean | undefined }): boolean {
+  if (isClusterUrl(env.redisUrl)) {
+    if (env.flag === false) {
       throw new ConfigError(
-        `invalid environment:\nBULL_CLUSTER: "${flag}" contradicts REDIS_URL, a Redis Cluster URL (the cluster key layout is required there); unset BULL_CLUSTER`,
+        'invalid environment:\nBULL_CLUSTER: false contradicts REDIS_URL, a Redis Cluster URL (the cluster key layout is required there); unset BULL_CLUSTER',
       );
     }
     return true;
   }
-  if (explicit !== undefined) return explicit;
-  return (prefix ?? source.BULL_PREFIX ?? '').includes('{');
+  if (env.flag !== undefined) return env.flag;
+  return env.prefix.includes('{');
+}
+
+/** `ShardCounts` from parsed `<QUEUE>_SHARDS` variables (1 is left out, as shardCountsFromEnv does). */
+export function shardCountsOf(env: Readonly<Record<string, unknown>>): ShardCounts {
+  const counts: ShardCounts = {};
+  for (const queue of QUEUE_NAMES) {
+    const n = env[shardsVar(queue)];
+    if (typeof n === 'number' && n > 1) counts[queue] = n;
+  }
+  return counts;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import type { Registry } from 'prom-client';
 import type { AnyJobDefinition } from '../definitions/define-job.js';
-import { loadEnv, workerEnv, workerEnvSchema } from '../config/env.js';
+import { keyLayoutOf, loadEnv, workerAppEnv, type WorkerRuntimeBase, type WorkerRuntimeShape } from '../config/env.js';
 import { ConfigError } from '../definitions/errors.js';
 import { startHealthServer } from './health-server.js';
-import { loadHardeningEnv, type HardeningConfig } from '../config/hardening-env.js';
+import { hardeningFromEnv, type HardeningConfig } from '../config/hardening-env.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createWorkerMetrics } from '../observability/metrics.js';
 import { Producer } from '../producer/producer.js';
@@ -13,7 +13,7 @@ import { redact, RedisConnections } from '../redis/connections.js';
 import { startWorker, type HandlersFor, type Worker } from './worker.js';
 import { jobsOnQueue } from '../jobs/index.js';
 import { schedulesOn, type Schedule } from '../jobs/schedules.js';
-import { clusterModeFromEnv, shardCountsFromEnv, shardsOf, type ShardCounts } from '../redis/sharding.js';
+import { shardsOf, type ShardCounts } from '../redis/sharding.js';
 
 /**
  * The composition root every worker app shares: env → logger → metrics → deps → worker → health
@@ -25,18 +25,24 @@ export interface WorkerAppTools {
   readonly registry: Registry;
 }
 
-export interface WorkerAppSpec<Q extends QueueName, E extends z.ZodRawShape, D> {
+/** A worker app's env schema: `workerAppEnv(queue, own)` (env.ts), exported by its src/env.ts. */
+export type WorkerAppEnvSchema<Q extends QueueName> = z.ZodObject<WorkerRuntimeShape<Q>>;
+
+export interface WorkerAppSpec<Q extends QueueName, S extends WorkerAppEnvSchema<Q>, D> {
   /** app name, e.g. `email-worker` (log field, Redis connection name) */
   readonly app: string;
   readonly queue: Q;
-  /** the app's own env variables, merged with the shared worker variables */
-  readonly env?: E;
+  /**
+   * The app's one env schema, `workerAppEnv(queue, ownVariables)` from its src/env.ts: parsed once
+   * here, and read by the deploy generator for compose, app.yaml, .env.example and the README.
+   */
+  readonly env: S;
   readonly handlers: HandlersFor<Q, D>;
   /**
    * builds the providers; the only place real SDKs are constructed. `registry` is the process's
    * metrics registry (served on the health port) for the app's own metrics.
    */
-  readonly createDeps: (env: WorkerEnv<Q, E>, tools: WorkerAppTools) => D | Promise<D>;
+  readonly createDeps: (env: z.output<S>, tools: WorkerAppTools) => D | Promise<D>;
   /** closes what createDeps opened (pools, SDK clients), after the worker stopped */
   readonly closeDeps?: (deps: D) => Promise<void> | void;
   /** the definitions to dispatch; default: the catalog's jobs of the queue (tests pass their own) */
@@ -48,15 +54,8 @@ export interface WorkerAppSpec<Q extends QueueName, E extends z.ZodRawShape, D> 
   readonly schedules?: readonly Schedule[];
 }
 
-type BaseWorkerEnv = z.output<z.ZodObject<typeof workerEnv>>;
-
-export type WorkerEnv<Q extends QueueName, E extends z.ZodRawShape> = BaseWorkerEnv & {
-  readonly [K in `${Uppercase<Q>}_CONCURRENCY`]: number;
-} & z.output<z.ZodObject<E>>;
-
-export function workerAppEnvSchema<Q extends QueueName, E extends z.ZodRawShape>(queue: Q, extra?: E) {
-  return workerEnvSchema(queue).extend(extra ?? ({} as E));
-}
+/** The parsed env of a worker app with its own variables `E` (a raw shape). */
+export type WorkerEnv<Q extends QueueName, E extends z.ZodRawShape = {}> = z.output<ReturnType<typeof workerAppEnv<Q, E>>>;
 
 export interface RunningWorkerApp {
   readonly worker: Worker;
@@ -64,22 +63,22 @@ export interface RunningWorkerApp {
   shutdown(signal?: string): Promise<void>;
 }
 
-export async function runWorkerApp<Q extends QueueName, E extends z.ZodRawShape, D>(
-  spec: WorkerAppSpec<Q, E, D>,
+export async function runWorkerApp<Q extends QueueName, S extends WorkerAppEnvSchema<Q>, D>(
+  spec: WorkerAppSpec<Q, S, D>,
   source: Record<string, string | undefined> = process.env,
   exit: (code: number) => void = (code) => process.exit(code),
 ): Promise<RunningWorkerApp | undefined> {
-  let env: WorkerEnv<Q, E>;
+  let env: z.output<S>;
   let hardening: HardeningConfig;
   let sharding: { shards: ShardCounts; cluster: boolean };
   const warnings: string[] = [];
   let logAlertError = (_err: Error) => {};
   try {
-    env = loadEnv(workerAppEnvSchema(spec.queue, spec.env), source) as WorkerEnv<Q, E>;
-    // JOB_SIGNING_KEYS, JOB_ENCRYPTION_KEYS, JOB_SIGNING, ALERT_WEBHOOK_URL, DLQ_* (hardening-env.ts)
-    // <QUEUE>_SHARDS for every queue (follow-up jobs go to other queues too) and BULL_CLUSTER
-    sharding = { shards: shardCountsFromEnv(source), cluster: clusterModeFromEnv(source) };
-    hardening = loadHardeningEnv(source, { app: spec.app, warn: (m) => warnings.push(m), onAlertError: (e) => logAlertError(e) });
+    // the one parse of the process's environment; what follows only derives from it
+    env = loadEnv(spec.env, source);
+    const base = env as WorkerRuntimeBase;
+    sharding = keyLayoutOf(base);
+    hardening = hardeningFromEnv(base, { app: spec.app, warn: (m) => warnings.push(m), onAlertError: (e) => logAlertError(e) });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${spec.app}: ${err.message}\n`);
@@ -88,11 +87,11 @@ export async function runWorkerApp<Q extends QueueName, E extends z.ZodRawShape,
     }
     throw err;
   }
-  const base = env as unknown as BaseWorkerEnv;
+  const base = env as WorkerRuntimeBase;
   const logger = createLogger({ level: base.LOG_LEVEL, defaultMeta: { app: spec.app } });
   for (const warning of warnings) logger.warn(warning, { security: true });
   logAlertError = (err) => logger.warn('alert webhook post failed', { err: err.message });
-  const concurrency = (env as unknown as Record<string, number>)[`${spec.queue.toUpperCase()}_CONCURRENCY`]!;
+  const concurrency = (base as unknown as Record<string, number>)[`${spec.queue.toUpperCase()}_CONCURRENCY`]!;
   const graceSeconds = base.SHUTDOWN_GRACE_SECONDS ?? QUEUES[spec.queue].shutdownGraceSeconds;
   const metrics = createWorkerMetrics();
   const connections = new RedisConnections(base.REDIS_URL, 'worker', `coldcopy-${spec.app}`);

@@ -1,6 +1,6 @@
 /** `@coldcopy/queue-core/runtime`: the worker runtime, everything a worker app needs. Not for the web app. */
-export { runWorkerApp, workerAppEnvSchema, type RunningWorkerApp, type WorkerAppSpec, type WorkerAppTools, type WorkerEnv } from './app.js';
-export { boolEnv, concurrencyEnv, loadEnv, redisEnv, workerEnv, workerEnvSchema } from '../config/env.js';
+export { runWorkerApp, type RunningWorkerApp, type WorkerAppEnvSchema, type WorkerAppSpec, type WorkerAppTools, type WorkerEnv } from './app.js';
+export { boolEnv, loadEnv, queueEnv, redisEnv, workerAppEnv, workerRuntimeEnv } from '../config/env.js';
 export { startHealthServer, type HealthServer } from './health-server.js';
 export { createLogger, createSilentLogger, type Logger } from '../observability/logger.js';
 export { createWorkerMetrics, type WorkerMetrics } from '../observability/metrics.js';

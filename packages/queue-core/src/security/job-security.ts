@@ -272,7 +272,14 @@ export function jobSecurityFromEnv(
     Object.fromEntries(Object.entries(source).filter(([k, v]) => k in securityEnvSchema.shape && v !== undefined && v !== '')),
   );
   if (!parsed.success) throw new ConfigError(`invalid environment:\n${z.prettifyError(parsed.error)}`);
-  const env = parsed.data;
+  return jobSecurityFromConfig(parsed.data, warn);
+}
+
+/** JobSecurity from already parsed variables (a worker app's one env parse, env.ts `signingEnv`). */
+export function jobSecurityFromConfig(
+  env: { NODE_ENV?: string | undefined; JOB_SIGNING: 'enabled' | 'disabled'; JOB_SIGNING_KEYS?: string | undefined; JOB_ENCRYPTION_KEYS?: string | undefined },
+  warn: (message: string) => void = stderrWarn,
+): JobSecurity {
   if (env.JOB_SIGNING === 'disabled') {
     if (env.NODE_ENV === 'production') throw new ConfigError('JOB_SIGNING=disabled is refused when NODE_ENV=production: set JOB_SIGNING_KEYS');
     warn(UNSIGNED_WARNING);
