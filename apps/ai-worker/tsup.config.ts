@@ -11,5 +11,9 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   noExternal: [/^@coldcopy\//],
+  // bundle our packages from their sources (their exports' "@coldcopy/source" condition), no dist/ needed
+  esbuildOptions(options) {
+    options.conditions = ['@coldcopy/source'];
+  },
   external: ['bull'],
 });
