@@ -10,4 +10,4 @@ export * from './jobs/index.js';
 export * from './definitions/priorities.js';
 export * from './definitions/queues.js';
 export { BACKOFF_STRATEGY, classifiedBackoff } from './definitions/backoff.js';
-export type { EnqueueOptions } from './definitions/job-options.js';
+export { planEnqueue, type EnqueueOptions, type PlannedJob } from './definitions/job-options.js';

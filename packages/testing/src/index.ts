@@ -13,3 +13,4 @@ export {
 } from './test-database.js';
 export { isCi, requireDebianBinary } from './system-packages.js';
 export { waitFor } from './wait-for.js';
+export { createFakeJobContext, EnqueueRecorder, type FakeJobContext, type FakeJobContextOptions, type RecordedJob } from './job-context.js';

@@ -203,11 +203,12 @@ describe('send-bulk-email: fan-out', () => {
     expect(s.queue.jobs).toHaveLength(6);
   });
 
-  it('takes the slot from the run time of a scheduled run, else from the enqueue time, else the clock', async () => {
+  it('takes the slot from the time the run was scheduled for (ctx.scheduledAt), unless the payload names one', async () => {
     const s = setup();
-    const scheduledRun = { ...fakeContext(s.deps), job: { opts: { prevMillis: Date.parse('2026-12-01T14:55:00Z') }, timestamp: Date.parse('2026-12-01T14:50:01Z') } } as unknown as JobContext<typeof s.deps>;
+    const scheduledRun = fakeContext(s.deps, { scheduledAt: new Date('2026-12-01T14:55:00Z') });
     expect(await s.fanOut(scheduledRun)).toMatchObject({ windowSlot: '20261201T1455Z', enqueued: 1 });
-    const delayed = { ...fakeContext(s.deps), job: { opts: { delay: 600_000 }, timestamp: Date.parse('2026-12-01T15:01:00Z') } } as unknown as JobContext<typeof s.deps>;
+    // enqueued at 15:01 with a 10 min delay
+    const delayed = fakeContext(s.deps, { scheduledAt: new Date('2026-12-01T15:11:00Z') });
     expect(await s.fanOut(delayed)).toMatchObject({ windowSlot: '20261201T1510Z' });
     expect(await s.fanOut(fakeContext(s.deps), '20261201T1600Z')).toMatchObject({ windowSlot: '20261201T1600Z' });
     expect(s.queue.jobs.map((j) => j.windowSlot)).toEqual(['20261201T1455Z', '20261201T1510Z', '20261201T1600Z']);

@@ -112,7 +112,7 @@ async function fanOut(form: Extract<CampaignTickForm, { kind: 'fan-out' }>, ctx:
   const { deps, log } = ctx;
   const queue = deps.campaignTickQueue;
   if (!queue) throw new PermanentJobError('send-bulk-email fan-out: the worker has no campaign tick queue (EmailDeps.campaignTickQueue)');
-  const windowSlot = form.windowSlot ?? campaignTickSlot(runTimeOf(ctx.job) ?? deps.now());
+  const windowSlot = form.windowSlot ?? campaignTickSlot(ctx.scheduledAt);
   const slotStart = slotStartOf(windowSlot);
   const slotEnd = new Date(slotStart.getTime() + CAMPAIGN_TICK_MINUTES * 60_000);
   const traceId = form.traceId ?? `campaign-tick-${windowSlot}`;
@@ -285,14 +285,3 @@ function startHasCome(campaign: CampaignToTick, now: Date, log: JobContext<Email
   }
 }
 
-/**
- * When this run was meant to run: a Bull repeat run carries its cron time (`opts.prevMillis`);
- * any other job its enqueue time plus delay. Stable across retries, so a retried fan-out keeps
- * its slot. Undefined outside Bull (handler tests), where the clock decides.
- */
-function runTimeOf(job: JobContext<EmailDeps>['job'] | undefined): number | undefined {
-  const opts = job?.opts as { prevMillis?: unknown; delay?: unknown } | undefined;
-  if (typeof opts?.prevMillis === 'number' && opts.prevMillis > 0) return opts.prevMillis;
-  if (typeof job?.timestamp === 'number') return job.timestamp + (typeof opts?.delay === 'number' ? opts.delay : 0);
-  return undefined;
-}

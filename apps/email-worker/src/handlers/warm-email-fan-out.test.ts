@@ -123,7 +123,7 @@ describe('warm-email: send batch fan-out', () => {
 
   it('takes its batch from the repeat run time, and fails permanently without a queue', async () => {
     const s = setup([warmup(randomUUID())]);
-    const ctx = { ...fakeContext(s.deps), job: { opts: { prevMillis: Date.parse('2026-12-01T16:00:00Z') }, timestamp: 0 } } as unknown as JobContext<typeof s.deps>;
+    const ctx = fakeContext(s.deps, { scheduledAt: new Date('2026-12-01T16:00:00Z') });
     expect(await s.fanOut(undefined, ctx)).toMatchObject({ batch: 2, slot: '20261201T1600Z', enqueued: 4 }) // seqs 7-10;
     const bare = { ...s.deps, warmupQueue: undefined };
     await expect(warmEmailHandler({ fanOut: true }, fakeContext(bare))).rejects.toBeInstanceOf(PermanentJobError);
@@ -161,7 +161,7 @@ describe('warm-email: day advance', () => {
     const bounced = warmup(randomUUID(), { stats: new Map([[YESTERDAY, day(40, 4)]]) });
     const paused = warmup(randomUUID(), { status: 'paused', stats: new Map([[YESTERDAY, day(15)]]) });
     const s = setup([healthy, bounced, paused]);
-    const midnight = { ...fakeContext(s.deps), job: { opts: { prevMillis: Date.parse('2026-12-01T00:00:00Z') }, timestamp: 0 } } as unknown as JobContext<typeof s.deps>;
+    const midnight = fakeContext(s.deps, { scheduledAt: new Date('2026-12-01T00:00:00Z') });
     expect(await s.advance(midnight)).toEqual({ form: 'advance-day', date: TODAY, advanced: 1, held: 1, pages: 1 });
     expect([healthy.dayNumber, healthy.currentDailyLimit, bounced.dayNumber, bounced.currentDailyLimit, paused.dayNumber]).toEqual([4, 20, 3, 15, 3]);
     expect(await s.advance(midnight)).toMatchObject({ advanced: 0, held: 0 });

@@ -99,7 +99,7 @@ export const warmEmailHandler: Handler<typeof warmEmail, EmailDeps> = async (pay
     case 'mailbox':
       return sendWarmEmail(form, ctx);
     case 'advance-day':
-      return advanceDay(warmupBatchOf(form.slot ?? runTimeOf(ctx.job) ?? ctx.deps.now()).date, ctx);
+      return advanceDay(warmupBatchOf(form.slot ?? ctx.scheduledAt).date, ctx);
     default:
       return fanOut(form, ctx);
   }
@@ -120,7 +120,7 @@ async function fanOut(form: Extract<WarmEmailForm, { kind: 'fan-out' }>, ctx: Jo
   const { deps, log } = ctx;
   const queue = deps.warmupQueue;
   if (!queue) throw new PermanentJobError('warm-email fan-out: the worker has no warm-up queue (EmailDeps.warmupQueue)');
-  const { date, batch, slot } = warmupBatchOf(form.slot ?? runTimeOf(ctx.job) ?? deps.now());
+  const { date, batch, slot } = warmupBatchOf(form.slot ?? ctx.scheduledAt);
   const advance = await advanceDay(date, ctx);
   const traceId = form.traceId ?? `warm-up-${slot}`;
   // spread from now (the batch may run late), never past the end of the date
@@ -230,18 +230,6 @@ async function advanceDay(date: string, ctx: JobContext<EmailDeps>): Promise<War
   }
   if (result.advanced + result.held > 0) ctx.log.info('warm-up day advance', { date, advanced: result.advanced, held: result.held });
   return result;
-}
-
-/**
- * When this run was meant to run: a Bull repeat run carries its cron time (`opts.prevMillis`);
- * any other job its enqueue time plus delay. Stable across retries, so a retried fan-out keeps its
- * batch. Undefined outside Bull (handler tests), where the clock decides. (As in send-bulk-email.)
- */
-function runTimeOf(job: JobContext<EmailDeps>['job'] | undefined): number | undefined {
-  const opts = job?.opts as { prevMillis?: unknown; delay?: unknown } | undefined;
-  if (typeof opts?.prevMillis === 'number' && opts.prevMillis > 0) return opts.prevMillis;
-  if (typeof job?.timestamp === 'number') return job.timestamp + (typeof opts?.delay === 'number' ? opts.delay : 0);
-  return undefined;
 }
 
 /**

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import type Bull from 'bull';
 import { BACKOFF_STRATEGY } from './backoff.js';
-import type { AnyJobDefinition } from './define-job.js';
-import { EnqueueOptionsError, type FieldIssue } from './errors.js';
+import type { AnyJobDefinition, JobPayload } from './define-job.js';
+import { EnqueueOptionsError, JobValidationError, type FieldIssue } from './errors.js';
 import { isPriority, PRIORITIES, type Priority } from './priorities.js';
-import { QUEUES } from './queues.js';
+import { QUEUES, type QueueName } from './queues.js';
+import { toFieldIssues } from './validation.js';
 
 export interface EnqueueOptions {
   /** default: the job's own priority, else `normal` */
@@ -62,6 +64,51 @@ export function keyFromParts(parts: ReadonlyArray<string | number | boolean>): s
 export const DEFAULT_MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
 
 const describeMs = (ms: number) => (ms % 86_400_000 === 0 ? `${ms / 86_400_000} days` : `${ms} ms`);
+
+const sha256Id = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 40);
+
+/**
+ * The Bull job id an enqueue gets: from the caller's idempotency key, else the definition's key of
+ * the payload, else none (Bull numbers it).
+ */
+export function jobIdOf(def: AnyJobDefinition, payload: JobPayload<AnyJobDefinition>, idempotencyKey: string | undefined): string | undefined {
+  const key = idempotencyKey ?? (def.idempotencyKey ? keyFromParts(def.idempotencyKey(payload)) : undefined);
+  return key === undefined ? undefined : jobIdFor(def, key, sha256Id);
+}
+
+/** What an enqueue would add, worked out without Redis (fakes of `ctx.enqueue` record it). */
+export interface PlannedJob<J extends AnyJobDefinition = AnyJobDefinition> {
+  readonly name: J['name'];
+  readonly queue: QueueName;
+  /** the payload as the handler will get it (defaults applied) */
+  readonly payload: JobPayload<J>;
+  /** deterministic id, when the job has an idempotency key */
+  readonly jobId: string | undefined;
+  readonly delayMs: number;
+  /** Bull priority (1 = highest) */
+  readonly priority: number;
+  readonly attempts: number;
+}
+
+/**
+ * Validates an enqueue exactly as the producer does (the input schema, then the options) and says
+ * what would be added. Throws JobValidationError naming every bad field, or EnqueueOptionsError.
+ */
+export function planEnqueue<J extends AnyJobDefinition>(def: J, data: unknown, options?: EnqueueOptions, now = Date.now()): PlannedJob<J> {
+  const parsed = def.inputSchema.safeParse(data);
+  if (!parsed.success) throw new JobValidationError(def.name, toFieldIssues(parsed.error));
+  const payload = parsed.data as JobPayload<J>;
+  const { opts, idempotencyKey } = resolveEnqueueOptions(def, options, now);
+  return {
+    name: def.name,
+    queue: def.queue,
+    payload,
+    jobId: jobIdOf(def, payload, idempotencyKey),
+    delayMs: opts.delay ?? 0,
+    priority: opts.priority ?? PRIORITIES.normal,
+    attempts: opts.attempts ?? 1,
+  };
+}
 
 /** Validates enqueue options; returns the Bull options, or throws naming every bad option. */
 export function resolveEnqueueOptions(

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type Bull from 'bull';
 import { createBullQueue } from '../redis/bull-queue.js';
 import type { AnyJobDefinition, JobInput, JobPayload } from '../definitions/define-job.js';
@@ -8,7 +7,7 @@ import {
   UnknownJobNameError,
   type FieldIssue,
 } from '../definitions/errors.js';
-import { type EnqueueOptions, jobIdFor, keyFromParts, resolveEnqueueOptions } from '../definitions/job-options.js';
+import { type EnqueueOptions, jobIdOf, resolveEnqueueOptions } from '../definitions/job-options.js';
 import { getJob } from '../jobs/index.js';
 import type { QueueName } from '../definitions/queues.js';
 import { jobSecurityFromEnv, type JobSecurity } from '../security/job-security.js';
@@ -23,6 +22,12 @@ import { toFieldIssues } from '../definitions/validation.js';
  */
 export interface ProducerConfig {
   readonly redisUrl: string;
+  /**
+   * An existing connection set to enqueue through instead of opening one (the worker runtime's
+   * `ctx.enqueue` shares its worker's connections: one connection set per process). `close()`
+   * leaves them open; their owner closes them.
+   */
+  readonly connections?: RedisConnections;
   /** Bull key prefix (default `bull`) */
   readonly prefix?: string;
   /** how long an enqueue waits for a Redis connection before failing, ms (default 2000) */
@@ -56,12 +61,11 @@ export interface BulkItem<J extends AnyJobDefinition> {
   readonly options?: EnqueueOptions;
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 40);
-
 const CONNECTION_ERRORS = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|max retries per request|Redis not ready|connection ended/i;
 
 export class Producer {
   private readonly connections: RedisConnections;
+  private readonly ownsConnections: boolean;
   /** by Bull queue name (one per shard) */
   private readonly queues = new Map<string, Bull.Queue>();
   private readonly prefix: string;
@@ -79,7 +83,8 @@ export class Producer {
     this.security = config.security ?? jobSecurityFromEnv();
     this.shards = config.shards ?? shardCountsFromEnv();
     this.cluster = config.cluster ?? clusterModeFromEnv(process.env, this.prefix);
-    this.connections = new RedisConnections(config.redisUrl, 'producer', 'coldcopy-producer');
+    this.ownsConnections = config.connections === undefined;
+    this.connections = config.connections ?? new RedisConnections(config.redisUrl, 'producer', 'coldcopy-producer');
   }
 
   /**
@@ -177,7 +182,7 @@ export class Producer {
     this.closing ??= (async () => {
       await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
       this.queues.clear();
-      await this.connections.close();
+      if (this.ownsConnections) await this.connections.close();
     })();
     return this.closing;
   }
@@ -195,8 +200,8 @@ export class Producer {
 
   private prepare(def: AnyJobDefinition, payload: JobPayload<AnyJobDefinition>, options: EnqueueOptions | undefined) {
     const { opts, idempotencyKey } = resolveEnqueueOptions(def, options, Date.now(), this.config.maxDelayMs);
-    const key = idempotencyKey ?? (def.idempotencyKey ? keyFromParts(def.idempotencyKey(payload)) : undefined);
-    if (key !== undefined) opts.jobId = jobIdFor(def, key, sha256);
+    const jobId = jobIdOf(def, payload, idempotencyKey);
+    if (jobId !== undefined) opts.jobId = jobId;
     // Sensitive fields encrypted, then the stored data signed into opts (job-security.ts).
     const stored = this.security.protect(def, payload, opts);
     return { opts, name: def.name, stored };

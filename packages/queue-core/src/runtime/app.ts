@@ -10,7 +10,8 @@ import { createWorkerMetrics } from '../observability/metrics.js';
 import { Producer } from '../producer/producer.js';
 import { QUEUES, type QueueName } from '../definitions/queues.js';
 import { redact, RedisConnections } from '../redis/connections.js';
-import { startWorker, type HandlersFor, type Worker } from './worker.js';
+import type { HandlersFor } from './job-context.js';
+import { startWorker, type Worker } from './worker.js';
 import { jobsOnQueue } from '../jobs/index.js';
 import { schedulesOn, type Schedule } from '../jobs/schedules.js';
 import { shardsOf, type ShardCounts } from '../redis/sharding.js';
@@ -95,9 +96,11 @@ export async function runWorkerApp<Q extends QueueName, S extends WorkerAppEnvSc
   const graceSeconds = base.SHUTDOWN_GRACE_SECONDS ?? QUEUES[spec.queue].shutdownGraceSeconds;
   const metrics = createWorkerMetrics();
   const connections = new RedisConnections(base.REDIS_URL, 'worker', `coldcopy-${spec.app}`);
-  // Follow-up jobs go through a separate producer, closed after the worker (bull-v4.md §9).
+  // Follow-up jobs (ctx.enqueue) go through a producer on the worker's connections: one
+  // connection set per process. Closed after the worker (bull-v4.md §9).
   const producer = new Producer({
     redisUrl: base.REDIS_URL,
+    connections,
     prefix: base.BULL_PREFIX,
     security: hardening.security,
     shards: sharding.shards,
@@ -109,6 +112,8 @@ export async function runWorkerApp<Q extends QueueName, S extends WorkerAppEnvSc
   const worker = await startWorker({
     queue: spec.queue,
     shards: shardsOf(sharding.shards, spec.queue),
+    shardCounts: sharding.shards,
+    producer,
     cluster: sharding.cluster,
     schedules: (spec.schedules ?? schedulesOn(spec.queue)).filter((s) => dispatched.has(s.job.name)),
     handlers: spec.handlers,

@@ -9,10 +9,8 @@ export {
   ShutdownAbortError,
   startWorker,
   type FinalFailure,
-  type Handler,
-  type HandlersFor,
-  type JobContext,
   type Worker,
   type WorkerOptions,
 } from './worker.js';
+export type { Handler, HandlersFor, JobContext } from './job-context.js';
 export { createRateLimiter, type AcquireOptions, type RateLimit, type RateLimiter, type RateLimiterOptions, type Reservation } from '../redis/rate-limit.js';

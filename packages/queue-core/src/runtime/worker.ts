@@ -4,9 +4,12 @@ import { createBullQueue } from '../redis/bull-queue.js';
 import { DeadLetterStore, type DeadLetterBounds } from '../dead-letters/store.js';
 import { createDeadLetterRecorder } from '../dead-letters/recorder.js';
 import { jobSecurityFromEnv, type JobSecurity } from '../security/job-security.js';
-import type { AnyJobDefinition, JobPayload } from '../definitions/define-job.js';
+import type { AnyJobDefinition, JobInput } from '../definitions/define-job.js';
+import type { EnqueueOptions } from '../definitions/job-options.js';
 import { ConfigError, CorruptJobError, InvalidPayloadError, isPermanentError, JobSignatureError, JobTimeoutError, QueueUnavailableError, UnknownJobError } from '../definitions/errors.js';
-import { jobsOnQueue, type JobsOn } from '../jobs/index.js';
+import { jobsOnQueue } from '../jobs/index.js';
+import { Producer, type BulkItem, type EnqueuedJob } from '../producer/producer.js';
+import type { Handler, HandlersFor, JobContext } from './job-context.js';
 import type { HotCounterSeries, HotHistogramSeries } from '../observability/hot-metrics.js';
 import { redactFieldNames, type Logger } from '../observability/logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../observability/metrics.js';
@@ -14,28 +17,8 @@ import { QUEUES, type LockSettings, type QueueName } from '../definitions/queues
 import { RedisConnections, whenReady } from '../redis/connections.js';
 import type { Schedule } from '../jobs/schedules.js';
 import { reconcileSchedules } from './schedule-reconciler.js';
-import { splitConcurrency } from '../redis/sharding.js';
+import { shardCountsFromEnv, splitConcurrency, type ShardCounts } from '../redis/sharding.js';
 import { toFieldIssues } from '../definitions/validation.js';
-
-/** What a handler receives besides its payload. */
-export interface JobContext<D> {
-  readonly job: Bull.Job;
-  readonly jobId: string;
-  /** 1 for the first attempt */
-  readonly attempt: number;
-  readonly deps: D;
-  /** child logger carrying queue, job, jobId, attempt and workspaceId */
-  readonly log: Logger;
-  /** fires when the attempt's time budget runs out or the worker shuts down */
-  readonly signal: AbortSignal;
-  /** reports progress (one Redis write; call it sparingly) */
-  progress(value: number | Record<string, unknown>): Promise<void>;
-}
-
-export type Handler<J extends AnyJobDefinition, D> = (payload: JobPayload<J>, ctx: JobContext<D>) => Promise<unknown>;
-
-/** A handler for every job of queue Q: a missing or mistyped handler fails to compile. */
-export type HandlersFor<Q extends QueueName, D> = { [J in JobsOn<Q> as J['name']]: Handler<J, D> };
 
 export interface FinalFailure {
   readonly queue: QueueName;
@@ -82,6 +65,16 @@ export interface WorkerOptions<Q extends QueueName, D> {
    * per shard, `concurrency` split over them (at least 1 each).
    */
   readonly shards?: number;
+  /**
+   * Shards of every queue, for the jobs handlers enqueue (`ctx.enqueue`) to any queue. Default:
+   * `<QUEUE>_SHARDS` from process.env; this queue's own count is `shards`.
+   */
+  readonly shardCounts?: ShardCounts;
+  /**
+   * The producer behind `ctx.enqueue`, left open by `close()`. Default: one on this worker's
+   * connections (no connections of its own), created on the first enqueue and closed with the worker.
+   */
+  readonly producer?: Producer;
   /** Redis Cluster key layout (sharding.ts `bullKeyLayout`) */
   readonly cluster?: boolean;
   /**
@@ -131,6 +124,17 @@ export class ShutdownAbortError extends Error {
   }
 }
 
+/** What every attempt of one worker shares: built once per worker, read by each Attempt. */
+interface WorkerScope<D> {
+  readonly deps: D;
+  readonly log: Logger;
+  readonly queue: QueueName;
+  /** the worker's producer on its own connections, created on the first enqueue */
+  producer(): Producer;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+}
+
 /**
  * One attempt in flight: the handler's context, and the runtime's bookkeeping for it. The
  * AbortController is created only when a handler reads `signal` (most jobs finish without ever
@@ -147,13 +151,13 @@ class Attempt<D> implements JobContext<D> {
   /** settle the promise Bull waits on */
   resolve!: (value: unknown) => void;
   reject!: (error: unknown) => void;
+  readonly deps: D;
   constructor(
     readonly job: Bull.Job,
-    readonly deps: D,
-    private readonly baseLog: Logger,
-    private readonly queue: QueueName,
+    private readonly scope: WorkerScope<D>,
     readonly entry: Entry,
   ) {
+    this.deps = scope.deps;
     this.deadline = Date.now() + entry.timeoutMs;
   }
   get signal(): AbortSignal {
@@ -174,10 +178,17 @@ class Attempt<D> implements JobContext<D> {
   get attempt(): number {
     return this.job.attemptsMade + 1;
   }
+  get scheduledAt(): Date {
+    // A repeatable run carries its cron slot in `prevMillis`; any other job was meant for its
+    // enqueue time plus delay (both stay the same on a retry).
+    const opts = this.job.opts as { prevMillis?: unknown; delay?: unknown };
+    if (typeof opts.prevMillis === 'number' && opts.prevMillis > 0) return new Date(opts.prevMillis);
+    return new Date(this.job.timestamp + (typeof opts.delay === 'number' ? opts.delay : 0));
+  }
   get log(): Logger {
     // created on first use: most jobs never log beyond the runtime's own lines
-    return (this.childLog ??= this.baseLog.child({
-      queue: this.queue,
+    return (this.childLog ??= this.scope.log.child({
+      queue: this.scope.queue,
       job: this.job.name,
       jobId: String(this.job.id),
       attempt: this.job.attemptsMade + 1,
@@ -186,6 +197,18 @@ class Attempt<D> implements JobContext<D> {
   }
   progress(value: number | Record<string, unknown>): Promise<void> {
     return this.job.progress(value) as Promise<void>;
+  }
+  enqueue<J extends AnyJobDefinition>(job: J, data: JobInput<J>, options?: EnqueueOptions): Promise<EnqueuedJob> {
+    return this.scope.producer().enqueue(job, data, options);
+  }
+  enqueueBulk<J extends AnyJobDefinition>(job: J, items: ReadonlyArray<BulkItem<J>>): Promise<EnqueuedJob[]> {
+    return this.scope.producer().enqueueBulk(job, items);
+  }
+  pauseQueue(): Promise<void> {
+    return this.scope.pause();
+  }
+  resumeQueue(): Promise<void> {
+    return this.scope.resume();
   }
 }
 
@@ -245,6 +268,32 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
           added: metrics.deadLettered,
           alerts: options.deadLetters?.alerts,
         });
+
+  let producer = options.producer;
+  const ownsProducer = !options.producer;
+  const scope: WorkerScope<D> = {
+    deps: options.deps,
+    log,
+    queue: queueName,
+    producer: () =>
+      (producer ??= new Producer({
+        redisUrl: connections.url,
+        connections,
+        prefix: options.prefix ?? 'bull',
+        security,
+        shards: { ...(options.shardCounts ?? shardCountsFromEnv()), [queueName]: shardQueues.length },
+        cluster: options.cluster ?? false,
+      })),
+    // global pause/resume (every replica) of every shard
+    pause: async () => {
+      await Promise.all(shardQueues.map((q) => q.pause(false)));
+      log.warn('queue paused by a job', { queue: queueName, shards: shardQueues.length });
+    },
+    resume: async () => {
+      await Promise.all(shardQueues.map((q) => q.resume(false)));
+      log.info('queue resumed by a job', { queue: queueName, shards: shardQueues.length });
+    },
+  };
 
   metrics.concurrency.labels(queueName).set(shardConcurrency.reduce((a, b) => a + b, 0));
   const untrackActive = metrics.trackActive(queueName, () => inflight.size);
@@ -346,7 +395,7 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
     if (job.attemptsMade === 0 && job.processedOn) {
       entry.wait.observe(Math.max(0, job.processedOn - job.timestamp - ((job.opts.delay as number | undefined) ?? 0)) / 1000);
     }
-    const attempt = new Attempt(job, options.deps, log, queueName, entry);
+    const attempt = new Attempt(job, scope, entry);
     return new Promise((resolve, reject) => {
       attempt.resolve = resolve;
       attempt.reject = reject;
@@ -450,6 +499,7 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
         }
         shuttingDown = true;
         clearInterval(sweep);
+        if (ownsProducer) await producer?.close();
         untrackActive();
         await deadLetters?.drain();
         if (ownsConnections) await connections.close();
