@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
-import { createSilentLogger, type JobContext } from '@coldcopy/queue-core/runtime';
 import { createS3Client, createS3ObjectStore, type ObjectStore } from '@coldcopy/storage';
 import { startS3TestServer, type S3TestServer } from '@coldcopy/storage/testing';
-import { createTestDatabase, type TestDatabase } from '@coldcopy/testing';
+import { createFakeJobContext, createTestDatabase, type FakeJobContext, type TestDatabase } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { type AnalyticsConfig, defaultAnalyticsConfig } from '../src/config.js';
@@ -54,19 +53,8 @@ export function useAnalyticsHarness(options: { s3?: boolean } = {}) {
   return Object.assign(state, { deps });
 }
 
-/** A handler context without Bull: the job's options say how many attempts it has. */
-export function testContext<D>(deps: D, options: { attempt?: number; attempts?: number; signal?: AbortSignal } = {}): JobContext<D> & { progressed: unknown[] } {
-  const progressed: unknown[] = [];
-  return {
-    job: { opts: { attempts: options.attempts ?? 3 } } as JobContext<D>['job'],
-    jobId: `test-${randomUUID()}`,
-    attempt: options.attempt ?? 1,
-    deps,
-    log: createSilentLogger(),
-    signal: options.signal ?? new AbortController().signal,
-    async progress(value) {
-      progressed.push(value);
-    },
-    progressed,
-  };
+/** A handler context without Bull (the recording fake of @coldcopy/testing), 3 attempts unless told. */
+export function testContext<D>(deps: D, options: { attempt?: number; attempts?: number; signal?: AbortSignal } = {}): FakeJobContext<D> & { progressed: unknown[] } {
+  const ctx = createFakeJobContext(deps, { jobId: `test-${randomUUID()}`, attempts: 3, ...options });
+  return Object.assign(ctx, { progressed: ctx.progressReports });
 }

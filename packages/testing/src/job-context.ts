@@ -50,6 +50,8 @@ export class EnqueueRecorder {
 export interface FakeJobContextOptions {
   readonly jobId?: string;
   readonly attempt?: number;
+  /** attempts allowed in all (default 1) */
+  readonly attempts?: number;
   /** default: now */
   readonly scheduledAt?: Date;
   readonly log?: Logger;
@@ -75,6 +77,7 @@ export function createFakeJobContext<D>(deps: D, options: FakeJobContextOptions 
   return {
     jobId: options.jobId ?? 'test-job',
     attempt: options.attempt ?? 1,
+    attempts: options.attempts ?? 1,
     scheduledAt: options.scheduledAt ?? new Date(),
     deps,
     log: options.log ?? createSilentLogger(),

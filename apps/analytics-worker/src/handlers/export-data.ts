@@ -132,7 +132,7 @@ export const exportDataHandler: Handler<typeof exportData, AnalyticsDeps> = asyn
     return finished(ctx, key, rowCount, stored.size, sha256, ttl);
   } catch (err) {
     metrics.exportFinished(payload.type, payload.format, 'failed', rowCount, bytes);
-    const lastAttempt = isPermanentError(err) || ctx.attempt >= (ctx.job.opts.attempts ?? 1);
+    const lastAttempt = isPermanentError(err) || ctx.attempt >= ctx.attempts;
     if (lastAttempt) await failExportJob(pool, workspaceId, exportJobId, (err as Error).message).catch(() => {});
     throw err;
   }

@@ -64,7 +64,7 @@ export const generateReportHandler: Handler<typeof generateReport, AnalyticsDeps
         // a view never refreshed yet: refresh-analytics populates it within its interval
         throw new Error('analytics views are not populated yet; the report is retried after their first refresh', { cause: err });
       }
-      if (isPermanentError(err) || ctx.attempt >= (ctx.job.opts.attempts ?? 1)) await failReportRun(pool, workspaceId, run.id, (err as Error).message).catch(() => {});
+      if (isPermanentError(err) || ctx.attempt >= ctx.attempts) await failReportRun(pool, workspaceId, run.id, (err as Error).message).catch(() => {});
       throw err;
     }
   }

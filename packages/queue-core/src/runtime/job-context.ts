@@ -14,6 +14,8 @@ export interface JobContext<D> {
   readonly jobId: string;
   /** 1 for the first attempt */
   readonly attempt: number;
+  /** attempts this job may make in all: `attempt === attempts` is its last (barring a permanent error) */
+  readonly attempts: number;
   /**
    * When this run was meant to start: a scheduled (repeatable) run's slot in its cron series, any
    * other job its enqueue time plus its delay. Stable across retries, so a retried run keeps its

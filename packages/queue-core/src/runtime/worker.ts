@@ -178,6 +178,9 @@ class Attempt<D> implements JobContext<D> {
   get attempt(): number {
     return this.job.attemptsMade + 1;
   }
+  get attempts(): number {
+    return this.job.opts.attempts ?? 1;
+  }
   get scheduledAt(): Date {
     // A repeatable run carries its cron slot in `prevMillis`; any other job was meant for its
     // enqueue time plus delay (both stay the same on a retry).
