@@ -161,7 +161,7 @@ async function onFailure(err: unknown, p: Payload, ctx: Ctx, requestKey: string)
   }
   if (err instanceof ProviderAccountError) await flagProvider(deps, ctx, p.providerId, err);
   const permanent = (err as { permanent?: unknown }).permanent === true;
-  const lastAttempt = ctx.attempt >= (ctx.job.opts.attempts ?? 1);
+  const lastAttempt = ctx.attempt >= ctx.attempts;
   if (permanent || lastAttempt) {
     const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     await recordFailedEnrichmentRequest(deps.pool, ws, { leadId: p.leadId, providerId: p.providerId, requestType: 'person', status: 'failed', error: message, bullJobId: ctx.jobId }).catch(() => {});
