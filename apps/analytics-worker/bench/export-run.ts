@@ -3,8 +3,8 @@
  * the S3 server, the workspace and the export; prints one JSON line with the figures.
  */
 import { closePool, createPool, loadDbEnv } from '@coldcopy/db';
-import { createSilentLogger, type JobContext } from '@coldcopy/queue-core/runtime';
 import { createObjectStore, storageEnv } from '@coldcopy/storage';
+import { createFakeJobContext } from '@coldcopy/testing';
 import { z } from 'zod';
 import { defaultAnalyticsConfig } from '../src/config.js';
 import type { AnalyticsDeps } from '../src/deps.js';
@@ -23,15 +23,7 @@ const deps: AnalyticsDeps = {
   config: defaultAnalyticsConfig,
   now: () => new Date(),
 };
-const ctx: JobContext<AnalyticsDeps> = {
-  job: { opts: { attempts: 1 } } as JobContext<AnalyticsDeps>['job'],
-  jobId: 'bench',
-  attempt: 1,
-  deps,
-  log: createSilentLogger(),
-  signal: new AbortController().signal,
-  progress: async () => undefined,
-};
+const ctx = createFakeJobContext(deps, { jobId: 'bench' });
 const started = performance.now();
 const cpu0 = process.cpuUsage();
 const result = (await exportDataHandler(
