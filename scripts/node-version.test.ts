@@ -82,9 +82,13 @@ describe('Node.js version', () => {
   it('the app bundles target the pinned major and @types/node matches it', () => {
     const apps = readdirSync(join(ROOT, 'apps')).filter((a) => existsSync(join(ROOT, 'apps', a, 'tsup.config.ts')));
     expect(apps.length).toBeGreaterThan(0);
+    // every app builds with the shared tsup.app.ts, whose target is the pinned major
+    const target = /target:\s*'node(\d+)'/.exec(read('tsup.app.ts'))?.[1];
+    expect(target, 'tsup.app.ts target').toBe(MAJOR);
     for (const app of apps) {
-      const target = /target:\s*'node(\d+)'/.exec(read(`apps/${app}/tsup.config.ts`))?.[1];
-      expect(target, `apps/${app}/tsup.config.ts target`).toBe(MAJOR);
+      const config = read(`apps/${app}/tsup.config.ts`);
+      expect(config, `apps/${app}/tsup.config.ts uses appBuild()`).toMatch(/export default appBuild\(/);
+      expect(config, `apps/${app}/tsup.config.ts sets no target of its own`).not.toMatch(/target:/);
     }
     const types = /^\s*"@types\/node":\s*(\S+)$/m.exec(read('pnpm-workspace.yaml'))?.[1];
     expect(types?.split('.')[0], 'pnpm-workspace.yaml catalog @types/node').toBe(MAJOR);

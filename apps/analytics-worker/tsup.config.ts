@@ -1,19 +1,4 @@
-import { defineConfig } from 'tsup';
+import { appBuild } from '../../tsup.app.js';
 
-// Same shape as every app (code-style.md §8): our workspace packages are bundled, every npm
-// dependency stays external, bull always (it reads its Lua scripts from disk).
-export default defineConfig({
-  entry: { main: 'src/main.ts' },
-  format: ['esm'],
-  target: 'node24',
-  platform: 'node',
-  outDir: 'dist',
-  sourcemap: true,
-  clean: true,
-  noExternal: [/^@coldcopy\//],
-  // bundle our packages from their sources (their exports' "@coldcopy/source" condition), no dist/ needed
-  esbuildOptions(options) {
-    options.conditions = ['@coldcopy/source'];
-  },
-  external: ['bull'],
-});
+// The build every app shares: tsup.app.ts at the repository root.
+export default appBuild();

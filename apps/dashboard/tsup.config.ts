@@ -1,20 +1,5 @@
-import { defineConfig } from 'tsup';
+import { appBuild } from '../../tsup.app.js';
 
-// One ESM file per app (code-style.md §8): our workspace packages are bundled, every npm
-// dependency stays external, bull always (it reads its Lua scripts from disk), and
-// @bull-board/* too (the UI's static files and views are read from node_modules).
-export default defineConfig({
-  entry: { main: 'src/main.ts' },
-  format: ['esm'],
-  target: 'node24',
-  platform: 'node',
-  outDir: 'dist',
-  sourcemap: true,
-  clean: true,
-  noExternal: [/^@coldcopy\//],
-  // bundle our packages from their sources (their exports' "@coldcopy/source" condition), no dist/ needed
-  esbuildOptions(options) {
-    options.conditions = ['@coldcopy/source'];
-  },
-  external: ['bull', /^@bull-board\//],
-});
+// The build every app shares (tsup.app.ts at the repository root), plus @bull-board/*: the UI's
+// static files and views are read from node_modules.
+export default appBuild({ external: [/^@bull-board\//] });
