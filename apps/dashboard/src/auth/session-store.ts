@@ -28,13 +28,33 @@ export interface SessionStore {
   revokeStale(users: readonly AdminUser[]): Promise<string[]>;
 }
 
-export function redisSessionStore(redis: Redis, prefix: string): SessionStore {
+/**
+ * The dashboard's Redis client fails fast (no offline queue, for /health); a login or session check
+ * right after start, or during a reconnect, waits up to `waitMs` for the connection instead.
+ */
+async function whenReady(redis: Redis, waitMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`Redis not ready after ${waitMs} ms (${redis.status})`));
+    }, waitMs);
+    redis.once('ready', onReady);
+  });
+}
+
+export function redisSessionStore(redis: Redis, prefix: string, waitMs = 2000): SessionStore {
   const sessionKey = (sid: string) => `${prefix}:dashboard:session:${sid}`;
   const userKey = (name: string) => `${prefix}:dashboard:sessions:${name}`;
   const usersKey = `${prefix}:dashboard:session-users`;
   const valueOf = (user: AdminUser) => `${user.name}:${passwordFingerprint(user.passwordHash)}`;
 
   const revokeUser = async (name: string): Promise<number> => {
+    await whenReady(redis, waitMs);
     const sids = await redis.smembers(userKey(name));
     const tx = redis.multi();
     for (const sid of sids) tx.del(sessionKey(sid));
@@ -45,6 +65,7 @@ export function redisSessionStore(redis: Redis, prefix: string): SessionStore {
 
   return {
     async add(session, user, ttlMs) {
+      await whenReady(redis, waitMs);
       await redis
         .multi()
         .set(sessionKey(session.sid), valueOf(user), 'PX', ttlMs)
@@ -55,13 +76,16 @@ export function redisSessionStore(redis: Redis, prefix: string): SessionStore {
         .exec();
     },
     async isLive(session, user) {
+      await whenReady(redis, waitMs);
       return (await redis.get(sessionKey(session.sid))) === valueOf(user);
     },
     async revoke(session) {
+      await whenReady(redis, waitMs);
       await redis.multi().del(sessionKey(session.sid)).srem(userKey(session.user), session.sid).exec();
     },
     revokeUser,
     async revokeStale(users) {
+      await whenReady(redis, waitMs);
       const current = new Map(users.map((u) => [u.name, valueOf(u)]));
       const ended: string[] = [];
       for (const name of await redis.smembers(usersKey)) {
