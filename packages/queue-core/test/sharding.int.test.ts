@@ -94,6 +94,9 @@ describe('workspace sharding (real Redis)', () => {
       ['maintenance', 0, shardFor(a, 2) === 0 ? 1 : 2],
       ['maintenance-1', 1, shardFor(a, 2) === 0 ? 2 : 1],
     ]);
+    // the next job's age on every shard that holds one; none where nothing waits
+    for (const r of rows) expect(r.oldestWaitingAgeSeconds).toBeGreaterThanOrEqual(0);
+    expect((await admin.status()).find((r) => r.queue === 'email')!.oldestWaitingAgeSeconds).toBeNull();
   });
 
   it('fairness: 10 jobs of workspace B finish before 10% of workspace A’s 20,000-job backlog', async () => {

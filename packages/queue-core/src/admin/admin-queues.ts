@@ -17,7 +17,25 @@ export interface QueueStatus {
   readonly delayed: number;
   readonly completed: number;
   readonly failed: number;
+  /**
+   * Seconds since the next job to run (the tail of `wait`, else of `paused`) was created plus its
+   * intended delay; null when nothing waits. A scaling and alert signal (ops.md §8).
+   */
+  readonly oldestWaitingAgeSeconds: number | null;
 }
+
+/** `timestamp` + `opts.delay` of the tail of `wait` (or `paused`), as a string; nil when empty. */
+const NEXT_JOB_CREATED_AT = `
+local id = redis.call('LINDEX', KEYS[1], -1)
+if not id then id = redis.call('LINDEX', KEYS[2], -1) end
+if not id then return false end
+local f = redis.call('HMGET', ARGV[1] .. id, 'timestamp', 'opts')
+local at = tonumber(f[1])
+if not at then return false end
+local ok, opts = pcall(cjson.decode, f[2] or '{}')
+if ok and type(opts) == 'table' and tonumber(opts.delay) then at = at + tonumber(opts.delay) end
+return tostring(at)
+`;
 
 export interface AdminShard {
   readonly queue: QueueName;
@@ -95,7 +113,7 @@ export function openAdminQueues(options: {
  * One MULTI of O(1) commands per queue: safe with millions of jobs. Every key is one Bull queue's,
  * so on a Redis Cluster the MULTI stays in that queue's hash slot (sharding.ts `bullKeyLayout`).
  */
-export async function queueStatus(queue: Bull.Queue, logical = queue.name as QueueName, shard = 0): Promise<QueueStatus> {
+export async function queueStatus(queue: Bull.Queue, logical = queue.name as QueueName, shard = 0, now: () => number = Date.now): Promise<QueueStatus> {
   const client = queue.client;
   const key = (k: string) => `${(queue as unknown as { keyPrefix: string }).keyPrefix}:${queue.name}:${k}`;
   const results = await client
@@ -107,6 +125,7 @@ export async function queueStatus(queue: Bull.Queue, logical = queue.name as Que
     .zcard(key('completed'))
     .zcard(key('failed'))
     .exists(key('meta-paused'))
+    .eval(NEXT_JOB_CREATED_AT, 2, key('wait'), key('paused'), key(''))
     .exec();
   if (!results) throw new Error('Redis transaction aborted');
   const n = (i: number) => {
@@ -114,6 +133,8 @@ export async function queueStatus(queue: Bull.Queue, logical = queue.name as Que
     if (err) throw err;
     return Number(value);
   };
+  const [ageErr, createdAt] = results[7] ?? [null, null];
+  if (ageErr) throw ageErr;
   return {
     queue: logical,
     shard,
@@ -124,5 +145,6 @@ export async function queueStatus(queue: Bull.Queue, logical = queue.name as Que
     delayed: n(3),
     completed: n(4),
     failed: n(5),
+    oldestWaitingAgeSeconds: createdAt === null || createdAt === undefined ? null : Math.max(0, (now() - Number(createdAt)) / 1000),
   };
 }
