@@ -2,13 +2,14 @@
  * The local stack behind `npm run dev` (scripts/dev.sh installs what is missing, then runs this).
  *
  *   npm run dev             Redis + Postgres in .data/ (or REDIS_URL / DATABASE_URL), migrations,
- *                           demo data, the SES emulator, every app in apps/, a demo campaign
+ *                           demo data, the dev servers the apps need (the SES emulator, provider
+ *                           emulators: scripts/dev-services.ts), every app in apps/, a demo campaign
  *   npm run dev -- --reset  wipe .data/ first
  *
- * Ctrl-C stops the apps (SIGTERM, their graceful shutdown), then the emulator, Redis and Postgres;
+ * Ctrl-C stops the apps (SIGTERM, their graceful shutdown), then the dev servers, Redis and Postgres;
  * data stays in .data/ for the next run. A second Ctrl-C kills what is left.
- * Ports (env to override): Redis 6390 (DEV_REDIS_PORT), Postgres 5490 (DEV_POSTGRES_PORT), SES
- * emulator 8005 (DEV_SES_PORT), web apps at their manifest port (dashboard 3000, DEV_DASHBOARD_PORT),
+ * Ports (env to override): Redis 6390 (DEV_REDIS_PORT), Postgres 5490 (DEV_POSTGRES_PORT), a dev
+ * server at its manifest port (DEV_<NAME>_PORT: SES emulator 8005, DEV_SES_PORT), web apps at their manifest port (dashboard 3000, DEV_DASHBOARD_PORT),
  * worker health ports from 9464 (DEV_HEALTH_PORT_BASE); DEV_DATA_DIR instead of .data/.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -21,6 +22,7 @@ import { createInterface } from 'node:readline';
 import { DEV_ENV_FILE, shellQuote } from '../packages/cli/src/connection.js';
 import { findBinary, postgresBinDirs } from '../packages/testing/src/binaries.js';
 import { type AppInfo, discoverApps, ROOT } from './deploy/apps.js';
+import { devEnvOf, DevServiceError, type DevServicePlan, planDevServices } from './dev-services.js';
 
 /** DEV_DATA_DIR moves the data folder (the stack's own test uses a temporary one). */
 const DATA = process.env.DEV_DATA_DIR ? resolve(process.env.DEV_DATA_DIR) : join(ROOT, '.data');
@@ -302,7 +304,7 @@ async function ensureDatabase(url: string): Promise<void> {
 // ---------------------------------------------------------------------------------- the stack
 
 let stopping = false;
-let servers: { redis?: Child; postgres?: DevPostgres; ses?: Child; fakeLlm?: Child } = {};
+let servers: { redis?: Child; postgres?: DevPostgres; dev: Child[] } = { dev: [] };
 
 /** The stack's settings for other terminals and the CLI (resolveSettings in packages/cli). */
 const devEnvFile = join(DATA, DEV_ENV_FILE);
@@ -314,11 +316,10 @@ function removeDevEnv(): void {
 
 async function shutdown(): Promise<void> {
   removeDevEnv();
-  const apps = children.filter((c) => c !== servers.redis && c !== servers.ses && c !== servers.fakeLlm);
+  const apps = children.filter((c) => c !== servers.redis && !servers.dev.includes(c));
   say('stopping the apps (graceful shutdown; Ctrl-C again to kill)…');
   await stopChildren(apps, 30_000);
-  if (servers.ses) await stopChildren([servers.ses], 5_000);
-  if (servers.fakeLlm) await stopChildren([servers.fakeLlm], 5_000);
+  if (servers.dev.length) await stopChildren(servers.dev, 5_000);
   if (servers.redis) {
     say('stopping Redis (AOF flushed to .data/redis)');
     await stopChildren([servers.redis], 15_000);
@@ -348,24 +349,6 @@ function onSignal(): void {
       process.exit(1);
     },
   );
-}
-
-function fill(template: string, vars: Record<string, string>): string {
-  return template.replace(/\{\{(\w+)\}\}/g, (m, k: string) => vars[k] ?? m);
-}
-
-function sesEmulatorBin(apps: readonly AppInfo[]): string | undefined {
-  for (const app of apps.filter((a) => a.devServices.includes('ses'))) {
-    try {
-      const pkgJson = requireFrom(app.dir).resolve('aws-ses-v2-local/package.json');
-      const pkg = JSON.parse(readFileSync(pkgJson, 'utf8')) as { bin: string | Record<string, string> };
-      const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin['aws-ses-v2-local'];
-      if (bin) return join(dirname(pkgJson), bin);
-    } catch {
-      // not installed for this app
-    }
-  }
-  return undefined;
 }
 
 /**
@@ -489,6 +472,20 @@ async function demoIds(databaseUrl: string) {
   }
 }
 
+/** The dev servers (before the apps), each waited for on its `ready` path. */
+async function startDevServers(plan: DevServicePlan): Promise<void> {
+  const started = plan.processes.map((p, i) => {
+    const child = start(p.label, p.command, [...p.args], { cwd: p.cwd, env: { ...process.env, ...p.env }, color: [94, 95, 96, 93][i % 4]! });
+    servers.dev.push(child);
+    return { p, child };
+  });
+  await Promise.all(
+    started.flatMap(({ p, child }) =>
+      p.services.flatMap((s) => (s.readyUrl ? [waitFor(`dev service ${s.name}`, () => httpOk(s.readyUrl!), 30_000, () => !child.exited)] : [])),
+    ),
+  );
+}
+
 async function main(argv: string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '') + '\n');
@@ -507,8 +504,10 @@ async function main(argv: string[]): Promise<void> {
   }
   mkdirSync(DATA, { recursive: true });
 
-  // ports first, so a clash is reported before anything starts
-  const sesPort = envPort('DEV_SES_PORT', 8005);
+  // the dev servers the apps need, and every port, first: a clash is reported before anything starts
+  const plan: DevServicePlan = planDevServices(apps, { tsxImport: TSX });
+  for (const app of apps) devEnvOf(app, plan, { redisUrl: '', databaseUrl: '' }); // template errors now
+  for (const s of plan.services.values()) await requirePort(s.port, `dev service ${s.name} of ${s.owner === 'built-in' ? 'the dev stack' : `apps/${s.owner}`}`, s.overrideEnv);
   const healthBase = envPort('DEV_HEALTH_PORT_BASE', 9464);
   const appPorts = new Map<string, number>();
   let w = 0;
@@ -518,12 +517,6 @@ async function main(argv: string[]): Promise<void> {
     await requirePort(port, `${app.name} ${app.kind === 'web' ? 'HTTP' : 'health'} port`, envName);
     appPorts.set(app.name, port);
   }
-  const sesBin = sesEmulatorBin(apps);
-  if (sesBin) await requirePort(sesPort, 'SES emulator', 'DEV_SES_PORT');
-  // the AI worker's local stand-in for OpenAI and Anthropic (apps/ai-worker/fake-llm)
-  const fakeLlmApp = apps.find((a) => a.devServices.includes('fake-llm'));
-  const fakeLlmPort = envPort('DEV_FAKE_LLM_PORT', 4010);
-  if (fakeLlmApp) await requirePort(fakeLlmPort, 'fake LLM server', 'DEV_FAKE_LLM_PORT');
 
   const redisUrl = process.env.REDIS_URL || `redis://127.0.0.1:${envPort('DEV_REDIS_PORT', 6390)}`;
   if (process.env.REDIS_URL) say(`using REDIS_URL from the environment`);
@@ -552,24 +545,12 @@ async function main(argv: string[]): Promise<void> {
   if (seed.proc.exitCode !== 0) throw new DevError('seeding the demo data failed (see above)');
   if (stopping) return;
 
-  const sesUrl = `http://127.0.0.1:${sesPort}`;
-  if (sesBin) {
-    servers.ses = start('ses', process.execPath, [sesBin, '--host', '127.0.0.1', '--port', String(sesPort)], { color: 94 });
-    await waitFor('the SES emulator', () => httpOk(`${sesUrl}/health-check`), 20_000, () => !servers.ses!.exited);
-  }
-
-  const fakeLlmUrl = `http://127.0.0.1:${fakeLlmPort}`;
-  if (fakeLlmApp) {
-    servers.fakeLlm = start('fake-llm', process.execPath, ['--import', TSX, 'fake-llm/main.ts'], {
-      cwd: fakeLlmApp.dir,
-      env: { ...process.env, FAKE_LLM_PORT: String(fakeLlmPort) },
-      color: 95,
-    });
-    await waitFor('the fake LLM server', () => httpOk(`${fakeLlmUrl}/__fake/requests`), 20_000, () => !servers.fakeLlm!.exited);
-  }
+  const vars = { redisUrl, databaseUrl };
+  const appDevEnv = new Map(apps.map((app) => [app.name, devEnvOf(app, plan, vars)]));
+  await startDevServers(plan);
+  if (stopping) return;
 
   const prefix = process.env.BULL_PREFIX || 'bull';
-  const vars = { redisUrl, databaseUrl, sesUrl, sesPort: String(sesPort), fakeLlmUrl };
   const secrets = devSecrets();
   // The stack's settings for other terminals (set -a; . .data/dev.env; set +a) and for the CLI,
   // which reads them by itself while COLDCOPY_DEV_PID runs.
@@ -590,7 +571,7 @@ async function main(argv: string[]): Promise<void> {
     for (const [k, v] of Object.entries(secrets)) if (declared.has(k)) env[k] = v;
     // stop quickly in development: in-flight jobs get 10 s (they are re-run after their lock expires)
     if (declared.has('SHUTDOWN_GRACE_SECONDS') && !process.env.SHUTDOWN_GRACE_SECONDS) env.SHUTDOWN_GRACE_SECONDS = '10';
-    for (const [k, v] of Object.entries(app.devEnv)) if (process.env[k] === undefined) env[k] = fill(v, vars);
+    Object.assign(env, appDevEnv.get(app.name));
     if (app.devServices.includes('ses')) {
       // the AWS SDK wants credentials even for the emulator, which ignores them
       env.AWS_ACCESS_KEY_ID ??= 'local';
@@ -620,7 +601,9 @@ async function main(argv: string[]): Promise<void> {
     ...started
       .filter(({ app }) => app.kind === 'web')
       .map(({ app, port }) => `  ${app.name.padEnd(14)} http://localhost:${port}${app.name === 'dashboard' ? '/admin/queues' : ''}`),
-    ...(sesBin ? [`  ${'sent mail'.padEnd(14)} http://localhost:${sesPort}/`] : []),
+    ...[...plan.services.values()].map((s) =>
+      s.name === 'ses' ? `  ${'sent mail'.padEnd(14)} http://localhost:${s.port}/` : `  ${s.name.padEnd(14)} 127.0.0.1:${s.port} (dev server of apps/${s.owner})`,
+    ),
     ...started.filter(({ app }) => app.kind === 'worker').map(({ app, port }) => `  ${app.name.padEnd(14)} http://localhost:${port}/metrics`),
     `  ${'queues'.padEnd(14)} ${jobs} status   (the CLI reads this stack's Redis while it runs: ${devEnvFile})`,
     `  ${'database'.padEnd(14)} ${databaseUrl}`,
@@ -644,7 +627,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch(async (err: Error) => {
   // interrupted during startup: the signal handler's shutdown is under way and exits when done
   if (stopping) return;
-  process.stdout.write(`\n${paint(31, 'error:')} ${err instanceof DevError ? err.message : (err.stack ?? err.message)}\n`);
+  process.stdout.write(`\n${paint(31, 'error:')} ${err instanceof DevError || err instanceof DevServiceError ? err.message : (err.stack ?? err.message)}\n`);
   if (!stopping) {
     stopping = true;
     await shutdown().catch(() => {});

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../packages/testing/src/free-port.js';
 import { type AppInfo, discoverApps, ROOT } from '../scripts/deploy/apps.js';
+import { type DevService, planDevServices } from '../scripts/dev-services.js';
 
 const STARTUP_MS = 180_000;
 
@@ -63,13 +64,19 @@ describe('npm run dev (scripts/dev.ts)', () => {
   let proc: ChildProcess;
   let output = '';
   const ports: Record<string, number> = {};
+  let devServices: DevService[] = [];
   let exit: Promise<number | null>;
 
   beforeAll(async () => {
     apps = await discoverApps(ROOT, () => {}); // lenient, as dev.ts is
     data = mkdtempSync(join(tmpdir(), 'coldcopy-dev-'));
     chmodSync(data, 0o755); // the postgres user (under root) must reach its cluster inside
-    for (const k of ['redis', 'postgres', 'ses', 'fakeLlm', 'dashboard', 'health']) ports[k] = await freePort();
+    for (const k of ['redis', 'postgres', 'dashboard', 'health']) ports[k] = await freePort();
+    // every dev server the apps need (the SES emulator, provider emulators) on a free port
+    const names = [...planDevServices(apps, { tsxImport: 'tsx', env: {} }).services.values()];
+    for (const s of names) ports[s.name] = await freePort();
+    const overrides = Object.fromEntries(names.map((s) => [s.overrideEnv, String(ports[s.name])]));
+    devServices = [...planDevServices(apps, { tsxImport: 'tsx', env: overrides }).services.values()];
     // Worker health ports are consecutive from the base: take a base below the kernel's ephemeral
     // range (32768+, where other tests' connections land) whose ports are all free right now.
     ports.health = await freeRange(apps.length + 1);
@@ -78,8 +85,7 @@ describe('npm run dev (scripts/dev.ts)', () => {
       DEV_DATA_DIR: data,
       DEV_REDIS_PORT: String(ports.redis),
       DEV_POSTGRES_PORT: String(ports.postgres),
-      DEV_SES_PORT: String(ports.ses),
-      DEV_FAKE_LLM_PORT: String(ports.fakeLlm),
+      ...overrides,
       DEV_DASHBOARD_PORT: String(ports.dashboard),
       DEV_HEALTH_PORT_BASE: String(ports.health),
       BULL_PREFIX: 'bull',
@@ -114,6 +120,14 @@ describe('npm run dev (scripts/dev.ts)', () => {
     const body = (await res.json()) as { redis: { reachable: boolean } };
     expect(body.redis.reachable).toBe(true);
     expect(output).toContain(`http://localhost:${ports.dashboard}/admin/queues`);
+  });
+
+  it('every dev server the apps need (manifest devServers, the SES emulator) is up on its port', async () => {
+    expect(devServices.length).toBeGreaterThan(0);
+    for (const s of devServices) {
+      if (s.readyUrl) expect((await fetch(s.readyUrl)).status, s.readyUrl).toBe(200);
+      expect(output).toContain(s.name === 'ses' ? `http://localhost:${s.port}/` : `${s.name.padEnd(14)} 127.0.0.1:${s.port}`);
+    }
   });
 
   it('every worker app answers /readyz on its health port', async () => {
@@ -195,7 +209,7 @@ describe('npm run dev (scripts/dev.ts)', () => {
     proc.kill('SIGINT');
     const code = await Promise.race([exit, new Promise<string>((r) => setTimeout(() => r('timeout'), 60_000))]);
     expect(code, output.slice(-3000)).toBe(0);
-    const used = [ports.redis!, ports.postgres!, ports.ses!, ports.dashboard!, ...apps.filter((a) => a.kind === 'worker').map((_, i) => ports.health! + i)];
+    const used = [...Object.entries(ports).filter(([k]) => k !== 'health').map(([, p]) => p), ...apps.filter((a) => a.kind === 'worker').map((_, i) => ports.health! + i)];
     for (const port of used) expect(await portFree(port), `port ${port} still in use`).toBe(true);
     const leftovers = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(data));
     expect(leftovers).toEqual([]);

@@ -41,6 +41,25 @@ export const QUEUE_SIZING: Record<QueueName, { replicas: number; memory: string;
 
 const memory = z.string().regex(/^\d+[mg]$/, 'like 512m or 2g');
 const envName = z.string().regex(/^[A-Z][A-Z0-9_]*$/);
+const serviceName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'lower-case letters, digits and dashes');
+
+/** local servers the app owns for `npm run dev` (scripts/dev-services.ts) */
+const devServers = z
+  .record(
+    serviceName,
+    z
+      .object({
+        /** a .ts file of the app, run with tsx from the app's folder */
+        entry: z.string().regex(/\.ts$/, 'a .ts file of the app').refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'inside the app'),
+        /** the variable the server reads its port from */
+        portEnv: envName,
+        port: z.number().int().min(1).max(65535),
+        /** HTTP path answering 200 when up (absent: not waited for, e.g. a UDP server) */
+        ready: z.string().startsWith('/').optional(),
+      })
+      .strict(),
+  )
+  .default({});
 
 const manifestSchema = z.discriminatedUnion('kind', [
   z
@@ -54,8 +73,9 @@ const manifestSchema = z.discriminatedUnion('kind', [
       deployEnv: z.array(envName).default([]),
       /** extra variables for `npm run dev` only */
       devEnv: z.record(envName, z.string()).default({}),
-      /** dev-only helper processes by registered name, e.g. `ses` (scripts/dev-services/) */
+      /** dev-only servers the app needs, by name: its own devServers, another app's, or `ses` (scripts/dev-services.ts) */
       devServices: z.array(z.string()).default([]),
+      devServers,
     })
     .strict(),
   z
@@ -72,9 +92,13 @@ const manifestSchema = z.discriminatedUnion('kind', [
       deployEnv: z.array(envName).default([]),
       devEnv: z.record(envName, z.string()).default({}),
       devServices: z.array(z.string()).default([]),
+      devServers,
     })
     .strict(),
 ]);
+
+/** A local server an app owns for `npm run dev` (manifest `devServers`, scripts/dev-services.ts). */
+export type DevServerDecl = z.infer<typeof devServers>[string];
 
 /** One variable of an app's env schema, from its `.meta()` (queue-core env.ts). */
 export type EnvVar = EnvVarInfo;
@@ -104,6 +128,7 @@ export interface AppInfo {
   readonly deployEnv: readonly string[];
   readonly devEnv: Readonly<Record<string, string>>;
   readonly devServices: readonly string[];
+  readonly devServers: Readonly<Record<string, DevServerDecl>>;
 }
 
 export class ManifestError extends Error {
@@ -186,6 +211,7 @@ async function loadApp(root: string, name: string): Promise<AppInfo> {
       deployEnv: m.deployEnv,
       devEnv: m.devEnv,
       devServices: m.devServices,
+      devServers: m.devServers,
       replicas: m.replicas,
       memory: m.memory,
       doSize: m.doSize,
@@ -210,6 +236,7 @@ async function loadApp(root: string, name: string): Promise<AppInfo> {
     deployEnv: m.deployEnv,
     devEnv: m.devEnv,
     devServices: m.devServices,
+    devServers: m.devServers,
   };
 }
 
@@ -224,6 +251,7 @@ export function workerInfo(w: {
   deployEnv?: readonly string[];
   devEnv?: Readonly<Record<string, string>>;
   devServices?: readonly string[];
+  devServers?: Readonly<Record<string, DevServerDecl>>;
   replicas?: number | undefined;
   memory?: string | undefined;
   doSize?: string | undefined;
@@ -249,6 +277,7 @@ export function workerInfo(w: {
     deployEnv: w.deployEnv ?? [],
     devEnv: w.devEnv ?? {},
     devServices: w.devServices ?? [],
+    devServers: w.devServers ?? {},
   };
 }
 
