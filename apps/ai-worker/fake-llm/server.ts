@@ -83,7 +83,13 @@ class Bucket {
   constructor(private perMinute: number) {
     this.tokens = perMinute / 60;
   }
-  /** continuous refill at perMinute/60 per second, capacity one second's worth (at least 1) */
+  /**
+   * Continuous refill at perMinute/60 per second, capacity one second's worth (at least 1).
+   * `remaining` is what is left on the per-minute scale the provider reports (the bucket's fill
+   * times the minute's limit): a full bucket reports the whole limit, like an idle account. As the
+   * raw fill (at most one second's worth) it read as "under 10 % left" on every answer and made
+   * the workers' slow-down hold everybody back by ~5 s per call.
+   */
   take(amount: number): { ok: boolean; remaining: number; waitMs: number } {
     const capacity = Math.max(1, this.perMinute / 60);
     const now = Date.now();
@@ -92,7 +98,7 @@ class Bucket {
     const need = Math.min(amount, capacity);
     if (this.tokens >= need) {
       this.tokens -= need;
-      return { ok: true, remaining: Math.floor(this.tokens), waitMs: 0 };
+      return { ok: true, remaining: Math.floor((this.tokens / capacity) * this.perMinute), waitMs: 0 };
     }
     return { ok: false, remaining: 0, waitMs: Math.ceil(((need - this.tokens) * 60_000) / this.perMinute) };
   }

@@ -3,6 +3,7 @@ import { apolloError } from './apollo-provider.js';
 import { ProviderAccountError, ProviderRequestError, ProviderRetryError, ProviderUnavailableError } from './enrichment-provider.js';
 import { hunterError } from './hunter-provider.js';
 import { pauseForWindows } from './provider-limits.js';
+import { spacingOf } from './redis-provider-limits.js';
 
 const res = (status: number, headers: Record<string, string> = {}, body: unknown = {}) => ({ status, headers: new Headers(headers), body });
 const hunterOptions = { pendingRetryMs: 10_000, smtpRetryMs: 300_000, rateLimitRetryMs: 2000 };
@@ -47,5 +48,17 @@ describe('reported windows', () => {
     expect(pauseForWindows({ minute: 0 })).toEqual({ pauseMs: 0, stopMs: 60_000 });
     expect(pauseForWindows({ minute: 3, limits: { minute: 50 } })).toEqual({ pauseMs: 15_000, stopMs: 0 });
     expect(pauseForWindows({ minute: 5, day: 0 })).toEqual({ pauseMs: 0, stopMs: 86_400_000 });
+  });
+});
+
+describe('GCRA spacing of an endpoint', () => {
+  it('spreads the slack over the window, so a 100/s limit with 20 ms slack stays at 98/s', () => {
+    const s = spacingOf({ perSecond: 100, perMinute: 6000, maxConcurrent: 40 }, 20)!;
+    expect(s).toEqual({ max: 100, perMs: 1000, slackMs: 20 });
+    expect(1000 / ((s.perMs + s.slackMs!) / s.max)).toBeCloseTo(98.04, 1);
+  });
+  it('takes the window that needs the wider spacing, and none without rates', () => {
+    expect(spacingOf({ perSecond: 15, perMinute: 500, maxConcurrent: 10 }, 20)).toEqual({ max: 500, perMs: 60_000, slackMs: 20 });
+    expect(spacingOf({ perHour: 200, maxConcurrent: 5 }, 20)).toBeUndefined();
   });
 });

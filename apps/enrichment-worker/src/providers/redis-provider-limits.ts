@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RateLimiter } from '@coldcopy/queue-core/runtime';
+import type { RateLimit, RateLimiter } from '@coldcopy/queue-core/runtime';
 import Bottleneck from 'bottleneck';
 import IORedis, { type Redis } from 'ioredis';
 import type { Endpoint, ProviderName } from './enrichment-provider.js';
@@ -43,6 +43,21 @@ export interface RedisProviderLimits extends ProviderLimits {
 
 export function keyId(apiKey: string): string {
   return createHash('sha256').update(apiKey).digest('hex').slice(0, 12);
+}
+
+/**
+ * The GCRA limit for an endpoint: the window (second or minute) whose grants must be spaced
+ * furthest apart, as `max` per window. The slack is spread over the window's `max` grants
+ * (spacing `(perMs + slack) / max`): as `{ max: 1, perMs: 1000 / rate }` it would be added to every
+ * grant, and 20 ms of slack on a 10 ms spacing cut 100/s to 33/s.
+ */
+export function spacingOf(limit: EndpointLimit, slackMs: number): RateLimit | undefined {
+  const windows = [
+    ...(limit.perSecond ? [{ max: limit.perSecond, perMs: 1000, slackMs }] : []),
+    ...(limit.perMinute ? [{ max: limit.perMinute, perMs: 60_000, slackMs }] : []),
+  ];
+  const gap = (w: RateLimit) => (w.perMs + (w.slackMs ?? 0)) / w.max;
+  return windows.reduce<RateLimit | undefined>((widest, w) => (widest && gap(widest) >= gap(w) ? widest : w), undefined);
 }
 
 export function createRedisProviderLimits(options: RedisProviderLimitsOptions): RedisProviderLimits {
@@ -106,10 +121,10 @@ export function createRedisProviderLimits(options: RedisProviderLimitsOptions): 
           if (wait > 0) await sleep(wait, signal);
         }
       }
-      const perMs = Math.max(limit.perSecond ? 1000 / limit.perSecond : 0, limit.perMinute ? 60_000 / limit.perMinute : 0);
+      const spacing = spacingOf(limit, options.slackMs);
       const spaced = async () => {
-        if (perMs > 0) {
-          await options.limiter.acquire(`${key}`, { max: 1, perMs, slackMs: options.slackMs }, signal, { maxWaitMs: options.maxWaitMs }).catch((err: Error) => {
+        if (spacing) {
+          await options.limiter.acquire(`${key}`, spacing, signal, { maxWaitMs: options.maxWaitMs }).catch((err: Error) => {
             if (err.name === 'RetryAfterError') throw new ProviderRetryError(provider, 'rate-limit', (err as ProviderRetryError).retryAfterMs, 'local spacing');
             throw err;
           });
