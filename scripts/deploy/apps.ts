@@ -80,6 +80,25 @@ const manifestSchema = z.discriminatedUnion('kind', [
     .strict(),
   z
     .object({
+      /**
+       * a long-running process that is neither a queue worker nor a web app (the autoscaler): a
+       * worker component on App Platform, a compose service behind a profile of its name (not
+       * started by `docker compose up`), a droplet unit not installed by default; health on
+       * HEALTH_PORT (/livez, /readyz)
+       */
+      kind: z.literal('service'),
+      shutdownGraceSeconds: z.number().int().min(1).max(580),
+      replicas: z.number().int().min(1).max(50).default(1),
+      memory: memory.default('512m'),
+      doSize: z.string().regex(/^apps-[sd]-/).default('apps-s-1vcpu-0.5gb'),
+      deployEnv: z.array(envName).default([]),
+      devEnv: z.record(envName, z.string()).default({}),
+      devServices: z.array(z.string()).default([]),
+      devServers,
+    })
+    .strict(),
+  z
+    .object({
       kind: z.literal('web'),
       port: z.number().int().min(1).max(65535),
       healthPath: z.string().startsWith('/'),
@@ -108,7 +127,7 @@ export interface AppInfo {
   readonly name: string;
   readonly packageName: string;
   readonly dir: string;
-  readonly kind: 'worker' | 'web';
+  readonly kind: 'worker' | 'web' | 'service';
   readonly queue?: QueueName;
   readonly replicas: number;
   readonly memory: string;
@@ -216,6 +235,29 @@ async function loadApp(root: string, name: string): Promise<AppInfo> {
       memory: m.memory,
       doSize: m.doSize,
     });
+  }
+  if (m.kind === 'service') {
+    return {
+      name,
+      packageName: pkg.name,
+      dir,
+      kind: 'service',
+      replicas: m.replicas,
+      memory: m.memory,
+      doSize: m.doSize,
+      appGraceSeconds: m.shutdownGraceSeconds,
+      stopGraceSeconds: Math.min(MAX_PLATFORM_GRACE_SECONDS, m.shutdownGraceSeconds + KILL_MARGIN_SECONDS),
+      port: 9464,
+      portVar: 'HEALTH_PORT',
+      livePath: '/livez',
+      readyPath: '/readyz',
+      start,
+      env,
+      deployEnv: m.deployEnv,
+      devEnv: m.devEnv,
+      devServices: m.devServices,
+      devServers: m.devServers,
+    };
   }
   return {
     name,

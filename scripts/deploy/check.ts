@@ -112,8 +112,8 @@ export function checkAppSpec(apps: readonly AppInfo[], spec: unknown): string[] 
   const redisDb = arr(root.databases).map(obj).find((d) => d.engine === 'REDIS' || d.engine === 'VALKEY');
   if (!redisDb) errors.push('app.yaml: no managed Redis/Valkey database');
   for (const app of apps) {
-    const list = app.kind === 'worker' ? workers : services;
-    const where = `app.yaml ${app.kind === 'worker' ? 'workers' : 'services'}[${app.name}]`;
+    const list = app.kind === 'web' ? services : workers;
+    const where = `app.yaml ${app.kind === 'web' ? 'services' : 'workers'}[${app.name}]`;
     const c = list.find((x) => x.name === app.name);
     if (!c) {
       errors.push(`${where}: missing (run \`pnpm gen:deploy\`)`);
@@ -143,7 +143,7 @@ export function checkAppSpec(apps: readonly AppInfo[], spec: unknown): string[] 
       errors.push(`${where}: termination.grace_period_seconds must be ≥ ${app.appGraceSeconds + MIN_MARGIN_SECONDS}`);
     }
     const live = obj(c.liveness_health_check);
-    if (app.kind === 'worker') {
+    if (app.kind !== 'web') {
       if (live.port !== app.port || live.http_path !== app.livePath) errors.push(`${where}: liveness_health_check must probe :${app.port}${app.livePath}`);
     } else {
       if (c.http_port !== app.port) errors.push(`${where}: http_port must be ${app.port}`);

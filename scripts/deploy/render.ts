@@ -17,6 +17,8 @@ const REDIS_DB = 'queue-redis';
 
 const workers = (apps: readonly AppInfo[]) => apps.filter((a) => a.kind === 'worker');
 const webApps = (apps: readonly AppInfo[]) => apps.filter((a) => a.kind === 'web');
+/** apps without HTTP routes: queue workers and services (App Platform `workers`) */
+const background = (apps: readonly AppInfo[]) => apps.filter((a) => a.kind !== 'web');
 const has = (app: AppInfo, name: string) => app.env.some((e) => e.name === name);
 /** variables a deployment must provide: required by the schema or named in the manifest */
 export const mustSet = (app: AppInfo, v: EnvVar) => v.required || app.deployEnv.includes(v.name);
@@ -41,7 +43,8 @@ function composeEnvValue(app: AppInfo, v: EnvVar): string | undefined {
       return undefined; // stop_grace_period is derived from the default grace
     default:
       if (v.name === app.portVar) return String(app.port);
-      return mustSet(app, v) ? `\${${v.name}:?set ${v.name} in .env (see .env.example)}` : `\${${v.name}:-}`;
+      // a service runs only under its profile: compose must not refuse to start without its values
+      return mustSet(app, v) && app.kind !== 'service' ? `\${${v.name}:?set ${v.name} in .env (see .env.example)}` : `\${${v.name}:-}`;
   }
 }
 
@@ -117,6 +120,7 @@ export function renderCompose(apps: readonly AppInfo[]): string {
       `    image: coldcopy/${app.name}:\${TAG:-latest}`,
       `    command: [${app.start.map((s) => JSON.stringify(s)).join(', ')}]`,
     );
+    if (app.kind === 'service') out.push(`    profiles: [${app.name}]   # docker compose --profile ${app.name} up -d`);
     out.push('    environment:');
     for (const v of app.env) {
       const value = composeEnvValue(app, v);
@@ -199,7 +203,7 @@ export function renderAppSpec(apps: readonly AppInfo[]): string {
       );
     }
   }
-  const ws = workers(apps);
+  const ws = background(apps);
   if (ws.length > 0) {
     out.push('workers:');
     for (const app of ws) {
@@ -225,7 +229,7 @@ export function renderAppSpec(apps: readonly AppInfo[]): string {
 /** Health ports on a droplet: workers share one host, so each gets its own. */
 export function dropletPort(apps: readonly AppInfo[], app: AppInfo): number {
   if (app.kind === 'web') return app.port;
-  return app.port + workers(apps).indexOf(app);
+  return app.port + background(apps).indexOf(app);
 }
 
 export function renderUnit(apps: readonly AppInfo[], app: AppInfo): string {
