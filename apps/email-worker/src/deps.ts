@@ -1,55 +1,33 @@
 import { SESClient } from '@aws-sdk/client-ses';
 import { closePool, createPool, dbConfig, type Pool } from '@coldcopy/db';
-import { sendEmail } from '@coldcopy/queue-core';
-import { openAdminQueues } from '@coldcopy/queue-core/admin';
 import { createRateLimiter, RedisConnections, type WorkerAppTools } from '@coldcopy/queue-core/runtime';
 import type { EmailConfig } from './config.js';
 import type { EmailEnv } from './env.js';
 import type { EmailSender } from './providers/email-sender.js';
 import type { EmailStore } from './providers/email-store.js';
-import type { FollowUps } from './providers/follow-ups.js';
-import type { Alerter, QueueControl } from './providers/operations.js';
+import type { Alerter } from './providers/operations.js';
 import { createPgEmailStore } from './providers/pg-email-store.js';
 import { createRedisSendLimits } from './providers/redis-send-limits.js';
 import type { SendLimits } from './providers/send-limits.js';
 import { createPgWebhookStore } from './providers/pg-webhook-store.js';
-import { createProducerReplyAnalysis } from './providers/producer-reply-analysis.js';
-import type { ReplyAnalysis } from './providers/reply-analysis.js';
-import {
-  type CampaignTickQueue,
-  type CampaignTickStore,
-  createPgCampaignTickStore,
-  createProducerCampaignTickQueue,
-} from './providers/campaign-tick-store.js';
-import { createPgWarmupStore, createProducerWarmupQueue, type WarmupQueue, type WarmupStore } from './providers/warmup-store.js';
+import { type CampaignTickStore, createPgCampaignTickStore } from './providers/campaign-tick-store.js';
+import { createPgWarmupStore, type WarmupStore } from './providers/warmup-store.js';
 import type { WebhookStore } from './providers/webhook-store.js';
 import { createSesEmailSender } from './providers/ses-email-sender.js';
 import { fetchSnsCertificate, type SnsCertificateFetcher, type SubscriptionConfirmer, confirmSnsSubscription } from '@coldcopy/sns';
 
-/** Everything the handlers use. Built here (the only file naming real SDKs) or from fakes in tests. */
+/**
+ * Everything the handlers use. Built here (the only file naming real SDKs) or from fakes in tests.
+ * Follow-up jobs (deferred sends, campaign ticks, warm-up emails, a reply's AI jobs) and pausing
+ * the queue go through the job's context (ctx.enqueue, ctx.enqueueBulk, ctx.pauseQueue), not deps.
+ */
 export interface EmailDeps {
   readonly store: EmailStore;
   readonly webhooks: WebhookStore;
   readonly campaignTicks: CampaignTickStore;
-  /**
-   * Where the campaign tick's fan-out enqueues per-campaign ticks. createDeps always sets it.
-   * Optional only because the test fixtures (test/fixtures/fake-deps.ts, test/harness.ts) predate
-   * the fan-out; a fan-out run without it fails permanently, naming it.
-   */
-  readonly campaignTickQueue?: CampaignTickQueue;
   readonly warmups: WarmupStore;
-  /**
-   * Where the warm-up send batch (warm-email fan-out) enqueues per-mailbox warm-email jobs.
-   * createDeps always sets it; optional for the same reason as campaignTickQueue (test fixtures
-   * predate it); a fan-out run without it fails permanently, naming it.
-   */
-  readonly warmupQueue?: WarmupQueue;
   readonly sender: EmailSender;
   readonly limits: SendLimits;
-  readonly followUps: FollowUps;
-  /** where process-webhook enqueues the AI jobs of an inbound reply (the `ai` queue) */
-  readonly replyAnalysis: ReplyAnalysis;
-  readonly queueControl: QueueControl;
   readonly alerter: Alerter;
   readonly certificates: SnsCertificateFetcher;
   readonly confirmSubscription: SubscriptionConfirmer;
@@ -60,7 +38,7 @@ export interface EmailDeps {
 export type { EmailEnv };
 
 /** Resources createDeps opened, closed by closeDeps after the worker stopped. */
-const owned = new WeakMap<EmailDeps, { pool: Pool; limitsConnections: RedisConnections; ses: SESClient; admin?: ReturnType<typeof openAdminQueues> }>();
+const owned = new WeakMap<EmailDeps, { pool: Pool; limitsConnections: RedisConnections; ses: SESClient }>();
 
 export function emailConfig(env: EmailEnv): EmailConfig {
   return {
@@ -102,36 +80,13 @@ export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<
   const limitsConnections = new RedisConnections(env.REDIS_URL, 'worker', 'coldcopy-email-worker-limits');
   const redis = limitsConnections.commandClient;
   const ses = createSesClient(env);
-  const { producer, logger } = tools;
-  const state: { pool: Pool; limitsConnections: RedisConnections; ses: SESClient; admin?: ReturnType<typeof openAdminQueues> } = {
-    pool,
-    limitsConnections,
-    ses,
-  };
-
-  const followUps: FollowUps = {
-    async sendEmailLater(payload, options) {
-      await producer.enqueue(sendEmail, payload, { delay: Math.max(0, Math.round(options.delayMs)), idempotencyKey: options.key });
-    },
-    async sendEmails(items) {
-      const added = await producer.enqueueBulk(
-        sendEmail,
-        items.map((i) => ({
-          data: i.payload,
-          options: { ...(i.key ? { idempotencyKey: i.key } : {}), ...(i.delayMs ? { delay: Math.round(i.delayMs) } : {}) },
-        })),
-      );
-      return added.length;
-    },
-  };
+  const state = { pool, limitsConnections, ses };
 
   const deps: EmailDeps = {
     store: createPgEmailStore(pool),
     webhooks: createPgWebhookStore(pool),
     campaignTicks: createPgCampaignTickStore(pool),
-    campaignTickQueue: createProducerCampaignTickQueue(producer),
     warmups: createPgWarmupStore(pool),
-    warmupQueue: createProducerWarmupQueue(producer),
     sender: createSesEmailSender(ses, { throttleRetryMs: env.SES_THROTTLE_RETRY_MS }),
     limits: createRedisSendLimits({
       redis,
@@ -142,20 +97,10 @@ export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<
       maxWaitMs: env.RATE_WAIT_MAX_MS,
       registry: tools.registry,
     }),
-    followUps,
-    replyAnalysis: createProducerReplyAnalysis(producer),
-    queueControl: {
-      async pauseEmailQueue(reason) {
-        state.admin ??= openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX });
-        // global: every replica stops fetching, on every shard (EMAIL_SHARDS)
-        await Promise.all(state.admin.shardsOf('email').map((s) => s.bull.pause(false)));
-        logger.error('email queue paused', { reason });
-      },
-    },
     alerter: {
       // Alerts are error logs with `alert: true`; ops routes them to the pager (ops.md).
       async alert(severity, message, fields) {
-        logger.error(message, { alert: true, severity, ...fields });
+        tools.logger.error(message, { alert: true, severity, ...fields });
       },
     },
     certificates: fetchSnsCertificate,
@@ -170,7 +115,6 @@ export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<
 export async function closeDeps(deps: EmailDeps): Promise<void> {
   const state = owned.get(deps);
   if (!state) return;
-  await state.admin?.close();
   state.ses.destroy();
   await state.limitsConnections.close();
   await closePool(state.pool);

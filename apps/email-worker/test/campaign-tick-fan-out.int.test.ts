@@ -5,8 +5,6 @@ import { waitFor } from '@coldcopy/testing';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { handlers } from '../src/handlers/index.js';
 import { sendBulkEmailHandler } from '../src/handlers/send-bulk-email.js';
-import { createProducerCampaignTickQueue } from '../src/providers/campaign-tick-store.js';
-import { fakeContext } from './fixtures/fake-deps.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { testSecurity, useEmailHarness } from './harness.js';
 import { spawnEmailWorker, type EmailWorkerProcess } from './worker-process.js';
@@ -32,9 +30,8 @@ async function addCampaign(workspaceId: string, mailboxId: string, status: strin
   return id;
 }
 
-/** Deps with the real tick queue (the harness's producer). */
 function fanOutDeps() {
-  return { ...h.deps().deps, campaignTickQueue: createProducerCampaignTickQueue(h.producer) };
+  return h.deps().deps;
 }
 
 async function waitingIds(): Promise<string[]> {
@@ -51,7 +48,7 @@ describe('campaign tick fan-out with real Postgres and Bull', () => {
     await addCampaign(two.workspaceId, two.mailboxId, 'scheduled', { startDate: new Date(Date.now() + 86_400_000).toISOString() });
     const slot = campaignTickSlot(new Date());
     const deps = fanOutDeps();
-    const run = () => sendBulkEmailHandler({ fanOut: true, requestedBy: 'system', batchSize: 50, windowSlot: slot }, fakeContext(deps));
+    const run = () => sendBulkEmailHandler({ fanOut: true, requestedBy: 'system', batchSize: 50, windowSlot: slot }, h.context(deps));
 
     expect(await run()).toEqual({ form: 'fan-out', windowSlot: slot, enqueued: 3, notStarted: 1, pages: 1 });
     const expected = [

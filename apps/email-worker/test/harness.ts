@@ -2,21 +2,19 @@ import type { SESClient } from '@aws-sdk/client-ses';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
 import { createRateLimiter } from '@coldcopy/queue-core/runtime';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
-import { createTestDatabase, deletePrefix, testPrefix, type TestDatabase } from '@coldcopy/testing';
+import { createFakeJobContext, createTestDatabase, deletePrefix, EnqueueRecorder, testPrefix, type FakeJobContextOptions, type TestDatabase } from '@coldcopy/testing';
+import type { JobContext } from '@coldcopy/queue-core/runtime';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { createSesClient, type EmailDeps } from '../src/deps.js';
 import { createPgEmailStore } from '../src/providers/pg-email-store.js';
 import { createPgWebhookStore } from '../src/providers/pg-webhook-store.js';
-import { createProducerReplyAnalysis } from '../src/providers/producer-reply-analysis.js';
 import { createPgCampaignTickStore } from '../src/providers/campaign-tick-store.js';
 import { createPgWarmupStore } from '../src/providers/warmup-store.js';
 import { testCertificateFetcher } from '@coldcopy/sns/testing';
 import { createRedisSendLimits } from '../src/providers/redis-send-limits.js';
 import { createSesEmailSender } from '../src/providers/ses-email-sender.js';
 import { createFakeOperations } from '../src/providers/operations.js';
-import type { FollowUps } from '../src/providers/follow-ups.js';
-import { sendEmail } from '@coldcopy/queue-core';
 import { testConfig } from './fixtures/fake-deps.js';
 import { startSesLocal, type SesLocal } from './ses-local.js';
 
@@ -79,18 +77,6 @@ export function useEmailHarness() {
     } = {},
   ) {
     const ops = createFakeOperations();
-    const followUps: FollowUps = {
-      async sendEmailLater(payload, o) {
-        await state.producer.enqueue(sendEmail, payload, { delay: Math.round(o.delayMs), idempotencyKey: o.key });
-      },
-      async sendEmails(items) {
-        const added = await state.producer.enqueueBulk(
-          sendEmail,
-          items.map((i) => ({ data: i.payload, options: { ...(i.key ? { idempotencyKey: i.key } : {}), ...(i.delayMs ? { delay: Math.round(i.delayMs) } : {}) } })),
-        );
-        return added.length;
-      },
-    };
     const value: EmailDeps = {
       store: createPgEmailStore(state.pool),
       webhooks: createPgWebhookStore(state.pool),
@@ -105,9 +91,6 @@ export function useEmailHarness() {
         domainPerMinute: options.domainPerMinute ?? 60_000,
         maxWaitMs: 5000,
       }),
-      followUps,
-      replyAnalysis: createProducerReplyAnalysis(state.producer),
-      queueControl: ops.queueControl,
       alerter: ops.alerter,
       certificates: testCertificateFetcher,
       confirmSubscription: async () => undefined,
@@ -117,7 +100,27 @@ export function useEmailHarness() {
     return { deps: value, ops };
   }
 
-  return Object.assign(state, { deps });
+  /**
+   * A JobContext whose enqueue and enqueueBulk add real jobs through this test's producer (as the
+   * worker's ctx.enqueue does) after the recorder's validation and scripted failures
+   * (`recorder.failNext`); pauseQueue is recorded in `recorder.queue`.
+   */
+  function context<D extends { now?: () => Date }>(deps: D, options: number | FakeJobContextOptions = 1): JobContext<D> & { recorder: EnqueueRecorder } {
+    const given = typeof options === 'number' ? { attempt: options } : options;
+    const fake = createFakeJobContext(deps, { scheduledAt: deps.now?.(), ...given });
+    return Object.assign(fake, {
+      async enqueue(job: Parameters<JobContext<D>['enqueue']>[0], data: never, enqueueOptions?: Parameters<JobContext<D>['enqueue']>[2]) {
+        fake.recorder.add(job, data, enqueueOptions);
+        return state.producer.enqueue(job, data, enqueueOptions);
+      },
+      async enqueueBulk(job: Parameters<JobContext<D>['enqueueBulk']>[0], items: Parameters<JobContext<D>['enqueueBulk']>[1]) {
+        for (const item of items) fake.recorder.add(job, item.data, item.options);
+        return state.producer.enqueueBulk(job, items);
+      },
+    }) as JobContext<D> & { recorder: EnqueueRecorder };
+  }
+
+  return Object.assign(state, { deps, context });
 }
 
 export { testPrefix };

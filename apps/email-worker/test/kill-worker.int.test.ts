@@ -3,7 +3,6 @@ import { sendBulkEmail } from '@coldcopy/queue-core';
 import { waitFor } from '@coldcopy/testing';
 import { describe, expect, inject, it } from 'vitest';
 import { processWebhookHandler } from '../src/handlers/process-webhook.js';
-import { fakeContext } from './fixtures/fake-deps.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { TOPIC_ARN, useEmailHarness } from './harness.js';
 import { sample, sesNotification } from '@coldcopy/sns/testing';
@@ -81,7 +80,7 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
         event.mail = { ...event.mail, timestamp: new Date().toISOString(), messageId, destination: [row.email], tags: { send_id: [row.id], workspace_id: [seed.workspaceId] } };
         await processWebhookHandler(
           { provider: 'ses', body: sesNotification(event, { topicArn: TOPIC_ARN, messageId: randomUUID() }), receivedAt: new Date().toISOString() },
-          fakeContext(deps),
+          h.context(deps),
         );
         reconciled++;
       }

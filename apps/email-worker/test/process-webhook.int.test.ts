@@ -4,7 +4,6 @@ import type { EmailDeps } from '../src/deps.js';
 import { processWebhookHandler } from '../src/handlers/process-webhook.js';
 import { sendEmailHandler } from '../src/handlers/send-email.js';
 import { SnsVerificationError } from '@coldcopy/sns';
-import { fakeContext } from './fixtures/fake-deps.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { TOPIC_ARN, useEmailHarness } from './harness.js';
 import { composeReply, receivedNotification, type ReceivedOptions, sesHeaderId } from './inbound-notifications.js';
@@ -52,7 +51,7 @@ async function counts(workspaceId: string) {
 async function sentOne() {
   const seed = await seedCampaign(h.pool, { leads: 1, scheduleStep1: true });
   const { deps } = h.deps();
-  const result = (await sendEmailHandler(sendPayload(seed.workspaceId, seed.sendIds[0]!), fakeContext(deps))) as { messageId: string };
+  const result = (await sendEmailHandler(sendPayload(seed.workspaceId, seed.sendIds[0]!), h.context(deps))) as { messageId: string };
   return { seed, deps, send: { messageId: result.messageId, email: seed.leads[0]!.email, sendId: seed.sendIds[0]!, workspaceId: seed.workspaceId } };
 }
 
@@ -60,7 +59,7 @@ describe('process-webhook with real Postgres', () => {
   it('a permanent bounce suppresses the address; the next send-email to it is skipped and recorded as suppressed', async () => {
     const { seed, deps, send } = await sentOne();
     const body = sesNotification(eventFor('ses-event-bounce.json', send, false), { topicArn: TOPIC_ARN, messageId: randomUUID() });
-    const result = await processWebhookHandler(webhook(body), fakeContext(deps));
+    const result = await processWebhookHandler(webhook(body), h.context(deps));
     expect(result).toMatchObject({ applied: true, event: 'Bounce' });
     expect((result as { changes: string[] }).changes).toEqual(expect.arrayContaining(['delivery_status:bounced', `suppressed:${send.email}`, 'enrolment:bounced']));
 
@@ -81,7 +80,7 @@ describe('process-webhook with real Postgres', () => {
       `INSERT INTO campaign_emails (id, workspace_id, campaign_id, lead_id, step_number, mailbox_id, status, scheduled_at) VALUES ($1, $2, $3, $4, 1, $5, 'scheduled', now())`,
       [next, seed.workspaceId, campaign2, seed.leads[0]!.leadId, seed.mailboxId],
     );
-    expect(await sendEmailHandler(sendPayload(seed.workspaceId, next), fakeContext(deps))).toEqual({ status: 'skipped', reason: 'suppressed' });
+    expect(await sendEmailHandler(sendPayload(seed.workspaceId, next), h.context(deps))).toEqual({ status: 'skipped', reason: 'suppressed' });
     const skipped = (await h.pool.query('SELECT status, cancelled_reason FROM campaign_emails WHERE id = $1', [next])).rows[0];
     expect(skipped).toEqual({ status: 'cancelled', cancelled_reason: 'suppressed' });
     expect(await h.ses.emails()).toHaveLength(1);
@@ -98,7 +97,7 @@ describe('process-webhook with real Postgres', () => {
       JSON.stringify(signEnvelope(unsigned, { certUrl: 'https://sns.us-east-1.amazonaws.com.attacker.example/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem' })),
     ];
     for (const body of bodies) {
-      await expect(processWebhookHandler(webhook(body), fakeContext(deps))).rejects.toBeInstanceOf(SnsVerificationError);
+      await expect(processWebhookHandler(webhook(body), h.context(deps))).rejects.toBeInstanceOf(SnsVerificationError);
     }
     expect(await counts(seed.workspaceId)).toEqual(before);
   });
@@ -107,10 +106,10 @@ describe('process-webhook with real Postgres', () => {
     const { seed, deps, send } = await sentOne();
     const snsId = randomUUID();
     const complaint = sesNotification(eventFor('ses-event-complaint.json', send), { topicArn: TOPIC_ARN, messageId: snsId, version: '2' });
-    expect(await processWebhookHandler(webhook(complaint), fakeContext(deps))).toMatchObject({ applied: true });
-    expect(await processWebhookHandler(webhook(complaint), fakeContext(deps))).toMatchObject({ applied: false, reason: 'duplicate' });
+    expect(await processWebhookHandler(webhook(complaint), h.context(deps))).toMatchObject({ applied: true });
+    expect(await processWebhookHandler(webhook(complaint), h.context(deps))).toMatchObject({ applied: false, reason: 'duplicate' });
     const delivery = sesNotification(eventFor('ses-event-delivery.json', send), { topicArn: TOPIC_ARN, messageId: randomUUID() });
-    await processWebhookHandler(webhook(delivery), fakeContext(deps));
+    await processWebhookHandler(webhook(delivery), h.context(deps));
     const row = (await h.pool.query('SELECT delivery_status FROM campaign_emails WHERE id = $1', [send.sendId])).rows[0];
     expect(row.delivery_status).toBe('complained');
     const c = await counts(seed.workspaceId);
@@ -126,7 +125,7 @@ describe('process-webhook with real Postgres', () => {
     await h.pool.query(`UPDATE campaign_emails SET status = 'unknown', claimed_at = now(), attempt = 1, last_error = 'TimeoutError' WHERE id = $1`, [id]);
     const { deps } = h.deps();
     const send = { messageId: `ses-${randomUUID()}`, email: seed.leads[0]!.email, sendId: id, workspaceId: seed.workspaceId };
-    const result = await processWebhookHandler(webhook(sesNotification(eventFor('ses-event-send.json', send), { topicArn: TOPIC_ARN, messageId: randomUUID() })), fakeContext(deps));
+    const result = await processWebhookHandler(webhook(sesNotification(eventFor('ses-event-send.json', send), { topicArn: TOPIC_ARN, messageId: randomUUID() })), h.context(deps));
     expect(result).toMatchObject({ applied: true, changes: ['status:sent'] });
     const row = (await h.pool.query('SELECT status, message_id FROM campaign_emails WHERE id = $1', [id])).rows[0];
     expect(row).toEqual({ status: 'sent', message_id: send.messageId });
@@ -137,7 +136,7 @@ describe('process-webhook with real Postgres', () => {
   it('open and click update the ledger counters and write normalised events', async () => {
     const { deps, send } = await sentOne();
     for (const file of ['ses-event-open.json', 'ses-event-click.json', 'ses-event-open.json']) {
-      await processWebhookHandler(webhook(sesNotification(eventFor(file, send), { topicArn: TOPIC_ARN, messageId: randomUUID() })), fakeContext(deps));
+      await processWebhookHandler(webhook(sesNotification(eventFor(file, send), { topicArn: TOPIC_ARN, messageId: randomUUID() })), h.context(deps));
     }
     const row = (await h.pool.query('SELECT open_count, click_count, opened_at IS NOT NULL AS opened FROM campaign_emails WHERE id = $1', [send.sendId])).rows[0];
     expect(row).toEqual({ open_count: 2, click_count: 1, opened: true });
@@ -147,7 +146,7 @@ describe('process-webhook with real Postgres', () => {
     const score = async () => (await h.pool.query('SELECT engagement_score FROM leads WHERE email = $1', [send.email])).rows[0].engagement_score as number;
     expect(await score()).toBe(40);
     await h.pool.query('UPDATE leads SET engagement_score = 95 WHERE email = $1', [send.email]);
-    await processWebhookHandler(webhook(sesNotification(eventFor('ses-event-open.json', send), { topicArn: TOPIC_ARN, messageId: randomUUID() })), fakeContext(deps));
+    await processWebhookHandler(webhook(sesNotification(eventFor('ses-event-open.json', send), { topicArn: TOPIC_ARN, messageId: randomUUID() })), h.context(deps));
     expect(await score()).toBe(100);
   });
 });
@@ -158,7 +157,7 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
     const seed = await seedCampaign(h.pool, { leads, scheduleStep1: true });
     const { deps } = h.deps();
     const messageIds: string[] = [];
-    for (const id of seed.sendIds) messageIds.push(((await sendEmailHandler(sendPayload(seed.workspaceId, id), fakeContext(deps))) as { messageId: string }).messageId);
+    for (const id of seed.sendIds) messageIds.push(((await sendEmailHandler(sendPayload(seed.workspaceId, id), h.context(deps))) as { messageId: string }).messageId);
     const mailbox = (await h.pool.query('SELECT email FROM mailboxes WHERE id = $1', [seed.mailboxId])).rows[0].email as string;
     return { seed, deps, messageIds, mailbox, ws: seed.workspaceId };
   }
@@ -173,7 +172,7 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
   }
   async function receive(deps: EmailDeps, raw: Buffer, options: ReceivedOptions & { snsId?: string }) {
     const body = sesNotification(receivedNotification(raw, options), { topicArn: TOPIC_ARN, messageId: options.snsId ?? randomUUID() });
-    return { body, result: (await processWebhookHandler(webhook(body), fakeContext(deps))) as Record<string, any> };
+    return { body, result: (await processWebhookHandler(webhook(body), h.context(deps))) as Record<string, any> };
   }
   /** Ids of the jobs waiting on the real `ai` queue (nothing consumes it in these tests). */
   const aiWaiting = async () => (await h.redis.lrange(`${h.prefix}:ai:wait`, 0, -1)).sort();
@@ -243,7 +242,7 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
     });
 
     // the follow-up job, when it runs, sends nothing
-    expect(await sendEmailHandler(sendPayload(ws, followUp0), fakeContext(deps))).toEqual({ status: 'skipped', reason: 'already-cancelled' });
+    expect(await sendEmailHandler(sendPayload(ws, followUp0), h.context(deps))).toEqual({ status: 'skipped', reason: 'already-cancelled' });
     expect(await h.ses.emails()).toHaveLength(2);
 
     // lead 1 is untouched so far; its own reply, without In-Reply-To, is matched by sender
@@ -315,7 +314,7 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
     const raw = await composeReply({ from: seed.leads[0]!.email, to: mailbox, inReplyTo: sesHeaderId(messageIds[0]!), messageId: '<once@lead.example>' });
     const { body, result } = await receive(deps, raw, { recipients: [mailbox] });
     expect(result).toMatchObject({ applied: true });
-    expect(await processWebhookHandler(webhook(body), fakeContext(deps))).toEqual({ applied: false, reason: 'duplicate' });
+    expect(await processWebhookHandler(webhook(body), h.context(deps))).toEqual({ applied: false, reason: 'duplicate' });
     // the sender's server delivered it again: new SES id, new SNS MessageId, same Message-ID
     expect((await receive(deps, raw, { recipients: [mailbox] })).result).toEqual({ applied: false, reason: 'duplicate' });
     const state = await workspaceState(ws);
@@ -417,37 +416,32 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
   it('a failed enqueue after the commit is made good by the retry: the duplicate enqueues the stored reply\'s jobs, once', async () => {
     const { seed, deps, messageIds, mailbox, ws } = await sentCampaign(1);
     let calls = 0;
-    const redisDown: EmailDeps = {
-      ...deps,
-      replyAnalysis: {
-        async enqueueReplyAnalysis() {
-          calls++;
-          throw new Error('Redis is unavailable');
-        },
-      },
-    };
-    const counting: EmailDeps = {
-      ...deps,
-      replyAnalysis: {
-        enqueueReplyAnalysis(jobs) {
-          calls++;
-          return deps.replyAnalysis.enqueueReplyAnalysis(jobs);
-        },
-      },
+    /** a context whose enqueue counts its calls; the `failAt`-th call fails as a Redis outage would */
+    const counting = (attempt: number, failAt?: number) => {
+      const ctx = h.context(deps, attempt);
+      const enqueue = ctx.enqueue.bind(ctx);
+      return Object.assign(ctx, {
+        enqueue: ((...args: Parameters<typeof enqueue>) => {
+          if (++calls === failAt) return Promise.reject(new Error('Redis is unavailable'));
+          return enqueue(...args);
+        }) as typeof enqueue,
+      });
     };
     const raw = await composeReply({ from: seed.leads[0]!.email, to: mailbox, inReplyTo: sesHeaderId(messageIds[0]!) });
     const body = sesNotification(receivedNotification(raw, { recipients: [mailbox] }), { topicArn: TOPIC_ARN, messageId: randomUUID() });
-    await expect(processWebhookHandler(webhook(body), fakeContext(redisDown))).rejects.toThrow('Redis is unavailable');
-    // the reply is committed (and deduped), its jobs are not queued
+    // Redis fails on the second of the three AI jobs
+    await expect(processWebhookHandler(webhook(body), counting(1, 2))).rejects.toThrow('Redis is unavailable');
+    // the reply is committed (and deduped), only its first job is queued
     const stored = await one('SELECT id, metadata FROM email_messages WHERE workspace_id = $1', [ws]);
     expect(stored.metadata).not.toHaveProperty('ai_jobs_enqueued_at');
     expect(await one('SELECT status FROM campaign_leads WHERE id = $1', [seed.leads[0]!.enrolmentId])).toEqual({ status: 'replied' });
-    expect(await aiWaiting()).toEqual([]);
+    expect(await aiWaiting()).toEqual(aiJobIds(ws, stored.id).filter((id) => id.startsWith('analyze-sentiment.')));
 
-    // Bull's retry of the webhook job: nothing is applied again, the jobs are enqueued
-    expect(await processWebhookHandler(webhook(body), fakeContext(counting, 2))).toEqual({ applied: false, reason: 'duplicate' });
+    // Bull's retry of the webhook job: nothing is applied again, all three jobs are enqueued (the
+    // first one's deterministic id makes its second add a no-op)
+    expect(await processWebhookHandler(webhook(body), counting(2))).toEqual({ applied: false, reason: 'duplicate' });
     expect(await aiWaiting()).toEqual(aiJobIds(ws, stored.id));
-    expect(calls).toBe(2);
+    expect(calls).toBe(5);
     const state = await workspaceState(ws);
     expect(state.messages).toHaveLength(1);
     expect(state.replied).toHaveLength(1);
@@ -455,9 +449,9 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
 
     // settled: later redeliveries enqueue nothing, even once Bull has forgotten the ids
     await h.redis.del(`${h.prefix}:ai:wait`);
-    expect(await processWebhookHandler(webhook(body), fakeContext(counting, 3))).toEqual({ applied: false, reason: 'duplicate' });
-    expect((await receive(counting, raw, { recipients: [mailbox] })).result).toEqual({ applied: false, reason: 'duplicate' });
-    expect(calls).toBe(2);
+    expect(await processWebhookHandler(webhook(body), counting(3))).toEqual({ applied: false, reason: 'duplicate' });
+    expect((await receive(deps, raw, { recipients: [mailbox] })).result).toEqual({ applied: false, reason: 'duplicate' });
+    expect(calls).toBe(5);
     expect(await aiWaiting()).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
+import { sendEmail } from '@coldcopy/queue-core';
 import { deletePrefix } from '@coldcopy/testing';
 import { describe, expect, inject, it } from 'vitest';
 import { REENQUEUE_AFTER_MS, sendBulkEmailHandler, type CampaignTickResult } from '../src/handlers/send-bulk-email.js';
-import { fakeContext } from './fixtures/fake-deps.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { useEmailHarness } from './harness.js';
 
@@ -23,17 +23,17 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
   it('schedules due leads, fans out send-email with deterministic ids; a repeated tick duplicates nothing', async () => {
     const seed = await seedCampaign(h.pool, { leads: 30 });
     const { deps } = h.deps();
-    const first = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId, 20), fakeContext(deps));
+    const first = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId, 20), h.context(deps));
     expect(first).toMatchObject({ scheduled: 20, queued: 20, remaining: true });
     const ids = await jobIds();
     expect(ids).toHaveLength(20);
     expect(ids.every((id) => /^send-email\.[0-9a-f-]{36}$/.test(id))).toBe(true);
 
     // the retry of the same tick (crash after the enqueue): nothing new
-    const again = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId, 20), fakeContext(deps));
+    const again = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId, 20), h.context(deps));
     expect(again).toMatchObject({ scheduled: 10, queued: 10 }); // only the 10 leads not yet scheduled
     expect(await jobIds()).toHaveLength(30);
-    const third = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId, 20), fakeContext(deps));
+    const third = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId, 20), h.context(deps));
     expect(third).toMatchObject({ scheduled: 0, queued: 0, remaining: false });
     expect(await jobIds()).toHaveLength(30);
     const rows = await h.pool.query('SELECT count(*)::int AS n, count(DISTINCT lead_id)::int AS leads FROM campaign_emails WHERE campaign_id = $1', [seed.campaignId]);
@@ -43,7 +43,7 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
   it('a crash between inserting rows and enqueueing skips nothing: the retry enqueues the orphaned rows', async () => {
     const seed = await seedCampaign(h.pool, { leads: 5, scheduleStep1: true }); // rows exist, no jobs
     const { deps } = h.deps();
-    const result = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps));
+    const result = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps));
     expect(result).toMatchObject({ scheduled: 0, queued: 5 });
     expect(await jobIds()).toEqual(seed.sendIds.map((id) => `send-email.${id}`).sort());
   });
@@ -52,42 +52,42 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     const seed = await seedCampaign(h.pool, { leads: 40 });
     const { deps } = h.deps();
     const before = new Date();
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ scheduled: 40, queued: 40 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ scheduled: 40, queued: 40 });
     const marks = await h.pool.query<{ enqueued_at: Date | null }>('SELECT enqueued_at FROM campaign_emails WHERE campaign_id = $1', [seed.campaignId]);
     expect(marks.rows.every((r) => r.enqueued_at !== null && r.enqueued_at.getTime() >= before.getTime() - 1)).toBe(true);
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ scheduled: 0, queued: 0 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ scheduled: 0, queued: 0 });
     expect(await jobIds()).toHaveLength(40);
 
     // a tick that died between the enqueue and the mark: the next one enqueues the same ids again (no-ops)
     await h.pool.query('UPDATE campaign_emails SET enqueued_at = NULL WHERE campaign_id = $1', [seed.campaignId]);
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 40 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ queued: 40 });
     expect(await jobIds()).toHaveLength(40);
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 0 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ queued: 0 });
   });
 
   it('enqueues again a row whose job may be lost: mark and due time older than REENQUEUE_AFTER_MS', async () => {
     const seed = await seedCampaign(h.pool, { leads: 3 });
     const { deps } = h.deps();
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 3 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ queued: 3 });
     // Redis restarted without persistence: every job gone
     await deletePrefix(inject('redisUrl'), h.prefix);
     expect(await jobIds()).toEqual([]);
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 0 }); // not yet
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ queued: 0 }); // not yet
     const { rows } = await h.pool.query<{ id: string }>(
       `UPDATE campaign_emails SET scheduled_at = scheduled_at - make_interval(secs => $2::double precision / 1000),
          enqueued_at = enqueued_at - make_interval(secs => $2::double precision / 1000)
        WHERE campaign_id = $1 AND lead_id <> $3 RETURNING id`,
       [seed.campaignId, REENQUEUE_AFTER_MS + 1000, seed.leads[0]!.leadId],
     );
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 2 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ queued: 2 });
     expect(await jobIds()).toEqual(rows.map((r) => `send-email.${r.id}`).sort());
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 0 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ queued: 0 });
   });
 
   it('enqueues a row claimed and claimable again at once; leaves one the send path deferred with its own job', async () => {
     const seed = await seedCampaign(h.pool, { leads: 3 });
     const { deps } = h.deps();
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 3 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ queued: 3 });
     const { rows } = await h.pool.query<{ id: string; lead_id: string }>('SELECT id, lead_id FROM campaign_emails WHERE campaign_id = $1 ORDER BY id', [
       seed.campaignId,
     ]);
@@ -99,39 +99,36 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     // claimed, then no fresh rate slot: the claim given back and a delayed follow-up of its own
     expect(await deps.store.claimUnlessSuppressed(seed.workspaceId, unclaimed!.id, email(unclaimed!))).toMatchObject({ claimed: true });
     await deps.store.unclaim(seed.workspaceId, unclaimed!.id, new Date(), 'rate-limit');
-    await deps.followUps.sendEmailLater(
-      { workspaceId: seed.workspaceId, requestedBy: 'system', campaignEmailId: unclaimed!.id },
-      { delayMs: 0, key: `${unclaimed!.id}.w1.1` },
-    );
+    await h.producer.enqueue(sendEmail, { workspaceId: seed.workspaceId, requestedBy: 'system', campaignEmailId: unclaimed!.id }, { idempotencyKey: `${unclaimed!.id}.w1.1` });
 
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 1 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ queued: 1 });
     expect(await jobIds()).toEqual(
       [`send-email.${failed!.id}`, `send-email.${failed!.id}.1`, `send-email.${unclaimed!.id}`, `send-email.${unclaimed!.id}.w1.1`, `send-email.${waiting!.id}`].sort(),
     );
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ queued: 0 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ queued: 0 });
   });
 
   it('respects the daily limit, the sending window and paused campaigns', async () => {
     const limited = await seedCampaign(h.pool, { leads: 10, dailyLimit: 4 });
     const { deps } = h.deps();
-    expect(await sendBulkEmailHandler(tick(limited.workspaceId, limited.campaignId), fakeContext(deps))).toMatchObject({ scheduled: 4, skippedLimit: 6 });
-    expect(await sendBulkEmailHandler(tick(limited.workspaceId, limited.campaignId), fakeContext(deps))).toMatchObject({ scheduled: 0, skipped: 'daily-limit' });
+    expect(await sendBulkEmailHandler(tick(limited.workspaceId, limited.campaignId), h.context(deps))).toMatchObject({ scheduled: 4, skippedLimit: 6 });
+    expect(await sendBulkEmailHandler(tick(limited.workspaceId, limited.campaignId), h.context(deps))).toMatchObject({ scheduled: 0, skipped: 'daily-limit' });
 
     const now = new Date();
     const closed = `${String((now.getUTCHours() + 2) % 24).padStart(2, '0')}:00`;
     const end = `${String((now.getUTCHours() + 3) % 24).padStart(2, '0')}:00`;
     const outside = await seedCampaign(h.pool, { leads: 3, scheduleSettings: { sendBetween: { start: closed, end } } });
-    expect(await sendBulkEmailHandler(tick(outside.workspaceId, outside.campaignId), fakeContext(deps))).toMatchObject({ skipped: 'outside-window', scheduled: 0 });
+    expect(await sendBulkEmailHandler(tick(outside.workspaceId, outside.campaignId), h.context(deps))).toMatchObject({ skipped: 'outside-window', scheduled: 0 });
 
     const paused = await seedCampaign(h.pool, { leads: 3, status: 'paused' });
-    expect(await sendBulkEmailHandler(tick(paused.workspaceId, paused.campaignId), fakeContext(deps))).toMatchObject({ skipped: 'campaign-not-active' });
+    expect(await sendBulkEmailHandler(tick(paused.workspaceId, paused.campaignId), h.context(deps))).toMatchObject({ skipped: 'campaign-not-active' });
   });
 
   it('expires sending leases left by a dead worker to unknown (never resent blindly)', async () => {
     const seed = await seedCampaign(h.pool, { leads: 2, scheduleStep1: true });
     await h.pool.query(`UPDATE campaign_emails SET status = 'sending', claimed_at = now() - interval '10 minutes', attempt = 1 WHERE id = $1`, [seed.sendIds[0]]);
     const { deps } = h.deps();
-    const result = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps));
+    const result = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps));
     expect(result).toMatchObject({ expiredLeases: 1, queued: 1 });
     const row = (await h.pool.query('SELECT status FROM campaign_emails WHERE id = $1', [seed.sendIds[0]])).rows[0];
     expect(row.status).toBe('unknown');
@@ -144,9 +141,9 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     const resend = h.deps({ unknownOutcome: { windowMs: 60_000, policy: 'resend-once' } });
     // review first, for row 0 only (row 1 made recent, so not overdue yet)
     await h.pool.query(`UPDATE campaign_emails SET claimed_at = now() WHERE id = $1`, [seed.sendIds[1]]);
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(review.deps))).toMatchObject({ resolvedUnknown: 1 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(review.deps))).toMatchObject({ resolvedUnknown: 1 });
     await h.pool.query(`UPDATE campaign_emails SET claimed_at = now() - interval '1 hour' WHERE id = $1`, [seed.sendIds[1]]);
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(resend.deps))).toMatchObject({ resolvedUnknown: 1, queued: 1 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(resend.deps))).toMatchObject({ resolvedUnknown: 1, queued: 1 });
     const rows = (await h.pool.query('SELECT id, status FROM campaign_emails WHERE id = ANY($1::uuid[])', [seed.sendIds])).rows;
     expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({ [seed.sendIds[0]!]: 'failed_unknown', [seed.sendIds[1]!]: 'retryable' });
     expect(await jobIds()).toEqual([`send-email.${seed.sendIds[1]}.1`]);
@@ -172,7 +169,7 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     await h.pool.query(`UPDATE leads SET status = 'unsubscribed' WHERE id = $1`, [unsubscribed!.leadId]);
 
     const { deps } = h.deps();
-    const first = (await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))) as CampaignTickResult;
+    const first = (await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))) as CampaignTickResult;
     // sendable: the opener (step 2) and five new leads (step 1); the daily limit takes three
     expect(first).toMatchObject({ skippedSuppressed: 3, skippedCondition: 1, skippedLimit: 3, scheduled: 3, queued: 3, remaining: true, completed: false });
 
@@ -190,7 +187,7 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     expect(rows.rows.some((r) => r.lead_id === unopened!.leadId)).toBe(false);
 
     // the next tick: nothing left to end or skip, and the day's limit is used up
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({
       skippedSuppressed: 0,
       skippedCondition: 0,
       skippedLimit: 3,
@@ -218,7 +215,7 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
       await h.pool.query(`UPDATE campaign_leads SET status = 'in_progress', current_step = 1 WHERE id = $1`, [lead.enrolmentId]);
     }
     const { deps } = h.deps();
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ skippedCondition: 1, scheduled: 1 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ skippedCondition: 1, scheduled: 1 });
     const { rows } = await h.pool.query(`SELECT lead_id FROM campaign_emails WHERE campaign_id = $1 AND step_number = 2`, [seed.campaignId]);
     expect(rows.map((r) => r.lead_id)).toEqual([(sentTo === 'A' ? a : b)!.leadId]);
     // the skipped one had step 2 as its last step: its enrolment is completed
@@ -241,7 +238,7 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
       await h.pool.query(`UPDATE campaign_leads SET status = 'in_progress', current_step = 2 WHERE id = $1`, [lead.enrolmentId]);
     }
     const { deps } = h.deps();
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ skippedCondition: 1, scheduled: 1 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ skippedCondition: 1, scheduled: 1 });
     const { rows } = await h.pool.query(`SELECT lead_id FROM campaign_emails WHERE campaign_id = $1 AND step_number = 3`, [seed.campaignId]);
     expect(rows.map((r) => r.lead_id)).toEqual([a!.leadId]);
   });
@@ -251,14 +248,14 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     const due = await seedCampaign(h.pool, { leads: 4 });
     await h.pool.query(`UPDATE campaigns SET status = 'scheduled', schedule_settings = $2 WHERE id = $1`, [due.campaignId, { startDate: yesterday }]);
     const { deps } = h.deps();
-    expect(await sendBulkEmailHandler(tick(due.workspaceId, due.campaignId), fakeContext(deps))).toMatchObject({ started: true, scheduled: 4, queued: 4 });
+    expect(await sendBulkEmailHandler(tick(due.workspaceId, due.campaignId), h.context(deps))).toMatchObject({ started: true, scheduled: 4, queued: 4 });
     const row = (await h.pool.query('SELECT status, started_at FROM campaigns WHERE id = $1', [due.campaignId])).rows[0];
     expect(row).toMatchObject({ status: 'active', started_at: expect.any(Date) });
 
     const later = await seedCampaign(h.pool, { leads: 2 });
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
     await h.pool.query(`UPDATE campaigns SET status = 'scheduled', schedule_settings = $2 WHERE id = $1`, [later.campaignId, { startDate: tomorrow }]);
-    expect(await sendBulkEmailHandler(tick(later.workspaceId, later.campaignId), fakeContext(deps))).toMatchObject({ skipped: 'not-started', scheduled: 0 });
+    expect(await sendBulkEmailHandler(tick(later.workspaceId, later.campaignId), h.context(deps))).toMatchObject({ skipped: 'not-started', scheduled: 0 });
     expect((await h.pool.query('SELECT status, started_at FROM campaigns WHERE id = $1', [later.campaignId])).rows[0]).toEqual({ status: 'scheduled', started_at: null });
   });
 
@@ -276,21 +273,21 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
       [seed.workspaceId, seed.campaignId, lastStep!.leadId, seed.mailboxId],
     );
     const { deps } = h.deps();
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ completed: false, scheduled: 0, queued: 0 });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ completed: false, scheduled: 0, queued: 0 });
     expect((await h.pool.query('SELECT status FROM campaigns WHERE id = $1', [seed.campaignId])).rows[0].status).toBe('active');
 
     await h.pool.query(`UPDATE campaign_emails SET status = 'sent' WHERE id = $1`, [unknown.rows[0].id]);
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ completed: true });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ completed: true });
     const row = (await h.pool.query('SELECT status, completed_at FROM campaigns WHERE id = $1', [seed.campaignId])).rows[0];
     expect(row).toMatchObject({ status: 'completed', completed_at: expect.any(Date) });
-    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), fakeContext(deps))).toMatchObject({ skipped: 'campaign-not-active' });
+    expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ skipped: 'campaign-not-active' });
   });
 
   it('refuses a campaign of another workspace', async () => {
     const a = await seedCampaign(h.pool, { leads: 1 });
     const b = await seedCampaign(h.pool, { leads: 1 });
     const { deps } = h.deps();
-    await expect(sendBulkEmailHandler(tick(a.workspaceId, b.campaignId), fakeContext(deps))).rejects.toMatchObject({ name: 'TenancyError' });
+    await expect(sendBulkEmailHandler(tick(a.workspaceId, b.campaignId), h.context(deps))).rejects.toMatchObject({ name: 'TenancyError' });
     expect((await h.pool.query('SELECT count(*)::int AS n FROM campaign_emails WHERE campaign_id = $1', [b.campaignId])).rows[0].n).toBe(0);
   });
 });

@@ -20,7 +20,6 @@ import { describe, expect, it } from 'vitest';
 import { sendEmailHandler } from '../src/handlers/send-email.js';
 import { createPgEmailStore } from '../src/providers/pg-email-store.js';
 import { createRedisSendLimits } from '../src/providers/redis-send-limits.js';
-import { fakeContext } from './fixtures/fake-deps.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { useEmailHarness } from './harness.js';
 
@@ -50,7 +49,7 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
     const seed = await seedCampaign(h.pool, { leads: 1, scheduleStep1: true });
     const id = seed.sendIds[0]!;
     const { deps } = h.deps();
-    const result = await sendEmailHandler(payload(seed.workspaceId, id), fakeContext(deps));
+    const result = await sendEmailHandler(payload(seed.workspaceId, id), h.context(deps));
     expect(result).toMatchObject({ status: 'sent' });
     const row = await ledger(id);
     expect(row.status).toBe('sent');
@@ -73,7 +72,7 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
     expect(enrolment.rows[0].next_email_at.getTime()).toBeGreaterThan(Date.now() + 47 * 3_600_000);
 
     // a duplicated or retried job
-    expect(await sendEmailHandler(payload(seed.workspaceId, id), fakeContext(deps))).toEqual({ status: 'skipped', reason: 'already-sent' });
+    expect(await sendEmailHandler(payload(seed.workspaceId, id), h.context(deps))).toEqual({ status: 'skipped', reason: 'already-sent' });
     expect(await h.ses.emails()).toHaveLength(1);
   });
 
@@ -81,7 +80,7 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
     const seed = await seedCampaign(h.pool, { leads: 1, scheduleStep1: true });
     const id = seed.sendIds[0]!;
     const { deps } = h.deps();
-    const results = await Promise.allSettled([1, 2, 3].map(() => sendEmailHandler(payload(seed.workspaceId, id), fakeContext(deps))));
+    const results = await Promise.allSettled([1, 2, 3].map(() => sendEmailHandler(payload(seed.workspaceId, id), h.context(deps))));
     const statuses = results.map((r) => (r.status === 'fulfilled' ? (r.value as { status: string }).status : 'rejected'));
     expect(statuses.filter((s) => s === 'sent')).toHaveLength(1);
     expect(await h.ses.emails()).toHaveLength(1);
@@ -98,13 +97,14 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
       const seed = await seedCampaign(h.pool, { leads: 1, scheduleStep1: true });
       const id = seed.sendIds[0]!;
       const harness = h.deps({ sesClient: client });
-      const outcome = await sendEmailHandler(payload(seed.workspaceId, id), fakeContext(harness.deps)).then(
+      const ctx = h.context(harness.deps);
+      const outcome = await sendEmailHandler(payload(seed.workspaceId, id), ctx).then(
         (value) => ({ value }),
         (error: unknown) => ({ error }),
       );
       const calls = mock.commandCalls(SendRawEmailCommand).length;
       mock.restore();
-      return { outcome, row: await ledger(id), id, seed, ops: harness.ops, calls };
+      return { outcome, row: await ledger(id), id, seed, ops: harness.ops, calls, queue: ctx.recorder.queue };
     }
 
     it('rate throttling → retryable, delayed follow-up job with a new id (no attempt used)', async () => {
@@ -139,9 +139,9 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
     });
 
     it('account sending paused → email queue paused, page alert, row retryable', async () => {
-      const { outcome, row, ops } = await sendWith(error('AccountSendingPausedException', 'Sending paused for this account.'));
+      const { outcome, row, ops, queue } = await sendWith(error('AccountSendingPausedException', 'Sending paused for this account.'));
       expect(outcome).toMatchObject({ value: { status: 'deferred', reason: 'ses-account-paused' } });
-      expect(ops.pauses).toHaveLength(1);
+      expect(queue).toMatchObject({ paused: true, pauses: 1 });
       expect(ops.alerts[0]!.severity).toBe('page');
       expect(row.status).toBe('retryable');
     });
@@ -168,7 +168,7 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
       [seed.workspaceId, seed.leads[0]!.email],
     );
     const { deps } = h.deps();
-    expect(await sendEmailHandler(payload(seed.workspaceId, seed.sendIds[0]!), fakeContext(deps))).toEqual({ status: 'skipped', reason: 'suppressed' });
+    expect(await sendEmailHandler(payload(seed.workspaceId, seed.sendIds[0]!), h.context(deps))).toEqual({ status: 'skipped', reason: 'suppressed' });
     const row = await ledger(seed.sendIds[0]!);
     expect(row).toMatchObject({ status: 'cancelled', cancelled_reason: 'suppressed' });
     expect(await h.ses.emails()).toHaveLength(0);

@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { JobValidationError, warmEmail } from '@coldcopy/queue-core';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { warmEmailHandler } from '../src/handlers/warm-email.js';
-import { createProducerWarmupQueue } from '../src/providers/warmup-store.js';
-import { fakeContext } from './fixtures/fake-deps.js';
 import { useEmailHarness } from './harness.js';
 
 const h = useEmailHarness();
@@ -71,7 +69,7 @@ async function claim(w: Warmup, recipientId: string, date: string, seqs: number[
 }
 
 function fanOutDeps() {
-  return { ...h.deps().deps, warmupQueue: createProducerWarmupQueue(h.producer) };
+  return h.deps().deps;
 }
 
 /** Ids of the warm-email jobs in Redis (waiting or delayed). */
@@ -98,7 +96,7 @@ describe('warm-email fan-out with real Postgres and Bull', () => {
     const capped = await addWarmup(two, { accountMax: 2 });
     await claim(capped, c.senderId, TODAY, [0, 1]);
     const deps = fanOutDeps();
-    const run = (slot: string) => warmEmailHandler({ fanOut: true, requestedBy: 'system', slot }, fakeContext(deps));
+    const run = (slot: string) => warmEmailHandler({ fanOut: true, requestedBy: 'system', slot }, h.context(deps));
 
     // day 3, cap 15: the 08:00 batch sends seqs 0-2 (floor(15/4) = 3)
     const first = await run(slotOf(TODAY, '0800'));
@@ -139,10 +137,10 @@ describe('warm-email fan-out with real Postgres and Bull', () => {
     await addWarmup(ws); // the peer
     const deps = fanOutDeps();
     const slot = slotOf(YESTERDAY, '2000');
-    expect(await warmEmailHandler({ fanOut: true, requestedBy: 'system', slot }, fakeContext(deps))).toMatchObject({ enqueued: 8 });
+    expect(await warmEmailHandler({ fanOut: true, requestedBy: 'system', slot }, h.context(deps))).toMatchObject({ enqueued: 8 });
     const data = await jobData(`warm-email.${w.campaignId}.${w.senderId}.${YESTERDAY}.11`);
     const parsed = warmEmail.schema.parse(data);
-    expect(await warmEmailHandler(parsed, fakeContext(deps))).toMatchObject({ status: 'sent' });
+    expect(await warmEmailHandler(parsed, h.context(deps))).toMatchObject({ status: 'sent' });
     expect(await h.ses.emails()).toHaveLength(1);
   });
 
@@ -164,7 +162,7 @@ describe('warm-email fan-out with real Postgres and Bull', () => {
     await stats(unhealthy, 15, 0, 0, false); // frozen yesterday
     // idle: no stats, nothing sent yesterday
     const deps = fanOutDeps();
-    const advance = () => warmEmailHandler({ fanOut: true, advanceDay: true, requestedBy: 'system', slot: slotOf(TODAY, '0000') }, fakeContext(deps));
+    const advance = () => warmEmailHandler({ fanOut: true, advanceDay: true, requestedBy: 'system', slot: slotOf(TODAY, '0000') }, h.context(deps));
 
     expect(await advance()).toEqual({ form: 'advance-day', date: TODAY, advanced: 1, held: 4, pages: 1 });
     const rows = await h.pool.query<{ id: string; day_number: number; current_daily_limit: number }>(
@@ -182,7 +180,7 @@ describe('warm-email fan-out with real Postgres and Bull', () => {
 
     // once per day: a second advance, and the batch's own advance step, change nothing
     expect(await advance()).toMatchObject({ advanced: 0, held: 0 });
-    const batch = await warmEmailHandler({ fanOut: true, requestedBy: 'system', slot: slotOf(TODAY, '0800') }, fakeContext(deps));
+    const batch = await warmEmailHandler({ fanOut: true, requestedBy: 'system', slot: slotOf(TODAY, '0800') }, h.context(deps));
     expect(batch).toMatchObject({ advance: { advanced: 0, held: 0 } });
     const again = await h.pool.query('SELECT day_number FROM warmup_campaigns WHERE id = $1', [healthy.campaignId]);
     expect(again.rows[0].day_number).toBe(4);
@@ -195,7 +193,7 @@ describe('warm-email fan-out with real Postgres and Bull', () => {
     const w = await addWarmup(ws);
     await addWarmup(ws, { warmupStatus: 'paused' }); // the peer
     await h.pool.query(`INSERT INTO warmup_daily_stats (workspace_id, warmup_campaign_id, date, sent) VALUES ($1, $2, $3, 10)`, [w.ws, w.campaignId, YESTERDAY]);
-    const result = await warmEmailHandler({ fanOut: true, requestedBy: 'system', slot: slotOf(TODAY, '0800') }, fakeContext(fanOutDeps()));
+    const result = await warmEmailHandler({ fanOut: true, requestedBy: 'system', slot: slotOf(TODAY, '0800') }, h.context(fanOutDeps()));
     expect(result).toMatchObject({ advance: { advanced: 1, held: 0 }, warmups: 1, enqueued: 5 });
     expect(await jobData(`warm-email.${w.campaignId}.${w.senderId}.${TODAY}.0`)).toMatchObject({ dayNumber: 4 });
   });

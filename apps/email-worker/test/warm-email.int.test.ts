@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { warmEmailHandler, warmupCap } from '../src/handlers/warm-email.js';
-import { fakeContext, testConfig } from './fixtures/fake-deps.js';
+import { testConfig } from './fixtures/fake-deps.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { useEmailHarness } from './harness.js';
 
@@ -54,10 +54,10 @@ describe('warm-email with real Postgres and aws-ses-v2-local', () => {
   it('sends within the day’s cap, once per slot, and records the daily stats', async () => {
     const w = await seedWarmup();
     const { deps } = h.deps();
-    const first = await warmEmailHandler(job(w, 0), fakeContext(deps));
+    const first = await warmEmailHandler(job(w, 0), h.context(deps));
     expect(first).toMatchObject({ status: 'sent' });
-    expect(await warmEmailHandler(job(w, 0), fakeContext(deps))).toEqual({ status: 'skipped', reason: 'already-sent' });
-    expect(await warmEmailHandler(job(w, 5), fakeContext(deps))).toEqual({ status: 'skipped', reason: 'cap-reached' }); // day 1: 5 emails (seq 0-4)
+    expect(await warmEmailHandler(job(w, 0), h.context(deps))).toEqual({ status: 'skipped', reason: 'already-sent' });
+    expect(await warmEmailHandler(job(w, 5), h.context(deps))).toEqual({ status: 'skipped', reason: 'cap-reached' }); // day 1: 5 emails (seq 0-4)
     expect(await h.ses.emails()).toHaveLength(1);
     const stats = (await h.pool.query('SELECT sent FROM warmup_daily_stats WHERE warmup_campaign_id = $1', [w.campaign])).rows;
     expect(stats).toEqual([{ sent: 1 }]);
@@ -71,7 +71,7 @@ describe('warm-email with real Postgres and aws-ses-v2-local', () => {
     const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
     await h.pool.query(`INSERT INTO warmup_daily_stats (workspace_id, warmup_campaign_id, date, sent, bounced) VALUES ($1, $2, $3, 40, 4)`, [w.ws, w.campaign, yesterday]);
     const { deps, ops } = h.deps();
-    expect(await warmEmailHandler(job(w, 0, 2, today), fakeContext(deps))).toEqual({ status: 'skipped', reason: 'unhealthy' });
+    expect(await warmEmailHandler(job(w, 0, 2, today), h.context(deps))).toEqual({ status: 'skipped', reason: 'unhealthy' });
     const campaign = (await h.pool.query('SELECT status FROM warmup_campaigns WHERE id = $1', [w.campaign])).rows[0];
     const mailbox = (await h.pool.query('SELECT status, paused_reason FROM mailboxes WHERE id = $1', [w.mailboxId])).rows[0];
     expect(campaign.status).toBe('frozen');

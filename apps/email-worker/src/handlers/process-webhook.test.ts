@@ -102,7 +102,28 @@ describe('process-webhook handler: inbound mail (SES email receiving)', () => {
   function inboundSetup(evidence: Record<string, WorkspaceEvidence> = { [A]: { threaded: { threadId: null, reply, leadId: reply.leadId }, bySender: null, leadId: reply.leadId }, [B]: none }) {
     const f = createFakeDeps({ certificates: testCertificateFetcher });
     const webhooks = createFakeWebhookStore({ inboxes, evidence });
-    return { deps: { ...f.deps, webhooks }, webhooks, replyAnalysis: f.replyAnalysis };
+    const deps = { ...f.deps, webhooks };
+    const calls: string[] = [];
+    /** a context recording into the setup's recorder; counts the analyses (their analyze-sentiment enqueue) */
+    const ctx = (attempt = 1) => {
+      const c = fakeContext(deps, { attempt, recorder: f.recorder });
+      const enqueue = c.enqueue.bind(c);
+      return Object.assign(c, {
+        enqueue: ((job, data, options) => {
+          if (job.name === 'analyze-sentiment') calls.push(c.jobId);
+          return enqueue(job, data, options);
+        }) as typeof enqueue,
+      });
+    };
+    /** the AI jobs enqueued (Bull ids, payloads as the worker gets them) and the analyses attempted */
+    const replyAnalysis = {
+      get jobs() {
+        return f.recorder.jobs.map((j) => ({ name: j.name, jobId: j.id, data: j.payload }));
+      },
+      calls,
+      failNext: () => f.recorder.failNext(new Error('Redis is unavailable (fake)')),
+    };
+    return { deps, ctx, webhooks, replyAnalysis };
   }
   async function body(
     recipients: string[],
@@ -120,45 +141,45 @@ describe('process-webhook handler: inbound mail (SES email receiving)', () => {
   }
 
   it('stores a reply in the workspace owning the mailbox, once per SNS MessageId and once per Message-ID', async () => {
-    const { deps, webhooks } = inboundSetup();
+    const { ctx, webhooks } = inboundSetup();
     const first = await body(['sales@a.example'], { snsId: 'sns-in-1', messageId: '<m-1@x.example>' });
-    expect(await processWebhookHandler(input(first), fakeContext(deps))).toMatchObject({
+    expect(await processWebhookHandler(input(first), ctx())).toMatchObject({
       applied: true,
       event: 'Received',
       deliveries: [{ workspaceId: A, kind: 'reply', campaignEmailId: reply.campaignEmailId }],
     });
-    expect(await processWebhookHandler(input(first), fakeContext(deps))).toEqual({ applied: false, reason: 'duplicate' });
+    expect(await processWebhookHandler(input(first), ctx())).toEqual({ applied: false, reason: 'duplicate' });
     const sameMessage = await body(['sales@a.example'], { snsId: 'sns-in-2', messageId: '<m-1@x.example>' });
-    expect(await processWebhookHandler(input(sameMessage), fakeContext(deps))).toEqual({ applied: false, reason: 'duplicate' });
+    expect(await processWebhookHandler(input(sameMessage), ctx())).toEqual({ applied: false, reason: 'duplicate' });
     expect(webhooks.inbound).toHaveLength(1);
   });
 
   it('classifies an out-of-office as auto_reply and spam as quarantined', async () => {
-    const { deps } = inboundSetup();
+    const { ctx } = inboundSetup();
     const ooo = await body(['sales@a.example'], { headers: { 'Auto-Submitted': 'auto-replied' } });
-    expect(await processWebhookHandler(input(ooo), fakeContext(deps))).toMatchObject({ deliveries: [{ kind: 'auto_reply' }] });
+    expect(await processWebhookHandler(input(ooo), ctx())).toMatchObject({ deliveries: [{ kind: 'auto_reply' }] });
     const spam = await body(['sales@a.example'], { spam: 'FAIL' });
-    expect(await processWebhookHandler(input(spam), fakeContext(deps))).toMatchObject({ deliveries: [{ kind: 'quarantined' }] });
+    expect(await processWebhookHandler(input(spam), ctx())).toMatchObject({ deliveries: [{ kind: 'quarantined' }] });
   });
 
   it('ignores mail for addresses that are not ours, and never picks a workspace for a shared address it cannot tell apart', async () => {
-    const { deps, webhooks } = inboundSetup({ [A]: none, [B]: none });
-    expect(await processWebhookHandler(input(await body(['nobody@elsewhere.example'])), fakeContext(deps))).toEqual({ applied: false, reason: 'no-mailbox' });
-    expect(await processWebhookHandler(input(await body(['replies@shared.example'])), fakeContext(deps))).toEqual({ applied: false, reason: 'ambiguous-recipient' });
+    const { ctx, webhooks } = inboundSetup({ [A]: none, [B]: none });
+    expect(await processWebhookHandler(input(await body(['nobody@elsewhere.example'])), ctx())).toEqual({ applied: false, reason: 'no-mailbox' });
+    expect(await processWebhookHandler(input(await body(['replies@shared.example'])), ctx())).toEqual({ applied: false, reason: 'ambiguous-recipient' });
     expect(webhooks.inbound).toEqual([]);
   });
 
   it('a shared address goes to the workspace whose send the reply references', async () => {
-    const { deps, webhooks } = inboundSetup();
-    expect(await processWebhookHandler(input(await body(['replies@shared.example'])), fakeContext(deps))).toMatchObject({ deliveries: [{ workspaceId: A }] });
+    const { ctx, webhooks } = inboundSetup();
+    expect(await processWebhookHandler(input(await body(['replies@shared.example'])), ctx())).toMatchObject({ deliveries: [{ workspaceId: A }] });
     expect(webhooks.inbound.map((i) => i.route.workspaceId)).toEqual([A]);
   });
 
   describe('AI jobs of a reply (analyze-sentiment, generate-smart-reply, extract-meeting-intent)', () => {
     it('a genuine reply gets the three jobs once stored: payloads to their schemas, ids from the workspace and the stored message', async () => {
-      const { deps, webhooks, replyAnalysis } = inboundSetup();
+      const { ctx, webhooks, replyAnalysis } = inboundSetup();
       const notification = await body(['sales@a.example'], { from: 'Lead Person <lead@x.example>' });
-      const result = (await processWebhookHandler({ ...input(notification), traceId: 'trace-1' }, fakeContext(deps))) as Record<string, any>;
+      const result = (await processWebhookHandler({ ...input(notification), traceId: 'trace-1' }, ctx())) as Record<string, any>;
       const stored = webhooks.inbound[0]!;
       const { emailMessageId, threadId } = stored.result;
       expect(emailMessageId).toMatch(/^[0-9a-f-]{36}$/);
@@ -195,55 +216,55 @@ describe('process-webhook handler: inbound mail (SES email receiving)', () => {
     });
 
     it('an auto-reply, quarantined spam or virus, and mail answering none of our sends get none', async () => {
-      const { deps, webhooks, replyAnalysis } = inboundSetup();
+      const { ctx, webhooks, replyAnalysis } = inboundSetup();
       const ooo = await body(['sales@a.example'], { headers: { 'Auto-Submitted': 'auto-replied' } });
-      expect(await processWebhookHandler(input(ooo), fakeContext(deps))).toMatchObject({ deliveries: [{ kind: 'auto_reply', aiJobs: [] }] });
+      expect(await processWebhookHandler(input(ooo), ctx())).toMatchObject({ deliveries: [{ kind: 'auto_reply', aiJobs: [] }] });
       for (const verdict of [{ spam: 'FAIL' }, { virus: 'FAIL' }]) {
-        expect(await processWebhookHandler(input(await body(['sales@a.example'], verdict)), fakeContext(deps))).toMatchObject({
+        expect(await processWebhookHandler(input(await body(['sales@a.example'], verdict)), ctx())).toMatchObject({
           deliveries: [{ kind: 'quarantined', aiJobs: [] }],
         });
       }
       const unthreaded = inboundSetup({ [A]: none, [B]: none });
-      expect(await processWebhookHandler(input(await body(['sales@a.example'])), fakeContext(unthreaded.deps))).toMatchObject({ deliveries: [{ kind: 'new', aiJobs: [] }] });
+      expect(await processWebhookHandler(input(await body(['sales@a.example'])), unthreaded.ctx())).toMatchObject({ deliveries: [{ kind: 'new', aiJobs: [] }] });
       expect(replyAnalysis.calls).toEqual([]);
       expect(unthreaded.replyAnalysis.calls).toEqual([]);
       expect(webhooks.inbound).toHaveLength(3);
     });
 
     it('a reply with nothing of its own (quoted text only) is stored but not analysed', async () => {
-      const { deps, webhooks, replyAnalysis } = inboundSetup();
+      const { ctx, webhooks, replyAnalysis } = inboundSetup();
       const quoteOnly = await body(['sales@a.example'], { text: '\n> Hi Lead,\n> A short note.\n' });
-      expect(await processWebhookHandler(input(quoteOnly), fakeContext(deps))).toMatchObject({ deliveries: [{ kind: 'reply', aiJobs: [] }] });
+      expect(await processWebhookHandler(input(quoteOnly), ctx())).toMatchObject({ deliveries: [{ kind: 'reply', aiJobs: [] }] });
       expect(replyAnalysis.calls).toEqual([]);
       expect(webhooks.inbound).toHaveLength(1);
     });
 
     it('a redelivery of the notification, or of the Message-ID, applies nothing and enqueues nothing new', async () => {
-      const { deps, webhooks, replyAnalysis } = inboundSetup();
+      const { ctx, webhooks, replyAnalysis } = inboundSetup();
       const first = await body(['sales@a.example'], { snsId: 'sns-ai-1', messageId: '<ai-1@x.example>' });
-      const applied = (await processWebhookHandler(input(first), fakeContext(deps))) as Record<string, any>;
+      const applied = (await processWebhookHandler(input(first), ctx())) as Record<string, any>;
       const ids = replyAnalysis.jobs.map((j) => j.jobId);
       expect(ids).toHaveLength(3);
       expect(applied.deliveries[0].aiJobs).toEqual(ids);
-      expect(await processWebhookHandler(input(first), fakeContext(deps))).toEqual({ applied: false, reason: 'duplicate' });
+      expect(await processWebhookHandler(input(first), ctx())).toEqual({ applied: false, reason: 'duplicate' });
       const sameMessage = await body(['sales@a.example'], { snsId: 'sns-ai-2', messageId: '<ai-1@x.example>' });
-      expect(await processWebhookHandler(input(sameMessage), fakeContext(deps))).toEqual({ applied: false, reason: 'duplicate' });
+      expect(await processWebhookHandler(input(sameMessage), ctx())).toEqual({ applied: false, reason: 'duplicate' });
       expect(webhooks.inbound).toHaveLength(1);
       expect(replyAnalysis.calls).toHaveLength(1);
       expect(replyAnalysis.jobs.map((j) => j.jobId)).toEqual(ids);
     });
 
     it('an enqueue that fails after the commit is not lost: the retry, a duplicate by then, enqueues the same three jobs', async () => {
-      const { deps, webhooks, replyAnalysis } = inboundSetup();
+      const { ctx, webhooks, replyAnalysis } = inboundSetup();
       const notification = await body(['sales@a.example'], { snsId: 'sns-ai-3' });
       replyAnalysis.failNext();
-      await expect(processWebhookHandler(input(notification), fakeContext(deps))).rejects.toThrow('Redis is unavailable');
+      await expect(processWebhookHandler(input(notification), ctx())).rejects.toThrow('Redis is unavailable');
       expect(webhooks.inbound).toHaveLength(1); // stored and committed
       expect(replyAnalysis.jobs).toEqual([]);
       expect(webhooks.analysed.size).toBe(0);
 
       // Bull retries the webhook job: already applied, but the reply's jobs are still owed
-      expect(await processWebhookHandler(input(notification), fakeContext(deps, 2))).toEqual({ applied: false, reason: 'duplicate' });
+      expect(await processWebhookHandler(input(notification), ctx(2))).toEqual({ applied: false, reason: 'duplicate' });
       const emailMessageId = webhooks.inbound[0]!.result.emailMessageId;
       expect(replyAnalysis.jobs.map((j) => j.jobId)).toEqual([
         `analyze-sentiment.${A}.${emailMessageId}`,
@@ -252,7 +273,7 @@ describe('process-webhook handler: inbound mail (SES email receiving)', () => {
       ]);
       expect([...webhooks.analysed]).toEqual([emailMessageId]);
       // settled: a further redelivery does not enqueue again
-      expect(await processWebhookHandler(input(notification), fakeContext(deps, 3))).toEqual({ applied: false, reason: 'duplicate' });
+      expect(await processWebhookHandler(input(notification), ctx(3))).toEqual({ applied: false, reason: 'duplicate' });
       expect(replyAnalysis.calls).toHaveLength(2);
       expect(webhooks.inbound).toHaveLength(1);
     });

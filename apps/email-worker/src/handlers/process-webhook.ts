@@ -1,4 +1,4 @@
-import { RetryAfterError, type processWebhook } from '@coldcopy/queue-core';
+import { analyzeSentiment, extractMeetingIntent, generateSmartReply, RetryAfterError, type processWebhook } from '@coldcopy/queue-core';
 import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import type { EmailDeps } from '../deps.js';
 import { type InboundMail, parseInboundMail } from '../domain/inbound-mail.js';
@@ -157,7 +157,15 @@ async function analyseReply(reply: ReplyToAnalyse, ctx: JobContext<EmailDeps>, t
     log.info('reply not analysed', { workspaceId: reply.workspaceId, emailMessageId: reply.emailMessageId, reason: built.skipped });
     return [];
   }
-  const ids = await deps.replyAnalysis.enqueueReplyAnalysis(built.jobs);
+  // three definitions, three adds, each id from its definition's idempotency key
+  // (`analyze-sentiment.<ws>.<email_messages.id>`, ...): if one fails the job's retry enqueues all
+  // three again, and those Redis still knows are no-ops
+  const added = [
+    await ctx.enqueue(analyzeSentiment, built.jobs.sentiment),
+    await ctx.enqueue(generateSmartReply, built.jobs.smartReply),
+    await ctx.enqueue(extractMeetingIntent, built.jobs.meeting),
+  ];
+  const ids = added.map((a) => a.id);
   await deps.webhooks.markReplyAnalysed(reply.workspaceId, reply.emailMessageId);
   return ids;
 }

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { PermanentJobError } from '@coldcopy/queue-core';
+import { sendBulkEmail } from '@coldcopy/queue-core';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
 import type { CampaignRow, MailboxRow } from '@coldcopy/db';
+import type { FakeJobContextOptions } from '@coldcopy/testing';
 import { describe, expect, it } from 'vitest';
 import { createFakeDeps, fakeContext } from '../../test/fixtures/fake-deps.js';
-import { createFakeCampaignTickQueue, createFakeCampaignTickStore } from '../providers/fake-campaign-tick-store.js';
+import { createFakeCampaignTickStore } from '../providers/fake-campaign-tick-store.js';
 import { campaignStartsAt, FAN_OUT_PAGE_SIZE, REENQUEUE_AFTER_MS, sendBulkEmailHandler } from './send-bulk-email.js';
 
 // the fake clock (fake-deps.ts) reads 2026-12-01T15:00:00Z
@@ -32,14 +33,20 @@ function setup(options: { leads?: number; campaigns?: CampaignRow[]; campaign?: 
   const mailboxes = Array.from({ length: options.mailboxes ?? 2 }, () => ({ id: randomUUID(), status: 'active' })) as MailboxRow[];
   const ticks = createFakeCampaignTickStore({ campaigns: [campaign, ...(options.campaigns ?? [])], mailboxes, steps: options.steps });
   const enrolled = ticks.enrol(campaign.id, options.leads ?? 0, f.clock.now);
-  const queue = createFakeCampaignTickQueue();
-  const deps = { ...f.deps, campaignTicks: ticks, campaignTickQueue: queue };
+  const deps = { ...f.deps, campaignTicks: ticks };
+  const context = (options: FakeJobContextOptions = {}) => fakeContext(deps, { recorder: f.recorder, ...options });
+  /** the per-campaign ticks the fan-out enqueued */
+  const queue = {
+    get jobs() {
+      return f.recorder.of(sendBulkEmail) as Array<{ workspaceId: string; campaignId: string; windowSlot: string; batchSize: number; traceId?: string }>;
+    },
+  };
   const run = (batchSize = 50, c: CampaignRow = campaign) =>
-    sendBulkEmailHandler({ workspaceId: c.workspace_id, requestedBy: 'system', campaignId: c.id, windowSlot: SLOT, batchSize }, fakeContext(deps));
-  const fanOut = (ctx: JobContext<typeof deps> = fakeContext(deps), windowSlot?: string) =>
+    sendBulkEmailHandler({ workspaceId: c.workspace_id, requestedBy: 'system', campaignId: c.id, windowSlot: SLOT, batchSize }, context());
+  const fanOut = (ctx: JobContext<typeof deps> = context(), windowSlot?: string) =>
     sendBulkEmailHandler({ fanOut: true, requestedBy: 'system', batchSize: 50, ...(windowSlot ? { windowSlot } : {}) }, ctx);
   const statusOf = (c: CampaignRow = campaign) => ticks.campaigns.get(c.id)!.status;
-  return { ...f, campaign, ticks, queue, deps, enrolled, run, fanOut, statusOf };
+  return { ...f, campaign, ticks, queue, deps, enrolled, run, fanOut, statusOf, context };
 }
 
 describe('send-bulk-email: per-campaign tick', () => {
@@ -59,7 +66,7 @@ describe('send-bulk-email: per-campaign tick', () => {
     expect(await s.run(100)).toMatchObject({ queued: 100 });
     expect(s.followUps.jobs.every((j) => j.delayMs === 0)).toBe(true); // testConfig: no jitter
     const deps = { ...s.deps, config: { ...s.deps.config, sendJitterMs: 30_000 } };
-    await sendBulkEmailHandler({ workspaceId: s.campaign.workspace_id, requestedBy: 'system', campaignId: s.campaign.id, windowSlot: SLOT, batchSize: 100 }, fakeContext(deps));
+    await sendBulkEmailHandler({ workspaceId: s.campaign.workspace_id, requestedBy: 'system', campaignId: s.campaign.id, windowSlot: SLOT, batchSize: 100 }, fakeContext(deps, { recorder: s.recorder }));
     const delays = s.followUps.jobs.slice(100).map((j) => j.delayMs);
     expect(delays).toHaveLength(100);
     expect(delays.every((d) => d >= 0 && d < 30_000 && Number.isInteger(d))).toBe(true);
@@ -205,12 +212,12 @@ describe('send-bulk-email: fan-out', () => {
 
   it('takes the slot from the time the run was scheduled for (ctx.scheduledAt), unless the payload names one', async () => {
     const s = setup();
-    const scheduledRun = fakeContext(s.deps, { scheduledAt: new Date('2026-12-01T14:55:00Z') });
+    const scheduledRun = s.context({ scheduledAt: new Date('2026-12-01T14:55:00Z') });
     expect(await s.fanOut(scheduledRun)).toMatchObject({ windowSlot: '20261201T1455Z', enqueued: 1 });
     // enqueued at 15:01 with a 10 min delay
-    const delayed = fakeContext(s.deps, { scheduledAt: new Date('2026-12-01T15:11:00Z') });
+    const delayed = s.context({ scheduledAt: new Date('2026-12-01T15:11:00Z') });
     expect(await s.fanOut(delayed)).toMatchObject({ windowSlot: '20261201T1510Z' });
-    expect(await s.fanOut(fakeContext(s.deps), '20261201T1600Z')).toMatchObject({ windowSlot: '20261201T1600Z' });
+    expect(await s.fanOut(s.context(), '20261201T1600Z')).toMatchObject({ windowSlot: '20261201T1600Z' });
     expect(s.queue.jobs.map((j) => j.windowSlot)).toEqual(['20261201T1455Z', '20261201T1510Z', '20261201T1600Z']);
   });
 
@@ -221,11 +228,6 @@ describe('send-bulk-email: fan-out', () => {
     expect(new Set(s.queue.jobs.map((j) => j.campaignId)).size).toBe(many.length + 1);
   });
 
-  it('fails permanently without a tick queue in the deps', async () => {
-    const s = setup();
-    const { campaignTickQueue: _none, ...deps } = s.deps;
-    await expect(sendBulkEmailHandler({ fanOut: true, batchSize: 50 }, fakeContext(deps))).rejects.toBeInstanceOf(PermanentJobError);
-  });
 });
 
 describe('campaignStartsAt', () => {

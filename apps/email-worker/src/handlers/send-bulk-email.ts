@@ -4,7 +4,8 @@ import {
   campaignTickSlot,
   type CampaignTickForm,
   PermanentJobError,
-  type sendBulkEmail,
+  sendBulkEmail,
+  sendEmail,
   slotStartOf,
 } from '@coldcopy/queue-core';
 import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
@@ -110,8 +111,6 @@ export const sendBulkEmailHandler: Handler<typeof sendBulkEmail, EmailDeps> = as
 
 async function fanOut(form: Extract<CampaignTickForm, { kind: 'fan-out' }>, ctx: JobContext<EmailDeps>): Promise<CampaignFanOutResult> {
   const { deps, log } = ctx;
-  const queue = deps.campaignTickQueue;
-  if (!queue) throw new PermanentJobError('send-bulk-email fan-out: the worker has no campaign tick queue (EmailDeps.campaignTickQueue)');
   const windowSlot = form.windowSlot ?? campaignTickSlot(ctx.scheduledAt);
   const slotStart = slotStartOf(windowSlot);
   const slotEnd = new Date(slotStart.getTime() + CAMPAIGN_TICK_MINUTES * 60_000);
@@ -128,8 +127,10 @@ async function fanOut(form: Extract<CampaignTickForm, { kind: 'fan-out' }>, ctx:
     const due = page.filter((c) => c.status === 'active' || startHasCome(c, now, log));
     notStarted += page.length - due.length;
     if (due.length > 0) {
-      await queue.enqueueTicks(
-        due.map((c) => ({ workspaceId: c.workspace_id, campaignId: c.id, windowSlot, batchSize: form.batchSize, traceId })),
+      // ids `send-bulk-email.<campaignId>.<slot>`: a tick whose id Redis still knows is not added again
+      await ctx.enqueueBulk(
+        sendBulkEmail,
+        due.map((c) => ({ data: { workspaceId: c.workspace_id, campaignId: c.id, windowSlot, batchSize: form.batchSize, requestedBy: 'system', traceId } })),
       );
       await deps.campaignTicks.markTicked(
         due.map((c) => ({ workspaceId: c.workspace_id, campaignId: c.id })),
@@ -228,14 +229,18 @@ async function tickCampaign(tick: Extract<CampaignTickForm, { kind: 'campaign' }
   const sends = await ticks.dueSends(ws, campaign.id, now, Math.max(tick.batchSize, 50) * 4, new Date(now.getTime() - REENQUEUE_AFTER_MS));
   if (sends.length > 0) {
     const jitterMs = deps.config.sendJitterMs;
-    result.queued = await deps.followUps.sendEmails(
+    const added = await ctx.enqueueBulk(
+      sendEmail,
       sends.map((s) => ({
-        payload: { workspaceId: ws, requestedBy: 'system', traceId: tick.traceId, campaignEmailId: s.id },
-        key: s.attempt === 0 ? s.id : `${s.id}.${s.attempt}`,
-        // spread over the jitter window, so that a tick's sends do not all leave at once
-        ...(jitterMs > 0 ? { delayMs: Math.floor(Math.random() * jitterMs) } : {}),
+        data: { workspaceId: ws, requestedBy: 'system', traceId: tick.traceId, campaignEmailId: s.id },
+        options: {
+          idempotencyKey: s.attempt === 0 ? s.id : `${s.id}.${s.attempt}`,
+          // spread over the jitter window, so that a tick's sends do not all leave at once
+          ...(jitterMs > 0 ? { delay: Math.floor(Math.random() * jitterMs) } : {}),
+        },
       })),
     );
+    result.queued = added.length;
     // after the enqueue, never before (a crash in between only re-enqueues: same ids), stamped with
     // the tick's start so that a claim by one of these jobs is never older than the mark
     await ticks.markEnqueued(ws, campaign.id, sends.map((s) => s.id), now);

@@ -6,7 +6,7 @@ import { createFakeSendLimits } from '../providers/fake-send-limits.js';
 import { sendEmailHandler } from './send-email.js';
 
 const run = (f: ReturnType<typeof createFakeDeps>, id: string, deps = f.deps) =>
-  sendEmailHandler({ workspaceId: f.store.workspaceId, requestedBy: 'system', campaignEmailId: id, trackOpens: true, trackClicks: true, checkConsent: false }, fakeContext(deps));
+  sendEmailHandler({ workspaceId: f.store.workspaceId, requestedBy: 'system', campaignEmailId: id, trackOpens: true, trackClicks: true, checkConsent: false }, fakeContext(deps, { recorder: f.recorder }));
 
 describe('send-email handler', () => {
   it('sends once, with headers, tags and the footer, and advances the enrolment', async () => {
@@ -114,7 +114,7 @@ describe('send-email handler', () => {
     const f = createFakeDeps({ senderScript: [new SendError('account-paused', 'paused', 'AccountSendingPausedException')] });
     const id = f.store.addSend();
     expect(await run(f, id)).toMatchObject({ status: 'deferred', reason: 'ses-account-paused' });
-    expect(f.ops.pauses).toEqual(['SES AccountSendingPausedException']);
+    expect(f.recorder.queue).toMatchObject({ paused: true, pauses: 1 });
     expect(f.ops.alerts[0]!.severity).toBe('page');
     expect(f.store.status(id)).toBe('retryable');
   });
@@ -124,7 +124,7 @@ describe('send-email handler', () => {
     const id = f.store.addSend();
     expect(await run(f, id)).toMatchObject({ status: 'deferred', reason: 'mailbox-paused' });
     expect(f.store.pausedMailboxes).toEqual([f.store.mailbox.id]);
-    expect(f.ops.pauses).toEqual([]);
+    expect(f.recorder.queue.pauses).toBe(0);
   });
 
   it('ambiguous outcome (timeout, 5xx): unknown, not retried, the daily count kept', async () => {

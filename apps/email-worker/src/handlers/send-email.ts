@@ -1,5 +1,5 @@
-import { PermanentJobError, RetryAfterError, type sendEmail } from '@coldcopy/queue-core';
-import type { Handler } from '@coldcopy/queue-core/runtime';
+import { PermanentJobError, RetryAfterError, sendEmail } from '@coldcopy/queue-core';
+import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import type { EmailDeps } from '../deps.js';
 import { alignToWindow, nextUtcMidnight, utcDay, type SendWindow } from '../domain/schedule.js';
 import { renderStep } from '../domain/render.js';
@@ -26,7 +26,7 @@ export type SendEmailResult =
  */
 export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (payload, ctx): Promise<SendEmailResult> => {
   const { deps, log, signal } = ctx;
-  const { store, limits, followUps, config } = deps;
+  const { store, limits, config } = deps;
   const ws = payload.workspaceId;
   const id = payload.campaignEmailId;
   const now = deps.now();
@@ -58,7 +58,7 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
 
   const mailbox = send.mailbox;
   if (!mailbox || mailbox.status !== 'active') {
-    return defer(send, new Date(now.getTime() + 3_600_000), 'no-active-mailbox', 'mb', deps);
+    return defer(send, new Date(now.getTime() + 3_600_000), 'no-active-mailbox', 'mb', ctx);
   }
 
   // rendered before anything is taken or claimed: a template or configuration error fails the job
@@ -69,7 +69,7 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
   const day = utcDay(now);
   if (!(await limits.takeMailboxDaily(ws, mailbox.id, mailbox.daily_cap, day))) {
     const window = sendWindow(send);
-    return defer(send, alignToWindow(new Date(jitter(nextUtcMidnight(now).getTime(), 600_000)), window), 'mailbox-daily-cap', `cap${day.replaceAll('-', '')}`, deps);
+    return defer(send, alignToWindow(new Date(jitter(nextUtcMidnight(now).getTime(), 600_000)), window), 'mailbox-daily-cap', `cap${day.replaceAll('-', '')}`, ctx);
   }
   let countedToday = true;
   const release = async () => {
@@ -86,7 +86,7 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     } catch (err) {
       if (!(err instanceof RetryAfterError)) throw err;
       await release();
-      return defer(send, new Date(deps.now().getTime() + err.retryAfterMs), 'rate-limit', `w${Math.floor(deps.now().getTime() / 1000)}`, deps);
+      return defer(send, new Date(deps.now().getTime() + err.retryAfterMs), 'rate-limit', `w${Math.floor(deps.now().getTime() / 1000)}`, ctx);
     }
 
     // 3. claim, unless the recipient is suppressed: one atomic step right before the SES call, so
@@ -120,9 +120,9 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     try {
       ({ messageId } = await deps.sender.send(message, signal, { beforeRequest: confirmSlot }));
     } catch (err) {
-      if (slotError) return await deferForSlot(slotError.err, send, attempt, release, deps);
+      if (slotError) return await deferForSlot(slotError.err, send, attempt, release, ctx);
       if (isSendError(err) && err.kind === 'unknown') countedToday = false; // it may have been sent
-      return await onSendFailure(err, send, attempt, release, deps, log);
+      return await onSendFailure(err, send, attempt, release, ctx);
     }
     countedToday = false; // sent: the count stays
 
@@ -193,14 +193,24 @@ function buildMessage(send: SendContext, mailbox: NonNullable<SendContext['mailb
   };
 }
 
-/** Before the claim: reschedule the row and enqueue the delayed follow-up (attempt-neutral). */
-async function defer(send: SendContext, until: Date, reason: string, keySuffix: string, deps: EmailDeps): Promise<SendEmailResult> {
-  const ws = send.email.workspace_id;
-  if (!(await deps.store.reschedule(ws, send.email.id, until, reason))) return { status: 'skipped', reason: 'no-longer-claimable' };
-  await deps.followUps.sendEmailLater(
-    { workspaceId: ws, requestedBy: 'system', campaignEmailId: send.email.id },
-    { delayMs: Math.max(0, until.getTime() - deps.now().getTime()), key: `${send.email.id}.${keySuffix}` },
+/**
+ * A deferred send is a NEW delayed send-email job with its own deterministic id (`key`), so it
+ * starts at attempt 1 (deferrals never use up Bull attempts) and enqueueing the same key again
+ * (a retry after a failed enqueue) adds nothing.
+ */
+async function sendLater(ctx: JobContext<EmailDeps>, send: SendContext, delayMs: number, key: string): Promise<void> {
+  await ctx.enqueue(
+    sendEmail,
+    { workspaceId: send.email.workspace_id, requestedBy: 'system', campaignEmailId: send.email.id },
+    { delay: Math.max(0, Math.round(delayMs)), idempotencyKey: key },
   );
+}
+
+/** Before the claim: reschedule the row and enqueue the delayed follow-up (attempt-neutral). */
+async function defer(send: SendContext, until: Date, reason: string, keySuffix: string, ctx: JobContext<EmailDeps>): Promise<SendEmailResult> {
+  const { deps } = ctx;
+  if (!(await deps.store.reschedule(send.email.workspace_id, send.email.id, until, reason))) return { status: 'skipped', reason: 'no-longer-claimable' };
+  await sendLater(ctx, send, until.getTime() - deps.now().getTime(), `${send.email.id}.${keySuffix}`);
   return { status: 'deferred', reason, until: until.toISOString() };
 }
 
@@ -214,8 +224,9 @@ async function deferForSlot(
   send: SendContext,
   attempt: number,
   release: () => Promise<void>,
-  deps: EmailDeps,
+  ctx: JobContext<EmailDeps>,
 ): Promise<SendEmailResult> {
+  const { deps } = ctx;
   const ws = send.email.workspace_id;
   const id = send.email.id;
   const retryAfterMs = err instanceof RetryAfterError ? err.retryAfterMs : 1000;
@@ -223,10 +234,7 @@ async function deferForSlot(
   await deps.store.unclaim(ws, id, until, err instanceof RetryAfterError ? 'rate-limit' : 'rate-limit-error');
   await release();
   if (!(err instanceof RetryAfterError)) throw err;
-  await deps.followUps.sendEmailLater(
-    { workspaceId: ws, requestedBy: 'system', campaignEmailId: id },
-    { delayMs: retryAfterMs, key: `${id}.w${Math.floor(deps.now().getTime() / 1000)}.${attempt}` },
-  );
+  await sendLater(ctx, send, retryAfterMs, `${id}.w${Math.floor(deps.now().getTime() / 1000)}.${attempt}`);
   return { status: 'deferred', reason: 'rate-limit', until: until.toISOString() };
 }
 
@@ -236,14 +244,14 @@ async function onSendFailure(
   send: SendContext,
   attempt: number,
   release: () => Promise<void>,
-  deps: EmailDeps,
-  log: { warn: (m: string, f?: object) => unknown; error: (m: string, f?: object) => unknown },
+  ctx: JobContext<EmailDeps>,
 ): Promise<SendEmailResult> {
+  const { deps, log } = ctx;
   const ws = send.email.workspace_id;
   const id = send.email.id;
-  const { store, followUps, config } = deps;
+  const { store, config } = deps;
   const later = async (delayMs: number, key: string, reason: string): Promise<SendEmailResult> => {
-    await followUps.sendEmailLater({ workspaceId: ws, requestedBy: 'system', campaignEmailId: id }, { delayMs, key: `${id}.${key}${attempt}` });
+    await sendLater(ctx, send, delayMs, `${id}.${key}${attempt}`);
     return { status: 'deferred', reason, until: new Date(deps.now().getTime() + delayMs).toISOString() };
   };
   if (!isSendError(err)) {
@@ -269,7 +277,8 @@ async function onSendFailure(
     case 'account-paused': {
       await release();
       await store.recordFailed(ws, id, { error, retryable: true });
-      await deps.queueControl.pauseEmailQueue(`SES ${err.code}`);
+      // global: every replica stops fetching, on every shard
+      await ctx.pauseQueue();
       await deps.alerter.alert('page', 'SES account sending is paused: email queue paused', { code: err.code, campaignEmailId: id });
       // waits in the paused queue until an operator resumes it
       return later(1000, 'p', 'ses-account-paused');

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { PermanentJobError, warmupBatchShare } from '@coldcopy/queue-core';
+import { warmEmail, warmupBatchShare } from '@coldcopy/queue-core';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
+import type { FakeJobContextOptions } from '@coldcopy/testing';
 import { describe, expect, it } from 'vitest';
 import { createFakeDeps, fakeContext, testConfig } from '../../test/fixtures/fake-deps.js';
-import { createFakeWarmupQueue, createFakeWarmupStore, type FakeWarmup } from '../providers/fake-warmup-store.js';
-import type { WarmupToAdvance } from '../providers/warmup-store.js';
+import { createFakeWarmupStore, type FakeWarmup } from '../providers/fake-warmup-store.js';
+import type { WarmEmailRequest, WarmupToAdvance } from '../providers/warmup-store.js';
 import { rampStep, WARMUP_BATCH_SPREAD_MS, warmEmailHandler, type WarmupFanOutResult } from './warm-email.js';
 
 // the fake clock (fake-deps.ts) reads 2026-12-01T15:00:00Z: the 12:00 batch
@@ -33,14 +34,22 @@ function warmup(workspaceId: string, init: Partial<FakeWarmup> = {}): FakeWarmup
 function setup(list: FakeWarmup[]) {
   const f = createFakeDeps();
   const warmups = createFakeWarmupStore(list);
-  const queue = createFakeWarmupQueue();
-  const deps = { ...f.deps, warmups, warmupQueue: queue };
-  const fanOut = (slot?: string, ctx: JobContext<typeof deps> = fakeContext(deps)) =>
+  const deps = { ...f.deps, warmups };
+  const context = (options: FakeJobContextOptions = {}) => fakeContext(deps, { recorder: f.recorder, ...options });
+  /** the warm-email jobs the fan-out enqueued, by Bull job id, with their delays */
+  const queue = {
+    get jobs() {
+      return new Map(
+        f.recorder.jobs.filter((j) => j.name === warmEmail.name).map((j) => [j.id, { ...(j.payload as Omit<WarmEmailRequest, 'delayMs'>), delayMs: j.delayMs }]),
+      );
+    },
+  };
+  const fanOut = (slot?: string, ctx: JobContext<typeof deps> = context()) =>
     warmEmailHandler({ fanOut: true, requestedBy: 'system', ...(slot ? { slot } : {}) }, ctx) as Promise<WarmupFanOutResult>;
-  const advance = (ctx: JobContext<typeof deps> = fakeContext(deps), slot?: string) =>
+  const advance = (ctx: JobContext<typeof deps> = context(), slot?: string) =>
     warmEmailHandler({ fanOut: true, advanceDay: true, requestedBy: 'system', ...(slot ? { slot } : {}) }, ctx);
   const jobsOf = (w: FakeWarmup) => [...queue.jobs.values()].filter((j) => j.warmupCampaignId === w.id);
-  return { ...f, warmups, queue, deps, fanOut, advance, jobsOf };
+  return { ...f, warmups, queue, deps, fanOut, advance, jobsOf, context };
 }
 
 describe('warm-email: send batch fan-out', () => {
@@ -121,12 +130,10 @@ describe('warm-email: send batch fan-out', () => {
     expect(await s.fanOut('20261201T0800Z')).toMatchObject({ warmups: 501, enqueued: 501, pages: 2 });
   });
 
-  it('takes its batch from the repeat run time, and fails permanently without a queue', async () => {
+  it('takes its batch from the repeat run time', async () => {
     const s = setup([warmup(randomUUID())]);
-    const ctx = fakeContext(s.deps, { scheduledAt: new Date('2026-12-01T16:00:00Z') });
-    expect(await s.fanOut(undefined, ctx)).toMatchObject({ batch: 2, slot: '20261201T1600Z', enqueued: 4 }) // seqs 7-10;
-    const bare = { ...s.deps, warmupQueue: undefined };
-    await expect(warmEmailHandler({ fanOut: true }, fakeContext(bare))).rejects.toBeInstanceOf(PermanentJobError);
+    const ctx = s.context({ scheduledAt: new Date('2026-12-01T16:00:00Z') });
+    expect(await s.fanOut(undefined, ctx)).toMatchObject({ batch: 2, slot: '20261201T1600Z', enqueued: 4 }); // seqs 7-10
   });
 });
 
@@ -161,7 +168,7 @@ describe('warm-email: day advance', () => {
     const bounced = warmup(randomUUID(), { stats: new Map([[YESTERDAY, day(40, 4)]]) });
     const paused = warmup(randomUUID(), { status: 'paused', stats: new Map([[YESTERDAY, day(15)]]) });
     const s = setup([healthy, bounced, paused]);
-    const midnight = fakeContext(s.deps, { scheduledAt: new Date('2026-12-01T00:00:00Z') });
+    const midnight = s.context({ scheduledAt: new Date('2026-12-01T00:00:00Z') });
     expect(await s.advance(midnight)).toEqual({ form: 'advance-day', date: TODAY, advanced: 1, held: 1, pages: 1 });
     expect([healthy.dayNumber, healthy.currentDailyLimit, bounced.dayNumber, bounced.currentDailyLimit, paused.dayNumber]).toEqual([4, 20, 3, 15, 3]);
     expect(await s.advance(midnight)).toMatchObject({ advanced: 0, held: 0 });

@@ -26,7 +26,7 @@ function setup(senderScript: Array<Error | null> = []) {
         date: TODAY,
         seq,
       },
-      fakeContext(deps),
+      fakeContext(deps, { recorder: f.recorder }),
     );
   return { ...f, warmups, run };
 }
@@ -139,7 +139,7 @@ describe('warm-email handler', () => {
 
     const account = setup([new SendError('account-paused', 'Sending paused for this account', 'AccountSendingPausedException')]);
     await expect(account.run(0)).rejects.toBeInstanceOf(RetryAfterError);
-    expect(account.ops.pauses).toEqual(['SES AccountSendingPausedException']);
+    expect(account.recorder.queue).toMatchObject({ paused: true, pauses: 1 });
     expect(account.ops.alerts).toEqual([expect.objectContaining({ severity: 'page' })]);
 
     const mailbox = setup([new SendError('mailbox-paused', 'Configuration set sending paused', 'ConfigurationSetSendingPausedException')]);

@@ -2,7 +2,7 @@ import {
   PermanentJobError,
   RetryAfterError,
   type WarmEmailForm,
-  type warmEmail,
+  warmEmail,
   warmEmailForm,
   warmupBatchOf,
   warmupBatchShare,
@@ -118,8 +118,6 @@ export const warmEmailHandler: Handler<typeof warmEmail, EmailDeps> = async (pay
  */
 async function fanOut(form: Extract<WarmEmailForm, { kind: 'fan-out' }>, ctx: JobContext<EmailDeps>): Promise<WarmupFanOutResult> {
   const { deps, log } = ctx;
-  const queue = deps.warmupQueue;
-  if (!queue) throw new PermanentJobError('warm-email fan-out: the worker has no warm-up queue (EmailDeps.warmupQueue)');
   const { date, batch, slot } = warmupBatchOf(form.slot ?? ctx.scheduledAt);
   const advance = await advanceDay(date, ctx);
   const traceId = form.traceId ?? `warm-up-${slot}`;
@@ -141,7 +139,16 @@ async function fanOut(form: Extract<WarmEmailForm, { kind: 'fan-out' }>, ctx: Jo
       else if (planned === 'no-peer') result.noPeer++;
       else jobs.push(...planned);
     }
-    if (jobs.length > 0) await queue.enqueueWarmEmails(jobs);
+    // deterministic ids (`warm-email.<campaign>.<sender>.<date>.<seq>`): a job Redis still knows is not added again
+    if (jobs.length > 0) {
+      await ctx.enqueueBulk(
+        warmEmail,
+        jobs.map(({ delayMs, traceId, ...j }) => ({
+          data: { ...j, requestedBy: 'system', ...(traceId !== undefined ? { traceId } : {}) },
+          options: delayMs > 0 ? { delay: Math.round(delayMs) } : {},
+        })),
+      );
+    }
     result.enqueued += jobs.length;
     await deps.warmups.markBatched(
       page.map((w) => ({ workspaceId: w.workspace_id, warmupCampaignId: w.warmup_campaign_id })),
@@ -313,7 +320,7 @@ async function sendWarmEmail(payload: Extract<WarmEmailForm, { kind: 'mailbox' }
       case 'daily-quota':
         return { status: 'skipped', reason: 'ses-daily-quota' }; // warm-up yields to campaign sends
       case 'account-paused':
-        await deps.queueControl.pauseEmailQueue(`SES ${err.code}`);
+        await ctx.pauseQueue(); // every replica, every shard
         await deps.alerter.alert('page', 'SES account sending is paused: email queue paused', { code: err.code });
         throw new RetryAfterError(60_000, err.message);
       case 'mailbox-paused':

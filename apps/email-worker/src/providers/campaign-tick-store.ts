@@ -22,8 +22,6 @@ import {
   skipEnrolmentSteps,
   startScheduledCampaign,
 } from '@coldcopy/db';
-import { sendBulkEmail } from '@coldcopy/queue-core';
-import type { Producer } from '@coldcopy/queue-core/producer';
 
 /** How an enrolment ends when its lead may not be emailed any more. */
 export type EnrolmentEnd = DbEnrolmentEnd;
@@ -98,48 +96,6 @@ export interface CampaignTickStore {
   campaignsToTick(options: { slotStart: Date; after?: string; limit: number }): Promise<CampaignToTick[]>;
   /** Fan-out: next_run_at = `until` for these campaigns (the slot is done); returns how many moved. */
   markTicked(campaigns: ReadonlyArray<{ workspaceId: string; campaignId: string }>, until: Date): Promise<number>;
-}
-
-/** One per-campaign tick to enqueue. */
-export interface CampaignTickRequest {
-  readonly workspaceId: string;
-  readonly campaignId: string;
-  readonly windowSlot: string;
-  readonly batchSize: number;
-  readonly traceId?: string;
-}
-
-/** Where the fan-out puts per-campaign ticks. */
-export interface CampaignTickQueue {
-  /**
-   * Enqueues per-campaign send-bulk-email jobs, keyed `bulk:{campaignId}:{windowSlot}` (Bull id
-   * `send-bulk-email.<campaignId>.<slot>`): a tick whose id is still known to Redis is not added
-   * again. Returns how many were handed over (existing ids included).
-   */
-  enqueueTicks(ticks: readonly CampaignTickRequest[]): Promise<number>;
-}
-
-/** The real queue: the worker's producer, one addBulk per call (producer.enqueueBulk). */
-export function createProducerCampaignTickQueue(producer: Producer): CampaignTickQueue {
-  return {
-    async enqueueTicks(ticks) {
-      if (ticks.length === 0) return 0;
-      const added = await producer.enqueueBulk(
-        sendBulkEmail,
-        ticks.map((t) => ({
-          data: {
-            workspaceId: t.workspaceId,
-            campaignId: t.campaignId,
-            windowSlot: t.windowSlot,
-            batchSize: t.batchSize,
-            requestedBy: 'system',
-            ...(t.traceId !== undefined ? { traceId: t.traceId } : {}),
-          },
-        })),
-      );
-      return added.length;
-    },
-  };
 }
 
 export function createPgCampaignTickStore(pool: Pool): CampaignTickStore {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type CampaignRow, type EnrolmentStatus, type MailboxRow, RecordNotFoundError, TenancyError } from '@coldcopy/db';
-import type { CampaignTickQueue, CampaignTickRequest, CampaignTickStore, DueEnrolment, EnrolmentEnd } from './campaign-tick-store.js';
+import type { CampaignTickStore, DueEnrolment, EnrolmentEnd } from './campaign-tick-store.js';
 
 /** An enrolment in the fake store (the fields of campaign_leads the tick uses). */
 export interface FakeEnrolment {
@@ -264,22 +264,4 @@ export function createFakeCampaignTickStore(
   }
 
   return Object.assign(store, { campaigns, enrolments, rows, enrol, assignMailboxes });
-}
-
-/** In-memory tick queue: job ids `<campaignId>.<windowSlot>` as in Bull; a known id is a no-op. */
-export function createFakeCampaignTickQueue() {
-  const jobs: CampaignTickRequest[] = [];
-  const ids = new Set<string>();
-  const queue: CampaignTickQueue = {
-    async enqueueTicks(ticks) {
-      for (const t of ticks) {
-        const id = `${t.campaignId}.${t.windowSlot}`;
-        if (ids.has(id)) continue;
-        ids.add(id);
-        jobs.push(t);
-      }
-      return ticks.length;
-    },
-  };
-  return Object.assign(queue, { jobs });
 }

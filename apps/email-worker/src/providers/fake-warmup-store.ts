@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type MailboxRow, RecordNotFoundError, TenancyError, type WarmupAccountRow, type WarmupCampaignRow, type WarmupDailyStatsRow } from '@coldcopy/db';
-import type { WarmupStore, WarmupToAdvance, WarmupToSend, WarmEmailRequest, WarmupQueue } from './warmup-store.js';
+import type { WarmupStore, WarmupToAdvance, WarmupToSend } from './warmup-store.js';
 
 /** One warm-up of the fake: the fan-out's view of a warm-up campaign, its mailbox and sender. */
 export interface FakeWarmup {
@@ -189,19 +189,4 @@ export function createFakeWarmupStore(warmups: FakeWarmup[] = [], workspaceId: s
   };
   const { mailbox, campaign, sender, recipient, claims, statsByDay, frozen } = perMailbox;
   return Object.assign(store, { warmups: byId, mailbox, campaign, sender, recipient, claims, statsByDay, frozen });
-}
-
-/** In-memory warm-up queue: Bull ids `warm-email.<campaign>.<sender>.<date>.<seq>`; a known id is a no-op. */
-export function createFakeWarmupQueue() {
-  const jobs = new Map<string, WarmEmailRequest>();
-  const queue: WarmupQueue = {
-    async enqueueWarmEmails(list) {
-      for (const j of list) {
-        const id = `warm-email.${j.warmupCampaignId}.${j.senderAccountId}.${j.date}.${j.seq}`;
-        if (!jobs.has(id)) jobs.set(id, j);
-      }
-      return list.length;
-    },
-  };
-  return Object.assign(queue, { jobs });
 }

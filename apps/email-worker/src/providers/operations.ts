@@ -1,11 +1,7 @@
 /**
- * Operational side effects of the email worker: pausing the whole email queue (SES account paused
- * or suspended) and alerting a human. Ports, so handlers stay testable.
+ * Alerting a human, a port so handlers stay testable. (Pausing the whole email queue when SES
+ * pauses the account is ctx.pauseQueue.)
  */
-export interface QueueControl {
-  /** Pauses the email queue globally (every replica stops taking jobs) until an operator resumes it. */
-  pauseEmailQueue(reason: string): Promise<void>;
-}
 
 export type AlertSeverity = 'page' | 'warning';
 
@@ -14,17 +10,11 @@ export interface Alerter {
 }
 
 export function createFakeOperations() {
-  const pauses: string[] = [];
   const alerts: Array<{ severity: AlertSeverity; message: string; fields?: Record<string, unknown> }> = [];
-  const queueControl: QueueControl = {
-    async pauseEmailQueue(reason) {
-      pauses.push(reason);
-    },
-  };
   const alerter: Alerter = {
     async alert(severity, message, fields) {
       alerts.push({ severity, message, fields });
     },
   };
-  return { queueControl, alerter, pauses, alerts };
+  return { alerter, alerts };
 }

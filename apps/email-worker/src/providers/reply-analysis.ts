@@ -39,14 +39,6 @@ export interface ReplyAnalysisJobs {
   readonly meeting: ExtractMeetingIntentInput;
 }
 
-export interface ReplyAnalysis {
-  /**
-   * Enqueues the three jobs with their deterministic ids; returns the Bull job ids (also when a
-   * job with that id existed already, which Bull then leaves alone).
-   */
-  enqueueReplyAnalysis(jobs: ReplyAnalysisJobs): Promise<string[]>;
-}
-
 /** `messageContent` of ai.jobs.ts: at most 10,000 characters (UTF-16 code units, as zod counts). */
 const MAX_CONTENT = 10_000;
 /** `shortText` of the sender name */

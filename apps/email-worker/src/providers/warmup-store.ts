@@ -23,8 +23,7 @@ import {
   type WarmupToSend,
   withTransaction,
 } from '@coldcopy/db';
-import { warmEmail, type WarmEmailForm } from '@coldcopy/queue-core';
-import type { Producer } from '@coldcopy/queue-core/producer';
+import type { WarmEmailForm } from '@coldcopy/queue-core';
 
 export interface WarmupContext {
   readonly campaign: WarmupCampaignRow;
@@ -76,43 +75,6 @@ export type WarmEmailRequest = Pick<
   /** spreads the batch over its hours (no top-of-hour burst) */
   readonly delayMs: number;
 };
-
-/** Where the send batch puts per-mailbox warm-email jobs. */
-export interface WarmupQueue {
-  /**
-   * Enqueues per-mailbox warm-email jobs keyed `warm:{campaign}:{sender}:{date}:{seq}` (Bull id
-   * `warm-email.<campaign>.<sender>.<date>.<seq>`): a job whose id is still known to Redis is not
-   * added again. Returns how many were handed over.
-   */
-  enqueueWarmEmails(jobs: readonly WarmEmailRequest[]): Promise<number>;
-}
-
-/** The real queue: the worker's producer, one addBulk per call (producer.enqueueBulk). */
-export function createProducerWarmupQueue(producer: Producer): WarmupQueue {
-  return {
-    async enqueueWarmEmails(jobs) {
-      if (jobs.length === 0) return 0;
-      const added = await producer.enqueueBulk(
-        warmEmail,
-        jobs.map((j) => ({
-          data: {
-            workspaceId: j.workspaceId,
-            warmupCampaignId: j.warmupCampaignId,
-            senderAccountId: j.senderAccountId,
-            recipientAccountId: j.recipientAccountId,
-            dayNumber: j.dayNumber,
-            date: j.date,
-            seq: j.seq,
-            requestedBy: 'system',
-            ...(j.traceId !== undefined ? { traceId: j.traceId } : {}),
-          },
-          options: j.delayMs > 0 ? { delay: Math.round(j.delayMs) } : {},
-        })),
-      );
-      return added.length;
-    },
-  };
-}
 
 export function createPgWarmupStore(pool: Pool): WarmupStore {
   return {
