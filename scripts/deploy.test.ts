@@ -16,8 +16,11 @@ import YAML from 'yaml';
 import { describeEnvSchema, workerAppEnv } from '../packages/queue-core/src/config/env.js';
 import { requireDebianBinary } from '../packages/testing/src/system-packages.js';
 import { type AppInfo, discoverApps, ROOT, workerInfo } from './deploy/apps.js';
-import { checkAppSpec, checkCompose, checkDockerfile, checkUnits } from './deploy/check.js';
-import { generate, stale } from './gen-deploy.js';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { QUEUE_SIZING } from './deploy/apps.js';
+import { checkAppSpec, checkCompose, checkDockerfile, checkKubernetes, checkUnits } from './deploy/check.js';
+import { K8S_DIR, loadScalingRules, renderScaledObject, ruleOf, waitList } from './deploy/kubernetes.js';
+import { apply, generate, orphans, stale } from './gen-deploy.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -215,5 +218,135 @@ describe('the consistency checks bite', () => {
     const df = checkDockerfile(apps, dockerfile, read('.dockerignore'), ROOT).join('\n');
     expect(df).toContain('CMD must be exec form ["node"');
     expect(df).toContain('COPY missing.txt: no such path');
+  });
+});
+
+/**
+ * KEDA's CRD schemas (scripts/deploy/schemas/keda/, KEDA v2.20.1, Apache-2.0) closed the way the
+ * strict DO bundle is: an object schema with `properties` rejects other keys (the API server would
+ * silently prune them, so a typo would be lost), except where KEDA keeps unknown fields.
+ */
+function closed(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(closed);
+  if (!schema || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, closed(s)])) : closed(v);
+  if (out.properties && out.additionalProperties === undefined && out['x-kubernetes-preserve-unknown-fields'] !== true) out.additionalProperties = false;
+  return out;
+}
+
+describe('Kubernetes manifests (deploy/kubernetes)', () => {
+  let validateScaledObject: ValidateFunction;
+  let validateTriggerAuth: ValidateFunction;
+  const parseAll = (text: string) => YAML.parseAllDocuments(text).map((d) => d.toJS() as Record<string, unknown>);
+  const k8sFiles = (files: Map<string, string>) =>
+    new Map([...files].filter(([p]) => p.startsWith(`${K8S_DIR}/`)).map(([p, text]) => [p.slice(K8S_DIR.length + 1), parseAll(text)]));
+  const rules = () => loadScalingRules();
+  const expected = (app: AppInfo) => {
+    const rule = ruleOf(app, rules());
+    return {
+      cpu: QUEUE_SIZING[app.queue!].cpu,
+      memory: app.memory.replace(/g$/, 'Gi').replace(/m$/, 'Mi'),
+      min: rule.min,
+      max: rule.max,
+      listLength: String(rule.scaleUpBacklog),
+      lists: Array.from({ length: rule.shards }, (_, i) => waitList(app.queue!, i)),
+    };
+  };
+  /** every document of a Kubernetes file against its schema; error texts, empty when valid */
+  const schemaErrors = (docs: readonly Record<string, unknown>[]): string[] =>
+    docs.flatMap((doc) => {
+      if (doc.kind === 'Deployment') {
+        try {
+          new Deployment(doc as never).validate();
+          return [];
+        } catch (err) {
+          return [`Deployment: ${(err as Error).message}`];
+        }
+      }
+      const validate = doc.kind === 'ScaledObject' ? validateScaledObject : doc.kind === 'TriggerAuthentication' ? validateTriggerAuth : undefined;
+      if (doc.kind === 'Kustomization') return [];
+      if (!validate) return [`unexpected kind ${String(doc.kind)}`];
+      const kind = String(doc.kind);
+      if (doc.apiVersion !== 'keda.sh/v1alpha1') return [`${kind}: apiVersion must be keda.sh/v1alpha1`];
+      return validate(doc) ? [] : [`${kind}: ${ajv.errorsText(validate.errors)}`];
+    });
+
+  beforeAll(() => {
+    validateScaledObject = ajv.compile(closed(readSchema('keda/scaledobject.schema.json')) as object);
+    validateTriggerAuth = ajv.compile(closed(readSchema('keda/triggerauthentication.schema.json')) as object);
+  });
+
+  it('one file per worker app with its Deployment and ScaledObject, the trigger authentication and a kustomization listing them', () => {
+    const files = k8sFiles(generate(apps));
+    const workers = apps.filter((a) => a.kind === 'worker').map((a) => `${a.name}.yaml`);
+    expect([...files.keys()].sort()).toEqual([...workers, 'keda-trigger-auth.yaml', 'kustomization.yaml'].sort());
+    expect(files.get('kustomization.yaml')![0]!.resources).toEqual(['keda-trigger-auth.yaml', ...workers]);
+    for (const w of workers) expect(files.get(w)!.map((d) => d.kind)).toEqual(['Deployment', 'ScaledObject']);
+  });
+
+  it('validate against the Kubernetes Deployment schema and KEDA\'s ScaledObject and TriggerAuthentication CRD schemas', () => {
+    for (const [file, docs] of k8sFiles(generate(apps))) expect(schemaErrors(docs), file).toEqual([]);
+  });
+
+  it('agree with the apps: start command, env, probes, pod grace above the app\'s, the seed\'s sizes, the scaler\'s thresholds, every shard', () => {
+    const files = new Map(
+      readdirSync(join(ROOT, K8S_DIR)).map((f) => [f, parseAll(read(`${K8S_DIR}/${f}`))] as const),
+    );
+    expect(checkKubernetes(apps, files, expected)).toEqual([]);
+    // the seed's email rule through scaling.json: 2–10 replicas, 1,000 jobs per replica
+    const email = apps.find((a) => a.queue === 'email');
+    if (email) expect(expected(email)).toMatchObject({ min: 2, max: 10, listLength: '1000', cpu: '2', memory: '2Gi' });
+  });
+
+  it('with several shards, one trigger per shard wait list, summed, and still valid', () => {
+    const worker = apps.find((a) => a.kind === 'worker')!;
+    const so = renderScaledObject(worker, { ...ruleOf(worker, rules()), shards: 3 }, 30);
+    expect(so.spec.triggers.map((t) => t.metadata.listName)).toEqual([0, 1, 2].map((i) => waitList(worker.queue!, i)));
+    expect(so.spec.advanced.scalingModifiers).toEqual({ formula: 'shard0 + shard1 + shard2', target: '1000', metricType: 'AverageValue' });
+    expect(schemaErrors([so as unknown as Record<string, unknown>])).toEqual([]);
+  });
+
+  it('the checks bite: a bad field, a typo, a missing probe, a short grace, a missing shard', () => {
+    const worker = apps.find((a) => a.kind === 'worker')!;
+    const docs = k8sFiles(generate(apps)).get(`${worker.name}.yaml`)!;
+    const copy = () => structuredClone(docs) as [Record<string, any>, Record<string, any>];
+    const [d1, s1] = copy();
+    d1.spec.replicas = 'two';
+    s1.spec.minReplicas = 1; // typo of minReplicaCount
+    const errors = schemaErrors([d1, s1]).join('\n');
+    expect(errors).toContain('replicas must be integer');
+    expect(errors).toContain('must NOT have additional properties');
+    const [d2, s2] = copy();
+    delete d2.spec.template.spec.containers[0].readinessProbe;
+    d2.spec.template.spec.terminationGracePeriodSeconds = 5;
+    s2.spec.triggers = [];
+    const msgs = checkKubernetes(apps, new Map([...k8sFiles(generate(apps))].map(([f, d]) => [f, f === `${worker.name}.yaml` ? [d2, s2] : d])), expected).join('\n');
+    expect(msgs).toContain('readinessProbe must GET /readyz');
+    expect(msgs).toContain('terminationGracePeriodSeconds must be');
+    expect(msgs).toContain("expected every shard's wait list");
+  });
+
+  it('removing an app folder removes its manifest and its kustomization entry', () => {
+    const gone = apps.find((a) => a.kind === 'worker')!;
+    const rest = apps.filter((a) => a !== gone);
+    const tmp = mkdtempSync(join(tmpdir(), 'coldcopy-k8s-'));
+    try {
+      // the committed state in a scratch root
+      apply(generate(apps), tmp);
+      expect(existsSync(join(tmp, K8S_DIR, `${gone.name}.yaml`))).toBe(true);
+      // the app's folder is gone: what the generator would now write
+      const files = generate(rest);
+      expect(orphans(files, tmp)).toEqual([`${K8S_DIR}/${gone.name}.yaml`]);
+      expect(stale(files, tmp)).toContain(`${K8S_DIR}/${gone.name}.yaml`);
+      const { removed } = apply(files, tmp);
+      expect(removed).toEqual([`${K8S_DIR}/${gone.name}.yaml`]);
+      expect(existsSync(join(tmp, K8S_DIR, `${gone.name}.yaml`))).toBe(false);
+      expect(readFileSync(join(tmp, K8S_DIR, 'kustomization.yaml'), 'utf8')).not.toContain(gone.name);
+      expect(stale(files, tmp)).toEqual([]);
+      expect(checkKubernetes(rest, k8sFiles(files), expected)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

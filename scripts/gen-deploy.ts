@@ -3,11 +3,12 @@
  *
  * Writes the deployment files from the apps' manifests (`"coldcopy"` in apps/<app>/package.json)
  * and env schemas: docker-compose.yml, app.yaml, .env.example (compose) and apps/<app>/.env.example,
- * the generated section of scripts/worker-setup.sh and the environment section of README.md. `--check` writes nothing and
- * exits 1 when a committed file differs from what would be generated.
+ * the generated section of scripts/worker-setup.sh, the environment section of README.md and the
+ * Kubernetes manifests of the workers in deploy/kubernetes/ (a removed app's manifest is deleted).
+ * `--check` writes nothing and exits 1 when a committed file differs from what would be generated.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { discoverApps, ROOT, type AppInfo } from './deploy/apps.js';
 import {
   README_ENV_BEGIN,
@@ -22,10 +23,15 @@ import {
   UNITS_BEGIN,
   UNITS_END,
 } from './deploy/render.js';
+import { K8S_DIR, loadScalingRules, renderKubernetes, type ScalingRules } from './deploy/kubernetes.js';
+
+/** Folders whose every file is generated: a file there that `generate` does not return is removed. */
+export const GENERATED_DIRS = [K8S_DIR];
 
 /** Expected content of every generated file, relative path → text. */
-export function generate(apps: readonly AppInfo[], root = ROOT): Map<string, string> {
+export function generate(apps: readonly AppInfo[], root = ROOT, rules: ScalingRules = loadScalingRules(root)): Map<string, string> {
   const files = new Map<string, string>();
+  for (const [path, text] of renderKubernetes(apps, rules)) files.set(path, text);
   files.set('docker-compose.yml', renderCompose(apps));
   files.set('app.yaml', renderAppSpec(apps));
   files.set('.env.example', renderEnvExample(apps));
@@ -40,9 +46,31 @@ export function generate(apps: readonly AppInfo[], root = ROOT): Map<string, str
   return files;
 }
 
-/** Paths whose committed content differs from the generated one. */
-export function stale(files: Map<string, string>, root = ROOT): string[] {
+/** Files in the generated folders that are no longer generated (their app was removed). */
+export function orphans(files: Map<string, string>, root = ROOT): string[] {
   const out: string[] = [];
+  for (const dir of GENERATED_DIRS) {
+    if (!existsSync(join(root, dir))) continue;
+    for (const f of readdirSync(join(root, dir))) if (!files.has(`${dir}/${f}`)) out.push(`${dir}/${f}`);
+  }
+  return out.sort();
+}
+
+/** Writes what changed and removes the orphans; returns the paths touched. */
+export function apply(files: Map<string, string>, root = ROOT): { written: string[]; removed: string[] } {
+  const written = stale(files, root).filter((p) => files.has(p));
+  for (const path of written) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), files.get(path)!);
+  }
+  const removed = orphans(files, root);
+  for (const path of removed) rmSync(join(root, path));
+  return { written, removed };
+}
+
+/** Paths whose committed content differs from the generated one, and orphans of removed apps. */
+export function stale(files: Map<string, string>, root = ROOT): string[] {
+  const out: string[] = [...orphans(files, root)];
   for (const [path, text] of files) {
     let current: string | undefined;
     try {
@@ -68,10 +96,10 @@ async function main(argv: string[]): Promise<number> {
     console.error(`out of date: ${changed.join(', ')}\nrun \`pnpm gen:deploy\` and commit the result`);
     return 1;
   }
-  for (const path of changed) writeFileSync(join(ROOT, path), files.get(path)!);
+  const { written, removed } = apply(files);
   console.log(
     `apps: ${apps.map((a) => `${a.name}${a.queue ? ` (${a.queue})` : ''}`).join(', ')}\n` +
-      (changed.length ? `wrote ${changed.join(', ')}` : 'everything up to date'),
+      (changed.length ? [written.length ? `wrote ${written.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : ''].filter(Boolean).join('\n') : 'everything up to date'),
   );
   return 0;
 }

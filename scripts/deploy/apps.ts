@@ -28,15 +28,16 @@ export const MAX_PLATFORM_GRACE_SECONDS = 600;
 /**
  * The original design's sizing: memory from its "Vertical Scaling" table (email 2 GB,
  * AI 4 GB, analytics 8 GB, others 1 GB), DO sizes after "Worker Sizing" (the closest App Platform
- * slug; 4 vCPU/8 GB exists only as a dedicated size), replicas from option 1/2 (email 2).
+ * slug; 4 vCPU/8 GB exists only as a dedicated size), replicas from option 1/2 (email 2), Kubernetes CPU
+ * (`cpu`, vCPUs) from the "Worker Sizing" table.
  */
-export const QUEUE_SIZING: Record<QueueName, { replicas: number; memory: string; doSize: string }> = {
-  email: { replicas: 2, memory: '2g', doSize: 'apps-s-1vcpu-2gb' },
-  enrichment: { replicas: 1, memory: '1g', doSize: 'apps-s-1vcpu-1gb' },
-  ai: { replicas: 1, memory: '4g', doSize: 'apps-s-2vcpu-4gb' },
-  analytics: { replicas: 1, memory: '8g', doSize: 'apps-d-4vcpu-8gb' },
-  integration: { replicas: 1, memory: '1g', doSize: 'apps-s-1vcpu-2gb' },
-  maintenance: { replicas: 1, memory: '1g', doSize: 'apps-s-1vcpu-1gb' },
+export const QUEUE_SIZING: Record<QueueName, { replicas: number; memory: string; doSize: string; cpu: string }> = {
+  email: { replicas: 2, memory: '2g', doSize: 'apps-s-1vcpu-2gb', cpu: '2' },
+  enrichment: { replicas: 1, memory: '1g', doSize: 'apps-s-1vcpu-1gb', cpu: '1' },
+  ai: { replicas: 1, memory: '4g', doSize: 'apps-s-2vcpu-4gb', cpu: '2' },
+  analytics: { replicas: 1, memory: '8g', doSize: 'apps-d-4vcpu-8gb', cpu: '4' },
+  integration: { replicas: 1, memory: '1g', doSize: 'apps-s-1vcpu-2gb', cpu: '1' },
+  maintenance: { replicas: 1, memory: '1g', doSize: 'apps-s-1vcpu-1gb', cpu: '1' },
 };
 
 const memory = z.string().regex(/^\d+[mg]$/, 'like 512m or 2g');

@@ -240,3 +240,75 @@ export function checkDockerfile(apps: readonly AppInfo[], dockerfile: string, do
   }
   return errors;
 }
+
+/**
+ * deploy/kubernetes/<worker>.yaml (parsed documents, by file name): a Deployment and a KEDA
+ * ScaledObject per worker app, with the app's start command, only declared variables (every one
+ * it needs, not optional), probes on its health port, a pod grace above its own, resources, and a
+ * Redis trigger on the wait list of every shard. Works on parsed documents so a test can remove a
+ * piece and see it complain.
+ */
+export function checkKubernetes(
+  apps: readonly AppInfo[],
+  files: ReadonlyMap<string, readonly unknown[]>,
+  expected: (app: AppInfo) => { cpu: string; memory: string; min: number; max: number; listLength: string; lists: readonly string[] },
+): string[] {
+  const errors: string[] = [];
+  const workerNames = new Set(apps.filter((a) => a.kind === 'worker').map((a) => `${a.name}.yaml`));
+  for (const file of files.keys()) {
+    if (!workerNames.has(file) && !['kustomization.yaml', 'keda-trigger-auth.yaml'].includes(file)) errors.push(`deploy/kubernetes/${file}: not a worker app in apps/`);
+  }
+  const resources = arr(obj(files.get('kustomization.yaml')?.[0]).resources).map(String);
+  for (const app of apps.filter((a) => a.kind === 'worker')) {
+    const where = `deploy/kubernetes/${app.name}.yaml`;
+    const docs = files.get(`${app.name}.yaml`);
+    if (!docs) {
+      errors.push(`${where}: missing (run \`pnpm gen:deploy\`)`);
+      continue;
+    }
+    if (!resources.includes(`${app.name}.yaml`)) errors.push(`deploy/kubernetes/kustomization.yaml: does not list ${app.name}.yaml`);
+    const want = expected(app);
+    const deployment = docs.map(obj).find((d) => d.kind === 'Deployment');
+    const scaled = docs.map(obj).find((d) => d.kind === 'ScaledObject');
+    if (!deployment) errors.push(`${where}: no Deployment`);
+    else {
+      const pod = obj(obj(obj(deployment.spec).template).spec);
+      const c = obj(arr(pod.containers)[0]);
+      if (JSON.stringify(c.args) !== JSON.stringify(app.start)) errors.push(`${where}: args ${JSON.stringify(c.args)} differ from the app's start ${JSON.stringify(app.start)}`);
+      const grace = pod.terminationGracePeriodSeconds;
+      if (typeof grace !== 'number' || grace < app.appGraceSeconds + MIN_MARGIN_SECONDS) {
+        errors.push(`${where}: terminationGracePeriodSeconds must be ≥ ${app.appGraceSeconds + MIN_MARGIN_SECONDS}`);
+      }
+      const port = arr(c.ports).map(obj).find((p) => p.name === 'health');
+      if (port?.containerPort !== app.port) errors.push(`${where}: no health port ${app.port}`);
+      const probe = (p: unknown) => obj(obj(p).httpGet);
+      if (probe(c.livenessProbe).path !== app.livePath || probe(c.livenessProbe).port !== 'health') errors.push(`${where}: livenessProbe must GET ${app.livePath} on the health port`);
+      if (probe(c.readinessProbe).path !== app.readyPath || probe(c.readinessProbe).port !== 'health') errors.push(`${where}: readinessProbe must GET ${app.readyPath} on the health port`);
+      const res = obj(c.resources);
+      for (const kind of ['requests', 'limits']) {
+        const r = obj(res[kind]);
+        if (String(r.cpu) !== want.cpu || r.memory !== want.memory) errors.push(`${where}: resources.${kind} must be cpu ${want.cpu}, memory ${want.memory}`);
+      }
+      const env = arr(c.env).map(obj);
+      errors.push(...checkEnvNames(where, app, env.map((e) => String(e.name)), ['HOST', 'HEALTH_HOST', 'SHUTDOWN_GRACE_SECONDS']));
+      for (const e of env) {
+        const ref = obj(obj(e.valueFrom).secretKeyRef ?? obj(e.valueFrom).configMapKeyRef);
+        const v = app.env.find((x) => x.name === e.name);
+        if (v && mustSet(app, v) && ref.optional === true) errors.push(`${where}: ${String(e.name)} is required but optional`);
+        if (v?.secret && obj(e.valueFrom).secretKeyRef === undefined) errors.push(`${where}: ${String(e.name)} must come from a Secret`);
+      }
+    }
+    if (!scaled) errors.push(`${where}: no ScaledObject`);
+    else {
+      const spec = obj(scaled.spec);
+      if (obj(spec.scaleTargetRef).name !== app.name) errors.push(`${where}: the ScaledObject must target ${app.name}`);
+      if (spec.minReplicaCount !== want.min || spec.maxReplicaCount !== want.max) errors.push(`${where}: replicas must be ${want.min}–${want.max}`);
+      const triggers = arr(spec.triggers).map(obj);
+      const lists = triggers.filter((t) => t.type === 'redis').map((t) => String(obj(t.metadata).listName));
+      if (JSON.stringify(lists) !== JSON.stringify(want.lists)) errors.push(`${where}: redis triggers on ${JSON.stringify(lists)}, expected every shard's wait list ${JSON.stringify(want.lists)}`);
+      for (const t of triggers) if (obj(t.metadata).listLength !== want.listLength) errors.push(`${where}: listLength must be ${want.listLength}`);
+      if (want.lists.length > 1 && !obj(obj(spec.advanced).scalingModifiers).formula) errors.push(`${where}: several shards need scalingModifiers summing them`);
+    }
+  }
+  return errors;
+}

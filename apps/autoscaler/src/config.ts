@@ -27,6 +27,11 @@ const workerRule = z
     scaleDownCooldownSeconds: z.number().int().min(0).default(600),
     /** instances added or removed per change */
     step: z.number().int().min(1).max(50).default(1),
+    /**
+     * Kubernetes only: the queue's `<QUEUE>_SHARDS` there, so the generated KEDA ScaledObject
+     * watches every shard's wait list (this scaler reads every shard the environment names)
+     */
+    shards: z.number().int().min(1).max(64).default(1),
   })
   .strict()
   .refine((r) => r.min <= r.max, 'min must not exceed max')
