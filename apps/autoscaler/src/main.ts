@@ -53,7 +53,9 @@ async function main(argv: string[]): Promise<number> {
   if (once) {
     try {
       const report = await scaler.tick();
-      process.stdout.write(`${formatDecisions(report)}\n${report.applied ? 'applied' : `not applied${report.notApplied ? `: ${report.notApplied}` : ''}`}\n`);
+      const changes = report.decisions.some((d) => d.action !== 'hold');
+      const outcome = !changes ? 'no change' : report.applied ? 'applied' : `not applied: ${report.notApplied ?? 'unknown'}`;
+      process.stdout.write(`${formatDecisions(report)}\n${outcome}\n`);
       return 0;
     } finally {
       await lock.release().catch(() => {});
@@ -77,9 +79,8 @@ async function main(argv: string[]): Promise<number> {
   const loop = () => {
     running = scaler
       .tick()
-      .then((report) => {
+      .then(() => {
         lastTickOk = Date.now();
-        if (dryRun) process.stdout.write(`${formatDecisions(report)}\n`);
       })
       .catch((err: Error) => {
         logger.error('autoscaler pass failed', { error: err.message, name: err.name });
