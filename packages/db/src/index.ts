@@ -48,6 +48,7 @@ export * from './repositories/inbound-mail.js';
 export * from './repositories/leads.js';
 export * from './repositories/mailboxes.js';
 export * from './repositories/sending.js';
+export * from './repositories/retention.js';
 export * from './repositories/suppression.js';
 export * from './repositories/warmup.js';
 export * from './repositories/webhooks.js';

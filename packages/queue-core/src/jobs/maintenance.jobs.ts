@@ -26,6 +26,7 @@ const retentionRule = z.enum([
   'webhook_dedupe',
   'job_tables',
   'materialized_view_refresh_log',
+  'consent_expiry',
 ]);
 
 /** Applies the retention rules: batched deletes, anonymisation, partition drops. */
@@ -39,8 +40,11 @@ export const cleanupOldData = defineJob({
     dryRun: z.boolean().default(false),
     /** rows per delete/update statement (small batches keep locks short) */
     batchSize: z.number().int().positive().max(10_000).default(1000),
-    /** run only these rules (default: all), e.g. the hourly `enrichment_cache` purge */
-    only: z.array(retentionRule).min(1).max(15).optional(),
+    /**
+     * run only these rules, e.g. the hourly `enrichment_cache` purge. Default: every rule except
+     * `email_event_partitions` and `consent_expiry`, which run on their own schedules.
+     */
+    only: z.array(retentionRule).min(1).max(16).optional(),
     /** the scheduler tick: part of the key; absent for scheduled runs, whose Bull repeat job id is already unique per tick (schedules.ts) */
     slot: timeSlot.optional(),
   },

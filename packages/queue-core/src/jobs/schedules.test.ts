@@ -30,7 +30,16 @@ describe('schedules', () => {
       'refresh-analytics-hourly',
       'refresh-analytics-6-hours',
     ]);
-    expect(schedulesOn('maintenance').map((s) => s.cron)).toEqual(['*/30 * * * *', '0 * * * *', '0 2 * * *', '0 3 1 * *', '0 3 2-31 * *']);
+    // staggered: the light hourly/half-hourly runs avoid minute 0 and 30 of the nightly ones
+    expect(schedulesOn('maintenance').map((s) => `${s.key} ${s.cron}`)).toEqual([
+      'cache-warming 10,40 * * * *',
+      'enrichment-cache-purge 5 * * * *',
+      'consent-expiry 0 1 * * *',
+      'cleanup-old-data 0 2 * * *',
+      'partition-maintenance 30 2 * * *',
+      'backup-data-monthly 0 3 1 * *',
+      'backup-data-daily 0 3 2-31 * *',
+    ]);
     expect(QUEUE_NAMES.flatMap((q) => schedulesOn(q)).length).toBe(SCHEDULES.length);
   });
 

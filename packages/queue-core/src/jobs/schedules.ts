@@ -18,8 +18,7 @@ import { sendBulkEmail, warmEmail } from './email.jobs.js';
  * needs the slot derives it from the run time). Not scheduled yet because each needs a fan-out
  * that does not exist: campaign stats (calculate-campaign-stats per campaign), outbox drain
  * (sync-hubspot per workspace), Salesforce/calendar sync per integration, send-ledger reconcile
- * beyond the campaigns the tick settles (paused ones), credit reset, consent expiry, partition
- * creation, weekly backup verification, LinkedIn identity check and GDPR deadline alerts.
+ * beyond the campaigns the tick settles (paused ones), credit reset, weekly backup verification, LinkedIn identity check and GDPR deadline alerts.
  */
 export interface Schedule<J extends AnyJobDefinition = AnyJobDefinition> {
   /** stable name of the schedule: lower-case letters, digits and `-` (part of the Bull job id) */
@@ -66,24 +65,37 @@ export const SCHEDULES: readonly Schedule[] = Object.freeze([
     data: { group: 'every-6-hours', requestedBy: 'system' },
     description: 'mv_lead_engagement',
   }),
-  // maintenance
+  // maintenance: staggered so no two heavy runs start together (ColdCopy ran five at 02:00);
+  // the hourly and half-hourly light jobs avoid the minutes of the nightly ones
   schedule(cacheWarming, {
     key: 'cache-warming',
-    cron: '*/30 * * * *',
+    cron: '10,40 * * * *',
     data: { requestedBy: 'system' },
     description: 'warm every cache scope',
   }),
   schedule(cleanupOldData, {
     key: 'enrichment-cache-purge',
-    cron: '0 * * * *',
+    cron: '5 * * * *',
     data: { only: ['enrichment_cache'], requestedBy: 'system' },
     description: 'hourly purge of expired enrichment_cache rows',
+  }),
+  schedule(cleanupOldData, {
+    key: 'consent-expiry',
+    cron: '0 1 * * *',
+    data: { only: ['consent_expiry'], requestedBy: 'system' },
+    description: 'granted consent records past expires_at become expired',
   }),
   schedule(cleanupOldData, {
     key: 'cleanup-old-data',
     cron: '0 2 * * *',
     data: { requestedBy: 'system' },
-    description: 'every retention rule of docs/schedules-and-retention.md (partition drops included)',
+    description: 'every retention rule of docs/schedules-and-retention.md except partitions and consent expiry',
+  }),
+  schedule(cleanupOldData, {
+    key: 'partition-maintenance',
+    cron: '30 2 * * *',
+    data: { only: ['email_event_partitions'], requestedBy: 'system' },
+    description: 'email_events: create the months ahead, drop whole months past the 13-month floor',
   }),
   // The first backup of each month is kept 365 days (compliance), the others 30 days.
   schedule(backupData, {

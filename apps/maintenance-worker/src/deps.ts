@@ -1,0 +1,59 @@
+import { closePool, createPool, dbConfig, type Pool } from '@coldcopy/db';
+import type { WorkerAppTools } from '@coldcopy/queue-core/runtime';
+import { createObjectStore, type ObjectStore } from '@coldcopy/storage';
+import type { MaintenanceConfig } from './config.js';
+import type { MaintenanceWorkerEnv } from './env.js';
+import { createMaintenanceMetrics, type MaintenanceMetrics } from './providers/maintenance-metrics.js';
+
+/** Everything the handlers use. Built here (the only file naming real SDKs) or from fakes in tests. */
+export interface MaintenanceDeps {
+  /** Postgres: every statement goes through @coldcopy/db's repositories */
+  readonly pool: Pool;
+  /** coldcopy-backups: backups, and audit-log archives written before deletion */
+  readonly backupStore: ObjectStore;
+  /** coldcopy-exports (STORAGE_BUCKET): expired GDPR export files are removed from it */
+  readonly exportStore: ObjectStore;
+  readonly metrics: MaintenanceMetrics;
+  readonly config: MaintenanceConfig;
+  readonly now: () => Date;
+}
+
+const owned = new WeakMap<MaintenanceDeps, { pool: Pool; closers: Array<() => void> }>();
+
+export function maintenanceConfig(env: MaintenanceWorkerEnv): MaintenanceConfig {
+  return {
+    cleanup: {
+      statementTimeoutMs: env.CLEANUP_STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: env.CLEANUP_LOCK_TIMEOUT_MS,
+      batchPauseMs: env.CLEANUP_BATCH_PAUSE_MS,
+      lockRetries: 20,
+    },
+    partitions: { monthsAhead: env.PARTITION_MONTHS_AHEAD, retentionMonths: env.PARTITION_RETENTION_MONTHS },
+  };
+}
+
+export async function createDeps(env: MaintenanceWorkerEnv, tools: WorkerAppTools): Promise<MaintenanceDeps> {
+  const pool = createPool(dbConfig(env, 'coldcopy-maintenance-worker'), {
+    onError: (err) => tools.logger.warn('idle Postgres client failed', { err: err.message }),
+  });
+  const exports = createObjectStore(env);
+  const backups = createObjectStore({ ...env, STORAGE_BUCKET: env.BACKUP_BUCKET });
+  tools.logger.info('object storage', { exports: exports.store.location, backups: backups.store.location });
+  const deps: MaintenanceDeps = {
+    pool,
+    backupStore: backups.store,
+    exportStore: exports.store,
+    metrics: createMaintenanceMetrics(tools.registry),
+    config: maintenanceConfig(env),
+    now: () => new Date(),
+  };
+  owned.set(deps, { pool, closers: [exports.close, backups.close] });
+  return deps;
+}
+
+export async function closeDeps(deps: MaintenanceDeps): Promise<void> {
+  const state = owned.get(deps);
+  if (!state) return;
+  for (const close of state.closers) close();
+  await closePool(state.pool);
+}

@@ -1,0 +1,32 @@
+import { dbEnv } from '@coldcopy/db/env';
+import { workerAppEnv } from '@coldcopy/queue-core/env';
+import { storageEnv } from '@coldcopy/storage';
+import { z } from 'zod';
+
+/**
+ * The maintenance worker's env: `envSchema` is the one schema main.ts hands to runWorkerApp (parsed
+ * once) and the deploy generator reads. The runtime's variables (REDIS_URL, BULL_PREFIX,
+ * MAINTENANCE_CONCURRENCY, …), the database's, the storage's (the same STORAGE_* as the analytics
+ * worker; this worker's own buckets are named below) and its own, each documented in `.meta()`.
+ */
+const int = (defaultValue: number, min = 1) => z.coerce.number().int().min(min).default(defaultValue);
+const bucket = (defaultValue: string) => z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name').default(defaultValue);
+
+export const maintenanceWorkerEnv = {
+  // partition DDL runs owner-side functions; DATABASE_URL must be a direct (non-pooled) connection
+  ...dbEnv,
+  DATABASE_POOL_MAX: z.coerce.number().int().positive().max(100).default(4).meta({ description: 'Postgres pool size per process (one batch at a time plus the run lock)' }),
+
+  ...storageEnv,
+  BACKUP_BUCKET: bucket('coldcopy-backups').meta({ description: 'private bucket of backups and of audit-log archives written before their deletion' }),
+
+  CLEANUP_STATEMENT_TIMEOUT_MS: int(15_000).meta({ description: 'cleanup-old-data: time limit of each batch statement' }),
+  CLEANUP_LOCK_TIMEOUT_MS: int(100).meta({ description: 'cleanup-old-data: how long a batch waits for a lock before it gives up (a retry follows), so it never queues live writers behind it' }),
+  CLEANUP_BATCH_PAUSE_MS: int(20, 0).meta({ description: 'cleanup-old-data: pause between two batches, leaving room for live traffic' }),
+  PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(3).max(6).default(4).meta({ description: 'partition maintenance: email_events months kept created beyond the current one (3–6)' }),
+  PARTITION_RETENTION_MONTHS: z.coerce.number().int().min(13).max(120).default(13).meta({ description: 'partition maintenance: whole months of email_events kept before the current one; must cover the longest workspace policy' }),
+};
+
+export const envSchema = workerAppEnv('maintenance', maintenanceWorkerEnv);
+
+export type MaintenanceWorkerEnv = z.output<typeof envSchema>;

@@ -1,0 +1,16 @@
+import { cleanupOldData } from '@coldcopy/queue-core';
+import type { HandlersFor } from '@coldcopy/queue-core/runtime';
+import type { MaintenanceDeps } from '../deps.js';
+import { cleanupOldDataHandler } from './cleanup-old-data.js';
+
+type MaintenanceHandlers = HandlersFor<'maintenance', MaintenanceDeps>;
+
+/**
+ * The maintenance jobs this worker implements, and their definitions: the worker dispatches only
+ * these (a job type without a handler here does not exist in the worker; its jobs fail as unknown).
+ */
+export const handlers = {
+  'cleanup-old-data': cleanupOldDataHandler,
+} satisfies Partial<MaintenanceHandlers>;
+
+export const definitions = [cleanupOldData];

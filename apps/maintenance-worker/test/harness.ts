@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
+import { createFakeObjectStore } from '@coldcopy/storage';
+import { createFakeJobContext, createTestDatabase, type FakeJobContext, type TestDatabase } from '@coldcopy/testing';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { defaultMaintenanceConfig, type MaintenanceConfig } from '../src/config.js';
+import type { MaintenanceDeps } from '../src/deps.js';
+import { createMaintenanceMetrics } from '../src/providers/maintenance-metrics.js';
+
+/** One test database (a clone of the migrated template) per file; object stores are fakes with memory. */
+export function useMaintenanceHarness() {
+  const state = {} as { db: TestDatabase; pool: Pool };
+  beforeAll(async () => {
+    state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
+    state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '8' }));
+  });
+  afterAll(async () => {
+    if (state.pool) await closePool(state.pool);
+    await state.db?.drop();
+  });
+
+  function deps(overrides: { config?: Partial<MaintenanceConfig>; now?: () => Date } = {}) {
+    const backupStore = createFakeObjectStore();
+    const exportStore = createFakeObjectStore();
+    const deps: MaintenanceDeps = {
+      pool: state.pool,
+      backupStore,
+      exportStore,
+      metrics: createMaintenanceMetrics(),
+      config: { ...defaultMaintenanceConfig, cleanup: { ...defaultMaintenanceConfig.cleanup, batchPauseMs: 0 }, ...overrides.config },
+      now: overrides.now ?? (() => new Date()),
+    };
+    return Object.assign(deps, { backupStore, exportStore });
+  }
+  return Object.assign(state, { deps });
+}
+
+/** A handler context without Bull (the recording fake of @coldcopy/testing); maintenance jobs have 1 attempt. */
+export function testContext<D>(deps: D, options: { signal?: AbortSignal } = {}): FakeJobContext<D> {
+  return createFakeJobContext(deps, { jobId: `test-${randomUUID()}`, attempts: 1, ...options });
+}
