@@ -62,6 +62,17 @@ const devServers = z
   )
   .default({});
 
+/** what every kind of app declares about its environment and its development servers */
+const envAndDev = {
+  /** variables deployments must set (beyond the ones the schema requires), e.g. API keys */
+  deployEnv: z.array(envName).default([]),
+  /** extra variables for `npm run dev` only */
+  devEnv: z.record(envName, z.string()).default({}),
+  /** dev-only servers the app needs, by name: its own devServers, another app's, or `ses` (scripts/dev-services.ts) */
+  devServices: z.array(z.string()).default([]),
+  devServers,
+};
+
 const manifestSchema = z.discriminatedUnion('kind', [
   z
     .object({
@@ -70,13 +81,7 @@ const manifestSchema = z.discriminatedUnion('kind', [
       replicas: z.number().int().min(1).max(50).optional(),
       memory: memory.optional(),
       doSize: z.string().regex(/^apps-[sd]-/).optional(),
-      /** variables deployments must set (beyond the ones the schema requires), e.g. API keys */
-      deployEnv: z.array(envName).default([]),
-      /** extra variables for `npm run dev` only */
-      devEnv: z.record(envName, z.string()).default({}),
-      /** dev-only servers the app needs, by name: its own devServers, another app's, or `ses` (scripts/dev-services.ts) */
-      devServices: z.array(z.string()).default([]),
-      devServers,
+      ...envAndDev,
     })
     .strict(),
   z
@@ -92,10 +97,7 @@ const manifestSchema = z.discriminatedUnion('kind', [
       replicas: z.number().int().min(1).max(50).default(1),
       memory: memory.default('512m'),
       doSize: z.string().regex(/^apps-[sd]-/).default('apps-s-1vcpu-0.5gb'),
-      deployEnv: z.array(envName).default([]),
-      devEnv: z.record(envName, z.string()).default({}),
-      devServices: z.array(z.string()).default([]),
-      devServers,
+      ...envAndDev,
     })
     .strict(),
   z
@@ -109,10 +111,7 @@ const manifestSchema = z.discriminatedUnion('kind', [
       replicas: z.number().int().min(1).max(50).default(1),
       memory: memory.default('1g'),
       doSize: z.string().regex(/^apps-[sd]-/).default('apps-s-1vcpu-1gb'),
-      deployEnv: z.array(envName).default([]),
-      devEnv: z.record(envName, z.string()).default({}),
-      devServices: z.array(z.string()).default([]),
-      devServers,
+      ...envAndDev,
     })
     .strict(),
 ]);
