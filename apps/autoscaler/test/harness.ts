@@ -59,8 +59,11 @@ export interface Harness {
   /** log lines of every scaler made here */
   readonly logs: string[];
   scaler(options?: { dryRun?: boolean; owner?: string; config?: ScalingConfig; attempts?: number }): Promise<TestScaler>;
-  /** sets the queue's waiting list lengths so they add up to `total`, split over `shards` Bull queues */
-  setBacklog(queue: string, total: number, shards?: number): Promise<void>;
+  /**
+   * sets the queue's waiting list lengths so they add up to `total`, split over `shards` Bull
+   * queues; with `createdAt`, the next job of each shard is a job hash created then (ms)
+   */
+  setBacklog(queue: string, total: number, shards?: number, createdAt?: number): Promise<void>;
 }
 
 export interface TestScaler {
@@ -125,13 +128,16 @@ export function useHarness(options: { emulator?: Omit<DoAppsEmulatorOptions, 'no
         const scaler = new Scaler({ config: o.config ?? CONFIG, appId: APP_ID, api, backlog: adminBacklog(admin), lock, dryRun: o.dryRun ?? false, now: clock.now, logger: logger(), metrics });
         return { scaler, lock, metrics, admin };
       },
-      async setBacklog(queue, total, shards = 1) {
+      async setBacklog(queue, total, shards = 1, createdAt) {
         const tx = redis.multi();
         for (let s = 0; s < shards; s++) {
-          const key = `${prefix}:${s === 0 ? queue : `${queue}-${s}`}:wait`;
+          const bullName = s === 0 ? queue : `${queue}-${s}`;
+          const key = `${prefix}:${bullName}:wait`;
           const n = Math.floor(total / shards) + (s < total % shards ? 1 : 0);
           tx.del(key);
+          // Bull adds with LPUSH and takes from the right: the last id pushed here is the next job
           for (let i = 0; i < n; i += 1000) tx.rpush(key, ...Array.from({ length: Math.min(1000, n - i) }, (_, j) => String(i + j + 1)));
+          if (createdAt !== undefined && n > 0) tx.hset(`${prefix}:${bullName}:${n}`, 'timestamp', String(createdAt), 'opts', '{}');
         }
         await tx.exec();
       },

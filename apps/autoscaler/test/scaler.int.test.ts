@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseScalingConfig } from '../src/config.js';
 import { formatDecisions } from '../src/main.js';
 import type { TickReport } from '../src/scaler.js';
 import { APP_ID, appSpec, countsOf, MINUTE, T0, TOKEN, useHarness } from './harness.js';
@@ -158,6 +159,19 @@ describe('the scaler against the Apps API emulator', () => {
     expect(await a.scaler.tick()).toMatchObject({ applied: true });
     expect(h().emulator.updates(APP_ID).map((u) => u.counts!['email-worker'])).toEqual([2, 3]);
     expect(h().emulator.updates(APP_ID).every((u) => !u.duringDeployment)).toBe(true);
+  });
+
+  it('reads the oldest waiting age through the admin view: a small but old backlog scales up when the rule asks for it', async () => {
+    const config = parseScalingConfig({ workers: { 'email-worker': { queue: 'email', min: 2, max: 5, scaleUpOldestAgeSeconds: 600 } } });
+    const a = await h().scaler({ config });
+    // 20 jobs, the next one of shard 1 created 20 minutes ago (the admin view ages jobs on the wall clock)
+    await h().setBacklog('email', 20, 2, Date.now() - 20 * MINUTE);
+    const report = await a.scaler.tick();
+    const email = report.decisions[0]!;
+    expect(email).toMatchObject({ backlog: 20, action: 'up', desired: 3, reason: 'oldest_age_high' });
+    expect(email.oldestAgeSeconds).toBeGreaterThanOrEqual(20 * 60);
+    expect(report.applied).toBe(true);
+    expect(await a.metrics.register.metrics()).toMatch(/coldcopy_autoscaler_queue_oldest_waiting_age_seconds\{queue="email"\} 1[2-9]\d\d/);
   });
 
   it('--dry-run decides and prints, and neither updates the spec nor writes the scaler memory', async () => {
