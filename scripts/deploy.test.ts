@@ -126,7 +126,7 @@ describe('deployment files', () => {
     const r = spawnSync(shellcheck.path, ['-x', '-P', 'scripts', ...scripts], { cwd: ROOT, encoding: 'utf8' });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
-  });
+  }, 120_000); // shellcheck takes 16 s of wall time at load 38
 
   it('the systemd units pass `systemd-analyze verify`', (ctx) => {
     const analyze = requireDebianBinary('systemd-analyze', 'systemd');
