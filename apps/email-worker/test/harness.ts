@@ -18,10 +18,10 @@ import { createFakeOperations } from '../src/providers/operations.js';
 import { testConfig } from './fixtures/fake-deps.js';
 import { startSesLocal, type SesLocal } from './ses-local.js';
 
-import { TEST_SIGNING_KEYS } from './harness-keys.js';
+import { TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from './harness-keys.js';
 
 export { TEST_SIGNING_KEYS };
-export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KEYS });
+export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KEYS, encryptionKeys: TEST_ENCRYPTION_KEYS });
 
 export const TOPIC_ARN = testConfig.snsTopicArns[0]!;
 

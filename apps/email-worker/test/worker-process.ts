@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@coldcopy/testing';
-import { TEST_SIGNING_KEYS } from './harness-keys.js';
+import { TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from './harness-keys.js';
 
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
 
@@ -29,6 +29,7 @@ export async function spawnEmailWorker(env: Record<string, string>, options: { n
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       JOB_SIGNING_KEYS: TEST_SIGNING_KEYS,
+      JOB_ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
       UNSUBSCRIBE_BASE_URL: 'https://app.example.com/u',
       UNSUBSCRIBE_MAILTO_DOMAIN: 'example.com',
       UNSUBSCRIBE_SECRET: 's'.repeat(32),

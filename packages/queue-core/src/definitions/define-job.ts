@@ -61,7 +61,7 @@ export interface JobDefinition<
   idempotencyKey?(payload: z.output<S>): ReadonlyArray<string | number | boolean>;
   readonly options: JobOptionsOverride;
   /**
-   * Top-level string fields encrypted by the producer and decrypted by the worker just before the
+   * String fields (top-level, or `list[].field` in every element of an array) encrypted by the producer and decrypted by the worker just before the
    * handler (job-security.ts): never in clear text in Redis, logs, the dashboard or dead letters.
    */
   readonly sensitive: readonly string[];
@@ -75,6 +75,10 @@ export type JobPayload<J extends AnyJobDefinition> = z.output<J['schema']>;
 
 /** Keys of T whose values are strings (possibly optional). */
 export type StringFieldOf<T> = { [K in keyof T]-?: NonNullable<T[K]> extends string ? K : never }[keyof T] & string;
+/** `list[].field`: a string field of the elements of an array of objects in T (e.g. `messages[].content`). */
+export type NestedStringFieldOf<T> = {
+  [K in keyof T & string]-?: NonNullable<T[K]> extends ReadonlyArray<infer E> ? (E extends object ? `${K}[].${StringFieldOf<E>}` : never) : never;
+}[keyof T & string];
 
 type WorkspaceShape = typeof workspaceFields;
 type TraceShape = typeof traceFields;
@@ -90,8 +94,12 @@ interface DefineJobArgs<N extends string, Q extends QueueName, Sc extends JobSco
     payload: z.output<z.ZodObject<(Sc extends 'workspace' ? WorkspaceShape : TraceShape) & P>>,
   ) => ReadonlyArray<string | number | boolean>;
   options?: JobOptionsOverride;
-  /** secrets a workspace gave us (OAuth tokens, API keys): encrypted end to end; top-level strings only */
-  sensitive?: ReadonlyArray<StringFieldOf<z.output<z.ZodObject<P>>>>;
+  /**
+   * secrets a workspace gave us (OAuth tokens, API keys) and what leads wrote (reply content):
+   * encrypted end to end; top-level strings, or `list[].field` for a string field of every element
+   * of a top-level array
+   */
+  sensitive?: ReadonlyArray<StringFieldOf<z.output<z.ZodObject<P>>> | NestedStringFieldOf<z.output<z.ZodObject<P>>>>;
 }
 
 export function defineJob<

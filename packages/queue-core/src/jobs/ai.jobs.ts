@@ -98,6 +98,8 @@ export const analyzeSentiment = defineJob({
   // skipped by the worker (`message_sentiments.message_id` is unique).
   idempotencyKey: (p) => [p.workspaceId, p.messages[p.messages.length - 1]?.id ?? '-'],
   options: AI_OPTIONS,
+  // what leads wrote, on the queue only as envelopes (job-security.ts)
+  sensitive: ['messages[].content'],
 });
 
 /** Classifies an inbound reply and drafts suggested answers. */
@@ -123,6 +125,8 @@ export const generateSmartReply = defineJob({
   },
   idempotencyKey: (p) => [p.workspaceId, p.messageId],
   options: AI_OPTIONS,
+  // the reply and its sender, on the queue only as envelopes (job-security.ts)
+  sensitive: ['content', 'senderEmail', 'senderName'],
 });
 
 /** Detects a meeting request in a message and proposes slots. */
@@ -144,6 +148,8 @@ export const extractMeetingIntent = defineJob({
   },
   idempotencyKey: (p) => [p.workspaceId, p.messageId],
   options: AI_OPTIONS,
+  // the reply and its sender, on the queue only as envelopes (job-security.ts)
+  sensitive: ['content', 'senderEmail', 'senderName'],
 });
 
 export const aiJobs = [

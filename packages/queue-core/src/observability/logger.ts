@@ -13,7 +13,8 @@ const sensitiveKeys = new Set<string>();
 
 /** Redacts these field names in every log line of this process (job definitions' `sensitive` fields). */
 export function redactFieldNames(names: Iterable<string>): void {
-  for (const name of names) sensitiveKeys.add(name);
+  // `messages[].content` redacts the element's key, `content`
+  for (const name of names) sensitiveKeys.add(name.slice(name.lastIndexOf('.') + 1));
 }
 
 const isSecretKey = (key: string) => SECRET_KEYS.test(key) || (sensitiveKeys.size > 0 && sensitiveKeys.has(key));

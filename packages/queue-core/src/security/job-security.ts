@@ -17,7 +17,8 @@ import { parseKeyRing, type KeyRing } from './security-keys.js';
  * to the data (a hand edit, `job.update()`) invalidates the signature. The timestamp records when
  * the job was signed; it is not an expiry (jobs may wait for days, repeatable runs reuse it).
  *
- * Encrypted fields. A definition's `sensitive` fields are replaced after validation by
+ * Encrypted fields. A definition's `sensitive` fields (top-level strings, or a string field of
+ * every element of a top-level array: `messages[].content`) are replaced after validation by
  * `enc:v1:<kid>:<iv>:<tag>:<ciphertext>` (base64url, AES-256-GCM, random 96-bit IV, AAD =
  * job name, workspaceId and field name, so a value cannot be moved to another job, workspace or
  * field). Redis, logs, the dashboard and the dead-letter store only ever hold the envelope.
@@ -98,38 +99,26 @@ export class JobSecurity {
    * payload itself when the definition has none.
    */
   seal(def: AnyJobDefinition, payload: Record<string, unknown>): Record<string, unknown> {
-    const fields = def.sensitive;
-    if (fields.length === 0) return payload;
-    let out: Record<string, unknown> | undefined;
-    for (const field of fields) {
-      const value = payload[field];
-      if (value === undefined || value === null) continue;
+    if (def.sensitive.length === 0) return payload;
+    return mapSensitive(def, payload, (value, field) => {
       if (typeof value !== 'string') throw new TypeError(`sensitive field ${field} of job ${def.name} must be a string`);
       const ring = this.encryptionRing;
       if (!ring) throw new ConfigError(`JOB_ENCRYPTION_KEYS is not set: job ${def.name} has sensitive field ${field}`);
-      out ??= { ...payload };
-      out[field] = encryptField(ring, value, aad(def.name, payload, field));
-    }
-    return out ?? payload;
+      return encryptField(ring, value, aad(def.name, payload, field));
+    });
   }
 
   /** The payload a handler may see: sensitive fields decrypted (a copy; `job.data` keeps the envelopes). */
   open(def: AnyJobDefinition, data: unknown): unknown {
-    const fields = def.sensitive;
-    if (fields.length === 0 || data === null || typeof data !== 'object') return data;
+    if (def.sensitive.length === 0 || data === null || typeof data !== 'object') return data;
     const stored = data as Record<string, unknown>;
-    let out: Record<string, unknown> | undefined;
-    for (const field of fields) {
-      const value = stored[field];
-      if (value === undefined || value === null) continue;
+    return mapSensitive(def, stored, (value, field) => {
       if (typeof value !== 'string' || !value.startsWith(ENVELOPE_PREFIX)) {
         throw new FieldDecryptionError(def.name, field, 'not encrypted (clear text is never accepted for a sensitive field)');
       }
       if (!this.encryptionRing) throw new FieldDecryptionError(def.name, field, 'JOB_ENCRYPTION_KEYS is not set in this worker');
-      out ??= { ...stored };
-      out[field] = decryptField(this.encryptionRing, value, aad(def.name, stored, field), def.name, field);
-    }
-    return out ?? data;
+      return decryptField(this.encryptionRing, value, aad(def.name, stored, field), def.name, field);
+    });
   }
 
   /**
@@ -192,6 +181,39 @@ function workspaceOf(data: unknown): string {
 
 function signedText(name: string, data: unknown, ts: number): string {
   return `v1\n${name}\n${workspaceOf(data)}\n${ts}\n${JSON.stringify(data)}`;
+}
+
+/**
+ * A copy of `data` with every sensitive value replaced by `fn(value, field)`, or `data` itself when
+ * none is present. A path is a top-level field (`content`) or a field of each element of a
+ * top-level array (`messages[].content`, named `messages[<i>].content` in the AAD and in errors,
+ * so an envelope cannot move to another element either).
+ */
+function mapSensitive(def: AnyJobDefinition, data: Record<string, unknown>, fn: (value: unknown, field: string) => string): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const path of def.sensitive) {
+    const cut = path.indexOf('[].');
+    const current = out ?? data;
+    if (cut < 0) {
+      const value = current[path];
+      if (value === undefined || value === null) continue;
+      out ??= { ...data };
+      out[path] = fn(value, path);
+      continue;
+    }
+    const list = path.slice(0, cut);
+    const field = path.slice(cut + 3);
+    const items = current[list];
+    if (!Array.isArray(items)) continue;
+    out ??= { ...data };
+    out[list] = items.map((item: unknown, i) => {
+      if (item === null || typeof item !== 'object') return item;
+      const value = (item as Record<string, unknown>)[field];
+      if (value === undefined || value === null) return item;
+      return { ...item, [field]: fn(value, `${list}[${i}].${field}`) };
+    });
+  }
+  return out ?? data;
 }
 
 function aad(name: string, data: unknown, field: string): Buffer {
