@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { analyzeSentiment, extractMeetingIntent, generateSmartReply } from '@coldcopy/queue-core';
 import { describe, expect, it } from 'vitest';
 import type { EmailDeps } from '../src/deps.js';
 import { processWebhookHandler } from '../src/handlers/process-webhook.js';
 import { sendEmailHandler } from '../src/handlers/send-email.js';
 import { SnsVerificationError } from '@coldcopy/sns';
 import { seedCampaign } from './fixtures/seed.js';
-import { TOPIC_ARN, useEmailHarness } from './harness.js';
+import { testSecurity, TOPIC_ARN, useEmailHarness } from './harness.js';
 import { composeReply, receivedNotification, type ReceivedOptions, sesHeaderId } from './inbound-notifications.js';
 import { sample, sesNotification, signEnvelope } from '@coldcopy/sns/testing';
 
@@ -177,9 +178,12 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
   /** Ids of the jobs waiting on the real `ai` queue (nothing consumes it in these tests). */
   const aiWaiting = async () => (await h.redis.lrange(`${h.prefix}:ai:wait`, 0, -1)).sort();
   /** A Bull job of the `ai` queue as stored: its name and data. */
+  /** An AI job as its worker sees it (sensitive fields opened); what Redis holds carries no reply text or address. */
   async function aiJob(id: string) {
     const [name, data] = await h.redis.hmget(`${h.prefix}:ai:${id}`, 'name', 'data');
-    return { name, data: JSON.parse(data ?? 'null') as Record<string, unknown> };
+    expect(data).not.toMatch(/Thursday|@/);
+    const def = [analyzeSentiment, extractMeetingIntent, generateSmartReply].find((d) => d.name === name)!;
+    return { name, data: testSecurity().open(def, JSON.parse(data ?? 'null')) as Record<string, unknown> };
   }
   const aiJobIds = (ws: string, emailMessageId: string) =>
     ['analyze-sentiment', 'extract-meeting-intent', 'generate-smart-reply'].map((name) => `${name}.${ws}.${emailMessageId}`);
