@@ -1,5 +1,6 @@
 import { SESClient } from '@aws-sdk/client-ses';
 import { closePool, createPool, dbConfig, type Pool } from '@coldcopy/db';
+import { ConfigError } from '@coldcopy/queue-core';
 import { createRateLimiter, RedisConnections, type WorkerAppTools } from '@coldcopy/queue-core/runtime';
 import type { EmailConfig } from './config.js';
 import type { EmailEnv } from './env.js';
@@ -70,7 +71,18 @@ export function createSesClient(env: Pick<EmailEnv, 'SES_REGION' | 'SES_ENDPOINT
   });
 }
 
+/**
+ * Where SNS signing certificates come from: AWS, or with SNS_TEST_CERTIFICATE the test certificate
+ * the local SES event simulator signs with (loaded only then: it is not part of a deployment).
+ */
+async function snsCertificates(env: EmailEnv): Promise<SnsCertificateFetcher> {
+  if (!env.SNS_TEST_CERTIFICATE) return fetchSnsCertificate;
+  if (env.NODE_ENV === 'production') throw new ConfigError('SNS_TEST_CERTIFICATE=true is refused with NODE_ENV=production: anyone holding the test key could forge SES events');
+  return (await import('@coldcopy/sns/testing')).testCertificateFetcher;
+}
+
 export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<EmailDeps> {
+  const certificates = await snsCertificates(env);
   if (env.SES_TIMEOUT_MS + 5000 > env.SEND_LEASE_MS) {
     throw new Error('SEND_LEASE_MS must exceed SES_TIMEOUT_MS by at least 5 s, or a slow send would look abandoned');
   }
@@ -103,7 +115,7 @@ export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<
         tools.logger.error(message, { alert: true, severity, ...fields });
       },
     },
-    certificates: fetchSnsCertificate,
+    certificates,
     confirmSubscription: confirmSnsSubscription,
     config: emailConfig(env),
     now: () => new Date(),

@@ -43,6 +43,11 @@ export const emailWorkerEnv = {
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^arn:aws(-[a-z]+)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'an SNS topic ARN')).min(1))
     .meta({ description: 'comma-separated SNS topic ARNs whose notifications are accepted (anyone can sign for their own topic)' }),
+  SNS_TEST_CERTIFICATE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true')
+    .meta({ description: '`true` accepts notifications signed with the test certificate of the local SES event simulator (development and tests only; refused with NODE_ENV=production)' }),
 
   BOUNCE_RATE_LIMIT: rate(0.05).meta({ description: 'bounce rate that pauses a mailbox or campaign (SES reviews accounts at 5 %)' }),
   COMPLAINT_RATE_LIMIT: rate(0.001).meta({ description: 'complaint rate that pauses a mailbox or campaign (SES reviews accounts at 0.1 %)' }),

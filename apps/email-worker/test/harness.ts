@@ -12,6 +12,8 @@ import { createPgWebhookStore } from '../src/providers/pg-webhook-store.js';
 import { createPgCampaignTickStore } from '../src/providers/campaign-tick-store.js';
 import { createPgWarmupStore } from '../src/providers/warmup-store.js';
 import { testCertificateFetcher } from '@coldcopy/sns/testing';
+import { createSesWebhookHandler } from '@coldcopy/web';
+import { serveWebHandlers } from '../src/emulators/web-server.js';
 import { createRedisSendLimits } from '../src/providers/redis-send-limits.js';
 import { createSesEmailSender } from '../src/providers/ses-email-sender.js';
 import { createFakeOperations } from '../src/providers/operations.js';
@@ -32,7 +34,7 @@ process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
  * One test database and one aws-ses-v2-local per file; a Bull/Redis prefix per test. Real
  * adapters everywhere; the operations ports (queue pause, alerts) are fakes with memory.
  */
-export function useEmailHarness() {
+export function useEmailHarness(options: { simulator?: boolean } = {}) {
   const state = {} as {
     db: TestDatabase;
     pool: Pool;
@@ -41,17 +43,29 @@ export function useEmailHarness() {
     redis: Redis;
     producer: Producer;
     prefix: string;
+    /** with `simulator`: the SNS webhook route the SES event simulator posts to (enqueues into this test's prefix) */
+    webhook?: { url: string; close(): Promise<void> };
   };
   beforeAll(async () => {
     state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
     state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '8' }));
-    state.ses = await startSesLocal();
+    if (options.simulator) {
+      // the web app's route, as deployed, with the simulator's test certificate and this test's producer
+      const route = createSesWebhookHandler({
+        producer: { enqueue: (...args: Parameters<Producer['enqueue']>) => state.producer.enqueue(...args) },
+        topicArns: [TOPIC_ARN],
+        fetchCertificate: testCertificateFetcher,
+      });
+      state.webhook = await serveWebHandlers({ '/sns': route });
+    }
+    state.ses = await startSesLocal(state.webhook ? { webhookUrl: `${state.webhook.url}/sns`, topicArn: TOPIC_ARN, eventGapMs: 5 } : {});
     state.sesClient = createSesClient({ SES_REGION: 'us-east-1', SES_ENDPOINT: state.ses.endpoint, SES_TIMEOUT_MS: 5000 });
     state.redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
   });
   afterAll(async () => {
     state.sesClient?.destroy();
     await state.ses?.close();
+    await state.webhook?.close();
     await state.redis?.quit();
     if (state.pool) await closePool(state.pool);
     await state.db?.drop();
@@ -62,6 +76,8 @@ export function useEmailHarness() {
     await state.ses.clear();
   });
   afterEach(async () => {
+    // the test's events are in Redis (or given up) before its prefix goes
+    if (state.webhook) await state.ses.simulator.idle();
     await state.producer?.close();
     await deletePrefix(inject('redisUrl'), state.prefix);
   });
