@@ -1,0 +1,77 @@
+import { closePool, createPool, dbConfig, type IntegrationProvider, type Pool } from '@coldcopy/db';
+import { createRateLimiter, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/runtime';
+import { Redis } from 'ioredis';
+import { type IntegrationConfig, integrationConfig } from './config.js';
+import { createTokenCipher } from './crypto/token-cipher.js';
+import type { integrationWorkerEnv } from './env.js';
+import { createProviderBudget, type ProviderBudget } from './providers/budgets.js';
+import { createHubspotClient, type HubspotApi } from './providers/hubspot-client.js';
+import { createOAuthClient, type OAuthClient } from './providers/oauth-client.js';
+import { createTokenManager, type TokenManager } from './providers/token-manager.js';
+
+/** Everything the handlers use. Built here (the only file naming real adapters) or by the tests over emulators. */
+export interface IntegrationDeps {
+  readonly pool: Pool;
+  readonly tokens: TokenManager;
+  readonly hubspot: HubspotApi;
+  readonly config: IntegrationConfig;
+}
+
+export type IntegrationEnv = WorkerEnv<'integration', typeof integrationWorkerEnv>;
+
+/** Budgets per provider account (portal, org, user), from env. */
+export function budgetLimits(env: Pick<IntegrationEnv, 'HUBSPOT_REQUESTS_PER_10S' | 'HUBSPOT_SEARCH_PER_SECOND'>) {
+  return {
+    hubspot: { max: env.HUBSPOT_REQUESTS_PER_10S, perMs: 10_000 },
+    'hubspot-search': { max: env.HUBSPOT_SEARCH_PER_SECOND, perMs: 1000 },
+  };
+}
+
+/** The OAuth clients of the configured providers. */
+export function oauthClients(env: IntegrationEnv): (provider: IntegrationProvider) => OAuthClient | undefined {
+  const clients: Partial<Record<IntegrationProvider, OAuthClient>> = {
+    ...(env.HUBSPOT_CLIENT_ID && env.HUBSPOT_CLIENT_SECRET
+      ? { hubspot: createOAuthClient({ provider: 'hubspot', tokenUrl: env.HUBSPOT_TOKEN_URL, clientId: env.HUBSPOT_CLIENT_ID, clientSecret: env.HUBSPOT_CLIENT_SECRET, timeoutMs: env.PROVIDER_TIMEOUT_MS }) }
+      : {}),
+  };
+  return (provider) => clients[provider];
+}
+
+const owned = new WeakMap<IntegrationDeps, { pool: Pool; redis: Redis }>();
+
+export function buildDeps(parts: { pool: Pool; redis: Redis; prefix: string; env: IntegrationEnv; budget?: ProviderBudget }): IntegrationDeps {
+  const { env, redis, prefix } = parts;
+  const config = integrationConfig(env);
+  const budget =
+    parts.budget ?? createProviderBudget({ redis, limiter: createRateLimiter(redis, { prefix: `${prefix}:rate` }), prefix, limits: budgetLimits(env), maxWaitMs: env.PROVIDER_WAIT_MAX_MS });
+  return {
+    pool: parts.pool,
+    tokens: createTokenManager({
+      pool: parts.pool,
+      redis,
+      cipher: createTokenCipher(env.INTEGRATION_TOKEN_KEYS),
+      oauth: oauthClients(env),
+      prefix,
+      refreshAheadMs: config.refreshAheadMs,
+      lockMs: config.refreshLockMs,
+    }),
+    hubspot: createHubspotClient({ basePath: env.HUBSPOT_BASE_URL, budget, timeoutMs: config.timeoutMs, tenSecondlyWaitMs: config.hubspot.tenSecondlyWaitMs }),
+    config,
+  };
+}
+
+export async function createDeps(env: IntegrationEnv, _tools: WorkerAppTools): Promise<IntegrationDeps> {
+  const pool = createPool(dbConfig(env, 'coldcopy-integration-worker'));
+  // the budgets' and refresh locks' own connection, apart from Bull's
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3, connectionName: 'coldcopy-integration-worker-budgets' });
+  const deps = buildDeps({ pool, redis, prefix: `${env.BULL_PREFIX}:integration`, env });
+  owned.set(deps, { pool, redis });
+  return deps;
+}
+
+export async function closeDeps(deps: IntegrationDeps): Promise<void> {
+  const state = owned.get(deps);
+  if (!state) return;
+  if (state.redis.status !== 'end') await state.redis.quit().catch(() => state.redis.disconnect());
+  await closePool(state.pool);
+}

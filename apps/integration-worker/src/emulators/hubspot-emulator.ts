@@ -1,0 +1,220 @@
+import { type Answer, HttpEmulator, RollingWindow } from './http-emulator.js';
+import type { OAuthEmulator } from './oauth-emulator.js';
+
+/**
+ * HubSpot CRM v3 contacts as the sync uses them (providers.md §7), on the wire:
+ * - `POST /crm/v3/objects/contacts/batch/upsert` `{ inputs: [{ id, idProperty, properties }] }`,
+ *   at most 100 inputs; 200, or 207 with `errors[]` when some rows failed (an address without `@`,
+ *   or one listed in `rejectIds`); results carry `new`.
+ * - `POST /crm/v3/objects/contacts/search`: filters on `lastmodifieddate` (GTE/GT/LTE/LT/EQ),
+ *   sorts, `limit` ≤ 200, `after`; at most `searchCap` (10,000) results per query, then 400.
+ * - Bearer tokens checked with the OAuth emulator (401 EXPIRED_AUTHENTICATION when expired).
+ * - `X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds` on every answer; 429 with
+ *   `policyName: TEN_SECONDLY_ROLLING` over `perTenSeconds`, `DAILY` over `perDay`.
+ * Contacts are changed "in HubSpot" with `edit` (or `POST /__emulator/contacts`).
+ */
+export interface HubspotContact {
+  id: string;
+  properties: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface HubspotEmulatorOptions {
+  readonly oauth: OAuthEmulator;
+  readonly perTenSeconds?: number;
+  readonly perDay?: number;
+  readonly searchPerSecond?: number;
+  readonly searchCap?: number;
+}
+
+export interface HubspotEmulator extends HttpEmulator {
+  readonly contacts: Map<string, HubspotContact>;
+  /** idProperty values whose next upsert fails in a 207 (value: how many times) */
+  readonly rejectIds: Map<string, number>;
+  /** changes a contact in "HubSpot" (by email), as a HubSpot user would */
+  edit(email: string, properties: Record<string, string>): HubspotContact;
+  byEmail(email: string): HubspotContact | undefined;
+}
+
+const UNIQUE = ['email', 'coldcopy_lead_id'];
+
+export async function startHubspotEmulator(options: HubspotEmulatorOptions, port = 0): Promise<HubspotEmulator> {
+  const contacts = new Map<string, HubspotContact>();
+  const rejectIds = new Map<string, number>();
+  const windows = new Map<string, { tenSecondly: RollingWindow; daily: RollingWindow; search: RollingWindow }>();
+  let nextId = 1000;
+  let lastStamp = 0;
+  // strictly increasing modification times, like a single HubSpot shard would give
+  const stamp = () => {
+    lastStamp = Math.max(Date.now(), lastStamp + 1);
+    return new Date(lastStamp).toISOString();
+  };
+  const emails = new Map<string, string>();
+  const find = (prop: string, value: string) => {
+    const v = value.trim().toLowerCase();
+    if (prop === 'email') {
+      const id = emails.get(v);
+      return id === undefined ? undefined : contacts.get(id);
+    }
+    for (const c of contacts.values()) if ((c.properties[prop] ?? '').toLowerCase() === v) return c;
+    return undefined;
+  };
+  const write = (c: HubspotContact | undefined, properties: Record<string, string>) => {
+    const at = stamp();
+    const contact = c ?? { id: String(nextId++), properties: { createdate: at }, createdAt: at, updatedAt: at };
+    Object.assign(contact.properties, properties, { lastmodifieddate: at, hs_object_id: contact.id });
+    if (contact.properties.email) {
+      contact.properties.email = contact.properties.email.toLowerCase();
+      emails.set(contact.properties.email, contact.id);
+    }
+    contact.updatedAt = at;
+    contacts.set(contact.id, contact);
+    return contact;
+  };
+
+  const limits = (account: string) => {
+    let w = windows.get(account);
+    if (!w) {
+      w = { tenSecondly: new RollingWindow(options.perTenSeconds ?? 110, 10_000), daily: new RollingWindow(options.perDay ?? Number.MAX_SAFE_INTEGER, 86_400_000), search: new RollingWindow(options.searchPerSecond ?? 5, 1000) };
+      windows.set(account, w);
+    }
+    return w;
+  };
+
+  const authed = (authorization: string | undefined, search: boolean, fn: () => Answer): Answer => {
+    const account = options.oauth.check(authorization);
+    if (account === undefined) return { status: 401, body: { status: 'error', category: 'INVALID_AUTHENTICATION', message: 'Authentication credentials not found' } };
+    if (account === 'expired') return { status: 401, body: { status: 'error', category: 'EXPIRED_AUTHENTICATION', message: 'The OAuth token used to make this call expired' } };
+    const w = limits(account);
+    const now = Date.now();
+    const headers = () => ({
+      'x-hubspot-ratelimit-max': String(w.tenSecondly.max),
+      'x-hubspot-ratelimit-remaining': String(w.tenSecondly.remaining(now)),
+      'x-hubspot-ratelimit-interval-milliseconds': '10000',
+    });
+    const limited = (policyName: string) => ({ status: 429, headers: headers(), body: { status: 'error', errorType: 'RATE_LIMIT', policyName, correlationId: `c-${now}`, message: `You have reached your ${policyName.toLowerCase()} limit.` } });
+    if (!w.daily.take(now)) return limited('DAILY');
+    if (!w.tenSecondly.take(now)) return limited('TEN_SECONDLY_ROLLING');
+    if (search && !w.search.take(now)) return limited('SECONDLY');
+    const answer = fn();
+    return { ...answer, headers: { ...headers(), ...answer.headers } };
+  };
+
+  const upsert = (body: unknown): Answer => {
+    const inputs = (body as { inputs?: Array<{ id?: string; idProperty?: string; properties?: Record<string, string> }> })?.inputs;
+    if (!Array.isArray(inputs) || inputs.length === 0) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: 'inputs is required' } };
+    if (inputs.length > 100) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: 'Batch size limit is 100' } };
+    const startedAt = new Date().toISOString();
+    const results: Array<HubspotContact & { new: boolean; archived: boolean }> = [];
+    const errors: Array<{ status: string; category: string; message: string; context: { ids: string[] } }> = [];
+    for (const input of inputs) {
+      const idProperty = input.idProperty ?? '';
+      const id = String(input.id ?? '');
+      if (!UNIQUE.includes(idProperty)) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: `${idProperty} is not a unique property` } };
+      const reject = rejectIds.get(id.toLowerCase());
+      if (reject) {
+        if (reject <= 1) rejectIds.delete(id.toLowerCase());
+        else rejectIds.set(id.toLowerCase(), reject - 1);
+        errors.push({ status: 'error', category: 'VALIDATION_ERROR', message: `Property values were not valid for ${id}`, context: { ids: [id] } });
+        continue;
+      }
+      const props = { ...(input.properties ?? {}), [idProperty]: id };
+      if (props.email !== undefined && !/^[^@\s]+@[^@\s]+$/.test(props.email)) {
+        errors.push({ status: 'error', category: 'VALIDATION_ERROR', message: 'Email address is invalid', context: { ids: [id] } });
+        continue;
+      }
+      const existing = find(idProperty, id);
+      const c = write(existing, props);
+      results.push({ ...c, properties: { ...c.properties }, new: !existing, archived: false });
+    }
+    const completedAt = new Date().toISOString();
+    return {
+      status: errors.length ? 207 : 200,
+      body: { status: 'COMPLETE', results, ...(errors.length ? { errors, numErrors: errors.length } : {}), startedAt, completedAt },
+    };
+  };
+
+  const search = (body: unknown): Answer => {
+    const b = (body ?? {}) as {
+      filterGroups?: Array<{ filters?: Array<{ propertyName: string; operator: string; value?: string }> }>;
+      sorts?: Array<{ propertyName: string; direction?: string }>;
+      properties?: string[];
+      limit?: number;
+      after?: string;
+    };
+    const limit = b.limit ?? 10;
+    if (limit > 200) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: 'limit must be at most 200' } };
+    const offset = Number(b.after ?? 0);
+    const cap = options.searchCap ?? 10_000;
+    if (offset >= cap) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: `paging past ${cap} results is not supported` } };
+    const value = (c: HubspotContact, prop: string) => (prop === 'lastmodifieddate' || prop === 'createdate' ? Date.parse(c.properties[prop] ?? '') : (c.properties[prop] ?? ''));
+    const test = (c: HubspotContact, f: { propertyName: string; operator: string; value?: string }) => {
+      const v = value(c, f.propertyName);
+      const x = typeof v === 'number' ? Number(f.value) : String(f.value ?? '');
+      switch (f.operator) {
+        case 'GTE': return v >= x;
+        case 'GT': return v > x;
+        case 'LTE': return v <= x;
+        case 'LT': return v < x;
+        case 'EQ': return v === x;
+        default: return false;
+      }
+    };
+    const groups = b.filterGroups ?? [];
+    let rows = [...contacts.values()].filter((c) => groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => test(c, f))));
+    const sort = b.sorts?.[0];
+    if (sort) {
+      const dir = sort.direction === 'DESCENDING' ? -1 : 1;
+      rows.sort((a, c) => {
+        const x = value(a, sort.propertyName);
+        const y = value(c, sort.propertyName);
+        return (x < y ? -1 : x > y ? 1 : Number(a.id) - Number(c.id)) * dir;
+      });
+    }
+    const total = rows.length;
+    rows = rows.slice(offset, Math.min(offset + limit, cap));
+    const wanted = new Set(['hs_object_id', 'createdate', 'lastmodifieddate', ...(b.properties ?? [])]);
+    const next = offset + rows.length;
+    return {
+      status: 200,
+      body: {
+        total,
+        results: rows.map((c) => ({ id: c.id, properties: Object.fromEntries([...wanted].map((p) => [p, c.properties[p] ?? null])), createdAt: c.createdAt, updatedAt: c.updatedAt, archived: false })),
+        ...(next < total && rows.length > 0 ? { paging: { next: { after: String(next) } } } : {}),
+      },
+    };
+  };
+
+  const emulator = new HttpEmulator(
+    'hubspot',
+    (req) => {
+      if (req.method === 'POST' && req.path === '/crm/v3/objects/contacts/batch/upsert') return { endpoint: 'batch-upsert', answer: () => authed(req.headers.authorization, false, () => upsert(req.body)) };
+      // HubSpot serves its OAuth v3 token endpoint on the API host
+      if (req.method === 'POST' && req.path === '/oauth/v3/token') return { endpoint: 'token', answer: () => options.oauth.tokenAnswer(req.body) };
+      if (req.method === 'POST' && req.path === '/crm/v3/objects/contacts/search') return { endpoint: 'search', answer: () => authed(req.headers.authorization, true, () => search(req.body)) };
+      return undefined;
+    },
+    (method, path, body) => {
+      if (path === '/__emulator/grant' && method === 'POST') {
+        const account = (body as { account?: unknown } | undefined)?.account;
+        return typeof account === 'string' && account ? { status: 200, body: options.oauth.grant(account) } : { status: 400, body: { error: 'account is required' } };
+      }
+      if (path === '/__emulator/contacts' && method === 'GET') return { status: 200, body: { contacts: [...contacts.values()] } };
+      if (path === '/__emulator/contacts' && method === 'POST') {
+        const b = body as { email?: string; properties?: Record<string, string> };
+        if (!b?.email) return { status: 400, body: { error: 'email is required' } };
+        return { status: 200, body: write(find('email', b.email), { ...(b.properties ?? {}), email: b.email }) };
+      }
+      return undefined;
+    },
+  ) as HubspotEmulator;
+  Object.assign(emulator, {
+    contacts,
+    rejectIds,
+    edit: (email: string, properties: Record<string, string>) => write(find('email', email), { ...properties, email }),
+    byEmail: (email: string) => find('email', email),
+  });
+  await emulator.listen(port);
+  return emulator;
+}

@@ -1,0 +1,47 @@
+import { dbEnv } from '@coldcopy/db/env';
+import { workerAppEnv } from '@coldcopy/queue-core/env';
+import { z } from 'zod';
+import { parseTokenKeys } from './crypto/token-cipher.js';
+
+/**
+ * The integration worker's env: its own variables below, merged by `workerAppEnv` with the
+ * runtime's (REDIS_URL, BULL_PREFIX, INTEGRATION_CONCURRENCY, …) and the database's; parsed once by
+ * runWorkerApp and read by the deploy generator. OAuth client secrets and the token keys are
+ * secrets: handed to the adapters, never logged.
+ */
+const int = (defaultValue: number, min = 1) => z.coerce.number().int().min(min).default(defaultValue);
+
+export const integrationWorkerEnv = {
+  ...dbEnv,
+
+  INTEGRATION_TOKEN_KEYS: z
+    .string()
+    .min(1)
+    .superRefine((raw, ctx) => {
+      try {
+        parseTokenKeys(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .meta({ description: 'AES-256-GCM keys of the stored OAuth tokens, `kid:base64(32 bytes)[,oldkid:…]`: the first encrypts, all decrypt (rotation)', secret: true }),
+  TOKEN_REFRESH_AHEAD_SECONDS: int(300, 0).meta({ description: 'refresh an access token this long before it expires (HubSpot: a 401 is not a refresh signal)' }),
+  TOKEN_REFRESH_LOCK_MS: int(15_000).meta({ description: 'how long one replica holds the refresh lock of a connection (single flight across replicas)' }),
+
+  HUBSPOT_BASE_URL: z.url().default('https://api.hubapi.com').meta({ description: 'HubSpot API base URL (the emulator in development)' }),
+  HUBSPOT_TOKEN_URL: z.url().default('https://api.hubapi.com/oauth/v3/token').meta({ description: 'HubSpot OAuth v3 token endpoint (v1 is removed on 2027-02-16)' }),
+  HUBSPOT_CLIENT_ID: z.string().min(1).optional().meta({ description: 'HubSpot public app client id; unset: HubSpot jobs fail permanently, naming it' }),
+  HUBSPOT_CLIENT_SECRET: z.string().min(1).optional().meta({ description: 'HubSpot public app client secret', secret: true }),
+  HUBSPOT_REQUESTS_PER_10S: int(100).meta({ description: 'requests per 10 s per portal, shared by all replicas (public apps: 110 per installing account; keep a margin)' }),
+  HUBSPOT_SEARCH_PER_SECOND: int(4).meta({ description: 'search requests per second per portal, shared by all replicas (HubSpot: 5)' }),
+  HUBSPOT_TEN_SECONDLY_WAIT_MS: int(10_000).meta({ description: 'wait after a 429 TEN_SECONDLY_ROLLING answer' }),
+
+  SYNC_LEASE_MS: int(120_000).meta({ description: 'lease of a sync state (one pull per workspace, provider and object at a time); renewed with every committed page' }),
+  SYNC_OVERLAP_MS: int(5_000, 0).meta({ description: 'timestamp cursors re-read this far back (late commits at the provider); duplicates are dropped by hash' }),
+  OUTBOX_MAX_ATTEMPTS: int(8).meta({ description: 'a row the provider refused this many times turns `failed`' }),
+  OUTBOX_RETRY_MS: int(300_000).meta({ description: 'first wait before a refused outbox row is tried again (doubles per attempt)' }),
+  PROVIDER_TIMEOUT_MS: int(30_000).meta({ description: 'per-request timeout of a provider call' }),
+  PROVIDER_WAIT_MAX_MS: int(15_000, 0).meta({ description: 'longest in-handler wait for a budget slot; longer waits retry the job later' }),
+};
+
+export const envSchema = workerAppEnv('integration', integrationWorkerEnv);

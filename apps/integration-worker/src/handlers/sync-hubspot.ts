@@ -1,0 +1,35 @@
+import { PermanentJobError, type syncHubspot } from '@coldcopy/queue-core';
+import type { Handler } from '@coldcopy/queue-core/runtime';
+import type { IntegrationDeps } from '../deps.js';
+import { HUBSPOT_CONTACT_MAPPING, type RecordMapping } from '../domain/field-mapping.js';
+import { drainHubspotOutbox, emptyCounts, pullHubspot, type SyncCounts } from '../sync/hubspot-sync.js';
+
+/** Object types with a mapping; the others are refused by name. */
+const MAPPINGS: Readonly<Record<string, RecordMapping>> = { contacts: HUBSPOT_CONTACT_MAPPING };
+
+/** sync-hubspot: drain the outbox (`outbox`) or pull through the cursor (`full`, `incremental`, `webhook`). */
+export const syncHubspotHandler: Handler<typeof syncHubspot, IntegrationDeps> = async (payload, ctx) => {
+  const { deps } = ctx;
+  const objectTypes = payload.objectTypes ?? Object.keys(MAPPINGS);
+  const unmapped = objectTypes.filter((t) => !MAPPINGS[t]);
+  if (unmapped.length) throw new PermanentJobError(`HubSpot ${unmapped.join(', ')} have no field mapping yet`);
+  const { connection, accessToken } = await deps.tokens.accessToken(payload.workspaceId, 'hubspot', ctx.signal);
+  const account = {
+    portalId: connection.portal_id ?? connection.id,
+    accessToken,
+    timeZone: typeof connection.settings.timeZone === 'string' ? connection.settings.timeZone : 'UTC',
+  };
+  const total: SyncCounts = emptyCounts();
+  let leaseHeld = false;
+  for (const objectType of objectTypes) {
+    const target = { objectType, mapping: MAPPINGS[objectType]!, owner: ctx.jobId };
+    const counts =
+      payload.mode === 'outbox'
+        ? await drainHubspotOutbox(deps, payload.workspaceId, account, target, ctx.signal)
+        : await pullHubspot(deps, payload.workspaceId, account, { ...target, full: payload.mode === 'full', ...(payload.since ? { since: new Date(payload.since) } : {}) }, ctx.signal);
+    if ('leaseHeld' in counts && counts.leaseHeld) leaseHeld = true;
+    for (const k of Object.keys(total) as Array<keyof SyncCounts>) total[k] += counts[k];
+  }
+  ctx.log.info('hubspot sync finished', { mode: payload.mode, ...total, leaseHeld });
+  return { ...total, ...(leaseHeld ? { leaseHeld } : {}) };
+};

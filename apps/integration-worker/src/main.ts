@@ -1,0 +1,15 @@
+import { runWorkerApp } from '@coldcopy/queue-core/runtime';
+import { closeDeps, createDeps } from './deps.js';
+import { envSchema } from './env.js';
+import { definitions, dispatchedHandlers } from './handlers/index.js';
+
+// The composition root: env → deps → worker → health server → signals (queue-core/src/runtime/app.ts).
+await runWorkerApp({
+  app: 'integration-worker',
+  queue: 'integration',
+  env: envSchema,
+  handlers: dispatchedHandlers,
+  definitions,
+  createDeps,
+  closeDeps,
+});

@@ -1,0 +1,178 @@
+import { Client } from '@hubspot/api-client';
+import { RetryAfterError } from '@coldcopy/queue-core';
+import { msUntilMidnight } from '../domain/time.js';
+import type { ProviderBudget } from './budgets.js';
+
+/**
+ * HubSpot CRM v3 through `@hubspot/api-client` (providers.md §7). Calls go through the SDK's
+ * `apiRequest` (auth, basePath, user agent), not its generated batch and search APIs, because the
+ * sync needs what those hide: the 207 multi-status `errors[]` next to `results[]`, the 429
+ * `policyName`, and the `X-HubSpot-RateLimit-*` headers that feed the shared budget. The SDK's own
+ * Bottleneck limiter and retries are off (`numberOfApiCallRetries: 0`, no `limiterOptions`): the
+ * budget is shared by every replica through Redis instead.
+ */
+export interface HubspotRecord {
+  readonly id: string;
+  readonly properties: Record<string, string | null>;
+  readonly updatedAt: string;
+}
+
+export interface HubspotUpsertInput {
+  /** the idProperty's value */
+  readonly id: string;
+  readonly idProperty: string;
+  readonly properties: Record<string, string>;
+}
+
+export interface HubspotRowError {
+  readonly message: string;
+  readonly category: string;
+  /** the idProperty values the error is about */
+  readonly ids: readonly string[];
+}
+
+export interface HubspotBatchResult {
+  readonly results: ReadonlyArray<HubspotRecord & { new: boolean }>;
+  readonly errors: readonly HubspotRowError[];
+}
+
+export interface HubspotSearchRequest {
+  /** lastmodifieddate >= since */
+  readonly since: Date;
+  readonly after?: string;
+  readonly limit: number;
+  readonly properties: readonly string[];
+  readonly modifiedProperty: string;
+}
+
+export interface HubspotSearchPage {
+  readonly total: number;
+  readonly results: readonly HubspotRecord[];
+  readonly after?: string;
+}
+
+export interface HubspotAccount {
+  readonly portalId: string;
+  readonly accessToken: string;
+  /** IANA zone of the portal (DAILY limit resets at its midnight) */
+  readonly timeZone: string;
+}
+
+export interface HubspotApi {
+  batchUpsert(account: HubspotAccount, objectType: string, inputs: readonly HubspotUpsertInput[], signal?: AbortSignal): Promise<HubspotBatchResult>;
+  search(account: HubspotAccount, objectType: string, request: HubspotSearchRequest, signal?: AbortSignal): Promise<HubspotSearchPage>;
+}
+
+/** A 429: `TEN_SECONDLY_ROLLING` waits about ten seconds, `DAILY` until the portal's midnight. */
+export class HubspotRateLimitError extends RetryAfterError {
+  override name = 'RetryAfterError';
+  constructor(
+    readonly policy: string,
+    retryAfterMs: number,
+  ) {
+    super(retryAfterMs, `HubSpot rate limit ${policy}: retry in ${retryAfterMs} ms`);
+  }
+}
+
+/** HubSpot refused the request itself (4xx other than 401/429): the batch is wrong, not the moment. */
+export class HubspotRequestError extends Error {
+  override name = 'HubspotRequestError';
+  constructor(
+    readonly status: number,
+    readonly category: string,
+    message: string,
+  ) {
+    super(`HubSpot ${status} ${category}: ${message}`);
+  }
+}
+
+/** 401: the token was refused (HubSpot: not a refresh signal; an uninstalled app shows up at the next refresh). */
+export class HubspotAuthError extends Error {
+  override name = 'HubspotAuthError';
+}
+
+export interface HubspotClientOptions {
+  readonly basePath: string;
+  readonly budget: ProviderBudget;
+  readonly timeoutMs: number;
+  readonly tenSecondlyWaitMs: number;
+  readonly now?: () => Date;
+}
+
+const num = (v: string | null) => (v === null ? NaN : Number(v));
+
+export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
+  const now = options.now ?? (() => new Date());
+
+  async function call(account: HubspotAccount, kind: 'hubspot' | 'hubspot-search', path: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; json: unknown }> {
+    const budgetKey = `hubspot:${account.portalId}`;
+    await options.budget.take(budgetKey, kind, signal);
+    // search has its own per-second limit, and both count against the ten-second one
+    if (kind === 'hubspot-search') await options.budget.take(budgetKey, 'hubspot', signal);
+    const client = new Client({ accessToken: account.accessToken, basePath: options.basePath, numberOfApiCallRetries: 0 });
+    const res = await withTimeout(client.apiRequest({ method: 'POST', path, body }), options.timeoutMs, signal);
+    const max = num(res.headers.get('x-hubspot-ratelimit-max'));
+    const remaining = num(res.headers.get('x-hubspot-ratelimit-remaining'));
+    const interval = num(res.headers.get('x-hubspot-ratelimit-interval-milliseconds'));
+    if (Number.isFinite(remaining)) await options.budget.observe(budgetKey, { remaining, max, intervalMs: interval });
+    const json = await res.json().catch(() => ({}));
+    if (res.status === 429) {
+      const policy = String((json as { policyName?: unknown }).policyName ?? 'TEN_SECONDLY_ROLLING');
+      const wait = policy === 'DAILY' ? msUntilMidnight(now(), account.timeZone) : options.tenSecondlyWaitMs;
+      await options.budget.hold(budgetKey, wait);
+      throw new HubspotRateLimitError(policy, wait);
+    }
+    if (res.status === 401) throw new HubspotAuthError('HubSpot refused the access token (401)');
+    if (res.status >= 500) throw new Error(`HubSpot ${res.status} on ${path}`);
+    if (res.status >= 400) {
+      const e = json as { category?: unknown; message?: unknown };
+      throw new HubspotRequestError(res.status, String(e.category ?? 'UNKNOWN'), String(e.message ?? '').slice(0, 300));
+    }
+    return { status: res.status, json };
+  }
+
+  return {
+    async batchUpsert(account, objectType, inputs, signal) {
+      const { json } = await call(account, 'hubspot', `/crm/v3/objects/${objectType}/batch/upsert`, { inputs }, signal);
+      const body = json as { results?: Array<HubspotRecord & { new?: boolean }>; errors?: Array<{ message?: string; category?: string; context?: { ids?: string[] } }> };
+      return {
+        results: (body.results ?? []).map((r) => ({ id: String(r.id), properties: r.properties ?? {}, updatedAt: String(r.updatedAt), new: r.new === true })),
+        errors: (body.errors ?? []).map((e) => ({ message: String(e.message ?? 'error'), category: String(e.category ?? 'UNKNOWN'), ids: (e.context?.ids ?? []).map(String) })),
+      };
+    },
+    async search(account, objectType, request, signal) {
+      const { json } = await call(
+        account,
+        'hubspot-search',
+        `/crm/v3/objects/${objectType}/search`,
+        {
+          filterGroups: [{ filters: [{ propertyName: request.modifiedProperty, operator: 'GTE', value: String(request.since.getTime()) }] }],
+          sorts: [{ propertyName: request.modifiedProperty, direction: 'ASCENDING' }],
+          properties: request.properties,
+          limit: request.limit,
+          ...(request.after ? { after: request.after } : {}),
+        },
+        signal,
+      );
+      const body = json as { total?: number; results?: HubspotRecord[]; paging?: { next?: { after?: string } } };
+      return {
+        total: Number(body.total ?? 0),
+        results: (body.results ?? []).map((r) => ({ id: String(r.id), properties: r.properties ?? {}, updatedAt: String(r.updatedAt) })),
+        ...(body.paging?.next?.after ? { after: String(body.paging.next.after) } : {}),
+      };
+    },
+  };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, signal?: AbortSignal): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stop = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`HubSpot request timed out after ${ms} ms`)), ms);
+    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+  try {
+    return await Promise.race([promise, stop]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { closePool, createPool, enqueueOutbox, loadDbEnv, type Pool, saveIntegrationConnection, withTransaction } from '@coldcopy/db';
+import type { AnyJobDefinition, JobInput } from '@coldcopy/queue-core';
+import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
+import { createSilentLogger, loadEnv, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
+import { createTestDatabase, deletePrefix, testPrefix, type TestDatabase, waitFor } from '@coldcopy/testing';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
+import { createTokenCipher, tokenBinding } from '../src/crypto/token-cipher.js';
+import { buildDeps, type IntegrationDeps, type IntegrationEnv } from '../src/deps.js';
+import { type HubspotEmulator, startHubspotEmulator } from '../src/emulators/hubspot-emulator.js';
+import { type OAuthEmulator, startOAuthEmulator } from '../src/emulators/oauth-emulator.js';
+import { envSchema } from '../src/env.js';
+import { definitions, dispatchedHandlers } from '../src/handlers/index.js';
+import { CLIENT_ID, CLIENT_SECRET, TEST_SIGNING_KEYS, TEST_TOKEN_KEYS } from './keys.js';
+
+export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KEYS });
+
+/**
+ * One test database, one OAuth and one HubSpot emulator per file; a Bull/Redis prefix per test.
+ * The deps are the real ones (env parsed by the app's schema, the SDK over a socket, Redis budgets
+ * and locks, Postgres), pointed at the emulators.
+ */
+export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: number; searchCap?: number; searchPerSecond?: number } } = {}) {
+  const state = {} as { db: TestDatabase; pool: Pool; oauth: OAuthEmulator; hubspot: HubspotEmulator; redis: Redis; producer: Producer; prefix: string; workers: Worker[]; redisClients: Redis[] };
+  beforeAll(async () => {
+    state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
+    state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '16' }));
+    state.oauth = await startOAuthEmulator({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+    state.hubspot = await startHubspotEmulator({ oauth: state.oauth, perTenSeconds: 1000, searchPerSecond: 100, ...options.hubspot });
+    state.redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
+  });
+  afterAll(async () => {
+    await state.hubspot?.close();
+    await state.oauth?.close();
+    await state.redis?.quit();
+    if (state.pool) await closePool(state.pool);
+    await state.db?.drop();
+  });
+  beforeEach(async () => {
+    state.prefix = testPrefix();
+    state.workers = [];
+    state.redisClients = [];
+    state.producer = new Producer({ redisUrl: inject('redisUrl'), prefix: state.prefix, security: testSecurity() });
+    for (const e of [state.oauth, state.hubspot]) {
+      e.requests.length = 0;
+      e.clearFaults();
+    }
+  });
+  afterEach(async () => {
+    for (const w of state.workers) await w.close(5000);
+    for (const r of state.redisClients) r.disconnect();
+    await state.producer?.close();
+    await deletePrefix(inject('redisUrl'), state.prefix);
+  });
+
+  /** The app's env as a deployment would set it, pointed at the emulators; `over` replaces any variable. */
+  function env(over: Record<string, string> = {}): IntegrationEnv {
+    return loadEnv(envSchema, {
+      REDIS_URL: inject('redisUrl'),
+      BULL_PREFIX: state.prefix,
+      DATABASE_URL: state.db.url,
+      INTEGRATION_TOKEN_KEYS: TEST_TOKEN_KEYS,
+      HUBSPOT_BASE_URL: state.hubspot.url,
+      HUBSPOT_TOKEN_URL: `${state.oauth.url}/oauth/v3/token`,
+      HUBSPOT_CLIENT_ID: CLIENT_ID,
+      HUBSPOT_CLIENT_SECRET: CLIENT_SECRET,
+      HUBSPOT_TEN_SECONDLY_WAIT_MS: '300',
+      OUTBOX_RETRY_MS: '200',
+      SYNC_LEASE_MS: '30000',
+      ...over,
+    }) as IntegrationEnv;
+  }
+
+  /** Real deps on their own Redis connection (one per simulated replica). */
+  function deps(over: Record<string, string> = {}): IntegrationDeps {
+    const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
+    state.redisClients.push(redis);
+    return buildDeps({ pool: state.pool, redis, prefix: `${state.prefix}:integration`, env: env(over) });
+  }
+
+  async function worker(d: IntegrationDeps, concurrency = 5): Promise<Worker> {
+    const w = await startWorker({
+      queue: 'integration',
+      handlers: dispatchedHandlers,
+      definitions,
+      deps: d,
+      logger: createSilentLogger(),
+      redisUrl: inject('redisUrl'),
+      prefix: state.prefix,
+      security: testSecurity(),
+      deadLetters: false,
+      concurrency,
+      locks: { lockDuration: 10_000, stalledInterval: 5000 },
+    });
+    state.workers.push(w);
+    return w;
+  }
+
+  /** Enqueues through the real producer and waits for the final state (retries included). */
+  async function run<J extends AnyJobDefinition>(w: Worker, def: J, input: JobInput<J>) {
+    const { id } = await state.producer.enqueue(def, input);
+    return settle(w, id);
+  }
+
+  async function settle(w: Worker, id: string) {
+    return waitFor(
+      async () => {
+        const job = await w.bull.getJob(id);
+        const s = await job?.getState();
+        if (s !== 'completed' && s !== 'failed') return false;
+        return { state: s, value: job!.returnvalue as Record<string, unknown>, reason: job!.failedReason ?? '', attempts: job!.attemptsMade };
+      },
+      { timeoutMs: 120_000, intervalMs: 100, what: `job ${id} settled` },
+    );
+  }
+
+  /** A workspace with a HubSpot connection (tokens granted by the OAuth emulator, stored encrypted) and `n` leads in the outbox. */
+  async function seed(opts: { leads?: number; portal?: string; expired?: boolean; timeZone?: string } = {}) {
+    const workspaceId = randomUUID();
+    const portal = opts.portal ?? `portal-${workspaceId.slice(0, 8)}`;
+    await state.pool.query(`INSERT INTO workspaces (id, name, slug, status) VALUES ($1, 'Sync Co', $2, 'active')`, [workspaceId, `ws-${workspaceId.slice(0, 8)}`]);
+    const grant = state.oauth.grant(portal);
+    if (opts.expired) state.oauth.expire(portal);
+    const cipher = createTokenCipher(TEST_TOKEN_KEYS);
+    const connectionId = randomUUID();
+    await state.pool.query(`INSERT INTO integration_connections (id, workspace_id, provider) VALUES ($1, $2, 'hubspot')`, [connectionId, workspaceId]);
+    await saveIntegrationConnection(state.pool, workspaceId, {
+      provider: 'hubspot',
+      portalId: portal,
+      settings: { timeZone: opts.timeZone ?? 'UTC' },
+      tokens: {
+        accessToken: cipher.encrypt(grant.accessToken, tokenBinding('integration_connections', connectionId, 'access')),
+        refreshToken: cipher.encrypt(grant.refreshToken, tokenBinding('integration_connections', connectionId, 'refresh')),
+        keyId: cipher.currentKeyId,
+        expiresAt: new Date(Date.now() + (opts.expired ? -60_000 : grant.expiresIn * 1000)),
+      },
+    });
+    const n = opts.leads ?? 0;
+    const leads = Array.from({ length: n }, (_, i) => ({ id: randomUUID(), email: `lead${i}.${workspaceId.slice(0, 6)}@acme.com`, first: `First${i}`, last: `Last${i}` }));
+    if (n) {
+      await withTransaction(state.pool, async (tx) => {
+        await tx.query(
+          `INSERT INTO leads (id, workspace_id, email, first_name, last_name, company)
+           SELECT id, $1, email, f, l, 'Acme' FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS t(id, email, f, l)`,
+          [workspaceId, leads.map((l) => l.id), leads.map((l) => l.email), leads.map((l) => l.first), leads.map((l) => l.last)],
+        );
+        await enqueueOutbox(tx, workspaceId, { provider: 'hubspot', objectType: 'contacts', operation: 'upsert', localIds: leads.map((l) => l.id) });
+      });
+    }
+    return { workspaceId, portal, grant, connectionId, leads };
+  }
+
+  return Object.assign(state, { env, deps, worker, run, settle, seed });
+}
