@@ -26,16 +26,17 @@ describe('sync-hubspot', () => {
     const first = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot() });
     expect(first.state).toBe('completed');
     expect(first.attempts).toBe(1); // the 429 cost one attempt, retried after the ten-second wait
-    expect(first.value).toMatchObject({ succeeded: N - 2, failed: 2 });
+    expect(first).toMatchObject({ state: 'completed', value: { succeeded: N - 2, failed: 2 } });
     // the two refused rows wait (OUTBOX_RETRY_MS) and are pushed by the next drain
     await new Promise((r) => setTimeout(r, 300));
     const retry = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot() });
-    expect(retry.value).toMatchObject({ succeeded: 2, failed: 0, retried: 2 });
+    expect(retry).toMatchObject({ state: 'completed', value: { succeeded: 2, failed: 0, retried: 2 } });
 
     const calls = h.hubspot.log('batch-upsert');
     const forced429 = calls.filter((c) => c.status === 429).length;
     expect(forced429).toBe(1);
-    expect(calls.filter((c) => c.status === 207)).toHaveLength(2); // the two refused rows sit in different batches
+    // the two refused rows sit in one or two batches (claim order is by row id)
+    expect([1, 2]).toContain(calls.filter((c) => c.status === 207).length);
     expect(calls.filter((c) => ok(c.status))).toHaveLength(50 + 1); // 50 batches + the batch of the 2 refused rows
     expect(calls).toHaveLength(50 + forced429 + 1);
     expect(h.hubspot.contacts.size).toBe(N);
@@ -47,28 +48,28 @@ describe('sync-hubspot', () => {
     h.hubspot.requests.length = 0;
     await enqueueOutbox(h.pool, workspaceId, { provider: 'hubspot', objectType: 'contacts', operation: 'upsert', localIds: leads.map((l) => l.id) });
     const second = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot() });
-    expect(second.value).toMatchObject({ processed: N, succeeded: 0, unchanged: N });
+    expect(second).toMatchObject({ state: 'completed', value: { processed: N, succeeded: 0, unchanged: N } });
     expect(h.hubspot.log('batch-upsert')).toHaveLength(0);
 
     // first pull: everything HubSpot holds is our own push (echo) → nothing applied
     const pull1 = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'incremental', windowSlot: slot() });
-    expect(pull1.value).toMatchObject({ processed: N, succeeded: 0, unchanged: N });
+    expect(pull1).toMatchObject({ state: 'completed', value: { processed: N, succeeded: 0, unchanged: N } });
 
     // a change made in HubSpot comes back once …
     const target = leads[42]!;
     h.hubspot.edit(target.email, { firstname: 'Augusta', phone: '+44 20 7946 0000' });
     const pull2 = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'incremental', windowSlot: slot() });
-    expect(pull2.value).toMatchObject({ succeeded: 1 });
+    expect(pull2).toMatchObject({ state: 'completed', value: { succeeded: 1 } });
     const lead = (await h.pool.query(`SELECT first_name, phone FROM leads WHERE id = $1`, [target.id])).rows[0];
     expect(lead).toEqual({ first_name: 'Augusta', phone: '+44 20 7946 0000' });
     // … the overlap re-reads it, and it is not applied twice
     const pull3 = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'incremental', windowSlot: slot() });
-    expect(pull3.value).toMatchObject({ succeeded: 0 });
+    expect(pull3).toMatchObject({ state: 'completed', value: { succeeded: 0 } });
     // … and it is not echoed back: the lead queued for push is settled without a write
     h.hubspot.requests.length = 0;
     await enqueueOutbox(h.pool, workspaceId, { provider: 'hubspot', objectType: 'contacts', operation: 'upsert', localIds: [target.id] });
     const echo = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot() });
-    expect(echo.value).toMatchObject({ processed: 1, succeeded: 0, unchanged: 1 });
+    expect(echo).toMatchObject({ state: 'completed', value: { processed: 1, succeeded: 0, unchanged: 1 } });
     expect(h.hubspot.log('batch-upsert')).toHaveLength(0);
 
     // a local change is pushed (one call), and its echo on the next pull is skipped
@@ -78,7 +79,7 @@ describe('sync-hubspot', () => {
     expect(h.hubspot.log('batch-upsert')).toHaveLength(1);
     expect(h.hubspot.byEmail(target.email)!.properties.jobtitle).toBe('CTO');
     const pull4 = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'incremental', windowSlot: slot() });
-    expect(pull4.value).toMatchObject({ succeeded: 0 });
+    expect(pull4).toMatchObject({ state: 'completed', value: { succeeded: 0 } });
   }, 300_000);
 
   it('re-windows a pull at the search cap and commits the cursor page by page', async () => {
@@ -90,7 +91,7 @@ describe('sync-hubspot', () => {
       const w = await h.worker({ ...d, config: { ...d.config, hubspot: { ...d.config.hubspot, searchCap: 500 } } }, 1);
       const pull = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'full', windowSlot: slot() });
       expect(pull.state).toBe('completed');
-      expect(pull.value).toMatchObject({ succeeded: 1200 });
+      expect(pull).toMatchObject({ state: 'completed', value: { succeeded: 1200 } });
       // no query paged past the cap (the emulator answers 400 there)
       expect(capped.log('search').every((r) => r.status === 200)).toBe(true);
       const leads = (await h.pool.query(`SELECT count(*)::int AS n FROM leads WHERE workspace_id = $1`, [workspaceId])).rows[0].n;
