@@ -24,6 +24,15 @@ const deps: AnalyticsDeps = {
   now: () => new Date(),
 };
 const ctx = createFakeJobContext(deps, { jobId: 'bench' });
+
+// peak RSS sampled every 25 ms, with the heap / external split at that moment (where the memory is)
+const baselineRss = process.memoryUsage.rss();
+let peak = process.memoryUsage();
+const sampler = setInterval(() => {
+  const m = process.memoryUsage();
+  if (m.rss > peak.rss) peak = m;
+}, 25);
+const mb = (n: number) => Math.round(n / 1024 / 1024);
 const started = performance.now();
 const cpu0 = process.cpuUsage();
 const result = (await exportDataHandler(
@@ -31,6 +40,7 @@ const result = (await exportDataHandler(
   ctx,
 )) as ExportDataResult;
 const ms = performance.now() - started;
+clearInterval(sampler);
 const cpu = process.cpuUsage(cpu0);
 process.stdout.write(
   `${JSON.stringify({
@@ -39,7 +49,10 @@ process.stdout.write(
     bytes: result.fileSize,
     seconds: ms / 1000,
     rowsPerSecond: Math.round(result.rowCount / (ms / 1000)),
-    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    peakRssMb: mb(peak.rss),
+    maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    baselineRssMb: mb(baselineRss),
+    atPeak: { heapUsedMb: mb(peak.heapUsed), heapTotalMb: mb(peak.heapTotal), externalMb: mb(peak.external), arrayBuffersMb: mb(peak.arrayBuffers) },
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     objectKey: result.objectKey,
     sha256: result.sha256,

@@ -121,6 +121,17 @@ describe('S3 adapter', () => {
     expect(back).toBe(body.sha256());
   });
 
+  it('an exact multiple of the part size, and an empty body, store byte-identical objects', async () => {
+    const store = s3Store();
+    for (const bytes of [10 * 1024 * 1024, 0]) {
+      const key = exportObjectKey(WS, `exact-${bytes}`, 'bin');
+      const body = generated(bytes);
+      expect((await store.put(key, body.stream, { contentType: 'application/octet-stream' })).size).toBe(bytes);
+      expect(createHash('sha256').update(await readAll(await store.get(key))).digest('hex')).toBe(body.sha256());
+      expect((await store.head(key))?.size).toBe(bytes);
+    }
+  });
+
   it('signs a GET URL that downloads the private object without credentials', async () => {
     const store = s3Store();
     const key = exportObjectKey(WS, 'report', 'pdf');

@@ -1,8 +1,7 @@
 import { once } from 'node:events';
 import { Transform, Writable } from 'node:stream';
 import type { ExportColumn } from '@coldcopy/db';
-import { stringify } from 'csv-stringify';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 
 /** A row from the export cursor: text values (or null) in column order. */
 export type ExportRow = ReadonlyArray<string | null>;
@@ -13,57 +12,108 @@ export const CONTENT_TYPES = {
   xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
 } as const;
 
-/**
- * CSV per RFC 4180: header row, CRLF line ends, fields quoted when they hold a comma, a quote or
- * a line break (csv-stringify quotes only its own record delimiter by default, so bare CR/LF are
- * matched explicitly). NULL and empty both become an empty field.
- */
-export function csvFormatter(columns: readonly ExportColumn[]): Transform {
-  return stringify({
-    header: true,
-    columns: columns.map((c) => c.header),
-    record_delimiter: 'windows',
-    quoted_match: /[\r\n]/,
-  });
-}
+const LF = 0x0a;
+const QUOTE = 0x22;
+const CRLF = Buffer.from('\r\n');
+
+/** A byte transform that also counts the records it has passed on. */
+export type CountingTransform = Transform & { readonly records: number };
 
 /**
- * A streamed JSON array: `[`, one object per row (keys are the field names), `]`. The key part of
- * each member is serialised once; for raw rows (Postgres-rendered JSON documents) the text is
- * written as it is.
+ * CSV per RFC 4180 from Postgres's COPY CSV output (header row, fields quoted when they hold a
+ * comma, a quote or a line break, quotes doubled): every record end becomes CRLF, line breaks
+ * inside quoted fields stay as they are. Works on bytes as they come (a chunk may end anywhere,
+ * even inside a quoted field); counts the records after the header.
  */
-export function jsonFormatter(columns: readonly ExportColumn[], raw: boolean): Transform {
-  const keys = columns.map((c, i) => `${i === 0 ? '{' : ','}${JSON.stringify(c.field)}:`);
-  let first = true;
-  return new Transform({
-    writableObjectMode: true,
-    transform(row: ExportRow, _enc, done) {
-      let out = first ? '[\n' : ',\n';
-      first = false;
-      if (raw) out += row[0] ?? 'null';
-      else {
-        for (let i = 0; i < keys.length; i++) {
-          const v = row[i];
-          out += keys[i] + (v === null || v === undefined ? 'null' : JSON.stringify(v));
-        }
-        out += '}';
+export function csvFromCopy(): CountingTransform {
+  let quoted = false;
+  let lines = 0;
+  const ends: number[] = [];
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      ends.length = 0;
+      for (let i = 0; i < chunk.length; i++) {
+        const b = chunk[i];
+        if (b === QUOTE) quoted = !quoted; // a doubled quote toggles twice
+        else if (b === LF && !quoted) ends.push(i);
       }
+      if (ends.length === 0) return done(null, chunk);
+      const out = Buffer.allocUnsafe(chunk.length + ends.length);
+      let from = 0;
+      let at = 0;
+      for (const e of ends) {
+        at += chunk.copy(out, at, from, e);
+        out[at++] = 0x0d;
+        out[at++] = LF;
+        from = e + 1;
+      }
+      chunk.copy(out, at, from);
+      lines += ends.length;
       done(null, out);
     },
+  });
+  return Object.defineProperty(t, 'records', { get: () => Math.max(0, lines - 1) }) as CountingTransform;
+}
+
+const OPEN = Buffer.from('[\n');
+const SEPARATOR = Buffer.from(',\n');
+const CLOSE = Buffer.from('\n]\n');
+const EMPTY = Buffer.from('[]\n');
+
+/**
+ * A streamed JSON array from one JSON document per line (openExportCopy's `json`): `[`, the
+ * documents separated by `,` and a line break, `]`. A separator is written only when the next
+ * document starts, so the array closes correctly wherever the chunks end.
+ */
+export function jsonArrayFromLines(): CountingTransform {
+  let started = false;
+  let pending = false; // a document ended; the separator waits for the next one
+  let records = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const parts: Buffer[] = [];
+      let from = 0;
+      while (from < chunk.length) {
+        const e = chunk.indexOf(LF, from);
+        const end = e === -1 ? chunk.length : e;
+        if (end > from) {
+          if (!started) parts.push(OPEN);
+          else if (pending) parts.push(SEPARATOR);
+          started = true;
+          pending = false;
+          parts.push(chunk.subarray(from, end));
+        }
+        if (e === -1) break;
+        pending = true;
+        records++;
+        from = e + 1;
+      }
+      if (parts.length === 0) return done();
+      done(null, parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    },
     flush(done) {
-      done(null, first ? '[]\n' : '\n]\n');
+      done(null, started ? CLOSE : EMPTY);
     },
   });
+  return Object.defineProperty(t, 'records', { get: () => records }) as CountingTransform;
 }
 
 /**
  * XLSX through exceljs's streaming WorkbookWriter (no shared strings, no styles: each row is
  * serialised once and zipped as it goes). A sheet holds at most `maxRowsPerSheet` rows including
- * its header; the next rows go to a new sheet. Back-pressure: a row is accepted only once `out`
- * (the byte stream towards the upload) has room.
+ * its header; the next rows go to a new sheet.
+ *
+ * Back-pressure: exceljs hands a sheet's XML to the zip (archiver) through a PassThrough without
+ * ever waiting for it (exceljs 4.4 StreamBuf ignores write()'s return value), so a fast cursor
+ * piles the whole sheet up in memory (about 1 GB for 1.2 M rows). A row is therefore accepted only
+ * once that PassThrough has drained, and `out` (the bytes towards the upload) has room: the zip
+ * reads at the upload's pace, the sheet waits for the zip, the cursor waits for the sheet.
  */
-export function xlsxSink(columns: readonly ExportColumn[], out: Writable, options: { maxRowsPerSheet: number; sheetName: string }): Writable {
+export async function xlsxSink(columns: readonly ExportColumn[], out: Writable, options: { maxRowsPerSheet: number; sheetName: string }): Promise<Writable> {
+  // loaded on the first XLSX export: exceljs is about 40 MB of RSS that CSV and JSON never need
+  const { default: ExcelJS } = await import('exceljs');
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: false, useSharedStrings: false, zip: { zlib: { level: 1 } } });
+  const stopped = new AbortController();
   let sheet: ExcelJS.Worksheet | undefined;
   let sheetRows = 0;
   let sheets = 0;
@@ -75,14 +125,15 @@ export function xlsxSink(columns: readonly ExportColumn[], out: Writable, option
     sheet.addRow(headers).commit();
     sheetRows = 1;
   };
-  return new Writable({
+  const sink = new Writable({
     objectMode: true,
     highWaterMark: 256,
     write(row: ExportRow, _enc, done) {
       if (!sheet || sheetRows >= options.maxRowsPerSheet) nextSheet();
       sheet!.addRow(row as (string | null)[]).commit();
       sheetRows++;
-      if (out.writableNeedDrain) once(out, 'drain').then(() => done(), done);
+      const full = [zipEntryInput(sheet!), out].find(needsDrain);
+      if (full) once(full, 'drain', { signal: stopped.signal }).then(() => done(), done);
       else done();
     },
     final(done) {
@@ -90,7 +141,27 @@ export function xlsxSink(columns: readonly ExportColumn[], out: Writable, option
       sheet!.commit();
       workbook.commit().then(() => done(), done);
     },
+    destroy(err, done) {
+      stopped.abort(err ?? new Error('xlsx sink destroyed'));
+      done(err);
+    },
   });
+  // the upload side failed (the byte cap, the storage): stop taking rows
+  out.once('error', (err) => sink.destroy(err));
+  return sink;
+}
+
+/**
+ * The PassThrough archiver reads a worksheet's XML from (exceljs 4.4 / archiver 5 internals,
+ * pinned in the catalog): a readable-stream 2 PassThrough, whose state is `_writableState`.
+ */
+function zipEntryInput(sheet: ExcelJS.Worksheet): Writable | undefined {
+  return (sheet as unknown as { stream?: { pipes?: Writable[] } }).stream?.pipes?.[0];
+}
+
+function needsDrain(stream: Writable | undefined): stream is Writable {
+  if (!stream) return false;
+  return stream.writableNeedDrain ?? (stream as unknown as { _writableState?: { needDrain?: boolean } })._writableState?.needDrain === true;
 }
 
 /** The 500 MB cap, checked on every chunk; the error is permanent (retrying makes the same file). */

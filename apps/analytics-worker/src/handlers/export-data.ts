@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   buildExportQuery,
@@ -9,6 +9,7 @@ import {
   getExportJob,
   insertAuditLog,
   insertGdprAuditLog,
+  openExportCopy,
   openExportCursor,
   setExportProgress,
 } from '@coldcopy/db';
@@ -16,7 +17,7 @@ import { type exportData, isPermanentError, PermanentJobError } from '@coldcopy/
 import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import { EXPORT_URL_TTL_SECONDS, exportObjectKey, GDPR_URL_TTL_SECONDS } from '@coldcopy/storage';
 import type { AnalyticsDeps } from '../deps.js';
-import { CONTENT_TYPES, csvFormatter, ExportTooLargeError, jsonFormatter, xlsxSink } from '../domain/export-formats.js';
+import { CONTENT_TYPES, csvFromCopy, ExportTooLargeError, jsonArrayFromLines, xlsxSink } from '../domain/export-formats.js';
 
 export interface ExportDataResult {
   readonly downloadUrl: string;
@@ -33,9 +34,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PROGRESS_EVERY_MS = 1000;
 
 /**
- * Streams an export from a server-side cursor through the format writer into the object store:
- * rows → CSV/JSON/XLSX → byte cap + SHA-256 → multipart upload, every stage with
- * back-pressure, so memory stays flat whatever the row count. The object key is fixed on the
+ * Streams an export into the object store, every stage with back-pressure, so memory stays flat
+ * whatever the row count: CSV and JSON are rendered by Postgres (COPY) and only framed here
+ * (CRLF record ends, the JSON array); XLSX reads rows from a server-side cursor into exceljs's
+ * streaming writer. Then the byte cap and SHA-256, then the multipart upload. The object key is fixed on the
  * export_jobs row by the first attempt: a retry or a restart after a crash discards the dead
  * upload and writes the same key again, and a completed export is never written twice.
  */
@@ -68,23 +70,7 @@ export const exportDataHandler: Handler<typeof exportData, AnalyticsDeps> = asyn
   let bytes = 0;
   try {
     const query = buildExportQuery(workspaceId, payload.type, payload.format, payload.fields, payload.filters);
-    const cursor = await openExportCursor(pool, query, { batchSize: config.exports.batchRows, statementTimeoutMs: config.exports.statementTimeoutMs });
     const hash = createHash('sha256');
-    let lastProgress = Date.now();
-    let progressWrite: Promise<unknown> = Promise.resolve();
-    // rows are counted as they flow (a listener, not another stream stage on the hot path)
-    cursor.rows.on('data', () => {
-      rowCount++;
-      if ((rowCount & 1023) !== 0 || Date.now() - lastProgress < PROGRESS_EVERY_MS) return;
-      lastProgress = Date.now();
-      const percent = cursor.total > 0 ? Math.min(99, Math.floor((rowCount / cursor.total) * 100)) : 0;
-      // not awaited per row: one write in flight at a time, chained
-      progressWrite = progressWrite.then(() =>
-        Promise.all([setExportProgress(pool, workspaceId, exportJobId, percent), ctx.progress({ percent, rows: rowCount, total: cursor.total })]).catch((err) =>
-          ctx.log.warn('progress not recorded', { err: (err as Error).message }),
-        ),
-      );
-    });
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
         bytes += chunk.length;
@@ -93,19 +79,53 @@ export const exportDataHandler: Handler<typeof exportData, AnalyticsDeps> = asyn
         done(null, chunk);
       },
     });
-    // the metered bytes are the upload's body
+    // the metered bytes are the upload's body; a failed upload stops the producer at once
     const upload = store.put(key, meter, {
       contentType: CONTENT_TYPES[payload.format],
       metadata: { 'export-job': exportJobId, workspace: workspaceId },
       signal: ctx.signal,
     });
-    upload.catch(() => {});
-    const produce =
-      payload.format === 'xlsx'
-        ? pipeline(cursor.rows, xlsxSink(query.columns, meter, { maxRowsPerSheet: config.exports.xlsxMaxRowsPerSheet, sheetName: payload.type }), { signal: ctx.signal })
-        : pipeline(cursor.rows, payload.format === 'csv' ? csvFormatter(query.columns) : jsonFormatter(query.columns, query.rawJson), meter, {
-            signal: ctx.signal,
-          });
+    upload.catch((err: Error) => meter.destroy(err));
+
+    // CSV and JSON: Postgres renders the bytes (COPY), no row becomes an object here;
+    // XLSX needs the values: a server-side cursor of rows
+    let source: Readable;
+    let counted: () => number;
+    let total: number;
+    let close: () => Promise<void>;
+    let produce: Promise<void>;
+    if (payload.format === 'xlsx') {
+      const sink = await xlsxSink(query.columns, meter, { maxRowsPerSheet: config.exports.xlsxMaxRowsPerSheet, sheetName: payload.type });
+      const cursor = await openExportCursor(pool, query, { batchSize: config.exports.batchRows, statementTimeoutMs: config.exports.statementTimeoutMs });
+      let rows = 0;
+      cursor.rows.on('data', () => rows++);
+      ({ total, close } = cursor);
+      source = cursor.rows;
+      counted = () => rows;
+      produce = pipeline(cursor.rows, sink, { signal: ctx.signal });
+    } else {
+      const copy = await openExportCopy(pool, query, payload.format, { statementTimeoutMs: config.exports.statementTimeoutMs });
+      const render = payload.format === 'csv' ? csvFromCopy() : jsonArrayFromLines();
+      ({ total, close } = copy);
+      source = render;
+      counted = () => render.records;
+      produce = pipeline(copy.bytes, render, meter, { signal: ctx.signal });
+    }
+
+    // progress: at most one UPDATE and one Redis write per PROGRESS_EVERY_MS, one in flight
+    let lastProgress = Date.now();
+    let progressWrite: Promise<unknown> = Promise.resolve();
+    source.on('data', () => {
+      if (Date.now() - lastProgress < PROGRESS_EVERY_MS) return;
+      lastProgress = Date.now();
+      const rows = counted();
+      const percent = total > 0 ? Math.min(99, Math.floor((rows / total) * 100)) : 0;
+      progressWrite = progressWrite.then(() =>
+        Promise.all([setExportProgress(pool, workspaceId, exportJobId, percent), ctx.progress({ percent, rows, total })]).catch((err) =>
+          ctx.log.warn('progress not recorded', { err: (err as Error).message }),
+        ),
+      );
+    });
     try {
       await produce;
     } catch (err) {
@@ -113,7 +133,8 @@ export const exportDataHandler: Handler<typeof exportData, AnalyticsDeps> = asyn
       await upload.catch(() => {});
       throw err;
     } finally {
-      await cursor.close();
+      rowCount = counted();
+      await close();
       await progressWrite;
     }
     const stored = await upload;

@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import QueryStream from 'pg-query-stream';
 import { RecordNotFoundError, TenancyError } from '../errors.js';
 import type { Pool, PoolClient, Queryable } from '../pool.js';
@@ -137,7 +139,10 @@ export class UnknownExportFieldError extends Error {
 
 export interface ExportQuery {
   readonly columns: readonly ExportColumn[];
+  /** `SELECT <the columns' sql> <body>` */
   readonly text: string;
+  /** everything after the select list: `FROM … WHERE … ORDER BY …` */
+  readonly body: string;
   /** the same rows counted, without rendering or ordering them (same parameters) */
   readonly countText: string;
   readonly values: unknown[];
@@ -176,11 +181,7 @@ export function buildExportQuery(workspaceId: string, type: ExportType, format: 
     const leads = param(filters.leadIds);
     if (format === 'json') {
       // domain.md §7: { lead, consent_records, enriched_data, campaign_history, email_events, exported_at, format_version }
-      return {
-        columns: [col('bundle', 'bundle')],
-        rawJson: true,
-        values,
-        text: `SELECT json_build_object(
+      const bundle = `json_build_object(
                  'lead', to_jsonb(t) - 'workspace_id',
                  'consent_records', coalesce((SELECT json_agg(to_jsonb(c) - 'workspace_id' ORDER BY c.created_at, c.id) FROM consent_records c WHERE c.lead_id = t.id AND c.workspace_id = $1), '[]'),
                  'enriched_data', coalesce((SELECT json_agg(to_jsonb(d) - 'workspace_id' ORDER BY d.created_at, d.id) FROM enriched_data d WHERE d.lead_id = t.id AND d.workspace_id = $1), '[]'),
@@ -189,8 +190,14 @@ export function buildExportQuery(workspaceId: string, type: ExportType, format: 
                                                WHERE ce.lead_id = t.id AND ce.workspace_id = $1), '[]'),
                  'email_events', coalesce((SELECT json_agg(to_jsonb(e) - 'workspace_id' ORDER BY e.created_at, e.id) FROM email_events e WHERE e.lead_id = t.id AND e.workspace_id = $1), '[]'),
                  'exported_at', now(),
-                 'format_version', '1.0')::text AS bundle
-               FROM leads t WHERE t.workspace_id = $1 AND t.id = ANY(${leads}::uuid[]) ORDER BY t.id`,
+                 'format_version', '1.0')::text`;
+      const body = `FROM leads t WHERE t.workspace_id = $1 AND t.id = ANY(${leads}::uuid[]) ORDER BY t.id`;
+      return {
+        columns: [col('bundle', bundle)],
+        rawJson: true,
+        values,
+        text: `SELECT ${bundle} ${body}`,
+        body,
         countText: `SELECT count(*) AS n FROM leads t WHERE t.workspace_id = $1 AND t.id = ANY(${leads}::uuid[])`,
       };
     }
@@ -204,11 +211,13 @@ export function buildExportQuery(workspaceId: string, type: ExportType, format: 
       section('campaign_email', 'campaign_emails'),
       section('email_event', 'email_events'),
     ].join('\nUNION ALL\n');
+    const body = `FROM (${union}) u ORDER BY lead_id, section, ts, record_id`;
     return {
       columns,
       rawJson: false,
       values,
-      text: `SELECT ${columns.map((c) => c.sql).join(', ')} FROM (${union}) u ORDER BY lead_id, section, ts, record_id`,
+      text: `SELECT ${columns.map((c) => c.sql).join(', ')} ${body}`,
+      body,
       countText: `SELECT count(*) AS n FROM (${union}) u`,
     };
   }
@@ -253,11 +262,13 @@ export function buildExportQuery(workspaceId: string, type: ExportType, format: 
       order = 't.day, t.campaign_id';
       break;
   }
+  const body = `FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order}`;
   return {
     columns,
     rawJson: false,
     values,
-    text: `SELECT ${columns.map((c) => c.sql).join(', ')} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order}`,
+    text: `SELECT ${columns.map((c) => c.sql).join(', ')} ${body}`,
+    body,
     // counting the rendered, ordered query would sort every row once more before the export starts
     countText: `SELECT count(*) AS n FROM ${from} WHERE ${where.join(' AND ')}`,
   };
@@ -273,23 +284,29 @@ export interface ExportCursor {
 }
 
 /**
- * A server-side cursor (pg-query-stream) over the query, in a read-only REPEATABLE READ
- * transaction so the count and the rows come from one snapshot. It reads `batchSize` rows per
- * round trip and only when the consumer asks for more (back-pressure down to the database).
+ * The export's snapshot: a read-only REPEATABLE READ transaction on its own connection, the rows
+ * counted in it (under `statementTimeoutMs`), then `open` starts the read of the rows. `close`
+ * commits and returns the connection; a read that did not end (failed, aborted, still running)
+ * destroys the connection instead, which also stops Postgres sending.
  */
-export async function openExportCursor(
+async function openSnapshot<S extends Readable>(
   pool: Pool,
   query: ExportQuery,
-  /** `statementTimeoutMs` bounds the count */
-  options: { readonly batchSize?: number; readonly statementTimeoutMs: number },
-): Promise<ExportCursor> {
+  statementTimeoutMs: number,
+  open: (client: PoolClient) => S,
+): Promise<{ total: number; stream: S; close(): Promise<void> }> {
   const client: PoolClient = await pool.connect();
   let closed = false;
-  const close = async (failed = false) => {
+  let stream: S | undefined;
+  const close = async () => {
     if (closed) return;
     closed = true;
+    if (stream && !stream.readableEnded) {
+      client.release(new Error('export read stopped before its end'));
+      return;
+    }
     try {
-      await client.query(failed ? 'ROLLBACK' : 'COMMIT');
+      await client.query('COMMIT');
       client.release();
     } catch (err) {
       client.release(err as Error); // a broken connection is not returned to the pool
@@ -297,20 +314,93 @@ export async function openExportCursor(
   };
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await client.query(`SELECT set_config('statement_timeout', $1, true)`, [String(options.statementTimeoutMs)]);
+    await client.query(`SELECT set_config('statement_timeout', $1, true)`, [String(statementTimeoutMs)]);
     const { rows } = await client.query<{ n: string }>(query.countText, query.values);
-    // Postgres counts a cursor's whole read as one statement (its fetches share one timer until
-    // the protocol's Sync, which pg-cursor sends only at the end), so a per-fetch limit does not
-    // exist: the read is bounded by the job's time budget instead, whose abort ends the stream.
+    // Postgres counts a cursor's or a COPY's whole read as one statement, so a per-fetch limit
+    // does not exist: the read is bounded by the job's time budget instead, whose abort ends it.
     await client.query(`SELECT set_config('statement_timeout', '0', true)`);
-    const batchSize = options.batchSize ?? 2000;
-    const stream = client.query(new QueryStream(query.text, query.values, { batchSize, highWaterMark: batchSize, rowMode: 'array' }));
-    stream.once('error', () => void close(true));
-    return { total: Number(rows[0]!.n), rows: stream, close: () => close(false) };
+    stream = open(client);
+    stream.once('error', () => void close());
+    return { total: Number(rows[0]!.n), stream, close };
   } catch (err) {
-    await close(true);
+    stream = undefined;
+    closed = true;
+    client.release(err as Error);
     throw err;
   }
+}
+
+/**
+ * A server-side cursor (pg-query-stream) over the query, in one snapshot with the count. It reads
+ * `batchSize` rows per round trip and only when the consumer asks for more (back-pressure down to
+ * the database). For the formats that need values (XLSX); CSV and JSON use openExportCopy.
+ */
+export async function openExportCursor(
+  pool: Pool,
+  query: ExportQuery,
+  /** `statementTimeoutMs` bounds the count */
+  options: { readonly batchSize?: number; readonly statementTimeoutMs: number },
+): Promise<ExportCursor> {
+  const batchSize = options.batchSize ?? 2000;
+  const { total, stream, close } = await openSnapshot(pool, query, options.statementTimeoutMs, (client) =>
+    client.query(new QueryStream(query.text, query.values, { batchSize, highWaterMark: batchSize, rowMode: 'array' })),
+  );
+  return { total, rows: stream, close };
+}
+
+export interface ExportCopy {
+  /** rows matched, counted in the same snapshot as the stream */
+  readonly total: number;
+  /**
+   * The export rendered by Postgres, as bytes. `csv`: RFC 4180 quoting with a header row of the
+   * column headers, LF line ends, NULL as an empty field and '' as `""`. `json`: one JSON object
+   * per line (keys are the field names, values JSON strings or null; for raw queries the document
+   * itself), no raw line breaks inside a line.
+   */
+  readonly bytes: Readable;
+  /** ends the transaction and returns the connection; call once the stream is done or failed */
+  close(): Promise<void>;
+}
+
+/**
+ * `COPY (query) TO STDOUT` in one snapshot with the count: Postgres renders every value and the
+ * stream carries its bytes as they come, read only as fast as the consumer takes them
+ * (pg-copy-streams stops reading the socket otherwise). No row ever becomes a JavaScript object,
+ * which keeps a million-row export cheap in CPU and garbage.
+ */
+export async function openExportCopy(pool: Pool, query: ExportQuery, format: 'csv' | 'json', options: { readonly statementTimeoutMs: number }): Promise<ExportCopy> {
+  const { total, stream, close } = await openSnapshot(pool, query, options.statementTimeoutMs, (client) =>
+    client.query(copyTo(exportCopySql(query, format), { highWaterMark: 64 * 1024 })),
+  );
+  return { total, bytes: stream, close };
+}
+
+/** The COPY statement of an export (exported for tests). COPY takes no bind parameters: the values are inlined as literals. */
+export function exportCopySql(query: ExportQuery, format: 'csv' | 'json'): string {
+  if (format === 'csv') {
+    const select = query.columns.map((c) => `${c.sql} AS ${pg.escapeIdentifier(c.header)}`).join(', ');
+    return `COPY (SELECT ${inlineValues(`${select} ${query.body}`, query.values)}) TO STDOUT WITH (FORMAT csv, HEADER true)`;
+  }
+  const line = query.rawJson
+    ? query.columns[0]!.sql
+    : `${query.columns
+        .map((c, i) => `${pg.escapeLiteral(`${i === 0 ? '{' : ','}${JSON.stringify(c.field)}:`)} || coalesce(to_json(${c.sql})::text, 'null')`)
+        .join(' || ')} || '}'`;
+  // CSV mode with a quote and a delimiter that JSON text never holds raw (to_json escapes every
+  // control character): each line is the document as it is, without text-mode backslash escaping
+  return `COPY (SELECT ${inlineValues(`${line} ${query.body}`, query.values)}) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')`;
+}
+
+/** `$n` → a literal of `values[n-1]` (strings, or arrays of strings as array literals; every use in the queries is cast). */
+function inlineValues(text: string, values: readonly unknown[]): string {
+  return text.replace(/\$(\d+)(?!\d)/g, (whole, n: string) => {
+    const i = Number(n) - 1;
+    if (i < 0 || i >= values.length) return whole;
+    const v = values[i];
+    if (typeof v === 'string') return pg.escapeLiteral(v);
+    if (Array.isArray(v)) return pg.escapeLiteral(`{${v.map((x) => `"${String(x).replace(/["\\]/g, '\\$&')}"`).join(',')}}`);
+    throw new TypeError(`export query parameter $${n} is a ${typeof v}`);
+  });
 }
 
 /** The export_jobs row of the workspace; TenancyError when it belongs to another one. */
