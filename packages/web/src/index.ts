@@ -14,4 +14,5 @@ export { createProducer, getProducer, Producer, type BulkItem, type EnqueuedJob,
 export { producerFromEnv } from './producer-from-env.js';
 export { readBoundedText, RequestBodyError } from './body.js';
 export { jobErrorResponse, readJsonBody, type JobErrorBody } from './responses.js';
+export { createHubspotWebhookHandler, hubspotSignatureV3, type HubspotWebhookHandlerOptions } from './hubspot-webhook.js';
 export { createSesWebhookHandler, type SesWebhookHandlerOptions } from './ses-webhook.js';
