@@ -98,6 +98,8 @@ ensure_pnpm() {
 # The Debian packages the tests use, as <binary>:<package> (README, "Tests"; the tests look the
 # binaries up with @coldcopy/testing's requireDebianBinary, and scripts/system-packages.test.ts
 # keeps the three in step). `npm run dev` needs the first two.
+# postgresql also brings pg_dump/pg_restore of the same major version (the maintenance worker's
+# backup tests): postgresql-<major> depends on postgresql-client-<major>, installed beside initdb.
 # shellcheck disable=SC2034 # read by scripts/test.sh
 TEST_PACKAGES=(
   redis-server:redis-server

@@ -16,6 +16,7 @@ import { defaultMaintenanceConfig } from '../src/config.js';
 import type { CleanupResult } from '../src/domain/cleanup.js';
 import { cleanupOldDataHandler } from '../src/handlers/cleanup-old-data.js';
 import { createMaintenanceMetrics } from '../src/providers/maintenance-metrics.js';
+import { createPgTools } from '../src/providers/pg-tools.js';
 import { probeWriterDuring, seedOldEvents } from '../test/lock-probe.js';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
@@ -40,6 +41,7 @@ try {
     pool,
     backupStore: createFakeObjectStore(),
     exportStore: createFakeObjectStore(),
+    backup: { databaseUrl: url, verifyDatabaseUrl: url, tools: createPgTools() },
     metrics: createMaintenanceMetrics(),
     config: defaultMaintenanceConfig,
     now: () => new Date(),

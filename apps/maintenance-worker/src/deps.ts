@@ -1,9 +1,23 @@
 import { closePool, createPool, dbConfig, type Pool } from '@coldcopy/db';
 import type { WorkerAppTools } from '@coldcopy/queue-core/runtime';
 import { createObjectStore, type ObjectStore } from '@coldcopy/storage';
+import { latestBackupTime } from './domain/backup.js';
 import type { MaintenanceConfig } from './config.js';
+import { parseBackupKey } from './domain/backup-crypto.js';
 import type { MaintenanceWorkerEnv } from './env.js';
 import { createMaintenanceMetrics, type MaintenanceMetrics } from './providers/maintenance-metrics.js';
+import { createPgTools, type PgTools } from './providers/pg-tools.js';
+
+export interface BackupSettings {
+  /** AES-256-GCM key; absent: backup-data fails permanently */
+  readonly key?: Buffer;
+  /** direct connection for pg_dump and its snapshot */
+  readonly databaseUrl: string;
+  /** where scratch databases for test restores are created */
+  readonly verifyDatabaseUrl: string;
+  readonly tools: PgTools;
+  readonly tmpDir?: string;
+}
 
 /** Everything the handlers use. Built here (the only file naming real SDKs) or from fakes in tests. */
 export interface MaintenanceDeps {
@@ -13,6 +27,7 @@ export interface MaintenanceDeps {
   readonly backupStore: ObjectStore;
   /** coldcopy-exports (STORAGE_BUCKET): expired GDPR export files are removed from it */
   readonly exportStore: ObjectStore;
+  readonly backup: BackupSettings;
   readonly metrics: MaintenanceMetrics;
   readonly config: MaintenanceConfig;
   readonly now: () => Date;
@@ -43,11 +58,24 @@ export async function createDeps(env: MaintenanceWorkerEnv, tools: WorkerAppTool
     pool,
     backupStore: backups.store,
     exportStore: exports.store,
+    backup: {
+      ...(env.BACKUP_ENCRYPTION_KEY ? { key: parseBackupKey(env.BACKUP_ENCRYPTION_KEY) } : {}),
+      databaseUrl: env.BACKUP_DATABASE_URL ?? env.DATABASE_URL,
+      verifyDatabaseUrl: env.BACKUP_VERIFY_DATABASE_URL ?? env.BACKUP_DATABASE_URL ?? env.DATABASE_URL,
+      tools: createPgTools(env.PG_BIN_DIR),
+      ...(env.BACKUP_TMP_DIR ? { tmpDir: env.BACKUP_TMP_DIR } : {}),
+    },
     metrics: createMaintenanceMetrics(tools.registry),
     config: maintenanceConfig(env),
     now: () => new Date(),
   };
   owned.set(deps, { pool, closers: [exports.close, backups.close] });
+  if (!deps.backup.key) tools.logger.warn('BACKUP_ENCRYPTION_KEY is not set: backup-data jobs will fail');
+  // the backup-missing alert reads this gauge: start from the newest stored backup, not from zero
+  await latestBackupTime(deps).then(
+    (at) => at && deps.metrics.backupSucceeded(at),
+    (err: Error) => tools.logger.warn('could not read the newest backup metadata', { error: err.message }),
+  );
   return deps;
 }
 

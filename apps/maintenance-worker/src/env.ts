@@ -20,6 +20,12 @@ export const maintenanceWorkerEnv = {
   ...storageEnv,
   BACKUP_BUCKET: bucket('coldcopy-backups').meta({ description: 'private bucket of backups and of audit-log archives written before their deletion' }),
 
+  BACKUP_ENCRYPTION_KEY: z.string().min(1).optional().meta({ description: 'backup-data: AES-256-GCM key, 32 bytes as base64 (`openssl rand -base64 32`); unset: backups fail permanently (never written unencrypted). Keep a copy outside the backups bucket', secret: true }),
+  BACKUP_DATABASE_URL: z.string().min(1).optional().meta({ description: 'backup-data: a direct (non-pooled) connection for pg_dump and its snapshot; default DATABASE_URL', secret: true }),
+  BACKUP_VERIFY_DATABASE_URL: z.string().min(1).optional().meta({ description: 'backup-data verify: a server where the role may CREATE DATABASE for the test restore (a scratch database, dropped after); default DATABASE_URL', secret: true }),
+  PG_BIN_DIR: z.string().min(1).optional().meta({ description: 'directory of pg_dump/pg_restore of the server\'s major version (Debian: /usr/lib/postgresql/<major>/bin); default: PATH, then the newest Debian installation' }),
+  BACKUP_TMP_DIR: z.string().min(1).optional().meta({ description: 'backup-data verify: where the downloaded and decrypted dump are kept during the restore (needs twice the backup size); default the OS temp directory' }),
+
   CLEANUP_STATEMENT_TIMEOUT_MS: int(15_000).meta({ description: 'cleanup-old-data: time limit of each batch statement' }),
   CLEANUP_LOCK_TIMEOUT_MS: int(100).meta({ description: 'cleanup-old-data: how long a batch waits for a lock before it gives up (a retry follows), so it never queues live writers behind it' }),
   CLEANUP_BATCH_PAUSE_MS: int(20, 0).meta({ description: 'cleanup-old-data: pause between two batches, leaving room for live traffic' }),

@@ -1,10 +1,13 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
 import { createFakeObjectStore } from '@coldcopy/storage';
-import { createFakeJobContext, createTestDatabase, type FakeJobContext, type TestDatabase } from '@coldcopy/testing';
+import { createFakeJobContext, createTestDatabase, type FakeJobContext, findBinary, postgresBinDirs, type TestDatabase } from '@coldcopy/testing';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { defaultMaintenanceConfig, type MaintenanceConfig } from '../src/config.js';
-import type { MaintenanceDeps } from '../src/deps.js';
+import type { BackupSettings, MaintenanceDeps } from '../src/deps.js';
+import { createPgTools } from '../src/providers/pg-tools.js';
 import { createMaintenanceMetrics } from '../src/providers/maintenance-metrics.js';
 
 /** One test database (a clone of the migrated template) per file; object stores are fakes with memory. */
@@ -19,13 +22,20 @@ export function useMaintenanceHarness() {
     await state.db?.drop();
   });
 
-  function deps(overrides: { config?: Partial<MaintenanceConfig>; now?: () => Date } = {}) {
+  function deps(overrides: { config?: Partial<MaintenanceConfig>; now?: () => Date; backup?: Partial<BackupSettings> } = {}) {
     const backupStore = createFakeObjectStore();
     const exportStore = createFakeObjectStore();
     const deps: MaintenanceDeps = {
       pool: state.pool,
       backupStore,
       exportStore,
+      backup: {
+        key: TEST_BACKUP_KEY,
+        databaseUrl: state.db.url,
+        verifyDatabaseUrl: state.db.url,
+        tools: createPgTools(testPgBinDir()),
+        ...overrides.backup,
+      },
       metrics: createMaintenanceMetrics(),
       config: { ...defaultMaintenanceConfig, cleanup: { ...defaultMaintenanceConfig.cleanup, batchPauseMs: 0 }, ...overrides.config },
       now: overrides.now ?? (() => new Date()),
@@ -33,6 +43,19 @@ export function useMaintenanceHarness() {
     return Object.assign(deps, { backupStore, exportStore });
   }
   return Object.assign(state, { deps });
+}
+
+export const TEST_BACKUP_KEY = randomBytes(32);
+
+/**
+ * pg_dump and pg_restore from the installation whose initdb runs the tests' private Postgres (the
+ * same major version; Debian's postgresql-<major> brings postgresql-client-<major> into the same
+ * directory). No fallback: a missing tool fails the test.
+ */
+export function testPgBinDir(): string {
+  const initdb = findBinary('initdb', postgresBinDirs());
+  if (!initdb) throw new Error('initdb not found (Debian package postgresql)');
+  return dirname(realpathSync(initdb));
 }
 
 /** A handler context without Bull (the recording fake of @coldcopy/testing); maintenance jobs have 1 attempt. */

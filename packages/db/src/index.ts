@@ -38,6 +38,7 @@ export * from './repositories/analytics-exports.js';
 export * from './repositories/analytics-reports.js';
 export * from './repositories/analytics-stats.js';
 export * from './repositories/analytics-views.js';
+export * from './repositories/backups.js';
 export * from './repositories/campaign-emails.js';
 export * from './repositories/campaign-tick.js';
 export * from './repositories/campaigns.js';

@@ -1,6 +1,7 @@
-import { cleanupOldData } from '@coldcopy/queue-core';
+import { backupData, cleanupOldData } from '@coldcopy/queue-core';
 import type { HandlersFor } from '@coldcopy/queue-core/runtime';
 import type { MaintenanceDeps } from '../deps.js';
+import { backupDataHandler } from './backup-data.js';
 import { cleanupOldDataHandler } from './cleanup-old-data.js';
 
 type MaintenanceHandlers = HandlersFor<'maintenance', MaintenanceDeps>;
@@ -11,6 +12,7 @@ type MaintenanceHandlers = HandlersFor<'maintenance', MaintenanceDeps>;
  */
 export const handlers = {
   'cleanup-old-data': cleanupOldDataHandler,
+  'backup-data': backupDataHandler,
 } satisfies Partial<MaintenanceHandlers>;
 
-export const definitions = [cleanupOldData];
+export const definitions = [cleanupOldData, backupData];

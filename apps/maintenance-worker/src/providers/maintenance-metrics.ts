@@ -1,4 +1,4 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 /**
  * The worker's own series (scraped from its health port), read by ops/prometheus/alerts.yml.
@@ -8,6 +8,10 @@ export interface MaintenanceMetrics {
   retentionRows(rule: string, table: string, action: string, rows: number): void;
   /** a retention rule that failed for a workspace or globally */
   cleanupError(rule: string): void;
+  /** a backup and its metadata were stored (also set at startup from the newest metadata) */
+  backupSucceeded(at: Date): void;
+  verifySucceeded(at: Date): void;
+  verifyFailed(): void;
 }
 
 export function createMaintenanceMetrics(registry?: Registry): MaintenanceMetrics {
@@ -24,7 +28,29 @@ export function createMaintenanceMetrics(registry?: Registry): MaintenanceMetric
     labelNames: ['rule'],
     registers,
   });
+  const backupAt = new Gauge({
+    name: 'coldcopy_backup_last_success_timestamp_seconds',
+    help: 'Unix time of the newest stored backup (backup-data), read from its metadata at startup',
+    registers,
+  });
+  const verifyAt = new Gauge({
+    name: 'coldcopy_backup_verify_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful backup verification (test restore)',
+    registers,
+  });
+  let latestBackup = 0;
+  const verifyFailures = new Counter({ name: 'coldcopy_backup_verify_failures_total', help: 'backup verifications that failed (checksum, decryption, restore or row counts)', registers });
   return {
+    backupSucceeded(at) {
+      latestBackup = Math.max(latestBackup, at.getTime() / 1000);
+      backupAt.set(latestBackup);
+    },
+    verifySucceeded(at) {
+      verifyAt.set(at.getTime() / 1000);
+    },
+    verifyFailed() {
+      verifyFailures.inc();
+    },
     retentionRows(rule, table, action, n) {
       if (n > 0) rows.inc({ rule, table, action }, n);
     },

@@ -83,10 +83,11 @@ export const optimizeImages = defineJob({
 export const backupData = defineJob({
   name: 'backup-data',
   queue: 'maintenance',
-  description: 'pg_dump the database, encrypt it, upload it with metadata and prune old backups',
+  description: 'pg_dump the database encrypted with metadata and prune old backups, or verify the newest by a test restore',
   scope: 'global',
   payload: {
-    kind: z.enum(['full', 'schema']),
+    /** `verify`: restore the newest full backup into a scratch database and compare row counts (weekly) */
+    kind: z.enum(['full', 'schema', 'verify']),
     /** `compliance` (kept 365 days) for the first backup of each month, else `standard` (30 days) */
     retentionCategory: z.enum(['standard', 'compliance']).default('standard'),
     /** UTC day of the backup: part of the key; absent for scheduled runs, whose Bull repeat job id is already unique per tick (schedules.ts) */

@@ -39,6 +39,7 @@ describe('schedules', () => {
       'partition-maintenance 30 2 * * *',
       'backup-data-monthly 0 3 1 * *',
       'backup-data-daily 0 3 2-31 * *',
+      'backup-verify 0 4 * * 0',
     ]);
     expect(QUEUE_NAMES.flatMap((q) => schedulesOn(q)).length).toBe(SCHEDULES.length);
   });

@@ -110,6 +110,12 @@ export const SCHEDULES: readonly Schedule[] = Object.freeze([
     data: { kind: 'full', retentionCategory: 'standard', requestedBy: 'system' },
     description: 'full encrypted backup, other days',
   }),
+  schedule(backupData, {
+    key: 'backup-verify',
+    cron: '0 4 * * 0',
+    data: { kind: 'verify', requestedBy: 'system' },
+    description: 'weekly: download the newest backup, check its checksum, decrypt it, restore it into a scratch database and compare row counts',
+  }),
   // email: the campaign tick (docs/schedules-and-retention.md), a fan-out; reconciled by the email worker
   schedule(sendBulkEmail, {
     key: 'campaign-tick',
