@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { EXPORT_COLUMNS, TenancyError } from '@coldcopy/db';
+import { EXPORT_COLUMNS, listUserNotices, TenancyError } from '@coldcopy/db';
 import { seedDemo } from '@coldcopy/db/seed';
 import ExcelJS from 'exceljs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -56,11 +56,18 @@ describe('export-data', () => {
     expect(job[0]).toEqual({ status: 'completed', progress: 100, row_count: result.rowCount, file_size: body.length, object_key: result.objectKey });
     const { rows: audit } = await h.pool.query(`SELECT action, changes FROM audit_logs WHERE workspace_id = $1 AND resource_id = $2`, [A, exportJobId]);
     expect(audit).toEqual([{ action: 'export.completed', changes: expect.objectContaining({ rows: result.rowCount, sha256: fromDatabase }) }]);
+    // the user notice (domain.md §5), written with the completion: no URL in it, the job named
+    const notices = await listUserNotices(h.pool, A, exportJobId);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatchObject({ kind: 'export.ready', severity: 'success', user_id: null, resource_type: 'export_job', dedupe_key: `export:${exportJobId}:ready` });
+    expect(notices[0]!.body).toContain(`email events export (CSV, ${result.rowCount.toLocaleString('en')} rows,`);
+    expect(notices[0]!.body).toContain(`Download it before ${result.expiresAt.slice(0, 16).replace('T', ' ')} UTC`);
+    expect(JSON.stringify(notices[0])).not.toMatch(/https?:|X-Amz/);
     expect(ctx.progressed.length).toBeGreaterThanOrEqual(0);
   });
 
   it('JSON of email_events is one streamed array with every row; a second run of a completed export writes nothing', async () => {
-    const { run } = await exportOf(A, 'email_events', 'json', { filters: { statuses: ['opened', 'clicked'] } });
+    const { run, exportJobId } = await exportOf(A, 'email_events', 'json', { filters: { statuses: ['opened', 'clicked'] } });
     const result = await run();
     const parsed = JSON.parse((await readObject(result.objectKey)).toString('utf8')) as Array<Record<string, unknown>>;
     const { rows } = await h.pool.query(`SELECT count(*)::int AS n FROM email_events WHERE workspace_id = $1 AND event_type IN ('opened', 'clicked')`, [A]);
@@ -72,6 +79,7 @@ describe('export-data', () => {
     const again = await run();
     expect(again.objectKey).toBe(result.objectKey);
     expect(await h.store.list(prefix)).toEqual([result.objectKey]);
+    expect((await listUserNotices(h.pool, A, exportJobId)).map((n) => n.kind)).toEqual(['export.ready']);
   });
 
   it('XLSX starts a new sheet when one is full, each with its header', async () => {
@@ -121,6 +129,9 @@ describe('export-data', () => {
     expect(new URL(result.downloadUrl).searchParams.get('X-Amz-Expires')).toBe('604800');
     const { rows: audit } = await h.pool.query('SELECT actor_user_id, actor_type, lead_id FROM gdpr_audit_logs WHERE resource_id = $1 ORDER BY lead_id', [exportJobId]);
     expect(audit).toEqual([...leadIds].sort().map((lead_id) => ({ actor_user_id: actor, actor_type: 'user', lead_id })));
+    const [notice] = await listUserNotices(h.pool, A, exportJobId);
+    expect(notice).toMatchObject({ kind: 'export.ready', user_id: actor });
+    expect(notice!.body).toMatch(/personal data \(GDPR\) export \(JSON, 2 rows, .*\(7 days\)/);
 
     const csv = await (await exportOf(A, 'gdpr', 'csv', { filters: { leadIds } })).run();
     const lines = (await readObject(csv.objectKey)).toString('utf8').trimEnd().split('\r\n');
@@ -140,5 +151,11 @@ describe('export-data', () => {
     expect(rows[0].status).toBe('failed');
     expect(rows[0].error).toMatch(/limit/);
     expect(await h.store.head(rows[0].object_key)).toBeNull();
+    const notices = await listUserNotices(h.pool, A, capped.exportJobId);
+    expect(notices).toMatchObject([{ kind: 'export.failed', severity: 'error', dedupe_key: `export:${capped.exportJobId}:failed` }]);
+    expect(notices[0]!.body).toBe('Your email events export (CSV) could not be created. export exceeds the 20 kB limit: narrow the filters or the fields.');
+    // nothing about another workspace's job reaches this workspace
+    expect(await listUserNotices(h.pool, A, foreign)).toEqual([]);
+    expect(await listUserNotices(h.pool, B, foreign)).toEqual([]);
   });
 });

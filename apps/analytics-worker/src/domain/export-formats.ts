@@ -55,41 +55,57 @@ export function csvFromCopy(): CountingTransform {
   return Object.defineProperty(t, 'records', { get: () => Math.max(0, lines - 1) }) as CountingTransform;
 }
 
-const OPEN = Buffer.from('[\n');
-const SEPARATOR = Buffer.from(',\n');
 const CLOSE = Buffer.from('\n]\n');
 const EMPTY = Buffer.from('[]\n');
 
 /**
  * A streamed JSON array from one JSON document per line (openExportCopy's `json`): `[`, the
  * documents separated by `,` and a line break, `]`. A separator is written only when the next
- * document starts, so the array closes correctly wherever the chunks end.
+ * document starts, so the array closes correctly wherever the chunks end. One output buffer per
+ * chunk, nothing per row.
  */
 export function jsonArrayFromLines(): CountingTransform {
   let started = false;
-  let pending = false; // a document ended; the separator waits for the next one
+  let pending = false; // a document ended; its separator waits for the next one
   let records = 0;
+  const starts: number[] = []; // where documents start in the chunk
+  const ends: number[] = []; // where they end (exclusive)
   const t = new Transform({
     transform(chunk: Buffer, _enc, done) {
-      const parts: Buffer[] = [];
-      let from = 0;
-      while (from < chunk.length) {
-        const e = chunk.indexOf(LF, from);
-        const end = e === -1 ? chunk.length : e;
+      starts.length = 0;
+      ends.length = 0;
+      for (let from = 0; from < chunk.length; ) {
+        const lf = chunk.indexOf(LF, from);
+        const end = lf === -1 ? chunk.length : lf;
         if (end > from) {
-          if (!started) parts.push(OPEN);
-          else if (pending) parts.push(SEPARATOR);
-          started = true;
-          pending = false;
-          parts.push(chunk.subarray(from, end));
+          starts.push(from);
+          ends.push(end);
         }
-        if (e === -1) break;
-        pending = true;
+        if (lf === -1) break;
         records++;
-        from = e + 1;
+        from = lf + 1;
       }
-      if (parts.length === 0) return done();
-      done(null, parts.length === 1 ? parts[0] : Buffer.concat(parts));
+      if (starts.length === 0) {
+        // only line ends: the documents before them are complete
+        if (chunk.length > 0) pending = true;
+        return done();
+      }
+      // each segment is preceded by `[\n`, `,\n` or nothing (a document continued from the last chunk)
+      let length = 0;
+      for (let i = 0; i < starts.length; i++) length += ends[i]! - starts[i]! + 2;
+      const out = Buffer.allocUnsafe(length);
+      let at = 0;
+      for (let i = 0; i < starts.length; i++) {
+        const continued = i === 0 && started && !pending && starts[0] === 0;
+        if (!continued) {
+          out[at++] = started ? 0x2c : 0x5b; // `,` or `[`
+          out[at++] = LF;
+        }
+        started = true;
+        at += chunk.copy(out, at, starts[i], ends[i]);
+        pending = ends[i]! < chunk.length; // a line end follows this segment
+      }
+      done(null, at === length ? out : out.subarray(0, at));
     },
     flush(done) {
       done(null, started ? CLOSE : EMPTY);
@@ -169,6 +185,6 @@ export class ExportTooLargeError extends Error {
   override name = 'ExportTooLargeError';
   readonly permanent = true;
   constructor(readonly maxBytes: number) {
-    super(`export exceeds the ${Math.round(maxBytes / 1024 / 1024)} MB limit: narrow the filters or the fields`);
+    super(`export exceeds the ${maxBytes >= 1024 * 1024 ? `${Math.round(maxBytes / 1024 / 1024)} MB` : `${Math.round(maxBytes / 1024)} kB`} limit: narrow the filters or the fields`);
   }
 }

@@ -9,14 +9,17 @@ import {
   getExportJob,
   insertAuditLog,
   insertGdprAuditLog,
+  insertUserNotice,
   openExportCopy,
   openExportCursor,
   setExportProgress,
+  withTransaction,
 } from '@coldcopy/db';
 import { type exportData, isPermanentError, PermanentJobError } from '@coldcopy/queue-core';
 import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import { EXPORT_URL_TTL_SECONDS, exportObjectKey, GDPR_URL_TTL_SECONDS } from '@coldcopy/storage';
 import type { AnalyticsDeps } from '../deps.js';
+import { exportFailedNotice, exportReadyNotice } from '../domain/export-notice.js';
 import { CONTENT_TYPES, csvFromCopy, ExportTooLargeError, jsonArrayFromLines, xlsxSink } from '../domain/export-formats.js';
 
 export interface ExportDataResult {
@@ -140,21 +143,32 @@ export const exportDataHandler: Handler<typeof exportData, AnalyticsDeps> = asyn
     const stored = await upload;
     const sha256 = hash.digest('hex');
     const expiresAt = new Date(now().getTime() + ttl * 1000);
-    await completeExportJob(pool, workspaceId, exportJobId, { rowCount, fileSize: stored.size, expiresAt });
     const actorUserId = payload.requestedBy && UUID.test(payload.requestedBy) ? payload.requestedBy : null;
     const details = { type: payload.type, format: payload.format, rows: rowCount, bytes: stored.size, sha256, object_key: key };
-    if (gdpr) {
-      await insertGdprAuditLog(pool, workspaceId, { actorUserId, action: 'gdpr_export_created', resourceType: 'export_job', resourceId: exportJobId, leadIds: payload.filters?.leadIds ?? [], details });
-    } else {
-      await insertAuditLog(pool, workspaceId, { actorUserId, action: 'export.completed', resourceType: 'export_job', resourceId: exportJobId, changes: details });
-    }
+    // the state, the audit row and the user's notice together, or none of them (a retry redoes all)
+    await withTransaction(pool, async (tx) => {
+      await completeExportJob(tx, workspaceId, exportJobId, { rowCount, fileSize: stored.size, expiresAt });
+      if (gdpr) {
+        await insertGdprAuditLog(tx, workspaceId, { actorUserId, action: 'gdpr_export_created', resourceType: 'export_job', resourceId: exportJobId, leadIds: payload.filters?.leadIds ?? [], details });
+      } else {
+        await insertAuditLog(tx, workspaceId, { actorUserId, action: 'export.completed', resourceType: 'export_job', resourceId: exportJobId, changes: details });
+      }
+      await insertUserNotice(tx, workspaceId, exportReadyNotice({ ...payload, requestedBy: row.requested_by ?? payload.requestedBy }, { rows: rowCount, bytes: stored.size, expiresAt }));
+    });
     metrics.exportFinished(payload.type, payload.format, 'completed', rowCount, stored.size);
     ctx.log.info('export stored', { key, rows: rowCount, bytes: stored.size });
     return finished(ctx, key, rowCount, stored.size, sha256, ttl);
   } catch (err) {
     metrics.exportFinished(payload.type, payload.format, 'failed', rowCount, bytes);
     const lastAttempt = isPermanentError(err) || ctx.attempt >= ctx.attempts;
-    if (lastAttempt) await failExportJob(pool, workspaceId, exportJobId, (err as Error).message).catch(() => {});
+    if (lastAttempt) {
+      // the failed state and the user's notice together; an export completed meanwhile stays so, without a notice
+      await withTransaction(pool, async (tx) => {
+        if (await failExportJob(tx, workspaceId, exportJobId, (err as Error).message)) {
+          await insertUserNotice(tx, workspaceId, exportFailedNotice({ ...payload, requestedBy: row.requested_by ?? payload.requestedBy }, err));
+        }
+      }).catch((e: Error) => ctx.log.warn('export failure not recorded', { err: e.message }));
+    }
     throw err;
   }
 };

@@ -459,13 +459,15 @@ export async function completeExportJob(
   );
 }
 
-export async function failExportJob(db: Queryable, workspaceId: string, exportJobId: string, error: string): Promise<void> {
+/** Marks the export failed unless it completed; true when it did mark it. */
+export async function failExportJob(db: Queryable, workspaceId: string, exportJobId: string, error: string): Promise<boolean> {
   assertWorkspaceId(workspaceId);
-  await db.query(`UPDATE export_jobs SET status = 'failed', error = $3 WHERE id = $1 AND workspace_id = $2 AND status <> 'completed'`, [
+  const { rowCount } = await db.query(`UPDATE export_jobs SET status = 'failed', error = $3 WHERE id = $1 AND workspace_id = $2 AND status <> 'completed'`, [
     exportJobId,
     workspaceId,
     error.slice(0, 2000),
   ]);
+  return rowCount === 1;
 }
 
 /** An audit row; `actorUserId` must be a user id (uuid) or null for the system. */
