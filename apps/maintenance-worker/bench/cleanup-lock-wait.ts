@@ -42,6 +42,8 @@ try {
     backupStore: createFakeObjectStore(),
     exportStore: createFakeObjectStore(),
     backup: { databaseUrl: url, verifyDatabaseUrl: url, tools: createPgTools() },
+    uploadStore: createFakeObjectStore(),
+    images: { bucket: 'coldcopy-uploads', maxBytes: 20 * 1024 * 1024, maxPixels: 50_000_000, webpQuality: 82 },
     metrics: createMaintenanceMetrics(),
     config: defaultMaintenanceConfig,
     now: () => new Date(),

@@ -2,6 +2,7 @@ import { closePool, createPool, dbConfig, type Pool } from '@coldcopy/db';
 import type { WorkerAppTools } from '@coldcopy/queue-core/runtime';
 import { createObjectStore, type ObjectStore } from '@coldcopy/storage';
 import { latestBackupTime } from './domain/backup.js';
+import { configureSharp } from './domain/image-variants.js';
 import type { MaintenanceConfig } from './config.js';
 import { parseBackupKey } from './domain/backup-crypto.js';
 import type { MaintenanceWorkerEnv } from './env.js';
@@ -28,6 +29,9 @@ export interface MaintenanceDeps {
   /** coldcopy-exports (STORAGE_BUCKET): expired GDPR export files are removed from it */
   readonly exportStore: ObjectStore;
   readonly backup: BackupSettings;
+  /** UPLOAD_BUCKET: originals and their WebP variants */
+  readonly uploadStore: ObjectStore;
+  readonly images: { readonly bucket: string; readonly maxBytes: number; readonly maxPixels: number; readonly webpQuality: number };
   readonly metrics: MaintenanceMetrics;
   readonly config: MaintenanceConfig;
   readonly now: () => Date;
@@ -53,6 +57,8 @@ export async function createDeps(env: MaintenanceWorkerEnv, tools: WorkerAppTool
   });
   const exports = createObjectStore(env);
   const backups = createObjectStore({ ...env, STORAGE_BUCKET: env.BACKUP_BUCKET });
+  const uploads = createObjectStore({ ...env, STORAGE_BUCKET: env.UPLOAD_BUCKET });
+  configureSharp();
   tools.logger.info('object storage', { exports: exports.store.location, backups: backups.store.location });
   const deps: MaintenanceDeps = {
     pool,
@@ -65,11 +71,13 @@ export async function createDeps(env: MaintenanceWorkerEnv, tools: WorkerAppTool
       tools: createPgTools(env.PG_BIN_DIR),
       ...(env.BACKUP_TMP_DIR ? { tmpDir: env.BACKUP_TMP_DIR } : {}),
     },
+    uploadStore: uploads.store,
+    images: { bucket: env.UPLOAD_BUCKET, maxBytes: env.IMAGE_MAX_BYTES, maxPixels: env.IMAGE_MAX_PIXELS, webpQuality: env.IMAGE_WEBP_QUALITY },
     metrics: createMaintenanceMetrics(tools.registry),
     config: maintenanceConfig(env),
     now: () => new Date(),
   };
-  owned.set(deps, { pool, closers: [exports.close, backups.close] });
+  owned.set(deps, { pool, closers: [exports.close, backups.close, uploads.close] });
   if (!deps.backup.key) tools.logger.warn('BACKUP_ENCRYPTION_KEY is not set: backup-data jobs will fail');
   // the backup-missing alert reads this gauge: start from the newest stored backup, not from zero
   await latestBackupTime(deps).then(

@@ -26,6 +26,11 @@ export const maintenanceWorkerEnv = {
   PG_BIN_DIR: z.string().min(1).optional().meta({ description: 'directory of pg_dump/pg_restore of the server\'s major version (Debian: /usr/lib/postgresql/<major>/bin); default: PATH, then the newest Debian installation' }),
   BACKUP_TMP_DIR: z.string().min(1).optional().meta({ description: 'backup-data verify: where the downloaded and decrypted dump are kept during the restore (needs twice the backup size); default the OS temp directory' }),
 
+  UPLOAD_BUCKET: bucket('coldcopy-uploads').meta({ description: 'optimize-images: the bucket of uploaded images; variants are written beside the originals' }),
+  IMAGE_MAX_BYTES: int(20 * 1024 * 1024).meta({ description: 'optimize-images: largest original read (bytes); larger ones are refused permanently' }),
+  IMAGE_MAX_PIXELS: int(50_000_000).meta({ description: 'optimize-images: largest width × height decoded, checked from the header first (decompression bombs are refused permanently)' }),
+  IMAGE_WEBP_QUALITY: z.coerce.number().int().min(1).max(100).default(82).meta({ description: 'optimize-images: WebP quality of the variants' }),
+
   CLEANUP_STATEMENT_TIMEOUT_MS: int(15_000).meta({ description: 'cleanup-old-data: time limit of each batch statement' }),
   CLEANUP_LOCK_TIMEOUT_MS: int(100).meta({ description: 'cleanup-old-data: how long a batch waits for a lock before it gives up (a retry follows), so it never queues live writers behind it' }),
   CLEANUP_BATCH_PAUSE_MS: int(20, 0).meta({ description: 'cleanup-old-data: pause between two batches, leaving room for live traffic' }),

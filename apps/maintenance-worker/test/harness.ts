@@ -25,6 +25,7 @@ export function useMaintenanceHarness() {
   function deps(overrides: { config?: Partial<MaintenanceConfig>; now?: () => Date; backup?: Partial<BackupSettings> } = {}) {
     const backupStore = createFakeObjectStore();
     const exportStore = createFakeObjectStore();
+    const uploadStore = createFakeObjectStore();
     const deps: MaintenanceDeps = {
       pool: state.pool,
       backupStore,
@@ -36,11 +37,13 @@ export function useMaintenanceHarness() {
         tools: createPgTools(testPgBinDir()),
         ...overrides.backup,
       },
+      uploadStore,
+      images: { bucket: 'coldcopy-uploads', maxBytes: 20 * 1024 * 1024, maxPixels: 50_000_000, webpQuality: 82 },
       metrics: createMaintenanceMetrics(),
       config: { ...defaultMaintenanceConfig, cleanup: { ...defaultMaintenanceConfig.cleanup, batchPauseMs: 0 }, ...overrides.config },
       now: overrides.now ?? (() => new Date()),
     };
-    return Object.assign(deps, { backupStore, exportStore });
+    return Object.assign(deps, { backupStore, exportStore, uploadStore });
   }
   return Object.assign(state, { deps });
 }

@@ -15,7 +15,8 @@ export type ScopedTable =
   | 'webhook_dedupe'
   | 'workspaces'
   | 'export_jobs'
-  | 'report_runs';
+  | 'report_runs'
+  | 'uploads';
 
 /**
  * An id from a job payload belongs to another workspace. Nothing was read or written. Never

@@ -52,6 +52,7 @@ export * from './repositories/mailboxes.js';
 export * from './repositories/sending.js';
 export * from './repositories/retention.js';
 export * from './repositories/suppression.js';
+export * from './repositories/uploads.js';
 export * from './repositories/user-notices.js';
 export * from './repositories/warmup.js';
 export * from './repositories/webhooks.js';

@@ -1,8 +1,9 @@
-import { backupData, cleanupOldData } from '@coldcopy/queue-core';
+import { backupData, cleanupOldData, optimizeImages } from '@coldcopy/queue-core';
 import type { HandlersFor } from '@coldcopy/queue-core/runtime';
 import type { MaintenanceDeps } from '../deps.js';
 import { backupDataHandler } from './backup-data.js';
 import { cleanupOldDataHandler } from './cleanup-old-data.js';
+import { optimizeImagesHandler } from './optimize-images.js';
 
 type MaintenanceHandlers = HandlersFor<'maintenance', MaintenanceDeps>;
 
@@ -13,6 +14,7 @@ type MaintenanceHandlers = HandlersFor<'maintenance', MaintenanceDeps>;
 export const handlers = {
   'cleanup-old-data': cleanupOldDataHandler,
   'backup-data': backupDataHandler,
+  'optimize-images': optimizeImagesHandler,
 } satisfies Partial<MaintenanceHandlers>;
 
-export const definitions = [cleanupOldData, backupData];
+export const definitions = [cleanupOldData, backupData, optimizeImages];
