@@ -114,11 +114,27 @@ export class Scaler {
       o.logger.info('autoscaler: app spec updated', { appId: o.appId, puts: result.puts, updated: result.updated, deploymentId: result.deploymentId });
       return finish(true);
     } catch (err) {
-      // not applied: forget the claim, so the next tick decides afresh
-      await o.lock.write(lease!, new Map(changes.map((d) => [d.component, keep(d)]))).catch(() => false);
+      // Did it go through? An update sent whose answer was lost may have been applied: ask once
+      // more. Applied: the claim stands. Not applied: forget the claim, so the next pass decides
+      // afresh. Unknown (the API does not answer): keep the claim, at worst one cooldown of delay.
+      const outcome = err instanceof ScaleRefused ? 'not_applied' : await this.outcome(changes);
+      if (outcome === 'applied') {
+        o.logger.warn('autoscaler: the update failed to answer but is in the app spec', { appId: o.appId, error: (err as Error).message });
+        return finish(true);
+      }
+      if (outcome === 'not_applied') await o.lock.write(lease!, new Map(changes.map((d) => [d.component, keep(d)]))).catch(() => false);
       const reason = err instanceof ScaleRefused ? err.reason : err instanceof DoApiError ? 'api_error' : 'network_error';
       o.logger.error('autoscaler: update not applied', { appId: o.appId, reason, error: (err as Error).message });
       return this.refuse(finish, reason);
+    }
+  }
+
+  private async outcome(changes: readonly ComponentDecision[]): Promise<'applied' | 'not_applied' | 'unknown'> {
+    try {
+      const app = await this.o.api.getApp(this.o.appId);
+      return changes.every((d) => instanceCount(app, d.component) === d.desired) ? 'applied' : 'not_applied';
+    } catch {
+      return 'unknown';
     }
   }
 

@@ -116,12 +116,12 @@ describe('the scaler against the Apps API emulator', () => {
   it('a 5xx on the update leaves the spec unchanged, and the update is retried from a fresh read', async () => {
     const a = await h().scaler({ attempts: 3 });
     await h().setBacklog('email', 5000, 2);
-    // every attempt fails: nothing applied, the spec is as it was, nothing claimed
+    // every attempt fails: nothing applied, the spec is as it was (one more read confirms it), nothing claimed
     h().emulator.inject({ method: 'PUT', status: 500, count: 3 });
     const failed = await a.scaler.tick();
     expect(failed).toMatchObject({ applied: false, notApplied: 'api_error' });
     expect(h().emulator.spec(APP_ID)).toEqual(appSpec());
-    expect(h().emulator.requests.map((r) => `${r.method} ${r.status}`)).toEqual(['GET 200', 'GET 200', 'PUT 500', 'GET 200', 'PUT 500', 'GET 200', 'PUT 500']);
+    expect(h().emulator.requests.map((r) => `${r.method} ${r.status}`)).toEqual(['GET 200', 'GET 200', 'PUT 500', 'GET 200', 'PUT 500', 'GET 200', 'PUT 500', 'GET 200']);
     // one failure then success: applied once, by the retry
     h().clock.t += 30_000;
     h().emulator.inject({ method: 'PUT', status: 503 });
@@ -140,6 +140,21 @@ describe('the scaler against the Apps API emulator', () => {
     expect(h().emulator.updates(APP_ID)).toHaveLength(1);
     expect(h().emulator.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
     expect(countsOf(h().emulator.spec(APP_ID))['email-worker']).toBe(3);
+  });
+
+  it('an update applied whose answers all failed is found applied by one more read: the claim stands, no second step within the cooldown', async () => {
+    const a = await h().scaler({ attempts: 3 });
+    await h().setBacklog('email', 5000);
+    // the PUT is applied but answers 502; the two reads of the retries fail; the check after them answers
+    h().emulator.inject({ method: 'PUT', status: 502, afterApply: true });
+    h().emulator.inject({ method: 'GET', status: 500, count: 2, skip: 2 });
+    expect(await a.scaler.tick()).toMatchObject({ applied: true });
+    expect(h().emulator.requests.map((r) => `${r.method} ${r.status}`)).toEqual(['GET 200', 'GET 200', 'PUT 502', 'GET 500', 'GET 500', 'GET 200']);
+    expect(countsOf(h().emulator.spec(APP_ID))['email-worker']).toBe(3);
+    // 30 s later the backlog is still high: the cooldown of that change holds
+    h().clock.t += 30_000;
+    expect((await a.scaler.tick()).decisions[0]).toMatchObject({ action: 'hold', reason: 'cooldown' });
+    expect(h().emulator.updates(APP_ID)).toHaveLength(1);
   });
 
   it('no update while a deployment is in progress; it goes through once the deployment is over', async () => {

@@ -27,6 +27,8 @@ export interface EmulatorFault {
   readonly count?: number;
   /** PUT only: apply the update, then answer the error (the caller cannot know it went through) */
   readonly afterApply?: boolean;
+  /** requests of the method let through before the fault starts (default 0) */
+  readonly skip?: number;
 }
 
 export interface EmulatorRequest {
@@ -100,7 +102,7 @@ export class DoAppsEmulator {
   }
 
   inject(fault: EmulatorFault): void {
-    this.faults.push({ count: 1, afterApply: false, ...fault });
+    this.faults.push({ count: 1, afterApply: false, skip: 0, ...fault });
   }
 
   /** Ends every deployment in progress now. */
@@ -209,6 +211,10 @@ export class DoAppsEmulator {
     const i = this.faults.findIndex((f) => f.method === method);
     if (i < 0) return undefined;
     const fault = this.faults[i]!;
+    if (fault.skip > 0) {
+      this.faults[i] = { ...fault, skip: fault.skip - 1 };
+      return undefined;
+    }
     if (fault.count <= 1) this.faults.splice(i, 1);
     else this.faults[i] = { ...fault, count: fault.count - 1 };
     return fault;
@@ -244,7 +250,7 @@ export class DoAppsEmulator {
     if (path === '/__emulator/faults' && method === 'POST') {
       try {
         const fault = JSON.parse(body) as EmulatorFault;
-        if ((fault.method !== 'GET' && fault.method !== 'PUT') || !Number.isInteger(fault.status)) throw new Error('expected {method: GET|PUT, status, count?, afterApply?}');
+        if ((fault.method !== 'GET' && fault.method !== 'PUT') || !Number.isInteger(fault.status)) throw new Error('expected {method: GET|PUT, status, count?, afterApply?, skip?}');
         this.inject(fault);
         return void send(res, 204, undefined);
       } catch (err) {
