@@ -4,6 +4,11 @@ import type { UnsubscribeConfig } from './domain/unsubscribe.js';
 export interface EmailConfig {
   /** a `sending` row older than this is an unknown outcome */
   readonly leaseMs: number;
+  /**
+   * The sender's own view of its lease ends this much earlier (measured on the monotonic clock
+   * from before the claim): a request is put on the wire only inside it (LEASE_SAFETY_MS).
+   */
+  readonly leaseSafetyMs?: number;
   /** unknown outcomes without an SES Send event after `windowMs`: review (failed_unknown) or resend once */
   readonly unknownOutcome: { readonly windowMs: number; readonly policy: 'review' | 'resend-once' };
   readonly sesThrottleRetryMs: number;

@@ -1,6 +1,6 @@
 import { SESClient } from '@aws-sdk/client-ses';
 import { closePool, createPool, dbConfig, type Pool } from '@coldcopy/db';
-import { ConfigError } from '@coldcopy/queue-core';
+import { ConfigError, QUEUES, sendEmail } from '@coldcopy/queue-core';
 import { createRateLimiter, RedisConnections, type WorkerAppTools } from '@coldcopy/queue-core/runtime';
 import type { EmailConfig } from './config.js';
 import type { EmailEnv } from './env.js';
@@ -9,6 +9,7 @@ import type { EmailStore } from './providers/email-store.js';
 import type { Alerter } from './providers/operations.js';
 import { createPgEmailStore } from './providers/pg-email-store.js';
 import { createRedisSendLimits } from './providers/redis-send-limits.js';
+import { createRedisOutcomeJournal, drainOutcomes, type OutcomeJournal } from './providers/outcome-journal.js';
 import type { SendLimits } from './providers/send-limits.js';
 import { createPgWebhookStore } from './providers/pg-webhook-store.js';
 import { type CampaignTickStore, createPgCampaignTickStore } from './providers/campaign-tick-store.js';
@@ -29,6 +30,8 @@ export interface EmailDeps {
   readonly warmups: WarmupStore;
   readonly sender: EmailSender;
   readonly limits: SendLimits;
+  /** send outcomes SES accepted that the ledger could not take yet (Postgres down) */
+  readonly outcomes: OutcomeJournal;
   readonly alerter: Alerter;
   readonly certificates: SnsCertificateFetcher;
   readonly confirmSubscription: SubscriptionConfirmer;
@@ -39,7 +42,20 @@ export interface EmailDeps {
 export type { EmailEnv };
 
 /** Resources createDeps opened, closed by closeDeps after the worker stopped. */
-const owned = new WeakMap<EmailDeps, { pool: Pool; limitsConnections: RedisConnections; ses: SESClient }>();
+const owned = new WeakMap<EmailDeps, { pool: Pool; limitsConnections: RedisConnections; ses: SESClient; drain?: NodeJS.Timeout }>();
+
+/** How often a replica applies kept send outcomes (outcome journal) to the ledger. */
+const OUTCOME_DRAIN_MS = 5000;
+
+/**
+ * The lease must outlast any attempt that is not frozen: the claim comes within the job's time
+ * budget and the request that follows is never aborted, so it lasts up to SES_TIMEOUT_MS more.
+ * A shorter lease lets a healthy slow attempt look abandoned (another attempt takes over).
+ */
+export function minimumSendLeaseMs(env: Pick<EmailEnv, 'SES_TIMEOUT_MS'>): number {
+  const budget = sendEmail.options.timeoutMs ?? QUEUES.email.defaults.timeoutMs;
+  return budget + env.SES_TIMEOUT_MS + 5000;
+}
 
 export function emailConfig(env: EmailEnv): EmailConfig {
   return {
@@ -83,8 +99,11 @@ async function snsCertificates(env: EmailEnv): Promise<SnsCertificateFetcher> {
 
 export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<EmailDeps> {
   const certificates = await snsCertificates(env);
-  if (env.SES_TIMEOUT_MS + 5000 > env.SEND_LEASE_MS) {
-    throw new Error('SEND_LEASE_MS must exceed SES_TIMEOUT_MS by at least 5 s, or a slow send would look abandoned');
+  const minLease = minimumSendLeaseMs(env);
+  if (env.SEND_LEASE_MS < minLease) {
+    throw new ConfigError(
+      `SEND_LEASE_MS=${env.SEND_LEASE_MS} is too short: it must be at least the send-email time budget + SES_TIMEOUT_MS + 5 s = ${minLease} ms, or a slow but healthy send would look abandoned`,
+    );
   }
   const pool = createPool(dbConfig(env, 'coldcopy-email-worker'));
   // the send limits' own connection (Redis or Redis Cluster, as REDIS_URL says): their scripts run
@@ -92,10 +111,13 @@ export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<
   const limitsConnections = new RedisConnections(env.REDIS_URL, 'worker', 'coldcopy-email-worker-limits');
   const redis = limitsConnections.commandClient;
   const ses = createSesClient(env);
-  const state = { pool, limitsConnections, ses };
+  const state: { pool: Pool; limitsConnections: RedisConnections; ses: SESClient; drain?: NodeJS.Timeout } = { pool, limitsConnections, ses };
+  const store = createPgEmailStore(pool);
+  const outcomes = createRedisOutcomeJournal(redis, env.BULL_PREFIX);
 
   const deps: EmailDeps = {
-    store: createPgEmailStore(pool),
+    store,
+    outcomes,
     webhooks: createPgWebhookStore(pool),
     campaignTicks: createPgCampaignTickStore(pool),
     warmups: createPgWarmupStore(pool),
@@ -121,12 +143,26 @@ export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<
     now: () => new Date(),
   };
   owned.set(deps, state);
+  // kept send outcomes go to the ledger as soon as Postgres takes them (every replica drains;
+  // applying one twice changes nothing)
+  let draining = false;
+  state.drain = setInterval(() => {
+    if (draining) return;
+    draining = true;
+    drainOutcomes(outcomes, store, tools.logger)
+      .catch((err: unknown) => tools.logger.warn('outcome journal drain failed; retried', { err: (err as Error).message }))
+      .finally(() => (draining = false));
+  }, OUTCOME_DRAIN_MS);
+  state.drain.unref();
   return deps;
 }
 
 export async function closeDeps(deps: EmailDeps): Promise<void> {
   const state = owned.get(deps);
   if (!state) return;
+  clearInterval(state.drain);
+  // one last drain: outcomes kept by this replica's last jobs reach the ledger now if they can
+  await drainOutcomes(deps.outcomes, deps.store, { info: () => undefined, error: () => undefined }).catch(() => undefined);
   state.ses.destroy();
   await state.limitsConnections.close();
   await closePool(state.pool);

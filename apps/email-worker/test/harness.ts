@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { createSesClient, type EmailDeps } from '../src/deps.js';
 import { createPgEmailStore } from '../src/providers/pg-email-store.js';
+import { createRedisOutcomeJournal } from '../src/providers/outcome-journal.js';
 import { createPgWebhookStore } from '../src/providers/pg-webhook-store.js';
 import { createPgCampaignTickStore } from '../src/providers/campaign-tick-store.js';
 import { createPgWarmupStore } from '../src/providers/warmup-store.js';
@@ -95,6 +96,7 @@ export function useEmailHarness(options: { simulator?: boolean } = {}) {
     const ops = createFakeOperations();
     const value: EmailDeps = {
       store: createPgEmailStore(state.pool),
+      outcomes: createRedisOutcomeJournal(state.redis, state.prefix),
       webhooks: createPgWebhookStore(state.pool),
       campaignTicks: createPgCampaignTickStore(state.pool),
       warmups: createPgWarmupStore(state.pool),

@@ -9,7 +9,7 @@ import { sample, sesNotification } from '@coldcopy/sns/testing';
 import { spawnEmailWorker, type EmailWorkerProcess } from './worker-process.js';
 
 /** worker processes on a loaded machine: generous, polled at an easy pace */
-const patient = { timeoutMs: 90_000, intervalMs: 250 };
+const patient = { timeoutMs: 180_000, intervalMs: 250 };
 const h = useEmailHarness();
 const LEADS = 500;
 
@@ -32,7 +32,8 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
       SES_MAX_SEND_RATE: '40',
       DOMAIN_RATE_PER_MINUTE: '100000',
       SES_TIMEOUT_MS: '3000',
-      SEND_LEASE_MS: '8000',
+      // the shortest lease allowed: send-email's 60 s budget + SES_TIMEOUT_MS + 5 s (deps.ts)
+      SEND_LEASE_MS: '68000',
       LOCK_DURATION_MS: '4000',
       STALLED_INTERVAL_MS: '2000',
       UNKNOWN_EVENT_WINDOW_MS: '10000',
@@ -119,5 +120,5 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
         await second.exited;
       }
     }
-  }, 240_000);
+  }, 480_000);
 });

@@ -76,3 +76,24 @@ export class LedgerStateError extends Error {
     super(`campaign_emails ${campaignEmailId}: cannot go from ${from} to ${to}`);
   }
 }
+
+/**
+ * A fenced ledger write (sent, unknown, failed, give-back) by an attempt that no longer holds the
+ * row: another attempt claimed it since (campaign_emails.attempt, the claim token, moved on). The
+ * row was not changed; the caller logs what its attempt did.
+ */
+export class ClaimLostError extends LedgerStateError {
+  override name = 'ClaimLostError';
+  constructor(
+    campaignEmailId: string,
+    from: string,
+    to: string,
+    /** the token of the attempt that wrote */
+    readonly attempt: number,
+    /** the row's token now */
+    readonly currentAttempt: number,
+  ) {
+    super(campaignEmailId, from, to);
+    this.message = `campaign_emails ${campaignEmailId}: claim ${attempt} was lost (the row is ${from} under claim ${currentAttempt}); not moved to ${to}`;
+  }
+}

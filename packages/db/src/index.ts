@@ -6,7 +6,7 @@
  * refused with TenancyError before anything is read or written.
  */
 export { boolEnv, DbConfigError, dbConfig, dbEnv, type DbEnv, type DbEnvValues, type DbSslMode, loadDbEnv } from './env.js';
-export { LedgerStateError, MissingPartitionError, RecordNotFoundError, type ScopedTable, TenancyError } from './errors.js';
+export { ClaimLostError, LedgerStateError, MissingPartitionError, RecordNotFoundError, type ScopedTable, TenancyError } from './errors.js';
 export {
   ANALYTICS_VIEWS,
   type AnalyticsView,

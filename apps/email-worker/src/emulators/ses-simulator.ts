@@ -164,6 +164,11 @@ export interface SesSimulatorOptions {
   readonly retryDelaysMs?: readonly number[];
   /** give a notification up after this long (default 30 minutes; SNS's default policy gives up sooner) */
   readonly giveUpAfterMs?: number;
+  /**
+   * Holds each answer this long after the emulator accepted the message (SES latency; a switchable
+   * fault: setResponseDelay). The message is accepted, and its events published, meanwhile.
+   */
+  readonly responseDelayMs?: number;
   /** the port to listen on (default: a free one) */
   readonly port?: number;
   readonly host?: string;
@@ -184,6 +189,8 @@ export interface SesSimulator {
   stats(): { accepted: number; delivered: number; gaveUp: number; pending: number; byType: Record<string, number> };
   /** resolves once every notification scheduled so far is delivered or given up */
   idle(): Promise<void>;
+  /** the answer delay from now on (responseDelayMs) */
+  setResponseDelay(ms: number): void;
   /** stops publishing (requests are still answered): the webhook sees nothing until resumed */
   pausePublishing(): void;
   resumePublishing(): void;
@@ -255,6 +262,7 @@ export async function startSesSimulator(options: SesSimulatorOptions = {}): Prom
   let paused = false;
   let resumeWaiters: Array<() => void> = [];
   let closed = false;
+  let responseDelayMs = options.responseDelayMs ?? 0;
   const timers = new Set<NodeJS.Timeout>();
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -346,8 +354,12 @@ export async function startSesSimulator(options: SesSimulatorOptions = {}): Prom
         answer.on('data', (c: Buffer) => parts.push(c));
         answer.on('end', () => {
           const text = Buffer.concat(parts);
-          res.writeHead(answer.statusCode ?? 502, { 'content-type': answer.headers['content-type'] ?? 'text/plain' });
-          res.end(text);
+          const reply = () => {
+            res.writeHead(answer.statusCode ?? 502, { 'content-type': answer.headers['content-type'] ?? 'text/plain' });
+            res.end(text);
+          };
+          if (responseDelayMs > 0) void sleep(responseDelayMs).then(reply);
+          else reply();
           const action = form?.get('Action');
           const messageId = /<MessageId>([^<]+)<\/MessageId>/.exec(text.toString())?.[1];
           if (answer.statusCode === 200 && messageId && (action === 'SendRawEmail' || action === 'SendEmail')) {
@@ -382,6 +394,9 @@ export async function startSesSimulator(options: SesSimulatorOptions = {}): Prom
     requests,
     accepted,
     stats: () => ({ accepted: accepted.length, delivered: counts.delivered, gaveUp: counts.gaveUp, pending: counts.pending, byType: { ...counts.byType } }),
+    setResponseDelay(ms) {
+      responseDelayMs = ms;
+    },
     idle: () => (counts.pending === 0 ? Promise.resolve() : new Promise<void>((r) => idleWaiters.push(r))),
     pausePublishing() {
       paused = true;

@@ -3,10 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { createFakeDeps, fakeContext } from '../../test/fixtures/fake-deps.js';
 import { SendError } from '../providers/email-sender.js';
 import { createFakeSendLimits } from '../providers/fake-send-limits.js';
+import { drainOutcomes } from '../providers/outcome-journal.js';
 import { sendEmailHandler } from './send-email.js';
 
-const run = (f: ReturnType<typeof createFakeDeps>, id: string, deps = f.deps) =>
-  sendEmailHandler({ workspaceId: f.store.workspaceId, requestedBy: 'system', campaignEmailId: id, trackOpens: true, trackClicks: true, checkConsent: false }, fakeContext(deps, { recorder: f.recorder }));
+const run = (f: ReturnType<typeof createFakeDeps>, id: string, deps = f.deps, signal?: AbortSignal) =>
+  sendEmailHandler(
+    { workspaceId: f.store.workspaceId, requestedBy: 'system', campaignEmailId: id, trackOpens: true, trackClicks: true, checkConsent: false },
+    fakeContext(deps, { recorder: f.recorder, ...(signal ? { signal } : {}) }),
+  );
+const silent = { info: () => undefined, error: () => undefined };
 
 describe('send-email handler', () => {
   it('sends once, with headers, tags and the footer, and advances the enrolment', async () => {
@@ -181,5 +186,115 @@ describe('send-email handler', () => {
     f.clock.now = new Date(f.clock.now.getTime() + 20_000);
     expect(await run(f, id, { ...f.deps, limits })).toMatchObject({ status: 'sent' });
     expect(f.sender.calls).toBe(1);
+  });
+});
+
+describe('send-email: outcomes are never lost, and a stalled attempt never sends on a lost lease', () => {
+  it('SES accepted but the ledger write fails (Postgres down): the outcome is kept in the journal and applied once the ledger answers', async () => {
+    const f = createFakeDeps();
+    const id = f.store.addSend();
+    let down = true;
+    const store = {
+      ...f.store,
+      recordSent: (...args: Parameters<typeof f.store.recordSent>) =>
+        down ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })) : f.store.recordSent(...args),
+    };
+    const result = await run(f, id, { ...f.deps, store });
+    expect(result).toEqual({ status: 'sent', messageId: 'fake-1', journalled: true });
+    expect(f.store.status(id)).toBe('sending');
+    expect([...f.outcomes.entries.keys()]).toEqual([id]);
+    // still down: the drain leaves it
+    expect(await drainOutcomes(f.outcomes, store, silent)).toEqual({ applied: 0, dropped: 0, left: 1 });
+    down = false;
+    expect(await drainOutcomes(f.outcomes, store, silent)).toEqual({ applied: 1, dropped: 0, left: 0 });
+    expect(f.store.emails.get(id)).toMatchObject({ status: 'sent', message_id: 'fake-1' });
+    expect(f.outcomes.entries.size).toBe(0);
+    expect(f.sender.calls).toBe(1);
+  });
+
+  it('a kept outcome is applied even after another attempt marked the row unknown (lease expired), but not over a newer claim', async () => {
+    const f = createFakeDeps();
+    const [a, b] = [f.store.addSend(), f.store.addSend()];
+    const store = { ...f.store, recordSent: () => Promise.reject(new Error('Connection terminated unexpectedly')) };
+    await run(f, a, { ...f.deps, store });
+    await run(f, b, { ...f.deps, store });
+    f.clock.now = new Date(f.clock.now.getTime() + 121_000);
+    expect(await f.store.expireLease(f.store.workspaceId, a, 120_000)).toBe(true);
+    expect(await f.store.expireLease(f.store.workspaceId, b, 120_000)).toBe(true);
+    // b was given to another attempt since (resend-once): its kept outcome must not overwrite that claim
+    await f.store.recordFailed(f.store.workspaceId, b, { error: 'x', retryable: true, claim: 1 });
+    await f.store.claimUnlessSuppressed(f.store.workspaceId, b, 'x@gmail.example');
+    expect(await drainOutcomes(f.outcomes, f.store, silent)).toEqual({ applied: 1, dropped: 1, left: 0 });
+    expect(f.store.emails.get(a)).toMatchObject({ status: 'sent', message_id: 'fake-1' });
+    expect(f.store.emails.get(b)).toMatchObject({ status: 'sending', attempt: 2 });
+  });
+
+  it('the lease ran out (monotonic clock) before the request left: no SES call, the claim given back, a follow-up job', async () => {
+    const f = createFakeDeps();
+    const id = f.store.addSend();
+    const deps = { ...f.deps, config: { ...f.deps.config, leaseMs: 1, leaseSafetyMs: 10 } };
+    expect(await run(f, id, deps)).toMatchObject({ status: 'deferred', reason: 'lease-expired' });
+    expect(f.sender.calls).toBe(0);
+    expect(f.store.status(id)).toBe('scheduled');
+    expect(f.followUps.jobs).toEqual([expect.objectContaining({ key: `${id}.l1`, delayMs: 0 })]);
+    expect(await f.limits.mailboxDailyCount(f.store.workspaceId, f.store.mailbox.id, '2026-12-01')).toBe(0);
+  });
+
+  it('an attempt whose claim was taken over while its request was at SES writes nothing over the new claim', async () => {
+    const f = createFakeDeps();
+    const id = f.store.addSend();
+    const sender = {
+      async send(message: Parameters<typeof f.sender.send>[0], signal: AbortSignal, options?: Parameters<typeof f.sender.send>[2]) {
+        const out = await f.sender.send(message, signal, options);
+        // frozen with the request on the wire: the lease expired, the row went to another attempt
+        f.clock.now = new Date(f.clock.now.getTime() + 121_000);
+        await f.store.expireLease(f.store.workspaceId, id, 120_000);
+        await f.store.recordFailed(f.store.workspaceId, id, { error: 'resend-once', retryable: true, claim: 1 });
+        await f.store.claimUnlessSuppressed(f.store.workspaceId, id, 'x@gmail.example');
+        return out;
+      },
+    };
+    expect(await run(f, id, { ...f.deps, sender })).toEqual({ status: 'sent', messageId: 'fake-1', superseded: true });
+    expect(f.store.emails.get(id)).toMatchObject({ status: 'sending', attempt: 2 });
+    expect(f.store.emails.get(id)!.message_id ?? null).toBeNull();
+  });
+
+  it('the time budget running out while the request is at SES does not abort it: the answer is read and recorded', async () => {
+    const f = createFakeDeps();
+    const id = f.store.addSend();
+    const budget = new AbortController();
+    let seen: AbortSignal | undefined;
+    const sender = {
+      async send(message: Parameters<typeof f.sender.send>[0], signal: AbortSignal, options?: Parameters<typeof f.sender.send>[2]) {
+        await options?.beforeRequest?.();
+        seen = signal;
+        budget.abort(Object.assign(new Error('job exceeded its time budget'), { name: 'JobTimeoutError' }));
+        await new Promise((r) => setTimeout(r, 10));
+        if (signal.aborted) throw signal.reason;
+        return { messageId: 'ses-late-answer' };
+      },
+    };
+    expect(await run(f, id, { ...f.deps, sender }, budget.signal)).toEqual({ status: 'sent', messageId: 'ses-late-answer' });
+    expect(seen?.aborted).toBe(false);
+    expect(f.store.emails.get(id)).toMatchObject({ status: 'sent', message_id: 'ses-late-answer' });
+  });
+
+  it('a shutdown while the request is at SES records what is known at once (unknown, this claim), then the answer', async () => {
+    const f = createFakeDeps();
+    const id = f.store.addSend();
+    const shutdown = new AbortController();
+    let statusAtAbort: string | undefined;
+    const sender = {
+      async send(_message: Parameters<typeof f.sender.send>[0], _signal: AbortSignal, options?: Parameters<typeof f.sender.send>[2]) {
+        await options?.beforeRequest?.();
+        shutdown.abort(Object.assign(new Error('worker is shutting down'), { name: 'ShutdownAbortError' }));
+        await new Promise((r) => setTimeout(r, 10));
+        statusAtAbort = f.store.status(id);
+        return { messageId: 'ses-answer' };
+      },
+    };
+    expect(await run(f, id, { ...f.deps, sender }, shutdown.signal)).toEqual({ status: 'sent', messageId: 'ses-answer' });
+    expect(statusAtAbort).toBe('unknown');
+    expect(f.store.emails.get(id)).toMatchObject({ status: 'sent', message_id: 'ses-answer' });
   });
 });

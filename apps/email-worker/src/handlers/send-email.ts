@@ -8,8 +8,13 @@ import { isSendError, type OutgoingEmail } from '../providers/email-sender.js';
 import type { SendContext } from '../providers/email-store.js';
 import type { SendSlot } from '../providers/send-limits.js';
 
+/** how much earlier than the ledger's lease the sender stops putting requests on the wire */
+export const LEASE_SAFETY_MS = 5000;
+
+const isClaimLost = (err: unknown) => (err as Error)?.name === 'ClaimLostError';
+
 export type SendEmailResult =
-  | { status: 'sent'; messageId: string }
+  | { status: 'sent'; messageId: string; journalled?: true; superseded?: true }
   | { status: 'skipped'; reason: string }
   | { status: 'deferred'; reason: string; until: string }
   | { status: 'unknown'; reason: string };
@@ -90,7 +95,11 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     }
 
     // 3. claim, unless the recipient is suppressed: one atomic step right before the SES call, so
-    //    exactly one attempt wins and nothing suppressed in between gets through
+    //    exactly one attempt wins and nothing suppressed in between gets through. The lease runs
+    //    from the claim's statement; timed from before it was sent, on the monotonic clock (which
+    //    keeps counting through a freeze: SIGSTOP, a GC or VM pause), this attempt's view of its
+    //    lease ends no later than the database's.
+    const claimStartedAt = performance.now();
     const claim = await store.claimUnlessSuppressed(ws, id, send.lead.email);
     if (!claim.claimed) {
       await release();
@@ -101,28 +110,55 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
       }
       return { status: 'skipped', reason: `claimed-elsewhere-${claim.status}` };
     }
+    // the claim token (campaign_emails.attempt): every ledger write of this attempt carries it
     const attempt = claim.email.attempt;
+    const leaseEndsAt = claimStartedAt + config.leaseMs - (config.leaseSafetyMs ?? LEASE_SAFETY_MS);
 
-    // 4. SES. The request must leave within the limiter's slack of its grant (SES counts
-    //    arrivals), so the slot is checked once the request is composed and signed, right before it
-    //    goes on the wire: after a slow claim or a stall, a fresh account slot; too far away, the
-    //    claim is given back and the send deferred
+    // 4. SES. Right before the request goes on the wire (composed and signed), two checks without
+    //    a round trip to the ledger: the account slot is still fresh (SES counts arrivals; after a
+    //    slow claim or a stall, a fresh slot, too far away → the claim is given back, the send
+    //    deferred), and this attempt's lease has not run out on the monotonic clock (a frozen
+    //    worker whose lease another attempt may have taken over never sends: the claim is given
+    //    back, fenced by its token).
     let slotError: { err: unknown } | undefined;
-    const confirmSlot = async () => {
+    let leaseLost = false;
+    let onWire = false;
+    const beforeRequest = async () => {
       try {
         slot = await limits.confirmSendSlot(slot, signal);
       } catch (err) {
         slotError = { err };
         throw err;
       }
+      if (performance.now() > leaseEndsAt) {
+        leaseLost = true;
+        throw new Error('the send lease ran out before the request left');
+      }
+      onWire = true;
     };
+    // A request on the wire is never aborted (by the time budget or a shutdown): its answer is read
+    // and recorded, else an email SES accepted would be left unknown. A shutdown records what is
+    // known at once (unknown, this claim's), in case the process ends before the answer.
+    const wire = new AbortController();
+    const onAbort = () => {
+      if (!onWire) return wire.abort(signal.reason);
+      log.warn('job aborted while its request was at SES: waiting for the answer', { campaignEmailId: id, reason: (signal.reason as Error)?.name });
+      if ((signal.reason as Error)?.name === 'ShutdownAbortError') {
+        void store.recordUnknown(ws, id, 'worker shut down while the request was at SES', attempt).catch(() => undefined);
+      }
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     let messageId: string;
     try {
-      ({ messageId } = await deps.sender.send(message, signal, { beforeRequest: confirmSlot }));
+      ({ messageId } = await deps.sender.send(message, wire.signal, { beforeRequest }));
     } catch (err) {
       if (slotError) return await deferForSlot(slotError.err, send, attempt, release, ctx);
+      if (leaseLost) return await giveBackExpiredLease(send, attempt, release, ctx);
       if (isSendError(err) && err.kind === 'unknown') countedToday = false; // it may have been sent
       return await onSendFailure(err, send, attempt, release, ctx);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
     countedToday = false; // sent: the count stays
 
@@ -131,18 +167,29 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     const nextEmailAt = send.nextStep
       ? alignToWindow(new Date(sentAt.getTime() + (send.nextStep.delay_days * 24 + send.nextStep.delay_hours) * 3_600_000), sendWindow(send))
       : null;
-    await retryWrite(() =>
-      store.recordSent(ws, send, {
-        messageId,
-        sentAt,
-        nextEmailAt,
-        mailboxId: mailbox.id,
-        fromEmail: mailbox.email,
-        subject: message.subject,
-        html: message.html,
-        text: message.text,
-      }),
-    );
+    const record = { messageId, sentAt, nextEmailAt, mailboxId: mailbox.id, fromEmail: mailbox.email, subject: message.subject, html: message.html, text: message.text, claim: attempt };
+    try {
+      await retryWrite(() => store.recordSent(ws, send, record));
+    } catch (err) {
+      if (isClaimLost(err)) {
+        // frozen past the lease right as the request left, and another attempt holds the row now
+        log.error('send attempt lost its claim: SES accepted its email, the ledger keeps the other attempt\'s outcome', {
+          campaignEmailId: id, claim: attempt, messageId, sentAt: sentAt.toISOString(), err: (err as Error).message,
+        });
+        return { status: 'sent', messageId, superseded: true };
+      }
+      // The ledger cannot take it (Postgres down): the outcome must not be lost. Kept in the
+      // Redis outcome journal, applied by the drain once Postgres answers (deps.ts).
+      const fields = { campaignEmailId: id, workspaceId: ws, claim: attempt, messageId, sentAt: sentAt.toISOString(), err: (err as Error).message };
+      try {
+        await retryWrite(() => deps.outcomes.keep({ workspaceId: ws, target: send, record }));
+      } catch (journalErr) {
+        log.error('SES accepted the send and neither the ledger nor the outcome journal could record it', { ...fields, journalErr: (journalErr as Error).message });
+        throw err;
+      }
+      log.error('ledger write failed after SES accepted the send: outcome kept in the outcome journal until Postgres answers', fields);
+      return { status: 'sent', messageId, journalled: true };
+    }
     return { status: 'sent', messageId };
   } finally {
     // any exit without a send gives the daily count back (no-op after release or a send)
@@ -231,11 +278,52 @@ async function deferForSlot(
   const id = send.email.id;
   const retryAfterMs = err instanceof RetryAfterError ? err.retryAfterMs : 1000;
   const until = new Date(deps.now().getTime() + retryAfterMs);
-  await deps.store.unclaim(ws, id, until, err instanceof RetryAfterError ? 'rate-limit' : 'rate-limit-error');
   await release();
+  if (!(await fenced(ctx, send, attempt, 'not sent (no rate slot)', () => deps.store.unclaim(ws, id, until, err instanceof RetryAfterError ? 'rate-limit' : 'rate-limit-error', attempt)))) {
+    return { status: 'skipped', reason: 'claim-lost' };
+  }
   if (!(err instanceof RetryAfterError)) throw err;
   await sendLater(ctx, send, retryAfterMs, `${id}.w${Math.floor(deps.now().getTime() / 1000)}.${attempt}`);
   return { status: 'deferred', reason: 'rate-limit', until: until.toISOString() };
+}
+
+/**
+ * A ledger write of this attempt, fenced by its claim token. False when another attempt claimed the
+ * row meanwhile (this one stalled past its lease): nothing is written, and what this attempt did
+ * is logged, so an outcome is never silently dropped.
+ */
+async function fenced(ctx: JobContext<EmailDeps>, send: SendContext, attempt: number, outcome: string, write: () => Promise<void>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (err) {
+    if (!isClaimLost(err)) throw err;
+    ctx.log.error('send attempt lost its claim to another attempt: its outcome is not written', {
+      campaignEmailId: send.email.id,
+      claim: attempt,
+      outcome,
+      err: (err as Error).message,
+    });
+    return false;
+  }
+}
+
+/**
+ * The lease ran out (on this attempt's monotonic clock) before the request left: nothing was sent,
+ * but another attempt may own the row by now. The claim is given back, fenced by its token, and a
+ * follow-up job sends it later; a claim already lost leaves the row to its new holder.
+ */
+async function giveBackExpiredLease(send: SendContext, attempt: number, release: () => Promise<void>, ctx: JobContext<EmailDeps>): Promise<SendEmailResult> {
+  const { deps, log } = ctx;
+  const ws = send.email.workspace_id;
+  const id = send.email.id;
+  await release();
+  log.warn('send lease ran out before the request left (a stall): nothing sent, claim given back', { campaignEmailId: id, claim: attempt });
+  if (!(await fenced(ctx, send, attempt, 'not sent (lease ran out)', () => deps.store.unclaim(ws, id, deps.now(), 'lease ran out before the request', attempt)))) {
+    return { status: 'skipped', reason: 'claim-lost' };
+  }
+  await sendLater(ctx, send, 0, `${id}.l${attempt}`);
+  return { status: 'deferred', reason: 'lease-expired', until: deps.now().toISOString() };
 }
 
 /** After the claim, SES said no (or we cannot know). */
@@ -257,26 +345,26 @@ async function onSendFailure(
   if (!isSendError(err)) {
     // a failure before the request left (building the message): not sent
     await release();
-    await store.recordFailed(ws, id, { error: String((err as Error)?.message ?? err), retryable: true });
+    await fenced(ctx, send, attempt, 'not sent', () => store.recordFailed(ws, id, { error: String((err as Error)?.message ?? err), retryable: true, claim: attempt }));
     throw err;
   }
   const error = err.message.slice(0, 1000);
   switch (err.kind) {
     case 'throttled': {
       await release();
-      await store.recordFailed(ws, id, { error, retryable: true });
+      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt })))) return { status: 'skipped', reason: 'claim-lost' };
       log.warn('SES throttled the send; retrying soon without using an attempt', { campaignEmailId: id });
       return later(jitter(err.retryAfterMs ?? config.sesThrottleRetryMs, 1000), 't', 'ses-throttled');
     }
     case 'daily-quota': {
       await release();
-      await store.recordFailed(ws, id, { error, retryable: true });
+      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt })))) return { status: 'skipped', reason: 'claim-lost' };
       await deps.alerter.alert('warning', 'SES daily sending quota exhausted; sends rescheduled', { campaignEmailId: id });
       return later(jitter(config.sesQuotaRetryMs, 60_000), 'q', 'ses-daily-quota');
     }
     case 'account-paused': {
       await release();
-      await store.recordFailed(ws, id, { error, retryable: true });
+      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt })))) return { status: 'skipped', reason: 'claim-lost' };
       // global: every replica stops fetching, on every shard
       await ctx.pauseQueue();
       await deps.alerter.alert('page', 'SES account sending is paused: email queue paused', { code: err.code, campaignEmailId: id });
@@ -285,24 +373,24 @@ async function onSendFailure(
     }
     case 'mailbox-paused': {
       await release();
-      await store.recordFailed(ws, id, { error, retryable: true });
+      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt })))) return { status: 'skipped', reason: 'claim-lost' };
       if (send.mailbox) await store.pauseMailbox(ws, send.mailbox.id, `SES ${err.code}`);
       await deps.alerter.alert('warning', 'SES configuration set paused: mailbox paused', { mailboxId: send.mailbox?.id });
       return { status: 'deferred', reason: 'mailbox-paused', until: new Date(deps.now().getTime() + 3_600_000).toISOString() };
     }
     case 'rejected': {
       await release();
-      await store.recordFailed(ws, id, { error, retryable: false, endEnrolmentId: send.enrolment.id });
+      if (!(await fenced(ctx, send, attempt, 'rejected by SES', () => store.recordFailed(ws, id, { error, retryable: false, endEnrolmentId: send.enrolment.id, claim: attempt })))) return { status: 'skipped', reason: 'claim-lost' };
       throw new PermanentJobError(`SES rejected the send: ${error}`, { cause: err });
     }
     case 'not-sent': {
       await release();
-      await store.recordFailed(ws, id, { error, retryable: true });
+      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt })))) return { status: 'skipped', reason: 'claim-lost' };
       throw err; // plain retry with backoff
     }
     case 'unknown': {
       // may have been accepted: the count stays, no resend; the SES Send event settles it
-      await store.recordUnknown(ws, id, error);
+      if (!(await fenced(ctx, send, attempt, `unknown (${err.code})`, () => store.recordUnknown(ws, id, error, attempt)))) return { status: 'skipped', reason: 'claim-lost' };
       log.error('SES outcome unknown; not retried', { campaignEmailId: id, err: error });
       return { status: 'unknown', reason: err.code };
     }
@@ -313,13 +401,14 @@ function jitter(ms: number, spread: number): number {
   return Math.round(ms + Math.random() * spread);
 }
 
+/** A write after SES answered: retried a few times (about 1.4 s in all), never the send. */
 async function retryWrite(write: () => Promise<void>): Promise<void> {
   for (let i = 0; ; i++) {
     try {
       await write();
       return;
     } catch (err) {
-      if (i >= 4 || (err as { permanent?: boolean }).permanent) throw err;
+      if (i >= 3 || (err as { permanent?: boolean }).permanent) throw err;
       await new Promise((r) => setTimeout(r, 200 * 2 ** i));
     }
   }

@@ -177,6 +177,31 @@ export function runEmailStoreContract(name: string, makeWorld: () => Promise<Ema
       expect(await errorName(w.store.recordFailed(w.workspaceId, fail, { error: 'again', retryable: true }))).toBe('LedgerStateError');
     });
 
+    it('fencing: writes carrying a claim token apply only while that claim holds the row, also over a lease expiry', async () => {
+      const w = await makeWorld();
+      const id = await w.addSend();
+      const first = await w.store.claimUnlessSuppressed(w.workspaceId, id, 'x@claim.example');
+      expect(first).toMatchObject({ claimed: true, email: { attempt: 1 } });
+      // the claiming attempt stalls past its lease: another attempt marks the row unknown
+      expect(await w.store.expireLease(w.workspaceId, id, -1000)).toBe(true);
+      // back, the stalled attempt knows it sent nothing: it gives the claim back
+      await w.store.unclaim(w.workspaceId, id, new Date(), 'lease expired before the request', 1);
+      expect(await w.status(id)).toBe('scheduled');
+      // claimed again (token 2): every write of token 1 is refused, nothing changes
+      expect(await w.store.claimUnlessSuppressed(w.workspaceId, id, 'x@claim.example')).toMatchObject({ claimed: true, email: { attempt: 2 } });
+      const context = await w.store.loadSend(w.workspaceId, id);
+      const record = { ...sent('msg-stale', null, context.mailbox!.id), claim: 1 };
+      expect(await errorName(w.store.recordSent(w.workspaceId, context, record))).toBe('ClaimLostError');
+      expect(await errorName(w.store.recordUnknown(w.workspaceId, id, 'timeout', 1))).toBe('ClaimLostError');
+      expect(await errorName(w.store.recordFailed(w.workspaceId, id, { error: 'x', retryable: true, claim: 1 }))).toBe('ClaimLostError');
+      expect(await errorName(w.store.unclaim(w.workspaceId, id, new Date(), 'x', 1))).toBe('ClaimLostError');
+      expect(await w.status(id)).toBe('sending');
+      // the holder's own writes go through, also once the row went unknown meanwhile
+      expect(await w.store.expireLease(w.workspaceId, id, -1000)).toBe(true);
+      await w.store.recordSent(w.workspaceId, context, { ...record, messageId: 'msg-2', claim: 2 });
+      expect(await w.status(id)).toBe('sent');
+    });
+
     it('pauseMailbox: the send context shows the mailbox paused', async () => {
       const w = await makeWorld();
       const id = await w.addSend();

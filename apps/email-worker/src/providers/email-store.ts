@@ -39,6 +39,18 @@ export interface SentRecord {
   readonly subject: string;
   readonly html: string;
   readonly text: string;
+  /**
+   * The claim token of the attempt that sent (campaign_emails.attempt as the claim returned it):
+   * written only while that claim holds the row (ClaimLostError otherwise)
+   */
+  readonly claim?: number;
+}
+
+/** What recordSent needs of the send: a SendContext, or a kept outcome's ids (outcome-journal.ts). */
+export interface SentTarget {
+  readonly email: Pick<SendContext['email'], 'id' | 'step_number'>;
+  readonly enrolment: Pick<SendContext['enrolment'], 'id'>;
+  readonly lead: Pick<SendContext['lead'], 'id'>;
 }
 
 export interface EmailStore {
@@ -50,8 +62,13 @@ export interface EmailStore {
    * one atomic step, right before the SES call. A suppressed recipient claims nothing.
    */
   claimUnlessSuppressed(workspaceId: string, campaignEmailId: string, recipient: string): Promise<SendClaimResult>;
-  /** gives a claim back before anything was sent (sending → scheduled at `until`); LedgerStateError when the row is not `sending` */
-  unclaim(workspaceId: string, campaignEmailId: string, until: Date, reason: string): Promise<void>;
+  /**
+   * gives a claim back before anything was sent (sending → scheduled at `until`); LedgerStateError
+   * when the row is not `sending`. Fenced by `claim` (the claim token): then also from `unknown` or
+   * `failed_unknown` that a lease expiry set meanwhile, and a ClaimLostError once another attempt
+   * claimed the row. The same fence applies to recordSent, recordUnknown and recordFailed.
+   */
+  unclaim(workspaceId: string, campaignEmailId: string, until: Date, reason: string, claim?: number): Promise<void>;
   /** before the claim: move a claimable row to `until`; false when it is no longer claimable */
   reschedule(workspaceId: string, campaignEmailId: string, until: Date, reason: string): Promise<boolean>;
   /** the send must not happen; `endEnrolment` also ends the lead's enrolment as failed */
@@ -59,13 +76,13 @@ export interface EmailStore {
   /** sending past the lease → unknown; false when the lease is still running or the row moved on */
   expireLease(workspaceId: string, campaignEmailId: string, leaseMs: number): Promise<boolean>;
   /** success, in one transaction: ledger `sent`, `sent` event, enrolment progress, lead contacted */
-  recordSent(workspaceId: string, context: SendContext, sent: SentRecord): Promise<void>;
-  recordUnknown(workspaceId: string, campaignEmailId: string, error: string): Promise<void>;
+  recordSent(workspaceId: string, context: SentTarget, sent: SentRecord): Promise<void>;
+  recordUnknown(workspaceId: string, campaignEmailId: string, error: string, claim?: number): Promise<void>;
   /** definite failure: retryable (not sent, may be claimed again) or failed (enrolment ends) */
   recordFailed(
     workspaceId: string,
     campaignEmailId: string,
-    failure: { error: string; retryable: boolean; endEnrolmentId?: string },
+    failure: { error: string; retryable: boolean; endEnrolmentId?: string; claim?: number },
   ): Promise<void>;
   pauseMailbox(workspaceId: string, mailboxId: string, reason: string): Promise<void>;
 }

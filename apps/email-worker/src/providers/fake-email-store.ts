@@ -47,9 +47,14 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
     if (!r) throw Object.assign(new Error(`campaign_emails ${id} not found`), { name: 'RecordNotFoundError', permanent: true });
     return r;
   };
-  const move = (id: string, from: readonly string[], patch: Partial<CampaignEmailRow>) => {
+  /** a ledger transition from `from`; fenced by a claim token as the Postgres repositories do */
+  const move = (id: string, from: readonly string[], patch: Partial<CampaignEmailRow>, claim?: number) => {
     const r = row(id);
-    if (!from.includes(r.status)) throw Object.assign(new Error(`ledger ${id}: ${r.status} → ${patch.status}`), { name: 'LedgerStateError' });
+    if (claim !== undefined && r.attempt !== claim) {
+      throw Object.assign(new Error(`ledger ${id}: claim ${claim} lost to ${r.attempt}`), { name: 'ClaimLostError', permanent: true, attempt: claim, currentAttempt: r.attempt });
+    }
+    const allowed = claim !== undefined && from.includes('sending') ? [...from, 'unknown', 'failed_unknown'] : from;
+    if (!allowed.includes(r.status)) throw Object.assign(new Error(`ledger ${id}: ${r.status} → ${patch.status}`), { name: 'LedgerStateError', permanent: true });
     Object.assign(r, patch);
   };
 
@@ -80,8 +85,8 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
       Object.assign(r, { status: 'sending', claimed_at: now(), attempt: r.attempt + 1, last_error: null });
       return { claimed: true, email: { ...r } };
     },
-    async unclaim(_ws, id, until, reason) {
-      move(id, ['sending'], { status: 'scheduled', scheduled_at: until, claimed_at: null, last_error: reason });
+    async unclaim(_ws, id, until, reason, claim) {
+      move(id, ['sending'], { status: 'scheduled', scheduled_at: until, claimed_at: null, last_error: reason }, claim);
     },
     async reschedule(_ws, id, until, reason) {
       const r = row(id);
@@ -110,7 +115,7 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
       const current = row(context.email.id);
       // a repeat after a lost commit acknowledgement changes nothing (recordCampaignEmailSent)
       if (current.status === 'sent' && current.message_id === record.messageId) return;
-      move(context.email.id, ['sending', 'unknown'], { status: 'sent', message_id: record.messageId, sent_at: record.sentAt });
+      move(context.email.id, ['sending', 'unknown'], { status: 'sent', message_id: record.messageId, sent_at: record.sentAt }, record.claim);
       const e = enrolments.get(context.lead.id)!;
       Object.assign(e, {
         current_step: context.email.step_number,
@@ -119,11 +124,13 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
       });
       sent.push(record);
     },
-    async recordUnknown(_ws, id, error) {
+    async recordUnknown(_ws, id, error, claim) {
+      const r = row(id);
+      if (claim !== undefined && r.attempt !== claim) move(id, ['sending'], {}, claim); // throws ClaimLostError
       move(id, ['sending'], { status: 'unknown', last_error: error });
     },
     async recordFailed(_ws, id, failure) {
-      move(id, ['sending'], { status: failure.retryable ? 'retryable' : 'failed', last_error: failure.error });
+      move(id, ['sending'], { status: failure.retryable ? 'retryable' : 'failed', last_error: failure.error }, failure.claim);
       if (failure.endEnrolmentId) for (const e of enrolments.values()) if (e.id === failure.endEnrolmentId) e.status = 'failed';
     },
     async pauseMailbox(_ws, mailboxId) {

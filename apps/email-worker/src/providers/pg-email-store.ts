@@ -26,8 +26,8 @@ export function createPgEmailStore(pool: Pool): EmailStore {
     },
     hasMarketingConsent: (ws, leadId) => hasConsent(pool, ws, leadId, 'marketing'),
     claimUnlessSuppressed: (ws, id, recipient) => claimCampaignEmailUnlessSuppressed(pool, ws, id, recipient),
-    async unclaim(ws, id, until, reason) {
-      await deferCampaignEmail(pool, ws, id, until, reason);
+    async unclaim(ws, id, until, reason, claim) {
+      await deferCampaignEmail(pool, ws, id, until, reason, claim);
     },
     async reschedule(ws, id, until, reason) {
       return (await rescheduleCampaignEmail(pool, ws, id, until, reason)) !== null;
@@ -55,14 +55,15 @@ export function createPgEmailStore(pool: Pool): EmailStore {
         enrolmentId: context.enrolment.id,
         leadId: context.lead.id,
         nextEmailAt: sent.nextEmailAt,
+        ...(sent.claim !== undefined ? { claim: sent.claim } : {}),
       });
     },
-    async recordUnknown(ws, id, error) {
-      await markCampaignEmailUnknown(pool, ws, id, error);
+    async recordUnknown(ws, id, error, claim) {
+      await markCampaignEmailUnknown(pool, ws, id, error, claim);
     },
     async recordFailed(ws, id, failure) {
       await withTransaction(pool, async (tx) => {
-        await markCampaignEmailFailed(tx, ws, id, { error: failure.error, retryable: failure.retryable });
+        await markCampaignEmailFailed(tx, ws, id, { error: failure.error, retryable: failure.retryable, ...(failure.claim !== undefined ? { claim: failure.claim } : {}) });
         if (failure.endEnrolmentId) await endEnrolment(tx, ws, failure.endEnrolmentId, 'failed');
       });
     },

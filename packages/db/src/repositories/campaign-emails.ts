@@ -1,4 +1,4 @@
-import { LedgerStateError, TenancyError } from '../errors.js';
+import { ClaimLostError, LedgerStateError, TenancyError } from '../errors.js';
 import type { Queryable } from '../pool.js';
 import type { CampaignEmailRow, DeliveryStatus, JsonObject, SendStatus } from '../types.js';
 import { getCampaign } from './campaigns.js';
@@ -127,18 +127,31 @@ async function transition(
   to: SendStatus,
   sql: string,
   values: unknown[],
+  claim?: number,
 ): Promise<CampaignEmailRow> {
   assertWorkspaceId(workspaceId);
   assertId('campaign_emails', campaignEmailId);
   const { rows } = await db.query<CampaignEmailRow>(sql, [campaignEmailId, workspaceId, ...values]);
   if (rows[0]) return rows[0];
-  const current = await db.query<{ status: SendStatus }>('SELECT status FROM campaign_emails WHERE id = $1 AND workspace_id = $2', [
+  const current = await db.query<{ status: SendStatus; attempt: number }>('SELECT status, attempt FROM campaign_emails WHERE id = $1 AND workspace_id = $2', [
     campaignEmailId,
     workspaceId,
   ]);
-  if (current.rows[0]) throw new LedgerStateError(campaignEmailId, current.rows[0].status, to);
+  const row = current.rows[0];
+  if (row && claim !== undefined && row.attempt !== claim) throw new ClaimLostError(campaignEmailId, row.status, to, claim, row.attempt);
+  if (row) throw new LedgerStateError(campaignEmailId, row.status, to);
   return refuse(db, 'campaign_emails', workspaceId, campaignEmailId);
 }
+
+/**
+ * The fence of a write after a claim. Without a claim token: the row must be `sending`. With one
+ * (campaign_emails.attempt as the claim returned it): the row must still carry that token, and may
+ * also be `unknown` or `failed_unknown`, which a lease expiry or the unknown-outcome policy set
+ * while the claiming attempt was stalled: it knows what happened, they only guessed. `$n` is the
+ * token's parameter.
+ */
+const claimHeld = (n: number) =>
+  `((status = 'sending' AND $${n}::int IS NULL) OR (status IN ('sending', 'unknown', 'failed_unknown') AND attempt = $${n}::int))`;
 
 export interface SentDetails {
   readonly messageId: string;
@@ -204,6 +217,8 @@ export function markCampaignEmailUnknown(
   workspaceId: string,
   campaignEmailId: string,
   error: string,
+  /** the claim token: written only while that claim holds the row (ClaimLostError otherwise) */
+  claim?: number,
 ): Promise<CampaignEmailRow> {
   return transition(
     db,
@@ -211,8 +226,9 @@ export function markCampaignEmailUnknown(
     campaignEmailId,
     'unknown',
     `UPDATE campaign_emails SET status = 'unknown', last_error = $3
-     WHERE id = $1 AND workspace_id = $2 AND status = 'sending' RETURNING *`,
-    [error],
+     WHERE id = $1 AND workspace_id = $2 AND status = 'sending' AND ($4::int IS NULL OR attempt = $4::int) RETURNING *`,
+    [error, claim ?? null],
+    claim,
   );
 }
 
@@ -221,7 +237,7 @@ export function markCampaignEmailFailed(
   db: Queryable,
   workspaceId: string,
   campaignEmailId: string,
-  failure: { readonly error: string; readonly retryable: boolean },
+  failure: { readonly error: string; readonly retryable: boolean; readonly claim?: number },
 ): Promise<CampaignEmailRow> {
   const to: SendStatus = failure.retryable ? 'retryable' : 'failed';
   return transition(
@@ -230,8 +246,9 @@ export function markCampaignEmailFailed(
     campaignEmailId,
     to,
     `UPDATE campaign_emails SET status = $4, last_error = $3
-     WHERE id = $1 AND workspace_id = $2 AND status = 'sending' RETURNING *`,
-    [failure.error, to],
+     WHERE id = $1 AND workspace_id = $2 AND ${claimHeld(5)} RETURNING *`,
+    [failure.error, to, failure.claim ?? null],
+    failure.claim,
   );
 }
 
@@ -242,6 +259,8 @@ export function deferCampaignEmail(
   campaignEmailId: string,
   until: Date,
   reason: string,
+  /** the claim token: given back only while that claim holds the row (ClaimLostError otherwise) */
+  claim?: number,
 ): Promise<CampaignEmailRow> {
   return transition(
     db,
@@ -249,8 +268,9 @@ export function deferCampaignEmail(
     campaignEmailId,
     'scheduled',
     `UPDATE campaign_emails SET status = 'scheduled', scheduled_at = $3, claimed_at = NULL, last_error = $4
-     WHERE id = $1 AND workspace_id = $2 AND status = 'sending' RETURNING *`,
-    [until, reason],
+     WHERE id = $1 AND workspace_id = $2 AND ${claimHeld(5)} RETURNING *`,
+    [until, reason, claim ?? null],
+    claim,
   );
 }
 

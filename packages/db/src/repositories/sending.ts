@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { LedgerStateError, MissingPartitionError, RecordNotFoundError } from '../errors.js';
+import { ClaimLostError, LedgerStateError, MissingPartitionError, RecordNotFoundError } from '../errors.js';
 import type { Queryable } from '../pool.js';
 import type {
   CampaignEmailRow,
@@ -511,6 +511,12 @@ export interface RecordSent {
   readonly leadId: string;
   /** when the next step is due; null completes the enrolment */
   readonly nextEmailAt: Date | null;
+  /**
+   * The claim token (campaign_emails.attempt as the claim returned it): written only while that
+   * claim holds the row, which may then also be `failed_unknown` (ClaimLostError otherwise).
+   * Without it: a `sending` or `unknown` row (the SES Send event's reconciliation).
+   */
+  readonly claim?: number;
 }
 
 const RECORD_SENT_SQL = `
@@ -518,7 +524,8 @@ WITH sent AS (
   UPDATE campaign_emails SET
     status = 'sent', message_id = $3::text, sent_at = $4::timestamptz, mailbox_id = $5::uuid, from_email = $6::text,
     subject = $7::text, content_html = $8::text, content_text = $9::text, last_error = NULL
-  WHERE id = $1::uuid AND workspace_id = $2::uuid AND status IN ('sending', 'unknown')
+  WHERE id = $1::uuid AND workspace_id = $2::uuid
+    AND ((status IN ('sending', 'unknown') AND $13::int IS NULL) OR (status IN ('sending', 'unknown', 'failed_unknown') AND attempt = $13::int))
     AND EXISTS (SELECT 1 FROM mailboxes WHERE id = $5::uuid AND workspace_id = $2::uuid)
   RETURNING id, campaign_id, lead_id, step_number),
 event AS (
@@ -580,6 +587,7 @@ export async function recordCampaignEmailSent(db: Queryable, workspaceId: string
         sent.nextEmailAt,
         sent.enrolmentId,
         sent.leadId,
+        sent.claim ?? null,
       ],
     });
     n = rows[0]!.n;
@@ -591,12 +599,13 @@ export async function recordCampaignEmailSent(db: Queryable, workspaceId: string
   }
   if (n === 1) return;
   await assertAllInWorkspace(db, 'mailboxes', workspaceId, [sent.mailboxId]);
-  const current = await db.query<{ status: SendStatus; message_id: string | null }>(
-    'SELECT status, message_id FROM campaign_emails WHERE id = $1 AND workspace_id = $2',
+  const current = await db.query<{ status: SendStatus; message_id: string | null; attempt: number }>(
+    'SELECT status, message_id, attempt FROM campaign_emails WHERE id = $1 AND workspace_id = $2',
     [sent.campaignEmailId, workspaceId],
   );
   const row = current.rows[0];
   if (!row) return refuse(db, 'campaign_emails', workspaceId, sent.campaignEmailId);
   if (row.status === 'sent' && row.message_id === sent.messageId) return; // recorded before
+  if (sent.claim !== undefined && row.attempt !== sent.claim) throw new ClaimLostError(sent.campaignEmailId, row.status, 'sent', sent.claim, row.attempt);
   throw new LedgerStateError(sent.campaignEmailId, row.status, 'sent');
 }
