@@ -7,6 +7,7 @@ import type { integrationWorkerEnv } from './env.js';
 import { createProviderBudget, type ProviderBudget } from './providers/budgets.js';
 import { createHubspotClient, type HubspotApi } from './providers/hubspot-client.js';
 import { createOAuthClient, type OAuthClient } from './providers/oauth-client.js';
+import { createSalesforceClient, type SalesforceApi } from './providers/salesforce-client.js';
 import { createTokenManager, type TokenManager } from './providers/token-manager.js';
 
 /** Everything the handlers use. Built here (the only file naming real adapters) or by the tests over emulators. */
@@ -14,14 +15,16 @@ export interface IntegrationDeps {
   readonly pool: Pool;
   readonly tokens: TokenManager;
   readonly hubspot: HubspotApi;
+  readonly salesforce: SalesforceApi;
   readonly config: IntegrationConfig;
 }
 
 export type IntegrationEnv = WorkerEnv<'integration', typeof integrationWorkerEnv>;
 
 /** Budgets per provider account (portal, org, user), from env. */
-export function budgetLimits(env: Pick<IntegrationEnv, 'HUBSPOT_REQUESTS_PER_10S' | 'HUBSPOT_SEARCH_PER_SECOND'>) {
+export function budgetLimits(env: Pick<IntegrationEnv, 'HUBSPOT_REQUESTS_PER_10S' | 'HUBSPOT_SEARCH_PER_SECOND' | 'SALESFORCE_REQUESTS_PER_SECOND'>) {
   return {
+    salesforce: { max: env.SALESFORCE_REQUESTS_PER_SECOND, perMs: 1000 },
     hubspot: { max: env.HUBSPOT_REQUESTS_PER_10S, perMs: 10_000 },
     'hubspot-search': { max: env.HUBSPOT_SEARCH_PER_SECOND, perMs: 1000 },
   };
@@ -32,6 +35,9 @@ export function oauthClients(env: IntegrationEnv): (provider: IntegrationProvide
   const clients: Partial<Record<IntegrationProvider, OAuthClient>> = {
     ...(env.HUBSPOT_CLIENT_ID && env.HUBSPOT_CLIENT_SECRET
       ? { hubspot: createOAuthClient({ provider: 'hubspot', tokenUrl: env.HUBSPOT_TOKEN_URL, clientId: env.HUBSPOT_CLIENT_ID, clientSecret: env.HUBSPOT_CLIENT_SECRET, timeoutMs: env.PROVIDER_TIMEOUT_MS }) }
+      : {}),
+    ...(env.SALESFORCE_CLIENT_ID && env.SALESFORCE_CLIENT_SECRET
+      ? { salesforce: createOAuthClient({ provider: 'salesforce', tokenUrl: env.SALESFORCE_TOKEN_URL, clientId: env.SALESFORCE_CLIENT_ID, clientSecret: env.SALESFORCE_CLIENT_SECRET, timeoutMs: env.PROVIDER_TIMEOUT_MS }) }
       : {}),
   };
   return (provider) => clients[provider];
@@ -56,6 +62,7 @@ export function buildDeps(parts: { pool: Pool; redis: Redis; prefix: string; env
       lockMs: config.refreshLockMs,
     }),
     hubspot: createHubspotClient({ basePath: env.HUBSPOT_BASE_URL, budget, timeoutMs: config.timeoutMs, tenSecondlyWaitMs: config.hubspot.tenSecondlyWaitMs }),
+    salesforce: createSalesforceClient({ version: env.SALESFORCE_API_VERSION, budget, limitBackoffMs: env.SALESFORCE_LIMIT_BACKOFF_MS, usageCeiling: env.SALESFORCE_USAGE_CEILING }),
     config,
   };
 }

@@ -36,6 +36,14 @@ export const integrationWorkerEnv = {
   HUBSPOT_SEARCH_PER_SECOND: int(4).meta({ description: 'search requests per second per portal, shared by all replicas (HubSpot: 5)' }),
   HUBSPOT_TEN_SECONDLY_WAIT_MS: int(10_000).meta({ description: 'wait after a 429 TEN_SECONDLY_ROLLING answer' }),
 
+  SALESFORCE_TOKEN_URL: z.url().default('https://login.salesforce.com/services/oauth2/token').meta({ description: 'Salesforce OAuth token endpoint (`test.salesforce.com` for sandboxes); the instance URL is stored per connection' }),
+  SALESFORCE_CLIENT_ID: z.string().min(1).optional().meta({ description: 'Salesforce connected app consumer key; unset: Salesforce jobs fail permanently, naming it' }),
+  SALESFORCE_CLIENT_SECRET: z.string().min(1).optional().meta({ description: 'Salesforce connected app consumer secret', secret: true }),
+  SALESFORCE_API_VERSION: z.string().regex(/^\d{2}\.0$/).default('62.0').meta({ description: 'REST API version (jsforce defaults to 50.0; sObject Collections upsert needs 46.0 or newer)' }),
+  SALESFORCE_REQUESTS_PER_SECOND: int(20).meta({ description: 'requests per second per org, shared by all replicas' }),
+  SALESFORCE_LIMIT_BACKOFF_MS: int(900_000).meta({ description: 'hold of an org after REQUEST_LIMIT_EXCEEDED, or when Sforce-Limit-Info usage passes SALESFORCE_USAGE_CEILING' }),
+  SALESFORCE_USAGE_CEILING: z.coerce.number().gt(0).max(1).default(0.95).meta({ description: 'share of the org\'s 24-hour API limit after which the sync holds off' }),
+
   SYNC_LEASE_MS: int(120_000).meta({ description: 'lease of a sync state (one pull per workspace, provider and object at a time); renewed with every committed page' }),
   SYNC_OVERLAP_MS: int(5_000, 0).meta({ description: 'timestamp cursors re-read this far back (late commits at the provider); duplicates are dropped by hash' }),
   OUTBOX_MAX_ATTEMPTS: int(8).meta({ description: 'a row the provider refused this many times turns `failed`' }),

@@ -10,6 +10,7 @@ import { createTokenCipher, tokenBinding } from '../src/crypto/token-cipher.js';
 import { buildDeps, type IntegrationDeps, type IntegrationEnv } from '../src/deps.js';
 import { type HubspotEmulator, startHubspotEmulator } from '../src/emulators/hubspot-emulator.js';
 import { type OAuthEmulator, startOAuthEmulator } from '../src/emulators/oauth-emulator.js';
+import { type SalesforceEmulator, startSalesforceEmulator } from '../src/emulators/salesforce-emulator.js';
 import { envSchema } from '../src/env.js';
 import { definitions, dispatchedHandlers } from '../src/handlers/index.js';
 import { CLIENT_ID, CLIENT_SECRET, TEST_SIGNING_KEYS, TEST_TOKEN_KEYS } from './keys.js';
@@ -22,15 +23,17 @@ export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KE
  * and locks, Postgres), pointed at the emulators.
  */
 export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: number; searchCap?: number; searchPerSecond?: number } } = {}) {
-  const state = {} as { db: TestDatabase; pool: Pool; oauth: OAuthEmulator; hubspot: HubspotEmulator; redis: Redis; producer: Producer; prefix: string; workers: Worker[]; redisClients: Redis[] };
+  const state = {} as { db: TestDatabase; pool: Pool; oauth: OAuthEmulator; hubspot: HubspotEmulator; salesforce: SalesforceEmulator; redis: Redis; producer: Producer; prefix: string; workers: Worker[]; redisClients: Redis[] };
   beforeAll(async () => {
     state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
     state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '16' }));
     state.oauth = await startOAuthEmulator({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
     state.hubspot = await startHubspotEmulator({ oauth: state.oauth, perTenSeconds: 1000, searchPerSecond: 100, ...options.hubspot });
+    state.salesforce = await startSalesforceEmulator({ oauth: state.oauth });
     state.redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
   });
   afterAll(async () => {
+    await state.salesforce?.close();
     await state.hubspot?.close();
     await state.oauth?.close();
     await state.redis?.quit();
@@ -42,10 +45,11 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
     state.workers = [];
     state.redisClients = [];
     state.producer = new Producer({ redisUrl: inject('redisUrl'), prefix: state.prefix, security: testSecurity() });
-    for (const e of [state.oauth, state.hubspot]) {
+    for (const e of [state.oauth, state.hubspot, state.salesforce]) {
       e.requests.length = 0;
       e.clearFaults();
     }
+    state.salesforce.delayMs = 0;
   });
   afterEach(async () => {
     for (const w of state.workers) await w.close(5000);
@@ -65,6 +69,10 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
       HUBSPOT_TOKEN_URL: `${state.oauth.url}/oauth/v3/token`,
       HUBSPOT_CLIENT_ID: CLIENT_ID,
       HUBSPOT_CLIENT_SECRET: CLIENT_SECRET,
+      SALESFORCE_TOKEN_URL: `${state.salesforce.url}/services/oauth2/token`,
+      SALESFORCE_CLIENT_ID: CLIENT_ID,
+      SALESFORCE_CLIENT_SECRET: CLIENT_SECRET,
+      SALESFORCE_LIMIT_BACKOFF_MS: '500',
       HUBSPOT_TEN_SECONDLY_WAIT_MS: '300',
       OUTBOX_RETRY_MS: '200',
       SYNC_LEASE_MS: '30000',
@@ -104,19 +112,26 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
   }
 
   async function settle(w: Worker, id: string) {
-    return waitFor(
-      async () => {
-        const job = await w.bull.getJob(id);
-        const s = await job?.getState();
-        if (s !== 'completed' && s !== 'failed') return false;
-        return { state: s, value: job!.returnvalue as Record<string, unknown>, reason: job!.failedReason ?? '', attempts: job!.attemptsMade };
-      },
-      { timeoutMs: 120_000, intervalMs: 100, what: `job ${id} settled` },
-    );
+    let last = '';
+    try {
+      return await waitFor(
+        async () => {
+          const job = await w.bull.getJob(id);
+          const s = await job?.getState();
+          last = `${s}, ${job?.attemptsMade} attempts, last error: ${job?.failedReason ?? 'none'}`;
+          if (s !== 'completed' && s !== 'failed') return false;
+          return { state: s, value: job!.returnvalue as Record<string, unknown>, reason: job!.failedReason ?? '', attempts: job!.attemptsMade };
+        },
+        { timeoutMs: 120_000, intervalMs: 100, what: `job ${id} settled` },
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message} (${last})`);
+    }
   }
 
-  /** A workspace with a HubSpot connection (tokens granted by the OAuth emulator, stored encrypted) and `n` leads in the outbox. */
-  async function seed(opts: { leads?: number; portal?: string; expired?: boolean; timeZone?: string } = {}) {
+  /** A workspace with a HubSpot (or Salesforce) connection (tokens granted by the OAuth emulator, stored encrypted) and `n` leads in the outbox. */
+  async function seed(opts: { leads?: number; portal?: string; expired?: boolean; timeZone?: string; provider?: 'hubspot' | 'salesforce' } = {}) {
+    const provider = opts.provider ?? 'hubspot';
     const workspaceId = randomUUID();
     const portal = opts.portal ?? `portal-${workspaceId.slice(0, 8)}`;
     await state.pool.query(`INSERT INTO workspaces (id, name, slug, status) VALUES ($1, 'Sync Co', $2, 'active')`, [workspaceId, `ws-${workspaceId.slice(0, 8)}`]);
@@ -124,10 +139,11 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
     if (opts.expired) state.oauth.expire(portal);
     const cipher = createTokenCipher(TEST_TOKEN_KEYS);
     const connectionId = randomUUID();
-    await state.pool.query(`INSERT INTO integration_connections (id, workspace_id, provider) VALUES ($1, $2, 'hubspot')`, [connectionId, workspaceId]);
+    await state.pool.query(`INSERT INTO integration_connections (id, workspace_id, provider) VALUES ($1, $2, $3)`, [connectionId, workspaceId, provider]);
     await saveIntegrationConnection(state.pool, workspaceId, {
-      provider: 'hubspot',
+      provider,
       portalId: portal,
+      ...(provider === 'salesforce' ? { instanceUrl: state.salesforce.url } : {}),
       settings: { timeZone: opts.timeZone ?? 'UTC' },
       tokens: {
         accessToken: cipher.encrypt(grant.accessToken, tokenBinding('integration_connections', connectionId, 'access')),
@@ -145,7 +161,7 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
            SELECT id, $1, email, f, l, 'Acme' FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS t(id, email, f, l)`,
           [workspaceId, leads.map((l) => l.id), leads.map((l) => l.email), leads.map((l) => l.first), leads.map((l) => l.last)],
         );
-        await enqueueOutbox(tx, workspaceId, { provider: 'hubspot', objectType: 'contacts', operation: 'upsert', localIds: leads.map((l) => l.id) });
+        await enqueueOutbox(tx, workspaceId, { provider, objectType: 'contacts', operation: 'upsert', localIds: leads.map((l) => l.id) });
       });
     }
     return { workspaceId, portal, grant, connectionId, leads };

@@ -45,6 +45,23 @@ export const HUBSPOT_CONTACT_MAPPING: RecordMapping = {
   ],
 };
 
+export const SALESFORCE_CONTACT_MAPPING: RecordMapping = {
+  idProperty: 'ColdCopy_Id__c',
+  modifiedProperty: 'SystemModstamp',
+  fields: [
+    { local: 'email', remote: 'Email', resolution: 'newest_wins' },
+    { local: 'first_name', remote: 'FirstName', resolution: 'newest_wins' },
+    { local: 'last_name', remote: 'LastName', resolution: 'newest_wins' },
+    { local: 'title', remote: 'Title', resolution: 'newest_wins' },
+    { local: 'phone', remote: 'Phone', resolution: 'remote_wins' },
+    { local: 'id', remote: 'ColdCopy_Id__c', resolution: 'local_wins' },
+    { local: 'status', remote: 'ColdCopy_Status__c', resolution: 'local_wins' },
+  ],
+};
+
+/** The remote property that holds the address. */
+export const emailPropertyOf = (mapping: RecordMapping) => mapping.fields.find((f) => f.local === 'email')!.remote;
+
 const norm = (v: unknown) => (v === null || v === undefined ? '' : String(v).trim());
 
 /** The remote properties of a lead as a push would write them (`created`: include CRM-owned fields). */

@@ -1,17 +1,23 @@
 import { startHubspotEmulator } from './hubspot-emulator.js';
 import { startOAuthEmulator } from './oauth-emulator.js';
+import { startSalesforceEmulator } from './salesforce-emulator.js';
 
 /**
- * The HubSpot emulator as a dev server (package.json `coldcopy.devServers.hubspot-emulator`):
- * the CRM API and its OAuth v3 token endpoint on one port (HUBSPOT_EMULATOR_PORT). A connection for
- * a dev workspace takes its tokens from `POST /__emulator/grant { "account": "<portal id>" }`.
+ * The CRM emulators as one dev process (package.json `coldcopy.devServers`: `hubspot-emulator` on
+ * HUBSPOT_EMULATOR_PORT, `salesforce-emulator` on SALESFORCE_EMULATOR_PORT), each serving its API
+ * and its OAuth token endpoint on one port. A dev connection takes its tokens from
+ * `POST <emulator>/__emulator/grant { "account": "<portal or org id>" }`.
  */
 const env = process.env;
-const oauth = await startOAuthEmulator({ clientId: env.HUBSPOT_CLIENT_ID ?? 'dev-hubspot-client', clientSecret: env.HUBSPOT_CLIENT_SECRET ?? 'dev-hubspot-secret' });
-const hubspot = await startHubspotEmulator({ oauth }, Number(env.HUBSPOT_EMULATOR_PORT ?? 8620));
-process.stdout.write(`hubspot emulator: HUBSPOT_BASE_URL=${hubspot.url} HUBSPOT_TOKEN_URL=${hubspot.url}/oauth/v3/token (grants: POST ${hubspot.url}/__emulator/grant)\n`);
+const hubspotOAuth = await startOAuthEmulator({ clientId: env.HUBSPOT_CLIENT_ID ?? 'dev-hubspot-client', clientSecret: env.HUBSPOT_CLIENT_SECRET ?? 'dev-hubspot-secret' });
+const salesforceOAuth = await startOAuthEmulator({ clientId: env.SALESFORCE_CLIENT_ID ?? 'dev-salesforce-client', clientSecret: env.SALESFORCE_CLIENT_SECRET ?? 'dev-salesforce-secret', accessTtlSeconds: 7200 });
+const hubspot = await startHubspotEmulator({ oauth: hubspotOAuth }, Number(env.HUBSPOT_EMULATOR_PORT ?? 8620));
+const salesforce = await startSalesforceEmulator({ oauth: salesforceOAuth }, Number(env.SALESFORCE_EMULATOR_PORT ?? 8621));
+process.stdout.write(
+  `crm emulators: HUBSPOT_BASE_URL=${hubspot.url} HUBSPOT_TOKEN_URL=${hubspot.url}/oauth/v3/token; SALESFORCE_TOKEN_URL=${salesforce.url}/services/oauth2/token (instance_url ${salesforce.url}); grants: POST /__emulator/grant\n`,
+);
 const stop = async () => {
-  await Promise.all([hubspot.close(), oauth.close()]);
+  await Promise.all([hubspot.close(), salesforce.close(), hubspotOAuth.close(), salesforceOAuth.close()]);
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());

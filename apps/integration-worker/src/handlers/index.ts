@@ -1,7 +1,8 @@
-import { syncHubspot } from '@coldcopy/queue-core';
+import { syncHubspot, syncSalesforce } from '@coldcopy/queue-core';
 import type { HandlersFor } from '@coldcopy/queue-core/runtime';
 import type { IntegrationDeps } from '../deps.js';
 import { syncHubspotHandler } from './sync-hubspot.js';
+import { syncSalesforceHandler } from './sync-salesforce.js';
 
 /**
  * The integration jobs this worker runs, and their definitions: a job type without a handler here
@@ -9,9 +10,10 @@ import { syncHubspotHandler } from './sync-hubspot.js';
  */
 export const handlers = {
   'sync-hubspot': syncHubspotHandler,
+  'sync-salesforce': syncSalesforceHandler,
 } satisfies Partial<HandlersFor<'integration', IntegrationDeps>>;
 
-export const definitions = [syncHubspot] as const;
+export const definitions = [syncHubspot, syncSalesforce] as const;
 
 /**
  * The runtime's type wants a handler for every job of the queue; `definitions` limits dispatch to

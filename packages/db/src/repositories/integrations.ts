@@ -357,7 +357,8 @@ export interface OutboxRow {
 
 /**
  * Claims up to `limit` pending rows due by `dueBy` (oldest first) for `claimMs`; rows claimed by a
- * live drain are skipped. A drain passes its start time, so a row it refused waits for the next one.
+ * live drain are skipped; rows of the same owner are taken back (a retried attempt of the job whose
+ * worker died). A drain passes its start time, so a row it refused waits for the next one.
  */
 export async function claimOutbox(
   db: Queryable,
@@ -370,7 +371,7 @@ export async function claimOutbox(
      WHERE o.id IN (
        SELECT id FROM integration_outbox
        WHERE workspace_id = $1 AND provider = $2 AND object_type = $3 AND operation = $7 AND status = 'pending' AND available_at <= $8
-         AND (claimed_until IS NULL OR claimed_until < now())
+         AND (claimed_until IS NULL OR claimed_until < now() OR claimed_by = $4)
        ORDER BY created_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
      RETURNING o.id, o.local_id, o.operation, o.change_seq, o.attempts`,
     [workspaceId, scope.provider, scope.objectType, scope.owner, scope.limit, scope.claimMs, scope.operation, scope.dueBy],
@@ -526,4 +527,16 @@ export async function recordSyncLog(db: Queryable, workspaceId: string, entry: S
       entry.startedAt,
     ],
   );
+}
+
+/** Records deleted at the provider: unmapped (soft), the local lead is kept. Returns how many maps were open. */
+export async function unmapRemoteDeleted(db: Queryable, workspaceId: string, scope: ObjectMapScope, remoteIds: readonly string[]): Promise<number> {
+  assertWorkspaceId(workspaceId);
+  if (remoteIds.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `UPDATE integration_object_map SET deleted_at = now(), last_synced_hash = NULL
+     WHERE workspace_id = $1 AND provider = $2 AND object_type = $3 AND remote_id = ANY($4::text[]) AND deleted_at IS NULL`,
+    [workspaceId, scope.provider, scope.objectType, remoteIds],
+  );
+  return rowCount ?? 0;
 }
