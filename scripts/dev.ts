@@ -5,6 +5,7 @@
  *                           demo data, the dev servers the apps need (the SES emulator, provider
  *                           emulators: scripts/dev-services.ts), every app in apps/, a demo campaign
  *   npm run dev -- --reset  wipe .data/ first
+ *   npm run dev -- --plan   print what would start (dev servers, apps, ports, dev env) as JSON
  *
  * Ctrl-C stops the apps (SIGTERM, their graceful shutdown), then the dev servers, Redis and Postgres;
  * data stays in .data/ for the next run. A second Ctrl-C kills what is left.
@@ -472,6 +473,40 @@ async function demoIds(databaseUrl: string) {
   }
 }
 
+/** Each app's port: a web app's own (DEV_<APP>_PORT), workers' health ports counting up from DEV_HEALTH_PORT_BASE. */
+function appPortsOf(apps: readonly AppInfo[]): { app: AppInfo; port: number; portEnv: string }[] {
+  const healthBase = envPort('DEV_HEALTH_PORT_BASE', 9464);
+  let w = 0;
+  return apps.map((app) => {
+    const portEnv = app.kind === 'web' ? `DEV_${app.name.toUpperCase().replace(/-/g, '_')}_PORT` : 'DEV_HEALTH_PORT_BASE';
+    return { app, port: app.kind === 'web' ? envPort(portEnv, app.port) : healthBase + w++, portEnv };
+  });
+}
+
+/**
+ * `npm run dev -- --plan`: what the stack would start, as JSON, starting nothing (the dev servers,
+ * then each app with its port and the devEnv it would get; {{redisUrl}}/{{databaseUrl}} as such).
+ */
+function printPlan(apps: readonly AppInfo[]): void {
+  const plan = planDevServices(apps, { tsxImport: TSX });
+  const vars = { redisUrl: '{{redisUrl}}', databaseUrl: '{{databaseUrl}}' };
+  const out = {
+    devServers: plan.processes.map((p) => ({ label: p.label, cwd: p.cwd, args: p.args, env: p.env, services: p.services })),
+    apps: appPortsOf(apps).map(({ app, port }) => ({
+      name: app.name,
+      kind: app.kind,
+      queue: app.queue,
+      cwd: app.dir,
+      command: ['node', '--import', 'tsx', 'src/main.ts'],
+      [app.portVar]: port,
+      readyPath: app.readyPath,
+      devServices: app.devServices,
+      devEnv: devEnvOf(app, plan, vars, {}),
+    })),
+  };
+  process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+}
+
 /** The dev servers (before the apps), each waited for on its `ready` path. */
 async function startDevServers(plan: DevServicePlan): Promise<void> {
   const started = plan.processes.map((p, i) => {
@@ -491,11 +526,15 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '') + '\n');
     return;
   }
-  const unknown = argv.filter((a) => a !== '--reset' && a !== '--');
+  const unknown = argv.filter((a) => a !== '--reset' && a !== '--plan' && a !== '--');
   if (unknown.length) throw new DevError(`unknown argument(s): ${unknown.join(' ')} (try --help)`);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
 
   const apps = await discoverApps(ROOT, (name, reason) => say(paint(33, `skipping apps/${name}: ${reason.split('\n')[0]}`)));
+  if (argv.includes('--plan')) {
+    printPlan(apps);
+    return;
+  }
   if (argv.includes('--reset') && existsSync(DATA)) {
     const pgDev = existsSync(join(DATA, 'postgres/data/PG_VERSION')) ? new DevPostgres(envPort('DEV_POSTGRES_PORT', 5490)) : undefined;
     if (pgDev?.running()) pgDev.stop();
@@ -508,13 +547,9 @@ async function main(argv: string[]): Promise<void> {
   const plan: DevServicePlan = planDevServices(apps, { tsxImport: TSX });
   for (const app of apps) devEnvOf(app, plan, { redisUrl: '', databaseUrl: '' }); // template errors now
   for (const s of plan.services.values()) await requirePort(s.port, `dev service ${s.name} of ${s.owner === 'built-in' ? 'the dev stack' : `apps/${s.owner}`}`, s.overrideEnv);
-  const healthBase = envPort('DEV_HEALTH_PORT_BASE', 9464);
   const appPorts = new Map<string, number>();
-  let w = 0;
-  for (const app of apps) {
-    const envName = app.kind === 'web' ? `DEV_${app.name.toUpperCase().replace(/-/g, '_')}_PORT` : 'DEV_HEALTH_PORT_BASE';
-    const port = app.kind === 'web' ? envPort(envName, app.port) : healthBase + w++;
-    await requirePort(port, `${app.name} ${app.kind === 'web' ? 'HTTP' : 'health'} port`, envName);
+  for (const { app, port, portEnv } of appPortsOf(apps)) {
+    await requirePort(port, `${app.name} ${app.kind === 'web' ? 'HTTP' : 'health'} port`, portEnv);
     appPorts.set(app.name, port);
   }
 

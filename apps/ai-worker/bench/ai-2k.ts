@@ -15,7 +15,9 @@ import { databaseUrl, PostgresServer, RedisServer } from '@coldcopy/testing';
 import pg from 'pg';
 import { startFakeLlmServer } from '../fake-llm/server.js';
 import { TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from '../test/keys.js';
-import { spawnAiWorker, type AiWorkerProcess } from '../test/worker-process.js';
+import { spawnWorkerApp, type WorkerAppProcess } from '@coldcopy/testing';
+
+const APP_DIR = new URL('..', import.meta.url);
 
 const JOBS = Number(process.env.JOBS ?? 2000);
 const RPM = Number(process.env.RPM ?? 1200);
@@ -28,7 +30,7 @@ const loadAtStart = load();
 const redis = await RedisServer.start();
 const postgres = await PostgresServer.start();
 const fake = await startFakeLlmServer({ latencyMs: LATENCY_MS, rpm: RPM });
-const workers: AiWorkerProcess[] = [];
+const workers: WorkerAppProcess[] = [];
 try {
   const admin = new pg.Client({ connectionString: postgres.url });
   await admin.connect();
@@ -53,7 +55,7 @@ try {
     OPENAI_MAX_CONCURRENT: String(CONCURRENCY * PROCESSES),
     LLM_RATE_WAIT_MAX_MS: '60000',
   };
-  for (let i = 0; i < PROCESSES; i++) workers.push(await spawnAiWorker(env));
+  for (let i = 0; i < PROCESSES; i++) workers.push(await spawnWorkerApp(APP_DIR, env));
   const producer = new Producer({ redisUrl: redis.url, prefix, security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS, encryptionKeys: TEST_ENCRYPTION_KEYS }) });
   for (let i = 0; i < JOBS; i += 200) {
     await producer.enqueueBulk(
@@ -69,7 +71,7 @@ try {
     );
   }
   const memory: number[][] = workers.map(() => []);
-  const rss = async (w: AiWorkerProcess) => {
+  const rss = async (w: WorkerAppProcess) => {
     const text = await (await fetch(`http://127.0.0.1:${w.healthPort}/metrics`)).text();
     return Number(/^process_resident_memory_bytes (\S+)/m.exec(text)?.[1] ?? 0) / 1_048_576;
   };

@@ -5,7 +5,9 @@ import { describe, expect, inject, it } from 'vitest';
 import { emailContentPrompt, estimateTokens } from '../src/domain/prompts.js';
 import { EMAIL_MAX_OUTPUT_TOKENS } from '../src/handlers/generate-email-content.js';
 import { useAiHarness } from './harness.js';
-import { spawnAiWorker, type AiWorkerProcess } from './worker-process.js';
+import { spawnWorkerApp, type WorkerAppProcess } from '@coldcopy/testing';
+
+const APP_DIR = new URL('..', import.meta.url);
 
 /**
  * Exact budgets: 50 concurrent generate-email-content jobs of one workspace whose balance covers
@@ -109,8 +111,8 @@ describe('exact budgets', () => {
       LOCK_DURATION_MS: '4000',
       STALLED_INTERVAL_MS: '2000',
     };
-    let first: AiWorkerProcess | undefined = await spawnAiWorker(env);
-    let second: AiWorkerProcess | undefined;
+    let first: WorkerAppProcess | undefined = await spawnWorkerApp(APP_DIR, env);
+    let second: WorkerAppProcess | undefined;
     const admin = openAdminQueues({ redisUrl: inject('redisUrl'), prefix: h.prefix });
     try {
       const ids = await Promise.all(leadIds.map((leadId) => h.producer.enqueue(generateEmailContent, payload(workspaceId, leadId)).then((j) => j.id)));
@@ -122,7 +124,7 @@ describe('exact budgets', () => {
       const atKill = await outcome(workspaceId);
       expect(atKill.held).toBeGreaterThan(0); // jobs died holding tokens
 
-      second = await spawnAiWorker(env);
+      second = await spawnWorkerApp(APP_DIR, env);
       const states = await waitFor(
         async () => {
           const jobs = await Promise.all(ids.map((id) => admin.shardsOf('ai')[0]!.bull.getJob(id)));

@@ -2,11 +2,12 @@ import { seedDemo } from '@coldcopy/db/seed';
 import { exportData } from '@coldcopy/queue-core';
 import { openAdminQueues } from '@coldcopy/queue-core/admin';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
-import { deletePrefix, testPrefix, waitFor } from '@coldcopy/testing';
+import { deletePrefix, spawnWorkerApp, TEST_SIGNING_KEYS, testPrefix, waitFor, type WorkerAppProcess } from '@coldcopy/testing';
 import { describe, expect, inject, it } from 'vitest';
 import { createExportJob, insertEvents } from './fixtures.js';
 import { useAnalyticsHarness } from './harness.js';
-import { spawnAnalyticsWorker, TEST_SIGNING_KEYS, type WorkerProcess } from './worker-process.js';
+
+const APP_DIR = new URL('..', import.meta.url);
 
 const h = useAnalyticsHarness({ s3: true });
 const ROWS = 250_000;
@@ -32,8 +33,8 @@ describe('kill -9 during a large export', () => {
       STALLED_INTERVAL_MS: '2000',
     };
     const producer = new Producer({ redisUrl: inject('redisUrl'), prefix, security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }) });
-    let first: WorkerProcess | undefined = await spawnAnalyticsWorker(env);
-    let second: WorkerProcess | undefined;
+    let first: WorkerAppProcess | undefined = await spawnWorkerApp(APP_DIR, env);
+    let second: WorkerAppProcess | undefined;
     try {
       const job = await producer.enqueue(exportData, { workspaceId, requestedBy: 'system', exportJobId, type: 'email_events', format: 'json' });
       const progress = async () =>
@@ -52,7 +53,7 @@ describe('kill -9 during a large export', () => {
       // mid-upload: parts may sit in an unfinished multipart upload, but there is no object
       expect(await h.store.list(`workspaces/${workspaceId}/`)).toEqual([]);
 
-      second = await spawnAnalyticsWorker(env);
+      second = await spawnWorkerApp(APP_DIR, env);
       await waitFor(async () => ((await progress()).status === 'completed' ? true : false), { ...patient, what: 'the export completed after the restart' });
 
       expect(await h.store.list(`workspaces/${workspaceId}/`)).toEqual([key]);

@@ -34,11 +34,13 @@ import { migrate } from '@coldcopy/db/migrate';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { seedCampaign } from '../test/fixtures/seed.js';
-import { TEST_SIGNING_KEYS } from '../test/harness-keys.js';
-import { spawnEmailWorker } from '../test/worker-process.js';
+import { spawnWorkerApp, type WorkerAppProcess } from '@coldcopy/testing';
+import { EMAIL_WORKER_TEST_ENV, TEST_SIGNING_KEYS } from '../test/harness-keys.js';
 import { type CpuGroup, cpuPerUnit, postmasterPid, sampleCpu } from './cpu.js';
 import { startKernelStampRelay } from './kernel-stamp-relay.js';
 import type { SesProcessMessage } from './ses-process.js';
+
+const APP_DIR = new URL('..', import.meta.url);
 
 const LEADS = Number(process.env.BENCH_LEADS ?? 10_000);
 const RATE = Number(process.env.BENCH_RATE ?? 100);
@@ -132,7 +134,7 @@ const postgres = await PostgresServer.start();
 const emulator = await startSesProcess(['emulator']);
 // the instrument: kernel receive stamps where python3 exists, else the Node relay's own stamps
 const ses = (await startKernelStampRelay(emulator.url)) ?? (await startSesProcess(['proxy', emulator.url]));
-const workers: Array<Awaited<ReturnType<typeof spawnEmailWorker>>> = [];
+const workers: WorkerAppProcess[] = [];
 try {
   const admin = new pg.Client({ connectionString: postgres.url });
   await admin.connect();
@@ -159,7 +161,7 @@ try {
     // as long as the bench's tick interval: exercised, without starving the start of the run
     SEND_JITTER_MS: String(TICK_MS),
   };
-  for (let i = 0; i < WORKERS; i++) workers.push(await spawnEmailWorker(env, { nodeArgs: WORKER_NODE_ARGS }));
+  for (let i = 0; i < WORKERS; i++) workers.push(await spawnWorkerApp(APP_DIR, { ...EMAIL_WORKER_TEST_ENV, ...env }, { nodeArgs: WORKER_NODE_ARGS }));
   const producer = new Producer({ redisUrl: redis.url, prefix, security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }) });
 
   const info = new Redis(redis.url);

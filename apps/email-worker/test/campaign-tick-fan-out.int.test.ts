@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { campaignTickSlot, JobValidationError, schedulesOn, sendBulkEmail } from '@coldcopy/queue-core';
 import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
-import { waitFor } from '@coldcopy/testing';
+import { spawnWorkerApp, waitFor, type WorkerAppProcess } from '@coldcopy/testing';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { handlers } from '../src/handlers/index.js';
 import { sendBulkEmailHandler } from '../src/handlers/send-bulk-email.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { testSecurity, useEmailHarness } from './harness.js';
-import { spawnEmailWorker, type EmailWorkerProcess } from './worker-process.js';
+import { EMAIL_WORKER_TEST_ENV } from './harness-keys.js';
+
+const APP_DIR = new URL('..', import.meta.url);
 
 /** worker processes on a loaded machine: generous, polled at an easy pace */
 const patient = { timeoutMs: 45_000, intervalMs: 200 };
@@ -135,9 +137,9 @@ describe('campaign tick fan-out with real Postgres and Bull', () => {
       DATABASE_POOL_MAX: '2',
       SES_ENDPOINT: h.ses.endpoint,
     };
-    const workers: EmailWorkerProcess[] = [];
+    const workers: WorkerAppProcess[] = [];
     try {
-      workers.push(...(await Promise.all([spawnEmailWorker(env), spawnEmailWorker(env)])));
+      workers.push(...(await Promise.all([spawnWorkerApp(APP_DIR, { ...EMAIL_WORKER_TEST_ENV, ...env }), spawnWorkerApp(APP_DIR, { ...EMAIL_WORKER_TEST_ENV, ...env })])));
       const repeat = await h.redis.zrange(`${h.prefix}:email:repeat`, 0, -1);
       // campaign-tick and the two warm-up schedules, each once
       expect(repeat).toHaveLength(3);

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { sendBulkEmail } from '@coldcopy/queue-core';
-import { waitFor } from '@coldcopy/testing';
+import { spawnWorkerApp, waitFor, type WorkerAppProcess } from '@coldcopy/testing';
 import { describe, expect, inject, it } from 'vitest';
 import { processWebhookHandler } from '../src/handlers/process-webhook.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { TOPIC_ARN, useEmailHarness } from './harness.js';
 import { sample, sesNotification } from '@coldcopy/sns/testing';
-import { spawnEmailWorker, type EmailWorkerProcess } from './worker-process.js';
+import { EMAIL_WORKER_TEST_ENV } from './harness-keys.js';
+
+const APP_DIR = new URL('..', import.meta.url);
 
 /** worker processes on a loaded machine: generous, polled at an easy pace */
 const patient = { timeoutMs: 180_000, intervalMs: 250 };
@@ -44,8 +46,8 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
     const tick = (slot: string) =>
       h.producer.enqueue(sendBulkEmail, { workspaceId: seed.workspaceId, requestedBy: 'test', campaignId: seed.campaignId, windowSlot: slot, batchSize: 500 });
 
-    let first: EmailWorkerProcess | undefined = await spawnEmailWorker(env);
-    let second: EmailWorkerProcess | undefined;
+    let first: WorkerAppProcess | undefined = await spawnWorkerApp(APP_DIR, { ...EMAIL_WORKER_TEST_ENV, ...env });
+    let second: WorkerAppProcess | undefined;
     try {
       await tick('20261201T1500Z');
       await waitFor(async () => (await h.ses.emails()).length >= 150 || false, { ...patient, what: '150 emails before the kill' });
@@ -56,7 +58,7 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
       const atKill = (await h.ses.emails()).length;
       first = undefined;
 
-      second = await spawnEmailWorker(env);
+      second = await spawnWorkerApp(APP_DIR, { ...EMAIL_WORKER_TEST_ENV, ...env });
       // every row reaches an outcome: A's in-flight rows wait for their lease and become unknown
       await waitFor(async () => {
         const c = await statusCounts(seed.campaignId);

@@ -19,11 +19,12 @@ import { createEnrichmentJob, ensureEnrichmentProvider, getEnrichmentJob, setEnr
 import { migrate } from '@coldcopy/db/migrate';
 import { batchEnrich } from '@coldcopy/queue-core';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
-import { databaseUrl, PostgresServer, RedisServer } from '@coldcopy/testing';
+import { databaseUrl, PostgresServer, RedisServer, spawnWorkerApp, type WorkerAppProcess } from '@coldcopy/testing';
 import pg from 'pg';
 import { startHunterEmulator } from '../src/emulators/hunter-emulator.js';
 import { HUNTER_KEY, TEST_SIGNING_KEYS } from '../test/keys.js';
-import { spawnEnrichmentWorker } from '../test/worker-process.js';
+
+const APP_DIR = new URL('..', import.meta.url);
 
 const LEADS = Number(process.env.BENCH_LEADS ?? 10_000);
 const RATE = Number(process.env.BENCH_RATE ?? 100);
@@ -52,7 +53,7 @@ const url = databaseUrl(postgres.url, 'bench');
 await migrate(url);
 const pool = new pg.Pool({ connectionString: url, max: 4 });
 const hunter = await startHunterEmulator({ apiKey: HUNTER_KEY, perSecond: RATE, perMinute: RATE * 60 });
-const workers: Array<Awaited<ReturnType<typeof spawnEnrichmentWorker>>> = [];
+const workers: WorkerAppProcess[] = [];
 try {
   const workspaceId = randomUUID();
   await pool.query(`INSERT INTO workspaces (id, name, slug, status) VALUES ($1, 'Bench', 'bench', 'active')`, [workspaceId]);
@@ -82,7 +83,7 @@ try {
     ENRICHMENT_CONCURRENCY: CONCURRENCY,
     LOG_LEVEL: 'warn',
   };
-  for (let i = 0; i < WORKERS; i++) workers.push(await spawnEnrichmentWorker(env));
+  for (let i = 0; i < WORKERS; i++) workers.push(await spawnWorkerApp(APP_DIR, env));
   const batch = await createEnrichmentJob(pool, workspaceId, { providerId: provider.id, enrichmentTypes: ['email'], leadIds: ids });
   const producer = new Producer({ redisUrl: redis.url, prefix: 'bench', security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }) });
   const load1 = loadavg()[0]!;

@@ -1,9 +1,10 @@
 import { createEnrichmentJob, getEnrichmentJob } from '@coldcopy/db';
 import { batchEnrich } from '@coldcopy/queue-core';
-import { waitFor } from '@coldcopy/testing';
+import { spawnWorkerApp, waitFor, type WorkerAppProcess } from '@coldcopy/testing';
 import { describe, expect, inject, it } from 'vitest';
 import { HUNTER_KEY, useEnrichmentHarness } from './harness.js';
-import { type EnrichmentWorkerProcess, spawnEnrichmentWorker } from './worker-process.js';
+
+const APP_DIR = new URL('..', import.meta.url);
 
 const h = useEnrichmentHarness();
 const LEADS = 2000;
@@ -15,6 +16,7 @@ describe('kill -9 one of two worker processes three times during a 2,000-lead ba
   it('enriches every lead once, charges once per successful lead, and the final counts are right', async () => {
     const { workspaceId, leads } = await h.seed({ leads: LEADS, domains: ['acme.com', 'globex.com', 'initech.io', 'unknown-co.com'] });
     const env = {
+      LOG_LEVEL: 'info',
       REDIS_URL: inject('redisUrl'),
       BULL_PREFIX: h.prefix,
       DATABASE_URL: h.db.url,
@@ -32,7 +34,7 @@ describe('kill -9 one of two worker processes three times during a 2,000-lead ba
     const batch = await createEnrichmentJob(h.pool, workspaceId, { providerId: h.hunterId, enrichmentTypes: ['email'], leadIds: leads.map((l) => l.id) });
     const processed = async () => (await getEnrichmentJob(h.pool, workspaceId, batch.id))!.processed;
 
-    const procs: Array<EnrichmentWorkerProcess | undefined> = [await spawnEnrichmentWorker(env), await spawnEnrichmentWorker(env)];
+    const procs: Array<WorkerAppProcess | undefined> = [await spawnWorkerApp(APP_DIR, env), await spawnWorkerApp(APP_DIR, env)];
     const outputs: string[] = [];
     try {
       await h.producer.enqueue(batchEnrich, { workspaceId, requestedBy: 'test', enrichmentJobId: batch.id, providerId: h.hunterId, enrichmentTypes: ['email'] });
@@ -42,7 +44,7 @@ describe('kill -9 one of two worker processes three times during a 2,000-lead ba
         victim.child.kill('SIGKILL');
         await victim.exited;
         outputs.push(victim.output());
-        procs[0] = await spawnEnrichmentWorker(env);
+        procs[0] = await spawnWorkerApp(APP_DIR, env);
       }
       const done = await waitFor(async () => {
         const j = await getEnrichmentJob(h.pool, workspaceId, batch.id);

@@ -10,12 +10,12 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, RedisServer, waitFor } from '@coldcopy/testing';
+import { freePort, RedisServer, spawnWorkerApp, waitFor, type WorkerAppProcess } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedCampaign } from '../../../apps/email-worker/test/fixtures/seed.js';
 import { TEST_SIGNING_KEYS, useEmailHarness } from '../../../apps/email-worker/test/harness.js';
-import { spawnEmailWorker, type EmailWorkerProcess } from '../../../apps/email-worker/test/worker-process.js';
+import { EMAIL_WORKER_TEST_ENV } from '../../../apps/email-worker/test/harness-keys.js';
 import { ROOT } from '../../../scripts/deploy/apps.js';
 
 // in build order: web imports the other two
@@ -155,7 +155,7 @@ describe('examples/nextjs: next build (Turbopack), next start, POSTs, the email 
     const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
     const port = await freePort();
     let next: ChildProcess | undefined;
-    let worker: EmailWorkerProcess | undefined;
+    let worker: WorkerAppProcess | undefined;
     let log = '';
     try {
       const seed = await seedCampaign(h.pool, { leads: 1, scheduleStep1: true });
@@ -193,7 +193,7 @@ describe('examples/nextjs: next build (Turbopack), next start, POSTs, the email 
       expect((JSON.parse(stored.opts!) as { signature?: string }).signature).toMatch(/^v1\.t1\.\d+\.[A-Za-z0-9_-]+$/);
 
       // the email worker (its own process, as deployed) verifies the signature and sends it
-      worker = await spawnEmailWorker({ REDIS_URL: redisServer.url, BULL_PREFIX: h.prefix, DATABASE_URL: h.db.url, SES_ENDPOINT: h.ses.endpoint });
+      worker = await spawnWorkerApp(new URL('../../../apps/email-worker/', import.meta.url), { ...EMAIL_WORKER_TEST_ENV, REDIS_URL: redisServer.url, BULL_PREFIX: h.prefix, DATABASE_URL: h.db.url, SES_ENDPOINT: h.ses.endpoint });
       const finished = await waitFor(
         async () => {
           const job = await redis.hgetall(`${h.prefix}:email:${jobId}`);

@@ -14,3 +14,13 @@ export {
 export { isCi, requireDebianBinary } from './system-packages.js';
 export { waitFor } from './wait-for.js';
 export { createFakeJobContext, EnqueueRecorder, type FakeJobContext, type FakeJobContextOptions, type RecordedJob } from './job-context.js';
+export { TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from './keys.js';
+export {
+  type JobOutcome,
+  type ProcessExit,
+  spawnWorkerApp,
+  type SpawnWorkerAppOptions,
+  WorkerAppHarness,
+  type WorkerAppHarnessOptions,
+  type WorkerAppProcess,
+} from './worker-app.js';

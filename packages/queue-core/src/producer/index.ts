@@ -5,3 +5,4 @@
 export { createProducer, getProducer, Producer, type BulkItem, type EnqueuedJob, type ProducerConfig } from './producer.js';
 export type { EnqueueOptions } from '../definitions/job-options.js';
 export { JobSecurity, jobSecurityFromEnv, type JobSecurityOptions } from '../security/job-security.js';
+export { shardQueueName, shardQueueNames, type ShardCounts } from '../redis/sharding.js';

@@ -10,9 +10,9 @@ import { createWorkerMetrics } from '../observability/metrics.js';
 import { Producer } from '../producer/producer.js';
 import { QUEUES, type QueueName } from '../definitions/queues.js';
 import { redact, RedisConnections } from '../redis/connections.js';
-import type { HandlersFor } from './job-context.js';
+import type { HandlersFor, HandlersOf } from './job-context.js';
 import { startWorker, type Worker } from './worker.js';
-import { jobsOnQueue } from '../jobs/index.js';
+import { jobsOnQueue, type JobsOn } from '../jobs/index.js';
 import { schedulesOn, type Schedule } from '../jobs/schedules.js';
 import { shardsOf, type ShardCounts } from '../redis/sharding.js';
 
@@ -29,7 +29,7 @@ export interface WorkerAppTools {
 /** A worker app's env schema: `workerAppEnv(queue, own)` (env.ts), exported by its src/env.ts. */
 export type WorkerAppEnvSchema<Q extends QueueName> = z.ZodObject<WorkerRuntimeShape<Q>>;
 
-export interface WorkerAppSpec<Q extends QueueName, S extends WorkerAppEnvSchema<Q>, D> {
+export interface WorkerAppSpec<Q extends QueueName, S extends WorkerAppEnvSchema<Q>, D, J extends AnyJobDefinition = JobsOn<Q>> {
   /** app name, e.g. `email-worker` (log field, Redis connection name) */
   readonly app: string;
   readonly queue: Q;
@@ -38,7 +38,8 @@ export interface WorkerAppSpec<Q extends QueueName, S extends WorkerAppEnvSchema
    * here, and read by the deploy generator for compose, app.yaml, .env.example and the README.
    */
   readonly env: S;
-  readonly handlers: HandlersFor<Q, D>;
+  /** a handler per dispatched job: every job of the queue, or each of `definitions` */
+  readonly handlers: HandlersOf<J, D>;
   /**
    * builds the providers; the only place real SDKs are constructed. `registry` is the process's
    * metrics registry (served on the health port) for the app's own metrics.
@@ -46,8 +47,11 @@ export interface WorkerAppSpec<Q extends QueueName, S extends WorkerAppEnvSchema
   readonly createDeps: (env: z.output<S>, tools: WorkerAppTools) => D | Promise<D>;
   /** closes what createDeps opened (pools, SDK clients), after the worker stopped */
   readonly closeDeps?: (deps: D) => Promise<void> | void;
-  /** the definitions to dispatch; default: the catalog's jobs of the queue (tests pass their own) */
-  readonly definitions?: readonly AnyJobDefinition[];
+  /**
+   * the definitions to dispatch; default: the catalog's jobs of the queue. A worker that runs only
+   * some of them lists them here (and has handlers for just those); tests pass their own.
+   */
+  readonly definitions?: readonly J[];
   /**
    * Schedules reconciled at startup (schedule-reconciler.ts). Default: the catalog's schedules of
    * the queue (jobs/schedules.ts); only those whose job this worker dispatches are kept.
@@ -64,8 +68,8 @@ export interface RunningWorkerApp {
   shutdown(signal?: string): Promise<void>;
 }
 
-export async function runWorkerApp<Q extends QueueName, S extends WorkerAppEnvSchema<Q>, D>(
-  spec: WorkerAppSpec<Q, S, D>,
+export async function runWorkerApp<Q extends QueueName, S extends WorkerAppEnvSchema<Q>, D, J extends AnyJobDefinition = JobsOn<Q>>(
+  spec: WorkerAppSpec<Q, S, D, J>,
   source: Record<string, string | undefined> = process.env,
   exit: (code: number) => void = (code) => process.exit(code),
 ): Promise<RunningWorkerApp | undefined> {
@@ -116,7 +120,8 @@ export async function runWorkerApp<Q extends QueueName, S extends WorkerAppEnvSc
     producer,
     cluster: sharding.cluster,
     schedules: (spec.schedules ?? schedulesOn(spec.queue)).filter((s) => dispatched.has(s.job.name)),
-    handlers: spec.handlers,
+    // checked at startup against the definitions (a handler per job, no extra one)
+    handlers: spec.handlers as unknown as HandlersFor<Q, D>,
     definitions: spec.definitions,
     deps,
     logger,

@@ -12,5 +12,5 @@ export {
   type Worker,
   type WorkerOptions,
 } from './worker.js';
-export type { Handler, HandlersFor, JobContext } from './job-context.js';
+export type { Handler, HandlersFor, HandlersOf, JobContext } from './job-context.js';
 export { createRateLimiter, type AcquireOptions, type RateLimit, type RateLimiter, type RateLimiterOptions, type Reservation } from '../redis/rate-limit.js';

@@ -50,3 +50,6 @@ export type Handler<J extends AnyJobDefinition, D> = (payload: JobPayload<J>, ct
 
 /** A handler for every job of queue Q: a missing or mistyped handler fails to compile. */
 export type HandlersFor<Q extends QueueName, D> = { [J in JobsOn<Q> as J['name']]: Handler<J, D> };
+
+/** A handler for each of the jobs J (a worker that dispatches only some jobs of its queue). */
+export type HandlersOf<J extends AnyJobDefinition, D> = { [K in J as K['name']]: Handler<K, D> };
