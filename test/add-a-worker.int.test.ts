@@ -4,14 +4,14 @@
  * test/fixtures/minimal-worker (one handler for the catalog's cache-warming job) is added as
  * apps/minimal-worker, and then, with no edit outside that folder:
  *   - `pnpm gen:deploy` (scripts/gen-deploy.ts) writes valid compose, app.yaml, .env.example files,
- *     droplet units and README tables that contain it, consistently;
+ *     droplet units, Kubernetes manifests and README tables that contain it, consistently;
  *   - `npm run dev -- --plan` (scripts/dev.ts) starts it with a health port;
  *   - the worker harness of @coldcopy/testing runs it against the test's Redis: a job completes,
  *     kill -9 during a job and a restart, the job completes;
  * and removing the folder and generating again gives back the original files byte for byte.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -23,13 +23,26 @@ import { deploySchemas, readYaml, unitsOf } from '../scripts/deploy/validate.js'
 
 const APP = 'minimal-worker';
 const FIXTURE = join(ROOT, 'test/fixtures', APP);
-/** what `pnpm gen:deploy` writes (besides apps/<app>/.env.example) */
-const GENERATED = ['docker-compose.yml', 'app.yaml', '.env.example', 'scripts/worker-setup.sh', 'README.md'];
 /** not needed to generate or run: history, local data and tools, build output, the big root node_modules (linked) */
 const SKIP = new Set(['.git', '.data', '.tools', 'dist', 'coverage', '.next', '.turbo']);
 
 let copy: string;
 const read = (path: string) => readFileSync(join(copy, path), 'utf8');
+
+/** Every file of the copy outside node_modules, by path: what the generator may have written. */
+function snapshot(): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const e of readdirSync(join(copy, dir), { withFileTypes: true })) {
+      const rel = dir ? `${dir}/${e.name}` : e.name;
+      if (e.name === 'node_modules') continue;
+      if (e.isDirectory()) walk(rel);
+      else if (e.isFile()) out.set(rel, readFileSync(join(copy, rel), 'utf8'));
+    }
+  };
+  walk('');
+  return out;
+}
 
 function run(args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd: copy, encoding: 'utf8', timeout: 180_000, env: { ...process.env, DEV_HEALTH_PORT_BASE: '9464' } });
@@ -62,7 +75,7 @@ function linkDependencies(appDir: string): void {
 }
 
 describe('adding a worker is one folder', () => {
-  const original = new Map<string, string>();
+  let original: Map<string, string>;
 
   beforeAll(() => {
     copy = mkdtempSync(join(tmpdir(), 'coldcopy-add-a-worker-'));
@@ -77,7 +90,7 @@ describe('adding a worker is one folder', () => {
       },
     });
     symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
-    for (const f of GENERATED) original.set(f, read(f));
+    original = snapshot();
     cpSync(FIXTURE, join(copy, 'apps', APP), { recursive: true });
     linkDependencies(join(copy, 'apps', APP));
   }, 120_000);
@@ -108,6 +121,10 @@ describe('adding a worker is one folder', () => {
     expect(read('.env.example')).toContain('WARM_KEYS_PER_SCOPE');
     expect(read('README.md')).toContain('| `WARM_KEYS_PER_SCOPE` |');
     expect(read('README.md')).toContain(APP);
+    // the one new file outside the folder is generated too: its Kubernetes manifest (listed in the kustomization)
+    const added = [...snapshot().keys()].filter((f) => !original.has(f) && !f.startsWith(`apps/${APP}/`));
+    expect(added).toEqual([`deploy/kubernetes/${APP}.yaml`]);
+    expect(read('deploy/kubernetes/kustomization.yaml')).toContain(`${APP}.yaml`);
   }, 240_000);
 
   it('`npm run dev` would start it, with a health port and no dev service', () => {
@@ -149,7 +166,9 @@ describe('adding a worker is one folder', () => {
   it('removing the folder removes it everywhere: the generated files are the original ones again', async () => {
     rmSync(join(copy, 'apps', APP), { recursive: true, force: true });
     run(['scripts/gen-deploy.ts']);
-    for (const f of GENERATED) expect(read(f), f).toBe(original.get(f));
+    const after = snapshot();
+    expect([...after.keys()].sort()).toEqual([...original.keys()].sort());
+    for (const [f, text] of original) expect(after.get(f), f).toBe(text);
     expect((await discoverApps(copy)).map((a) => a.name)).not.toContain(APP);
     const plan = JSON.parse(run(['scripts/dev.ts', '--plan'])) as { apps: { name: string }[] };
     expect(plan.apps.map((a) => a.name)).not.toContain(APP);
