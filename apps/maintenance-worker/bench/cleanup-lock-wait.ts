@@ -17,6 +17,7 @@ import type { CleanupResult } from '../src/domain/cleanup.js';
 import { cleanupOldDataHandler } from '../src/handlers/cleanup-old-data.js';
 import { createMaintenanceMetrics } from '../src/providers/maintenance-metrics.js';
 import { createPgTools } from '../src/providers/pg-tools.js';
+import { createFakeWarmCache } from '../src/providers/warm-cache.js';
 import { probeWriterDuring, seedOldEvents } from '../test/lock-probe.js';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
@@ -43,6 +44,7 @@ try {
     exportStore: createFakeObjectStore(),
     backup: { databaseUrl: url, verifyDatabaseUrl: url, tools: createPgTools() },
     uploadStore: createFakeObjectStore(),
+    warmCache: createFakeWarmCache(),
     images: { bucket: 'coldcopy-uploads', maxBytes: 20 * 1024 * 1024, maxPixels: 50_000_000, webpQuality: 82 },
     metrics: createMaintenanceMetrics(),
     config: defaultMaintenanceConfig,

@@ -8,9 +8,11 @@ export interface MaintenanceConfig {
     readonly lockRetries: number;
   };
   readonly partitions: { readonly monthsAhead: number; readonly retentionMonths: number };
+  readonly cacheWarming: { readonly maxWorkspaces: number; readonly maxKeysPerWorkspace: number };
 }
 
 export const defaultMaintenanceConfig: MaintenanceConfig = {
   cleanup: { statementTimeoutMs: 15_000, lockTimeoutMs: 100, batchPauseMs: 20, lockRetries: 20 },
   partitions: { monthsAhead: 4, retentionMonths: 13 },
+  cacheWarming: { maxWorkspaces: 200, maxKeysPerWorkspace: 50 },
 };

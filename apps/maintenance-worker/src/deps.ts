@@ -8,6 +8,7 @@ import { parseBackupKey } from './domain/backup-crypto.js';
 import type { MaintenanceWorkerEnv } from './env.js';
 import { createMaintenanceMetrics, type MaintenanceMetrics } from './providers/maintenance-metrics.js';
 import { createPgTools, type PgTools } from './providers/pg-tools.js';
+import { createRedisWarmCache, type WarmCache } from './providers/warm-cache.js';
 
 export interface BackupSettings {
   /** AES-256-GCM key; absent: backup-data fails permanently */
@@ -32,6 +33,8 @@ export interface MaintenanceDeps {
   /** UPLOAD_BUCKET: originals and their WebP variants */
   readonly uploadStore: ObjectStore;
   readonly images: { readonly bucket: string; readonly maxBytes: number; readonly maxPixels: number; readonly webpQuality: number };
+  /** Redis keys `cache:{ws}:…` for the web app (cache-warming) */
+  readonly warmCache: WarmCache;
   readonly metrics: MaintenanceMetrics;
   readonly config: MaintenanceConfig;
   readonly now: () => Date;
@@ -48,6 +51,7 @@ export function maintenanceConfig(env: MaintenanceWorkerEnv): MaintenanceConfig 
       lockRetries: 20,
     },
     partitions: { monthsAhead: env.PARTITION_MONTHS_AHEAD, retentionMonths: env.PARTITION_RETENTION_MONTHS },
+    cacheWarming: { maxWorkspaces: env.CACHE_WARM_MAX_WORKSPACES, maxKeysPerWorkspace: env.CACHE_WARM_MAX_KEYS_PER_WORKSPACE },
   };
 }
 
@@ -59,6 +63,7 @@ export async function createDeps(env: MaintenanceWorkerEnv, tools: WorkerAppTool
   const backups = createObjectStore({ ...env, STORAGE_BUCKET: env.BACKUP_BUCKET });
   const uploads = createObjectStore({ ...env, STORAGE_BUCKET: env.UPLOAD_BUCKET });
   configureSharp();
+  const warmCache = createRedisWarmCache(env.REDIS_URL);
   tools.logger.info('object storage', { exports: exports.store.location, backups: backups.store.location });
   const deps: MaintenanceDeps = {
     pool,
@@ -73,6 +78,7 @@ export async function createDeps(env: MaintenanceWorkerEnv, tools: WorkerAppTool
     },
     uploadStore: uploads.store,
     images: { bucket: env.UPLOAD_BUCKET, maxBytes: env.IMAGE_MAX_BYTES, maxPixels: env.IMAGE_MAX_PIXELS, webpQuality: env.IMAGE_WEBP_QUALITY },
+    warmCache,
     metrics: createMaintenanceMetrics(tools.registry),
     config: maintenanceConfig(env),
     now: () => new Date(),
@@ -91,5 +97,6 @@ export async function closeDeps(deps: MaintenanceDeps): Promise<void> {
   const state = owned.get(deps);
   if (!state) return;
   for (const close of state.closers) close();
+  await deps.warmCache.close();
   await closePool(state.pool);
 }

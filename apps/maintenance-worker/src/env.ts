@@ -31,6 +31,9 @@ export const maintenanceWorkerEnv = {
   IMAGE_MAX_PIXELS: int(50_000_000).meta({ description: 'optimize-images: largest width × height decoded, checked from the header first (decompression bombs are refused permanently)' }),
   IMAGE_WEBP_QUALITY: z.coerce.number().int().min(1).max(100).default(82).meta({ description: 'optimize-images: WebP quality of the variants' }),
 
+  CACHE_WARM_MAX_WORKSPACES: int(200).meta({ description: 'cache-warming: most recently active workspaces warmed per run (a payload limit overrides)' }),
+  CACHE_WARM_MAX_KEYS_PER_WORKSPACE: int(50).meta({ description: 'cache-warming: campaigns and top lead scores per workspace' }),
+
   CLEANUP_STATEMENT_TIMEOUT_MS: int(15_000).meta({ description: 'cleanup-old-data: time limit of each batch statement' }),
   CLEANUP_LOCK_TIMEOUT_MS: int(100).meta({ description: 'cleanup-old-data: how long a batch waits for a lock before it gives up (a retry follows), so it never queues live writers behind it' }),
   CLEANUP_BATCH_PAUSE_MS: int(20, 0).meta({ description: 'cleanup-old-data: pause between two batches, leaving room for live traffic' }),

@@ -1,19 +1,18 @@
 import { schedulesOn } from '@coldcopy/queue-core';
-import { type HandlersFor, runWorkerApp } from '@coldcopy/queue-core/runtime';
-import { closeDeps, createDeps, type MaintenanceDeps } from './deps.js';
+import { runWorkerApp } from '@coldcopy/queue-core/runtime';
+import { closeDeps, createDeps } from './deps.js';
 import { envSchema } from './env.js';
-import { definitions, handlers } from './handlers/index.js';
+import { handlers } from './handlers/index.js';
 
 // The composition root: env → deps → worker → health server → signals (queue-core/src/runtime/app.ts).
 await runWorkerApp({
   app: 'maintenance-worker',
   queue: 'maintenance',
   env: envSchema,
-  // only the implemented jobs are dispatched (`definitions`); the runtime checks both lists match
-  handlers: handlers as HandlersFor<'maintenance', MaintenanceDeps>,
-  definitions,
+  handlers,
   createDeps,
   closeDeps,
-  // reconciled at startup; only the schedules of dispatched jobs are kept
+  // Reconciled at startup: cache warming, enrichment-cache purge, consent expiry, nightly cleanup,
+  // partition maintenance, daily and monthly backups, weekly verification (staggered).
   schedules: schedulesOn('maintenance'),
 });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { defaultMaintenanceConfig, type MaintenanceConfig } from '../src/config.js';
 import type { BackupSettings, MaintenanceDeps } from '../src/deps.js';
 import { createPgTools } from '../src/providers/pg-tools.js';
+import { createFakeWarmCache, type WarmCache } from '../src/providers/warm-cache.js';
 import { createMaintenanceMetrics } from '../src/providers/maintenance-metrics.js';
 
 /** One test database (a clone of the migrated template) per file; object stores are fakes with memory. */
@@ -22,7 +23,7 @@ export function useMaintenanceHarness() {
     await state.db?.drop();
   });
 
-  function deps(overrides: { config?: Partial<MaintenanceConfig>; now?: () => Date; backup?: Partial<BackupSettings> } = {}) {
+  function deps(overrides: { config?: Partial<MaintenanceConfig>; now?: () => Date; backup?: Partial<BackupSettings>; warmCache?: WarmCache } = {}) {
     const backupStore = createFakeObjectStore();
     const exportStore = createFakeObjectStore();
     const uploadStore = createFakeObjectStore();
@@ -39,6 +40,7 @@ export function useMaintenanceHarness() {
       },
       uploadStore,
       images: { bucket: 'coldcopy-uploads', maxBytes: 20 * 1024 * 1024, maxPixels: 50_000_000, webpQuality: 82 },
+      warmCache: overrides.warmCache ?? createFakeWarmCache(),
       metrics: createMaintenanceMetrics(),
       config: { ...defaultMaintenanceConfig, cleanup: { ...defaultMaintenanceConfig.cleanup, batchPauseMs: 0 }, ...overrides.config },
       now: overrides.now ?? (() => new Date()),
