@@ -1,16 +1,17 @@
 import { syncHubspot } from '@coldcopy/queue-core';
-import { waitFor } from '@coldcopy/testing';
+import { spawnWorkerApp, waitFor } from '@coldcopy/testing';
 import { describe, expect, inject, it } from 'vitest';
 import { useIntegrationHarness } from './harness.js';
 import { CLIENT_ID, CLIENT_SECRET, TEST_TOKEN_KEYS } from './keys.js';
-import { spawnIntegrationWorker } from './worker-process.js';
+
+const APP_DIR = new URL('..', import.meta.url);
 
 const h = useIntegrationHarness();
 
 describe('OAuth tokens never in clear text', () => {
   it('after a refresh and a two-way sync by the real worker process, no issued token is in Postgres, Redis or the logs', async () => {
     const { workspaceId, leads } = await h.seed({ leads: 150, expired: true });
-    const proc = await spawnIntegrationWorker({
+    const proc = await spawnWorkerApp(APP_DIR, {
       REDIS_URL: inject('redisUrl'),
       BULL_PREFIX: h.prefix,
       DATABASE_URL: h.db.url,

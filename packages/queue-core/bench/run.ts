@@ -8,7 +8,13 @@
  *   with the same job options.
  * Rounds alternate raw and queue-core and report medians, because the machine is shared and noisy.
  * Env: BENCH_JOBS (default 20000), BENCH_ROUNDS (default 3), BENCH_REDIS_URL (default: private server).
+ *
+ * A/B against an older checkout in the same run: `BENCH_BASELINE_DIR=<path of a checkout> pnpm bench`
+ * (e.g. `git worktree add /tmp/base <commit> && (cd /tmp/base && pnpm install)`). Each round then
+ * runs that checkout's bench (one round, same jobs, same Redis) right after this one's, and the
+ * summary compares both against their own raw Bull runs and against each other.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -198,10 +204,10 @@ interface Row {
  * CPU per job in this process (what the layer costs; steadier on a shared machine, because other
  * processes' load changes wall-clock time far more than the CPU a run needs).
  */
-async function compare(name: string, raw: () => Promise<Sample>, core: () => Promise<Sample>): Promise<Row> {
+async function compare(name: string, raw: () => Promise<Sample>, core: () => Promise<Sample>, rounds = ROUNDS): Promise<Row> {
   const r: Sample[] = [];
   const c: Sample[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
+  for (let i = 0; i < rounds; i++) {
     r.push(await raw());
     c.push(await core());
   }
@@ -222,6 +228,53 @@ async function compare(name: string, raw: () => Promise<Sample>, core: () => Pro
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
+/** One round of the older checkout's own bench on the same Redis; its JSON line's rows. */
+function runBaseline(dir: string): Row[] {
+  process.stdout.write(`baseline (${dir}):\n`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'packages/queue-core/bench/run.ts'], {
+    cwd: dir,
+    env: { ...process.env, BENCH_BASELINE_DIR: '', BENCH_ROUNDS: '1', BENCH_JOBS: String(JOBS), BENCH_REDIS_URL: redisUrl },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const json = r.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
+  if (r.status !== 0 || !json) throw new Error(`the baseline bench in ${dir} failed (exit ${r.status}):\n${r.stdout.slice(-3000)}`);
+  process.stdout.write(r.stdout.split('\n').filter((l) => l.includes(' raw ')).map((l) => `  ${l}`).join('\n') + '\n');
+  return (JSON.parse(json) as { rows: Row[] }).rows;
+}
+
+/** Per row name, the median of each figure over the rounds. */
+function medianRows(rounds: readonly Row[][]): Row[] {
+  return rounds[0]!.map((first) => {
+    const all = rounds.map((rows) => rows.find((r) => r.name === first.name)).filter((r): r is Row => r !== undefined);
+    return {
+      name: first.name,
+      raw: median(all.map((r) => r.raw)),
+      core: median(all.map((r) => r.core)),
+      rawCpuUs: median(all.map((r) => r.rawCpuUs)),
+      coreCpuUs: median(all.map((r) => r.coreCpuUs)),
+    };
+  });
+}
+
+/** Markdown rows for docs/benchmarks.md: this checkout and the baseline, each against its raw Bull. */
+function printAb(rows: readonly Row[], base: readonly Row[], dir: string): void {
+  process.stdout.write(
+    `\nA/B, medians of ${ROUNDS} alternating rounds (baseline: ${dir})\n\n` +
+      '| path | raw Bull µs/job | baseline µs/job | this µs/job | baseline throughput ratio | this throughput ratio | baseline cpu ratio | this cpu ratio |\n' +
+      '|---|---|---|---|---|---|---|---|\n',
+  );
+  for (const r of rows) {
+    const b = base.find((x) => x.name === r.name);
+    if (!b) continue;
+    process.stdout.write(
+      `| ${r.name} | ${r.rawCpuUs.toFixed(0)} | ${b.coreCpuUs.toFixed(0)} | ${r.coreCpuUs.toFixed(0)} | ${(b.core / b.raw).toFixed(2)} | ${(r.core / r.raw).toFixed(2)} | ` +
+        `${(b.rawCpuUs / b.coreCpuUs).toFixed(2)} | ${(r.rawCpuUs / r.coreCpuUs).toFixed(2)} |\n`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   if (!redisUrl) {
     server = await RedisServer.start();
@@ -231,15 +284,26 @@ async function main(): Promise<void> {
     `queue-core vs raw Bull — ${JOBS} jobs per round, median of ${ROUNDS} rounds; ` +
       `log level ${LOG_LEVEL}; node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB\n\n`,
   );
-  const rows: Row[] = [];
-  if (ONLY !== 'enqueue') {
-    for (const c of [1, 10, 100]) rows.push(await compare(`process, concurrency ${c}`, () => drainRaw(c), () => drainCore(c)));
+  const baselineDir = process.env.BENCH_BASELINE_DIR;
+  const rounds: Row[][] = [];
+  const baseline: Row[][] = [];
+  // with a baseline, rounds alternate this checkout (1 round) and the baseline's bench (1 round)
+  for (let round = 0; round < (baselineDir ? ROUNDS : 1); round++) {
+    const rows: Row[] = [];
+    const n = baselineDir ? 1 : ROUNDS;
+    if (ONLY !== 'enqueue') {
+      for (const c of [1, 10, 100]) rows.push(await compare(`process, concurrency ${c}`, () => drainRaw(c), () => drainCore(c), n));
+    }
+    if (ONLY !== 'process') {
+      rows.push(await compare('enqueue, single (64 in flight)', () => enqueueRaw(false), () => enqueueCore(false), n));
+      rows.push(await compare('enqueue, bulk (500 per call)', () => enqueueRaw(true), () => enqueueCore(true), n));
+    }
+    rounds.push(rows);
+    if (baselineDir) baseline.push(runBaseline(baselineDir));
   }
-  if (ONLY !== 'process') {
-    rows.push(await compare('enqueue, single (64 in flight)', () => enqueueRaw(false), () => enqueueCore(false)));
-    rows.push(await compare('enqueue, bulk (500 per call)', () => enqueueRaw(true), () => enqueueCore(true)));
-  }
-  process.stdout.write(`\n${JSON.stringify({ jobs: JOBS, rounds: ROUNDS, rows })}\n`);
+  const rows = rounds.length === 1 ? rounds[0]! : medianRows(rounds);
+  if (baselineDir) printAb(rows, medianRows(baseline), baselineDir);
+  process.stdout.write(`\n${JSON.stringify({ jobs: JOBS, rounds: ROUNDS, rows, ...(baselineDir ? { baseline: medianRows(baseline) } : {}) })}\n`);
   await server?.stop();
 }
 
