@@ -22,7 +22,7 @@ import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
 import { databaseUrl, PostgresServer, RedisServer, spawnWorkerApp, type WorkerAppProcess } from '@coldcopy/testing';
 import pg from 'pg';
 import { startHunterEmulator } from '../src/emulators/hunter-emulator.js';
-import { HUNTER_KEY, TEST_SIGNING_KEYS } from '../test/keys.js';
+import { HUNTER_KEY, TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from '../test/keys.js';
 
 const APP_DIR = new URL('..', import.meta.url);
 
@@ -85,7 +85,7 @@ try {
   };
   for (let i = 0; i < WORKERS; i++) workers.push(await spawnWorkerApp(APP_DIR, env));
   const batch = await createEnrichmentJob(pool, workspaceId, { providerId: provider.id, enrichmentTypes: ['email'], leadIds: ids });
-  const producer = new Producer({ redisUrl: redis.url, prefix: 'bench', security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }) });
+  const producer = new Producer({ redisUrl: redis.url, prefix: 'bench', security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS, encryptionKeys: TEST_ENCRYPTION_KEYS }) });
   const load1 = loadavg()[0]!;
   const started = Date.now();
   await producer.enqueue(batchEnrich, { workspaceId, requestedBy: 'bench', enrichmentJobId: batch.id, providerId: provider.id, enrichmentTypes: ['email'] });

@@ -4,9 +4,9 @@ import { Redis } from 'ioredis';
 import { type EnrichmentConfig, enrichmentConfig } from './config.js';
 import type { enrichmentWorkerEnv } from './env.js';
 import { createApolloProvider } from './providers/apollo-provider.js';
+import { type CallbackNotifier, createHttpsCallbackNotifier } from './providers/callback.js';
 import type { EnrichmentProvider, ProviderName } from './providers/enrichment-provider.js';
 import { createEnrichmentMetrics, type EnrichmentMetrics } from './providers/enrichment-metrics.js';
-import { createProducerFollowUps, type FollowUps } from './providers/follow-ups.js';
 import { createHunterProvider } from './providers/hunter-provider.js';
 import { createDnsMxResolver, type MxResolver } from './providers/mx-resolver.js';
 import type { Alerter } from './providers/operations.js';
@@ -19,7 +19,8 @@ export interface EnrichmentDeps {
   /** the adapter for an `enrichment_providers.name`; undefined when its key is not configured */
   provider(name: string): EnrichmentProvider | undefined;
   readonly mx: MxResolver;
-  readonly followUps: FollowUps;
+  /** enrich-lead's optional webhook (https, public addresses only unless allowed for development) */
+  readonly callbacks: CallbackNotifier;
   readonly alerter: Alerter;
   readonly metrics: EnrichmentMetrics;
   readonly config: EnrichmentConfig;
@@ -106,7 +107,7 @@ export async function createDeps(env: EnrichmentEnv, tools: WorkerAppTools): Pro
     pool,
     provider: providerRegistry(adapters),
     mx: createDnsMxResolver({ servers: env.DNS_SERVERS }),
-    followUps: createProducerFollowUps(tools.producer),
+    callbacks: createHttpsCallbackNotifier({ allowPrivate: env.ENRICHMENT_CALLBACK_ALLOW_PRIVATE, timeoutMs: env.ENRICHMENT_CALLBACK_TIMEOUT_MS }),
     alerter: {
       async alert(severity, message, fields) {
         logger.error(message, { alert: true, severity, ...fields });

@@ -48,6 +48,11 @@ export const enrichmentWorkerEnv = {
   CACHE_VERIFY_TTL_DAYS: int(14).meta({ description: 'cache lifetime of verification results, days (providers.md: 7-30)' }),
   CACHE_NEGATIVE_TTL_HOURS: int(24).meta({ description: 'cache lifetime of "no match" and unknown domains, hours' }),
 
+  ENRICHMENT_CALLBACK_ALLOW_PRIVATE: flag(false).meta({
+    description: "development only: enrich-lead callback URLs may reach loopback and private addresses (refused otherwise, against SSRF)",
+  }),
+  ENRICHMENT_CALLBACK_TIMEOUT_MS: int(5_000).meta({ description: "how long enrich-lead's callback POST may take; a failed callback never fails the job" }),
+
   DNS_SERVERS: z
     .string()
     .optional()

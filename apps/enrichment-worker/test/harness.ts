@@ -12,17 +12,19 @@ import { type DnsEmulator, startDnsEmulator } from '../src/emulators/dns-emulato
 import { type HunterEmulator, startHunterEmulator } from '../src/emulators/hunter-emulator.js';
 import { handlers } from '../src/handlers/index.js';
 import { createApolloProvider } from '../src/providers/apollo-provider.js';
+import { type CallbackNotifier, createHttpsCallbackNotifier } from '../src/providers/callback.js';
 import { createEnrichmentMetrics } from '../src/providers/enrichment-metrics.js';
-import { createProducerFollowUps } from '../src/providers/follow-ups.js';
 import { createHunterProvider } from '../src/providers/hunter-provider.js';
 import { createDnsMxResolver } from '../src/providers/mx-resolver.js';
 import { createFakeAlerter } from '../src/providers/operations.js';
 import type { EndpointLimit } from '../src/providers/provider-limits.js';
 import { createRedisProviderLimits, type RedisProviderLimits } from '../src/providers/redis-provider-limits.js';
 
-import { APOLLO_KEY, HUNTER_KEY, TEST_SIGNING_KEYS } from './keys.js';
+import { APOLLO_KEY, HUNTER_KEY, TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from './keys.js';
 
 export { APOLLO_KEY, HUNTER_KEY, TEST_SIGNING_KEYS };
+/** What producers and workers of the enrichment queue use: signed jobs, addresses encrypted. */
+export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KEYS, encryptionKeys: TEST_ENCRYPTION_KEYS });
 
 export const testConfig: EnrichmentConfig = {
   ...enrichmentConfig({
@@ -82,7 +84,7 @@ export function useEnrichmentHarness() {
   });
   beforeEach(async () => {
     state.prefix = testPrefix();
-    state.producer = new Producer({ redisUrl: inject('redisUrl'), prefix: state.prefix, security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }) });
+    state.producer = new Producer({ redisUrl: inject('redisUrl'), prefix: state.prefix, security: testSecurity() });
     for (const e of [state.hunter, state.apollo]) {
       e.requests.length = 0;
       e.clearFaults();
@@ -104,7 +106,7 @@ export function useEnrichmentHarness() {
 
   /** Real deps against the emulators; limits default to "out of the way" unless a test sets them. */
   function deps(
-    options: { limits?: Partial<Record<'hunter' | 'apollo', Partial<Record<'person' | 'person-bulk' | 'company' | 'verify', EndpointLimit>>>>; shared?: boolean; config?: Partial<EnrichmentConfig> } = {},
+    options: { limits?: Partial<Record<'hunter' | 'apollo', Partial<Record<'person' | 'person-bulk' | 'company' | 'verify', EndpointLimit>>>>; shared?: boolean; config?: Partial<EnrichmentConfig>; callbacks?: CallbackNotifier } = {},
   ) {
     const limitsRedis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
     const limits: RedisProviderLimits = createRedisProviderLimits({
@@ -135,7 +137,7 @@ export function useEnrichmentHarness() {
         apollo: createApolloProvider({ ...common, baseUrl: `${state.apollo.url}/api/v1`, apiKey: APOLLO_KEY }),
       }),
       mx: createDnsMxResolver({ servers: [state.dns.server], timeoutMs: 1000 }),
-      followUps: createProducerFollowUps(state.producer),
+      callbacks: options.callbacks ?? createHttpsCallbackNotifier({ allowPrivate: false, timeoutMs: 2000 }),
       alerter,
       metrics: createEnrichmentMetrics(),
       config: { ...testConfig, ...options.config },
@@ -154,7 +156,7 @@ export function useEnrichmentHarness() {
       redisUrl: inject('redisUrl'),
       prefix: state.prefix,
       concurrency,
-      security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }),
+      security: testSecurity(),
       deadLetters: false,
       locks: { lockDuration: 5000, stalledInterval: 2000 },
     });

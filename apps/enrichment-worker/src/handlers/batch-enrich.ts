@@ -1,5 +1,5 @@
 import { getEnrichmentJob, startEnrichmentJob } from '@coldcopy/db';
-import { type batchEnrich, type JobPayload, PermanentJobError } from '@coldcopy/queue-core';
+import { type batchEnrich, enrichLead, type JobPayload, PermanentJobError } from '@coldcopy/queue-core';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
 import type { EnrichmentDeps } from '../deps.js';
 import { sleep } from '../domain/sleep.js';
@@ -25,7 +25,7 @@ const CHUNK = 500;
 
 /**
  * batch-enrich (domain.md §5): records one item per lead on the durable `enrichment_jobs` batch,
- * enqueues an enrich-lead child for every item still pending (deterministic ids
+ * enqueues an enrich-lead child for every item still pending through ctx.enqueueBulk (signed, sharded, deterministic ids
  * `enrich-lead.batch.<batch>.<lead>`, one bulk add per 500), then waits for the children, reporting
  * progress on the Bull job, and returns the batch's counts. The children count themselves on the
  * batch row when they settle (once per item), so a batch job that dies and runs again resumes: it
@@ -42,9 +42,10 @@ export async function batchEnrichHandler(p: Payload, ctx: Ctx): Promise<BatchEnr
   const { pending } = await startEnrichmentJob(deps.pool, ws, p.enrichmentJobId, leadIds, ctx.jobId);
   for (let i = 0; i < pending.length; i += CHUNK) {
     ctx.signal.throwIfAborted();
-    await deps.followUps.enrichLeads(
+    await ctx.enqueueBulk(
+      enrichLead,
       pending.slice(i, i + CHUNK).map((leadId) => ({
-        payload: {
+        data: {
           workspaceId: ws,
           requestedBy: p.requestedBy,
           traceId: p.traceId,
@@ -53,7 +54,7 @@ export async function batchEnrichHandler(p: Payload, ctx: Ctx): Promise<BatchEnr
           enrichmentTypes: p.enrichmentTypes,
           enrichmentJobId: p.enrichmentJobId,
         },
-        key: `batch.${p.enrichmentJobId}.${leadId}`,
+        options: { idempotencyKey: `batch.${p.enrichmentJobId}.${leadId}` },
       })),
     );
   }

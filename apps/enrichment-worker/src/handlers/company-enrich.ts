@@ -1,5 +1,5 @@
 import { attachCompanyInfo, listLeadIdsAtDomain, readEnrichmentCache, writeEnrichmentCache } from '@coldcopy/db';
-import type { companyEnrich, JobPayload } from '@coldcopy/queue-core';
+import { companyEnrich, type JobPayload } from '@coldcopy/queue-core';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
 import type { EnrichmentDeps } from '../deps.js';
 import { companyCacheKey, normaliseDomain } from '../domain/cache-key.js';
@@ -60,7 +60,7 @@ export async function companyEnrichHandler(p: Payload, ctx: Ctx): Promise<Compan
         countProviderError(deps, err);
         if (isRetryLater(err) && (p.deferrals ?? 0) < deps.config.maxDeferrals) {
           const deferrals = (p.deferrals ?? 0) + 1;
-          await deps.followUps.companyEnrichLater({ ...p, deferrals }, { delayMs: err.retryAfterMs, key: `${ctx.jobId.slice(0, 120)}.d${deferrals}` });
+          await ctx.enqueue(companyEnrich, { ...p, deferrals }, { delay: Math.max(0, Math.round(err.retryAfterMs)), idempotencyKey: `${ctx.jobId.slice(0, 120)}.d${deferrals}` });
           return { companies, deferred: { retryInMs: err.retryAfterMs } };
         }
         if (err instanceof ProviderAccountError) await flagProvider(deps, ctx, provider.id, err);

@@ -11,7 +11,7 @@ import {
   stopEnrichmentJob,
   writeEnrichmentCache,
 } from '@coldcopy/db';
-import { type enrichLead, type JobPayload, PermanentJobError } from '@coldcopy/queue-core';
+import { enrichLead, type JobPayload, PermanentJobError } from '@coldcopy/queue-core';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
 import type { EnrichmentDeps } from '../deps.js';
 import { personCacheKey, sha256 } from '../domain/cache-key.js';
@@ -31,6 +31,8 @@ export interface EnrichLeadResult {
   readonly types?: readonly string[];
   readonly retryInMs?: number;
   readonly reason?: string;
+  /** the callback's outcome, when the job has a callbackUrl: `delivered` or why not (never a failure of the job) */
+  readonly callback?: string;
 }
 
 /** What the cache holds for a person lookup: the result and which request paid for it. */
@@ -59,6 +61,29 @@ const fetchMark = (workspaceId: string, requestKey: string) => sha256(`${workspa
  * cache entry that the next delivery of the same request charges for, without calling again.
  */
 export async function enrichLeadHandler(p: Payload, ctx: Ctx): Promise<EnrichLeadResult> {
+  const result = await enrich(p, ctx);
+  // a re-queued request calls back when it finishes; a skipped batch child has nothing to report
+  if (!p.callbackUrl || result.status === 'deferred' || result.status === 'skipped') return result;
+  return { ...result, callback: await callBack(p.callbackUrl, p, ctx, result) };
+}
+
+/**
+ * The optional webhook: one POST with the outcome (ids and status, no personal data), keyed by the
+ * request so a receiver can drop repeats. Whatever happens is logged and counted, never thrown.
+ */
+async function callBack(url: string, p: Payload, ctx: Ctx, result: EnrichLeadResult): Promise<string> {
+  const { deps } = ctx;
+  const body = { event: 'lead.enrichment.completed', workspaceId: p.workspaceId, leadId: p.leadId, providerId: p.providerId, status: result.status, types: result.types ?? [], jobId: ctx.jobId };
+  const outcome = await deps.callbacks
+    .notify(url, body, { 'idempotency-key': requestKeyOf(p, ctx.jobId) }, ctx.signal)
+    .catch((err: Error) => ({ delivered: false as const, reason: 'failed' as const, detail: err.message }));
+  const name = outcome.delivered ? 'delivered' : outcome.reason;
+  deps.metrics.callback(name);
+  if (!outcome.delivered) ctx.log.warn('enrichment callback not delivered', { reason: outcome.reason, detail: outcome.detail });
+  return name;
+}
+
+async function enrich(p: Payload, ctx: Ctx): Promise<EnrichLeadResult> {
   const { deps } = ctx;
   const ws = p.workspaceId;
   const requestKey = requestKeyOf(p, ctx.jobId);
@@ -141,10 +166,7 @@ async function onFailure(err: unknown, p: Payload, ctx: Ctx, requestKey: string)
   if (isRetryLater(err)) {
     const deferrals = (p.deferrals ?? 0) + 1;
     if (deferrals <= deps.config.maxDeferrals) {
-      await deps.followUps.enrichLeadLater(
-        { ...p, requestKey, deferrals },
-        { delayMs: err.retryAfterMs, key: `${requestKey}.d${deferrals}` },
-      );
+      await ctx.enqueue(enrichLead, { ...p, requestKey, deferrals }, { delay: Math.max(0, Math.round(err.retryAfterMs)), idempotencyKey: `${requestKey}.d${deferrals}` });
       return { status: 'deferred', retryInMs: err.retryAfterMs, reason: err.message };
     }
     err = new PermanentJobError(`gave up after ${deferrals - 1} re-queues: ${err.message}`, { cause: err });

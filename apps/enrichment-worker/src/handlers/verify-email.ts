@@ -1,5 +1,5 @@
 import { addSuppression, type LeadEmailStatus, listLeadEmails, readEnrichmentCache, recordEmailVerification, writeEnrichmentCache } from '@coldcopy/db';
-import { type JobPayload, PermanentJobError, type verifyEmail } from '@coldcopy/queue-core';
+import { type JobPayload, PermanentJobError, verifyEmail } from '@coldcopy/queue-core';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
 import type { EnrichmentDeps } from '../deps.js';
 import { sha256, verifyCacheKey } from '../domain/cache-key.js';
@@ -107,7 +107,7 @@ export async function verifyEmailHandler(p: Payload, ctx: Ctx): Promise<VerifyEm
     const leadIds = later.filter((t) => t.leadId).map((t) => t.leadId!);
     const payload = { ...p, emails: emails.length ? emails : undefined, leadIds: leadIds.length ? leadIds : undefined, deferrals };
     const key = `${ctx.jobId.slice(0, 120)}.d${deferrals}`;
-    await deps.followUps.verifyEmailLater(payload, { delayMs: retryInMs, key });
+    await ctx.enqueue(verifyEmail, payload, { delay: Math.max(0, Math.round(retryInMs)), idempotencyKey: key });
   }
   return { verified, deferred: later.length, ...(later.length ? { retryInMs } : {}) };
 }

@@ -9,6 +9,8 @@ export interface EnrichmentMetrics {
   providerError(provider: string, kind: string): void;
   /** by `enrichment_providers.id` */
   creditsExhausted(providerId: string): void;
+  /** enrich-lead's callback: `delivered`, `refused-scheme`, `refused-address`, `failed`, `status` */
+  callback(outcome: string): void;
 }
 
 export function createEnrichmentMetrics(registry?: Registry): EnrichmentMetrics {
@@ -24,7 +26,14 @@ export function createEnrichmentMetrics(registry?: Registry): EnrichmentMetrics 
     labelNames: ['provider_id'],
     registers: registry ? [registry] : [],
   });
+  const callbacks = new Counter({
+    name: 'enrichment_callbacks_total',
+    help: "enrich-lead callback webhooks by outcome (delivered, refused-scheme, refused-address, failed, status); a failure never fails the job",
+    labelNames: ['outcome'],
+    registers: registry ? [registry] : [],
+  });
   return {
+    callback: (outcome) => callbacks.labels(outcome).inc(),
     providerError: (provider, kind) => errors.labels(provider, kind).inc(),
     creditsExhausted: (providerId) => credits.labels(providerId).inc(),
   };

@@ -75,9 +75,20 @@ export type JobPayload<J extends AnyJobDefinition> = z.output<J['schema']>;
 
 /** Keys of T whose values are strings (possibly optional). */
 export type StringFieldOf<T> = { [K in keyof T]-?: NonNullable<T[K]> extends string ? K : never }[keyof T] & string;
-/** `list[].field`: a string field of the elements of an array of objects in T (e.g. `messages[].content`). */
+/**
+ * Paths to strings one level down in T: `list[]` (an array of strings), `list[].field` (a string
+ * field of the elements of an array of objects), `object.field` (e.g. `inputData.email`).
+ */
 export type NestedStringFieldOf<T> = {
-  [K in keyof T & string]-?: NonNullable<T[K]> extends ReadonlyArray<infer E> ? (E extends object ? `${K}[].${StringFieldOf<E>}` : never) : never;
+  [K in keyof T & string]-?: NonNullable<T[K]> extends ReadonlyArray<infer E>
+    ? NonNullable<E> extends string
+      ? `${K}[]`
+      : NonNullable<E> extends object
+        ? `${K}[].${StringFieldOf<NonNullable<E>>}`
+        : never
+    : NonNullable<T[K]> extends object
+      ? `${K}.${StringFieldOf<NonNullable<T[K]>>}`
+      : never;
 }[keyof T & string];
 
 type WorkspaceShape = typeof workspaceFields;
@@ -96,8 +107,8 @@ interface DefineJobArgs<N extends string, Q extends QueueName, Sc extends JobSco
   options?: JobOptionsOverride;
   /**
    * secrets a workspace gave us (OAuth tokens, API keys) and what leads wrote (reply content):
-   * encrypted end to end; top-level strings, or `list[].field` for a string field of every element
-   * of a top-level array
+   * encrypted end to end; top-level strings, or one level down: `object.field`, `list[]`,
+   * `list[].field`
    */
   sensitive?: ReadonlyArray<StringFieldOf<z.output<z.ZodObject<P>>> | NestedStringFieldOf<z.output<z.ZodObject<P>>>>;
 }

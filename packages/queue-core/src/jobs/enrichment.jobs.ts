@@ -55,6 +55,12 @@ export const enrichLead = defineJob({
         linkedinUrl: z.url({ protocol: /^https?$/ }).max(500).optional(),
       })
       .optional(),
+    /**
+     * POSTed to once the lead is enriched (domain.md: "optional webhook POST that cannot fail the
+     * job"): https only; the worker refuses loopback and private addresses unless allowed for
+     * development
+     */
+    callbackUrl: z.url({ protocol: /^https$/ }).max(2000).optional(),
     // Optional: set by the worker itself (jobs queued before these fields existed still validate).
     /** the batch this child belongs to (batch-enrich's fan-out) */
     enrichmentJobId: z.uuid().optional(),
@@ -68,6 +74,8 @@ export const enrichLead = defineJob({
     deferrals: z.number().int().min(1).max(1000).optional(),
   },
   idempotencyKey: (p) => [p.workspaceId, p.leadId, p.providerId, ...sortedUnique(p.enrichmentTypes)],
+  // no clear-text address or name in Redis, logs or dead letters (job-security.ts)
+  sensitive: ['inputData.email', 'inputData.firstName', 'inputData.lastName', 'callbackUrl'],
 });
 
 /** Fans out enrich-lead for a durable `enrichment_jobs` batch. */
@@ -123,6 +131,8 @@ export const verifyEmail = defineJob({
       ]).join('\n'),
     ),
   ],
+  // addresses only as envelopes in Redis, logs and dead letters (job-security.ts)
+  sensitive: ['emails[]'],
 });
 
 /**

@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createBullQueue } from './bull-queue.js';
 import {
+  whenReady,
   clientOptions,
   clusterClientOptions,
   isClusterUrl,
@@ -164,5 +165,20 @@ describe('Redis Cluster URLs', () => {
     expect(single.client).toBeInstanceOf(Redis);
     await single.close();
     expect(() => single.createClient('client')).toThrow(/closed/);
+  });
+});
+
+describe('whenReady', () => {
+  it('concurrent waiters share one pair of listeners and all see the outcome', async () => {
+    // nothing listens on port 1 and there is no retry: the connection ends
+    const client = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    client.on('error', () => {});
+    const waits = Array.from({ length: 50 }, () => whenReady(client, 30_000));
+    expect(client.listenerCount('ready')).toBe(1);
+    expect(client.listenerCount('end')).toBe(1);
+    const outcomes = await Promise.allSettled(waits);
+    expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
+    expect(client.listenerCount('ready')).toBe(0);
+    client.disconnect();
   });
 });

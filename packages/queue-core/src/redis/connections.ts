@@ -350,9 +350,26 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
 }
 
-/** Waits until a client is ready, or rejects after `timeoutMs`. Resolves at once when ready. */
+/** One wait per client that is not ready yet, shared by every caller (see whenReady). */
+const pendingReady = new WeakMap<RedisClient, Promise<void>>();
+
+/**
+ * Waits until a client is ready, or rejects after `timeoutMs`. Resolves at once when ready.
+ * Callers that wait at the same time share one wait, so one pair of `ready`/`end` listeners is on
+ * the client however many enqueues arrive before it connects (50 concurrent enqueues used to add
+ * 50 pairs: MaxListenersExceededWarning on the shared client).
+ */
 export function whenReady(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
+  let wait = pendingReady.get(client);
+  if (!wait) {
+    wait = waitUntilReady(client, timeoutMs).finally(() => pendingReady.delete(client));
+    pendingReady.set(client, wait);
+  }
+  return wait;
+}
+
+function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === 'wait') client.connect().catch(() => {});
   return new Promise((resolve, reject) => {
     const onReady = () => {

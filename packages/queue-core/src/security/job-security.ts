@@ -17,8 +17,8 @@ import { parseKeyRing, type KeyRing } from './security-keys.js';
  * to the data (a hand edit, `job.update()`) invalidates the signature. The timestamp records when
  * the job was signed; it is not an expiry (jobs may wait for days, repeatable runs reuse it).
  *
- * Encrypted fields. A definition's `sensitive` fields (top-level strings, or a string field of
- * every element of a top-level array: `messages[].content`) are replaced after validation by
+ * Encrypted fields. A definition's `sensitive` fields (strings at a path: `content`,
+ * `inputData.email`, `emails[]`, `messages[].content`) are replaced after validation by
  * `enc:v1:<kid>:<iv>:<tag>:<ciphertext>` (base64url, AES-256-GCM, random 96-bit IV, AAD =
  * job name, workspaceId and field name, so a value cannot be moved to another job, workspace or
  * field). Redis, logs, the dashboard and the dead-letter store only ever hold the envelope.
@@ -185,35 +185,39 @@ function signedText(name: string, data: unknown, ts: number): string {
 
 /**
  * A copy of `data` with every sensitive value replaced by `fn(value, field)`, or `data` itself when
- * none is present. A path is a top-level field (`content`) or a field of each element of a
- * top-level array (`messages[].content`, named `messages[<i>].content` in the AAD and in errors,
- * so an envelope cannot move to another element either).
+ * none is present. A path names a top-level field (`content`), a field of an object
+ * (`inputData.email`), every element of an array (`emails[]`) or a field of every element
+ * (`messages[].content`); elements are named by index in the AAD and in errors
+ * (`messages[3].content`), so an envelope cannot move to another element either.
  */
 function mapSensitive(def: AnyJobDefinition, data: Record<string, unknown>, fn: (value: unknown, field: string) => string): Record<string, unknown> {
-  let out: Record<string, unknown> | undefined;
+  let out = data;
   for (const path of def.sensitive) {
-    const cut = path.indexOf('[].');
-    const current = out ?? data;
-    if (cut < 0) {
-      const value = current[path];
-      if (value === undefined || value === null) continue;
-      out ??= { ...data };
-      out[path] = fn(value, path);
-      continue;
-    }
-    const list = path.slice(0, cut);
-    const field = path.slice(cut + 3);
-    const items = current[list];
-    if (!Array.isArray(items)) continue;
-    out ??= { ...data };
-    out[list] = items.map((item: unknown, i) => {
-      if (item === null || typeof item !== 'object') return item;
-      const value = (item as Record<string, unknown>)[field];
-      if (value === undefined || value === null) return item;
-      return { ...item, [field]: fn(value, `${list}[${i}].${field}`) };
-    });
+    const segments = path.split('.').flatMap((part) => (part.endsWith('[]') ? [part.slice(0, -2), '[]'] : [part]));
+    out = mapPath(out, segments, '', fn) as Record<string, unknown>;
   }
-  return out ?? data;
+  return out;
+}
+
+function mapPath(value: unknown, segments: readonly string[], label: string, fn: (value: unknown, field: string) => string): unknown {
+  if (value === undefined || value === null) return value;
+  if (segments.length === 0) return fn(value, label);
+  const [head, ...rest] = segments as [string, ...string[]];
+  if (head === '[]') {
+    if (!Array.isArray(value)) return value;
+    let changed = false;
+    const mapped = value.map((item: unknown, i) => {
+      const next = mapPath(item, rest, `${label}[${i}]`, fn);
+      if (next !== item) changed = true;
+      return next;
+    });
+    return changed ? mapped : value;
+  }
+  if (typeof value !== 'object' || Array.isArray(value)) return value;
+  const obj = value as Record<string, unknown>;
+  const current = obj[head];
+  const next = mapPath(current, rest, label ? `${label}.${head}` : head, fn);
+  return next === current ? value : { ...obj, [head]: next };
 }
 
 function aad(name: string, data: unknown, field: string): Buffer {

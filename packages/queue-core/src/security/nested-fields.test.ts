@@ -88,3 +88,27 @@ describe('sensitive fields of array elements', () => {
     expect(def.sensitive).toHaveLength(3);
   });
 });
+
+describe('sensitive strings in objects and string arrays', () => {
+  const job = defineJob({
+    name: 'test-lookup',
+    queue: 'enrichment',
+    description: 'addresses (test only)',
+    scope: 'workspace',
+    payload: { emails: z.array(z.string()).optional(), inputData: z.object({ email: z.string().optional(), domain: z.string() }).optional() },
+    sensitive: ['emails[]', 'inputData.email'],
+  });
+  it('encrypts every element and the object field, leaves the rest, and opens back', () => {
+    const s = security();
+    const payload = { workspaceId: WS, emails: ['a@x.example', 'b@y.example'], inputData: { email: 'c@z.example', domain: 'z.example' } };
+    const stored = s.seal(job, payload);
+    expect(JSON.stringify(stored)).not.toContain('@');
+    expect((stored.inputData as { domain: string }).domain).toBe('z.example');
+    expect(s.open(job, roundTrip(stored))).toEqual(payload);
+    const swapped = roundTrip(stored) as { emails: string[] };
+    swapped.emails.reverse();
+    expect(() => s.open(job, swapped)).toThrow(/emails\[0\].*authentication failed/);
+    const without = { workspaceId: WS };
+    expect(s.seal(job, without)).toBe(without);
+  });
+});
