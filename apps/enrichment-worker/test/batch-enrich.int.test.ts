@@ -11,10 +11,12 @@ async function runBatch(workspaceId: string, leadIds: string[], providerId: stri
   const { id } = await h.producer.enqueue(batchEnrich, { workspaceId, requestedBy: 'test', enrichmentJobId: batch.id, leadIds, providerId, enrichmentTypes: ['email'] });
   const job = await waitFor(
     async () => {
-      const j = await worker.bull.getJob(id);
-      const state = await j?.getState();
-      if (state === 'failed') throw new Error(j!.failedReason);
-      return state === 'completed' ? j! : false;
+      const state = await (await worker.bull.getJob(id))?.getState();
+      if (state !== 'completed' && state !== 'failed') return false;
+      // read after the state: a copy read before it may predate the result
+      const j = (await worker.bull.getJob(id))!;
+      if (state === 'failed') throw new Error(j.failedReason);
+      return j;
     },
     { timeoutMs: 30_000, intervalMs: 100, what: 'batch completed' },
   );

@@ -18,9 +18,10 @@ async function enqueue(workspaceId: string, leadId: string, providerId: string, 
 async function settled(worker: { bull: Bull.Queue }, jobId: string): Promise<Bull.Job> {
   return waitFor(
     async () => {
-      const job = await worker.bull.getJob(jobId);
-      if (!job) return false;
-      const state = await job.getState();
+      if (!(await worker.bull.getJob(jobId))) return false;
+      const state = await (await worker.bull.getJob(jobId))!.getState();
+      // read after the state: a copy read before it may predate the result
+      const job = (await worker.bull.getJob(jobId))!;
       return state === 'completed' || (state === 'failed' && (job.attemptsMade >= (job.opts.attempts ?? 1) || job.finishedOn !== undefined)) ? job : false;
     },
     { timeoutMs: 20_000, intervalMs: 50, what: `job ${jobId} settled` },

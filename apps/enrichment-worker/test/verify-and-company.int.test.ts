@@ -11,10 +11,12 @@ const h = useEnrichmentHarness();
 async function completed(worker: { bull: Bull.Queue }, jobId: string): Promise<Bull.Job> {
   return waitFor(
     async () => {
-      const job = await worker.bull.getJob(jobId);
-      const state = await job?.getState();
-      if (state === 'failed') throw new Error(`job failed: ${job!.failedReason}`);
-      return state === 'completed' ? job! : false;
+      const state = await (await worker.bull.getJob(jobId))?.getState();
+      if (state !== 'completed' && state !== 'failed') return false;
+      // read after the state: a copy read before it may predate the result
+      const job = (await worker.bull.getJob(jobId))!;
+      if (state === 'failed') throw new Error(`job failed: ${job.failedReason}`);
+      return job;
     },
     { timeoutMs: 20_000, intervalMs: 50, what: `job ${jobId} completed` },
   );
