@@ -7,6 +7,10 @@
  *
  *   pnpm --filter @coldcopy/email-worker bench        (needs redis-server and PostgreSQL binaries)
  *
+ * Prints, per send, Postgres tuples read (pg_stat_database; by table from pg_stat_user_tables) and
+ * Redis commands (INFO stats; by command from INFO commandstats), and a markdown table row:
+ * compare BENCH_LEADS=10000 with BENCH_LEADS=50000 (per-send cost must not grow with volume).
+ *
  * Knobs: BENCH_LEADS (10000), BENCH_RATE (100/s; set it high, e.g. 100000, to measure CPU per send
  * without the limiter binding), BENCH_WORKERS (2), BENCH_CONCURRENCY (20 per worker),
  * BENCH_POOL_MAX (Postgres pool per worker, 12), BENCH_BATCH_SIZE (tick batch, 500), BENCH_TICK_MS (2000),
@@ -176,6 +180,18 @@ try {
     const commands = Number(/total_commands_processed:(\d+)/.exec(await info.info('stats'))![1]);
     return { pgTransactions: Number(db.xacts), pgTuplesRead: Number(db.returned) + Number(db.fetched), redisCommands: commands };
   };
+  // where they go: tuples read per table (pg_stat_user_tables: sequential + index fetches) and
+  // calls per Redis command (INFO commandstats)
+  const breakdown = async () => {
+    const tables = (
+      await pool.query<{ relname: string; read: string }>(
+        `SELECT relname, (coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))::text AS read FROM pg_stat_user_tables`,
+      )
+    ).rows;
+    const commands: Record<string, number> = {};
+    for (const m of (await info.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) commands[m[1]!] = Number(m[2]);
+    return { tables: Object.fromEntries(tables.map((t) => [t.relname, Number(t.read)])), commands };
+  };
   const groups: Record<string, CpuGroup> = {
     // the driver alone (its children are measured on their own)
     bench: { pid: process.pid, tree: false },
@@ -188,6 +204,7 @@ try {
   const cpuBefore = sampleCpu(groups);
   const sysBefore = sampleCpu(groups, true);
   const countersBefore = await counters();
+  const breakdownBefore = await breakdown();
 
   // the campaign tick with a new slot every BENCH_TICK_MS, as the scheduler would (much faster)
   const started = Date.now();
@@ -220,6 +237,7 @@ try {
   const sysAfter = sampleCpu(groups, true);
   await new Promise((r) => setTimeout(r, 1000)); // backends report their statistics at most once a second
   const countersAfter = await counters();
+  const breakdownAfter = await breakdown();
   await info.quit();
 
   const slots = await accountSlotMetrics(workers);
@@ -282,7 +300,21 @@ try {
     ),
     machine: `${cpus().length} cores, Node ${process.versions.node}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   };
-  console.log(JSON.stringify(result, null, 2));
+  const perSendOf = (after: Record<string, number>, before: Record<string, number>) =>
+    Object.entries(after)
+      .map(([k, v]) => [k, (v - (before[k] ?? 0)) / sends.length] as const)
+      .filter(([, v]) => v >= 0.05)
+      .sort((a, b) => b[1] - a[1]);
+  const tablesPerSend = perSendOf(breakdownAfter.tables, breakdownBefore.tables);
+  const commandsPerSend = perSendOf(breakdownAfter.commands, breakdownBefore.commands);
+  console.log(JSON.stringify({ ...result, tuplesReadPerSendByTable: Object.fromEntries(tablesPerSend.map(([k, v]) => [k, Number(v.toFixed(1))])), redisCallsPerSendByCommand: Object.fromEntries(commandsPerSend.map(([k, v]) => [k, Number(v.toFixed(2))])) }, null, 2));
+  // for docs/benchmarks.md
+  const top = (list: ReadonlyArray<readonly [string, number]>, n: number) => list.slice(0, n).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+  console.log('| leads | sends | % of limit | Postgres tuples read / send | transactions / send | Redis commands / send | tuples by table | Redis calls by command |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(
+    `| ${LEADS} | ${sends.length} | ${result.percentOfLimit} | ${result.perSend.pgTuplesRead} | ${result.perSend.pgTransactions} | ${result.perSend.redisCommands} | ${top(tablesPerSend, 5)} | ${top(commandsPerSend, 6)} |`,
+  );
   console.log(
     `CPU ms per send (kernel part): ${Object.entries(result.cpuMsPerSend)
       .map(([k, v]) => `${k} ${v} (${result.sysMsPerSend[k]})`)
