@@ -82,6 +82,21 @@ describe('export-data', () => {
     expect((await listUserNotices(h.pool, A, exportJobId)).map((n) => n.kind)).toEqual(['export.ready']);
   });
 
+  it('filter values reach the COPY as literals: quotes, backslashes and SQL in them match nothing and run nothing', async () => {
+    const count = async () => (await h.pool.query('SELECT count(*)::int AS n FROM email_events WHERE workspace_id = $1', [A])).rows[0].n as number;
+    const before = await count();
+    const statuses = ["opened'); DELETE FROM email_events; --", 'a"b\\c', "it's", 'x}', '{y'];
+    for (const format of ['csv', 'json'] as const) {
+      const result = await (await exportOf(A, 'email_events', format, { filters: { statuses } })).run();
+      expect(result.rowCount).toBe(0);
+      expect((await readObject(result.objectKey)).toString('utf8')).toBe(format === 'csv' ? `${EXPORT_COLUMNS.email_events.map((c) => c.header).join(',')}\r\n` : '[]\n');
+    }
+    // and a value with the same characters that does match is found
+    const quoted = await (await exportOf(A, 'email_events', 'csv', { filters: { statuses: ["it's", 'opened'] } })).run();
+    expect(quoted.rowCount).toBeGreaterThan(0);
+    expect(await count()).toBe(before);
+  });
+
   it('XLSX starts a new sheet when one is full, each with its header', async () => {
     const { run } = await exportOf(A, 'email_events', 'xlsx', { fields: ['id', 'event_type', 'created_at'] }, { xlsxMaxRowsPerSheet: 5_001 });
     const result = await run();
