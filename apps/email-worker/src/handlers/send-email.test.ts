@@ -279,6 +279,25 @@ describe('send-email: outcomes are never lost, and a stalled attempt never sends
     expect(f.store.emails.get(id)).toMatchObject({ status: 'sent', message_id: 'ses-late-answer' });
   });
 
+  it('a job aborted before its request left (time budget overdue after a freeze) gives the claim back, even over an expired lease, and a follow-up job sends it', async () => {
+    const f = createFakeDeps();
+    const id = f.store.addSend();
+    const budget = new AbortController();
+    const sender = {
+      async send(_message: Parameters<typeof f.sender.send>[0], signal: AbortSignal) {
+        // resumed after a freeze: another attempt already marked the claim unknown, the budget is gone
+        f.clock.now = new Date(f.clock.now.getTime() + 121_000);
+        await f.store.expireLease(f.store.workspaceId, id, 120_000);
+        budget.abort(Object.assign(new Error('job exceeded its time budget'), { name: 'JobTimeoutError' }));
+        if (signal.aborted) throw signal.reason; // as the SDK does before the request leaves
+        return { messageId: 'never' };
+      },
+    };
+    expect(await run(f, id, { ...f.deps, sender }, budget.signal)).toMatchObject({ status: 'deferred', reason: 'aborted' });
+    expect(f.store.status(id)).toBe('scheduled');
+    expect(f.followUps.jobs).toEqual([expect.objectContaining({ key: `${id}.a1` })]);
+  });
+
   it('a shutdown while the request is at SES records what is known at once (unknown, this claim), then the answer', async () => {
     const f = createFakeDeps();
     const id = f.store.addSend();

@@ -154,7 +154,9 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
       ({ messageId } = await deps.sender.send(message, wire.signal, { beforeRequest }));
     } catch (err) {
       if (slotError) return await deferForSlot(slotError.err, send, attempt, release, ctx);
-      if (leaseLost) return await giveBackExpiredLease(send, attempt, release, ctx);
+      // the lease ran out, or the job was aborted (time budget, shutdown) before the request left:
+      // nothing was sent
+      if (leaseLost || (!onWire && wire.signal.aborted)) return await giveBackExpiredLease(send, attempt, release, ctx, leaseLost ? 'lease ran out' : 'aborted');
       if (isSendError(err) && err.kind === 'unknown') countedToday = false; // it may have been sent
       return await onSendFailure(err, send, attempt, release, ctx);
     } finally {
@@ -313,17 +315,26 @@ async function fenced(ctx: JobContext<EmailDeps>, send: SendContext, attempt: nu
  * but another attempt may own the row by now. The claim is given back, fenced by its token, and a
  * follow-up job sends it later; a claim already lost leaves the row to its new holder.
  */
-async function giveBackExpiredLease(send: SendContext, attempt: number, release: () => Promise<void>, ctx: JobContext<EmailDeps>): Promise<SendEmailResult> {
+async function giveBackExpiredLease(
+  send: SendContext,
+  attempt: number,
+  release: () => Promise<void>,
+  ctx: JobContext<EmailDeps>,
+  why: 'lease ran out' | 'aborted',
+): Promise<SendEmailResult> {
   const { deps, log } = ctx;
   const ws = send.email.workspace_id;
   const id = send.email.id;
   await release();
-  log.warn('send lease ran out before the request left (a stall): nothing sent, claim given back', { campaignEmailId: id, claim: attempt });
-  if (!(await fenced(ctx, send, attempt, 'not sent (lease ran out)', () => deps.store.unclaim(ws, id, deps.now(), 'lease ran out before the request', attempt)))) {
+  log.warn(why === 'lease ran out' ? 'send lease ran out before the request left (a stall): nothing sent, claim given back' : 'job aborted before the request left: nothing sent, claim given back', {
+    campaignEmailId: id,
+    claim: attempt,
+  });
+  if (!(await fenced(ctx, send, attempt, `not sent (${why})`, () => deps.store.unclaim(ws, id, deps.now(), `${why} before the request`, attempt)))) {
     return { status: 'skipped', reason: 'claim-lost' };
   }
-  await sendLater(ctx, send, 0, `${id}.l${attempt}`);
-  return { status: 'deferred', reason: 'lease-expired', until: deps.now().toISOString() };
+  await sendLater(ctx, send, 0, `${id}.${why === 'aborted' ? 'a' : 'l'}${attempt}`);
+  return { status: 'deferred', reason: why === 'aborted' ? 'aborted' : 'lease-expired', until: deps.now().toISOString() };
 }
 
 /** After the claim, SES said no (or we cannot know). */
