@@ -94,6 +94,16 @@ try {
     `  load average at start ${loadAtStart}, at end ${load()} (${cpus().length} cores)`,
   ].join('\n');
   process.stdout.write(`${report}\n`);
+  // the row of docs/benchmarks.md's table
+  process.stdout.write(
+    [
+      '',
+      '| jobs | workers × concurrency | latency | limit | calls per minute | share of ceiling | 429s from the fake | worker RSS start → middle → end | load (1 min) start → end |',
+      '|---:|---|---:|---:|---:|---:|---:|---|---|',
+      `| ${JOBS} | ${PROCESSES} × ${CONCURRENCY} | ${LATENCY_MS} ms | ${RPM} rpm | ${perMinute.toFixed(0)} | **${((perMinute / ceiling) * 100).toFixed(1)} %** of ${ceiling.toFixed(0)} | **${fake.rateLimited()}** | ${mem.join('; ')} | ${loadAtStart.split(' ')[0]} → ${load().split(' ')[0]} |`,
+      '',
+    ].join('\n'),
+  );
   await producer.close();
   await pool.end();
 } finally {

@@ -132,6 +132,17 @@ try {
     cpus: cpus().length,
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  // the row of docs/benchmarks.md's table
+  const n = (v: number) => v.toLocaleString('en-US');
+  process.stdout.write(
+    [
+      '',
+      '| run | finder calls | rate seen | share of limit | max in any 1 s | rate-limit answers | duplicate charges (ledger / emulator) | wall | load avg (1 min) start → end |',
+      '|---|---|---|---|---|---|---|---|---|',
+      `| ${n(LEADS)} leads, ${WORKERS} workers × ${CONCURRENCY}, \`PROVIDER_LIMITS_SHARED=${SHARED}\`, slack ${SLACK_MS} ms | ${n(calls.length)} | ${result.rateSeen}/s | **${result.shareOfLimit}** of ${RATE}/s | ${result.maxInAny1sWindow} | **${rateLimited}** | **${result.duplicateChargesLedger} / ${result.leadsChargedTwiceByEmulator}** | ${result.wallSeconds} s | ${result.loadavg1mAtStart} → ${result.loadavg1mAtEnd} |`,
+      '',
+    ].join('\n'),
+  );
 } finally {
   for (const w of workers) {
     w.child.kill('SIGTERM');
