@@ -34,7 +34,8 @@ const promDuration = new Histogram({ name: 'd_seconds', help: 'd', labelNames: [
 );
 const key = randomBytes(32);
 const security = new JobSecurity({ signingKeys: `k1:${key.toString('base64')}` });
-const signature = security.sign('bench-noop', data);
+const OPTS = { jobId: 'bench-noop.1', attempts: 3, priority: 5, delay: 0 };
+const signature = security.sign('bench-noop', data, OPTS);
 const keyObject = createSecretKey(key);
 const fields = { queue: 'maintenance', job: 'bench-noop', jobId: '1', attempt: 1, durationMs: 0, workspaceId: data.workspaceId };
 
@@ -51,7 +52,7 @@ async function cost(name: string, fn: () => unknown): Promise<void> {
 }
 
 await cost('zod safeParse of the payload', () => def.schema.safeParse(data));
-await cost('signature check (JobSecurity.verify)', () => security.verify('bench-noop', data, signature));
+await cost('signature check (JobSecurity.verify)', () => security.verify('bench-noop', data, signature, { id: OPTS.jobId, opts: OPTS }));
 await cost('  of which HMAC-SHA256 (createHmac)', () => createHmac('sha256', keyObject).update('x'.repeat(200)).digest('base64url'));
 await cost('  of which JSON.stringify(data)', () => JSON.stringify(data));
 await cost('AbortController (now only if read)', () => new AbortController().signal);

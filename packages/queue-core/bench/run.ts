@@ -65,8 +65,10 @@ async function preload(prefix: string): Promise<void> {
     await q.addBulk(
       Array.from({ length: Math.min(1000, JOBS - i) }, (_, k) => {
         const data = payload(i + k);
-        // signed like the producer does, so queue-core's worker verifies real signatures
-        return { name: 'bench-noop', data, opts: { ...bullOpts(), signature: SECURITY.sign('bench-noop', data) } };
+        // signed like the producer does (an id of its own, bound by the signature), so queue-core's
+        // worker verifies real signatures; raw Bull gets the same ids
+        const opts = { ...bullOpts(), jobId: `bench.${i + k}` };
+        return { name: 'bench-noop', data, opts: { ...opts, signature: SECURITY.sign('bench-noop', data, opts) } };
       }),
     );
   }

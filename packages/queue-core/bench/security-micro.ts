@@ -35,9 +35,11 @@ const security = new JobSecurity({
 });
 const data = { workspaceId: WS, leadId: '0b8f1a8e-4c2d-4e57-9f0a-1d2c3b4a5e6f', n: 42, requestedBy: 'system' };
 const tokenPayload = { workspaceId: WS, accessToken: 'ya29.a0AfB_byC-' + 'x'.repeat(180), account: 'ops@example.com' };
-const signature = security.sign('bench-noop', data)!;
+const OPTS = { jobId: 'bench-noop.1', attempts: 3, priority: 5 };
+const STORED_OPTS = { ...OPTS, delay: 0 };
+const signature = security.sign('bench-noop', data, OPTS)!;
 const sealed = security.seal(secret, tokenPayload);
-const sealedSig = security.sign('bench-secret', sealed)!;
+const sealedSig = security.sign('bench-secret', sealed, OPTS)!;
 const stored = JSON.parse(JSON.stringify(data)) as typeof data;
 const storedSecret = JSON.parse(JSON.stringify(sealed)) as Record<string, unknown>;
 
@@ -58,14 +60,14 @@ function bench(name: string, fn: (i: number) => unknown): { name: string; us: nu
 const rows = [
   bench('JSON.stringify of the payload (reference)', () => JSON.stringify(stored)),
   bench('zod parse of the payload (reference)', () => noop.schema.parse(stored)),
-  bench('producer: sign (HMAC-SHA256 over name, workspace, time, JSON)', () => security.sign('bench-noop', data)),
-  bench('worker: verify', () => security.verify('bench-noop', stored, signature)),
-  bench('producer: protect() = seal + sign, no sensitive fields', () => security.protect(noop, data, {})),
-  bench('worker: admit() = verify + open, no sensitive fields', () => security.admit(noop, { data: stored, opts: { signature } })),
+  bench('producer: sign (HMAC-SHA256 over name, workspace, time, JSON)', () => security.sign('bench-noop', data, OPTS)),
+  bench('worker: verify', () => security.verify('bench-noop', stored, signature, { id: OPTS.jobId, opts: STORED_OPTS })),
+  bench('producer: protect() = seal + sign, no sensitive fields', () => security.protect(noop, data, { ...OPTS })),
+  bench('worker: admit() = verify + open, no sensitive fields', () => security.admit(noop, { id: OPTS.jobId, data: stored, opts: { ...STORED_OPTS, signature } })),
   bench('producer: encrypt one 200-char field (AES-256-GCM)', () => security.seal(secret, tokenPayload)),
   bench('worker: decrypt one 200-char field', () => security.open(secret, storedSecret)),
   bench('producer: protect() with one encrypted field', () => security.protect(secret, tokenPayload, {})),
-  bench('worker: admit() with one encrypted field', () => security.admit(secret, { data: storedSecret, opts: { signature: sealedSig } })),
+  bench('worker: admit() with one encrypted field', () => security.admit(secret, { id: OPTS.jobId, data: storedSecret, opts: { ...STORED_OPTS, signature: sealedSig } })),
 ];
 
 process.stdout.write(`node ${process.version}, ${N} iterations × ${ROUNDS} rounds, median CPU µs per call\n\n`);

@@ -145,7 +145,7 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
     expect(completed.map((jobs) => jobs.length).sort()).toEqual([10, 11]);
     const shardOfB = shardFor(b, 2);
     expect(completed[shardOfB]!.map((j) => String(j.id))).toContain(single.id);
-    for (const job of completed.flat()) expect(String((job.opts as Record<string, unknown>)[SIGNATURE_OPTION])).toMatch(/^v1\.k2\./);
+    for (const job of completed.flat()) expect(String((job.opts as Record<string, unknown>)[SIGNATURE_OPTION])).toMatch(/^v2\.k2\./);
 
     // Key layout: every key of a shard in one slot, the two shards in different slots, on the
     // two different primaries the keys were found on.

@@ -81,7 +81,7 @@ describe('fault tolerance (real worker processes)', () => {
     // new signature (an unsigned edit would be rejected), written where Bull keeps the options.
     const shorter = { ms: 10, tag: 'g' };
     await job.update(shorter);
-    const opts = { ...job.opts, signature: testSecurity().sign('test-sleep', shorter) };
+    const opts = { ...job.opts, signature: testSecurity().sign('test-sleep', shorter, job.opts) };
     await redis.client().hset(`${redis.prefix}:maintenance:${id}`, 'opts', JSON.stringify(opts));
     const next = await spawnWorker(env());
     redis.track(next, (x) => x.child.kill('SIGKILL'));

@@ -135,6 +135,40 @@ describe('dead letters, signed jobs and encrypted fields (real Redis)', { timeou
     expect(await readEvents(client, redis.prefix)).toEqual([]);
   });
 
+  it('a signed job copied under a new id, or stored again with more attempts, a lower priority number or no delay, is refused before its handler', async () => {
+    const client = redis.client();
+    const k = (name: string) => `${redis.prefix}:maintenance:${name}`;
+    const { id } = await producer().enqueue(testEcho, { workspaceId: WS, value: 'once' }, { delay: 3_600_000 });
+    expect(await client.zscore(k('delayed'), id)).not.toBeNull();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/); // a job without an idempotency key gets an id the signature binds
+    const hash = await client.hgetall(k(id));
+    const opts = JSON.parse(hash.opts!) as Record<string, unknown>;
+    /** a copy of the genuine job's hash under `copyId`, in the wait list, with `change` on its options */
+    const plant = async (copyId: string, change: Record<string, unknown>) => {
+      await client.hset(k(copyId), { ...hash, opts: JSON.stringify({ ...opts, ...change }), delay: '0' });
+      await client.lpush(k('wait'), copyId);
+    };
+    await plant('copied-under-new-id', {});
+    await client.zrem(k('delayed'), id); // the genuine one, made due now with its delay removed
+    await plant(id, { delay: 0 });
+    await plant('more-attempts', { attempts: 50 });
+    await plant('higher-priority', { priority: 1 });
+    const log = captureLogger();
+    await worker({ logger: log.logger });
+    const dlq = deadLetters();
+    for (const jobId of ['copied-under-new-id', id, 'more-attempts', 'higher-priority']) {
+      const entry = await waitFor(() => dlq.get(`maintenance:${jobId}`), { what: `the dead-letter entry of ${jobId}` });
+      expect(entry.error).toMatchObject({ name: 'JobSignatureError', message: 'signature check failed for job test-echo: mismatch' });
+    }
+    expect(await readEvents(client, redis.prefix)).toEqual([]); // no copy and no altered job ran
+    expect(log.lines().filter((l) => l.security === true && l.reason === 'mismatch').length).toBeGreaterThanOrEqual(4);
+    // the genuine job, enqueued again with its own options, runs once
+    const again = await producer().enqueue(testEcho, { workspaceId: WS, value: 'twice' });
+    await waitFor(async () => (await readEvents(client, redis.prefix)).length === 1 || undefined);
+    expect(await readEvents(client, redis.prefix)).toEqual(['echo:twice:0']);
+    expect(again.id).not.toBe(id);
+  });
+
   it.each([
     ['data', '{not json'],
     ['opts', '{"attempts":3,'],
@@ -186,12 +220,12 @@ describe('dead letters, signed jobs and encrypted fields (real Redis)', { timeou
     const before = producer(new JobSecurity({ signingKeys: TEST_OLD_SIGNING_KEYS }));
     const { id } = await before.enqueue(testEcho, { workspaceId: WS, value: 'old-key' });
     const job = (await rawQueue().getJob(id))!;
-    expect((job.opts as { signature?: string }).signature).toMatch(/^v1\.k1\./);
+    expect((job.opts as { signature?: string }).signature).toMatch(/^v2\.k1\./);
     await worker({ security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }) }); // k2 current, k1 previous
     const after = await producer().enqueue(testEcho, { workspaceId: WS, value: 'new-key' });
     await waitFor(async () => (await readEvents(redis.client(), redis.prefix)).length === 2 || undefined);
     expect((await readEvents(redis.client(), redis.prefix)).sort()).toEqual(['echo:new-key:0', 'echo:old-key:0']);
-    expect(((await rawQueue().getJob(after.id))!.opts as { signature?: string }).signature).toMatch(/^v1\.k2\./);
+    expect(((await rawQueue().getJob(after.id))!.opts as { signature?: string }).signature).toMatch(/^v2\.k2\./);
   });
 
   it('an encrypted field is unreadable in Redis (redis-cli) and in dead letters, and correct inside the handler', async () => {

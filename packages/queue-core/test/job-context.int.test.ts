@@ -101,7 +101,8 @@ describe('job context: facts, enqueue, pause (real Redis)', () => {
     // what Bull puts on a repeatable run: its slot in `prevMillis`, whatever the enqueue time
     const slot = Date.parse('2026-12-01T14:55:00Z');
     const data = { action: 'facts', workspaces: [] };
-    await rawQueue('maintenance').add('test-context', data, { prevMillis: slot, signature: testSecurity().sign('test-context', data) } as Bull.JobOptions);
+    const opts = { jobId: 'test-context.slot', prevMillis: slot };
+    await rawQueue('maintenance').add('test-context', data, { ...opts, signature: testSecurity().sign('test-context', data, opts) } as Bull.JobOptions);
     await waitFor(() => seen.length === 3 || undefined);
     expect(seen[2]!.scheduledAt).toBe(slot);
   });

@@ -80,6 +80,8 @@ describe('producer (real Redis)', () => {
     await expect(p.enqueue(testSleep, { ms: 1, tag: 'b' }, { priority: 'urgent' as never })).rejects.toThrow(/priority: must be one of critical/);
     await expect(p.enqueue(testSleep, { ms: 1, tag: 'b' }, { delay: -5 })).rejects.toThrow(/delay/);
     await expect(p.enqueue(testSleep, { ms: 1, tag: 'b' }, { delay: 5, runAt })).rejects.toThrow(/either delay or runAt/);
+    // a misspelt option is refused, not ignored (a JavaScript caller would otherwise get a job due now)
+    await expect(p.enqueue(testSleep, { ms: 1, tag: 'b' }, { delayMs: 60_000 } as never)).rejects.toThrow(/delayMs: unknown option \(known: priority, delay/);
     // jobs that would never run: a delay past the horizon (default one year), a far-future runAt
     await expect(p.enqueue(testSleep, { ms: 1, tag: 'b' }, { delay: 1e30 })).rejects.toThrow(/delay: must be at most 365 days/);
     await expect(p.enqueue(testSleep, { ms: 1, tag: 'b' }, { runAt: '+275760-09-13T00:00:00.000Z' })).rejects.toThrow(/runAt: must be at most 365 days ahead/);

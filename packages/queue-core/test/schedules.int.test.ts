@@ -2,7 +2,8 @@ import Bull from 'bull';
 import { describe, expect, it } from 'vitest';
 import type { Schedule } from '../src/jobs/schedules.js';
 import { PRIORITIES } from '../src/definitions/priorities.js';
-import { desiredSchedule, reconcileSchedules, repeatRunIdPrefix, scheduleKeyOf } from '../src/runtime/schedule-reconciler.js';
+import { desiredSchedule, reconcileSchedules, scheduleKeyOf } from '../src/runtime/schedule-reconciler.js';
+import { repeatRunIdPrefix } from '../src/security/job-binding.js';
 import { testSleep } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
 import { readEvents, useIsolatedRedis, waitFor } from './helpers.js';
@@ -92,11 +93,11 @@ describe('schedule reconciliation (real Redis)', () => {
     const q = rawQueue();
     await reconcileSchedules({ queue: q, schedules: [nightly], security: old });
     const [before] = await q.getDelayed();
-    expect(String(before!.opts['signature' as keyof Bull.JobOptions])).toMatch(/^v1\.k0\./);
+    expect(String(before!.opts['signature' as keyof Bull.JobOptions])).toMatch(/^v2\.k0\./);
     const result = await reconcileSchedules({ queue: q, schedules: [nightly], security: testSecurity() });
     expect(result.added).toEqual(['test-nightly']);
     const [after] = await q.getDelayed();
-    expect(String(after!.opts['signature' as keyof Bull.JobOptions])).toMatch(/^v1\.k2\./);
+    expect(String(after!.opts['signature' as keyof Bull.JobOptions])).toMatch(/^v2\.k2\./);
   });
 
   it('runs an armed schedule run through the normal dispatch path (signature verified)', async () => {

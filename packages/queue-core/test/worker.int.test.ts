@@ -54,7 +54,8 @@ describe('worker runtime (real Redis)', () => {
     await worker();
     // Written past the producer (but signed), as an old deploy would.
     const data = { workspaceId: 'not-a-uuid', value: 3 };
-    const job = await rawQueue().add('test-echo', data, { attempts: 5, signature: testSecurity().sign('test-echo', data) } as Bull.JobOptions);
+    const opts = { jobId: 'test-echo.old-deploy', attempts: 5 };
+    const job = await rawQueue().add('test-echo', data, { ...opts, signature: testSecurity().sign('test-echo', data, opts) } as Bull.JobOptions);
     await waitFor(async () => (await job.isFailed()) || undefined);
     const failed = (await rawQueue().getJob(job.id))!;
     expect(failed.attemptsMade).toBe(1);

@@ -38,6 +38,11 @@ export interface DeadLetterEntry {
   readonly opts: Record<string, unknown>;
   /** the original signature, checked before a replay re-signs the job */
   readonly signature?: string;
+  /**
+   * The options the original signature binds besides the id (delay, and a schedule run's repeat
+   * rule, which a replay does not reuse), so that the replay can check it (job-binding.ts).
+   */
+  readonly signedOpts?: Record<string, unknown>;
   readonly workspaceId?: string;
   readonly error: { readonly name: string; readonly message: string; readonly stack?: string };
   readonly attemptsMade: number;
@@ -198,6 +203,8 @@ export class DeadLetterStore {
 
 /** Bull options worth keeping for a replay; per-run ones (jobId, delay, repeat, signature) are not. */
 const REPLAY_OPTIONS = ['attempts', 'backoff', 'priority', 'removeOnComplete', 'removeOnFail', 'timeout'] as const;
+/** Options kept only to check the original signature (job-binding.ts), not reused by a replay. */
+const SIGNED_ONLY_OPTIONS = ['delay', 'repeat'] as const;
 
 /** Builds the entry for a job that failed for the last time. */
 export function deadLetterEntry(queue: QueueName, job: Bull.Job, error: Error, firstFailedAt: number | undefined, now = Date.now()): DeadLetterEntry {
@@ -206,6 +213,8 @@ export function deadLetterEntry(queue: QueueName, job: Bull.Job, error: Error, f
   const corruption = corruptionOf(job);
   for (const key of REPLAY_OPTIONS) if (jobOpts[key] !== undefined) opts[key] = jobOpts[key];
   const signature = jobOpts[SIGNATURE_OPTION];
+  const signedOpts: Record<string, unknown> = {};
+  for (const key of SIGNED_ONLY_OPTIONS) if (jobOpts[key] !== undefined) signedOpts[key] = jobOpts[key];
   const workspaceId = (job.data as { workspaceId?: unknown } | undefined)?.workspaceId;
   const lastFailedAt = job.finishedOn ?? now;
   return {
@@ -216,6 +225,7 @@ export function deadLetterEntry(queue: QueueName, job: Bull.Job, error: Error, f
     data: job.data,
     opts,
     signature: typeof signature === 'string' ? signature : undefined,
+    ...(Object.keys(signedOpts).length > 0 ? { signedOpts } : {}),
     workspaceId: typeof workspaceId === 'string' ? workspaceId : undefined,
     error: { name: error.name, message: error.message, stack: error.stack },
     attemptsMade: job.attemptsMade,
@@ -298,7 +308,7 @@ export function openDeadLetters(
     if (entry.stored) return { id, status: 'refused', reason: 'the stored job was corrupt (not valid JSON): inspect the entry, then purge it' };
     if (!options.force && options.security.signing) {
       try {
-        options.security.verify(entry.jobName, entry.data, entry.signature);
+        options.security.verify(entry.jobName, entry.data, entry.signature, { id: entry.jobId, opts: { ...entry.opts, ...entry.signedOpts } });
       } catch (err) {
         return { id, status: 'refused', reason: `${(err as Error).message}; replay with --force to re-sign it anyway` };
       }
@@ -315,7 +325,7 @@ export function openDeadLetters(
       }
     }
     const opts: Record<string, unknown> = { ...entry.opts, jobId: entry.jobId };
-    const signature = options.security.sign(entry.jobName, entry.data);
+    const signature = options.security.sign(entry.jobName, entry.data, opts);
     if (signature !== undefined) opts[SIGNATURE_OPTION] = signature;
     await queue.add(entry.jobName, entry.data, opts as Bull.JobOptions);
     await store.remove([id]);

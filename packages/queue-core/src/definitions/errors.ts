@@ -124,15 +124,16 @@ export function isPermanentError(err: unknown): boolean {
 }
 
 /**
- * A job's signature is missing, names an unknown key or does not match its name and data: the job
- * was not written by one of our producers (or was altered in Redis). Never retried; the handler
- * never sees the data.
+ * A job's signature is missing, names an unknown key or does not match its name, data, id and
+ * behaviour options: the job was not written by one of our producers (or was altered or copied in
+ * Redis). `outdated`: a v1 signature, which bound neither the id nor the options. Never retried;
+ * the handler never sees the data.
  */
 export class JobSignatureError extends PermanentJobError {
   override name = 'JobSignatureError';
   constructor(
     readonly jobName: string,
-    readonly reason: 'missing' | 'malformed' | 'unknown-key' | 'mismatch',
+    readonly reason: 'missing' | 'malformed' | 'unknown-key' | 'mismatch' | 'outdated',
   ) {
     super(`signature check failed for job ${jobName}: ${reason}`);
   }

@@ -111,6 +111,8 @@ export function planEnqueue<J extends AnyJobDefinition>(def: J, data: unknown, o
 }
 
 /** Validates enqueue options; returns the Bull options, or throws naming every bad option. */
+const ENQUEUE_OPTION_KEYS: ReadonlySet<string> = new Set(['priority', 'delay', 'runAt', 'idempotencyKey', 'attempts']);
+
 export function resolveEnqueueOptions(
   def: AnyJobDefinition,
   options: EnqueueOptions | undefined,
@@ -122,6 +124,9 @@ export function resolveEnqueueOptions(
   const issues: FieldIssue[] = [];
   const opts: Bull.JobOptions = { ...base };
   const { priority, delay, runAt, idempotencyKey, attempts } = options;
+  for (const key in options) {
+    if (!ENQUEUE_OPTION_KEYS.has(key)) issues.push({ path: key, message: `unknown option (known: ${[...ENQUEUE_OPTION_KEYS].join(', ')})` });
+  }
   if (priority !== undefined) {
     if (typeof priority === 'string' && isPriority(priority)) opts.priority = PRIORITIES[priority];
     else issues.push({ path: 'priority', message: `must be one of ${Object.keys(PRIORITIES).join(', ')}` });

@@ -4,6 +4,7 @@ import type { AnyJobDefinition } from '../definitions/define-job.js';
 import { JobValidationError } from '../definitions/errors.js';
 import { baseJobOptions } from '../definitions/job-options.js';
 import { SIGNATURE_OPTION, type JobSecurity } from '../security/job-security.js';
+import { repeatKeyOf, repeatRunIdPrefix } from '../security/job-binding.js';
 import type { Schedule } from '../jobs/schedules.js';
 import type { Logger } from '../observability/logger.js';
 import { PRIORITIES } from '../definitions/priorities.js';
@@ -61,7 +62,6 @@ export interface DesiredSchedule {
 const KEY_PATTERN = /^[a-z0-9][a-z0-9-]{0,79}$/;
 const CRON_FIELD = /^[\d*,/-]+$/;
 
-const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 /** Throws when a schedule cannot be added: bad key, cron, tz or data (the job's schema). */
 export function desiredSchedule(schedule: Schedule, security: JobSecurity): DesiredSchedule {
@@ -88,16 +88,13 @@ export function desiredSchedule(schedule: Schedule, security: JobSecurity): Desi
     .digest('hex')
     .slice(0, 12);
   const jobId = `sched.${schedule.key}.${fingerprint}`;
-  const opts: Bull.JobOptions = { ...base, priority, jobId, repeat: { cron, tz: schedule.tz } };
+  const repeat = { cron, tz: schedule.tz };
+  const opts: Bull.JobOptions = { ...base, priority, jobId, repeat: { ...repeat } };
   // Sensitive fields sealed and the stored data signed into opts; Bull copies opts into every run.
   const data = security.protect(def, payload, opts);
-  return { schedule, name: def.name, jobId, repeatKey: `${def.name}:${jobId}::${schedule.tz}:${cron}`, data, opts };
+  return { schedule, name: def.name, jobId, repeatKey: repeatKeyOf(def.name, repeat, jobId), data, opts };
 }
 
-/** Prefix of the ids of every run of one repeat config (Bull repeatable.js `getRepeatJobId`). */
-export function repeatRunIdPrefix(name: string, id: string | null | undefined, repeatKey: string): string {
-  return `repeat:${md5(`${name}${id ? `${id}:` : ':'}${md5(repeatKey)}`)}:`;
-}
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -175,7 +172,7 @@ async function armedRunVerifies(queue: Bull.Queue, entry: RepeatEntry, security:
   const job = await queue.getJob(`${repeatRunIdPrefix(entry.name, entry.id, entry.key)}${entry.next}`);
   if (!job) return true; // already promoted or running: the next run is armed from it
   try {
-    security.verify(entry.name, job.data, (job.opts as Record<string, unknown>)[SIGNATURE_OPTION]);
+    security.verify(entry.name, job.data, (job.opts as Record<string, unknown>)[SIGNATURE_OPTION], job);
     return true;
   } catch {
     return false;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineJob } from '../definitions/define-job.js';
 import { ConfigError, FieldDecryptionError, isPermanentError, JobSignatureError } from '../definitions/errors.js';
 import { decryptField, JobSecurity, jobSecurityFromEnv, parseEnvelope, SIGNATURE_OPTION } from './job-security.js';
+import { repeatKeyOf, repeatRunIdPrefix } from './job-binding.js';
 import { parseKeyRing } from './security-keys.js';
 
 const K_NEW = 'k2:HyYtNDtCSVBXXmVsc3qBiI+WnaSrsrnAx87V3OPq8fg=';
@@ -61,59 +62,117 @@ describe('key rings', () => {
 });
 
 describe('signing', () => {
+  /** a job as Bull gives it back to the worker: its id and stored options (Bull's defaults filled in) */
+  const asStored = (opts: Record<string, unknown>) => {
+    const o = roundTrip(opts) as Record<string, unknown> & { jobId?: string };
+    return { id: o.jobId, opts: { attempts: 1, delay: 0, ...o } };
+  };
+  const reasonOf = (f: () => void) => {
+    try {
+      f();
+    } catch (err) {
+      expect(err).toBeInstanceOf(JobSignatureError);
+      expect(isPermanentError(err)).toBe(true);
+      return (err as JobSignatureError).reason;
+    }
+    return 'accepted';
+  };
+  const OPTS = { jobId: 'test-plain.a1', attempts: 3, priority: 2, delay: 60_000 };
+
   it('verifies what it signed after the JSON round trip through Redis', () => {
     const s = security();
     const data = { workspaceId: WS, n: 1.5, nested: { b: [1, 'x'], a: null }, s: 'é\u2028"' };
-    const sig = s.sign('test-plain', data)!;
-    expect(sig).toMatch(/^v1\.k2\.\d+\.[A-Za-z0-9_-]{43}$/);
-    expect(() => s.verify('test-plain', roundTrip(data), sig)).not.toThrow();
+    const sig = s.sign('test-plain', data, OPTS)!;
+    expect(sig).toMatch(/^v2\.k2\.\d+\.[A-Za-z0-9_-]{43}$/);
+    expect(() => s.verify('test-plain', roundTrip(data), sig, asStored(OPTS))).not.toThrow();
+    // Bull's defaults (attempts 1, delay 0) on the worker side equal absent options on the producer side
+    const bare = { jobId: 'test-plain.a2' };
+    expect(() => s.verify('test-plain', data, s.sign('test-plain', data, bare), asStored(bare))).not.toThrow();
   });
 
-  it('rejects a missing, malformed, unknown-key or mismatching signature as a permanent error', () => {
+  it('rejects a missing, malformed, outdated, unknown-key or mismatching signature as a permanent error', () => {
     const s = security();
     const data = { workspaceId: WS, n: 1 };
-    const sig = s.sign('test-plain', data)!;
-    const reason = (f: () => void) => {
-      try {
-        f();
-      } catch (err) {
-        expect(err).toBeInstanceOf(JobSignatureError);
-        expect(isPermanentError(err)).toBe(true);
-        return (err as JobSignatureError).reason;
-      }
-      return 'accepted';
-    };
-    expect(reason(() => s.verify('test-plain', data, undefined))).toBe('missing');
-    expect(reason(() => s.verify('test-plain', data, 'v2.k2.1.x'))).toBe('malformed');
-    for (const bad of ['v1', 'v1.k2', 'v1.k2.1', 'v1.k2.x.mac', 'v1.k2.1.mac.extra', 'v1..1.mac', 'xv1.k2.1.mac', `${sig}.`]) {
-      expect(reason(() => s.verify('test-plain', data, bad)), bad).toMatch(/^(malformed|unknown-key)$/);
+    const sig = s.sign('test-plain', data, OPTS)!;
+    const job = asStored(OPTS);
+    expect(reasonOf(() => s.verify('test-plain', data, undefined, job))).toBe('missing');
+    expect(reasonOf(() => s.verify('test-plain', data, 'v3.k2.1.x', job))).toBe('malformed');
+    expect(reasonOf(() => s.verify('test-plain', data, sig.replace(/^v2\./, 'v1.'), job))).toBe('outdated');
+    for (const bad of ['v2', 'v2.k2', 'v2.k2.1', 'v2.k2.x.mac', 'v2.k2.1.mac.extra', 'v2..1.mac', 'xv2.k2.1.mac', `${sig}.`]) {
+      expect(reasonOf(() => s.verify('test-plain', data, bad, job)), bad).toMatch(/^(malformed|unknown-key)$/);
     }
     const mac = sig.slice(sig.lastIndexOf('.') + 1);
     const flipped = `${mac.slice(0, -1)}${mac.endsWith('A') ? 'B' : 'A'}`;
-    expect(reason(() => s.verify('test-plain', data, sig.replace(mac, flipped)))).toBe('mismatch');
-    expect(reason(() => s.verify('test-plain', data, sig.replace(mac, mac.slice(1))))).toBe('mismatch');
-    expect(reason(() => s.verify('test-plain', data, sig.replace('.k2.', '.k9.')))).toBe('unknown-key');
-    expect(reason(() => s.verify('test-plain', { ...data, n: 2 }, sig))).toBe('mismatch');
-    expect(reason(() => s.verify('other-job', data, sig))).toBe('mismatch');
-    expect(reason(() => s.verify('test-plain', { ...data, workspaceId: 'another' }, sig))).toBe('mismatch');
-    expect(reason(() => s.verify('test-plain', data, sig.replace(/\.(\d+)\./, (_, t: string) => `.${Number(t) + 1}.`)))).toBe('mismatch');
+    expect(reasonOf(() => s.verify('test-plain', data, sig.replace(mac, flipped), job))).toBe('mismatch');
+    expect(reasonOf(() => s.verify('test-plain', data, sig.replace(mac, mac.slice(1)), job))).toBe('mismatch');
+    expect(reasonOf(() => s.verify('test-plain', data, sig.replace('.k2.', '.k9.'), job))).toBe('unknown-key');
+    expect(reasonOf(() => s.verify('test-plain', { ...data, n: 2 }, sig, job))).toBe('mismatch');
+    expect(reasonOf(() => s.verify('other-job', data, sig, job))).toBe('mismatch');
+    expect(reasonOf(() => s.verify('test-plain', { ...data, workspaceId: 'another' }, sig, job))).toBe('mismatch');
+    expect(reasonOf(() => s.verify('test-plain', data, sig.replace(/\.(\d+)\./, (_, t: string) => `.${Number(t) + 1}.`), job))).toBe('mismatch');
+  });
+
+  it('binds the job id and the options that change behaviour: a copy under another id or with other options is refused', () => {
+    const s = security();
+    const data = { workspaceId: WS, n: 1 };
+    const sig = s.sign('test-plain', data, OPTS)!;
+    const stored = asStored(OPTS);
+    expect(reasonOf(() => s.verify('test-plain', data, sig, stored))).toBe('accepted');
+    expect(reasonOf(() => s.verify('test-plain', data, sig, { ...stored, id: 'test-plain.copy' }))).toBe('mismatch');
+    expect(reasonOf(() => s.verify('test-plain', data, sig, { ...stored, id: undefined }))).toBe('mismatch');
+    for (const change of [{ attempts: 25 }, { delay: 0 }, { delay: 60_001 }, { priority: 1 }, { repeat: { every: 1000 } }]) {
+      expect(reasonOf(() => s.verify('test-plain', data, sig, { ...stored, opts: { ...stored.opts, ...change } })), JSON.stringify(change)).toBe('mismatch');
+    }
+    // options a signature does not cover (retention, a hint for the dashboard) may differ
+    expect(reasonOf(() => s.verify('test-plain', data, sig, { ...stored, opts: { ...stored.opts, removeOnComplete: 5 } }))).toBe('accepted');
+  });
+
+  it('gives every protected job an id so that it can be bound, and keeps an idempotency id', () => {
+    const s = security();
+    const a: Record<string, unknown> = { attempts: 2 };
+    const b: Record<string, unknown> = { attempts: 2 };
+    s.protect(plain, { n: 1 }, a);
+    s.protect(plain, { n: 1 }, b);
+    expect(a.jobId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(b.jobId).not.toBe(a.jobId);
+    const keyed: Record<string, unknown> = { jobId: 'test-plain.k' };
+    s.protect(plain, { n: 1 }, keyed);
+    expect(keyed.jobId).toBe('test-plain.k');
+    expect(() => s.admit(plain, { id: 'test-plain.k', data: { n: 1 }, opts: asStored(keyed).opts })).not.toThrow();
+  });
+
+  it('binds a schedule run to its schedule: any run id of that schedule, no other id', () => {
+    const s = security();
+    const data = { n: 1 };
+    const opts = { jobId: 'sched.nightly.0123456789ab', attempts: 3, priority: 5, repeat: { cron: '0 2 * * *', tz: 'UTC' } };
+    const sig = s.sign('test-plain', data, opts)!;
+    // what Bull stores for a run (repeatable.js): repeat.jobId copied, a run id, a computed delay
+    const repeat = { ...opts.repeat, jobId: opts.jobId, count: 4, key: 'x' };
+    const prefix = repeatRunIdPrefix('test-plain', opts.jobId, repeatKeyOf('test-plain', repeat, opts.jobId));
+    const run = { id: `${prefix}1765000800000`, opts: { attempts: 3, priority: 5, delay: 3_456, repeat, jobId: `${prefix}1765000800000` } };
+    expect(reasonOf(() => s.verify('test-plain', data, sig, run))).toBe('accepted');
+    expect(reasonOf(() => s.verify('test-plain', data, sig, { ...run, id: 'copied-run' }))).toBe('mismatch');
+    expect(reasonOf(() => s.verify('test-plain', data, sig, { ...run, opts: { ...run.opts, attempts: 9 } }))).toBe('mismatch');
+    expect(reasonOf(() => s.verify('test-plain', data, sig, { ...run, opts: { ...run.opts, repeat: { ...repeat, cron: '* * * * *' } } }))).toBe('mismatch');
+    // the schedule's signature does not make a plain job with the same id
+    expect(reasonOf(() => s.verify('test-plain', data, sig, { id: opts.jobId, opts: { attempts: 3, priority: 5, delay: 0 } }))).toBe('mismatch');
   });
 
   it('verifies jobs signed with the previous key after rotation', () => {
     const before = new JobSecurity({ signingKeys: K_OLD });
     const after = new JobSecurity({ signingKeys: `${K_NEW},${K_OLD}` });
-    const sig = before.sign('test-plain', { n: 1 })!;
-    expect(sig).toMatch(/^v1\.k1\./);
-    expect(() => after.verify('test-plain', { n: 1 }, sig)).not.toThrow();
-    expect(after.sign('test-plain', { n: 1 })).toMatch(/^v1\.k2\./);
+    const sig = before.sign('test-plain', { n: 1 }, OPTS)!;
+    expect(sig).toMatch(/^v2\.k1\./);
+    expect(() => after.verify('test-plain', { n: 1 }, sig, asStored(OPTS))).not.toThrow();
+    expect(after.sign('test-plain', { n: 1 }, OPTS)).toMatch(/^v2\.k2\./);
     // once k1 is dropped, its jobs no longer verify
-    expect(() => new JobSecurity({ signingKeys: K_NEW }).verify('test-plain', { n: 1 }, sig)).toThrow(JobSignatureError);
+    expect(() => new JobSecurity({ signingKeys: K_NEW }).verify('test-plain', { n: 1 }, sig, asStored(OPTS))).toThrow(JobSignatureError);
   });
 
   it('unsigned mode signs nothing and accepts everything; otherwise keys are required', () => {
     const unsigned = new JobSecurity({ signing: 'disabled' });
-    expect(unsigned.sign('x', {})).toBeUndefined();
-    expect(() => unsigned.verify('x', {}, undefined)).not.toThrow();
+    expect(unsigned.sign('x', {}, {})).toBeUndefined();
+    expect(() => unsigned.verify('x', {}, undefined, { opts: {} })).not.toThrow();
     expect(() => new JobSecurity({})).toThrow(/JOB_SIGNING_KEYS is not set/);
   });
 });
@@ -174,7 +233,7 @@ describe('encrypted fields', () => {
     const payload = { workspaceId: WS, accessToken: 'ya29.secret-token', account: 'x' };
     const stored = s.protect(connect, payload, opts);
     expect(typeof opts[SIGNATURE_OPTION]).toBe('string');
-    const job = { data: roundTrip(stored), opts: roundTrip(opts) };
+    const job = { id: opts.jobId as string, data: roundTrip(stored), opts: roundTrip(opts) };
     expect(s.admit(connect, job)).toEqual(payload);
     expect(() => s.admit(connect, { ...job, data: { ...job.data, account: 'y' } })).toThrow(JobSignatureError);
   });

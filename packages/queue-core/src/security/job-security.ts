@@ -1,16 +1,21 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { AnyJobDefinition } from '../definitions/define-job.js';
 import { ConfigError, CorruptJobError, FieldDecryptionError, JobSignatureError } from '../definitions/errors.js';
+import { type BindableOptions, enqueueBinding, storedBinding } from './job-binding.js';
 import { parseKeyRing, type KeyRing } from './security-keys.js';
 
 /**
  * Signed jobs and encrypted fields, CPU only (a few µs per job, docs/benchmarks.md).
  *
  * Signature. The producer signs what Bull stores: HMAC-SHA256 over
- * `v1 \n name \n workspaceId \n timestamp \n JSON.stringify(data)` and keeps
- * `v1.<kid>.<timestamp>.<mac>` in the job's options (`opts.signature`, persisted by Bull in the job
- * hash) rather than in the data, so handlers never see it and the data needs no copy to strip it.
+ * `v2 \n name \n workspaceId \n timestamp \n binding \n JSON.stringify(data)`, where the binding
+ * is the job id and the options that change behaviour (attempts, delay, priority, a schedule's
+ * repeat rule; job-binding.ts), and keeps `v2.<kid>.<timestamp>.<mac>` in the job's options
+ * (`opts.signature`, persisted by Bull in the job hash) rather than in the data, so handlers never
+ * see it and the data needs no copy to strip it. A signed job always has an explicit id (`protect`
+ * gives one to a job without an idempotency key), so a copy under another id does not verify.
+ * `v1` signatures (no binding) are refused as `outdated`.
  * Bull stores `JSON.stringify(data)` and the worker gets `JSON.parse` of it; stringifying that again
  * gives the same text (key order survives a round trip, numbers and strings have one JSON.stringify
  * form), so the worker verifies `JSON.stringify(job.data)` without a canonicaliser. Any later write
@@ -67,30 +72,39 @@ export class JobSecurity {
     return this.encryptionRing !== undefined;
   }
 
-  /** The signature of a job as it will be stored; undefined in unsigned mode. */
-  sign(name: string, data: unknown): string | undefined {
+  /**
+   * The signature of a job as it will be stored, over its name, data, id and behaviour options
+   * (`opts` as they are passed to Bull); undefined in unsigned mode.
+   */
+  sign(name: string, data: unknown, opts: BindableOptions): string | undefined {
     const ring = this.signingRing;
     if (!this.signing || !ring) return undefined;
     const ts = this.now();
-    const mac = hmac(ring.keyObjects.get(ring.currentId)!, signedText(name, data, ts));
-    return `v1.${ring.currentId}.${ts}.${mac}`;
+    const mac = hmac(ring.keyObjects.get(ring.currentId)!, signedText(name, data, ts, enqueueBinding(opts)));
+    return `v2.${ring.currentId}.${ts}.${mac}`;
   }
 
-  /** Throws JobSignatureError unless `signature` was made by one of our keys over this name and data. */
-  verify(name: string, data: unknown, signature: unknown): void {
+  /**
+   * Throws JobSignatureError unless `signature` was made by one of our keys over this name and data
+   * and the job's id and options as Bull stored them (`job`: its `id` and `opts`).
+   */
+  verify(name: string, data: unknown, signature: unknown, job: { readonly id?: string | number | undefined; readonly opts: object }): void {
     if (!this.signing) return;
     if (typeof signature !== 'string' || signature === '') throw new JobSignatureError(name, 'missing');
-    // `v1.<kid>.<ts>.<mac>`, split by hand: this runs once per job (docs/benchmarks.md)
+    // `v2.<kid>.<ts>.<mac>`, split by hand: this runs once per job (docs/benchmarks.md)
     const a = signature.indexOf('.');
     const b = signature.indexOf('.', a + 1);
     const c = signature.indexOf('.', b + 1);
     const ts = signature.slice(b + 1, c);
-    if (a !== 2 || !signature.startsWith('v1.') || b < 0 || c < 0 || signature.indexOf('.', c + 1) !== -1 || !/^\d{1,16}$/.test(ts)) {
+    if (a !== 2 || b < 0 || c < 0 || signature.indexOf('.', c + 1) !== -1 || !/^\d{1,16}$/.test(ts)) {
       throw new JobSignatureError(name, 'malformed');
     }
+    if (!signature.startsWith('v2.')) throw new JobSignatureError(name, signature.startsWith('v1.') ? 'outdated' : 'malformed');
     const key = this.signingRing!.keyObjects.get(signature.slice(a + 1, b));
     if (!key) throw new JobSignatureError(name, 'unknown-key');
-    const expected = hmac(key, signedText(name, data, Number(ts)));
+    const binding = storedBinding(name, job.id, job.opts as BindableOptions);
+    if (binding === undefined) throw new JobSignatureError(name, 'mismatch');
+    const expected = hmac(key, signedText(name, data, Number(ts), binding));
     if (!constantTimeEqual(expected, signature.slice(c + 1))) throw new JobSignatureError(name, 'mismatch');
   }
 
@@ -122,13 +136,16 @@ export class JobSecurity {
   }
 
   /**
-   * Producer side in one call: seals the payload, signs what will be stored and puts the signature
-   * into `opts`. Returns the data to store.
+   * Producer side in one call: seals the payload, gives a job without an id a random one (so that
+   * the signature can bind it), signs what will be stored and puts the signature into `opts`.
+   * Returns the data to store.
    */
-  protect(def: AnyJobDefinition, payload: Record<string, unknown>, opts: object): Record<string, unknown> {
+  protect(def: AnyJobDefinition, payload: Record<string, unknown>, opts: BindableOptions): Record<string, unknown> {
     const data = this.seal(def, payload);
-    const signature = this.sign(def.name, data);
-    if (signature !== undefined) (opts as Record<string, unknown>)[SIGNATURE_OPTION] = signature;
+    const o = opts as { jobId?: string | number; [SIGNATURE_OPTION]?: string };
+    if (o.jobId === undefined && !opts.repeat) o.jobId = randomUUID();
+    const signature = this.sign(def.name, data, opts);
+    if (signature !== undefined) o[SIGNATURE_OPTION] = signature;
     return data;
   }
 
@@ -136,9 +153,12 @@ export class JobSecurity {
    * Worker side in one call, before schema validation: verifies the signature in `opts`, then
    * decrypts. Throws a permanent error (JobSignatureError, FieldDecryptionError).
    */
-  admit(def: AnyJobDefinition, job: { readonly data: unknown; readonly opts: object; readonly corrupt?: StoredCorruption }): unknown {
+  admit(
+    def: AnyJobDefinition,
+    job: { readonly id?: string | number | undefined; readonly data: unknown; readonly opts: object; readonly corrupt?: StoredCorruption },
+  ): unknown {
     if (job.corrupt) throw new CorruptJobError(def.name, job.corrupt.field, job.corrupt.message);
-    this.verify(def.name, job.data, (job.opts as Record<string, unknown>)[SIGNATURE_OPTION]);
+    this.verify(def.name, job.data, (job.opts as Record<string, unknown>)[SIGNATURE_OPTION], job);
     return this.open(def, job.data);
   }
 }
@@ -179,8 +199,8 @@ function workspaceOf(data: unknown): string {
   return typeof ws === 'string' ? ws : '';
 }
 
-function signedText(name: string, data: unknown, ts: number): string {
-  return `v1\n${name}\n${workspaceOf(data)}\n${ts}\n${JSON.stringify(data)}`;
+function signedText(name: string, data: unknown, ts: number, binding: string): string {
+  return `v2\n${name}\n${workspaceOf(data)}\n${ts}\n${binding}\n${JSON.stringify(data)}`;
 }
 
 /**
