@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig, type Options } from 'tsup';
+
+/** The Node.js major of `.node-version`, the one pin (scripts/deploy/node-version.ts). */
+const NODE_MAJOR = readFileSync(new URL('./.node-version', import.meta.url), 'utf8').trim().split('.')[0];
 
 /**
  * The build of every app (`apps/<app>/tsup.config.ts` is `export default appBuild()`), so adding an
@@ -12,7 +16,7 @@ export function appBuild(options: { external?: Options['external'] } = {}) {
   return defineConfig({
     entry: { main: 'src/main.ts' },
     format: ['esm'],
-    target: 'node24',
+    target: `node${NODE_MAJOR}`,
     platform: 'node',
     outDir: 'dist',
     sourcemap: true,

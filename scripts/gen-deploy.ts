@@ -3,13 +3,15 @@
  *
  * Writes the deployment files from the apps' manifests (`"coldcopy"` in apps/<app>/package.json)
  * and env schemas: docker-compose.yml, app.yaml, .env.example (compose) and apps/<app>/.env.example,
- * the generated section of scripts/worker-setup.sh, the environment section of README.md and the
- * Kubernetes manifests of the workers in deploy/kubernetes/ (a removed app's manifest is deleted).
+ * the generated section of scripts/worker-setup.sh, the environment section of README.md, the
+ * Kubernetes manifests of the workers in deploy/kubernetes/ (a removed app's manifest is deleted)
+ * and the files that repeat the Node.js version of `.node-version` (deploy/node-version.ts).
  * `--check` writes nothing and exits 1 when a committed file differs from what would be generated.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { discoverApps, ROOT, type AppInfo } from './deploy/apps.js';
+import { nodeVersionFiles, readNodePin, withSetupNodeMajor } from './deploy/node-version.js';
 import {
   README_ENV_BEGIN,
   README_ENV_END,
@@ -36,7 +38,9 @@ export function generate(apps: readonly AppInfo[], root = ROOT, rules: ScalingRu
   files.set('app.yaml', renderAppSpec(apps));
   files.set('.env.example', renderEnvExample(apps));
   for (const app of apps) files.set(`apps/${app.name}/.env.example`, renderAppEnvExample(app));
-  const setup = readFileSync(join(root, 'scripts/worker-setup.sh'), 'utf8');
+  const pin = readNodePin(root);
+  for (const [path, text] of nodeVersionFiles(root, pin)) files.set(path, text);
+  const setup = withSetupNodeMajor(readFileSync(join(root, 'scripts/worker-setup.sh'), 'utf8'), pin);
   files.set('scripts/worker-setup.sh', replaceBetween(setup, UNITS_BEGIN, UNITS_END, renderSetupSection(apps), 'scripts/worker-setup.sh'));
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   files.set(

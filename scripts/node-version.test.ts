@@ -1,9 +1,10 @@
 /**
  * One Node.js version everywhere: .node-version is the pin; the test run, the version managers'
  * files, `engines`, the Docker image, the droplet script, docker-compose.yml, app.yaml, the
- * bundles' target and @types/node name the same major. Bumping Node is: edit .node-version, the
- * Dockerfile's `ARG NODE_VERSION`, worker-setup.sh's NODE_MAJOR, then `pnpm gen:deploy`; this test
- * names every file that still disagrees.
+ * bundles' target and @types/node name the same major. Bumping Node is one line: edit
+ * .node-version, then `pnpm gen:deploy` rewrites every file that repeats it
+ * (scripts/deploy/node-version.ts); this test names every file that still disagrees. @types/node
+ * is a dependency, bumped in the catalog like any other.
  */
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -82,9 +83,9 @@ describe('Node.js version', () => {
   it('the app bundles target the pinned major and @types/node matches it', () => {
     const apps = readdirSync(join(ROOT, 'apps')).filter((a) => existsSync(join(ROOT, 'apps', a, 'tsup.config.ts')));
     expect(apps.length).toBeGreaterThan(0);
-    // every app builds with the shared tsup.app.ts, whose target is the pinned major
-    const target = /target:\s*'node(\d+)'/.exec(read('tsup.app.ts'))?.[1];
-    expect(target, 'tsup.app.ts target').toBe(MAJOR);
+    // every app builds with the shared tsup.app.ts, whose target is the major of .node-version
+    expect(read('tsup.app.ts'), 'tsup.app.ts target').toMatch(/target: `node\$\{NODE_MAJOR\}`/);
+    expect(read('tsup.app.ts')).toMatch(/readFileSync\(new URL\('\.\/\.node-version', import\.meta\.url\)/);
     for (const app of apps) {
       const config = read(`apps/${app}/tsup.config.ts`);
       expect(config, `apps/${app}/tsup.config.ts uses appBuild()`).toMatch(/export default appBuild\(/);
@@ -92,5 +93,37 @@ describe('Node.js version', () => {
     }
     const types = /^\s*"@types\/node":\s*(\S+)$/m.exec(read('pnpm-workspace.yaml'))?.[1];
     expect(types?.split('.')[0], 'pnpm-workspace.yaml catalog @types/node').toBe(MAJOR);
+  });
+});
+
+describe('bumping Node.js', () => {
+  it('is one line in .node-version: the generator rewrites every file that repeats it', async () => {
+    const { mkdtempSync, writeFileSync, mkdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { nodeVersionFiles, readNodePin, withSetupNodeMajor } = await import('./deploy/node-version.js');
+    const dir = mkdtempSync(join(tmpdir(), 'coldcopy-node-bump-'));
+    try {
+      for (const f of ['package.json', 'Dockerfile.worker']) writeFileSync(join(dir, f), read(f));
+      writeFileSync(join(dir, '.node-version'), '26.1.0\n');
+      mkdirSync(join(dir, 'scripts'));
+      const pin = readNodePin(dir);
+      expect(pin).toEqual({ version: '26.1.0', major: '26' });
+      const files = nodeVersionFiles(dir, pin);
+      expect(files.get('.nvmrc')).toBe('26.1.0\n');
+      const pkg = JSON.parse(files.get('package.json')!) as { engines: { node: string }; volta: { node: string } };
+      expect(pkg.volta.node).toBe('26.1.0');
+      expect(pkg.engines.node).toBe('>=26.0.0 <27');
+      // nothing else in package.json changes: two lines differ, the rest is byte for byte the same
+      const before = read('package.json').split('\n');
+      const after = files.get('package.json')!.split('\n');
+      expect(after.length).toBe(before.length);
+      expect(after.filter((line, i) => line !== before[i])).toEqual([expect.stringContaining('>=26.0.0 <27'), expect.stringContaining('"26.1.0"')]);
+      expect(files.get('Dockerfile.worker')).toMatch(/^ARG NODE_VERSION=26$/m);
+      expect(withSetupNodeMajor(read('scripts/worker-setup.sh'), pin)).toMatch(/^NODE_MAJOR="\$\{NODE_MAJOR:-26\}"$/m);
+      writeFileSync(join(dir, '.node-version'), '26\n');
+      expect(() => readNodePin(dir)).toThrow(/one exact release/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
