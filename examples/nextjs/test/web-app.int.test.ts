@@ -190,7 +190,7 @@ describe('examples/nextjs: next build (Turbopack), next start, POSTs, the email 
       const stored = await redis.hgetall(`${h.prefix}:email:${jobId}`);
       expect(stored.name).toBe('send-email');
       expect(JSON.parse(stored.data!)).toMatchObject({ workspaceId: seed.workspaceId, campaignEmailId });
-      expect((JSON.parse(stored.opts!) as { signature?: string }).signature).toMatch(/^v1\.t1\.\d+\.[A-Za-z0-9_-]+$/);
+      expect((JSON.parse(stored.opts!) as { signature?: string }).signature).toMatch(/^v2\.t1\.\d+\.[A-Za-z0-9_-]+$/);
 
       // the email worker (its own process, as deployed) verifies the signature and sends it
       worker = await spawnWorkerApp(new URL('../../../apps/email-worker/', import.meta.url), { ...EMAIL_WORKER_TEST_ENV, REDIS_URL: redisServer.url, BULL_PREFIX: h.prefix, DATABASE_URL: h.db.url, SES_ENDPOINT: h.ses.endpoint });
