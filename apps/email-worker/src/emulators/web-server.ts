@@ -29,7 +29,12 @@ export async function serveWebHandlers(
     } as RequestInit);
     handler(request).then(
       async (response) => {
-        res.writeHead(response.status, Object.fromEntries(response.headers));
+        // forEach, not Object.fromEntries(headers): the Next.js example type-checks this file with lib "dom", whose Headers is not iterable
+        const out: Record<string, string> = {};
+        response.headers.forEach((value, key) => {
+          out[key] = value;
+        });
+        res.writeHead(response.status, out);
         res.end(Buffer.from(await response.arrayBuffer()));
       },
       (err: unknown) => {
