@@ -56,7 +56,10 @@ describe('alert rules and the Grafana dashboard', () => {
   it('promtool check rules accepts alerts.yml', (ctx) => {
     const r = promtool(['check', 'rules', ALERTS]);
     if ('skipped' in r) return ctx.skip(r.skipped);
-    expect(r.output).toContain('SUCCESS: 17 rules found');
+    // every `- alert:` of the file is a rule promtool found (no hard-coded count to keep in step)
+    const rules = (readFileSync(ALERTS, 'utf8').match(/^\s*- alert:/gm) ?? []).length;
+    expect(rules).toBeGreaterThan(0);
+    expect(r.output).toContain(`SUCCESS: ${rules} rules found`);
     expect(r.status).toBe(0);
   });
 
