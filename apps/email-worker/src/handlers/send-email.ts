@@ -284,7 +284,12 @@ async function deferForSlot(
   if (!(await fenced(ctx, send, attempt, 'not sent (no rate slot)', () => deps.store.unclaim(ws, id, until, err instanceof RetryAfterError ? 'rate-limit' : 'rate-limit-error', attempt)))) {
     return { status: 'skipped', reason: 'claim-lost' };
   }
-  if (!(err instanceof RetryAfterError)) throw err;
+  if (!(err instanceof RetryAfterError)) {
+    // the job fails (or was aborted); its row is scheduled again and needs a job of its own, as
+    // this one may have lost its lock (a stall) and be retried by nobody
+    await sendLater(ctx, send, 1000, `${id}.e${attempt}`);
+    throw err;
+  }
   await sendLater(ctx, send, retryAfterMs, `${id}.w${Math.floor(deps.now().getTime() / 1000)}.${attempt}`);
   return { status: 'deferred', reason: 'rate-limit', until: until.toISOString() };
 }
