@@ -110,7 +110,7 @@ function formatLine(line: string): string {
     if (typeof message !== 'string') return line;
     const stamp = typeof timestamp === 'string' ? timestamp : typeof t === 'string' ? t : '';
     const time = stamp.slice(11, 19);
-    const lvl = String(level ?? '');
+    const lvl = typeof level === 'string' ? level : '';
     const lvlText = lvl === 'error' ? paint(31, lvl) : lvl === 'warn' ? paint(33, lvl) : paint(2, lvl);
     const extra = Object.entries(rest)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
@@ -126,7 +126,7 @@ function start(name: string, cmd: string, args: string[], opts: { cwd?: string; 
   const proc = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const prefix = paint(opts.color, `[${name}]`.padEnd(16));
   for (const stream of [proc.stdout, proc.stderr]) {
-    createInterface({ input: stream! }).on('line', (line) => process.stdout.write(`${prefix} ${formatLine(line)}\n`));
+    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix} ${formatLine(line)}\n`));
   }
   const child: Child = {
     name,
@@ -305,7 +305,7 @@ async function ensureDatabase(url: string): Promise<void> {
 // ---------------------------------------------------------------------------------- the stack
 
 let stopping = false;
-let servers: { redis?: Child; postgres?: DevPostgres; dev: Child[] } = { dev: [] };
+const servers: { redis?: Child; postgres?: DevPostgres; dev: Child[] } = { dev: [] };
 
 /** The stack's settings for other terminals and the CLI (resolveSettings in packages/cli). */
 const devEnvFile = join(DATA, DEV_ENV_FILE);

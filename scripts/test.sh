@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README): typecheck, unit and integration tests against a private redis-server
+# The test command (README): typecheck, lint (scripts/lint.sh), unit and integration tests against a private redis-server
 # and Postgres that the run starts on free ports (or TEST_REDIS_URL / TEST_DATABASE_URL).
 # Runs on the Node.js of .node-version (fetched into .tools/ when the system Node is another major).
 # Extra arguments go to vitest, e.g. `npm test -- --project unit`.
@@ -37,6 +37,7 @@ ensure_deps
 
 log "typecheck"
 pnpm typecheck
+pnpm lint
 
 log "vitest"
 report=$(mktemp -t coldcopy-vitest-XXXXXX.json)

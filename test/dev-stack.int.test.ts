@@ -38,7 +38,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error(`${what} within ${timeoutMs / 1000} s${last ? `: ${String(last)}` : ''}`);
+  throw new Error(`${what} within ${timeoutMs / 1000} s${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
 }
 
 async function freeRange(size: number): Promise<number> {

@@ -219,7 +219,7 @@ async function loadApp(root: string, name: string): Promise<AppInfo> {
     if (!declared.has(key)) throw new ManifestError(`apps/${name}: manifest names ${key}, which apps/${name}/src/env.ts does not declare`);
   }
   if (m.kind === 'worker') {
-    const queue = m.queue as QueueName;
+    const queue = m.queue;
     return workerInfo({
       name,
       packageName: pkg.name,

@@ -126,7 +126,7 @@ export function checkAppSpec(apps: readonly AppInfo[], spec: unknown): string[] 
     if (appArg?.value !== app.name || appArg.scope !== 'BUILD_TIME') errors.push(`${where}: needs env APP=${app.name} with scope BUILD_TIME`);
     for (const e of envs) {
       const key = String(e.key);
-      const value = String(e.value ?? '');
+      const value = typeof e.value === 'string' ? e.value : JSON.stringify(e.value ?? '');
       if (key !== 'APP' && key !== 'REDIS_URL' && e.type !== 'SECRET' && /(SECRET|PASSWORD|TOKEN|_KEY)$/.test(key)) {
         errors.push(`${where}: ${key} must be type: SECRET`);
       }

@@ -295,7 +295,7 @@ export async function startFakeLlmServer(initial: Partial<FakeLlmConfig> = {}, p
       return send(res, 200, { requests: requests.map(({ body: _b, ...r }) => r), rateLimited: limited });
     }
     const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    if (path === '/__fake/config') configure(body as Partial<FakeLlmConfig>);
+    if (path === '/__fake/config') configure(body);
     else if (path === '/__fake/script') script.push(...((body.entries as ScriptEntry[]) ?? []));
     else if (path === '/__fake/reset') reset();
     else return send(res, 404, { error: { message: 'unknown control route' } });

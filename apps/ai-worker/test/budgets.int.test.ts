@@ -73,7 +73,7 @@ describe('exact budgets', () => {
     const ids = await Promise.all(leadIds.map((leadId) => h.producer.enqueue(generateEmailContent, payload(workspaceId, leadId)).then((j) => j.id)));
     const jobs = await waitFor(
       async () => {
-        const all = await Promise.all(ids.map((id) => w!.bull.getJob(id)));
+        const all = await Promise.all(ids.map((id) => w.bull.getJob(id)));
         const states = await Promise.all(all.map((j) => j!.getState()));
         return states.every((s) => s === 'completed' || s === 'failed') ? all.map((j, i) => ({ state: states[i], reason: j!.failedReason })) : false;
       },

@@ -68,7 +68,7 @@ export async function createDeps(env: AnalyticsEnv, tools: WorkerAppTools): Prom
     config: analyticsConfig(env),
     now: () => new Date(),
   };
-  owned.set(deps, { pool, cacheConnections, closeStore: storage.close, ses });
+  owned.set(deps, { pool, cacheConnections, closeStore: () => storage.close(), ses });
   return deps;
 }
 

@@ -62,7 +62,7 @@ describe('the board in a real browser (Debian chromium)', () => {
       concurrency: 1,
       // The job is added straight through Bull, unsigned: this test is about the board.
       security: new JobSecurity({ signing: 'disabled' }),
-    } as Parameters<typeof startWorker>[0]);
+    });
     cleanups.push(() => worker.close(2000));
 
     const { queues } = fx.admin;

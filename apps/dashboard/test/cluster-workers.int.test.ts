@@ -82,7 +82,7 @@ describe('dashboard worker counts on a Redis Cluster (3 primaries)', { timeout: 
     for (let attempt = 1; ; attempt++) {
       const workers = [a, b].map((t) => {
         const w = openAdminQueues({ redisUrl: cluster.url, prefix, shards: SHARDS });
-        const bull = w.queues[t.bullName as keyof typeof w.queues]!;
+        const bull = w.queues[t.bullName]!;
         void bull.process('*', 1, async () => 'ok').catch(() => undefined);
         return w;
       });

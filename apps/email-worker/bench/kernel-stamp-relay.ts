@@ -20,7 +20,7 @@ export async function startKernelStampRelay(emulatorUrl: string) {
   const nextLine = async <T>(): Promise<T> => {
     const { value, done } = await lines.next();
     if (done) throw new Error(`kernel-stamp-relay.py exited (${child.exitCode})`);
-    return JSON.parse(value as string) as T;
+    return JSON.parse(value) as T;
   };
   const { url } = await nextLine<{ url: string }>();
   return {

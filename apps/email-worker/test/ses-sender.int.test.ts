@@ -1,4 +1,4 @@
-import { SESClient } from '@aws-sdk/client-ses';
+import { type SESClient } from '@aws-sdk/client-ses';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSesClient } from '../src/deps.js';
 import { createSesEmailSender } from '../src/providers/ses-email-sender.js';

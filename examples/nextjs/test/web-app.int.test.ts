@@ -85,7 +85,7 @@ describe('web-facing packages: build and pack', () => {
         for (const file of Object.values(target)) expect(existsSync(join(ROOT, 'packages', pkg, file)), `${pkg} ${subpath} → ${file}`).toBe(true);
         expect(target.default).toMatch(/^\.\/dist\/.*\.js$/);
         expect(target.types).toMatch(/^\.\/dist\/.*\.d\.ts$/);
-        expect(readFileSync(join(ROOT, 'packages', pkg, target.default!), 'utf8')).toMatch(/^(import|export) /m);
+        expect(readFileSync(join(ROOT, 'packages', pkg, target.default), 'utf8')).toMatch(/^(import|export) /m);
       }
     }
   });

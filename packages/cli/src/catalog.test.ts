@@ -6,7 +6,7 @@ import { formatForms, payloadForms } from './catalog.js';
 const SAMPLES = ['20250709T1430Z', '2025-07-09T14:30:00.000Z', '2025-07-09', 'ana@example.com', 'example.com', 'https://example.com/x', 'abc', 'abc_def'];
 const UUID = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
 
-type Schema = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Schema = Record<string, any>;  
 
 /** A value the JSON Schema accepts: the smallest that satisfies it (required fields only). */
 function sample(s: Schema): unknown {
@@ -46,7 +46,7 @@ describe('catalog: the fields it marks optional are exactly the ones the schema 
       for (const form of forms) {
         const payload = Object.fromEntries(form.required.map((k) => [k, sample(schema.properties[k])]));
         const ok = job.inputSchema.safeParse(payload);
-        expect(ok.success, `${job.name} ${formatForms([form])}: ${JSON.stringify(ok.error?.issues)}`).toBe(true);
+        expect(ok.success, `${job.name} ${formatForms([form]).join(',')}: ${JSON.stringify(ok.error?.issues)}`).toBe(true);
         for (const field of form.required) {
           const { [field]: _dropped, ...without } = payload;
           const refused = job.inputSchema.safeParse(without);

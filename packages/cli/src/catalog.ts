@@ -34,7 +34,10 @@ export function payloadForms(jsonSchema: Record<string, unknown>): PayloadForm[]
       grew = false;
       for (const field of [...required]) {
         for (const dep of schema.dependentRequired?.[field] ?? []) {
-          if (!required.has(dep)) (required.add(dep), (grew = true));
+          if (!required.has(dep)) {
+            required.add(dep);
+            grew = true;
+          }
         }
       }
     }
@@ -49,7 +52,10 @@ export function payloadForms(jsonSchema: Record<string, unknown>): PayloadForm[]
       for (const p of props) {
         if (required.has(p) || disallowed.has(p)) continue;
         const brings = schema.dependentRequired?.[p] ?? [];
-        if (forbidden(p).some((f) => required.has(f)) || brings.some((d) => disallowed.has(d))) (disallowed.add(p), (grew = true));
+        if (forbidden(p).some((f) => required.has(f)) || brings.some((d) => disallowed.has(d))) {
+          disallowed.add(p);
+          grew = true;
+        }
       }
     }
     const optional = props.filter((p) => !required.has(p) && !disallowed.has(p));

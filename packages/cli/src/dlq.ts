@@ -44,7 +44,7 @@ function filterFrom(values: { queue?: string; job?: string; 'older-than'?: strin
     throw new DlqUsageError(`--queue must be one of ${QUEUE_NAMES.join(', ')}`);
   }
   return {
-    queue: values.queue as DeadLetterFilter['queue'],
+    queue: values.queue,
     jobName: values.job,
     olderThanMs: values['older-than'] !== undefined ? parseDuration(values['older-than']) : undefined,
   };

@@ -69,7 +69,7 @@ describe('pnpm jobs dlq', () => {
       logger: createSilentLogger(),
       concurrency: 2,
       security: testSecurity(),
-    } as Parameters<typeof startWorker>[0]);
+    });
     cleanups.push(() => worker.close(2000));
     const producer = new Producer({ redisUrl, prefix, security: testSecurity() });
     cleanups.push(() => producer.close());

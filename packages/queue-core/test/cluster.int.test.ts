@@ -1,6 +1,5 @@
 import { createServer } from 'node:net';
 import { RedisCluster, testPrefix, waitFor } from '@coldcopy/testing';
-import type Bull from 'bull';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openAdminQueues } from '../src/admin/index.js';
@@ -41,8 +40,8 @@ const patient = { timeoutMs: 60_000 };
 
 describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 180_000 }, () => {
   let cluster: RedisCluster;
-  let cleanups: Array<() => Promise<unknown> | unknown> = [];
-  const track = <T>(resource: T, close: (r: T) => Promise<unknown> | unknown): T => {
+  let cleanups: Array<() => unknown> = [];
+  const track = <T>(resource: T, close: (r: T) => unknown): T => {
     cleanups.push(() => close(resource));
     return resource;
   };
@@ -104,7 +103,7 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
       shards: 2,
       security: testSecurity(),
       ...overrides,
-    } as WorkerOptions<'maintenance', TestDeps>);
+    });
     return track(w, (x) => x.close(5000));
   }
 
@@ -255,7 +254,7 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
       tz: 'UTC',
       data: { workspaceId: a, value: 'scheduled' },
       description: 'test schedule',
-    } as unknown as Schedule;
+    };
     await producer(prefix).enqueueBulk(testEcho, [a, b, b].map((workspaceId) => ({ data: { workspaceId, value: 'x' } })));
     const admin = track(openAdminQueues({ redisUrl: cluster.url, prefix, shards: { maintenance: 2 } }), (x) => x.close());
     // what a worker does at startup on shard 0: lock (SET NX), repeatable add, unlock (Lua)
@@ -271,7 +270,7 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
     ]);
     // the armed run of the schedule is the one delayed job of shard 0
     expect(rows[0]!.delayed).toBe(1);
-    const schedules = await scheduleRows((q) => admin.queues[q] as Bull.Queue, [hourly]);
+    const schedules = await scheduleRows((q) => admin.queues[q], [hourly]);
     expect(schedules).toEqual([expect.objectContaining({ key: 'test-echo-hourly', state: 'active', cron: '0 * * * *' })]);
   });
 

@@ -14,7 +14,7 @@ import { TEST_SECURITY_ENV, testSecurity } from './fixtures/test-keys.js';
  */
 export function useIsolatedRedis() {
   const redisUrl = inject('redisUrl');
-  const state = { prefix: '', redisUrl, cleanups: [] as Array<() => Promise<unknown> | unknown> };
+  const state = { prefix: '', redisUrl, cleanups: [] as Array<() => unknown> };
   beforeEach(() => {
     state.prefix = testPrefix();
   });
@@ -35,7 +35,7 @@ export function useIsolatedRedis() {
     },
     redisUrl,
     /** registers something to close after the test */
-    track<T>(resource: T, close: (r: T) => Promise<unknown> | unknown): T {
+    track<T>(resource: T, close: (r: T) => unknown): T {
       state.cleanups.push(() => close(resource));
       return resource;
     },
@@ -63,7 +63,7 @@ export function useIsolatedRedis() {
         concurrency: 2,
         security: testSecurity(),
         ...overrides,
-      } as WorkerOptions<'maintenance', TestDeps>);
+      });
       return this.track(w, (x) => x.close(2000));
     },
   };
@@ -91,8 +91,8 @@ export async function spawnWorker(env: Record<string, string>): Promise<WorkerPr
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );

@@ -48,7 +48,7 @@ describe('schedule reconciliation (real Redis)', () => {
     expect(state.delayed).toEqual([`test-sleep hourly p${PRIORITIES.low}`, `test-sleep nightly p${PRIORITIES.normal}`]);
 
     // a later start with the same declarations changes nothing, even without the lock
-    const again = await reconcileSchedules({ queue: workers[0]!.bull, schedules: [nightly, hourly], security: testSecurity() });
+    const again = await reconcileSchedules({ queue: workers[0].bull, schedules: [nightly, hourly], security: testSecurity() });
     expect(again).toMatchObject({ reconciled: true, added: [], removed: [] });
     expect(await snapshot(q)).toEqual(state);
   });
@@ -93,11 +93,11 @@ describe('schedule reconciliation (real Redis)', () => {
     const q = rawQueue();
     await reconcileSchedules({ queue: q, schedules: [nightly], security: old });
     const [before] = await q.getDelayed();
-    expect(String(before!.opts['signature' as keyof Bull.JobOptions])).toMatch(/^v2\.k0\./);
+    expect(before!.opts).toHaveProperty('signature', expect.stringMatching(/^v2\.k0\./));
     const result = await reconcileSchedules({ queue: q, schedules: [nightly], security: testSecurity() });
     expect(result.added).toEqual(['test-nightly']);
     const [after] = await q.getDelayed();
-    expect(String(after!.opts['signature' as keyof Bull.JobOptions])).toMatch(/^v2\.k2\./);
+    expect(after!.opts).toHaveProperty('signature', expect.stringMatching(/^v2\.k2\./));
   });
 
   it('runs an armed schedule run through the normal dispatch path (signature verified)', async () => {
@@ -125,7 +125,7 @@ describe('schedule reconciliation (real Redis)', () => {
     const q = rawQueue();
     await reconcileSchedules({ queue: q, schedules: [nightly], security: testSecurity() });
     await expect(
-      reconcileSchedules({ queue: q, schedules: [{ ...nightly, data: { tag: 'x' } } as unknown as Schedule], security: testSecurity() }),
+      reconcileSchedules({ queue: q, schedules: [{ ...nightly, data: { tag: 'x' } }], security: testSecurity() }),
     ).rejects.toThrow(/test-sleep/);
     expect((await q.getRepeatableJobs()).map((r) => scheduleKeyOf(r.id))).toEqual(['test-nightly']);
     expect(desiredSchedule(nightly, testSecurity()).repeatKey).toBe((await q.getRepeatableJobs())[0]!.key);

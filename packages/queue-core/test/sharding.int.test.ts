@@ -48,7 +48,7 @@ describe('workspace sharding (real Redis)', () => {
       shards,
       security: testSecurity(),
       deadLetters: false,
-    } as Parameters<typeof startWorker>[0]);
+    });
     redis.track(w, (x) => x.close(2000));
     for (const q of w.shards) {
       q.on('completed', (job: Bull.Job) => {

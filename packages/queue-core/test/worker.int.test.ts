@@ -142,13 +142,13 @@ describe('worker runtime (real Redis)', () => {
   it('runs at most the configured concurrency across all job names of the queue', async () => {
     let running = 0;
     let peak = 0;
-    const slow = <J>(ms: number) =>
+    const slow = (ms: number) =>
       (async () => {
         running++;
         peak = Math.max(peak, running);
         await new Promise((r) => setTimeout(r, ms));
         running--;
-      }) as unknown as Handler<J & never, TestDeps>;
+      }) as unknown as Handler<never, TestDeps>;
     await worker({
       concurrency: 3,
       handlers: { 'test-echo': slow(150), 'test-sleep': slow(150), 'test-flaky': slow(150) } as never,

@@ -73,6 +73,7 @@ export function assertObjectKey(key: string): void {
     key.length > 1024 ||
     key.startsWith('/') ||
     key.split('/').some((s) => s === '' || s === '.' || s === '..') ||
+    // eslint-disable-next-line no-control-regex -- control characters are what this rejects
     /[\u0000-\u001f\u007f\\]/.test(key)
   ) {
     throw new StoragePermanentError(`invalid object key ${JSON.stringify(key)}`);

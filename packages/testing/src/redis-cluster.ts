@@ -154,7 +154,7 @@ export class RedisCluster {
     for (;;) {
       const states = await Promise.all(
         this.nodes.map((n) =>
-          this.withNode(n.port, (c) => c.cluster('INFO') as Promise<string>).catch((err: Error) => `error: ${err.message}`),
+          this.withNode(n.port, (c) => c.cluster('INFO')).catch((err: Error) => `error: ${err.message}`),
         ),
       );
       const healthy = states.every(

@@ -58,7 +58,7 @@ function resolvedTree(root: string): { packages: Map<string, string>; unresolved
       if (found) visit(found);
     }
   };
-  visit(realpathSync(WEB_DIR));
+  visit(realpathSync(root));
   return { packages, unresolved };
 }
 

@@ -41,7 +41,7 @@ describe('readJsonBody', () => {
         controller.enqueue(chunk);
       },
     });
-    const request = new Request('https://app.example.com/api/emails', { method: 'POST', body: endless, duplex: 'half' } as RequestInit);
+    const request = new Request('https://app.example.com/api/emails', { method: 'POST', body: endless, duplex: 'half' });
     expect((await bodyError(request, { maxBytes: 64 * 1024 })).status).toBe(413);
     expect(pulled).toBeLessThanOrEqual(64 * 1024 + 16 * 1024);
   });

@@ -22,7 +22,7 @@ function handlerWith(producer = fakeProducer(), options: Partial<SesWebhookHandl
 }
 
 const post = (body: string | ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
-  new Request(URL_, { method: 'POST', body, headers: { 'content-type': 'text/plain; charset=UTF-8', ...headers }, duplex: 'half' } as RequestInit);
+  new Request(URL_, { method: 'POST', body, headers: { 'content-type': 'text/plain; charset=UTF-8', ...headers }, duplex: 'half' });
 
 /** A body of `total` bytes in 64 KiB chunks, produced only as it is read; `pulled()` counts what was read. */
 function lazyBody(total: number) {

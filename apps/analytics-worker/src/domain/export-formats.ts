@@ -146,7 +146,7 @@ export async function xlsxSink(columns: readonly ExportColumn[], out: Writable, 
     highWaterMark: 256,
     write(row: ExportRow, _enc, done) {
       if (!sheet || sheetRows >= options.maxRowsPerSheet) nextSheet();
-      sheet!.addRow(row as (string | null)[]).commit();
+      sheet!.addRow(row).commit();
       sheetRows++;
       const full = [zipEntryInput(sheet!), out].find(needsDrain);
       if (full) once(full, 'drain', { signal: stopped.signal }).then(() => done(), done);

@@ -21,8 +21,8 @@ export function createRedisPerformanceCache(redis: Redis | Cluster): Performance
       const pipeline = redis.pipeline();
       for (const p of items) pipeline.set(performanceKey(p.workspaceId, p.campaignId), JSON.stringify(p), 'EX', PERFORMANCE_TTL_SECONDS);
       const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([err]) => err);
-      if (failed) throw failed[0];
+      const failed = results.find(([err]) => err)?.[0];
+      if (failed) throw failed;
     },
   };
 }

@@ -112,7 +112,8 @@ export function createAuth(options: AuthOptions): Auth {
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     handler: (req, res) => {
-      logger.warn('login rate limit exceeded', { ...clientOf(req), user: String((req.body as { username?: unknown })?.username ?? '') });
+      const username = (req.body as { username?: unknown } | undefined)?.username;
+      logger.warn('login rate limit exceeded', { ...clientOf(req), user: typeof username === 'string' ? username : '' });
       loginPage(res, 429, { next: safeNext((req.body as { next?: unknown })?.next), message: 'Too many failed sign-ins. Try again later.' });
     },
   });

@@ -203,7 +203,7 @@ export function runCampaignTickStoreContract(name: string, makeWorld: () => Prom
         (await w.store.campaignsToTick({ ...options, limit: 1000 })).filter((c) => ids.has(c.id));
       const all = await list({ slotStart: slot });
       expect(all.map((c) => c.id)).toEqual([...ids].sort());
-      expect(all.find((c) => c.id === mine[1]!.campaignId)).toMatchObject({ workspace_id: mine[1]!.workspaceId, status: 'scheduled', timezone: 'UTC' });
+      expect(all.find((c) => c.id === mine[1].campaignId)).toMatchObject({ workspace_id: mine[1].workspaceId, status: 'scheduled', timezone: 'UTC' });
       expect((await list({ slotStart: slot, after: all[0]!.id })).map((c) => c.id)).toEqual(all.slice(1).map((c) => c.id));
 
       const first = mine.find((c) => c.campaignId === all[0]!.id)!;

@@ -1,4 +1,4 @@
-import { analyzeSentiment, extractMeetingIntent, generateSmartReply, type JobInput } from '@coldcopy/queue-core';
+import { type analyzeSentiment, type extractMeetingIntent, generateSmartReply, type JobInput } from '@coldcopy/queue-core';
 
 /**
  * The three AI jobs a genuine inbound reply gets (domain.md §5, process-webhook: "enqueue the three

@@ -17,7 +17,7 @@ export function createSesEmailSender(client: SESClient, options: { throttleRetry
         Source: message.from.address,
         Destinations: [message.to],
         ConfigurationSetName: message.configurationSet,
-        Tags: Object.entries(message.tags).map(([Name, Value]) => ({ Name, Value })),
+        Tags: Object.entries(message.tags as unknown as Record<string, string>).map(([Name, Value]) => ({ Name, Value })),
       });
       const gate = sendOptions?.beforeRequest;
       let gateFailed = false;

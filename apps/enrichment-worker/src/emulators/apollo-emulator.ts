@@ -136,12 +136,12 @@ function noCredits(): Answer {
 }
 
 function personHash(b: Record<string, unknown>): string {
-  const s = (k: string) => (typeof b[k] === 'string' ? (b[k] as string) : undefined);
+  const s = (k: string) => (typeof b[k] === 'string' ? (b[k]) : undefined);
   return hashInput(s('email'), s('first_name'), s('last_name'), s('domain'), s('organization_name'), s('linkedin_url'));
 }
 
 function match(b: Record<string, unknown>): Record<string, unknown> | null {
-  const s = (k: string) => (typeof b[k] === 'string' ? (b[k] as string).trim() : '');
+  const s = (k: string) => (typeof b[k] === 'string' ? (b[k]).trim() : '');
   const email = s('email').toLowerCase();
   const domain = (s('domain') || email.split('@')[1] || '').toLowerCase();
   const first = s('first_name') || email.split('@')[0]?.split('.')[0] || '';

@@ -2,7 +2,7 @@ import { disableEnrichmentProvider, type EnrichmentProviderRow, getEnrichmentPro
 import { PermanentJobError } from '@coldcopy/queue-core';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
 import type { EnrichmentDeps } from '../deps.js';
-import { type EnrichmentProvider, ProviderAccountError } from '../providers/enrichment-provider.js';
+import { type EnrichmentProvider, type ProviderAccountError } from '../providers/enrichment-provider.js';
 
 export interface ResolvedProvider {
   readonly row: EnrichmentProviderRow;

@@ -482,7 +482,7 @@ export async function claimCampaignEmailUnlessSuppressed(
     values: [campaignEmailId, workspaceId, recipient],
   });
   const { __suppressed: suppressed, ...row } = rows[0]!;
-  if (row.id) return { claimed: true, email: row as CampaignEmailRow };
+  if (row.id) return { claimed: true, email: row };
   if (suppressed) {
     // refuse a foreign or missing id before saying anything about the address
     const exists = await db.query('SELECT 1 FROM campaign_emails WHERE id = $1 AND workspace_id = $2', [campaignEmailId, workspaceId]);

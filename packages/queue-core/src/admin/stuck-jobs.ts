@@ -1,6 +1,6 @@
 import type Bull from 'bull';
 import type { AdminQueues } from './admin-queues.js';
-import { deadLetterEntry, DeadLetterStore } from '../dead-letters/store.js';
+import { deadLetterEntry, type DeadLetterStore } from '../dead-letters/store.js';
 import { PermanentJobError } from '../definitions/errors.js';
 import { getJob } from '../jobs/index.js';
 import { QUEUES, type QueueName } from '../definitions/queues.js';
@@ -70,7 +70,8 @@ export async function findStuckJobs(admin: Pick<AdminQueues, 'shardsOf'>, option
       ids.forEach((jobId, i) => {
         const [lockErr, locked] = replies[2 * i] ?? [new Error('missing reply'), 0];
         const [hashErr, fields] = replies[2 * i + 1] ?? [new Error('missing reply'), []];
-        if (lockErr || hashErr) throw lockErr ?? hashErr;
+        if (lockErr) throw lockErr;
+        if (hashErr) throw hashErr;
         const [name, processedOn, attemptsMade] = fields as Array<string | null>;
         if (name === null || name === undefined) return; // removed meanwhile
         const timeoutMs = getJob(name)?.options.timeoutMs ?? QUEUES[queue].defaults.timeoutMs;

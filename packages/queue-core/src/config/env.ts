@@ -208,6 +208,7 @@ export type WorkerRuntimeShape<Q extends QueueName> = ReturnType<typeof workerRu
  * A worker app's one env schema: the runtime's variables plus the app's own (`own`, a raw shape
  * of zod types with `.meta()`). Export it from the app's `src/env.ts` as `envSchema`.
  */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the empty raw shape: an app with no own variables
 export function workerAppEnv<Q extends QueueName, E extends z.ZodRawShape = {}>(queue: Q, own?: E) {
   return z.object({ ...workerRuntimeEnv(queue), ...(own ?? ({} as E)) });
 }
@@ -279,7 +280,7 @@ export function describeEnvSchema(schema: z.ZodType): EnvVarInfo[] {
   if (!object) throw new TypeError('not an env schema: expected a zod object (or one wrapped in a transform)');
   const out: EnvVarInfo[] = [];
   const missing: string[] = [];
-  for (const [name, field] of Object.entries(object.shape as Record<string, z.ZodType>)) {
+  for (const [name, field] of Object.entries(object.shape) as Array<[string, z.ZodType]>) {
     const meta = metaOf(field);
     if (!meta) missing.push(name);
     const json = z.toJSONSchema(field, { io: 'input', unrepresentable: 'any' }) as { default?: unknown };
@@ -287,7 +288,7 @@ export function describeEnvSchema(schema: z.ZodType): EnvVarInfo[] {
     out.push({
       name,
       description: meta?.description ?? '',
-      ...(json.default !== undefined ? { default: String(json.default) } : {}),
+      ...(json.default !== undefined ? { default: typeof json.default === 'string' ? json.default : JSON.stringify(json.default) } : {}),
       required: !optional || meta?.deployRequired === true,
       secret: meta?.secret === true,
     });

@@ -1,7 +1,7 @@
 import type Bull from 'bull';
 import type { Counter } from 'prom-client';
 import type { AlertNotifier } from '../observability/alert-webhook.js';
-import { deadLetterEntry, DeadLetterStore, FIRST_FAILED_FIELD, type DeadLetterBounds } from './store.js';
+import { deadLetterEntry, type DeadLetterStore, FIRST_FAILED_FIELD, type DeadLetterBounds } from './store.js';
 import type { Logger } from '../observability/logger.js';
 import type { QueueName } from '../definitions/queues.js';
 

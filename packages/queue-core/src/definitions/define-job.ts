@@ -132,7 +132,7 @@ export function defineJob<
     scope: args.scope,
     schema,
     inputSchema: z.strictObject(shape) as unknown as z.ZodType<z.output<typeof schema>, z.input<typeof schema>>,
-    idempotencyKey: args.idempotencyKey as JobDefinition<N, Q, typeof schema>['idempotencyKey'],
+    idempotencyKey: args.idempotencyKey,
     options: Object.freeze({ ...args.options }),
     sensitive: Object.freeze([...(args.sensitive ?? [])]),
   });
@@ -140,5 +140,5 @@ export function defineJob<
 
 /** JSON Schema (draft 2020-12) of what a producer may send. */
 export function jobInputJsonSchema(def: AnyJobDefinition): Record<string, unknown> {
-  return z.toJSONSchema(def.inputSchema, { io: 'input' }) as Record<string, unknown>;
+  return z.toJSONSchema(def.inputSchema, { io: 'input' });
 }

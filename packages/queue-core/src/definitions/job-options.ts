@@ -32,10 +32,10 @@ export function baseJobOptions(def: AnyJobDefinition): Bull.JobOptions {
     const defaults = QUEUES[def.queue].defaults;
     opts = Object.freeze({
       attempts: def.options.attempts ?? defaults.attempts,
-      backoff: { type: BACKOFF_STRATEGY, options: def.options.backoff ?? defaults.backoff } as Bull.BackoffOptions,
+      backoff: { type: BACKOFF_STRATEGY, options: def.options.backoff ?? defaults.backoff },
       priority: PRIORITIES[def.options.priority ?? 'normal'],
-      removeOnComplete: { ...defaults.removeOnComplete } as unknown as Bull.JobOptions['removeOnComplete'],
-      removeOnFail: { ...defaults.removeOnFail } as unknown as Bull.JobOptions['removeOnFail'],
+      removeOnComplete: { ...defaults.removeOnComplete },
+      removeOnFail: { ...defaults.removeOnFail },
     });
     baseOptions.set(def, opts);
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { timeSlot, email } from './fields.js';
+import { timeSlot } from './fields.js';
 import { defineJob } from '../definitions/define-job.js';
 
 /**

@@ -38,7 +38,7 @@ describe('send-bulk-email: the per-campaign and fan-out forms', () => {
       windowSlot: '20261201T1505Z',
       batchSize: 200,
     });
-    expect(() => campaignTickForm({ batchSize: 50 } as never)).toThrow(TypeError);
+    expect(() => campaignTickForm({ batchSize: 50 })).toThrow(TypeError);
   });
 
   it('names what is missing or not allowed, as JobValidationError', () => {

@@ -327,7 +327,7 @@ describe('job catalog', () => {
   });
 
   it.each(eachJob)('%s: idempotency key is deterministic and payload-specific', (name, def) => {
-    expect(def.idempotencyKey).toBeTypeOf('function');
+    expect(typeof def.idempotencyKey).toBe('function');
     const first = keyOf(def, sampleOf(name));
     expect(first.length).toBeGreaterThan(0);
     for (const part of first) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { timeSlot, sha256Hex, email } from './fields.js';
+import { timeSlot, sha256Hex } from './fields.js';
 import { defineJob, type JobPayload } from '../definitions/define-job.js';
 
 /**
@@ -144,7 +144,7 @@ export const sendBulkEmail: typeof tickDefinition = Object.freeze({
       dependentSchemas: {
         fanOut: { not: { anyOf: [{ required: ['workspaceId'] }, { required: ['campaignId'] }] } },
       },
-    }) as unknown as typeof tickDefinition.inputSchema,
+    }),
 });
 
 export type SendBulkEmailPayload = JobPayload<typeof sendBulkEmail>;
@@ -366,7 +366,7 @@ export const warmEmail: typeof warmDefinition = Object.freeze({
         // the same fields checkWarmForm refuses with fanOut (templateId included)
         fanOut: { not: { anyOf: [...PER_MAILBOX_FIELDS, 'templateId'].map((f) => ({ required: [f] })) } },
       },
-    }) as unknown as typeof warmDefinition.inputSchema,
+    }),
 });
 
 export type WarmEmailPayload = JobPayload<typeof warmEmail>;

@@ -3,7 +3,7 @@ import { JobSecurity } from '../security/job-security.js';
 import { PRIORITIES } from '../definitions/priorities.js';
 import { QUEUE_NAMES } from '../definitions/queues.js';
 import { desiredSchedule, scheduleKeyOf } from '../runtime/schedule-reconciler.js';
-import { SCHEDULES, schedulesOn, type Schedule } from './schedules.js';
+import { SCHEDULES, schedulesOn } from './schedules.js';
 
 const security = new JobSecurity({ signing: 'disabled' });
 
@@ -57,7 +57,7 @@ describe('schedules', () => {
       desired[0]!.jobId,
       desiredSchedule({ ...base, cron: '*/10 * * * *' }, security).jobId,
       desiredSchedule({ ...base, tz: 'Europe/Berlin' }, security).jobId,
-      desiredSchedule({ ...base, data: { ...base.data, force: true } } as Schedule, security).jobId,
+      desiredSchedule({ ...base, data: { ...base.data, force: true } }, security).jobId,
       desiredSchedule({ ...base, priority: 'high' }, security).jobId,
     ]);
     expect(ids.size).toBe(5);
@@ -69,6 +69,6 @@ describe('schedules', () => {
     expect(() => desiredSchedule({ ...base, cron: '@daily' }, security)).toThrow(/cron/);
     expect(() => desiredSchedule({ ...base, tz: 'Mars/Olympus' }, security)).toThrow(/time zone/);
     expect(() => desiredSchedule({ ...base, key: 'Bad Key' }, security)).toThrow(/key/);
-    expect(() => desiredSchedule({ ...base, data: { group: 'yearly' } } as unknown as Schedule, security)).toThrow(/refresh-analytics/);
+    expect(() => desiredSchedule({ ...base, data: { group: 'yearly' } }, security)).toThrow(/refresh-analytics/);
   });
 });

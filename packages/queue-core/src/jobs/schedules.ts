@@ -36,7 +36,7 @@ export interface Schedule<J extends AnyJobDefinition = AnyJobDefinition> {
 }
 
 function schedule<J extends AnyJobDefinition>(job: J, spec: Omit<Schedule<J>, 'job' | 'tz'> & { tz?: string }): Schedule {
-  return Object.freeze({ ...spec, job, tz: spec.tz ?? 'UTC' }) as unknown as Schedule;
+  return Object.freeze({ ...spec, job, tz: spec.tz ?? 'UTC' });
 }
 
 export const SCHEDULES: readonly Schedule[] = Object.freeze([

@@ -121,7 +121,8 @@ export class Producer {
     items: ReadonlyArray<{ data: unknown; options?: EnqueueOptions }>,
   ): Promise<EnqueuedJob[]> {
     const def = this.definition(job);
-    if (!Array.isArray(items)) throw new TypeError('enqueueBulk expects an array of { data, options }');
+    const list: unknown = items; // (Array.isArray would narrow `items`, a ReadonlyArray, to any[])
+    if (!Array.isArray(list)) throw new TypeError('enqueueBulk expects an array of { data, options }');
     const issues: FieldIssue[] = [];
     // Bull's addBulk reads name, data and opts; `shard` and `at` (position in the result) ride along unread.
     const prepared: Array<{ name: string; data: unknown; opts: Bull.JobOptions; shard: number; at: number }> = [];
@@ -133,7 +134,7 @@ export class Producer {
         continue;
       }
       try {
-        const payload = parsed.data as JobPayload<typeof def>;
+        const payload = parsed.data;
         const { opts, name, stored } = this.prepare(def, payload, item!.options);
         prepared.push({ name, data: stored, opts, shard: this.shardOf(def, payload), at: prepared.length });
       } catch (err) {
@@ -169,7 +170,7 @@ export class Producer {
   validate(def: AnyJobDefinition, data: unknown, prefix = ''): JobPayload<AnyJobDefinition> {
     const parsed = def.inputSchema.safeParse(data);
     if (!parsed.success) throw new JobValidationError(def.name, toFieldIssues(parsed.error, prefix));
-    return parsed.data as JobPayload<AnyJobDefinition>;
+    return parsed.data;
   }
 
   /** true once close() was called */
@@ -269,7 +270,7 @@ type ProducerCache = Map<string, Producer>;
  */
 export function getProducer(config: ProducerConfig): Producer {
   const store = globalThis as unknown as Record<symbol, ProducerCache | undefined>;
-  const cache = (store[GLOBAL_KEY] ??= new Map());
+  const cache = (store[GLOBAL_KEY] ??= new Map<string, Producer>());
   const key = `${config.redisUrl}|${config.prefix ?? 'bull'}`;
   let producer = cache.get(key);
   if (!producer || producer.closed) {

@@ -52,7 +52,7 @@ export function redisTargetFromUrl(url: string, variable = 'REDIS_URL'): RedisTa
   try {
     return isClusterUrl(url) ? parseClusterUrl(url.trim()) : { cluster: false, options: parseServerUrl(url) };
   } catch (err) {
-    throw new TypeError(`${variable}: ${(err as Error).message}`);
+    throw new TypeError(`${variable}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -1,7 +1,7 @@
-import { z } from 'zod';
+import { type z } from 'zod';
 import type { Registry } from 'prom-client';
 import type { AnyJobDefinition } from '../definitions/define-job.js';
-import { keyLayoutOf, loadEnv, workerAppEnv, type WorkerRuntimeBase, type WorkerRuntimeShape } from '../config/env.js';
+import { keyLayoutOf, loadEnv, type workerAppEnv, type WorkerRuntimeBase, type WorkerRuntimeShape } from '../config/env.js';
 import { ConfigError } from '../definitions/errors.js';
 import { startHealthServer } from './health-server.js';
 import { hardeningFromEnv, type HardeningConfig } from '../config/hardening-env.js';
@@ -60,6 +60,7 @@ export interface WorkerAppSpec<Q extends QueueName, S extends WorkerAppEnvSchema
 }
 
 /** The parsed env of a worker app with its own variables `E` (a raw shape). */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the empty raw shape: an app with no own variables
 export type WorkerEnv<Q extends QueueName, E extends z.ZodRawShape = {}> = z.output<ReturnType<typeof workerAppEnv<Q, E>>>;
 
 export interface RunningWorkerApp {

@@ -79,7 +79,7 @@ export function desiredSchedule(schedule: Schedule, security: JobSecurity): Desi
   }
   const parsed = def.inputSchema.safeParse(schedule.data);
   if (!parsed.success) throw new JobValidationError(def.name, toFieldIssues(parsed.error, `schedule ${schedule.key}`));
-  const payload = parsed.data as Record<string, unknown>;
+  const payload = parsed.data;
   const base = baseJobOptions(def);
   const priority = schedule.priority ? PRIORITIES[schedule.priority] : base.priority;
   const cron = fields.join(' ');
