@@ -258,7 +258,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     docs.flatMap((doc) => {
       if (doc.kind === 'Deployment') {
         try {
-          new Deployment(doc as never).validate();
+          new Deployment(doc).validate();
           return [];
         } catch (err) {
           return [`Deployment: ${(err as Error).message}`];

@@ -56,7 +56,7 @@ export interface ScalingConfig {
 export function parseScalingConfig(input: unknown, where = 'scaling config'): ScalingConfig {
   const parsed = scalingConfigSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(`${where}: ${z.prettifyError(parsed.error)}`);
-  return parsed.data as ScalingConfig;
+  return parsed.data;
 }
 
 export function loadScalingConfig(path: string): ScalingConfig {

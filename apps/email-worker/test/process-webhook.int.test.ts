@@ -428,7 +428,7 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
         enqueue: ((...args: Parameters<typeof enqueue>) => {
           if (++calls === failAt) return Promise.reject(new Error('Redis is unavailable'));
           return enqueue(...args);
-        }) as typeof enqueue,
+        }),
       });
     };
     const raw = await composeReply({ from: seed.leads[0]!.email, to: mailbox, inReplyTo: sesHeaderId(messageIds[0]!) });

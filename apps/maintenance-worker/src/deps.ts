@@ -83,7 +83,7 @@ export async function createDeps(env: MaintenanceWorkerEnv, tools: WorkerAppTool
     config: maintenanceConfig(env),
     now: () => new Date(),
   };
-  owned.set(deps, { pool, closers: [exports.close, backups.close, uploads.close] });
+  owned.set(deps, { pool, closers: [() => exports.close(), () => backups.close(), () => uploads.close()] });
   if (!deps.backup.key) tools.logger.warn('BACKUP_ENCRYPTION_KEY is not set: backup-data jobs will fail');
   // the backup-missing alert reads this gauge: start from the newest stored backup, not from zero
   await latestBackupTime(deps).then(

@@ -12,7 +12,7 @@ const ago = (days: number) => new Date(now.getTime() - days * DAY);
 
 type Payload = Parameters<typeof cleanupOldDataHandler>[0];
 const run = async (payload: Partial<Payload> = {}, deps = h.deps({ now: () => now })) =>
-  (await cleanupOldDataHandler({ dryRun: false, batchSize: 2, requestedBy: 'system', ...payload } as Payload, testContext(deps))) as CleanupResult;
+  (await cleanupOldDataHandler({ dryRun: false, batchSize: 2, requestedBy: 'system', ...payload }, testContext(deps))) as CleanupResult;
 
 const q = (sql: string, params: unknown[] = []) => h.pool.query(sql, params);
 
@@ -251,7 +251,7 @@ describe('cleanup-old-data', () => {
     const holder = await h.pool.connect();
     await holder.query(`SELECT pg_advisory_lock(hashtext('coldcopy:maintenance:cleanup:apply'))`);
     try {
-      const outcome = (await cleanupOldDataHandler({ dryRun: false, batchSize: 10, requestedBy: 'system' } as Payload, testContext(h.deps()))) as CleanupOutcome;
+      const outcome = (await cleanupOldDataHandler({ dryRun: false, batchSize: 10, requestedBy: 'system' }, testContext(h.deps()))) as CleanupOutcome;
       expect(outcome).toEqual({ skipped: 'another cleanup-old-data run is in progress' });
     } finally {
       await holder.query(`SELECT pg_advisory_unlock(hashtext('coldcopy:maintenance:cleanup:apply'))`);

@@ -112,7 +112,7 @@ describe('process-webhook handler: inbound mail (SES email receiving)', () => {
         enqueue: ((job, data, options) => {
           if (job.name === 'analyze-sentiment') calls.push(c.jobId);
           return enqueue(job, data, options);
-        }) as typeof enqueue,
+        }),
       });
     };
     /** the AI jobs enqueued (Bull ids, payloads as the worker gets them) and the analyses attempted */

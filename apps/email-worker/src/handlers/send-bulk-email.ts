@@ -3,7 +3,6 @@ import {
   campaignTickForm,
   campaignTickSlot,
   type CampaignTickForm,
-  PermanentJobError,
   sendBulkEmail,
   sendEmail,
   slotStartOf,
