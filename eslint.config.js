@@ -52,16 +52,7 @@ const bullImports = {
 
 export default tseslint.config(
   {
-    ignores: [
-      '**/node_modules/**',
-      '**/dist/**',
-      '**/.next/**',
-      '**/coverage/**',
-      '.tools/**',
-      '.data/**',
-      '.bench-build/**',
-      'examples/nextjs/next-env.d.ts',
-    ],
+    ignores: ['**/node_modules/**', '**/dist/**', '**/.next/**', '**/coverage/**', '.tools/**', '.data/**', '.bench-build/**', 'examples/nextjs/next-env.d.ts'],
   },
   {
     linterOptions: { reportUnusedDisableDirectives: 'error' },
@@ -146,10 +137,7 @@ export default tseslint.config(
         'error',
         {
           paths: bullImports.paths,
-          patterns: [
-            ...bullImports.patterns,
-            { group: WORKER_SDKS, message: '@coldcopy/web must not depend on worker SDKs: it is bundled into the web app.' },
-          ],
+          patterns: [...bullImports.patterns, { group: WORKER_SDKS, message: '@coldcopy/web must not depend on worker SDKs: it is bundled into the web app.' }],
         },
       ],
     },

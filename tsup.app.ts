@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { defineConfig, type Options } from 'tsup';
 
 /** The Node.js major of `.node-version`, the one pin (scripts/deploy/node-version.ts). */
-const NODE_MAJOR = readFileSync(new URL('./.node-version', import.meta.url), 'utf8').trim().split('.')[0];
+const NODE_MAJOR = readFileSync(new URL('./.node-version', import.meta.url), 'utf8')
+  .trim()
+  .split('.')[0];
 
 /**
  * The build of every app (`apps/<app>/tsup.config.ts` is `export default appBuild()`), so adding an

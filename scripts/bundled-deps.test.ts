@@ -14,7 +14,9 @@ import { appDirs, ROOT } from './deploy/apps.js';
 
 interface EsbuildPlugin {
   name: string;
-  setup(build: { onResolve(o: { filter: RegExp }, cb: (args: { path: string; importer: string }) => { external: true; path: string } | undefined): void }): void;
+  setup(build: {
+    onResolve(o: { filter: RegExp }, cb: (args: { path: string; importer: string }) => { external: true; path: string } | undefined): void;
+  }): void;
 }
 /** esbuild as tsup (a root devDependency) brings it */
 const esbuild = createRequire(createRequire(join(ROOT, 'package.json')).resolve('tsup'))('esbuild') as {
@@ -76,12 +78,16 @@ const dependenciesOf = (appDir: string) =>
 describe('apps declare the runtime dependencies of what they bundle', () => {
   const apps = appDirs();
 
-  it.each(apps)('apps/%s', async (name) => {
-    const dir = join(ROOT, 'apps', name);
-    const imports = await bundledImports(dir);
-    expect(imports.size).toBeGreaterThan(0);
-    expect(undeclared(imports, dependenciesOf(dir)), `add these to apps/${name}/package.json "dependencies" (catalog:)`).toEqual([]);
-  }, 60_000);
+  it.each(apps)(
+    'apps/%s',
+    async (name) => {
+      const dir = join(ROOT, 'apps', name);
+      const imports = await bundledImports(dir);
+      expect(imports.size).toBeGreaterThan(0);
+      expect(undeclared(imports, dependenciesOf(dir)), `add these to apps/${name}/package.json "dependencies" (catalog:)`).toEqual([]);
+    },
+    60_000,
+  );
 
   it('reports a package a bundled workspace package imports and the app does not declare', async () => {
     const worker = apps.find((a) => JSON.parse(readFileSync(join(ROOT, 'apps', a, 'package.json'), 'utf8')).coldcopy?.kind === 'worker')!;

@@ -103,7 +103,16 @@ describe('deployment files', () => {
     const compose = read('docker-compose.yml');
     const example = read(`apps/${email.name}/.env.example`);
     const readme = read('README.md');
-    for (const name of ['EMAIL_SHARDS', 'AI_SHARDS', 'BULL_CLUSTER', 'DATABASE_STATEMENT_TIMEOUT_MS', 'UNKNOWN_OUTCOME_POLICY', 'SES_QUOTA_RETRY_MS', 'UNKNOWN_EVENT_WINDOW_MS', 'SES_THROTTLE_RETRY_MS']) {
+    for (const name of [
+      'EMAIL_SHARDS',
+      'AI_SHARDS',
+      'BULL_CLUSTER',
+      'DATABASE_STATEMENT_TIMEOUT_MS',
+      'UNKNOWN_OUTCOME_POLICY',
+      'SES_QUOTA_RETRY_MS',
+      'UNKNOWN_EVENT_WINDOW_MS',
+      'SES_THROTTLE_RETRY_MS',
+    ]) {
       expect(compose, name).toContain(`      ${name}: `);
       expect(example, name).toMatch(new RegExp(`^${name}=`, 'm'));
       expect(readme, name).toContain(`| \`${name}\` |`);
@@ -114,7 +123,12 @@ describe('deployment files', () => {
 
   it('.env.example documents every variable compose reads from .env', () => {
     const compose = read('docker-compose.yml');
-    const example = new Set(read('.env.example').split('\n').filter((l) => /^[A-Z]/.test(l)).map((l) => l.split('=')[0]));
+    const example = new Set(
+      read('.env.example')
+        .split('\n')
+        .filter((l) => /^[A-Z]/.test(l))
+        .map((l) => l.split('=')[0]),
+    );
     const used = new Set([...compose.matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!));
     expect([...used].filter((n) => !example.has(n))).toEqual([]);
   });
@@ -122,7 +136,9 @@ describe('deployment files', () => {
   it('scripts pass shellcheck', (ctx) => {
     const shellcheck = requireDebianBinary('shellcheck', 'shellcheck');
     if (!shellcheck.path) return ctx.skip(shellcheck.missing);
-    const scripts = ['scripts/worker-setup.sh', 'scripts/dev.sh', 'scripts/test.sh', 'scripts/with-node.sh', '.ci/run'].filter((s) => existsSync(join(ROOT, s)));
+    const scripts = ['scripts/worker-setup.sh', 'scripts/dev.sh', 'scripts/test.sh', 'scripts/with-node.sh', '.ci/run'].filter((s) =>
+      existsSync(join(ROOT, s)),
+    );
     const r = spawnSync(shellcheck.path, ['-x', '-P', 'scripts', ...scripts], { cwd: ROOT, encoding: 'utf8' });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -140,7 +156,12 @@ describe('deployment files', () => {
       // and no /opt/coldcopy, which the droplet has.
       const complaints = (r.stderr + r.stdout)
         .split('\n')
-        .filter((l) => l.trim() && l.includes('coldcopy-') && !/WorkingDirectory|Failed to resolve user|user.*coldcopy|No such file or directory|Failed to prepare filename/.test(l));
+        .filter(
+          (l) =>
+            l.trim() &&
+            l.includes('coldcopy-') &&
+            !/WorkingDirectory|Failed to resolve user|user.*coldcopy|No such file or directory|Failed to prepare filename/.test(l),
+        );
       expect(complaints).toEqual([]);
       // and it does complain about a broken unit
       const [first] = units.keys();
@@ -214,7 +235,9 @@ describe('the consistency checks bite', () => {
     const msgs = checkCompose(apps, doc).join('\n');
     expect(msgs).toContain('sets WORKER_TYPE');
     expect(msgs).toContain('stop_grace_period 10s');
-    const dockerfile = read('Dockerfile.worker').replace(/^CMD .*$/gm, 'CMD ["pnpm", "start"]').replace('COPY package.json', 'COPY package.json missing.txt');
+    const dockerfile = read('Dockerfile.worker')
+      .replace(/^CMD .*$/gm, 'CMD ["pnpm", "start"]')
+      .replace('COPY package.json', 'COPY package.json missing.txt');
     const df = checkDockerfile(apps, dockerfile, read('.dockerignore'), ROOT).join('\n');
     expect(df).toContain('CMD must be exec form ["node"');
     expect(df).toContain('COPY missing.txt: no such path');
@@ -230,7 +253,8 @@ function closed(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(closed);
   if (!schema || typeof schema !== 'object') return schema;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(schema)) out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, closed(s)])) : closed(v);
+  for (const [k, v] of Object.entries(schema))
+    out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, closed(s)])) : closed(v);
   if (out.properties && out.additionalProperties === undefined && out['x-kubernetes-preserve-unknown-fields'] !== true) out.additionalProperties = false;
   return out;
 }
@@ -285,14 +309,12 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     for (const w of workers) expect(files.get(w)!.map((d) => d.kind)).toEqual(['Deployment', 'ScaledObject']);
   });
 
-  it('validate against the Kubernetes Deployment schema and KEDA\'s ScaledObject and TriggerAuthentication CRD schemas', () => {
+  it("validate against the Kubernetes Deployment schema and KEDA's ScaledObject and TriggerAuthentication CRD schemas", () => {
     for (const [file, docs] of k8sFiles(generate(apps))) expect(schemaErrors(docs), file).toEqual([]);
   });
 
-  it('agree with the apps: start command, env, probes, pod grace above the app\'s, the seed\'s sizes, the scaler\'s thresholds, every shard', () => {
-    const files = new Map(
-      readdirSync(join(ROOT, K8S_DIR)).map((f) => [f, parseAll(read(`${K8S_DIR}/${f}`))] as const),
-    );
+  it("agree with the apps: start command, env, probes, pod grace above the app's, the seed's sizes, the scaler's thresholds, every shard", () => {
+    const files = new Map(readdirSync(join(ROOT, K8S_DIR)).map((f) => [f, parseAll(read(`${K8S_DIR}/${f}`))] as const));
     expect(checkKubernetes(apps, files, expected)).toEqual([]);
     // the seed's email rule through scaling.json: 2–10 replicas, 1,000 jobs per replica
     const email = apps.find((a) => a.queue === 'email');
@@ -321,7 +343,9 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     delete d2.spec.template.spec.containers[0].readinessProbe;
     d2.spec.template.spec.terminationGracePeriodSeconds = 5;
     s2.spec.triggers = [];
-    const msgs = checkKubernetes(apps, new Map([...k8sFiles(generate(apps))].map(([f, d]) => [f, f === `${worker.name}.yaml` ? [d2, s2] : d])), expected).join('\n');
+    const msgs = checkKubernetes(apps, new Map([...k8sFiles(generate(apps))].map(([f, d]) => [f, f === `${worker.name}.yaml` ? [d2, s2] : d])), expected).join(
+      '\n',
+    );
     expect(msgs).toContain('readinessProbe must GET /readyz');
     expect(msgs).toContain('terminationGracePeriodSeconds must be');
     expect(msgs).toContain("expected every shard's wait list");

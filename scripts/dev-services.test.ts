@@ -31,7 +31,14 @@ describe('dev-service registry', () => {
       beta: { entry: 'emu/main.ts', portEnv: 'BETA_PORT', port: 7002 },
     },
     devServices: ['alpha', 'beta'],
-    devEnv: { ALPHA_URL: '{{url:alpha}}/v1', BETA_HOST: '{{host:beta}}', BETA_PORT_NUMBER: '{{port:beta}}', REDIS: '{{redisUrl}}', DB: '{{ databaseUrl }}', PLAIN: 'x' },
+    devEnv: {
+      ALPHA_URL: '{{url:alpha}}/v1',
+      BETA_HOST: '{{host:beta}}',
+      BETA_PORT_NUMBER: '{{port:beta}}',
+      REDIS: '{{redisUrl}}',
+      DB: '{{ databaseUrl }}',
+      PLAIN: 'x',
+    },
   });
 
   it('an unknown devServices name is an error naming the app and the name', () => {
@@ -58,7 +65,12 @@ describe('dev-service registry', () => {
     const plan = planDevServices([emulator], { tsxImport, env: { DEV_BETA_PORT: '7100' }, nodePath: '/bin/node' });
     expect(plan.processes).toHaveLength(1);
     const [proc] = plan.processes;
-    expect(proc).toMatchObject({ command: '/bin/node', args: ['--import', tsxImport, 'emu/main.ts'], cwd: emulator.dir, env: { ALPHA_PORT: '7001', BETA_PORT: '7100' } });
+    expect(proc).toMatchObject({
+      command: '/bin/node',
+      args: ['--import', tsxImport, 'emu/main.ts'],
+      cwd: emulator.dir,
+      env: { ALPHA_PORT: '7001', BETA_PORT: '7100' },
+    });
     expect(plan.services.get('alpha')).toMatchObject({ owner: 'fancy-worker', readyUrl: 'http://127.0.0.1:7001/up', overrideEnv: 'DEV_ALPHA_PORT' });
     expect(plan.services.get('beta')).not.toHaveProperty('readyUrl'); // no ready path: not waited for
     expect(devEnvOf(emulator, plan, vars, {}).BETA_HOST).toBe('127.0.0.1:7100');
@@ -77,7 +89,9 @@ describe('dev-service registry', () => {
   it('rejects a template naming a server the app does not list, an unknown variable, duplicates, a missing entry and a port clash', () => {
     const plan = planDevServices([emulator], { tsxImport });
     const sneaky = app('sneaky-worker', { devEnv: { A: '{{url:alpha}}' } });
-    expect(() => devEnvOf(sneaky, plan, vars, {})).toThrow(/apps\/sneaky-worker: devEnv A refers to the dev service "alpha", which is not in its "coldcopy.devServices"/);
+    expect(() => devEnvOf(sneaky, plan, vars, {})).toThrow(
+      /apps\/sneaky-worker: devEnv A refers to the dev service "alpha", which is not in its "coldcopy.devServices"/,
+    );
     const typo = app('typo-worker', { devEnv: { A: '{{redisURL}}' } });
     expect(() => devEnvOf(typo, plan, vars, {})).toThrow(/apps\/typo-worker: devEnv A refers to \{\{redisURL\}\}/);
     const twin = app('twin-worker', { devServers: { alpha: { entry: 'emu/main.ts', portEnv: 'A', port: 1 } } });
@@ -90,7 +104,7 @@ describe('dev-service registry', () => {
     expect(() => planDevServices([emulator, clash], { tsxImport })).toThrow(/"alpha" and "eps" both want port 7001: set DEV_EPS_PORT/);
   });
 
-  it('the repository\'s apps resolve: every devServices name is known and every devEnv template fills', async () => {
+  it("the repository's apps resolve: every devServices name is known and every devEnv template fills", async () => {
     const apps = await discoverApps(ROOT);
     const plan = planDevServices(apps, { tsxImport, env: {} });
     for (const a of apps) {

@@ -139,11 +139,23 @@ export function planDevServices(apps: readonly AppView[], opts: { env?: NodeJS.P
     const port = portFromEnv(env, overrideEnvOf('ses'), BUILT_IN.ses.port);
     const bin = sesEmulatorBin(apps);
     if (!bin) {
-      const who = apps.filter((a) => a.devServices.includes('ses')).map((a) => `apps/${a.name}`).join(', ');
-      throw new DevServiceError(`${who} need${who.includes(',') ? '' : 's'} the dev service "ses", ${BUILT_IN.ses.describe}, which is installed for none of them: add aws-ses-v2-local to its devDependencies and run pnpm install`);
+      const who = apps
+        .filter((a) => a.devServices.includes('ses'))
+        .map((a) => `apps/${a.name}`)
+        .join(', ');
+      throw new DevServiceError(
+        `${who} need${who.includes(',') ? '' : 's'} the dev service "ses", ${BUILT_IN.ses.describe}, which is installed for none of them: add aws-ses-v2-local to its devDependencies and run pnpm install`,
+      );
     }
     const cwd = apps.find((a) => a.devServices.includes('ses'))!.dir;
-    processes.push({ label: 'ses', command: node, args: [bin, '--host', '127.0.0.1', '--port', String(port)], cwd, env: {}, services: [service('ses', 'built-in', port, BUILT_IN.ses.ready)] });
+    processes.push({
+      label: 'ses',
+      command: node,
+      args: [bin, '--host', '127.0.0.1', '--port', String(port)],
+      cwd,
+      env: {},
+      services: [service('ses', 'built-in', port, BUILT_IN.ses.ready)],
+    });
   }
 
   // servers of one app sharing an entry are one process
@@ -157,7 +169,8 @@ export function planDevServices(apps: readonly AppView[], opts: { env?: NodeJS.P
   for (const { app, entry, names } of byProcess.values()) {
     if (!names.some((n) => needed.has(n))) continue;
     const file = join(app.dir, entry);
-    if (!existsSync(file)) throw new DevServiceError(`apps/${app.name}: devServers "${names[0]}" entry ${entry} does not exist (${relative(process.cwd(), file)})`);
+    if (!existsSync(file))
+      throw new DevServiceError(`apps/${app.name}: devServers "${names[0]}" entry ${entry} does not exist (${relative(process.cwd(), file)})`);
     const procEnv: Record<string, string> = {};
     const list: DevService[] = [];
     for (const name of names) {
@@ -203,7 +216,9 @@ export function fillDevTemplate(app: Pick<AppView, 'name' | 'devServices'>, key:
     }
     const [, kind, name] = m as unknown as [string, 'url' | 'host' | 'port', string];
     if (!app.devServices.includes(name)) {
-      throw new DevServiceError(`apps/${app.name}: devEnv ${key} refers to the dev service "${name}", which is not in its "coldcopy.devServices"; add it there`);
+      throw new DevServiceError(
+        `apps/${app.name}: devEnv ${key} refers to the dev service "${name}", which is not in its "coldcopy.devServices"; add it there`,
+      );
     }
     const s = plan.services.get(name);
     if (!s) throw new DevServiceError(`apps/${app.name}: devEnv ${key} refers to the unknown dev service "${name}"`);
@@ -212,7 +227,12 @@ export function fillDevTemplate(app: Pick<AppView, 'name' | 'devServices'>, key:
 }
 
 /** The app's devEnv, filled (variables already set in `env` win, as before). */
-export function devEnvOf(app: Pick<AppView, 'name' | 'devServices' | 'devEnv'>, plan: DevServicePlan, vars: StackVars, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function devEnvOf(
+  app: Pick<AppView, 'name' | 'devServices' | 'devEnv'>,
+  plan: DevServicePlan,
+  vars: StackVars,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(app.devEnv)) {
     const filled = fillDevTemplate(app, k, v, plan, vars); // checked even when overridden

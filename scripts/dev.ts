@@ -179,18 +179,37 @@ async function startRedis(port: number): Promise<Child> {
   await requirePort(port, 'Redis', 'DEV_REDIS_PORT');
   const dir = join(DATA, 'redis');
   mkdirSync(dir, { recursive: true });
-  const child = start('redis', bin, [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--appendonly', 'yes',
-    '--appendfsync', 'everysec',
-    '--maxmemory-policy', 'noeviction',
-    '--save', '',
-    '--loglevel', 'warning',
-    '--daemonize', 'no',
-  ], { color: 31 });
-  await waitFor('redis-server', () => redisPing(port), 20_000, () => !child.exited);
+  const child = start(
+    'redis',
+    bin,
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--maxmemory-policy',
+      'noeviction',
+      '--save',
+      '',
+      '--loglevel',
+      'warning',
+      '--daemonize',
+      'no',
+    ],
+    { color: 31 },
+  );
+  await waitFor(
+    'redis-server',
+    () => redisPing(port),
+    20_000,
+    () => !child.exited,
+  );
   return child;
 }
 
@@ -243,7 +262,9 @@ class DevPostgres {
   async start(): Promise<void> {
     let owner: { uid: number; gid: number } | undefined;
     if (this.asPostgres) {
-      const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+      const line = readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('postgres:'));
       const f = line?.split(':');
       if (!f) throw new DevError('PostgreSQL refuses to run as root and there is no `postgres` user: sudo apt-get install -y postgresql');
       owner = { uid: Number(f[2]), gid: Number(f[3]) };
@@ -467,7 +488,16 @@ async function demoIds(databaseUrl: string) {
         ORDER BY w.created_at, c.created_at LIMIT 1`,
     );
     const r = rows[0];
-    return r && { workspaceId: r.workspace_id, slug: r.slug, campaignId: r.campaign_id, campaignName: r.name, campaignEmailId: r.email_id, campaignEmailStatus: r.status };
+    return (
+      r && {
+        workspaceId: r.workspace_id,
+        slug: r.slug,
+        campaignId: r.campaign_id,
+        campaignName: r.name,
+        campaignEmailId: r.email_id,
+        campaignEmailStatus: r.status,
+      }
+    );
   } finally {
     await client.end();
   }
@@ -516,14 +546,30 @@ async function startDevServers(plan: DevServicePlan): Promise<void> {
   });
   await Promise.all(
     started.flatMap(({ p, child }) =>
-      p.services.flatMap((s) => (s.readyUrl ? [waitFor(`dev service ${s.name}`, () => httpOk(s.readyUrl!), 30_000, () => !child.exited)] : [])),
+      p.services.flatMap((s) =>
+        s.readyUrl
+          ? [
+              waitFor(
+                `dev service ${s.name}`,
+                () => httpOk(s.readyUrl!),
+                30_000,
+                () => !child.exited,
+              ),
+            ]
+          : [],
+      ),
     ),
   );
 }
 
 async function main(argv: string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '') + '\n');
+    process.stdout.write(
+      readFileSync(new URL(import.meta.url), 'utf8')
+        .split('*/')[0]!
+        .replace(/^\/\*\*\n/, '')
+        .replace(/^ \* ?/gm, '') + '\n',
+    );
     return;
   }
   const unknown = argv.filter((a) => a !== '--reset' && a !== '--plan' && a !== '--');
@@ -546,7 +592,8 @@ async function main(argv: string[]): Promise<void> {
   // the dev servers the apps need, and every port, first: a clash is reported before anything starts
   const plan: DevServicePlan = planDevServices(apps, { tsxImport: TSX });
   for (const app of apps) devEnvOf(app, plan, { redisUrl: '', databaseUrl: '' }); // template errors now
-  for (const s of plan.services.values()) await requirePort(s.port, `dev service ${s.name} of ${s.owner === 'built-in' ? 'the dev stack' : `apps/${s.owner}`}`, s.overrideEnv);
+  for (const s of plan.services.values())
+    await requirePort(s.port, `dev service ${s.name} of ${s.owner === 'built-in' ? 'the dev stack' : `apps/${s.owner}`}`, s.overrideEnv);
   const appPorts = new Map<string, number>();
   for (const { app, port, portEnv } of appPortsOf(apps)) {
     await requirePort(port, `${app.name} ${app.kind === 'web' ? 'HTTP' : 'health'} port`, portEnv);
@@ -617,7 +664,12 @@ async function main(argv: string[]): Promise<void> {
   });
   await Promise.all(
     started.map(({ app, child, port }) =>
-      waitFor(app.name, () => httpOk(`http://127.0.0.1:${port}${app.readyPath}`), 60_000, () => !child.exited),
+      waitFor(
+        app.name,
+        () => httpOk(`http://127.0.0.1:${port}${app.readyPath}`),
+        60_000,
+        () => !child.exited,
+      ),
     ),
   );
   if (stopping) return;
@@ -637,7 +689,9 @@ async function main(argv: string[]): Promise<void> {
       .filter(({ app }) => app.kind === 'web')
       .map(({ app, port }) => `  ${app.name.padEnd(14)} http://localhost:${port}${app.name === 'dashboard' ? '/admin/queues' : ''}`),
     ...[...plan.services.values()].map((s) =>
-      s.name === 'ses' ? `  ${'sent mail'.padEnd(14)} http://localhost:${s.port}/` : `  ${s.name.padEnd(14)} 127.0.0.1:${s.port} (dev server of apps/${s.owner})`,
+      s.name === 'ses'
+        ? `  ${'sent mail'.padEnd(14)} http://localhost:${s.port}/`
+        : `  ${s.name.padEnd(14)} 127.0.0.1:${s.port} (dev server of apps/${s.owner})`,
     ),
     ...started.filter(({ app }) => app.kind === 'worker').map(({ app, port }) => `  ${app.name.padEnd(14)} http://localhost:${port}/metrics`),
     `  ${'queues'.padEnd(14)} ${jobs} status   (the CLI reads this stack's Redis while it runs: ${devEnvFile})`,
@@ -669,4 +723,3 @@ main(process.argv.slice(2)).catch(async (err: Error) => {
   }
   process.exit(1);
 });
-

@@ -103,7 +103,9 @@ async function main(argv: string[]): Promise<number> {
   const { written, removed } = apply(files);
   console.log(
     `apps: ${apps.map((a) => `${a.name}${a.queue ? ` (${a.queue})` : ''}`).join(', ')}\n` +
-      (changed.length ? [written.length ? `wrote ${written.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : ''].filter(Boolean).join('\n') : 'everything up to date'),
+      (changed.length
+        ? [written.length ? `wrote ${written.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : ''].filter(Boolean).join('\n')
+        : 'everything up to date'),
   );
   return 0;
 }

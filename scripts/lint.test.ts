@@ -15,9 +15,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 
 /** Tracked and untracked-but-not-ignored files: the tree as the developer has it. */
 function workingTreeFiles(): string[] {
-  return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
-    .split('\0')
-    .filter(Boolean);
+  return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
 }
 
 /**

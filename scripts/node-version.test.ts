@@ -73,7 +73,8 @@ describe('Node.js version', () => {
         if (obj(c).dockerfile_path === undefined) continue;
         components++;
         const env = ((obj(c).envs as unknown[] | undefined) ?? []).map(obj).find((e) => e.key === 'NODE_VERSION');
-        if (env?.value !== MAJOR || env.scope !== 'BUILD_TIME') mismatches.push(`app.yaml: ${String(obj(c).name)} NODE_VERSION=${String(env?.value)} (BUILD_TIME)`);
+        if (env?.value !== MAJOR || env.scope !== 'BUILD_TIME')
+          mismatches.push(`app.yaml: ${String(obj(c).name)} NODE_VERSION=${String(env?.value)} (BUILD_TIME)`);
       }
     }
     expect(components).toBeGreaterThan(0);

@@ -11,13 +11,18 @@ import { describe, expect, it } from 'vitest';
 const ROOT = resolve(import.meta.dirname, '..');
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const tracked = (...patterns: string[]) =>
-  execFileSync('git', ['ls-files', '-z', '--', ...patterns], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+  execFileSync('git', ['ls-files', '-z', '--', ...patterns], { cwd: ROOT, encoding: 'utf8' })
+    .split('\0')
+    .filter(Boolean);
 
 /** scripts/lib.sh's TEST_PACKAGES as "binary:package" */
 function scriptPackages(): string[] {
   const block = /^TEST_PACKAGES=\(\n([\s\S]*?)\n\)/m.exec(read('scripts/lib.sh'))?.[1];
   expect(block, 'TEST_PACKAGES in scripts/lib.sh').toBeDefined();
-  return block!.split('\n').map((l) => l.trim()).filter(Boolean);
+  return block!
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /** the README's "System packages" table as "binary:package" */

@@ -45,7 +45,12 @@ function snapshot(): Map<string, string> {
 }
 
 function run(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd: copy, encoding: 'utf8', timeout: 180_000, env: { ...process.env, DEV_HEALTH_PORT_BASE: '9464' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: copy,
+    encoding: 'utf8',
+    timeout: 180_000,
+    env: { ...process.env, DEV_HEALTH_PORT_BASE: '9464' },
+  });
   expect(r.status, `${args.join(' ')}\n${r.stderr}\n${r.stdout}`).toBe(0);
   return r.stdout;
 }
@@ -55,10 +60,18 @@ function run(args: string[]) {
  * npm packages to the same store entry another workspace folder already links (no registry, no install).
  */
 function linkDependencies(appDir: string): void {
-  const pkg = JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
   const folders = ['apps', 'packages'].flatMap((d) => {
     const base = join(ROOT, d);
-    return existsSync(base) ? spawnSync('ls', [base], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map((n) => join(base, n)) : [];
+    return existsSync(base)
+      ? spawnSync('ls', [base], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .filter(Boolean)
+          .map((n) => join(base, n))
+      : [];
   });
   for (const name of Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })) {
     const link = join(appDir, 'node_modules', name);
@@ -128,7 +141,9 @@ describe('adding a worker is one folder', () => {
   }, 240_000);
 
   it('`npm run dev` would start it, with a health port and no dev service', () => {
-    const plan = JSON.parse(run(['scripts/dev.ts', '--plan'])) as { apps: { name: string; kind: string; cwd: string; HEALTH_PORT?: number; readyPath: string }[] };
+    const plan = JSON.parse(run(['scripts/dev.ts', '--plan'])) as {
+      apps: { name: string; kind: string; cwd: string; HEALTH_PORT?: number; readyPath: string }[];
+    };
     const entry = plan.apps.find((a) => a.name === APP);
     expect(entry).toMatchObject({ kind: 'worker', cwd: join(copy, 'apps', APP), readyPath: '/readyz' });
     const ports = plan.apps.map((a) => a.HEALTH_PORT).filter((p) => p !== undefined);
@@ -157,7 +172,10 @@ describe('adding a worker is one folder', () => {
 
       await harness.start(); // WARM_PAUSE_MS back to 0
       const outcome = await harness.waitForJob(job);
-      expect(outcome).toMatchObject({ state: 'completed', returnValue: { warmed: { 'campaign-performance': 100, 'lead-scores': 100, 'workspace-analytics': 100 } } });
+      expect(outcome).toMatchObject({
+        state: 'completed',
+        returnValue: { warmed: { 'campaign-performance': 100, 'lead-scores': 100, 'workspace-analytics': 100 } },
+      });
     } finally {
       await harness.close();
     }

@@ -156,7 +156,7 @@ describe('npm run dev (scripts/dev.ts)', () => {
     expect(output).toContain(`http://localhost:${ports.ses}/`);
   }, 100_000);
 
-  it('`pnpm jobs status` sees the queues in the stack\'s Redis', () => {
+  it("`pnpm jobs status` sees the queues in the stack's Redis", () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', 'status', '--json'], {
       cwd: ROOT,
       env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${ports.redis}`, BULL_PREFIX: 'bull' },
@@ -209,9 +209,16 @@ describe('npm run dev (scripts/dev.ts)', () => {
     proc.kill('SIGINT');
     const code = await Promise.race([exit, new Promise<string>((r) => setTimeout(() => r('timeout'), 60_000))]);
     expect(code, output.slice(-3000)).toBe(0);
-    const used = [...Object.entries(ports).filter(([k]) => k !== 'health').map(([, p]) => p), ...apps.filter((a) => a.kind === 'worker').map((_, i) => ports.health! + i)];
+    const used = [
+      ...Object.entries(ports)
+        .filter(([k]) => k !== 'health')
+        .map(([, p]) => p),
+      ...apps.filter((a) => a.kind === 'worker').map((_, i) => ports.health! + i),
+    ];
     for (const port of used) expect(await portFree(port), `port ${port} still in use`).toBe(true);
-    const leftovers = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(data));
+    const leftovers = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((l) => l.includes(data));
     expect(leftovers).toEqual([]);
     expect(existsSync(join(data, 'postgres/data/PG_VERSION'))).toBe(true);
     expect(existsSync(join(data, 'redis'))).toBe(true);

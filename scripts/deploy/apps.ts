@@ -51,7 +51,10 @@ const devServers = z
     z
       .object({
         /** a .ts file of the app, run with tsx from the app's folder */
-        entry: z.string().regex(/\.ts$/, 'a .ts file of the app').refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'inside the app'),
+        entry: z
+          .string()
+          .regex(/\.ts$/, 'a .ts file of the app')
+          .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'inside the app'),
         /** the variable the server reads its port from */
         portEnv: envName,
         port: z.number().int().min(1).max(65535),
@@ -80,7 +83,10 @@ const manifestSchema = z.discriminatedUnion('kind', [
       queue: z.string().refine(isQueueName, 'not one of the six queues (packages/queue-core/src/definitions/queues.ts)'),
       replicas: z.number().int().min(1).max(50).optional(),
       memory: memory.optional(),
-      doSize: z.string().regex(/^apps-[sd]-/).optional(),
+      doSize: z
+        .string()
+        .regex(/^apps-[sd]-/)
+        .optional(),
       ...envAndDev,
     })
     .strict(),
@@ -96,7 +102,10 @@ const manifestSchema = z.discriminatedUnion('kind', [
       shutdownGraceSeconds: z.number().int().min(1).max(580),
       replicas: z.number().int().min(1).max(50).default(1),
       memory: memory.default('512m'),
-      doSize: z.string().regex(/^apps-[sd]-/).default('apps-s-1vcpu-0.5gb'),
+      doSize: z
+        .string()
+        .regex(/^apps-[sd]-/)
+        .default('apps-s-1vcpu-0.5gb'),
       ...envAndDev,
     })
     .strict(),
@@ -110,7 +119,10 @@ const manifestSchema = z.discriminatedUnion('kind', [
       shutdownGraceSeconds: z.number().int().min(1).max(580),
       replicas: z.number().int().min(1).max(50).default(1),
       memory: memory.default('1g'),
-      doSize: z.string().regex(/^apps-[sd]-/).default('apps-s-1vcpu-1gb'),
+      doSize: z
+        .string()
+        .regex(/^apps-[sd]-/)
+        .default('apps-s-1vcpu-1gb'),
       ...envAndDev,
     })
     .strict(),

@@ -109,7 +109,9 @@ export function checkAppSpec(apps: readonly AppInfo[], spec: unknown): string[] 
   for (const c of [...workers, ...services]) {
     if (!names.has(String(c.name))) errors.push(`app.yaml: component ${String(c.name)} is not an app in apps/`);
   }
-  const redisDb = arr(root.databases).map(obj).find((d) => d.engine === 'REDIS' || d.engine === 'VALKEY');
+  const redisDb = arr(root.databases)
+    .map(obj)
+    .find((d) => d.engine === 'REDIS' || d.engine === 'VALKEY');
   if (!redisDb) errors.push('app.yaml: no managed Redis/Valkey database');
   for (const app of apps) {
     const list = app.kind === 'web' ? services : workers;
@@ -134,7 +136,14 @@ export function checkAppSpec(apps: readonly AppInfo[], spec: unknown): string[] 
         errors.push(`${where}: REDIS_URL must be bound to \${${String(redisDb.name)}.DATABASE_URL}`);
       }
     }
-    errors.push(...checkEnvNames(where, app, envs.map((e) => String(e.key)), ['APP', 'NODE_VERSION']));
+    errors.push(
+      ...checkEnvNames(
+        where,
+        app,
+        envs.map((e) => String(e.key)),
+        ['APP', 'NODE_VERSION'],
+      ),
+    );
     if (c.instance_count !== undefined && c.autoscaling !== undefined) errors.push(`${where}: instance_count and autoscaling are exclusive`);
     if (c.autoscaling === undefined && c.instance_count !== app.replicas) errors.push(`${where}: instance_count ${String(c.instance_count)} ≠ ${app.replicas}`);
     if (c.instance_size_slug !== app.doSize) errors.push(`${where}: instance_size_slug ${String(c.instance_size_slug)} ≠ ${app.doSize}`);
@@ -192,7 +201,10 @@ export function checkUnits(apps: readonly AppInfo[], units: ReadonlyMap<string, 
 /** Dockerfile.worker: COPY sources exist, CMD runs node with every app's start file, tini, non-root. */
 export function checkDockerfile(apps: readonly AppInfo[], dockerfile: string, dockerignore: string, root: string): string[] {
   const errors: string[] = [];
-  const lines = dockerfile.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim());
+  const lines = dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim());
   for (const line of lines) {
     const m = /^COPY\s+(.*)$/i.exec(line);
     if (!m) continue;
@@ -233,7 +245,10 @@ export function checkDockerfile(apps: readonly AppInfo[], dockerfile: string, do
   for (const needed of ['pnpm fetch', 'pnpm install --offline --frozen-lockfile', '--prod deploy']) {
     if (!dockerfile.includes(needed)) errors.push(`Dockerfile.worker: "${needed}" is missing`);
   }
-  const ignored = dockerignore.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignored = dockerignore
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   for (const must of ['node_modules', '.git', '.env']) if (!ignored.includes(must)) errors.push(`.dockerignore: ${must} must be ignored`);
   for (const needed of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'apps', 'packages']) {
     if (ignored.includes(needed) || ignored.includes(`/${needed}`)) errors.push(`.dockerignore: ${needed} is needed by the build`);
@@ -256,7 +271,8 @@ export function checkKubernetes(
   const errors: string[] = [];
   const workerNames = new Set(apps.filter((a) => a.kind === 'worker').map((a) => `${a.name}.yaml`));
   for (const file of files.keys()) {
-    if (!workerNames.has(file) && !['kustomization.yaml', 'keda-trigger-auth.yaml'].includes(file)) errors.push(`deploy/kubernetes/${file}: not a worker app in apps/`);
+    if (!workerNames.has(file) && !['kustomization.yaml', 'keda-trigger-auth.yaml'].includes(file))
+      errors.push(`deploy/kubernetes/${file}: not a worker app in apps/`);
   }
   const resources = arr(obj(files.get('kustomization.yaml')?.[0]).resources).map(String);
   for (const app of apps.filter((a) => a.kind === 'worker')) {
@@ -274,23 +290,35 @@ export function checkKubernetes(
     else {
       const pod = obj(obj(obj(deployment.spec).template).spec);
       const c = obj(arr(pod.containers)[0]);
-      if (JSON.stringify(c.args) !== JSON.stringify(app.start)) errors.push(`${where}: args ${JSON.stringify(c.args)} differ from the app's start ${JSON.stringify(app.start)}`);
+      if (JSON.stringify(c.args) !== JSON.stringify(app.start))
+        errors.push(`${where}: args ${JSON.stringify(c.args)} differ from the app's start ${JSON.stringify(app.start)}`);
       const grace = pod.terminationGracePeriodSeconds;
       if (typeof grace !== 'number' || grace < app.appGraceSeconds + MIN_MARGIN_SECONDS) {
         errors.push(`${where}: terminationGracePeriodSeconds must be ≥ ${app.appGraceSeconds + MIN_MARGIN_SECONDS}`);
       }
-      const port = arr(c.ports).map(obj).find((p) => p.name === 'health');
+      const port = arr(c.ports)
+        .map(obj)
+        .find((p) => p.name === 'health');
       if (port?.containerPort !== app.port) errors.push(`${where}: no health port ${app.port}`);
       const probe = (p: unknown) => obj(obj(p).httpGet);
-      if (probe(c.livenessProbe).path !== app.livePath || probe(c.livenessProbe).port !== 'health') errors.push(`${where}: livenessProbe must GET ${app.livePath} on the health port`);
-      if (probe(c.readinessProbe).path !== app.readyPath || probe(c.readinessProbe).port !== 'health') errors.push(`${where}: readinessProbe must GET ${app.readyPath} on the health port`);
+      if (probe(c.livenessProbe).path !== app.livePath || probe(c.livenessProbe).port !== 'health')
+        errors.push(`${where}: livenessProbe must GET ${app.livePath} on the health port`);
+      if (probe(c.readinessProbe).path !== app.readyPath || probe(c.readinessProbe).port !== 'health')
+        errors.push(`${where}: readinessProbe must GET ${app.readyPath} on the health port`);
       const res = obj(c.resources);
       for (const kind of ['requests', 'limits']) {
         const r = obj(res[kind]);
         if (String(r.cpu) !== want.cpu || r.memory !== want.memory) errors.push(`${where}: resources.${kind} must be cpu ${want.cpu}, memory ${want.memory}`);
       }
       const env = arr(c.env).map(obj);
-      errors.push(...checkEnvNames(where, app, env.map((e) => String(e.name)), ['HOST', 'HEALTH_HOST', 'SHUTDOWN_GRACE_SECONDS']));
+      errors.push(
+        ...checkEnvNames(
+          where,
+          app,
+          env.map((e) => String(e.name)),
+          ['HOST', 'HEALTH_HOST', 'SHUTDOWN_GRACE_SECONDS'],
+        ),
+      );
       for (const e of env) {
         const ref = obj(obj(e.valueFrom).secretKeyRef ?? obj(e.valueFrom).configMapKeyRef);
         const v = app.env.find((x) => x.name === e.name);
@@ -305,9 +333,11 @@ export function checkKubernetes(
       if (spec.minReplicaCount !== want.min || spec.maxReplicaCount !== want.max) errors.push(`${where}: replicas must be ${want.min}–${want.max}`);
       const triggers = arr(spec.triggers).map(obj);
       const lists = triggers.filter((t) => t.type === 'redis').map((t) => String(obj(t.metadata).listName));
-      if (JSON.stringify(lists) !== JSON.stringify(want.lists)) errors.push(`${where}: redis triggers on ${JSON.stringify(lists)}, expected every shard's wait list ${JSON.stringify(want.lists)}`);
+      if (JSON.stringify(lists) !== JSON.stringify(want.lists))
+        errors.push(`${where}: redis triggers on ${JSON.stringify(lists)}, expected every shard's wait list ${JSON.stringify(want.lists)}`);
       for (const t of triggers) if (obj(t.metadata).listLength !== want.listLength) errors.push(`${where}: listLength must be ${want.listLength}`);
-      if (want.lists.length > 1 && !obj(obj(spec.advanced).scalingModifiers).formula) errors.push(`${where}: several shards need scalingModifiers summing them`);
+      if (want.lists.length > 1 && !obj(obj(spec.advanced).scalingModifiers).formula)
+        errors.push(`${where}: several shards need scalingModifiers summing them`);
     }
   }
   return errors;

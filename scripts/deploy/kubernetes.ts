@@ -76,7 +76,17 @@ export function loadScalingRules(root = ROOT): ScalingRules {
   const file = join(root, 'apps/autoscaler/scaling.json');
   if (!existsSync(file)) return { intervalSeconds: 30, workers: {} };
   const raw = JSON.parse(readFileSync(file, 'utf8')) as { intervalSeconds?: number; workers?: Record<string, Record<string, unknown>> };
-  const keys = ['min', 'max', 'scaleUpBacklog', 'scaleDownBacklog', 'scaleDownHoldSeconds', 'scaleUpCooldownSeconds', 'scaleDownCooldownSeconds', 'step', 'shards'] as const;
+  const keys = [
+    'min',
+    'max',
+    'scaleUpBacklog',
+    'scaleDownBacklog',
+    'scaleDownHoldSeconds',
+    'scaleUpCooldownSeconds',
+    'scaleDownCooldownSeconds',
+    'step',
+    'shards',
+  ] as const;
   const workers: Record<string, Partial<ScalingRule>> = {};
   for (const [name, rule] of Object.entries(raw.workers ?? {})) {
     workers[name] = Object.fromEntries(keys.filter((k) => typeof rule[k] === 'number').map((k) => [k, rule[k] as number]));
@@ -142,8 +152,20 @@ export function renderDeployment(app: AppInfo): IDeployment {
               args: [...app.start],
               ports: [{ name: 'health', containerPort: app.port, protocol: 'TCP' }],
               env: containerEnv(app),
-              livenessProbe: { httpGet: { path: app.livePath, port: 'health' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 6 },
-              readinessProbe: { httpGet: { path: app.readyPath, port: 'health' }, initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+              livenessProbe: {
+                httpGet: { path: app.livePath, port: 'health' },
+                initialDelaySeconds: 10,
+                periodSeconds: 10,
+                timeoutSeconds: 2,
+                failureThreshold: 6,
+              },
+              readinessProbe: {
+                httpGet: { path: app.readyPath, port: 'health' },
+                initialDelaySeconds: 5,
+                periodSeconds: 10,
+                timeoutSeconds: 2,
+                failureThreshold: 3,
+              },
               resources: { requests: resources, limits: resources },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: false, capabilities: { drop: ['ALL'] } },
             },
@@ -166,7 +188,10 @@ export interface ScaledObject {
     maxReplicaCount: number;
     advanced: {
       horizontalPodAutoscalerConfig: {
-        behavior: Record<'scaleUp' | 'scaleDown', { stabilizationWindowSeconds: number; selectPolicy: 'Max' | 'Min'; policies: { type: 'Pods'; value: number; periodSeconds: number }[] }>;
+        behavior: Record<
+          'scaleUp' | 'scaleDown',
+          { stabilizationWindowSeconds: number; selectPolicy: 'Max' | 'Min'; policies: { type: 'Pods'; value: number; periodSeconds: number }[] }
+        >;
       };
       scalingModifiers?: { formula: string; target: string; metricType: 'AverageValue' };
     };
@@ -195,7 +220,11 @@ export function renderScaledObject(app: AppInfo, rule: ScalingRule, intervalSeco
       advanced: {
         horizontalPodAutoscalerConfig: {
           behavior: {
-            scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: rule.step, periodSeconds: period(rule.scaleUpCooldownSeconds) }] },
+            scaleUp: {
+              stabilizationWindowSeconds: 0,
+              selectPolicy: 'Max',
+              policies: [{ type: 'Pods', value: rule.step, periodSeconds: period(rule.scaleUpCooldownSeconds) }],
+            },
             scaleDown: {
               stabilizationWindowSeconds: Math.min(3600, rule.scaleDownHoldSeconds),
               selectPolicy: 'Max',
@@ -203,7 +232,9 @@ export function renderScaledObject(app: AppInfo, rule: ScalingRule, intervalSeco
             },
           },
         },
-        ...(shards.length > 1 ? { scalingModifiers: { formula: shards.map(name).join(' + '), target: String(rule.scaleUpBacklog), metricType: 'AverageValue' as const } } : {}),
+        ...(shards.length > 1
+          ? { scalingModifiers: { formula: shards.map(name).join(' + '), target: String(rule.scaleUpBacklog), metricType: 'AverageValue' as const } }
+          : {}),
       },
       triggers: shards.map((shard) => ({
         type: 'redis' as const,
@@ -239,12 +270,14 @@ export function renderKubernetes(apps: readonly AppInfo[], rules: ScalingRules):
   for (const app of workers) {
     files.set(
       `${K8S_DIR}/${app.name}.yaml`,
-      header(`${app.name} (queue ${app.queue}): Deployment and KEDA ScaledObject`) + docs([renderDeployment(app), renderScaledObject(app, ruleOf(app, rules), rules.intervalSeconds)]),
+      header(`${app.name} (queue ${app.queue}): Deployment and KEDA ScaledObject`) +
+        docs([renderDeployment(app), renderScaledObject(app, ruleOf(app, rules), rules.intervalSeconds)]),
     );
   }
   files.set(
     `${K8S_DIR}/keda-trigger-auth.yaml`,
-    header(`KEDA TriggerAuthentication of the Redis triggers (Secret ${KEDA_REDIS_SECRET}: address host:port, password)`) + docs([renderTriggerAuthentication()]),
+    header(`KEDA TriggerAuthentication of the Redis triggers (Secret ${KEDA_REDIS_SECRET}: address host:port, password)`) +
+      docs([renderTriggerAuthentication()]),
   );
   files.set(
     `${K8S_DIR}/kustomization.yaml`,

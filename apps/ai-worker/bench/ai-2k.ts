@@ -25,7 +25,10 @@ const LATENCY_MS = Number(process.env.LATENCY_MS ?? 300);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const PROCESSES = 2;
 
-const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 const loadAtStart = load();
 const redis = await RedisServer.start();
 const postgres = await PostgresServer.start();
@@ -56,7 +59,11 @@ try {
     LLM_RATE_WAIT_MAX_MS: '60000',
   };
   for (let i = 0; i < PROCESSES; i++) workers.push(await spawnWorkerApp(APP_DIR, env));
-  const producer = new Producer({ redisUrl: redis.url, prefix, security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS, encryptionKeys: TEST_ENCRYPTION_KEYS }) });
+  const producer = new Producer({
+    redisUrl: redis.url,
+    prefix,
+    security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS, encryptionKeys: TEST_ENCRYPTION_KEYS }),
+  });
   for (let i = 0; i < JOBS; i += 200) {
     await producer.enqueueBulk(
       analyzeSentiment,
@@ -65,7 +72,9 @@ try {
           workspaceId,
           threadKey: `bench:${randomUUID()}`,
           channel: 'email' as const,
-          messages: [{ id: randomUUID(), content: 'Thanks, sounds interesting. What does pricing look like?', isFromLead: true, timestamp: new Date().toISOString() }],
+          messages: [
+            { id: randomUUID(), content: 'Thanks, sounds interesting. What does pricing look like?', isFromLead: true, timestamp: new Date().toISOString() },
+          ],
         },
       })),
     );
@@ -81,7 +90,10 @@ try {
     if (done >= JOBS) break;
     await new Promise((r) => setTimeout(r, 5000));
   }
-  const served = fake.requests.filter((r) => r.status === 200).map((r) => r.at).sort((a, b) => a - b);
+  const served = fake.requests
+    .filter((r) => r.status === 200)
+    .map((r) => r.at)
+    .sort((a, b) => a - b);
   const spanMs = served[served.length - 1]! - served[0]!;
   const perMinute = ((served.length - 1) * 60_000) / spanMs;
   const ceiling = Math.min(RPM, (CONCURRENCY * PROCESSES * 60_000) / LATENCY_MS);

@@ -55,7 +55,14 @@ export function respondFor(_schemaName: string | undefined, schema: unknown, mes
         sentiment: sentimentOf(s),
         score: s,
         confidence: 0.8,
-        emotions: { joy: s > 0 ? s : 0, interest: has(text, BUYING) ? 0.7 : 0.3, frustration: s < 0 ? -s : 0, anger: s < -0.6 ? 0.5 : 0, confusion: text.includes('?') ? 0.3 : 0, urgency: has(text, ['asap', 'urgent', 'today']) ? 0.8 : 0.1 },
+        emotions: {
+          joy: s > 0 ? s : 0,
+          interest: has(text, BUYING) ? 0.7 : 0.3,
+          frustration: s < 0 ? -s : 0,
+          anger: s < -0.6 ? 0.5 : 0,
+          confusion: text.includes('?') ? 0.3 : 0,
+          urgency: has(text, ['asap', 'urgent', 'today']) ? 0.8 : 0.1,
+        },
         buyingSignals: BUYING.filter((w) => text.toLowerCase().includes(w)).map((w) => `mentioned ${w}`),
       });
     }

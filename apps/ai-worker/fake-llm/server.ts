@@ -212,53 +212,79 @@ export async function startFakeLlmServer(initial: Partial<FakeLlmConfig> = {}, p
     const headers = limitHeaders(route, r?.remaining, t?.remaining);
     const id = randomUUID().replace(/-/g, '').slice(0, 24);
     if (route === 'chat') {
-      return send(res, 200, {
-        id: `chatcmpl-${id}`,
-        object: 'chat.completion',
-        created: Math.floor(Date.now() / 1000),
-        model: request.model,
-        choices: [{ index: 0, finish_reason: cut ? 'length' : 'stop', logprobs: null, message: { role: 'assistant', content: output, refusal: null } }],
-        usage: {
-          prompt_tokens: usage.input,
-          completion_tokens: usage.output,
-          total_tokens: usage.input + usage.output,
-          prompt_tokens_details: { cached_tokens: usage.cached ?? 0 },
-          completion_tokens_details: { reasoning_tokens: 0 },
+      return send(
+        res,
+        200,
+        {
+          id: `chatcmpl-${id}`,
+          object: 'chat.completion',
+          created: Math.floor(Date.now() / 1000),
+          model: request.model,
+          choices: [{ index: 0, finish_reason: cut ? 'length' : 'stop', logprobs: null, message: { role: 'assistant', content: output, refusal: null } }],
+          usage: {
+            prompt_tokens: usage.input,
+            completion_tokens: usage.output,
+            total_tokens: usage.input + usage.output,
+            prompt_tokens_details: { cached_tokens: usage.cached ?? 0 },
+            completion_tokens_details: { reasoning_tokens: 0 },
+          },
         },
-      }, { ...headers, 'x-request-id': `req_${id}` });
+        { ...headers, 'x-request-id': `req_${id}` },
+      );
     }
     if (route === 'responses') {
-      return send(res, 200, {
-        id: `resp_${id}`,
-        object: 'response',
-        created_at: Math.floor(Date.now() / 1000),
-        status: cut ? 'incomplete' : 'completed',
-        ...(cut ? { incomplete_details: { reason: 'max_output_tokens' } } : {}),
-        model: request.model,
-        output: [{ type: 'message', id: `msg_${id}`, role: 'assistant', status: cut ? 'incomplete' : 'completed', content: [{ type: 'output_text', text: output, annotations: [] }] }],
-        usage: {
-          input_tokens: usage.input,
-          input_tokens_details: { cached_tokens: usage.cached ?? 0 },
-          output_tokens: usage.output,
-          output_tokens_details: { reasoning_tokens: 0 },
-          total_tokens: usage.input + usage.output,
+      return send(
+        res,
+        200,
+        {
+          id: `resp_${id}`,
+          object: 'response',
+          created_at: Math.floor(Date.now() / 1000),
+          status: cut ? 'incomplete' : 'completed',
+          ...(cut ? { incomplete_details: { reason: 'max_output_tokens' } } : {}),
+          model: request.model,
+          output: [
+            {
+              type: 'message',
+              id: `msg_${id}`,
+              role: 'assistant',
+              status: cut ? 'incomplete' : 'completed',
+              content: [{ type: 'output_text', text: output, annotations: [] }],
+            },
+          ],
+          usage: {
+            input_tokens: usage.input,
+            input_tokens_details: { cached_tokens: usage.cached ?? 0 },
+            output_tokens: usage.output,
+            output_tokens_details: { reasoning_tokens: 0 },
+            total_tokens: usage.input + usage.output,
+          },
         },
-      }, { ...headers, 'x-request-id': `req_${id}` });
+        { ...headers, 'x-request-id': `req_${id}` },
+      );
     }
     const toolName = (body.tools as Array<{ name?: string }> | undefined)?.[0]?.name;
     const forcedTool = (body.tool_choice as { type?: string } | undefined)?.type === 'tool' && toolName;
-    return send(res, 200, {
-      id: `msg_${id}`,
-      type: 'message',
-      role: 'assistant',
-      model: request.model,
-      content: forcedTool && !cut
-        ? [{ type: 'tool_use', id: `toolu_${id}`, name: toolName, input: safeJson(output) }]
-        : [{ type: 'text', text: output }],
-      stop_reason: cut ? 'max_tokens' : forcedTool ? 'tool_use' : 'end_turn',
-      stop_sequence: null,
-      usage: { input_tokens: usage.input - (usage.cached ?? 0), output_tokens: usage.output, cache_creation_input_tokens: 0, cache_read_input_tokens: usage.cached ?? 0 },
-    }, { ...headers, 'request-id': `req_${id}` });
+    return send(
+      res,
+      200,
+      {
+        id: `msg_${id}`,
+        type: 'message',
+        role: 'assistant',
+        model: request.model,
+        content: forcedTool && !cut ? [{ type: 'tool_use', id: `toolu_${id}`, name: toolName, input: safeJson(output) }] : [{ type: 'text', text: output }],
+        stop_reason: cut ? 'max_tokens' : forcedTool ? 'tool_use' : 'end_turn',
+        stop_sequence: null,
+        usage: {
+          input_tokens: usage.input - (usage.cached ?? 0),
+          output_tokens: usage.output,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: usage.cached ?? 0,
+        },
+      },
+      { ...headers, 'request-id': `req_${id}` },
+    );
   }
 
   function limitHeaders(route: Route, remainingRequests: number | undefined, remainingTokens: number | undefined): Record<string, string> {
@@ -283,11 +309,26 @@ export async function startFakeLlmServer(initial: Partial<FakeLlmConfig> = {}, p
     if (route === 'messages') {
       const type =
         code ??
-        (status === 429 ? 'rate_limit_error' : status === 529 ? 'overloaded_error' : status === 401 ? 'authentication_error' : status === 404 ? 'not_found_error' : status >= 500 ? 'api_error' : 'invalid_request_error');
+        (status === 429
+          ? 'rate_limit_error'
+          : status === 529
+            ? 'overloaded_error'
+            : status === 401
+              ? 'authentication_error'
+              : status === 404
+                ? 'not_found_error'
+                : status >= 500
+                  ? 'api_error'
+                  : 'invalid_request_error');
       return send(res, status, { type: 'error', error: { type, message: `fake ${status}` }, request_id: requestId }, { 'request-id': requestId, ...headers });
     }
     const errCode = code ?? (status === 429 ? 'rate_limit_exceeded' : null);
-    return send(res, status, { error: { message: `fake ${status}`, type: status === 429 ? 'requests' : 'invalid_request_error', param: null, code: errCode } }, { 'x-request-id': requestId, ...headers });
+    return send(
+      res,
+      status,
+      { error: { message: `fake ${status}`, type: status === 429 ? 'requests' : 'invalid_request_error', param: null, code: errCode } },
+      { 'x-request-id': requestId, ...headers },
+    );
   }
 
   function control(path: string, text: string, res: ServerResponse): void {
@@ -339,11 +380,7 @@ function parseRequest(route: Route, body: Record<string, unknown>): ParsedReques
   const model = typeof body.model === 'string' ? body.model : 'unknown';
   const temperature = typeof body.temperature === 'number' ? body.temperature : undefined;
   const texts = (content: unknown): string =>
-    typeof content === 'string'
-      ? content
-      : Array.isArray(content)
-        ? content.map((c: { text?: string }) => c.text ?? '').join('')
-        : '';
+    typeof content === 'string' ? content : Array.isArray(content) ? content.map((c: { text?: string }) => c.text ?? '').join('') : '';
   if (route === 'chat') {
     const format = body.response_format as { json_schema?: { name?: string; schema?: unknown } } | undefined;
     return {

@@ -29,7 +29,9 @@ export type AiEnv = WorkerEnv<'ai', typeof aiWorkerEnv>;
 const owned = new WeakMap<AiDeps, { pool: Pool; connections: RedisConnections; limits: ProviderLimits }>();
 
 /** The provider clients whose keys are set (the real SDKs, retries off). */
-export function createLlmClients(env: Pick<AiEnv, 'OPENAI_API_KEY' | 'OPENAI_BASE_URL' | 'ANTHROPIC_API_KEY' | 'ANTHROPIC_BASE_URL'>): Partial<Record<LlmProvider, LlmClient>> {
+export function createLlmClients(
+  env: Pick<AiEnv, 'OPENAI_API_KEY' | 'OPENAI_BASE_URL' | 'ANTHROPIC_API_KEY' | 'ANTHROPIC_BASE_URL'>,
+): Partial<Record<LlmProvider, LlmClient>> {
   return {
     ...(env.OPENAI_API_KEY ? { openai: createOpenAiLlmClient(createOpenAiSdk({ apiKey: env.OPENAI_API_KEY, baseURL: env.OPENAI_BASE_URL })) } : {}),
     ...(env.ANTHROPIC_API_KEY
@@ -40,7 +42,9 @@ export function createLlmClients(env: Pick<AiEnv, 'OPENAI_API_KEY' | 'OPENAI_BAS
 
 export function providerLimitSettings(env: AiEnv): Partial<Record<LlmProvider, ProviderLimitSettings>> {
   return {
-    ...(env.OPENAI_API_KEY ? { openai: { apiKey: env.OPENAI_API_KEY, rpm: env.OPENAI_RPM, tpm: env.OPENAI_TPM, maxConcurrent: env.OPENAI_MAX_CONCURRENT } } : {}),
+    ...(env.OPENAI_API_KEY
+      ? { openai: { apiKey: env.OPENAI_API_KEY, rpm: env.OPENAI_RPM, tpm: env.OPENAI_TPM, maxConcurrent: env.OPENAI_MAX_CONCURRENT } }
+      : {}),
     ...(env.ANTHROPIC_API_KEY
       ? { anthropic: { apiKey: env.ANTHROPIC_API_KEY, rpm: env.ANTHROPIC_RPM, tpm: env.ANTHROPIC_TPM, maxConcurrent: env.ANTHROPIC_MAX_CONCURRENT } }
       : {}),
@@ -50,11 +54,11 @@ export function providerLimitSettings(env: AiEnv): Partial<Record<LlmProvider, P
 export async function createDeps(env: AiEnv, tools: WorkerAppTools): Promise<AiDeps> {
   const clients = createLlmClients(env);
   if (!clients[env.AI_DEFAULT_PROVIDER]) {
-    throw new Error(`AI_DEFAULT_PROVIDER is ${env.AI_DEFAULT_PROVIDER} but ${env.AI_DEFAULT_PROVIDER === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY'} is not set`);
+    throw new Error(
+      `AI_DEFAULT_PROVIDER is ${env.AI_DEFAULT_PROVIDER} but ${env.AI_DEFAULT_PROVIDER === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY'} is not set`,
+    );
   }
-  const pool = createPool(
-    dbConfig(env, 'coldcopy-ai-worker'),
-  );
+  const pool = createPool(dbConfig(env, 'coldcopy-ai-worker'));
   // the limits' own connection: their scripts run before every provider call
   const connections = new RedisConnections(env.REDIS_URL, 'worker', 'coldcopy-ai-worker-limits');
   const redis = connections.commandClient as Redis;

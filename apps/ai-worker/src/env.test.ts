@@ -11,7 +11,9 @@ describe('ai worker env', () => {
   });
 
   it('names the missing and bad variables', () => {
-    expect(() => loadEnv(schema, { AI_DEFAULT_PROVIDER: 'mistral', OPENAI_BASE_URL: 'not a url' })).toThrow(/DATABASE_URL[\s\S]*AI_DEFAULT_PROVIDER|AI_DEFAULT_PROVIDER[\s\S]*DATABASE_URL/);
+    expect(() => loadEnv(schema, { AI_DEFAULT_PROVIDER: 'mistral', OPENAI_BASE_URL: 'not a url' })).toThrow(
+      /DATABASE_URL[\s\S]*AI_DEFAULT_PROVIDER|AI_DEFAULT_PROVIDER[\s\S]*DATABASE_URL/,
+    );
   });
 
   it('reads AI_FALLBACK=false as false', () => {

@@ -22,14 +22,22 @@ export const aiWorkerEnv = {
 
   AI_DEFAULT_PROVIDER: provider.default('openai').meta({ description: 'provider of a job whose payload and workspace name none (`settings.ai.provider`)' }),
   AI_FALLBACK: boolEnv(true).meta({ description: 'on 429, 529, 5xx, connection errors and timeouts, try the other provider when its key is set' }),
-  LLM_TIMEOUT_MS: int(45_000).meta({ description: 'per-request timeout; the job\'s 120 s budget aborts earlier calls, so leave room for a fallback' }),
+  LLM_TIMEOUT_MS: int(45_000).meta({ description: "per-request timeout; the job's 120 s budget aborts earlier calls, so leave room for a fallback" }),
   LLM_RATE_WAIT_MAX_MS: int(20_000, 0).meta({ description: 'longest in-handler wait for a provider slot; longer waits retry the job later' }),
-  AI_STALE_HOLD_MS: int(1_800_000).meta({ description: 'a token hold untouched this long goes back to the workspace\'s balance (its job died and was never retried)' }),
+  AI_STALE_HOLD_MS: int(1_800_000).meta({
+    description: "a token hold untouched this long goes back to the workspace's balance (its job died and was never retried)",
+  }),
 
   OPENAI_API_KEY: z.string().min(1).optional().meta({ description: 'OpenAI API key; unset disables OpenAI', secret: true }),
   OPENAI_BASE_URL: z.url().optional().meta({ description: 'e.g. `http://127.0.0.1:4010/v1` for the fake LLM server; unset for api.openai.com' }),
-  OPENAI_MODEL: z.string().min(1).default('gpt-4.1-mini').meta({ description: 'default OpenAI model (a workspace\'s `settings.ai.model` or the job\'s `model` override it)' }),
-  OPENAI_RPM: int(450, 0).meta({ description: 'requests per minute of the OpenAI key, shared by all replicas (0 = unlimited); set it a little below the account\'s limit' }),
+  OPENAI_MODEL: z
+    .string()
+    .min(1)
+    .default('gpt-4.1-mini')
+    .meta({ description: "default OpenAI model (a workspace's `settings.ai.model` or the job's `model` override it)" }),
+  OPENAI_RPM: int(450, 0).meta({
+    description: "requests per minute of the OpenAI key, shared by all replicas (0 = unlimited); set it a little below the account's limit",
+  }),
   OPENAI_TPM: int(180_000, 0).meta({ description: 'tokens per minute of the OpenAI key, shared by all replicas (0 = unlimited)' }),
   OPENAI_MAX_CONCURRENT: int(20).meta({ description: 'concurrent OpenAI calls across all replicas' }),
 

@@ -42,7 +42,10 @@ describe('analyze-sentiment', () => {
     expect(prompt).toContain(`id=\\"${angry.id}\\" author=\\"lead\\" at=\\"${angry.timestamp}\\" score=\\"yes\\"`);
     expect(h.fake.requests[1]!.temperature).toBe(0);
 
-    const alerts = await h.pool.query('SELECT severity, alert_type, message_id, message FROM sentiment_alerts WHERE workspace_id = $1 ORDER BY created_at, severity', [workspaceId]);
+    const alerts = await h.pool.query(
+      'SELECT severity, alert_type, message_id, message FROM sentiment_alerts WHERE workspace_id = $1 ORDER BY created_at, severity',
+      [workspaceId],
+    );
     expect(alerts.rows.map((r) => [r.severity, r.alert_type, r.message_id])).toEqual(
       expect.arrayContaining([
         ['info', 'buying_signal', first.id],
@@ -53,7 +56,9 @@ describe('analyze-sentiment', () => {
     expect(alerts.rows).toHaveLength(3);
     // alert texts are ours, never the lead's words
     for (const r of alerts.rows) expect(r.message).not.toMatch(/expensive|pricing look/);
-    const thread = await h.pool.query('SELECT sentiment_score, sentiment_trend, message_count, lead_id FROM conversation_threads WHERE id = $1', [one.value.threadId]);
+    const thread = await h.pool.query('SELECT sentiment_score, sentiment_trend, message_count, lead_id FROM conversation_threads WHERE id = $1', [
+      one.value.threadId,
+    ]);
     expect(thread.rows[0]).toMatchObject({ sentiment_score: '-0.050', sentiment_trend: 'declining', message_count: 3, lead_id: leadId });
 
     // a run with nothing new (another job id: the key is the last message) makes no provider call

@@ -56,8 +56,15 @@ const payload = (workspaceId: string, leadId: string) => ({
 
 async function outcome(workspaceId: string) {
   const drafts = Number((await h.pool.query('SELECT count(*) AS n FROM ai_generated_drafts WHERE workspace_id = $1', [workspaceId])).rows[0].n);
-  const calls = (await h.pool.query(`SELECT outcome, count(*)::int AS n, sum(input_tokens + output_tokens)::bigint AS tokens FROM ai_usage_logs WHERE workspace_id = $1 GROUP BY outcome`, [workspaceId])).rows;
-  const held = Number((await h.pool.query(`SELECT coalesce(sum(held_tokens), 0) AS n FROM ai_token_reservations WHERE workspace_id = $1`, [workspaceId])).rows[0].n);
+  const calls = (
+    await h.pool.query(
+      `SELECT outcome, count(*)::int AS n, sum(input_tokens + output_tokens)::bigint AS tokens FROM ai_usage_logs WHERE workspace_id = $1 GROUP BY outcome`,
+      [workspaceId],
+    )
+  ).rows;
+  const held = Number(
+    (await h.pool.query(`SELECT coalesce(sum(held_tokens), 0) AS n FROM ai_token_reservations WHERE workspace_id = $1`, [workspaceId])).rows[0].n,
+  );
   return { drafts, calls, held, ...(await h.balance(workspaceId)) };
 }
 

@@ -60,7 +60,10 @@ describe('fallback to the other provider', () => {
     expect(done.attempts).toBe(1);
     expect(h.fake.requests.map((r) => r.route)).toEqual(['chat']);
     // only tokens the provider reported are charged (a cut-off consumed some)
-    const charged = fault.kind === 'length' ? Number((await h.pool.query('SELECT sum(input_tokens + output_tokens) AS t FROM ai_usage_logs WHERE job_id = $1', [done.jobId])).rows[0].t) : 0;
+    const charged =
+      fault.kind === 'length'
+        ? Number((await h.pool.query('SELECT sum(input_tokens + output_tokens) AS t FROM ai_usage_logs WHERE job_id = $1', [done.jobId])).rows[0].t)
+        : 0;
     expect(await h.balance(workspaceId)).toEqual({ balance: 100_000 - charged, used: charged });
   });
 });
@@ -81,7 +84,10 @@ describe('without a fallback provider', () => {
   it('529 twice: both attempts used, the job fails', async () => {
     const { workspaceId } = await h.seedWorkspace({ balance: 100_000 });
     const w = await h.worker(h.deps({ providers: ['anthropic'] }));
-    h.fake.script({ fault: { kind: 'status', status: 529, headers: { 'retry-after': '1' } } }, { fault: { kind: 'status', status: 529, headers: { 'retry-after': '1' } } });
+    h.fake.script(
+      { fault: { kind: 'status', status: 529, headers: { 'retry-after': '1' } } },
+      { fault: { kind: 'status', status: 529, headers: { 'retry-after': '1' } } },
+    );
     const done = await h.run(w, generateEmailContent, input(workspaceId));
     expect(done).toMatchObject({ state: 'failed', attempts: 2 });
     expect(done.reason).toMatch(/anthropic answered 529/);

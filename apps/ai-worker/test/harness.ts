@@ -26,7 +26,16 @@ export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KE
  * a fake (the integration worker will provide the real one).
  */
 export function useAiHarness() {
-  const state = {} as { db: TestDatabase; pool: Pool; fake: FakeLlmServer; redis: Redis; producer: Producer; prefix: string; workers: Worker[]; limits: ProviderLimits[] };
+  const state = {} as {
+    db: TestDatabase;
+    pool: Pool;
+    fake: FakeLlmServer;
+    redis: Redis;
+    producer: Producer;
+    prefix: string;
+    workers: Worker[];
+    limits: ProviderLimits[];
+  };
   beforeAll(async () => {
     state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
     state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '12' }));
@@ -83,7 +92,13 @@ export function useAiHarness() {
     }
     return {
       store: createPgAiStore(state.pool, { staleHoldMs: 1_800_000 }),
-      llm: createLlmRouter({ clients, models: { openai: 'gpt-4.1-mini', anthropic: 'claude-haiku-4-5' }, defaultProvider: options.defaultProvider ?? providers[0]!, fallback: options.fallback ?? true, limits }),
+      llm: createLlmRouter({
+        clients,
+        models: { openai: 'gpt-4.1-mini', anthropic: 'claude-haiku-4-5' },
+        defaultProvider: options.defaultProvider ?? providers[0]!,
+        fallback: options.fallback ?? true,
+        limits,
+      }),
       calendar: createFakeCalendar(options.busy),
       metrics: createAiMetrics(),
       config: { timeoutMs: 5000 },
@@ -108,7 +123,11 @@ export function useAiHarness() {
   }
 
   /** Enqueues through the real producer and waits for the outcome. */
-  async function run<J extends AnyJobDefinition>(w: Worker, def: J, input: JobInput<J>): Promise<{ state: 'completed' | 'failed'; value: any; reason: string; attempts: number; jobId: string }> {
+  async function run<J extends AnyJobDefinition>(
+    w: Worker,
+    def: J,
+    input: JobInput<J>,
+  ): Promise<{ state: 'completed' | 'failed'; value: any; reason: string; attempts: number; jobId: string }> {
     const { id } = await state.producer.enqueue(def, input);
     const job = (await w.bull.getJob(id))!;
     try {
@@ -122,10 +141,12 @@ export function useAiHarness() {
 
   async function seedWorkspace(options: { balance?: number; settings?: Record<string, unknown> } = {}): Promise<{ workspaceId: string; leadId: string }> {
     const workspaceId = randomUUID();
-    await state.pool.query(
-      `INSERT INTO workspaces (id, name, slug, status, settings, ai_tokens_balance) VALUES ($1, 'AI test', $2, 'active', $3, $4)`,
-      [workspaceId, `ai-${workspaceId.slice(0, 8)}`, options.settings ?? {}, options.balance ?? 1_000_000],
-    );
+    await state.pool.query(`INSERT INTO workspaces (id, name, slug, status, settings, ai_tokens_balance) VALUES ($1, 'AI test', $2, 'active', $3, $4)`, [
+      workspaceId,
+      `ai-${workspaceId.slice(0, 8)}`,
+      options.settings ?? {},
+      options.balance ?? 1_000_000,
+    ]);
     const { rows } = await state.pool.query<{ id: string }>(
       `INSERT INTO leads (workspace_id, email, first_name, last_name, company, title, industry)
        VALUES ($1, $2, 'Dana', 'Reyes', 'Northwind', 'Head of Sales', 'Logistics') RETURNING id`,

@@ -105,9 +105,10 @@ describe.each(['openai', 'anthropic'] as const)('%s adapter', (provider) => {
 
   it('a closed port is a connection error', async () => {
     const port = fake.port;
-    const closed = provider === 'openai'
-      ? createOpenAiLlmClient(createOpenAiSdk({ apiKey: 'k', baseURL: `http://127.0.0.1:1/v1` }))
-      : createAnthropicLlmClient(createAnthropicSdk({ apiKey: 'k', baseURL: `http://127.0.0.1:1` }));
+    const closed =
+      provider === 'openai'
+        ? createOpenAiLlmClient(createOpenAiSdk({ apiKey: 'k', baseURL: `http://127.0.0.1:1/v1` }))
+        : createAnthropicLlmClient(createAnthropicSdk({ apiKey: 'k', baseURL: `http://127.0.0.1:1` }));
     expect(port).toBeGreaterThan(0);
     expect((await failure(closed)).kind).toBe('connection');
   });

@@ -55,7 +55,16 @@ describe('generate-smart-reply', () => {
   it('fewer suggestions than asked is invalid output: one more call, then a permanent failure', async () => {
     const { workspaceId } = await h.seedWorkspace();
     const w = await h.worker(h.deps({ providers: ['openai'] }));
-    const short = { intent: 'interested', sentiment: 'positive', urgency: 'low', confidence: 0.9, keyPoints: [], questions: [], summary: 's', suggestions: [{ content: 'Hi', tone: 'friendly' }] };
+    const short = {
+      intent: 'interested',
+      sentiment: 'positive',
+      urgency: 'low',
+      confidence: 0.9,
+      keyPoints: [],
+      questions: [],
+      summary: 's',
+      suggestions: [{ content: 'Hi', tone: 'friendly' }],
+    };
     h.fake.script({ fault: { kind: 'output', output: short } }, { fault: { kind: 'output', output: short } });
     const done = await h.run(w, generateSmartReply, reply(workspaceId, 'Interested!', { count: 2 }));
     expect(done).toMatchObject({ state: 'failed', attempts: 1 });
@@ -70,14 +79,29 @@ describe('extract-meeting-intent', () => {
     const { workspaceId, leadId } = await h.seedWorkspace();
     const busy = [{ start: new Date('2026-12-07T10:00:00Z'), end: new Date('2026-12-07T11:30:00Z') }];
     const w = await h.worker(h.deps({ busy, now: () => now }));
-    const input = { workspaceId, messageId: randomUUID(), messageType: 'email' as const, content: 'Can we schedule a call this week?', senderEmail: 'dana@northwind.example', leadId };
+    const input = {
+      workspaceId,
+      messageId: randomUUID(),
+      messageType: 'email' as const,
+      content: 'Can we schedule a call this week?',
+      senderEmail: 'dana@northwind.example',
+      leadId,
+    };
     const done = await h.run(w, extractMeetingIntent, input);
     expect(done.value).toMatchObject({ detected: true, confidence: 0.9 });
-    const request = await h.pool.query('SELECT status, intent_type, duration_minutes, lead_id FROM meeting_requests WHERE id = $1', [done.value.meetingRequestId]);
+    const request = await h.pool.query('SELECT status, intent_type, duration_minutes, lead_id FROM meeting_requests WHERE id = $1', [
+      done.value.meetingRequestId,
+    ]);
     expect(request.rows[0]).toEqual({ status: 'proposed', intent_type: 'schedule', duration_minutes: 30, lead_id: leadId });
-    const slots = await h.pool.query('SELECT starts_at, ends_at FROM meeting_slots WHERE meeting_request_id = $1 ORDER BY starts_at', [done.value.meetingRequestId]);
+    const slots = await h.pool.query('SELECT starts_at, ends_at FROM meeting_slots WHERE meeting_request_id = $1 ORDER BY starts_at', [
+      done.value.meetingRequestId,
+    ]);
     // default availability 09-17 UTC weekdays, two hours' notice, 30-minute steps, none overlapping 10:00-11:30
-    expect(slots.rows.map((r) => (r.starts_at as Date).toISOString())).toEqual(['2026-12-07T11:30:00.000Z', '2026-12-07T12:00:00.000Z', '2026-12-07T12:30:00.000Z']);
+    expect(slots.rows.map((r) => (r.starts_at as Date).toISOString())).toEqual([
+      '2026-12-07T11:30:00.000Z',
+      '2026-12-07T12:00:00.000Z',
+      '2026-12-07T12:30:00.000Z',
+    ]);
 
     await w.bull.getJob(done.jobId).then((j) => j!.remove());
     const again = await h.run(w, extractMeetingIntent, input);
@@ -88,7 +112,13 @@ describe('extract-meeting-intent', () => {
   it('"not a meeting" is a success with detected: false and stores no request', async () => {
     const { workspaceId } = await h.seedWorkspace();
     const w = await h.worker(h.deps({ now: () => now }));
-    const done = await h.run(w, extractMeetingIntent, { workspaceId, messageId: randomUUID(), messageType: 'email', content: 'Thanks, we are all set for now.', senderEmail: 'dana@northwind.example' });
+    const done = await h.run(w, extractMeetingIntent, {
+      workspaceId,
+      messageId: randomUUID(),
+      messageType: 'email',
+      content: 'Thanks, we are all set for now.',
+      senderEmail: 'dana@northwind.example',
+    });
     expect(done).toMatchObject({ state: 'completed', value: { detected: false, confidence: 0.1 } });
     expect((await h.pool.query('SELECT count(*)::int AS n FROM meeting_requests WHERE workspace_id = $1', [workspaceId])).rows[0].n).toBe(0);
     expect((await h.pool.query('SELECT count(*)::int AS n FROM ai_usage_logs WHERE workspace_id = $1', [workspaceId])).rows[0].n).toBe(1);

@@ -33,7 +33,10 @@ const run = promisify(execFile);
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
 /** extra node flags for the export processes (none by default: the figures are Node's defaults) */
 const NODE_ARGS = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 // Each export runs from a bundle, like the app in production (dist/main.js): running through tsx
 // would add its transpiler's memory to the peak RSS measured.
@@ -111,7 +114,10 @@ try {
     const json = await exportOnce('json');
     console.log(JSON.stringify(json));
     const jsonObject = await objectSha256(json.objectKey);
-    row(json, `object ${jsonObject.sha256 === json.sha256 ? '=' : '≠'} streamed SHA-256, ${jsonObject.lines === json.rows + 2 ? '' : 'NOT '}${(json.rows as number).toLocaleString('en')} rows`);
+    row(
+      json,
+      `object ${jsonObject.sha256 === json.sha256 ? '=' : '≠'} streamed SHA-256, ${jsonObject.lines === json.rows + 2 ? '' : 'NOT '}${(json.rows as number).toLocaleString('en')} rows`,
+    );
   }
 
   // XLSX over XLSX_ROWS rows: more than one sheet
@@ -123,7 +129,12 @@ try {
     const xlsx = await exportOnce('xlsx');
     console.log(JSON.stringify(xlsx));
     const sheets: Array<{ name: string; rows: number }> = [];
-    const reader = new ExcelJS.stream.xlsx.WorkbookReader(await store.get(xlsx.objectKey), { worksheets: 'emit', sharedStrings: 'ignore', hyperlinks: 'ignore', styles: 'ignore' });
+    const reader = new ExcelJS.stream.xlsx.WorkbookReader(await store.get(xlsx.objectKey), {
+      worksheets: 'emit',
+      sharedStrings: 'ignore',
+      hyperlinks: 'ignore',
+      styles: 'ignore',
+    });
     for await (const sheet of reader) {
       let rows = 0;
       for await (const _row of sheet) rows++;
@@ -132,7 +143,9 @@ try {
     row(xlsx, `${sheets.length} sheets (${sheets.map((s) => s.rows.toLocaleString('en')).join(' + ')} rows with headers)`);
   }
 
-  console.log(`\nNode ${process.version}${NODE_ARGS.length ? ` ${NODE_ARGS.join(' ')}` : ''}, ${cpus().length} CPUs, bench \`ROWS=${ROWS} XLSX_ROWS=${XLSX_ROWS} FORMATS=${[...FORMATS].join(',')} pnpm --filter @coldcopy/analytics-worker bench\`\n`);
+  console.log(
+    `\nNode ${process.version}${NODE_ARGS.length ? ` ${NODE_ARGS.join(' ')}` : ''}, ${cpus().length} CPUs, bench \`ROWS=${ROWS} XLSX_ROWS=${XLSX_ROWS} FORMATS=${[...FORMATS].join(',')} pnpm --filter @coldcopy/analytics-worker bench\`\n`,
+  );
   console.log('| export | rows | size | seconds | rows/s | peak RSS (sampled) | heap / external at peak | RSS before | check | load before |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|---|');
   for (const line of table) console.log(line);

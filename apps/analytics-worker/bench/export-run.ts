@@ -12,7 +12,9 @@ import { exportDataHandler, type ExportDataResult } from '../src/handlers/export
 import { createAnalyticsMetrics } from '../src/providers/analytics-metrics.js';
 import { createFakePerformanceCache } from '../src/providers/performance-cache.js';
 
-const env = z.object({ DATABASE_URL: z.string(), WORKSPACE_ID: z.uuid(), EXPORT_JOB_ID: z.uuid(), FORMAT: z.enum(['csv', 'json', 'xlsx']), ...storageEnv }).parse(process.env);
+const env = z
+  .object({ DATABASE_URL: z.string(), WORKSPACE_ID: z.uuid(), EXPORT_JOB_ID: z.uuid(), FORMAT: z.enum(['csv', 'json', 'xlsx']), ...storageEnv })
+  .parse(process.env);
 const pool = createPool(loadDbEnv({ DATABASE_URL: env.DATABASE_URL, DATABASE_POOL_MAX: '3' }));
 const storage = createObjectStore(env);
 const deps: AnalyticsDeps = {

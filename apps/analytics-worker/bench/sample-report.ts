@@ -38,7 +38,10 @@ try {
   const data = await loadReportData(pool, workspaceId, period);
   await closePool(pool);
   const pdfPath = join(dir, 'report.pdf');
-  await pipeline(renderReportPdf(data, { title: 'Campaign performance', workspaceName: 'Demo workspace', period, generatedAt: end }), createWriteStream(pdfPath));
+  await pipeline(
+    renderReportPdf(data, { title: 'Campaign performance', workspaceName: 'Demo workspace', period, generatedAt: end }),
+    createWriteStream(pdfPath),
+  );
   execFileSync(pdftoppm.path, ['-png', '-r', '80', '-f', '1', '-l', '1', '-singlefile', pdfPath, OUT.replace(/\.png$/, '')]);
   console.log(`wrote ${OUT}`);
 } finally {

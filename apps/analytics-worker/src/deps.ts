@@ -44,10 +44,9 @@ export function analyticsConfig(env: AnalyticsEnv): AnalyticsConfig {
 }
 
 export async function createDeps(env: AnalyticsEnv, tools: WorkerAppTools): Promise<AnalyticsDeps> {
-  const pool = createPool(
-    dbConfig(env, 'coldcopy-analytics-worker'),
-    { onError: (err) => tools.logger.warn('idle Postgres client failed', { err: err.message }) },
-  );
+  const pool = createPool(dbConfig(env, 'coldcopy-analytics-worker'), {
+    onError: (err) => tools.logger.warn('idle Postgres client failed', { err: err.message }),
+  });
   // the performance cache's own connection: the keys are the web app's, outside Bull's prefix
   const cacheConnections = new RedisConnections(env.REDIS_URL, 'worker', 'coldcopy-analytics-worker-cache');
   const storage = createObjectStore(env);

@@ -18,10 +18,18 @@ async function readObject(key: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function exportOf(workspaceId: string, type: 'leads' | 'campaigns' | 'email_events' | 'analytics' | 'gdpr', format: 'csv' | 'json' | 'xlsx', extra: Record<string, unknown> = {}, config = {}) {
+async function exportOf(
+  workspaceId: string,
+  type: 'leads' | 'campaigns' | 'email_events' | 'analytics' | 'gdpr',
+  format: 'csv' | 'json' | 'xlsx',
+  extra: Record<string, unknown> = {},
+  config = {},
+) {
   const exportJobId = await createExportJob(h.pool, workspaceId, type, format);
   const payload = { workspaceId, requestedBy: 'system', exportJobId, type, format, ...extra } as Parameters<typeof exportDataHandler>[0];
-  const ctx = testContext(h.deps({ config: { exports: { maxBytes: 500 * 1024 * 1024, batchRows: 500, statementTimeoutMs: 60_000, xlsxMaxRowsPerSheet: 1_048_576, ...config } } }));
+  const ctx = testContext(
+    h.deps({ config: { exports: { maxBytes: 500 * 1024 * 1024, batchRows: 500, statementTimeoutMs: 60_000, xlsxMaxRowsPerSheet: 1_048_576, ...config } } }),
+  );
   return { exportJobId, payload, ctx, run: () => exportDataHandler(payload, ctx) as Promise<ExportDataResult> };
 }
 
@@ -52,14 +60,22 @@ describe('export-data', () => {
     expect(url.searchParams.get('X-Amz-Expires')).toBe('3600');
     expect(Buffer.from(await (await fetch(url)).arrayBuffer()).equals(body)).toBe(true);
 
-    const { rows: job } = await h.pool.query('SELECT status, progress, row_count::int, file_size::int, object_key FROM export_jobs WHERE id = $1', [exportJobId]);
+    const { rows: job } = await h.pool.query('SELECT status, progress, row_count::int, file_size::int, object_key FROM export_jobs WHERE id = $1', [
+      exportJobId,
+    ]);
     expect(job[0]).toEqual({ status: 'completed', progress: 100, row_count: result.rowCount, file_size: body.length, object_key: result.objectKey });
     const { rows: audit } = await h.pool.query(`SELECT action, changes FROM audit_logs WHERE workspace_id = $1 AND resource_id = $2`, [A, exportJobId]);
     expect(audit).toEqual([{ action: 'export.completed', changes: expect.objectContaining({ rows: result.rowCount, sha256: fromDatabase }) }]);
     // the user notice (domain.md §5), written with the completion: no URL in it, the job named
     const notices = await listUserNotices(h.pool, A, exportJobId);
     expect(notices).toHaveLength(1);
-    expect(notices[0]).toMatchObject({ kind: 'export.ready', severity: 'success', user_id: null, resource_type: 'export_job', dedupe_key: `export:${exportJobId}:ready` });
+    expect(notices[0]).toMatchObject({
+      kind: 'export.ready',
+      severity: 'success',
+      user_id: null,
+      resource_type: 'export_job',
+      dedupe_key: `export:${exportJobId}:ready`,
+    });
     expect(notices[0]!.body).toContain(`email events export (CSV, ${result.rowCount.toLocaleString('en')} rows,`);
     expect(notices[0]!.body).toContain(`Download it before ${result.expiresAt.slice(0, 16).replace('T', ' ')} UTC`);
     expect(JSON.stringify(notices[0])).not.toMatch(/https?:|X-Amz/);
@@ -89,7 +105,9 @@ describe('export-data', () => {
     for (const format of ['csv', 'json'] as const) {
       const result = await (await exportOf(A, 'email_events', format, { filters: { statuses } })).run();
       expect(result.rowCount).toBe(0);
-      expect((await readObject(result.objectKey)).toString('utf8')).toBe(format === 'csv' ? `${EXPORT_COLUMNS.email_events.map((c) => c.header).join(',')}\r\n` : '[]\n');
+      expect((await readObject(result.objectKey)).toString('utf8')).toBe(
+        format === 'csv' ? `${EXPORT_COLUMNS.email_events.map((c) => c.header).join(',')}\r\n` : '[]\n',
+      );
     }
     // and a value with the same characters that does match is found
     const quoted = await (await exportOf(A, 'email_events', 'csv', { filters: { statuses: ["it's", 'opened'] } })).run();
@@ -139,10 +157,20 @@ describe('export-data', () => {
     const result = await run();
     const bundles = JSON.parse((await readObject(result.objectKey)).toString('utf8')) as Array<Record<string, any>>;
     expect(bundles.map((b) => b.lead.id)).toEqual([...leadIds].sort());
-    expect(Object.keys(bundles[0]!).sort()).toEqual(['campaign_history', 'consent_records', 'email_events', 'enriched_data', 'exported_at', 'format_version', 'lead']);
+    expect(Object.keys(bundles[0]!).sort()).toEqual([
+      'campaign_history',
+      'consent_records',
+      'email_events',
+      'enriched_data',
+      'exported_at',
+      'format_version',
+      'lead',
+    ]);
     expect(bundles[0]!.format_version).toBe('1.0');
     expect(new URL(result.downloadUrl).searchParams.get('X-Amz-Expires')).toBe('604800');
-    const { rows: audit } = await h.pool.query('SELECT actor_user_id, actor_type, lead_id FROM gdpr_audit_logs WHERE resource_id = $1 ORDER BY lead_id', [exportJobId]);
+    const { rows: audit } = await h.pool.query('SELECT actor_user_id, actor_type, lead_id FROM gdpr_audit_logs WHERE resource_id = $1 ORDER BY lead_id', [
+      exportJobId,
+    ]);
     expect(audit).toEqual([...leadIds].sort().map((lead_id) => ({ actor_user_id: actor, actor_type: 'user', lead_id })));
     const [notice] = await listUserNotices(h.pool, A, exportJobId);
     expect(notice).toMatchObject({ kind: 'export.ready', user_id: actor });

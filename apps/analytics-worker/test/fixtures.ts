@@ -4,10 +4,11 @@ import { to as copyTo } from 'pg-copy-streams';
 
 /** An export_jobs row as the web app creates it (pending). */
 export async function createExportJob(pool: Pool, workspaceId: string, type: string, format: string): Promise<string> {
-  const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO export_jobs (workspace_id, type, format) VALUES ($1, $2, $3) RETURNING id`,
-    [workspaceId, type, format],
-  );
+  const { rows } = await pool.query<{ id: string }>(`INSERT INTO export_jobs (workspace_id, type, format) VALUES ($1, $2, $3) RETURNING id`, [
+    workspaceId,
+    type,
+    format,
+  ]);
   return rows[0]!.id;
 }
 
@@ -50,7 +51,9 @@ export async function emailEventsCsvChecksum(pool: Pool, workspaceId: string): P
   try {
     await client.query('SET statement_timeout = 0');
     const copy = client.query(
-      copyTo(`COPY (SELECT ${cols.map((c) => c.sql).join(', ')} FROM email_events t WHERE t.workspace_id = '${workspaceId}' ORDER BY t.created_at, t.id) TO STDOUT WITH (FORMAT csv)`),
+      copyTo(
+        `COPY (SELECT ${cols.map((c) => c.sql).join(', ')} FROM email_events t WHERE t.workspace_id = '${workspaceId}' ORDER BY t.created_at, t.id) TO STDOUT WITH (FORMAT csv)`,
+      ),
     );
     const hash = createHash('sha256').update(`${cols.map((c) => c.header).join(',')}\r\n`);
     let tail = '';

@@ -54,7 +54,10 @@ export function useAnalyticsHarness(options: { s3?: boolean } = {}) {
 }
 
 /** A handler context without Bull (the recording fake of @coldcopy/testing), 3 attempts unless told. */
-export function testContext<D>(deps: D, options: { attempt?: number; attempts?: number; signal?: AbortSignal } = {}): FakeJobContext<D> & { progressed: unknown[] } {
+export function testContext<D>(
+  deps: D,
+  options: { attempt?: number; attempts?: number; signal?: AbortSignal } = {},
+): FakeJobContext<D> & { progressed: unknown[] } {
   const ctx = createFakeJobContext(deps, { jobId: `test-${randomUUID()}`, attempts: 3, ...options });
   return Object.assign(ctx, { progressed: ctx.progressReports });
 }

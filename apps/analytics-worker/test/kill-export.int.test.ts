@@ -71,10 +71,13 @@ describe('kill -9 during a large export', () => {
       // Bull: one job, completed, whose result names the object (the run after the takeover)
       const admin = openAdminQueues({ redisUrl: inject('redisUrl'), prefix });
       try {
-        const bullJob = await waitFor(async () => {
-          const j = await admin.shardsOf('analytics')[0]!.bull.getJob(job.id);
-          return j?.finishedOn ? j : false;
-        }, { ...patient, what: 'the Bull job finished' });
+        const bullJob = await waitFor(
+          async () => {
+            const j = await admin.shardsOf('analytics')[0]!.bull.getJob(job.id);
+            return j?.finishedOn ? j : false;
+          },
+          { ...patient, what: 'the Bull job finished' },
+        );
         expect(await bullJob.getState()).toBe('completed');
         expect(bullJob.returnvalue).toMatchObject({ objectKey: key, rowCount: ROWS });
       } finally {

@@ -7,13 +7,13 @@ import { testContext, useAnalyticsHarness } from './harness.js';
 const h = useAnalyticsHarness();
 type Views = NonNullable<Parameters<typeof refreshAnalyticsHandler>[0]['views']>;
 const run = (group: 'every-15-min' | 'every-30-min' | 'hourly' | 'every-6-hours' | 'manual', extra: { views?: Views; force?: boolean } = {}, deps = h.deps()) =>
-  refreshAnalyticsHandler({ group, requestedBy: 'system', force: extra.force ?? false, ...(extra.views ? { views: extra.views } : {}) }, testContext(deps)) as Promise<RefreshAnalyticsResult>;
+  refreshAnalyticsHandler(
+    { group, requestedBy: 'system', force: extra.force ?? false, ...(extra.views ? { views: extra.views } : {}) },
+    testContext(deps),
+  ) as Promise<RefreshAnalyticsResult>;
 
 async function logRows(view: string) {
-  const { rows } = await h.pool.query(
-    'SELECT status, used_concurrently, error FROM materialized_view_refresh_log WHERE view_name = $1 ORDER BY id',
-    [view],
-  );
+  const { rows } = await h.pool.query('SELECT status, used_concurrently, error FROM materialized_view_refresh_log WHERE view_name = $1 ORDER BY id', [view]);
   return rows as Array<{ status: string; used_concurrently: boolean; error: string | null }>;
 }
 
@@ -110,7 +110,9 @@ describe('refresh-analytics', () => {
   });
 
   it('names ownership when the worker role may not refresh', async () => {
-    await h.pool.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'analytics_no_owner') THEN CREATE ROLE analytics_no_owner LOGIN; END IF; END $$`);
+    await h.pool.query(
+      `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'analytics_no_owner') THEN CREATE ROLE analytics_no_owner LOGIN; END IF; END $$`,
+    );
     await h.pool.query('GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO analytics_no_owner');
     const url = new URL(h.db.url);
     url.username = 'analytics_no_owner';

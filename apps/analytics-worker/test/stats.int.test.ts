@@ -107,7 +107,9 @@ describe('calculate-campaign-stats', () => {
   });
 
   it("refuses another workspace's campaign before writing anything", async () => {
-    const { rows } = await h.pool.query(`SELECT c.id, c.workspace_id FROM campaigns c JOIN workspaces w ON w.id = c.workspace_id WHERE w.slug = 'demo-202' LIMIT 1`);
+    const { rows } = await h.pool.query(
+      `SELECT c.id, c.workspace_id FROM campaigns c JOIN workspaces w ON w.id = c.workspace_id WHERE w.slug = 'demo-202' LIMIT 1`,
+    );
     const { rows: ws } = await h.pool.query(`SELECT id FROM workspaces WHERE slug = 'demo-101'`);
     const before = await fingerprint(rows[0].workspace_id);
     await expect(

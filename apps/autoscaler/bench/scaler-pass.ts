@@ -20,13 +20,18 @@ import { LeaderLock } from '../src/leader-lock.js';
 import { createScalerMetrics } from '../src/metrics.js';
 import { Scaler } from '../src/scaler.js';
 
-const { values } = parseArgs({ options: { passes: { type: 'string', default: '200' }, backlog: { type: 'string', default: '100000' }, shards: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: { passes: { type: 'string', default: '200' }, backlog: { type: 'string', default: '100000' }, shards: { type: 'string', default: '8' } },
+});
 const passes = Number(values.passes);
 const backlog = Number(values.backlog);
 const shards = Number(values.shards);
 
 const server = await RedisServer.start();
-const emulator = new DoAppsEmulator({ token: 'bench', apps: [{ id: 'bench-app', spec: { name: 'bench', workers: [{ name: 'email-worker', instance_count: 2 }] } }] });
+const emulator = new DoAppsEmulator({
+  token: 'bench',
+  apps: [{ id: 'bench-app', spec: { name: 'bench', workers: [{ name: 'email-worker', instance_count: 2 }] } }],
+});
 const url = await emulator.start();
 const redis = new Redis(server.url);
 try {

@@ -6,7 +6,7 @@ import { loadScalingConfig } from './config.js';
 const APP = join(import.meta.dirname, '..');
 
 describe('scaling.json (the rules the image ships)', () => {
-  it('parses, uses the seed\'s thresholds, and names worker apps of the queue it reads', () => {
+  it("parses, uses the seed's thresholds, and names worker apps of the queue it reads", () => {
     const config = loadScalingConfig(join(APP, 'scaling.json'));
     expect(Object.keys(config.workers).length).toBeGreaterThan(0);
     for (const [component, rule] of Object.entries(config.workers)) {

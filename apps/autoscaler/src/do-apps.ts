@@ -221,7 +221,8 @@ export function withCounts(app: App, counts: ReadonlyMap<string, number>): AppSp
   if (!changed) return undefined;
   // checked after the counts: an update already applied (its answer lost) started this deployment
   const running = app.in_progress_deployment ?? app.pending_deployment;
-  if (running) throw new ScaleRefused('deployment_in_progress', `deployment ${running.id} (${running.phase ?? 'pending'}) is in progress; not updating the spec now`);
+  if (running)
+    throw new ScaleRefused('deployment_in_progress', `deployment ${running.id} (${running.phase ?? 'pending'}) is in progress; not updating the spec now`);
   return spec;
 }
 

@@ -17,9 +17,20 @@ export const envSchema = z.object({
     secret: true,
     deployRequired: true,
   }),
-  DO_APP_ID: z.string().min(1).optional().meta({ description: 'id of the App Platform app whose workers are scaled (`doctl apps list`); required to scale', deployRequired: true }),
-  DO_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.digitalocean.com').meta({ description: 'DigitalOcean API base URL (the emulator in development)' }),
-  SCALER_CONFIG: z.string().min(1).default('scaling.json').meta({ description: 'scaling rules file (JSON, per worker component: min, max, thresholds, cooldowns, step), relative to the app folder' }),
+  DO_APP_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: 'id of the App Platform app whose workers are scaled (`doctl apps list`); required to scale', deployRequired: true }),
+  DO_API_URL: z
+    .url({ protocol: /^https?$/ })
+    .default('https://api.digitalocean.com')
+    .meta({ description: 'DigitalOcean API base URL (the emulator in development)' }),
+  SCALER_CONFIG: z
+    .string()
+    .min(1)
+    .default('scaling.json')
+    .meta({ description: 'scaling rules file (JSON, per worker component: min, max, thresholds, cooldowns, step), relative to the app folder' }),
   SCALER_DRY_RUN: boolEnv(false).meta({ description: '`true` logs and prints the decisions and never updates the app spec' }),
   HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(9464).meta({ description: 'side port for /livez, /readyz and /metrics' }),
   HEALTH_HOST: z.string().default('0.0.0.0').meta({ description: 'bind address of the health port' }),

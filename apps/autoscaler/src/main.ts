@@ -22,12 +22,23 @@ import { createScalerMetrics } from './metrics.js';
 import { Scaler, type TickReport } from './scaler.js';
 
 export function formatDecisions(report: TickReport): string {
-  const rows = report.decisions.map((d) =>
-    [d.component, d.queue, String(d.backlog), d.oldestAgeSeconds === null ? '-' : d.oldestAgeSeconds.toFixed(0), String(d.current), String(d.desired), d.action, d.reason],
-  );
+  const rows = report.decisions.map((d) => [
+    d.component,
+    d.queue,
+    String(d.backlog),
+    d.oldestAgeSeconds === null ? '-' : d.oldestAgeSeconds.toFixed(0),
+    String(d.current),
+    String(d.desired),
+    d.action,
+    d.reason,
+  ]);
   const header = ['component', 'queue', 'backlog', 'oldest_s', 'current', 'desired', 'action', 'reason'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 

@@ -8,8 +8,8 @@ const rule = (over: Partial<WorkerRule> = {}): WorkerRule =>
 const MIN = 60_000;
 const seen = (backlog: number, oldestAgeSeconds: number | null = null) => ({ backlog, oldestAgeSeconds });
 
-describe('decide (the seed\'s rules: up above 1,000, down below 100 held 10 min)', () => {
-  it('defaults are the seed\'s thresholds', () => {
+describe("decide (the seed's rules: up above 1,000, down below 100 held 10 min)", () => {
+  it("defaults are the seed's thresholds", () => {
     expect(rule()).toMatchObject({ scaleUpBacklog: 1000, scaleDownBacklog: 100, scaleDownHoldSeconds: 600, step: 1 });
   });
 

@@ -26,7 +26,12 @@ export function appSpec(): AppSpec {
     databases: [{ name: 'queue-redis', engine: 'VALKEY', production: true, cluster_name: 'coldcopy-valkey' }],
     services: [{ name: 'dashboard', instance_count: 1, http_port: 3000, envs: [{ key: 'ADMIN_SESSION_SECRET', value: 'EV[1:abc:def]', type: 'SECRET' }] }],
     workers: [
-      { name: 'email-worker', instance_count: 2, instance_size_slug: 'apps-s-1vcpu-2gb', envs: [{ key: 'JOB_SIGNING_KEYS', value: 'EV[1:xyz:uvw]', type: 'SECRET' }] },
+      {
+        name: 'email-worker',
+        instance_count: 2,
+        instance_size_slug: 'apps-s-1vcpu-2gb',
+        envs: [{ key: 'JOB_SIGNING_KEYS', value: 'EV[1:xyz:uvw]', type: 'SECRET' }],
+      },
       { name: 'enrichment-worker', instance_count: 1, instance_size_slug: 'apps-s-1vcpu-1gb' },
       { name: 'analytics-worker', autoscaling: { min_instance_count: 1, max_instance_count: 2, metrics: { cpu: { percent: 80 } } } },
     ],
@@ -90,7 +95,12 @@ export function useHarness(options: { emulator?: Omit<DoAppsEmulatorOptions, 'no
     const redis = new Redis(redisUrl);
     const logs: string[] = [];
     let started: Promise<string> | undefined;
-    cleanup.push(() => emulator.close(), () => redis.quit(), () => deletePrefix(redisUrl, prefix), () => deletePrefix(redisUrl, `{${prefix}`));
+    cleanup.push(
+      () => emulator.close(),
+      () => redis.quit(),
+      () => deletePrefix(redisUrl, prefix),
+      () => deletePrefix(redisUrl, `{${prefix}`),
+    );
     const logger = (): Logger =>
       createLogger({
         transports: [
@@ -125,7 +135,17 @@ export function useHarness(options: { emulator?: Omit<DoAppsEmulatorOptions, 'no
           attempts: o.attempts ?? 4,
           onResponse: (method, status) => metrics.apiResponses.inc({ method, status: String(status) }),
         });
-        const scaler = new Scaler({ config: o.config ?? CONFIG, appId: APP_ID, api, backlog: adminBacklog(admin), lock, dryRun: o.dryRun ?? false, now: clock.now, logger: logger(), metrics });
+        const scaler = new Scaler({
+          config: o.config ?? CONFIG,
+          appId: APP_ID,
+          api,
+          backlog: adminBacklog(admin),
+          lock,
+          dryRun: o.dryRun ?? false,
+          now: clock.now,
+          logger: logger(),
+          metrics,
+        });
         return { scaler, lock, metrics, admin };
       },
       async setBacklog(queue, total, shards = 1, createdAt) {

@@ -25,7 +25,14 @@ describe('node src/main.ts --dry-run --once (what an operator runs against a rea
   it('prints one decision per configured component from the shipped scaling.json, updates nothing, never prints the token', async () => {
     await h().scaler(); // starts the emulator
     await h().setBacklog('email', 1500);
-    const env = { REDIS_URL: inject('redisUrl'), BULL_PREFIX: h().prefix, DO_API_URL: h().emulator.url, DO_API_TOKEN: TOKEN, DO_APP_ID: APP_ID, LOG_LEVEL: 'info' };
+    const env = {
+      REDIS_URL: inject('redisUrl'),
+      BULL_PREFIX: h().prefix,
+      DO_API_URL: h().emulator.url,
+      DO_API_TOKEN: TOKEN,
+      DO_APP_ID: APP_ID,
+      LOG_LEVEL: 'info',
+    };
     const out = await run(['--dry-run', '--once'], env);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/^email-worker\s+email\s+1500\s+-\s+2\s+3\s+up\s+backlog_high$/m);

@@ -121,7 +121,16 @@ describe('the scaler against the Apps API emulator', () => {
     const failed = await a.scaler.tick();
     expect(failed).toMatchObject({ applied: false, notApplied: 'api_error' });
     expect(h().emulator.spec(APP_ID)).toEqual(appSpec());
-    expect(h().emulator.requests.map((r) => `${r.method} ${r.status}`)).toEqual(['GET 200', 'GET 200', 'PUT 500', 'GET 200', 'PUT 500', 'GET 200', 'PUT 500', 'GET 200']);
+    expect(h().emulator.requests.map((r) => `${r.method} ${r.status}`)).toEqual([
+      'GET 200',
+      'GET 200',
+      'PUT 500',
+      'GET 200',
+      'PUT 500',
+      'GET 200',
+      'PUT 500',
+      'GET 200',
+    ]);
     // one failure then success: applied once, by the retry
     h().clock.t += 30_000;
     h().emulator.inject({ method: 'PUT', status: 503 });
@@ -172,8 +181,16 @@ describe('the scaler against the Apps API emulator', () => {
     expect(h().emulator.updates(APP_ID)).toHaveLength(1);
     h().clock.t += 2 * MINUTE;
     expect(await a.scaler.tick()).toMatchObject({ applied: true });
-    expect(h().emulator.updates(APP_ID).map((u) => u.counts!['email-worker'])).toEqual([2, 3]);
-    expect(h().emulator.updates(APP_ID).every((u) => !u.duringDeployment)).toBe(true);
+    expect(
+      h()
+        .emulator.updates(APP_ID)
+        .map((u) => u.counts!['email-worker']),
+    ).toEqual([2, 3]);
+    expect(
+      h()
+        .emulator.updates(APP_ID)
+        .every((u) => !u.duringDeployment),
+    ).toBe(true);
   });
 
   it('reads the oldest waiting age through the admin view: a small but old backlog scales up when the rule asks for it', async () => {

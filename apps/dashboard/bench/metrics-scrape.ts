@@ -110,7 +110,9 @@ async function load(redis: Redis): Promise<void> {
     process.stdout.write(`  ${queue}: ${count.toLocaleString('en-US')} jobs\n`);
   }
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`loaded ${written.toLocaleString('en-US')} jobs in ${seconds.toFixed(1)} s (${Math.round(written / seconds).toLocaleString('en-US')} jobs/s)\n`);
+  process.stdout.write(
+    `loaded ${written.toLocaleString('en-US')} jobs in ${seconds.toFixed(1)} s (${Math.round(written / seconds).toLocaleString('en-US')} jobs/s)\n`,
+  );
 }
 
 function percentile(sorted: number[], p: number): number {

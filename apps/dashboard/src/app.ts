@@ -83,10 +83,7 @@ export function createApp(deps: AppDeps): DashboardApp {
   app.get('/livez', (_req, res) => {
     res.type('text').send('ok\n');
   });
-  app.get(
-    '/health',
-    createHealthHandler({ ping: () => deps.redis.ping(), readStates, showDetails: hasMetricsAccess }),
-  );
+  app.get('/health', createHealthHandler({ ping: () => deps.redis.ping(), readStates, showDetails: hasMetricsAccess }));
   app.get('/metrics', async (req, res, next) => {
     if (!hasMetricsAccess(req)) {
       res.status(401).set('www-authenticate', 'Bearer realm="metrics"').type('text').send('unauthorized\n');

@@ -62,11 +62,10 @@ export const envSchema = z
       .string()
       .default('false')
       .meta({ description: 'Express `trust proxy` (hop count, `loopback`, CIDRs): needed for client IPs behind a proxy' }),
-    METRICS_TOKEN: z
-      .string()
-      .min(16, 'must be at least 16 characters')
-      .optional()
-      .meta({ description: 'when set, /metrics requires `Authorization: Bearer <token>`; in production /metrics and /health details are refused without it', secret: true }),
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional().meta({
+      description: 'when set, /metrics requires `Authorization: Bearer <token>`; in production /metrics and /health details are refused without it',
+      secret: true,
+    }),
     ENVIRONMENT_LABEL: z.string().max(40).optional().meta({ description: 'label of the environment badge on the board, e.g. `production`' }),
   })
   .transform((env, ctx) => {

@@ -85,7 +85,10 @@ export function createHealthHandler(options: HealthOptions): RequestHandler {
       ...(queuesError ? { queuesError } : {}),
       memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
     };
-    res.status(redis.reachable ? 200 : 503).set('cache-control', 'no-store').json(report);
+    res
+      .status(redis.reachable ? 200 : 503)
+      .set('cache-control', 'no-store')
+      .json(report);
   };
 }
 

@@ -26,11 +26,7 @@ export interface DashboardMetricsOptions {
   readonly timeoutMs?: number;
 }
 
-export const LINT_FAILING_DEFAULT_METRICS = [
-  'nodejs_active_handles_total',
-  'nodejs_active_requests_total',
-  'nodejs_active_resources_total',
-] as const;
+export const LINT_FAILING_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
 
 export interface DashboardMetrics {
   readonly registry: Registry;

@@ -13,9 +13,7 @@ describe('worker discovery from CLIENT LIST', () => {
   it('counts the blocking connections Bull names <prefix>:<base64(queue)>', () => {
     const clients = parseClientList(LIST);
     expect(clients).toHaveLength(4);
-    expect(workersOf(clients, `bull:${Buffer.from('email').toString('base64')}`)).toEqual([
-      { id: '3', addr: '10.0.0.5:51234', age: 120, idle: 2 },
-    ]);
+    expect(workersOf(clients, `bull:${Buffer.from('email').toString('base64')}`)).toEqual([{ id: '3', addr: '10.0.0.5:51234', age: 120, idle: 2 }]);
     expect(workersOf(clients, 'bull:YWk=')).toHaveLength(1);
     expect(workersOf(clients, 'bull:bWFpbnRlbmFuY2U=')).toEqual([]);
   });

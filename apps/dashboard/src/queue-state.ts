@@ -95,11 +95,7 @@ interface BullKeys {
   clientName(): string;
 }
 
-export async function readQueueStates(
-  client: Redis | Cluster,
-  targets: readonly QueueTarget[],
-  now: () => number = Date.now,
-): Promise<QueueState[]> {
+export async function readQueueStates(client: Redis | Cluster, targets: readonly QueueTarget[], now: () => number = Date.now): Promise<QueueState[]> {
   // One MULTI per queue (a queue's keys share one hash slot on a Redis Cluster; across queues they
   // need not). They are written back to back on one connection, so this is still one round trip.
   const transactions = targets.map((t) => {

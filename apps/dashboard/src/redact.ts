@@ -11,8 +11,23 @@
 export const REDACTED = '[redacted]';
 
 export const DEFAULT_SENSITIVE_KEYS: readonly string[] = [
-  'password', 'passwd', 'pass', 'secret', 'token', 'apikey', 'authorization', 'cookie', 'setcookie',
-  'credential', 'credentials', 'signature', 'privatekey', 'html', 'text', 'body', 'content',
+  'password',
+  'passwd',
+  'pass',
+  'secret',
+  'token',
+  'apikey',
+  'authorization',
+  'cookie',
+  'setcookie',
+  'credential',
+  'credentials',
+  'signature',
+  'privatekey',
+  'html',
+  'text',
+  'body',
+  'content',
 ];
 
 const SENSITIVE_SUFFIXES = ['token', 'secret', 'password', 'passwd', 'apikey', 'privatekey', 'html', 'body', 'content'];

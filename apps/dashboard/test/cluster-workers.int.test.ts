@@ -22,7 +22,6 @@ import { ADMIN_USERS, sample, SESSION_SECRET } from './helpers.js';
 const PASSWORD = 'dash cluster p@ss';
 const SHARDS = { email: 2 } as const;
 
-
 const clientName = (t: QueueTarget) => (t.bull as unknown as { clientName(): string }).clientName();
 
 describe('dashboard worker counts on a Redis Cluster (3 primaries)', { timeout: 180_000 }, () => {
@@ -55,7 +54,10 @@ describe('dashboard worker counts on a Redis Cluster (3 primaries)', { timeout: 
     const byNode = new Map<number, string[]>();
     for (const port of cluster.ports) {
       const list = (await onNode(port, (r) => r.client('LIST'))) as string;
-      byNode.set(port, [...list.matchAll(/ name=(\S*)/g)].map((m) => m[1]!).filter((n) => n !== 'probe'));
+      byNode.set(
+        port,
+        [...list.matchAll(/ name=(\S*)/g)].map((m) => m[1]!).filter((n) => n !== 'probe'),
+      );
     }
     return byNode;
   }
@@ -63,7 +65,10 @@ describe('dashboard worker counts on a Redis Cluster (3 primaries)', { timeout: 
   function dashboard(prefix: string): { app: DashboardApp; admin: AdminQueues; probe: RedisConnections; targets: QueueTarget[] } {
     const admin = openAdminQueues({ redisUrl: cluster.url, prefix, shards: SHARDS });
     const probe = new RedisConnections(cluster.url, 'producer', 'dashboard-test');
-    closers.push(() => admin.close(), () => probe.close());
+    closers.push(
+      () => admin.close(),
+      () => probe.close(),
+    );
     const env = loadDashboardEnv({ REDIS_URL: cluster.url, BULL_PREFIX: prefix, ADMIN_USERS, ADMIN_SESSION_SECRET: SESSION_SECRET });
     const targets = listQueueTargets(admin);
     const app = createApp({ env, targets, redis: probe.client, logger: createSilentLogger(), registry: new Registry() });

@@ -34,10 +34,7 @@ export interface DashboardFixture {
  * A dashboard app per test on a random Bull prefix of the shared test Redis (or on `redisUrl()`),
  * closed and cleaned after the test (only its own keys, never FLUSHALL).
  */
-export function useDashboard(
-  envOverrides: Record<string, string> = {},
-  redisUrl: () => string = () => inject('redisUrl'),
-): DashboardFixture {
+export function useDashboard(envOverrides: Record<string, string> = {}, redisUrl: () => string = () => inject('redisUrl')): DashboardFixture {
   let current: DashboardFixture | undefined;
   const closers: Array<() => Promise<unknown>> = [];
   beforeEach(() => {
@@ -46,7 +43,12 @@ export function useDashboard(
     const admin = openAdminQueues({ redisUrl: url, prefix });
     const probe = new RedisConnections(url, 'producer', 'dashboard-test');
     const deadLetters = openDeadLetters({ redisUrl: url, prefix });
-    closers.push(() => admin.close(), () => probe.close(), () => deadLetters.close(), () => deletePrefix(url, prefix));
+    closers.push(
+      () => admin.close(),
+      () => probe.close(),
+      () => deadLetters.close(),
+      () => deletePrefix(url, prefix),
+    );
     const env = loadDashboardEnv({
       REDIS_URL: url,
       BULL_PREFIX: prefix,
@@ -95,7 +97,10 @@ export function useDashboard(
 /** Logs in through the form; the agent keeps the cookies. Returns the CSRF token for writes. */
 export async function login(app: DashboardApp, user: 'ana' | 'vic', basePath = '/admin/queues') {
   const agent = request.agent(app);
-  const res = await agent.post(`${basePath}/login`).type('form').send({ username: user, password: PASSWORD, next: `${basePath}/` });
+  const res = await agent
+    .post(`${basePath}/login`)
+    .type('form')
+    .send({ username: user, password: PASSWORD, next: `${basePath}/` });
   expect(res.status).toBe(303);
   const csrf = cookieValue(res.headers['set-cookie'], 'XSRF-TOKEN');
   expect(csrf).toBeTruthy();

@@ -107,7 +107,10 @@ describe('dashboard authentication and roles', () => {
     expect((await agent.put(`${BASE}/api/queues/maintenance/clean/delayed`).set('x-xsrf-token', csrf)).status).toBe(405);
     expect(await job.getState()).toBe('delayed');
     const email = await fx.admin.queues.email.add('send-email', { to: 'x' });
-    const edit = await agent.patch(`${BASE}/api/queues/email/${email.id}/update-data`).set('x-xsrf-token', csrf).send({ jobData: { to: 'y' } });
+    const edit = await agent
+      .patch(`${BASE}/api/queues/email/${email.id}/update-data`)
+      .set('x-xsrf-token', csrf)
+      .send({ jobData: { to: 'y' } });
     expect(edit.status).toBe(403);
     expect((await agent.put(`${BASE}/api/queues/email/obliterate`).set('x-xsrf-token', csrf)).status).toBe(403);
     expect((await agent.put(`${BASE}/api/queues/email/pause`).set('x-xsrf-token', csrf)).status).toBeLessThan(300);
@@ -252,9 +255,15 @@ describe('server-side sessions', () => {
 
   /** The cookie header of a fresh login, as a browser would send it. */
   async function sessionCookie(user: 'ana' | 'vic'): Promise<string> {
-    const res = await request(fx.app).post(`${BASE}/login`).type('form').send({ username: user, password: PASSWORD, next: `${BASE}/` });
+    const res = await request(fx.app)
+      .post(`${BASE}/login`)
+      .type('form')
+      .send({ username: user, password: PASSWORD, next: `${BASE}/` });
     expect(res.status).toBe(303);
-    return ([] as string[]).concat(res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ');
+    return ([] as string[])
+      .concat(res.headers['set-cookie'] ?? [])
+      .map((c) => c.split(';')[0])
+      .join('; ');
   }
 
   /** A second dashboard replica on the same Redis and prefix with other users configured. */

@@ -63,7 +63,9 @@ describe('/metrics', () => {
 
     // /health lists the same worker connection.
     const health = await request(fx.app).get('/health');
-    const aiHealth = (health.body.queues as Array<{ queue: string; workers: number; workerConnections: Array<{ addr: string }> }>).find((x) => x.queue === 'ai')!;
+    const aiHealth = (health.body.queues as Array<{ queue: string; workers: number; workerConnections: Array<{ addr: string }> }>).find(
+      (x) => x.queue === 'ai',
+    )!;
     expect(aiHealth.workers).toBe(1);
     expect(aiHealth.workerConnections[0]!.addr).toMatch(/^127\.0\.0\.1:\d+$/);
   });

@@ -103,7 +103,11 @@ describe('alert rules and the Grafana dashboard', () => {
     const exprs = dash.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr, ds: t.datasource.uid })));
     expect(exprs.every((e) => e.ds === '${datasource}')).toBe(true);
     const names = await exportedNames();
-    for (const e of exprs) expect(metricNames(e.expr).filter((n) => !names.has(n)), e.panel).toEqual([]);
+    for (const e of exprs)
+      expect(
+        metricNames(e.expr).filter((n) => !names.has(n)),
+        e.panel,
+      ).toEqual([]);
 
     // Every query must parse: wrap them as recording rules (Grafana variables substituted).
     const dir = mkdtempSync(join(tmpdir(), 'grafana-promql-'));

@@ -24,7 +24,12 @@ describe('worker names of sharded queues on one Redis server', () => {
     const admin = openAdminQueues({ redisUrl: url, prefix, shards });
     const worker = openAdminQueues({ redisUrl: url, prefix, shards });
     const probe = new RedisConnections(url, 'producer', 'dashboard-test');
-    closers.push(() => deletePrefix(url, prefix), () => admin.close(), () => worker.close(), () => probe.close());
+    closers.push(
+      () => deletePrefix(url, prefix),
+      () => admin.close(),
+      () => worker.close(),
+      () => probe.close(),
+    );
     void worker.queues['analytics-1' as 'analytics'].process('*', 1, async () => 'ok').catch(() => undefined);
 
     const targets = listQueueTargets(admin);

@@ -11,11 +11,9 @@ import type { StoredEmail } from '../test/ses-local.js';
 export async function startKernelStampRelay(emulatorUrl: string) {
   if (process.env.BENCH_INSTRUMENT === 'node' || spawnSync('python3', ['--version']).status !== 0) return null;
   const upstream = new URL(emulatorUrl);
-  const child = spawn(
-    'python3',
-    [fileURLToPath(new URL('./kernel-stamp-relay.py', import.meta.url)), upstream.hostname, upstream.port],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
+  const child = spawn('python3', [fileURLToPath(new URL('./kernel-stamp-relay.py', import.meta.url)), upstream.hostname, upstream.port], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const nextLine = async <T>(): Promise<T> => {
     const { value, done } = await lines.next();

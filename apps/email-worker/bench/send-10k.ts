@@ -296,9 +296,14 @@ try {
     sysMsPerSend: Object.fromEntries(Object.entries(sys).map(([k, v]) => [k, v.msPerSend])),
     cpuMs: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.cpuMs])),
     perSend: Object.fromEntries(
-      (Object.keys(countersAfter) as Array<keyof typeof countersAfter>).map((k) => [k, Number(((countersAfter[k] - countersBefore[k]) / sends.length).toFixed(1))]),
+      (Object.keys(countersAfter) as Array<keyof typeof countersAfter>).map((k) => [
+        k,
+        Number(((countersAfter[k] - countersBefore[k]) / sends.length).toFixed(1)),
+      ]),
     ),
-    machine: `${cpus().length} cores, Node ${process.versions.node}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    machine: `${cpus().length} cores, Node ${process.versions.node}, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
   };
   const perSendOf = (after: Record<string, number>, before: Record<string, number>) =>
     Object.entries(after)
@@ -307,10 +312,26 @@ try {
       .sort((a, b) => b[1] - a[1]);
   const tablesPerSend = perSendOf(breakdownAfter.tables, breakdownBefore.tables);
   const commandsPerSend = perSendOf(breakdownAfter.commands, breakdownBefore.commands);
-  console.log(JSON.stringify({ ...result, tuplesReadPerSendByTable: Object.fromEntries(tablesPerSend.map(([k, v]) => [k, Number(v.toFixed(1))])), redisCallsPerSendByCommand: Object.fromEntries(commandsPerSend.map(([k, v]) => [k, Number(v.toFixed(2))])) }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        ...result,
+        tuplesReadPerSendByTable: Object.fromEntries(tablesPerSend.map(([k, v]) => [k, Number(v.toFixed(1))])),
+        redisCallsPerSendByCommand: Object.fromEntries(commandsPerSend.map(([k, v]) => [k, Number(v.toFixed(2))])),
+      },
+      null,
+      2,
+    ),
+  );
   // for docs/benchmarks.md
-  const top = (list: ReadonlyArray<readonly [string, number]>, n: number) => list.slice(0, n).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
-  console.log('| leads | sends | % of limit | Postgres tuples read / send | transactions / send | Redis commands / send | tuples by table | Redis calls by command |');
+  const top = (list: ReadonlyArray<readonly [string, number]>, n: number) =>
+    list
+      .slice(0, n)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ');
+  console.log(
+    '| leads | sends | % of limit | Postgres tuples read / send | transactions / send | Redis commands / send | tuples by table | Redis calls by command |',
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   console.log(
     `| ${LEADS} | ${sends.length} | ${result.percentOfLimit} | ${result.perSend.pgTuplesRead} | ${result.perSend.pgTransactions} | ${result.perSend.redisCommands} | ${top(tablesPerSend, 5)} | ${top(commandsPerSend, 6)} |`,

@@ -19,8 +19,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type StoredEmail, startSesEmulator } from '../test/ses-local.js';
 
 export type SesProcessMessage =
-  | { type: 'ready'; url: string }
-  | { type: 'report'; sendTimes: number[]; recipients: string[]; proxyEventLoopDelayMs: { p99: number; max: number } };
+  { type: 'ready'; url: string } | { type: 'report'; sendTimes: number[]; recipients: string[]; proxyEventLoopDelayMs: { p99: number; max: number } };
 
 const send = (m: SesProcessMessage) => process.send!(m);
 const [role, upstream] = process.argv.slice(2);

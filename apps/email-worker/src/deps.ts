@@ -93,7 +93,8 @@ export function createSesClient(env: Pick<EmailEnv, 'SES_REGION' | 'SES_ENDPOINT
  */
 async function snsCertificates(env: EmailEnv): Promise<SnsCertificateFetcher> {
   if (!env.SNS_TEST_CERTIFICATE) return fetchSnsCertificate;
-  if (env.NODE_ENV === 'production') throw new ConfigError('SNS_TEST_CERTIFICATE=true is refused with NODE_ENV=production: anyone holding the test key could forge SES events');
+  if (env.NODE_ENV === 'production')
+    throw new ConfigError('SNS_TEST_CERTIFICATE=true is refused with NODE_ENV=production: anyone holding the test key could forge SES events');
   return (await import('@coldcopy/sns/testing')).testCertificateFetcher;
 }
 

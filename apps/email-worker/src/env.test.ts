@@ -52,13 +52,15 @@ describe('email worker env', () => {
 });
 
 describe('send lease against the time budget (deps.ts)', () => {
-  it('refuses a lease not comfortably longer than send-email\'s budget plus the SES timeout, and a test certificate in production', async () => {
+  it("refuses a lease not comfortably longer than send-email's budget plus the SES timeout, and a test certificate in production", async () => {
     const { createDeps, minimumSendLeaseMs } = await import('./deps.js');
     const tools = {} as Parameters<typeof createDeps>[1];
     expect(minimumSendLeaseMs({ SES_TIMEOUT_MS: 10_000 })).toBe(75_000); // 60 s budget + 10 s + 5 s
     await expect(createDeps(loadEnv(schema, { ...required, SEND_LEASE_MS: '15000' }), tools)).rejects.toThrow(/SEND_LEASE_MS=15000 is too short/);
     await expect(createDeps(loadEnv(schema, { ...required, SEND_LEASE_MS: '74999' }), tools)).rejects.toBeInstanceOf(ConfigError);
     expect(loadEnv(schema, required).SEND_LEASE_MS).toBeGreaterThanOrEqual(75_000);
-    await expect(createDeps(loadEnv(schema, { ...required, SNS_TEST_CERTIFICATE: 'true', NODE_ENV: 'production' }), tools)).rejects.toThrow(/SNS_TEST_CERTIFICATE/);
+    await expect(createDeps(loadEnv(schema, { ...required, SNS_TEST_CERTIFICATE: 'true', NODE_ENV: 'production' }), tools)).rejects.toThrow(
+      /SNS_TEST_CERTIFICATE/,
+    );
   });
 });

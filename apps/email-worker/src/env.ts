@@ -20,34 +20,64 @@ export const emailWorkerEnv = {
 
   SES_REGION: z.string().min(1).default('us-east-1').meta({ description: 'SES region' }),
   SES_ENDPOINT: z.url().optional().meta({ description: 'SES endpoint override, e.g. `http://127.0.0.1:8005` for aws-ses-v2-local; unset for AWS' }),
-  SES_TIMEOUT_MS: int(10_000).meta({ description: 'per-request timeout of SendRawEmail; a timeout is an unknown outcome, so keep it well below SEND_LEASE_MS' }),
-  SES_MAX_SEND_RATE: z.coerce.number().positive().default(10).meta({ description: 'emails per second for the whole SES account, shared by all replicas; set it to 80-90 % of GetSendQuota\'s MaxSendRate' }),
+  SES_TIMEOUT_MS: int(10_000).meta({
+    description: 'per-request timeout of SendRawEmail; a timeout is an unknown outcome, so keep it well below SEND_LEASE_MS',
+  }),
+  SES_MAX_SEND_RATE: z.coerce
+    .number()
+    .positive()
+    .default(10)
+    .meta({ description: "emails per second for the whole SES account, shared by all replicas; set it to 80-90 % of GetSendQuota's MaxSendRate" }),
   SES_CONFIGURATION_SET: z.string().optional().meta({ description: 'configuration set for mailboxes that have none of their own' }),
   SES_QUOTA_RETRY_MS: int(3_600_000).meta({ description: 'delay before a send refused for the 24 h quota is tried again' }),
   SES_THROTTLE_RETRY_MS: int(2_000).meta({ description: 'delay before a send refused by SES rate throttling is tried again (jitter added)' }),
 
   DOMAIN_RATE_PER_MINUTE: int(60).meta({ description: 'sends per minute to one recipient domain (gmail.com, …) per workspace' }),
   RATE_WAIT_MAX_MS: int(5_000, 0).meta({ description: 'longest in-handler wait for a rate-limit slot; longer waits re-enqueue the send with a delay' }),
-  SEND_JITTER_MS: int(30_000, 0).meta({ description: 'the campaign tick spreads the send-email jobs it enqueues over a random delay of up to this much (0: none)' }),
+  SEND_JITTER_MS: int(30_000, 0).meta({
+    description: 'the campaign tick spreads the send-email jobs it enqueues over a random delay of up to this much (0: none)',
+  }),
   SEND_LEASE_MS: int(120_000).meta({ description: 'a `sending` ledger row older than this is treated as an unknown outcome (a worker died mid-send)' }),
-  UNKNOWN_EVENT_WINDOW_MS: int(900_000).meta({ description: 'how long an unknown outcome waits for its SES `Send` event before UNKNOWN_OUTCOME_POLICY applies' }),
-  UNKNOWN_OUTCOME_POLICY: z.enum(['review', 'resend-once']).default('review').meta({ description: '`review`: mark it failed_unknown for a human; `resend-once`: no Send event means SES never accepted it, send once more (needs Send events on the configuration set)' }),
+  UNKNOWN_EVENT_WINDOW_MS: int(900_000).meta({
+    description: 'how long an unknown outcome waits for its SES `Send` event before UNKNOWN_OUTCOME_POLICY applies',
+  }),
+  UNKNOWN_OUTCOME_POLICY: z.enum(['review', 'resend-once']).default('review').meta({
+    description:
+      '`review`: mark it failed_unknown for a human; `resend-once`: no Send event means SES never accepted it, send once more (needs Send events on the configuration set)',
+  }),
 
-  UNSUBSCRIBE_BASE_URL: z.url().refine((u) => u.startsWith('https://'), 'must be an https:// URL').meta({ description: 'HTTPS base of the one-click unsubscribe endpoint (RFC 8058), e.g. `https://app.example.com/u`' }),
-  UNSUBSCRIBE_MAILTO_DOMAIN: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name').meta({ description: 'domain of the mailto unsubscribe address `unsub+<token>@<domain>`' }),
-  UNSUBSCRIBE_SECRET: z.string().min(32, 'at least 32 characters').meta({ description: 'HMAC secret of unsubscribe tokens (at least 32 characters)', secret: true }),
+  UNSUBSCRIBE_BASE_URL: z
+    .url()
+    .refine((u) => u.startsWith('https://'), 'must be an https:// URL')
+    .meta({ description: 'HTTPS base of the one-click unsubscribe endpoint (RFC 8058), e.g. `https://app.example.com/u`' }),
+  UNSUBSCRIBE_MAILTO_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name')
+    .meta({ description: 'domain of the mailto unsubscribe address `unsub+<token>@<domain>`' }),
+  UNSUBSCRIBE_SECRET: z
+    .string()
+    .min(32, 'at least 32 characters')
+    .meta({ description: 'HMAC secret of unsubscribe tokens (at least 32 characters)', secret: true }),
 
   SNS_TOPIC_ARNS: z
     .string()
     .min(1)
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^arn:aws(-[a-z]+)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'an SNS topic ARN')).min(1))
     .meta({ description: 'comma-separated SNS topic ARNs whose notifications are accepted (anyone can sign for their own topic)' }),
   SNS_TEST_CERTIFICATE: z
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true')
-    .meta({ description: '`true` accepts notifications signed with the test certificate of the local SES event simulator (development and tests only; refused with NODE_ENV=production)' }),
+    .meta({
+      description:
+        '`true` accepts notifications signed with the test certificate of the local SES event simulator (development and tests only; refused with NODE_ENV=production)',
+    }),
 
   BOUNCE_RATE_LIMIT: rate(0.05).meta({ description: 'bounce rate that pauses a mailbox or campaign (SES reviews accounts at 5 %)' }),
   COMPLAINT_RATE_LIMIT: rate(0.001).meta({ description: 'complaint rate that pauses a mailbox or campaign (SES reviews accounts at 0.1 %)' }),

@@ -27,7 +27,10 @@ async function addCampaign(workspaceId: string, mailboxId: string, status: strin
     `INSERT INTO campaigns (id, workspace_id, name, status, timezone, schedule_settings, daily_limit) VALUES ($1, $2, $3, $4, 'UTC', $5, 1000)`,
     [id, workspaceId, `Campaign ${status}`, status, scheduleSettings],
   );
-  await h.pool.query(`INSERT INTO campaign_sequences (workspace_id, campaign_id, step_number, subject, body) VALUES ($1, $2, 1, 'Hello', 'Hi there')`, [workspaceId, id]);
+  await h.pool.query(`INSERT INTO campaign_sequences (workspace_id, campaign_id, step_number, subject, body) VALUES ($1, $2, 1, 'Hello', 'Hi there')`, [
+    workspaceId,
+    id,
+  ]);
   await h.pool.query(`INSERT INTO campaign_mailboxes (workspace_id, campaign_id, mailbox_id) VALUES ($1, $2, $3)`, [workspaceId, id, mailboxId]);
   return id;
 }
@@ -39,7 +42,6 @@ function fanOutDeps() {
 async function waitingIds(): Promise<string[]> {
   return (await h.redis.lrange(`${h.prefix}:email:wait`, 0, -1)).sort();
 }
-
 
 describe('campaign tick fan-out with real Postgres and Bull', () => {
   it('ticks 3 campaigns in 2 workspaces once per slot, never paused, draft, completed or not-yet-started ones', async () => {
@@ -139,7 +141,9 @@ describe('campaign tick fan-out with real Postgres and Bull', () => {
     };
     const workers: WorkerAppProcess[] = [];
     try {
-      workers.push(...(await Promise.all([spawnWorkerApp(APP_DIR, { ...EMAIL_WORKER_TEST_ENV, ...env }), spawnWorkerApp(APP_DIR, { ...EMAIL_WORKER_TEST_ENV, ...env })])));
+      workers.push(
+        ...(await Promise.all([spawnWorkerApp(APP_DIR, { ...EMAIL_WORKER_TEST_ENV, ...env }), spawnWorkerApp(APP_DIR, { ...EMAIL_WORKER_TEST_ENV, ...env })])),
+      );
       const repeat = await h.redis.zrange(`${h.prefix}:email:repeat`, 0, -1);
       // campaign-tick and the two warm-up schedules, each once
       expect(repeat).toHaveLength(3);

@@ -22,11 +22,18 @@ runCampaignTickStoreContract('Postgres adapter', async () => {
       const list = Array.from({ length: count }, () => ({ enrolmentId: randomUUID(), leadId: randomUUID() }));
       const nextEmailAt = options.nextEmailAt === undefined ? new Date(Date.now() - 60_000) : options.nextEmailAt;
       for (const e of list) {
-        await pool.query(`INSERT INTO leads (id, workspace_id, email, first_name) VALUES ($1, $2, $3, 'Lead')`, [e.leadId, c.workspaceId, `${e.leadId}@lead.example`]);
-        await pool.query(
-          `INSERT INTO campaign_leads (id, workspace_id, campaign_id, lead_id, status, next_email_at) VALUES ($1, $2, $3, $4, 'pending', $5)`,
-          [e.enrolmentId, c.workspaceId, c.campaignId, e.leadId, nextEmailAt],
-        );
+        await pool.query(`INSERT INTO leads (id, workspace_id, email, first_name) VALUES ($1, $2, $3, 'Lead')`, [
+          e.leadId,
+          c.workspaceId,
+          `${e.leadId}@lead.example`,
+        ]);
+        await pool.query(`INSERT INTO campaign_leads (id, workspace_id, campaign_id, lead_id, status, next_email_at) VALUES ($1, $2, $3, $4, 'pending', $5)`, [
+          e.enrolmentId,
+          c.workspaceId,
+          c.campaignId,
+          e.leadId,
+          nextEmailAt,
+        ]);
       }
       return list;
     },

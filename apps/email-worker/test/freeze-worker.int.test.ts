@@ -40,7 +40,13 @@ async function freezeRun(leaseMs: number) {
   const frozen = await spawnWorkerApp(APP_DIR, { ...env, HOLD_AFTER_CLAIM_MS: '4000', HOLD_CLAIMS: '3' }, { nodeArgs: ['--import', HOLD] });
   let other: WorkerAppProcess | undefined;
   try {
-    await h.producer.enqueue(sendBulkEmail, { workspaceId: seed.workspaceId, requestedBy: 'test', campaignId: seed.campaignId, windowSlot: '20261201T1500Z', batchSize: 50 });
+    await h.producer.enqueue(sendBulkEmail, {
+      workspaceId: seed.workspaceId,
+      requestedBy: 'test',
+      campaignId: seed.campaignId,
+      windowSlot: '20261201T1500Z',
+      batchSize: 50,
+    });
     await waitFor(() => (frozen.output().includes('CLAIMED ') ? true : false), { timeoutMs: 90_000, what: 'a claim by the worker to freeze' });
     frozen.child.kill('SIGSTOP');
     const stoppedAt = Date.now();
@@ -57,12 +63,16 @@ async function freezeRun(leaseMs: number) {
     frozen.child.kill('SIGCONT');
     await waitFor(
       async () => {
-        const { rows } = await h.pool.query(`SELECT count(*) FILTER (WHERE status = 'sent')::int AS sent FROM campaign_emails WHERE campaign_id = $1`, [seed.campaignId]);
+        const { rows } = await h.pool.query(`SELECT count(*) FILTER (WHERE status = 'sent')::int AS sent FROM campaign_emails WHERE campaign_id = $1`, [
+          seed.campaignId,
+        ]);
         return rows[0].sent === LEADS ? true : false;
       },
       { timeoutMs: 180_000, intervalMs: 500, what: 'every lead sent' },
     ).catch(async (err: unknown) => {
-      const { rows } = await h.pool.query(`SELECT id, status, attempt, last_error FROM campaign_emails WHERE campaign_id = $1 AND status <> 'sent'`, [seed.campaignId]);
+      const { rows } = await h.pool.query(`SELECT id, status, attempt, last_error FROM campaign_emails WHERE campaign_id = $1 AND status <> 'sent'`, [
+        seed.campaignId,
+      ]);
       throw new Error(`${(err as Error).message}: ${JSON.stringify(rows)}\n${frozen.output().slice(-4000)}`);
     });
     const emails = await h.ses.emails();
@@ -84,15 +94,19 @@ describe('a worker frozen right after its claims, past its lease, then resumed',
     ['the shortest lease allowed', minimumSendLeaseMs({ SES_TIMEOUT_MS })],
     ['the default lease', 120_000],
   ] as const) {
-    it(`${label} (${leaseMs / 1000} s): every lead gets exactly one email, the ledger holds every delivered message id`, async () => {
-      const run = await freezeRun(leaseMs);
-      expect(run.held.length).toBeGreaterThan(0);
-      expect(run.emails).toHaveLength(LEADS);
-      expect(new Set(run.perLead.keys())).toEqual(new Set(run.seed.leads.map((l) => l.email)));
-      expect([...run.perLead.values()].every((n) => n === 1)).toBe(true);
-      expect(run.emails.every((e) => run.ids.has(e.messageId))).toBe(true);
-      // the resumed worker saw its lease gone and sent nothing on those claims
-      expect(run.frozenOutput).toContain('send lease ran out before the request left');
-    }, leaseMs + 420_000);
+    it(
+      `${label} (${leaseMs / 1000} s): every lead gets exactly one email, the ledger holds every delivered message id`,
+      async () => {
+        const run = await freezeRun(leaseMs);
+        expect(run.held.length).toBeGreaterThan(0);
+        expect(run.emails).toHaveLength(LEADS);
+        expect(new Set(run.perLead.keys())).toEqual(new Set(run.seed.leads.map((l) => l.email)));
+        expect([...run.perLead.values()].every((n) => n === 1)).toBe(true);
+        expect(run.emails.every((e) => run.ids.has(e.messageId))).toBe(true);
+        // the resumed worker saw its lease gone and sent nothing on those claims
+        expect(run.frozenOutput).toContain('send lease ran out before the request left');
+      },
+      leaseMs + 420_000,
+    );
   }
 });

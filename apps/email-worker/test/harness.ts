@@ -2,7 +2,15 @@ import type { SESClient } from '@aws-sdk/client-ses';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
 import { createRateLimiter } from '@coldcopy/queue-core/runtime';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
-import { createFakeJobContext, createTestDatabase, deletePrefix, type EnqueueRecorder, testPrefix, type FakeJobContextOptions, type TestDatabase } from '@coldcopy/testing';
+import {
+  createFakeJobContext,
+  createTestDatabase,
+  deletePrefix,
+  type EnqueueRecorder,
+  testPrefix,
+  type FakeJobContextOptions,
+  type TestDatabase,
+} from '@coldcopy/testing';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';

@@ -16,8 +16,7 @@ export function fixtureBytes(name: string): Buffer {
 }
 
 /** The SES Message-ID header of one of our sends, as the lead's mail client quotes it. */
-export const sesHeaderId = (sesMessageId: string, region = 'us-east-1') =>
-  `<${sesMessageId}@${region === 'us-east-1' ? 'email' : region}.amazonses.com>`;
+export const sesHeaderId = (sesMessageId: string, region = 'us-east-1') => `<${sesMessageId}@${region === 'us-east-1' ? 'email' : region}.amazonses.com>`;
 
 export interface ReplyOptions {
   from: string;
@@ -65,7 +64,10 @@ export interface ReceivedOptions {
 export function receivedNotification(raw: Buffer, o: ReceivedOptions): Record<string, unknown> {
   const n = fixture('ses-received-sns-action.json') as Record<string, any>;
   const now = new Date().toISOString();
-  const head = raw.toString('utf8').split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
+  const head = raw
+    .toString('utf8')
+    .split(/\r?\n\r?\n/)[0]!
+    .replace(/\r?\n[ \t]+/g, ' ');
   const headers = head.split(/\r?\n/).flatMap((line) => {
     const i = line.indexOf(':');
     return i > 0 ? [{ name: line.slice(0, i), value: line.slice(i + 1).trim() }] : [];

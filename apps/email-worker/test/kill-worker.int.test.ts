@@ -15,7 +15,6 @@ const patient = { timeoutMs: 180_000, intervalMs: 250 };
 const h = useEmailHarness();
 const LEADS = 500;
 
-
 async function statusCounts(campaignId: string): Promise<Record<string, number>> {
   const { rows } = await h.pool.query('SELECT status, count(*)::int AS n FROM campaign_emails WHERE campaign_id = $1 GROUP BY status', [campaignId]);
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
@@ -60,10 +59,13 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
 
       second = await spawnWorkerApp(APP_DIR, { ...EMAIL_WORKER_TEST_ENV, ...env });
       // every row reaches an outcome: A's in-flight rows wait for their lease and become unknown
-      await waitFor(async () => {
-        const c = await statusCounts(seed.campaignId);
-        return !c.scheduled && !c.retryable && !c.sending ? c : false;
-      }, { ...patient, what: 'all rows settled after the restart' });
+      await waitFor(
+        async () => {
+          const c = await statusCounts(seed.campaignId);
+          return !c.scheduled && !c.retryable && !c.sending ? c : false;
+        },
+        { ...patient, what: 'all rows settled after the restart' },
+      );
 
       // SNS delivers the SES Send events: they reconcile unknown rows whose email went out
       const emails = await h.ses.emails();
@@ -80,7 +82,13 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
         const messageId = byRecipient.get(row.email);
         if (!messageId) continue; // killed after the claim, before the request left: never sent
         const event = sample('ses-event-send.json') as Record<string, any>;
-        event.mail = { ...event.mail, timestamp: new Date().toISOString(), messageId, destination: [row.email], tags: { send_id: [row.id], workspace_id: [seed.workspaceId] } };
+        event.mail = {
+          ...event.mail,
+          timestamp: new Date().toISOString(),
+          messageId,
+          destination: [row.email],
+          tags: { send_id: [row.id], workspace_id: [seed.workspaceId] },
+        };
         await processWebhookHandler(
           { provider: 'ses', body: sesNotification(event, { topicArn: TOPIC_ARN, messageId: randomUUID() }), receivedAt: new Date().toISOString() },
           h.context(deps),
@@ -114,7 +122,9 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
         (await h.pool.query('SELECT message_id FROM campaign_emails WHERE campaign_id = $1', [seed.campaignId])).rows.map((r) => r.message_id as string),
       );
       expect(final.every((e) => ledgerIds.has(e.messageId))).toBe(true);
-      console.log(`kill -9 after ${atKill} emails; unknown after restart ${unknown.length} (reconciled by Send event ${reconciled}, resent once ${neverSent}); final ${final.length} emails for ${LEADS} leads`);
+      console.log(
+        `kill -9 after ${atKill} emails; unknown after restart ${unknown.length} (reconciled by Send event ${reconciled}, resent once ${neverSent}); final ${final.length} emails for ${LEADS} leads`,
+      );
     } finally {
       first?.child.kill('SIGKILL');
       if (second) {

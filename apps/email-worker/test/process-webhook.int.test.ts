@@ -27,7 +27,8 @@ function eventFor(file: string, send: { messageId: string; email: string; sendId
   const event = sample(file) as Record<string, any>;
   // recent timestamps: email_events is partitioned by month and keeps only recent partitions
   const now = new Date().toISOString();
-  for (const key of ['bounce', 'complaint', 'delivery', 'open', 'click', 'deliveryDelay', 'subscription']) if (event[key]?.timestamp) event[key].timestamp = now;
+  for (const key of ['bounce', 'complaint', 'delivery', 'open', 'click', 'deliveryDelay', 'subscription'])
+    if (event[key]?.timestamp) event[key].timestamp = now;
   event.mail = {
     ...event.mail,
     timestamp: now,
@@ -62,20 +63,33 @@ describe('process-webhook with real Postgres', () => {
     const body = sesNotification(eventFor('ses-event-bounce.json', send, false), { topicArn: TOPIC_ARN, messageId: randomUUID() });
     const result = await processWebhookHandler(webhook(body), h.context(deps));
     expect(result).toMatchObject({ applied: true, event: 'Bounce' });
-    expect((result as { changes: string[] }).changes).toEqual(expect.arrayContaining(['delivery_status:bounced', `suppressed:${send.email}`, 'enrolment:bounced']));
+    expect((result as { changes: string[] }).changes).toEqual(
+      expect.arrayContaining(['delivery_status:bounced', `suppressed:${send.email}`, 'enrolment:bounced']),
+    );
 
     const row = (await h.pool.query('SELECT delivery_status, bounce_type, bounced_at FROM campaign_emails WHERE id = $1', [send.sendId])).rows[0];
     expect(row).toMatchObject({ delivery_status: 'bounced', bounce_type: 'Permanent/General' });
-    const suppression = (await h.pool.query('SELECT suppression_type, source FROM suppression_list WHERE workspace_id = $1 AND email = $2', [seed.workspaceId, send.email])).rows;
+    const suppression = (
+      await h.pool.query('SELECT suppression_type, source FROM suppression_list WHERE workspace_id = $1 AND email = $2', [seed.workspaceId, send.email])
+    ).rows;
     expect(suppression).toEqual([{ suppression_type: 'bounce', source: 'webhook' }]);
-    const events = (await h.pool.query("SELECT event_type, metadata->>'hard' AS hard FROM email_events WHERE campaign_email_id = $1 ORDER BY created_at", [send.sendId])).rows;
+    const events = (
+      await h.pool.query("SELECT event_type, metadata->>'hard' AS hard FROM email_events WHERE campaign_email_id = $1 ORDER BY created_at", [send.sendId])
+    ).rows;
     expect(events.map((e) => e.event_type)).toEqual(['sent', 'bounced']);
 
     // the same address in another campaign of the workspace
     const campaign2 = randomUUID();
     await h.pool.query(`INSERT INTO campaigns (id, workspace_id, name, status) VALUES ($1, $2, 'Second', 'active')`, [campaign2, seed.workspaceId]);
-    await h.pool.query(`INSERT INTO campaign_sequences (workspace_id, campaign_id, step_number, subject, body) VALUES ($1, $2, 1, 'Hi', 'Hello')`, [seed.workspaceId, campaign2]);
-    await h.pool.query(`INSERT INTO campaign_leads (workspace_id, campaign_id, lead_id, status) VALUES ($1, $2, $3, 'pending')`, [seed.workspaceId, campaign2, seed.leads[0]!.leadId]);
+    await h.pool.query(`INSERT INTO campaign_sequences (workspace_id, campaign_id, step_number, subject, body) VALUES ($1, $2, 1, 'Hi', 'Hello')`, [
+      seed.workspaceId,
+      campaign2,
+    ]);
+    await h.pool.query(`INSERT INTO campaign_leads (workspace_id, campaign_id, lead_id, status) VALUES ($1, $2, $3, 'pending')`, [
+      seed.workspaceId,
+      campaign2,
+      seed.leads[0]!.leadId,
+    ]);
     const next = randomUUID();
     await h.pool.query(
       `INSERT INTO campaign_emails (id, workspace_id, campaign_id, lead_id, step_number, mailbox_id, status, scheduled_at) VALUES ($1, $2, $3, $4, 1, $5, 'scheduled', now())`,
@@ -95,7 +109,11 @@ describe('process-webhook with real Postgres', () => {
     const bodies = [
       JSON.stringify({ ...good, Message: String(good.Message).replace('General', 'NoEmail') }),
       sesNotification(eventFor('ses-event-bounce.json', send), { topicArn: 'arn:aws:sns:us-east-1:210987654321:someone-elses-topic' }),
-      JSON.stringify(signEnvelope(unsigned, { certUrl: 'https://sns.us-east-1.amazonaws.com.attacker.example/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem' })),
+      JSON.stringify(
+        signEnvelope(unsigned, {
+          certUrl: 'https://sns.us-east-1.amazonaws.com.attacker.example/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem',
+        }),
+      ),
     ];
     for (const body of bodies) {
       await expect(processWebhookHandler(webhook(body), h.context(deps))).rejects.toBeInstanceOf(SnsVerificationError);
@@ -126,7 +144,10 @@ describe('process-webhook with real Postgres', () => {
     await h.pool.query(`UPDATE campaign_emails SET status = 'unknown', claimed_at = now(), attempt = 1, last_error = 'TimeoutError' WHERE id = $1`, [id]);
     const { deps } = h.deps();
     const send = { messageId: `ses-${randomUUID()}`, email: seed.leads[0]!.email, sendId: id, workspaceId: seed.workspaceId };
-    const result = await processWebhookHandler(webhook(sesNotification(eventFor('ses-event-send.json', send), { topicArn: TOPIC_ARN, messageId: randomUUID() })), h.context(deps));
+    const result = await processWebhookHandler(
+      webhook(sesNotification(eventFor('ses-event-send.json', send), { topicArn: TOPIC_ARN, messageId: randomUUID() })),
+      h.context(deps),
+    );
     expect(result).toMatchObject({ applied: true, changes: ['status:sent'] });
     const row = (await h.pool.query('SELECT status, message_id FROM campaign_emails WHERE id = $1', [id])).rows[0];
     expect(row).toEqual({ status: 'sent', message_id: send.messageId });
@@ -139,15 +160,21 @@ describe('process-webhook with real Postgres', () => {
     for (const file of ['ses-event-open.json', 'ses-event-click.json', 'ses-event-open.json']) {
       await processWebhookHandler(webhook(sesNotification(eventFor(file, send), { topicArn: TOPIC_ARN, messageId: randomUUID() })), h.context(deps));
     }
-    const row = (await h.pool.query('SELECT open_count, click_count, opened_at IS NOT NULL AS opened FROM campaign_emails WHERE id = $1', [send.sendId])).rows[0];
+    const row = (await h.pool.query('SELECT open_count, click_count, opened_at IS NOT NULL AS opened FROM campaign_emails WHERE id = $1', [send.sendId]))
+      .rows[0];
     expect(row).toEqual({ open_count: 2, click_count: 1, opened: true });
-    const types = (await h.pool.query('SELECT event_type FROM email_events WHERE campaign_email_id = $1 ORDER BY event_type', [send.sendId])).rows.map((r) => r.event_type);
+    const types = (await h.pool.query('SELECT event_type FROM email_events WHERE campaign_email_id = $1 ORDER BY event_type', [send.sendId])).rows.map(
+      (r) => r.event_type,
+    );
     expect(types).toEqual(['clicked', 'opened', 'opened', 'sent']);
     // engagement: +10 per open, +20 per click, every event counted, capped at 100
     const score = async () => (await h.pool.query('SELECT engagement_score FROM leads WHERE email = $1', [send.email])).rows[0].engagement_score as number;
     expect(await score()).toBe(40);
     await h.pool.query('UPDATE leads SET engagement_score = 95 WHERE email = $1', [send.email]);
-    await processWebhookHandler(webhook(sesNotification(eventFor('ses-event-open.json', send), { topicArn: TOPIC_ARN, messageId: randomUUID() })), h.context(deps));
+    await processWebhookHandler(
+      webhook(sesNotification(eventFor('ses-event-open.json', send), { topicArn: TOPIC_ARN, messageId: randomUUID() })),
+      h.context(deps),
+    );
     expect(await score()).toBe(100);
   });
 });
@@ -158,7 +185,8 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
     const seed = await seedCampaign(h.pool, { leads, scheduleStep1: true });
     const { deps } = h.deps();
     const messageIds: string[] = [];
-    for (const id of seed.sendIds) messageIds.push(((await sendEmailHandler(sendPayload(seed.workspaceId, id), h.context(deps))) as { messageId: string }).messageId);
+    for (const id of seed.sendIds)
+      messageIds.push(((await sendEmailHandler(sendPayload(seed.workspaceId, id), h.context(deps))) as { messageId: string }).messageId);
     const mailbox = (await h.pool.query('SELECT email FROM mailboxes WHERE id = $1', [seed.mailboxId])).rows[0].email as string;
     return { seed, deps, messageIds, mailbox, ws: seed.workspaceId };
   }
@@ -217,7 +245,15 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
     });
     const { result } = await receive(deps, raw, { recipients: [mailbox], encoding: 'BASE64' });
     expect(result).toMatchObject({ applied: true, event: 'Received', deliveries: [{ workspaceId: ws, kind: 'reply', campaignEmailId: seed.sendIds[0] }] });
-    expect(result.deliveries[0].changes).toEqual(['stored', 'event:replied', 'replied_at', 'lead:replied', 'engagement+30', 'enrolment:replied', 'cancelled:1']);
+    expect(result.deliveries[0].changes).toEqual([
+      'stored',
+      'event:replied',
+      'replied_at',
+      'lead:replied',
+      'engagement+30',
+      'enrolment:replied',
+      'cancelled:1',
+    ]);
 
     expect(await one('SELECT replied_at IS NOT NULL AS replied FROM campaign_emails WHERE id = $1', [seed.sendIds[0]])).toEqual({ replied: true });
     expect(await one('SELECT status, replied_at IS NOT NULL AS replied, next_email_at FROM campaign_leads WHERE id = $1', [lead0.enrolmentId])).toEqual({
@@ -226,9 +262,19 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
       next_email_at: null,
     });
     expect(await one('SELECT status, engagement_score FROM leads WHERE id = $1', [lead0.leadId])).toEqual({ status: 'replied', engagement_score: 30 });
-    expect(await one('SELECT status, cancelled_reason FROM campaign_emails WHERE id = $1', [followUp0])).toEqual({ status: 'cancelled', cancelled_reason: 'replied' });
-    const event = await one("SELECT campaign_id, lead_id, provider, metadata FROM email_events WHERE campaign_email_id = $1 AND event_type = 'replied'", [seed.sendIds[0]]);
-    expect(event).toMatchObject({ campaign_id: seed.campaignId, lead_id: lead0.leadId, provider: 'ses', metadata: { auto_reply: false, matched_by: 'message-id' } });
+    expect(await one('SELECT status, cancelled_reason FROM campaign_emails WHERE id = $1', [followUp0])).toEqual({
+      status: 'cancelled',
+      cancelled_reason: 'replied',
+    });
+    const event = await one("SELECT campaign_id, lead_id, provider, metadata FROM email_events WHERE campaign_email_id = $1 AND event_type = 'replied'", [
+      seed.sendIds[0],
+    ]);
+    expect(event).toMatchObject({
+      campaign_id: seed.campaignId,
+      lead_id: lead0.leadId,
+      provider: 'ses',
+      metadata: { auto_reply: false, matched_by: 'message-id' },
+    });
     const stored = await one(
       `SELECT m.direction, m.from_email, m.body_html, m.metadata->>'email_type' AS email_type, t.lead_id, t.campaign_id, t.mailbox_id, t.message_count
        FROM email_messages m JOIN email_threads t ON t.id = m.thread_id WHERE m.id = $1`,
@@ -255,7 +301,9 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
     const fresh = await composeReply({ from: lead1.email.toUpperCase(), to: mailbox, subject: 'Question' });
     const second = (await receive(deps, fresh, { recipients: [mailbox] })).result;
     expect(second).toMatchObject({ deliveries: [{ kind: 'reply', campaignEmailId: seed.sendIds[1] }] });
-    expect(await one("SELECT metadata->>'matched_by' AS via FROM email_events WHERE campaign_email_id = $1 AND event_type = 'replied'", [seed.sendIds[1]])).toEqual({ via: 'sender' });
+    expect(
+      await one("SELECT metadata->>'matched_by' AS via FROM email_events WHERE campaign_email_id = $1 AND event_type = 'replied'", [seed.sendIds[1]]),
+    ).toEqual({ via: 'sender' });
     expect(await one('SELECT status FROM campaign_emails WHERE id = $1', [followUp1])).toEqual({ status: 'cancelled' });
   });
 
@@ -328,7 +376,12 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
     expect(state.threads).toEqual([{ lead_id: seed.leads[0]!.leadId, campaign_id: seed.campaignId, status: 'open', message_count: 1 }]);
     expect(state.leads[0]).toMatchObject({ status: 'replied', engagement_score: 30 });
     // a second, different reply joins the same thread and scores again
-    const again = await composeReply({ from: seed.leads[0]!.email, to: mailbox, inReplyTo: '<once@lead.example>', references: [sesHeaderId(messageIds[0]!), '<once@lead.example>'] });
+    const again = await composeReply({
+      from: seed.leads[0]!.email,
+      to: mailbox,
+      inReplyTo: '<once@lead.example>',
+      references: [sesHeaderId(messageIds[0]!), '<once@lead.example>'],
+    });
     expect((await receive(deps, again, { recipients: [mailbox] })).result).toMatchObject({ deliveries: [{ kind: 'reply', campaignEmailId: seed.sendIds[0] }] });
     const after = await workspaceState(ws);
     expect(after.threads).toEqual([{ lead_id: seed.leads[0]!.leadId, campaign_id: seed.campaignId, status: 'open', message_count: 2 }]);
@@ -402,7 +455,9 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
       name: 'generate-smart-reply',
       data: { ...common, messageId: delivery.emailMessageId, threadId: delivery.threadId, content, ...sender, leadId: lead0.leadId, count: 3 },
     });
-    expect(await one("SELECT metadata ? 'ai_jobs_enqueued_at' AS marked FROM email_messages WHERE id = $1", [delivery.emailMessageId])).toEqual({ marked: true });
+    expect(await one("SELECT metadata ? 'ai_jobs_enqueued_at' AS marked FROM email_messages WHERE id = $1", [delivery.emailMessageId])).toEqual({
+      marked: true,
+    });
 
     const ooo = await composeReply({
       from: lead1.email,
@@ -417,7 +472,7 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
     expect(await aiWaiting()).toEqual(ids);
   });
 
-  it('a failed enqueue after the commit is made good by the retry: the duplicate enqueues the stored reply\'s jobs, once', async () => {
+  it("a failed enqueue after the commit is made good by the retry: the duplicate enqueues the stored reply's jobs, once", async () => {
     const { seed, deps, messageIds, mailbox, ws } = await sentCampaign(1);
     let calls = 0;
     /** a context whose enqueue counts its calls; the `failAt`-th call fails as a Redis outage would */
@@ -425,10 +480,10 @@ describe('process-webhook: inbound replies (SES email receiving) with real Postg
       const ctx = h.context(deps, attempt);
       const enqueue = ctx.enqueue.bind(ctx);
       return Object.assign(ctx, {
-        enqueue: ((...args: Parameters<typeof enqueue>) => {
+        enqueue: (...args: Parameters<typeof enqueue>) => {
           if (++calls === failAt) return Promise.reject(new Error('Redis is unavailable'));
           return enqueue(...args);
-        }),
+        },
       });
     };
     const raw = await composeReply({ from: seed.leads[0]!.email, to: mailbox, inReplyTo: sesHeaderId(messageIds[0]!) });

@@ -36,7 +36,9 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     const third = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId, 20), h.context(deps));
     expect(third).toMatchObject({ scheduled: 0, queued: 0, remaining: false });
     expect(await jobIds()).toHaveLength(30);
-    const rows = await h.pool.query('SELECT count(*)::int AS n, count(DISTINCT lead_id)::int AS leads FROM campaign_emails WHERE campaign_id = $1', [seed.campaignId]);
+    const rows = await h.pool.query('SELECT count(*)::int AS n, count(DISTINCT lead_id)::int AS leads FROM campaign_emails WHERE campaign_id = $1', [
+      seed.campaignId,
+    ]);
     expect(rows.rows[0]).toEqual({ n: 30, leads: 30 });
   });
 
@@ -99,11 +101,21 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     // claimed, then no fresh rate slot: the claim given back and a delayed follow-up of its own
     expect(await deps.store.claimUnlessSuppressed(seed.workspaceId, unclaimed!.id, email(unclaimed!))).toMatchObject({ claimed: true });
     await deps.store.unclaim(seed.workspaceId, unclaimed!.id, new Date(), 'rate-limit');
-    await h.producer.enqueue(sendEmail, { workspaceId: seed.workspaceId, requestedBy: 'system', campaignEmailId: unclaimed!.id }, { idempotencyKey: `${unclaimed!.id}.w1.1` });
+    await h.producer.enqueue(
+      sendEmail,
+      { workspaceId: seed.workspaceId, requestedBy: 'system', campaignEmailId: unclaimed!.id },
+      { idempotencyKey: `${unclaimed!.id}.w1.1` },
+    );
 
     expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ queued: 1 });
     expect(await jobIds()).toEqual(
-      [`send-email.${failed!.id}`, `send-email.${failed!.id}.1`, `send-email.${unclaimed!.id}`, `send-email.${unclaimed!.id}.w1.1`, `send-email.${waiting!.id}`].sort(),
+      [
+        `send-email.${failed!.id}`,
+        `send-email.${failed!.id}.1`,
+        `send-email.${unclaimed!.id}`,
+        `send-email.${unclaimed!.id}.w1.1`,
+        `send-email.${waiting!.id}`,
+      ].sort(),
     );
     expect(await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps))).toMatchObject({ queued: 0 });
   });
@@ -118,7 +130,10 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     const closed = `${String((now.getUTCHours() + 2) % 24).padStart(2, '0')}:00`;
     const end = `${String((now.getUTCHours() + 3) % 24).padStart(2, '0')}:00`;
     const outside = await seedCampaign(h.pool, { leads: 3, scheduleSettings: { sendBetween: { start: closed, end } } });
-    expect(await sendBulkEmailHandler(tick(outside.workspaceId, outside.campaignId), h.context(deps))).toMatchObject({ skipped: 'outside-window', scheduled: 0 });
+    expect(await sendBulkEmailHandler(tick(outside.workspaceId, outside.campaignId), h.context(deps))).toMatchObject({
+      skipped: 'outside-window',
+      scheduled: 0,
+    });
 
     const paused = await seedCampaign(h.pool, { leads: 3, status: 'paused' });
     expect(await sendBulkEmailHandler(tick(paused.workspaceId, paused.campaignId), h.context(deps))).toMatchObject({ skipped: 'campaign-not-active' });
@@ -126,7 +141,9 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
 
   it('expires sending leases left by a dead worker to unknown (never resent blindly)', async () => {
     const seed = await seedCampaign(h.pool, { leads: 2, scheduleStep1: true });
-    await h.pool.query(`UPDATE campaign_emails SET status = 'sending', claimed_at = now() - interval '10 minutes', attempt = 1 WHERE id = $1`, [seed.sendIds[0]]);
+    await h.pool.query(`UPDATE campaign_emails SET status = 'sending', claimed_at = now() - interval '10 minutes', attempt = 1 WHERE id = $1`, [
+      seed.sendIds[0],
+    ]);
     const { deps } = h.deps();
     const result = await sendBulkEmailHandler(tick(seed.workspaceId, seed.campaignId), h.context(deps));
     expect(result).toMatchObject({ expiredLeases: 1, queued: 1 });
@@ -136,7 +153,9 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
 
   it('unknown outcomes without a Send event: failed_unknown by default, one resend with resend-once', async () => {
     const seed = await seedCampaign(h.pool, { leads: 2, scheduleStep1: true });
-    await h.pool.query(`UPDATE campaign_emails SET status = 'unknown', claimed_at = now() - interval '1 hour', attempt = 1 WHERE id = ANY($1::uuid[])`, [seed.sendIds]);
+    await h.pool.query(`UPDATE campaign_emails SET status = 'unknown', claimed_at = now() - interval '1 hour', attempt = 1 WHERE id = ANY($1::uuid[])`, [
+      seed.sendIds,
+    ]);
     const review = h.deps({ unknownOutcome: { windowMs: 60_000, policy: 'review' } });
     const resend = h.deps({ unknownOutcome: { windowMs: 60_000, policy: 'resend-once' } });
     // review first, for row 0 only (row 1 made recent, so not overdue yet)
@@ -220,14 +239,22 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     expect(rows.map((r) => r.lead_id)).toEqual([(sentTo === 'A' ? a : b)!.leadId]);
     // the skipped one had step 2 as its last step: its enrolment is completed
     const other = (sentTo === 'A' ? b : a)!;
-    expect((await h.pool.query('SELECT status, current_step FROM campaign_leads WHERE id = $1', [other.enrolmentId])).rows[0]).toEqual({ status: 'completed', current_step: 2 });
+    expect((await h.pool.query('SELECT status, current_step FROM campaign_leads WHERE id = $1', [other.enrolmentId])).rows[0]).toEqual({
+      status: 'completed',
+      current_step: 2,
+    });
   });
 
   it('a numeric condition_value narrows the condition to that step', async () => {
     const seed = await seedCampaign(h.pool, { leads: 2, steps: 3 });
-    await h.pool.query(`UPDATE campaign_sequences SET condition_type = 'opened', condition_value = '1' WHERE campaign_id = $1 AND step_number = 3`, [seed.campaignId]);
+    await h.pool.query(`UPDATE campaign_sequences SET condition_type = 'opened', condition_value = '1' WHERE campaign_id = $1 AND step_number = 3`, [
+      seed.campaignId,
+    ]);
     const [a, b] = seed.leads;
-    for (const [lead, openedStep] of [[a!, 1], [b!, 2]] as const) {
+    for (const [lead, openedStep] of [
+      [a!, 1],
+      [b!, 2],
+    ] as const) {
       for (const step of [1, 2]) {
         await h.pool.query(
           `INSERT INTO campaign_emails (workspace_id, campaign_id, lead_id, step_number, mailbox_id, status, sent_at, created_at, opened_at)
@@ -256,7 +283,10 @@ describe('send-bulk-email (campaign tick) with real Postgres and Bull', () => {
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
     await h.pool.query(`UPDATE campaigns SET status = 'scheduled', schedule_settings = $2 WHERE id = $1`, [later.campaignId, { startDate: tomorrow }]);
     expect(await sendBulkEmailHandler(tick(later.workspaceId, later.campaignId), h.context(deps))).toMatchObject({ skipped: 'not-started', scheduled: 0 });
-    expect((await h.pool.query('SELECT status, started_at FROM campaigns WHERE id = $1', [later.campaignId])).rows[0]).toEqual({ status: 'scheduled', started_at: null });
+    expect((await h.pool.query('SELECT status, started_at FROM campaigns WHERE id = $1', [later.campaignId])).rows[0]).toEqual({
+      status: 'scheduled',
+      started_at: null,
+    });
   });
 
   it('completes a campaign whose enrolments are all finished, and not while a send is unsettled', async () => {

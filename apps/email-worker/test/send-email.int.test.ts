@@ -61,11 +61,14 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
     expect(emails[0]!.body.text).toContain('A short note.');
     expect(emails[0]!.body.text).toContain('1 Main St, Springfield');
     expect(emails[0]!.body.html).toContain('<p>A short note.</p>');
-    const raw = h.ses.rawMessages()[0]!.split('\r\n\r\n')[0]!.replace(/\r\n[ \t]+/g, ' '); // unfolded headers
+    const raw = h.ses
+      .rawMessages()[0]!
+      .split('\r\n\r\n')[0]!
+      .replace(/\r\n[ \t]+/g, ' '); // unfolded headers
     expect(raw).toMatch(/^List-Unsubscribe: <https:\/\/app\.example\.com\/u\/[^>]+>, <mailto:unsub\+[^>]+>$/m);
     expect(raw).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click$/m);
 
-    const events = await h.pool.query("SELECT event_type, provider_message_id FROM email_events WHERE campaign_email_id = $1", [id]);
+    const events = await h.pool.query('SELECT event_type, provider_message_id FROM email_events WHERE campaign_email_id = $1', [id]);
     expect(events.rows).toEqual([{ event_type: 'sent', provider_message_id: row.message_id }]);
     const enrolment = await h.pool.query('SELECT status, current_step, next_email_at FROM campaign_leads WHERE id = $1', [seed.leads[0]!.enrolmentId]);
     expect(enrolment.rows[0]).toMatchObject({ status: 'in_progress', current_step: 1 });
@@ -163,10 +166,10 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
 
   it('a suppressed address is skipped and recorded as suppressed', async () => {
     const seed = await seedCampaign(h.pool, { leads: 1, scheduleStep1: true });
-    await h.pool.query(
-      `INSERT INTO suppression_list (workspace_id, email, suppression_type, source) VALUES ($1, $2, 'bounce', 'webhook')`,
-      [seed.workspaceId, seed.leads[0]!.email],
-    );
+    await h.pool.query(`INSERT INTO suppression_list (workspace_id, email, suppression_type, source) VALUES ($1, $2, 'bounce', 'webhook')`, [
+      seed.workspaceId,
+      seed.leads[0]!.email,
+    ]);
     const { deps } = h.deps();
     expect(await sendEmailHandler(payload(seed.workspaceId, seed.sendIds[0]!), h.context(deps))).toEqual({ status: 'skipped', reason: 'suppressed' });
     const row = await ledger(seed.sendIds[0]!);
@@ -258,7 +261,9 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
       const row = await getCampaignEmail(h.pool, ws, send.email.id);
       expect(row).toMatchObject({ status: 'sent', message_id: 'ses-1', from_email: send.mailbox!.email, subject: 'S', content_text: 't' });
       expect(row.sent_at!.toISOString()).toBe('2026-12-01T10:00:00.000Z');
-      const events = await h.pool.query('SELECT event_type, campaign_id, lead_id, provider, metadata FROM email_events WHERE campaign_email_id = $1', [send.email.id]);
+      const events = await h.pool.query('SELECT event_type, campaign_id, lead_id, provider, metadata FROM email_events WHERE campaign_email_id = $1', [
+        send.email.id,
+      ]);
       expect(events.rows).toEqual([
         { event_type: 'sent', campaign_id: seed.campaignId, lead_id: send.lead.id, provider: 'ses', metadata: { step: 1, mailbox_id: seed.mailboxId } },
       ]);
@@ -349,7 +354,7 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
       expect(second.dueAt - first.dueAt).toBeGreaterThan(90);
     });
 
-        it('a grant handed over after an event-loop stall counts as old as the stall; stalls that keep coming defer the send', async () => {
+    it('a grant handed over after an event-loop stall counts as old as the stall; stalls that keep coming defer the send', async () => {
       const { limits, counted, metric } = slots({ stallAfterGrantMs: 40 });
       const slot = await limits.acquireSendSlot('ws-1', 'example.com', signal);
       // stale after the stall, and every fresh slot stalls again

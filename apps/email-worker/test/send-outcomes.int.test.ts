@@ -23,7 +23,10 @@ describe('send outcomes are never lost', () => {
       const worker = { ...deps, store: createPgEmailStore(pool) };
       h.ses.simulator.setResponseDelay(2000);
       const runs = seed.sendIds.map((id) =>
-        sendEmailHandler({ workspaceId: seed.workspaceId, requestedBy: 'system', campaignEmailId: id, trackOpens: false, trackClicks: false, checkConsent: false }, h.context(worker)),
+        sendEmailHandler(
+          { workspaceId: seed.workspaceId, requestedBy: 'system', campaignEmailId: id, trackOpens: false, trackClicks: false, checkConsent: false },
+          h.context(worker),
+        ),
       );
       // SES has accepted all five (their answers are held back): Postgres goes away
       await waitFor(() => h.ses.simulator.accepted.length === 5 || false, { timeoutMs: 60_000, what: 'five messages accepted' });
@@ -39,9 +42,14 @@ describe('send outcomes are never lost', () => {
       // still down: the drain keeps them; back: applied, and the journal is empty
       expect(await drainOutcomes(worker.outcomes, worker.store, silent)).toMatchObject({ applied: 0, left: 5 });
       proxy.restore();
-      await waitFor(async () => ((await drainOutcomes(worker.outcomes, worker.store, silent)).left === 0 ? true : false), { timeoutMs: 60_000, what: 'the drain' });
+      await waitFor(async () => ((await drainOutcomes(worker.outcomes, worker.store, silent)).left === 0 ? true : false), {
+        timeoutMs: 60_000,
+        what: 'the drain',
+      });
       const { rows } = await h.pool.query(`SELECT id, status, message_id FROM campaign_emails WHERE campaign_id = $1`, [seed.campaignId]);
-      expect(Object.fromEntries(rows.map((r) => [r.id, [r.status, r.message_id]]))).toEqual(Object.fromEntries(seed.sendIds.map((id) => [id, ['sent', accepted.get(id)]])));
+      expect(Object.fromEntries(rows.map((r) => [r.id, [r.status, r.message_id]]))).toEqual(
+        Object.fromEntries(seed.sendIds.map((id) => [id, ['sent', accepted.get(id)]])),
+      );
       expect(await h.redis.hlen(`${h.prefix}:email:outcomes`)).toBe(0);
       expect(h.ses.simulator.accepted).toHaveLength(5); // sent once each
     } finally {

@@ -23,7 +23,7 @@ const RECIPIENTS = {
 } as const;
 
 describe('SES event simulator: the SNS events of every accepted message reach the worker through the webhook route', () => {
-  it('a campaign to the mailbox simulator ends with each address\'s events applied: delivery, bounce and suppression, complaint, engagement', async () => {
+  it("a campaign to the mailbox simulator ends with each address's events applied: delivery, bounce and suppression, complaint, engagement", async () => {
     const emails = Object.keys(RECIPIENTS);
     const seed = await seedCampaign(h.pool, { leads: emails.length, steps: 1, email: (i) => emails[i]! });
     let worker: Worker | undefined;
@@ -38,7 +38,13 @@ describe('SES event simulator: the SNS events of every accepted message reach th
         security: testSecurity(),
         deadLetters: false,
       });
-      await h.producer.enqueue(sendBulkEmail, { workspaceId: seed.workspaceId, requestedBy: 'test', campaignId: seed.campaignId, windowSlot: '20261201T1500Z', batchSize: 50 });
+      await h.producer.enqueue(sendBulkEmail, {
+        workspaceId: seed.workspaceId,
+        requestedBy: 'test',
+        campaignId: seed.campaignId,
+        windowSlot: '20261201T1500Z',
+        batchSize: 50,
+      });
       await waitFor(() => h.ses.simulator.accepted.length === emails.length || false, { ...patient, what: 'every email accepted' });
       await h.ses.simulator.idle();
       // every notification was handed to the route (202) and processed by the worker
@@ -51,7 +57,11 @@ describe('SES event simulator: the SNS events of every accepted message reach th
         { ...patient, what: 'every notification delivered and processed' },
       );
       expect((await worker.bull.getJobCounts()).failed).toBe(0);
-      expect(h.ses.simulator.stats()).toMatchObject({ gaveUp: 0, pending: 0, byType: { Send: 9, Delivery: 7, Bounce: 2, Complaint: 1, DeliveryDelay: 1, Open: 2, Click: 1 } });
+      expect(h.ses.simulator.stats()).toMatchObject({
+        gaveUp: 0,
+        pending: 0,
+        byType: { Send: 9, Delivery: 7, Bounce: 2, Complaint: 1, DeliveryDelay: 1, Open: 2, Click: 1 },
+      });
 
       const { rows } = await h.pool.query(
         `SELECT l.email, ce.status, ce.message_id, ce.delivery_status,
@@ -76,7 +86,9 @@ describe('SES event simulator: the SNS events of every accepted message reach th
         { email: 'complaint@simulator.amazonses.com', suppression_type: 'complaint' },
         { email: 'suppressionlist@simulator.amazonses.com', suppression_type: 'bounce' },
       ]);
-      const scores = await h.pool.query('SELECT email, engagement_score FROM leads WHERE workspace_id = $1 AND engagement_score > 0 ORDER BY email', [seed.workspaceId]);
+      const scores = await h.pool.query('SELECT email, engagement_score FROM leads WHERE workspace_id = $1 AND engagement_score > 0 ORDER BY email', [
+        seed.workspaceId,
+      ]);
       expect(scores.rows).toEqual([
         { email: 'success+click@simulator.amazonses.com', engagement_score: 30 },
         { email: 'success+open@simulator.amazonses.com', engagement_score: 10 },

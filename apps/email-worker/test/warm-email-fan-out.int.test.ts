@@ -100,13 +100,31 @@ describe('warm-email fan-out with real Postgres and Bull', () => {
 
     // day 3, cap 15: the 08:00 batch sends seqs 0-2 (floor(15/4) = 3)
     const first = await run(slotOf(TODAY, '0800'));
-    expect(first).toMatchObject({ form: 'fan-out', date: TODAY, batch: 0, slot: slotOf(TODAY, '0800'), warmups: 3, enqueued: 6, capped: 1, noPeer: 0, pages: 1 });
+    expect(first).toMatchObject({
+      form: 'fan-out',
+      date: TODAY,
+      batch: 0,
+      slot: slotOf(TODAY, '0800'),
+      warmups: 3,
+      enqueued: 6,
+      capped: 1,
+      noPeer: 0,
+      pages: 1,
+    });
     const ids = await warmJobIds();
     const expected = [a, c].flatMap((w) => [0, 1, 2].map((seq) => `warm-email.${w.campaignId}.${w.senderId}.${TODAY}.${seq}`));
     expect(ids).toEqual(expected.sort());
     for (const w of [a, c]) {
       const data = await jobData(`warm-email.${w.campaignId}.${w.senderId}.${TODAY}.0`);
-      expect(data).toMatchObject({ workspaceId: w.ws, warmupCampaignId: w.campaignId, senderAccountId: w.senderId, dayNumber: 3, date: TODAY, seq: 0, requestedBy: 'system' });
+      expect(data).toMatchObject({
+        workspaceId: w.ws,
+        warmupCampaignId: w.campaignId,
+        senderAccountId: w.senderId,
+        dayNumber: 3,
+        date: TODAY,
+        seq: 0,
+        requestedBy: 'system',
+      });
       // a peer account of the same workspace, never itself
       const peer = await h.pool.query('SELECT workspace_id FROM warmup_accounts WHERE id = $1', [data.recipientAccountId]);
       expect(data.recipientAccountId).not.toBe(w.senderId);
@@ -192,7 +210,11 @@ describe('warm-email fan-out with real Postgres and Bull', () => {
     const ws = await addWorkspace();
     const w = await addWarmup(ws);
     await addWarmup(ws, { warmupStatus: 'paused' }); // the peer
-    await h.pool.query(`INSERT INTO warmup_daily_stats (workspace_id, warmup_campaign_id, date, sent) VALUES ($1, $2, $3, 10)`, [w.ws, w.campaignId, YESTERDAY]);
+    await h.pool.query(`INSERT INTO warmup_daily_stats (workspace_id, warmup_campaign_id, date, sent) VALUES ($1, $2, $3, 10)`, [
+      w.ws,
+      w.campaignId,
+      YESTERDAY,
+    ]);
     const result = await warmEmailHandler({ fanOut: true, requestedBy: 'system', slot: slotOf(TODAY, '0800') }, h.context(fanOutDeps()));
     expect(result).toMatchObject({ advance: { advanced: 1, held: 0 }, warmups: 1, enqueued: 5 });
     expect(await jobData(`warm-email.${w.campaignId}.${w.senderId}.${TODAY}.0`)).toMatchObject({ dayNumber: 4 });

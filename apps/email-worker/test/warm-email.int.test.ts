@@ -14,7 +14,11 @@ async function seedWarmup() {
   const pool = randomUUID();
   await h.pool.query(`INSERT INTO warmup_pools (id, workspace_id, name) VALUES ($1, $2, 'pool')`, [pool, ws]);
   const other = randomUUID();
-  await h.pool.query(`INSERT INTO mailboxes (id, workspace_id, email, domain, status) VALUES ($1, $2, $3, 'peer.example', 'active')`, [other, ws, `peer-${other.slice(0, 6)}@peer.example`]);
+  await h.pool.query(`INSERT INTO mailboxes (id, workspace_id, email, domain, status) VALUES ($1, $2, $3, 'peer.example', 'active')`, [
+    other,
+    ws,
+    `peer-${other.slice(0, 6)}@peer.example`,
+  ]);
   const sender = randomUUID();
   const recipient = randomUUID();
   await h.pool.query(`INSERT INTO warmup_accounts (id, workspace_id, pool_id, mailbox_id, email) VALUES ($1, $2, $3, $4, $5), ($6, $2, $3, $7, $8)`, [
@@ -69,7 +73,11 @@ describe('warm-email with real Postgres and aws-ses-v2-local', () => {
     const w = await seedWarmup();
     const today = new Date().toISOString().slice(0, 10);
     const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-    await h.pool.query(`INSERT INTO warmup_daily_stats (workspace_id, warmup_campaign_id, date, sent, bounced) VALUES ($1, $2, $3, 40, 4)`, [w.ws, w.campaign, yesterday]);
+    await h.pool.query(`INSERT INTO warmup_daily_stats (workspace_id, warmup_campaign_id, date, sent, bounced) VALUES ($1, $2, $3, 40, 4)`, [
+      w.ws,
+      w.campaign,
+      yesterday,
+    ]);
     const { deps, ops } = h.deps();
     expect(await warmEmailHandler(job(w, 0, 2, today), h.context(deps))).toEqual({ status: 'skipped', reason: 'unhealthy' });
     const campaign = (await h.pool.query('SELECT status FROM warmup_campaigns WHERE id = $1', [w.campaign])).rows[0];

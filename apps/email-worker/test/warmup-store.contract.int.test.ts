@@ -13,7 +13,11 @@ async function workspace(pool: Pool): Promise<string> {
 }
 
 /** a mailbox and its warm-up account in the workspace; returns the account id */
-async function account(pool: Pool, ws: string, options: { mailboxId?: string; mailboxStatus?: string; status?: string } = {}): Promise<{ accountId: string; mailboxId: string }> {
+async function account(
+  pool: Pool,
+  ws: string,
+  options: { mailboxId?: string; mailboxStatus?: string; status?: string } = {},
+): Promise<{ accountId: string; mailboxId: string }> {
   const mailboxId = options.mailboxId ?? randomUUID();
   const email = `box-${mailboxId.slice(0, 8)}@warm.example`;
   await pool.query(`INSERT INTO mailboxes (id, workspace_id, email, domain, status) VALUES ($1, $2, $3, 'warm.example', $4)`, [
@@ -53,7 +57,10 @@ runWarmupStoreContract('Postgres adapter', async () => {
     mailbox: { workspaceId: ws, warmupCampaignId, senderAccountId: sender.accountId, recipientAccountId: recipient.accountId, mailboxId: sender.mailboxId },
     async addWarmup(options = {}) {
       const workspaceId = await workspace(pool);
-      const own = await account(pool, workspaceId, { mailboxStatus: options.mailboxPaused ? 'paused' : 'active', status: options.senderPaused ? 'paused' : 'active' });
+      const own = await account(pool, workspaceId, {
+        mailboxStatus: options.mailboxPaused ? 'paused' : 'active',
+        status: options.senderPaused ? 'paused' : 'active',
+      });
       const peers = [];
       for (let i = 0; i < (options.peers ?? 2); i++) peers.push((await account(pool, workspaceId)).accountId);
       const id = await warmupCampaign(pool, workspaceId, own.mailboxId, options);

@@ -15,7 +15,10 @@ runWebhookStoreContract('Postgres adapter', async () => {
       const sesMessageId = `0100${randomUUID().replaceAll('-', '')}-000000`;
       const campaignEmailId = seed.sendIds[0]!;
       const lead = seed.leads[0]!;
-      await pool.query(`UPDATE campaign_emails SET status = 'sent', message_id = $2, sent_at = now(), attempt = 1 WHERE id = $1`, [campaignEmailId, sesMessageId]);
+      await pool.query(`UPDATE campaign_emails SET status = 'sent', message_id = $2, sent_at = now(), attempt = 1 WHERE id = $1`, [
+        campaignEmailId,
+        sesMessageId,
+      ]);
       await pool.query(`UPDATE campaign_leads SET status = 'in_progress', current_step = 1 WHERE id = $1`, [lead.enrolmentId]);
       const { rows } = await pool.query<{ email: string }>('SELECT email FROM mailboxes WHERE id = $1', [seed.mailboxId]);
       return {

@@ -85,7 +85,11 @@ try {
   };
   for (let i = 0; i < WORKERS; i++) workers.push(await spawnWorkerApp(APP_DIR, env));
   const batch = await createEnrichmentJob(pool, workspaceId, { providerId: provider.id, enrichmentTypes: ['email'], leadIds: ids });
-  const producer = new Producer({ redisUrl: redis.url, prefix: 'bench', security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS, encryptionKeys: TEST_ENCRYPTION_KEYS }) });
+  const producer = new Producer({
+    redisUrl: redis.url,
+    prefix: 'bench',
+    security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS, encryptionKeys: TEST_ENCRYPTION_KEYS }),
+  });
   const load1 = loadavg()[0]!;
   const started = Date.now();
   await producer.enqueue(batchEnrich, { workspaceId, requestedBy: 'bench', enrichmentJobId: batch.id, providerId: provider.id, enrichmentTypes: ['email'] });
@@ -105,7 +109,10 @@ try {
   const charged = new Map<string, number>();
   for (const c of calls.filter((c) => c.credits > 0)) charged.set(c.inputHash, (charged.get(c.inputHash) ?? 0) + 1);
   const ledger = (
-    await pool.query(`SELECT count(*)::int AS n, count(DISTINCT lead_id)::int AS leads, sum(credits)::int AS credits FROM enrichment_ledger WHERE workspace_id = $1 AND outcome = 'charged'`, [workspaceId])
+    await pool.query(
+      `SELECT count(*)::int AS n, count(DISTINCT lead_id)::int AS leads, sum(credits)::int AS credits FROM enrichment_ledger WHERE workspace_id = $1 AND outcome = 'charged'`,
+      [workspaceId],
+    )
   ).rows[0];
   const done = await getEnrichmentJob(pool, workspaceId, batch.id);
   const result = {

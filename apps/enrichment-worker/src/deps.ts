@@ -85,9 +85,7 @@ export function providerLimitSettings(env: EnrichmentEnv) {
 }
 
 export async function createDeps(env: EnrichmentEnv, tools: WorkerAppTools): Promise<EnrichmentDeps> {
-  const pool = createPool(
-    dbConfig(env, 'coldcopy-enrichment-worker'),
-  );
+  const pool = createPool(dbConfig(env, 'coldcopy-enrichment-worker'));
   // the limits' own connection: their scripts run on every provider call and must not queue
   // behind Bull's commands (bottleneck duplicates it for its subscriber)
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3, connectionName: 'coldcopy-enrichment-worker-limits' });

@@ -20,7 +20,11 @@ export const enrichmentWorkerEnv = {
   ...dbEnv,
 
   HUNTER_BASE_URL: z.url().default('https://api.hunter.io/v2').meta({ description: 'Hunter API base URL (an emulator in development)' }),
-  HUNTER_API_KEY: z.string().min(1).optional().meta({ description: 'Hunter API key; unset: jobs for the Hunter provider fail permanently, naming it', secret: true }),
+  HUNTER_API_KEY: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: 'Hunter API key; unset: jobs for the Hunter provider fail permanently, naming it', secret: true }),
   HUNTER_RATE_PER_SECOND: rate(15).meta({ description: 'Hunter requests per second per key (finder, domain search)' }),
   HUNTER_RATE_PER_MINUTE: rate(500).meta({ description: 'Hunter requests per minute per key (finder, domain search)' }),
   HUNTER_VERIFY_RATE_PER_SECOND: rate(10).meta({ description: 'Hunter email-verifier requests per second per key' }),
@@ -28,8 +32,14 @@ export const enrichmentWorkerEnv = {
   HUNTER_MAX_CONCURRENT: int(10).meta({ description: 'Hunter requests in flight at once per endpoint, across replicas' }),
 
   APOLLO_BASE_URL: z.url().default('https://api.apollo.io/api/v1').meta({ description: 'Apollo API base URL (an emulator in development)' }),
-  APOLLO_API_KEY: z.string().min(1).optional().meta({ description: 'Apollo master API key; unset: jobs for the Apollo provider fail permanently, naming it', secret: true }),
-  APOLLO_RATE_PER_MINUTE: rate(50).meta({ description: 'Apollo enrichment requests per minute per endpoint (your plan: free 50, paid 1000); bulk endpoints get a tenth' }),
+  APOLLO_API_KEY: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: 'Apollo master API key; unset: jobs for the Apollo provider fail permanently, naming it', secret: true }),
+  APOLLO_RATE_PER_MINUTE: rate(50).meta({
+    description: 'Apollo enrichment requests per minute per endpoint (your plan: free 50, paid 1000); bulk endpoints get a tenth',
+  }),
   APOLLO_RATE_PER_HOUR: rate(200).meta({ description: 'Apollo enrichment requests per hour per endpoint (free plan 200)' }),
   APOLLO_RATE_PER_DAY: rate(600).meta({ description: 'Apollo enrichment requests per day per endpoint (free plan 600)' }),
   APOLLO_MAX_CONCURRENT: int(5).meta({ description: 'Apollo requests in flight at once per endpoint, across replicas' }),
@@ -37,9 +47,11 @@ export const enrichmentWorkerEnv = {
   PROVIDER_TIMEOUT_MS: int(15_000).meta({ description: 'per-request timeout of a provider call' }),
   PROVIDER_WAIT_MAX_MS: int(5_000, 0).meta({ description: 'longest in-handler wait for a provider slot; longer waits re-queue the request with a delay' }),
   PROVIDER_RATE_SLACK_MS: int(20, 0).meta({ description: 'how late a request may reach the provider after its slot (widens the spacing a little)' }),
-  PROVIDER_LIMITS_SHARED: flag(true).meta({ description: 'concurrency caps and long windows shared by replicas through Redis (bottleneck); false: per process' }),
-  HUNTER_PENDING_RETRY_MS: int(10_000).meta({ description: 're-queue delay after Hunter\'s 202 (verification still running)' }),
-  HUNTER_SMTP_RETRY_MS: int(300_000).meta({ description: 're-queue delay after Hunter\'s 222 (SMTP failure)' }),
+  PROVIDER_LIMITS_SHARED: flag(true).meta({
+    description: 'concurrency caps and long windows shared by replicas through Redis (bottleneck); false: per process',
+  }),
+  HUNTER_PENDING_RETRY_MS: int(10_000).meta({ description: "re-queue delay after Hunter's 202 (verification still running)" }),
+  HUNTER_SMTP_RETRY_MS: int(300_000).meta({ description: "re-queue delay after Hunter's 222 (SMTP failure)" }),
   PROVIDER_RATE_RETRY_MS: int(2_000).meta({ description: 're-queue delay after a rate answer without retry-after (Hunter 403, Apollo 429)' }),
   MAX_DEFERRALS: int(20).meta({ description: 'a request re-queued this many times (rate answers, 202/222) gives up: failed, or `unknown` for verification' }),
 
@@ -49,14 +61,20 @@ export const enrichmentWorkerEnv = {
   CACHE_NEGATIVE_TTL_HOURS: int(24).meta({ description: 'cache lifetime of "no match" and unknown domains, hours' }),
 
   ENRICHMENT_CALLBACK_ALLOW_PRIVATE: flag(false).meta({
-    description: "development only: enrich-lead callback URLs may reach loopback and private addresses (refused otherwise, against SSRF)",
+    description: 'development only: enrich-lead callback URLs may reach loopback and private addresses (refused otherwise, against SSRF)',
   }),
   ENRICHMENT_CALLBACK_TIMEOUT_MS: int(5_000).meta({ description: "how long enrich-lead's callback POST may take; a failed callback never fails the job" }),
 
   DNS_SERVERS: z
     .string()
     .optional()
-    .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)).meta({ description: 'comma-separated DNS servers (`host:port`) for verify-email\'s MX lookups; unset: the system\'s' }),
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .meta({ description: "comma-separated DNS servers (`host:port`) for verify-email's MX lookups; unset: the system's" }),
 };
 
 export type EnrichmentWorkerEnvShape = typeof enrichmentWorkerEnv;

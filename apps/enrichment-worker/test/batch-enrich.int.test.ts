@@ -9,7 +9,14 @@ const h = useEnrichmentHarness();
 
 async function runBatch(workspaceId: string, leadIds: string[], providerId: string, worker: { bull: Bull.Queue }) {
   const batch = await createEnrichmentJob(h.pool, workspaceId, { providerId, enrichmentTypes: ['email'], leadIds });
-  const { id } = await h.producer.enqueue(batchEnrich, { workspaceId, requestedBy: 'test', enrichmentJobId: batch.id, leadIds, providerId, enrichmentTypes: ['email'] });
+  const { id } = await h.producer.enqueue(batchEnrich, {
+    workspaceId,
+    requestedBy: 'test',
+    enrichmentJobId: batch.id,
+    leadIds,
+    providerId,
+    enrichmentTypes: ['email'],
+  });
   const job = await waitFor(
     async () => {
       const state = await (await worker.bull.getJob(id))?.getState();
@@ -30,30 +37,58 @@ describe('batch-enrich', () => {
     const worker = await h.worker(h.deps().deps);
     const leadIds = leads.map((l) => l.id);
     const { job, batchId } = await runBatch(workspaceId, leadIds, h.apolloId, worker);
-    expect(job.returnvalue).toEqual({ total: 60, enriched: 40, failed: [], failedCount: 0, skippedCached: 0, noMatch: 20, skippedNoCredits: 0, stopReason: null });
+    expect(job.returnvalue).toEqual({
+      total: 60,
+      enriched: 40,
+      failed: [],
+      failedCount: 0,
+      skippedCached: 0,
+      noMatch: 20,
+      skippedNoCredits: 0,
+      stopReason: null,
+    });
     expect(await job.progress()).toMatchObject({ total: 60, processed: 60 });
     expect(await getEnrichmentJob(h.pool, workspaceId, batchId)).toMatchObject({ status: 'completed', processed: 60, succeeded: 40, no_match: 20 });
     expect(h.apollo.log('people/match')).toHaveLength(60);
-    const charged = (await h.pool.query(`SELECT count(*)::int AS n, sum(credits)::int AS c FROM enrichment_ledger WHERE workspace_id = $1 AND outcome = 'charged'`, [workspaceId])).rows[0];
+    const charged = (
+      await h.pool.query(`SELECT count(*)::int AS n, sum(credits)::int AS c FROM enrichment_ledger WHERE workspace_id = $1 AND outcome = 'charged'`, [
+        workspaceId,
+      ])
+    ).rows[0];
     expect(charged).toEqual({ n: 40, c: 40 });
 
     const second = await runBatch(workspaceId, leadIds, h.apolloId, worker);
     expect(second.job.returnvalue).toMatchObject({ total: 60, enriched: 40, skippedCached: 40, noMatch: 20 });
     expect(h.apollo.log('people/match')).toHaveLength(60);
-    expect((await h.pool.query(`SELECT credits_used FROM enrichment_credits WHERE workspace_id = $1 AND provider_id = $2`, [workspaceId, h.apolloId])).rows[0].credits_used).toBe(40);
+    expect(
+      (await h.pool.query(`SELECT credits_used FROM enrichment_credits WHERE workspace_id = $1 AND provider_id = $2`, [workspaceId, h.apolloId])).rows[0]
+        .credits_used,
+    ).toBe(40);
   });
 
   it('stops cleanly when the credits run out and reports what was left', async () => {
     const { workspaceId, leads } = await h.seed({ leads: 30, credits: 10, domains: ['acme.com'] });
     const { deps, alerter } = h.deps();
     const worker = await h.worker(deps, 2);
-    const { job } = await runBatch(workspaceId, leads.map((l) => l.id), h.hunterId, worker);
+    const { job } = await runBatch(
+      workspaceId,
+      leads.map((l) => l.id),
+      h.hunterId,
+      worker,
+    );
     const r = job.returnvalue;
     expect(r.stopReason).toBe('no_credits');
     expect(r.enriched).toBe(10);
     expect(r.enriched + r.skippedNoCredits + r.failedCount).toBe(30);
     expect(r.skippedNoCredits).toBeGreaterThan(0);
-    expect((await h.pool.query(`SELECT credits_available, credits_used FROM enrichment_credits WHERE workspace_id = $1 AND provider_id = $2`, [workspaceId, h.hunterId])).rows[0]).toEqual({
+    expect(
+      (
+        await h.pool.query(`SELECT credits_available, credits_used FROM enrichment_credits WHERE workspace_id = $1 AND provider_id = $2`, [
+          workspaceId,
+          h.hunterId,
+        ])
+      ).rows[0],
+    ).toEqual({
       credits_available: 0,
       credits_used: 10,
     });

@@ -53,7 +53,14 @@ async function run(callbackUrl: string, notifier = devNotifier()) {
   const w = await h.worker(deps, 2);
   // a new person each run: no cache hit from an earlier one
   const { workspaceId, leads } = await h.seed({ leads: 1, names: () => [`callback${runs}`, 'lead'] });
-  const job = await h.producer.enqueue(enrichLead, { workspaceId, requestedBy: 'test', leadId: leads[0]!.id, providerId: h.hunterId, enrichmentTypes: ['email'], callbackUrl });
+  const job = await h.producer.enqueue(enrichLead, {
+    workspaceId,
+    requestedBy: 'test',
+    leadId: leads[0]!.id,
+    providerId: h.hunterId,
+    enrichmentTypes: ['email'],
+    callbackUrl,
+  });
   const done = await waitFor(
     async () => {
       const state = await (await w.bull.getJob(job.id))?.getState();
@@ -79,7 +86,13 @@ describe('enrich-lead callback webhook', () => {
     expect(hit.path).toBe('/hooks/enriched?t=1');
     expect(hit.headers['content-type']).toBe('application/json');
     expect(hit.headers['idempotency-key']).toEqual(expect.any(String));
-    expect(JSON.parse(hit.body)).toMatchObject({ event: 'lead.enrichment.completed', workspaceId: r.workspaceId, leadId: r.lead.id, status: 'enriched', types: ['email'] });
+    expect(JSON.parse(hit.body)).toMatchObject({
+      event: 'lead.enrichment.completed',
+      workspaceId: r.workspaceId,
+      leadId: r.lead.id,
+      status: 'enriched',
+      types: ['email'],
+    });
     expect(hit.body).not.toContain('@');
   });
 
@@ -111,7 +124,14 @@ describe('enrich-lead callback webhook', () => {
   it('only https URLs are accepted at enqueue time', async () => {
     const { workspaceId, leads } = await h.seed({ leads: 1 });
     await expect(
-      h.producer.enqueue(enrichLead, { workspaceId, requestedBy: 'test', leadId: leads[0]!.id, providerId: h.hunterId, enrichmentTypes: ['email'], callbackUrl: `http://127.0.0.1:${port}/x` }),
+      h.producer.enqueue(enrichLead, {
+        workspaceId,
+        requestedBy: 'test',
+        leadId: leads[0]!.id,
+        providerId: h.hunterId,
+        enrichmentTypes: ['email'],
+        callbackUrl: `http://127.0.0.1:${port}/x`,
+      }),
     ).rejects.toThrow(/callbackUrl/);
   });
 });

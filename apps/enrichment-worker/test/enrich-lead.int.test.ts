@@ -45,7 +45,10 @@ async function credits(workspaceId: string, providerId: string) {
 }
 
 async function providerRow(id: string) {
-  const { rows } = await h.pool.query<{ is_active: boolean; disabled_reason: string | null }>('SELECT is_active, disabled_reason FROM enrichment_providers WHERE id = $1', [id]);
+  const { rows } = await h.pool.query<{ is_active: boolean; disabled_reason: string | null }>(
+    'SELECT is_active, disabled_reason FROM enrichment_providers WHERE id = $1',
+    [id],
+  );
   return rows[0]!;
 }
 
@@ -114,7 +117,10 @@ describe('enrich-lead against the Hunter and Apollo emulators, real Redis and Po
     const first = await settled(worker, (await enqueue(workspaceId, leads[0]!.id, h.hunterId)).id);
     expect(first.attemptsMade).toBe(0);
     expect(first.returnvalue).toMatchObject({ status: 'deferred', retryInMs: 300 });
-    const followUp = await waitFor(async () => (await worker.bull.getCompleted()).find((j) => j.id !== first.id) ?? false, { timeoutMs: 10_000, what: 'the re-queued request' });
+    const followUp = await waitFor(async () => (await worker.bull.getCompleted()).find((j) => j.id !== first.id) ?? false, {
+      timeoutMs: 10_000,
+      what: 'the re-queued request',
+    });
     expect(followUp.data.deferrals).toBe(1);
     expect(followUp.returnvalue).toMatchObject({ status: 'enriched', credits: 1 });
     expect(h.hunter.log('email-finder').map((r) => r.status)).toEqual([403, 200]);
@@ -174,10 +180,13 @@ describe('enrich-lead against the Hunter and Apollo emulators, real Redis and Po
     h.apollo.fault({ status: 503 });
     const worker = await h.worker(h.deps().deps);
     const { id } = await enqueue(workspaceId, leads[0]!.id, h.apolloId);
-    const job = await waitFor(async () => {
-      const j = await worker.bull.getJob(id);
-      return j && j.attemptsMade === 1 && (await j.getState()) === 'delayed' ? j : false;
-    }, { timeoutMs: 10_000, what: 'a retry scheduled' });
+    const job = await waitFor(
+      async () => {
+        const j = await worker.bull.getJob(id);
+        return j && j.attemptsMade === 1 && (await j.getState()) === 'delayed' ? j : false;
+      },
+      { timeoutMs: 10_000, what: 'a retry scheduled' },
+    );
     expect(job.failedReason).toContain('unavailable (HTTP 503');
   });
 

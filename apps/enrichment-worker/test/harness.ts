@@ -106,7 +106,12 @@ export function useEnrichmentHarness() {
 
   /** Real deps against the emulators; limits default to "out of the way" unless a test sets them. */
   function deps(
-    options: { limits?: Partial<Record<'hunter' | 'apollo', Partial<Record<'person' | 'person-bulk' | 'company' | 'verify', EndpointLimit>>>>; shared?: boolean; config?: Partial<EnrichmentConfig>; callbacks?: CallbackNotifier } = {},
+    options: {
+      limits?: Partial<Record<'hunter' | 'apollo', Partial<Record<'person' | 'person-bulk' | 'company' | 'verify', EndpointLimit>>>>;
+      shared?: boolean;
+      config?: Partial<EnrichmentConfig>;
+      callbacks?: CallbackNotifier;
+    } = {},
   ) {
     const limitsRedis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
     const limits: RedisProviderLimits = createRedisProviderLimits({
@@ -167,7 +172,10 @@ export function useEnrichmentHarness() {
   /** A workspace with `leads` leads at a few company domains, and credits with both providers. */
   async function seed(options: { leads?: number; credits?: number; domains?: readonly string[]; names?: (i: number) => [string, string] } = {}) {
     const workspaceId = randomUUID();
-    await state.pool.query(`INSERT INTO workspaces (id, name, slug, status) VALUES ($1, 'Enrich Co', $2, 'active')`, [workspaceId, `ws-${workspaceId.slice(0, 8)}`]);
+    await state.pool.query(`INSERT INTO workspaces (id, name, slug, status) VALUES ($1, 'Enrich Co', $2, 'active')`, [
+      workspaceId,
+      `ws-${workspaceId.slice(0, 8)}`,
+    ]);
     const domains = options.domains ?? ['acme.com', 'globex.com', 'initech.io'];
     const n = options.leads ?? 1;
     const leads = Array.from({ length: n }, (_, i) => {

@@ -37,7 +37,13 @@ describe('kill -9 one of two worker processes three times during a 2,000-lead ba
     const procs: Array<WorkerAppProcess | undefined> = [await spawnWorkerApp(APP_DIR, env), await spawnWorkerApp(APP_DIR, env)];
     const outputs: string[] = [];
     try {
-      await h.producer.enqueue(batchEnrich, { workspaceId, requestedBy: 'test', enrichmentJobId: batch.id, providerId: h.hunterId, enrichmentTypes: ['email'] });
+      await h.producer.enqueue(batchEnrich, {
+        workspaceId,
+        requestedBy: 'test',
+        enrichmentJobId: batch.id,
+        providerId: h.hunterId,
+        enrichmentTypes: ['email'],
+      });
       for (const at of [300, 900, 1400]) {
         await waitFor(async () => (await processed()) >= at, { ...patient, what: `${at} leads processed` });
         const victim = procs[0]!;
@@ -46,27 +52,47 @@ describe('kill -9 one of two worker processes three times during a 2,000-lead ba
         outputs.push(victim.output());
         procs[0] = await spawnWorkerApp(APP_DIR, env);
       }
-      const done = await waitFor(async () => {
-        const j = await getEnrichmentJob(h.pool, workspaceId, batch.id);
-        return j && j.status === 'completed' ? j : false;
-      }, { ...patient, what: 'batch completed' });
+      const done = await waitFor(
+        async () => {
+          const j = await getEnrichmentJob(h.pool, workspaceId, batch.id);
+          return j && j.status === 'completed' ? j : false;
+        },
+        { ...patient, what: 'batch completed' },
+      );
 
       // final counts: every lead settled once; 3 of 4 domains are known to the emulator
       expect(done).toMatchObject({ total: LEADS, processed: LEADS, failed: 0, skipped_no_credits: 0 });
       expect(done.succeeded + done.no_match).toBe(LEADS);
       expect(done.no_match).toBe(LEADS / 4);
-      const items = (await h.pool.query(`SELECT status, count(*)::int AS n FROM enrichment_job_items WHERE enrichment_job_id = $1 GROUP BY status ORDER BY status`, [batch.id])).rows;
+      const items = (
+        await h.pool.query(`SELECT status, count(*)::int AS n FROM enrichment_job_items WHERE enrichment_job_id = $1 GROUP BY status ORDER BY status`, [
+          batch.id,
+        ])
+      ).rows;
       expect(items).toEqual([
         { status: 'enriched', n: done.succeeded },
         { status: 'no_match', n: done.no_match },
       ]);
 
       // one ledger row per lead; credits charged exactly once per successful lead
-      const ledger = (await h.pool.query(`SELECT outcome, count(*)::int AS n, count(DISTINCT lead_id)::int AS leads, sum(credits)::int AS credits FROM enrichment_ledger WHERE workspace_id = $1 GROUP BY outcome ORDER BY outcome`, [workspaceId])).rows;
+      const ledger = (
+        await h.pool.query(
+          `SELECT outcome, count(*)::int AS n, count(DISTINCT lead_id)::int AS leads, sum(credits)::int AS credits FROM enrichment_ledger WHERE workspace_id = $1 GROUP BY outcome ORDER BY outcome`,
+          [workspaceId],
+        )
+      ).rows;
       const charged = ledger.find((r) => r.outcome === 'charged');
       expect(charged).toEqual({ outcome: 'charged', n: done.succeeded, leads: done.succeeded, credits: done.succeeded });
-      expect((await h.pool.query(`SELECT credits_used FROM enrichment_credits WHERE workspace_id = $1 AND provider_id = $2`, [workspaceId, h.hunterId])).rows[0].credits_used).toBe(done.succeeded);
-      const enriched = (await h.pool.query(`SELECT count(*)::int AS n, count(DISTINCT lead_id)::int AS leads FROM enriched_data WHERE workspace_id = $1 AND deleted_at IS NULL`, [workspaceId])).rows[0];
+      expect(
+        (await h.pool.query(`SELECT credits_used FROM enrichment_credits WHERE workspace_id = $1 AND provider_id = $2`, [workspaceId, h.hunterId])).rows[0]
+          .credits_used,
+      ).toBe(done.succeeded);
+      const enriched = (
+        await h.pool.query(
+          `SELECT count(*)::int AS n, count(DISTINCT lead_id)::int AS leads FROM enriched_data WHERE workspace_id = $1 AND deleted_at IS NULL`,
+          [workspaceId],
+        )
+      ).rows[0];
       expect(enriched).toEqual({ n: done.succeeded, leads: done.succeeded });
 
       // the emulator's log against the ledger: each successful lead was charged by Hunter at least
@@ -77,7 +103,9 @@ describe('kill -9 one of two worker processes three times during a 2,000-lead ba
       for (const c of calls.filter((c) => c.credits > 0)) perInput.set(c.inputHash, (perInput.get(c.inputHash) ?? 0) + 1);
       expect(perInput.size).toBe(done.succeeded);
       const twice = [...perInput.values()].filter((n) => n > 1).length;
-      console.log(`kill test: ${calls.length} finder calls for ${LEADS} leads, ${twice} leads called twice by Hunter (in flight at a kill), ledger charged ${charged.n}`);
+      console.log(
+        `kill test: ${calls.length} finder calls for ${LEADS} leads, ${twice} leads called twice by Hunter (in flight at a kill), ledger charged ${charged.n}`,
+      );
       expect(twice).toBeLessThanOrEqual(3 * 2 * 12);
       expect(calls.filter((c) => c.rateLimited)).toHaveLength(0);
 
@@ -96,7 +124,11 @@ describe('kill -9 one of two worker processes three times during a 2,000-lead ba
       }, h.redis.pipeline());
       const values = (await reads.exec())!.map(([, v]) => JSON.stringify(v));
       expect(keys.filter((_, i) => EMAIL.test(values[i]!))).toEqual([]);
-      const pgKeys = (await h.pool.query(`SELECT cache_key AS k FROM enrichment_cache UNION ALL SELECT request_key FROM enrichment_ledger UNION ALL SELECT coalesce(bull_job_id, '') FROM enrichment_requests`)).rows;
+      const pgKeys = (
+        await h.pool.query(
+          `SELECT cache_key AS k FROM enrichment_cache UNION ALL SELECT request_key FROM enrichment_ledger UNION ALL SELECT coalesce(bull_job_id, '') FROM enrichment_requests`,
+        )
+      ).rows;
       expect(pgKeys.filter((r) => EMAIL.test(r.k))).toEqual([]);
       const logs = [...outputs, ...procs.map((p) => p!.output())].join('\n');
       expect(logs).toContain('worker started');

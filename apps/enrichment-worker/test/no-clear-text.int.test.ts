@@ -74,9 +74,25 @@ describe('no clear-text email address outside the lead rows', () => {
         enrichmentTypes: ['email'],
         inputData: { email: direct[0], firstName: 'Hint', lastName: 'Person', domain: 'acme.com' },
       });
-      const verify = await h.producer.enqueue(verifyEmail, { workspaceId, requestedBy: 'test', emails: direct, leadIds: [leads[1]!.id], providerId: h.hunterId });
-      const batch = await createEnrichmentJob(h.pool, workspaceId, { providerId: h.apolloId, enrichmentTypes: ['email'], leadIds: leads.slice(2).map((l) => l.id) });
-      await h.producer.enqueue(batchEnrich, { workspaceId, requestedBy: 'test', enrichmentJobId: batch.id, providerId: h.apolloId, enrichmentTypes: ['email'] });
+      const verify = await h.producer.enqueue(verifyEmail, {
+        workspaceId,
+        requestedBy: 'test',
+        emails: direct,
+        leadIds: [leads[1]!.id],
+        providerId: h.hunterId,
+      });
+      const batch = await createEnrichmentJob(h.pool, workspaceId, {
+        providerId: h.apolloId,
+        enrichmentTypes: ['email'],
+        leadIds: leads.slice(2).map((l) => l.id),
+      });
+      await h.producer.enqueue(batchEnrich, {
+        workspaceId,
+        requestedBy: 'test',
+        enrichmentJobId: batch.id,
+        providerId: h.apolloId,
+        enrichmentTypes: ['email'],
+      });
 
       const finished = async (id: string) => {
         const counts = await h.redis.zscore(`${h.prefix}:enrichment:completed`, id);

@@ -24,7 +24,11 @@ async function completed(worker: { bull: Bull.Queue }, jobId: string): Promise<B
 
 async function addLeads(workspaceId: string, emails: string[]): Promise<Map<string, string>> {
   const ids = emails.map(() => randomUUID());
-  await h.pool.query(`INSERT INTO leads (id, workspace_id, email) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[])`, [ids, emails.map(() => workspaceId), emails]);
+  await h.pool.query(`INSERT INTO leads (id, workspace_id, email) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[])`, [
+    ids,
+    emails.map(() => workspaceId),
+    emails,
+  ]);
   return new Map(emails.map((e, i) => [e, ids[i]!]));
 }
 
@@ -53,10 +57,13 @@ describe('verify-email: local lists, MX through a DNS server on 127.0.0.1, the H
 
     const status = async () =>
       Object.fromEntries(
-        (await h.pool.query<{ email: string; email_status: string }>('SELECT email, email_status FROM leads WHERE workspace_id = $1', [workspaceId])).rows.map((r) => [r.email, r.email_status]),
+        (await h.pool.query<{ email: string; email_status: string }>('SELECT email, email_status FROM leads WHERE workspace_id = $1', [workspaceId])).rows.map(
+          (r) => [r.email, r.email_status],
+        ),
       );
     // the follow-ups run after their delays; dnsdown.com never answers and gives up as unknown
-    const unchecked = async () => (await h.pool.query(`SELECT count(*)::int AS n FROM leads WHERE workspace_id = $1 AND email_checked_at IS NULL`, [workspaceId])).rows[0].n;
+    const unchecked = async () =>
+      (await h.pool.query(`SELECT count(*)::int AS n FROM leads WHERE workspace_id = $1 AND email_checked_at IS NULL`, [workspaceId])).rows[0].n;
     await waitFor(async () => (await unchecked()) === 0, {
       timeoutMs: 20_000,
       what: 'deferred addresses settled',
@@ -77,14 +84,23 @@ describe('verify-email: local lists, MX through a DNS server on 127.0.0.1, the H
     expect(verifier.map((r) => r.inputHash)).not.toContain(sha256('someone@mailinator.com'));
     expect(h.dns.queries).toContain('nomx.com');
     expect(h.dns.queries).not.toContain('mailinator.com');
-    const suppressed = (await h.pool.query(`SELECT email FROM suppression_list WHERE workspace_id = $1 AND suppression_type = 'invalid' ORDER BY email`, [workspaceId])).rows.map((r) => r.email);
+    const suppressed = (
+      await h.pool.query(`SELECT email FROM suppression_list WHERE workspace_id = $1 AND suppression_type = 'invalid' ORDER BY email`, [workspaceId])
+    ).rows.map((r) => r.email);
     expect(suppressed).toEqual(['bob@nomx.com', 'invalid.user@acme.com', 'someone@mailinator.com']);
-    const rows = (await h.pool.query(`SELECT verification_status FROM enriched_data WHERE workspace_id = $1 AND data_type = 'email' AND deleted_at IS NULL`, [workspaceId])).rows;
+    const rows = (
+      await h.pool.query(`SELECT verification_status FROM enriched_data WHERE workspace_id = $1 AND data_type = 'email' AND deleted_at IS NULL`, [workspaceId])
+    ).rows;
     expect(rows.map((r) => r.verification_status).sort()).toEqual(['invalid', 'invalid', 'invalid', 'risky', 'unknown', 'verified', 'verified', 'verified']);
 
     // verified again: the cache answers, Hunter is not called
     const calls = h.hunter.requests.length;
-    const again = await h.producer.enqueue(verifyEmail, { workspaceId, requestedBy: 'test', leadIds: [leads.get('jane.doe@acme.com')!], providerId: h.hunterId });
+    const again = await h.producer.enqueue(verifyEmail, {
+      workspaceId,
+      requestedBy: 'test',
+      leadIds: [leads.get('jane.doe@acme.com')!],
+      providerId: h.hunterId,
+    });
     await completed(worker, again.id);
     expect(h.hunter.requests.length).toBe(calls);
   });
@@ -113,14 +129,22 @@ describe('company-enrich', () => {
       { domain: null, result: null, leads: 0, skipped: 'no_domain' },
     ]);
     const acme = leads.filter((l) => l.email.endsWith('@acme.com')).map((l) => l.id);
-    const rows = (await h.pool.query(`SELECT lead_id, data->>'name' AS name FROM enriched_data WHERE data_type = 'company_info' AND deleted_at IS NULL ORDER BY lead_id`)).rows;
+    const rows = (
+      await h.pool.query(`SELECT lead_id, data->>'name' AS name FROM enriched_data WHERE data_type = 'company_info' AND deleted_at IS NULL ORDER BY lead_id`)
+    ).rows;
     expect(rows).toEqual(acme.sort().map((id) => ({ lead_id: id, name: 'Acme' })));
     const lead = (await h.pool.query('SELECT company, industry, website FROM leads WHERE id = $1', [acme[0]])).rows[0];
     expect(lead).toEqual({ company: 'Acme', industry: expect.any(String), website: 'https://acme.com' });
     expect(h.apollo.log('organizations/enrich')).toHaveLength(2);
 
     // again: both domains answered from the cache (the unknown one negatively), no call
-    const again = await h.producer.enqueue(companyEnrich, { workspaceId, requestedBy: 'test', providerId: h.apolloId, companies: companies.slice(0, 2), leadIds: acme });
+    const again = await h.producer.enqueue(companyEnrich, {
+      workspaceId,
+      requestedBy: 'test',
+      providerId: h.apolloId,
+      companies: companies.slice(0, 2),
+      leadIds: acme,
+    });
     const second = await completed(worker, again.id);
     expect(second.returnvalue.companies.map((c: { source: string }) => c.source)).toEqual(['cache', 'cache']);
     expect(h.apollo.log('organizations/enrich')).toHaveLength(2);
@@ -133,10 +157,15 @@ describe('company-enrich', () => {
     const job = await h.producer.enqueue(companyEnrich, { workspaceId, requestedBy: 'test', providerId: h.hunterId, companies: [{ domain: 'globex.com' }] });
     const first = await completed(worker, job.id);
     expect(first.returnvalue.deferred).toEqual({ retryInMs: 300 });
-    await waitFor(async () => (await h.pool.query(`SELECT count(*)::int AS n FROM enriched_data WHERE workspace_id = $1 AND data_type = 'company_info'`, [workspaceId])).rows[0].n === 2, {
-      timeoutMs: 10_000,
-      what: 'company info after the re-queue',
-    });
+    await waitFor(
+      async () =>
+        (await h.pool.query(`SELECT count(*)::int AS n FROM enriched_data WHERE workspace_id = $1 AND data_type = 'company_info'`, [workspaceId])).rows[0].n ===
+        2,
+      {
+        timeoutMs: 10_000,
+        what: 'company info after the re-queue',
+      },
+    );
     expect(h.hunter.log('domain-search').map((r) => r.status)).toEqual([403, 200]);
   });
 });

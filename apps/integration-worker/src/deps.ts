@@ -34,10 +34,26 @@ export function budgetLimits(env: Pick<IntegrationEnv, 'HUBSPOT_REQUESTS_PER_10S
 export function oauthClients(env: IntegrationEnv): (provider: IntegrationProvider) => OAuthClient | undefined {
   const clients: Partial<Record<IntegrationProvider, OAuthClient>> = {
     ...(env.HUBSPOT_CLIENT_ID && env.HUBSPOT_CLIENT_SECRET
-      ? { hubspot: createOAuthClient({ provider: 'hubspot', tokenUrl: env.HUBSPOT_TOKEN_URL, clientId: env.HUBSPOT_CLIENT_ID, clientSecret: env.HUBSPOT_CLIENT_SECRET, timeoutMs: env.PROVIDER_TIMEOUT_MS }) }
+      ? {
+          hubspot: createOAuthClient({
+            provider: 'hubspot',
+            tokenUrl: env.HUBSPOT_TOKEN_URL,
+            clientId: env.HUBSPOT_CLIENT_ID,
+            clientSecret: env.HUBSPOT_CLIENT_SECRET,
+            timeoutMs: env.PROVIDER_TIMEOUT_MS,
+          }),
+        }
       : {}),
     ...(env.SALESFORCE_CLIENT_ID && env.SALESFORCE_CLIENT_SECRET
-      ? { salesforce: createOAuthClient({ provider: 'salesforce', tokenUrl: env.SALESFORCE_TOKEN_URL, clientId: env.SALESFORCE_CLIENT_ID, clientSecret: env.SALESFORCE_CLIENT_SECRET, timeoutMs: env.PROVIDER_TIMEOUT_MS }) }
+      ? {
+          salesforce: createOAuthClient({
+            provider: 'salesforce',
+            tokenUrl: env.SALESFORCE_TOKEN_URL,
+            clientId: env.SALESFORCE_CLIENT_ID,
+            clientSecret: env.SALESFORCE_CLIENT_SECRET,
+            timeoutMs: env.PROVIDER_TIMEOUT_MS,
+          }),
+        }
       : {}),
   };
   return (provider) => clients[provider];
@@ -49,7 +65,14 @@ export function buildDeps(parts: { pool: Pool; redis: Redis; prefix: string; env
   const { env, redis, prefix } = parts;
   const config = integrationConfig(env);
   const budget =
-    parts.budget ?? createProviderBudget({ redis, limiter: createRateLimiter(redis, { prefix: `${prefix}:rate` }), prefix, limits: budgetLimits(env), maxWaitMs: env.PROVIDER_WAIT_MAX_MS });
+    parts.budget ??
+    createProviderBudget({
+      redis,
+      limiter: createRateLimiter(redis, { prefix: `${prefix}:rate` }),
+      prefix,
+      limits: budgetLimits(env),
+      maxWaitMs: env.PROVIDER_WAIT_MAX_MS,
+    });
   return {
     pool: parts.pool,
     tokens: createTokenManager({
@@ -62,7 +85,12 @@ export function buildDeps(parts: { pool: Pool; redis: Redis; prefix: string; env
       lockMs: config.refreshLockMs,
     }),
     hubspot: createHubspotClient({ basePath: env.HUBSPOT_BASE_URL, budget, timeoutMs: config.timeoutMs, tenSecondlyWaitMs: config.hubspot.tenSecondlyWaitMs }),
-    salesforce: createSalesforceClient({ version: env.SALESFORCE_API_VERSION, budget, limitBackoffMs: env.SALESFORCE_LIMIT_BACKOFF_MS, usageCeiling: env.SALESFORCE_USAGE_CEILING }),
+    salesforce: createSalesforceClient({
+      version: env.SALESFORCE_API_VERSION,
+      budget,
+      limitBackoffMs: env.SALESFORCE_LIMIT_BACKOFF_MS,
+      usageCeiling: env.SALESFORCE_USAGE_CEILING,
+    }),
     config,
   };
 }

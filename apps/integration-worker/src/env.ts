@@ -24,28 +24,60 @@ export const integrationWorkerEnv = {
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
       }
     })
-    .meta({ description: 'AES-256-GCM keys of the stored OAuth tokens, `kid:base64(32 bytes)[,oldkid:…]`: the first encrypts, all decrypt (rotation)', secret: true }),
-  TOKEN_REFRESH_AHEAD_SECONDS: int(300, 0).meta({ description: 'refresh an access token this long before it expires (HubSpot: a 401 is not a refresh signal)' }),
+    .meta({
+      description: 'AES-256-GCM keys of the stored OAuth tokens, `kid:base64(32 bytes)[,oldkid:…]`: the first encrypts, all decrypt (rotation)',
+      secret: true,
+    }),
+  TOKEN_REFRESH_AHEAD_SECONDS: int(300, 0).meta({
+    description: 'refresh an access token this long before it expires (HubSpot: a 401 is not a refresh signal)',
+  }),
   TOKEN_REFRESH_LOCK_MS: int(15_000).meta({ description: 'how long one replica holds the refresh lock of a connection (single flight across replicas)' }),
 
   HUBSPOT_BASE_URL: z.url().default('https://api.hubapi.com').meta({ description: 'HubSpot API base URL (the emulator in development)' }),
-  HUBSPOT_TOKEN_URL: z.url().default('https://api.hubapi.com/oauth/v3/token').meta({ description: 'HubSpot OAuth v3 token endpoint (v1 is removed on 2027-02-16)' }),
+  HUBSPOT_TOKEN_URL: z
+    .url()
+    .default('https://api.hubapi.com/oauth/v3/token')
+    .meta({ description: 'HubSpot OAuth v3 token endpoint (v1 is removed on 2027-02-16)' }),
   HUBSPOT_CLIENT_ID: z.string().min(1).optional().meta({ description: 'HubSpot public app client id; unset: HubSpot jobs fail permanently, naming it' }),
   HUBSPOT_CLIENT_SECRET: z.string().min(1).optional().meta({ description: 'HubSpot public app client secret', secret: true }),
-  HUBSPOT_REQUESTS_PER_10S: int(100).meta({ description: 'requests per 10 s per portal, shared by all replicas (public apps: 110 per installing account; keep a margin)' }),
+  HUBSPOT_REQUESTS_PER_10S: int(100).meta({
+    description: 'requests per 10 s per portal, shared by all replicas (public apps: 110 per installing account; keep a margin)',
+  }),
   HUBSPOT_SEARCH_PER_SECOND: int(4).meta({ description: 'search requests per second per portal, shared by all replicas (HubSpot: 5)' }),
   HUBSPOT_TEN_SECONDLY_WAIT_MS: int(10_000).meta({ description: 'wait after a 429 TEN_SECONDLY_ROLLING answer' }),
 
-  SALESFORCE_TOKEN_URL: z.url().default('https://login.salesforce.com/services/oauth2/token').meta({ description: 'Salesforce OAuth token endpoint (`test.salesforce.com` for sandboxes); the instance URL is stored per connection' }),
-  SALESFORCE_CLIENT_ID: z.string().min(1).optional().meta({ description: 'Salesforce connected app consumer key; unset: Salesforce jobs fail permanently, naming it' }),
+  SALESFORCE_TOKEN_URL: z
+    .url()
+    .default('https://login.salesforce.com/services/oauth2/token')
+    .meta({ description: 'Salesforce OAuth token endpoint (`test.salesforce.com` for sandboxes); the instance URL is stored per connection' }),
+  SALESFORCE_CLIENT_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: 'Salesforce connected app consumer key; unset: Salesforce jobs fail permanently, naming it' }),
   SALESFORCE_CLIENT_SECRET: z.string().min(1).optional().meta({ description: 'Salesforce connected app consumer secret', secret: true }),
-  SALESFORCE_API_VERSION: z.string().regex(/^\d{2}\.0$/).default('62.0').meta({ description: 'REST API version (jsforce defaults to 50.0; sObject Collections upsert needs 46.0 or newer)' }),
+  SALESFORCE_API_VERSION: z
+    .string()
+    .regex(/^\d{2}\.0$/)
+    .default('62.0')
+    .meta({ description: 'REST API version (jsforce defaults to 50.0; sObject Collections upsert needs 46.0 or newer)' }),
   SALESFORCE_REQUESTS_PER_SECOND: int(20).meta({ description: 'requests per second per org, shared by all replicas' }),
-  SALESFORCE_LIMIT_BACKOFF_MS: int(900_000).meta({ description: 'hold of an org after REQUEST_LIMIT_EXCEEDED, or when Sforce-Limit-Info usage passes SALESFORCE_USAGE_CEILING' }),
-  SALESFORCE_USAGE_CEILING: z.coerce.number().gt(0).max(1).default(0.95).meta({ description: 'share of the org\'s 24-hour API limit after which the sync holds off' }),
+  SALESFORCE_LIMIT_BACKOFF_MS: int(900_000).meta({
+    description: 'hold of an org after REQUEST_LIMIT_EXCEEDED, or when Sforce-Limit-Info usage passes SALESFORCE_USAGE_CEILING',
+  }),
+  SALESFORCE_USAGE_CEILING: z.coerce
+    .number()
+    .gt(0)
+    .max(1)
+    .default(0.95)
+    .meta({ description: "share of the org's 24-hour API limit after which the sync holds off" }),
 
-  SYNC_LEASE_MS: int(120_000).meta({ description: 'lease of a sync state (one pull per workspace, provider and object at a time); renewed with every committed page' }),
-  SYNC_OVERLAP_MS: int(5_000, 0).meta({ description: 'timestamp cursors re-read this far back (late commits at the provider); duplicates are dropped by hash' }),
+  SYNC_LEASE_MS: int(120_000).meta({
+    description: 'lease of a sync state (one pull per workspace, provider and object at a time); renewed with every committed page',
+  }),
+  SYNC_OVERLAP_MS: int(5_000, 0).meta({
+    description: 'timestamp cursors re-read this far back (late commits at the provider); duplicates are dropped by hash',
+  }),
   OUTBOX_MAX_ATTEMPTS: int(8).meta({ description: 'a row the provider refused this many times turns `failed`' }),
   OUTBOX_RETRY_MS: int(300_000).meta({ description: 'first wait before a refused outbox row is tried again (doubles per attempt)' }),
   PROVIDER_TIMEOUT_MS: int(30_000).meta({ description: 'per-request timeout of a provider call' }),

@@ -23,7 +23,18 @@ export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KE
  * and locks, Postgres), pointed at the emulators.
  */
 export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: number; searchCap?: number; searchPerSecond?: number } } = {}) {
-  const state = {} as { db: TestDatabase; pool: Pool; oauth: OAuthEmulator; hubspot: HubspotEmulator; salesforce: SalesforceEmulator; redis: Redis; producer: Producer; prefix: string; workers: Worker[]; redisClients: Redis[] };
+  const state = {} as {
+    db: TestDatabase;
+    pool: Pool;
+    oauth: OAuthEmulator;
+    hubspot: HubspotEmulator;
+    salesforce: SalesforceEmulator;
+    redis: Redis;
+    producer: Producer;
+    prefix: string;
+    workers: Worker[];
+    redisClients: Redis[];
+  };
   beforeAll(async () => {
     state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
     state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '16' }));
@@ -134,7 +145,10 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
     const provider = opts.provider ?? 'hubspot';
     const workspaceId = randomUUID();
     const portal = opts.portal ?? `portal-${workspaceId.slice(0, 8)}`;
-    await state.pool.query(`INSERT INTO workspaces (id, name, slug, status) VALUES ($1, 'Sync Co', $2, 'active')`, [workspaceId, `ws-${workspaceId.slice(0, 8)}`]);
+    await state.pool.query(`INSERT INTO workspaces (id, name, slug, status) VALUES ($1, 'Sync Co', $2, 'active')`, [
+      workspaceId,
+      `ws-${workspaceId.slice(0, 8)}`,
+    ]);
     const grant = state.oauth.grant(portal);
     if (opts.expired) state.oauth.expire(portal);
     const cipher = createTokenCipher(TEST_TOKEN_KEYS);
@@ -153,7 +167,12 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
       },
     });
     const n = opts.leads ?? 0;
-    const leads = Array.from({ length: n }, (_, i) => ({ id: randomUUID(), email: `lead${i}.${workspaceId.slice(0, 6)}@acme.com`, first: `First${i}`, last: `Last${i}` }));
+    const leads = Array.from({ length: n }, (_, i) => ({
+      id: randomUUID(),
+      email: `lead${i}.${workspaceId.slice(0, 6)}@acme.com`,
+      first: `First${i}`,
+      last: `Last${i}`,
+    }));
     if (n) {
       await withTransaction(state.pool, async (tx) => {
         await tx.query(

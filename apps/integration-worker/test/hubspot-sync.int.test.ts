@@ -19,7 +19,11 @@ describe('sync-hubspot', () => {
     const { workspaceId, leads } = await h.seed({ leads: N });
     const w = await h.worker(h.deps(), 2);
     // forced by the emulator: one 429 TEN_SECONDLY_ROLLING, and two rows refused in a 207
-    h.hubspot.fault({ endpoint: 'batch-upsert', status: 429, body: { status: 'error', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING', message: 'limit' } });
+    h.hubspot.fault({
+      endpoint: 'batch-upsert',
+      status: 429,
+      body: { status: 'error', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING', message: 'limit' },
+    });
     h.hubspot.rejectIds.set(leads[123]!.email, 1);
     h.hubspot.rejectIds.set(leads[4567]!.email, 1);
 
@@ -41,7 +45,9 @@ describe('sync-hubspot', () => {
     expect(calls).toHaveLength(50 + forced429 + 1);
     expect(h.hubspot.contacts.size).toBe(N);
     expect(await countPendingOutbox(h.pool, workspaceId, 'hubspot')).toBe(0);
-    const mapped = (await h.pool.query(`SELECT count(*)::int AS n, count(DISTINCT remote_id)::int AS r FROM integration_object_map WHERE workspace_id = $1`, [workspaceId])).rows[0];
+    const mapped = (
+      await h.pool.query(`SELECT count(*)::int AS n, count(DISTINCT remote_id)::int AS r FROM integration_object_map WHERE workspace_id = $1`, [workspaceId])
+    ).rows[0];
     expect(mapped).toEqual({ n: N, r: N });
 
     // second run: every lead queued again without a change → 0 writes
@@ -96,7 +102,10 @@ describe('sync-hubspot', () => {
       expect(capped.log('search').every((r) => r.status === 200)).toBe(true);
       const leads = (await h.pool.query(`SELECT count(*)::int AS n FROM leads WHERE workspace_id = $1`, [workspaceId])).rows[0].n;
       expect(leads).toBe(1200);
-      const last = [...capped.contacts.values()].map((c) => c.properties.lastmodifieddate!).sort().at(-1);
+      const last = [...capped.contacts.values()]
+        .map((c) => c.properties.lastmodifieddate!)
+        .sort()
+        .at(-1);
       const state = (await h.pool.query(`SELECT cursor_value, lease_owner, status FROM integration_sync_state WHERE workspace_id = $1`, [workspaceId])).rows[0];
       expect(state).toEqual({ cursor_value: last, lease_owner: null, status: 'idle' });
     } finally {
@@ -105,7 +114,13 @@ describe('sync-hubspot', () => {
   }, 180_000);
 
   it('a DAILY 429 holds the portal until its midnight; the ten-second one about ten seconds', async () => {
-    const budget = createProviderBudget({ redis: h.redis, limiter: createRateLimiter(h.redis, { prefix: `${h.prefix}:rate` }), prefix: `${h.prefix}:integration`, limits: {}, maxWaitMs: 1000 });
+    const budget = createProviderBudget({
+      redis: h.redis,
+      limiter: createRateLimiter(h.redis, { prefix: `${h.prefix}:rate` }),
+      prefix: `${h.prefix}:integration`,
+      limits: {},
+      maxWaitMs: 1000,
+    });
     const client = createHubspotClient({ basePath: h.hubspot.url, budget, timeoutMs: 5000, tenSecondlyWaitMs: 10_000 });
     const { portal, grant } = await h.seed();
     const account = { portalId: portal, accessToken: grant.accessToken, timeZone: 'America/New_York' };
@@ -124,14 +139,22 @@ describe('sync-hubspot', () => {
 
     const other = await h.seed();
     h.hubspot.fault({ endpoint: 'batch-upsert', status: 429, body: { status: 'error', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING' } });
-    const tenSecondly = await client.batchUpsert({ portalId: other.portal, accessToken: other.grant.accessToken, timeZone: 'UTC' }, 'contacts', input).catch((e: unknown) => e);
+    const tenSecondly = await client
+      .batchUpsert({ portalId: other.portal, accessToken: other.grant.accessToken, timeZone: 'UTC' }, 'contacts', input)
+      .catch((e: unknown) => e);
     expect(tenSecondly).toMatchObject({ policy: 'TEN_SECONDLY_ROLLING', retryAfterMs: 10_000 });
   });
 
   it('slows down from the rate headers before HubSpot answers 429', async () => {
     const tight = await startHubspotEmulator({ oauth: h.oauth, perTenSeconds: 10, searchPerSecond: 1000 });
     try {
-      const budget = createProviderBudget({ redis: h.redis, limiter: createRateLimiter(h.redis, { prefix: `${h.prefix}:rate` }), prefix: `${h.prefix}:integration`, limits: {}, maxWaitMs: 60_000 });
+      const budget = createProviderBudget({
+        redis: h.redis,
+        limiter: createRateLimiter(h.redis, { prefix: `${h.prefix}:rate` }),
+        prefix: `${h.prefix}:integration`,
+        limits: {},
+        maxWaitMs: 60_000,
+      });
       const client = createHubspotClient({ basePath: tight.url, budget, timeoutMs: 5000, tenSecondlyWaitMs: 10_000 });
       const { portal, grant } = await h.seed();
       const account = { portalId: portal, accessToken: grant.accessToken, timeZone: 'UTC' };

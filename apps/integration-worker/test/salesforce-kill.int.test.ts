@@ -37,7 +37,13 @@ describe('kill -9 during a 5,000-record Salesforce sync', () => {
     const env = workerEnv();
     const procs: WorkerAppProcess[] = [await spawnWorkerApp(APP_DIR, env)];
     try {
-      await h.producer.enqueue(syncSalesforce, { workspaceId, requestedBy: 'test', integrationId: connectionId, syncType: 'outbox', windowSlot: '20261206T0800Z' });
+      await h.producer.enqueue(syncSalesforce, {
+        workspaceId,
+        requestedBy: 'test',
+        integrationId: connectionId,
+        syncType: 'outbox',
+        windowSlot: '20261206T0800Z',
+      });
       for (const calls of [4, 12]) {
         await waitFor(() => h.salesforce.log('upsert').length >= calls, { ...patient, what: `${calls} upsert calls` });
         await kill(procs.shift()!);
@@ -49,7 +55,12 @@ describe('kill -9 during a 5,000-record Salesforce sync', () => {
       expect(ext).toHaveLength(N);
       expect(new Set(ext).size).toBe(N);
       expect(new Set(ext)).toEqual(new Set(leads.map((l) => l.id)));
-      const map = (await h.pool.query(`SELECT count(*)::int AS n, count(DISTINCT remote_id)::int AS r FROM integration_object_map WHERE workspace_id = $1 AND provider = 'salesforce'`, [workspaceId])).rows[0];
+      const map = (
+        await h.pool.query(
+          `SELECT count(*)::int AS n, count(DISTINCT remote_id)::int AS r FROM integration_object_map WHERE workspace_id = $1 AND provider = 'salesforce'`,
+          [workspaceId],
+        )
+      ).rows[0];
       expect(map).toEqual({ n: N, r: N });
       const calls = h.salesforce.log('upsert').length;
       console.log(`salesforce push kill test: ${calls} collection calls for ${N} records (25 without kills)`);
@@ -67,15 +78,32 @@ describe('kill -9 during a 5,000-record Salesforce sync', () => {
     // the org holds only this test's records (the emulator is shared by the file's tests)
     h.salesforce.records.clear();
     const before = new Set(h.salesforce.records.keys());
-    for (let i = 0; i < N; i++) h.salesforce.edit(`remote-${workspaceId.slice(0, 8)}-${i}`, { Email: `pull${i}.${workspaceId.slice(0, 6)}@globex.com`, FirstName: `P${i}`, LastName: 'Pulled' });
+    for (let i = 0; i < N; i++)
+      h.salesforce.edit(`remote-${workspaceId.slice(0, 8)}-${i}`, {
+        Email: `pull${i}.${workspaceId.slice(0, 6)}@globex.com`,
+        FirstName: `P${i}`,
+        LastName: 'Pulled',
+      });
     const remote = [...h.salesforce.records.values()].filter((r) => !before.has(r.Id));
     const key = (r: { SystemModstamp: string; Id: string }) => `${new Date(r.SystemModstamp).toISOString()}|${r.Id}`;
     h.salesforce.delayMs = 150;
     const env = workerEnv();
     let proc = await spawnWorkerApp(APP_DIR, env);
     try {
-      await h.producer.enqueue(syncSalesforce, { workspaceId, requestedBy: 'test', integrationId: connectionId, syncType: 'full', windowSlot: '20261206T0801Z' });
-      const state = async () => (await h.pool.query(`SELECT cursor_value FROM integration_sync_state WHERE workspace_id = $1 AND provider = 'salesforce' AND object_type = 'contacts'`, [workspaceId])).rows[0]?.cursor_value as string | undefined;
+      await h.producer.enqueue(syncSalesforce, {
+        workspaceId,
+        requestedBy: 'test',
+        integrationId: connectionId,
+        syncType: 'full',
+        windowSlot: '20261206T0801Z',
+      });
+      const state = async () =>
+        (
+          await h.pool.query(
+            `SELECT cursor_value FROM integration_sync_state WHERE workspace_id = $1 AND provider = 'salesforce' AND object_type = 'contacts'`,
+            [workspaceId],
+          )
+        ).rows[0]?.cursor_value as string | undefined;
       const leadCount = async () => (await h.pool.query(`SELECT count(*)::int AS n FROM leads WHERE workspace_id = $1`, [workspaceId])).rows[0].n as number;
       // one kill: Bull fails a job that stalls twice (maxStalledCount 1), so the pull is killed once
       for (const pages of [5]) {
@@ -91,7 +119,12 @@ describe('kill -9 during a 5,000-record Salesforce sync', () => {
         proc = await spawnWorkerApp(APP_DIR, env);
       }
       await waitFor(async () => (await leadCount()) === N && (await state()) === remote.map(key).sort().at(-1), { ...patient, what: 'every record pulled' });
-      const map = (await h.pool.query(`SELECT count(*)::int AS n, count(DISTINCT remote_id)::int AS r, count(DISTINCT local_id)::int AS l FROM integration_object_map WHERE workspace_id = $1 AND provider = 'salesforce'`, [workspaceId])).rows[0];
+      const map = (
+        await h.pool.query(
+          `SELECT count(*)::int AS n, count(DISTINCT remote_id)::int AS r, count(DISTINCT local_id)::int AS l FROM integration_object_map WHERE workspace_id = $1 AND provider = 'salesforce'`,
+          [workspaceId],
+        )
+      ).rows[0];
       expect(map).toEqual({ n: N, r: N, l: N });
     } finally {
       proc.child.kill('SIGTERM');

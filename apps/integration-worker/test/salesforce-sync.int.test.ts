@@ -34,17 +34,35 @@ describe('sync-salesforce', () => {
     expect(h.salesforce.records.size).toBe(450);
 
     // pull: our own records are echoes; a change in Salesforce comes back once
-    const pull1 = await h.run(w, syncSalesforce, { workspaceId, requestedBy: 'test', integrationId: connectionId, syncType: 'incremental', windowSlot: slot() });
+    const pull1 = await h.run(w, syncSalesforce, {
+      workspaceId,
+      requestedBy: 'test',
+      integrationId: connectionId,
+      syncType: 'incremental',
+      windowSlot: slot(),
+    });
     expect(pull1).toMatchObject({ state: 'completed', value: { processed: 450, succeeded: 0 } });
     h.salesforce.edit(leads[3]!.id, { Title: 'VP Sales' });
-    const pull2 = await h.run(w, syncSalesforce, { workspaceId, requestedBy: 'test', integrationId: connectionId, syncType: 'incremental', windowSlot: slot() });
+    const pull2 = await h.run(w, syncSalesforce, {
+      workspaceId,
+      requestedBy: 'test',
+      integrationId: connectionId,
+      syncType: 'incremental',
+      windowSlot: slot(),
+    });
     expect(pull2).toMatchObject({ state: 'completed', value: { succeeded: 1 } });
     expect((await h.pool.query(`SELECT title FROM leads WHERE id = $1`, [leads[3]!.id])).rows[0].title).toBe('VP Sales');
 
     // a record deleted in Salesforce is unmapped
     const victim = [...h.salesforce.records.values()].find((r) => r.ColdCopy_Id__c === leads[5]!.id)!;
     h.salesforce.remove(victim.Id);
-    const pull3 = await h.run(w, syncSalesforce, { workspaceId, requestedBy: 'test', integrationId: connectionId, syncType: 'incremental', windowSlot: slot() });
+    const pull3 = await h.run(w, syncSalesforce, {
+      workspaceId,
+      requestedBy: 'test',
+      integrationId: connectionId,
+      syncType: 'incremental',
+      windowSlot: slot(),
+    });
     expect(pull3).toMatchObject({ state: 'completed', value: { unmapped: 1 } });
     expect((await h.pool.query(`SELECT deleted_at IS NOT NULL AS gone FROM integration_object_map WHERE remote_id = $1`, [victim.Id])).rows[0].gone).toBe(true);
     expect(await countPendingOutbox(h.pool, workspaceId, 'salesforce')).toBe(0);
@@ -54,7 +72,13 @@ describe('sync-salesforce', () => {
     const { oauth } = h;
     const tight = await startSalesforceEmulator({ oauth, dailyLimit: 3 });
     try {
-      const budget = createProviderBudget({ redis: h.redis, limiter: createRateLimiter(h.redis, { prefix: `${h.prefix}:rate` }), prefix: `${h.prefix}:integration`, limits: {}, maxWaitMs: 100 });
+      const budget = createProviderBudget({
+        redis: h.redis,
+        limiter: createRateLimiter(h.redis, { prefix: `${h.prefix}:rate` }),
+        prefix: `${h.prefix}:integration`,
+        limits: {},
+        maxWaitMs: 100,
+      });
       const client = createSalesforceClient({ version: '62.0', budget, limitBackoffMs: 60_000, usageCeiling: 0.6 });
       const grant = oauth.grant('org-limits');
       const account = { orgId: 'org-limits', instanceUrl: tight.url, accessToken: grant.accessToken };

@@ -25,10 +25,13 @@ describe('OAuth tokens never in clear text', () => {
     try {
       const push = await h.producer.enqueue(syncHubspot, { workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: '20261206T0700Z' });
       const done = async (id: string) =>
-        waitFor(async () => (await h.pool.query(`SELECT 1 FROM integration_sync_logs WHERE workspace_id = $1 AND sync_type = $2`, [workspaceId, id])).rowCount! > 0, {
-          timeoutMs: 120_000,
-          what: `${id} logged`,
-        });
+        waitFor(
+          async () => (await h.pool.query(`SELECT 1 FROM integration_sync_logs WHERE workspace_id = $1 AND sync_type = $2`, [workspaceId, id])).rowCount! > 0,
+          {
+            timeoutMs: 120_000,
+            what: `${id} logged`,
+          },
+        );
       await done('outbox');
       h.hubspot.edit(leads[0]!.email, { firstname: 'Changed' });
       await h.producer.enqueue(syncHubspot, { workspaceId, requestedBy: 'test', mode: 'incremental', windowSlot: '20261206T0701Z' });
@@ -54,7 +57,17 @@ describe('OAuth tokens never in clear text', () => {
       for (const k of keys) {
         const type = await h.redis.type(k);
         const v =
-          type === 'hash' ? await h.redis.hgetall(k) : type === 'string' ? await h.redis.get(k) : type === 'list' ? await h.redis.lrange(k, 0, -1) : type === 'zset' ? await h.redis.zrange(k, 0, -1) : type === 'set' ? await h.redis.smembers(k) : '';
+          type === 'hash'
+            ? await h.redis.hgetall(k)
+            : type === 'string'
+              ? await h.redis.get(k)
+              : type === 'list'
+                ? await h.redis.lrange(k, 0, -1)
+                : type === 'zset'
+                  ? await h.redis.zrange(k, 0, -1)
+                  : type === 'set'
+                    ? await h.redis.smembers(k)
+                    : '';
         redisText += `\n${JSON.stringify(v)}`;
       }
       expect(leaks(redisText)).toEqual([]);

@@ -16,7 +16,8 @@ describe('OAuth tokens', () => {
     const a = await h.worker(h.deps(), 10);
     const b = await h.worker(h.deps(), 10);
     const ids = [];
-    for (let i = 0; i < 20; i++) ids.push((await h.producer.enqueue(syncHubspot, { workspaceId, requestedBy: 'test', mode: 'incremental', windowSlot: slot(i) })).id);
+    for (let i = 0; i < 20; i++)
+      ids.push((await h.producer.enqueue(syncHubspot, { workspaceId, requestedBy: 'test', mode: 'incremental', windowSlot: slot(i) })).id);
     const results = await Promise.all(ids.map((id, i) => h.settle(i % 2 ? a : b, id)));
     expect(results.map((r) => r.state)).toEqual(Array(20).fill('completed'));
     expect(h.oauth.refreshes() - before).toBe(1);
@@ -34,7 +35,8 @@ describe('OAuth tokens', () => {
     h.oauth.revoke(portal);
     const w = await h.worker(h.deps(), 5);
     const ids = [];
-    for (let i = 0; i < 5; i++) ids.push((await h.producer.enqueue(syncHubspot, { workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot(30 + i) })).id);
+    for (let i = 0; i < 5; i++)
+      ids.push((await h.producer.enqueue(syncHubspot, { workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot(30 + i) })).id);
     const results = await Promise.all(ids.map((id) => h.settle(w, id)));
     // permanent: one attempt each, never retried
     expect(results.map((r) => [r.state, r.attempts])).toEqual(Array(5).fill(['failed', 1]));

@@ -22,7 +22,10 @@ import { probeWriterDuring, seedOldEvents } from '../test/lock-probe.js';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const BATCH = Number(process.env.BATCH ?? 1000);
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 const server = await PostgresServer.start();
 try {
@@ -52,14 +55,19 @@ try {
   };
   const loadBefore = load();
   const started = Date.now();
-  const { probe, result } = await probeWriterDuring(pool, ws, async () =>
-    (await cleanupOldDataHandler(
-      { dryRun: false, batchSize: BATCH, only: ['email_events'], requestedBy: 'system' },
-      createFakeJobContext(deps, { jobId: 'bench', attempts: 1 }),
-    )) as CleanupResult,
+  const { probe, result } = await probeWriterDuring(
+    pool,
+    ws,
+    async () =>
+      (await cleanupOldDataHandler(
+        { dryRun: false, batchSize: BATCH, only: ['email_events'], requestedBy: 'system' },
+        createFakeJobContext(deps, { jobId: 'bench', attempts: 1 }),
+      )) as CleanupResult,
   );
   const seconds = (Date.now() - started) / 1000;
-  console.log('| rows deleted | batch | cleanup s | rows/s | writer inserts | lock-timeout failures (> 200 ms) | max lock wait ms | max insert ms | load before → after |');
+  console.log(
+    '| rows deleted | batch | cleanup s | rows/s | writer inserts | lock-timeout failures (> 200 ms) | max lock wait ms | max insert ms | load before → after |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   console.log(
     `| ${(result.deleted.email_events ?? 0).toLocaleString('en')} | ${BATCH} | ${seconds.toFixed(1)} | ${Math.round((result.deleted.email_events ?? 0) / seconds).toLocaleString('en')} | ${probe.inserts.toLocaleString('en')} | ${probe.lockTimeouts} | ${probe.maxLockWaitMs.toFixed(1)} | ${probe.maxInsertMs.toFixed(1)} | ${loadBefore} → ${load()} |`,

@@ -43,7 +43,10 @@ function depsAt(now: Date, backup: Parameters<typeof h.deps>[0] extends infer O 
 }
 
 const backup = async (payload: Partial<Payload>, now = new Date(), overrides = {}) =>
-  (await backupDataHandler({ kind: 'full', retentionCategory: 'standard', requestedBy: 'system', ...payload } as Payload, testContext(depsAt(now, overrides)))) as BackupOutcome & {
+  (await backupDataHandler(
+    { kind: 'full', retentionCategory: 'standard', requestedBy: 'system', ...payload } as Payload,
+    testContext(depsAt(now, overrides)),
+  )) as BackupOutcome & {
     metadata: BackupMetadata;
     pruned: string[];
   };
@@ -89,7 +92,11 @@ describe('backup-data', () => {
     await store.put(key, Readable.from([flipped]), { contentType: 'application/octet-stream' });
     const failure = await verify().catch((err: Error) => err);
     expect(failure).toBeInstanceOf(Error);
-    expect((failure as Error).message).toMatch(new RegExp(`^backup verify of ${metadata.backup_name} failed: checksum mismatch: the stored object's SHA-256 is [0-9a-f]{64}, the metadata says ${metadata.checksum}$`));
+    expect((failure as Error).message).toMatch(
+      new RegExp(
+        `^backup verify of ${metadata.backup_name} failed: checksum mismatch: the stored object's SHA-256 is [0-9a-f]{64}, the metadata says ${metadata.checksum}$`,
+      ),
+    );
     expect(isPermanentError(failure)).toBe(true);
 
     // altered together with its checksum (or damaged before it was hashed): the GCM tag catches it
@@ -100,7 +107,9 @@ describe('backup-data', () => {
     );
     // restored, the same backup verifies again
     await store.put(key, Readable.from([original]), { contentType: 'application/octet-stream' });
-    await store.put(`backups/metadata/${metadata.backup_name}.json`, Readable.from([Buffer.from(JSON.stringify(metadata))]), { contentType: 'application/json' });
+    await store.put(`backups/metadata/${metadata.backup_name}.json`, Readable.from([Buffer.from(JSON.stringify(metadata))]), {
+      contentType: 'application/json',
+    });
     expect((await verify()).verified.backup_name).toBe(metadata.backup_name);
   });
 

@@ -22,11 +22,19 @@ describe('cleanup-old-data and live traffic', () => {
     await seedOldEvents(h.pool, ws, 1_000, ancient);
 
     const deps = h.deps({ config: { cleanup: { statementTimeoutMs: 15_000, lockTimeoutMs: 100, batchPauseMs: 5, lockRetries: 20 } } });
-    const { probe, result } = await probeWriterDuring(h.pool, ws, async () =>
-      (await cleanupOldDataHandler({ dryRun: false, batchSize: 500, only: ['email_event_partitions', 'email_events'], requestedBy: 'system' }, testContext(deps))) as CleanupResult,
+    const { probe, result } = await probeWriterDuring(
+      h.pool,
+      ws,
+      async () =>
+        (await cleanupOldDataHandler(
+          { dryRun: false, batchSize: 500, only: ['email_event_partitions', 'email_events'], requestedBy: 'system' },
+          testContext(deps),
+        )) as CleanupResult,
     );
 
-    expect(result.changes.filter((c) => c.action === 'deleted')).toEqual([{ workspaceId: ws, rule: 'email_events', table: 'email_events', action: 'deleted', rows }]);
+    expect(result.changes.filter((c) => c.action === 'deleted')).toEqual([
+      { workspaceId: ws, rule: 'email_events', table: 'email_events', action: 'deleted', rows },
+    ]);
     expect(result.droppedPartitions.reduce((n, p) => n + p.rows, 0)).toBe(1_000);
     expect(probe.otherErrors).toEqual([]);
     expect(probe.inserts).toBeGreaterThan(0);

@@ -38,19 +38,45 @@ async function seedWorkspace(label: string, settings: Record<string, unknown>, p
   await lead('inactive-500', 'contacted', ago(1200), ago(500));
   await lead('dormant', 'new', ago(1500), ago(1200));
   const unsubscribed = await lead('unsub', 'unsubscribed', ago(400), ago(200), ago(200));
-  await q(`INSERT INTO suppression_list (workspace_id, email, suppression_type, source, created_at) VALUES ($1, $2, 'unsubscribe', 'link', $3)`, [ws, `unsub@${label}.example`, ago(200)]);
-  await q(`INSERT INTO campaign_leads (workspace_id, campaign_id, lead_id, status, unsubscribed_at) VALUES ($1, $2, $3, 'unsubscribed', $4)`, [ws, campaign, unsubscribed, ago(200)]);
+  await q(`INSERT INTO suppression_list (workspace_id, email, suppression_type, source, created_at) VALUES ($1, $2, 'unsubscribe', 'link', $3)`, [
+    ws,
+    `unsub@${label}.example`,
+    ago(200),
+  ]);
+  await q(`INSERT INTO campaign_leads (workspace_id, campaign_id, lead_id, status, unsubscribed_at) VALUES ($1, $2, $3, 'unsubscribed', $4)`, [
+    ws,
+    campaign,
+    unsubscribed,
+    ago(200),
+  ]);
   // unsubscribed long ago but without a suppression row: the purge adds one before deleting
   await lead('unsub-unsuppressed', 'unsubscribed', ago(400), ago(300), ago(250));
   await lead('unsub-recent', 'unsubscribed', ago(100), ago(10), ago(10));
-  await q(`INSERT INTO suppression_list (workspace_id, email, suppression_type, source) VALUES ($1, $2, 'bounce', 'webhook')`, [ws, `bounced@${label}.example`]);
+  await q(`INSERT INTO suppression_list (workspace_id, email, suppression_type, source) VALUES ($1, $2, 'bounce', 'webhook')`, [
+    ws,
+    `bounced@${label}.example`,
+  ]);
 
   for (const days of [10, 45, 200, 380, 500]) {
-    await q(`INSERT INTO email_events (workspace_id, campaign_id, lead_id, event_type, created_at) VALUES ($1, $2, $3, 'sent', $4)`, [ws, campaign, active, ago(days)]);
+    await q(`INSERT INTO email_events (workspace_id, campaign_id, lead_id, event_type, created_at) VALUES ($1, $2, $3, 'sent', $4)`, [
+      ws,
+      campaign,
+      active,
+      ago(days),
+    ]);
   }
-  await q(`INSERT INTO email_events (workspace_id, campaign_id, lead_id, event_type, created_at) VALUES ($1, $2, $3, 'unsubscribed', $4)`, [ws, campaign, unsubscribed, ago(5)]);
+  await q(`INSERT INTO email_events (workspace_id, campaign_id, lead_id, event_type, created_at) VALUES ($1, $2, $3, 'unsubscribed', $4)`, [
+    ws,
+    campaign,
+    unsubscribed,
+    ago(5),
+  ]);
 
-  for (const [step, days, status] of [[1, 800, 'sent'], [2, 200, 'sent'], [3, 900, 'scheduled']] as const) {
+  for (const [step, days, status] of [
+    [1, 800, 'sent'],
+    [2, 200, 'sent'],
+    [3, 900, 'scheduled'],
+  ] as const) {
     await q(
       `INSERT INTO campaign_emails (workspace_id, campaign_id, lead_id, step_number, status, scheduled_at, sent_at, subject, content_html, content_text)
        VALUES ($1, $2, $3, $4, $5, $6, $7, 'Hello', '<p>hi</p>', 'hi')`,
@@ -64,33 +90,78 @@ async function seedWorkspace(label: string, settings: Record<string, unknown>, p
     await q(`INSERT INTO audit_logs (workspace_id, action, resource_type, created_at) VALUES ($1, 'lead.update', 'lead', $2)`, [ws, ago(days)]);
   }
   await q(`INSERT INTO gdpr_audit_logs (workspace_id, action, resource_type, created_at) VALUES ($1, 'export', 'lead', $2)`, [ws, ago(2600)]);
-  for (const [status, days] of [['completed', 100], ['completed', 10], ['pending', 200]] as const) {
-    await q(`INSERT INTO data_subject_requests (workspace_id, request_type, status, email, completed_at, created_at) VALUES ($1, 'access', $2, 'x@y.example', $3, $4)`, [
-      ws, status, status === 'completed' ? ago(days) : null, ago(days),
-    ]);
+  for (const [status, days] of [
+    ['completed', 100],
+    ['completed', 10],
+    ['pending', 200],
+  ] as const) {
+    await q(
+      `INSERT INTO data_subject_requests (workspace_id, request_type, status, email, completed_at, created_at) VALUES ($1, 'access', $2, 'x@y.example', $3, $4)`,
+      [ws, status, status === 'completed' ? ago(days) : null, ago(days)],
+    );
   }
-  for (const [key, expires, downloads] of [[`gdpr/${ws}/old.json`, ago(1), 0], [`gdpr/${ws}/used.json`, ago(-5), 3], [`gdpr/${ws}/fresh.json`, ago(-5), 0]] as const) {
-    await q(`INSERT INTO data_portability_exports (workspace_id, object_key, expires_at, download_count) VALUES ($1, $2, $3, $4)`, [ws, key, expires, downloads]);
+  for (const [key, expires, downloads] of [
+    [`gdpr/${ws}/old.json`, ago(1), 0],
+    [`gdpr/${ws}/used.json`, ago(-5), 3],
+    [`gdpr/${ws}/fresh.json`, ago(-5), 0],
+  ] as const) {
+    await q(`INSERT INTO data_portability_exports (workspace_id, object_key, expires_at, download_count) VALUES ($1, $2, $3, $4)`, [
+      ws,
+      key,
+      expires,
+      downloads,
+    ]);
   }
   for (const days of [100, 10]) {
     await q(`INSERT INTO analytics_events (workspace_id, event_type, created_at) VALUES ($1, 'page_view', $2)`, [ws, ago(days)]);
   }
   await q(`INSERT INTO enrichment_jobs (workspace_id, status, completed_at) VALUES ($1, 'completed', $2), ($1, 'completed', $3)`, [ws, ago(40), ago(5)]);
-  await q(`INSERT INTO integration_outbox (workspace_id, provider, object_type, operation, local_id, status, processed_at) VALUES ($1, 'hubspot', 'contact', 'upsert', $2, 'done', $3), ($1, 'hubspot', 'contact', 'upsert', $2, 'done', $4)`, [ws, active, ago(10), ago(2)]);
-  await q(`INSERT INTO integration_sync_logs (workspace_id, provider, sync_type, status, created_at) VALUES ($1, 'hubspot', 'full', 'completed', $2), ($1, 'hubspot', 'full', 'completed', $3)`, [ws, ago(40), ago(5)]);
-  await q(`INSERT INTO consent_records (workspace_id, lead_id, consent_type, status, expires_at) VALUES ($1, $2, 'marketing', 'granted', $3), ($1, $2, 'tracking', 'granted', $4)`, [ws, active, ago(1), ago(-30)]);
+  await q(
+    `INSERT INTO integration_outbox (workspace_id, provider, object_type, operation, local_id, status, processed_at) VALUES ($1, 'hubspot', 'contact', 'upsert', $2, 'done', $3), ($1, 'hubspot', 'contact', 'upsert', $2, 'done', $4)`,
+    [ws, active, ago(10), ago(2)],
+  );
+  await q(
+    `INSERT INTO integration_sync_logs (workspace_id, provider, sync_type, status, created_at) VALUES ($1, 'hubspot', 'full', 'completed', $2), ($1, 'hubspot', 'full', 'completed', $3)`,
+    [ws, ago(40), ago(5)],
+  );
+  await q(
+    `INSERT INTO consent_records (workspace_id, lead_id, consent_type, status, expires_at) VALUES ($1, $2, 'marketing', 'granted', $3), ($1, $2, 'tracking', 'granted', $4)`,
+    [ws, active, ago(1), ago(-30)],
+  );
   return { ws };
 }
 
 /** Row counts of every table a rule touches, per workspace, plus the whole suppression list. */
 async function snapshot(workspaces: string[]) {
-  const tables = ['email_events', 'leads', 'campaign_emails', 'enriched_data', 'audit_logs', 'gdpr_audit_logs', 'data_subject_requests', 'data_portability_exports', 'analytics_events', 'enrichment_jobs', 'integration_outbox', 'integration_sync_logs'];
+  const tables = [
+    'email_events',
+    'leads',
+    'campaign_emails',
+    'enriched_data',
+    'audit_logs',
+    'gdpr_audit_logs',
+    'data_subject_requests',
+    'data_portability_exports',
+    'analytics_events',
+    'enrichment_jobs',
+    'integration_outbox',
+    'integration_sync_logs',
+  ];
   const out: Record<string, Record<string, number>> = {};
   for (const ws of workspaces) {
     out[ws] = {};
     for (const t of tables) out[ws][t] = Number((await q(`SELECT count(*) FROM ${t} WHERE workspace_id = $1`, [ws])).rows[0].count);
-    out[ws].anonymizedContent = Number((await q(`SELECT count(*) FROM campaign_emails WHERE workspace_id = $1 AND content_anonymized_at IS NOT NULL AND subject IS NULL`, [ws])).rows[0].count);
-    out[ws].anonymizedLeads = Number((await q(`SELECT count(*) FROM leads WHERE workspace_id = $1 AND anonymized_at IS NOT NULL AND email LIKE 'anonymized-%@example.invalid' AND first_name = 'ANONYMIZED' AND phone IS NULL`, [ws])).rows[0].count);
+    out[ws].anonymizedContent = Number(
+      (await q(`SELECT count(*) FROM campaign_emails WHERE workspace_id = $1 AND content_anonymized_at IS NOT NULL AND subject IS NULL`, [ws])).rows[0].count,
+    );
+    out[ws].anonymizedLeads = Number(
+      (
+        await q(
+          `SELECT count(*) FROM leads WHERE workspace_id = $1 AND anonymized_at IS NOT NULL AND email LIKE 'anonymized-%@example.invalid' AND first_name = 'ANONYMIZED' AND phone IS NULL`,
+          [ws],
+        )
+      ).rows[0].count,
+    );
     out[ws].softDeleted = Number((await q(`SELECT count(*) FROM enriched_data WHERE workspace_id = $1 AND deleted_at IS NOT NULL`, [ws])).rows[0].count);
     out[ws].expiredConsent = Number((await q(`SELECT count(*) FROM consent_records WHERE workspace_id = $1 AND status = 'expired'`, [ws])).rows[0].count);
   }
@@ -129,12 +200,23 @@ describe('cleanup-old-data', () => {
       ['analytics_events', 30, false],
     ]);
     const c = await seedWorkspace('charlie', { keep_all_data: true }, [['email_events', 60, true]]);
-    await q(`INSERT INTO enrichment_cache (cache_key, query_type, cached_data, expires_at) VALUES ('k1', 'person', '{}', $1), ('k2', 'person', '{}', $2)`, [ago(1), ago(-1)]);
-    await q(`INSERT INTO webhook_dedupe (provider, provider_event_id, workspace_id, received_at) VALUES ('ses', 'old', $1, $2), ('ses', 'new', $1, $3)`, [a.ws, ago(40), ago(2)]);
-    await q(`INSERT INTO materialized_view_refresh_log (view_name, used_concurrently, status, started_at, finished_at) VALUES ('v', true, 'success', $1, $1), ('v', true, 'success', $2, $2)`, [ago(400), ago(3)]);
+    await q(`INSERT INTO enrichment_cache (cache_key, query_type, cached_data, expires_at) VALUES ('k1', 'person', '{}', $1), ('k2', 'person', '{}', $2)`, [
+      ago(1),
+      ago(-1),
+    ]);
+    await q(`INSERT INTO webhook_dedupe (provider, provider_event_id, workspace_id, received_at) VALUES ('ses', 'old', $1, $2), ('ses', 'new', $1, $3)`, [
+      a.ws,
+      ago(40),
+      ago(2),
+    ]);
+    await q(
+      `INSERT INTO materialized_view_refresh_log (view_name, used_concurrently, status, started_at, finished_at) VALUES ('v', true, 'success', $1, $1), ('v', true, 'success', $2, $2)`,
+      [ago(400), ago(3)],
+    );
     const h2 = h.deps({ now: () => now });
     for (const ws of [a.ws, b.ws, c.ws]) {
-      for (const name of ['old', 'used', 'fresh']) await h2.exportStore.put(`gdpr/${ws}/${name}.json`, Readable.from([Buffer.from('{}')]), { contentType: 'application/json' });
+      for (const name of ['old', 'used', 'fresh'])
+        await h2.exportStore.put(`gdpr/${ws}/${name}.json`, Readable.from([Buffer.from('{}')]), { contentType: 'application/json' });
     }
 
     const workspaces = [a.ws, b.ws, c.ws];
@@ -164,7 +246,14 @@ describe('cleanup-old-data', () => {
     };
     expect(changesByWorkspace(applied)).toEqual({
       // events: 380 d (365 policy; the 500 d row is below the partition floor, dropped with its month) + the unsubscribed lead's
-      [a.ws]: { ...common, 'email_events deleted': 1 + 1, 'campaign_emails anonymized': 1, 'enriched_data soft_deleted': 1, 'leads anonymized': 1, 'analytics_events deleted': 1 },
+      [a.ws]: {
+        ...common,
+        'email_events deleted': 1 + 1,
+        'campaign_emails anonymized': 1,
+        'enriched_data soft_deleted': 1,
+        'leads anonymized': 1,
+        'analytics_events deleted': 1,
+      },
       [b.ws]: { ...common, 'email_events deleted': 3 + 1, 'campaign_emails anonymized': 2, 'enriched_data soft_deleted': 1, 'leads anonymized': 2 },
       // keep_all_data: only what is owed to people (unsubscribed purge) and the fixed rules
       [c.ws]: { ...common, 'email_events deleted': 1 },
@@ -197,14 +286,21 @@ describe('cleanup-old-data', () => {
     expect([...h2.exportStore.objects.keys()].sort()).toEqual(workspaces.map((ws) => `gdpr/${ws}/fresh.json`).sort());
 
     // policy timestamps on the workspace's own rows; audit rows for what changed
-    const policies = (await q(`SELECT data_type, last_run_at, last_affected_rows FROM data_retention_policies WHERE workspace_id = $1 ORDER BY data_type`, [b.ws])).rows;
+    const policies = (
+      await q(`SELECT data_type, last_run_at, last_affected_rows FROM data_retention_policies WHERE workspace_id = $1 ORDER BY data_type`, [b.ws])
+    ).rows;
     expect(policies.map((p) => [p.data_type, Number(p.last_affected_rows), p.last_run_at !== null])).toEqual([
       ['analytics_events', 0, false], // inactive policy: the rule did not run for bravo
       ['campaign_email_content', 2, true],
       ['email_events', 3, true],
       ['inactive_leads', 2, true],
     ]);
-    const audit = (await q(`SELECT action, resource_type, details->>'rows' AS rows FROM gdpr_audit_logs WHERE workspace_id = $1 AND action LIKE 'retention.%' ORDER BY resource_type, action`, [a.ws])).rows;
+    const audit = (
+      await q(
+        `SELECT action, resource_type, details->>'rows' AS rows FROM gdpr_audit_logs WHERE workspace_id = $1 AND action LIKE 'retention.%' ORDER BY resource_type, action`,
+        [a.ws],
+      )
+    ).rows;
     expect(audit).toContainEqual({ action: 'retention.deleted', resource_type: 'leads', rows: '2' });
     expect(audit).toContainEqual({ action: 'retention.anonymized', resource_type: 'campaign_emails', rows: '1' });
     const runs = Number((await q(`SELECT count(*) FROM retention_runs WHERE run_id = $1`, [applied.runId])).rows[0].count);
@@ -220,7 +316,11 @@ describe('cleanup-old-data', () => {
 
     // consent expiry on its own schedule
     const consent = await run({ only: ['consent_expiry'] }, h2);
-    expect(changesByWorkspace(consent)).toEqual({ [a.ws]: { 'consent_records expired': 1 }, [b.ws]: { 'consent_records expired': 1 }, [c.ws]: { 'consent_records expired': 1 } });
+    expect(changesByWorkspace(consent)).toEqual({
+      [a.ws]: { 'consent_records expired': 1 },
+      [b.ws]: { 'consent_records expired': 1 },
+      [c.ws]: { 'consent_records expired': 1 },
+    });
     expect((await run({ only: ['consent_expiry'] }, h2)).changes).toEqual([]);
 
     // partition maintenance: the dry run names what the real run drops (the 500-day rows' month and older)
@@ -241,7 +341,9 @@ describe('cleanup-old-data', () => {
     await q(`INSERT INTO workspaces (id, name, slug) VALUES ($1, 'long', $2)`, [ws, `long-${ws.slice(0, 8)}`]);
     await q(`INSERT INTO data_retention_policies (workspace_id, data_type, retention_days) VALUES ($1, 'email_events', 900)`, [ws]);
     try {
-      await expect(run({ only: ['email_event_partitions'] })).rejects.toThrow(/email_event_partitions: partition retention of 13 months is shorter than the longest workspace email_events policy \(900 days\)/);
+      await expect(run({ only: ['email_event_partitions'] })).rejects.toThrow(
+        /email_event_partitions: partition retention of 13 months is shorter than the longest workspace email_events policy \(900 days\)/,
+      );
     } finally {
       await q(`DELETE FROM workspaces WHERE id = $1`, [ws]);
     }

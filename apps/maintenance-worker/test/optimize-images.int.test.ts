@@ -27,7 +27,12 @@ async function upload(data: Buffer, fileType: 'avatar' | 'logo' | 'template', ex
   const id = randomUUID();
   const key = `workspaces/${workspaceId}/uploads/${id}/original.${ext}`;
   await d.uploadStore.put(key, Readable.from([data]), { contentType: 'application/octet-stream' });
-  await h.pool.query(`INSERT INTO uploads (id, workspace_id, bucket, object_key, file_type) VALUES ($1, $2, 'coldcopy-uploads', $3, $4)`, [id, workspaceId, key, fileType]);
+  await h.pool.query(`INSERT INTO uploads (id, workspace_id, bucket, object_key, file_type) VALUES ($1, $2, 'coldcopy-uploads', $3, $4)`, [
+    id,
+    workspaceId,
+    key,
+    fileType,
+  ]);
   return { uploadId: id, bucket: 'coldcopy-uploads', key, fileType, workspaceId, requestedBy: 'system' as const };
 }
 
@@ -64,7 +69,12 @@ async function pngBomb(width: number, height: number): Promise<Buffer> {
   for (let y = 0; y < height; y++) if (!deflate.write(row)) await new Promise((r) => deflate.once('drain', r));
   deflate.end();
   const idat = await compressed;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', idat),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 describe('optimize-images', () => {
@@ -78,7 +88,9 @@ describe('optimize-images', () => {
       { name: 'avatar-400', format: 'webp', width: 400, height: 400, exif: false, xmp: false },
       { name: 'thumbnail-100', format: 'webp', width: 100, height: 67, exif: false, xmp: false },
     ]);
-    expect(result.variants.map((v) => v.key)).toEqual(['avatar-200', 'avatar-400', 'thumbnail-100'].map((n) => `workspaces/${ws}/uploads/${avatar.uploadId}/variants/v1/${n}.webp`));
+    expect(result.variants.map((v) => v.key)).toEqual(
+      ['avatar-200', 'avatar-400', 'thumbnail-100'].map((n) => `workspaces/${ws}/uploads/${avatar.uploadId}/variants/v1/${n}.webp`),
+    );
     const row = (await h.pool.query(`SELECT status, metadata FROM uploads WHERE id = $1`, [avatar.uploadId])).rows[0];
     expect(row.status).toBe('processed');
     expect(row.metadata.variants).toEqual(result.variants);
@@ -96,7 +108,9 @@ describe('optimize-images', () => {
       { name: 'thumbnail-100', format: 'webp', width: 100, height: 67, exif: false, xmp: false },
     ]);
     const template = await run(await upload(await photo('webp'), 'template', 'webp'));
-    expect(await Promise.all(template.variants.map(describeVariant))).toEqual([{ name: 'thumbnail-100', format: 'webp', width: 100, height: 67, exif: false, xmp: false }]);
+    expect(await Promise.all(template.variants.map(describeVariant))).toEqual([
+      { name: 'thumbnail-100', format: 'webp', width: 100, height: 67, exif: false, xmp: false },
+    ]);
   });
 
   it('refuses a truncated file and a 30,000 × 30,000 PNG permanently, marking the upload failed', async () => {
@@ -113,7 +127,11 @@ describe('optimize-images', () => {
     expect((refused as Error).message).toBe('image of 30000 × 30000 pixels exceeds the limit of 50000000 pixels (decompression bomb guard)');
     expect(isPermanentError(refused)).toBe(true);
 
-    const rows = (await h.pool.query(`SELECT id, status, metadata->>'optimize_error' AS error FROM uploads WHERE id = ANY($1::uuid[]) ORDER BY id`, [[truncated.uploadId, big.uploadId]])).rows;
+    const rows = (
+      await h.pool.query(`SELECT id, status, metadata->>'optimize_error' AS error FROM uploads WHERE id = ANY($1::uuid[]) ORDER BY id`, [
+        [truncated.uploadId, big.uploadId],
+      ])
+    ).rows;
     expect(rows.map((r) => r.status)).toEqual(['failed', 'failed']);
     expect([...d.uploadStore.objects.keys()].some((k) => k.includes(truncated.uploadId) && k.includes('/variants/'))).toBe(false);
   });
@@ -121,8 +139,13 @@ describe('optimize-images', () => {
   it('skips SVG and animated GIF (recorded, success)', async () => {
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="red"/></svg>');
     expect(await run(await upload(svg, 'logo', 'svg'))).toEqual({ variants: [], skipped: 'SVG is kept as uploaded (vector)' });
-    const frame = (r: number) => sharp({ create: { width: 32, height: 32, channels: 3, background: { r, g: 0, b: 0 } } }).png().toBuffer();
-    const gif = await sharp([await frame(255), await frame(0)], { join: { animated: true } }).gif().toBuffer();
+    const frame = (r: number) =>
+      sharp({ create: { width: 32, height: 32, channels: 3, background: { r, g: 0, b: 0 } } })
+        .png()
+        .toBuffer();
+    const gif = await sharp([await frame(255), await frame(0)], { join: { animated: true } })
+      .gif()
+      .toBuffer();
     expect((await sharp(gif).metadata()).pages).toBe(2);
     const animated = await upload(gif, 'avatar', 'gif');
     expect(await run(animated)).toEqual({ variants: [], skipped: 'animated gif is kept as uploaded' });

@@ -93,8 +93,14 @@ describe('web-facing packages: build and pack', () => {
   it('the tarballs carry dist/ and package.json only; their exports name dist files that are inside, without the source condition or workspace specifiers', () => {
     for (const pkg of PACKAGES) {
       const { files, manifest: packed } = tarballs.get(pkg)!;
-      expect(files.filter((f) => !/^package\/(dist\/[^/]+\.(js|js\.map|d\.ts)|package\.json)$/.test(f)), pkg).toEqual([]);
-      expect(files.some((f) => /test|bench|tsconfig|\/src\//.test(f)), pkg).toBe(false);
+      expect(
+        files.filter((f) => !/^package\/(dist\/[^/]+\.(js|js\.map|d\.ts)|package\.json)$/.test(f)),
+        pkg,
+      ).toEqual([]);
+      expect(
+        files.some((f) => /test|bench|tsconfig|\/src\//.test(f)),
+        pkg,
+      ).toBe(false);
       const text = JSON.stringify(packed);
       expect(text).not.toContain('@coldcopy/source');
       expect(text).not.toMatch(/"(workspace|catalog):/);
@@ -168,7 +174,11 @@ describe('examples/nextjs: next build (Turbopack), next start, POSTs, the email 
       next.stdout!.on('data', (d: Buffer) => (log += d.toString()));
       next.stderr!.on('data', (d: Buffer) => (log += d.toString()));
       const base = `http://127.0.0.1:${port}`;
-      await waitFor(async () => (await fetch(base).catch(() => undefined))?.status === 200, { timeoutMs: 60_000, intervalMs: 250, what: `next start on ${port}` });
+      await waitFor(async () => (await fetch(base).catch(() => undefined))?.status === 200, {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+        what: `next start on ${port}`,
+      });
       const post = (path: string, body: string, type = 'application/json') =>
         fetch(`${base}${path}`, { method: 'POST', body, headers: { 'content-type': type } });
 
@@ -193,7 +203,13 @@ describe('examples/nextjs: next build (Turbopack), next start, POSTs, the email 
       expect((JSON.parse(stored.opts!) as { signature?: string }).signature).toMatch(/^v2\.t1\.\d+\.[A-Za-z0-9_-]+$/);
 
       // the email worker (its own process, as deployed) verifies the signature and sends it
-      worker = await spawnWorkerApp(new URL('../../../apps/email-worker/', import.meta.url), { ...EMAIL_WORKER_TEST_ENV, REDIS_URL: redisServer.url, BULL_PREFIX: h.prefix, DATABASE_URL: h.db.url, SES_ENDPOINT: h.ses.endpoint });
+      worker = await spawnWorkerApp(new URL('../../../apps/email-worker/', import.meta.url), {
+        ...EMAIL_WORKER_TEST_ENV,
+        REDIS_URL: redisServer.url,
+        BULL_PREFIX: h.prefix,
+        DATABASE_URL: h.db.url,
+        SES_ENDPOINT: h.ses.endpoint,
+      });
       const finished = await waitFor(
         async () => {
           const job = await redis.hgetall(`${h.prefix}:email:${jobId}`);
@@ -214,7 +230,15 @@ describe('examples/nextjs: next build (Turbopack), next start, POSTs, the email 
       // the SNS route verifies before it enqueues: a forged notification gets 403 and leaves nothing
       const forged = await post(
         '/api/webhooks/ses',
-        JSON.stringify({ Type: 'Notification', MessageId: 'm-1', TopicArn: SNS_TOPIC, Message: '{}', SignatureVersion: '2', Signature: 'AAAA', SigningCertURL: 'https://sns.us-east-1.amazonaws.com/x.pem' }),
+        JSON.stringify({
+          Type: 'Notification',
+          MessageId: 'm-1',
+          TopicArn: SNS_TOPIC,
+          Message: '{}',
+          SignatureVersion: '2',
+          Signature: 'AAAA',
+          SigningCertURL: 'https://sns.us-east-1.amazonaws.com/x.pem',
+        }),
         'text/plain; charset=UTF-8',
       );
       expect(forged.status, log).toBe(403);

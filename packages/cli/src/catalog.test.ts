@@ -6,7 +6,7 @@ import { formatForms, payloadForms } from './catalog.js';
 const SAMPLES = ['20250709T1430Z', '2025-07-09T14:30:00.000Z', '2025-07-09', 'ana@example.com', 'example.com', 'https://example.com/x', 'abc', 'abc_def'];
 const UUID = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
 
-type Schema = Record<string, any>;  
+type Schema = Record<string, any>;
 
 /** A value the JSON Schema accepts: the smallest that satisfies it (required fields only). */
 function sample(s: Schema): unknown {
@@ -28,7 +28,16 @@ function sample(s: Schema): unknown {
       const found = SAMPLES.find(
         (v) =>
           (!s.pattern || new RegExp(s.pattern).test(v)) &&
-          (!s.format || (s.format === 'email' ? v.includes('@') : s.format === 'date' ? /^\d{4}-\d\d-\d\d$/.test(v) : s.format === 'date-time' ? v.includes('T') && v.includes(':') : s.format === 'uri' ? v.startsWith('https:') : true)),
+          (!s.format ||
+            (s.format === 'email'
+              ? v.includes('@')
+              : s.format === 'date'
+                ? /^\d{4}-\d\d-\d\d$/.test(v)
+                : s.format === 'date-time'
+                  ? v.includes('T') && v.includes(':')
+                  : s.format === 'uri'
+                    ? v.startsWith('https:')
+                    : true)),
       );
       if (found === undefined) throw new Error(`no sample string for ${JSON.stringify(s)}`);
       return found.padEnd(s.minLength ?? 0, 'x');

@@ -25,12 +25,15 @@ interface ObjectSchema {
 export function payloadForms(jsonSchema: Record<string, unknown>): PayloadForm[] {
   const schema = jsonSchema as ObjectSchema;
   const props = Object.keys(schema.properties ?? {});
-  const selectors = (schema.anyOf ?? []).map((a) => a.required ?? []).filter((r) => r.length === 1).map((r) => r[0]!);
+  const selectors = (schema.anyOf ?? [])
+    .map((a) => a.required ?? [])
+    .filter((r) => r.length === 1)
+    .map((r) => r[0]!);
   const keys: Array<string | undefined> = selectors.length > 0 ? selectors : [undefined];
   return keys.map((key) => {
     const required = new Set([...(schema.required ?? []), ...(key ? [key] : [])]);
     // a required field brings its dependents: repeat until nothing is added
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
       grew = false;
       for (const field of [...required]) {
         for (const dep of schema.dependentRequired?.[field] ?? []) {
@@ -41,13 +44,12 @@ export function payloadForms(jsonSchema: Record<string, unknown>): PayloadForm[]
         }
       }
     }
-    const forbidden = (field: string): string[] =>
-      (schema.dependentSchemas?.[field]?.not?.anyOf ?? []).flatMap((a) => a.required ?? []);
+    const forbidden = (field: string): string[] => (schema.dependentSchemas?.[field]?.not?.anyOf ?? []).flatMap((a) => a.required ?? []);
     // not allowed here: what a required field forbids, a field that would forbid a required one,
     // and a field that would bring a field not allowed here (repeat until nothing is added)
     const disallowed = new Set<string>();
     for (const field of required) for (const f of forbidden(field)) disallowed.add(f);
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
       grew = false;
       for (const p of props) {
         if (required.has(p) || disallowed.has(p)) continue;

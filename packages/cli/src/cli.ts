@@ -155,9 +155,11 @@ function catalog(args: readonly string[], io: CliIo): number {
 
 async function readData(spec: string | undefined, io: CliIo): Promise<unknown> {
   if (spec === undefined) throw new UsageError('enqueue needs --data <json|@file>');
-  const text = spec.startsWith('@') ? await readFile(resolve(io.cwd, spec.slice(1)), 'utf8').catch((err: Error) => {
-    throw new UsageError(`cannot read ${spec.slice(1)}: ${err.message}`);
-  }) : spec;
+  const text = spec.startsWith('@')
+    ? await readFile(resolve(io.cwd, spec.slice(1)), 'utf8').catch((err: Error) => {
+        throw new UsageError(`cannot read ${spec.slice(1)}: ${err.message}`);
+      })
+    : spec;
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
@@ -243,7 +245,11 @@ async function schedules(args: readonly string[], io: CliIo): Promise<number> {
   // Schedules live on shard 0, which keeps the queue's name: no shard count needed.
   const admin = openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX, shards: {}, cluster: clusterModeFromEnv(io.env, env.BULL_PREFIX) });
   try {
-    const rows = await withTimeout(scheduleRows((q) => admin.queues[q]), 5000, `Redis did not answer within 5 s`);
+    const rows = await withTimeout(
+      scheduleRows((q) => admin.queues[q]),
+      5000,
+      `Redis did not answer within 5 s`,
+    );
     if (values.json) {
       io.stdout(`${JSON.stringify({ prefix: env.BULL_PREFIX, schedules: rows }, null, 2)}\n`);
       return EXIT.ok;
@@ -251,10 +257,14 @@ async function schedules(args: readonly string[], io: CliIo): Promise<number> {
     const header = ['schedule', 'job', 'queue', 'cron', 'tz', 'next run', 'state'];
     const lines = rows.map((r) => [r.key, r.job, r.queue, r.cron ?? '-', r.tz ?? '-', r.nextRun ?? '-', r.state]);
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-    const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+    const fmt = (cols: string[]) =>
+      cols
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd();
     io.stdout(`${fmt(header)}\n${lines.map(fmt).join('\n')}\n`);
     if (rows.some((r) => r.state !== 'active')) {
-      io.stdout('pending: added when the queue\'s worker next starts; stale: removed then\n');
+      io.stdout("pending: added when the queue's worker next starts; stale: removed then\n");
     }
     return EXIT.ok;
   } finally {
@@ -280,7 +290,7 @@ async function stuck(args: readonly string[], io: CliIo): Promise<number> {
   const admin = openAdmin(env, io);
   try {
     const found = await withTimeout(
-      findStuckJobs(admin, { queues: queues as typeof QUEUE_NAMES[number][], overdueFactor }),
+      findStuckJobs(admin, { queues: queues as (typeof QUEUE_NAMES)[number][], overdueFactor }),
       10_000,
       'Redis did not answer within 10 s',
     );

@@ -64,7 +64,16 @@ function table(entries: readonly DeadLetterEntry[], now: number): string {
   const header = ['id', 'job', 'attempts', 'error', 'age'];
   const rows = entries.map((e) => [e.id, e.jobName, String(e.attemptsMade), `${e.error.name}: ${e.error.message}`.slice(0, 80), age(now - e.lastFailedAt)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    [header, ...rows]
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -185,9 +194,7 @@ async function withStore(sub: 'list' | 'show' | 'replay' | 'purge', args: readon
       }
       case 'purge': {
         const removed =
-          positionals.length > 0
-            ? await withTimeout(dlq.remove(positionals), 10_000)
-            : await withTimeout(dlq.purge({ ...filter, limit }), 60_000);
+          positionals.length > 0 ? await withTimeout(dlq.remove(positionals), 10_000) : await withTimeout(dlq.purge({ ...filter, limit }), 60_000);
         if (values.json) io.stdout(`${JSON.stringify({ removed }, null, 2)}\n`);
         else io.stdout(`purged ${removed} dead-letter entr${removed === 1 ? 'y' : 'ies'}\n`);
         return CODES.ok;

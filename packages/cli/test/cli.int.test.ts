@@ -138,7 +138,12 @@ describe('pnpm jobs', () => {
     expect(dry.code, dry.stderr).toBe(0);
     const report = JSON.parse(dry.stdout) as { dryRun: boolean; stuck: Array<{ jobId: string; reason: string }>; outcomes: unknown[] };
     expect(report.dryRun).toBe(true);
-    expect(report.stuck.map((s) => [s.jobId, s.reason]).sort()).toEqual([[a, 'lock-expired'], [b, 'overdue']].sort());
+    expect(report.stuck.map((s) => [s.jobId, s.reason]).sort()).toEqual(
+      [
+        [a, 'lock-expired'],
+        [b, 'overdue'],
+      ].sort(),
+    );
     expect(report.outcomes).toEqual([]);
     expect((await redis.lrange(key('active'), 0, -1)).sort()).toEqual([...ids].sort()); // nothing changed
 
@@ -158,7 +163,10 @@ describe('pnpm jobs', () => {
     expect(entries.map((e) => [e.jobId, e.error.name])).toEqual([[b, 'StuckJobError']]);
 
     expect(jobs(['stuck', '--queue', 'nope'], prefix)).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown queue\(s\) nope/) });
-    expect(jobs(['stuck', '--overdue-factor', '0.5'], prefix)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--overdue-factor must be a number >= 1/) });
+    expect(jobs(['stuck', '--overdue-factor', '0.5'], prefix)).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--overdue-factor must be a number >= 1/),
+    });
   });
 });
 
@@ -190,7 +198,11 @@ describe('pnpm jobs: shards and schedules', () => {
     expect(s.code, s.stderr).toBe(0);
     const rows = (JSON.parse(s.stdout) as { queues: Array<{ queue: string; bullName: string; shard: number; waiting: number }> }).queues;
     const email = rows.filter((r) => r.queue === 'email');
-    expect(email.map((r) => [r.bullName, r.shard])).toEqual([['email', 0], ['email-1', 1], ['email-2', 2]]);
+    expect(email.map((r) => [r.bullName, r.shard])).toEqual([
+      ['email', 0],
+      ['email-1', 1],
+      ['email-2', 2],
+    ]);
     expect(email.reduce((n, r) => n + r.waiting, 0)).toBe(4);
     expect(rows.filter((r) => r.queue === 'ai').map((r) => r.bullName)).toEqual(['ai']);
     const table = run(['status'], env).stdout;
@@ -222,7 +234,9 @@ describe('pnpm jobs: shards and schedules', () => {
     }
 
     const after = run(['schedules', '--json']);
-    const rows = (JSON.parse(after.stdout) as { schedules: Array<{ key: string; queue: string; cron: string; tz: string; state: string; nextRun: string | null }> }).schedules;
+    const rows = (
+      JSON.parse(after.stdout) as { schedules: Array<{ key: string; queue: string; cron: string; tz: string; state: string; nextRun: string | null }> }
+    ).schedules;
     const cleanup = rows.find((r) => r.key === 'cleanup-old-data')!;
     expect(cleanup).toMatchObject({ queue: 'maintenance', cron: '0 2 * * *', tz: 'UTC', state: 'active' });
     expect(Date.parse(cleanup.nextRun!)).toBeGreaterThan(Date.now());

@@ -55,9 +55,7 @@ describe('loadDbEnv', () => {
 
   it('accepts a PEM CA with escaped newlines and rejects anything else', () => {
     const pem = '-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----';
-    expect(loadDbEnv({ DATABASE_URL: URL_, DATABASE_CA_CERT: pem }).DATABASE_CA_CERT).toBe(
-      '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
-    );
+    expect(loadDbEnv({ DATABASE_URL: URL_, DATABASE_CA_CERT: pem }).DATABASE_CA_CERT).toBe('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----');
     expect(() => loadDbEnv({ DATABASE_URL: URL_, DATABASE_CA_CERT: 'not a cert' })).toThrow(/DATABASE_CA_CERT/);
   });
 });

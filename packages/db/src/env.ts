@@ -19,9 +19,7 @@ export interface DbEnv {
 }
 
 /** `true/false/1/0` only: `z.coerce.boolean()` would read "false" as true. */
-export const boolEnv = z
-  .enum(['true', 'false', '1', '0'], { message: 'expected true, false, 1 or 0' })
-  .transform((v) => v === 'true' || v === '1');
+export const boolEnv = z.enum(['true', 'false', '1', '0'], { message: 'expected true, false, 1 or 0' }).transform((v) => v === 'true' || v === '1');
 
 /**
  * The database variables as an env fragment: a worker app that uses Postgres spreads it into its
@@ -42,7 +40,13 @@ export const dbEnv = {
       }
     }, 'must be a postgres:// or postgresql:// URL')
     .meta({ description: '`postgres://user:password@host:5432/database` (`?sslmode=require` for managed databases)', secret: true }),
-  DATABASE_POOL_MAX: z.coerce.number().int().positive().max(1000).default(10).meta({ description: 'Postgres pool size per process; keep it near the queue concurrency' }),
+  DATABASE_POOL_MAX: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(1000)
+    .default(10)
+    .meta({ description: 'Postgres pool size per process; keep it near the queue concurrency' }),
   DATABASE_STATEMENT_TIMEOUT_MS: z.coerce
     .number()
     .int()
@@ -52,7 +56,7 @@ export const dbEnv = {
   DATABASE_SSL: z
     .enum(['disable', 'require', 'verify-full'])
     .optional()
-    .meta({ description: '`disable`, `require` or `verify-full`; default from the URL\'s sslmode' }),
+    .meta({ description: "`disable`, `require` or `verify-full`; default from the URL's sslmode" }),
   DATABASE_CA_CERT: z
     .string()
     .optional()
@@ -62,7 +66,7 @@ export const dbEnv = {
     .string()
     .min(1)
     .optional()
-    .meta({ description: 'application_name of the connections (pg_stat_activity); default the app\'s, e.g. `coldcopy-email-worker`' }),
+    .meta({ description: "application_name of the connections (pg_stat_activity); default the app's, e.g. `coldcopy-email-worker`" }),
 };
 
 const schema = z.object(dbEnv);

@@ -20,10 +20,7 @@ export interface PartitionChange {
 }
 
 /** Creates the current and next months of email_events and drops months past retention. */
-export async function maintainEmailEventsPartitions(
-  db: Queryable,
-  options: PartitionMaintenanceOptions = {},
-): Promise<PartitionChange[]> {
+export async function maintainEmailEventsPartitions(db: Queryable, options: PartitionMaintenanceOptions = {}): Promise<PartitionChange[]> {
   const { rows } = await db.query<PartitionChange>('SELECT * FROM maintain_email_events_partitions($1, $2, $3)', [
     options.monthsAhead ?? 3,
     options.retentionMonths ?? 13,
@@ -42,12 +39,7 @@ export async function listEmailEventsPartitions(db: Queryable): Promise<string[]
 }
 
 export type AnalyticsView =
-  | 'mv_campaign_analytics'
-  | 'mv_campaign_daily'
-  | 'mv_workspace_analytics'
-  | 'mv_send_time_performance'
-  | 'mv_lead_engagement'
-  | 'mv_deliverability';
+  'mv_campaign_analytics' | 'mv_campaign_daily' | 'mv_workspace_analytics' | 'mv_send_time_performance' | 'mv_lead_engagement' | 'mv_deliverability';
 
 export interface AnalyticsViewDefinition {
   readonly view: AnalyticsView;
@@ -79,14 +71,7 @@ export interface RefreshResult {
  * Refreshes one view, CONCURRENTLY unless it was never populated; 'skipped' when a refresh of the
  * same view is already running. Logged to materialized_view_refresh_log.
  */
-export async function refreshAnalyticsView(
-  db: Queryable,
-  view: AnalyticsView,
-  options: { readonly concurrently?: boolean } = {},
-): Promise<RefreshResult> {
-  const { rows } = await db.query<RefreshResult>('SELECT * FROM refresh_analytics_view($1, $2)', [
-    view,
-    options.concurrently ?? true,
-  ]);
+export async function refreshAnalyticsView(db: Queryable, view: AnalyticsView, options: { readonly concurrently?: boolean } = {}): Promise<RefreshResult> {
+  const { rows } = await db.query<RefreshResult>('SELECT * FROM refresh_analytics_view($1, $2)', [view, options.concurrently ?? true]);
   return rows[0]!;
 }

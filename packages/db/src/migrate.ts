@@ -70,9 +70,7 @@ export async function migrationStatus(target: Target, dir = MIGRATIONS_DIR): Pro
     const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`public.${MIGRATIONS_TABLE}`]);
     const applied = new Map<string, Date>();
     if (exists.rows[0]?.t) {
-      const rows = await client.query<{ name: string; run_on: Date }>(
-        `SELECT name, run_on FROM public.${MIGRATIONS_TABLE} ORDER BY run_on, id`,
-      );
+      const rows = await client.query<{ name: string; run_on: Date }>(`SELECT name, run_on FROM public.${MIGRATIONS_TABLE} ORDER BY run_on, id`);
       for (const row of rows.rows) applied.set(row.name, row.run_on);
     }
     const files = migrationNames(dir);

@@ -2,18 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import {
-  CAMPAIGNS,
-  COMPANY_KINDS,
-  COMPANY_PREFIXES,
-  COMPANY_SUFFIXES,
-  FIRST_NAMES,
-  INDUSTRIES,
-  LAST_NAMES,
-  LOCATIONS,
-  TAGS,
-  TITLES,
-} from './seed-data.js';
+import { CAMPAIGNS, COMPANY_KINDS, COMPANY_PREFIXES, COMPANY_SUFFIXES, FIRST_NAMES, INDUSTRIES, LAST_NAMES, LOCATIONS, TAGS, TITLES } from './seed-data.js';
 
 /*
  * Demo workspace for local development and benchmarks: deterministic from a seed value (same ids,
@@ -65,7 +54,10 @@ export function createRandom(seed: number) {
   let c = splitmix();
   let d = splitmix();
   const next = (): number => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
+    d >>>= 0;
     const t = (a + b) | 0;
     a = b ^ (b >>> 9);
     b = (c + (c << 3)) | 0;
@@ -76,7 +68,10 @@ export function createRandom(seed: number) {
     return (r >>> 0) / 4294967296;
   };
   /** 8 hex digits */
-  const word = (): string => Math.floor(next() * 4294967296).toString(16).padStart(8, '0');
+  const word = (): string =>
+    Math.floor(next() * 4294967296)
+      .toString(16)
+      .padStart(8, '0');
   const random = {
     next,
     int: (min: number, max: number) => min + Math.floor(next() * (max - min + 1)),
@@ -110,9 +105,7 @@ function copyValue(v: unknown): string {
   if (typeof v === 'number') return String(v);
   if (typeof v === 'boolean') return v ? 't' : 'f';
   const text = typeof v === 'string' ? v : JSON.stringify(v);
-  return /[\\\n\r\t]/.test(text)
-    ? text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')
-    : text;
+  return /[\\\n\r\t]/.test(text) ? text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t') : text;
 }
 
 function* copyChunks(rows: readonly unknown[][]): Generator<string> {
@@ -145,7 +138,10 @@ const cols = (spec: string): Column[] =>
     .map((part) => ({ name: part.split(/\s+/)[0]! }));
 
 function slugify(s: string): string {
-  return s.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '');
+  return s
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '');
 }
 
 function render(template: string, lead: { first_name: string; company: string }): string {
@@ -227,10 +223,7 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
       [userId, `alex+${seed}@acme-outbound.example`],
     );
     userId = user.rows[0]!.id;
-    await db.query(`INSERT INTO workspace_members (workspace_id, user_id, role, is_default) VALUES ($1, $2, 'workspace_admin', false)`, [
-      workspaceId,
-      userId,
-    ]);
+    await db.query(`INSERT INTO workspace_members (workspace_id, user_id, role, is_default) VALUES ($1, $2, 'workspace_admin', false)`, [workspaceId, userId]);
 
     const mailboxes = ['alex', 'jordan', 'sam'].map((name, i) => ({
       id: rnd.uuid(),
@@ -259,7 +252,9 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
     await bulkInsert(
       db,
       'campaigns',
-      cols('id uuid, workspace_id uuid, created_by uuid, name text, type text, status text, timezone text, schedule_settings jsonb, daily_limit int, started_at timestamptz, next_run_at timestamptz, created_at timestamptz'),
+      cols(
+        'id uuid, workspace_id uuid, created_by uuid, name text, type text, status text, timezone text, schedule_settings jsonb, daily_limit int, started_at timestamptz, next_run_at timestamptz, created_at timestamptz',
+      ),
       campaigns.map((c) => [
         c.id,
         workspaceId,
@@ -268,7 +263,7 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
         'sequence',
         'active',
         'America/New_York',
-        ({ startDate: new Date(c.start).toISOString().slice(0, 10), sendBetween: { start: '09:00', end: '17:00' }, excludeWeekends: true }),
+        { startDate: new Date(c.start).toISOString().slice(0, 10), sendBetween: { start: '09:00', end: '17:00' }, excludeWeekends: true },
         Math.max(50, Math.ceil(leadCount / 20)),
         new Date(c.start),
         new Date(now.getTime() + 5 * 60_000),
@@ -278,7 +273,9 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
     await bulkInsert(
       db,
       'campaign_sequences',
-      cols('id uuid, workspace_id uuid, campaign_id uuid, step_number int, subject text, body text, delay_days int, condition_type text, is_reply_to_previous bool'),
+      cols(
+        'id uuid, workspace_id uuid, campaign_id uuid, step_number int, subject text, body text, delay_days int, condition_type text, is_reply_to_previous bool',
+      ),
       campaigns.flatMap((c) =>
         c.steps.map((s, i) => [
           rnd.uuid(),
@@ -326,7 +323,12 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
       const last = rnd.pick(LAST_NAMES);
       const company = `${rnd.pick(COMPANY_PREFIXES)}${rnd.pick(COMPANY_SUFFIXES)} ${rnd.pick(COMPANY_KINDS)}`;
       const domain = `${slugify(company.split(' ')[0]!)}-${slugify(company.split(' ')[1]!)}.example`;
-      const local = rnd.pick([`${slugify(first)}.${slugify(last)}`, `${slugify(first)}`, `${slugify(first)[0]}${slugify(last)}`, `${slugify(first)}_${slugify(last)}`]);
+      const local = rnd.pick([
+        `${slugify(first)}.${slugify(last)}`,
+        `${slugify(first)}`,
+        `${slugify(first)[0]}${slugify(last)}`,
+        `${slugify(first)}_${slugify(last)}`,
+      ]);
       let email = `${local}@${domain}`;
       for (let n = 2; usedEmails.has(email); n++) email = `${local}${n}@${domain}`;
       usedEmails.add(email);
@@ -369,7 +371,12 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
             break;
           }
           const mailbox = c.mailboxes[i % c.mailboxes.length]!;
-          const send = { id: rnd.uuid(), campaignId: c.id, leadId, messageId: `0100019${rnd.hex(9)}-${rnd.hex(8)}-${rnd.hex(4)}-${rnd.hex(4)}-${rnd.hex(4)}-${rnd.hex(12)}-000000` };
+          const send = {
+            id: rnd.uuid(),
+            campaignId: c.id,
+            leadId,
+            messageId: `0100019${rnd.hex(9)}-${rnd.hex(8)}-${rnd.hex(4)}-${rnd.hex(4)}-${rnd.hex(4)}-${rnd.hex(12)}-000000`,
+          };
           const row = {
             delivery: null as string | null,
             delivered: null as number | null,
@@ -447,11 +454,31 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
             }
           }
           emailRows.push([
-            send.id, workspaceId, c.id, leadId, step, mailbox.id, 'sent', row.delivery, 1, new Date(at - 2000), new Date(at - 60_000),
-            new Date(at), row.delivered && new Date(row.delivered), row.opened && new Date(row.opened), row.clicked && new Date(row.clicked),
-            row.replied && new Date(row.replied), row.bouncedAt && new Date(row.bouncedAt), row.complainedAt && new Date(row.complainedAt),
-            row.opens, row.clicks, send.messageId, mailbox.email, render(spec.subject, { first_name: first, company }),
-            `Hi ${first},\n\n${step === 1 ? `I noticed ${company} is growing fast.` : 'Following up on my last note.'}\n\nBest,\nAlex`, row.bounceType,
+            send.id,
+            workspaceId,
+            c.id,
+            leadId,
+            step,
+            mailbox.id,
+            'sent',
+            row.delivery,
+            1,
+            new Date(at - 2000),
+            new Date(at - 60_000),
+            new Date(at),
+            row.delivered && new Date(row.delivered),
+            row.opened && new Date(row.opened),
+            row.clicked && new Date(row.clicked),
+            row.replied && new Date(row.replied),
+            row.bouncedAt && new Date(row.bouncedAt),
+            row.complainedAt && new Date(row.complainedAt),
+            row.opens,
+            row.clicks,
+            send.messageId,
+            mailbox.email,
+            render(spec.subject, { first_name: first, company }),
+            `Hi ${first},\n\n${step === 1 ? `I noticed ${company} is growing fast.` : 'Following up on my last note.'}\n\nBest,\nAlex`,
+            row.bounceType,
           ]);
           if (stop) {
             enrol.next = null;
@@ -466,17 +493,43 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
           }
         }
         enrolRows.push([
-          enrol.id, workspaceId, c.id, leadId, enrol.status, enrol.step, enrol.next === null ? null : new Date(enrol.next),
-          enrol.last && new Date(enrol.last), enrol.emails, enrol.opens, enrol.clicks, enrol.replied && new Date(enrol.replied),
-          enrol.unsub && new Date(enrol.unsub), enrol.bounced && new Date(enrol.bounced), new Date(c.start),
+          enrol.id,
+          workspaceId,
+          c.id,
+          leadId,
+          enrol.status,
+          enrol.step,
+          enrol.next === null ? null : new Date(enrol.next),
+          enrol.last && new Date(enrol.last),
+          enrol.emails,
+          enrol.opens,
+          enrol.clicks,
+          enrol.replied && new Date(enrol.replied),
+          enrol.unsub && new Date(enrol.unsub),
+          enrol.bounced && new Date(enrol.bounced),
+          new Date(c.start),
         ]);
       }
       leadRows.push([
-        leadId, workspaceId, email, first, last, company, rnd.pick(TITLES), `https://${domain}`,
-        `https://www.linkedin.com/in/${slugify(first)}-${slugify(last)}-${rnd.hex(6)}`, rnd.pick(LOCATIONS), rnd.pick(INDUSTRIES),
-        lead.status, rnd.chance(0.85) ? 'valid' : rnd.pick(['risky', 'unknown']), Math.min(100, lead.engagement),
-        Math.min(100, lead.engagement), `{${tags.join(',')}}`, lead.lastContacted && new Date(lead.lastContacted),
-        lead.lastActivity && new Date(lead.lastActivity), new Date(createdAt),
+        leadId,
+        workspaceId,
+        email,
+        first,
+        last,
+        company,
+        rnd.pick(TITLES),
+        `https://${domain}`,
+        `https://www.linkedin.com/in/${slugify(first)}-${slugify(last)}-${rnd.hex(6)}`,
+        rnd.pick(LOCATIONS),
+        rnd.pick(INDUSTRIES),
+        lead.status,
+        rnd.chance(0.85) ? 'valid' : rnd.pick(['risky', 'unknown']),
+        Math.min(100, lead.engagement),
+        Math.min(100, lead.engagement),
+        `{${tags.join(',')}}`,
+        lead.lastContacted && new Date(lead.lastContacted),
+        lead.lastActivity && new Date(lead.lastActivity),
+        new Date(createdAt),
       ]);
     }
 

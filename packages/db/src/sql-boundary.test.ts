@@ -52,16 +52,16 @@ function appSourceFiles(): string[] {
 describe('one SQL boundary: no SQL in apps/*/src', () => {
   it('the detector flags planted statements of every kind and leaves prose and Redis calls alone', () => {
     expect(sqlIn("await pool.query('SELECT id FROM leads WHERE workspace_id = $1', [ws]);")).toContain('SELECT ... FROM');
-    expect(sqlIn("const sql = `\n  SELECT cl.id,\n    l.email\n  FROM campaign_leads cl`;")).toContain('SELECT ... FROM');
-    expect(sqlIn("db.query(\"SELECT check_consent($1, $2, 'marketing') AS ok\")")).toContain('SELECT fn(...)');
+    expect(sqlIn('const sql = `\n  SELECT cl.id,\n    l.email\n  FROM campaign_leads cl`;')).toContain('SELECT ... FROM');
+    expect(sqlIn('db.query("SELECT check_consent($1, $2, \'marketing\') AS ok")')).toContain('SELECT fn(...)');
     expect(sqlIn('`INSERT INTO email_threads (workspace_id) VALUES ($1)`')).toEqual(['INSERT INTO']);
     expect(sqlIn('`UPDATE campaigns c SET next_run_at = $3`')).toContain('UPDATE ... SET');
     expect(sqlIn('`UPDATE leads SET status = $3`')).toContain('UPDATE ... SET');
-    expect(sqlIn("`DELETE FROM warmup_emails WHERE id = $1`")).toEqual(['DELETE FROM']);
+    expect(sqlIn('`DELETE FROM warmup_emails WHERE id = $1`')).toEqual(['DELETE FROM']);
     expect(sqlIn('`WITH t AS (SELECT 1) SELECT * FROM t`')).toContain('WITH ... AS (');
     expect(sqlIn('await tx.query<{ id: string }>(`whatever`)')).toEqual(['.query(<literal>)']);
     expect(sqlIn('// select the first mailbox from the list, then update the lead and delete from the cache')).toEqual([]);
-    expect(sqlIn("await redis.get(key); const rows = await listDueCampaignEmails(pool, ws, id, { before, limit });")).toEqual([]);
+    expect(sqlIn('await redis.get(key); const rows = await listDueCampaignEmails(pool, ws, id, { before, limit });')).toEqual([]);
   });
 
   it('no file under apps/*/src contains SQL (statements belong in packages/db/src/repositories)', () => {

@@ -135,15 +135,7 @@ export interface CampaignLeadRow {
   updated_at: Date;
 }
 
-export type SendStatus =
-  | 'scheduled'
-  | 'sending'
-  | 'retryable'
-  | 'sent'
-  | 'unknown'
-  | 'failed'
-  | 'failed_unknown'
-  | 'cancelled';
+export type SendStatus = 'scheduled' | 'sending' | 'retryable' | 'sent' | 'unknown' | 'failed' | 'failed_unknown' | 'cancelled';
 export type DeliveryStatus = 'delivered' | 'bounced' | 'complained';
 export interface CampaignEmailRow {
   id: string;
@@ -182,15 +174,7 @@ export interface CampaignEmailRow {
   updated_at: Date;
 }
 
-export type EmailEventType =
-  | 'sent'
-  | 'delivered'
-  | 'opened'
-  | 'clicked'
-  | 'replied'
-  | 'bounced'
-  | 'complained'
-  | 'unsubscribed';
+export type EmailEventType = 'sent' | 'delivered' | 'opened' | 'clicked' | 'replied' | 'bounced' | 'complained' | 'unsubscribed';
 export interface EmailEventRow {
   id: string;
   workspace_id: string;

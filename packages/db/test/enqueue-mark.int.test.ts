@@ -44,10 +44,9 @@ describe('listDueCampaignEmails with enqueuedBefore, markCampaignEmailsEnqueued'
     // without enqueuedBefore: every claimable due row, as before the mark existed
     expect(await listDueCampaignEmails(fx.pool, fx.a.workspaceId, fx.a.campaignId, { before: new Date(), limit: 10 })).toHaveLength(1);
     // the job may be lost (Redis restarted without persistence): enqueued again
-    await fx.pool.query(
-      `UPDATE campaign_emails SET scheduled_at = now() - interval '12 minutes', enqueued_at = now() - interval '11 minutes' WHERE id = $1`,
-      [fx.a.campaignEmailId],
-    );
+    await fx.pool.query(`UPDATE campaign_emails SET scheduled_at = now() - interval '12 minutes', enqueued_at = now() - interval '11 minutes' WHERE id = $1`, [
+      fx.a.campaignEmailId,
+    ]);
     expect(await due()).toEqual([{ id: fx.a.campaignEmailId, attempt: 0 }]);
   });
 
@@ -95,10 +94,12 @@ describe('listDueCampaignEmails with enqueuedBefore, markCampaignEmailsEnqueued'
     expect((await enqueuedAt(fx.a.campaignEmailId))!.getTime()).toBe(at.getTime());
     await claimCampaignEmail(fx.pool, fx.a.workspaceId, fx.a.campaignEmailId);
     expect(await mark(new Date())).toBe(0); // sending: its claim stands
-    await expect(markCampaignEmailsEnqueued(fx.pool, fx.a.workspaceId, fx.b.campaignId, [fx.b.campaignEmailId], new Date())).rejects.toBeInstanceOf(TenancyError);
-    expect(await enqueuedAt(fx.b.campaignEmailId)).toBeNull();
-    await expect(listDueCampaignEmails(fx.pool, fx.a.workspaceId, fx.b.campaignId, { before: new Date(), limit: 10, enqueuedBefore: new Date() })).rejects.toBeInstanceOf(
+    await expect(markCampaignEmailsEnqueued(fx.pool, fx.a.workspaceId, fx.b.campaignId, [fx.b.campaignEmailId], new Date())).rejects.toBeInstanceOf(
       TenancyError,
     );
+    expect(await enqueuedAt(fx.b.campaignEmailId)).toBeNull();
+    await expect(
+      listDueCampaignEmails(fx.pool, fx.a.workspaceId, fx.b.campaignId, { before: new Date(), limit: 10, enqueuedBefore: new Date() }),
+    ).rejects.toBeInstanceOf(TenancyError);
   });
 });

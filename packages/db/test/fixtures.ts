@@ -21,21 +21,21 @@ export interface TenantFixture {
 export async function createTenant(db: Queryable, label: string): Promise<TenantFixture> {
   const workspaceId = randomUUID();
   const slug = `${label}-${workspaceId.slice(0, 8)}`;
-  await db.query(
-    `INSERT INTO workspaces (id, name, slug, status, settings) VALUES ($1, $2, $3, 'active', $4)`,
-    [workspaceId, `Workspace ${label}`, slug, { email: { sender_email: `hello@${slug}.example`, sender_name: label } }],
-  );
-  const mailboxId = randomUUID();
-  await db.query(
-    `INSERT INTO mailboxes (id, workspace_id, email, domain, status) VALUES ($1, $2, $3, $4, 'active')`,
-    [mailboxId, workspaceId, `sender@${slug}.example`, `${slug}.example`],
-  );
-  const campaignId = randomUUID();
-  await db.query(`INSERT INTO campaigns (id, workspace_id, name, status) VALUES ($1, $2, $3, 'active')`, [
-    campaignId,
+  await db.query(`INSERT INTO workspaces (id, name, slug, status, settings) VALUES ($1, $2, $3, 'active', $4)`, [
     workspaceId,
-    `Campaign ${label}`,
+    `Workspace ${label}`,
+    slug,
+    { email: { sender_email: `hello@${slug}.example`, sender_name: label } },
   ]);
+  const mailboxId = randomUUID();
+  await db.query(`INSERT INTO mailboxes (id, workspace_id, email, domain, status) VALUES ($1, $2, $3, $4, 'active')`, [
+    mailboxId,
+    workspaceId,
+    `sender@${slug}.example`,
+    `${slug}.example`,
+  ]);
+  const campaignId = randomUUID();
+  await db.query(`INSERT INTO campaigns (id, workspace_id, name, status) VALUES ($1, $2, $3, 'active')`, [campaignId, workspaceId, `Campaign ${label}`]);
   for (const step of [1, 2, 3]) {
     await db.query(
       `INSERT INTO campaign_sequences (workspace_id, campaign_id, step_number, subject, body, delay_days)
@@ -43,18 +43,10 @@ export async function createTenant(db: Queryable, label: string): Promise<Tenant
       [workspaceId, campaignId, step, `Step ${step}`, step === 1 ? 0 : 2],
     );
   }
-  await db.query(`INSERT INTO campaign_mailboxes (workspace_id, campaign_id, mailbox_id) VALUES ($1, $2, $3)`, [
-    workspaceId,
-    campaignId,
-    mailboxId,
-  ]);
+  await db.query(`INSERT INTO campaign_mailboxes (workspace_id, campaign_id, mailbox_id) VALUES ($1, $2, $3)`, [workspaceId, campaignId, mailboxId]);
   const leadId = randomUUID();
   const leadEmail = `lead@${slug}.example`;
-  await db.query(`INSERT INTO leads (id, workspace_id, email, first_name) VALUES ($1, $2, $3, 'Ada')`, [
-    leadId,
-    workspaceId,
-    leadEmail,
-  ]);
+  await db.query(`INSERT INTO leads (id, workspace_id, email, first_name) VALUES ($1, $2, $3, 'Ada')`, [leadId, workspaceId, leadEmail]);
   const enrolmentId = randomUUID();
   await db.query(
     `INSERT INTO campaign_leads (id, workspace_id, campaign_id, lead_id, status, next_email_at)
@@ -88,10 +80,9 @@ export async function fingerprintOf(db: Queryable, workspaceId: string): Promise
   const parts: string[] = [];
   for (const table of WORKSPACE_TABLES) {
     const column = table === 'workspaces' ? 'id' : 'workspace_id';
-    const { rows } = await db.query<{ h: string | null }>(
-      `SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS h FROM ${table} t WHERE ${column} = $1`,
-      [workspaceId],
-    );
+    const { rows } = await db.query<{ h: string | null }>(`SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS h FROM ${table} t WHERE ${column} = $1`, [
+      workspaceId,
+    ]);
     parts.push(`${table}:${rows[0]?.h ?? ''}`);
   }
   const events = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM email_events WHERE workspace_id = $1', [workspaceId]);

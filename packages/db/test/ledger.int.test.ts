@@ -55,9 +55,7 @@ describe('send ledger', () => {
     expect(again.updated_at).toEqual(sent.updated_at);
     // a sent row cannot be claimed again, nor marked sent with another message id
     expect(await claimCampaignEmail(pool, t.workspaceId, t.campaignEmailId)).toEqual({ claimed: false, status: 'sent' });
-    await expect(markCampaignEmailSent(pool, t.workspaceId, t.campaignEmailId, { messageId: 'ses-2' })).rejects.toBeInstanceOf(
-      LedgerStateError,
-    );
+    await expect(markCampaignEmailSent(pool, t.workspaceId, t.campaignEmailId, { messageId: 'ses-2' })).rejects.toBeInstanceOf(LedgerStateError);
   });
 
   it('never resends an ambiguous outcome: unknown cannot be claimed, the SES event moves it to sent', async () => {

@@ -78,9 +78,7 @@ describe('email_events partitions', () => {
     expect(partitions).toEqual([1, 2, 3, 14, 15, 16, 17].map((m) => partitionName(now, m)));
 
     // the event of the current month went with its partition; next month's event is kept
-    const { rows } = await pool.query<{ event_type: string }>('SELECT event_type FROM email_events WHERE workspace_id = $1', [
-      t.workspaceId,
-    ]);
+    const { rows } = await pool.query<{ event_type: string }>('SELECT event_type FROM email_events WHERE workspace_id = $1', [t.workspaceId]);
     expect(rows.map((r) => r.event_type)).toEqual(['opened']);
 
     // running it again at the same moment changes nothing
@@ -96,10 +94,7 @@ describe('email_events partitions', () => {
   });
 
   it('refuses to drop partitions a workspace retention policy still needs', async () => {
-    await pool.query(
-      `INSERT INTO data_retention_policies (workspace_id, data_type, retention_days) VALUES ($1, 'email_events', 800)`,
-      [t.workspaceId],
-    );
+    await pool.query(`INSERT INTO data_retention_policies (workspace_id, data_type, retention_days) VALUES ($1, 'email_events', 800)`, [t.workspaceId]);
     await expect(maintainEmailEventsPartitions(pool, { retentionMonths: 13 })).rejects.toThrow(/shorter than the longest workspace/);
     await pool.query(`DELETE FROM data_retention_policies WHERE workspace_id = $1`, [t.workspaceId]);
   });

@@ -8,43 +8,100 @@ import { createTenant } from './fixtures.js';
 /** Every table of domain.md §1 (canonical schema), §2 and §3 (bookkeeping), listed by hand. */
 const CANONICAL_TABLES = [
   // tenancy
-  'workspaces', 'workspace_members', 'user_profiles', 'audit_logs',
+  'workspaces',
+  'workspace_members',
+  'user_profiles',
+  'audit_logs',
   // sending
-  'mailboxes', 'campaign_mailboxes', 'campaigns', 'campaign_sequences', 'campaign_leads', 'campaign_emails',
+  'mailboxes',
+  'campaign_mailboxes',
+  'campaigns',
+  'campaign_sequences',
+  'campaign_leads',
+  'campaign_emails',
   // leads
-  'leads', 'lead_scores',
+  'leads',
+  'lead_scores',
   // events and inbox
-  'email_events', 'webhook_dedupe', 'email_threads', 'email_messages',
+  'email_events',
+  'webhook_dedupe',
+  'email_threads',
+  'email_messages',
   // suppression and consent
-  'suppression_list', 'consent_records',
+  'suppression_list',
+  'consent_records',
   // warm-up
-  'warmup_pools', 'warmup_accounts', 'warmup_campaigns', 'warmup_emails', 'warmup_daily_stats',
+  'warmup_pools',
+  'warmup_accounts',
+  'warmup_campaigns',
+  'warmup_emails',
+  'warmup_daily_stats',
   // enrichment
-  'enrichment_providers', 'enrichment_cache', 'enrichment_credits', 'enrichment_requests', 'enriched_data',
+  'enrichment_providers',
+  'enrichment_cache',
+  'enrichment_credits',
+  'enrichment_requests',
+  'enriched_data',
   'enrichment_jobs',
   // AI
-  'ai_usage_logs', 'conversation_threads', 'message_sentiments', 'sentiment_alerts', 'message_analysis',
-  'reply_suggestions', 'reply_templates', 'conversation_context', 'meeting_requests', 'meeting_slots',
-  'scheduled_meetings', 'meeting_availability',
+  'ai_usage_logs',
+  'conversation_threads',
+  'message_sentiments',
+  'sentiment_alerts',
+  'message_analysis',
+  'reply_suggestions',
+  'reply_templates',
+  'conversation_context',
+  'meeting_requests',
+  'meeting_slots',
+  'scheduled_meetings',
+  'meeting_availability',
   // integrations
-  'integration_connections', 'integration_sync_state', 'integration_object_map', 'integration_outbox',
-  'integration_sync_logs', 'integration_field_mappings', 'calendar_accounts', 'calendar_sync_logs',
+  'integration_connections',
+  'integration_sync_state',
+  'integration_object_map',
+  'integration_outbox',
+  'integration_sync_logs',
+  'integration_field_mappings',
+  'calendar_accounts',
+  'calendar_sync_logs',
   'linkedin_integrations',
   // operations
-  'job_failures', 'export_jobs', 'report_runs', 'analytics_summary', 'analytics_events', 'data_subject_requests',
-  'data_portability_exports', 'data_retention_policies', 'gdpr_audit_logs', 'materialized_view_refresh_log',
-  'partition_maintenance_log', 'uploads',
+  'job_failures',
+  'export_jobs',
+  'report_runs',
+  'analytics_summary',
+  'analytics_events',
+  'data_subject_requests',
+  'data_portability_exports',
+  'data_retention_policies',
+  'gdpr_audit_logs',
+  'materialized_view_refresh_log',
+  'partition_maintenance_log',
+  'uploads',
 ] as const;
 
 const MATERIALIZED_VIEWS = [
-  'mv_campaign_analytics', 'mv_campaign_daily', 'mv_workspace_analytics',
-  'mv_send_time_performance', 'mv_lead_engagement', 'mv_deliverability',
+  'mv_campaign_analytics',
+  'mv_campaign_daily',
+  'mv_workspace_analytics',
+  'mv_send_time_performance',
+  'mv_lead_engagement',
+  'mv_deliverability',
 ] as const;
 
 /** Tables that are global by design (no workspace_id, or a nullable one for global rows). */
 const GLOBAL_OR_NULLABLE = new Set([
-  'workspaces', 'user_profiles', 'webhook_dedupe', 'suppression_list', 'warmup_pools', 'enrichment_providers',
-  'enrichment_cache', 'job_failures', 'materialized_view_refresh_log', 'partition_maintenance_log',
+  'workspaces',
+  'user_profiles',
+  'webhook_dedupe',
+  'suppression_list',
+  'warmup_pools',
+  'enrichment_providers',
+  'enrichment_cache',
+  'job_failures',
+  'materialized_view_refresh_log',
+  'partition_maintenance_log',
 ]);
 
 let db: TestDatabase;
@@ -100,9 +157,7 @@ describe('migrations', () => {
   });
 
   it('create email_events partitioned by range on created_at', async () => {
-    const { rows } = await client.query<{ def: string }>(
-      `SELECT pg_get_partkeydef('public.email_events'::regclass) AS def`,
-    );
+    const { rows } = await client.query<{ def: string }>(`SELECT pg_get_partkeydef('public.email_events'::regclass) AS def`);
     expect(rows[0]!.def).toBe('RANGE (created_at)');
   });
 
@@ -129,26 +184,16 @@ describe('migrations', () => {
   it('refresh every materialized view CONCURRENTLY (after the first populate)', async () => {
     for (const view of MATERIALIZED_VIEWS) {
       // created WITH NO DATA: the first refresh cannot be concurrent; the function handles that
-      const first = await client.query<{ status: string; used_concurrently: boolean }>(
-        'SELECT * FROM refresh_analytics_view($1)',
-        [view],
-      );
+      const first = await client.query<{ status: string; used_concurrently: boolean }>('SELECT * FROM refresh_analytics_view($1)', [view]);
       expect(first.rows[0]).toMatchObject({ status: 'success', used_concurrently: false });
       await client.query(`REFRESH MATERIALIZED VIEW CONCURRENTLY public.${view}`);
-      const second = await client.query<{ status: string; used_concurrently: boolean }>(
-        'SELECT * FROM refresh_analytics_view($1)',
-        [view],
-      );
+      const second = await client.query<{ status: string; used_concurrently: boolean }>('SELECT * FROM refresh_analytics_view($1)', [view]);
       expect(second.rows[0]).toMatchObject({ status: 'success', used_concurrently: true });
     }
-    const all = await client.query<{ view_name: string; used_concurrently: boolean }>(
-      'SELECT * FROM refresh_all_analytics_views()',
-    );
+    const all = await client.query<{ view_name: string; used_concurrently: boolean }>('SELECT * FROM refresh_all_analytics_views()');
     expect(all.rows.map((r) => r.view_name).sort()).toEqual([...MATERIALIZED_VIEWS].sort());
     expect(all.rows.every((r) => r.used_concurrently)).toBe(true);
-    const logged = await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM materialized_view_refresh_log WHERE status = 'success'`,
-    );
+    const logged = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM materialized_view_refresh_log WHERE status = 'success'`);
     expect(logged.rows[0]!.n).toBe(MATERIALIZED_VIEWS.length * 3);
   });
 

@@ -65,9 +65,7 @@ describe('demo seed', () => {
     expect(campaign.rows[0]!.sent_count).toBe(summary.campaignEmails);
     expect(campaign.rows[0]!.total_leads).toBe(summary.enrolments);
     // the analytics views were populated
-    const analytics = await client.query<{ sent: string }>('SELECT sent FROM mv_workspace_analytics WHERE workspace_id = $1', [
-      summary.workspaceId,
-    ]);
+    const analytics = await client.query<{ sent: string }>('SELECT sent FROM mv_workspace_analytics WHERE workspace_id = $1', [summary.workspaceId]);
     expect(Number(analytics.rows[0]!.sent)).toBe(summary.campaignEmails);
   });
 

@@ -77,9 +77,10 @@ beforeEach(async () => {
 /** Runs A's call and asserts that no row of B changed (including B's inbox); returns the result. */
 async function untouched<T>(fn: () => Promise<T>): Promise<T> {
   const inbox = () =>
-    fx.pool.query('SELECT t::text AS t FROM email_threads t WHERE workspace_id = $1 UNION ALL SELECT m::text FROM email_messages m WHERE workspace_id = $1 ORDER BY 1', [
-      fx.b.workspaceId,
-    ]);
+    fx.pool.query(
+      'SELECT t::text AS t FROM email_threads t WHERE workspace_id = $1 UNION ALL SELECT m::text FROM email_messages m WHERE workspace_id = $1 ORDER BY 1',
+      [fx.b.workspaceId],
+    );
   const before = [await fingerprintOf(fx.pool, fx.b.workspaceId), (await inbox()).rows];
   const result = await fn();
   expect([await fingerprintOf(fx.pool, fx.b.workspaceId), (await inbox()).rows]).toEqual(before);
@@ -90,13 +91,19 @@ describe('tenancy of the campaign tick statements: a foreign campaign is refused
   it('listEnrolmentsToTick, endEnrolments, skipEnrolmentSteps, startScheduledCampaign, completeCampaignIfFinished', async () => {
     await fx.expectRefused(() => listEnrolmentsToTick(fx.pool, fx.a.workspaceId, fx.b.campaignId, new Date(), 10));
     await fx.expectRefused(() => endEnrolments(fx.pool, fx.a.workspaceId, fx.b.campaignId, [{ enrolmentId: fx.b.enrolmentId, as: 'failed' }], new Date()));
-    await fx.expectRefused(() => skipEnrolmentSteps(fx.pool, fx.a.workspaceId, fx.b.campaignId, [{ enrolmentId: fx.b.enrolmentId, stepNumber: 1, nextEmailAt: null }]));
+    await fx.expectRefused(() =>
+      skipEnrolmentSteps(fx.pool, fx.a.workspaceId, fx.b.campaignId, [{ enrolmentId: fx.b.enrolmentId, stepNumber: 1, nextEmailAt: null }]),
+    );
     await fx.expectRefused(() => startScheduledCampaign(fx.pool, fx.a.workspaceId, fx.b.campaignId));
     await fx.expectRefused(() => completeCampaignIfFinished(fx.pool, fx.a.workspaceId, fx.b.campaignId));
     // B's enrolment named under A's own campaign matches nothing
-    expect(await untouched(() => endEnrolments(fx.pool, fx.a.workspaceId, fx.a.campaignId, [{ enrolmentId: fx.b.enrolmentId, as: 'failed' }], new Date()))).toBe(0);
     expect(
-      await untouched(() => skipEnrolmentSteps(fx.pool, fx.a.workspaceId, fx.a.campaignId, [{ enrolmentId: fx.b.enrolmentId, stepNumber: 1, nextEmailAt: null }])),
+      await untouched(() => endEnrolments(fx.pool, fx.a.workspaceId, fx.a.campaignId, [{ enrolmentId: fx.b.enrolmentId, as: 'failed' }], new Date())),
+    ).toBe(0);
+    expect(
+      await untouched(() =>
+        skipEnrolmentSteps(fx.pool, fx.a.workspaceId, fx.a.campaignId, [{ enrolmentId: fx.b.enrolmentId, stepNumber: 1, nextEmailAt: null }]),
+      ),
     ).toBe(0);
     // and A's own calls work
     expect((await listEnrolmentsToTick(fx.pool, fx.a.workspaceId, fx.a.campaignId, new Date(), 10)).map((e) => e.enrolment_id)).toEqual([]);

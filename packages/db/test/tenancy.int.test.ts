@@ -167,9 +167,7 @@ describe('tenancy guard: an id of workspace B used by a job of workspace A is re
     await fx.pool.query(`UPDATE campaign_emails SET status = 'sending' WHERE id = $1`, [fx.b.campaignEmailId]);
     await fx.expectRefused(() => markCampaignEmailFailed(fx.pool, fx.a.workspaceId, fx.b.campaignEmailId, { error: 'rejected', retryable: false }));
     await claimCampaignEmail(fx.pool, fx.a.workspaceId, fx.a.campaignEmailId);
-    expect((await markCampaignEmailFailed(fx.pool, fx.a.workspaceId, fx.a.campaignEmailId, { error: 'throttled', retryable: true })).status).toBe(
-      'retryable',
-    );
+    expect((await markCampaignEmailFailed(fx.pool, fx.a.workspaceId, fx.a.campaignEmailId, { error: 'throttled', retryable: true })).status).toBe('retryable');
   });
 
   it('deferCampaignEmail', async () => {
@@ -229,10 +227,11 @@ describe('tenancy guard: an id of workspace B used by a job of workspace A is re
 
   it('the database itself refuses a send row that mixes workspaces (composite foreign keys)', async () => {
     await expect(
-      fx.pool.query(
-        `INSERT INTO campaign_emails (workspace_id, campaign_id, lead_id, step_number) VALUES ($1, $2, $3, 2)`,
-        [fx.a.workspaceId, fx.a.campaignId, fx.b.leadId],
-      ),
+      fx.pool.query(`INSERT INTO campaign_emails (workspace_id, campaign_id, lead_id, step_number) VALUES ($1, $2, $3, 2)`, [
+        fx.a.workspaceId,
+        fx.a.campaignId,
+        fx.b.leadId,
+      ]),
     ).rejects.toThrow(/foreign key/);
   });
 });

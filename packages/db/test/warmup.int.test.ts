@@ -41,7 +41,13 @@ async function warmTenant(label: string, sharedPool?: string): Promise<Warm> {
   if (!sharedPool) await pool.query(`INSERT INTO warmup_pools (id, workspace_id, name) VALUES ($1, $2, 'p')`, [poolId, t.workspaceId]);
   const account = randomUUID();
   const email = (await pool.query('SELECT email FROM mailboxes WHERE id = $1', [t.mailboxId])).rows[0].email;
-  await pool.query(`INSERT INTO warmup_accounts (id, workspace_id, pool_id, mailbox_id, email) VALUES ($1, $2, $3, $4, $5)`, [account, t.workspaceId, poolId, t.mailboxId, email]);
+  await pool.query(`INSERT INTO warmup_accounts (id, workspace_id, pool_id, mailbox_id, email) VALUES ($1, $2, $3, $4, $5)`, [
+    account,
+    t.workspaceId,
+    poolId,
+    t.mailboxId,
+    email,
+  ]);
   const warmupCampaignId = randomUUID();
   await pool.query(`INSERT INTO warmup_campaigns (id, workspace_id, mailbox_id) VALUES ($1, $2, $3)`, [warmupCampaignId, t.workspaceId, t.mailboxId]);
   return { ...t, account, warmupCampaignId, poolId };
@@ -79,14 +85,21 @@ describe('warm-up access functions', () => {
     const id = await withTransaction(pool, (tx) => claimWarmupEmail(tx, a.workspaceId, claim));
     expect(id).toBeTruthy();
     expect(await withTransaction(pool, (tx) => claimWarmupEmail(tx, a.workspaceId, claim))).toBeNull();
-    await completeWarmupEmail(pool, a.workspaceId, { id: id!, messageId: 'ses-1', sentAt: new Date(), warmupCampaignId: a.warmupCampaignId, senderAccountId: a.account, date: '2026-12-01' });
+    await completeWarmupEmail(pool, a.workspaceId, {
+      id: id!,
+      messageId: 'ses-1',
+      sentAt: new Date(),
+      warmupCampaignId: a.warmupCampaignId,
+      senderAccountId: a.account,
+      date: '2026-12-01',
+    });
     expect(await withTransaction(pool, (tx) => claimWarmupEmail(tx, a.workspaceId, claim))).toBeNull();
     expect((await getWarmupDailyStats(pool, a.workspaceId, a.warmupCampaignId, '2026-12-01'))?.sent).toBe(1);
     const id2 = await withTransaction(pool, (tx) => claimWarmupEmail(tx, a.workspaceId, { ...claim, key: 'k2' }));
     await releaseWarmupEmail(pool, a.workspaceId, id2!);
     expect(await withTransaction(pool, (tx) => claimWarmupEmail(tx, a.workspaceId, { ...claim, key: 'k2' }))).toBeTruthy();
-    await expect(
-      withTransaction(pool, (tx) => claimWarmupEmail(tx, a.workspaceId, { ...claim, warmupCampaignId: b.warmupCampaignId })),
-    ).rejects.toBeInstanceOf(TenancyError);
+    await expect(withTransaction(pool, (tx) => claimWarmupEmail(tx, a.workspaceId, { ...claim, warmupCampaignId: b.warmupCampaignId }))).rejects.toBeInstanceOf(
+      TenancyError,
+    );
   });
 });

@@ -27,11 +27,13 @@ const completed = metrics.completed.labels('maintenance', 'bench-noop');
 const duration = metrics.duration.labels('maintenance', 'bench-noop', 'completed');
 const logger = createLogger({ transports: [new winston.transports.Stream({ stream: createWriteStream('/dev/null') })] });
 const promCompleted = new Counter({ name: 'c_total', help: 'c', labelNames: ['queue', 'job_name'], registers: [] }).labels('maintenance', 'bench-noop');
-const promDuration = new Histogram({ name: 'd_seconds', help: 'd', labelNames: ['queue', 'job_name', 'status'], buckets: DURATION_BUCKETS, registers: [] }).labels(
-  'maintenance',
-  'bench-noop',
-  'completed',
-);
+const promDuration = new Histogram({
+  name: 'd_seconds',
+  help: 'd',
+  labelNames: ['queue', 'job_name', 'status'],
+  buckets: DURATION_BUCKETS,
+  registers: [],
+}).labels('maintenance', 'bench-noop', 'completed');
 const key = randomBytes(32);
 const security = new JobSecurity({ signingKeys: `k1:${key.toString('base64')}` });
 const OPTS = { jobId: 'bench-noop.1', attempts: 3, priority: 5, delay: 0 };

@@ -171,7 +171,10 @@ async function enqueueCore(bulk: boolean): Promise<Sample> {
   const cpu = process.cpuUsage();
   if (bulk) {
     for (let i = 0; i < JOBS; i += 500) {
-      await producer.enqueueBulk(benchNoop, Array.from({ length: Math.min(500, JOBS - i) }, (_, k) => ({ data: payload(i + k) })));
+      await producer.enqueueBulk(
+        benchNoop,
+        Array.from({ length: Math.min(500, JOBS - i) }, (_, k) => ({ data: payload(i + k) })),
+      );
     }
   } else {
     await inFlight(64, JOBS, (i) => producer.enqueue(benchNoop, payload(i)));
@@ -240,9 +243,18 @@ function runBaseline(dir: string): Row[] {
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 64 * 1024 * 1024,
   });
-  const json = r.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
+  const json = r.stdout
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   if (r.status !== 0 || !json) throw new Error(`the baseline bench in ${dir} failed (exit ${r.status}):\n${r.stdout.slice(-3000)}`);
-  process.stdout.write(r.stdout.split('\n').filter((l) => l.includes(' raw ')).map((l) => `  ${l}`).join('\n') + '\n');
+  process.stdout.write(
+    r.stdout
+      .split('\n')
+      .filter((l) => l.includes(' raw '))
+      .map((l) => `  ${l}`)
+      .join('\n') + '\n',
+  );
   return (JSON.parse(json) as { rows: Row[] }).rows;
 }
 
@@ -294,11 +306,33 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     const n = baselineDir ? 1 : ROUNDS;
     if (ONLY !== 'enqueue') {
-      for (const c of [1, 10, 100]) rows.push(await compare(`process, concurrency ${c}`, () => drainRaw(c), () => drainCore(c), n));
+      for (const c of [1, 10, 100])
+        rows.push(
+          await compare(
+            `process, concurrency ${c}`,
+            () => drainRaw(c),
+            () => drainCore(c),
+            n,
+          ),
+        );
     }
     if (ONLY !== 'process') {
-      rows.push(await compare('enqueue, single (64 in flight)', () => enqueueRaw(false), () => enqueueCore(false), n));
-      rows.push(await compare('enqueue, bulk (500 per call)', () => enqueueRaw(true), () => enqueueCore(true), n));
+      rows.push(
+        await compare(
+          'enqueue, single (64 in flight)',
+          () => enqueueRaw(false),
+          () => enqueueCore(false),
+          n,
+        ),
+      );
+      rows.push(
+        await compare(
+          'enqueue, bulk (500 per call)',
+          () => enqueueRaw(true),
+          () => enqueueCore(true),
+          n,
+        ),
+      );
     }
     rounds.push(rows);
     if (baselineDir) baseline.push(runBaseline(baselineDir));

@@ -63,11 +63,15 @@ const rows = [
   bench('producer: sign (HMAC-SHA256 over name, workspace, time, JSON)', () => security.sign('bench-noop', data, OPTS)),
   bench('worker: verify', () => security.verify('bench-noop', stored, signature, { id: OPTS.jobId, opts: STORED_OPTS })),
   bench('producer: protect() = seal + sign, no sensitive fields', () => security.protect(noop, data, { ...OPTS })),
-  bench('worker: admit() = verify + open, no sensitive fields', () => security.admit(noop, { id: OPTS.jobId, data: stored, opts: { ...STORED_OPTS, signature } })),
+  bench('worker: admit() = verify + open, no sensitive fields', () =>
+    security.admit(noop, { id: OPTS.jobId, data: stored, opts: { ...STORED_OPTS, signature } }),
+  ),
   bench('producer: encrypt one 200-char field (AES-256-GCM)', () => security.seal(secret, tokenPayload)),
   bench('worker: decrypt one 200-char field', () => security.open(secret, storedSecret)),
   bench('producer: protect() with one encrypted field', () => security.protect(secret, tokenPayload, {})),
-  bench('worker: admit() with one encrypted field', () => security.admit(secret, { id: OPTS.jobId, data: storedSecret, opts: { ...STORED_OPTS, signature: sealedSig } })),
+  bench('worker: admit() with one encrypted field', () =>
+    security.admit(secret, { id: OPTS.jobId, data: storedSecret, opts: { ...STORED_OPTS, signature: sealedSig } }),
+  ),
 ];
 
 process.stdout.write(`node ${process.version}, ${N} iterations × ${ROUNDS} rounds, median CPU µs per call\n\n`);

@@ -127,18 +127,22 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
     const [a, b] = workspacesOnDifferentShards();
     const p = producer(prefix);
     const single = await p.enqueue(testEcho, { workspaceId: b, value: 'single' });
-    const bulk = await p.enqueueBulk(testEcho, Array.from({ length: 20 }, (_, n) => ({ data: { workspaceId: n % 2 ? b : a, value: `v${n}` } })));
+    const bulk = await p.enqueueBulk(
+      testEcho,
+      Array.from({ length: 20 }, (_, n) => ({ data: { workspaceId: n % 2 ? b : a, value: `v${n}` } })),
+    );
     expect(bulk).toHaveLength(20);
 
     const w = await worker(prefix);
     const events = clusterClient();
-    const done = await waitFor(async () => {
-      const list = await events.lrange(`${prefix}:events`, 0, -1);
-      return list.length >= 21 ? list : undefined;
-    }, { ...patient, what: '21 processed jobs' });
-    expect(done.filter((e) => e.startsWith('echo:')).sort()).toEqual(
-      ['echo:single:0', ...Array.from({ length: 20 }, (_, n) => `echo:v${n}:0`)].sort(),
+    const done = await waitFor(
+      async () => {
+        const list = await events.lrange(`${prefix}:events`, 0, -1);
+        return list.length >= 21 ? list : undefined;
+      },
+      { ...patient, what: '21 processed jobs' },
     );
+    expect(done.filter((e) => e.startsWith('echo:')).sort()).toEqual(['echo:single:0', ...Array.from({ length: 20 }, (_, n) => `echo:v${n}:0`)].sort());
     // both shards did work, and every job carried the producer's signature (checked by the worker)
     const completed = await Promise.all(w.shards.map((q) => q.getCompleted(0, -1)));
     expect(completed.map((jobs) => jobs.length).sort()).toEqual([10, 11]);
@@ -172,10 +176,13 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
     expect((await connectionNames()).some((n) => n.startsWith('coldcopy-'))).toBe(true);
     for (const cleanup of cleanups.reverse()) await cleanup();
     cleanups = [];
-    const left = await waitFor(async () => {
-      const names = (await connectionNames()).filter((n) => n.startsWith('coldcopy-') || n.startsWith('cluster-test') || n.includes(prefix));
-      return names.length === 0 ? names : undefined;
-    }, { timeoutMs: 10_000, what: 'every connection to close' }).catch(async () => connectionNames());
+    const left = await waitFor(
+      async () => {
+        const names = (await connectionNames()).filter((n) => n.startsWith('coldcopy-') || n.startsWith('cluster-test') || n.includes(prefix));
+        return names.length === 0 ? names : undefined;
+      },
+      { timeoutMs: 10_000, what: 'every connection to close' },
+    ).catch(async () => connectionNames());
     expect(left).toEqual([]);
   });
 
@@ -214,7 +221,7 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
     expect(await waitFor(onceOnOwners, { timeoutMs: 10_000, what: 'the name back after the reconnect' }).catch(placed)).toEqual(owners.map((p) => [p]));
   });
 
-    it('dead letters: a permanently failing job lands in the store (one slot); list, count, replay and purge work', async () => {
+  it('dead letters: a permanently failing job lands in the store (one slot); list, count, replay and purge work', async () => {
     const prefix = await prefixOnTwoPrimaries();
     await worker(prefix);
     const job = await producer(prefix).enqueue(testFlaky, { mode: 'permanent', tag: 'dlq' });
@@ -255,7 +262,10 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
       data: { workspaceId: a, value: 'scheduled' },
       description: 'test schedule',
     };
-    await producer(prefix).enqueueBulk(testEcho, [a, b, b].map((workspaceId) => ({ data: { workspaceId, value: 'x' } })));
+    await producer(prefix).enqueueBulk(
+      testEcho,
+      [a, b, b].map((workspaceId) => ({ data: { workspaceId, value: 'x' } })),
+    );
     const admin = track(openAdminQueues({ redisUrl: cluster.url, prefix, shards: { maintenance: 2 } }), (x) => x.close());
     // what a worker does at startup on shard 0: lock (SET NX), repeatable add, unlock (Lua)
     const reconciled = await reconcileSchedules({ queue: admin.queues.maintenance, schedules: [hourly], security: testSecurity() });
@@ -312,7 +322,12 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
       });
     });
     const p = track(
-      new Producer({ redisUrl: `redis+cluster://:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}`, prefix: testPrefix(), security: testSecurity(), connectTimeoutMs: 1000 }),
+      new Producer({
+        redisUrl: `redis+cluster://:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}`,
+        prefix: testPrefix(),
+        security: testSecurity(),
+        connectTimeoutMs: 1000,
+      }),
       (x) => x.close(),
     );
     const started = Date.now();

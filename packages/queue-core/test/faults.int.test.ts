@@ -37,7 +37,7 @@ describe('fault tolerance (real worker processes)', () => {
     const b = await spawnWorker(env());
     redis.track(b, (w) => w.child.kill('SIGKILL'));
     const q = queue();
-    await waitFor(async () => ((await (await q.getJob(id))!.getState()) === 'completed') || undefined, {
+    await waitFor(async () => (await (await q.getJob(id))!.getState()) === 'completed' || undefined, {
       timeoutMs: 30_000,
       what: 'the job to be completed by worker B',
     });
@@ -60,7 +60,10 @@ describe('fault tolerance (real worker processes)', () => {
     expect(exit, w.output()).toEqual({ code: 0, signal: null });
     expect(await readEvents(events, redis.prefix)).toContain(`done:t:${w.pid}`);
     expect(await (await queue().getJob(id))!.getState()).toBe('completed');
-    const stopped = w.output().split('\n').find((l) => l.includes('"message":"stopped"'));
+    const stopped = w
+      .output()
+      .split('\n')
+      .find((l) => l.includes('"message":"stopped"'));
     expect(stopped).toMatch(/"graceful":true/);
   });
 
@@ -85,7 +88,7 @@ describe('fault tolerance (real worker processes)', () => {
     await redis.client().hset(`${redis.prefix}:maintenance:${id}`, 'opts', JSON.stringify(opts));
     const next = await spawnWorker(env());
     redis.track(next, (x) => x.child.kill('SIGKILL'));
-    await waitFor(async () => ((await (await q.getJob(id))!.getState()) === 'completed') || undefined, { timeoutMs: 30_000 });
+    await waitFor(async () => (await (await q.getJob(id))!.getState()) === 'completed' || undefined, { timeoutMs: 30_000 });
   });
 
   it('a worker keeps processing after Redis restarts, without a process restart', async () => {
@@ -101,7 +104,14 @@ describe('fault tolerance (real worker processes)', () => {
     await server.restart();
 
     for (let i = 0; i < 3; i++) {
-      await waitFor(() => p.enqueue(testSleep, { ms: 10, tag: `after${i}` }).then(() => true, () => false), { what: 'enqueue after restart' });
+      await waitFor(
+        () =>
+          p.enqueue(testSleep, { ms: 10, tag: `after${i}` }).then(
+            () => true,
+            () => false,
+          ),
+        { what: 'enqueue after restart' },
+      );
     }
     await waitFor(async () => (await readEvents(events, redis.prefix)).filter((e) => e.startsWith('done:after')).length === 3 || undefined, {
       timeoutMs: 30_000,

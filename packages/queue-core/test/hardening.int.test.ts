@@ -44,14 +44,21 @@ function captureLogger(): { logger: Logger; lines: () => Array<Record<string, un
     },
   });
   const logger = createLogger({ transports: [new winston.transports.Stream({ stream })] });
-  return { logger, lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger,
+    lines: () =>
+      out
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('dead letters, signed jobs and encrypted fields (real Redis)', { timeout: 240_000 }, () => {
   const redis = useIsolatedRedis();
 
-  const producer = (security = testSecurity()) =>
-    redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security }), (p) => p.close());
+  const producer = (security = testSecurity()) => redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security }), (p) => p.close());
   const rawQueue = () => redis.track(new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix }), (q) => q.close());
   const deadLetters = () => redis.track(openDeadLetters({ redisUrl: redis.redisUrl, prefix: redis.prefix }), (d) => d.close());
 
@@ -255,7 +262,7 @@ describe('dead letters, signed jobs and encrypted fields (real Redis)', { timeou
     expect(cli.stdout).toContain('"account":"a@b.c"');
     const dump = spawnSync('redis-cli', ['-u', redis.redisUrl, '--scan', '--pattern', `${redis.prefix}:*`], { encoding: 'utf8' });
     for (const k of dump.stdout.split('\n').filter(Boolean)) {
-      const type = (await redis.client().type(k));
+      const type = await redis.client().type(k);
       if (type === 'hash') expect(JSON.stringify(await redis.client().hgetall(k))).not.toContain('very-secret');
     }
 

@@ -72,9 +72,8 @@ describe('job context: facts, enqueue, pause (real Redis)', () => {
   };
 
   function producer(): Producer {
-    return redis.track(
-      new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security: testSecurity(), shards: { maintenance: 2 } }),
-      (p) => p.close(),
+    return redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security: testSecurity(), shards: { maintenance: 2 } }), (p) =>
+      p.close(),
     );
   }
 
@@ -111,8 +110,7 @@ describe('job context: facts, enqueue, pause (real Redis)', () => {
     seen.length = 0;
     const worker = await start();
     const client = redis.client();
-    const workerConnections = async () =>
-      ((await client.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=ctx-${redis.prefix} `)).length;
+    const workerConnections = async () => ((await client.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=ctx-${redis.prefix} `)).length;
     const p = producer();
     await p.enqueue(testContext, { action: 'facts' });
     await waitFor(() => seen.length === 1 || undefined);
@@ -155,8 +153,7 @@ describe('job context: facts, enqueue, pause (real Redis)', () => {
     await start(2);
     const p = producer();
     const client = redis.client();
-    const paused = async () =>
-      Promise.all(['maintenance', 'maintenance-1'].map(async (n) => (await client.exists(`${redis.prefix}:${n}:meta-paused`)) === 1));
+    const paused = async () => Promise.all(['maintenance', 'maintenance-1'].map(async (n) => (await client.exists(`${redis.prefix}:${n}:meta-paused`)) === 1));
     await p.enqueue(testContext, { action: 'pause' });
     await waitFor(async () => (await paused()).every(Boolean) || undefined);
     // a job added now waits

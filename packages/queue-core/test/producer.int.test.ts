@@ -28,11 +28,7 @@ describe('producer (real Redis)', () => {
 
   it('rejects a whole bulk call when one item is bad, naming its index, and writes nothing', async () => {
     const p = producer();
-    const items = [
-      { data: { workspaceId: WS, value: 'a' } },
-      { data: { workspaceId: WS, value: 'b' } },
-      { data: { workspaceId: WS } as never },
-    ];
+    const items = [{ data: { workspaceId: WS, value: 'a' } }, { data: { workspaceId: WS, value: 'b' } }, { data: { workspaceId: WS } as never }];
     const err = await p.enqueueBulk(testEcho, items).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(JobValidationError);
     expect((err as JobValidationError).issues).toEqual([{ path: '[2].value', message: 'required' }]);
@@ -87,7 +83,10 @@ describe('producer (real Redis)', () => {
     await expect(p.enqueue(testSleep, { ms: 1, tag: 'b' }, { runAt: '+275760-09-13T00:00:00.000Z' })).rejects.toThrow(/runAt: must be at most 365 days ahead/);
     expect(await keys()).toEqual(before);
     // the horizon is the producer's to set
-    const patient = redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security: testSecurity(), maxDelayMs: 2 * 365 * 86_400_000 }), (x) => x.close());
+    const patient = redis.track(
+      new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security: testSecurity(), maxDelayMs: 2 * 365 * 86_400_000 }),
+      (x) => x.close(),
+    );
     await expect(patient.enqueue(testSleep, { ms: 1, tag: 'c' }, { delay: 400 * 86_400_000 })).resolves.toMatchObject({ queue: 'maintenance' });
   });
 

@@ -137,6 +137,8 @@ describe('rate limiter (GCRA in one Lua script)', () => {
     const rate = ((times.length - 1) * 1000) / (times.at(-1)! - times[0]!);
     expect(rate).toBeGreaterThanOrEqual(MAX * 0.95);
     expect(rate).toBeLessThanOrEqual(MAX);
-    console.log(`rate limiter, 3 processes x 4 loops: ${JOBS} jobs at ${rate.toFixed(2)}/s (limit ${MAX}/s), max in any 1 s window ${maxInAnyWindow(times, 1000)}`);
+    console.log(
+      `rate limiter, 3 processes x 4 loops: ${JOBS} jobs at ${rate.toFixed(2)}/s (limit ${MAX}/s), max in any 1 s window ${maxInAnyWindow(times, 1000)}`,
+    );
   });
 });

@@ -124,9 +124,7 @@ describe('schedule reconciliation (real Redis)', () => {
   it('validates every declaration before touching Redis', async () => {
     const q = rawQueue();
     await reconcileSchedules({ queue: q, schedules: [nightly], security: testSecurity() });
-    await expect(
-      reconcileSchedules({ queue: q, schedules: [{ ...nightly, data: { tag: 'x' } }], security: testSecurity() }),
-    ).rejects.toThrow(/test-sleep/);
+    await expect(reconcileSchedules({ queue: q, schedules: [{ ...nightly, data: { tag: 'x' } }], security: testSecurity() })).rejects.toThrow(/test-sleep/);
     expect((await q.getRepeatableJobs()).map((r) => scheduleKeyOf(r.id))).toEqual(['test-nightly']);
     expect(desiredSchedule(nightly, testSecurity()).repeatKey).toBe((await q.getRepeatableJobs())[0]!.key);
   });

@@ -21,9 +21,8 @@ describe('workspace sharding (real Redis)', () => {
   const redis = useIsolatedRedis();
 
   function producer(shards: number): Producer {
-    return redis.track(
-      new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security: testSecurity(), shards: { maintenance: shards } }),
-      (p) => p.close(),
+    return redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security: testSecurity(), shards: { maintenance: shards } }), (p) =>
+      p.close(),
     );
   }
 
@@ -64,7 +63,10 @@ describe('workspace sharding (real Redis)', () => {
     const [a, b] = workspacesOnDifferentShards();
     const p = producer(2);
     const single = await p.enqueue(testEcho, { workspaceId: b, value: 'x' });
-    const bulk = await p.enqueueBulk(testEcho, [a, b, a, b].map((workspaceId, n) => ({ data: { workspaceId, value: `v${n}` } })));
+    const bulk = await p.enqueueBulk(
+      testEcho,
+      [a, b, a, b].map((workspaceId, n) => ({ data: { workspaceId, value: `v${n}` } })),
+    );
     await p.enqueue(testSleep, { ms: 0, tag: 'global' });
     const queues = { maintenance: rawQueue('maintenance'), 'maintenance-1': rawQueue('maintenance-1') };
     const shardOfA = shardFor(a, 2) === 0 ? 'maintenance' : 'maintenance-1';
@@ -84,7 +86,10 @@ describe('workspace sharding (real Redis)', () => {
 
   it('lists every shard in the admin status', async () => {
     const [a, b] = workspacesOnDifferentShards();
-    await producer(2).enqueueBulk(testEcho, [a, b, b].map((workspaceId) => ({ data: { workspaceId, value: 'x' } })));
+    await producer(2).enqueueBulk(
+      testEcho,
+      [a, b, b].map((workspaceId) => ({ data: { workspaceId, value: 'x' } })),
+    );
     const admin = redis.track(openAdminQueues({ redisUrl: redis.redisUrl, prefix: redis.prefix, shards: { maintenance: 2 } }), (x) => x.close());
     expect(admin.shardsOf('maintenance').map((s) => s.bullName)).toEqual(['maintenance', 'maintenance-1']);
     expect(admin.shardsOf('email').map((s) => s.bullName)).toEqual(['email']);
@@ -104,9 +109,15 @@ describe('workspace sharding (real Redis)', () => {
     expect(shardFor(a, 2)).not.toBe(shardFor(b, 2));
     const p = producer(2);
     const started = Date.now();
-    await p.enqueueBulk(testEcho, Array.from({ length: 20_000 }, (_, n) => ({ data: { workspaceId: a, value: `a${n}` } })));
+    await p.enqueueBulk(
+      testEcho,
+      Array.from({ length: 20_000 }, (_, n) => ({ data: { workspaceId: a, value: `a${n}` } })),
+    );
     const enqueuedA = Date.now();
-    await p.enqueueBulk(testEcho, Array.from({ length: 10 }, (_, n) => ({ data: { workspaceId: b, value: `b${n}` } })));
+    await p.enqueueBulk(
+      testEcho,
+      Array.from({ length: 10 }, (_, n) => ({ data: { workspaceId: b, value: `b${n}` } })),
+    );
     // the worker starts on the full backlog: both shards are waiting when fetching begins
     const { completed } = await countingWorker(2, 2);
     const workerStarted = Date.now();
@@ -130,10 +141,16 @@ describe('workspace sharding (real Redis)', () => {
     const [a, b] = workspacesOnDifferentShards();
     const p = producer(2);
     const { completed } = await countingWorker(2, 2);
-    await p.enqueueBulk(testEcho, Array.from({ length: 20_000 }, (_, n) => ({ data: { workspaceId: a, value: `a${n}` } })));
+    await p.enqueueBulk(
+      testEcho,
+      Array.from({ length: 20_000 }, (_, n) => ({ data: { workspaceId: a, value: `a${n}` } })),
+    );
     const aAtB = completed.get(a) ?? 0;
     const enqueuedB = Date.now();
-    await p.enqueueBulk(testEcho, Array.from({ length: 10 }, (_, n) => ({ data: { workspaceId: b, value: `b${n}` } })));
+    await p.enqueueBulk(
+      testEcho,
+      Array.from({ length: 10 }, (_, n) => ({ data: { workspaceId: b, value: `b${n}` } })),
+    );
     let aWhenBDone = -1;
     await waitFor(
       () => {
@@ -153,8 +170,14 @@ describe('workspace sharding (real Redis)', () => {
   it('control: on one shard the same 10 jobs wait for the whole backlog ahead of them (FIFO)', async () => {
     const [a, b] = workspacesOnDifferentShards();
     const p = producer(1);
-    await p.enqueueBulk(testEcho, Array.from({ length: 1_000 }, (_, n) => ({ data: { workspaceId: a, value: `a${n}` } })));
-    await p.enqueueBulk(testEcho, Array.from({ length: 10 }, (_, n) => ({ data: { workspaceId: b, value: `b${n}` } })));
+    await p.enqueueBulk(
+      testEcho,
+      Array.from({ length: 1_000 }, (_, n) => ({ data: { workspaceId: a, value: `a${n}` } })),
+    );
+    await p.enqueueBulk(
+      testEcho,
+      Array.from({ length: 10 }, (_, n) => ({ data: { workspaceId: b, value: `b${n}` } })),
+    );
     const { completed } = await countingWorker(1, 2);
     await waitFor(() => (completed.get(b) ?? 0) >= 10, { timeoutMs: 60_000, intervalMs: 5, what: 'B’s 10 jobs' });
     const aWhenBDone = completed.get(a) ?? 0;

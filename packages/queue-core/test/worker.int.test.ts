@@ -154,9 +154,18 @@ describe('worker runtime (real Redis)', () => {
       handlers: { 'test-echo': slow(150), 'test-sleep': slow(150), 'test-flaky': slow(150) } as never,
     });
     const p = producer();
-    await p.enqueueBulk(testEcho, Array.from({ length: 6 }, (_, i) => ({ data: { workspaceId: WS, value: `v${i}` } })));
-    await p.enqueueBulk(testSleep, Array.from({ length: 6 }, (_, i) => ({ data: { ms: 1, tag: `s${i}` } })));
-    await p.enqueueBulk(testFlaky, Array.from({ length: 6 }, (_, i) => ({ data: { mode: 'permanent' as const, tag: `f${i}` } })));
+    await p.enqueueBulk(
+      testEcho,
+      Array.from({ length: 6 }, (_, i) => ({ data: { workspaceId: WS, value: `v${i}` } })),
+    );
+    await p.enqueueBulk(
+      testSleep,
+      Array.from({ length: 6 }, (_, i) => ({ data: { ms: 1, tag: `s${i}` } })),
+    );
+    await p.enqueueBulk(
+      testFlaky,
+      Array.from({ length: 6 }, (_, i) => ({ data: { mode: 'permanent' as const, tag: `f${i}` } })),
+    );
     const q = rawQueue();
     await waitFor(async () => (await q.getCompletedCount()) === 18 || undefined, { what: '18 completions' });
     expect(peak).toBe(3);
@@ -183,7 +192,10 @@ describe('worker runtime (real Redis)', () => {
 
   it('closes cleanly right after starting: no unhandled rejection, no error line', async () => {
     const lines: string[] = [];
-    const logger = createLogger({ level: 'info', transports: [new winston.transports.Stream({ stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) })] });
+    const logger = createLogger({
+      level: 'info',
+      transports: [new winston.transports.Stream({ stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) })],
+    });
     for (let i = 0; i < 5; i++) {
       const w = await worker({ logger });
       await w.close(1000);
@@ -202,7 +214,7 @@ describe('worker runtime (real Redis)', () => {
     expect(await readEvents(events, redis.prefix)).toEqual([`start:c:${process.pid}`, `done:c:${process.pid}`]);
   });
 
-  it('never shows one prefix\'s jobs to a worker on another prefix', async () => {
+  it("never shows one prefix's jobs to a worker on another prefix", async () => {
     const other = `${redis.prefix}x`;
     const foreign = new Producer({ redisUrl: redis.redisUrl, prefix: other, security: testSecurity() });
     redis.track(foreign, (f) => f.close());

@@ -12,14 +12,22 @@ const ENVELOPES = [
 ];
 
 describe('SNS signature verification', () => {
-  it.each(ENVELOPES.flatMap((f) => [[f, '1'], [f, '2']] as const))('accepts the AWS sample %s re-signed with SignatureVersion %s', async (file, version) => {
+  it.each(
+    ENVELOPES.flatMap(
+      (f) =>
+        [
+          [f, '1'],
+          [f, '2'],
+        ] as const,
+    ),
+  )('accepts the AWS sample %s re-signed with SignatureVersion %s', async (file, version) => {
     const body = JSON.stringify(signEnvelope(sample(file), { version }));
     await expect(verify(body)).resolves.toMatchObject({ Type: sample(file).Type });
   });
 
   it('accepts the assembled SES bounce notification (no Subject)', async () => {
     const body = JSON.stringify(signEnvelope(sample('ses-sns-notification-bounce.ASSEMBLED.json')));
-    const topic = (sample('ses-sns-notification-bounce.ASSEMBLED.json').TopicArn as string);
+    const topic = sample('ses-sns-notification-bounce.ASSEMBLED.json').TopicArn as string;
     await expect(verify(body, [topic])).resolves.toMatchObject({ Type: 'Notification' });
   });
 

@@ -29,15 +29,14 @@ export function signEnvelope(
 ): SnsEnvelope & Record<string, unknown> {
   const version = options.version ?? '1';
   const unsigned = { ...envelope, SignatureVersion: version, SigningCertURL: options.certUrl ?? TEST_CERT_URL } as unknown as SnsEnvelope;
-  const signature = createSign(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256').update(stringToSign(unsigned), 'utf8').sign(KEY, 'base64');
+  const signature = createSign(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256')
+    .update(stringToSign(unsigned), 'utf8')
+    .sign(KEY, 'base64');
   return { ...unsigned, Signature: signature };
 }
 
 /** The generic Notification envelope carrying an SES event (like the ASSEMBLED sample), signed. */
-export function sesNotification(
-  event: Record<string, unknown>,
-  options: { topicArn: string; messageId?: string; version?: '1' | '2' },
-): string {
+export function sesNotification(event: Record<string, unknown>, options: { topicArn: string; messageId?: string; version?: '1' | '2' }): string {
   const { Subject: _subject, ...envelope } = sample('ses-sns-envelope-notification-generic.json');
   return JSON.stringify(
     signEnvelope(

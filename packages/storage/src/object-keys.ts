@@ -15,9 +15,16 @@ export const GDPR_URL_TTL_SECONDS = 7 * 24 * 3600;
  */
 export function exportObjectKey(workspaceId: string, name: string, ext: string, now: Date = new Date()): string {
   if (!/^[0-9a-f-]{36}$/i.test(workspaceId)) throw new TypeError(`workspaceId must be a uuid, got ${JSON.stringify(workspaceId)}`);
-  const safeName = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 100) || 'export';
+  const safeName =
+    name
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 100) || 'export';
   if (!/^[a-z0-9]{1,8}$/.test(ext)) throw new TypeError(`bad extension ${JSON.stringify(ext)}`);
-  const timestamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  const timestamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
   const key = `workspaces/${workspaceId}/exports/${timestamp}/${randomBytes(8).toString('hex')}/${safeName}.${ext}`;
   assertObjectKey(key);
   return key;

@@ -101,9 +101,12 @@ export function createS3ObjectStore(client: S3Client, options: S3StoreOptions): 
       const inFlight = new Set<Promise<void>>();
 
       const sendPart = async (buffer: Buffer, length: number, PartNumber: number) => {
-        const out = await client.send(new UploadPartCommand({ Bucket, Key: key, UploadId: uploadId, PartNumber, Body: buffer.subarray(0, length), ContentLength: length }), {
-          abortSignal: signal,
-        });
+        const out = await client.send(
+          new UploadPartCommand({ Bucket, Key: key, UploadId: uploadId, PartNumber, Body: buffer.subarray(0, length), ContentLength: length }),
+          {
+            abortSignal: signal,
+          },
+        );
         parts[PartNumber - 1] = { PartNumber, ETag: out.ETag };
         free.push(buffer);
       };
@@ -121,7 +124,7 @@ export function createS3ObjectStore(client: S3Client, options: S3StoreOptions): 
       try {
         for await (const chunk of body as AsyncIterable<Buffer | string>) {
           const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-          for (let at = 0; at < bytes.length; ) {
+          for (let at = 0; at < bytes.length;) {
             current ??= take();
             const n = bytes.copy(current, filled, at);
             filled += n;
@@ -133,14 +136,18 @@ export function createS3ObjectStore(client: S3Client, options: S3StoreOptions): 
         signal?.throwIfAborted();
         if (uploadId === undefined) {
           // smaller than one part: a plain PUT
-          await client.send(new PutObjectCommand({ ...params, Body: (current ?? Buffer.alloc(0)).subarray(0, filled), ContentLength: filled }), { abortSignal: signal });
+          await client.send(new PutObjectCommand({ ...params, Body: (current ?? Buffer.alloc(0)).subarray(0, filled), ContentLength: filled }), {
+            abortSignal: signal,
+          });
           return { key, size };
         }
         if (filled > 0) await flushPart();
         const results = await Promise.allSettled(inFlight);
         const failed = results.find((r) => r.status === 'rejected');
         if (failed) throw failed.reason;
-        await client.send(new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }), { abortSignal: signal });
+        await client.send(new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }), {
+          abortSignal: signal,
+        });
         return { key, size };
       } catch (err) {
         // a failed upload aborts its multipart upload: no object appears, no parts are left to pay for
@@ -180,9 +187,7 @@ export function createS3ObjectStore(client: S3Client, options: S3StoreOptions): 
       const command = new GetObjectCommand({
         Bucket,
         Key: key,
-        ...(opts.downloadName
-          ? { ResponseContentDisposition: `attachment; filename="${opts.downloadName.replace(/[^A-Za-z0-9._-]/g, '_')}"` }
-          : {}),
+        ...(opts.downloadName ? { ResponseContentDisposition: `attachment; filename="${opts.downloadName.replace(/[^A-Za-z0-9._-]/g, '_')}"` } : {}),
       });
       return getSignedUrl(client, command, { expiresIn: expiresInSeconds });
     },

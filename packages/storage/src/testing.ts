@@ -22,8 +22,18 @@ export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3R
  * with `buckets`; resolves with its endpoint once it listens. The dev stack's S3 emulator and the
  * tests' server below.
  */
-export async function startS3rver(options: { port: number; directory: string; buckets: readonly string[] }): Promise<{ endpoint: string; close(): Promise<void> }> {
-  const server = new S3rver({ address: '127.0.0.1', port: options.port, silent: true, directory: options.directory, configureBuckets: options.buckets.map((name) => ({ name })) });
+export async function startS3rver(options: {
+  port: number;
+  directory: string;
+  buckets: readonly string[];
+}): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: options.port,
+    silent: true,
+    directory: options.directory,
+    configureBuckets: options.buckets.map((name) => ({ name })),
+  });
   const { port } = await server.run();
   return { endpoint: `http://127.0.0.1:${port}`, close: () => server.close() };
 }

@@ -101,10 +101,10 @@ afterAll(async () => {
 });
 
 const s3Store = () =>
-  createS3ObjectStore(
-    createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }),
-    { bucket: s3.bucket, partSize: 5 * 1024 * 1024 },
-  );
+  createS3ObjectStore(createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }), {
+    bucket: s3.bucket,
+    partSize: 5 * 1024 * 1024,
+  });
 
 objectStoreContract('S3 (real SDK against a local S3 server)', s3Store);
 objectStoreContract('local disk', () => createLocalObjectStore({ dir: localDir, bucket: 'coldcopy-exports' }));
@@ -117,7 +117,9 @@ describe('S3 adapter', () => {
     const body = generated(23 * 1024 * 1024);
     const put = await store.put(key, body.stream, { contentType: 'application/octet-stream' });
     expect(put.size).toBe(23 * 1024 * 1024);
-    const back = createHash('sha256').update(await readAll(await store.get(key))).digest('hex');
+    const back = createHash('sha256')
+      .update(await readAll(await store.get(key)))
+      .digest('hex');
     expect(back).toBe(body.sha256());
   });
 
@@ -127,7 +129,11 @@ describe('S3 adapter', () => {
       const key = exportObjectKey(WS, `exact-${bytes}`, 'bin');
       const body = generated(bytes);
       expect((await store.put(key, body.stream, { contentType: 'application/octet-stream' })).size).toBe(bytes);
-      expect(createHash('sha256').update(await readAll(await store.get(key))).digest('hex')).toBe(body.sha256());
+      expect(
+        createHash('sha256')
+          .update(await readAll(await store.get(key)))
+          .digest('hex'),
+      ).toBe(body.sha256());
       expect((await store.head(key))?.size).toBe(bytes);
     }
   });

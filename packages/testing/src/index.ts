@@ -4,13 +4,7 @@ export { deletePrefix, testPrefix } from './isolation.js';
 export { PostgresServer, type PostgresServerOptions } from './postgres-server.js';
 export { RedisCluster, type RedisClusterOptions } from './redis-cluster.js';
 export { RedisServer, type RedisServerOptions } from './redis-server.js';
-export {
-  createTestDatabase,
-  databaseUrl,
-  dropTestDatabase,
-  TEST_DATABASE_PREFIX,
-  type TestDatabase,
-} from './test-database.js';
+export { createTestDatabase, databaseUrl, dropTestDatabase, TEST_DATABASE_PREFIX, type TestDatabase } from './test-database.js';
 export { isCi, requireDebianBinary } from './system-packages.js';
 export { waitFor } from './wait-for.js';
 export { createFakeJobContext, EnqueueRecorder, type FakeJobContext, type FakeJobContextOptions, type RecordedJob } from './job-context.js';

@@ -1,11 +1,4 @@
-import {
-  planEnqueue,
-  type AnyJobDefinition,
-  type EnqueueOptions,
-  type JobInput,
-  type JobPayload,
-  type PlannedJob,
-} from '@coldcopy/queue-core';
+import { planEnqueue, type AnyJobDefinition, type EnqueueOptions, type JobInput, type JobPayload, type PlannedJob } from '@coldcopy/queue-core';
 import { createSilentLogger, type JobContext, type Logger } from '@coldcopy/queue-core/runtime';
 
 /** One job a handler enqueued through a fake context. */

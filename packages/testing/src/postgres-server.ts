@@ -65,15 +65,7 @@ export class PostgresServer {
       mkdirSync(join(dir, 'sock'));
       chmodSync(join(dir, 'sock'), 0o700);
       if (runAs) chownSync(join(dir, 'sock'), runAs.uid, runAs.gid);
-      await server.run('initdb', [
-        '-D', server.dataDir,
-        '-U', server.user,
-        '-A', 'trust',
-        '-E', 'UTF8',
-        '--locale=C',
-        '--no-sync',
-        '--no-instructions',
-      ]);
+      await server.run('initdb', ['-D', server.dataDir, '-U', server.user, '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
       await server.startProcess();
     } catch (err) {
       server.stopSync();

@@ -152,14 +152,8 @@ export class RedisCluster {
   private async waitUntilHealthy(count: number): Promise<void> {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const states = await Promise.all(
-        this.nodes.map((n) =>
-          this.withNode(n.port, (c) => c.cluster('INFO')).catch((err: Error) => `error: ${err.message}`),
-        ),
-      );
-      const healthy = states.every(
-        (s) => /cluster_state:ok/.test(s) && s.includes(`cluster_slots_ok:${SLOTS}`) && s.includes(`cluster_known_nodes:${count}`),
-      );
+      const states = await Promise.all(this.nodes.map((n) => this.withNode(n.port, (c) => c.cluster('INFO')).catch((err: Error) => `error: ${err.message}`)));
+      const healthy = states.every((s) => /cluster_state:ok/.test(s) && s.includes(`cluster_slots_ok:${SLOTS}`) && s.includes(`cluster_known_nodes:${count}`));
       if (healthy) return;
       if (Date.now() > deadline) throw new Error(`the Redis Cluster did not become healthy within 30 s:\n${states.join('\n---\n')}`);
       await sleep(100);
@@ -191,17 +185,28 @@ async function clusterPort(taken: Set<number>): Promise<number> {
 function startNode(binary: string, port: number, dir: string, password: string | undefined): ClusterNodeProcess {
   mkdirSync(dir);
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--cluster-enabled', 'yes',
-    '--cluster-config-file', 'nodes.conf',
-    '--cluster-node-timeout', '5000',
-    '--save', '',
-    '--appendonly', 'no',
-    '--maxmemory-policy', 'noeviction',
-    '--daemonize', 'no',
-    '--loglevel', 'warning',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-node-timeout',
+    '5000',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--maxmemory-policy',
+    'noeviction',
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
     ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password]),
   ];
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -42,14 +42,22 @@ export class RedisServer {
   /** (Re)starts the process on the same port and data dir. */
   async startProcess(): Promise<void> {
     const args = [
-      '--port', String(this.port),
-      '--bind', '127.0.0.1',
-      '--dir', this.dir,
-      '--save', '',
-      '--appendonly', this.options.appendOnly ? 'yes' : 'no',
-      '--maxmemory-policy', 'noeviction',
-      '--daemonize', 'no',
-      '--loglevel', 'warning',
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--appendonly',
+      this.options.appendOnly ? 'yes' : 'no',
+      '--maxmemory-policy',
+      'noeviction',
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
     ];
     const child = spawn(this.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;

@@ -78,8 +78,12 @@ export async function spawnWorkerApp(appDir: string | URL, env: Record<string, s
   try {
     await waitFor(
       async () => {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited during startup (${child.signalCode ?? `code ${child.exitCode}`}):\n${out.slice(-20_000)}`);
-        return fetch(`http://127.0.0.1:${healthPort}/readyz`).then((r) => r.status === 200, () => false);
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`${name} exited during startup (${child.signalCode ?? `code ${child.exitCode}`}):\n${out.slice(-20_000)}`);
+        return fetch(`http://127.0.0.1:${healthPort}/readyz`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
       },
       { timeoutMs: options.readyTimeoutMs ?? 60_000, intervalMs: 100, what: `${name} to answer /readyz` },
     );
@@ -235,7 +239,11 @@ export class WorkerAppHarness {
 
   /** waits until a worker holds the job (its handler runs), e.g. before a kill -9 */
   async waitForActive(job: Pick<EnqueuedJob, 'id' | 'queue'>, options: { timeoutMs?: number } = {}): Promise<void> {
-    await waitFor(async () => (await this.jobState(job)) === 'active', { timeoutMs: options.timeoutMs ?? 120_000, intervalMs: 50, what: `job ${job.id} on ${job.queue} to be active` });
+    await waitFor(async () => (await this.jobState(job)) === 'active', {
+      timeoutMs: options.timeoutMs ?? 120_000,
+      intervalMs: 50,
+      what: `job ${job.id} on ${job.queue} to be active`,
+    });
   }
 
   /** waits until the job finished (default up to 120 s: the machine may be loaded) */

@@ -44,7 +44,8 @@ function resolvedTree(root: string): { packages: Map<string, string>; unresolved
     const required = Object.keys({ ...manifest.dependencies });
     const optional = Object.keys({ ...manifest.optionalDependencies });
     for (const peer of Object.keys({ ...manifest.peerDependencies })) {
-      if (manifest.peerDependenciesMeta?.[peer]?.optional) optional.push(peer); // the consumer's choice
+      if (manifest.peerDependenciesMeta?.[peer]?.optional)
+        optional.push(peer); // the consumer's choice
       else required.push(peer);
     }
     for (const name of required) {
@@ -88,7 +89,8 @@ describe('@coldcopy/web dependency tree', () => {
     const loaded = JSON.parse(result.stdout) as string[];
     expect(loaded.some((m) => m.includes('/bull/'))).toBe(true); // sanity: the list is real
     expect(loaded.some((m) => m.includes('/web/src/ses-webhook.ts'))).toBe(true);
-    const forbidden = /\/(winston|prom-client|express|pg|nodemailer|mailparser|@aws-sdk|@smithy|openai|@anthropic-ai|@bull-board)\/|\/apps\/|queue-core\/src\/(runtime|observability|dead-letters)\//;
+    const forbidden =
+      /\/(winston|prom-client|express|pg|nodemailer|mailparser|@aws-sdk|@smithy|openai|@anthropic-ai|@bull-board)\/|\/apps\/|queue-core\/src\/(runtime|observability|dead-letters)\//;
     expect(loaded.filter((m) => forbidden.test(m))).toEqual([]);
   });
 });

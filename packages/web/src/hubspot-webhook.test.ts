@@ -15,18 +15,37 @@ function setup(fail = false) {
       return { id: 'j', queue: 'integration' as const, name: def.name };
     },
   };
-  const handler = createHubspotWebhookHandler({ clientSecret: SECRET, producer: producer as never, now: () => NOW, workspaceOfPortal: async (p) => (p === '62515' ? WS : undefined) });
+  const handler = createHubspotWebhookHandler({
+    clientSecret: SECRET,
+    producer: producer as never,
+    now: () => NOW,
+    workspaceOfPortal: async (p) => (p === '62515' ? WS : undefined),
+  });
   return { calls, handler };
 }
 
 const events = JSON.stringify([
-  { eventId: 1, subscriptionId: 7, portalId: 62515, occurredAt: NOW - 1000, subscriptionType: 'contact.propertyChange', attemptNumber: 0, objectId: 123, propertyName: 'firstname', propertyValue: 'Ada' },
+  {
+    eventId: 1,
+    subscriptionId: 7,
+    portalId: 62515,
+    occurredAt: NOW - 1000,
+    subscriptionType: 'contact.propertyChange',
+    attemptNumber: 0,
+    objectId: 123,
+    propertyName: 'firstname',
+    propertyValue: 'Ada',
+  },
   { eventId: 2, subscriptionId: 7, portalId: 62515, occurredAt: NOW - 900, subscriptionType: 'contact.creation', attemptNumber: 0, objectId: 124 },
   { eventId: 3, subscriptionId: 7, portalId: 99999, occurredAt: NOW - 900, subscriptionType: 'contact.creation', attemptNumber: 0, objectId: 9 },
 ]);
 
-const post = (body: string, headers: Record<string, string>) => new Request(URL_, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
-const signed = (body: string, ts = String(NOW), secret = SECRET) => ({ 'x-hubspot-request-timestamp': ts, 'x-hubspot-signature-v3': hubspotSignatureV3(secret, 'POST', URL_, body, ts) });
+const post = (body: string, headers: Record<string, string>) =>
+  new Request(URL_, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+const signed = (body: string, ts = String(NOW), secret = SECRET) => ({
+  'x-hubspot-request-timestamp': ts,
+  'x-hubspot-signature-v3': hubspotSignatureV3(secret, 'POST', URL_, body, ts),
+});
 
 describe('HubSpot webhook request handler', () => {
   it('checks X-HubSpot-Signature-v3 and enqueues one webhook pull per known portal, without the event data', async () => {

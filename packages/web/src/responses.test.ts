@@ -50,7 +50,10 @@ describe('readJsonBody', () => {
 describe('jobErrorResponse', () => {
   it('answers a JobValidationError from the real producer with 400 and every issue', async () => {
     // validation runs before any connection is used: no Redis needed
-    const producer = createProducer({ redisUrl: 'redis://127.0.0.1:1', security: new JobSecurity({ signingKeys: `t1:${randomBytes(32).toString('base64')}` }) });
+    const producer = createProducer({
+      redisUrl: 'redis://127.0.0.1:1',
+      security: new JobSecurity({ signingKeys: `t1:${randomBytes(32).toString('base64')}` }),
+    });
     let caught: unknown;
     try {
       producer.validate(sendEmail, { workspaceId: 'not-a-uuid' });

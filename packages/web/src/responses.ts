@@ -60,7 +60,11 @@ export function jobErrorResponse(err: unknown): Response {
     case 'RequestBodyError':
       return json((err as RequestBodyError).status, { error: 'invalid_body', message: (err as Error).message });
     case 'QueueUnavailableError':
-      return json(503, { error: 'queue_unavailable', message: 'the job queue is unavailable; try again shortly' }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+      return json(
+        503,
+        { error: 'queue_unavailable', message: 'the job queue is unavailable; try again shortly' },
+        { 'retry-after': String(RETRY_AFTER_SECONDS) },
+      );
     default:
       throw err;
   }

@@ -46,7 +46,11 @@ describe('SES webhook request handler (Next.js route)', () => {
     expect(res.status).toBe(202);
     expect(producer.calls).toHaveLength(1);
     expect(producer.calls[0]!.name).toBe('process-webhook');
-    expect(producer.calls[0]!.data).toMatchObject({ provider: 'ses', body, headers: { 'x-amz-sns-message-type': 'Notification', 'x-amz-sns-message-id': 'm-1' } });
+    expect(producer.calls[0]!.data).toMatchObject({
+      provider: 'ses',
+      body,
+      headers: { 'x-amz-sns-message-type': 'Notification', 'x-amz-sns-message-id': 'm-1' },
+    });
     expect(producer.calls[0]!.data.headers).not.toHaveProperty('cookie');
   });
 
@@ -58,7 +62,12 @@ describe('SES webhook request handler (Next.js route)', () => {
       JSON.stringify({ ...genuine, Message: JSON.stringify({ eventType: 'Complaint' }) }), // tampered
       JSON.stringify({ ...genuine, Signature: 'EXAMPLE' }), // forged
       sesNotification(sample('ses-event-bounce.json'), { topicArn: 'arn:aws:sns:us-east-1:999999999999:theirs' }), // someone else's topic
-      JSON.stringify(signEnvelope({ ...sample('ses-sns-envelope-notification-generic.json'), TopicArn: TOPIC }, { certUrl: 'https://evil.example.com/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem' })),
+      JSON.stringify(
+        signEnvelope(
+          { ...sample('ses-sns-envelope-notification-generic.json'), TopicArn: TOPIC },
+          { certUrl: 'https://evil.example.com/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem' },
+        ),
+      ),
       '{"Type":"Notification","Message":"{}"}',
       'not json at all',
     ];

@@ -76,7 +76,10 @@ export function createSesWebhookHandler(options: SesWebhookHandlerOptions = {}):
 }
 
 function topicArnsFromEnv(value: string | undefined): string[] {
-  const arns = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const arns = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (arns.length === 0) {
     throw new ConfigError('SNS_TOPIC_ARNS is not set: the SES webhook accepts only notifications of the SNS topics listed there (comma-separated ARNs)');
   }

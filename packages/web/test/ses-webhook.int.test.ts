@@ -13,7 +13,11 @@ describe('SES webhook route against a real Redis', () => {
   let redis: Redis;
   beforeEach(() => {
     prefix = testPrefix();
-    producer = createProducer({ redisUrl: inject('redisUrl'), prefix, security: new JobSecurity({ signingKeys: `k1:${Buffer.alloc(32, 7).toString('base64')}` }) });
+    producer = createProducer({
+      redisUrl: inject('redisUrl'),
+      prefix,
+      security: new JobSecurity({ signingKeys: `k1:${Buffer.alloc(32, 7).toString('base64')}` }),
+    });
     redis = new Redis(inject('redisUrl'));
   });
   afterEach(async () => {

@@ -26,7 +26,13 @@ export function assessThread(
   lead.forEach((m, i) => {
     if (!inserted.has(m.messageId)) return;
     if (m.score < CRITICAL_SCORE) {
-      alerts.push({ messageId: m.messageId, severity: 'critical', alertType: 'negative_sentiment', message: `Lead message scored ${m.score.toFixed(2)} (below ${CRITICAL_SCORE})`, score: m.score });
+      alerts.push({
+        messageId: m.messageId,
+        severity: 'critical',
+        alertType: 'negative_sentiment',
+        message: `Lead message scored ${m.score.toFixed(2)} (below ${CRITICAL_SCORE})`,
+        score: m.score,
+      });
     }
     const previous = lead[i - 1];
     // scores have three decimals (numeric(4,3)): compare the drop at that precision, not in binary floating point

@@ -18,7 +18,10 @@ const NO_EMOTIONS = { joy: 0, interest: 0, frustration: 0, anger: 0, confusion: 
  */
 export const analyzeSentimentHandler: Handler<typeof analyzeSentiment, AiDeps> = async (p: Payload, ctx) => {
   const { store } = ctx.deps;
-  const known = await store.scoredMessageIds(p.workspaceId, p.messages.map((m) => m.id));
+  const known = await store.scoredMessageIds(
+    p.workspaceId,
+    p.messages.map((m) => m.id),
+  );
   const pending = p.messages.filter((m) => !known.has(m.id));
   const last = p.messages[p.messages.length - 1]!;
   const record = {
@@ -29,7 +32,10 @@ export const analyzeSentimentHandler: Handler<typeof analyzeSentiment, AiDeps> =
     messageCount: p.messages.length,
   };
   if (pending.length === 0) {
-    const done = await store.recordSentiments(p.workspaceId, { ...record, results: [] }, (h, i) => assessThread(h, i, new Map()), { jobId: ctx.jobId, calls: [] });
+    const done = await store.recordSentiments(p.workspaceId, { ...record, results: [] }, (h, i) => assessThread(h, i, new Map()), {
+      jobId: ctx.jobId,
+      calls: [],
+    });
     return { threadId: done.threadId, analyzed: 0, alerts: 0 };
   }
   const wanted = new Set(pending.map((m) => m.id));

@@ -64,7 +64,8 @@ export async function runLlmTask<T, I>(task: LlmTask<T, I>, ctx: JobContext<AiDe
   const calls: AiUsageCall[] = [];
   const onCall = (c: CallRecord) => {
     deps.metrics.calls.labels(c.provider, c.outcome).inc();
-    if (calls.length > 0 && calls[calls.length - 1]!.provider !== c.provider) deps.metrics.fallbacks.labels(calls[calls.length - 1]!.provider, c.provider).inc();
+    if (calls.length > 0 && calls[calls.length - 1]!.provider !== c.provider)
+      deps.metrics.fallbacks.labels(calls[calls.length - 1]!.provider, c.provider).inc();
     calls.push({
       callKey: `${ctx.jobId}:${run}:${calls.length + 1}`,
       ...(task.userId ? { userId: task.userId } : {}),

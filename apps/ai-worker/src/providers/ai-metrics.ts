@@ -18,9 +18,29 @@ export interface AiMetrics {
 
 export function createAiMetrics(registry: Registry = new Registry()): AiMetrics {
   return {
-    calls: new Counter({ name: 'ai_llm_calls_total', help: 'LLM provider calls by outcome (ok or error kind)', labelNames: ['provider', 'outcome'], registers: [registry] }),
-    fallbacks: new Counter({ name: 'ai_llm_fallbacks_total', help: 'Calls sent to the other provider after a retryable failure', labelNames: ['from', 'to'], registers: [registry] }),
-    budgetRefusals: new Counter({ name: 'ai_budget_refusals_total', help: 'AI jobs refused for lack of workspace AI tokens', labelNames: ['job'], registers: [registry] }),
-    tokens: new Counter({ name: 'ai_tokens_charged_total', help: 'Tokens charged to workspaces (input + output)', labelNames: ['provider'], registers: [registry] }),
+    calls: new Counter({
+      name: 'ai_llm_calls_total',
+      help: 'LLM provider calls by outcome (ok or error kind)',
+      labelNames: ['provider', 'outcome'],
+      registers: [registry],
+    }),
+    fallbacks: new Counter({
+      name: 'ai_llm_fallbacks_total',
+      help: 'Calls sent to the other provider after a retryable failure',
+      labelNames: ['from', 'to'],
+      registers: [registry],
+    }),
+    budgetRefusals: new Counter({
+      name: 'ai_budget_refusals_total',
+      help: 'AI jobs refused for lack of workspace AI tokens',
+      labelNames: ['job'],
+      registers: [registry],
+    }),
+    tokens: new Counter({
+      name: 'ai_tokens_charged_total',
+      help: 'Tokens charged to workspaces (input + output)',
+      labelNames: ['provider'],
+      registers: [registry],
+    }),
   };
 }

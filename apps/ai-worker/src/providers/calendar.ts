@@ -12,7 +12,9 @@ export interface CalendarFreeBusy {
   busy(workspaceId: string, from: Date, to: Date, signal?: AbortSignal): Promise<BusyInterval[]>;
 }
 
-export function createFakeCalendar(busy: BusyInterval[] = []): CalendarFreeBusy & { readonly busyIntervals: BusyInterval[]; readonly queries: Array<{ workspaceId: string; from: Date; to: Date }> } {
+export function createFakeCalendar(
+  busy: BusyInterval[] = [],
+): CalendarFreeBusy & { readonly busyIntervals: BusyInterval[]; readonly queries: Array<{ workspaceId: string; from: Date; to: Date }> } {
   const queries: Array<{ workspaceId: string; from: Date; to: Date }> = [];
   return {
     busyIntervals: busy,

@@ -38,12 +38,7 @@ export interface LlmRouter {
   readonly providers: readonly LlmProvider[];
   /** provider and model for a job: override > workspace setting > default; throws LlmError('bad_request') for an unconfigured provider */
   choose(override: { provider?: string; model?: string }, workspace: { provider?: string; model?: string }): RouteChoice;
-  complete<T>(
-    choice: RouteChoice,
-    request: Omit<LlmRequest<T>, 'model'>,
-    estimatedTokens: number,
-    onCall: (call: CallRecord) => void,
-  ): Promise<LlmResult<T>>;
+  complete<T>(choice: RouteChoice, request: Omit<LlmRequest<T>, 'model'>, estimatedTokens: number, onCall: (call: CallRecord) => void): Promise<LlmResult<T>>;
 }
 
 const isProvider = (p: string | undefined): p is LlmProvider => p !== undefined && (LLM_PROVIDERS as readonly string[]).includes(p);

@@ -99,21 +99,24 @@ export function createRedisProviderLimits(options: RedisProviderLimitsOptions): 
         if (wait > options.maxWaitMs) throw new LlmError('rate_limited', provider, `${provider} limits nearly used up: holding off`, { retryAfterMs: wait });
         await sleep(wait, signal);
       }
-      const limited = () => entry.concurrency.schedule(async () => {
-        if (entry.settings.rpm > 0) {
-          try {
-            await options.limiter.acquire(`${entry.key}:rpm`, { max: entry.settings.rpm, perMs: 60_000, slackMs: 200 }, signal, { maxWaitMs: options.maxWaitMs });
-          } catch (err) {
-            const ms = (err as { retryAfterMs?: number }).retryAfterMs;
-            if (typeof ms === 'number') throw new LlmError('rate_limited', provider, `${provider} request slot is ${ms} ms away`, { retryAfterMs: ms });
-            throw err;
+      const limited = () =>
+        entry.concurrency.schedule(async () => {
+          if (entry.settings.rpm > 0) {
+            try {
+              await options.limiter.acquire(`${entry.key}:rpm`, { max: entry.settings.rpm, perMs: 60_000, slackMs: 200 }, signal, {
+                maxWaitMs: options.maxWaitMs,
+              });
+            } catch (err) {
+              const ms = (err as { retryAfterMs?: number }).retryAfterMs;
+              if (typeof ms === 'number') throw new LlmError('rate_limited', provider, `${provider} request slot is ${ms} ms away`, { retryAfterMs: ms });
+              throw err;
+            }
           }
-        }
-        const result = await call();
-        const holdMs = slowDownMs(result.limits);
-        if (holdMs > 0) await options.redis.set(`${entry.key}:slow`, String(Date.now() + holdMs), 'PX', holdMs);
-        return result;
-      });
+          const result = await call();
+          const holdMs = slowDownMs(result.limits);
+          if (holdMs > 0) await options.redis.set(`${entry.key}:slow`, String(Date.now() + holdMs), 'PX', holdMs);
+          return result;
+        });
       // the token reservoir first: a call waiting for tokens does not hold a concurrency slot
       return entry.tokens ? entry.tokens.schedule({ weight: Math.min(estimatedTokens, entry.reservoirMax) }, limited) : limited();
     },

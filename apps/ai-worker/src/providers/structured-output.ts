@@ -23,7 +23,10 @@ export function parseStructuredOutput<T>(
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     // paths only: the values are model output and may quote lead text
-    const paths = parsed.error.issues.map((i) => i.path.join('.') || '(root)').slice(0, 5).join(', ');
+    const paths = parsed.error.issues
+      .map((i) => i.path.join('.') || '(root)')
+      .slice(0, 5)
+      .join(', ');
     throw new LlmError('invalid_output', provider, `${provider} output does not match the schema at ${paths}`, details);
   }
   return parsed.data;

@@ -34,7 +34,8 @@ export function csvFromCopy(): CountingTransform {
       ends.length = 0;
       for (let i = 0; i < chunk.length; i++) {
         const b = chunk[i];
-        if (b === QUOTE) quoted = !quoted; // a doubled quote toggles twice
+        if (b === QUOTE)
+          quoted = !quoted; // a doubled quote toggles twice
         else if (b === LF && !quoted) ends.push(i);
       }
       if (ends.length === 0) return done(null, chunk);
@@ -74,7 +75,7 @@ export function jsonArrayFromLines(): CountingTransform {
     transform(chunk: Buffer, _enc, done) {
       starts.length = 0;
       ends.length = 0;
-      for (let from = 0; from < chunk.length; ) {
+      for (let from = 0; from < chunk.length;) {
         const lf = chunk.indexOf(LF, from);
         const end = lf === -1 ? chunk.length : lf;
         if (end > from) {
@@ -185,6 +186,8 @@ export class ExportTooLargeError extends Error {
   override name = 'ExportTooLargeError';
   readonly permanent = true;
   constructor(readonly maxBytes: number) {
-    super(`export exceeds the ${maxBytes >= 1024 * 1024 ? `${Math.round(maxBytes / 1024 / 1024)} MB` : `${Math.round(maxBytes / 1024)} kB`} limit: narrow the filters or the fields`);
+    super(
+      `export exceeds the ${maxBytes >= 1024 * 1024 ? `${Math.round(maxBytes / 1024 / 1024)} MB` : `${Math.round(maxBytes / 1024)} kB`} limit: narrow the filters or the fields`,
+    );
   }
 }

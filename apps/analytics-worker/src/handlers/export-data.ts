@@ -149,11 +149,28 @@ export const exportDataHandler: Handler<typeof exportData, AnalyticsDeps> = asyn
     await withTransaction(pool, async (tx) => {
       await completeExportJob(tx, workspaceId, exportJobId, { rowCount, fileSize: stored.size, expiresAt });
       if (gdpr) {
-        await insertGdprAuditLog(tx, workspaceId, { actorUserId, action: 'gdpr_export_created', resourceType: 'export_job', resourceId: exportJobId, leadIds: payload.filters?.leadIds ?? [], details });
+        await insertGdprAuditLog(tx, workspaceId, {
+          actorUserId,
+          action: 'gdpr_export_created',
+          resourceType: 'export_job',
+          resourceId: exportJobId,
+          leadIds: payload.filters?.leadIds ?? [],
+          details,
+        });
       } else {
-        await insertAuditLog(tx, workspaceId, { actorUserId, action: 'export.completed', resourceType: 'export_job', resourceId: exportJobId, changes: details });
+        await insertAuditLog(tx, workspaceId, {
+          actorUserId,
+          action: 'export.completed',
+          resourceType: 'export_job',
+          resourceId: exportJobId,
+          changes: details,
+        });
       }
-      await insertUserNotice(tx, workspaceId, exportReadyNotice({ ...payload, requestedBy: row.requested_by ?? payload.requestedBy }, { rows: rowCount, bytes: stored.size, expiresAt }));
+      await insertUserNotice(
+        tx,
+        workspaceId,
+        exportReadyNotice({ ...payload, requestedBy: row.requested_by ?? payload.requestedBy }, { rows: rowCount, bytes: stored.size, expiresAt }),
+      );
     });
     metrics.exportFinished(payload.type, payload.format, 'completed', rowCount, stored.size);
     ctx.log.info('export stored', { key, rows: rowCount, bytes: stored.size });

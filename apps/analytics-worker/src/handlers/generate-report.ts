@@ -1,11 +1,4 @@
-import {
-  claimReportObjectKey,
-  completeReportRun,
-  failReportRun,
-  findOrStartReportRun,
-  loadReportData,
-  recordReportEmail,
-} from '@coldcopy/db';
+import { claimReportObjectKey, completeReportRun, failReportRun, findOrStartReportRun, loadReportData, recordReportEmail } from '@coldcopy/db';
 import { type generateReport, isPermanentError, PermanentJobError } from '@coldcopy/queue-core';
 import type { Handler } from '@coldcopy/queue-core/runtime';
 import { EXPORT_URL_TTL_SECONDS, exportObjectKey } from '@coldcopy/storage';
@@ -52,7 +45,12 @@ export const generateReportHandler: Handler<typeof generateReport, AnalyticsDeps
   let rendered = false;
   if (run.status !== 'completed' || !key || !(await store.head(key))) {
     try {
-      key = await claimReportObjectKey(pool, workspaceId, run.id, exportObjectKey(workspaceId, `report-${payload.reportType}-${dateRange.start}`, 'pdf', now()));
+      key = await claimReportObjectKey(
+        pool,
+        workspaceId,
+        run.id,
+        exportObjectKey(workspaceId, `report-${payload.reportType}-${dateRange.start}`, 'pdf', now()),
+      );
       const data = await loadReportData(pool, workspaceId, { start: dateRange.start, end: dateRange.end, campaignId: payload.campaignId });
       const pdf = renderReportPdf(data, { title, period: dateRange, generatedAt: now() });
       await store.put(key, pdf, { contentType: 'application/pdf', metadata: { 'report-run': run.id, workspace: workspaceId }, signal: ctx.signal });

@@ -50,7 +50,10 @@ export function refreshFailureReason(err: unknown): string {
 export const refreshAnalyticsHandler: Handler<typeof refreshAnalytics, AnalyticsDeps> = async (payload, ctx) => {
   const { pool, config, metrics, now } = ctx.deps;
   const selected = viewsToRefresh(payload.group, payload.views);
-  const states = await analyticsViewStates(pool, ANALYTICS_VIEWS.map((d) => d.view));
+  const states = await analyticsViewStates(
+    pool,
+    ANALYTICS_VIEWS.map((d) => d.view),
+  );
   const refreshed: Array<{ view: AnalyticsView; ms: number; concurrently: boolean }> = [];
   const skipped: Array<{ view: AnalyticsView; reason: string }> = [];
   const failed = new Set<AnalyticsView>();
@@ -60,7 +63,14 @@ export const refreshAnalyticsHandler: Handler<typeof refreshAnalytics, Analytics
     skipped.push({ view, reason });
     if (status === 'failed') failed.add(view);
     metrics.viewRefreshed(view, status);
-    await logViewRefresh(pool, { view, status, concurrently: states.get(view)?.populated ?? false, reason, startedAt, durationMs: Date.now() - startedAt.getTime() });
+    await logViewRefresh(pool, {
+      view,
+      status,
+      concurrently: states.get(view)?.populated ?? false,
+      reason,
+      startedAt,
+      durationMs: Date.now() - startedAt.getTime(),
+    });
     (status === 'failed' ? ctx.log.error : ctx.log.warn)('view not refreshed', { view, status, reason });
   };
 

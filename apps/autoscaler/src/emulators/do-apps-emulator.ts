@@ -250,7 +250,8 @@ export class DoAppsEmulator {
     if (path === '/__emulator/faults' && method === 'POST') {
       try {
         const fault = JSON.parse(body) as EmulatorFault;
-        if ((fault.method !== 'GET' && fault.method !== 'PUT') || !Number.isInteger(fault.status)) throw new Error('expected {method: GET|PUT, status, count?, afterApply?, skip?}');
+        if ((fault.method !== 'GET' && fault.method !== 'PUT') || !Number.isInteger(fault.status))
+          throw new Error('expected {method: GET|PUT, status, count?, afterApply?, skip?}');
         this.inject(fault);
         return void send(res, 204, undefined);
       } catch (err) {

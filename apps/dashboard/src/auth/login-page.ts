@@ -1,11 +1,5 @@
 /** The login form: plain HTML, no scripts (the CSP allows none inline), one inline stylesheet. */
-export function renderLoginPage(options: {
-  action: string;
-  next: string;
-  title: string;
-  message?: string;
-  username?: string;
-}): string {
+export function renderLoginPage(options: { action: string; next: string; title: string; message?: string; username?: string }): string {
   const message = options.message ? `<p class="msg" role="alert">${escapeHtml(options.message)}</p>` : '';
   return `<!doctype html>
 <html lang="en">

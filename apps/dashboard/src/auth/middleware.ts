@@ -128,34 +128,28 @@ export function createAuth(options: AuthOptions): Auth {
       return next(err);
     }
   });
-  routes.post(
-    '/login',
-    express.urlencoded({ extended: false, limit: '4kb' }),
-    checkOrigin(options),
-    loginLimiter,
-    async (req, res, next) => {
-      try {
-        const body = (req.body ?? {}) as Record<string, unknown>;
-        const username = typeof body.username === 'string' ? body.username.slice(0, 128) : '';
-        const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
-        const target = safeNext(body.next);
-        if (options.mode === 'disabled') return res.redirect(303, target);
-        const user = username && password ? await verifyCredentials(options.users, username, password) : undefined;
-        if (!user) {
-          logger.warn('login failed', { ...clientOf(req), user: username });
-          return loginPage(res, 401, { next: target, username, message: 'Wrong user name or password.' });
-        }
-        const { value, session } = codec.issue(user);
-        await store!.add(session, user, options.sessionTtlMs);
-        res.cookie(SESSION_COOKIE, value, { ...cookieBase, httpOnly: true, sameSite: 'lax', maxAge: options.sessionTtlMs });
-        issueCsrfToken(req, res, session, true);
-        logger.info('login', { ...clientOf(req), user: user.name, role: user.role });
-        return res.redirect(303, target);
-      } catch (err) {
-        return next(err);
+  routes.post('/login', express.urlencoded({ extended: false, limit: '4kb' }), checkOrigin(options), loginLimiter, async (req, res, next) => {
+    try {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const username = typeof body.username === 'string' ? body.username.slice(0, 128) : '';
+      const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+      const target = safeNext(body.next);
+      if (options.mode === 'disabled') return res.redirect(303, target);
+      const user = username && password ? await verifyCredentials(options.users, username, password) : undefined;
+      if (!user) {
+        logger.warn('login failed', { ...clientOf(req), user: username });
+        return loginPage(res, 401, { next: target, username, message: 'Wrong user name or password.' });
       }
-    },
-  );
+      const { value, session } = codec.issue(user);
+      await store!.add(session, user, options.sessionTtlMs);
+      res.cookie(SESSION_COOKIE, value, { ...cookieBase, httpOnly: true, sameSite: 'lax', maxAge: options.sessionTtlMs });
+      issueCsrfToken(req, res, session, true);
+      logger.info('login', { ...clientOf(req), user: user.name, role: user.role });
+      return res.redirect(303, target);
+    } catch (err) {
+      return next(err);
+    }
+  });
   const logout: RequestHandler = async (req, res, next) => {
     try {
       if (options.mode === 'enabled') {

@@ -66,11 +66,7 @@ function costOf(hash: string): number {
 }
 
 /** The user when name and password match, otherwise undefined (same work either way). */
-export async function verifyCredentials(
-  users: readonly AdminUser[],
-  name: string,
-  password: string,
-): Promise<AdminUser | undefined> {
+export async function verifyCredentials(users: readonly AdminUser[], name: string, password: string): Promise<AdminUser | undefined> {
   const user = users.find((u) => u.name === name);
   const hash = user?.passwordHash ?? dummyHash(users[0] ? costOf(users[0].passwordHash) : BCRYPT_COST);
   const ok = await bcrypt.compare(password, hash);

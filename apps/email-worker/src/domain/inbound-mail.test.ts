@@ -40,7 +40,11 @@ describe('parseInboundMail (AWS examples)', () => {
 
   it('decodes BASE64 content (action.encoding) to the same message', async () => {
     const sample = fixture('ses-received-sns-action.json') as Record<string, any>;
-    const base64 = { ...sample, receipt: { ...sample.receipt, action: { ...sample.receipt.action, encoding: 'BASE64' } }, content: Buffer.from(sample.content).toString('base64') };
+    const base64 = {
+      ...sample,
+      receipt: { ...sample.receipt, action: { ...sample.receipt.action, encoding: 'BASE64' } },
+      content: Buffer.from(sample.content).toString('base64'),
+    };
     const [a, b] = await Promise.all([parse(sample), parse(base64)]);
     expect(b).toEqual(a);
   });
@@ -115,7 +119,8 @@ describe('parseInboundMail (a reply)', () => {
 
   it('spam or virus FAIL quarantines; GRAY and PROCESSING_FAILED do not', async () => {
     const raw = await composeReply({ from: 'lead@x.example', to: 'sales@acme.example' });
-    const verdict = async (spam: string, virus: string) => (await parse(receivedNotification(raw, { recipients: ['sales@acme.example'], spam, virus }))).quarantine;
+    const verdict = async (spam: string, virus: string) =>
+      (await parse(receivedNotification(raw, { recipients: ['sales@acme.example'], spam, virus }))).quarantine;
     expect(await verdict('FAIL', 'PASS')).toBe('spam');
     expect(await verdict('PASS', 'FAIL')).toBe('virus');
     expect(await verdict('GRAY', 'PROCESSING_FAILED')).toBeNull();

@@ -102,14 +102,20 @@ const KEPT_HEADERS = [
 export function autoReplyReason(header: (name: string) => readonly string[]): string | null {
   const token = (v: string) => v.split(';')[0]!.trim().toLowerCase();
   // Auto-Submitted: anything but "no" (auto-replied, auto-generated, auto-notified)
-  const submitted = header('auto-submitted').map(token).find((v) => v !== '' && v !== 'no');
+  const submitted = header('auto-submitted')
+    .map(token)
+    .find((v) => v !== '' && v !== 'no');
   if (submitted) return `Auto-Submitted: ${submitted}`;
   for (const name of ['x-autoreply', 'x-autorespond']) {
-    const value = header(name).map(token).find((v) => v !== 'no' && v !== 'false');
+    const value = header(name)
+      .map(token)
+      .find((v) => v !== 'no' && v !== 'false');
     if (value !== undefined) return name === 'x-autoreply' ? 'X-Autoreply' : 'X-Autorespond';
   }
   // Precedence: bulk/junk/auto_reply never come from a person (RFC 3834 §2 tells responders to set them)
-  const precedence = header('precedence').map(token).find((v) => v === 'auto_reply' || v === 'bulk' || v === 'junk');
+  const precedence = header('precedence')
+    .map(token)
+    .find((v) => v === 'auto_reply' || v === 'bulk' || v === 'junk');
   if (precedence) return `Precedence: ${precedence}`;
   return null;
 }
@@ -121,7 +127,13 @@ export function parseMessageIds(value: string | readonly string[] | undefined): 
   for (const v of values) {
     const bracketed = v.match(/<[^<>\s]+>/g);
     if (bracketed) ids.push(...bracketed);
-    else ids.push(...v.split(/[\s,]+/).filter((t) => t.includes('@')).map((t) => `<${t}>`));
+    else
+      ids.push(
+        ...v
+          .split(/[\s,]+/)
+          .filter((t) => t.includes('@'))
+          .map((t) => `<${t}>`),
+      );
   }
   return ids;
 }
@@ -201,7 +213,13 @@ export async function parseInboundMail(record: Readonly<Record<string, unknown>>
   return {
     sesMessageId,
     receivedAt: validDate(str(receipt.timestamp), str(mail.timestamp)) ?? new Date(),
-    recipients: [...new Set(arr(receipt.recipients).filter((r): r is string => typeof r === 'string' && r.includes('@')).map(email))],
+    recipients: [
+      ...new Set(
+        arr(receipt.recipients)
+          .filter((r): r is string => typeof r === 'string' && r.includes('@'))
+          .map(email),
+      ),
+    ],
     verdicts,
     quarantine: verdicts.virus === 'FAIL' ? 'virus' : verdicts.spam === 'FAIL' ? 'spam' : null,
     messageId: parseMessageIds(parsed.messageId)[0] ?? `<${sesMessageId}@ses-inbound.invalid>`,
@@ -216,8 +234,7 @@ export async function parseInboundMail(record: Readonly<Record<string, unknown>>
     html: content !== undefined && typeof parsed.html === 'string' ? parsed.html : null,
     headers: keptHeaders(parsed),
     autoReply: autoReplyReason(header),
-    deliveryReport:
-      structured?.value.toLowerCase() === 'multipart/report' && (structured.params['report-type'] ?? '').toLowerCase() === 'delivery-status',
+    deliveryReport: structured?.value.toLowerCase() === 'multipart/report' && (structured.params['report-type'] ?? '').toLowerCase() === 'delivery-status',
     attachments: parsed.attachments.map((a) => ({ filename: a.filename ?? null, contentType: a.contentType, size: a.size })),
     hasContent: content !== undefined,
   };

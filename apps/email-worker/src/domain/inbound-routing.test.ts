@@ -12,8 +12,7 @@ const send = (ws: string, via: ReplyMatch['via'] = 'message-id'): ReplyMatch => 
   via,
 });
 const none: WorkspaceEvidence = { threaded: null, bySender: null, leadId: null };
-const evidence = (entries: Record<string, Partial<WorkspaceEvidence>>) =>
-  new Map(Object.entries(entries).map(([ws, e]) => [ws, { ...none, ...e }] as const));
+const evidence = (entries: Record<string, Partial<WorkspaceEvidence>>) => new Map(Object.entries(entries).map(([ws, e]) => [ws, { ...none, ...e }] as const));
 
 describe('resolveInboundRoutes', () => {
   it('routes a mailbox address to its workspace, with the send the message references', () => {
@@ -45,7 +44,11 @@ describe('resolveInboundRoutes', () => {
       { workspaceId: A, address: 'replies@shared.example', mailboxId: null },
       { workspaceId: B, address: 'replies@shared.example', mailboxId: null },
     ];
-    const threaded = resolveInboundRoutes(['replies@shared.example'], shared, evidence({ [A]: { bySender: send(A, 'sender') }, [B]: { threaded: { threadId: 't', reply: send(B), leadId: 'lead-b' } } }));
+    const threaded = resolveInboundRoutes(
+      ['replies@shared.example'],
+      shared,
+      evidence({ [A]: { bySender: send(A, 'sender') }, [B]: { threaded: { threadId: 't', reply: send(B), leadId: 'lead-b' } } }),
+    );
     expect(threaded.routes.map((r) => r.workspaceId)).toEqual([B]);
     expect(threaded.routes[0]).toMatchObject({ mailboxId: 'mailbox-b', threadId: 't' });
     const bySender = resolveInboundRoutes(['replies@shared.example'], shared, evidence({ [A]: { bySender: send(A, 'sender') }, [B]: {} }));

@@ -37,7 +37,9 @@ export function renderStep(
   footer: { unsubscribeUrl: string; companyAddress?: string | undefined },
 ): RenderedEmail {
   // subject: one line, no CR/LF (the composer would encode them, but a subject has no business with them)
-  const subject = fill(step.subject, lead).replace(/[\r\n]+/g, ' ').trim();
+  const subject = fill(step.subject, lead)
+    .replace(/[\r\n]+/g, ' ')
+    .trim();
   const body = fill(step.body, lead).replace(/\r\n/g, '\n');
   const footerText = [`Unsubscribe: ${footer.unsubscribeUrl}`, footer.companyAddress].filter(Boolean).join('\n');
   const text = `${body}\n\n--\n${footerText}\n`;

@@ -49,7 +49,11 @@ export function assertTimezone(timezone: string): void {
 }
 
 function localParts(date: Date, timezone: string): LocalParts & { seconds: number } {
-  const parts = Object.fromEntries(formatter(timezone).formatToParts(date).map((p) => [p.type, p.value]));
+  const parts = Object.fromEntries(
+    formatter(timezone)
+      .formatToParts(date)
+      .map((p) => [p.type, p.value]),
+  );
   return {
     year: Number(parts.year),
     month: Number(parts.month),

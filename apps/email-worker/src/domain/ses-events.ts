@@ -5,17 +5,7 @@
  * Failure and DeliveryDelay lack headers.
  */
 
-export type SesEventType =
-  | 'Bounce'
-  | 'Complaint'
-  | 'Delivery'
-  | 'Send'
-  | 'Reject'
-  | 'Open'
-  | 'Click'
-  | 'Rendering Failure'
-  | 'DeliveryDelay'
-  | 'Subscription';
+export type SesEventType = 'Bounce' | 'Complaint' | 'Delivery' | 'Send' | 'Reject' | 'Open' | 'Click' | 'Rendering Failure' | 'DeliveryDelay' | 'Subscription';
 
 const TYPES = new Set<string>(['Bounce', 'Complaint', 'Delivery', 'Send', 'Reject', 'Open', 'Click', 'Rendering Failure', 'DeliveryDelay', 'Subscription']);
 
@@ -72,8 +62,7 @@ const addresses = (list: unknown, key = 'emailAddress'): string[] =>
  * parsed by domain/inbound-mail.ts).
  */
 export type SesNotification =
-  | { readonly kind: 'event'; readonly event: SesEvent }
-  | { readonly kind: 'received'; readonly record: Readonly<Record<string, unknown>> };
+  { readonly kind: 'event'; readonly event: SesEvent } | { readonly kind: 'received'; readonly record: Readonly<Record<string, unknown>> };
 
 /** Parses the `Message` string of an SNS Notification. Throws NotAnSesEventError for anything else. */
 export function parseSesNotification(message: string): SesNotification {
@@ -135,7 +124,11 @@ function eventFrom(m: Json): SesEvent {
     }
     case 'Delivery': {
       const d = obj(m.delivery);
-      return { ...base, occurredAt: date(d.timestamp, mail.timestamp), delivery: { recipients: addresses(d.recipients, ''), smtpResponse: str(d.smtpResponse) } };
+      return {
+        ...base,
+        occurredAt: date(d.timestamp, mail.timestamp),
+        delivery: { recipients: addresses(d.recipients, ''), smtpResponse: str(d.smtpResponse) },
+      };
     }
     case 'Open': {
       const o = obj(m.open);
@@ -153,7 +146,11 @@ function eventFrom(m: Json): SesEvent {
     }
     case 'DeliveryDelay': {
       const d = obj(m.deliveryDelay);
-      return { ...base, occurredAt: date(d.timestamp, mail.timestamp), deliveryDelay: { delayType: str(d.delayType), recipients: addresses(d.delayedRecipients) } };
+      return {
+        ...base,
+        occurredAt: date(d.timestamp, mail.timestamp),
+        deliveryDelay: { delayType: str(d.delayType), recipients: addresses(d.delayedRecipients) },
+      };
     }
     case 'Subscription': {
       const s = obj(m.subscription);

@@ -64,7 +64,9 @@ const simulator = await startSesSimulator({
   port: port('SES_SIMULATOR_PORT', 8006),
   onGiveUp: (e) => process.stderr.write(`ses-simulator: gave up posting ${e.type} of ${e.messageId}: ${e.error}\n`),
 });
-process.stdout.write(`ses-simulator: SES_ENDPOINT=${simulator.url} (aws-ses-v2-local ${simulator.upstream}), events of topic ${topicArn} to ${env.SES_SIMULATOR_WEBHOOK_URL || `${webhook.url}/sns`}\n`);
+process.stdout.write(
+  `ses-simulator: SES_ENDPOINT=${simulator.url} (aws-ses-v2-local ${simulator.upstream}), events of topic ${topicArn} to ${env.SES_SIMULATOR_WEBHOOK_URL || `${webhook.url}/sns`}\n`,
+);
 
 const stop = async () => {
   await Promise.all([simulator.close(), webhook.close()]);

@@ -38,15 +38,28 @@ describe('sesEventRecord and snsNotificationBody', () => {
   };
   const at = new Date('2026-12-01T15:00:01Z');
 
-  it('builds records the worker parses, carrying the request\'s tags and the recipient', () => {
+  it("builds records the worker parses, carrying the request's tags and the recipient", () => {
     const bounce = parseSesEvent(JSON.stringify(sesEventRecord('Bounce', message, 'bounce@simulator.amazonses.com', at)));
-    expect(bounce).toMatchObject({ type: 'Bounce', messageId: message.messageId, tags: { send_id: 'send-1', workspace_id: 'ws-1', 'ses:configuration-set': 'acme-sender' } });
+    expect(bounce).toMatchObject({
+      type: 'Bounce',
+      messageId: message.messageId,
+      tags: { send_id: 'send-1', workspace_id: 'ws-1', 'ses:configuration-set': 'acme-sender' },
+    });
     expect(bounce.bounce).toMatchObject({ type: 'Permanent', subType: 'General', recipients: [{ email: 'bounce@simulator.amazonses.com' }] });
     const listed = parseSesEvent(JSON.stringify(sesEventRecord('Bounce', message, 'suppressionlist@simulator.amazonses.com', at)));
     expect(listed.bounce).toMatchObject({ type: 'Permanent', subType: 'OnAccountSuppressionList' });
-    expect(parseSesEvent(JSON.stringify(sesEventRecord('Complaint', message, 'c@x.example', at))).complaint).toMatchObject({ recipients: ['c@x.example'], feedbackType: 'abuse' });
-    expect(parseSesEvent(JSON.stringify(sesEventRecord('Delivery', message, 'd@x.example', at)))).toMatchObject({ type: 'Delivery', occurredAt: at, delivery: { recipients: ['d@x.example'] } });
-    expect(parseSesEvent(JSON.stringify(sesEventRecord('DeliveryDelay', message, 'd@x.example', at))).deliveryDelay).toMatchObject({ recipients: ['d@x.example'] });
+    expect(parseSesEvent(JSON.stringify(sesEventRecord('Complaint', message, 'c@x.example', at))).complaint).toMatchObject({
+      recipients: ['c@x.example'],
+      feedbackType: 'abuse',
+    });
+    expect(parseSesEvent(JSON.stringify(sesEventRecord('Delivery', message, 'd@x.example', at)))).toMatchObject({
+      type: 'Delivery',
+      occurredAt: at,
+      delivery: { recipients: ['d@x.example'] },
+    });
+    expect(parseSesEvent(JSON.stringify(sesEventRecord('DeliveryDelay', message, 'd@x.example', at))).deliveryDelay).toMatchObject({
+      recipients: ['d@x.example'],
+    });
     expect(parseSesEvent(JSON.stringify(sesEventRecord('Click', message, 'd@x.example', at))).click).toMatchObject({ link: 'https://example.com/' });
     for (const type of ['Send', 'Open'] as const) expect(parseSesEvent(JSON.stringify(sesEventRecord(type, message, 'd@x.example', at))).type).toBe(type);
   });
@@ -55,6 +68,8 @@ describe('sesEventRecord and snsNotificationBody', () => {
     const { body, messageId } = snsNotificationBody(sesEventRecord('Send', message, 'd@x.example', at), TOPIC);
     const envelope = await verifySnsMessage(body, { topicArns: [TOPIC], fetchCertificate: testCertificateFetcher });
     expect(envelope).toMatchObject({ Type: 'Notification', MessageId: messageId, TopicArn: TOPIC });
-    await expect(verifySnsMessage(body, { topicArns: ['arn:aws:sns:us-east-1:123456789012:other'], fetchCertificate: testCertificateFetcher })).rejects.toThrow();
+    await expect(
+      verifySnsMessage(body, { topicArns: ['arn:aws:sns:us-east-1:123456789012:other'], fetchCertificate: testCertificateFetcher }),
+    ).rejects.toThrow();
   });
 });

@@ -72,7 +72,12 @@ export function sesEventRecord(type: SimulatedEvent, message: AcceptedMessage, r
     messageId: message.messageId,
     destination: [...message.destinations],
     headersTruncated: false,
-    commonHeaders: { from: [message.source], to: [...message.destinations], messageId: message.messageId, ...(message.subject ? { subject: message.subject } : {}) },
+    commonHeaders: {
+      from: [message.source],
+      to: [...message.destinations],
+      messageId: message.messageId,
+      ...(message.subject ? { subject: message.subject } : {}),
+    },
     tags: {
       'ses:operation': [message.action],
       'ses:configuration-set': [message.configurationSet ?? 'default'],
@@ -89,7 +94,13 @@ export function sesEventRecord(type: SimulatedEvent, message: AcceptedMessage, r
       return {
         eventType: 'Delivery',
         mail,
-        delivery: { timestamp, processingTimeMillis: Math.max(0, at.getTime() - message.acceptedAt.getTime()), recipients: [recipient], smtpResponse: '250 2.6.0 Message received', reportingMTA: 'a8-70.smtp-out.amazonses.com' },
+        delivery: {
+          timestamp,
+          processingTimeMillis: Math.max(0, at.getTime() - message.acceptedAt.getTime()),
+          recipients: [recipient],
+          smtpResponse: '250 2.6.0 Message received',
+          reportingMTA: 'a8-70.smtp-out.amazonses.com',
+        },
       };
     case 'Bounce': {
       const suppressed = recipient.toLowerCase().startsWith('suppressionlist');
@@ -101,7 +112,12 @@ export function sesEventRecord(type: SimulatedEvent, message: AcceptedMessage, r
           bounceSubType: suppressed ? 'OnAccountSuppressionList' : 'General',
           bouncedRecipients: [
             suppressed
-              ? { emailAddress: recipient, action: 'failed', status: '5.1.1', diagnosticCode: 'Amazon SES did not send the message to this address because it is on the suppression list for your account.' }
+              ? {
+                  emailAddress: recipient,
+                  action: 'failed',
+                  status: '5.1.1',
+                  diagnosticCode: 'Amazon SES did not send the message to this address because it is on the suppression list for your account.',
+                }
               : { emailAddress: recipient, action: 'failed', status: '5.1.1', diagnosticCode: 'smtp; 550 5.1.1 user unknown' },
           ],
           timestamp,
@@ -114,20 +130,37 @@ export function sesEventRecord(type: SimulatedEvent, message: AcceptedMessage, r
       return {
         eventType: 'Complaint',
         mail,
-        complaint: { complainedRecipients: [{ emailAddress: recipient }], timestamp, feedbackId, complaintSubType: null, userAgent: 'Mozilla/5.0', complaintFeedbackType: 'abuse', arrivalDate: timestamp },
+        complaint: {
+          complainedRecipients: [{ emailAddress: recipient }],
+          timestamp,
+          feedbackId,
+          complaintSubType: null,
+          userAgent: 'Mozilla/5.0',
+          complaintFeedbackType: 'abuse',
+          arrivalDate: timestamp,
+        },
       };
     case 'DeliveryDelay': {
       const delay = (sample('ses-event-delivery-delay.json') as { deliveryDelay: Record<string, unknown> }).deliveryDelay;
       return {
         eventType: 'DeliveryDelay',
         mail,
-        deliveryDelay: { ...delay, timestamp, expirationTime: new Date(at.getTime() + 3_600_000).toISOString(), delayedRecipients: [{ emailAddress: recipient, status: '4.4.1', diagnosticCode: 'smtp; 421 4.4.1 Unable to connect to remote host' }] },
+        deliveryDelay: {
+          ...delay,
+          timestamp,
+          expirationTime: new Date(at.getTime() + 3_600_000).toISOString(),
+          delayedRecipients: [{ emailAddress: recipient, status: '4.4.1', diagnosticCode: 'smtp; 421 4.4.1 Unable to connect to remote host' }],
+        },
       };
     }
     case 'Open':
       return { eventType: 'Open', mail, open: { ipAddress: '192.0.2.1', timestamp, userAgent: 'Mozilla/5.0 (simulator)' } };
     case 'Click':
-      return { eventType: 'Click', mail, click: { ipAddress: '192.0.2.1', timestamp, userAgent: 'Mozilla/5.0 (simulator)', link: 'https://example.com/', linkTags: {} } };
+      return {
+        eventType: 'Click',
+        mail,
+        click: { ipAddress: '192.0.2.1', timestamp, userAgent: 'Mozilla/5.0 (simulator)', link: 'https://example.com/', linkTags: {} },
+      };
   }
 }
 
@@ -232,16 +265,28 @@ function acceptedFrom(form: URLSearchParams, messageId: string, at: Date): Accep
   };
   const tags: Record<string, string> = {};
   for (let i = 1; form.has(`Tags.member.${i}.Name`); i++) tags[form.get(`Tags.member.${i}.Name`)!] = form.get(`Tags.member.${i}.Value`) ?? '';
-  let destinations = action === 'SendEmail' ? [...list('Destination.ToAddresses'), ...list('Destination.CcAddresses'), ...list('Destination.BccAddresses')] : list('Destinations');
+  let destinations =
+    action === 'SendEmail'
+      ? [...list('Destination.ToAddresses'), ...list('Destination.CcAddresses'), ...list('Destination.BccAddresses')]
+      : list('Destinations');
   let subject = form.get('Message.Subject.Data') ?? undefined;
   let source = form.get('Source') ?? '';
   if (action === 'SendRawEmail') {
     const raw = Buffer.from(form.get('RawMessage.Data') ?? '', 'base64').toString('utf8');
     const head = raw.split(/\r?\n\r?\n/, 1)[0]!.replace(/\r?\n[ \t]+/g, ' ');
-    const header = (name: string) => head.split(/\r?\n/).find((l) => l.toLowerCase().startsWith(`${name}:`))?.slice(name.length + 1).trim();
+    const header = (name: string) =>
+      head
+        .split(/\r?\n/)
+        .find((l) => l.toLowerCase().startsWith(`${name}:`))
+        ?.slice(name.length + 1)
+        .trim();
     subject = header('subject');
     if (!source) source = /<([^>]+)>/.exec(header('from') ?? '')?.[1] ?? header('from') ?? '';
-    if (destinations.length === 0) destinations = (header('to') ?? '').split(',').map((a) => /<([^>]+)>/.exec(a)?.[1] ?? a.trim()).filter(Boolean);
+    if (destinations.length === 0)
+      destinations = (header('to') ?? '')
+        .split(',')
+        .map((a) => /<([^>]+)>/.exec(a)?.[1] ?? a.trim())
+        .filter(Boolean);
   }
   return { messageId, acceptedAt: at, action, source, destinations, configurationSet: form.get('ConfigurationSetName') ?? undefined, tags, subject };
 }

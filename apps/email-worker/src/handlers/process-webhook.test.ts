@@ -32,7 +32,9 @@ describe('process-webhook handler', () => {
     const tampered = JSON.stringify({ ...good, Message: String(good.Message).replace('Permanent', 'Transient') });
     const foreign = sesNotification(sample('ses-event-bounce.json'), { topicArn: 'arn:aws:sns:us-east-1:999999999999:other' });
     const { Signature: _s, SigningCertURL: _c, ...unsigned } = good;
-    const otherHost = JSON.stringify(signEnvelope(unsigned, { certUrl: 'https://attacker.example/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem' }));
+    const otherHost = JSON.stringify(
+      signEnvelope(unsigned, { certUrl: 'https://attacker.example/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem' }),
+    );
     for (const body of [tampered, foreign, otherHost]) {
       await expect(processWebhookHandler(input(body), fakeContext(f.deps))).rejects.toBeInstanceOf(SnsVerificationError);
     }
@@ -74,10 +76,15 @@ describe('process-webhook handler', () => {
   it('does not judge below the minimum volume, and judges complaints at 0.1 %', async () => {
     const f = setup();
     f.webhooks.setReputation({ sent: 50, bounced: 10, complained: 1 });
-    expect(await processWebhookHandler(input(sesNotification(sample('ses-event-bounce.json'), { topicArn: TOPIC })), fakeContext(f.deps))).toMatchObject({ paused: [] });
+    expect(await processWebhookHandler(input(sesNotification(sample('ses-event-bounce.json'), { topicArn: TOPIC })), fakeContext(f.deps))).toMatchObject({
+      paused: [],
+    });
     f.webhooks.setReputation({ sent: 1500, bounced: 0, complained: 2 });
     expect(
-      await processWebhookHandler(input(sesNotification(sample('ses-event-complaint.json'), { topicArn: TOPIC, messageId: 'sns-complaint' })), fakeContext(f.deps)),
+      await processWebhookHandler(
+        input(sesNotification(sample('ses-event-complaint.json'), { topicArn: TOPIC, messageId: 'sns-complaint' })),
+        fakeContext(f.deps),
+      ),
     ).toMatchObject({ paused: [`mailbox:${target.mailboxId}`, `campaign:${target.campaignId}`] });
   });
 
@@ -99,7 +106,12 @@ describe('process-webhook handler: inbound mail (SES email receiving)', () => {
   ];
   const none: WorkspaceEvidence = { threaded: null, bySender: null, leadId: null };
 
-  function inboundSetup(evidence: Record<string, WorkspaceEvidence> = { [A]: { threaded: { threadId: null, reply, leadId: reply.leadId }, bySender: null, leadId: reply.leadId }, [B]: none }) {
+  function inboundSetup(
+    evidence: Record<string, WorkspaceEvidence> = {
+      [A]: { threaded: { threadId: null, reply, leadId: reply.leadId }, bySender: null, leadId: reply.leadId },
+      [B]: none,
+    },
+  ) {
     const f = createFakeDeps({ certificates: testCertificateFetcher });
     const webhooks = createFakeWebhookStore({ inboxes, evidence });
     const deps = { ...f.deps, webhooks };
@@ -109,10 +121,10 @@ describe('process-webhook handler: inbound mail (SES email receiving)', () => {
       const c = fakeContext(deps, { attempt, recorder: f.recorder });
       const enqueue = c.enqueue.bind(c);
       return Object.assign(c, {
-        enqueue: ((job, data, options) => {
+        enqueue: (job, data, options) => {
           if (job.name === 'analyze-sentiment') calls.push(c.jobId);
           return enqueue(job, data, options);
-        }),
+        },
       });
     };
     /** the AI jobs enqueued (Bull ids, payloads as the worker gets them) and the analyses attempted */
@@ -137,7 +149,10 @@ describe('process-webhook handler: inbound mail (SES email receiving)', () => {
       messageId: options.messageId,
       text: options.text,
     });
-    return sesNotification(receivedNotification(raw, { recipients, spam: options.spam, virus: options.virus }), { topicArn: TOPIC, messageId: options.snsId ?? randomUUID() });
+    return sesNotification(receivedNotification(raw, { recipients, spam: options.spam, virus: options.virus }), {
+      topicArn: TOPIC,
+      messageId: options.snsId ?? randomUUID(),
+    });
   }
 
   it('stores a reply in the workspace owning the mailbox, once per SNS MessageId and once per Message-ID', async () => {
@@ -225,7 +240,9 @@ describe('process-webhook handler: inbound mail (SES email receiving)', () => {
         });
       }
       const unthreaded = inboundSetup({ [A]: none, [B]: none });
-      expect(await processWebhookHandler(input(await body(['sales@a.example'])), unthreaded.ctx())).toMatchObject({ deliveries: [{ kind: 'new', aiJobs: [] }] });
+      expect(await processWebhookHandler(input(await body(['sales@a.example'])), unthreaded.ctx())).toMatchObject({
+        deliveries: [{ kind: 'new', aiJobs: [] }],
+      });
       expect(replyAnalysis.calls).toEqual([]);
       expect(unthreaded.replyAnalysis.calls).toEqual([]);
       expect(webhooks.inbound).toHaveLength(3);

@@ -71,7 +71,10 @@ export const processWebhookHandler: Handler<typeof processWebhook, EmailDeps> = 
 
   if (event.type === 'Rendering Failure') log.warn('SES rendering failure', { campaignEmailId: target.campaignEmailId, error: event.failure?.errorMessage });
   if (event.type === 'DeliveryDelay' && ['IPFailure', 'SpamDetected'].includes(event.deliveryDelay?.delayType ?? '')) {
-    await deps.alerter.alert('warning', `SES delivery delayed: ${event.deliveryDelay?.delayType}`, { mailboxId: target.mailboxId, campaignEmailId: target.campaignEmailId });
+    await deps.alerter.alert('warning', `SES delivery delayed: ${event.deliveryDelay?.delayType}`, {
+      mailboxId: target.mailboxId,
+      campaignEmailId: target.campaignEmailId,
+    });
   }
   const paused = event.type === 'Bounce' || event.type === 'Complaint' ? await enforceReputation(target, ctx) : [];
   return { applied: true, campaignEmailId: target.campaignEmailId, event: event.type, changes: applied.changes, paused };
@@ -107,7 +110,8 @@ async function processInbound(
     });
   }
   if (routing.routes.length === 0) {
-    if (routing.ambiguous.length === 0) log.warn('inbound mail for no mailbox of ours; ignored', { sesMessageId: mail.sesMessageId, recipients: mail.recipients.length });
+    if (routing.ambiguous.length === 0)
+      log.warn('inbound mail for no mailbox of ours; ignored', { sesMessageId: mail.sesMessageId, recipients: mail.recipients.length });
     return { applied: false, reason: routing.ambiguous.length > 0 ? 'ambiguous-recipient' : 'no-mailbox' };
   }
   const deliveries: InboundDelivery[] = [];

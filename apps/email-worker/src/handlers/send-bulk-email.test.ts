@@ -66,14 +66,17 @@ describe('send-bulk-email: per-campaign tick', () => {
     expect(await s.run(100)).toMatchObject({ queued: 100 });
     expect(s.followUps.jobs.every((j) => j.delayMs === 0)).toBe(true); // testConfig: no jitter
     const deps = { ...s.deps, config: { ...s.deps.config, sendJitterMs: 30_000 } };
-    await sendBulkEmailHandler({ workspaceId: s.campaign.workspace_id, requestedBy: 'system', campaignId: s.campaign.id, windowSlot: SLOT, batchSize: 100 }, fakeContext(deps, { recorder: s.recorder }));
+    await sendBulkEmailHandler(
+      { workspaceId: s.campaign.workspace_id, requestedBy: 'system', campaignId: s.campaign.id, windowSlot: SLOT, batchSize: 100 },
+      fakeContext(deps, { recorder: s.recorder }),
+    );
     const delays = s.followUps.jobs.slice(100).map((j) => j.delayMs);
     expect(delays).toHaveLength(100);
     expect(delays.every((d) => d >= 0 && d < 30_000 && Number.isInteger(d))).toBe(true);
     expect(new Set(delays).size).toBeGreaterThan(50); // spread, not one shared delay
   });
 
-    it('enqueues only rows that need a job: new, claimed and claimable again, or marked longer ago than REENQUEUE_AFTER_MS', async () => {
+  it('enqueues only rows that need a job: new, claimed and claimable again, or marked longer ago than REENQUEUE_AFTER_MS', async () => {
     const s = setup({ leads: 3 });
     expect(await s.run()).toMatchObject({ scheduled: 3, queued: 3 });
     expect(await s.run()).toMatchObject({ scheduled: 0, queued: 0 });
@@ -95,7 +98,11 @@ describe('send-bulk-email: per-campaign tick', () => {
     s.clock.now = new Date(Date.parse('2026-12-01T15:03:00Z') + REENQUEUE_AFTER_MS + 1);
     // `deferred`, its follow-up long overdue, and `failed`, enqueued at 15:01
     expect(await s.run()).toMatchObject({ queued: 2 });
-    expect([failed!, deferred!, lost!].map((r) => r.enqueuedAt)).toEqual([s.clock.now, s.clock.now, new Date(Date.parse('2026-12-01T15:00:00Z') + REENQUEUE_AFTER_MS + 1)]);
+    expect([failed!, deferred!, lost!].map((r) => r.enqueuedAt)).toEqual([
+      s.clock.now,
+      s.clock.now,
+      new Date(Date.parse('2026-12-01T15:00:00Z') + REENQUEUE_AFTER_MS + 1),
+    ]);
     expect(await s.run()).toMatchObject({ queued: 0 });
   });
 
@@ -227,7 +234,6 @@ describe('send-bulk-email: fan-out', () => {
     expect(await s.fanOut()).toMatchObject({ enqueued: many.length + 1, pages: 3 });
     expect(new Set(s.queue.jobs.map((j) => j.campaignId)).size).toBe(many.length + 1);
   });
-
 });
 
 describe('campaignStartsAt', () => {

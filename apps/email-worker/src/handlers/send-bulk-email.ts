@@ -1,12 +1,4 @@
-import {
-  CAMPAIGN_TICK_MINUTES,
-  campaignTickForm,
-  campaignTickSlot,
-  type CampaignTickForm,
-  sendBulkEmail,
-  sendEmail,
-  slotStartOf,
-} from '@coldcopy/queue-core';
+import { CAMPAIGN_TICK_MINUTES, campaignTickForm, campaignTickSlot, type CampaignTickForm, sendBulkEmail, sendEmail, slotStartOf } from '@coldcopy/queue-core';
 import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import type { CampaignRow } from '@coldcopy/db';
 import type { EmailDeps } from '../deps.js';
@@ -242,7 +234,12 @@ async function tickCampaign(tick: Extract<CampaignTickForm, { kind: 'campaign' }
     result.queued = added.length;
     // after the enqueue, never before (a crash in between only re-enqueues: same ids), stamped with
     // the tick's start so that a claim by one of these jobs is never older than the mark
-    await ticks.markEnqueued(ws, campaign.id, sends.map((s) => s.id), now);
+    await ticks.markEnqueued(
+      ws,
+      campaign.id,
+      sends.map((s) => s.id),
+      now,
+    );
   }
   await ctx.progress({ stage: 'queued', scheduled: result.scheduled, queued: result.queued });
   return finish(skipped);
@@ -284,8 +281,11 @@ function startHasCome(campaign: CampaignToTick, now: Date, log: JobContext<Email
     const startsAt = campaignStartsAt(campaign);
     return startsAt !== null && startsAt.getTime() <= now.getTime();
   } catch (err) {
-    log.warn('campaign tick: cannot read the start of a scheduled campaign', { campaignId: campaign.id, workspaceId: campaign.workspace_id, err: (err as Error).message });
+    log.warn('campaign tick: cannot read the start of a scheduled campaign', {
+      campaignId: campaign.id,
+      workspaceId: campaign.workspace_id,
+      err: (err as Error).message,
+    });
     return false;
   }
 }
-

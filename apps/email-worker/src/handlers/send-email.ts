@@ -74,7 +74,13 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
   const day = utcDay(now);
   if (!(await limits.takeMailboxDaily(ws, mailbox.id, mailbox.daily_cap, day))) {
     const window = sendWindow(send);
-    return defer(send, alignToWindow(new Date(jitter(nextUtcMidnight(now).getTime(), 600_000)), window), 'mailbox-daily-cap', `cap${day.replaceAll('-', '')}`, ctx);
+    return defer(
+      send,
+      alignToWindow(new Date(jitter(nextUtcMidnight(now).getTime(), 600_000)), window),
+      'mailbox-daily-cap',
+      `cap${day.replaceAll('-', '')}`,
+      ctx,
+    );
   }
   let countedToday = true;
   const release = async () => {
@@ -156,7 +162,8 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
       if (slotError) return await deferForSlot(slotError.err, send, attempt, release, ctx);
       // the lease ran out, or the job was aborted (time budget, shutdown) before the request left:
       // nothing was sent
-      if (leaseLost || (!onWire && wire.signal.aborted)) return await giveBackExpiredLease(send, attempt, release, ctx, leaseLost ? 'lease ran out' : 'aborted');
+      if (leaseLost || (!onWire && wire.signal.aborted))
+        return await giveBackExpiredLease(send, attempt, release, ctx, leaseLost ? 'lease ran out' : 'aborted');
       if (isSendError(err) && err.kind === 'unknown') countedToday = false; // it may have been sent
       return await onSendFailure(err, send, attempt, release, ctx);
     } finally {
@@ -169,14 +176,28 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     const nextEmailAt = send.nextStep
       ? alignToWindow(new Date(sentAt.getTime() + (send.nextStep.delay_days * 24 + send.nextStep.delay_hours) * 3_600_000), sendWindow(send))
       : null;
-    const record = { messageId, sentAt, nextEmailAt, mailboxId: mailbox.id, fromEmail: mailbox.email, subject: message.subject, html: message.html, text: message.text, claim: attempt };
+    const record = {
+      messageId,
+      sentAt,
+      nextEmailAt,
+      mailboxId: mailbox.id,
+      fromEmail: mailbox.email,
+      subject: message.subject,
+      html: message.html,
+      text: message.text,
+      claim: attempt,
+    };
     try {
       await retryWrite(() => store.recordSent(ws, send, record));
     } catch (err) {
       if (isClaimLost(err)) {
         // frozen past the lease right as the request left, and another attempt holds the row now
-        log.error('send attempt lost its claim: SES accepted its email, the ledger keeps the other attempt\'s outcome', {
-          campaignEmailId: id, claim: attempt, messageId, sentAt: sentAt.toISOString(), err: (err as Error).message,
+        log.error("send attempt lost its claim: SES accepted its email, the ledger keeps the other attempt's outcome", {
+          campaignEmailId: id,
+          claim: attempt,
+          messageId,
+          sentAt: sentAt.toISOString(),
+          err: (err as Error).message,
         });
         return { status: 'sent', messageId, superseded: true };
       }
@@ -186,7 +207,10 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
       try {
         await retryWrite(() => deps.outcomes.keep({ workspaceId: ws, target: send, record }));
       } catch (journalErr) {
-        log.error('SES accepted the send and neither the ledger nor the outcome journal could record it', { ...fields, journalErr: (journalErr as Error).message });
+        log.error('SES accepted the send and neither the ledger nor the outcome journal could record it', {
+          ...fields,
+          journalErr: (journalErr as Error).message,
+        });
         throw err;
       }
       log.error('ledger write failed after SES accepted the send: outcome kept in the outcome journal until Postgres answers', fields);
@@ -281,7 +305,11 @@ async function deferForSlot(
   const retryAfterMs = err instanceof RetryAfterError ? err.retryAfterMs : 1000;
   const until = new Date(deps.now().getTime() + retryAfterMs);
   await release();
-  if (!(await fenced(ctx, send, attempt, 'not sent (no rate slot)', () => deps.store.unclaim(ws, id, until, err instanceof RetryAfterError ? 'rate-limit' : 'rate-limit-error', attempt)))) {
+  if (
+    !(await fenced(ctx, send, attempt, 'not sent (no rate slot)', () =>
+      deps.store.unclaim(ws, id, until, err instanceof RetryAfterError ? 'rate-limit' : 'rate-limit-error', attempt),
+    ))
+  ) {
     return { status: 'skipped', reason: 'claim-lost' };
   }
   if (!(err instanceof RetryAfterError)) {
@@ -331,10 +359,15 @@ async function giveBackExpiredLease(
   const ws = send.email.workspace_id;
   const id = send.email.id;
   await release();
-  log.warn(why === 'lease ran out' ? 'send lease ran out before the request left (a stall): nothing sent, claim given back' : 'job aborted before the request left: nothing sent, claim given back', {
-    campaignEmailId: id,
-    claim: attempt,
-  });
+  log.warn(
+    why === 'lease ran out'
+      ? 'send lease ran out before the request left (a stall): nothing sent, claim given back'
+      : 'job aborted before the request left: nothing sent, claim given back',
+    {
+      campaignEmailId: id,
+      claim: attempt,
+    },
+  );
   if (!(await fenced(ctx, send, attempt, `not sent (${why})`, () => deps.store.unclaim(ws, id, deps.now(), `${why} before the request`, attempt)))) {
     return { status: 'skipped', reason: 'claim-lost' };
   }
@@ -361,26 +394,31 @@ async function onSendFailure(
   if (!isSendError(err)) {
     // a failure before the request left (building the message): not sent
     await release();
-    await fenced(ctx, send, attempt, 'not sent', () => store.recordFailed(ws, id, { error: String((err as Error)?.message ?? err), retryable: true, claim: attempt }));
+    await fenced(ctx, send, attempt, 'not sent', () =>
+      store.recordFailed(ws, id, { error: String((err as Error)?.message ?? err), retryable: true, claim: attempt }),
+    );
     throw err;
   }
   const error = err.message.slice(0, 1000);
   switch (err.kind) {
     case 'throttled': {
       await release();
-      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt })))) return { status: 'skipped', reason: 'claim-lost' };
+      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt }))))
+        return { status: 'skipped', reason: 'claim-lost' };
       log.warn('SES throttled the send; retrying soon without using an attempt', { campaignEmailId: id });
       return later(jitter(err.retryAfterMs ?? config.sesThrottleRetryMs, 1000), 't', 'ses-throttled');
     }
     case 'daily-quota': {
       await release();
-      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt })))) return { status: 'skipped', reason: 'claim-lost' };
+      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt }))))
+        return { status: 'skipped', reason: 'claim-lost' };
       await deps.alerter.alert('warning', 'SES daily sending quota exhausted; sends rescheduled', { campaignEmailId: id });
       return later(jitter(config.sesQuotaRetryMs, 60_000), 'q', 'ses-daily-quota');
     }
     case 'account-paused': {
       await release();
-      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt })))) return { status: 'skipped', reason: 'claim-lost' };
+      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt }))))
+        return { status: 'skipped', reason: 'claim-lost' };
       // global: every replica stops fetching, on every shard
       await ctx.pauseQueue();
       await deps.alerter.alert('page', 'SES account sending is paused: email queue paused', { code: err.code, campaignEmailId: id });
@@ -389,24 +427,32 @@ async function onSendFailure(
     }
     case 'mailbox-paused': {
       await release();
-      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt })))) return { status: 'skipped', reason: 'claim-lost' };
+      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt }))))
+        return { status: 'skipped', reason: 'claim-lost' };
       if (send.mailbox) await store.pauseMailbox(ws, send.mailbox.id, `SES ${err.code}`);
       await deps.alerter.alert('warning', 'SES configuration set paused: mailbox paused', { mailboxId: send.mailbox?.id });
       return { status: 'deferred', reason: 'mailbox-paused', until: new Date(deps.now().getTime() + 3_600_000).toISOString() };
     }
     case 'rejected': {
       await release();
-      if (!(await fenced(ctx, send, attempt, 'rejected by SES', () => store.recordFailed(ws, id, { error, retryable: false, endEnrolmentId: send.enrolment.id, claim: attempt })))) return { status: 'skipped', reason: 'claim-lost' };
+      if (
+        !(await fenced(ctx, send, attempt, 'rejected by SES', () =>
+          store.recordFailed(ws, id, { error, retryable: false, endEnrolmentId: send.enrolment.id, claim: attempt }),
+        ))
+      )
+        return { status: 'skipped', reason: 'claim-lost' };
       throw new PermanentJobError(`SES rejected the send: ${error}`, { cause: err });
     }
     case 'not-sent': {
       await release();
-      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt })))) return { status: 'skipped', reason: 'claim-lost' };
+      if (!(await fenced(ctx, send, attempt, `not sent (${err.kind})`, () => store.recordFailed(ws, id, { error, retryable: true, claim: attempt }))))
+        return { status: 'skipped', reason: 'claim-lost' };
       throw err; // plain retry with backoff
     }
     case 'unknown': {
       // may have been accepted: the count stays, no resend; the SES Send event settles it
-      if (!(await fenced(ctx, send, attempt, `unknown (${err.code})`, () => store.recordUnknown(ws, id, error, attempt)))) return { status: 'skipped', reason: 'claim-lost' };
+      if (!(await fenced(ctx, send, attempt, `unknown (${err.code})`, () => store.recordUnknown(ws, id, error, attempt))))
+        return { status: 'skipped', reason: 'claim-lost' };
       log.error('SES outcome unknown; not retried', { campaignEmailId: id, err: error });
       return { status: 'unknown', reason: err.code };
     }

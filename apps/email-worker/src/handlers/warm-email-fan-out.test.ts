@@ -40,7 +40,9 @@ function setup(list: FakeWarmup[]) {
   const queue = {
     get jobs() {
       return new Map(
-        f.recorder.jobs.filter((j) => j.name === warmEmail.name).map((j) => [j.id, { ...(j.payload as Omit<WarmEmailRequest, 'delayMs'>), delayMs: j.delayMs }]),
+        f.recorder.jobs
+          .filter((j) => j.name === warmEmail.name)
+          .map((j) => [j.id, { ...(j.payload as Omit<WarmEmailRequest, 'delayMs'>), delayMs: j.delayMs }]),
       );
     },
   };
@@ -107,7 +109,12 @@ describe('warm-email: send batch fan-out', () => {
     let total = 0;
     for (const hhmm of ['0800', '1200', '1600', '2000']) total += (await s.fanOut(`20261201T${hhmm}Z`)).enqueued;
     expect(total).toBe(14);
-    expect(s.jobsOf(w).map((j) => j.seq).sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    expect(
+      s
+        .jobsOf(w)
+        .map((j) => j.seq)
+        .sort((x, y) => x - y),
+    ).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
     // a batch in the past of the clock's day still lands within the date: no spread past 23:50
     const late = setup([warmup(randomUUID())]);
     await late.fanOut('20261130T2000Z');

@@ -44,7 +44,12 @@ describe('warm-email handler', () => {
     const s = setup();
     expect(await s.run(0)).toEqual({ status: 'sent', messageId: 'fake-1' });
     const [msg] = s.sender.sent;
-    expect(msg).toMatchObject({ from: { address: 'sales@acme.example' }, to: 'peer@peer.example', subject: 'Notes from today', configurationSet: 'acme-warmup' });
+    expect(msg).toMatchObject({
+      from: { address: 'sales@acme.example' },
+      to: 'peer@peer.example',
+      subject: 'Notes from today',
+      configurationSet: 'acme-warmup',
+    });
     expect(msg!.text).toContain('day 1, #1');
     expect(msg!.html).toMatch(/^<p>Hi,<\/p>/);
     expect(msg!.unsubscribe.url).toMatch(/^https:\/\/app\.example\.com\/u\//);

@@ -1,12 +1,4 @@
-import {
-  PermanentJobError,
-  RetryAfterError,
-  type WarmEmailForm,
-  warmEmail,
-  warmEmailForm,
-  warmupBatchOf,
-  warmupBatchShare,
-} from '@coldcopy/queue-core';
+import { PermanentJobError, RetryAfterError, type WarmEmailForm, warmEmail, warmEmailForm, warmupBatchOf, warmupBatchShare } from '@coldcopy/queue-core';
 import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import type { EmailConfig } from '../config.js';
 import type { EmailDeps } from '../deps.js';
@@ -125,7 +117,18 @@ async function fanOut(form: Extract<WarmEmailForm, { kind: 'fan-out' }>, ctx: Jo
   const now = deps.now().getTime();
   const endOfDate = Date.parse(`${date}T23:50:00Z`);
   const spreadMs = Math.max(0, Math.min(WARMUP_BATCH_SPREAD_MS, endOfDate - now));
-  const result = { form: 'fan-out' as const, date, batch, slot, warmups: 0, enqueued: 0, capped: 0, noPeer: 0, pages: 0, advance: { advanced: advance.advanced, held: advance.held } };
+  const result = {
+    form: 'fan-out' as const,
+    date,
+    batch,
+    slot,
+    warmups: 0,
+    enqueued: 0,
+    capped: 0,
+    noPeer: 0,
+    pages: 0,
+    advance: { advanced: advance.advanced, held: advance.held },
+  };
   let after: string | undefined;
   for (;;) {
     ctx.signal.throwIfAborted();
@@ -158,7 +161,8 @@ async function fanOut(form: Extract<WarmEmailForm, { kind: 'fan-out' }>, ctx: Jo
     if (page.length < WARMUP_PAGE_SIZE) break;
     after = page[page.length - 1]!.warmup_campaign_id;
   }
-  if (result.warmups > 0) log.info('warm-up batch fan-out', { slot, warmups: result.warmups, enqueued: result.enqueued, capped: result.capped, noPeer: result.noPeer });
+  if (result.warmups > 0)
+    log.info('warm-up batch fan-out', { slot, warmups: result.warmups, enqueued: result.enqueued, capped: result.capped, noPeer: result.noPeer });
   return result;
 }
 
@@ -210,7 +214,12 @@ export function rampStep(
 ): WarmupDayStep & { readonly hold?: 'no-sends' | 'unhealthy' | 'complaint' | 'bounce-rate' | 'last-day' } {
   const y = w.yesterday;
   const base = { workspaceId: w.workspace_id, warmupCampaignId: w.warmup_campaign_id, fromDay: w.day_number };
-  const hold = (reason: 'no-sends' | 'unhealthy' | 'complaint' | 'bounce-rate' | 'last-day') => ({ ...base, day: w.day_number, cap: w.current_daily_limit, hold: reason });
+  const hold = (reason: 'no-sends' | 'unhealthy' | 'complaint' | 'bounce-rate' | 'last-day') => ({
+    ...base,
+    day: w.day_number,
+    cap: w.current_daily_limit,
+    hold: reason,
+  });
   if (!y || y.sent <= 0) return hold('no-sends');
   if (!y.is_healthy) return hold('unhealthy');
   if (y.spam > 0) return hold('complaint');
@@ -229,7 +238,10 @@ async function advanceDay(date: string, ctx: JobContext<EmailDeps>): Promise<War
     ctx.signal.throwIfAborted();
     const page = await deps.warmups.warmupsToAdvance({ date, after, limit: WARMUP_PAGE_SIZE });
     result.pages++;
-    const applied = await deps.warmups.stepDays(page.map((w) => rampStep(w, deps.config)), date);
+    const applied = await deps.warmups.stepDays(
+      page.map((w) => rampStep(w, deps.config)),
+      date,
+    );
     result.advanced += applied.advanced;
     result.held += applied.held;
     if (page.length < WARMUP_PAGE_SIZE) break;

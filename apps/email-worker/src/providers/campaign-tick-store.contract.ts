@@ -46,7 +46,11 @@ export function runCampaignTickStoreContract(name: string, makeWorld: () => Prom
   describe(`CampaignTickStore contract: ${name}`, () => {
     /** schedules step 1 for the enrolments (due at `at`) and returns the new rows' ids, oldest due first */
     async function schedule(w: CampaignTickWorld, c: TickCampaign, list: readonly TickEnrolment[], at: Date) {
-      await w.store.schedule(c.workspaceId, c.campaignId, list.map((e) => ({ leadId: e.leadId, stepNumber: 1, mailboxId: c.mailboxId, scheduledAt: at })));
+      await w.store.schedule(
+        c.workspaceId,
+        c.campaignId,
+        list.map((e) => ({ leadId: e.leadId, stepNumber: 1, mailboxId: c.mailboxId, scheduledAt: at })),
+      );
       return (await w.store.dueSends(c.workspaceId, c.campaignId, new Date(at.getTime() + 1), 100, new Date(at.getTime() + 1))).map((r) => r.id);
     }
 
@@ -117,7 +121,9 @@ export function runCampaignTickStoreContract(name: string, makeWorld: () => Prom
       const c = await w.addCampaign();
       const due = new Date(Date.now() - 5 * MIN);
       const ids = await schedule(w, c, await w.enrol(c, 2), due);
-      await w.store.schedule(c.workspaceId, c.campaignId, [{ leadId: (await w.enrol(c, 1))[0]!.leadId, stepNumber: 1, mailboxId: c.mailboxId, scheduledAt: new Date(Date.now() + 60 * MIN) }]);
+      await w.store.schedule(c.workspaceId, c.campaignId, [
+        { leadId: (await w.enrol(c, 1))[0]!.leadId, stepNumber: 1, mailboxId: c.mailboxId, scheduledAt: new Date(Date.now() + 60 * MIN) },
+      ]);
       const now = new Date();
       const longAgo = new Date(now.getTime() - 10 * MIN);
       expect(await w.store.dueSends(c.workspaceId, c.campaignId, now, 10, longAgo)).toEqual(ids.map((id) => ({ id, attempt: 0 })));

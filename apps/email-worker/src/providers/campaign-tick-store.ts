@@ -50,7 +50,11 @@ export interface CampaignTickStore {
    */
   dueEnrolments(workspaceId: string, campaignId: string, now: Date, limit: number): Promise<DueEnrolment[]>;
   /** inserts `scheduled` rows; existing (campaign, lead, step) rows are left alone */
-  schedule(workspaceId: string, campaignId: string, rows: ReadonlyArray<{ leadId: string; stepNumber: number; mailboxId: string; scheduledAt: Date }>): Promise<number>;
+  schedule(
+    workspaceId: string,
+    campaignId: string,
+    rows: ReadonlyArray<{ leadId: string; stepNumber: number; mailboxId: string; scheduledAt: Date }>,
+  ): Promise<number>;
   /**
    * Claimable (scheduled, retryable) rows due by `before` that need a send-email job, oldest due
    * first: never enqueued by a tick, claimed since their last enqueue (the claim used that job up),
@@ -79,7 +83,11 @@ export interface CampaignTickStore {
    * enrolment is due again at `nextEmailAt`, or completes when null (no further step). Guarded by
    * the current step, so a repeated tick skips nothing twice; returns how many it skipped.
    */
-  skipSteps(workspaceId: string, campaignId: string, skips: ReadonlyArray<{ enrolmentId: string; stepNumber: number; nextEmailAt: Date | null }>): Promise<number>;
+  skipSteps(
+    workspaceId: string,
+    campaignId: string,
+    skips: ReadonlyArray<{ enrolmentId: string; stepNumber: number; nextEmailAt: Date | null }>,
+  ): Promise<number>;
   /** scheduled → active, started_at set; null when the campaign is no longer scheduled */
   start(workspaceId: string, campaignId: string): Promise<CampaignRow | null>;
   /**

@@ -49,9 +49,7 @@ const CLAIMABLE = ['scheduled', 'retryable'];
  * setting its fields (`status`, `attempt`, `claimedAt`, `scheduledAt`), as the ledger statements
  * would.
  */
-export function createFakeCampaignTickStore(
-  options: { campaigns: CampaignRow[]; mailboxes?: MailboxRow[]; steps?: number | Step[]; now?: () => Date },
-) {
+export function createFakeCampaignTickStore(options: { campaigns: CampaignRow[]; mailboxes?: MailboxRow[]; steps?: number | Step[]; now?: () => Date }) {
   const clock = options.now ?? (() => new Date());
   const campaigns = new Map(options.campaigns.map((c) => [c.id, c]));
   /** `mailboxes` are assigned to every campaign, unless assignMailboxes() gave it its own */
@@ -92,17 +90,15 @@ export function createFakeCampaignTickStore(
         .filter((e) => e.currentStep + 1 <= steps.length && !rows.has(`${id}:${e.leadId}:${e.currentStep + 1}`))
         .sort((a, b) => (a.nextEmailAt?.getTime() ?? -Infinity) - (b.nextEmailAt?.getTime() ?? -Infinity) || a.id.localeCompare(b.id))
         .slice(0, limit)
-        .map(
-          (e): DueEnrolment => ({
-            enrolment_id: e.id,
-            lead_id: e.leadId,
-            email: e.email,
-            next_step: e.currentStep + 1,
-            suppressed: e.suppressed ?? null,
-            condition_met: !(e.unmetSteps ?? []).includes(e.currentStep + 1),
-            following_step: steps[e.currentStep + 1] ?? null,
-          }),
-        );
+        .map((e): DueEnrolment => ({
+          enrolment_id: e.id,
+          lead_id: e.leadId,
+          email: e.email,
+          next_step: e.currentStep + 1,
+          suppressed: e.suppressed ?? null,
+          condition_met: !(e.unmetSteps ?? []).includes(e.currentStep + 1),
+          following_step: steps[e.currentStep + 1] ?? null,
+        }));
     },
     async schedule(ws, id, list) {
       own(ws, id);

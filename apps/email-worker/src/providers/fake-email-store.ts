@@ -30,7 +30,13 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
   } as unknown as MailboxRow;
   const steps: CampaignStepRow[] = [1, 2].map(
     (n) =>
-      ({ step_number: n, subject: `Step ${n} for {{first_name}}`, body: 'Hi {{first_name}},\n\nShort note.', delay_days: 2, delay_hours: 0 }) as CampaignStepRow,
+      ({
+        step_number: n,
+        subject: `Step ${n} for {{first_name}}`,
+        body: 'Hi {{first_name}},\n\nShort note.',
+        delay_days: 2,
+        delay_hours: 0,
+      }) as CampaignStepRow,
   );
   const emails = new Map<string, CampaignEmailRow>();
   const leads = new Map<string, LeadRow>();
@@ -51,10 +57,16 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
   const move = (id: string, from: readonly string[], patch: Partial<CampaignEmailRow>, claim?: number) => {
     const r = row(id);
     if (claim !== undefined && r.attempt !== claim) {
-      throw Object.assign(new Error(`ledger ${id}: claim ${claim} lost to ${r.attempt}`), { name: 'ClaimLostError', permanent: true, attempt: claim, currentAttempt: r.attempt });
+      throw Object.assign(new Error(`ledger ${id}: claim ${claim} lost to ${r.attempt}`), {
+        name: 'ClaimLostError',
+        permanent: true,
+        attempt: claim,
+        currentAttempt: r.attempt,
+      });
     }
     const allowed = claim !== undefined && from.includes('sending') ? [...from, 'unknown', 'failed_unknown'] : from;
-    if (!allowed.includes(r.status)) throw Object.assign(new Error(`ledger ${id}: ${r.status} → ${patch.status}`), { name: 'LedgerStateError', permanent: true });
+    if (!allowed.includes(r.status))
+      throw Object.assign(new Error(`ledger ${id}: ${r.status} → ${patch.status}`), { name: 'LedgerStateError', permanent: true });
     Object.assign(r, patch);
   };
 
@@ -141,7 +153,15 @@ export function createFakeEmailStore(options: { now?: () => Date } = {}) {
 
   /** Adds a lead, its enrolment and a scheduled step-1 send; returns the ledger row id. */
   function addSend(email = `lead-${emails.size + 1}@gmail.example`): string {
-    const lead = { id: randomUUID(), workspace_id: workspaceId, email, first_name: 'Grace', status: 'new', deleted_at: null, custom_fields: {} } as unknown as LeadRow;
+    const lead = {
+      id: randomUUID(),
+      workspace_id: workspaceId,
+      email,
+      first_name: 'Grace',
+      status: 'new',
+      deleted_at: null,
+      custom_fields: {},
+    } as unknown as LeadRow;
     leads.set(lead.id, lead);
     enrolments.set(lead.id, { id: randomUUID(), workspace_id: workspaceId, lead_id: lead.id, status: 'pending', current_step: 0 } as CampaignLeadRow);
     const id = randomUUID();

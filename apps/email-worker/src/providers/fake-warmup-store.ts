@@ -134,18 +134,16 @@ export function createFakeWarmupStore(warmups: FakeWarmup[] = [], workspaceId: s
         .filter((w) => (w.lastBatch ?? '') < batchSlot && (after === undefined || w.id > after))
         .sort((a, b) => (a.id < b.id ? -1 : 1))
         .slice(0, limit)
-        .map(
-          (w): WarmupToSend => ({
-            warmup_campaign_id: w.id,
-            workspace_id: w.workspaceId,
-            sender_account_id: w.senderAccountId,
-            day_number: w.dayNumber,
-            daily_limit: Math.min(w.currentDailyLimit, w.targetDaily),
-            max_sends_per_day: w.maxSendsPerDay,
-            claimed_seqs: [...(w.claimed.get(date) ?? [])].sort((a, b) => a - b),
-            peer_ids: [...w.peerIds].sort(),
-          }),
-        );
+        .map((w): WarmupToSend => ({
+          warmup_campaign_id: w.id,
+          workspace_id: w.workspaceId,
+          sender_account_id: w.senderAccountId,
+          day_number: w.dayNumber,
+          daily_limit: Math.min(w.currentDailyLimit, w.targetDaily),
+          max_sends_per_day: w.maxSendsPerDay,
+          claimed_seqs: [...(w.claimed.get(date) ?? [])].sort((a, b) => a - b),
+          peer_ids: [...w.peerIds].sort(),
+        }));
     },
     async markBatched(list, batchSlot) {
       let moved = 0;

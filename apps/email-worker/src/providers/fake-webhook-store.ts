@@ -156,7 +156,9 @@ export function createFakeWebhookStore(
         ...(options.inboxes ?? []),
         ...[...sends.values()].map((s) => ({ workspaceId: s.workspaceId, address: s.mailboxAddress, mailboxId: s.mailboxId })),
       ];
-      const inboxes = known.filter((i, n) => mail.recipients.includes(i.address) && known.findIndex((j) => j.workspaceId === i.workspaceId && j.address === i.address) === n);
+      const inboxes = known.filter(
+        (i, n) => mail.recipients.includes(i.address) && known.findIndex((j) => j.workspaceId === i.workspaceId && j.address === i.address) === n,
+      );
       const evidence = new Map([...new Set(inboxes.map((i) => i.workspaceId))].map((ws) => [ws, evidenceOf(ws, mail, inboxes)]));
       return resolveInboundRoutes(mail.recipients, inboxes, evidence);
     },
@@ -167,7 +169,16 @@ export function createFakeWebhookStore(
       const keys = [`sns:${snsMessageId}/${ws}`, `msg:${ws}/${mail.messageId}`];
       if (keys.some((k) => seen.has(k))) {
         if (!seen.has(keys[0]!)) seen.add(keys[0]!);
-        return { duplicate: true, workspaceId: ws, kind, emailMessageId: null, threadId: null, campaignEmailId, changes: [], replyToAnalyse: pending(ws, mail.messageId) };
+        return {
+          duplicate: true,
+          workspaceId: ws,
+          kind,
+          emailMessageId: null,
+          threadId: null,
+          campaignEmailId,
+          changes: [],
+          replyToAnalyse: pending(ws, mail.messageId),
+        };
       }
       for (const k of keys) seen.add(k);
       // uuids like the real ids: they go into the AI jobs' payloads

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { sampleEmail } from '../../test/fixtures/sample-email.js';
 import { composeMime } from './mime.js';
 
-
 function headerBlock(raw: string): string {
   return raw.slice(0, raw.indexOf('\r\n\r\n')).replace(/\r\n[ \t]+/g, ' ');
 }
@@ -15,9 +14,7 @@ describe('composeMime', () => {
     expect(headers).toMatch(/^To: lead@recipient\.example$/m);
     expect(headers).toMatch(/^Reply-To: replies@sender\.example$/m);
     expect(headers).toMatch(/^Subject: Quick question about Analytical Engines$/m);
-    expect(headers).toMatch(
-      /^List-Unsubscribe: <https:\/\/app\.example\.com\/u\/tok\.en>, <mailto:unsub\+tok\.en@example\.com\?subject=unsubscribe>$/m,
-    );
+    expect(headers).toMatch(/^List-Unsubscribe: <https:\/\/app\.example\.com\/u\/tok\.en>, <mailto:unsub\+tok\.en@example\.com\?subject=unsubscribe>$/m);
     expect(headers).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click$/m);
     expect(headers.match(/^List-Unsubscribe:/gm)).toHaveLength(1);
     expect(headers).toMatch(/^Content-Type: multipart\/alternative/m);
@@ -34,8 +31,6 @@ describe('composeMime', () => {
   });
 
   it('refuses unsubscribe URLs with the wrong scheme', async () => {
-    await expect(composeMime({ ...sampleEmail, unsubscribe: { ...sampleEmail.unsubscribe, url: 'http://insecure.example/u' } })).rejects.toThrow(
-      /https:/,
-    );
+    await expect(composeMime({ ...sampleEmail, unsubscribe: { ...sampleEmail.unsubscribe, url: 'http://insecure.example/u' } })).rejects.toThrow(/https:/);
   });
 });

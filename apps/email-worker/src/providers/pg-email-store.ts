@@ -63,7 +63,11 @@ export function createPgEmailStore(pool: Pool): EmailStore {
     },
     async recordFailed(ws, id, failure) {
       await withTransaction(pool, async (tx) => {
-        await markCampaignEmailFailed(tx, ws, id, { error: failure.error, retryable: failure.retryable, ...(failure.claim !== undefined ? { claim: failure.claim } : {}) });
+        await markCampaignEmailFailed(tx, ws, id, {
+          error: failure.error,
+          retryable: failure.retryable,
+          ...(failure.claim !== undefined ? { claim: failure.claim } : {}),
+        });
         if (failure.endEnrolmentId) await endEnrolment(tx, ws, failure.endEnrolmentId, 'failed');
       });
     },

@@ -46,12 +46,7 @@ import {
   type Queryable,
 } from '@coldcopy/db';
 import { classifyInbound, emailType, type InboundKind, type InboundMail, sesMessageIdOf } from '../domain/inbound-mail.js';
-import {
-  type InboundRoute,
-  type ReplyMatch,
-  resolveInboundRoutes,
-  type WorkspaceEvidence,
-} from '../domain/inbound-routing.js';
+import { type InboundRoute, type ReplyMatch, resolveInboundRoutes, type WorkspaceEvidence } from '../domain/inbound-routing.js';
 import { nextSendTime } from '../domain/next-send.js';
 import type { SesEvent } from '../domain/ses-events.js';
 import type { ReplyToAnalyse } from './reply-analysis.js';
@@ -189,7 +184,11 @@ async function apply(tx: PoolClient, target: WebhookTarget, snsMessageId: string
       });
       if (hard) {
         if ((await applyDeliveryStatus(tx, ws, id, 'bounced', event.occurredAt, `${b.type}/${b.subType}`)).applied) changes.push('delivery_status:bounced');
-        await suppress(b.recipients.map((r) => r.email), 'bounce', `hard bounce ${b.subType}`);
+        await suppress(
+          b.recipients.map((r) => r.email),
+          'bounce',
+          `hard bounce ${b.subType}`,
+        );
         await end('bounced');
       }
       break;

@@ -119,12 +119,9 @@ export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimi
   };
   return {
     async acquireSendSlot(workspaceId, recipientDomain, signal) {
-      await limiter.acquire(
-        `ws:${workspaceId}:domain:${recipientDomain.toLowerCase()}`,
-        { max: options.domainPerMinute, perMs: 60_000 },
-        signal,
-        { maxWaitMs: options.maxWaitMs },
-      );
+      await limiter.acquire(`ws:${workspaceId}:domain:${recipientDomain.toLowerCase()}`, { max: options.domainPerMinute, perMs: 60_000 }, signal, {
+        maxWaitMs: options.maxWaitMs,
+      });
       const slot = await reserveAccountSlot();
       await sleepUntil(slot.notBefore - CLAIM_LEAD_MS, signal);
       return slot;

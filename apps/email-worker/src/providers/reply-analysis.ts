@@ -51,10 +51,7 @@ const MAX_NAME = 200;
  * action that carries headers only, a quote with nothing added) is not analysed. The lead is
  * always known (a reply answers one of our sends), so every payload carries it.
  */
-export function replyAnalysisJobs(
-  reply: ReplyToAnalyse,
-  trace: { traceId?: string } = {},
-): { jobs: ReplyAnalysisJobs } | { skipped: 'no-text' | 'no-sender' } {
+export function replyAnalysisJobs(reply: ReplyToAnalyse, trace: { traceId?: string } = {}): { jobs: ReplyAnalysisJobs } | { skipped: 'no-text' | 'no-sender' } {
   const content = replyContent(reply.text ?? '');
   if (content === '') return { skipped: 'no-text' };
   if (!generateSmartReply.schema.shape.senderEmail.safeParse(reply.senderEmail).success) return { skipped: 'no-sender' };

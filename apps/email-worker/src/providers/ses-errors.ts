@@ -37,8 +37,7 @@ export function classifySesError(err: unknown, throttleRetryMs = 1000): SendErro
   const name = e.name ?? 'Error';
   const message = e.message ?? String(err);
   const status = e.$metadata?.httpStatusCode;
-  const make = (kind: SendFailureKind, retryAfterMs?: number) =>
-    new SendError(kind, `SES ${name}: ${message}`, name, { cause: err, retryAfterMs });
+  const make = (kind: SendFailureKind, retryAfterMs?: number) => new SendError(kind, `SES ${name}: ${message}`, name, { cause: err, retryAfterMs });
 
   if (THROTTLED.has(name) || status === 429) {
     return /daily message quota/i.test(message) ? make('daily-quota') : make('throttled', throttleRetryMs);

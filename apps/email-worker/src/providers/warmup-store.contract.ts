@@ -33,7 +33,13 @@ export interface WarmupWorld {
    * A warm-up in a new workspace (day 3, current cap 15, target 40, sender max 100 a day) with
    * `peers` (default 2) other active accounts in that workspace; its mailbox or sender may be paused.
    */
-  addWarmup(options?: { mailboxPaused?: boolean; senderPaused?: boolean; peers?: number; currentDailyLimit?: number; targetDaily?: number }): Promise<FanOutWarmup>;
+  addWarmup(options?: {
+    mailboxPaused?: boolean;
+    senderPaused?: boolean;
+    peers?: number;
+    currentDailyLimit?: number;
+    targetDaily?: number;
+  }): Promise<FanOutWarmup>;
   /** the sender claimed the slot (campaign, sender, date, seq) */
   claimSeq(w: FanOutWarmup, date: string, seq: number): Promise<void>;
   /** the day's stats of a fan-out warm-up */
@@ -102,7 +108,14 @@ export function runWarmupStoreContract(name: string, makeWorld: () => Promise<Wa
       const id = (await claim(w, 0))!;
       await complete(w, id, 'ses-1');
       await complete(w, id, 'ses-1'); // a retried write
-      expect(await w.store.stats(m.workspaceId, m.warmupCampaignId, DATE)).toEqual({ date: DATE, sent: 1, delivered: 0, bounced: 0, spam: 0, is_healthy: true });
+      expect(await w.store.stats(m.workspaceId, m.warmupCampaignId, DATE)).toEqual({
+        date: DATE,
+        sent: 1,
+        delivered: 0,
+        bounced: 0,
+        spam: 0,
+        is_healthy: true,
+      });
       await w.store.release(m.workspaceId, id); // only a pending claim can be given back
       expect(await claim(w, 0)).toBeNull();
       await complete(w, (await claim(w, 1))!, 'ses-2');
@@ -114,7 +127,11 @@ export function runWarmupStoreContract(name: string, makeWorld: () => Promise<Wa
       const w = await makeWorld();
       const m = w.mailbox;
       await w.store.freeze(m.workspaceId, m.warmupCampaignId, m.mailboxId, DATE, 'bounce rate 6%');
-      const context = await w.store.load(m.workspaceId, { warmupCampaignId: m.warmupCampaignId, senderAccountId: m.senderAccountId, recipientAccountId: m.recipientAccountId });
+      const context = await w.store.load(m.workspaceId, {
+        warmupCampaignId: m.warmupCampaignId,
+        senderAccountId: m.senderAccountId,
+        recipientAccountId: m.recipientAccountId,
+      });
       expect(context.campaign).toMatchObject({ status: 'frozen', paused_reason: 'bounce rate 6%' });
       expect(context.mailbox.status).toBe('paused');
       expect(await w.store.stats(m.workspaceId, m.warmupCampaignId, DATE)).toMatchObject({ sent: 0, is_healthy: false });

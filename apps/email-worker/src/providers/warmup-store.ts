@@ -44,9 +44,15 @@ export type { WarmupToSend, WarmupToAdvance, WarmupDayStep };
 export interface WarmupStore {
   load(workspaceId: string, ids: { warmupCampaignId: string; senderAccountId: string; recipientAccountId: string }): Promise<WarmupContext>;
   stats(workspaceId: string, warmupCampaignId: string, date: string): Promise<WarmupDailyStatsRow | null>;
-  claim(workspaceId: string, claim: { warmupCampaignId: string; senderAccountId: string; recipientAccountId: string; key: string; subject: string }): Promise<string | null>;
+  claim(
+    workspaceId: string,
+    claim: { warmupCampaignId: string; senderAccountId: string; recipientAccountId: string; key: string; subject: string },
+  ): Promise<string | null>;
   release(workspaceId: string, id: string): Promise<void>;
-  complete(workspaceId: string, sent: { id: string; messageId: string; sentAt: Date; warmupCampaignId: string; senderAccountId: string; date: string }): Promise<void>;
+  complete(
+    workspaceId: string,
+    sent: { id: string; messageId: string; sentAt: Date; warmupCampaignId: string; senderAccountId: string; date: string },
+  ): Promise<void>;
   freeze(workspaceId: string, warmupCampaignId: string, mailboxId: string, date: string, reason: string): Promise<void>;
   /**
    * Send batch, every workspace: active warm-ups whose mailbox is not paused or disabled and

@@ -111,11 +111,13 @@ export function runWebhookStoreContract(name: string, makeWorld: () => Promise<W
       const w = await makeWorld();
       const send = await w.addSend();
       const target = (await w.store.findTarget(sesEvent(send, 'Open')))!;
-      expect((await w.store.applyEvent(target, `sns-${randomUUID()}`, sesEvent(send, 'Open', { open: { ipAddress: '192.0.2.1' } }))).changes).toEqual(['opened', 'engagement+10']);
-      expect((await w.store.applyEvent(target, `sns-${randomUUID()}`, sesEvent(send, 'Click', { click: { link: 'https://acme.example/x' } }))).changes).toEqual([
-        'clicked',
-        'engagement+20',
+      expect((await w.store.applyEvent(target, `sns-${randomUUID()}`, sesEvent(send, 'Open', { open: { ipAddress: '192.0.2.1' } }))).changes).toEqual([
+        'opened',
+        'engagement+10',
       ]);
+      expect((await w.store.applyEvent(target, `sns-${randomUUID()}`, sesEvent(send, 'Click', { click: { link: 'https://acme.example/x' } }))).changes).toEqual(
+        ['clicked', 'engagement+20'],
+      );
       const soft = sesEvent(send, 'Bounce', { bounce: { type: 'Transient', subType: 'MailboxFull', recipients: [{ email: send.leadEmail }] } });
       expect((await w.store.applyEvent(target, `sns-${randomUUID()}`, soft)).changes).toEqual([]);
       expect((await w.store.applyEvent(target, `sns-${randomUUID()}`, sesEvent(send, 'DeliveryDelay'))).changes).toEqual([]);
@@ -137,14 +139,30 @@ export function runWebhookStoreContract(name: string, makeWorld: () => Promise<W
       const nobody = `nobody-${randomUUID().slice(0, 8)}@nowhere.example`;
       const bySender = await w.store.routeInbound(inbound(send, { recipients: [send.mailboxAddress, nobody] }));
       expect(bySender).toEqual({
-        routes: [{ workspaceId: send.workspaceId, addresses: [send.mailboxAddress], mailboxId: send.mailboxId, threadId: null, reply: { ...reply, via: 'sender' }, leadId: send.leadId }],
+        routes: [
+          {
+            workspaceId: send.workspaceId,
+            addresses: [send.mailboxAddress],
+            mailboxId: send.mailboxId,
+            threadId: null,
+            reply: { ...reply, via: 'sender' },
+            leadId: send.leadId,
+          },
+        ],
         unknown: [nobody],
         ambiguous: [],
       });
       const ref = `<${send.sesMessageId}@us-east-1.amazonses.com>`;
       const threaded = await w.store.routeInbound(inbound(send, { from: 'someone-else@else.example', inReplyTo: ref, threadRefs: [ref] }));
       expect(threaded.routes).toEqual([
-        { workspaceId: send.workspaceId, addresses: [send.mailboxAddress], mailboxId: send.mailboxId, threadId: null, reply: { ...reply, via: 'message-id' }, leadId: send.leadId },
+        {
+          workspaceId: send.workspaceId,
+          addresses: [send.mailboxAddress],
+          mailboxId: send.mailboxId,
+          threadId: null,
+          reply: { ...reply, via: 'message-id' },
+          leadId: send.leadId,
+        },
       ]);
       expect(await w.store.routeInbound(inbound(send, { recipients: [nobody] }))).toEqual({ routes: [], unknown: [nobody], ambiguous: [] });
     });

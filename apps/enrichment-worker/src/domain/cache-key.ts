@@ -15,7 +15,11 @@ export function sha256(text: string): string {
 const norm = (v: string | undefined) => (v ?? '').normalize('NFKC').trim().toLowerCase().replace(/\s+/g, ' ');
 
 export function normaliseDomain(domain: string): string {
-  return norm(domain).replace(/^https?:\/\//, '').replace(/^www\./, '').replace(/[/:?#].*$/, '').replace(/\.$/, '');
+  return norm(domain)
+    .replace(/^https?:\/\//, '')
+    .replace(/^www\./, '')
+    .replace(/[/:?#].*$/, '')
+    .replace(/\.$/, '');
 }
 
 /**

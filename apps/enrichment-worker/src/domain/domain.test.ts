@@ -36,7 +36,14 @@ describe('local address checks', () => {
 describe('lead mapping', () => {
   const lead = { email: 'jane@gmail.com', first_name: 'Jane', last_name: 'Doe', company: 'Acme', website: null, linkedin_url: null };
   it('asks with the job hints first, and never uses a webmail domain as the company domain', () => {
-    expect(personQuery(lead)).toEqual({ email: 'jane@gmail.com', firstName: 'Jane', lastName: 'Doe', companyName: 'Acme', domain: undefined, linkedinUrl: undefined });
+    expect(personQuery(lead)).toEqual({
+      email: 'jane@gmail.com',
+      firstName: 'Jane',
+      lastName: 'Doe',
+      companyName: 'Acme',
+      domain: undefined,
+      linkedinUrl: undefined,
+    });
     expect(personQuery({ ...lead, email: 'jane@acme.com' }).domain).toBe('acme.com');
     expect(personQuery(lead, { domain: 'www.acme.io', firstName: 'J' })).toMatchObject({ domain: 'acme.io', firstName: 'J' });
   });

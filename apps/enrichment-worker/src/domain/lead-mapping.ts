@@ -3,7 +3,20 @@ import type { PersonData, PersonQuery } from '../providers/enrichment-provider.j
 import { emailDomain, normaliseDomain, websiteDomain } from './cache-key.js';
 
 /** Free-mail domains: an address there says nothing about the person's company. */
-const WEBMAIL = new Set(['gmail.com', 'googlemail.com', 'yahoo.com', 'hotmail.com', 'outlook.com', 'live.com', 'icloud.com', 'aol.com', 'proton.me', 'protonmail.com', 'gmx.de', 'web.de']);
+const WEBMAIL = new Set([
+  'gmail.com',
+  'googlemail.com',
+  'yahoo.com',
+  'hotmail.com',
+  'outlook.com',
+  'live.com',
+  'icloud.com',
+  'aol.com',
+  'proton.me',
+  'protonmail.com',
+  'gmx.de',
+  'web.de',
+]);
 
 export interface LeadHints {
   readonly email?: string;
@@ -15,7 +28,10 @@ export interface LeadHints {
 }
 
 /** What to ask a provider about a lead: the job's hints first, then the lead row. */
-export function personQuery(lead: Pick<LeadRow, 'email' | 'first_name' | 'last_name' | 'company' | 'website' | 'linkedin_url'>, hints: LeadHints = {}): PersonQuery {
+export function personQuery(
+  lead: Pick<LeadRow, 'email' | 'first_name' | 'last_name' | 'company' | 'website' | 'linkedin_url'>,
+  hints: LeadHints = {},
+): PersonQuery {
   const email = (hints.email ?? lead.email)?.trim().toLowerCase() || undefined;
   const fromEmail = email ? emailDomain(email) : undefined;
   const domain = hints.domain ? normaliseDomain(hints.domain) : (websiteDomain(lead.website) ?? (fromEmail && !WEBMAIL.has(fromEmail) ? fromEmail : undefined));

@@ -22,7 +22,12 @@ export interface ApolloEmulatorOptions {
 
 const TITLES = ['Head of Growth', 'VP Sales', 'CTO', 'Marketing Manager', 'Founder', 'Engineering Manager'];
 const INDUSTRIES = ['computer software', 'financial services', 'marketing & advertising', 'hospital & health care', 'retail'];
-const CITIES = [['Austin', 'Texas'], ['Denver', 'Colorado'], ['Boston', 'Massachusetts'], ['Seattle', 'Washington']] as const;
+const CITIES = [
+  ['Austin', 'Texas'],
+  ['Denver', 'Colorado'],
+  ['Boston', 'Massachusetts'],
+  ['Seattle', 'Washington'],
+] as const;
 
 type Windows = { minute: FixedWindow; hour: FixedWindow; day: FixedWindow };
 
@@ -127,7 +132,18 @@ export class ApolloEmulator extends EmulatorServer {
     const cost = matches.filter(Boolean).length;
     if (cost > this.credits) return noCredits();
     this.credits -= cost;
-    return { status: 200, credits: cost, body: { status: 'success', matches, credits_consumed: cost, total_requested_enrichments: details.length, unique_enriched_records: cost, missing_records: details.length - cost } };
+    return {
+      status: 200,
+      credits: cost,
+      body: {
+        status: 'success',
+        matches,
+        credits_consumed: cost,
+        total_requested_enrichments: details.length,
+        unique_enriched_records: cost,
+        missing_records: details.length - cost,
+      },
+    };
   }
 }
 
@@ -136,12 +152,12 @@ function noCredits(): Answer {
 }
 
 function personHash(b: Record<string, unknown>): string {
-  const s = (k: string) => (typeof b[k] === 'string' ? (b[k]) : undefined);
+  const s = (k: string) => (typeof b[k] === 'string' ? b[k] : undefined);
   return hashInput(s('email'), s('first_name'), s('last_name'), s('domain'), s('organization_name'), s('linkedin_url'));
 }
 
 function match(b: Record<string, unknown>): Record<string, unknown> | null {
-  const s = (k: string) => (typeof b[k] === 'string' ? (b[k]).trim() : '');
+  const s = (k: string) => (typeof b[k] === 'string' ? b[k].trim() : '');
   const email = s('email').toLowerCase();
   const domain = (s('domain') || email.split('@')[1] || '').toLowerCase();
   const first = s('first_name') || email.split('@')[0]?.split('.')[0] || '';

@@ -132,11 +132,23 @@ export class EmulatorServer {
       fault.times = (fault.times ?? 1) - 1;
       if (fault.times <= 0) this.faults.splice(faultIndex, 1);
       if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
-      answer = { status: fault.status, body: fault.body ?? { error: `emulated ${fault.status}` }, headers: fault.headers, rateLimited: fault.status === 429 || fault.status === 403 };
+      answer = {
+        status: fault.status,
+        body: fault.body ?? { error: `emulated ${fault.status}` },
+        headers: fault.headers,
+        rateLimited: fault.status === 429 || fault.status === 403,
+      };
     } else {
       answer = matched.answer();
     }
-    this.requests.push({ at, endpoint: matched.endpoint, status: answer.status, credits: answer.credits ?? 0, inputHash: matched.inputHash, rateLimited: answer.rateLimited ?? false });
+    this.requests.push({
+      at,
+      endpoint: matched.endpoint,
+      status: answer.status,
+      credits: answer.credits ?? 0,
+      inputHash: matched.inputHash,
+      rateLimited: answer.rateLimited ?? false,
+    });
     send(res, answer);
   }
 
@@ -228,7 +240,9 @@ export class FixedWindow {
 }
 
 export const hashInput = (...parts: Array<string | undefined | null>) =>
-  createHash('sha256').update(parts.map((p) => (p ?? '').trim().toLowerCase()).join('\n')).digest('hex');
+  createHash('sha256')
+    .update(parts.map((p) => (p ?? '').trim().toLowerCase()).join('\n'))
+    .digest('hex');
 
 /** Deterministic pick from a list by an input hash. */
 export const pick = <T>(hash: string, list: readonly T[], salt = 0): T => list[(parseInt(hash.slice(salt * 2, salt * 2 + 8), 16) >>> 0) % list.length]!;

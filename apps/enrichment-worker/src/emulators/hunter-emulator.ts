@@ -95,7 +95,13 @@ export class HunterEmulator extends EmulatorServer {
     if (!first || !last || (!domain && !q.get('company'))) return error(400, 'wrong_params', 'first_name, last_name and domain or company are required');
     const h = hashInput(first, last, domain);
     if (domain.startsWith('unknown') || last.toLowerCase() === 'nomatch') {
-      return { status: 200, body: { data: { first_name: first, last_name: last, email: null, score: null, domain, accept_all: false, position: null, linkedin_url: null, sources: [] }, meta: { params: {} } } };
+      return {
+        status: 200,
+        body: {
+          data: { first_name: first, last_name: last, email: null, score: null, domain, accept_all: false, position: null, linkedin_url: null, sources: [] },
+          meta: { params: {} },
+        },
+      };
     }
     const email = `${first}.${last}@${domain}`.toLowerCase().replace(/[^a-z0-9.@-]/g, '');
     return {
@@ -175,7 +181,8 @@ export class HunterEmulator extends EmulatorServer {
     this.seen.add(email);
     // 202: still running; the repeated call is answered (and counted once)
     if (local.startsWith('pending') && firstCall) return { status: 202, body: { data: { status: null, email }, meta: {} } };
-    if (local.startsWith('greylisted') && firstCall) return { status: 222, body: { errors: [{ id: 'smtp_failure', code: 222, details: 'The SMTP server failed to answer' }] } };
+    if (local.startsWith('greylisted') && firstCall)
+      return { status: 222, body: { errors: [{ id: 'smtp_failure', code: 222, details: 'The SMTP server failed to answer' }] } };
     const status = local.startsWith('invalid')
       ? 'invalid'
       : local.startsWith('unknown')

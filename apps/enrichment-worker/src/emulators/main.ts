@@ -20,9 +20,7 @@ const dns = await startDnsEmulator(
   { mx: Object.fromEntries((env.DNS_EMULATOR_DOMAINS ?? 'example.com,acme.com,globex.com,initech.com').split(',').map((d) => [d.trim(), [`mx.${d.trim()}`]])) },
   port('DNS_EMULATOR_PORT', 8653),
 );
-process.stdout.write(
-  `enrichment emulators: HUNTER_BASE_URL=${hunter.url}/v2 APOLLO_BASE_URL=${apollo.url}/api/v1 DNS_SERVERS=${dns.server}\n`,
-);
+process.stdout.write(`enrichment emulators: HUNTER_BASE_URL=${hunter.url}/v2 APOLLO_BASE_URL=${apollo.url}/api/v1 DNS_SERVERS=${dns.server}\n`);
 const stop = async () => {
   await Promise.all([hunter.close(), apollo.close(), dns.close()]);
   process.exit(0);

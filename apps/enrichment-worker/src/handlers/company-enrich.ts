@@ -60,7 +60,11 @@ export async function companyEnrichHandler(p: Payload, ctx: Ctx): Promise<Compan
         countProviderError(deps, err);
         if (isRetryLater(err) && (p.deferrals ?? 0) < deps.config.maxDeferrals) {
           const deferrals = (p.deferrals ?? 0) + 1;
-          await ctx.enqueue(companyEnrich, { ...p, deferrals }, { delay: Math.max(0, Math.round(err.retryAfterMs)), idempotencyKey: `${ctx.jobId.slice(0, 120)}.d${deferrals}` });
+          await ctx.enqueue(
+            companyEnrich,
+            { ...p, deferrals },
+            { delay: Math.max(0, Math.round(err.retryAfterMs)), idempotencyKey: `${ctx.jobId.slice(0, 120)}.d${deferrals}` },
+          );
           return { companies, deferred: { retryInMs: err.retryAfterMs } };
         }
         if (err instanceof ProviderAccountError) await flagProvider(deps, ctx, provider.id, err);

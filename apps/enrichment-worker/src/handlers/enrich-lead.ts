@@ -73,7 +73,15 @@ export async function enrichLeadHandler(p: Payload, ctx: Ctx): Promise<EnrichLea
  */
 async function callBack(url: string, p: Payload, ctx: Ctx, result: EnrichLeadResult): Promise<string> {
   const { deps } = ctx;
-  const body = { event: 'lead.enrichment.completed', workspaceId: p.workspaceId, leadId: p.leadId, providerId: p.providerId, status: result.status, types: result.types ?? [], jobId: ctx.jobId };
+  const body = {
+    event: 'lead.enrichment.completed',
+    workspaceId: p.workspaceId,
+    leadId: p.leadId,
+    providerId: p.providerId,
+    status: result.status,
+    types: result.types ?? [],
+    jobId: ctx.jobId,
+  };
   const outcome = await deps.callbacks
     .notify(url, body, { 'idempotency-key': requestKeyOf(p, ctx.jobId) }, ctx.signal)
     .catch((err: Error) => ({ delivered: false as const, reason: 'failed' as const, detail: err.message }));
@@ -124,7 +132,14 @@ async function enrich(p: Payload, ctx: Ctx): Promise<EnrichLeadResult> {
 
     let applied: AppliedOutcome;
     if (!entry.found || !entry.data) {
-      applied = await applyEnrichmentOutcome(deps.pool, ws, { ...base, outcome: 'no_match', credits: 0, records: [], processingMs, summary: summary(adapter.name, 'no_match', deps) });
+      applied = await applyEnrichmentOutcome(deps.pool, ws, {
+        ...base,
+        outcome: 'no_match',
+        credits: 0,
+        records: [],
+        processingMs,
+        summary: summary(adapter.name, 'no_match', deps),
+      });
       return { status: 'no_match', applied: applied.applied, credits: 0 };
     }
     const expiresAt = new Date(deps.now().getTime() + ttl.person);
@@ -135,7 +150,12 @@ async function enrich(p: Payload, ctx: Ctx): Promise<EnrichLeadResult> {
       credits: fromCache ? 0 : (entry.credits ?? 1),
       records,
       leadFields: leadFields(entry.data),
-      summary: summary(adapter.name, fromCache ? 'cached' : 'enriched', deps, records.map((r) => r.dataType)),
+      summary: summary(
+        adapter.name,
+        fromCache ? 'cached' : 'enriched',
+        deps,
+        records.map((r) => r.dataType),
+      ),
       processingMs,
     });
     return {
@@ -166,7 +186,11 @@ async function onFailure(err: unknown, p: Payload, ctx: Ctx, requestKey: string)
   if (isRetryLater(err)) {
     const deferrals = (p.deferrals ?? 0) + 1;
     if (deferrals <= deps.config.maxDeferrals) {
-      await ctx.enqueue(enrichLead, { ...p, requestKey, deferrals }, { delay: Math.max(0, Math.round(err.retryAfterMs)), idempotencyKey: `${requestKey}.d${deferrals}` });
+      await ctx.enqueue(
+        enrichLead,
+        { ...p, requestKey, deferrals },
+        { delay: Math.max(0, Math.round(err.retryAfterMs)), idempotencyKey: `${requestKey}.d${deferrals}` },
+      );
       return { status: 'deferred', retryInMs: err.retryAfterMs, reason: err.message };
     }
     err = new PermanentJobError(`gave up after ${deferrals - 1} re-queues: ${err.message}`, { cause: err });
@@ -175,7 +199,12 @@ async function onFailure(err: unknown, p: Payload, ctx: Ctx, requestKey: string)
     deps.metrics.creditsExhausted(p.providerId);
     if (p.enrichmentJobId) {
       const skipped = await stopEnrichmentJob(deps.pool, ws, p.enrichmentJobId, 'no_credits');
-      await deps.alerter.alert('warning', 'enrichment credits exhausted: batch stopped', { workspaceId: ws, providerId: p.providerId, enrichmentJobId: p.enrichmentJobId, skipped });
+      await deps.alerter.alert('warning', 'enrichment credits exhausted: batch stopped', {
+        workspaceId: ws,
+        providerId: p.providerId,
+        enrichmentJobId: p.enrichmentJobId,
+        skipped,
+      });
       return { status: 'skipped', reason: 'no_credits' };
     }
     await deps.alerter.alert('warning', 'enrichment credits exhausted', { workspaceId: ws, providerId: p.providerId });
@@ -186,7 +215,14 @@ async function onFailure(err: unknown, p: Payload, ctx: Ctx, requestKey: string)
   const lastAttempt = ctx.attempt >= ctx.attempts;
   if (permanent || lastAttempt) {
     const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    await recordFailedEnrichmentRequest(deps.pool, ws, { leadId: p.leadId, providerId: p.providerId, requestType: 'person', status: 'failed', error: message, bullJobId: ctx.jobId }).catch(() => {});
+    await recordFailedEnrichmentRequest(deps.pool, ws, {
+      leadId: p.leadId,
+      providerId: p.providerId,
+      requestType: 'person',
+      status: 'failed',
+      error: message,
+      bullJobId: ctx.jobId,
+    }).catch(() => {});
     if (p.enrichmentJobId) await settleEnrichmentJobItem(deps.pool, ws, p.enrichmentJobId, p.leadId, 'failed', message.slice(0, 300));
   }
   throw err;

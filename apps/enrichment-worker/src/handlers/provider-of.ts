@@ -41,7 +41,15 @@ export function countProviderError(deps: EnrichmentDeps, err: unknown): void {
   const e = err as { name?: string; provider?: string; reason?: string };
   if (!e || typeof e.provider !== 'string') return;
   const kind =
-    e.name === 'RetryAfterError' ? (e.reason ?? 'rate-limit') : e.name === 'ProviderAccountError' ? 'account' : e.name === 'ProviderRequestError' ? 'refused' : e.name === 'ProviderUnavailableError' ? 'unavailable' : undefined;
+    e.name === 'RetryAfterError'
+      ? (e.reason ?? 'rate-limit')
+      : e.name === 'ProviderAccountError'
+        ? 'account'
+        : e.name === 'ProviderRequestError'
+          ? 'refused'
+          : e.name === 'ProviderUnavailableError'
+            ? 'unavailable'
+            : undefined;
   if (kind) deps.metrics.providerError(e.provider, kind);
 }
 

@@ -64,7 +64,8 @@ export async function verifyEmailHandler(p: Payload, ctx: Ctx): Promise<VerifyEm
   const targets: Target[] = [];
   for (const e of new Set((p.emails ?? []).map((a) => a.trim().toLowerCase()))) targets.push({ target: `sha256:${sha256(e)}`, email: e });
   if (p.leadIds?.length) {
-    for (const lead of await listLeadEmails(deps.pool, ws, p.leadIds)) targets.push({ target: `lead:${lead.id}`, email: lead.email.trim().toLowerCase(), leadId: lead.id });
+    for (const lead of await listLeadEmails(deps.pool, ws, p.leadIds))
+      targets.push({ target: `lead:${lead.id}`, email: lead.email.trim().toLowerCase(), leadId: lead.id });
   }
   const provider = p.providerId ? await providerOf(deps, p.providerId) : undefined;
   if (provider && !provider.adapter.verifyEmail) throw new PermanentJobError(`provider ${provider.row.name} has no email verifier`);

@@ -34,15 +34,15 @@ export const APOLLO_MAX_BULK = 10;
 
 export function createApolloProvider(options: ApolloOptions): EnrichmentProvider {
   const base = options.baseUrl.replace(/\/+$/, '');
-  const call = async (
-    endpoint: Endpoint,
-    method: 'GET' | 'POST',
-    path: string,
-    body: unknown,
-    signal: AbortSignal,
-  ): Promise<Record<string, unknown>> =>
+  const call = async (endpoint: Endpoint, method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<Record<string, unknown>> =>
     options.limits.run('apollo', endpoint, signal, async () => {
-      const res = await requestJson('apollo', `${base}/${path}`, { method, headers: { 'x-api-key': options.apiKey, 'cache-control': 'no-cache' }, body }, options.timeoutMs, signal);
+      const res = await requestJson(
+        'apollo',
+        `${base}/${path}`,
+        { method, headers: { 'x-api-key': options.apiKey, 'cache-control': 'no-cache' }, body },
+        options.timeoutMs,
+        signal,
+      );
       options.limits.observe('apollo', endpoint, {
         minute: intHeader(res.headers, 'x-minute-requests-left'),
         hour: intHeader(res.headers, 'x-hourly-requests-left'),
@@ -139,7 +139,8 @@ function personLookup(person: unknown): Lookup<PersonData> {
 /** Apollo's status codes → the port's errors. */
 export function apolloError(res: ProviderResponse, options: Pick<ApolloOptions, 'rateLimitRetryMs'>): Error {
   const { status } = res;
-  const message = str((res.body as { error?: unknown; message?: unknown } | undefined)?.error) ?? str((res.body as { message?: unknown } | undefined)?.message) ?? '';
+  const message =
+    str((res.body as { error?: unknown; message?: unknown } | undefined)?.error) ?? str((res.body as { message?: unknown } | undefined)?.message) ?? '';
   if (status === 429) return new ProviderRetryError('apollo', 'rate-limit', retryAfterMs(res.headers) ?? options.rateLimitRetryMs, 'HTTP 429');
   if (status === 401) return new ProviderAccountError('apollo', 'unauthorized', status);
   // 402, or a 422 saying so: the team has no credits left

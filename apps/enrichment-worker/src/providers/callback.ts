@@ -110,7 +110,12 @@ export function createHttpsCallbackNotifier(options: CallbackOptions): CallbackN
           target,
           {
             method: 'POST',
-            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'user-agent': 'coldcopy-enrichment-callback/1', ...headers },
+            headers: {
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(payload),
+              'user-agent': 'coldcopy-enrichment-callback/1',
+              ...headers,
+            },
             timeout: options.timeoutMs,
             signal,
             lookup: checkedLookup,

@@ -28,7 +28,7 @@ export function createEnrichmentMetrics(registry?: Registry): EnrichmentMetrics 
   });
   const callbacks = new Counter({
     name: 'enrichment_callbacks_total',
-    help: "enrich-lead callback webhooks by outcome (delivered, refused-scheme, refused-address, failed, status); a failure never fails the job",
+    help: 'enrich-lead callback webhooks by outcome (delivered, refused-scheme, refused-address, failed, status); a failure never fails the job',
     labelNames: ['outcome'],
     registers: registry ? [registry] : [],
   });

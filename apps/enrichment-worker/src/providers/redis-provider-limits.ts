@@ -73,7 +73,12 @@ export function createRedisProviderLimits(options: RedisProviderLimitsOptions): 
   const bottleneckFor = (key: string, limit: EndpointLimit): Bottleneck => {
     let b = bottlenecks.get(key);
     if (!b) {
-      const window = limit.perDay !== undefined ? { n: limit.perDay, ms: WINDOW_MS.day } : limit.perHour !== undefined ? { n: limit.perHour, ms: WINDOW_MS.hour } : undefined;
+      const window =
+        limit.perDay !== undefined
+          ? { n: limit.perDay, ms: WINDOW_MS.day }
+          : limit.perHour !== undefined
+            ? { n: limit.perHour, ms: WINDOW_MS.hour }
+            : undefined;
       b = new Bottleneck({
         id: `${options.prefix}:limits:${key}`,
         datastore: 'ioredis',
@@ -149,7 +154,13 @@ export function createRedisProviderLimits(options: RedisProviderLimitsOptions): 
     },
 
     async close() {
-      await Promise.all([...bottlenecks.values()].map((b) => Promise.resolve().then(() => b.disconnect(false)).catch(() => {})));
+      await Promise.all(
+        [...bottlenecks.values()].map((b) =>
+          Promise.resolve()
+            .then(() => b.disconnect(false))
+            .catch(() => {}),
+        ),
+      );
       bottlenecks.clear();
       await connection?.disconnect(true);
     },

@@ -39,7 +39,8 @@ export function parseTokenKeys(raw: string): Map<string, Buffer> {
     .filter(Boolean)
     .forEach((entry, i) => {
       const [kid, b64, extra] = entry.split(':');
-      if (!kid || !b64 || extra !== undefined || !/^[A-Za-z0-9_-]{1,32}$/.test(kid)) throw new TokenKeyConfigError(`INTEGRATION_TOKEN_KEYS entry ${i + 1} is not "kid:base64key"`);
+      if (!kid || !b64 || extra !== undefined || !/^[A-Za-z0-9_-]{1,32}$/.test(kid))
+        throw new TokenKeyConfigError(`INTEGRATION_TOKEN_KEYS entry ${i + 1} is not "kid:base64key"`);
       const key = Buffer.from(b64, 'base64');
       if (key.length !== 32) throw new TokenKeyConfigError(`INTEGRATION_TOKEN_KEYS key "${kid}" must decode to 32 bytes, got ${key.length}`);
       if (keys.has(kid)) throw new TokenKeyConfigError(`INTEGRATION_TOKEN_KEYS: duplicate key id "${kid}"`);

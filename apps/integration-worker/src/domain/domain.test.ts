@@ -4,7 +4,23 @@ import { HUBSPOT_CONTACT_MAPPING as M, inboundFieldsOf, leadHash, remoteProperti
 import { msUntilMidnight } from './time.js';
 
 const lead = (over: Partial<SyncLead> = {}): SyncLead =>
-  ({ id: '00000000-0000-4000-8000-000000000001', email: 'ada@acme.com', deleted_at: null, first_name: 'Ada', last_name: 'Lovelace', company: 'Acme', title: null, phone: '+1 555', website: null, linkedin_url: null, location: null, industry: null, status: 'new', last_contacted_at: null, ...over }) as SyncLead;
+  ({
+    id: '00000000-0000-4000-8000-000000000001',
+    email: 'ada@acme.com',
+    deleted_at: null,
+    first_name: 'Ada',
+    last_name: 'Lovelace',
+    company: 'Acme',
+    title: null,
+    phone: '+1 555',
+    website: null,
+    linkedin_url: null,
+    location: null,
+    industry: null,
+    status: 'new',
+    last_contacted_at: null,
+    ...over,
+  }) as SyncLead;
 
 describe('field mapping', () => {
   it('hashes a lead and the record a push wrote the same way (echo suppression)', () => {

@@ -76,7 +76,11 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
   const limits = (account: string) => {
     let w = windows.get(account);
     if (!w) {
-      w = { tenSecondly: new RollingWindow(options.perTenSeconds ?? 110, 10_000), daily: new RollingWindow(options.perDay ?? Number.MAX_SAFE_INTEGER, 86_400_000), search: new RollingWindow(options.searchPerSecond ?? 5, 1000) };
+      w = {
+        tenSecondly: new RollingWindow(options.perTenSeconds ?? 110, 10_000),
+        daily: new RollingWindow(options.perDay ?? Number.MAX_SAFE_INTEGER, 86_400_000),
+        search: new RollingWindow(options.searchPerSecond ?? 5, 1000),
+      };
       windows.set(account, w);
     }
     return w;
@@ -84,8 +88,10 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
 
   const authed = (authorization: string | undefined, search: boolean, fn: () => Answer): Answer => {
     const account = options.oauth.check(authorization);
-    if (account === undefined) return { status: 401, body: { status: 'error', category: 'INVALID_AUTHENTICATION', message: 'Authentication credentials not found' } };
-    if (account === 'expired') return { status: 401, body: { status: 'error', category: 'EXPIRED_AUTHENTICATION', message: 'The OAuth token used to make this call expired' } };
+    if (account === undefined)
+      return { status: 401, body: { status: 'error', category: 'INVALID_AUTHENTICATION', message: 'Authentication credentials not found' } };
+    if (account === 'expired')
+      return { status: 401, body: { status: 'error', category: 'EXPIRED_AUTHENTICATION', message: 'The OAuth token used to make this call expired' } };
     const w = limits(account);
     const now = Date.now();
     const headers = () => ({
@@ -93,7 +99,17 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
       'x-hubspot-ratelimit-remaining': String(w.tenSecondly.remaining(now)),
       'x-hubspot-ratelimit-interval-milliseconds': '10000',
     });
-    const limited = (policyName: string) => ({ status: 429, headers: headers(), body: { status: 'error', errorType: 'RATE_LIMIT', policyName, correlationId: `c-${now}`, message: `You have reached your ${policyName.toLowerCase()} limit.` } });
+    const limited = (policyName: string) => ({
+      status: 429,
+      headers: headers(),
+      body: {
+        status: 'error',
+        errorType: 'RATE_LIMIT',
+        policyName,
+        correlationId: `c-${now}`,
+        message: `You have reached your ${policyName.toLowerCase()} limit.`,
+      },
+    });
     if (!w.daily.take(now)) return limited('DAILY');
     if (!w.tenSecondly.take(now)) return limited('TEN_SECONDLY_ROLLING');
     if (search && !w.search.take(now)) return limited('SECONDLY');
@@ -103,7 +119,8 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
 
   const upsert = (body: unknown): Answer => {
     const inputs = (body as { inputs?: Array<{ id?: string; idProperty?: string; properties?: Record<string, string> }> })?.inputs;
-    if (!Array.isArray(inputs) || inputs.length === 0) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: 'inputs is required' } };
+    if (!Array.isArray(inputs) || inputs.length === 0)
+      return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: 'inputs is required' } };
     if (inputs.length > 100) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: 'Batch size limit is 100' } };
     const startedAt = new Date().toISOString();
     const results: Array<HubspotContact & { new: boolean; archived: boolean }> = [];
@@ -111,7 +128,8 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
     for (const input of inputs) {
       const idProperty = input.idProperty ?? '';
       const id = String(input.id ?? '');
-      if (!UNIQUE.includes(idProperty)) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: `${idProperty} is not a unique property` } };
+      if (!UNIQUE.includes(idProperty))
+        return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: `${idProperty} is not a unique property` } };
       const reject = rejectIds.get(id.toLowerCase());
       if (reject) {
         if (reject <= 1) rejectIds.delete(id.toLowerCase());
@@ -148,17 +166,24 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
     const offset = Number(b.after ?? 0);
     const cap = options.searchCap ?? 10_000;
     if (offset >= cap) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: `paging past ${cap} results is not supported` } };
-    const value = (c: HubspotContact, prop: string) => (prop === 'lastmodifieddate' || prop === 'createdate' ? Date.parse(c.properties[prop] ?? '') : (c.properties[prop] ?? ''));
+    const value = (c: HubspotContact, prop: string) =>
+      prop === 'lastmodifieddate' || prop === 'createdate' ? Date.parse(c.properties[prop] ?? '') : (c.properties[prop] ?? '');
     const test = (c: HubspotContact, f: { propertyName: string; operator: string; value?: string }) => {
       const v = value(c, f.propertyName);
       const x = typeof v === 'number' ? Number(f.value) : String(f.value ?? '');
       switch (f.operator) {
-        case 'GTE': return v >= x;
-        case 'GT': return v > x;
-        case 'LTE': return v <= x;
-        case 'LT': return v < x;
-        case 'EQ': return v === x;
-        default: return false;
+        case 'GTE':
+          return v >= x;
+        case 'GT':
+          return v > x;
+        case 'LTE':
+          return v <= x;
+        case 'LT':
+          return v < x;
+        case 'EQ':
+          return v === x;
+        default:
+          return false;
       }
     };
     const groups = b.filterGroups ?? [];
@@ -180,7 +205,13 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
       status: 200,
       body: {
         total,
-        results: rows.map((c) => ({ id: c.id, properties: Object.fromEntries([...wanted].map((p) => [p, c.properties[p] ?? null])), createdAt: c.createdAt, updatedAt: c.updatedAt, archived: false })),
+        results: rows.map((c) => ({
+          id: c.id,
+          properties: Object.fromEntries([...wanted].map((p) => [p, c.properties[p] ?? null])),
+          createdAt: c.createdAt,
+          updatedAt: c.updatedAt,
+          archived: false,
+        })),
         ...(next < total && rows.length > 0 ? { paging: { next: { after: String(next) } } } : {}),
       },
     };
@@ -189,16 +220,20 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
   const emulator = new HttpEmulator(
     'hubspot',
     (req) => {
-      if (req.method === 'POST' && req.path === '/crm/v3/objects/contacts/batch/upsert') return { endpoint: 'batch-upsert', answer: () => authed(req.headers.authorization, false, () => upsert(req.body)) };
+      if (req.method === 'POST' && req.path === '/crm/v3/objects/contacts/batch/upsert')
+        return { endpoint: 'batch-upsert', answer: () => authed(req.headers.authorization, false, () => upsert(req.body)) };
       // HubSpot serves its OAuth v3 token endpoint on the API host
       if (req.method === 'POST' && req.path === '/oauth/v3/token') return { endpoint: 'token', answer: () => options.oauth.tokenAnswer(req.body) };
-      if (req.method === 'POST' && req.path === '/crm/v3/objects/contacts/search') return { endpoint: 'search', answer: () => authed(req.headers.authorization, true, () => search(req.body)) };
+      if (req.method === 'POST' && req.path === '/crm/v3/objects/contacts/search')
+        return { endpoint: 'search', answer: () => authed(req.headers.authorization, true, () => search(req.body)) };
       return undefined;
     },
     (method, path, body) => {
       if (path === '/__emulator/grant' && method === 'POST') {
         const account = (body as { account?: unknown } | undefined)?.account;
-        return typeof account === 'string' && account ? { status: 200, body: options.oauth.grant(account) } : { status: 400, body: { error: 'account is required' } };
+        return typeof account === 'string' && account
+          ? { status: 200, body: options.oauth.grant(account) }
+          : { status: 400, body: { error: 'account is required' } };
       }
       if (path === '/__emulator/contacts' && method === 'GET') return { status: 200, body: { contacts: [...contacts.values()] } };
       if (path === '/__emulator/contacts' && method === 'POST') {

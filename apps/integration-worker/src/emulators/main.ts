@@ -9,8 +9,15 @@ import { startSalesforceEmulator } from './salesforce-emulator.js';
  * `POST <emulator>/__emulator/grant { "account": "<portal or org id>" }`.
  */
 const env = process.env;
-const hubspotOAuth = await startOAuthEmulator({ clientId: env.HUBSPOT_CLIENT_ID ?? 'dev-hubspot-client', clientSecret: env.HUBSPOT_CLIENT_SECRET ?? 'dev-hubspot-secret' });
-const salesforceOAuth = await startOAuthEmulator({ clientId: env.SALESFORCE_CLIENT_ID ?? 'dev-salesforce-client', clientSecret: env.SALESFORCE_CLIENT_SECRET ?? 'dev-salesforce-secret', accessTtlSeconds: 7200 });
+const hubspotOAuth = await startOAuthEmulator({
+  clientId: env.HUBSPOT_CLIENT_ID ?? 'dev-hubspot-client',
+  clientSecret: env.HUBSPOT_CLIENT_SECRET ?? 'dev-hubspot-secret',
+});
+const salesforceOAuth = await startOAuthEmulator({
+  clientId: env.SALESFORCE_CLIENT_ID ?? 'dev-salesforce-client',
+  clientSecret: env.SALESFORCE_CLIENT_SECRET ?? 'dev-salesforce-secret',
+  accessTtlSeconds: 7200,
+});
 const hubspot = await startHubspotEmulator({ oauth: hubspotOAuth }, Number(env.HUBSPOT_EMULATOR_PORT ?? 8620));
 const salesforce = await startSalesforceEmulator({ oauth: salesforceOAuth }, Number(env.SALESFORCE_EMULATOR_PORT ?? 8621));
 process.stdout.write(

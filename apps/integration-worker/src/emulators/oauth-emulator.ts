@@ -31,7 +31,10 @@ export interface OAuthEmulator extends HttpEmulator {
   tokenAnswer(body: unknown): Answer;
 }
 
-export function startOAuthEmulator(options: { clientId: string; clientSecret: string; accessTtlSeconds?: number; rotateRefreshTokens?: boolean }, port = 0): Promise<OAuthEmulator> {
+export function startOAuthEmulator(
+  options: { clientId: string; clientSecret: string; accessTtlSeconds?: number; rotateRefreshTokens?: boolean },
+  port = 0,
+): Promise<OAuthEmulator> {
   const ttl = options.accessTtlSeconds ?? 1800;
   const access = new Map<string, { account: string; expiresAt: number }>();
   const refresh = new Map<string, { account: string; revoked: boolean }>();
@@ -66,7 +69,10 @@ export function startOAuthEmulator(options: { clientId: string; clientSecret: st
   };
 
   const emulator = new HttpEmulator('oauth', (req) => {
-    if (req.method === 'POST' && ['/oauth/v3/token', '/oauth/v1/token', '/services/oauth2/token', '/token', '/oauth2/v2.0/token'].some((p) => req.path.endsWith(p))) {
+    if (
+      req.method === 'POST' &&
+      ['/oauth/v3/token', '/oauth/v1/token', '/services/oauth2/token', '/token', '/oauth2/v2.0/token'].some((p) => req.path.endsWith(p))
+    ) {
       return { endpoint: 'token', answer: () => tokenEndpoint(req.body) };
     }
     return undefined;

@@ -30,7 +30,10 @@ export interface SalesforceEmulator extends HttpEmulator {
   delayMs: number;
 }
 
-export async function startSalesforceEmulator(options: { oauth: OAuthEmulator; externalIdField?: string; dailyLimit?: number; delayMs?: number }, port = 0): Promise<SalesforceEmulator> {
+export async function startSalesforceEmulator(
+  options: { oauth: OAuthEmulator; externalIdField?: string; dailyLimit?: number; delayMs?: number },
+  port = 0,
+): Promise<SalesforceEmulator> {
   const extField = options.externalIdField ?? 'ColdCopy_Id__c';
   const records = new Map<string, SalesforceRecord>();
   const byExt = new Map<string, string>();
@@ -53,8 +56,10 @@ export async function startSalesforceEmulator(options: { oauth: OAuthEmulator; e
   const limitHeader = () => ({ 'sforce-limit-info': `api-usage=${emulator.usage}/${options.dailyLimit ?? 100_000}` });
   const api = (authorization: string | undefined, fn: () => Answer): Answer | Promise<Answer> => {
     const account = options.oauth.check(authorization);
-    if (account === undefined || account === 'expired') return { status: 401, body: [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }] };
-    if (emulator.usage >= (options.dailyLimit ?? 100_000)) return { status: 403, headers: limitHeader(), body: [{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }] };
+    if (account === undefined || account === 'expired')
+      return { status: 401, body: [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }] };
+    if (emulator.usage >= (options.dailyLimit ?? 100_000))
+      return { status: 403, headers: limitHeader(), body: [{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }] };
     emulator.usage++;
     const answer = fn();
     const out = { ...answer, headers: { ...limitHeader(), ...answer.headers } };
@@ -64,13 +69,15 @@ export async function startSalesforceEmulator(options: { oauth: OAuthEmulator; e
   const upsert = (field: string, body: unknown): Answer => {
     if (field !== extField) return { status: 400, body: [{ errorCode: 'INVALID_FIELD', message: `${field} is not an external id field` }] };
     const recs = (body as { records?: Array<Record<string, unknown>> })?.records;
-    if (!Array.isArray(recs) || recs.length === 0 || recs.length > 200) return { status: 400, body: [{ errorCode: 'INVALID_BATCH_SIZE', message: 'between 1 and 200 records' }] };
+    if (!Array.isArray(recs) || recs.length === 0 || recs.length > 200)
+      return { status: 400, body: [{ errorCode: 'INVALID_BATCH_SIZE', message: 'between 1 and 200 records' }] };
     return {
       status: 200,
       body: recs.map((r) => {
         const ext = String(r[extField] ?? '');
         if (!ext) return { success: false, errors: [{ statusCode: 'MISSING_ARGUMENT', message: `${extField} not specified`, fields: [extField] }] };
-        if (r.Email !== undefined && r.Email !== null && !/^[^@\s]+@[^@\s]+$/.test(String(r.Email))) return { success: false, errors: [{ statusCode: 'INVALID_EMAIL_ADDRESS', message: 'Email: invalid email address', fields: ['Email'] }] };
+        if (r.Email !== undefined && r.Email !== null && !/^[^@\s]+@[^@\s]+$/.test(String(r.Email)))
+          return { success: false, errors: [{ statusCode: 'INVALID_EMAIL_ADDRESS', message: 'Email: invalid email address', fields: ['Email'] }] };
         const { rec, created } = write(ext, r);
         return { id: rec.Id, success: true, created, errors: [] };
       }),
@@ -98,38 +105,62 @@ export async function startSalesforceEmulator(options: { oauth: OAuthEmulator; e
       .filter(filter)
       .sort((a, b) => Date.parse(a.SystemModstamp) - Date.parse(b.SystemModstamp) || (a.Id < b.Id ? -1 : 1))
       .slice(0, Number(m[3]));
-    return { status: 200, body: { totalSize: rows.length, done: true, records: rows.map((r) => ({ attributes: { type: 'Contact', url: `/services/data/v62.0/sobjects/Contact/${r.Id}` }, ...Object.fromEntries(fields.map((f) => [f, r[f] ?? null])) })) } };
+    return {
+      status: 200,
+      body: {
+        totalSize: rows.length,
+        done: true,
+        records: rows.map((r) => ({
+          attributes: { type: 'Contact', url: `/services/data/v62.0/sobjects/Contact/${r.Id}` },
+          ...Object.fromEntries(fields.map((f) => [f, r[f] ?? null])),
+        })),
+      },
+    };
   };
 
-  const emulator = new HttpEmulator('salesforce', (req) => {
-    // the login host's token endpoint, on the same port
-    if (req.method === 'POST' && req.path === '/services/oauth2/token') return { endpoint: 'token', answer: () => options.oauth.tokenAnswer(req.body) };
-    const m = /^\/services\/data\/v(\d+\.\d)(\/.*)$/.exec(req.path);
-    if (!m) return undefined;
-    const [, , rest] = m;
-    const auth = req.headers.authorization;
-    const up = /^\/composite\/sobjects\/Contact\/([A-Za-z0-9_]+)$/.exec(rest!);
-    if (req.method === 'PATCH' && up) return { endpoint: 'upsert', answer: () => api(auth, () => upsert(up[1]!, req.body)) };
-    if (req.method === 'GET' && rest === '/query') return { endpoint: 'query', answer: () => api(auth, () => query(req.query.get('q') ?? '')) };
-    if (req.method === 'GET' && (rest === '/sobjects/Contact/deleted/' || rest === '/sobjects/Contact/deleted')) {
-      return {
-        endpoint: 'deleted',
-        answer: () =>
-          api(auth, () => {
-            const start = Date.parse(req.query.get('start') ?? '');
-            const end = Date.parse(req.query.get('end') ?? '');
-            const rows = deleted.filter((d) => Date.parse(d.deletedDate) >= start && Date.parse(d.deletedDate) <= end);
-            return { status: 200, body: { deletedRecords: rows, earliestDateAvailable: new Date(0).toISOString(), latestDateCovered: new Date(Math.min(end, Date.now())).toISOString() } };
-          }),
-      };
-    }
-    return undefined;
-  }, (method, path, body) => {
-    const account = (body as { account?: unknown } | undefined)?.account;
-    if (path === '/__emulator/grant' && method === 'POST') return typeof account === 'string' && account ? { status: 200, body: options.oauth.grant(account) } : { status: 400, body: { error: 'account is required' } };
-    if (path === '/__emulator/records' && method === 'GET') return { status: 200, body: { records: [...records.values()] } };
-    return undefined;
-  }) as SalesforceEmulator;
+  const emulator = new HttpEmulator(
+    'salesforce',
+    (req) => {
+      // the login host's token endpoint, on the same port
+      if (req.method === 'POST' && req.path === '/services/oauth2/token') return { endpoint: 'token', answer: () => options.oauth.tokenAnswer(req.body) };
+      const m = /^\/services\/data\/v(\d+\.\d)(\/.*)$/.exec(req.path);
+      if (!m) return undefined;
+      const [, , rest] = m;
+      const auth = req.headers.authorization;
+      const up = /^\/composite\/sobjects\/Contact\/([A-Za-z0-9_]+)$/.exec(rest!);
+      if (req.method === 'PATCH' && up) return { endpoint: 'upsert', answer: () => api(auth, () => upsert(up[1]!, req.body)) };
+      if (req.method === 'GET' && rest === '/query') return { endpoint: 'query', answer: () => api(auth, () => query(req.query.get('q') ?? '')) };
+      if (req.method === 'GET' && (rest === '/sobjects/Contact/deleted/' || rest === '/sobjects/Contact/deleted')) {
+        return {
+          endpoint: 'deleted',
+          answer: () =>
+            api(auth, () => {
+              const start = Date.parse(req.query.get('start') ?? '');
+              const end = Date.parse(req.query.get('end') ?? '');
+              const rows = deleted.filter((d) => Date.parse(d.deletedDate) >= start && Date.parse(d.deletedDate) <= end);
+              return {
+                status: 200,
+                body: {
+                  deletedRecords: rows,
+                  earliestDateAvailable: new Date(0).toISOString(),
+                  latestDateCovered: new Date(Math.min(end, Date.now())).toISOString(),
+                },
+              };
+            }),
+        };
+      }
+      return undefined;
+    },
+    (method, path, body) => {
+      const account = (body as { account?: unknown } | undefined)?.account;
+      if (path === '/__emulator/grant' && method === 'POST')
+        return typeof account === 'string' && account
+          ? { status: 200, body: options.oauth.grant(account) }
+          : { status: 400, body: { error: 'account is required' } };
+      if (path === '/__emulator/records' && method === 'GET') return { status: 200, body: { records: [...records.values()] } };
+      return undefined;
+    },
+  ) as SalesforceEmulator;
   Object.assign(emulator, {
     records,
     deleted,

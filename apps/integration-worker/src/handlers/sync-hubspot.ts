@@ -26,7 +26,13 @@ export const syncHubspotHandler: Handler<typeof syncHubspot, IntegrationDeps> = 
     const counts =
       payload.mode === 'outbox'
         ? await drainHubspotOutbox(deps, payload.workspaceId, account, target, ctx.signal)
-        : await pullHubspot(deps, payload.workspaceId, account, { ...target, full: payload.mode === 'full', ...(payload.since ? { since: new Date(payload.since) } : {}) }, ctx.signal);
+        : await pullHubspot(
+            deps,
+            payload.workspaceId,
+            account,
+            { ...target, full: payload.mode === 'full', ...(payload.since ? { since: new Date(payload.since) } : {}) },
+            ctx.signal,
+          );
     if ('leaseHeld' in counts && counts.leaseHeld) leaseHeld = true;
     for (const k of Object.keys(total) as Array<keyof SyncCounts>) total[k] += counts[k];
   }

@@ -104,7 +104,13 @@ const num = (v: string | null) => (v === null ? NaN : Number(v));
 export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
   const now = options.now ?? (() => new Date());
 
-  async function call(account: HubspotAccount, kind: 'hubspot' | 'hubspot-search', path: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; json: unknown }> {
+  async function call(
+    account: HubspotAccount,
+    kind: 'hubspot' | 'hubspot-search',
+    path: string,
+    body: unknown,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; json: unknown }> {
     const budgetKey = `hubspot:${account.portalId}`;
     await options.budget.take(budgetKey, kind, signal);
     // search has its own per-second limit, and both count against the ten-second one
@@ -134,10 +140,17 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
   return {
     async batchUpsert(account, objectType, inputs, signal) {
       const { json } = await call(account, 'hubspot', `/crm/v3/objects/${objectType}/batch/upsert`, { inputs }, signal);
-      const body = json as { results?: Array<HubspotRecord & { new?: boolean }>; errors?: Array<{ message?: string; category?: string; context?: { ids?: string[] } }> };
+      const body = json as {
+        results?: Array<HubspotRecord & { new?: boolean }>;
+        errors?: Array<{ message?: string; category?: string; context?: { ids?: string[] } }>;
+      };
       return {
         results: (body.results ?? []).map((r) => ({ id: String(r.id), properties: r.properties ?? {}, updatedAt: String(r.updatedAt), new: r.new === true })),
-        errors: (body.errors ?? []).map((e) => ({ message: String(e.message ?? 'error'), category: String(e.category ?? 'UNKNOWN'), ids: (e.context?.ids ?? []).map(String) })),
+        errors: (body.errors ?? []).map((e) => ({
+          message: String(e.message ?? 'error'),
+          category: String(e.category ?? 'UNKNOWN'),
+          ids: (e.context?.ids ?? []).map(String),
+        })),
       };
     },
     async search(account, objectType, request, signal) {

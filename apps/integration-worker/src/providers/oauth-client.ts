@@ -40,7 +40,12 @@ export class OAuthUnavailableError extends Error {
 export function createOAuthClient(options: { provider: string; tokenUrl: string; clientId: string; clientSecret: string; timeoutMs: number }): OAuthClient {
   return {
     async refresh(refreshToken, signal) {
-      const body = new URLSearchParams({ grant_type: 'refresh_token', client_id: options.clientId, client_secret: options.clientSecret, refresh_token: refreshToken });
+      const body = new URLSearchParams({
+        grant_type: 'refresh_token',
+        client_id: options.clientId,
+        client_secret: options.clientSecret,
+        refresh_token: refreshToken,
+      });
       let res: Response;
       try {
         res = await fetch(options.tokenUrl, {

@@ -25,7 +25,13 @@ export interface SalesforceUpsertResult {
 }
 
 export interface SalesforceApi {
-  upsert(account: SalesforceAccount, sobject: string, externalIdField: string, records: ReadonlyArray<Record<string, string | null>>, signal?: AbortSignal): Promise<SalesforceUpsertResult[]>;
+  upsert(
+    account: SalesforceAccount,
+    sobject: string,
+    externalIdField: string,
+    records: ReadonlyArray<Record<string, string | null>>,
+    signal?: AbortSignal,
+  ): Promise<SalesforceUpsertResult[]>;
   query(account: SalesforceAccount, soql: string, signal?: AbortSignal): Promise<Array<Record<string, string | null>>>;
   deleted(account: SalesforceAccount, sobject: string, start: Date, end: Date, signal?: AbortSignal): Promise<{ ids: string[]; latestDateCovered: Date }>;
 }

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { deactivateConnection, getIntegrationConnection, type IntegrationConnectionRow, type IntegrationProvider, type Pool, storeConnectionTokens } from '@coldcopy/db';
+import {
+  deactivateConnection,
+  getIntegrationConnection,
+  type IntegrationConnectionRow,
+  type IntegrationProvider,
+  type Pool,
+  storeConnectionTokens,
+} from '@coldcopy/db';
 import { PermanentJobError } from '@coldcopy/queue-core';
 import type { Redis } from 'ioredis';
 import { type TokenCipher, tokenBinding } from '../crypto/token-cipher.js';
@@ -111,7 +118,10 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       tokens = await client.refresh(refreshToken, signal);
     } catch (err) {
       if (err instanceof OAuthGrantError) {
-        await deactivateConnection(options.pool, row.workspace_id, row.id, { status: 'revoked', message: `${row.provider} refused the stored grant (${err.code}); reconnect the integration` });
+        await deactivateConnection(options.pool, row.workspace_id, row.id, {
+          status: 'revoked',
+          message: `${row.provider} refused the stored grant (${err.code}); reconnect the integration`,
+        });
         throw new ConnectionUnavailableError(`${row.provider} grant revoked (${err.code}): connection deactivated`, { cause: err });
       }
       throw err;

@@ -65,10 +65,34 @@ export async function drainHubspotOutbox(
   const errors: Array<{ id: string; error: string }> = [];
   for (;;) {
     signal?.throwIfAborted();
-    const rows = await claimOutbox(deps.pool, workspaceId, { ...scope, operation: 'upsert', owner: target.owner, limit: deps.config.hubspot.batchSize, claimMs: deps.config.leaseMs, dueBy: startedAt });
+    const rows = await claimOutbox(deps.pool, workspaceId, {
+      ...scope,
+      operation: 'upsert',
+      owner: target.owner,
+      limit: deps.config.hubspot.batchSize,
+      claimMs: deps.config.leaseMs,
+      dueBy: startedAt,
+    });
     if (rows.length === 0) break;
-    const leads = new Map((await leadsForSync(deps.pool, workspaceId, rows.map((r) => r.local_id))).map((l) => [l.id, l]));
-    const maps = new Map((await objectMapByLocal(deps.pool, workspaceId, scope, rows.map((r) => r.local_id))).map((m) => [m.local_id, m]));
+    const leads = new Map(
+      (
+        await leadsForSync(
+          deps.pool,
+          workspaceId,
+          rows.map((r) => r.local_id),
+        )
+      ).map((l) => [l.id, l]),
+    );
+    const maps = new Map(
+      (
+        await objectMapByLocal(
+          deps.pool,
+          workspaceId,
+          scope,
+          rows.map((r) => r.local_id),
+        )
+      ).map((m) => [m.local_id, m]),
+    );
 
     const sent: Array<{ id: string; changeSeq: number }> = [];
     const failed: OutboxFailure[] = [];
@@ -101,7 +125,12 @@ export async function drainHubspotOutbox(
         result = await deps.hubspot.batchUpsert(account, target.objectType, inputs, signal);
       } catch (err) {
         // nothing was written (429, 5xx, timeout): the rows go back as they were
-        await releaseOutboxClaims(deps.pool, workspaceId, target.owner, rows.map((r) => r.id));
+        await releaseOutboxClaims(
+          deps.pool,
+          workspaceId,
+          target.owner,
+          rows.map((r) => r.id),
+        );
         throw err;
       }
       for (const r of result.results) {
@@ -172,14 +201,29 @@ export async function pullHubspot(
     const columns = inboundColumnsOf(target.mapping);
     for (;;) {
       signal?.throwIfAborted();
-      const page = await deps.hubspot.search(account, target.objectType, { since: windowStart, after, limit: deps.config.hubspot.searchPageSize, properties, modifiedProperty: target.mapping.modifiedProperty }, signal);
+      const page = await deps.hubspot.search(
+        account,
+        target.objectType,
+        { since: windowStart, after, limit: deps.config.hubspot.searchPageSize, properties, modifiedProperty: target.mapping.modifiedProperty },
+        signal,
+      );
       if (page.results.length === 0) break;
-      const modified = (r: { properties: Record<string, string | null>; updatedAt: string }) => new Date(r.properties[target.mapping.modifiedProperty] ?? r.updatedAt);
+      const modified = (r: { properties: Record<string, string | null>; updatedAt: string }) =>
+        new Date(r.properties[target.mapping.modifiedProperty] ?? r.updatedAt);
       const last = modified(page.results[page.results.length - 1]!);
       cursor = new Date(Math.max(last.getTime(), cursor ? new Date(cursor).getTime() : 0)).toISOString();
       const pageCursor = cursor;
       await withTransaction(deps.pool, async (tx) => {
-        const known = new Map((await objectMapByRemote(tx, workspaceId, scope, page.results.map((r) => r.id))).map((m) => [m.remote_id, m]));
+        const known = new Map(
+          (
+            await objectMapByRemote(
+              tx,
+              workspaceId,
+              scope,
+              page.results.map((r) => r.id),
+            )
+          ).map((m) => [m.remote_id, m]),
+        );
         // one change per address: two records with one email map to one lead (the later wins)
         const byEmail = new Map<string, { r: (typeof page.results)[number]; hash: string }>();
         for (const r of page.results) {
@@ -192,7 +236,12 @@ export async function pullHubspot(
           byEmail.set(r.properties.email.trim().toLowerCase(), { r, hash });
         }
         const changed = [...byEmail.values()];
-        const ids = await applyInboundLeads(tx, workspaceId, columns, changed.map(({ r }) => ({ email: r.properties.email!, fields: inboundFieldsOf(target.mapping, r.properties) })));
+        const ids = await applyInboundLeads(
+          tx,
+          workspaceId,
+          columns,
+          changed.map(({ r }) => ({ email: r.properties.email!, fields: inboundFieldsOf(target.mapping, r.properties) })),
+        );
         await recordObjectMaps(
           tx,
           workspaceId,
@@ -201,13 +250,19 @@ export async function pullHubspot(
           changed.map(({ r, hash }) => ({ localId: ids.get(r.properties.email!.trim().toLowerCase())!, remoteId: r.id, hash, remoteVersion: r.updatedAt })),
         );
         counts.succeeded += changed.length;
-        await advanceSyncCursor(tx, workspaceId, state.id, target.owner, { value: pageCursor, highWatermark: new Date(pageCursor), fullSync: target.full, leaseMs: deps.config.leaseMs });
+        await advanceSyncCursor(tx, workspaceId, state.id, target.owner, {
+          value: pageCursor,
+          highWatermark: new Date(pageCursor),
+          fullSync: target.full,
+          leaseMs: deps.config.leaseMs,
+        });
       });
       inWindow += page.results.length;
       if (!page.after) break;
       if (inWindow + deps.config.hubspot.searchPageSize > deps.config.hubspot.searchCap) {
         // HubSpot answers at most 10,000 results per query: start a new one at the last time seen
-        if (last.getTime() <= windowStart.getTime()) throw new Error(`more than ${deps.config.hubspot.searchCap} ${target.objectType} share one modification time; cannot re-window`);
+        if (last.getTime() <= windowStart.getTime())
+          throw new Error(`more than ${deps.config.hubspot.searchCap} ${target.objectType} share one modification time; cannot re-window`);
         windowStart = last;
         after = undefined;
         inWindow = 0;

@@ -18,7 +18,16 @@ import {
   withTransaction,
 } from '@coldcopy/db';
 import type { IntegrationConfig } from '../config.js';
-import { emailPropertyOf, inboundColumnsOf, inboundFieldsOf, leadHash, type RecordMapping, remotePropertiesOf, remotePropertyNames, syncHash } from '../domain/field-mapping.js';
+import {
+  emailPropertyOf,
+  inboundColumnsOf,
+  inboundFieldsOf,
+  leadHash,
+  type RecordMapping,
+  remotePropertiesOf,
+  remotePropertyNames,
+  syncHash,
+} from '../domain/field-mapping.js';
 import type { SalesforceAccount, SalesforceApi } from '../providers/salesforce-client.js';
 import { emptyCounts, type SyncCounts } from './hubspot-sync.js';
 
@@ -54,10 +63,34 @@ export async function drainSalesforceOutbox(
   const errors: Array<{ id: string; error: string }> = [];
   for (;;) {
     signal?.throwIfAborted();
-    const rows = await claimOutbox(deps.pool, workspaceId, { ...scope, operation: 'upsert', owner: target.owner, limit: BATCH, claimMs: deps.config.leaseMs, dueBy: startedAt });
+    const rows = await claimOutbox(deps.pool, workspaceId, {
+      ...scope,
+      operation: 'upsert',
+      owner: target.owner,
+      limit: BATCH,
+      claimMs: deps.config.leaseMs,
+      dueBy: startedAt,
+    });
     if (rows.length === 0) break;
-    const leads = new Map((await leadsForSync(deps.pool, workspaceId, rows.map((r) => r.local_id))).map((l) => [l.id, l]));
-    const maps = new Map((await objectMapByLocal(deps.pool, workspaceId, scope, rows.map((r) => r.local_id))).map((m) => [m.local_id, m]));
+    const leads = new Map(
+      (
+        await leadsForSync(
+          deps.pool,
+          workspaceId,
+          rows.map((r) => r.local_id),
+        )
+      ).map((l) => [l.id, l]),
+    );
+    const maps = new Map(
+      (
+        await objectMapByLocal(
+          deps.pool,
+          workspaceId,
+          scope,
+          rows.map((r) => r.local_id),
+        )
+      ).map((m) => [m.local_id, m]),
+    );
     const sent: Array<{ id: string; changeSeq: number }> = [];
     const failed: OutboxFailure[] = [];
     const batch: Array<{ row: (typeof rows)[number]; hash: string; record: Record<string, string | null> }> = [];
@@ -77,9 +110,20 @@ export async function drainSalesforceOutbox(
     if (batch.length) {
       let results;
       try {
-        results = await deps.salesforce.upsert(account, target.sobject, target.mapping.idProperty, batch.map((b) => b.record), signal);
+        results = await deps.salesforce.upsert(
+          account,
+          target.sobject,
+          target.mapping.idProperty,
+          batch.map((b) => b.record),
+          signal,
+        );
       } catch (err) {
-        await releaseOutboxClaims(deps.pool, workspaceId, target.owner, rows.map((r) => r.id));
+        await releaseOutboxClaims(
+          deps.pool,
+          workspaceId,
+          target.owner,
+          rows.map((r) => r.id),
+        );
         throw err;
       }
       batch.forEach((b, i) => {
@@ -102,7 +146,17 @@ export async function drainSalesforceOutbox(
     });
     counts.retried += rows.filter((r) => r.attempts > 0).length;
   }
-  await recordSyncLog(deps.pool, workspaceId, { provider: PROVIDER, syncType: 'outbox', direction: 'outbound', status: counts.failed ? 'partial' : 'completed', processed: counts.processed, succeeded: counts.succeeded, failed: counts.failed, errors, startedAt });
+  await recordSyncLog(deps.pool, workspaceId, {
+    provider: PROVIDER,
+    syncType: 'outbox',
+    direction: 'outbound',
+    status: counts.failed ? 'partial' : 'completed',
+    processed: counts.processed,
+    succeeded: counts.succeeded,
+    failed: counts.failed,
+    errors,
+    startedAt,
+  });
   return counts;
 }
 
@@ -126,15 +180,31 @@ export async function pullSalesforce(
   const columns = inboundColumnsOf(target.mapping);
   try {
     // first page: from the stored cursor minus the overlap (or everything); then keyset pages
-    let where = target.full || !cursorBefore ? '' : ` WHERE SystemModstamp >= ${soqlTime(new Date(new Date(cursorBefore.split('|')[0]!).getTime() - deps.config.overlapMs).toISOString())}`;
+    let where =
+      target.full || !cursorBefore
+        ? ''
+        : ` WHERE SystemModstamp >= ${soqlTime(new Date(new Date(cursorBefore.split('|')[0]!).getTime() - deps.config.overlapMs).toISOString())}`;
     for (;;) {
       signal?.throwIfAborted();
-      const page = await deps.salesforce.query(account, `SELECT Id, ${fields.join(', ')} FROM ${target.sobject}${where} ORDER BY SystemModstamp, Id LIMIT ${BATCH}`, signal);
+      const page = await deps.salesforce.query(
+        account,
+        `SELECT Id, ${fields.join(', ')} FROM ${target.sobject}${where} ORDER BY SystemModstamp, Id LIMIT ${BATCH}`,
+        signal,
+      );
       if (page.length === 0) break;
       const last = page[page.length - 1]!;
       const pageCursor = `${new Date(last.SystemModstamp!).toISOString()}|${last.Id}`;
       await withTransaction(deps.pool, async (tx) => {
-        const known = new Map((await objectMapByRemote(tx, workspaceId, scope, page.map((r) => r.Id!))).map((m) => [m.remote_id, m]));
+        const known = new Map(
+          (
+            await objectMapByRemote(
+              tx,
+              workspaceId,
+              scope,
+              page.map((r) => r.Id!),
+            )
+          ).map((m) => [m.remote_id, m]),
+        );
         const byEmail = new Map<string, { r: Record<string, string | null>; hash: string }>();
         for (const r of page) {
           counts.processed++;
@@ -147,10 +217,31 @@ export async function pullSalesforce(
           byEmail.set(email.trim().toLowerCase(), { r, hash });
         }
         const changed = [...byEmail.values()];
-        const ids = await applyInboundLeads(tx, workspaceId, columns, changed.map(({ r }) => ({ email: r[emailProp]!, fields: inboundFieldsOf(target.mapping, r) })));
-        await recordObjectMaps(tx, workspaceId, scope, 'pull', changed.map(({ r, hash }) => ({ localId: ids.get(r[emailProp]!.trim().toLowerCase())!, remoteId: r.Id!, hash, remoteVersion: r.SystemModstamp ?? null })));
+        const ids = await applyInboundLeads(
+          tx,
+          workspaceId,
+          columns,
+          changed.map(({ r }) => ({ email: r[emailProp]!, fields: inboundFieldsOf(target.mapping, r) })),
+        );
+        await recordObjectMaps(
+          tx,
+          workspaceId,
+          scope,
+          'pull',
+          changed.map(({ r, hash }) => ({
+            localId: ids.get(r[emailProp]!.trim().toLowerCase())!,
+            remoteId: r.Id!,
+            hash,
+            remoteVersion: r.SystemModstamp ?? null,
+          })),
+        );
         counts.succeeded += changed.length;
-        await advanceSyncCursor(tx, workspaceId, state.id, target.owner, { value: pageCursor, highWatermark: new Date(last.SystemModstamp!), fullSync: target.full, leaseMs: deps.config.leaseMs });
+        await advanceSyncCursor(tx, workspaceId, state.id, target.owner, {
+          value: pageCursor,
+          highWatermark: new Date(last.SystemModstamp!),
+          fullSync: target.full,
+          leaseMs: deps.config.leaseMs,
+        });
       });
       cursor = pageCursor;
       if (page.length < BATCH) break;
@@ -163,7 +254,19 @@ export async function pullSalesforce(
     await releaseSyncLease(deps.pool, workspaceId, state.id, target.owner, { ok: false, error: (err as Error).message });
     throw err;
   }
-  await recordSyncLog(deps.pool, workspaceId, { provider: PROVIDER, syncType: target.full ? 'full' : 'incremental', direction: 'inbound', status: 'completed', processed: counts.processed, succeeded: counts.succeeded, failed: 0, errors: [], cursorBefore, cursorAfter: cursor, startedAt });
+  await recordSyncLog(deps.pool, workspaceId, {
+    provider: PROVIDER,
+    syncType: target.full ? 'full' : 'incremental',
+    direction: 'inbound',
+    status: 'completed',
+    processed: counts.processed,
+    succeeded: counts.succeeded,
+    failed: 0,
+    errors: [],
+    cursorBefore,
+    cursorAfter: cursor,
+    startedAt,
+  });
   return { ...counts, unmapped };
 }
 

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { BACKUP_MAGIC, BackupIntegrityError, createDecryptStream, createEncryptStream, DigestStream, keyId, parseBackupKey } from './backup-crypto.js';
 
 const key = randomBytes(32);
-const chunked = (data: Buffer, size: number) => Readable.from(Array.from({ length: Math.ceil(data.length / size) }, (_, i) => data.subarray(i * size, (i + 1) * size)));
+const chunked = (data: Buffer, size: number) =>
+  Readable.from(Array.from({ length: Math.ceil(data.length / size) }, (_, i) => data.subarray(i * size, (i + 1) * size)));
 const encrypt = (data: Buffer, k = key) => buffer(chunked(data, 7_777).pipe(createEncryptStream(k)));
 const decrypt = (data: Buffer, k = key, size = 5_000) => buffer(chunked(data, size).pipe(createDecryptStream(k)));
 

@@ -5,7 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { abortSnapshot, countUserTableRows, createPool, closePool, createScratchDatabase, dropScratchDatabase, endSnapshot, exportSnapshot, loadDbEnv } from '@coldcopy/db';
+import {
+  abortSnapshot,
+  countUserTableRows,
+  createPool,
+  closePool,
+  createScratchDatabase,
+  dropScratchDatabase,
+  endSnapshot,
+  exportSnapshot,
+  loadDbEnv,
+} from '@coldcopy/db';
 import { PermanentJobError } from '@coldcopy/queue-core';
 import type { Logger } from '@coldcopy/queue-core/runtime';
 import { ObjectNotFoundError } from '@coldcopy/storage';
@@ -86,7 +96,12 @@ export async function runBackup(
     const name = backupName(snapshot.database, options.kind, options.day);
     const objectKey = dumpKey(name);
     await store.abortIncompleteUploads(objectKey);
-    const dump = deps.backup.tools.dump({ databaseUrl: deps.backup.databaseUrl, schemaOnly: options.kind === 'schema', snapshotId: snapshot.snapshotId, signal });
+    const dump = deps.backup.tools.dump({
+      databaseUrl: deps.backup.databaseUrl,
+      schemaOnly: options.kind === 'schema',
+      snapshotId: snapshot.snapshotId,
+      signal,
+    });
     const digest = new DigestStream();
     const body = dump.stdout.pipe(createEncryptStream(key)).pipe(digest);
     // a pg_dump failure ends the upload with an error: no object appears at the key
@@ -246,7 +261,10 @@ export async function runVerify(rc: RunContext): Promise<VerifyResult> {
       tables: Object.keys(restored).length,
       rows: Object.values(restored).reduce((a, b) => a + b, 0),
     };
-    await deps.backupStore.put(verificationKey(latest.backup_name), Readable.from([Buffer.from(JSON.stringify(result, null, 2))]), { contentType: 'application/json', signal });
+    await deps.backupStore.put(verificationKey(latest.backup_name), Readable.from([Buffer.from(JSON.stringify(result, null, 2))]), {
+      contentType: 'application/json',
+      signal,
+    });
     deps.metrics.verifySucceeded(deps.now());
     log.info('backup verified', { ...result });
     return result;

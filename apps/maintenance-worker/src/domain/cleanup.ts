@@ -106,10 +106,7 @@ export async function runCleanup(options: CleanupOptions, rc: RunContext): Promi
   const floor = partitionFloor(now, config.partitions.retentionMonths);
   const workspaces = await listWorkspaceRetention(pool);
   result.policies.workspaces = workspaces.length;
-  result.policies.custom = workspaces.reduce(
-    (n, ws) => n + POLICY_RULES.filter((r) => wanted.has(r) && (ws.keepAllData || ws.policies.has(r))).length,
-    0,
-  );
+  result.policies.custom = workspaces.reduce((n, ws) => n + POLICY_RULES.filter((r) => wanted.has(r) && (ws.keepAllData || ws.policies.has(r))).length, 0);
 
   const record = async (workspaceId: string | null, rule: RetentionRule, table: string, action: RetentionAction, rows: number, cutoff: Date | null) => {
     if (rows === 0) return;
@@ -200,7 +197,14 @@ export async function runCleanup(options: CleanupOptions, rc: RunContext): Promi
         }
       }
       await record(null, 'email_event_partitions', 'email_events', 'created', result.createdPartitions.length, null);
-      await record(null, 'email_event_partitions', 'email_events', 'dropped', result.droppedPartitions.reduce((n, p) => n + p.rows, 0), floor);
+      await record(
+        null,
+        'email_event_partitions',
+        'email_events',
+        'dropped',
+        result.droppedPartitions.reduce((n, p) => n + p.rows, 0),
+        floor,
+      );
     },
     email_events: () =>
       eachWorkspace('email_events', async (ws) => {
@@ -254,7 +258,11 @@ export async function runCleanup(options: CleanupOptions, rc: RunContext): Promi
                 const batch = await lockExpiredGdprExports(c, ws.workspaceId, now, options.batchSize);
                 // the file first: a row without its file is harmless, a file without its row is a leak
                 for (const e of batch) if (e.objectKey) await deps.exportStore.delete(e.objectKey);
-                return deleteGdprExports(c, ws.workspaceId, batch.map((e) => e.id));
+                return deleteGdprExports(
+                  c,
+                  ws.workspaceId,
+                  batch.map((e) => e.id),
+                );
               }),
             );
         await record(ws.workspaceId, 'gdpr_exports', 'data_portability_exports', 'deleted', rows, now);
@@ -273,7 +281,12 @@ export async function runCleanup(options: CleanupOptions, rc: RunContext): Promi
         return n;
       }),
     materialized_view_refresh_log: async () => {
-      await runTarget('materialized_view_refresh_log', 'materialized_view_refresh_log', null, cutoffDays(now, RETENTION_DEFAULT_DAYS.materialized_view_refresh_log));
+      await runTarget(
+        'materialized_view_refresh_log',
+        'materialized_view_refresh_log',
+        null,
+        cutoffDays(now, RETENTION_DEFAULT_DAYS.materialized_view_refresh_log),
+      );
     },
     consent_expiry: () => eachWorkspace('consent_expiry', (ws) => runTarget('consent_expiry', 'consent_expiry', ws.workspaceId, now)),
   };
@@ -299,7 +312,12 @@ export async function runCleanup(options: CleanupOptions, rc: RunContext): Promi
               const key = `archives/${table}/${ws.workspaceId}/${String(first.created_at).replace(/[^0-9TZ]/g, '')}-${first.id}.jsonl`;
               const body = batch.map((r) => JSON.stringify(r)).join('\n') + '\n';
               await deps.backupStore.put(key, Readable.from([Buffer.from(body)]), { contentType: 'application/x-ndjson', signal });
-              return deleteArchivedRows(c, table, ws.workspaceId, batch.map((r) => r.id));
+              return deleteArchivedRows(
+                c,
+                table,
+                ws.workspaceId,
+                batch.map((r) => r.id),
+              );
             }),
           );
       await record(ws.workspaceId, table, table, 'archived', rows, cutoff);

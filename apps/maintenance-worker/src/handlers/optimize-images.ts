@@ -67,7 +67,11 @@ export const optimizeImagesHandler: Handler<typeof optimizeImages, MaintenanceDe
     throw err;
   }
   if (inspection.kind === 'skip') {
-    await recordUploadOutcome(pool, payload.workspaceId, upload.id, 'processed', { variants: [], variants_skipped: inspection.reason, variants_version: VARIANT_VERSION });
+    await recordUploadOutcome(pool, payload.workspaceId, upload.id, 'processed', {
+      variants: [],
+      variants_skipped: inspection.reason,
+      variants_version: VARIANT_VERSION,
+    });
     return { variants: [], skipped: inspection.reason } satisfies OptimizeImagesResult;
   }
 

@@ -39,7 +39,11 @@ export function createMaintenanceMetrics(registry?: Registry): MaintenanceMetric
     registers,
   });
   let latestBackup = 0;
-  const verifyFailures = new Counter({ name: 'coldcopy_backup_verify_failures_total', help: 'backup verifications that failed (checksum, decryption, restore or row counts)', registers });
+  const verifyFailures = new Counter({
+    name: 'coldcopy_backup_verify_failures_total',
+    help: 'backup verifications that failed (checksum, decryption, restore or row counts)',
+    registers,
+  });
   return {
     backupSucceeded(at) {
       latestBackup = Math.max(latestBackup, at.getTime() / 1000);

@@ -40,11 +40,7 @@ async function lockReservation(db: Queryable, workspaceId: string, jobId: string
  * workspace untouched for `staleAfterMs` (their job died and was never retried) go back to the
  * balance first.
  */
-export async function holdAiTokens(
-  db: Queryable,
-  workspaceId: string,
-  hold: { jobId: string; tokens: number; staleAfterMs: number },
-): Promise<HoldResult> {
+export async function holdAiTokens(db: Queryable, workspaceId: string, hold: { jobId: string; tokens: number; staleAfterMs: number }): Promise<HoldResult> {
   assertWorkspaceId(workspaceId);
   if (!Number.isInteger(hold.tokens) || hold.tokens < 0) throw new RangeError(`tokens must be a non-negative integer, got ${hold.tokens}`);
   await db.query(
@@ -114,11 +110,7 @@ export interface SettleResult {
  * hold left (a second run of a job that was settled already) the new calls are charged from the
  * balance directly: they happened.
  */
-export async function settleAiTokens(
-  db: Queryable,
-  workspaceId: string,
-  settle: { jobId: string; calls: readonly AiUsageCall[] },
-): Promise<SettleResult> {
+export async function settleAiTokens(db: Queryable, workspaceId: string, settle: { jobId: string; calls: readonly AiUsageCall[] }): Promise<SettleResult> {
   assertWorkspaceId(workspaceId);
   const current = await lockReservation(db, workspaceId, settle.jobId);
   let charged = 0;

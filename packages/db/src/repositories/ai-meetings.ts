@@ -3,11 +3,7 @@ import { assertAllInWorkspace, assertWorkspaceId } from './scope.js';
 
 /** extract-meeting-intent's tables: meeting_requests (unique per source message), meeting_slots, meeting_availability. */
 
-export async function findMeetingRequest(
-  db: Queryable,
-  workspaceId: string,
-  sourceMessageId: string,
-): Promise<{ id: string; confidence: number } | undefined> {
+export async function findMeetingRequest(db: Queryable, workspaceId: string, sourceMessageId: string): Promise<{ id: string; confidence: number } | undefined> {
   assertWorkspaceId(workspaceId);
   const { rows } = await db.query<{ id: string; confidence: string }>(
     'SELECT id, confidence FROM meeting_requests WHERE workspace_id = $1 AND source_message_id = $2',

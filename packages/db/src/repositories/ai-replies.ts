@@ -82,10 +82,10 @@ export async function insertReplyAnalysis(db: Queryable, workspaceId: string, in
 /** The summary kept per conversation (our text, fed back as context to the next analysis). */
 export async function getConversationSummary(db: Queryable, workspaceId: string, threadId: string): Promise<string | undefined> {
   assertWorkspaceId(workspaceId);
-  const { rows } = await db.query<{ summary: string | null }>(
-    'SELECT summary FROM conversation_context WHERE workspace_id = $1 AND thread_id = $2',
-    [workspaceId, threadId],
-  );
+  const { rows } = await db.query<{ summary: string | null }>('SELECT summary FROM conversation_context WHERE workspace_id = $1 AND thread_id = $2', [
+    workspaceId,
+    threadId,
+  ]);
   return rows[0]?.summary ?? undefined;
 }
 

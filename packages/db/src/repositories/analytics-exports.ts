@@ -155,7 +155,12 @@ export function exportColumns(type: ExportType, fields?: readonly string[]): rea
   const all = type === 'gdpr' ? GDPR_COLUMNS : EXPORT_COLUMNS[type];
   if (!fields) return all;
   const unknown = fields.filter((f) => !all.some((c) => c.field === f));
-  if (unknown.length > 0) throw new UnknownExportFieldError(type, unknown, all.map((c) => c.field));
+  if (unknown.length > 0)
+    throw new UnknownExportFieldError(
+      type,
+      unknown,
+      all.map((c) => c.field),
+    );
   return fields.map((f) => all.find((c) => c.field === f)!);
 }
 
@@ -163,7 +168,13 @@ export function exportColumns(type: ExportType, fields?: readonly string[]): rea
  * The query of one export: `$1` is always the workspace; filters become further parameters.
  * Ordered by a unique key, so two runs over the same data write the same bytes.
  */
-export function buildExportQuery(workspaceId: string, type: ExportType, format: ExportFormat, fields?: readonly string[], filters: ExportFilters = {}): ExportQuery {
+export function buildExportQuery(
+  workspaceId: string,
+  type: ExportType,
+  format: ExportFormat,
+  fields?: readonly string[],
+  filters: ExportFilters = {},
+): ExportQuery {
   assertWorkspaceId(workspaceId);
   const values: unknown[] = [workspaceId];
   const param = (v: unknown) => {
@@ -177,7 +188,8 @@ export function buildExportQuery(workspaceId: string, type: ExportType, format: 
   };
 
   if (type === 'gdpr') {
-    if (!filters.leadIds?.length) throw Object.assign(new Error('a gdpr export needs filters.leadIds (the data subject)'), { name: 'InvalidExportError', permanent: true });
+    if (!filters.leadIds?.length)
+      throw Object.assign(new Error('a gdpr export needs filters.leadIds (the data subject)'), { name: 'InvalidExportError', permanent: true });
     const leads = param(filters.leadIds);
     if (format === 'json') {
       // domain.md §7: { lead, consent_records, enriched_data, campaign_history, email_events, exported_at, format_version }
@@ -233,7 +245,9 @@ export function buildExportQuery(workspaceId: string, type: ExportType, format: 
       if (filters.statuses) where.push(`t.status = ANY(${param(filters.statuses)}::text[])`);
       if (filters.tags) where.push(`t.tags && ${param(filters.tags)}::text[]`);
       if (filters.campaignIds) {
-        where.push(`EXISTS (SELECT 1 FROM campaign_leads cl WHERE cl.lead_id = t.id AND cl.workspace_id = $1 AND cl.campaign_id = ANY(${param(filters.campaignIds)}::uuid[]))`);
+        where.push(
+          `EXISTS (SELECT 1 FROM campaign_leads cl WHERE cl.lead_id = t.id AND cl.workspace_id = $1 AND cl.campaign_id = ANY(${param(filters.campaignIds)}::uuid[]))`,
+        );
       }
       created('t.created_at');
       order = 't.created_at, t.id';
@@ -368,7 +382,12 @@ export interface ExportCopy {
  * (pg-copy-streams stops reading the socket otherwise). No row ever becomes a JavaScript object,
  * which keeps a million-row export cheap in CPU and garbage.
  */
-export async function openExportCopy(pool: Pool, query: ExportQuery, format: 'csv' | 'json', options: { readonly statementTimeoutMs: number }): Promise<ExportCopy> {
+export async function openExportCopy(
+  pool: Pool,
+  query: ExportQuery,
+  format: 'csv' | 'json',
+  options: { readonly statementTimeoutMs: number },
+): Promise<ExportCopy> {
   const { total, stream, close } = await openSnapshot(pool, query, options.statementTimeoutMs, (client) =>
     client.query(copyTo(exportCopySql(query, format), { highWaterMark: 64 * 1024 })),
   );
@@ -474,20 +493,37 @@ export async function failExportJob(db: Queryable, workspaceId: string, exportJo
 export async function insertAuditLog(
   db: Queryable,
   workspaceId: string,
-  entry: { readonly actorUserId: string | null; readonly action: string; readonly resourceType: string; readonly resourceId: string; readonly changes: Record<string, unknown> },
+  entry: {
+    readonly actorUserId: string | null;
+    readonly action: string;
+    readonly resourceType: string;
+    readonly resourceId: string;
+    readonly changes: Record<string, unknown>;
+  },
 ): Promise<void> {
   assertWorkspaceId(workspaceId);
-  await db.query(
-    'INSERT INTO audit_logs (workspace_id, actor_user_id, action, resource_type, resource_id, changes) VALUES ($1, $2, $3, $4, $5, $6)',
-    [workspaceId, entry.actorUserId, entry.action, entry.resourceType, entry.resourceId, JSON.stringify(entry.changes)],
-  );
+  await db.query('INSERT INTO audit_logs (workspace_id, actor_user_id, action, resource_type, resource_id, changes) VALUES ($1, $2, $3, $4, $5, $6)', [
+    workspaceId,
+    entry.actorUserId,
+    entry.action,
+    entry.resourceType,
+    entry.resourceId,
+    JSON.stringify(entry.changes),
+  ]);
 }
 
 /** A GDPR audit row with an explicit actor (auth.uid() is NULL under the service role). */
 export async function insertGdprAuditLog(
   db: Queryable,
   workspaceId: string,
-  entry: { readonly actorUserId: string | null; readonly action: string; readonly resourceType: string; readonly resourceId: string; readonly leadIds: readonly string[]; readonly details: Record<string, unknown> },
+  entry: {
+    readonly actorUserId: string | null;
+    readonly action: string;
+    readonly resourceType: string;
+    readonly resourceId: string;
+    readonly leadIds: readonly string[];
+    readonly details: Record<string, unknown>;
+  },
 ): Promise<void> {
   assertWorkspaceId(workspaceId);
   const values = entry.leadIds.length > 0 ? entry.leadIds : [null];

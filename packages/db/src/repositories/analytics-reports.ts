@@ -110,7 +110,14 @@ export interface ReportRunRow {
 export async function findOrStartReportRun(
   db: Queryable,
   workspaceId: string,
-  run: { readonly reportId?: string; readonly reportType: string; readonly campaignId?: string; readonly start: string; readonly end: string; readonly recipients: readonly string[] },
+  run: {
+    readonly reportId?: string;
+    readonly reportType: string;
+    readonly campaignId?: string;
+    readonly start: string;
+    readonly end: string;
+    readonly recipients: readonly string[];
+  },
 ): Promise<ReportRunRow> {
   assertWorkspaceId(workspaceId);
   const values = [workspaceId, run.reportId ?? null, run.reportType, run.campaignId ?? null, run.start, run.end, run.recipients];
@@ -145,10 +152,11 @@ export async function findOrStartReportRun(
 
 export async function completeReportRun(db: Queryable, workspaceId: string, runId: string, objectKey: string): Promise<void> {
   assertWorkspaceId(workspaceId);
-  await db.query(
-    `UPDATE report_runs SET status = 'completed', object_key = $3, completed_at = now(), error = NULL WHERE id = $1 AND workspace_id = $2`,
-    [runId, workspaceId, objectKey],
-  );
+  await db.query(`UPDATE report_runs SET status = 'completed', object_key = $3, completed_at = now(), error = NULL WHERE id = $1 AND workspace_id = $2`, [
+    runId,
+    workspaceId,
+    objectKey,
+  ]);
 }
 
 /** Records that the email step went out (or why it failed: the PDF stays completed). */

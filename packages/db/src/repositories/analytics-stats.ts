@@ -31,10 +31,9 @@ export interface CampaignPerformance {
 /** Active campaigns of the workspace (calculate-campaign-stats without a campaign id). */
 export async function listActiveCampaignIds(db: Queryable, workspaceId: string): Promise<string[]> {
   assertWorkspaceId(workspaceId);
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT id FROM campaigns WHERE workspace_id = $1 AND status = 'active' AND deleted_at IS NULL ORDER BY id`,
-    [workspaceId],
-  );
+  const { rows } = await db.query<{ id: string }>(`SELECT id FROM campaigns WHERE workspace_id = $1 AND status = 'active' AND deleted_at IS NULL ORDER BY id`, [
+    workspaceId,
+  ]);
   return rows.map((r) => r.id);
 }
 
@@ -58,8 +57,15 @@ export async function recomputeCampaignStats(
     await client.query('BEGIN');
     await client.query(`SELECT set_config('statement_timeout', $1, true)`, [String(options.statementTimeoutMs)]);
     const { rows } = await client.query<{
-      total_leads: number; sent: number; delivered: number; opened: number; clicked: number;
-      replied: number; bounced: number; complained: number; calculated_at: Date;
+      total_leads: number;
+      sent: number;
+      delivered: number;
+      opened: number;
+      clicked: number;
+      replied: number;
+      bounced: number;
+      complained: number;
+      calculated_at: Date;
     }>(
       `WITH ledger AS (
          SELECT count(*) FILTER (WHERE sent_at IS NOT NULL)::int              AS sent,
@@ -135,11 +141,7 @@ export async function recomputeCampaignStats(
  * `YYYY-MM-DD`) from email_events and leads: days without activity are written as zeros, so a
  * recomputation also corrects rows. Returns the number of days written.
  */
-export async function recomputeAnalyticsSummary(
-  db: Queryable,
-  workspaceId: string,
-  range: { readonly from: string; readonly to: string },
-): Promise<number> {
+export async function recomputeAnalyticsSummary(db: Queryable, workspaceId: string, range: { readonly from: string; readonly to: string }): Promise<number> {
   assertWorkspaceId(workspaceId);
   const { rowCount } = await db.query(
     `WITH days AS (

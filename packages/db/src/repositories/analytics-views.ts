@@ -79,7 +79,14 @@ export async function refreshViewBounded(
 /** A refresh that never reached the refresh function, or failed in it (its own log row rolled back). */
 export async function logViewRefresh(
   db: Queryable,
-  entry: { readonly view: AnalyticsView; readonly status: 'failed' | 'skipped'; readonly concurrently: boolean; readonly reason: string; readonly startedAt: Date; readonly durationMs: number },
+  entry: {
+    readonly view: AnalyticsView;
+    readonly status: 'failed' | 'skipped';
+    readonly concurrently: boolean;
+    readonly reason: string;
+    readonly startedAt: Date;
+    readonly durationMs: number;
+  },
 ): Promise<void> {
   await db.query(
     `INSERT INTO materialized_view_refresh_log (view_name, used_concurrently, status, duration_ms, error, started_at)

@@ -17,7 +17,11 @@ export async function listWarmWorkspaces(db: Queryable, limit: number): Promise<
 }
 
 /** mv_campaign_analytics rows of the workspace's active campaigns, most recently sent first. */
-export async function campaignAnalyticsForWarming(db: Queryable, workspaceId: string, limit: number): Promise<Array<Record<string, unknown> & { campaign_id: string }>> {
+export async function campaignAnalyticsForWarming(
+  db: Queryable,
+  workspaceId: string,
+  limit: number,
+): Promise<Array<Record<string, unknown> & { campaign_id: string }>> {
   assertWorkspaceId(workspaceId);
   const { rows } = await db.query<Record<string, unknown> & { campaign_id: string }>(
     `SELECT * FROM mv_campaign_analytics WHERE workspace_id = $1 AND campaign_status = 'active'

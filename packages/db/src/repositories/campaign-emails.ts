@@ -32,7 +32,12 @@ export async function scheduleCampaignEmails(
 ): Promise<{ scheduled: Array<{ id: string; lead_id: string; step_number: number }>; alreadyScheduled: number }> {
   await getCampaign(db, workspaceId, campaignId);
   if (emails.length === 0) return { scheduled: [], alreadyScheduled: 0 };
-  await assertAllInWorkspace(db, 'leads', workspaceId, emails.map((e) => e.leadId));
+  await assertAllInWorkspace(
+    db,
+    'leads',
+    workspaceId,
+    emails.map((e) => e.leadId),
+  );
   await assertAllInWorkspace(
     db,
     'mailboxes',
@@ -61,10 +66,7 @@ export async function scheduleCampaignEmails(
 export async function getCampaignEmail(db: Queryable, workspaceId: string, campaignEmailId: string): Promise<CampaignEmailRow> {
   assertWorkspaceId(workspaceId);
   assertId('campaign_emails', campaignEmailId);
-  const { rows } = await db.query<CampaignEmailRow>('SELECT * FROM campaign_emails WHERE id = $1 AND workspace_id = $2', [
-    campaignEmailId,
-    workspaceId,
-  ]);
+  const { rows } = await db.query<CampaignEmailRow>('SELECT * FROM campaign_emails WHERE id = $1 AND workspace_id = $2', [campaignEmailId, workspaceId]);
   return rows[0] ?? refuse(db, 'campaign_emails', workspaceId, campaignEmailId);
 }
 
@@ -73,25 +75,16 @@ export async function getCampaignEmail(db: Queryable, workspaceId: string, campa
  * committed); TenancyError when the send belongs to another workspace (ColdCopy updated sends by
  * message_id alone).
  */
-export async function findCampaignEmailByMessageId(
-  db: Queryable,
-  workspaceId: string,
-  messageId: string,
-): Promise<CampaignEmailRow | null> {
+export async function findCampaignEmailByMessageId(db: Queryable, workspaceId: string, messageId: string): Promise<CampaignEmailRow | null> {
   assertWorkspaceId(workspaceId);
-  const { rows } = await db.query<CampaignEmailRow>(
-    'SELECT * FROM campaign_emails WHERE message_id = $1 AND workspace_id = $2',
-    [messageId, workspaceId],
-  );
+  const { rows } = await db.query<CampaignEmailRow>('SELECT * FROM campaign_emails WHERE message_id = $1 AND workspace_id = $2', [messageId, workspaceId]);
   if (rows[0]) return rows[0];
   const other = await db.query<{ id: string }>('SELECT id FROM campaign_emails WHERE message_id = $1 LIMIT 1', [messageId]);
   if (other.rows[0]) throw new TenancyError('campaign_emails', other.rows[0].id, workspaceId);
   return null;
 }
 
-export type ClaimResult =
-  | { readonly claimed: true; readonly email: CampaignEmailRow }
-  | { readonly claimed: false; readonly status: SendStatus };
+export type ClaimResult = { readonly claimed: true; readonly email: CampaignEmailRow } | { readonly claimed: false; readonly status: SendStatus };
 
 /**
  * Claim before send: scheduled|retryable → sending, claimed_at = now(), attempt + 1. Exactly one
@@ -168,12 +161,7 @@ export interface SentDetails {
  * SES accepted the message: sending|unknown → sent with its message id. Repeating the same call
  * (the write is retried, never the send) returns the row unchanged.
  */
-export async function markCampaignEmailSent(
-  db: Queryable,
-  workspaceId: string,
-  campaignEmailId: string,
-  details: SentDetails,
-): Promise<CampaignEmailRow> {
+export async function markCampaignEmailSent(db: Queryable, workspaceId: string, campaignEmailId: string, details: SentDetails): Promise<CampaignEmailRow> {
   if (details.mailboxId) await assertAllInWorkspace(db, 'mailboxes', workspaceId, [details.mailboxId]);
   try {
     return await transition(

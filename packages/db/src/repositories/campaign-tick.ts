@@ -102,13 +102,7 @@ const ENROLMENTS_TO_TICK = `
  * no ledger row yet, lead not deleted; suppressed leads and unmet conditions included and
  * flagged, so the tick can end or skip them. Oldest due first.
  */
-export async function listEnrolmentsToTick(
-  db: Queryable,
-  workspaceId: string,
-  campaignId: string,
-  now: Date,
-  limit: number,
-): Promise<EnrolmentToTick[]> {
+export async function listEnrolmentsToTick(db: Queryable, workspaceId: string, campaignId: string, now: Date, limit: number): Promise<EnrolmentToTick[]> {
   await getCampaign(db, workspaceId, campaignId); // TenancyError / RecordNotFoundError for a foreign id
   const { rows } = await db.query<EnrolmentToTick>(ENROLMENTS_TO_TICK, [campaignId, workspaceId, now, limit]);
   return rows;
@@ -225,11 +219,7 @@ export async function listCampaignsToTick(db: Queryable, options: { slotStart: D
  * Fan-out: next_run_at = `until` for these campaigns (the slot is done; never moved back);
  * returns how many moved. Each pair matches only a campaign of that workspace.
  */
-export async function markCampaignsTicked(
-  db: Queryable,
-  campaigns: ReadonlyArray<{ workspaceId: string; campaignId: string }>,
-  until: Date,
-): Promise<number> {
+export async function markCampaignsTicked(db: Queryable, campaigns: ReadonlyArray<{ workspaceId: string; campaignId: string }>, until: Date): Promise<number> {
   if (campaigns.length === 0) return 0;
   const result = await db.query(
     `UPDATE campaigns c SET next_run_at = $3

@@ -6,36 +6,29 @@ import { assertId, assertWorkspaceId, refuse } from './scope.js';
 export async function getCampaign(db: Queryable, workspaceId: string, campaignId: string): Promise<CampaignRow> {
   assertWorkspaceId(workspaceId);
   assertId('campaigns', campaignId);
-  const { rows } = await db.query<CampaignRow>(
-    'SELECT * FROM campaigns WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL',
-    [campaignId, workspaceId],
-  );
+  const { rows } = await db.query<CampaignRow>('SELECT * FROM campaigns WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL', [campaignId, workspaceId]);
   return rows[0] ?? refuse(db, 'campaigns', workspaceId, campaignId);
 }
 
 /** The campaign's steps in order. */
 export async function listCampaignSteps(db: Queryable, workspaceId: string, campaignId: string): Promise<CampaignStepRow[]> {
   await getCampaign(db, workspaceId, campaignId);
-  const { rows } = await db.query<CampaignStepRow>(
-    'SELECT * FROM campaign_sequences WHERE campaign_id = $1 AND workspace_id = $2 ORDER BY step_number',
-    [campaignId, workspaceId],
-  );
+  const { rows } = await db.query<CampaignStepRow>('SELECT * FROM campaign_sequences WHERE campaign_id = $1 AND workspace_id = $2 ORDER BY step_number', [
+    campaignId,
+    workspaceId,
+  ]);
   return rows;
 }
 
 /** One step, or null when the campaign has no such step (the sequence ended). */
-export async function getCampaignStep(
-  db: Queryable,
-  workspaceId: string,
-  campaignId: string,
-  stepNumber: number,
-): Promise<CampaignStepRow | null> {
+export async function getCampaignStep(db: Queryable, workspaceId: string, campaignId: string, stepNumber: number): Promise<CampaignStepRow | null> {
   assertWorkspaceId(workspaceId);
   assertId('campaigns', campaignId);
-  const { rows } = await db.query<CampaignStepRow>(
-    'SELECT * FROM campaign_sequences WHERE campaign_id = $1 AND workspace_id = $2 AND step_number = $3',
-    [campaignId, workspaceId, stepNumber],
-  );
+  const { rows } = await db.query<CampaignStepRow>('SELECT * FROM campaign_sequences WHERE campaign_id = $1 AND workspace_id = $2 AND step_number = $3', [
+    campaignId,
+    workspaceId,
+    stepNumber,
+  ]);
   if (rows[0]) return rows[0];
   await getCampaign(db, workspaceId, campaignId); // throws TenancyError / RecordNotFoundError
   return null;

@@ -95,10 +95,7 @@ export async function writeEnrichmentCache(db: Queryable, entry: CacheEntry): Pr
 
 /** Deletes up to `limit` expired cache rows; returns how many. */
 export async function purgeExpiredEnrichmentCache(db: Queryable, limit = 5000): Promise<number> {
-  const { rowCount } = await db.query(
-    `DELETE FROM enrichment_cache WHERE id IN (SELECT id FROM enrichment_cache WHERE expires_at <= now() LIMIT $1)`,
-    [limit],
-  );
+  const { rowCount } = await db.query(`DELETE FROM enrichment_cache WHERE id IN (SELECT id FROM enrichment_cache WHERE expires_at <= now() LIMIT $1)`, [limit]);
   return rowCount ?? 0;
 }
 
@@ -224,10 +221,10 @@ export async function applyEnrichmentOutcome(pool: Pool, workspaceId: string, o:
       );
       if (charged.rowCount === 0) throw new EnrichmentCreditsExhaustedError(workspaceId, o.providerId);
     }
-    const lead = await tx.query<{ id: string }>(
-      'SELECT id FROM leads WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR UPDATE',
-      [o.leadId, workspaceId],
-    );
+    const lead = await tx.query<{ id: string }>('SELECT id FROM leads WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR UPDATE', [
+      o.leadId,
+      workspaceId,
+    ]);
     if (lead.rowCount === 0) await refuse(tx, 'leads', workspaceId, o.leadId);
     if (o.records.length > 0) {
       await tx.query(
@@ -334,10 +331,7 @@ export async function createEnrichmentJob(
 
 export async function getEnrichmentJob(db: Queryable, workspaceId: string, enrichmentJobId: string): Promise<EnrichmentJobRow | undefined> {
   assertWorkspaceId(workspaceId);
-  const { rows } = await db.query<EnrichmentJobRow>('SELECT * FROM enrichment_jobs WHERE id = $1 AND workspace_id = $2', [
-    enrichmentJobId,
-    workspaceId,
-  ]);
+  const { rows } = await db.query<EnrichmentJobRow>('SELECT * FROM enrichment_jobs WHERE id = $1 AND workspace_id = $2', [enrichmentJobId, workspaceId]);
   return rows[0];
 }
 
@@ -465,10 +459,10 @@ export async function stopEnrichmentJob(pool: Pool, workspaceId: string, enrichm
 /** The batch's stop reason, if it was stopped (children check it before calling a provider). */
 export async function enrichmentJobStopReason(db: Queryable, workspaceId: string, enrichmentJobId: string): Promise<string | null> {
   assertWorkspaceId(workspaceId);
-  const { rows } = await db.query<{ stop_reason: string | null }>(
-    'SELECT stop_reason FROM enrichment_jobs WHERE id = $1 AND workspace_id = $2',
-    [enrichmentJobId, workspaceId],
-  );
+  const { rows } = await db.query<{ stop_reason: string | null }>('SELECT stop_reason FROM enrichment_jobs WHERE id = $1 AND workspace_id = $2', [
+    enrichmentJobId,
+    workspaceId,
+  ]);
   return rows[0]?.stop_reason ?? null;
 }
 
@@ -550,7 +544,13 @@ export async function listLeadIdsAtDomain(db: Queryable, workspaceId: string, do
 export async function attachCompanyInfo(
   pool: Pool,
   workspaceId: string,
-  c: { leadIds: readonly string[]; providerId: string; data: Record<string, unknown>; fields: Pick<LeadFieldUpdate, 'company' | 'industry' | 'website'>; expiresAt: Date },
+  c: {
+    leadIds: readonly string[];
+    providerId: string;
+    data: Record<string, unknown>;
+    fields: Pick<LeadFieldUpdate, 'company' | 'industry' | 'website'>;
+    expiresAt: Date;
+  },
 ): Promise<number> {
   assertWorkspaceId(workspaceId);
   if (c.leadIds.length === 0) return 0;

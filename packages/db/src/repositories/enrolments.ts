@@ -5,19 +5,15 @@ import { getCampaign } from './campaigns.js';
 import { assertId, assertWorkspaceId, refuse } from './scope.js';
 
 /** The enrolment of a lead in a campaign. */
-export async function getEnrolment(
-  db: Queryable,
-  workspaceId: string,
-  campaignId: string,
-  leadId: string,
-): Promise<CampaignLeadRow> {
+export async function getEnrolment(db: Queryable, workspaceId: string, campaignId: string, leadId: string): Promise<CampaignLeadRow> {
   assertWorkspaceId(workspaceId);
   assertId('campaigns', campaignId);
   assertId('leads', leadId);
-  const { rows } = await db.query<CampaignLeadRow>(
-    'SELECT * FROM campaign_leads WHERE campaign_id = $1 AND lead_id = $2 AND workspace_id = $3',
-    [campaignId, leadId, workspaceId],
-  );
+  const { rows } = await db.query<CampaignLeadRow>('SELECT * FROM campaign_leads WHERE campaign_id = $1 AND lead_id = $2 AND workspace_id = $3', [
+    campaignId,
+    leadId,
+    workspaceId,
+  ]);
   if (rows[0]) return rows[0];
   // tell which id is foreign (campaign first, then lead) before saying "not enrolled"
   await getCampaign(db, workspaceId, campaignId);
@@ -47,12 +43,7 @@ export interface DueEnrolmentOptions {
  * reached (pending rows may have none yet), lead not deleted and not suppressed (workspace or
  * global). Oldest due first. Uses the partial index on (campaign_id, status, next_email_at).
  */
-export async function findDueEnrolments(
-  db: Queryable,
-  workspaceId: string,
-  campaignId: string,
-  options: DueEnrolmentOptions = {},
-): Promise<DueEnrolment[]> {
+export async function findDueEnrolments(db: Queryable, workspaceId: string, campaignId: string, options: DueEnrolmentOptions = {}): Promise<DueEnrolment[]> {
   await getCampaign(db, workspaceId, campaignId);
   const { rows } = await db.query<DueEnrolment>(
     `SELECT cl.id AS enrolment_id, cl.lead_id, l.email, cl.status, cl.current_step, cl.next_email_at
@@ -83,12 +74,7 @@ export interface EnrolmentProgress {
 }
 
 /** After a send: step, counters, next_email_at; completes the enrolment after the last step. */
-export async function recordEnrolmentSend(
-  db: Queryable,
-  workspaceId: string,
-  enrolmentId: string,
-  progress: EnrolmentProgress,
-): Promise<CampaignLeadRow> {
+export async function recordEnrolmentSend(db: Queryable, workspaceId: string, enrolmentId: string, progress: EnrolmentProgress): Promise<CampaignLeadRow> {
   assertWorkspaceId(workspaceId);
   assertId('campaign_leads', enrolmentId);
   const { rows } = await db.query<CampaignLeadRow>(
@@ -104,10 +90,7 @@ export async function recordEnrolmentSend(
   );
   if (rows[0]) return rows[0];
   // not in progress any more (replied, unsubscribed...): return it unchanged
-  const current = await db.query<CampaignLeadRow>('SELECT * FROM campaign_leads WHERE id = $1 AND workspace_id = $2', [
-    enrolmentId,
-    workspaceId,
-  ]);
+  const current = await db.query<CampaignLeadRow>('SELECT * FROM campaign_leads WHERE id = $1 AND workspace_id = $2', [enrolmentId, workspaceId]);
   return current.rows[0] ?? refuse(db, 'campaign_leads', workspaceId, enrolmentId);
 }
 
@@ -156,9 +139,5 @@ export async function findEnrolmentStatus(
 /** The lead replied but the enrolment goes on (stop_on_reply false): replied_at set once, status kept. */
 export async function markEnrolmentReplied(db: Queryable, workspaceId: string, enrolmentId: string, at: Date): Promise<void> {
   assertWorkspaceId(workspaceId);
-  await db.query('UPDATE campaign_leads SET replied_at = coalesce(replied_at, $3) WHERE id = $1 AND workspace_id = $2', [
-    enrolmentId,
-    workspaceId,
-    at,
-  ]);
+  await db.query('UPDATE campaign_leads SET replied_at = coalesce(replied_at, $3) WHERE id = $1 AND workspace_id = $2', [enrolmentId, workspaceId, at]);
 }

@@ -39,7 +39,11 @@ export interface EncryptedTokens {
 }
 
 /** The workspace's connection to a provider, or undefined. */
-export async function getIntegrationConnection(db: Queryable, workspaceId: string, provider: IntegrationProvider): Promise<IntegrationConnectionRow | undefined> {
+export async function getIntegrationConnection(
+  db: Queryable,
+  workspaceId: string,
+  provider: IntegrationProvider,
+): Promise<IntegrationConnectionRow | undefined> {
   assertWorkspaceId(workspaceId);
   const { rows } = await db.query<IntegrationConnectionRow>(
     `SELECT ${CONNECTION_COLUMNS} FROM integration_connections WHERE workspace_id = $1 AND provider = $2`,
@@ -52,7 +56,14 @@ export async function getIntegrationConnection(db: Queryable, workspaceId: strin
 export async function saveIntegrationConnection(
   db: Queryable,
   workspaceId: string,
-  connection: { provider: IntegrationProvider; tokens: EncryptedTokens & { refreshToken: Buffer }; portalId?: string; instanceUrl?: string; settings?: Record<string, unknown>; syncFrequencyMinutes?: number },
+  connection: {
+    provider: IntegrationProvider;
+    tokens: EncryptedTokens & { refreshToken: Buffer };
+    portalId?: string;
+    instanceUrl?: string;
+    settings?: Record<string, unknown>;
+    syncFrequencyMinutes?: number;
+  },
 ): Promise<IntegrationConnectionRow> {
   assertWorkspaceId(workspaceId);
   const { rows } = await db.query<IntegrationConnectionRow>(
@@ -84,7 +95,13 @@ export async function saveIntegrationConnection(
  * Persists refreshed (or re-encrypted) tokens of an active connection. Returns false when the
  * connection is no longer active (revoked meanwhile): the caller must not use the tokens.
  */
-export async function storeConnectionTokens(db: Queryable, workspaceId: string, connectionId: string, tokens: EncryptedTokens, refreshed = true): Promise<boolean> {
+export async function storeConnectionTokens(
+  db: Queryable,
+  workspaceId: string,
+  connectionId: string,
+  tokens: EncryptedTokens,
+  refreshed = true,
+): Promise<boolean> {
   assertWorkspaceId(workspaceId);
   const { rowCount } = await db.query(
     `UPDATE integration_connections SET access_token_encrypted = $3, refresh_token_encrypted = coalesce($4, refresh_token_encrypted),
@@ -184,7 +201,13 @@ const STATE_COLUMNS = 'id, cursor_type, cursor_value, high_watermark, last_full_
  * Takes the lease of one sync state (created on first use) for `leaseMs`: undefined while another
  * owner's lease runs. The same owner may take it again (a retried attempt).
  */
-export async function acquireSyncLease(db: Queryable, workspaceId: string, key: SyncStateKey, owner: string, leaseMs: number): Promise<SyncStateRow | undefined> {
+export async function acquireSyncLease(
+  db: Queryable,
+  workspaceId: string,
+  key: SyncStateKey,
+  owner: string,
+  leaseMs: number,
+): Promise<SyncStateRow | undefined> {
   assertWorkspaceId(workspaceId);
   await db.query(
     `INSERT INTO integration_sync_state (workspace_id, provider, object_type, direction, cursor_type) VALUES ($1, $2, $3, $4, $5)
@@ -232,7 +255,13 @@ export async function advanceSyncCursor(
 }
 
 /** Ends a run: success resets the error count; failure counts it and keeps the message. */
-export async function releaseSyncLease(db: Queryable, workspaceId: string, stateId: string, owner: string, outcome: { ok: true } | { ok: false; error: string }): Promise<void> {
+export async function releaseSyncLease(
+  db: Queryable,
+  workspaceId: string,
+  stateId: string,
+  owner: string,
+  outcome: { ok: true } | { ok: false; error: string },
+): Promise<void> {
   assertWorkspaceId(workspaceId);
   await db.query(
     outcome.ok
@@ -293,7 +322,13 @@ export interface ObjectMapWrite {
  * Records what was last synced per object (the hash of its mapped fields: echo suppression).
  * `direction` says which timestamp moves; a new row's origin is the side it came from.
  */
-export async function recordObjectMaps(db: Queryable, workspaceId: string, scope: ObjectMapScope, direction: 'push' | 'pull', writes: readonly ObjectMapWrite[]): Promise<void> {
+export async function recordObjectMaps(
+  db: Queryable,
+  workspaceId: string,
+  scope: ObjectMapScope,
+  direction: 'push' | 'pull',
+  writes: readonly ObjectMapWrite[],
+): Promise<void> {
   assertWorkspaceId(workspaceId);
   if (writes.length === 0) return;
   const pushed = direction === 'push';
@@ -415,7 +450,14 @@ export async function settleOutbox(
          available_at = now() + make_interval(secs => f.wait::double precision / 1000), claimed_by = NULL, claimed_until = NULL
        FROM unnest($3::uuid[], $4::text[], $5::int[]) AS f(id, error, wait)
        WHERE o.workspace_id = $1 AND o.id = f.id AND o.claimed_by = $2`,
-      [workspaceId, owner, result.failed.map((f) => f.id), result.failed.map((f) => f.error.slice(0, 1000)), result.failed.map((f) => Math.round(f.retryInMs)), result.maxAttempts],
+      [
+        workspaceId,
+        owner,
+        result.failed.map((f) => f.id),
+        result.failed.map((f) => f.error.slice(0, 1000)),
+        result.failed.map((f) => Math.round(f.retryInMs)),
+        result.maxAttempts,
+      ],
     );
   }
 }
@@ -433,10 +475,10 @@ export async function releaseOutboxClaims(db: Queryable, workspaceId: string, ow
 /** Pending outbox rows of a provider (due or not): for metrics and tests. */
 export async function countPendingOutbox(db: Queryable, workspaceId: string, provider: string): Promise<number> {
   assertWorkspaceId(workspaceId);
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM integration_outbox WHERE workspace_id = $1 AND provider = $2 AND status = 'pending'`, [
-    workspaceId,
-    provider,
-  ]);
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM integration_outbox WHERE workspace_id = $1 AND provider = $2 AND status = 'pending'`,
+    [workspaceId, provider],
+  );
   return rows[0]!.n;
 }
 
@@ -444,7 +486,19 @@ export async function countPendingOutbox(db: Queryable, workspaceId: string, pro
 // Leads in and out
 
 /** Lead columns a CRM mapping may read or write (the names are interpolated: this list is the guard). */
-export const SYNCABLE_LEAD_COLUMNS = ['first_name', 'last_name', 'company', 'title', 'phone', 'website', 'linkedin_url', 'location', 'industry', 'status', 'last_contacted_at'] as const;
+export const SYNCABLE_LEAD_COLUMNS = [
+  'first_name',
+  'last_name',
+  'company',
+  'title',
+  'phone',
+  'website',
+  'linkedin_url',
+  'location',
+  'industry',
+  'status',
+  'last_contacted_at',
+] as const;
 export type SyncableLeadColumn = (typeof SYNCABLE_LEAD_COLUMNS)[number];
 
 export type SyncLead = { id: string; email: string; deleted_at: Date | null } & Record<SyncableLeadColumn, string | null>;
@@ -471,7 +525,12 @@ export interface InboundLead {
  * columns only. Does not touch the outbox (a pulled change must not be pushed back). Returns the
  * local id of each email.
  */
-export async function applyInboundLeads(db: Queryable, workspaceId: string, columns: readonly SyncableLeadColumn[], leads: readonly InboundLead[]): Promise<Map<string, string>> {
+export async function applyInboundLeads(
+  db: Queryable,
+  workspaceId: string,
+  columns: readonly SyncableLeadColumn[],
+  leads: readonly InboundLead[],
+): Promise<Map<string, string>> {
   assertWorkspaceId(workspaceId);
   if (leads.length === 0) return new Map();
   const cols = columns.filter((c) => (SYNCABLE_LEAD_COLUMNS as readonly string[]).includes(c) && c !== 'last_contacted_at' && c !== 'status');

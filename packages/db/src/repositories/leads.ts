@@ -6,10 +6,7 @@ import { assertId, assertWorkspaceId, refuse } from './scope.js';
 export async function getLead(db: Queryable, workspaceId: string, leadId: string): Promise<LeadRow> {
   assertWorkspaceId(workspaceId);
   assertId('leads', leadId);
-  const { rows } = await db.query<LeadRow>('SELECT * FROM leads WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL', [
-    leadId,
-    workspaceId,
-  ]);
+  const { rows } = await db.query<LeadRow>('SELECT * FROM leads WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL', [leadId, workspaceId]);
   return rows[0] ?? refuse(db, 'leads', workspaceId, leadId);
 }
 
@@ -32,10 +29,7 @@ export async function markLeadContacted(db: Queryable, workspaceId: string, lead
 /** The lead of the workspace with this address (not deleted), or null. */
 export async function findLeadIdByEmail(db: Queryable, workspaceId: string, email: string): Promise<string | null> {
   assertWorkspaceId(workspaceId);
-  const { rows } = await db.query<{ id: string }>('SELECT id FROM leads WHERE workspace_id = $1 AND email = $2 AND deleted_at IS NULL', [
-    workspaceId,
-    email,
-  ]);
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM leads WHERE workspace_id = $1 AND email = $2 AND deleted_at IS NULL', [workspaceId, email]);
   return rows[0]?.id ?? null;
 }
 

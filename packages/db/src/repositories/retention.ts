@@ -109,10 +109,12 @@ export function partitionFloor(now: Date, months: number): Date {
 /** Stamps last_run_at / last_affected_rows on the workspace's policy row for the rule, if it has one. */
 export async function touchRetentionPolicy(db: Queryable, workspaceId: string, rule: string, affected: number, at: Date): Promise<void> {
   assertWorkspaceId(workspaceId);
-  await db.query(
-    `UPDATE data_retention_policies SET last_run_at = $3, last_affected_rows = $4 WHERE workspace_id = $1 AND data_type = $2`,
-    [workspaceId, rule, at, affected],
-  );
+  await db.query(`UPDATE data_retention_policies SET last_run_at = $3, last_affected_rows = $4 WHERE workspace_id = $1 AND data_type = $2`, [
+    workspaceId,
+    rule,
+    at,
+    affected,
+  ]);
 }
 
 export interface RetentionRunRow {
@@ -290,7 +292,10 @@ const extraOf = (s: TargetSelector) => (s.target === 'email_events' ? [s.floor ?
 /** Rows the target would change now. */
 export async function countRetentionTarget(db: Queryable, s: TargetSelector): Promise<number> {
   const t: Target = T[s.target];
-  const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${t.table} t WHERE ${t.where}`, targetParams(s.target, s.workspaceId, s.cutoff, extraOf(s)));
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM ${t.table} t WHERE ${t.where}`,
+    targetParams(s.target, s.workspaceId, s.cutoff, extraOf(s)),
+  );
   return Number(rows[0]!.n);
 }
 
@@ -389,12 +394,21 @@ export type ArchivedTable = 'audit_logs' | 'gdpr_audit_logs';
 
 export async function countArchivable(db: Queryable, table: ArchivedTable, workspaceId: string, cutoff: Date): Promise<number> {
   assertWorkspaceId(workspaceId);
-  const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${archiveTable(table)} WHERE workspace_id = $1 AND created_at < $2`, [workspaceId, cutoff]);
+  const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${archiveTable(table)} WHERE workspace_id = $1 AND created_at < $2`, [
+    workspaceId,
+    cutoff,
+  ]);
   return Number(rows[0]!.n);
 }
 
 /** Locks and returns up to `limit` rows (as JSON objects, oldest first); call inside a transaction. */
-export async function lockArchivableBatch(db: Queryable, table: ArchivedTable, workspaceId: string, cutoff: Date, limit: number): Promise<Array<Record<string, unknown> & { id: string; created_at: string }>> {
+export async function lockArchivableBatch(
+  db: Queryable,
+  table: ArchivedTable,
+  workspaceId: string,
+  cutoff: Date,
+  limit: number,
+): Promise<Array<Record<string, unknown> & { id: string; created_at: string }>> {
   assertWorkspaceId(workspaceId);
   const { rows } = await db.query<{ row: Record<string, unknown> & { id: string; created_at: string } }>(
     `SELECT to_jsonb(t) AS row FROM ${archiveTable(table)} t WHERE t.workspace_id = $1 AND t.created_at < $2
@@ -426,7 +440,12 @@ export async function countExpiredGdprExports(db: Queryable, workspaceId: string
   return Number(rows[0]!.n);
 }
 
-export async function lockExpiredGdprExports(db: Queryable, workspaceId: string, now: Date, limit: number): Promise<Array<{ id: string; objectKey: string | null }>> {
+export async function lockExpiredGdprExports(
+  db: Queryable,
+  workspaceId: string,
+  now: Date,
+  limit: number,
+): Promise<Array<{ id: string; objectKey: string | null }>> {
   assertWorkspaceId(workspaceId);
   const { rows } = await db.query<{ id: string; object_key: string | null }>(
     `SELECT id, object_key FROM data_portability_exports WHERE ${EXPIRED_EXPORTS} ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`,

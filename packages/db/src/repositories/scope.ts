@@ -49,10 +49,7 @@ export async function assertAllInWorkspace(
   const unique = [...new Set(ids)];
   if (unique.length === 0) return;
   for (const id of unique) assertId(table, id);
-  const { rows } = await db.query<{ id: string; workspace_id: string }>(
-    `SELECT id, workspace_id FROM ${table} WHERE id = ANY($1::uuid[])`,
-    [unique],
-  );
+  const { rows } = await db.query<{ id: string; workspace_id: string }>(`SELECT id, workspace_id FROM ${table} WHERE id = ANY($1::uuid[])`, [unique]);
   const owners = new Map(rows.map((r) => [r.id, r.workspace_id]));
   for (const id of unique) {
     const owner = owners.get(id);

@@ -62,12 +62,7 @@ export function rescheduleCampaignEmail(
  * The send must not happen (suppressed address, campaign or enrolment ended, no consent):
  * scheduled|retryable|sending → cancelled with a reason. Null when the row is in another state.
  */
-export function cancelCampaignEmail(
-  db: Queryable,
-  workspaceId: string,
-  campaignEmailId: string,
-  reason: string,
-): Promise<CampaignEmailRow | null> {
+export function cancelCampaignEmail(db: Queryable, workspaceId: string, campaignEmailId: string, reason: string): Promise<CampaignEmailRow | null> {
   return guarded(
     db,
     workspaceId,
@@ -83,12 +78,7 @@ export function cancelCampaignEmail(
  * so SES may or may not have the message → unknown (never resent blindly). Null when the row is
  * not sending or its lease is still running.
  */
-export function expireSendingLease(
-  db: Queryable,
-  workspaceId: string,
-  campaignEmailId: string,
-  leaseMs: number,
-): Promise<CampaignEmailRow | null> {
+export function expireSendingLease(db: Queryable, workspaceId: string, campaignEmailId: string, leaseMs: number): Promise<CampaignEmailRow | null> {
   return guarded(
     db,
     workspaceId,
@@ -127,10 +117,9 @@ export function resolveUnknownCampaignEmail(
  * ids; the caller then works through the scoped functions with that workspace.
  */
 export async function findSendByMessageId(db: Queryable, messageId: string): Promise<{ id: string; workspace_id: string } | null> {
-  const { rows } = await db.query<{ id: string; workspace_id: string }>(
-    'SELECT id, workspace_id FROM campaign_emails WHERE message_id = $1 LIMIT 1',
-    [messageId],
-  );
+  const { rows } = await db.query<{ id: string; workspace_id: string }>('SELECT id, workspace_id FROM campaign_emails WHERE message_id = $1 LIMIT 1', [
+    messageId,
+  ]);
   return rows[0] ?? null;
 }
 
@@ -209,9 +198,7 @@ export async function listDueCampaignEmails(
 ): Promise<Array<{ id: string; attempt: number }>> {
   await getCampaign(db, workspaceId, campaignId);
   const needsJob =
-    options.enqueuedBefore === undefined
-      ? ''
-      : `AND (enqueued_at IS NULL OR claimed_at >= enqueued_at OR greatest(enqueued_at, scheduled_at) < $5)`;
+    options.enqueuedBefore === undefined ? '' : `AND (enqueued_at IS NULL OR claimed_at >= enqueued_at OR greatest(enqueued_at, scheduled_at) < $5)`;
   const { rows } = await db.query<{ id: string; attempt: number }>(
     `SELECT id, attempt FROM campaign_emails
      WHERE campaign_id = $1 AND workspace_id = $2 AND status IN ('scheduled', 'retryable') AND scheduled_at <= $3
@@ -304,13 +291,7 @@ export async function sendReputation(
 }
 
 /** Pauses (or re-activates) a mailbox with a reason. */
-export async function setMailboxStatus(
-  db: Queryable,
-  workspaceId: string,
-  mailboxId: string,
-  status: MailboxStatus,
-  reason?: string,
-): Promise<MailboxRow> {
+export async function setMailboxStatus(db: Queryable, workspaceId: string, mailboxId: string, status: MailboxStatus, reason?: string): Promise<MailboxRow> {
   assertWorkspaceId(workspaceId);
   assertId('mailboxes', mailboxId);
   const { rows } = await db.query<MailboxRow>(

@@ -5,10 +5,7 @@ import { assertAllInWorkspace, assertWorkspaceId, normaliseEmail } from './scope
 /** True when the address is suppressed for this workspace or globally (SQL is_email_suppressed). */
 export async function isEmailSuppressed(db: Queryable, workspaceId: string, email: string): Promise<boolean> {
   assertWorkspaceId(workspaceId);
-  const { rows } = await db.query<{ suppressed: boolean }>('SELECT is_email_suppressed($1, $2) AS suppressed', [
-    workspaceId,
-    email,
-  ]);
+  const { rows } = await db.query<{ suppressed: boolean }>('SELECT is_email_suppressed($1, $2) AS suppressed', [workspaceId, email]);
   return rows[0]?.suppressed === true;
 }
 

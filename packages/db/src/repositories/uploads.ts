@@ -18,14 +18,29 @@ export interface Upload {
 export async function getUpload(db: Queryable, workspaceId: string, uploadId: string): Promise<Upload> {
   assertWorkspaceId(workspaceId);
   assertId('uploads', uploadId);
-  const { rows } = await db.query<{ id: string; workspace_id: string; bucket: string; object_key: string; file_type: string; mime_type: string | null; status: Upload['status']; metadata: Record<string, unknown> }>(
-    `SELECT id, workspace_id, bucket, object_key, file_type, mime_type, status, metadata FROM uploads WHERE id = $1`,
-    [uploadId],
-  );
+  const { rows } = await db.query<{
+    id: string;
+    workspace_id: string;
+    bucket: string;
+    object_key: string;
+    file_type: string;
+    mime_type: string | null;
+    status: Upload['status'];
+    metadata: Record<string, unknown>;
+  }>(`SELECT id, workspace_id, bucket, object_key, file_type, mime_type, status, metadata FROM uploads WHERE id = $1`, [uploadId]);
   const row = rows[0];
   if (!row) throw new RecordNotFoundError('uploads', uploadId);
   if (row.workspace_id !== workspaceId) throw new TenancyError('uploads', uploadId, workspaceId);
-  return { id: row.id, workspaceId: row.workspace_id, bucket: row.bucket, objectKey: row.object_key, fileType: row.file_type, mimeType: row.mime_type, status: row.status, metadata: row.metadata };
+  return {
+    id: row.id,
+    workspaceId: row.workspace_id,
+    bucket: row.bucket,
+    objectKey: row.object_key,
+    fileType: row.file_type,
+    mimeType: row.mime_type,
+    status: row.status,
+    metadata: row.metadata,
+  };
 }
 
 /**
@@ -40,9 +55,11 @@ export async function recordUploadOutcome(
   metadata: Record<string, unknown>,
 ): Promise<void> {
   assertWorkspaceId(workspaceId);
-  const result = await db.query(
-    `UPDATE uploads SET status = $3, metadata = metadata || $4::jsonb WHERE workspace_id = $1 AND id = $2`,
-    [workspaceId, uploadId, status, JSON.stringify(metadata)],
-  );
+  const result = await db.query(`UPDATE uploads SET status = $3, metadata = metadata || $4::jsonb WHERE workspace_id = $1 AND id = $2`, [
+    workspaceId,
+    uploadId,
+    status,
+    JSON.stringify(metadata),
+  ]);
   if (result.rowCount === 0) throw new RecordNotFoundError('uploads', uploadId);
 }

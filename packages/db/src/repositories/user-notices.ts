@@ -64,9 +64,9 @@ export async function insertUserNotice(db: Queryable, workspaceId: string, notic
 /** The notices of a workspace about one resource, oldest first (tests, support). */
 export async function listUserNotices(db: Queryable, workspaceId: string, resourceId: string): Promise<UserNoticeRow[]> {
   assertWorkspaceId(workspaceId);
-  const { rows } = await db.query<UserNoticeRow>(
-    'SELECT * FROM user_notices WHERE workspace_id = $1 AND resource_id = $2 ORDER BY created_at, id',
-    [workspaceId, resourceId],
-  );
+  const { rows } = await db.query<UserNoticeRow>('SELECT * FROM user_notices WHERE workspace_id = $1 AND resource_id = $2 ORDER BY created_at, id', [
+    workspaceId,
+    resourceId,
+  ]);
   return rows;
 }

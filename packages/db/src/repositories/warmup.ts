@@ -115,15 +115,18 @@ export async function completeWarmupEmail(
   sent: { id: string; messageId: string; sentAt: Date; warmupCampaignId: string; senderAccountId: string; date: string },
 ): Promise<void> {
   assertWorkspaceId(workspaceId);
-  const updated = await db.query(
-    `UPDATE warmup_emails SET message_id = $3, sent_at = $4 WHERE id = $1 AND workspace_id = $2 AND message_id LIKE 'pending:%'`,
-    [sent.id, workspaceId, sent.messageId, sent.sentAt],
-  );
+  const updated = await db.query(`UPDATE warmup_emails SET message_id = $3, sent_at = $4 WHERE id = $1 AND workspace_id = $2 AND message_id LIKE 'pending:%'`, [
+    sent.id,
+    workspaceId,
+    sent.messageId,
+    sent.sentAt,
+  ]);
   if (updated.rowCount === 0) return; // already completed (a retried write)
-  await db.query(
-    `UPDATE warmup_accounts SET sends_today = sends_today + 1, last_send_at = $3 WHERE id = $1 AND workspace_id = $2`,
-    [sent.senderAccountId, workspaceId, sent.sentAt],
-  );
+  await db.query(`UPDATE warmup_accounts SET sends_today = sends_today + 1, last_send_at = $3 WHERE id = $1 AND workspace_id = $2`, [
+    sent.senderAccountId,
+    workspaceId,
+    sent.sentAt,
+  ]);
   await db.query(
     `INSERT INTO warmup_daily_stats (workspace_id, warmup_campaign_id, date, sent) VALUES ($1, $2, $3, 1)
      ON CONFLICT (warmup_campaign_id, date) DO UPDATE SET sent = warmup_daily_stats.sent + 1`,
@@ -209,10 +212,7 @@ export interface WarmupDayStep {
  * sender account is active, not yet fanned out for batch `batchSlot` (nor a later one), by
  * campaign id after `after`. Capped ones are included (claimed_seqs tells); the caller decides.
  */
-export async function listWarmupsToSend(
-  db: Queryable,
-  options: { date: string; batchSlot: string; after?: string; limit: number },
-): Promise<WarmupToSend[]> {
+export async function listWarmupsToSend(db: Queryable, options: { date: string; batchSlot: string; after?: string; limit: number }): Promise<WarmupToSend[]> {
   const { rows } = await db.query<WarmupToSend>(
     `SELECT wc.id AS warmup_campaign_id, wc.workspace_id, sa.id AS sender_account_id, wc.day_number,
        least(wc.current_daily_limit, wc.target_daily) AS daily_limit, sa.max_sends_per_day,
@@ -303,7 +303,14 @@ export async function stepWarmupDays(db: Queryable, steps: readonly WarmupDaySte
        RETURNING a.id
      )
      SELECT count(*) FILTER (WHERE advanced)::int AS advanced, count(*) FILTER (WHERE NOT advanced)::int AS held FROM moved`,
-    [steps.map((s) => s.workspaceId), steps.map((s) => s.warmupCampaignId), steps.map((s) => s.fromDay), steps.map((s) => s.day), steps.map((s) => s.cap), date],
+    [
+      steps.map((s) => s.workspaceId),
+      steps.map((s) => s.warmupCampaignId),
+      steps.map((s) => s.fromDay),
+      steps.map((s) => s.day),
+      steps.map((s) => s.cap),
+      date,
+    ],
   );
   return rows[0] ?? { advanced: 0, held: 0 };
 }

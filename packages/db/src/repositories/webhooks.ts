@@ -7,12 +7,7 @@ import { assertWorkspaceId } from './scope.js';
  * time, 'duplicate' on a replay for the same workspace; a replay that names another workspace is
  * refused with TenancyError.
  */
-export async function recordWebhookEvent(
-  db: Queryable,
-  workspaceId: string,
-  provider: string,
-  providerEventId: string,
-): Promise<'new' | 'duplicate'> {
+export async function recordWebhookEvent(db: Queryable, workspaceId: string, provider: string, providerEventId: string): Promise<'new' | 'duplicate'> {
   assertWorkspaceId(workspaceId);
   const inserted = await db.query(
     `INSERT INTO webhook_dedupe (provider, provider_event_id, workspace_id) VALUES ($1, $2, $3)
@@ -20,10 +15,10 @@ export async function recordWebhookEvent(
     [provider, providerEventId, workspaceId],
   );
   if (inserted.rowCount === 1) return 'new';
-  const { rows } = await db.query<{ workspace_id: string | null }>(
-    'SELECT workspace_id FROM webhook_dedupe WHERE provider = $1 AND provider_event_id = $2',
-    [provider, providerEventId],
-  );
+  const { rows } = await db.query<{ workspace_id: string | null }>('SELECT workspace_id FROM webhook_dedupe WHERE provider = $1 AND provider_event_id = $2', [
+    provider,
+    providerEventId,
+  ]);
   const owner = rows[0]?.workspace_id;
   if (owner && owner !== workspaceId) throw new TenancyError('webhook_dedupe', `${provider}:${providerEventId}`, workspaceId);
   return 'duplicate';

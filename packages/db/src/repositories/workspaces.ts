@@ -6,9 +6,7 @@ import { assertWorkspaceId } from './scope.js';
 /** The job's own workspace (settings, plan, AI token balance). Deleted workspaces count as missing. */
 export async function getWorkspace(db: Queryable, workspaceId: string): Promise<WorkspaceRow> {
   assertWorkspaceId(workspaceId);
-  const { rows } = await db.query<WorkspaceRow>('SELECT * FROM workspaces WHERE id = $1 AND deleted_at IS NULL', [
-    workspaceId,
-  ]);
+  const { rows } = await db.query<WorkspaceRow>('SELECT * FROM workspaces WHERE id = $1 AND deleted_at IS NULL', [workspaceId]);
   const row = rows[0];
   if (!row) throw new RecordNotFoundError('workspaces', workspaceId);
   return row;

@@ -2,13 +2,7 @@
  * `@coldcopy/queue-core/admin`: what operators' tools (dashboard, CLI) use: Bull queues that never
  * process, queue counts, stuck jobs, schedules and dead letters. Not for worker apps or the web app.
  */
-export {
-  openAdminQueues,
-  queueStatus,
-  type AdminQueues,
-  type AdminShard,
-  type QueueStatus,
-} from './admin-queues.js';
+export { openAdminQueues, queueStatus, type AdminQueues, type AdminShard, type QueueStatus } from './admin-queues.js';
 export type { default as Bull } from 'bull';
 export { clusterModeFromEnv, shardCountsFromEnv, type ShardCounts } from '../redis/sharding.js';
 export { scheduleRows, type ScheduleRow } from './schedule-status.js';

@@ -26,10 +26,7 @@ export interface ScheduleRow {
 }
 
 /** `queueOf(name)`: the Bull queue that holds a queue's schedules (shard 0). */
-export async function scheduleRows(
-  queueOf: (queue: QueueName) => Bull.Queue,
-  schedules: readonly Schedule[] = SCHEDULES,
-): Promise<ScheduleRow[]> {
+export async function scheduleRows(queueOf: (queue: QueueName) => Bull.Queue, schedules: readonly Schedule[] = SCHEDULES): Promise<ScheduleRow[]> {
   // Only the job id is needed here: no signing or encryption happens.
   const security = new JobSecurity({ signing: 'disabled' });
   const rows: ScheduleRow[] = [];

@@ -109,11 +109,7 @@ export class StuckJobError extends PermanentJobError {
   override name = 'StuckJobError';
 }
 
-export async function fixStuckJobs(
-  admin: Pick<AdminQueues, 'shardsOf'>,
-  stuck: readonly StuckJob[],
-  deadLetters: DeadLetterStore,
-): Promise<StuckFixOutcome[]> {
+export async function fixStuckJobs(admin: Pick<AdminQueues, 'shardsOf'>, stuck: readonly StuckJob[], deadLetters: DeadLetterStore): Promise<StuckFixOutcome[]> {
   const outcomes: StuckFixOutcome[] = [];
   for (const s of stuck) {
     const bull = admin.shardsOf(s.queue).find((x) => x.shard === s.shard)?.bull;

@@ -75,7 +75,7 @@ describe('env', () => {
     expect(() => describeEnvSchema(workerAppEnv('email', { UNDOCUMENTED: z.string() }))).toThrow(/UNDOCUMENTED/);
   });
 
-  it('keeps the dead-letter defaults equal to the store\'s own (dead-letter.ts)', () => {
+  it("keeps the dead-letter defaults equal to the store's own (dead-letter.ts)", () => {
     const env = loadEnv(z.object(deadLetterEnv), {});
     expect(env.DLQ_MAX_ENTRIES).toBe(DLQ_DEFAULTS.maxEntries);
     expect(env.DLQ_MAX_AGE_DAYS * 86_400_000).toBe(DLQ_DEFAULTS.maxAgeMs);

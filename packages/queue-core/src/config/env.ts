@@ -72,10 +72,7 @@ export const redisEnv = {
 };
 
 export const loggingEnv = {
-  LOG_LEVEL: z
-    .enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'])
-    .default('info')
-    .meta({ description: 'winston log level' }),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info').meta({ description: 'winston log level' }),
 };
 
 /**
@@ -85,8 +82,7 @@ export const loggingEnv = {
  */
 export const shardingEnv = {
   BULL_CLUSTER: optionalBoolEnv().meta({
-    description:
-      'Redis Cluster key layout (one hash slot per queue shard); on by default with a cluster REDIS_URL or a hash-tagged BULL_PREFIX',
+    description: 'Redis Cluster key layout (one hash slot per queue shard); on by default with a cluster REDIS_URL or a hash-tagged BULL_PREFIX',
   }),
   ...(Object.fromEntries(QUEUE_NAMES.map((q) => [shardsVarOf(q), shardsSchema(q)])) as {
     [K in QueueName as `${Uppercase<K>}_SHARDS`]: ReturnType<typeof shardsSchema>;
@@ -166,12 +162,7 @@ export const deadLetterEnv = {
     .max(1_000_000)
     .default(10_000) // DLQ_DEFAULTS (dead-letter.ts, which imports Bull); env.test.ts pins them equal
     .meta({ description: 'dead-letter store bound: entries kept per queue' }),
-  DLQ_MAX_AGE_DAYS: z.coerce
-    .number()
-    .positive()
-    .max(365)
-    .default(30)
-    .meta({ description: 'dead-letter store bound: days an entry is kept' }),
+  DLQ_MAX_AGE_DAYS: z.coerce.number().positive().max(365).default(30).meta({ description: 'dead-letter store bound: days an entry is kept' }),
 };
 
 /** The worker process: health port, shutdown grace and Bull's lock timings. */

@@ -9,12 +9,7 @@ export const BACKOFF_STRATEGY = 'classified';
  * permanent errors stop at once (-1), a provider's Retry-After is honoured, everything else backs
  * off exponentially with equal jitter so that a burst of failures does not retry in lockstep.
  */
-export function classifiedBackoff(
-  attemptsMade: number,
-  err: unknown,
-  options: BackoffOptions | null | undefined,
-  random: () => number = Math.random,
-): number {
+export function classifiedBackoff(attemptsMade: number, err: unknown, options: BackoffOptions | null | undefined, random: () => number = Math.random): number {
   if (isPermanentError(err)) return -1;
   const retryAfterMs = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
   if ((err as Error | null)?.name === 'RetryAfterError' && typeof retryAfterMs === 'number') {

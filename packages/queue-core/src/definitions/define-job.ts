@@ -36,11 +36,7 @@ export interface JobOptionsOverride {
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
 }
 
-export interface JobDefinition<
-  N extends string = string,
-  Q extends QueueName = QueueName,
-  S extends z.ZodObject = z.ZodObject,
-> {
+export interface JobDefinition<N extends string = string, Q extends QueueName = QueueName, S extends z.ZodObject = z.ZodObject> {
   /** Wire name stored in Redis: never rename one that has shipped. */
   readonly name: N;
   readonly queue: Q;
@@ -101,9 +97,7 @@ interface DefineJobArgs<N extends string, Q extends QueueName, Sc extends JobSco
   scope: Sc;
   /** The job's own fields; `workspaceId`, `requestedBy` and `traceId` are added by scope. */
   payload: P;
-  idempotencyKey?: (
-    payload: z.output<z.ZodObject<(Sc extends 'workspace' ? WorkspaceShape : TraceShape) & P>>,
-  ) => ReadonlyArray<string | number | boolean>;
+  idempotencyKey?: (payload: z.output<z.ZodObject<(Sc extends 'workspace' ? WorkspaceShape : TraceShape) & P>>) => ReadonlyArray<string | number | boolean>;
   options?: JobOptionsOverride;
   /**
    * secrets a workspace gave us (OAuth tokens, API keys) and what leads wrote (reply content):
@@ -113,12 +107,7 @@ interface DefineJobArgs<N extends string, Q extends QueueName, Sc extends JobSco
   sensitive?: ReadonlyArray<StringFieldOf<z.output<z.ZodObject<P>>> | NestedStringFieldOf<z.output<z.ZodObject<P>>>>;
 }
 
-export function defineJob<
-  const N extends string,
-  Q extends QueueName,
-  Sc extends JobScope,
-  P extends z.ZodRawShape,
->(
+export function defineJob<const N extends string, Q extends QueueName, Sc extends JobScope, P extends z.ZodRawShape>(
   args: DefineJobArgs<N, Q, Sc, P>,
 ): JobDefinition<N, Q, z.ZodObject<(Sc extends 'workspace' ? WorkspaceShape : TraceShape) & P>> {
   const base = args.scope === 'workspace' ? workspaceFields : traceFields;

@@ -154,9 +154,7 @@ export function resolveEnqueueOptions(
     } else opts.attempts = attempts;
   }
   if (issues.length > 0) {
-    throw new EnqueueOptionsError(
-      `invalid enqueue options for "${def.name}": ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-    );
+    throw new EnqueueOptionsError(`invalid enqueue options for "${def.name}": ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
   }
   return { opts, idempotencyKey };
 }

@@ -4,7 +4,10 @@ import type { FieldIssue } from './errors.js';
 /** Zod issues as `path: message` pairs, with an optional prefix such as `[3]` for bulk items. */
 export function toFieldIssues(error: z.ZodError, prefix = ''): FieldIssue[] {
   return error.issues.map((issue) => {
-    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+    const path = issue.path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+      .join('.')
+      .replace(/\.\[/g, '[');
     const full = prefix ? (path ? `${prefix}.${path}` : prefix) : path || '(root)';
     return { path: full, message: describe(issue) };
   });

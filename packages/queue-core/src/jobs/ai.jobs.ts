@@ -20,7 +20,6 @@ const messageType = z.enum(['email', 'linkedin', 'twitter']);
  */
 const messageContent = z.string().min(1).max(10_000);
 
-
 /** Writes a subject and body for a lead or a campaign step. */
 export const generateEmailContent = defineJob({
   name: 'generate-email-content',
@@ -152,9 +151,4 @@ export const extractMeetingIntent = defineJob({
   sensitive: ['content', 'senderEmail', 'senderName'],
 });
 
-export const aiJobs = [
-  generateEmailContent,
-  analyzeSentiment,
-  generateSmartReply,
-  extractMeetingIntent,
-] as const;
+export const aiJobs = [generateEmailContent, analyzeSentiment, generateSmartReply, extractMeetingIntent] as const;

@@ -60,12 +60,7 @@ export const refreshAnalytics = defineJob({
     /** the scheduler tick: part of the key; absent for scheduled runs, whose Bull repeat job id is already unique per tick (schedules.ts) */
     slot: timeSlot.optional(),
   },
-  idempotencyKey: (p) => [
-    p.group,
-    p.slot ?? 'unslotted',
-    ...(p.force ? ['force'] : []),
-    ...[...new Set(p.views ?? [])].sort(),
-  ],
+  idempotencyKey: (p) => [p.group, p.slot ?? 'unslotted', ...(p.force ? ['force'] : []), ...[...new Set(p.views ?? [])].sort()],
   options: { priority: 'low' },
 });
 
@@ -91,9 +86,7 @@ export const generateReport = defineJob({
   // domain.md: `report:{reportId}:{periodStart}`. Ad-hoc reports have no reportId: they are keyed
   // by workspace, type, campaign and the whole range instead.
   idempotencyKey: (p) =>
-    p.reportId !== undefined
-      ? [p.reportId, p.dateRange.start]
-      : [p.workspaceId, p.reportType, p.campaignId ?? '-', p.dateRange.start, p.dateRange.end],
+    p.reportId !== undefined ? [p.reportId, p.dateRange.start] : [p.workspaceId, p.reportType, p.campaignId ?? '-', p.dateRange.start, p.dateRange.end],
 });
 
 /** Writes a CSV, XLSX or JSON export for an `export_jobs` row and returns a signed URL. */

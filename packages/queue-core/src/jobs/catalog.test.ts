@@ -206,16 +206,13 @@ const jobs = allJobs as readonly AnyJobDefinition[];
 const eachJob = jobs.map((j) => [j.name, j] as const);
 const sampleOf = (name: string) => structuredClone(samples[name as JobName]) as Record<string, unknown>;
 /** Does the producer accept the job's sample with these fields replaced? */
-const acceptsWith = (name: JobName, changes: Record<string, unknown>) =>
-  getJob(name)!.inputSchema.safeParse({ ...sampleOf(name), ...changes }).success;
+const acceptsWith = (name: JobName, changes: Record<string, unknown>) => getJob(name)!.inputSchema.safeParse({ ...sampleOf(name), ...changes }).success;
 const keyOf = (def: AnyJobDefinition, input: unknown) => def.idempotencyKey!(def.schema.parse(input));
 const missingFields = (def: AnyJobDefinition, input: unknown) => {
   const result = def.inputSchema.safeParse(input);
   return result.success
     ? []
-    : result.error.issues
-        .filter((i) => i.code === 'invalid_type' && i.path.length === 1 && /received undefined/.test(i.message))
-        .map((i) => String(i.path[0]));
+    : result.error.issues.filter((i) => i.code === 'invalid_type' && i.path.length === 1 && /received undefined/.test(i.message)).map((i) => String(i.path[0]));
 };
 
 describe('job catalog', () => {
@@ -383,17 +380,12 @@ describe('job details', () => {
 
   it('keys process-webhook by the sha256 of the raw body', () => {
     const def = getJob('process-webhook')!;
-    expect(keyOf(def as AnyJobDefinition, sampleOf('process-webhook'))).toEqual([
-      'ses',
-      createHash('sha256').update(snsBody).digest('hex'),
-    ]);
+    expect(keyOf(def as AnyJobDefinition, sampleOf('process-webhook'))).toEqual(['ses', createHash('sha256').update(snsBody).digest('hex')]);
   });
 
   it('ignores the order of set-like fields in keys', () => {
     const enrich = getJob('enrich-lead') as AnyJobDefinition;
-    expect(keyOf(enrich, { ...sampleOf('enrich-lead'), enrichmentTypes: ['company_info', 'email'] })).toEqual(
-      keyOf(enrich, sampleOf('enrich-lead')),
-    );
+    expect(keyOf(enrich, { ...sampleOf('enrich-lead'), enrichmentTypes: ['company_info', 'email'] })).toEqual(keyOf(enrich, sampleOf('enrich-lead')));
     const verify = getJob('verify-email') as AnyJobDefinition;
     const reordered = { workspaceId: WS, emails: ['charles@babbage.org', 'Ada@Analytical-Engines.co.uk'] };
     expect(keyOf(verify, reordered)).toEqual(keyOf(verify, sampleOf('verify-email')));

@@ -7,7 +7,6 @@ import { defineJob, type JobPayload } from '../definitions/define-job.js';
  * (domain.md §5). Job data holds ids and cursors only; the worker loads rows itself.
  */
 
-
 /**
  * Bound on the raw body, in characters (UTF-16 code units, not bytes). SNS caps the message at
  * 256 KiB, but the HTTP body wraps it JSON-escaped, so a near-limit message (inbound mail through
@@ -63,10 +62,7 @@ const FAN_OUT_ONLY = 'not allowed with fanOut: true (a fan-out ticks the due cam
  * schema alike; a missing field of the per-campaign form is reported like any missing field
  * (`campaignId: required`), so the error names what to add.
  */
-function checkTickForm(
-  p: { workspaceId?: string; campaignId?: string; windowSlot?: string; fanOut?: true },
-  ctx: z.core.$RefinementCtx,
-): void {
+function checkTickForm(p: { workspaceId?: string; campaignId?: string; windowSlot?: string; fanOut?: true }, ctx: z.core.$RefinementCtx): void {
   if (p.fanOut === true) {
     for (const field of ['workspaceId', 'campaignId'] as const) {
       if (p[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: FAN_OUT_ONLY });
@@ -105,8 +101,7 @@ const tickDefinition = defineJob({
   // bulk:{campaignId}:{windowSlot} (domain.md §5); the durable guard is the unique ledger row per
   // (campaign, lead, step). A fan-out is keyed by its slot; unslotted ones share one key, so pass
   // windowSlot when enqueueing a fan-out by hand (scheduled runs have their own repeat job ids).
-  idempotencyKey: (p) =>
-    p.fanOut ? ['fan-out', p.windowSlot ?? 'unslotted'] : [p.campaignId ?? '', p.windowSlot ?? ''],
+  idempotencyKey: (p) => (p.fanOut ? ['fan-out', p.windowSlot ?? 'unslotted'] : [p.campaignId ?? '', p.windowSlot ?? '']),
 });
 
 /**
@@ -136,9 +131,7 @@ export const sendBulkEmail: typeof tickDefinition = Object.freeze({
     .strictObject(tickDefinition.schema.shape)
     .superRefine(checkTickForm)
     .meta({
-      description:
-        'Per campaign: workspaceId, campaignId and windowSlot. ' +
-        'Fan-out (the scheduled tick): fanOut: true, without workspaceId and campaignId.',
+      description: 'Per campaign: workspaceId, campaignId and windowSlot. ' + 'Fan-out (the scheduled tick): fanOut: true, without workspaceId and campaignId.',
       anyOf: [{ required: ['campaignId'] }, { required: ['fanOut'] }],
       dependentRequired: { campaignId: ['workspaceId', 'windowSlot'], workspaceId: ['campaignId'] },
       dependentSchemas: {

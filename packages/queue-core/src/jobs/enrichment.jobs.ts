@@ -52,7 +52,10 @@ export const enrichLead = defineJob({
         lastName: shortText.optional(),
         companyName: shortText.optional(),
         domain: domainName.optional(),
-        linkedinUrl: z.url({ protocol: /^https?$/ }).max(500).optional(),
+        linkedinUrl: z
+          .url({ protocol: /^https?$/ })
+          .max(500)
+          .optional(),
       })
       .optional(),
     /**
@@ -60,7 +63,10 @@ export const enrichLead = defineJob({
      * job"): https only; the worker refuses loopback and private addresses unless allowed for
      * development
      */
-    callbackUrl: z.url({ protocol: /^https$/ }).max(2000).optional(),
+    callbackUrl: z
+      .url({ protocol: /^https$/ })
+      .max(2000)
+      .optional(),
     // Optional: set by the worker itself (jobs queued before these fields existed still validate).
     /** the batch this child belongs to (batch-enrich's fan-out) */
     enrichmentJobId: z.uuid().optional(),
@@ -69,7 +75,10 @@ export const enrichLead = defineJob({
      * re-queue after a provider's rate answer, so that the request is charged once however many
      * Bull jobs it takes.
      */
-    requestKey: z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/).optional(),
+    requestKey: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,200}$/)
+      .optional(),
     /** how many times the request was re-queued after a rate or "still running" answer */
     deferrals: z.number().int().min(1).max(1000).optional(),
   },
@@ -124,12 +133,7 @@ export const verifyEmail = defineJob({
   // targets (addresses lower-cased, leads as `lead:<id>`); for one address it is sha256(address).
   idempotencyKey: (p) => [
     p.workspaceId,
-    sha256Hex(
-      sortedUnique([
-        ...(p.emails ?? []).map((e) => e.trim().toLowerCase()),
-        ...(p.leadIds ?? []).map((id) => `lead:${id}`),
-      ]).join('\n'),
-    ),
+    sha256Hex(sortedUnique([...(p.emails ?? []).map((e) => e.trim().toLowerCase()), ...(p.leadIds ?? []).map((id) => `lead:${id}`)]).join('\n')),
   ],
   // addresses only as envelopes in Redis, logs and dead letters (job-security.ts)
   sensitive: ['emails[]'],
@@ -162,9 +166,7 @@ export const companyEnrich = defineJob({
   // domain.md: `company:{providerId}:{domain}`. Here: the workspace (the same domain in two
   // workspaces is two jobs), the provider, and a hash of the sorted companies and target leads.
   idempotencyKey: (p) => {
-    const companies = p.companies.map((c) =>
-      'domain' in c ? c.domain.toLowerCase() : `name:${c.name.toLowerCase()}`,
-    );
+    const companies = p.companies.map((c) => ('domain' in c ? c.domain.toLowerCase() : `name:${c.name.toLowerCase()}`));
     const targets = JSON.stringify([sortedUnique(companies), sortedUnique(p.leadIds ?? [])]);
     return [p.workspaceId, p.providerId, sha256Hex(targets)];
   },

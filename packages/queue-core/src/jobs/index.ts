@@ -18,14 +18,7 @@ export * from './enrichment.jobs.js';
 export * from './integration.jobs.js';
 export * from './maintenance.jobs.js';
 
-export const allJobs = [
-  ...emailJobs,
-  ...enrichmentJobs,
-  ...aiJobs,
-  ...analyticsJobs,
-  ...integrationJobs,
-  ...maintenanceJobs,
-] as const;
+export const allJobs = [...emailJobs, ...enrichmentJobs, ...aiJobs, ...analyticsJobs, ...integrationJobs, ...maintenanceJobs] as const;
 
 export type CatalogJob = (typeof allJobs)[number];
 export type JobName = CatalogJob['name'];

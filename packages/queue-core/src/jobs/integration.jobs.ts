@@ -20,7 +20,11 @@ export const syncHubspot = defineJob({
     /** `outbox`: push local changes; `full`/`incremental`: pull; `webhook`: pull after a HubSpot webhook */
     mode: z.enum(['outbox', 'full', 'incremental', 'webhook']),
     /** default: every mapped object type */
-    objectTypes: z.array(z.enum(['contacts', 'companies', 'deals'])).min(1).max(3).optional(),
+    objectTypes: z
+      .array(z.enum(['contacts', 'companies', 'deals']))
+      .min(1)
+      .max(3)
+      .optional(),
     /** pull changes modified since then instead of from the stored cursor */
     since: z.iso.datetime({ offset: true }).optional(),
     /** the scheduler tick (or webhook batch window): part of the key */

@@ -51,11 +51,7 @@ export const cleanupOldData = defineJob({
   // domain.md: `cleanup:{YYYY-MM-DD}`. A minute slot instead of the date, because the hourly
   // `enrichment_cache` purge would otherwise collide with the nightly run and with itself; the
   // mode and the rules are in the key so that a dry run never blocks the real one.
-  idempotencyKey: (p) => [
-    p.slot ?? 'unslotted',
-    p.dryRun ? 'dry-run' : 'apply',
-    ...(p.only ? [...new Set(p.only)].sort() : ['all']),
-  ],
+  idempotencyKey: (p) => [p.slot ?? 'unslotted', p.dryRun ? 'dry-run' : 'apply', ...(p.only ? [...new Set(p.only)].sort() : ['all'])],
   options: { attempts: 1, priority: 'background' },
 });
 

@@ -43,7 +43,10 @@ const defaultTimer = (fn: () => void, ms: number) => {
 
 /** Summary line, most frequent first. */
 export function summarise(counts: ReadonlyMap<string, number>, total: number, seconds: number): string {
-  const parts = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, n]) => `${k} ×${n}`);
+  const parts = [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 10)
+    .map(([k, n]) => `${k} ×${n}`);
   const more = counts.size > 10 ? `, and ${counts.size - 10} more job types` : '';
   return `${total} job${total === 1 ? '' : 's'} dead-lettered in the last ${seconds} s: ${parts.join(', ')}${more}`;
 }

@@ -6,7 +6,8 @@ export type Logger = winston.Logger;
  * Field names whose values never reach a log line. Matching is by key name at any depth, so a
  * handler that logs a provider response with `accessToken` or an email `html` body stays safe.
  */
-const SECRET_KEYS = /^(password|pass|secret|token|accesstoken|refreshtoken|apikey|api_key|authorization|cookie|html|text|body|content|contenthtml|contenttext|content_html|content_text|signature|privatekey|private_key|credentials?)$/i;
+const SECRET_KEYS =
+  /^(password|pass|secret|token|accesstoken|refreshtoken|apikey|api_key|authorization|cookie|html|text|body|content|contenthtml|contenttext|content_html|content_text|signature|privatekey|private_key|credentials?)$/i;
 const REDACTED = '[redacted]';
 /** Plus every job definition's `sensitive` fields, registered by the worker runtime at start. */
 const sensitiveKeys = new Set<string>();

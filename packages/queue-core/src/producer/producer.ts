@@ -1,12 +1,7 @@
 import type Bull from 'bull';
 import { createBullQueue } from '../redis/bull-queue.js';
 import type { AnyJobDefinition, JobInput, JobPayload } from '../definitions/define-job.js';
-import {
-  JobValidationError,
-  QueueUnavailableError,
-  UnknownJobNameError,
-  type FieldIssue,
-} from '../definitions/errors.js';
+import { JobValidationError, QueueUnavailableError, UnknownJobNameError, type FieldIssue } from '../definitions/errors.js';
 import { type EnqueueOptions, jobIdOf, resolveEnqueueOptions } from '../definitions/job-options.js';
 import { getJob } from '../jobs/index.js';
 import type { QueueName } from '../definitions/queues.js';
@@ -14,7 +9,6 @@ import { jobSecurityFromEnv, type JobSecurity } from '../security/job-security.j
 import { redact, RedisConnections, whenReady } from '../redis/connections.js';
 import { clusterModeFromEnv, shardCountsFromEnv, shardFor, type ShardCounts } from '../redis/sharding.js';
 import { toFieldIssues } from '../definitions/validation.js';
-
 
 /**
  * The producer used by the Next.js app, the CLI and workers that enqueue follow-up jobs.
@@ -61,7 +55,8 @@ export interface BulkItem<J extends AnyJobDefinition> {
   readonly options?: EnqueueOptions;
 }
 
-const CONNECTION_ERRORS = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|max retries per request|Redis not ready|connection ended/i;
+const CONNECTION_ERRORS =
+  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|max retries per request|Redis not ready|connection ended/i;
 
 export class Producer {
   private readonly connections: RedisConnections;
@@ -116,10 +111,7 @@ export class Producer {
    */
   enqueueBulk<J extends AnyJobDefinition>(job: J, items: ReadonlyArray<BulkItem<J>>): Promise<EnqueuedJob[]>;
   enqueueBulk(job: string, items: ReadonlyArray<{ data: unknown; options?: EnqueueOptions }>): Promise<EnqueuedJob[]>;
-  async enqueueBulk(
-    job: AnyJobDefinition | string,
-    items: ReadonlyArray<{ data: unknown; options?: EnqueueOptions }>,
-  ): Promise<EnqueuedJob[]> {
+  async enqueueBulk(job: AnyJobDefinition | string, items: ReadonlyArray<{ data: unknown; options?: EnqueueOptions }>): Promise<EnqueuedJob[]> {
     const def = this.definition(job);
     const list: unknown = items; // (Array.isArray would narrow `items`, a ReadonlyArray, to any[])
     if (!Array.isArray(list)) throw new TypeError('enqueueBulk expects an array of { data, options }');
@@ -240,10 +232,7 @@ export class Producer {
       try {
         await whenReady(client, this.connectTimeoutMs);
       } catch (err) {
-        throw new QueueUnavailableError(
-          `Redis at ${redact(this.config.redisUrl)} is unavailable: ${(err as Error).message}`,
-          { cause: err },
-        );
+        throw new QueueUnavailableError(`Redis at ${redact(this.config.redisUrl)} is unavailable: ${(err as Error).message}`, { cause: err });
       }
     }
     return queue;

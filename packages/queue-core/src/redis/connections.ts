@@ -196,12 +196,7 @@ export function clientOptions(base: RedisOptions, role: ConnectionRole, type: Bu
  * never reconnects a node connection: it refreshes the slot map and reconnects the cluster).
  */
 export function clusterClientOptions(nodeBase: RedisOptions, role: ConnectionRole, type: BullClientType): ClusterOptions {
-  const {
-    retryStrategy: clusterRetryStrategy,
-    reconnectOnError: _reconnect,
-    enableOfflineQueue,
-    ...redisOptions
-  } = clientOptions(nodeBase, role, type);
+  const { retryStrategy: clusterRetryStrategy, reconnectOnError: _reconnect, enableOfflineQueue, ...redisOptions } = clientOptions(nodeBase, role, type);
   return {
     redisOptions,
     clusterRetryStrategy: clusterRetryStrategy ?? undefined,

@@ -103,7 +103,22 @@ describe('sharding', () => {
   });
 
   it('puts every key of a shard in one hash slot and different shards in different slots', () => {
-    const suffixes = ['wait', 'active', 'delayed', 'priority', 'completed', 'failed', 'paused', 'meta-paused', 'id', 'repeat', 'stalled', 'limiter', '42', 'schedules-lock'];
+    const suffixes = [
+      'wait',
+      'active',
+      'delayed',
+      'priority',
+      'completed',
+      'failed',
+      'paused',
+      'meta-paused',
+      'id',
+      'repeat',
+      'stalled',
+      'limiter',
+      '42',
+      'schedules-lock',
+    ];
     const tags = new Set<string>();
     for (const prefix of ['bull', '{bull}']) {
       for (const name of shardQueueNames('email', 3)) {

@@ -145,10 +145,7 @@ export async function runWorkerApp<Q extends QueueName, S extends WorkerAppEnvSc
     registry: metrics.registry,
     ready: async () => {
       if (!worker.isReady()) return false;
-      const pong = await Promise.race([
-        connections.client.ping(),
-        new Promise<string>((r) => setTimeout(() => r('timeout'), 1000).unref()),
-      ]);
+      const pong = await Promise.race([connections.client.ping(), new Promise<string>((r) => setTimeout(() => r('timeout'), 1000).unref())]);
       return pong === 'PONG';
     },
   });

@@ -76,7 +76,14 @@ export function createDispatch<D>(w: {
       if (err instanceof JobSignatureError) {
         log.error('security: job rejected, signature check failed', { security: true, queue: queueName, job: job.name, jobId: job.id, reason: err.reason });
       } else if (err instanceof CorruptJobError) {
-        log.error('security: job rejected, stored job is corrupt', { security: true, reason: 'corrupt', queue: queueName, job: job.name, jobId: job.id, field: err.field });
+        log.error('security: job rejected, stored job is corrupt', {
+          security: true,
+          reason: 'corrupt',
+          queue: queueName,
+          job: job.name,
+          jobId: job.id,
+          field: err.field,
+        });
       }
       return Promise.reject(err);
     }

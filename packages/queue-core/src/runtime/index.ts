@@ -5,12 +5,6 @@ export { startHealthServer, type HealthServer } from './health-server.js';
 export { createLogger, createSilentLogger, type Logger } from '../observability/logger.js';
 export { createWorkerMetrics, type WorkerMetrics } from '../observability/metrics.js';
 export { RedisConnections } from '../redis/connections.js';
-export {
-  ShutdownAbortError,
-  startWorker,
-  type FinalFailure,
-  type Worker,
-  type WorkerOptions,
-} from './worker.js';
+export { ShutdownAbortError, startWorker, type FinalFailure, type Worker, type WorkerOptions } from './worker.js';
 export type { Handler, HandlersFor, HandlersOf, JobContext } from './job-context.js';
 export { createRateLimiter, type AcquireOptions, type RateLimit, type RateLimiter, type RateLimiterOptions, type Reservation } from '../redis/rate-limit.js';

@@ -62,7 +62,6 @@ export interface DesiredSchedule {
 const KEY_PATTERN = /^[a-z0-9][a-z0-9-]{0,79}$/;
 const CRON_FIELD = /^[\d*,/-]+$/;
 
-
 /** Throws when a schedule cannot be added: bad key, cron, tz or data (the job's schema). */
 export function desiredSchedule(schedule: Schedule, security: JobSecurity): DesiredSchedule {
   const def: AnyJobDefinition = schedule.job;
@@ -94,7 +93,6 @@ export function desiredSchedule(schedule: Schedule, security: JobSecurity): Desi
   const data = security.protect(def, payload, opts);
   return { schedule, name: def.name, jobId, repeatKey: repeatKeyOf(def.name, repeat, jobId), data, opts };
 }
-
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 

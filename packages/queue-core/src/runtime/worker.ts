@@ -119,8 +119,7 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
   const abortGraceMs = options.abortGraceMs ?? 5000;
   const ownsConnections = !options.connections;
   const connections =
-    options.connections ??
-    new RedisConnections(required(options.redisUrl, 'redisUrl or connections'), 'worker', `coldcopy-${queueName}-worker`);
+    options.connections ?? new RedisConnections(required(options.redisUrl, 'redisUrl or connections'), 'worker', `coldcopy-${queueName}-worker`);
 
   const table = buildDispatchTable(queueName, options, metrics);
   const security = options.security ?? jobSecurityFromEnv();

@@ -22,8 +22,7 @@ const connect = defineJob({
 });
 const plain = defineJob({ name: 'test-plain', queue: 'integration', description: 'no secrets', scope: 'global', payload: { n: z.number() } });
 
-const security = (o: ConstructorParameters<typeof JobSecurity>[0] = {}) =>
-  new JobSecurity({ signingKeys: `${K_NEW},${K_OLD}`, encryptionKeys: E1, ...o });
+const security = (o: ConstructorParameters<typeof JobSecurity>[0] = {}) => new JobSecurity({ signingKeys: `${K_NEW},${K_OLD}`, encryptionKeys: E1, ...o });
 
 /** What Bull does to data between producer and worker. */
 const roundTrip = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
@@ -99,7 +98,10 @@ describe('signing', () => {
     expect(reasonOf(() => s.verify('test-plain', data, 'v3.k2.1.x', job))).toBe('malformed');
     expect(reasonOf(() => s.verify('test-plain', data, sig.replace(/^v2\./, 'v1.'), job))).toBe('outdated');
     for (const bad of ['v2', 'v2.k2', 'v2.k2.1', 'v2.k2.x.mac', 'v2.k2.1.mac.extra', 'v2..1.mac', 'xv2.k2.1.mac', `${sig}.`]) {
-      expect(reasonOf(() => s.verify('test-plain', data, bad, job)), bad).toMatch(/^(malformed|unknown-key)$/);
+      expect(
+        reasonOf(() => s.verify('test-plain', data, bad, job)),
+        bad,
+      ).toMatch(/^(malformed|unknown-key)$/);
     }
     const mac = sig.slice(sig.lastIndexOf('.') + 1);
     const flipped = `${mac.slice(0, -1)}${mac.endsWith('A') ? 'B' : 'A'}`;
@@ -109,7 +111,16 @@ describe('signing', () => {
     expect(reasonOf(() => s.verify('test-plain', { ...data, n: 2 }, sig, job))).toBe('mismatch');
     expect(reasonOf(() => s.verify('other-job', data, sig, job))).toBe('mismatch');
     expect(reasonOf(() => s.verify('test-plain', { ...data, workspaceId: 'another' }, sig, job))).toBe('mismatch');
-    expect(reasonOf(() => s.verify('test-plain', data, sig.replace(/\.(\d+)\./, (_, t: string) => `.${Number(t) + 1}.`), job))).toBe('mismatch');
+    expect(
+      reasonOf(() =>
+        s.verify(
+          'test-plain',
+          data,
+          sig.replace(/\.(\d+)\./, (_, t: string) => `.${Number(t) + 1}.`),
+          job,
+        ),
+      ),
+    ).toBe('mismatch');
   });
 
   it('binds the job id and the options that change behaviour: a copy under another id or with other options is refused', () => {
@@ -121,7 +132,10 @@ describe('signing', () => {
     expect(reasonOf(() => s.verify('test-plain', data, sig, { ...stored, id: 'test-plain.copy' }))).toBe('mismatch');
     expect(reasonOf(() => s.verify('test-plain', data, sig, { ...stored, id: undefined }))).toBe('mismatch');
     for (const change of [{ attempts: 25 }, { delay: 0 }, { delay: 60_001 }, { priority: 1 }, { repeat: { every: 1000 } }]) {
-      expect(reasonOf(() => s.verify('test-plain', data, sig, { ...stored, opts: { ...stored.opts, ...change } })), JSON.stringify(change)).toBe('mismatch');
+      expect(
+        reasonOf(() => s.verify('test-plain', data, sig, { ...stored, opts: { ...stored.opts, ...change } })),
+        JSON.stringify(change),
+      ).toBe('mismatch');
     }
     // options a signature does not cover (retention, a hint for the dashboard) may differ
     expect(reasonOf(() => s.verify('test-plain', data, sig, { ...stored, opts: { ...stored.opts, removeOnComplete: 5 } }))).toBe('accepted');

@@ -63,8 +63,7 @@ export class JobSecurity {
       throw new ConfigError('JOB_SIGNING_KEYS is not set: jobs must be signed (JOB_SIGNING=disabled allows unsigned mode outside production)');
     }
     const encryptionKeys = options.encryptionKeys;
-    this.encryptionRing =
-      typeof encryptionKeys === 'string' ? parseKeyRing('JOB_ENCRYPTION_KEYS', encryptionKeys, ENCRYPTION_RULES) : encryptionKeys;
+    this.encryptionRing = typeof encryptionKeys === 'string' ? parseKeyRing('JOB_ENCRYPTION_KEYS', encryptionKeys, ENCRYPTION_RULES) : encryptionKeys;
   }
 
   /** true when sensitive fields can be encrypted and decrypted */
@@ -310,10 +309,7 @@ export const UNSIGNED_WARNING =
  * Throws ConfigError when signing keys are missing (unless `JOB_SIGNING=disabled`, which is refused
  * with `NODE_ENV=production`); unsigned mode prints a warning through `warn`.
  */
-export function jobSecurityFromEnv(
-  source: Record<string, string | undefined> = process.env,
-  warn: (message: string) => void = stderrWarn,
-): JobSecurity {
+export function jobSecurityFromEnv(source: Record<string, string | undefined> = process.env, warn: (message: string) => void = stderrWarn): JobSecurity {
   const parsed = securityEnvSchema.safeParse(
     Object.fromEntries(Object.entries(source).filter(([k, v]) => k in securityEnvSchema.shape && v !== undefined && v !== '')),
   );

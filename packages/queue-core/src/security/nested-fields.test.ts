@@ -48,7 +48,13 @@ describe('sensitive fields of array elements', () => {
     const s = security();
     const stored = roundTrip(s.seal(thread, payload)) as { messages: Array<Record<string, string>> };
     const [a, b] = stored.messages as [Record<string, string>, Record<string, string>];
-    const swapped = { ...stored, messages: [{ ...a, body: b.body }, { ...b, body: a.body }] };
+    const swapped = {
+      ...stored,
+      messages: [
+        { ...a, body: b.body },
+        { ...b, body: a.body },
+      ],
+    };
     expect(() => s.open(thread, swapped)).toThrow(/messages\[0\]\.body.*authentication failed/);
     const clear = { ...stored, messages: [{ ...a, body: 'hello' }, b] };
     expect(() => s.open(thread, clear)).toThrow(FieldDecryptionError);

@@ -28,7 +28,10 @@ export interface KeyRingRules {
 }
 
 export function parseKeyRing(variable: string, raw: string, rules: KeyRingRules): KeyRing {
-  const entries = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const entries = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (entries.length === 0) throw new ConfigError(`${variable}: no keys (expected "kid:base64key[,oldkid:base64key…]")`);
   const keys = new Map<string, Buffer>();
   entries.forEach((entry, index) => {
