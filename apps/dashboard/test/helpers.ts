@@ -88,7 +88,6 @@ export function useDashboard(envOverrides: Record<string, string> = {}, redisUrl
   return new Proxy({} as DashboardFixture, {
     get(_t, key) {
       if (!current) throw new Error('useDashboard(): only available inside a test');
-      // eslint-disable-next-line @typescript-eslint/unbound-method -- a forwarding proxy: callers call it on the proxy
       return current[key as keyof DashboardFixture];
     },
   });

@@ -153,7 +153,7 @@ export function createS3ObjectStore(client: S3Client, options: S3StoreOptions): 
         // a failed upload aborts its multipart upload: no object appears, no parts are left to pay for
         await Promise.allSettled(inFlight);
         if (uploadId) await client.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId })).catch(() => {});
-        const failure = signal?.aborted ? (signal.reason ?? err) : translate(err, key);
+        const failure: unknown = signal?.aborted ? ((signal.reason as unknown) ?? err) : translate(err, key);
         // whoever writes the body learns at once that nobody reads it any more
         if (!body.destroyed) body.destroy(failure instanceof Error ? failure : new Error(String(failure)));
         throw failure;

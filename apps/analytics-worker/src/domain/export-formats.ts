@@ -14,7 +14,6 @@ export const CONTENT_TYPES = {
 
 const LF = 0x0a;
 const QUOTE = 0x22;
-const CRLF = Buffer.from('\r\n');
 
 /** A byte transform that also counts the records it has passed on. */
 export type CountingTransform = Transform & { readonly records: number };

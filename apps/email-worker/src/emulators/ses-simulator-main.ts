@@ -25,7 +25,7 @@ const topicArn = env.SES_SIMULATOR_TOPIC_ARN || 'arn:aws:sns:us-east-1:000000000
 /** `KEY='value'` lines as scripts/dev.ts writes them. */
 function devStackEnv(): Record<string, string> {
   const dataDir = env.DEV_DATA_DIR ? resolve(env.DEV_DATA_DIR) : fileURLToPath(new URL('../../../../.data', import.meta.url));
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(join(dataDir, 'dev.env'), 'utf8');
   } catch {

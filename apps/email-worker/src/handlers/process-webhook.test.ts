@@ -121,10 +121,10 @@ describe('process-webhook handler: inbound mail (SES email receiving)', () => {
       const c = fakeContext(deps, { attempt, recorder: f.recorder });
       const enqueue = c.enqueue.bind(c);
       return Object.assign(c, {
-        enqueue: (job, data, options) => {
+        enqueue: ((job, data, options) => {
           if (job.name === 'analyze-sentiment') calls.push(c.jobId);
           return enqueue(job, data, options);
-        },
+        }) as typeof enqueue,
       });
     };
     /** the AI jobs enqueued (Bull ids, payloads as the worker gets them) and the analyses attempted */

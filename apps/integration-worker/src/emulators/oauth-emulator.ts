@@ -18,7 +18,7 @@ export interface OAuthEmulator extends HttpEmulator {
   /** a fresh grant for an account (what the OAuth callback would have stored) */
   grant(account: string): OAuthGrant;
   /** the account of a valid bearer token, 'expired', or undefined */
-  check(authorization: string | undefined): string | 'expired' | undefined;
+  check(authorization: string | undefined): string | undefined;
   /** every access token of the account expires now */
   expire(account: string): void;
   /** the account's refresh tokens stop working (app uninstalled) */
