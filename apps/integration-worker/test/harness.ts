@@ -136,7 +136,7 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
         { timeoutMs: 120_000, intervalMs: 100, what: `job ${id} settled` },
       );
     } catch (err) {
-      throw new Error(`${(err as Error).message} (${last})`);
+      throw new Error(`${(err as Error).message} (${last})`, { cause: err });
     }
   }
 

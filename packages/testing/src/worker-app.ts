@@ -89,7 +89,7 @@ export async function spawnWorkerApp(appDir: string | URL, env: Record<string, s
     );
   } catch (err) {
     await kill();
-    if ((err as Error).message.includes('timed out')) throw new Error(`${(err as Error).message}:\n${out.slice(-20_000)}`);
+    if ((err as Error).message.includes('timed out')) throw new Error(`${(err as Error).message}:\n${out.slice(-20_000)}`, { cause: err });
     throw err;
   }
   return { child, healthPort, output: () => out, exited, kill };

@@ -63,7 +63,7 @@ export function createSalesforceClient(options: SalesforceClientOptions): Salesf
         throw new RetryAfterError(options.limitBackoffMs, 'Salesforce REQUEST_LIMIT_EXCEEDED');
       }
       if (code === 'INVALID_SESSION_ID' || code === 'ERROR_HTTP_401') throw new SalesforceAuthError('Salesforce refused the access token (401)');
-      throw new Error(`Salesforce ${code ?? 'error'}: ${String((err as Error).message).slice(0, 300)}`);
+      throw new Error(`Salesforce ${code ?? 'error'}: ${String((err as Error).message).slice(0, 300)}`, { cause: err });
     } finally {
       const usage = conn.limitInfo?.apiUsage;
       if (usage && usage.limit > 0 && usage.used / usage.limit >= options.usageCeiling) await options.budget.hold(key, options.limitBackoffMs);

@@ -174,6 +174,7 @@ export async function pullSalesforce(
   const startedAt = new Date();
   const cursorBefore = state.cursor_value;
   let cursor = cursorBefore;
+  // eslint-disable-next-line no-useless-assignment -- the count starts at zero on every path
   let unmapped = 0;
   const emailProp = emailPropertyOf(target.mapping);
   const fields = remotePropertyNames(target.mapping).filter((f) => f !== 'Id');

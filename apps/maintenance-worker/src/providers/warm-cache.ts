@@ -48,8 +48,8 @@ export function createRedisWarmCache(url: string): WarmCache {
       const pipeline = redis.pipeline();
       for (const e of entries) pipeline.set(e.key, JSON.stringify(e.value), 'EX', ttlSeconds);
       const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([err]) => err);
-      if (failed) throw failed[0];
+      const failed = results.find(([err]) => err)?.[0];
+      if (failed) throw failed;
     },
     async close() {
       redis.disconnect();
