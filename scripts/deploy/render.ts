@@ -3,8 +3,6 @@
  * their input: scripts/gen-deploy.ts writes the output, scripts/deploy.test.ts compares it with
  * the committed files.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type AppInfo, type EnvVar, ROOT } from './apps.js';
 import { readNodePin } from './node-version.js';
 
