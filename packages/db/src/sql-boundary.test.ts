@@ -7,7 +7,10 @@ import { describe, expect, it } from 'vitest';
  * One SQL boundary: every statement lives in @coldcopy/db's repositories (workspace first, scoped
  * in every WHERE clause), and apps call those functions. This test fails when a file under
  * apps/<app>/src contains SQL: an uppercase statement or a `.query(` with a literal. Tests and
- * benches of an app (apps/<app>/test, apps/<app>/bench) may seed rows with SQL.
+ * benches of an app (apps/<app>/test, apps/<app>/bench) may seed rows with SQL. Provider emulators
+ * (apps/<app>/src/emulators) stand in for third-party services and speak their query languages
+ * (Salesforce's SOQL `SELECT ... FROM Contact`); they never reach our Postgres, so they are not
+ * scanned.
  */
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -30,7 +33,7 @@ function sqlIn(text: string): string[] {
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'node_modules' || entry.name === 'dist' ? [] : sourceFiles(path);
+    if (entry.isDirectory()) return ['node_modules', 'dist', 'emulators'].includes(entry.name) ? [] : sourceFiles(path);
     return /\.(ts|tsx|js|mjs|cjs)$/.test(entry.name) ? [path] : [];
   });
 }
