@@ -128,3 +128,20 @@ describe('bumping Node.js', () => {
     }
   });
 });
+
+describe('package scripts', () => {
+  it('every script that runs code in an app or package goes through scripts/with-node.sh (the pinned Node, the source condition); `start` runs the built bundle in the image', () => {
+    const offenders: string[] = [];
+    for (const group of ['apps', 'packages']) {
+      for (const name of readdirSync(join(ROOT, group))) {
+        const path = join(group, name, 'package.json');
+        if (!existsSync(join(ROOT, path))) continue;
+        const scripts = (JSON.parse(read(path)) as { scripts?: Record<string, string> }).scripts ?? {};
+        for (const [script, command] of Object.entries(scripts)) {
+          if (script !== 'start' && /^(tsx|node|vitest)\b/.test(command)) offenders.push(`${path} "${script}": ${command}`);
+        }
+      }
+    }
+    expect(offenders, 'prefix them with `bash ../../scripts/with-node.sh`').toEqual([]);
+  });
+});
