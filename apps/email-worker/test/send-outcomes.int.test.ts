@@ -1,7 +1,7 @@
 import { closePool, createPool, loadDbEnv } from '@coldcopy/db';
 import { waitFor } from '@coldcopy/testing';
 import { describe, expect, it } from 'vitest';
-import { sendEmailHandler } from '../src/handlers/send-email.js';
+import { sendEmailHandler, type SendEmailResult } from '../src/handlers/send-email.js';
 import { drainOutcomes } from '../src/providers/outcome-journal.js';
 import { createPgEmailStore } from '../src/providers/pg-email-store.js';
 import { seedCampaign } from './fixtures/seed.js';
@@ -32,7 +32,7 @@ describe('send outcomes are never lost', () => {
       const deadline = Date.now() + 60_000;
       const sendUntilNotDeferred = async (id: string) => {
         for (;;) {
-          const result = await sendOnce(id);
+          const result = (await sendOnce(id)) as SendEmailResult;
           if (result.status !== 'deferred' || Date.now() > deadline) return result;
           await new Promise((r) => setTimeout(r, 250));
         }
