@@ -232,7 +232,12 @@ describe('/metrics protection', () => {
     const ok = await request(fx.app).get('/metrics').set('authorization', 'Bearer metrics-token-0123456789');
     expect(ok.status).toBe(200);
     expect(ok.text).toContain('bull_redis_up 1');
-    const health = await request(fx.app).get('/health');
+    // 503 until the dashboard's Redis connection is ready (a start-up race on a busy machine)
+    let health = await request(fx.app).get('/health');
+    for (let i = 0; health.status === 503 && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      health = await request(fx.app).get('/health');
+    }
     expect(health.status).toBe(200);
     expect(health.body.queues[0].workerConnections).toBeUndefined();
   });
@@ -243,7 +248,12 @@ describe('/metrics in production without METRICS_TOKEN', () => {
 
   it('refuses /metrics and shows /health without details, and says so at start', async () => {
     expect((await request(fx.app).get('/metrics')).status).toBe(401);
-    const health = await request(fx.app).get('/health');
+    // 503 until the dashboard's Redis connection is ready (a start-up race on a busy machine)
+    let health = await request(fx.app).get('/health');
+    for (let i = 0; health.status === 503 && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      health = await request(fx.app).get('/health');
+    }
     expect(health.status).toBe(200);
     expect(health.body.queues[0].workerConnections).toBeUndefined();
     expect(fx.logs.some((l) => l.level === 'warn' && String(l.message).startsWith('METRICS_TOKEN is not set'))).toBe(true);
