@@ -240,6 +240,17 @@ describe('send-email: outcomes are never lost, and a stalled attempt never sends
     expect(await f.limits.mailboxDailyCount(f.store.workspaceId, f.store.mailbox.id, '2026-12-01')).toBe(0);
   });
 
+  it('after a freeze both the lease and the slot are gone: the lease decides (claim given back as a lost lease), the slot is not confirmed', async () => {
+    const f = createFakeDeps();
+    const limits = createFakeSendLimits({ staleSlots: [20_000] });
+    const id = f.store.addSend();
+    const deps = { ...f.deps, limits, config: { ...f.deps.config, leaseMs: 1, leaseSafetyMs: 10 } };
+    expect(await run(f, id, deps)).toMatchObject({ status: 'deferred', reason: 'lease-expired' });
+    expect(limits.confirmations).toBe(0);
+    expect(f.sender.calls).toBe(0);
+    expect(f.followUps.jobs).toEqual([expect.objectContaining({ key: `${id}.l1`, delayMs: 0 })]);
+  });
+
   it('an attempt whose claim was taken over while its request was at SES writes nothing over the new claim', async () => {
     const f = createFakeDeps();
     const id = f.store.addSend();

@@ -129,17 +129,22 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     let slotError: { err: unknown } | undefined;
     let leaseLost = false;
     let onWire = false;
+    const checkLease = () => {
+      if (performance.now() <= leaseEndsAt) return;
+      leaseLost = true;
+      throw new Error('the send lease ran out before the request left');
+    };
     const beforeRequest = async () => {
+      // the lease first: after a freeze both may be gone, and a lost lease means this attempt no
+      // longer owns the row, whatever the slot says
+      checkLease();
       try {
         slot = await limits.confirmSendSlot(slot, signal);
       } catch (err) {
         slotError = { err };
         throw err;
       }
-      if (performance.now() > leaseEndsAt) {
-        leaseLost = true;
-        throw new Error('the send lease ran out before the request left');
-      }
+      checkLease(); // confirming the slot may have waited
       onWire = true;
     };
     // A request on the wire is never aborted (by the time budget or a shutdown): its answer is read
