@@ -53,299 +53,59 @@ app_package() {
   esac
 }
 
-# write_unit <app> <dir>: the systemd unit of one app
-write_unit() {
+# unit_fields <app>: what differs between the apps' systemd units (write_unit)
+unit_fields() {
   case "$1" in
-    email-worker)
-      cat >"$2/coldcopy-email-worker.service" <<'UNIT'
-[Unit]
-Description=ColdCopy email-worker (Bull queue email)
-After=network-online.target
-Wants=network-online.target
-StartLimitIntervalSec=300
-StartLimitBurst=10
-
-[Service]
-Type=simple
-User=coldcopy
-Group=coldcopy
-WorkingDirectory=/opt/coldcopy/apps/email-worker
-EnvironmentFile=/etc/coldcopy/coldcopy.env
-EnvironmentFile=-/etc/coldcopy/email-worker.env
-Environment=NODE_ENV=production HEALTH_PORT=9464
-ExecStart=/usr/bin/node dist/main.js
-KillSignal=SIGTERM
-KillMode=mixed
-TimeoutStopSec=120
-Restart=on-failure
-RestartSec=5
-StandardOutput=journal
-StandardError=journal
-SyslogIdentifier=coldcopy-email-worker
-MemoryMax=2G
-NoNewPrivileges=true
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-      ;;
-    enrichment-worker)
-      cat >"$2/coldcopy-enrichment-worker.service" <<'UNIT'
-[Unit]
-Description=ColdCopy enrichment-worker (Bull queue enrichment)
-After=network-online.target
-Wants=network-online.target
-StartLimitIntervalSec=300
-StartLimitBurst=10
-
-[Service]
-Type=simple
-User=coldcopy
-Group=coldcopy
-WorkingDirectory=/opt/coldcopy/apps/enrichment-worker
-EnvironmentFile=/etc/coldcopy/coldcopy.env
-EnvironmentFile=-/etc/coldcopy/enrichment-worker.env
-Environment=NODE_ENV=production HEALTH_PORT=9465
-ExecStart=/usr/bin/node dist/main.js
-KillSignal=SIGTERM
-KillMode=mixed
-TimeoutStopSec=120
-Restart=on-failure
-RestartSec=5
-StandardOutput=journal
-StandardError=journal
-SyslogIdentifier=coldcopy-enrichment-worker
-MemoryMax=1G
-NoNewPrivileges=true
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-      ;;
-    ai-worker)
-      cat >"$2/coldcopy-ai-worker.service" <<'UNIT'
-[Unit]
-Description=ColdCopy ai-worker (Bull queue ai)
-After=network-online.target
-Wants=network-online.target
-StartLimitIntervalSec=300
-StartLimitBurst=10
-
-[Service]
-Type=simple
-User=coldcopy
-Group=coldcopy
-WorkingDirectory=/opt/coldcopy/apps/ai-worker
-EnvironmentFile=/etc/coldcopy/coldcopy.env
-EnvironmentFile=-/etc/coldcopy/ai-worker.env
-Environment=NODE_ENV=production HEALTH_PORT=9466
-ExecStart=/usr/bin/node dist/main.js
-KillSignal=SIGTERM
-KillMode=mixed
-TimeoutStopSec=120
-Restart=on-failure
-RestartSec=5
-StandardOutput=journal
-StandardError=journal
-SyslogIdentifier=coldcopy-ai-worker
-MemoryMax=4G
-NoNewPrivileges=true
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-      ;;
-    analytics-worker)
-      cat >"$2/coldcopy-analytics-worker.service" <<'UNIT'
-[Unit]
-Description=ColdCopy analytics-worker (Bull queue analytics)
-After=network-online.target
-Wants=network-online.target
-StartLimitIntervalSec=300
-StartLimitBurst=10
-
-[Service]
-Type=simple
-User=coldcopy
-Group=coldcopy
-WorkingDirectory=/opt/coldcopy/apps/analytics-worker
-EnvironmentFile=/etc/coldcopy/coldcopy.env
-EnvironmentFile=-/etc/coldcopy/analytics-worker.env
-Environment=NODE_ENV=production HEALTH_PORT=9467
-ExecStart=/usr/bin/node dist/main.js
-KillSignal=SIGTERM
-KillMode=mixed
-TimeoutStopSec=120
-Restart=on-failure
-RestartSec=5
-StandardOutput=journal
-StandardError=journal
-SyslogIdentifier=coldcopy-analytics-worker
-MemoryMax=8G
-NoNewPrivileges=true
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-      ;;
-    integration-worker)
-      cat >"$2/coldcopy-integration-worker.service" <<'UNIT'
-[Unit]
-Description=ColdCopy integration-worker (Bull queue integration)
-After=network-online.target
-Wants=network-online.target
-StartLimitIntervalSec=300
-StartLimitBurst=10
-
-[Service]
-Type=simple
-User=coldcopy
-Group=coldcopy
-WorkingDirectory=/opt/coldcopy/apps/integration-worker
-EnvironmentFile=/etc/coldcopy/coldcopy.env
-EnvironmentFile=-/etc/coldcopy/integration-worker.env
-Environment=NODE_ENV=production HEALTH_PORT=9468
-ExecStart=/usr/bin/node dist/main.js
-KillSignal=SIGTERM
-KillMode=mixed
-TimeoutStopSec=120
-Restart=on-failure
-RestartSec=5
-StandardOutput=journal
-StandardError=journal
-SyslogIdentifier=coldcopy-integration-worker
-MemoryMax=1G
-NoNewPrivileges=true
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-      ;;
-    maintenance-worker)
-      cat >"$2/coldcopy-maintenance-worker.service" <<'UNIT'
-[Unit]
-Description=ColdCopy maintenance-worker (Bull queue maintenance)
-After=network-online.target
-Wants=network-online.target
-StartLimitIntervalSec=300
-StartLimitBurst=10
-
-[Service]
-Type=simple
-User=coldcopy
-Group=coldcopy
-WorkingDirectory=/opt/coldcopy/apps/maintenance-worker
-EnvironmentFile=/etc/coldcopy/coldcopy.env
-EnvironmentFile=-/etc/coldcopy/maintenance-worker.env
-Environment=NODE_ENV=production HEALTH_PORT=9469
-ExecStart=/usr/bin/node dist/main.js
-KillSignal=SIGTERM
-KillMode=mixed
-TimeoutStopSec=120
-Restart=on-failure
-RestartSec=5
-StandardOutput=journal
-StandardError=journal
-SyslogIdentifier=coldcopy-maintenance-worker
-MemoryMax=1G
-NoNewPrivileges=true
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-      ;;
-    autoscaler)
-      cat >"$2/coldcopy-autoscaler.service" <<'UNIT'
-[Unit]
-Description=ColdCopy autoscaler
-After=network-online.target
-Wants=network-online.target
-StartLimitIntervalSec=300
-StartLimitBurst=10
-
-[Service]
-Type=simple
-User=coldcopy
-Group=coldcopy
-WorkingDirectory=/opt/coldcopy/apps/autoscaler
-EnvironmentFile=/etc/coldcopy/coldcopy.env
-EnvironmentFile=-/etc/coldcopy/autoscaler.env
-Environment=NODE_ENV=production HEALTH_PORT=9470
-ExecStart=/usr/bin/node dist/main.js
-KillSignal=SIGTERM
-KillMode=mixed
-TimeoutStopSec=50
-Restart=on-failure
-RestartSec=5
-StandardOutput=journal
-StandardError=journal
-SyslogIdentifier=coldcopy-autoscaler
-MemoryMax=512M
-NoNewPrivileges=true
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-      ;;
-    dashboard)
-      cat >"$2/coldcopy-dashboard.service" <<'UNIT'
-[Unit]
-Description=ColdCopy dashboard
-After=network-online.target
-Wants=network-online.target
-StartLimitIntervalSec=300
-StartLimitBurst=10
-
-[Service]
-Type=simple
-User=coldcopy
-Group=coldcopy
-WorkingDirectory=/opt/coldcopy/apps/dashboard
-EnvironmentFile=/etc/coldcopy/coldcopy.env
-EnvironmentFile=-/etc/coldcopy/dashboard.env
-Environment=NODE_ENV=production PORT=3000
-ExecStart=/usr/bin/node dist/main.js
-KillSignal=SIGTERM
-KillMode=mixed
-TimeoutStopSec=50
-Restart=on-failure
-RestartSec=5
-StandardOutput=journal
-StandardError=journal
-SyslogIdentifier=coldcopy-dashboard
-MemoryMax=1G
-NoNewPrivileges=true
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-      ;;
+    email-worker) unit_description='ColdCopy email-worker (Bull queue email)'; unit_environment='NODE_ENV=production HEALTH_PORT=9464'; unit_exec_start='/usr/bin/node dist/main.js'; unit_stop_grace_seconds='120'; unit_memory_max='2G' ;;
+    enrichment-worker) unit_description='ColdCopy enrichment-worker (Bull queue enrichment)'; unit_environment='NODE_ENV=production HEALTH_PORT=9465'; unit_exec_start='/usr/bin/node dist/main.js'; unit_stop_grace_seconds='120'; unit_memory_max='1G' ;;
+    ai-worker) unit_description='ColdCopy ai-worker (Bull queue ai)'; unit_environment='NODE_ENV=production HEALTH_PORT=9466'; unit_exec_start='/usr/bin/node dist/main.js'; unit_stop_grace_seconds='120'; unit_memory_max='4G' ;;
+    analytics-worker) unit_description='ColdCopy analytics-worker (Bull queue analytics)'; unit_environment='NODE_ENV=production HEALTH_PORT=9467'; unit_exec_start='/usr/bin/node dist/main.js'; unit_stop_grace_seconds='120'; unit_memory_max='8G' ;;
+    integration-worker) unit_description='ColdCopy integration-worker (Bull queue integration)'; unit_environment='NODE_ENV=production HEALTH_PORT=9468'; unit_exec_start='/usr/bin/node dist/main.js'; unit_stop_grace_seconds='120'; unit_memory_max='1G' ;;
+    maintenance-worker) unit_description='ColdCopy maintenance-worker (Bull queue maintenance)'; unit_environment='NODE_ENV=production HEALTH_PORT=9469'; unit_exec_start='/usr/bin/node dist/main.js'; unit_stop_grace_seconds='120'; unit_memory_max='1G' ;;
+    autoscaler) unit_description='ColdCopy autoscaler'; unit_environment='NODE_ENV=production HEALTH_PORT=9470'; unit_exec_start='/usr/bin/node dist/main.js'; unit_stop_grace_seconds='50'; unit_memory_max='512M' ;;
+    dashboard) unit_description='ColdCopy dashboard'; unit_environment='NODE_ENV=production PORT=3000'; unit_exec_start='/usr/bin/node dist/main.js'; unit_stop_grace_seconds='50'; unit_memory_max='1G' ;;
     *) echo "unknown app: $1" >&2; return 1 ;;
   esac
+}
+
+# write_unit <app> <dir>: the systemd unit of one app
+write_unit() {
+  local unit_description unit_environment unit_exec_start unit_stop_grace_seconds unit_memory_max
+  unit_fields "$1" || return 1
+  cat >"$2/coldcopy-$1.service" <<UNIT
+[Unit]
+Description=${unit_description}
+After=network-online.target
+Wants=network-online.target
+StartLimitIntervalSec=300
+StartLimitBurst=10
+
+[Service]
+Type=simple
+User=coldcopy
+Group=coldcopy
+WorkingDirectory=/opt/coldcopy/apps/$1
+EnvironmentFile=/etc/coldcopy/coldcopy.env
+EnvironmentFile=-/etc/coldcopy/$1.env
+Environment=${unit_environment}
+ExecStart=${unit_exec_start}
+KillSignal=SIGTERM
+KillMode=mixed
+TimeoutStopSec=${unit_stop_grace_seconds}
+Restart=on-failure
+RestartSec=5
+StandardOutput=journal
+StandardError=journal
+SyslogIdentifier=coldcopy-$1
+MemoryMax=${unit_memory_max}
+NoNewPrivileges=true
+ProtectSystem=strict
+ProtectHome=true
+PrivateTmp=true
+
+[Install]
+WantedBy=multi-user.target
+UNIT
 }
 # <<< end of generated section
 
