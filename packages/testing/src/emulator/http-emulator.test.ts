@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { FixedWindow, hashInput, HttpEmulator, SlidingWindow } from './http-emulator.js';
+
+describe('HttpEmulator', () => {
+  let emulator: HttpEmulator | undefined;
+  afterEach(async () => {
+    await emulator?.close();
+    emulator = undefined;
+  });
+
+  const start = async (options?: ConstructorParameters<typeof HttpEmulator>[2]) => {
+    emulator = new HttpEmulator(
+      'echo',
+      (req) =>
+        req.path === '/echo'
+          ? {
+              endpoint: 'echo',
+              inputHash: hashInput(String((req.body as { q?: string } | undefined)?.q)),
+              answer: () => ({ status: 200, body: req.body, credits: 1 }),
+            }
+          : undefined,
+      options,
+    );
+    return emulator.listen();
+  };
+
+  it('routes JSON and form bodies, logs hashes instead of inputs, and answers faults before the route', async () => {
+    const url = await start({ errorBody: (status, message) => ({ errors: [{ code: status, details: message }] }) });
+    const json = await fetch(`${url}/echo`, { method: 'POST', body: JSON.stringify({ q: 'Secret' }) });
+    expect(await json.json()).toEqual({ q: 'Secret' });
+    const form = await fetch(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'q=x' });
+    expect(await form.json()).toEqual({ q: 'x' });
+    await fetch(`${url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ status: 429, endpoint: 'echo', headers: { 'retry-after': '1' } }) });
+    const limited = await fetch(`${url}/echo`, { method: 'POST', body: '{}' });
+    expect([limited.status, limited.headers.get('retry-after'), await limited.json()]).toEqual([
+      429,
+      '1',
+      { errors: [{ code: 429, details: 'emulated 429' }] },
+    ]);
+    expect((await fetch(`${url}/nowhere`)).status).toBe(404);
+    expect(emulator!.log('echo').map((r) => [r.status, r.credits, r.rateLimited])).toEqual([
+      [200, 1, false],
+      [200, 1, false],
+      [429, 0, true],
+    ]);
+    expect(emulator!.requests[0]!.inputHash).toBe(hashInput('secret'));
+    expect(JSON.stringify(await (await fetch(`${url}/__emulator/requests`)).json())).not.toContain('Secret');
+  });
+
+  it('serves health, clears its log, and hands other control routes to the emulator', async () => {
+    let set: unknown;
+    const url = await start((method, path, body) => (path === '/__emulator/credits' && method === 'POST' ? ((set = body), { status: 204 }) : undefined));
+    expect((await fetch(`${url}/__emulator/health`)).status).toBe(200);
+    expect((await fetch(`${url}/__emulator/credits`, { method: 'POST', body: '{"credits":3}' })).status).toBe(204);
+    expect(set).toEqual({ credits: 3 });
+    expect((await fetch(`${url}/__emulator/other`)).status).toBe(404);
+    await fetch(`${url}/echo`, { method: 'POST', body: '{}' });
+    await fetch(`${url}/__emulator/requests`, { method: 'DELETE' });
+    expect(emulator!.requests).toHaveLength(0);
+  });
+});
+
+describe('rate windows', () => {
+  it('a sliding window frees a slot as its oldest request ages out', () => {
+    const w = new SlidingWindow(2, 1000);
+    expect([w.take(0), w.take(10), w.take(20), w.remaining(20)]).toEqual([true, true, false, 0]);
+    expect([w.take(1000), w.remaining(1009), w.take(1011)]).toEqual([true, 0, true]);
+  });
+  it('a fixed window opens at its first request and reopens whole', () => {
+    const w = new FixedWindow(1, 1000);
+    expect([w.take(500), w.take(900), w.reopensIn(900), w.left(1500), w.take(1500)]).toEqual([true, false, 600, 1, true]);
+  });
+});
