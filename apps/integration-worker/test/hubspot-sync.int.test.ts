@@ -88,6 +88,34 @@ describe('sync-hubspot', () => {
     expect(pull4).toMatchObject({ state: 'completed', value: { succeeded: 0 } });
   }, 300_000);
 
+  it("applies the connection's field-mapping overrides, and fails for good on a bad one, naming it", async () => {
+    const { workspaceId, leads } = await h.seed({ leads: 3 });
+    const w = await h.worker(h.deps(), 1);
+    const setMappings = (contacts: unknown) =>
+      h.pool.query(`UPDATE integration_connections SET settings = settings || $2::jsonb WHERE workspace_id = $1`, [
+        workspaceId,
+        JSON.stringify({ fieldMappings: { contacts } }),
+      ]);
+    await setMappings({ company: { remote: 'coldcopy_company' }, website: false, first_name: { resolution: 'manual' } });
+    const bad = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot() });
+    expect(bad).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(bad.reason).toContain('settings.fieldMappings is invalid: contacts.first_name.resolution: manual needs a review queue');
+    expect(h.hubspot.requests).toHaveLength(0); // refused before any call
+
+    await setMappings({ company: { remote: 'coldcopy_company' }, website: false });
+    const push = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot() });
+    expect(push).toMatchObject({ state: 'completed', value: { succeeded: 3 } });
+    const contact = h.hubspot.byEmail(leads[0]!.email)!;
+    expect(contact.properties).toMatchObject({ coldcopy_company: 'Acme', firstname: 'First0' });
+    expect(contact.properties).not.toHaveProperty('company');
+    expect(contact.properties).not.toHaveProperty('website');
+    // a pull writes the renamed property into its column
+    h.hubspot.edit(leads[1]!.email, { coldcopy_company: 'Globex', company: 'ignored' });
+    const pull = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'incremental', windowSlot: slot() });
+    expect(pull).toMatchObject({ state: 'completed', value: { succeeded: 1 } });
+    expect((await h.pool.query(`SELECT company FROM leads WHERE id = $1`, [leads[1]!.id])).rows[0].company).toBe('Globex');
+  });
+
   it('re-windows a pull at the search cap and commits the cursor page by page', async () => {
     const capped = await startHubspotEmulator({ oauth: h.oauth, perTenSeconds: 10_000, searchPerSecond: 1000, searchCap: 500 });
     try {

@@ -1,6 +1,15 @@
 import type { SyncLead } from '@coldcopy/db';
 import { describe, expect, it } from 'vitest';
-import { HUBSPOT_CONTACT_MAPPING as M, inboundFieldsOf, leadHash, remotePropertiesOf, syncHash } from './field-mapping.js';
+import {
+  FieldMappingError,
+  HUBSPOT_CONTACT_MAPPING as M,
+  inboundFieldsOf,
+  leadHash,
+  mappingFor,
+  remotePropertiesOf,
+  SALESFORCE_CONTACT_MAPPING,
+  syncHash,
+} from './field-mapping.js';
 import { msUntilMidnight } from './time.js';
 
 const lead = (over: Partial<SyncLead> = {}): SyncLead =>
@@ -34,6 +43,89 @@ describe('field mapping', () => {
     expect(remotePropertiesOf(M, lead(), true)).toMatchObject({ phone: '+1 555', coldcopy_lead_id: lead().id });
     const inbound = inboundFieldsOf(M, { firstname: 'Augusta', phone: '+44', coldcopy_status: 'replied', jobtitle: '' });
     expect(inbound).toEqual({ first_name: 'Augusta', last_name: null, company: null, title: null, website: null, phone: '+44' });
+  });
+});
+
+describe('field-mapping overrides (connection settings.fieldMappings)', () => {
+  const issuesOf = (settings: Record<string, unknown>, provider: 'hubspot' | 'salesforce' = 'hubspot') => {
+    try {
+      mappingFor(provider, 'contacts', settings);
+    } catch (err) {
+      expect(err).toBeInstanceOf(FieldMappingError);
+      expect((err as FieldMappingError).permanent).toBe(true);
+      return (err as FieldMappingError).issues;
+    }
+    throw new Error('no FieldMappingError');
+  };
+
+  it('keeps the defaults without overrides, and the two CRMs map the same columns in the same order', () => {
+    expect(mappingFor('hubspot', 'contacts', {})).toBe(M);
+    expect(mappingFor('salesforce', 'contacts', { fieldMappings: {} })).toBe(SALESFORCE_CONTACT_MAPPING);
+    expect(SALESFORCE_CONTACT_MAPPING.fields.map((f) => f.local)).toEqual(['email', 'first_name', 'last_name', 'title', 'phone', 'id', 'status']);
+    expect(M.fields.map((f) => [f.local, f.remote, f.resolution])).toContainEqual(['phone', 'phone', 'remote_wins']);
+  });
+
+  it('renames, re-rules, adds and drops fields; ownership then decides what a push and a pull touch', () => {
+    const m = mappingFor('hubspot', 'contacts', {
+      fieldMappings: {
+        contacts: {
+          title: { remote: 'hs_job_title', resolution: 'remote_wins' },
+          phone: { resolution: 'newest_wins' },
+          industry: { remote: 'industry' },
+          website: false,
+        },
+      },
+    });
+    expect(m.fields.find((f) => f.local === 'title')).toEqual({ local: 'title', remote: 'hs_job_title', resolution: 'remote_wins' });
+    expect(m.fields.find((f) => f.local === 'industry')).toEqual({ local: 'industry', remote: 'industry', resolution: 'newest_wins' });
+    expect(m.fields.some((f) => f.local === 'website')).toBe(false);
+    const l = lead({ title: 'CTO', industry: 'Software' });
+    // phone is no longer CRM-owned: pushed on update too; title now is: only on create
+    expect(remotePropertiesOf(m, l, false)).toMatchObject({ phone: '+1 555', industry: 'Software' });
+    expect(remotePropertiesOf(m, l, false)).not.toHaveProperty('hs_job_title');
+    expect(remotePropertiesOf(m, l, false)).not.toHaveProperty('website');
+    expect(inboundFieldsOf(m, { hs_job_title: 'VP', industry: 'Retail', website: 'x.com' })).toMatchObject({ title: 'VP', industry: 'Retail' });
+    expect(inboundFieldsOf(m, { website: 'x.com' })).not.toHaveProperty('website');
+  });
+
+  it('refuses bad mappings with one error naming every bad entry', () => {
+    const issues = issuesOf({
+      fieldMappings: {
+        contacts: {
+          email: { remote: 'work_email' },
+          nickname: { remote: 'nick' },
+          location: { resolution: 'remote_wins' },
+          title: { remote: 'job title' },
+          company: { resolution: 'manual' },
+          status: { resolution: 'remote_wins' },
+          phone: { remote: 'lastmodifieddate' },
+          first_name: { remote: 'lastname' },
+          last_name: 'yes',
+          industry: { remote: 'industry', owner: 'crm' },
+        },
+        deals: {},
+      },
+    });
+    expect(issues).toEqual([
+      'object types deals have no mapping (known: contacts)',
+      "contacts.email: the record's identity cannot be remapped",
+      expect.stringMatching(/^contacts\.nickname: unknown lead column \(mappable: first_name, /),
+      'contacts.location.remote: required for a column the default mapping leaves out',
+      'contacts.title.remote: not a property name (letters, digits, _; at most 100)',
+      'contacts.company.resolution: manual needs a review queue, which the sync does not have (use remote_wins, local_wins, newest_wins)',
+      'contacts.status.resolution: ColdCopy owns status (engagement): only local_wins',
+      'contacts.phone.remote: lastmodifieddate is kept by the sync itself',
+      'contacts.last_name: must be false or { remote?, resolution? }',
+      'contacts.industry: unknown keys owner',
+      'contacts: first_name and last_name both map to lastname',
+    ]);
+    expect(issuesOf({ fieldMappings: ['contacts'] })).toEqual(['must be an object keyed by object type']);
+    expect(issuesOf({ fieldMappings: { contacts: { title: { remote: 'SystemModstamp' } } } }, 'salesforce')).toEqual([
+      'contacts.title.remote: SystemModstamp is kept by the sync itself',
+    ]);
+    expect(() => mappingFor('hubspot', 'contacts', { fieldMappings: { contacts: { title: { resolution: 'manual' } } } })).toThrow(
+      /^hubspot connection settings\.fieldMappings is invalid: contacts\.title\.resolution: manual/,
+    );
   });
 });
 

@@ -1,17 +1,14 @@
 import { PermanentJobError, type syncHubspot } from '@coldcopy/queue-core';
 import type { Handler } from '@coldcopy/queue-core/runtime';
 import type { IntegrationDeps } from '../deps.js';
-import { HUBSPOT_CONTACT_MAPPING, type RecordMapping } from '../domain/field-mapping.js';
+import { mappedObjectTypes, mappingFor } from '../domain/field-mapping.js';
 import { drainHubspotOutbox, emptyCounts, pullHubspot, type SyncCounts } from '../sync/hubspot-sync.js';
-
-/** Object types with a mapping; the others are refused by name. */
-const MAPPINGS: Readonly<Record<string, RecordMapping>> = { contacts: HUBSPOT_CONTACT_MAPPING };
 
 /** sync-hubspot: drain the outbox (`outbox`) or pull through the cursor (`full`, `incremental`, `webhook`). */
 export const syncHubspotHandler: Handler<typeof syncHubspot, IntegrationDeps> = async (payload, ctx) => {
   const { deps } = ctx;
-  const objectTypes = payload.objectTypes ?? Object.keys(MAPPINGS);
-  const unmapped = objectTypes.filter((t) => !MAPPINGS[t]);
+  const objectTypes = payload.objectTypes ?? mappedObjectTypes('hubspot');
+  const unmapped = objectTypes.filter((t) => !mappedObjectTypes('hubspot').includes(t));
   if (unmapped.length) throw new PermanentJobError(`HubSpot ${unmapped.join(', ')} have no field mapping yet`);
   const { connection, accessToken } = await deps.tokens.accessToken(payload.workspaceId, 'hubspot', ctx.signal);
   const account = {
@@ -19,10 +16,12 @@ export const syncHubspotHandler: Handler<typeof syncHubspot, IntegrationDeps> = 
     accessToken,
     timeZone: typeof connection.settings.timeZone === 'string' ? connection.settings.timeZone : 'UTC',
   };
+  // the connection's field-mapping overrides, checked before any call (FieldMappingError names each bad entry)
+  const mappings = new Map(objectTypes.map((t) => [t, mappingFor('hubspot', t, connection.settings)]));
   const total: SyncCounts = emptyCounts();
   let leaseHeld = false;
   for (const objectType of objectTypes) {
-    const target = { objectType, mapping: MAPPINGS[objectType]!, owner: ctx.jobId };
+    const target = { objectType, mapping: mappings.get(objectType)!, owner: ctx.jobId };
     const counts =
       payload.mode === 'outbox'
         ? await drainHubspotOutbox(deps, payload.workspaceId, account, target, ctx.signal)
