@@ -156,11 +156,6 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   {
-    // TODO(12.2): these still read Bull directly; they move onto queue-core's admin adapter.
-    files: ['apps/enrichment-worker/test/*.int.test.ts'],
-    rules: { 'no-restricted-imports': 'off' },
-  },
-  {
     // Tests and benches read untyped JSON (HTTP bodies, Redis hashes, query rows) and assert on it
     // with expect(); declaring a type for every body would only restate the assertion.
     files: ['**/test/**', '**/*.test.ts', '**/bench/**', 'examples/nextjs/test/**'],

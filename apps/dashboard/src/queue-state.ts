@@ -1,22 +1,16 @@
+import { readQueueCounts, workerClientName, type QueueCounts } from '@coldcopy/queue-core/admin';
 import type { Cluster, Redis } from 'ioredis';
 import type { QueueTarget } from './queue-targets.js';
 
 /**
- * Queue state read straight from Bull's Redis keys (ops.md §8), for /metrics and /health.
+ * Queue state for /metrics and /health (ops.md §8): queue-core's counts (admin `readQueueCounts`,
+ * the one reader of Bull's keys) plus the worker connections.
  *
- * Cost: one MULTI of O(1) commands per queue (LLEN, ZCARD, EXISTS, HGET and one small Lua script
- * reading a single job hash), all sent in one round trip, plus one CLIENT LIST for the workers
- * (on a Redis Cluster one per primary, sent at the same time). Never a job list: the time does not
- * grow with the number of jobs (docs/benchmarks.md).
+ * Cost: one MULTI of O(1) commands per queue, all sent in one round trip, plus one CLIENT LIST for
+ * the workers (on a Redis Cluster one per primary, sent at the same time). Never a job list: the
+ * time does not grow with the number of jobs (docs/benchmarks.md).
  */
-export interface JobCounts {
-  /** `wait` + `paused` lists: jobs held by a paused queue are still waiting (bull-v4.md §12) */
-  readonly waiting: number;
-  readonly active: number;
-  readonly delayed: number;
-  readonly completed: number;
-  readonly failed: number;
-}
+export type JobCounts = Pick<QueueCounts, 'waiting' | 'active' | 'delayed' | 'completed' | 'failed'>;
 
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const satisfies ReadonlyArray<keyof JobCounts>;
 
@@ -40,13 +34,9 @@ export interface QueueState {
   readonly counts: JobCounts;
   readonly paused: boolean;
   /** now − when the next job to run became ready; null when nothing waits */
-  readonly oldestWaitingAgeSeconds: number | null;
-  /**
-   * Bull's running totals of finished jobs (`<q>:metrics:completed|failed` → `count`), kept only
-   * when the workers' queues have the `metrics` option; null when never recorded. `failed` counts
-   * final failures only (retries do not pass through moveToFinished).
-   */
-  readonly finished: { readonly completed: number | null; readonly failed: number | null };
+  readonly oldestWaitingAgeSeconds: QueueCounts['oldestWaitingAgeSeconds'];
+  /** Bull's running totals of finished jobs (queue-counts.ts); null when never recorded */
+  readonly finished: QueueCounts['finished'];
   /**
    * null when CLIENT LIST is not allowed (some managed Redis plans); on a Redis Cluster, null only
    * when no primary answered it.
@@ -61,65 +51,15 @@ export interface QueueState {
   readonly workersPartial: boolean;
 }
 
-/**
- * The job to run next is the tail of `wait` (or of `paused`). It became ready at the latest of:
- * its creation plus its intended delay, its last start (a retry after backoff), a manual retry.
- * Using the last start overstates the age of a retried job by its attempt and backoff time; the
- * alert on this gauge has a `for:` clause. Prioritized and LIFO jobs make the tail "next", not
- * strictly "oldest".
- */
-const OLDEST_READY_AT = `
-local id = redis.call('LINDEX', KEYS[1], -1)
-if not id then id = redis.call('LINDEX', KEYS[2], -1) end
-if not id then return false end
-local f = redis.call('HMGET', ARGV[1] .. id, 'timestamp', 'opts', 'processedOn', 'retriedOn')
-local ready = tonumber(f[1])
-if not ready then return false end
-if f[2] then
-  local ok, opts = pcall(cjson.decode, f[2])
-  if ok and type(opts) == 'table' and tonumber(opts.delay) then ready = ready + tonumber(opts.delay) end
-end
-for i = 3, 4 do
-  local v = tonumber(f[i])
-  if v and v > ready then ready = v end
-end
-return tostring(ready)
-`;
-
-const PER_TARGET = 11;
-
-/** Bull v4 Queue methods missing from its typings (lib/queue.js, lib/worker.js). */
-interface BullKeys {
-  toKey(type: string): string;
-  /** `<key prefix>:<base64(queue name)>`, the name a worker gives its blocking connection */
-  clientName(): string;
-}
-
 export async function readQueueStates(client: Redis | Cluster, targets: readonly QueueTarget[], now: () => number = Date.now): Promise<QueueState[]> {
-  // One MULTI per queue (a queue's keys share one hash slot on a Redis Cluster; across queues they
-  // need not). They are written back to back on one connection, so this is still one round trip.
-  const transactions = targets.map((t) => {
-    // Bull's own key builder: right for every layout (a `{hash-tagged}` prefix, BULL_CLUSTER, shards)
-    const key = (type: string) => (t.bull as unknown as BullKeys).toKey(type);
-    return client
-      .multi()
-      .llen(key('wait'))
-      .llen(key('paused'))
-      .llen(key('active'))
-      .zcard(key('delayed'))
-      .zcard(key('completed'))
-      .zcard(key('failed'))
-      .exists(key('meta-paused'))
-      .hexists(key('meta'), 'paused') // BullMQ-style pause flag, also read by Bull's isPaused()
-      .eval(OLDEST_READY_AT, 2, key('wait'), key('paused'), key(''))
-      .hget(key('metrics:completed'), 'count')
-      .hget(key('metrics:failed'), 'count')
-      .exec();
-  });
-  // Sent right behind the transactions (same round trip); outside them because a provider that
-  // disables CLIENT would otherwise abort a transaction.
-  const [perTarget, clientList] = await Promise.all([
-    Promise.all(transactions),
+  // queue-core's counts write one MULTI per queue before awaiting; CLIENT LIST goes right behind
+  // them (same round trip), outside them because a provider that disables CLIENT would otherwise
+  // abort a transaction.
+  const [counts, clientList] = await Promise.all([
+    readQueueCounts(
+      targets.map((t) => t.bull),
+      { client, now },
+    ),
     client.isCluster
       ? listClusterClients(client as Cluster)
       : (client.client('LIST') as Promise<string>).then(
@@ -127,35 +67,18 @@ export async function readQueueStates(client: Redis | Cluster, targets: readonly
           () => null,
         ),
   ]);
-  const results = perTarget.flatMap((r) => {
-    if (!r) throw new Error('Redis transaction aborted');
-    return r;
-  });
-  const at = now();
-  const reply = (i: number): unknown => {
-    const [err, value] = results[i] ?? [new Error('missing reply'), null];
-    if (err) throw err;
-    return value;
-  };
   const connections = clientList === null ? null : clientList.connections;
   const workersPartial = clientList?.partial ?? false;
-  return targets.map((t, index) => {
-    const base = index * PER_TARGET;
-    const n = (i: number) => Number(reply(base + i));
-    const readyAt = reply(base + 8);
-    const count = (i: number) => {
-      const v = reply(base + i);
-      return v === null || v === undefined ? null : Number(v);
-    };
-    const clientName = (t.bull as unknown as BullKeys).clientName();
+  return targets.map((t, i) => {
+    const { waiting, active, delayed, completed, failed, paused, oldestWaitingAgeSeconds, finished } = counts[i]!;
     return {
       queue: t.queue,
       shard: t.shard,
-      counts: { waiting: n(0) + n(1), active: n(2), delayed: n(3), completed: n(4), failed: n(5) },
-      paused: n(6) === 1 || n(7) === 1,
-      oldestWaitingAgeSeconds: readyAt === null || readyAt === undefined ? null : Math.max(0, (at - Number(readyAt)) / 1000),
-      finished: { completed: count(9), failed: count(10) },
-      workers: connections === null ? null : workersOf(connections, clientName),
+      counts: { waiting, active, delayed, completed, failed },
+      paused,
+      oldestWaitingAgeSeconds,
+      finished,
+      workers: connections === null ? null : workersOf(connections, workerClientName(t.bull)),
       workersPartial,
     };
   });

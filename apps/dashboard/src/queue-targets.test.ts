@@ -1,9 +1,9 @@
 import { QUEUE_NAMES, type QueueName } from '@coldcopy/queue-core';
-import type { AdminQueues, Bull } from '@coldcopy/queue-core/admin';
+import type { AdminQueues, AdminShard } from '@coldcopy/queue-core/admin';
 import { describe, expect, it } from 'vitest';
 import { listQueueTargets } from './queue-targets.js';
 
-const fake = (name: string) => ({ name }) as unknown as Bull.Queue;
+const fake = (name: string) => ({ name }) as unknown as AdminShard['bull'];
 
 describe('listQueueTargets', () => {
   it('gives one target per queue when unsharded, with an empty shard label', () => {

@@ -1,5 +1,5 @@
 import { QUEUE_NAMES, QUEUES, type QueueName } from '@coldcopy/queue-core';
-import type { AdminQueues, Bull } from '@coldcopy/queue-core/admin';
+import type { AdminQueues, AdminShard } from '@coldcopy/queue-core/admin';
 
 /**
  * One Bull queue the dashboard watches: the board shows it, /metrics and /health count it.
@@ -15,7 +15,8 @@ export interface QueueTarget {
   readonly shard: string;
   /** the queue's name in Redis keys (`<prefix>:<bullName>:wait`) */
   readonly bullName: string;
-  readonly bull: Bull.Queue;
+  /** the admin's queue of this shard (it never processes): the board shows it, queue-core counts it */
+  readonly bull: AdminShard['bull'];
   readonly description: string;
   /** the board's label */
   readonly displayName: string;

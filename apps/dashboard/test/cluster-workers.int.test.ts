@@ -1,4 +1,4 @@
-import { openAdminQueues, type AdminQueues } from '@coldcopy/queue-core/admin';
+import { bullKey, openAdminQueues, workerClientName, type AdminQueues } from '@coldcopy/queue-core/admin';
 import { createSilentLogger, RedisConnections } from '@coldcopy/queue-core/runtime';
 import { RedisCluster, testPrefix, waitFor } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
@@ -22,7 +22,7 @@ import { ADMIN_USERS, sample, SESSION_SECRET } from './helpers.js';
 const PASSWORD = 'dash cluster p@ss';
 const SHARDS = { email: 2 } as const;
 
-const clientName = (t: QueueTarget) => (t.bull as unknown as { clientName(): string }).clientName();
+const clientName = (t: QueueTarget) => workerClientName(t.bull);
 
 describe('dashboard worker counts on a Redis Cluster (3 primaries)', { timeout: 180_000 }, () => {
   let cluster: RedisCluster;
@@ -75,7 +75,7 @@ describe('dashboard worker counts on a Redis Cluster (3 primaries)', { timeout: 
     return { app, admin, probe, targets };
   }
 
-  const primaryOfQueue = async (t: QueueTarget) => cluster.primaryOf(await cluster.keySlot((t.bull as unknown as { toKey(k: string): string }).toKey('wait')));
+  const primaryOfQueue = async (t: QueueTarget) => cluster.primaryOf(await cluster.keySlot(bullKey(t.bull, 'wait')));
 
   /**
    * Two worker processes' worth of Bull queues (each its own connections, as two processes

@@ -2,12 +2,12 @@ import { createEnrichmentJob, getEnrichmentJob } from '@coldcopy/db';
 import { batchEnrich } from '@coldcopy/queue-core';
 import { waitFor } from '@coldcopy/testing';
 import { describe, expect, it } from 'vitest';
-import type Bull from 'bull';
+import type { Worker } from '@coldcopy/queue-core/runtime';
 import { useEnrichmentHarness } from './harness.js';
 
 const h = useEnrichmentHarness();
 
-async function runBatch(workspaceId: string, leadIds: string[], providerId: string, worker: { bull: Bull.Queue }) {
+async function runBatch(workspaceId: string, leadIds: string[], providerId: string, worker: Pick<Worker, 'bull'>) {
   const batch = await createEnrichmentJob(h.pool, workspaceId, { providerId, enrichmentTypes: ['email'], leadIds });
   const { id } = await h.producer.enqueue(batchEnrich, {
     workspaceId,

@@ -1,6 +1,6 @@
 import { enrichLead } from '@coldcopy/queue-core';
 import { waitFor } from '@coldcopy/testing';
-import type Bull from 'bull';
+import type { Worker } from '@coldcopy/queue-core/runtime';
 import { describe, expect, it } from 'vitest';
 import { startApolloEmulator } from '../src/emulators/apollo-emulator.js';
 import { createApolloProvider } from '../src/providers/apollo-provider.js';
@@ -15,7 +15,7 @@ async function enqueue(workspaceId: string, leadId: string, providerId: string, 
 }
 
 /** Waits until the Bull job completed or failed for good; returns it. */
-async function settled(worker: { bull: Bull.Queue }, jobId: string): Promise<Bull.Job> {
+async function settled(worker: Pick<Worker, 'bull'>, jobId: string) {
   return waitFor(
     async () => {
       if (!(await worker.bull.getJob(jobId))) return false;
@@ -53,7 +53,7 @@ async function providerRow(id: string) {
 }
 
 /** The delayed follow-up jobs under the test prefix (re-queued requests). */
-async function delayedJobs(worker: { bull: Bull.Queue }) {
+async function delayedJobs(worker: Pick<Worker, 'bull'>) {
   return worker.bull.getDelayed();
 }
 

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { companyEnrich, verifyEmail } from '@coldcopy/queue-core';
 import { waitFor } from '@coldcopy/testing';
-import type Bull from 'bull';
+import type { Worker } from '@coldcopy/queue-core/runtime';
 import { describe, expect, it } from 'vitest';
 import { sha256 } from '../src/domain/cache-key.js';
 import { useEnrichmentHarness } from './harness.js';
 
 const h = useEnrichmentHarness();
 
-async function completed(worker: { bull: Bull.Queue }, jobId: string): Promise<Bull.Job> {
+async function completed(worker: Pick<Worker, 'bull'>, jobId: string) {
   return waitFor(
     async () => {
       const state = await (await worker.bull.getJob(jobId))?.getState();

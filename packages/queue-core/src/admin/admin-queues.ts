@@ -1,41 +1,18 @@
 import type Bull from 'bull';
 import { createBullQueue } from '../redis/bull-queue.js';
+import { readQueueCounts, type QueueCounts } from './queue-counts.js';
 import { QUEUE_NAMES, type QueueName } from '../definitions/queues.js';
 import { RedisConnections } from '../redis/connections.js';
 import { clusterModeFromEnv, shardCountsFromEnv, shardQueueName, shardsOf, type ShardCounts } from '../redis/sharding.js';
 
-/** Counts of one queue. `waiting` includes jobs held in the paused list (bull-v4.md §12). */
-export interface QueueStatus {
+/** Counts of one Bull queue (queue-counts.ts). `waiting` includes jobs held in the paused list (bull-v4.md §12). */
+export interface QueueStatus extends Omit<QueueCounts, 'finished'> {
   readonly queue: QueueName;
   /** 0 for an unsharded queue (sharding.ts) */
   readonly shard: number;
   /** the Bull queue's name: `email`, or `email-1` for shard 1 */
   readonly bullName: string;
-  readonly paused: boolean;
-  readonly waiting: number;
-  readonly active: number;
-  readonly delayed: number;
-  readonly completed: number;
-  readonly failed: number;
-  /**
-   * Seconds since the next job to run (the tail of `wait`, else of `paused`) was created plus its
-   * intended delay; null when nothing waits. A scaling and alert signal (ops.md §8).
-   */
-  readonly oldestWaitingAgeSeconds: number | null;
 }
-
-/** `timestamp` + `opts.delay` of the tail of `wait` (or `paused`), as a string; nil when empty. */
-const NEXT_JOB_CREATED_AT = `
-local id = redis.call('LINDEX', KEYS[1], -1)
-if not id then id = redis.call('LINDEX', KEYS[2], -1) end
-if not id then return false end
-local f = redis.call('HMGET', ARGV[1] .. id, 'timestamp', 'opts')
-local at = tonumber(f[1])
-if not at then return false end
-local ok, opts = pcall(cjson.decode, f[2] or '{}')
-if ok and type(opts) == 'table' and tonumber(opts.delay) then at = at + tonumber(opts.delay) end
-return tostring(at)
-`;
 
 export interface AdminShard {
   readonly queue: QueueName;
@@ -53,7 +30,7 @@ export interface AdminQueues {
   /** the shards of a queue, shard 0 first (one entry when unsharded) */
   shardsOf(queue: QueueName): readonly AdminShard[];
   readonly connections: RedisConnections;
-  /** one row per Bull queue: every shard of every queue */
+  /** one row per Bull queue: every shard of every queue, read in one round trip */
   status(): Promise<QueueStatus[]>;
   close(): Promise<void>;
 }
@@ -101,50 +78,17 @@ export function openAdminQueues(options: {
     queues: queues as AdminQueues['queues'],
     shardsOf: (queue) => shards.get(queue) ?? [],
     connections,
-    status: () => Promise.all([...shards.values()].flat().map((s) => queueStatus(s.bull, s.queue, s.shard))),
+    async status() {
+      const all = [...shards.values()].flat();
+      const counts = await readQueueCounts(all.map((s) => s.bull));
+      return all.map((s, i) => {
+        const { finished: _finished, ...c } = counts[i]!;
+        return { queue: s.queue, shard: s.shard, bullName: s.bullName, ...c };
+      });
+    },
     async close() {
       await Promise.allSettled(Object.values(queues).map((q) => q.close()));
       await connections.close();
     },
-  };
-}
-
-/**
- * One MULTI of O(1) commands per queue: safe with millions of jobs. Every key is one Bull queue's,
- * so on a Redis Cluster the MULTI stays in that queue's hash slot (sharding.ts `bullKeyLayout`).
- */
-export async function queueStatus(queue: Bull.Queue, logical = queue.name as QueueName, shard = 0, now: () => number = Date.now): Promise<QueueStatus> {
-  const client = queue.client;
-  const key = (k: string) => `${(queue as unknown as { keyPrefix: string }).keyPrefix}:${queue.name}:${k}`;
-  const results = await client
-    .multi()
-    .llen(key('wait'))
-    .llen(key('paused'))
-    .llen(key('active'))
-    .zcard(key('delayed'))
-    .zcard(key('completed'))
-    .zcard(key('failed'))
-    .exists(key('meta-paused'))
-    .eval(NEXT_JOB_CREATED_AT, 2, key('wait'), key('paused'), key(''))
-    .exec();
-  if (!results) throw new Error('Redis transaction aborted');
-  const n = (i: number) => {
-    const [err, value] = results[i] ?? [new Error('missing reply'), 0];
-    if (err) throw err;
-    return Number(value);
-  };
-  const [ageErr, createdAt] = results[7] ?? [null, null];
-  if (ageErr) throw ageErr;
-  return {
-    queue: logical,
-    shard,
-    bullName: queue.name,
-    waiting: n(0) + n(1),
-    paused: n(6) === 1,
-    active: n(2),
-    delayed: n(3),
-    completed: n(4),
-    failed: n(5),
-    oldestWaitingAgeSeconds: createdAt === null || createdAt === undefined ? null : Math.max(0, (now() - Number(createdAt)) / 1000),
   };
 }

@@ -2,8 +2,8 @@
  * `@coldcopy/queue-core/admin`: what operators' tools (dashboard, CLI) use: Bull queues that never
  * process, queue counts, stuck jobs, schedules and dead letters. Not for worker apps or the web app.
  */
-export { openAdminQueues, queueStatus, type AdminQueues, type AdminShard, type QueueStatus } from './admin-queues.js';
-export type { default as Bull } from 'bull';
+export { openAdminQueues, type AdminQueues, type AdminShard, type QueueStatus } from './admin-queues.js';
+export { bullKey, readQueueCounts, workerClientName, type QueueCounts, type ReadQueueCountsOptions } from './queue-counts.js';
 export { clusterModeFromEnv, shardCountsFromEnv, type ShardCounts } from '../redis/sharding.js';
 export { scheduleRows, type ScheduleRow } from './schedule-status.js';
 export { findStuckJobs, fixStuckJobs, StuckJobError, type FindStuckOptions, type StuckFixOutcome, type StuckJob } from './stuck-jobs.js';

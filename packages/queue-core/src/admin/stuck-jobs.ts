@@ -1,5 +1,5 @@
-import type Bull from 'bull';
 import type { AdminQueues } from './admin-queues.js';
+import { bullKey } from './queue-counts.js';
 import { deadLetterEntry, type DeadLetterStore } from '../dead-letters/store.js';
 import { PermanentJobError } from '../definitions/errors.js';
 import { getJob } from '../jobs/index.js';
@@ -60,7 +60,7 @@ export async function findStuckJobs(admin: Pick<AdminQueues, 'shardsOf'>, option
   const found: StuckJob[] = [];
   for (const queue of options.queues ?? (Object.keys(QUEUES) as QueueName[])) {
     for (const { shard, bullName, bull } of admin.shardsOf(queue)) {
-      const key = (k: string) => toKey(bull, k);
+      const key = (k: string) => bullKey(bull, k);
       const ids = await bull.client.lrange(key('active'), 0, limit - 1);
       if (ids.length === 0) continue;
       // one MULTI per Bull queue: all of its keys share one hash slot on a Redis Cluster
@@ -117,7 +117,7 @@ export async function fixStuckJobs(admin: Pick<AdminQueues, 'shardsOf'>, stuck: 
       outcomes.push({ jobId: s.jobId, bullName: s.bullName, action: 'skipped', why: 'shard not configured' });
       continue;
     }
-    const key = (k: string) => toKey(bull, k);
+    const key = (k: string) => bullKey(bull, k);
     if (s.reason === 'lock-expired') {
       const moved = Number(
         await bull.client.eval(MOVE_BACK, 5, key('active'), key('wait'), key('paused'), key('meta-paused'), key(`${s.jobId}:lock`), s.jobId),
@@ -145,8 +145,4 @@ export async function fixStuckJobs(admin: Pick<AdminQueues, 'shardsOf'>, stuck: 
     outcomes.push({ jobId: s.jobId, bullName: s.bullName, action: 'dead-lettered' });
   }
   return outcomes;
-}
-
-function toKey(bull: Bull.Queue, type: string): string {
-  return (bull as unknown as { toKey(type: string): string }).toKey(type);
 }
