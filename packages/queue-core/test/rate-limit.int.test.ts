@@ -76,6 +76,24 @@ describe('rate limiter (GCRA in one Lua script)', () => {
     expect((await limiter.reserve('r', limit)).waitMs).toBeLessThanOrEqual(600);
   });
 
+  it("admit is a sliding window on the calls' own times: max per perMs + slackMs, a refusal records nothing and names the wait", async () => {
+    const limiter = createRateLimiter(redis.client(), { prefix: `${redis.prefix}:rate` });
+    const limit = { max: 3, perMs: 400, slackMs: 100 }; // 3 per 500 ms
+    const started = performance.now();
+    expect([await limiter.admit('w', limit), await limiter.admit('w', limit), await limiter.admit('w', limit)]).toEqual([0, 0, 0]);
+    const wait = await limiter.admit('w', limit);
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(500);
+    // refused calls are not recorded: the wait only shrinks
+    expect(await limiter.admit('w', limit)).toBeLessThanOrEqual(wait);
+    expect(await limiter.admit('other', limit)).toBe(0);
+    await new Promise((r) => setTimeout(r, wait + 5));
+    expect(await limiter.admit('w', limit)).toBe(0);
+    // the first admitted call left the window no earlier than 500 ms after it
+    expect(performance.now() - started).toBeGreaterThanOrEqual(500 - 5);
+    expect(await redis.client().zcard(`${redis.prefix}:rate:w:log`)).toBeLessThanOrEqual(3);
+  });
+
   it('rejects nonsense limits', async () => {
     const limiter = createRateLimiter(redis.client(), { prefix: `${redis.prefix}:rate` });
     await expect(limiter.tryAcquire('k', { max: 0, perMs: 1000 })).rejects.toThrow(RangeError);

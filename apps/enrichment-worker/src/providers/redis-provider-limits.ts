@@ -10,8 +10,11 @@ import { sleep } from '../domain/sleep.js';
 /**
  * Provider limits shared by every replica through Redis, per provider, API key and endpoint:
  *
- * - spacing: queue-core's GCRA limiter (one Lua call per request) at the strictest of the
- *   per-second and per-minute rates, so that no window of either length gets more than its limit;
+ * - spacing: queue-core's GCRA limiter at the strictest of the per-second and per-minute rates
+ *   paces the callers (no burst allowance), then its sliding-window check (`admit`, the rule the
+ *   provider applies, over `perMs + slackMs`) records the call right before it leaves: no window
+ *   of that length holds more than the limit even when a caller runs late after its slot (two
+ *   Lua calls per request);
  * - concurrency caps and the long windows (hour, day): bottleneck with its ioredis datastore
  *   (clustering), whose `reservoir` counts the window's requests across replicas and refills it
  *   every window;
@@ -129,10 +132,20 @@ export function createRedisProviderLimits(options: RedisProviderLimitsOptions): 
       const spacing = spacingOf(limit, options.slackMs);
       const spaced = async () => {
         if (spacing) {
+          const started = now();
           await options.limiter.acquire(`${key}`, spacing, signal, { maxWaitMs: options.maxWaitMs }).catch((err: Error) => {
             if (err.name === 'RetryAfterError') throw new ProviderRetryError(provider, 'rate-limit', (err as ProviderRetryError).retryAfterMs, 'local spacing');
             throw err;
           });
+          // the slot paces the callers; the window check holds the limit on the time the call
+          // really leaves (a caller that acted late after its slot would otherwise land next to
+          // on-time ones: a burst the provider's own window counts)
+          for (;;) {
+            const wait = await options.limiter.admit(key, spacing);
+            if (wait === 0) break;
+            if (now() + wait - started > options.maxWaitMs) throw new ProviderRetryError(provider, 'rate-limit', wait, 'local window');
+            await sleep(wait, signal);
+          }
         }
         return call();
       };

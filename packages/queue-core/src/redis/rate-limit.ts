@@ -70,6 +70,16 @@ export interface RateLimiter {
   reserve(key: string, limit: RateLimit, options?: AcquireOptions): Promise<Reservation>;
   /** Takes a slot if one is free now and returns 0; otherwise takes nothing and returns the wait in ms. */
   tryAcquire(key: string, limit: RateLimit): Promise<number>;
+  /**
+   * The sliding-window check a provider applies, on the Redis clock: records a call now and
+   * returns 0 when fewer than `max` calls were recorded for `key` in the last `perMs + slackMs` ms;
+   * otherwise records nothing and returns the ms until the oldest of them leaves that window.
+   * Call it right before the request goes out, after `acquire`: the GCRA spacing paces callers, and
+   * this check holds the limit on the calls' real times even when a caller acts late after its
+   * slot (a loaded machine) and lands next to on-time ones. Its own key (`<prefix>:<key>:log`,
+   * a sorted set of at most `max` entries).
+   */
+  admit(key: string, limit: RateLimit): Promise<number>;
 }
 
 export interface RateLimiterOptions {
@@ -95,10 +105,30 @@ redis.call('SET', KEYS[1], string.format('%.3f', nextTat), 'PX', math.ceil(nextT
 return {1, string.format('%.3f', wait), string.format('%.3f', tat)}
 `;
 
+// KEYS[1] = the log (sorted set of call times, Redis clock); ARGV[1] = window (ms); ARGV[2] = max.
+// Same rule as a provider's sliding window: calls at or before now - window have left it.
+// Returns '0' (admitted and recorded) or the wait in ms until the oldest call leaves the window.
+const WINDOW_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.3f', now - window))
+local n = redis.call('ZCARD', KEYS[1])
+if n >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return string.format('%.3f', math.max(0.001, tonumber(oldest[2]) + window - now))
+end
+redis.call('ZADD', KEYS[1], string.format('%.3f', now), string.format('%.3f:%d', now, n))
+redis.call('PEXPIRE', KEYS[1], math.ceil(window) + 1000)
+return '0'
+`;
+
 const COMMAND = 'coldcopyRateLimitAcquire';
+const WINDOW_COMMAND = 'coldcopyRateLimitAdmit';
 
 interface WithCommand {
   [COMMAND](key: string, interval: string, reserve: '0' | '1', maxWaitMs: string): Promise<[number, string, string]>;
+  [WINDOW_COMMAND](key: string, windowMs: string, max: string): Promise<string>;
 }
 
 function validate(limit: RateLimit): number {
@@ -112,6 +142,9 @@ function validate(limit: RateLimit): number {
 export function createRateLimiter(redis: RedisClient, options: RateLimiterOptions): RateLimiter {
   if (typeof (redis as unknown as Partial<WithCommand>)[COMMAND] !== 'function') {
     redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: GCRA_LUA });
+  }
+  if (typeof (redis as unknown as Partial<WithCommand>)[WINDOW_COMMAND] !== 'function') {
+    redis.defineCommand(WINDOW_COMMAND, { numberOfKeys: 1, lua: WINDOW_LUA });
   }
   const client = redis as unknown as WithCommand;
   const keyOf = (key: string) => `${options.prefix}:${key}`;
@@ -132,6 +165,14 @@ export function createRateLimiter(redis: RedisClient, options: RateLimiterOption
     },
 
     reserve,
+
+    async admit(key, limit) {
+      validate(limit);
+      const wait = Number(
+        await client[WINDOW_COMMAND](`${keyOf(key)}:log`, String(limit.perMs + (limit.slackMs ?? 0)), String(Math.max(1, Math.floor(limit.max)))),
+      );
+      return wait > 0 ? Math.ceil(wait) : 0;
+    },
 
     async acquire(key, limit, signal, acquireOptions) {
       signal?.throwIfAborted();
