@@ -10,6 +10,7 @@ import { createEnrichmentMetrics, type EnrichmentMetrics } from './providers/enr
 import { createHunterProvider } from './providers/hunter-provider.js';
 import { createDnsMxResolver, type MxResolver } from './providers/mx-resolver.js';
 import type { Alerter } from './providers/operations.js';
+import { createPeopleBatcher, hasBulkPeople, type PeopleBatcher } from './providers/people-batcher.js';
 import type { ProviderLimits } from './providers/provider-limits.js';
 import { createRedisProviderLimits, type RedisProviderLimits } from './providers/redis-provider-limits.js';
 
@@ -18,6 +19,11 @@ export interface EnrichmentDeps {
   readonly pool: Pool;
   /** the adapter for an `enrichment_providers.name`; undefined when its key is not configured */
   provider(name: string): EnrichmentProvider | undefined;
+  /**
+   * The provider's bulk person lookup (Apollo `people/bulk_match`) behind a batcher, for batch
+   * children; undefined when the provider has no bulk endpoint (they call `findPerson`).
+   */
+  bulkPeople(name: string): PeopleBatcher | undefined;
   readonly mx: MxResolver;
   /** enrich-lead's optional webhook (https, public addresses only unless allowed for development) */
   readonly callbacks: CallbackNotifier;
@@ -34,6 +40,13 @@ const owned = new WeakMap<EnrichmentDeps, { pool: Pool; limits: RedisProviderLim
 /** A registry over the configured adapters: `enrichment_providers.name` is matched case-insensitively. */
 export function providerRegistry(adapters: Partial<Record<ProviderName, EnrichmentProvider>>): (name: string) => EnrichmentProvider | undefined {
   return (name) => adapters[name.trim().toLowerCase() as ProviderName];
+}
+
+/** One batcher per adapter with a bulk person endpoint (Apollo), by `enrichment_providers.name`. */
+export function bulkPeopleRegistry(adapters: Partial<Record<ProviderName, EnrichmentProvider>>, lingerMs: number): (name: string) => PeopleBatcher | undefined {
+  const batchers = new Map<string, PeopleBatcher>();
+  for (const [name, adapter] of Object.entries(adapters)) if (adapter && hasBulkPeople(adapter)) batchers.set(name, createPeopleBatcher(adapter, { lingerMs }));
+  return (name) => batchers.get(name.trim().toLowerCase());
 }
 
 export function createProviders(env: EnrichmentEnv, limits: ProviderLimits): Partial<Record<ProviderName, EnrichmentProvider>> {
@@ -104,6 +117,7 @@ export async function createDeps(env: EnrichmentEnv, tools: WorkerAppTools): Pro
   const deps: EnrichmentDeps = {
     pool,
     provider: providerRegistry(adapters),
+    bulkPeople: bulkPeopleRegistry(adapters, env.ENRICHMENT_BULK_LINGER_MS),
     mx: createDnsMxResolver({ servers: env.DNS_SERVERS }),
     callbacks: createHttpsCallbackNotifier({ allowPrivate: env.ENRICHMENT_CALLBACK_ALLOW_PRIVATE, timeoutMs: env.ENRICHMENT_CALLBACK_TIMEOUT_MS }),
     alerter: {

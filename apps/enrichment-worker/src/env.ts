@@ -42,6 +42,9 @@ export const enrichmentWorkerEnv = {
   }),
   APOLLO_RATE_PER_HOUR: rate(200).meta({ description: 'Apollo enrichment requests per hour per endpoint (free plan 200)' }),
   APOLLO_RATE_PER_DAY: rate(600).meta({ description: 'Apollo enrichment requests per day per endpoint (free plan 600)' }),
+  ENRICHMENT_BULK_LINGER_MS: int(100, 0).meta({
+    description: "how long a batch child's person lookup waits for others to share one bulk request (Apollo people/bulk_match, up to 10 people)",
+  }),
   APOLLO_MAX_CONCURRENT: int(5).meta({ description: 'Apollo requests in flight at once per endpoint, across replicas' }),
 
   PROVIDER_TIMEOUT_MS: int(15_000).meta({ description: 'per-request timeout of a provider call' }),

@@ -34,7 +34,7 @@ async function runBatch(workspaceId: string, leadIds: string[], providerId: stri
 describe('batch-enrich', () => {
   it('fans out one child per lead, aggregates the counts, and a second batch over the same leads makes no provider call', async () => {
     const { workspaceId, leads } = await h.seed({ leads: 60, domains: ['acme.com', 'globex.com', 'unknown-one.com'] });
-    const worker = await h.worker(h.deps().deps);
+    const worker = await h.worker(h.deps({ bulkLingerMs: 100 }).deps);
     const leadIds = leads.map((l) => l.id);
     const { job, batchId } = await runBatch(workspaceId, leadIds, h.apolloId, worker);
     expect(job.returnvalue).toEqual({
@@ -49,7 +49,18 @@ describe('batch-enrich', () => {
     });
     expect(await job.progress()).toMatchObject({ total: 60, processed: 60 });
     expect(await getEnrichmentJob(h.pool, workspaceId, batchId)).toMatchObject({ status: 'completed', processed: 60, succeeded: 40, no_match: 20 });
-    expect(h.apollo.log('people/match')).toHaveLength(60);
+    // the children shared Apollo's bulk endpoint: at most 10 people per request, each lead asked once
+    const bulk = h.apollo.log('people/bulk_match');
+    expect(h.apollo.log('people/match')).toHaveLength(0);
+    expect(bulk.every((r) => r.status === 200 && r.items!.length >= 1 && r.items!.length <= 10)).toBe(true);
+    // grouped: how many share a request depends on how the children's jobs overlap (machine load)
+    expect(bulk.length).toBeLessThan(60 / 2);
+    const people = bulk.flatMap((r) => r.items!);
+    expect(new Set(people.map((p) => p.inputHash)).size).toBe(60);
+    expect(people).toHaveLength(60);
+    // Apollo charged the 40 matches once each
+    expect(people.filter((p) => p.credits > 0)).toHaveLength(40);
+    expect(bulk.reduce((n, r) => n + r.credits, 0)).toBe(40);
     const charged = (
       await h.pool.query(`SELECT count(*)::int AS n, sum(credits)::int AS c FROM enrichment_ledger WHERE workspace_id = $1 AND outcome = 'charged'`, [
         workspaceId,
@@ -59,7 +70,7 @@ describe('batch-enrich', () => {
 
     const second = await runBatch(workspaceId, leadIds, h.apolloId, worker);
     expect(second.job.returnvalue).toMatchObject({ total: 60, enriched: 40, skippedCached: 40, noMatch: 20 });
-    expect(h.apollo.log('people/match')).toHaveLength(60);
+    expect(h.apollo.requests).toHaveLength(bulk.length);
     expect(
       (await h.pool.query(`SELECT credits_used FROM enrichment_credits WHERE workspace_id = $1 AND provider_id = $2`, [workspaceId, h.apolloId])).rows[0]
         .credits_used,

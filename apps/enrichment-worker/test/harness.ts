@@ -6,7 +6,7 @@ import { createTestDatabase, deletePrefix, freePort, testPrefix, type TestDataba
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { type EnrichmentConfig, enrichmentConfig } from '../src/config.js';
-import { type EnrichmentDeps, providerRegistry } from '../src/deps.js';
+import { bulkPeopleRegistry, type EnrichmentDeps, providerRegistry } from '../src/deps.js';
 import { type ApolloEmulator, startApolloEmulator } from '../src/emulators/apollo-emulator.js';
 import { type DnsEmulator, startDnsEmulator } from '../src/emulators/dns-emulator.js';
 import { type HunterEmulator, startHunterEmulator } from '../src/emulators/hunter-emulator.js';
@@ -111,6 +111,7 @@ export function useEnrichmentHarness() {
       shared?: boolean;
       config?: Partial<EnrichmentConfig>;
       callbacks?: CallbackNotifier;
+      bulkLingerMs?: number;
     } = {},
   ) {
     const limitsRedis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
@@ -135,12 +136,14 @@ export function useEnrichmentHarness() {
     });
     const alerter = createFakeAlerter();
     const common = { limits, timeoutMs: 5000, rateLimitRetryMs: 300 };
+    const adapters = {
+      hunter: createHunterProvider({ ...common, baseUrl: `${state.hunter.url}/v2`, apiKey: HUNTER_KEY, pendingRetryMs: 200, smtpRetryMs: 300 }),
+      apollo: createApolloProvider({ ...common, baseUrl: `${state.apollo.url}/api/v1`, apiKey: APOLLO_KEY }),
+    };
     const value: EnrichmentDeps = {
       pool: state.pool,
-      provider: providerRegistry({
-        hunter: createHunterProvider({ ...common, baseUrl: `${state.hunter.url}/v2`, apiKey: HUNTER_KEY, pendingRetryMs: 200, smtpRetryMs: 300 }),
-        apollo: createApolloProvider({ ...common, baseUrl: `${state.apollo.url}/api/v1`, apiKey: APOLLO_KEY }),
-      }),
+      provider: providerRegistry(adapters),
+      bulkPeople: bulkPeopleRegistry(adapters, options.bulkLingerMs ?? 50),
       mx: createDnsMxResolver({ servers: [state.dns.server], timeoutMs: 1000 }),
       callbacks: options.callbacks ?? createHttpsCallbackNotifier({ allowPrivate: false, timeoutMs: 2000 }),
       alerter,

@@ -29,6 +29,9 @@ const CITIES = [
   ['Seattle', 'Washington'],
 ] as const;
 
+/** people per bulk_match request (providers.md §6) */
+export const APOLLO_BULK_MAX = 10;
+
 type Windows = { minute: FixedWindow; hour: FixedWindow; day: FixedWindow };
 
 export class ApolloEmulator extends EmulatorServer {
@@ -67,7 +70,9 @@ export class ApolloEmulator extends EmulatorServer {
         ? hashInput(req.query.get('domain'))
         : endpoint === 'people/match'
           ? personHash(body)
-          : hashInput(...(Array.isArray(body.details) ? body.details.map((d) => personHash(d as Record<string, unknown>)) : []));
+          : hashInput(
+              ...(Array.isArray(body.details) ? body.details.map((d) => personHash(d && typeof d === 'object' ? (d as Record<string, unknown>) : {})) : []),
+            );
     return {
       endpoint,
       inputHash,
@@ -125,23 +130,27 @@ export class ApolloEmulator extends EmulatorServer {
       this.credits -= 1;
       return { status: 200, credits: 1, body: { person } };
     }
-    const details = Array.isArray(body.details) ? (body.details as Array<Record<string, unknown>>) : undefined;
+    const details = Array.isArray(body.details) ? (body.details as unknown[]) : undefined;
     if (!details || details.length === 0) return { status: 422, body: { error: 'details is required' } };
-    if (details.length > 10) return { status: 422, body: { error: 'details can contain at most 10 people' } };
-    const matches = details.map(match);
+    if (details.length > APOLLO_BULK_MAX) return { status: 422, body: { error: `details can contain at most ${APOLLO_BULK_MAX} people` } };
+    if (details.some((d) => !d || typeof d !== 'object' || Array.isArray(d)))
+      return { status: 422, body: { error: 'each entry of details must be an object' } };
+    const people = details as Array<Record<string, unknown>>;
+    const matches = people.map(match);
     const cost = matches.filter(Boolean).length;
     if (cost > this.credits) return noCredits();
     this.credits -= cost;
     return {
       status: 200,
       credits: cost,
+      items: people.map((d, i) => ({ inputHash: personHash(d), credits: matches[i] ? 1 : 0 })),
       body: {
         status: 'success',
         matches,
         credits_consumed: cost,
-        total_requested_enrichments: details.length,
+        total_requested_enrichments: people.length,
         unique_enriched_records: cost,
-        missing_records: details.length - cost,
+        missing_records: people.length - cost,
       },
     };
   }

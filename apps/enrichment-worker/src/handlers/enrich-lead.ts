@@ -117,7 +117,9 @@ async function enrich(p: Payload, ctx: Ctx): Promise<EnrichLeadResult> {
     let fromCache = entry !== undefined && entry.fetchedFor !== mark;
     if (!entry) {
       if ((await getEnrichmentCreditsAvailable(deps.pool, ws, provider.id)) < 1) throw new EnrichmentCreditsExhaustedError(ws, provider.id);
-      const lookup = await adapter.findPerson(query, ctx.signal);
+      // a batch child shares a bulk request with its siblings where the provider has one
+      const bulk = p.enrichmentJobId ? deps.bulkPeople(provider.name) : undefined;
+      const lookup = bulk ? await bulk.find(query, ctx.signal) : await adapter.findPerson(query, ctx.signal);
       entry = lookup.found ? { found: true, data: lookup.data, fetchedFor: mark, credits: lookup.credits } : { found: false, fetchedFor: mark };
       await writeEnrichmentCache(deps.pool, {
         cacheKey,

@@ -27,6 +27,8 @@ export interface RequestLogEntry {
   readonly inputHash: string;
   /** the answer was a rate-limit answer */
   readonly rateLimited: boolean;
+  /** a bulk request: each item's input hash and what its answer cost, in request order */
+  readonly items?: ReadonlyArray<{ readonly inputHash: string; readonly credits: number }>;
 }
 
 export interface Fault {
@@ -47,6 +49,8 @@ export interface Answer {
   readonly headers?: Record<string, string>;
   readonly credits?: number;
   readonly rateLimited?: boolean;
+  /** a bulk request's per-item log (RequestLogEntry.items) */
+  readonly items?: RequestLogEntry['items'];
 }
 
 export interface EmulatorRequest {
@@ -185,6 +189,7 @@ export class HttpEmulator {
       credits: answer.credits ?? 0,
       inputHash: matched.inputHash ?? '',
       rateLimited: answer.rateLimited ?? false,
+      ...(answer.items ? { items: answer.items } : {}),
     });
     send(res, answer);
   }
