@@ -679,6 +679,16 @@ async function main(argv: string[]): Promise<void> {
     const n = await enqueueDemoCampaigns(redisUrl, databaseUrl, prefix, secrets);
     demo = `${n} demo campaign(s) enqueued (send-bulk-email)`;
   }
+  let enrichment = '';
+  if (apps.some((a) => a.queue === 'enrichment')) {
+    const { enqueueDemoEnrichment } = await import('./demo-enrichment.js');
+    const { jobSecurityFromEnv } = await import('../packages/queue-core/src/security/job-security.js');
+    const batch = await enqueueDemoEnrichment({ redisUrl, databaseUrl, prefix, security: jobSecurityFromEnv({ ...process.env, ...secrets }) });
+    enrichment = batch
+      ? `demo enrichment: batch-enrich of ${batch.leads} leads with the Apollo emulator (enrichment_jobs ${batch.enrichmentJobId}, job ${batch.jobId})`
+      : 'demo enrichment: no demo workspace with enrichment credits';
+    say(enrichment);
+  }
   const jobs = jobsCommand();
   const ids = await demoIds(databaseUrl);
 
@@ -705,6 +715,7 @@ async function main(argv: string[]): Promise<void> {
         ]
       : []),
     `  ${demo}`,
+    ...(enrichment ? [`  ${enrichment}`] : []),
     '  Ctrl-C stops everything (data stays in .data/; --reset wipes it)',
     '',
   ];

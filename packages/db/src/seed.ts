@@ -148,6 +148,32 @@ function render(template: string, lead: { first_name: string; company: string })
   return template.replace('{{first_name}}', lead.first_name).replace('{{company}}', lead.company);
 }
 
+/** The demo workspace's enrichment credits with each provider, topped up to this at every seed run. */
+export const DEMO_ENRICHMENT_CREDITS = 10_000;
+
+/**
+ * The enrichment providers the dev stack's emulators stand for (`hunter`, `apollo`: global rows,
+ * matched by name to the worker's adapters, whose base URLs `npm run dev` points at the emulators)
+ * and the demo workspace's credits with each. Idempotent, and run on every seed, also when the
+ * workspace itself is already there (databases seeded before enrichment existed get it too).
+ */
+export async function seedDemoEnrichment(db: pg.ClientBase, workspaceId: string, log: (line: string) => void = () => {}): Promise<void> {
+  const providers = await db.query<{ id: string; name: string }>(
+    `INSERT INTO enrichment_providers (name, type, cost_per_request) VALUES ('hunter', 'multi', 1), ('apollo', 'multi', 1)
+     ON CONFLICT (name) DO UPDATE SET type = EXCLUDED.type
+     RETURNING id, name`,
+  );
+  await db.query(
+    `INSERT INTO enrichment_credits (workspace_id, provider_id, credits_available, monthly_allowance)
+     SELECT $1, unnest($2::uuid[]), $3, $3
+     ON CONFLICT (workspace_id, provider_id) DO UPDATE SET
+       credits_available = GREATEST(enrichment_credits.credits_available, EXCLUDED.credits_available),
+       monthly_allowance = GREATEST(enrichment_credits.monthly_allowance, EXCLUDED.monthly_allowance)`,
+    [workspaceId, providers.rows.map((r) => r.id), DEMO_ENRICHMENT_CREDITS],
+  );
+  log(`enrichment: providers ${providers.rows.map((r) => r.name).join(', ')}, at least ${DEMO_ENRICHMENT_CREDITS} credits each`);
+}
+
 /** Creates (or replaces) the demo workspace. Runs in one transaction on one client. */
 export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Promise<SeedSummary> {
   const started = Date.now();
@@ -174,6 +200,7 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
     if (found && !options.force && found.demo?.seed === seed && found.demo?.leads === leadCount) {
       await db.query('ROLLBACK');
       log(`workspace ${slug} already holds seed ${seed} with ${leadCount} leads: nothing to do (--force recreates it)`);
+      await seedDemoEnrichment(db, found.id, log);
       const count = async (table: string) =>
         (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE workspace_id = $1`, [found.id])).rows[0]!.n;
       return {
@@ -613,6 +640,7 @@ export async function seedDemo(db: pg.ClientBase, options: SeedOptions = {}): Pr
   // later replace would plan its foreign-key cascades as sequential scans, row by row)
   await db.query('ANALYZE workspaces, leads, campaign_leads, campaign_emails, email_events, suppression_list');
   log('analyzed');
+  await seedDemoEnrichment(db, workspaceId, log);
 
   if (options.refreshViews ?? true) {
     await db.query('SELECT * FROM refresh_all_analytics_views()');
