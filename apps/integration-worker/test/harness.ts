@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { closePool, createPool, enqueueOutbox, loadDbEnv, type Pool, saveIntegrationConnection, withTransaction } from '@coldcopy/db';
 import type { AnyJobDefinition, JobInput } from '@coldcopy/queue-core';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
-import { createSilentLogger, loadEnv, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
+import { createRateLimiter, createSilentLogger, loadEnv, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
 import { createTestDatabase, deletePrefix, testPrefix, type TestDatabase, waitFor } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
@@ -12,6 +12,7 @@ import { type HubspotEmulator, startHubspotEmulator } from '../src/emulators/hub
 import { type OAuthEmulator, startOAuthEmulator } from '../src/emulators/oauth-emulator.js';
 import { type SalesforceEmulator, startSalesforceEmulator } from '../src/emulators/salesforce-emulator.js';
 import { envSchema } from '../src/env.js';
+import { createProviderBudget, type ProviderBudget } from '../src/providers/budgets.js';
 import { definitions, dispatchedHandlers } from '../src/handlers/index.js';
 import { CLIENT_ID, CLIENT_SECRET, TEST_SIGNING_KEYS, TEST_TOKEN_KEYS } from './keys.js';
 
@@ -89,6 +90,17 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
       SYNC_LEASE_MS: '30000',
       ...over,
     }) as IntegrationEnv;
+  }
+
+  /** A shared provider budget on the test's prefix, without rate limits (the tests drive holds and 429s). */
+  function budget(maxWaitMs: number): ProviderBudget {
+    return createProviderBudget({
+      redis: state.redis,
+      limiter: createRateLimiter(state.redis, { prefix: `${state.prefix}:rate` }),
+      prefix: `${state.prefix}:integration`,
+      limits: {},
+      maxWaitMs,
+    });
   }
 
   /** Real deps on their own Redis connection (one per simulated replica). */
@@ -186,5 +198,5 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
     return { workspaceId, portal, grant, connectionId, leads };
   }
 
-  return Object.assign(state, { env, deps, worker, run, settle, seed });
+  return Object.assign(state, { env, deps, budget, worker, run, settle, seed });
 }

@@ -1,10 +1,8 @@
 import { countPendingOutbox, enqueueOutbox } from '@coldcopy/db';
 import { RetryAfterError, syncHubspot } from '@coldcopy/queue-core';
-import { createRateLimiter } from '@coldcopy/queue-core/runtime';
 import { describe, expect, it } from 'vitest';
 import { msUntilMidnight } from '../src/domain/time.js';
 import { startHubspotEmulator } from '../src/emulators/hubspot-emulator.js';
-import { createProviderBudget } from '../src/providers/budgets.js';
 import { createHubspotClient, HubspotRateLimitError } from '../src/providers/hubspot-client.js';
 import { useIntegrationHarness } from './harness.js';
 
@@ -143,13 +141,7 @@ describe('sync-hubspot', () => {
   }, 180_000);
 
   it('a DAILY 429 holds the portal until its midnight; the ten-second one about ten seconds', async () => {
-    const budget = createProviderBudget({
-      redis: h.redis,
-      limiter: createRateLimiter(h.redis, { prefix: `${h.prefix}:rate` }),
-      prefix: `${h.prefix}:integration`,
-      limits: {},
-      maxWaitMs: 1000,
-    });
+    const budget = h.budget(1000);
     const client = createHubspotClient({ basePath: h.hubspot.url, budget, timeoutMs: 5000, tenSecondlyWaitMs: 10_000 });
     const { portal, grant } = await h.seed();
     const account = { portalId: portal, accessToken: grant.accessToken, timeZone: 'America/New_York' };
@@ -177,13 +169,7 @@ describe('sync-hubspot', () => {
   it('slows down from the rate headers before HubSpot answers 429', async () => {
     const tight = await startHubspotEmulator({ oauth: h.oauth, perTenSeconds: 10, searchPerSecond: 1000 });
     try {
-      const budget = createProviderBudget({
-        redis: h.redis,
-        limiter: createRateLimiter(h.redis, { prefix: `${h.prefix}:rate` }),
-        prefix: `${h.prefix}:integration`,
-        limits: {},
-        maxWaitMs: 60_000,
-      });
+      const budget = h.budget(60_000);
       const client = createHubspotClient({ basePath: tight.url, budget, timeoutMs: 5000, tenSecondlyWaitMs: 10_000 });
       const { portal, grant } = await h.seed();
       const account = { portalId: portal, accessToken: grant.accessToken, timeZone: 'UTC' };

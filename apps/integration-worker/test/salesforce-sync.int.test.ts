@@ -1,9 +1,7 @@
 import { countPendingOutbox, enqueueOutbox } from '@coldcopy/db';
 import { RetryAfterError, syncSalesforce } from '@coldcopy/queue-core';
-import { createRateLimiter } from '@coldcopy/queue-core/runtime';
 import { describe, expect, it } from 'vitest';
 import { startSalesforceEmulator } from '../src/emulators/salesforce-emulator.js';
-import { createProviderBudget } from '../src/providers/budgets.js';
 import { createSalesforceClient } from '../src/providers/salesforce-client.js';
 import { useIntegrationHarness } from './harness.js';
 
@@ -17,7 +15,9 @@ describe('sync-salesforce', () => {
     // Salesforce refuses this one record (INVALID_EMAIL_ADDRESS); the rest of its collection goes in
     await h.pool.query(`UPDATE leads SET email = 'not-an-address' WHERE id = $1`, [leads[7]!.id]);
     const w = await h.worker(h.deps(), 2);
-    const push = await h.run(w, syncSalesforce, { workspaceId, requestedBy: 'test', integrationId: connectionId, syncType: 'outbox', windowSlot: slot() });
+    const sync = (syncType: 'outbox' | 'incremental') =>
+      h.run(w, syncSalesforce, { workspaceId, requestedBy: 'test', integrationId: connectionId, syncType, windowSlot: slot() });
+    const push = await sync('outbox');
     expect(push).toMatchObject({ state: 'completed', value: { processed: 450, succeeded: 449, failed: 1 } });
     expect(h.salesforce.log('upsert').map((r) => r.status)).toEqual([200, 200, 200]); // 200 + 200 + 50
     expect(h.salesforce.records.size).toBe(449);
@@ -28,41 +28,23 @@ describe('sync-salesforce', () => {
     await h.pool.query(`UPDATE leads SET email = 'fixed@acme.com' WHERE id = $1`, [leads[7]!.id]);
     await new Promise((r) => setTimeout(r, 300)); // OUTBOX_RETRY_MS
     await enqueueOutbox(h.pool, workspaceId, { provider: 'salesforce', objectType: 'contacts', operation: 'upsert', localIds: leads.map((l) => l.id) });
-    const again = await h.run(w, syncSalesforce, { workspaceId, requestedBy: 'test', integrationId: connectionId, syncType: 'outbox', windowSlot: slot() });
+    const again = await sync('outbox');
     expect(again).toMatchObject({ state: 'completed', value: { processed: 450, unchanged: 449, succeeded: 1 } });
     expect(h.salesforce.log('upsert')).toHaveLength(4);
     expect(h.salesforce.records.size).toBe(450);
 
     // pull: our own records are echoes; a change in Salesforce comes back once
-    const pull1 = await h.run(w, syncSalesforce, {
-      workspaceId,
-      requestedBy: 'test',
-      integrationId: connectionId,
-      syncType: 'incremental',
-      windowSlot: slot(),
-    });
+    const pull1 = await sync('incremental');
     expect(pull1).toMatchObject({ state: 'completed', value: { processed: 450, succeeded: 0 } });
     h.salesforce.edit(leads[3]!.id, { Title: 'VP Sales' });
-    const pull2 = await h.run(w, syncSalesforce, {
-      workspaceId,
-      requestedBy: 'test',
-      integrationId: connectionId,
-      syncType: 'incremental',
-      windowSlot: slot(),
-    });
+    const pull2 = await sync('incremental');
     expect(pull2).toMatchObject({ state: 'completed', value: { succeeded: 1 } });
     expect((await h.pool.query(`SELECT title FROM leads WHERE id = $1`, [leads[3]!.id])).rows[0].title).toBe('VP Sales');
 
     // a record deleted in Salesforce is unmapped
     const victim = [...h.salesforce.records.values()].find((r) => r.ColdCopy_Id__c === leads[5]!.id)!;
     h.salesforce.remove(victim.Id);
-    const pull3 = await h.run(w, syncSalesforce, {
-      workspaceId,
-      requestedBy: 'test',
-      integrationId: connectionId,
-      syncType: 'incremental',
-      windowSlot: slot(),
-    });
+    const pull3 = await sync('incremental');
     expect(pull3).toMatchObject({ state: 'completed', value: { unmapped: 1 } });
     expect((await h.pool.query(`SELECT deleted_at IS NOT NULL AS gone FROM integration_object_map WHERE remote_id = $1`, [victim.Id])).rows[0].gone).toBe(true);
     expect(await countPendingOutbox(h.pool, workspaceId, 'salesforce')).toBe(0);
@@ -72,13 +54,7 @@ describe('sync-salesforce', () => {
     const { oauth } = h;
     const tight = await startSalesforceEmulator({ oauth, dailyLimit: 3 });
     try {
-      const budget = createProviderBudget({
-        redis: h.redis,
-        limiter: createRateLimiter(h.redis, { prefix: `${h.prefix}:rate` }),
-        prefix: `${h.prefix}:integration`,
-        limits: {},
-        maxWaitMs: 100,
-      });
+      const budget = h.budget(100);
       const client = createSalesforceClient({ version: '62.0', budget, limitBackoffMs: 60_000, usageCeiling: 0.6 });
       const grant = oauth.grant('org-limits');
       const account = { orgId: 'org-limits', instanceUrl: tight.url, accessToken: grant.accessToken };

@@ -2,7 +2,8 @@ import { PermanentJobError, type syncHubspot } from '@coldcopy/queue-core';
 import type { Handler } from '@coldcopy/queue-core/runtime';
 import type { IntegrationDeps } from '../deps.js';
 import { mappedObjectTypes, mappingFor } from '../domain/field-mapping.js';
-import { drainHubspotOutbox, emptyCounts, pullHubspot, type SyncCounts } from '../sync/hubspot-sync.js';
+import { emptyCounts, type SyncCounts } from '../sync/engine.js';
+import { drainHubspotOutbox, pullHubspot } from '../sync/hubspot-sync.js';
 
 /** sync-hubspot: drain the outbox (`outbox`) or pull through the cursor (`full`, `incremental`, `webhook`). */
 export const syncHubspotHandler: Handler<typeof syncHubspot, IntegrationDeps> = async (payload, ctx) => {
