@@ -139,10 +139,12 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
     try {
       return await waitFor(
         async () => {
-          const job = await w.bull.getJob(id);
+          let job = await w.bull.getJob(id);
           const s = await job?.getState();
           last = `${s}, ${job?.attemptsMade} attempts, last error: ${job?.failedReason ?? 'none'}`;
           if (s !== 'completed' && s !== 'failed') return false;
+          // read again: the hash read above may predate the move to the final state (result, reason, attempts)
+          job = await w.bull.getJob(id);
           return { state: s, value: job!.returnvalue as Record<string, unknown>, reason: job!.failedReason ?? '', attempts: job!.attemptsMade };
         },
         { timeoutMs: 120_000, intervalMs: 100, what: `job ${id} settled` },

@@ -96,7 +96,7 @@ describe('sync-hubspot', () => {
       ]);
     await setMappings({ company: { remote: 'coldcopy_company' }, website: false, first_name: { resolution: 'manual' } });
     const bad = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot() });
-    expect(bad).toMatchObject({ state: 'failed' });
+    expect(bad).toMatchObject({ state: 'failed', attempts: 1 });
     expect(bad.reason).toContain('settings.fieldMappings is invalid: contacts.first_name.resolution: manual needs a review queue');
     expect(h.hubspot.requests).toHaveLength(0); // refused before any call
 
