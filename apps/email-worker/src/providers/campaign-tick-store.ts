@@ -41,7 +41,7 @@ export type { CampaignToTick };
 export interface CampaignTickStore {
   campaign(workspaceId: string, campaignId: string): Promise<CampaignRow>;
   activeMailboxes(workspaceId: string, campaignId: string): Promise<MailboxRow[]>;
-  /** ledger rows created since `since` (the campaign's daily limit) */
+  /** ledger rows created since `since`, not cancelled (the campaign's daily limit), from counters per 15-minute slot (`since` counts from its slot's start) */
   sendsSince(workspaceId: string, campaignId: string, since: Date): Promise<number>;
   /**
    * Due enrolments (pending or in progress, next_email_at reached) whose next step exists and has

@@ -89,7 +89,7 @@ const ENROLMENTS_TO_TICK = `
     ORDER BY s.is_global, s.created_at
     LIMIT 1) sup ON true
   WHERE cl.campaign_id = $1 AND cl.workspace_id = $2
-    AND cl.status IN ('pending', 'in_progress')
+    AND (cl.status IN ('pending', 'in_progress') AND cl.scheduled_step <= cl.current_step) IS TRUE
     AND (cl.next_email_at IS NULL OR cl.next_email_at <= $3)
     AND l.deleted_at IS NULL
     AND NOT EXISTS (SELECT 1 FROM campaign_emails ce
@@ -99,7 +99,8 @@ const ENROLMENTS_TO_TICK = `
 
 /**
  * Due enrolments (pending or in progress, next_email_at reached) whose next step exists and has
- * no ledger row yet, lead not deleted; suppressed leads and unmet conditions included and
+ * no ledger row yet (`scheduled_step`, kept by the ledger's insert trigger, read through the
+ * index campaign_leads_to_schedule_idx: enrolments already scheduled cost nothing), lead not deleted; suppressed leads and unmet conditions included and
  * flagged, so the tick can end or skip them. Oldest due first.
  */
 export async function listEnrolmentsToTick(db: Queryable, workspaceId: string, campaignId: string, now: Date, limit: number): Promise<EnrolmentToTick[]> {

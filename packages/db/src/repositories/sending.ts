@@ -148,7 +148,7 @@ export async function findEnrolmentsToSchedule(
      FROM campaign_leads cl
      JOIN leads l ON l.id = cl.lead_id AND l.workspace_id = cl.workspace_id
      WHERE cl.campaign_id = $1 AND cl.workspace_id = $2
-       AND cl.status IN ('pending', 'in_progress')
+       AND (cl.status IN ('pending', 'in_progress') AND cl.scheduled_step <= cl.current_step) IS TRUE
        AND (cl.next_email_at IS NULL OR cl.next_email_at <= $3)
        AND l.deleted_at IS NULL AND l.status <> 'unsubscribed'
        AND EXISTS (SELECT 1 FROM campaign_sequences s
@@ -164,12 +164,17 @@ export async function findEnrolmentsToSchedule(
   return rows;
 }
 
-/** Ledger rows of the campaign created since `since` and not cancelled (the campaign's daily limit). */
+/**
+ * Ledger rows of the campaign created since `since` and not cancelled (the campaign's daily limit),
+ * from campaign_send_counts (kept by the ledger's triggers, per 15-minute slot): at most 96 counter
+ * rows for a day, whatever the campaign has sent. `since` counts from the start of its 15-minute
+ * slot (a local midnight is always one).
+ */
 export async function countCampaignEmailsSince(db: Queryable, workspaceId: string, campaignId: string, since: Date): Promise<number> {
   await getCampaign(db, workspaceId, campaignId);
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM campaign_emails
-     WHERE campaign_id = $1 AND workspace_id = $2 AND created_at >= $3 AND status <> 'cancelled'`,
+    `SELECT coalesce(sum(created), 0)::int AS n FROM campaign_send_counts
+     WHERE campaign_id = $1 AND workspace_id = $2 AND slot >= send_count_slot($3)`,
     [campaignId, workspaceId, since],
   );
   return rows[0]!.n;
@@ -266,7 +271,11 @@ export interface SendReputation {
   readonly complained: number;
 }
 
-/** Sends, bounces and complaints of a mailbox or a campaign since `since`. */
+/**
+ * Sends, bounces and complaints of a mailbox or a campaign sent since `since`, from
+ * send_reputation_counts (kept by the ledger's triggers, per UTC day of the send): at most one
+ * counter row per day of the window, whatever the volume. `since` counts from the start of its UTC day.
+ */
 export async function sendReputation(
   db: Queryable,
   workspaceId: string,
@@ -274,15 +283,14 @@ export async function sendReputation(
   since: Date,
 ): Promise<SendReputation> {
   assertWorkspaceId(workspaceId);
-  const column = 'mailboxId' in of ? 'mailbox_id' : 'campaign_id';
+  const subject = 'mailboxId' in of ? 'mailbox' : 'campaign';
   const id = 'mailboxId' in of ? of.mailboxId : of.campaignId;
   assertId('mailboxId' in of ? 'mailboxes' : 'campaigns', id);
   const { rows } = await db.query<SendReputation>(
-    `SELECT count(*) FILTER (WHERE status = 'sent')::int AS sent,
-            count(*) FILTER (WHERE delivery_status = 'bounced' AND coalesce(bounce_type, '') NOT LIKE '%OnAccountSuppressionList%')::int AS bounced,
-            count(*) FILTER (WHERE delivery_status = 'complained')::int AS complained
-     FROM campaign_emails WHERE ${column} = $1 AND workspace_id = $2 AND sent_at >= $3`,
-    [id, workspaceId, since],
+    `SELECT coalesce(sum(sent), 0)::int AS sent, coalesce(sum(bounced), 0)::int AS bounced, coalesce(sum(complained), 0)::int AS complained
+     FROM send_reputation_counts
+     WHERE subject = $4 AND subject_id = $1 AND workspace_id = $2 AND day >= ($3::timestamptz AT TIME ZONE 'UTC')::date`,
+    [id, workspaceId, since, subject],
   );
   const table = 'mailboxId' in of ? 'mailboxes' : 'campaigns';
   const owner = await db.query(`SELECT 1 FROM ${table} WHERE id = $1 AND workspace_id = $2`, [id, workspaceId]);
