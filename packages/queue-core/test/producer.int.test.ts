@@ -52,6 +52,26 @@ describe('producer (real Redis)', () => {
     expect(job.opts.removeOnComplete).toEqual({ age: 86400, count: 1000 });
   });
 
+  it("stores jobs exactly as Bull's queue.add and addBulk would (it calls Job.create / createBulk, without add's deep clone)", async () => {
+    const p = producer();
+    const single = await p.enqueue(testEcho, { workspaceId: WS, value: 's' }, { priority: 'high', delay: 60_000, attempts: 3 });
+    const [bulk] = await p.enqueueBulk(testEcho, [{ data: { workspaceId: WS, value: 'b' }, options: { priority: 'low' } }]);
+    const client = redis.client();
+    const q = redis.track(new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix }), (x) => x.close());
+    const stored = async (id: string) => client.hgetall(`${redis.prefix}:maintenance:${id}`);
+    for (const [id, viaBull] of [
+      [single.id, (opts: Bull.JobOptions, data: unknown) => q.add('test-echo', data, opts)],
+      [bulk!.id, async (opts: Bull.JobOptions, data: unknown) => (await q.addBulk([{ name: 'test-echo', data, opts }]))[0]!],
+    ] as const) {
+      const ours = await stored(id);
+      const opts = JSON.parse(ours.opts!) as Bull.JobOptions & { jobId: string };
+      // the same name, data and options again through Bull's own entry point, under another id
+      const copy = await viaBull({ ...opts, jobId: `${opts.jobId}-copy` }, JSON.parse(ours.data!));
+      const theirs = await stored(String(copy.id));
+      expect({ ...theirs, opts: JSON.parse(theirs.opts!) }).toEqual({ ...ours, opts: { ...opts, jobId: `${opts.jobId}-copy` } });
+    }
+  });
+
   it('turns an idempotency key into a deterministic job id: a second enqueue is a no-op', async () => {
     const p = producer();
     const a = await p.enqueue(testEcho, { workspaceId: WS, value: 'x' }, { idempotencyKey: 'order-42' });
