@@ -16,19 +16,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { RedisServer, testPrefix, deletePrefix } from '@coldcopy/testing';
 import Bull from 'bull';
-import winston from 'winston';
-import { z } from 'zod';
-import { defineJob } from '../src/definitions/define-job.js';
 import { JobSecurity } from '../src/security/job-security.js';
 import { baseJobOptions } from '../src/definitions/job-options.js';
-import { createLogger } from '../src/observability/logger.js';
-import { createWorkerMetrics } from '../src/observability/metrics.js';
 import { Producer } from '../src/producer/producer.js';
-import { startWorker } from '../src/runtime/worker.js';
+import { benchNoop, coreDrain, payload, preloadSigned } from './shared.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -36,17 +30,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
 /** `process` or `enqueue` to run only that half */
 const ONLY = process.env.BENCH_ONLY;
-const WS = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
 
-/** A benchmark-only job with a realistic small payload (uuid + ints + trace fields). */
-const benchNoop = defineJob({
-  name: 'bench-noop',
-  queue: 'maintenance',
-  description: 'benchmark no-op',
-  scope: 'workspace',
-  payload: { leadId: z.uuid(), n: z.number().int() },
-});
-const payload = (n: number) => ({ workspaceId: WS, leadId: '0b8f1a8e-4c2d-4e57-9f0a-1d2c3b4a5e6f', n, requestedBy: 'system' });
 const bullOpts = () => ({ ...baseJobOptions(benchNoop) });
 /** Signing on, as in production: the producer signs, the worker verifies every job. */
 const SECURITY = new JobSecurity({ signingKeys: `bench:${randomBytes(32).toString('base64')}` });
@@ -59,21 +43,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function preload(prefix: string): Promise<void> {
-  const q = new Bull('maintenance', redisUrl, { prefix });
-  for (let i = 0; i < JOBS; i += 1000) {
-    await q.addBulk(
-      Array.from({ length: Math.min(1000, JOBS - i) }, (_, k) => {
-        const data = payload(i + k);
-        // signed like the producer does (an id of its own, bound by the signature), so queue-core's
-        // worker verifies real signatures; raw Bull gets the same ids
-        const opts = { ...bullOpts(), jobId: `bench.${i + k}` };
-        return { name: 'bench-noop', data, opts: { ...opts, signature: SECURITY.sign('bench-noop', data, opts) } };
-      }),
-    );
-  }
-  await q.close();
-}
+const preload = (prefix: string) => preloadSigned(redisUrl, prefix, JOBS, SECURITY);
 
 /** Throughput (jobs per wall-clock second) and this process's CPU per job (µs), for one run. */
 interface Sample {
@@ -110,33 +80,10 @@ async function drainRaw(concurrency: number): Promise<Sample> {
 async function drainCore(concurrency: number): Promise<Sample> {
   const prefix = testPrefix();
   await preload(prefix);
-  const logger = createLogger({ level: LOG_LEVEL, transports: [new winston.transports.Stream({ stream: createWriteStream('/dev/null') })] });
-  const metrics = createWorkerMetrics();
-  // Completions are counted by the worker's own `bull_jobs_completed_total` series (bumped in the
-  // same Bull 'completed' event raw Bull is timed by). A listener added after startWorker returns
-  // could miss the first jobs: processing starts before it resolves.
-  let resolveDone!: () => void;
-  const finished = new Promise<void>((r) => (resolveDone = r));
-  const completed = metrics.completed.labels('maintenance', benchNoop.name);
-  const inc = completed.inc.bind(completed);
-  completed.inc = (by?: number) => {
-    inc(by);
-    if (completed.value === JOBS) resolveDone();
-  };
+  const { start, finished } = coreDrain({ redisUrl, prefix, jobs: JOBS, concurrency, security: SECURITY, logLevel: LOG_LEVEL });
   const started = performance.now();
   const cpu = process.cpuUsage();
-  const worker = await startWorker({
-    queue: 'maintenance',
-    redisUrl,
-    prefix,
-    definitions: [benchNoop],
-    handlers: { 'bench-noop': async () => undefined } as never,
-    deps: {},
-    logger,
-    metrics,
-    concurrency,
-    security: SECURITY,
-  });
+  const worker = await start();
   await finished;
   const sample = measure(started, cpu);
   await worker.close(5000);

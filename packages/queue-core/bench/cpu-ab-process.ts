@@ -1,0 +1,86 @@
+/**
+ * CPU per processed job, variants alternated in one process on one private Redis (median of
+ * BENCH_ROUNDS rounds of BENCH_JOBS jobs, concurrency BENCH_CONCURRENCY): raw Bull, raw Bull with
+ * Bull's per-minute metrics (as queue-core's workers have them), and queue-core's worker.
+ * `bash scripts/with-node.sh node --import tsx packages/queue-core/bench/cpu-ab-process.ts`
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { RedisServer, testPrefix, deletePrefix } from '@coldcopy/testing';
+import Bull from 'bull';
+import { JobSecurity } from '../src/security/job-security.js';
+import { coreDrain, preloadSigned, printCpuTable } from './shared.js';
+
+const JOBS = Number(process.env.BENCH_JOBS ?? 5_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const C = Number(process.env.BENCH_CONCURRENCY ?? 1);
+const security = new JobSecurity({ signingKeys: `bench:${randomBytes(32).toString('base64')}` });
+const server = await RedisServer.start();
+const redisUrl = server.url;
+
+const preload = (prefix: string) => preloadSigned(redisUrl, prefix, JOBS, security);
+
+async function raw(prefix: string, metrics: boolean): Promise<number> {
+  const q = new Bull('maintenance', redisUrl, {
+    prefix,
+    settings: { backoffStrategies: { classified: () => 1000 } },
+    ...(metrics ? { metrics: { maxDataPoints: 10_080 } } : {}),
+  });
+  await q.isReady();
+  let done = 0;
+  const finished = new Promise<void>((resolve) =>
+    q.on('completed', () => {
+      if (++done === JOBS) resolve();
+    }),
+  );
+  const c = process.cpuUsage();
+  void q.process('*', C, async () => undefined);
+  await finished;
+  const u = process.cpuUsage(c);
+  await q.close();
+  return (u.user + u.system) / JOBS;
+}
+
+async function core(prefix: string): Promise<number> {
+  const { start, finished } = coreDrain({ redisUrl, prefix, jobs: JOBS, concurrency: C, security });
+  const c = process.cpuUsage();
+  const worker = await start();
+  await finished;
+  const u = process.cpuUsage(c);
+  await worker.close(5000);
+  return (u.user + u.system) / JOBS;
+}
+
+const variants: Record<string, (prefix: string) => Promise<number>> = {
+  'raw Bull': (p) => raw(p, false),
+  'raw Bull + Bull metrics': (p) => raw(p, true),
+  'queue-core worker': core,
+};
+const results = new Map<string, number[]>();
+// BENCH_PROFILE=<dir>: a CPU profile of each variant's last round (node:inspector)
+const profileDir = process.env.BENCH_PROFILE;
+const session = new Session();
+if (profileDir) {
+  session.connect();
+  await session.post('Profiler.enable');
+}
+for (let r = 0; r < ROUNDS; r++) {
+  for (const [name, run] of Object.entries(variants)) {
+    const prefix = testPrefix();
+    await preload(prefix);
+    const list = results.get(name) ?? [];
+    const profiling = profileDir !== undefined && r === ROUNDS - 1;
+    if (profiling) await session.post('Profiler.start');
+    list.push(await run(prefix));
+    if (profiling) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(`${profileDir}/${name.replace(/\W+/g, '-')}-c${C}.cpuprofile`, JSON.stringify(profile));
+    }
+    results.set(name, list);
+    await deletePrefix(redisUrl, prefix);
+  }
+}
+printCpuTable(`process at concurrency ${C}, ${JOBS} jobs × ${ROUNDS} rounds`, results, 'raw Bull');
+await server.stop();
+process.exit(0);
