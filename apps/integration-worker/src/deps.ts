@@ -5,6 +5,7 @@ import { type IntegrationConfig, integrationConfig } from './config.js';
 import { createTokenCipher } from './crypto/token-cipher.js';
 import type { integrationWorkerEnv } from './env.js';
 import { createProviderBudget, type ProviderBudget } from './providers/budgets.js';
+import { buildCalendarDeps, type CalendarDeps } from './providers/calendar-deps.js';
 import { createHubspotClient, type HubspotApi } from './providers/hubspot-client.js';
 import { createOAuthClient, type OAuthClient } from './providers/oauth-client.js';
 import { createSalesforceClient, type SalesforceApi } from './providers/salesforce-client.js';
@@ -16,6 +17,8 @@ export interface IntegrationDeps {
   readonly tokens: TokenManager;
   readonly hubspot: HubspotApi;
   readonly salesforce: SalesforceApi;
+  /** Google and Microsoft calendars: sync-calendar and free/busy */
+  readonly calendar: CalendarDeps;
   readonly config: IntegrationConfig;
 }
 
@@ -73,12 +76,13 @@ export function buildDeps(parts: { pool: Pool; redis: Redis; prefix: string; env
       limits: budgetLimits(env),
       maxWaitMs: env.PROVIDER_WAIT_MAX_MS,
     });
+  const cipher = createTokenCipher(env.INTEGRATION_TOKEN_KEYS);
   return {
     pool: parts.pool,
     tokens: createTokenManager({
       pool: parts.pool,
       redis,
-      cipher: createTokenCipher(env.INTEGRATION_TOKEN_KEYS),
+      cipher,
       oauth: oauthClients(env),
       prefix,
       refreshAheadMs: config.refreshAheadMs,
@@ -91,6 +95,7 @@ export function buildDeps(parts: { pool: Pool; redis: Redis; prefix: string; env
       limitBackoffMs: env.SALESFORCE_LIMIT_BACKOFF_MS,
       usageCeiling: env.SALESFORCE_USAGE_CEILING,
     }),
+    calendar: buildCalendarDeps({ pool: parts.pool, redis, prefix, cipher, env, refreshAheadMs: config.refreshAheadMs, lockMs: config.refreshLockMs }),
     config,
   };
 }

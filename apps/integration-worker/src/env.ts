@@ -1,6 +1,7 @@
 import { dbEnv } from '@coldcopy/db/env';
 import { workerAppEnv } from '@coldcopy/queue-core/env';
 import { z } from 'zod';
+import { calendarEnv } from './calendar-env.js';
 import { parseTokenKeys } from './crypto/token-cipher.js';
 
 /**
@@ -82,6 +83,8 @@ export const integrationWorkerEnv = {
   OUTBOX_RETRY_MS: int(300_000).meta({ description: 'first wait before a refused outbox row is tried again (doubles per attempt)' }),
   PROVIDER_TIMEOUT_MS: int(30_000).meta({ description: 'per-request timeout of a provider call' }),
   PROVIDER_WAIT_MAX_MS: int(15_000, 0).meta({ description: 'longest in-handler wait for a budget slot; longer waits retry the job later' }),
+
+  ...calendarEnv,
 };
 
 export const envSchema = workerAppEnv('integration', integrationWorkerEnv);

@@ -40,6 +40,7 @@ export * from './repositories/analytics-stats.js';
 export * from './repositories/analytics-views.js';
 export * from './repositories/backups.js';
 export * from './repositories/cache-warming.js';
+export * from './repositories/calendar.js';
 export * from './repositories/campaign-emails.js';
 export * from './repositories/campaign-tick.js';
 export * from './repositories/campaigns.js';

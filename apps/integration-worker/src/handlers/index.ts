@@ -1,6 +1,7 @@
-import { syncHubspot, syncSalesforce } from '@coldcopy/queue-core';
+import { syncCalendar, syncHubspot, syncSalesforce } from '@coldcopy/queue-core';
 import type { HandlersFor } from '@coldcopy/queue-core/runtime';
 import type { IntegrationDeps } from '../deps.js';
+import { syncCalendarHandler } from './sync-calendar.js';
 import { syncHubspotHandler } from './sync-hubspot.js';
 import { syncSalesforceHandler } from './sync-salesforce.js';
 
@@ -11,9 +12,10 @@ import { syncSalesforceHandler } from './sync-salesforce.js';
 export const handlers = {
   'sync-hubspot': syncHubspotHandler,
   'sync-salesforce': syncSalesforceHandler,
+  'sync-calendar': syncCalendarHandler,
 } satisfies Partial<HandlersFor<'integration', IntegrationDeps>>;
 
-export const definitions = [syncHubspot, syncSalesforce] as const;
+export const definitions = [syncHubspot, syncSalesforce, syncCalendar] as const;
 
 /**
  * The runtime's type wants a handler for every job of the queue; `definitions` limits dispatch to

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   deactivateConnection,
+  type EncryptedTokens,
   getIntegrationConnection,
   type IntegrationConnectionRow,
   type IntegrationProvider,
@@ -13,10 +14,14 @@ import { type TokenCipher, tokenBinding } from '../crypto/token-cipher.js';
 import { type OAuthClient, OAuthGrantError } from './oauth-client.js';
 
 /**
- * Access tokens of CRM connections: decrypted from Postgres, refreshed ahead of expiry, one refresh
- * at a time per connection across every replica (single flight through a Redis lock), new tokens
- * persisted (encrypted) before anyone uses them. A revoked grant stops the connection with a
+ * Access tokens of provider connections: decrypted from Postgres, refreshed ahead of expiry, one
+ * refresh at a time per connection across every replica (single flight through a Redis lock), new
+ * tokens persisted (encrypted) before anyone uses them. A revoked grant stops the connection with a
  * notice, once: every waiting job then fails permanently instead of retrying.
+ *
+ * The vault is generic over the table that holds the tokens (TokenTable): CRM connections
+ * (`integration_connections`, one per workspace and provider) below, calendar accounts
+ * (`calendar_accounts`) in calendar-tokens.ts.
  */
 export interface ConnectionToken {
   readonly connection: IntegrationConnectionRow;
@@ -32,11 +37,36 @@ export class ConnectionUnavailableError extends PermanentJobError {
   override name = 'ConnectionUnavailableError';
 }
 
-export interface TokenManagerOptions {
-  readonly pool: Pool;
+/** What the vault needs of a row: its sealed tokens. */
+export interface SealedTokens {
+  readonly id: string;
+  readonly workspaceId: string;
+  readonly provider: string;
+  readonly accessToken: Buffer;
+  readonly refreshToken: Buffer;
+  readonly keyId: string | null;
+  readonly expiresAt: Date | null;
+}
+
+/** A table of sealed tokens; `ref` names a row within a workspace (a provider, an account id). */
+export interface TokenTable<R> {
+  /** the table name bound into every ciphertext (tokenBinding) */
+  readonly name: string;
+  /** the usable row, or ConnectionUnavailableError (missing, inactive, no tokens) */
+  load(workspaceId: string, ref: string): Promise<R>;
+  sealed(row: R): SealedTokens;
+  /** persists tokens of a still-active row; false when it was deactivated meanwhile */
+  store(row: R, tokens: EncryptedTokens, refreshed: boolean): Promise<boolean>;
+  /** the grant is refused: stop the row, notify once */
+  deactivate(row: R, message: string): Promise<void>;
+  /** the row with its new expiry, as handed to the caller after a refresh */
+  withExpiry(row: R, expiresAt: Date): R;
+}
+
+export interface TokenVaultOptions {
   readonly redis: Redis;
   readonly cipher: TokenCipher;
-  readonly oauth: (provider: IntegrationProvider) => OAuthClient | undefined;
+  readonly oauth: (provider: string) => OAuthClient | undefined;
   /** Redis key prefix, e.g. `${BULL_PREFIX}:integration` */
   readonly prefix: string;
   readonly refreshAheadMs: number;
@@ -44,111 +74,153 @@ export interface TokenManagerOptions {
   readonly now?: () => number;
 }
 
-const TABLE = 'integration_connections';
+export interface TokenVault<R> {
+  accessToken(workspaceId: string, ref: string, signal?: AbortSignal): Promise<{ row: R; accessToken: string }>;
+}
 
 // deletes the lock only when it still holds our token
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 
-export function createTokenManager(options: TokenManagerOptions): TokenManager {
+export function createTokenVault<R>(table: TokenTable<R>, options: TokenVaultOptions): TokenVault<R> {
   const now = options.now ?? Date.now;
-  const inProcess = new Map<string, Promise<ConnectionToken>>();
-
-  const load = async (workspaceId: string, provider: IntegrationProvider) => {
-    const row = await getIntegrationConnection(options.pool, workspaceId, provider);
-    if (!row) throw new ConnectionUnavailableError(`workspace has no ${provider} connection`);
-    if (row.status !== 'active' || !row.access_token_encrypted || !row.refresh_token_encrypted) {
-      throw new ConnectionUnavailableError(`${provider} connection is ${row.status}: reconnect it`);
-    }
-    return row;
+  const inProcess = new Map<string, Promise<{ row: R; accessToken: string }>>();
+  const binding = (s: SealedTokens, field: 'access' | 'refresh') => tokenBinding(table.name, s.id, field);
+  const fresh = (row: R) => {
+    const expiresAt = table.sealed(row).expiresAt;
+    return expiresAt !== null && expiresAt.getTime() - now() > options.refreshAheadMs;
   };
-  const fresh = (row: IntegrationConnectionRow) => row.expires_at !== null && row.expires_at.getTime() - now() > options.refreshAheadMs;
 
-  const usable = async (row: IntegrationConnectionRow): Promise<ConnectionToken> => {
-    const accessToken = options.cipher.decrypt(row.access_token_encrypted!, tokenBinding(TABLE, row.id, 'access'));
+  const usable = async (row: R): Promise<{ row: R; accessToken: string }> => {
+    const s = table.sealed(row);
+    const accessToken = options.cipher.decrypt(s.accessToken, binding(s, 'access'));
     // rotation: a token sealed under an older key is re-sealed under the current one
-    if (row.token_key_id !== options.cipher.currentKeyId) {
-      const refreshToken = options.cipher.decrypt(row.refresh_token_encrypted!, tokenBinding(TABLE, row.id, 'refresh'));
-      await storeConnectionTokens(
-        options.pool,
-        row.workspace_id,
-        row.id,
+    if (s.keyId !== options.cipher.currentKeyId) {
+      const refreshToken = options.cipher.decrypt(s.refreshToken, binding(s, 'refresh'));
+      await table.store(
+        row,
         {
-          accessToken: options.cipher.encrypt(accessToken, tokenBinding(TABLE, row.id, 'access')),
-          refreshToken: options.cipher.encrypt(refreshToken, tokenBinding(TABLE, row.id, 'refresh')),
+          accessToken: options.cipher.encrypt(accessToken, binding(s, 'access')),
+          refreshToken: options.cipher.encrypt(refreshToken, binding(s, 'refresh')),
           keyId: options.cipher.currentKeyId,
-          expiresAt: row.expires_at!,
+          expiresAt: s.expiresAt!,
         },
         false,
       );
     }
-    return { connection: row, accessToken };
+    return { row, accessToken };
   };
 
-  async function refreshed(workspaceId: string, provider: IntegrationProvider, signal?: AbortSignal): Promise<ConnectionToken> {
-    const lockKey = `${options.prefix}:token-refresh:${provider}:${workspaceId}`;
+  async function refreshed(workspaceId: string, ref: string, signal?: AbortSignal): Promise<{ row: R; accessToken: string }> {
+    const lockKey = `${options.prefix}:token-refresh:${table.name === 'integration_connections' ? '' : `${table.name}:`}${ref}:${workspaceId}`;
     const me = randomUUID();
     const deadline = now() + options.lockMs * 3;
     for (;;) {
       signal?.throwIfAborted();
-      const row = await load(workspaceId, provider);
+      const row = await table.load(workspaceId, ref);
       if (fresh(row)) return usable(row);
       const got = await options.redis.set(lockKey, me, 'PX', options.lockMs, 'NX');
       if (got === 'OK') {
         try {
           // another replica may have finished between our read and our lock
-          const current = await load(workspaceId, provider);
+          const current = await table.load(workspaceId, ref);
           if (fresh(current)) return usable(current);
           return await refreshWithLock(current, signal);
         } finally {
           await options.redis.eval(RELEASE, 1, lockKey, me);
         }
       }
-      if (now() > deadline) throw new Error(`${provider} token refresh of the workspace's connection did not finish in time`);
+      if (now() > deadline) throw new Error(`${table.sealed(row).provider} token refresh of the workspace's connection did not finish in time`);
       // another replica refreshes: wait for its lock to go, then re-read what it stored
       await new Promise((r) => setTimeout(r, 50 + Math.random() * 50));
     }
   }
 
-  async function refreshWithLock(row: IntegrationConnectionRow, signal?: AbortSignal): Promise<ConnectionToken> {
-    const client = options.oauth(row.provider);
-    if (!client) throw new ConnectionUnavailableError(`${row.provider} OAuth client is not configured on this worker`);
-    const refreshToken = options.cipher.decrypt(row.refresh_token_encrypted!, tokenBinding(TABLE, row.id, 'refresh'));
+  async function refreshWithLock(row: R, signal?: AbortSignal): Promise<{ row: R; accessToken: string }> {
+    const s = table.sealed(row);
+    const client = options.oauth(s.provider);
+    if (!client) throw new ConnectionUnavailableError(`${s.provider} OAuth client is not configured on this worker`);
+    const refreshToken = options.cipher.decrypt(s.refreshToken, binding(s, 'refresh'));
     let tokens;
     try {
       tokens = await client.refresh(refreshToken, signal);
     } catch (err) {
       if (err instanceof OAuthGrantError) {
-        await deactivateConnection(options.pool, row.workspace_id, row.id, {
-          status: 'revoked',
-          message: `${row.provider} refused the stored grant (${err.code}); reconnect the integration`,
-        });
-        throw new ConnectionUnavailableError(`${row.provider} grant revoked (${err.code}): connection deactivated`, { cause: err });
+        await table.deactivate(row, `${s.provider} refused the stored grant (${err.code}); reconnect the integration`);
+        throw new ConnectionUnavailableError(`${s.provider} grant revoked (${err.code}): connection deactivated`, { cause: err });
       }
       throw err;
     }
     const expiresAt = new Date(now() + tokens.expiresInSeconds * 1000);
-    const stored = await storeConnectionTokens(options.pool, row.workspace_id, row.id, {
-      accessToken: options.cipher.encrypt(tokens.accessToken, tokenBinding(TABLE, row.id, 'access')),
-      ...(tokens.refreshToken ? { refreshToken: options.cipher.encrypt(tokens.refreshToken, tokenBinding(TABLE, row.id, 'refresh')) } : {}),
-      keyId: options.cipher.currentKeyId,
-      expiresAt,
-    });
-    if (!stored) throw new ConnectionUnavailableError(`${row.provider} connection was deactivated during the refresh`);
-    return { connection: { ...row, expires_at: expiresAt }, accessToken: tokens.accessToken };
+    const stored = await table.store(
+      row,
+      {
+        accessToken: options.cipher.encrypt(tokens.accessToken, binding(s, 'access')),
+        ...(tokens.refreshToken ? { refreshToken: options.cipher.encrypt(tokens.refreshToken, binding(s, 'refresh')) } : {}),
+        keyId: options.cipher.currentKeyId,
+        expiresAt,
+      },
+      true,
+    );
+    if (!stored) throw new ConnectionUnavailableError(`${s.provider} connection was deactivated during the refresh`);
+    return { row: table.withExpiry(row, expiresAt), accessToken: tokens.accessToken };
   }
 
   return {
-    async accessToken(workspaceId, provider, signal) {
-      const row = await load(workspaceId, provider);
+    async accessToken(workspaceId, ref, signal) {
+      const row = await table.load(workspaceId, ref);
       if (fresh(row)) return usable(row);
-      // one refresh per connection in this process; the Redis lock covers the other replicas
-      const key = `${provider}:${workspaceId}`;
+      // one refresh per row in this process; the Redis lock covers the other replicas
+      const key = `${ref}:${workspaceId}`;
       let flight = inProcess.get(key);
       if (!flight) {
-        flight = refreshed(workspaceId, provider, signal).finally(() => inProcess.delete(key));
+        flight = refreshed(workspaceId, ref, signal).finally(() => inProcess.delete(key));
         inProcess.set(key, flight);
       }
       return flight;
+    },
+  };
+}
+
+export interface TokenManagerOptions extends Omit<TokenVaultOptions, 'oauth'> {
+  readonly pool: Pool;
+  readonly oauth: (provider: IntegrationProvider) => OAuthClient | undefined;
+}
+
+/** CRM connections: one row per workspace and provider in `integration_connections`. */
+export function createTokenManager(options: TokenManagerOptions): TokenManager {
+  const { pool } = options;
+  const vault = createTokenVault<IntegrationConnectionRow>(
+    {
+      name: 'integration_connections',
+      async load(workspaceId, provider) {
+        const row = await getIntegrationConnection(pool, workspaceId, provider as IntegrationProvider);
+        if (!row) throw new ConnectionUnavailableError(`workspace has no ${provider} connection`);
+        if (row.status !== 'active' || !row.access_token_encrypted || !row.refresh_token_encrypted) {
+          throw new ConnectionUnavailableError(`${provider} connection is ${row.status}: reconnect it`);
+        }
+        return row;
+      },
+      sealed: (row) => ({
+        id: row.id,
+        workspaceId: row.workspace_id,
+        provider: row.provider,
+        accessToken: row.access_token_encrypted!,
+        refreshToken: row.refresh_token_encrypted!,
+        keyId: row.token_key_id,
+        expiresAt: row.expires_at,
+      }),
+      store: (row, tokens, refreshed) => storeConnectionTokens(pool, row.workspace_id, row.id, tokens, refreshed),
+      async deactivate(row, message) {
+        await deactivateConnection(pool, row.workspace_id, row.id, { status: 'revoked', message });
+      },
+      withExpiry: (row, expiresAt) => ({ ...row, expires_at: expiresAt }),
+    },
+    { ...options, oauth: (provider) => options.oauth(provider as IntegrationProvider) },
+  );
+  return {
+    async accessToken(workspaceId, provider, signal) {
+      const { row, accessToken } = await vault.accessToken(workspaceId, provider, signal);
+      return { connection: row, accessToken };
     },
   };
 }

@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './events.js';
+export * from './free-busy.js';
+export * from './google.js';
+export * from './graph.js';
