@@ -29,13 +29,10 @@ export class CalendarSyncExpiredError extends CalendarProviderError {
 /** 429 (or Google's 403 rateLimitExceeded): come back after `retryAfterMs`. */
 export class CalendarRateLimitError extends CalendarProviderError {
   override name = 'CalendarRateLimitError';
-  constructor(
-    provider: CalendarProvider,
-    status: number,
-    reason: string,
-    readonly retryAfterMs: number,
-  ) {
+  readonly retryAfterMs: number;
+  constructor(provider: CalendarProvider, status: number, reason: string, retryAfterMs: number) {
     super(provider, status, reason, true);
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Answer, HttpEmulator, RollingWindow } from './http-emulator.js';
+import { calendarControl } from './calendar-control.js';
 import type { OAuthEmulator } from './oauth-emulator.js';
 
 /**
@@ -91,6 +92,9 @@ export async function startGoogleCalendarEmulator(options: GoogleCalendarEmulato
   const windows = new Map<string, RollingWindow>();
   let seq = 0;
   let generation = 0;
+  const expireCursors = () => {
+    generation++;
+  };
 
   const calendarOf = (name: string) => {
     let c = calendars.get(name);
@@ -301,37 +305,19 @@ export async function startGoogleCalendarEmulator(options: GoogleCalendarEmulato
       if (req.method === 'POST' && req.path === '/token') return { endpoint: 'token', answer: () => options.oauth.tokenAnswer(req.body) };
       return undefined;
     },
-    (method, path, body) => {
-      if (path === '/__emulator/grant' && method === 'POST') {
-        const account = (body as { account?: unknown } | undefined)?.account;
-        return typeof account === 'string' && account
-          ? { status: 200, body: options.oauth.grant(account) }
-          : { status: 400, body: { error: 'account is required' } };
-      }
-      const b = (body ?? {}) as { account?: string; id?: string } & Partial<GoogleEventInput>;
-      if (path === '/__emulator/events' && method === 'POST') {
-        if (!b.account || !b.start || !b.end) return { status: 400, body: { error: 'account, start and end are required' } };
-        return { status: 200, body: put(b.account, b as GoogleEventInput) };
-      }
-      if (path === '/__emulator/events' && method === 'DELETE') {
-        if (!b.account || !b.id) return { status: 400, body: { error: 'account and id are required' } };
-        remove(b.account, b.id);
-        return { status: 204 };
-      }
-      if (path === '/__emulator/sync-tokens' && method === 'DELETE') {
-        generation++;
-        return { status: 204 };
-      }
-      return undefined;
-    },
+    calendarControl<GoogleEventInput>({
+      oauth: options.oauth,
+      put,
+      remove,
+      expireCursors,
+      cursorsPath: '/__emulator/sync-tokens',
+    }),
   ) as GoogleCalendarEmulator;
   Object.assign(emulator, {
     put,
     remove,
     events: (account: string) => [...calendarOf(account).values()].filter((e) => e.status !== 'cancelled'),
-    expireSyncTokens: () => {
-      generation++;
-    },
+    expireSyncTokens: expireCursors,
   });
   await emulator.listen(port);
   return emulator;

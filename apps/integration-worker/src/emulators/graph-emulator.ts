@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type Answer, HttpEmulator, RollingWindow } from './http-emulator.js';
+import { calendarControl } from './calendar-control.js';
 import type { OAuthEmulator } from './oauth-emulator.js';
 
 /**
@@ -18,7 +19,7 @@ import type { OAuthEmulator } from './oauth-emulator.js';
  * - Bearer tokens checked with the OAuth emulator (401 `InvalidAuthenticationToken`); past
  *   `perTenSeconds` requests of one mailbox, **429** `ApplicationThrottled` with `Retry-After`.
  * Times are always written and read as UTC. The OAuth account name is the mailbox address; events
- * are changed "in Outlook" with `put` / `remove` (or `POST|DELETE /__emulator/events`).
+ * are changed "in Outlook" with `put` / `remove` (or `POST|DELETE /__emulator/events` with the mailbox as `account`).
  */
 export interface GraphEventInput {
   readonly id?: string;
@@ -89,6 +90,9 @@ export async function startGraphEmulator(options: GraphEmulatorOptions, port = 0
   const windows = new Map<string, RollingWindow>();
   let seq = 0;
   let generation = 0;
+  const expireCursors = () => {
+    generation++;
+  };
   let base = '';
 
   const box = (mailbox: string) => {
@@ -302,37 +306,19 @@ export async function startGraphEmulator(options: GraphEmulatorOptions, port = 0
         return { endpoint: 'token', answer: () => options.oauth.tokenAnswer(req.body) };
       return undefined;
     },
-    (method, path, body) => {
-      if (path === '/__emulator/grant' && method === 'POST') {
-        const account = (body as { account?: unknown } | undefined)?.account;
-        return typeof account === 'string' && account
-          ? { status: 200, body: options.oauth.grant(account) }
-          : { status: 400, body: { error: 'account is required' } };
-      }
-      const b = (body ?? {}) as { mailbox?: string; id?: string } & Partial<GraphEventInput>;
-      if (path === '/__emulator/events' && method === 'POST') {
-        if (!b.mailbox || !b.start || !b.end) return { status: 400, body: { error: 'mailbox, start and end are required' } };
-        return { status: 200, body: wire(put(b.mailbox, b as GraphEventInput)) };
-      }
-      if (path === '/__emulator/events' && method === 'DELETE') {
-        if (!b.mailbox || !b.id) return { status: 400, body: { error: 'mailbox and id are required' } };
-        remove(b.mailbox, b.id);
-        return { status: 204 };
-      }
-      if (path === '/__emulator/delta-tokens' && method === 'DELETE') {
-        generation++;
-        return { status: 204 };
-      }
-      return undefined;
-    },
+    calendarControl<GraphEventInput>({
+      oauth: options.oauth,
+      put: (mailbox, input) => wire(put(mailbox, input)),
+      remove,
+      expireCursors,
+      cursorsPath: '/__emulator/delta-tokens',
+    }),
   ) as GraphEmulator;
   Object.assign(emulator, {
     put: (mailbox: string, input: GraphEventInput) => put(mailbox, input),
     remove,
     events: (mailbox: string) => [...box(mailbox).values()].filter((e) => !e.removed),
-    expireDeltaTokens: () => {
-      generation++;
-    },
+    expireDeltaTokens: expireCursors,
   });
   base = await emulator.listen(port);
   return emulator;

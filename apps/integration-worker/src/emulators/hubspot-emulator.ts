@@ -1,5 +1,5 @@
 import { type Answer, HttpEmulator, RollingWindow } from './http-emulator.js';
-import type { OAuthEmulator } from './oauth-emulator.js';
+import { grantControl, type OAuthEmulator } from './oauth-emulator.js';
 
 /**
  * HubSpot CRM v3 contacts as the sync uses them (providers.md §7), on the wire:
@@ -229,12 +229,8 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
       return undefined;
     },
     (method, path, body) => {
-      if (path === '/__emulator/grant' && method === 'POST') {
-        const account = (body as { account?: unknown } | undefined)?.account;
-        return typeof account === 'string' && account
-          ? { status: 200, body: options.oauth.grant(account) }
-          : { status: 400, body: { error: 'account is required' } };
-      }
+      const granted = grantControl(options.oauth, method, path, body);
+      if (granted) return granted;
       if (path === '/__emulator/contacts' && method === 'GET') return { status: 200, body: { contacts: [...contacts.values()] } };
       if (path === '/__emulator/contacts' && method === 'POST') {
         const b = body as { email?: string; properties?: Record<string, string> };

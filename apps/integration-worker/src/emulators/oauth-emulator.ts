@@ -98,3 +98,10 @@ export function startOAuthEmulator(
   });
   return emulator.listen(port).then(() => emulator);
 }
+
+/** The emulators' `POST /__emulator/grant { account }` control route: a fresh grant, as an OAuth callback would store it. */
+export function grantControl(oauth: OAuthEmulator, method: string, path: string, body: unknown): Answer | undefined {
+  if (path !== '/__emulator/grant' || method !== 'POST') return undefined;
+  const account = (body as { account?: unknown } | undefined)?.account;
+  return typeof account === 'string' && account ? { status: 200, body: oauth.grant(account) } : { status: 400, body: { error: 'account is required' } };
+}

@@ -1,5 +1,5 @@
-import { type CalendarAccountRow, deactivateCalendarAccount, getCalendarAccount, type Pool, storeCalendarTokens } from '@coldcopy/db';
-import { ConnectionUnavailableError, createTokenVault, type TokenVault, type TokenVaultOptions } from './token-manager.js';
+import { type CalendarAccountRow, deactivateCalendarAccount, getCalendarAccount, type Pool, storeCalendarTokens, withTransaction } from '@coldcopy/db';
+import { ConnectionUnavailableError, createTokenVault, sealedColumns, type TokenVault, type TokenVaultOptions } from './token-manager.js';
 
 /**
  * Access tokens of calendar accounts (`calendar_accounts`, several per workspace): the same vault as
@@ -21,18 +21,10 @@ export function createCalendarTokens(options: TokenVaultOptions & { readonly poo
         }
         return row;
       },
-      sealed: (row) => ({
-        id: row.id,
-        workspaceId: row.workspace_id,
-        provider: row.provider,
-        accessToken: row.access_token_encrypted!,
-        refreshToken: row.refresh_token_encrypted!,
-        keyId: row.token_key_id,
-        expiresAt: row.expires_at,
-      }),
+      sealed: sealedColumns,
       store: (row, tokens) => storeCalendarTokens(pool, row.workspace_id, row.id, tokens),
       async deactivate(row, message) {
-        await deactivateCalendarAccount(pool, row.workspace_id, row.id, message);
+        await withTransaction(pool, (tx) => deactivateCalendarAccount(tx, row.workspace_id, row.id, message));
       },
       withExpiry: (row, expiresAt) => ({ ...row, expires_at: expiresAt }),
     },

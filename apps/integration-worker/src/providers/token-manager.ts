@@ -78,6 +78,27 @@ export interface TokenVault<R> {
   accessToken(workspaceId: string, ref: string, signal?: AbortSignal): Promise<{ row: R; accessToken: string }>;
 }
 
+/** The sealed tokens of a row with the usual token columns (both token tables have them). */
+export function sealedColumns(row: {
+  id: string;
+  workspace_id: string;
+  provider: string;
+  access_token_encrypted: Buffer | null;
+  refresh_token_encrypted: Buffer | null;
+  token_key_id: string | null;
+  expires_at: Date | null;
+}): SealedTokens {
+  return {
+    id: row.id,
+    workspaceId: row.workspace_id,
+    provider: row.provider,
+    accessToken: row.access_token_encrypted!,
+    refreshToken: row.refresh_token_encrypted!,
+    keyId: row.token_key_id,
+    expiresAt: row.expires_at,
+  };
+}
+
 // deletes the lock only when it still holds our token
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 
@@ -200,15 +221,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         }
         return row;
       },
-      sealed: (row) => ({
-        id: row.id,
-        workspaceId: row.workspace_id,
-        provider: row.provider,
-        accessToken: row.access_token_encrypted!,
-        refreshToken: row.refresh_token_encrypted!,
-        keyId: row.token_key_id,
-        expiresAt: row.expires_at,
-      }),
+      sealed: sealedColumns,
       store: (row, tokens, refreshed) => storeConnectionTokens(pool, row.workspace_id, row.id, tokens, refreshed),
       async deactivate(row, message) {
         await deactivateConnection(pool, row.workspace_id, row.id, { status: 'revoked', message });

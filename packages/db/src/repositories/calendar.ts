@@ -1,5 +1,5 @@
 import type { Queryable } from '../pool.js';
-import type { EncryptedTokens } from './integrations.js';
+import { type EncryptedTokens, openIntegrationNotice } from './integrations.js';
 import { assertWorkspaceId, isUuid } from './scope.js';
 
 /**
@@ -114,24 +114,19 @@ export async function storeCalendarTokens(db: Queryable, workspaceId: string, ac
 
 /**
  * Revoked consent: the account stops (status `revoked`, `sync_enabled = false`, tokens wiped) and
- * one open notice asks the user to reconnect. True for the call that changed the state.
+ * one open notice asks the user to reconnect (run both in one transaction). True for the call that changed the state.
  */
 export async function deactivateCalendarAccount(db: Queryable, workspaceId: string, accountId: string, message: string): Promise<boolean> {
   assertWorkspaceId(workspaceId);
   const { rows } = await db.query<{ provider: string }>(
-    `WITH stopped AS (
-       UPDATE calendar_accounts SET status = 'revoked', sync_enabled = false, last_error = $3, access_token_encrypted = NULL, refresh_token_encrypted = NULL
-       WHERE workspace_id = $1 AND id = $2 AND status = 'active'
-       RETURNING provider
-     ), notice AS (
-       INSERT INTO integration_notices (workspace_id, provider, connection_id, kind, message)
-       SELECT $1, provider, $2, 'reconnect_required', $3 FROM stopped
-       ON CONFLICT (workspace_id, provider, kind) WHERE resolved_at IS NULL DO NOTHING
-     )
-     SELECT provider FROM stopped`,
+    `UPDATE calendar_accounts SET status = 'revoked', sync_enabled = false, last_error = $3, access_token_encrypted = NULL, refresh_token_encrypted = NULL
+     WHERE workspace_id = $1 AND id = $2 AND status = 'active'
+     RETURNING provider`,
     [workspaceId, accountId, message.slice(0, 500)],
   );
-  return rows.length > 0;
+  if (!rows[0]) return false;
+  await openIntegrationNotice(db, workspaceId, { provider: rows[0].provider, kind: 'reconnect_required', message, connectionId: accountId });
+  return true;
 }
 
 export interface CalendarEventWrite {
