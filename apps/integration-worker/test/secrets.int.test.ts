@@ -1,17 +1,25 @@
-import { syncHubspot } from '@coldcopy/queue-core';
+import { syncCalendar, syncHubspot } from '@coldcopy/queue-core';
 import { spawnWorkerApp, waitFor } from '@coldcopy/testing';
 import { describe, expect, inject, it } from 'vitest';
-import { useIntegrationHarness } from './harness.js';
+import { useCalendarHarness } from './calendar-harness.js';
 import { CLIENT_ID, CLIENT_SECRET, TEST_TOKEN_KEYS } from './keys.js';
 
 const APP_DIR = new URL('..', import.meta.url);
 
-const h = useIntegrationHarness();
+// the CRM harness plus the calendar emulators (Google, Graph and their token endpoints)
+const c = useCalendarHarness();
+const { h } = c;
 
 describe('OAuth tokens never in clear text', () => {
-  it('after a refresh and a two-way sync by the real worker process, no issued token is in Postgres, Redis or the logs', async () => {
+  it('after refreshes and syncs by the real worker process (HubSpot both ways, a Google and a Microsoft calendar), no issued token is in Postgres, Redis or the logs', async () => {
     const { workspaceId, leads } = await h.seed({ leads: 150, expired: true });
+    // calendar accounts of the same workspace, both tokens expired: each is refreshed and synced
+    const google = await c.seedAccount({ provider: 'google', workspaceId, expired: true });
+    const microsoft = await c.seedAccount({ provider: 'microsoft', workspaceId, expired: true });
+    c.google.put(google.email, { start: '2026-12-07T09:00:00Z', end: '2026-12-07T10:00:00Z' });
+    c.graph.put(microsoft.email, { start: new Date(Date.now() + 86_400_000).toISOString(), end: new Date(Date.now() + 90_000_000).toISOString() });
     const proc = await spawnWorkerApp(APP_DIR, {
+      ...c.env(),
       REDIS_URL: inject('redisUrl'),
       BULL_PREFIX: h.prefix,
       DATABASE_URL: h.db.url,
@@ -36,11 +44,32 @@ describe('OAuth tokens never in clear text', () => {
       h.hubspot.edit(leads[0]!.email, { firstname: 'Changed' });
       await h.producer.enqueue(syncHubspot, { workspaceId, requestedBy: 'test', mode: 'incremental', windowSlot: '20261206T0701Z' });
       await done('incremental');
+      for (const account of [google, microsoft]) {
+        await h.producer.enqueue(syncCalendar, {
+          workspaceId,
+          requestedBy: 'test',
+          calendarAccountId: account.accountId,
+          syncType: 'incremental',
+          slot: '20261206T0702Z',
+        });
+      }
+      await waitFor(
+        async () => (await h.pool.query(`SELECT 1 FROM calendar_sync_logs WHERE workspace_id = $1 AND status = 'completed'`, [workspaceId])).rowCount === 2,
+        { timeoutMs: 120_000, what: 'both calendar syncs completed' },
+      );
+      expect(c.google.log('token').map((r) => r.status)).toEqual([200]);
+      expect(c.graph.log('token').map((r) => r.status)).toEqual([200]);
       expect(push.id).toBeTruthy();
       expect(h.hubspot.contacts.size).toBeGreaterThanOrEqual(150);
       expect(h.oauth.log('token').length + h.hubspot.log('token').length).toBe(1);
 
-      const secrets = [...h.oauth.issued(), CLIENT_SECRET, ...TEST_TOKEN_KEYS.split(',').map((k) => k.split(':')[1]!)];
+      const secrets = [
+        ...h.oauth.issued(),
+        ...c.googleOAuth.issued(),
+        ...c.microsoftOAuth.issued(),
+        CLIENT_SECRET,
+        ...TEST_TOKEN_KEYS.split(',').map((k) => k.split(':')[1]!),
+      ];
       const leaks = (text: string) => secrets.filter((s) => text.includes(s) || text.includes(Buffer.from(s).toString('hex')));
 
       // Postgres: every row of every table, as text (bytea shows as hex)
@@ -75,6 +104,7 @@ describe('OAuth tokens never in clear text', () => {
       // the worker's own logs (debug level)
       const logs = proc.output();
       expect(logs).toContain('hubspot sync finished');
+      expect(logs).toContain('calendar sync finished');
       expect(leaks(logs)).toEqual([]);
     } finally {
       proc.child.kill('SIGTERM');
