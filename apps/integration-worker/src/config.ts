@@ -7,6 +7,8 @@ export interface IntegrationConfig {
   readonly outboxMaxAttempts: number;
   readonly outboxRetryMs: number;
   readonly timeoutMs: number;
+  /** how long before a LinkedIn token's expiry its member is asked to sign in again */
+  readonly linkedinNoticeMs: number;
   readonly hubspot: {
     readonly batchSize: number;
     readonly searchPageSize: number;
@@ -25,6 +27,7 @@ export function integrationConfig(env: {
   OUTBOX_RETRY_MS: number;
   PROVIDER_TIMEOUT_MS: number;
   HUBSPOT_TEN_SECONDLY_WAIT_MS: number;
+  LINKEDIN_EXPIRY_NOTICE_DAYS: number;
 }): IntegrationConfig {
   return {
     refreshAheadMs: env.TOKEN_REFRESH_AHEAD_SECONDS * 1000,
@@ -34,6 +37,7 @@ export function integrationConfig(env: {
     outboxMaxAttempts: env.OUTBOX_MAX_ATTEMPTS,
     outboxRetryMs: env.OUTBOX_RETRY_MS,
     timeoutMs: env.PROVIDER_TIMEOUT_MS,
+    linkedinNoticeMs: env.LINKEDIN_EXPIRY_NOTICE_DAYS * 86_400_000,
     hubspot: { batchSize: 100, searchPageSize: 200, searchCap: 10_000, tenSecondlyWaitMs: env.HUBSPOT_TEN_SECONDLY_WAIT_MS },
   };
 }

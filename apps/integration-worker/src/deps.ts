@@ -2,11 +2,12 @@ import { closePool, createPool, dbConfig, type IntegrationProvider, type Pool } 
 import { createRateLimiter, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/runtime';
 import { Redis } from 'ioredis';
 import { type IntegrationConfig, integrationConfig } from './config.js';
-import { createTokenCipher } from './crypto/token-cipher.js';
+import { createTokenCipher, type TokenCipher } from './crypto/token-cipher.js';
 import type { integrationWorkerEnv } from './env.js';
 import { createProviderBudget, type ProviderBudget } from './providers/budgets.js';
 import { buildCalendarDeps, type CalendarDeps } from './providers/calendar-deps.js';
 import { createHubspotClient, type HubspotApi } from './providers/hubspot-client.js';
+import { createLinkedinClient, type LinkedinApi } from './providers/linkedin-client.js';
 import { createOAuthClient, type OAuthClient } from './providers/oauth-client.js';
 import { createSalesforceClient, type SalesforceApi } from './providers/salesforce-client.js';
 import { createTokenManager, type TokenManager } from './providers/token-manager.js';
@@ -19,6 +20,9 @@ export interface IntegrationDeps {
   readonly salesforce: SalesforceApi;
   /** Google and Microsoft calendars: sync-calendar and free/busy */
   readonly calendar: CalendarDeps;
+  readonly linkedin: LinkedinApi;
+  /** the stored tokens' cipher (LinkedIn sign-ins have no refresh, so no TokenManager) */
+  readonly cipher: TokenCipher;
   readonly config: IntegrationConfig;
 }
 
@@ -79,6 +83,7 @@ export function buildDeps(parts: { pool: Pool; redis: Redis; prefix: string; env
   const cipher = createTokenCipher(env.INTEGRATION_TOKEN_KEYS);
   return {
     pool: parts.pool,
+    cipher,
     tokens: createTokenManager({
       pool: parts.pool,
       redis,
@@ -96,6 +101,7 @@ export function buildDeps(parts: { pool: Pool; redis: Redis; prefix: string; env
       usageCeiling: env.SALESFORCE_USAGE_CEILING,
     }),
     calendar: buildCalendarDeps({ pool: parts.pool, redis, prefix, cipher, env, refreshAheadMs: config.refreshAheadMs, lockMs: config.refreshLockMs }),
+    linkedin: createLinkedinClient({ baseUrl: env.LINKEDIN_API_URL, timeoutMs: config.timeoutMs }),
     config,
   };
 }

@@ -73,6 +73,11 @@ export const integrationWorkerEnv = {
     .default(0.95)
     .meta({ description: "share of the org's 24-hour API limit after which the sync holds off" }),
 
+  LINKEDIN_API_URL: z.url().default('https://api.linkedin.com').meta({ description: 'LinkedIn API base URL for OIDC userinfo (the emulator in development)' }),
+  LINKEDIN_EXPIRY_NOTICE_DAYS: int(7).meta({
+    description: 'days before a LinkedIn sign-in expires (60-day tokens, no refresh for self-serve apps) that its member is asked to sign in again',
+  }),
+
   SYNC_LEASE_MS: int(120_000).meta({
     description: 'lease of a sync state (one pull per workspace, provider and object at a time); renewed with every committed page',
   }),

@@ -50,6 +50,7 @@ export * from './repositories/enrolments.js';
 export * from './repositories/integrations.js';
 export * from './repositories/inbound-mail.js';
 export * from './repositories/leads.js';
+export * from './repositories/linkedin.js';
 export * from './repositories/mailboxes.js';
 export * from './repositories/sending.js';
 export * from './repositories/retention.js';

@@ -1,8 +1,9 @@
-import { syncCalendar, syncHubspot, syncSalesforce } from '@coldcopy/queue-core';
+import { syncCalendar, syncHubspot, syncLinkedin, syncSalesforce } from '@coldcopy/queue-core';
 import type { HandlersFor } from '@coldcopy/queue-core/runtime';
 import type { IntegrationDeps } from '../deps.js';
 import { syncCalendarHandler } from './sync-calendar.js';
 import { syncHubspotHandler } from './sync-hubspot.js';
+import { syncLinkedinHandler } from './sync-linkedin.js';
 import { syncSalesforceHandler } from './sync-salesforce.js';
 
 /**
@@ -13,9 +14,10 @@ export const handlers = {
   'sync-hubspot': syncHubspotHandler,
   'sync-salesforce': syncSalesforceHandler,
   'sync-calendar': syncCalendarHandler,
+  'sync-linkedin': syncLinkedinHandler,
 } satisfies Partial<HandlersFor<'integration', IntegrationDeps>>;
 
-export const definitions = [syncHubspot, syncSalesforce, syncCalendar] as const;
+export const definitions = [syncHubspot, syncSalesforce, syncCalendar, syncLinkedin] as const;
 
 /**
  * The runtime's type wants a handler for every job of the queue; `definitions` limits dispatch to
