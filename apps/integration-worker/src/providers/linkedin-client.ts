@@ -38,7 +38,7 @@ export function createLinkedinClient(options: { baseUrl: string; timeoutMs: numb
         });
       } catch (err) {
         signal?.throwIfAborted();
-        throw new Error(`LinkedIn userinfo unreachable: ${(err as Error).name}`);
+        throw new Error(`LinkedIn userinfo unreachable: ${(err as Error).name}`, { cause: err });
       }
       if (res.status === 401) throw new LinkedinAuthError('LinkedIn refused the access token (401)');
       if (res.status === 429) {
