@@ -240,3 +240,40 @@ export function devEnvOf(
   }
   return out;
 }
+
+/** What devAppEnv needs of an app (scripts/deploy/apps.ts AppInfo). */
+type AppEnvView = Pick<AppInfo, 'name' | 'devServices' | 'devEnv' | 'portVar'> & { readonly env: ReadonlyArray<{ readonly name: string }> };
+
+/**
+ * The environment `npm run dev` starts an app with (scripts/dev.ts), so that a test can start an
+ * app exactly as the dev stack does: `base` (dev.ts: its own environment), REDIS_URL, the app's
+ * port variable, DATABASE_URL and NODE_ENV=development when the app declares them, the stack's
+ * job signing and encryption keys it declares, a 10 s shutdown grace unless set, the app's devEnv
+ * filled from the plan (variables set in `base` win), and local credentials for the SES emulator.
+ */
+export function devAppEnv(
+  app: AppEnvView,
+  options: {
+    readonly plan: DevServicePlan;
+    readonly vars: StackVars;
+    readonly port: number;
+    readonly secrets: Readonly<Record<string, string>>;
+    readonly base?: NodeJS.ProcessEnv;
+  },
+): NodeJS.ProcessEnv {
+  const base = options.base ?? process.env;
+  const declared = new Set(app.env.map((e) => e.name));
+  const env: NodeJS.ProcessEnv = { ...base, REDIS_URL: options.vars.redisUrl, [app.portVar]: String(options.port) };
+  if (declared.has('DATABASE_URL')) env.DATABASE_URL = options.vars.databaseUrl;
+  if (declared.has('NODE_ENV')) env.NODE_ENV = 'development';
+  for (const [k, v] of Object.entries(options.secrets)) if (declared.has(k)) env[k] = v;
+  // stop quickly in development: in-flight jobs get 10 s (they are re-run after their lock expires)
+  if (declared.has('SHUTDOWN_GRACE_SECONDS') && !base.SHUTDOWN_GRACE_SECONDS) env.SHUTDOWN_GRACE_SECONDS = '10';
+  Object.assign(env, devEnvOf(app, options.plan, options.vars, base));
+  if (app.devServices.includes('ses')) {
+    // the AWS SDK wants credentials even for the emulator, which ignores them
+    env.AWS_ACCESS_KEY_ID ??= 'local';
+    env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  }
+  return env;
+}

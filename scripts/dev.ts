@@ -23,7 +23,7 @@ import { createInterface } from 'node:readline';
 import { DEV_ENV_FILE, shellQuote } from '../packages/cli/src/connection.js';
 import { findBinary, postgresBinDirs } from '../packages/testing/src/binaries.js';
 import { type AppInfo, discoverApps, ROOT } from './deploy/apps.js';
-import { devEnvOf, DevServiceError, type DevServicePlan, planDevServices } from './dev-services.js';
+import { devAppEnv, devEnvOf, DevServiceError, type DevServicePlan, planDevServices } from './dev-services.js';
 
 /** DEV_DATA_DIR moves the data folder (the stack's own test uses a temporary one). */
 const DATA = process.env.DEV_DATA_DIR ? resolve(process.env.DEV_DATA_DIR) : join(ROOT, '.data');
@@ -628,7 +628,6 @@ async function main(argv: string[]): Promise<void> {
   if (stopping) return;
 
   const vars = { redisUrl, databaseUrl };
-  const appDevEnv = new Map(apps.map((app) => [app.name, devEnvOf(app, plan, vars)]));
   await startDevServers(plan);
   if (stopping) return;
 
@@ -645,20 +644,9 @@ async function main(argv: string[]): Promise<void> {
   );
   const started: { app: AppInfo; child: Child; port: number }[] = [];
   apps.forEach((app, i) => {
-    const declared = new Set(app.env.map((e) => e.name));
     const port = appPorts.get(app.name)!;
-    const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, [app.portVar]: String(port) };
-    if (declared.has('DATABASE_URL')) env.DATABASE_URL = databaseUrl;
-    if (declared.has('NODE_ENV')) env.NODE_ENV = 'development';
-    for (const [k, v] of Object.entries(secrets)) if (declared.has(k)) env[k] = v;
-    // stop quickly in development: in-flight jobs get 10 s (they are re-run after their lock expires)
-    if (declared.has('SHUTDOWN_GRACE_SECONDS') && !process.env.SHUTDOWN_GRACE_SECONDS) env.SHUTDOWN_GRACE_SECONDS = '10';
-    Object.assign(env, appDevEnv.get(app.name));
-    if (app.devServices.includes('ses')) {
-      // the AWS SDK wants credentials even for the emulator, which ignores them
-      env.AWS_ACCESS_KEY_ID ??= 'local';
-      env.AWS_SECRET_ACCESS_KEY ??= 'local';
-    }
+    // the same environment test/inbound-reply-ai.int.test.ts starts the apps with
+    const env = devAppEnv(app, { plan, vars, port, secrets });
     const child = start(app.name, process.execPath, ['--import', TSX, 'src/main.ts'], { cwd: app.dir, env, color: COLORS[i % COLORS.length]! });
     started.push({ app, child, port });
   });

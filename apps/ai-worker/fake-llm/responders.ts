@@ -1,8 +1,11 @@
 /**
  * Answers of the fake LLM server, recognised by the properties of the requested JSON Schema.
- * Keyword rules over the delimited lead text, enough for a local demo (a reply that asks for a
- * call gets a meeting request, "unsubscribe" gets the unsubscribe intent); anything else gets a
- * minimal instance of the schema.
+ * Deterministic keyword rules over the delimited lead text, enough for a local demo: a reply with
+ * a meeting word (call, meet, meeting, schedule, calendar, demo, chat, talk, zoom, teams) is a
+ * meeting request (intent `meeting_request`, `schedule`, its "30-minute" duration or 30, a
+ * "Thursday at 3pm" as a proposed time in UTC), "unsubscribe" gets the unsubscribe intent, and
+ * the sentiment follows positive and negative words; anything else gets a minimal instance of the
+ * schema.
  */
 
 type JsonSchema = {
@@ -26,16 +29,45 @@ function leadText(messages: readonly string[]): string {
   return decode(m?.[1] ?? user);
 }
 
-const has = (text: string, words: readonly string[]) => words.some((w) => text.toLowerCase().includes(w));
+/**
+ * Whole words or phrases, case-insensitive ("call" matches "a call" and "calls", never "recall"),
+ * so that a given reply always gets the same answer and the demo's rules read as they are written.
+ */
+const pattern = (words: readonly string[]) => new RegExp(`\\b(?:${words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})s?\\b`, 'i');
+const has = (text: string, words: readonly string[]) => pattern(words).test(text);
+const count = (text: string, words: readonly string[]) => words.filter((w) => pattern([w]).test(text)).length;
 const POSITIVE = ['interested', 'great', 'love', 'sounds good', 'thanks', 'thank you', 'yes', 'keen', 'happy to'];
 const NEGATIVE = ['not interested', 'stop', 'unsubscribe', 'remove me', 'angry', 'annoyed', 'terrible', 'spam', 'no thanks'];
-const MEETING = ['call', 'meet', 'meeting', 'schedule', 'calendar', 'demo', 'chat next', 'talk'];
+/** a reply asking for a meeting: any of these words (demo rule, documented in the README) */
+const MEETING = ['call', 'meet', 'meeting', 'schedule', 'calendar', 'demo', 'chat', 'talk', 'zoom', 'teams'];
 const BUYING = ['pricing', 'price', 'cost', 'budget', 'trial', 'demo', 'contract', 'quote'];
 
 function score(text: string): number {
-  const pos = POSITIVE.filter((w) => text.toLowerCase().includes(w)).length;
-  const neg = NEGATIVE.filter((w) => text.toLowerCase().includes(w)).length;
+  // "not interested" also contains "interested": a negative phrase cancels its positive part
+  const pos = count(text, POSITIVE) - (has(text, ['not interested']) ? 1 : 0);
+  const neg = count(text, NEGATIVE);
   return Math.max(-1, Math.min(1, (pos - neg * 1.5) * 0.4));
+}
+
+const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
+
+/**
+ * "Thursday at 3pm", "Tuesday 10:30 am", "tomorrow at 14:00": the first such time after `now`
+ * (the prompt's "Current time:"), in UTC, as the model would resolve it without a named zone.
+ */
+function proposedTime(text: string, now: Date, durationMinutes: number): { start: string; end: string } | undefined {
+  const m = /\b(tomorrow|sunday|monday|tuesday|wednesday|thursday|friday|saturday)\b[^.?!\n]{0,12}?\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b/i.exec(text);
+  if (!m) return undefined;
+  let hour = Number(m[2]);
+  const minute = Number(m[3] ?? 0);
+  const half = m[4]?.toLowerCase();
+  if (half === 'pm' && hour < 12) hour += 12;
+  if (half === 'am' && hour === 12) hour = 0;
+  if (hour > 23 || minute > 59 || (!half && !m[3])) return undefined;
+  const day = m[1]!.toLowerCase();
+  const ahead = day === 'tomorrow' ? 1 : (WEEKDAYS.indexOf(day) - now.getUTCDay() + 7) % 7 || 7;
+  const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + ahead, hour, minute));
+  return { start: start.toISOString(), end: new Date(start.getTime() + durationMinutes * 60_000).toISOString() };
 }
 
 function sentimentOf(s: number): 'positive' | 'neutral' | 'negative' {
@@ -63,7 +95,7 @@ export function respondFor(_schemaName: string | undefined, schema: unknown, mes
           confusion: text.includes('?') ? 0.3 : 0,
           urgency: has(text, ['asap', 'urgent', 'today']) ? 0.8 : 0.1,
         },
-        buyingSignals: BUYING.filter((w) => text.toLowerCase().includes(w)).map((w) => `mentioned ${w}`),
+        buyingSignals: BUYING.filter((w) => has(text, [w])).map((w) => `mentioned ${w}`),
       });
     }
     return { messages: out };
@@ -104,13 +136,17 @@ export function respondFor(_schemaName: string | undefined, schema: unknown, mes
   if ('isMeetingRequest' in props) {
     const text = leadText(messages);
     const detected = has(text, MEETING);
+    const minutes = /\b(\d{2,3})[- ]?min(?:ute)?s?\b/i.exec(text);
+    const durationMinutes = detected ? Math.min(480, Math.max(5, Number(minutes?.[1] ?? 30))) : null;
+    const now = new Date(/Current time: (\S+)/.exec(user)?.[1] ?? Date.now());
+    const time = detected ? proposedTime(text, Number.isNaN(now.getTime()) ? new Date() : now, durationMinutes!) : undefined;
     return {
       isMeetingRequest: detected,
       confidence: detected ? 0.9 : 0.1,
       intentType: detected ? 'schedule' : 'none',
-      durationMinutes: detected ? 30 : null,
-      timezone: null,
-      proposedTimes: [],
+      durationMinutes,
+      timezone: detected && /\bUTC\b/.test(text) ? 'UTC' : null,
+      proposedTimes: time ? [time] : [],
     };
   }
   if ('subject' in props && 'body' in props) {

@@ -1,88 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import MailComposer from 'nodemailer/lib/mail-composer';
 
 /**
- * SES receiving notifications for tests, built from AWS's documented SNS-action example
- * (test/fixtures/ses-received-sns-action.json): `content` replaced with a message composed by
- * nodemailer's MailComposer (the composer the worker sends with), recipients, verdicts and
- * encoding set per test, timestamps recent (email_events keeps only recent partitions).
+ * This app's own inbound fixtures (test/fixtures). The SES Received notifications the tests build
+ * (composeReply, receivedNotification, sesHeaderId) live in `@coldcopy/sns/testing` with the AWS
+ * sample they start from, shared with the end-to-end test of an inbound reply through the dev
+ * stack (test/inbound-reply-ai.int.test.ts); re-exported here for this app's tests.
  */
+export { composeReply, receivedNotification, type ReceivedOptions, type ReplyOptions, sesHeaderId } from '@coldcopy/sns/testing';
+
 export function fixture(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 }
 export function fixtureBytes(name: string): Buffer {
   return readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
-}
-
-/** The SES Message-ID header of one of our sends, as the lead's mail client quotes it. */
-export const sesHeaderId = (sesMessageId: string, region = 'us-east-1') => `<${sesMessageId}@${region === 'us-east-1' ? 'email' : region}.amazonses.com>`;
-
-export interface ReplyOptions {
-  from: string;
-  to: string | string[];
-  cc?: string;
-  subject?: string;
-  text?: string;
-  html?: string;
-  messageId?: string;
-  inReplyTo?: string;
-  references?: string[];
-  headers?: Record<string, string>;
-}
-
-/** A reply as a mail client would send it (multipart/alternative when html is given). */
-export async function composeReply(o: ReplyOptions): Promise<Buffer> {
-  return new MailComposer({
-    from: o.from,
-    to: o.to,
-    cc: o.cc,
-    subject: o.subject ?? 'Re: Step 1: hello Lead',
-    text: o.text ?? 'Sounds good, let us talk on Thursday.\n\n> Hi Lead,\n> A short note.',
-    html: o.html,
-    messageId: o.messageId ?? `<${randomBytes(8).toString('hex')}@mail.lead.example>`,
-    inReplyTo: o.inReplyTo,
-    references: o.references,
-    headers: o.headers,
-  })
-    .compile()
-    .build();
-}
-
-export interface ReceivedOptions {
-  recipients: string[];
-  encoding?: 'UTF8' | 'BASE64';
-  spam?: string;
-  virus?: string;
-  /** SES's id of the received message; random by default */
-  sesMessageId?: string;
-  /** drop `content` (a notification of an action other than SNS) */
-  withoutContent?: boolean;
-}
-
-/** A Received notification (the SNS `Message`, parsed) carrying `raw`. */
-export function receivedNotification(raw: Buffer, o: ReceivedOptions): Record<string, unknown> {
-  const n = fixture('ses-received-sns-action.json') as Record<string, any>;
-  const now = new Date().toISOString();
-  const head = raw
-    .toString('utf8')
-    .split(/\r?\n\r?\n/)[0]!
-    .replace(/\r?\n[ \t]+/g, ' ');
-  const headers = head.split(/\r?\n/).flatMap((line) => {
-    const i = line.indexOf(':');
-    return i > 0 ? [{ name: line.slice(0, i), value: line.slice(i + 1).trim() }] : [];
-  });
-  const encoding = o.encoding ?? 'UTF8';
-  n.receipt = {
-    ...n.receipt,
-    timestamp: now,
-    recipients: o.recipients,
-    spamVerdict: { status: o.spam ?? 'PASS' },
-    virusVerdict: { status: o.virus ?? 'PASS' },
-    action: { ...n.receipt.action, encoding },
-  };
-  n.mail = { ...n.mail, timestamp: now, messageId: o.sesMessageId ?? randomBytes(16).toString('hex'), destination: o.recipients, headers };
-  if (o.withoutContent) delete n.content;
-  else n.content = encoding === 'BASE64' ? raw.toString('base64') : raw.toString('utf8');
-  return n;
 }

@@ -45,3 +45,5 @@ export function sesNotification(event: Record<string, unknown>, options: { topic
     ),
   );
 }
+
+export { composeReply, receivedNotification, type ReceivedOptions, type ReplyOptions, sesHeaderId } from './testing-inbound.js';

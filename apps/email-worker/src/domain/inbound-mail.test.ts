@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sample as awsSample } from '@coldcopy/sns/testing';
 import { composeReply, fixture, fixtureBytes, receivedNotification, sesHeaderId } from '../../test/inbound-notifications.js';
 import { autoReplyReason, classifyInbound, parseInboundMail, parseMessageIds, sesMessageIdOf } from './inbound-mail.js';
 import { NotAnSesEventError, parseSesEvent, parseSesNotification } from './ses-events.js';
@@ -12,7 +13,7 @@ async function parse(notification: Record<string, unknown>) {
 
 describe('parseInboundMail (AWS examples)', () => {
   it('reads the SNS-action example: ids, recipients, verdicts, headers and the MIME body', async () => {
-    const mail = await parse(fixture('ses-received-sns-action.json'));
+    const mail = await parse(awsSample('ses-received-sns-action.json'));
     expect(mail).toMatchObject({
       sesMessageId: 'd6iitobk75ur44p8kdnnp7g2n800',
       recipients: ['recipient@example.com'],
@@ -39,7 +40,7 @@ describe('parseInboundMail (AWS examples)', () => {
   });
 
   it('decodes BASE64 content (action.encoding) to the same message', async () => {
-    const sample = fixture('ses-received-sns-action.json') as Record<string, any>;
+    const sample = awsSample('ses-received-sns-action.json') as Record<string, any>;
     const base64 = {
       ...sample,
       receipt: { ...sample.receipt, action: { ...sample.receipt.action, encoding: 'BASE64' } },
@@ -56,13 +57,13 @@ describe('parseInboundMail (AWS examples)', () => {
   });
 
   it('a Received notification is inbound mail, not a sending event', () => {
-    const message = JSON.stringify(fixture('ses-received-sns-action.json'));
+    const message = JSON.stringify(awsSample('ses-received-sns-action.json'));
     expect(parseSesNotification(message).kind).toBe('received');
     expect(() => parseSesEvent(message)).toThrow(NotAnSesEventError);
   });
 
   it('refuses a Received notification without mail.messageId', async () => {
-    const { mail: _m, ...rest } = fixture('ses-received-sns-action.json');
+    const { mail: _m, ...rest } = awsSample('ses-received-sns-action.json');
     await expect(parse(rest)).rejects.toBeInstanceOf(NotAnSesEventError);
   });
 });
