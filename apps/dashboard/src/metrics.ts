@@ -1,5 +1,6 @@
 import type { QueueName } from '@coldcopy/queue-core';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectProcessMetrics, declareMetrics, PROMTOOL_REJECTED_DEFAULTS } from '@coldcopy/queue-core/runtime';
+import { Registry } from 'prom-client';
 import { withTimeout } from './timeout.js';
 import { JOB_STATES, type QueueState } from './queue-state.js';
 
@@ -26,7 +27,8 @@ export interface DashboardMetricsOptions {
   readonly timeoutMs?: number;
 }
 
-export const LINT_FAILING_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+/** the default process metrics promtool rejects (queue-core's collectProcessMetrics leaves them out) */
+export const LINT_FAILING_DEFAULT_METRICS = PROMTOOL_REJECTED_DEFAULTS;
 
 export interface DashboardMetrics {
   readonly registry: Registry;
@@ -38,67 +40,26 @@ export interface DashboardMetrics {
 
 export function createDashboardMetrics(options: DashboardMetricsOptions): DashboardMetrics {
   const registry = options.registry ?? new Registry();
-  if (options.defaultMetrics !== false) {
-    collectDefaultMetrics({ register: registry });
-    // prom-client's totals of these are gauges named `_total`, which `promtool check metrics`
-    // rejects (only counters end in _total). The per-type gauges of the same name without the
-    // suffix stay: `sum(nodejs_active_handles)` is the total.
-    for (const name of LINT_FAILING_DEFAULT_METRICS) registry.removeSingleMetric(name);
-  }
-  const registers = [registry];
+  if (options.defaultMetrics !== false) collectProcessMetrics(registry);
+  const metric = declareMetrics(registry);
 
-  const jobs = new Gauge({
-    name: 'bull_queue_jobs',
-    help: 'Jobs in a queue by state; waiting includes jobs held while the queue is paused',
-    labelNames: ['queue', 'shard', 'state'],
-    registers,
-  });
-  const oldestAge = new Gauge({
-    name: 'bull_queue_oldest_waiting_age_seconds',
-    help: 'Seconds since the next job to run became ready; absent when nothing waits',
-    labelNames: ['queue', 'shard'],
-    registers,
-  });
-  const paused = new Gauge({
-    name: 'bull_queue_paused',
-    help: '1 when the queue is paused globally',
-    labelNames: ['queue', 'shard'],
-    registers,
-  });
-  const workers = new Gauge({
-    name: 'bull_queue_workers',
-    help: 'Bull worker connections (blocking clients) on the queue, from CLIENT LIST',
-    labelNames: ['queue', 'shard'],
-    registers,
-  });
-  const finished = new Counter({
-    name: 'bull_queue_jobs_finished_total',
-    help: "Jobs finished on the queue (failed = no retries left), from Bull's per-queue metrics",
-    labelNames: ['queue', 'shard', 'status'],
-    registers,
-  });
-  const redisUp = new Gauge({
-    name: 'bull_redis_up',
-    help: '1 when the last scrape could read Redis',
-    registers,
-  });
-  const scrapeErrors = new Counter({
-    name: 'bull_exporter_scrape_errors_total',
-    help: 'Scrapes whose Redis reads failed',
-    registers,
-  });
-  const scrapeDuration = new Gauge({
-    name: 'bull_exporter_scrape_duration_seconds',
-    help: 'Time the last scrape spent reading Redis',
-    registers,
-  });
+  const jobs = metric.gauge('bull_queue_jobs', 'Jobs in a queue by state; waiting includes jobs held while the queue is paused', ['queue', 'shard', 'state']);
+  const oldestAge = metric.gauge('bull_queue_oldest_waiting_age_seconds', 'Seconds since the next job to run became ready; absent when nothing waits', [
+    'queue',
+    'shard',
+  ]);
+  const paused = metric.gauge('bull_queue_paused', '1 when the queue is paused globally', ['queue', 'shard']);
+  const workers = metric.gauge('bull_queue_workers', 'Bull worker connections (blocking clients) on the queue, from CLIENT LIST', ['queue', 'shard']);
+  const finished = metric.counter('bull_queue_jobs_finished_total', "Jobs finished on the queue (failed = no retries left), from Bull's per-queue metrics", [
+    'queue',
+    'shard',
+    'status',
+  ]);
+  const redisUp = metric.gauge('bull_redis_up', '1 when the last scrape could read Redis');
+  const scrapeErrors = metric.counter('bull_exporter_scrape_errors_total', 'Scrapes whose Redis reads failed');
+  const scrapeDuration = metric.gauge('bull_exporter_scrape_duration_seconds', 'Time the last scrape spent reading Redis');
   const deadLetter = options.readDeadLetterSizes
-    ? new Gauge({
-        name: 'bull_queue_dead_letter_jobs',
-        help: 'Jobs in the dead-letter store of the queue',
-        labelNames: ['queue'],
-        registers,
-      })
+    ? metric.gauge('bull_queue_dead_letter_jobs', 'Jobs in the dead-letter store of the queue', ['queue'])
     : undefined;
   scrapeErrors.inc(0);
 
@@ -115,7 +76,7 @@ export function createDashboardMetrics(options: DashboardMetricsOptions): Dashbo
         'reading queue state',
       );
       states = read;
-      for (const metric of queueSeries) metric.reset();
+      for (const series of queueSeries) series.reset();
       for (const s of states) {
         const labels = { queue: s.queue, shard: s.shard };
         for (const state of JOB_STATES) jobs.set({ ...labels, state }, s.counts[state]);
@@ -135,7 +96,7 @@ export function createDashboardMetrics(options: DashboardMetricsOptions): Dashbo
       redisUp.set(1);
     } catch (err) {
       ok = false;
-      for (const metric of queueSeries) metric.reset();
+      for (const series of queueSeries) series.reset();
       deadLetter?.reset();
       redisUp.set(0);
       scrapeErrors.inc();

@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { declareMetrics } from '@coldcopy/queue-core/runtime';
+import type { Registry } from 'prom-client';
 
 /**
  * The worker's own series (scraped from its health port), read by ops/prometheus/alerts.yml:
@@ -12,27 +13,16 @@ export interface AnalyticsMetrics {
 }
 
 export function createAnalyticsMetrics(registry?: Registry): AnalyticsMetrics {
-  const registers = registry ? [registry] : [];
-  const refreshes = new Counter({
-    name: 'coldcopy_analytics_view_refresh_total',
-    help: 'refresh-analytics outcomes per materialized view (status: success, skipped, failed)',
-    labelNames: ['view', 'status'],
-    registers,
-  });
-  const fresh = new Gauge({
-    name: 'coldcopy_analytics_view_last_success_timestamp_seconds',
-    help: 'Unix time at which the view was last refreshed successfully',
-    labelNames: ['view'],
-    registers,
-  });
-  const exports = new Counter({
-    name: 'coldcopy_export_total',
-    help: 'export-data attempts that ended, by type, format and outcome',
-    labelNames: ['type', 'format', 'outcome'],
-    registers,
-  });
-  const exportRows = new Counter({ name: 'coldcopy_export_rows_total', help: 'rows written by completed exports', labelNames: ['type'], registers });
-  const exportBytes = new Counter({ name: 'coldcopy_export_bytes_total', help: 'bytes stored by completed exports', labelNames: ['type'], registers });
+  const metric = declareMetrics(registry);
+  const refreshes = metric.counter(
+    'coldcopy_analytics_view_refresh_total',
+    'refresh-analytics outcomes per materialized view (status: success, skipped, failed)',
+    ['view', 'status'],
+  );
+  const fresh = metric.gauge('coldcopy_analytics_view_last_success_timestamp_seconds', 'Unix time at which the view was last refreshed successfully', ['view']);
+  const exports = metric.counter('coldcopy_export_total', 'export-data attempts that ended, by type, format and outcome', ['type', 'format', 'outcome']);
+  const exportRows = metric.counter('coldcopy_export_rows_total', 'rows written by completed exports', ['type']);
+  const exportBytes = metric.counter('coldcopy_export_bytes_total', 'bytes stored by completed exports', ['type']);
   return {
     viewRefreshed(view, status) {
       refreshes.inc({ view, status });

@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { declareMetrics } from '@coldcopy/queue-core/runtime';
+import type { Registry } from 'prom-client';
 
 /**
  * The worker's own series (scraped from its health port), read by ops/prometheus/alerts.yml.
@@ -15,35 +16,23 @@ export interface MaintenanceMetrics {
 }
 
 export function createMaintenanceMetrics(registry?: Registry): MaintenanceMetrics {
-  const registers = registry ? [registry] : [];
-  const rows = new Counter({
-    name: 'coldcopy_retention_rows_total',
-    help: 'rows deleted, anonymised, expired or archived by cleanup-old-data, by rule, table and action',
-    labelNames: ['rule', 'table', 'action'],
-    registers,
-  });
-  const errors = new Counter({
-    name: 'coldcopy_cleanup_errors_total',
-    help: 'cleanup-old-data rules that failed (per rule), alerting on any increase',
-    labelNames: ['rule'],
-    registers,
-  });
-  const backupAt = new Gauge({
-    name: 'coldcopy_backup_last_success_timestamp_seconds',
-    help: 'Unix time of the newest stored backup (backup-data), read from its metadata at startup',
-    registers,
-  });
-  const verifyAt = new Gauge({
-    name: 'coldcopy_backup_verify_last_success_timestamp_seconds',
-    help: 'Unix time of the last successful backup verification (test restore)',
-    registers,
-  });
+  const metric = declareMetrics(registry);
+  const rows = metric.counter('coldcopy_retention_rows_total', 'rows deleted, anonymised, expired or archived by cleanup-old-data, by rule, table and action', [
+    'rule',
+    'table',
+    'action',
+  ]);
+  const errors = metric.counter('coldcopy_cleanup_errors_total', 'cleanup-old-data rules that failed (per rule), alerting on any increase', ['rule']);
+  const backupAt = metric.gauge(
+    'coldcopy_backup_last_success_timestamp_seconds',
+    'Unix time of the newest stored backup (backup-data), read from its metadata at startup',
+  );
+  const verifyAt = metric.gauge('coldcopy_backup_verify_last_success_timestamp_seconds', 'Unix time of the last successful backup verification (test restore)');
   let latestBackup = 0;
-  const verifyFailures = new Counter({
-    name: 'coldcopy_backup_verify_failures_total',
-    help: 'backup verifications that failed (checksum, decryption, restore or row counts)',
-    registers,
-  });
+  const verifyFailures = metric.counter(
+    'coldcopy_backup_verify_failures_total',
+    'backup verifications that failed (checksum, decryption, restore or row counts)',
+  );
   return {
     backupSucceeded(at) {
       latestBackup = Math.max(latestBackup, at.getTime() / 1000);

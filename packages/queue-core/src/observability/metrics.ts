@@ -9,7 +9,30 @@ import { HotCounter, HotHistogram } from './hot-metrics.js';
 export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 export const WAIT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
 
-const PROMTOOL_REJECTED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+/**
+ * prom-client's totals of these are gauges named `_total`, which `promtool check metrics` rejects
+ * (only counters end in _total). The per-type gauges of the same name without the suffix stay:
+ * `sum(nodejs_active_handles)` is the total.
+ */
+export const PROMTOOL_REJECTED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
+/** Node's default process metrics on `registry`, without the ones promtool rejects. */
+export function collectProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of PROMTOOL_REJECTED_DEFAULTS) registry.removeSingleMetric(name);
+}
+
+/**
+ * One-line declarations of a component's own series (counters and gauges registered on
+ * `registry`, or on none when it is undefined: unit tests that do not scrape).
+ */
+export function declareMetrics(registry: Registry | undefined) {
+  const registers = registry ? [registry] : [];
+  return {
+    counter: <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) => new Counter<L>({ name, help, labelNames, registers }),
+    gauge: <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) => new Gauge<L>({ name, help, labelNames, registers }),
+  };
+}
 
 /**
  * The per-job series (completed, failed, duration, wait) are hot-metrics.ts types: one `labels()`
@@ -31,12 +54,7 @@ export interface WorkerMetrics {
 }
 
 export function createWorkerMetrics(registry = new Registry(), options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
-  if (options.defaultMetrics !== false) {
-    collectDefaultMetrics({ register: registry });
-    // `promtool check metrics` rejects these gauges (`_total` is for counters); the same numbers
-    // stay available without the suffix (`nodejs_active_handles`, …).
-    for (const name of PROMTOOL_REJECTED_DEFAULTS) registry.removeSingleMetric(name);
-  }
+  if (options.defaultMetrics !== false) collectProcessMetrics(registry);
   const registers = [registry];
   const activeSources = new Map<string, Set<() => number>>();
   return {

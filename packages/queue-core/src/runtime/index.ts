@@ -3,7 +3,7 @@ export { runWorkerApp, type RunningWorkerApp, type WorkerAppEnvSchema, type Work
 export { boolEnv, loadEnv, queueEnv, redisEnv, workerAppEnv, workerRuntimeEnv } from '../config/env.js';
 export { startHealthServer, type HealthServer } from './health-server.js';
 export { createLogger, createSilentLogger, type Logger } from '../observability/logger.js';
-export { createWorkerMetrics, type WorkerMetrics } from '../observability/metrics.js';
+export { collectProcessMetrics, createWorkerMetrics, declareMetrics, PROMTOOL_REJECTED_DEFAULTS, type WorkerMetrics } from '../observability/metrics.js';
 export { RedisConnections } from '../redis/connections.js';
 export { ShutdownAbortError, startWorker, type FinalFailure, type Worker, type WorkerOptions } from './worker.js';
 export type { Handler, HandlersFor, HandlersOf, JobContext } from './job-context.js';
