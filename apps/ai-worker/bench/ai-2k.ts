@@ -7,11 +7,11 @@
  * Env: JOBS (2000), RPM (1200), LATENCY_MS (300), CONCURRENCY per process (8).
  */
 import { randomUUID } from 'node:crypto';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { migrate } from '@coldcopy/db/migrate';
 import { analyzeSentiment } from '@coldcopy/queue-core';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
-import { databaseUrl, PostgresServer, RedisServer } from '@coldcopy/testing';
+import { loadAverages, startBenchServers, stopWorkerApps } from '@coldcopy/testing';
 import pg from 'pg';
 import { startFakeLlmServer } from '../fake-llm/server.js';
 import { TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from '../test/keys.js';
@@ -25,22 +25,13 @@ const LATENCY_MS = Number(process.env.LATENCY_MS ?? 300);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const PROCESSES = 2;
 
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
+const load = loadAverages;
 const loadAtStart = load();
-const redis = await RedisServer.start();
-const postgres = await PostgresServer.start();
+const servers = await startBenchServers(migrate);
+const { redis, databaseUrl: dbUrl } = servers;
 const fake = await startFakeLlmServer({ latencyMs: LATENCY_MS, rpm: RPM });
 const workers: WorkerAppProcess[] = [];
 try {
-  const admin = new pg.Client({ connectionString: postgres.url });
-  await admin.connect();
-  await admin.query('CREATE DATABASE bench');
-  await admin.end();
-  const dbUrl = databaseUrl(postgres.url, 'bench');
-  await migrate(dbUrl);
   const pool = new pg.Pool({ connectionString: dbUrl, max: 2 });
   const workspaceId = randomUUID();
   await pool.query(`INSERT INTO workspaces (id, name, slug, status, ai_tokens_balance) VALUES ($1, 'bench', 'bench', 'active', 1000000000)`, [workspaceId]);
@@ -119,9 +110,7 @@ try {
   await producer.close();
   await pool.end();
 } finally {
-  for (const w of workers) w.child.kill('SIGTERM');
-  await Promise.all(workers.map((w) => w.exited));
+  await stopWorkerApps(workers);
   await fake.close();
-  await postgres.stop();
-  await redis.stop();
+  await servers.stop();
 }

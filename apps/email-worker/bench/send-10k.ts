@@ -33,7 +33,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { sendBulkEmail } from '@coldcopy/queue-core';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
-import { databaseUrl, PostgresServer, RedisServer } from '@coldcopy/testing';
+import { maxInAnyWindow, type PostgresServer, startBenchServers, stopWorkerApps } from '@coldcopy/testing';
 import { migrate } from '@coldcopy/db/migrate';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -56,16 +56,6 @@ const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 500);
 // A tick enqueues jobs only for rows that have none (campaign_emails.enqueued_at).
 const TICK_MS = Number(process.env.BENCH_TICK_MS ?? 2000);
 const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-
-function maxInAnyWindow(sorted: readonly number[], windowMs: number): number {
-  let best = 0;
-  let end = 0;
-  for (let start = 0; start < sorted.length; start++) {
-    while (end < sorted.length && sorted[end]! < sorted[start]! + windowMs) end++;
-    best = Math.max(best, end - start);
-  }
-  return best;
-}
 
 /**
  * Summed over the workers, from their /metrics: account slots checked right before a request left,
@@ -164,21 +154,15 @@ async function statementsPerSend(pool: pg.Pool): Promise<Array<{ calls: number; 
   return rows.map((r) => ({ calls: Number(r.calls), blocks: Number(r.blocks), rows: Number(r.rows), query: r.query }));
 }
 
-const redis = await RedisServer.start();
-const postgres = await PostgresServer.start();
+const servers = await startBenchServers(migrate);
+const { redis, postgres, databaseUrl: dbUrl } = servers;
 const emulator = await startSesProcess(['emulator']);
 // the instrument: kernel receive stamps where python3 exists, else the Node relay's own stamps
 const ses = (await startKernelStampRelay(emulator.url)) ?? (await startSesProcess(['proxy', emulator.url]));
 const workers: WorkerAppProcess[] = [];
 try {
-  const admin = new pg.Client({ connectionString: postgres.url });
-  await admin.connect();
-  await admin.query('CREATE DATABASE bench');
-  await admin.end();
-  const dbUrl = databaseUrl(postgres.url, 'bench');
   // pg_stat_statements (contrib), to name the statements that read the tuples
   const statements = await enableStatementStats(postgres, dbUrl);
-  await migrate(dbUrl);
   const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
   const seed = await seedCampaign(pool, { leads: LEADS, domains: 200 });
   // statistics, as autovacuum keeps them in production: without them the planner takes the freshly
@@ -388,12 +372,8 @@ try {
   await producer.close();
   await pool.end();
 } finally {
-  for (const w of workers) {
-    w.child.kill('SIGTERM');
-    await w.exited;
-  }
+  await stopWorkerApps(workers);
   await ses.close();
   await emulator.close();
-  await postgres.stop();
-  await redis.stop();
+  await servers.stop();
 }

@@ -19,7 +19,7 @@ import { createEnrichmentJob, ensureEnrichmentProvider, getEnrichmentJob, setEnr
 import { migrate } from '@coldcopy/db/migrate';
 import { batchEnrich } from '@coldcopy/queue-core';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
-import { databaseUrl, PostgresServer, RedisServer, spawnWorkerApp, type WorkerAppProcess } from '@coldcopy/testing';
+import { maxInAnyWindow, spawnWorkerApp, startBenchServers, stopWorkerApps, type WorkerAppProcess } from '@coldcopy/testing';
 import pg from 'pg';
 import { startHunterEmulator } from '../src/emulators/hunter-emulator.js';
 import { HUNTER_KEY, TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from '../test/keys.js';
@@ -33,24 +33,8 @@ const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '20';
 const SHARED = process.env.BENCH_SHARED ?? 'true';
 const SLACK_MS = process.env.BENCH_SLACK_MS ?? '20';
 
-function maxInAnyWindow(sorted: readonly number[], windowMs: number): number {
-  let best = 0;
-  let end = 0;
-  for (let start = 0; start < sorted.length; start++) {
-    while (end < sorted.length && sorted[end]! < sorted[start]! + windowMs) end++;
-    best = Math.max(best, end - start);
-  }
-  return best;
-}
-
-const redis = await RedisServer.start();
-const postgres = await PostgresServer.start();
-const admin = new pg.Client({ connectionString: postgres.url });
-await admin.connect();
-await admin.query('CREATE DATABASE bench');
-await admin.end();
-const url = databaseUrl(postgres.url, 'bench');
-await migrate(url);
+const servers = await startBenchServers(migrate);
+const { redis, databaseUrl: url } = servers;
 const pool = new pg.Pool({ connectionString: url, max: 4 });
 const hunter = await startHunterEmulator({ apiKey: HUNTER_KEY, perSecond: RATE, perMinute: RATE * 60 });
 const workers: WorkerAppProcess[] = [];
@@ -151,12 +135,8 @@ try {
     ].join('\n'),
   );
 } finally {
-  for (const w of workers) {
-    w.child.kill('SIGTERM');
-    await w.exited;
-  }
+  await stopWorkerApps(workers);
   await hunter.close();
   await pool.end();
-  await postgres.stop();
-  await redis.stop();
+  await servers.stop();
 }

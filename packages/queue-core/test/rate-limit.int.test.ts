@@ -3,22 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { RetryAfterError } from '../src/definitions/errors.js';
 import { createRateLimiter } from '../src/redis/rate-limit.js';
+import { maxInAnyWindow } from '@coldcopy/testing';
 import { useIsolatedRedis } from './helpers.js';
 
 const redis = useIsolatedRedis();
 const RATE_LIMIT_MODULE = fileURLToPath(new URL('../src/redis/rate-limit.ts', import.meta.url));
-
-/** Largest number of timestamps inside any half-open window [t, t + windowMs) starting at one of them. */
-function maxInAnyWindow(times: readonly number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let end = 0;
-  for (let start = 0; start < sorted.length; start++) {
-    while (end < sorted.length && sorted[end]! < sorted[start]! + windowMs) end++;
-    best = Math.max(best, end - start);
-  }
-  return best;
-}
 
 describe('rate limiter (GCRA in one Lua script)', () => {
   it('tryAcquire grants the first call and returns the wait for the next one without taking it', async () => {

@@ -18,3 +18,4 @@ export {
   type WorkerAppHarnessOptions,
   type WorkerAppProcess,
 } from './worker-app.js';
+export { loadAverages, maxInAnyWindow, startBenchServers, stopWorkerApps, type BenchServers } from './bench.js';
