@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
 import type { AnyJobDefinition, JobInput } from '@coldcopy/queue-core';
-import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
+import { JobSecurity, type Producer } from '@coldcopy/queue-core/producer';
 import { createRateLimiter, createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
-import { createTestDatabase, deletePrefix, testPrefix, type TestDatabase } from '@coldcopy/testing';
-import { Redis } from 'ioredis';
+import { type TestDatabase, useAppTestBase } from '@coldcopy/testing';
+import { type Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { startFakeLlmServer, type FakeLlmServer } from '../fake-llm/server.js';
 import { createLlmClients, type AiDeps } from '../src/deps.js';
@@ -36,30 +36,21 @@ export function useAiHarness() {
     workers: Worker[];
     limits: ProviderLimits[];
   };
+  useAppTestBase(state, { openPool: (url) => createPool(loadDbEnv({ DATABASE_URL: url, DATABASE_POOL_MAX: '12' })), closePool, security: testSecurity });
   beforeAll(async () => {
-    state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
-    state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '12' }));
     state.fake = await startFakeLlmServer();
-    state.redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
   });
   afterAll(async () => {
     await state.fake?.close();
-    await state.redis?.quit();
-    if (state.pool) await closePool(state.pool);
-    await state.db?.drop();
   });
-  beforeEach(async () => {
-    state.prefix = testPrefix();
+  beforeEach(() => {
     state.workers = [];
     state.limits = [];
     state.fake.reset();
-    state.producer = new Producer({ redisUrl: inject('redisUrl'), prefix: state.prefix, security: testSecurity() });
   });
   afterEach(async () => {
     for (const w of state.workers) await w.close(5000);
     for (const l of state.limits) await l.close();
-    await state.producer?.close();
-    await deletePrefix(inject('redisUrl'), state.prefix);
   });
 
   interface DepsOptions {

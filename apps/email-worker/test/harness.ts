@@ -1,19 +1,11 @@
 import type { SESClient } from '@aws-sdk/client-ses';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
 import { createRateLimiter } from '@coldcopy/queue-core/runtime';
-import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
-import {
-  createFakeJobContext,
-  createTestDatabase,
-  deletePrefix,
-  type EnqueueRecorder,
-  testPrefix,
-  type FakeJobContextOptions,
-  type TestDatabase,
-} from '@coldcopy/testing';
+import { JobSecurity, type Producer } from '@coldcopy/queue-core/producer';
+import { createFakeJobContext, type EnqueueRecorder, type FakeJobContextOptions, type TestDatabase, testPrefix, useAppTestBase } from '@coldcopy/testing';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
+import { type Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { createSesClient, type EmailDeps } from '../src/deps.js';
 import { createPgEmailStore } from '../src/providers/pg-email-store.js';
 import { createRedisOutcomeJournal } from '../src/providers/outcome-journal.js';
@@ -55,9 +47,8 @@ export function useEmailHarness(options: { simulator?: boolean } = {}) {
     /** with `simulator`: the SNS webhook route the SES event simulator posts to (enqueues into this test's prefix) */
     webhook?: { url: string; close(): Promise<void> };
   };
+  useAppTestBase(state, { openPool: (url) => createPool(loadDbEnv({ DATABASE_URL: url, DATABASE_POOL_MAX: '8' })), closePool, security: testSecurity });
   beforeAll(async () => {
-    state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
-    state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '8' }));
     if (options.simulator) {
       // the web app's route, as deployed, with the simulator's test certificate and this test's producer
       const route = createSesWebhookHandler({
@@ -69,26 +60,18 @@ export function useEmailHarness(options: { simulator?: boolean } = {}) {
     }
     state.ses = await startSesLocal(state.webhook ? { webhookUrl: `${state.webhook.url}/sns`, topicArn: TOPIC_ARN, eventGapMs: 5 } : {});
     state.sesClient = createSesClient({ SES_REGION: 'us-east-1', SES_ENDPOINT: state.ses.endpoint, SES_TIMEOUT_MS: 5000 });
-    state.redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
   });
   afterAll(async () => {
     state.sesClient?.destroy();
     await state.ses?.close();
     await state.webhook?.close();
-    await state.redis?.quit();
-    if (state.pool) await closePool(state.pool);
-    await state.db?.drop();
   });
   beforeEach(async () => {
-    state.prefix = testPrefix();
-    state.producer = new Producer({ redisUrl: inject('redisUrl'), prefix: state.prefix, security: testSecurity() });
     await state.ses.clear();
   });
   afterEach(async () => {
-    // the test's events are in Redis (or given up) before its prefix goes
+    // the test's events are in Redis (or given up) before its prefix goes (useAppTestBase's afterEach runs after this one)
     if (state.webhook) await state.ses.simulator.idle();
-    await state.producer?.close();
-    await deletePrefix(inject('redisUrl'), state.prefix);
   });
 
   /** Real deps (Postgres store, SES client, Redis limits, Bull follow-ups and AI jobs), fake operations. */

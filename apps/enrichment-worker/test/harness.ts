@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { closePool, createPool, ensureEnrichmentProvider, loadDbEnv, type Pool, setEnrichmentCredits } from '@coldcopy/db';
-import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
+import { JobSecurity, type Producer } from '@coldcopy/queue-core/producer';
 import { createRateLimiter, createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
-import { createTestDatabase, deletePrefix, freePort, testPrefix, type TestDatabase } from '@coldcopy/testing';
+import { freePort, type TestDatabase, useAppTestBase } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { type EnrichmentConfig, enrichmentConfig } from '../src/config.js';
@@ -64,13 +64,11 @@ export function useEnrichmentHarness() {
   };
   const open: Array<{ close(): Promise<unknown> }> = [];
 
+  useAppTestBase(state, { openPool: (url) => createPool(loadDbEnv({ DATABASE_URL: url, DATABASE_POOL_MAX: '12' })), closePool, security: testSecurity });
   beforeAll(async () => {
-    state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
-    state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '12' }));
     state.hunter = await startHunterEmulator({ apiKey: HUNTER_KEY, perSecond: 1000, perMinute: 60_000, verifyPerSecond: 1000, verifyPerMinute: 60_000 });
     state.apollo = await startApolloEmulator({ apiKey: APOLLO_KEY, perMinute: 100_000, perHour: 1_000_000, perDay: 10_000_000 });
     state.dns = await startDnsEmulator(MX_ZONE, await freePort());
-    state.redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
     state.hunterId = (await ensureEnrichmentProvider(state.pool, { name: 'hunter', type: 'multi' })).id;
     state.apolloId = (await ensureEnrichmentProvider(state.pool, { name: 'apollo', type: 'multi' })).id;
   });
@@ -78,13 +76,8 @@ export function useEnrichmentHarness() {
     await state.hunter?.close();
     await state.apollo?.close();
     await state.dns?.close();
-    await state.redis?.quit();
-    if (state.pool) await closePool(state.pool);
-    await state.db?.drop();
   });
   beforeEach(async () => {
-    state.prefix = testPrefix();
-    state.producer = new Producer({ redisUrl: inject('redisUrl'), prefix: state.prefix, security: testSecurity() });
     for (const e of [state.hunter, state.apollo]) {
       e.requests.length = 0;
       e.clearFaults();
@@ -95,8 +88,6 @@ export function useEnrichmentHarness() {
   });
   afterEach(async () => {
     while (open.length) await open.pop()!.close();
-    await state.producer?.close();
-    await deletePrefix(inject('redisUrl'), state.prefix);
     // bottleneck's keys are `b_<id>_…`, its ids start with the prefix
     const keys = await state.redis.keys(`b_${state.prefix}:*`);
     if (keys.length) await state.redis.unlink(...keys);

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { closePool, createPool, enqueueOutbox, loadDbEnv, type Pool, saveIntegrationConnection, withTransaction } from '@coldcopy/db';
 import type { AnyJobDefinition, JobInput } from '@coldcopy/queue-core';
-import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
+import { JobSecurity, type Producer } from '@coldcopy/queue-core/producer';
 import { createRateLimiter, createSilentLogger, loadEnv, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
-import { createTestDatabase, deletePrefix, testPrefix, type TestDatabase, waitFor } from '@coldcopy/testing';
+import { type TestDatabase, useAppTestBase, waitFor } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { createTokenCipher, tokenBinding } from '../src/crypto/token-cipher.js';
@@ -36,27 +36,20 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
     workers: Worker[];
     redisClients: Redis[];
   };
+  useAppTestBase(state, { openPool: (url) => createPool(loadDbEnv({ DATABASE_URL: url, DATABASE_POOL_MAX: '16' })), closePool, security: testSecurity });
   beforeAll(async () => {
-    state.db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
-    state.pool = createPool(loadDbEnv({ DATABASE_URL: state.db.url, DATABASE_POOL_MAX: '16' }));
     state.oauth = await startOAuthEmulator({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
     state.hubspot = await startHubspotEmulator({ oauth: state.oauth, perTenSeconds: 1000, searchPerSecond: 100, ...options.hubspot });
     state.salesforce = await startSalesforceEmulator({ oauth: state.oauth });
-    state.redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
   });
   afterAll(async () => {
     await state.salesforce?.close();
     await state.hubspot?.close();
     await state.oauth?.close();
-    await state.redis?.quit();
-    if (state.pool) await closePool(state.pool);
-    await state.db?.drop();
   });
-  beforeEach(async () => {
-    state.prefix = testPrefix();
+  beforeEach(() => {
     state.workers = [];
     state.redisClients = [];
-    state.producer = new Producer({ redisUrl: inject('redisUrl'), prefix: state.prefix, security: testSecurity() });
     for (const e of [state.oauth, state.hubspot, state.salesforce]) {
       e.requests.length = 0;
       e.clearFaults();
@@ -66,8 +59,6 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
   afterEach(async () => {
     for (const w of state.workers) await w.close(5000);
     for (const r of state.redisClients) r.disconnect();
-    await state.producer?.close();
-    await deletePrefix(inject('redisUrl'), state.prefix);
   });
 
   /** The app's env as a deployment would set it, pointed at the emulators; `over` replaces any variable. */
