@@ -156,9 +156,9 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   {
-    // Tests and benches read untyped JSON (HTTP bodies, Redis hashes, query rows) and assert on it
+    // Tests and benches read untyped JSON (type tests return deliberately mistyped values) (HTTP bodies, Redis hashes, query rows) and assert on it
     // with expect(); declaring a type for every body would only restate the assertion.
-    files: ['**/test/**', '**/*.test.ts', '**/bench/**', 'examples/nextjs/test/**'],
+    files: ['**/test/**', '**/*.test.ts', '**/*.test-d.ts', '**/bench/**', 'examples/nextjs/test/**'],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

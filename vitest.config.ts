@@ -14,7 +14,7 @@ const conditions = [SOURCE_CONDITION, 'node', 'development|production'];
 
 const resolveSources = { resolve: { conditions }, ssr: { resolve: { conditions } } };
 
-// Two projects: `unit` needs nothing; `integration` gets a private redis-server (and Postgres)
+// Three projects: `unit` needs nothing; `types` runs tsc over the type tests; `integration` gets a private redis-server (and Postgres)
 // from the global setup, unless TEST_REDIS_URL / TEST_DATABASE_URL point at servers you own.
 export default defineConfig({
   test: {
@@ -27,6 +27,20 @@ export default defineConfig({
           include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'scripts/**/*.test.ts'],
           environment: 'node',
           env: { NODE_OPTIONS: nodeOptions },
+        },
+      },
+      {
+        test: {
+          // Type tests (`*.test-d.ts`: expectTypeOf and @ts-expect-error), run by tsc, not executed.
+          name: 'types',
+          sequence: { groupOrder: 0 },
+          include: [],
+          typecheck: {
+            enabled: true,
+            only: true,
+            include: ['packages/*/src/**/*.test-d.ts', 'apps/*/src/**/*.test-d.ts'],
+            tsconfig: 'tsconfig.test-d.json',
+          },
         },
       },
       {
