@@ -1,5 +1,5 @@
 import { getCalendarAccount, listCalendarEvents } from '@coldcopy/db';
-import { syncCalendar } from '@coldcopy/queue-core';
+import { calendarSyncSlot, schedulesOn, syncCalendar } from '@coldcopy/queue-core';
 import { describe, expect, it } from 'vitest';
 import { useCalendarHarness } from './calendar-harness.js';
 
@@ -229,5 +229,47 @@ describe('sync-calendar: Microsoft Graph calendarView/delta', () => {
     expect(done.state).toBe('completed');
     expect(c.graph.log('calendarView.delta').map((r) => r.status)).toEqual([429, 200]);
     expect(Object.keys(await stored(workspaceId, accountId))).toHaveLength(1);
+  }, 60_000);
+});
+
+describe('sync-calendar: the calendar-sync schedule (every 15 minutes, honouring sync_frequency_minutes)', () => {
+  it('is declared on the integration queue as a fan-out', () => {
+    expect(schedulesOn('integration').map((s) => [s.key, s.cron, s.data])).toContainEqual([
+      'calendar-sync',
+      '*/15 * * * *',
+      { fanOut: true, requestedBy: 'system' },
+    ]);
+  });
+
+  it('enqueues one incremental sync per due account of every workspace, with deterministic ids', async () => {
+    const fresh = await c.seedAccount({ provider: 'google' }); // never synced: due
+    const hourlyDue = await c.seedAccount({ provider: 'microsoft' });
+    const hourlyNotDue = await c.seedAccount({ provider: 'microsoft', workspaceId: hourlyDue.workspaceId });
+    const disabled = await c.seedAccount({ provider: 'google', workspaceId: fresh.workspaceId });
+    await h.pool.query(`UPDATE calendar_accounts SET sync_frequency_minutes = 60, last_synced_at = now() - interval '2 hours' WHERE id = $1`, [
+      hourlyDue.accountId,
+    ]);
+    await h.pool.query(`UPDATE calendar_accounts SET sync_frequency_minutes = 60, last_synced_at = now() - interval '10 minutes' WHERE id = $1`, [
+      hourlyNotDue.accountId,
+    ]);
+    await h.pool.query(`UPDATE calendar_accounts SET sync_enabled = false WHERE id = $1`, [disabled.accountId]);
+    // accounts of other tests in this file's database are due too: count only ours
+    const ours = [fresh, hourlyDue, hourlyNotDue, disabled].map((a) => a.accountId);
+    const w = await h.worker(c.deps());
+    const slot = calendarSyncSlot(Date.now());
+    const fanOut = await h.run(w, syncCalendar, { fanOut: true, slot, requestedBy: 'test' });
+    expect(fanOut.state).toBe('completed');
+    expect(fanOut.value).toMatchObject({ form: 'fan-out', slot });
+    for (const account of [fresh, hourlyDue]) {
+      const child = await h.settle(w, `sync-calendar.${account.accountId}.incremental.${slot}`);
+      expect(child.state).toBe('completed');
+    }
+    const synced = await h.pool.query<{ calendar_account_id: string }>(
+      `SELECT DISTINCT calendar_account_id FROM calendar_sync_logs WHERE calendar_account_id = ANY($1::uuid[]) AND status = 'completed'`,
+      [ours],
+    );
+    expect(synced.rows.map((r) => r.calendar_account_id).sort()).toEqual([fresh.accountId, hourlyDue.accountId].sort());
+    expect(await w.bull.getJob(`sync-calendar.${hourlyNotDue.accountId}.incremental.${slot}`)).toBeNull();
+    expect(await w.bull.getJob(`sync-calendar.${disabled.accountId}.incremental.${slot}`)).toBeNull();
   }, 60_000);
 });

@@ -9,6 +9,7 @@ import {
 } from '@coldcopy/calendar';
 import {
   acquireSyncLease,
+  calendarAccountsDue,
   advanceSyncCursor,
   applyCalendarChanges,
   type CalendarAccountRow,
@@ -24,7 +25,8 @@ import {
   sweepCalendarEvents,
   withTransaction,
 } from '@coldcopy/db';
-import { PermanentJobError, RetryAfterError } from '@coldcopy/queue-core';
+import { CALENDAR_SYNC_MINUTES, calendarSyncSlot, PermanentJobError, RetryAfterError, slotStartOf, syncCalendar } from '@coldcopy/queue-core';
+import type { JobContext } from '@coldcopy/queue-core/runtime';
 import type { IntegrationConfig } from '../config.js';
 import type { CalendarDeps } from '../providers/calendar-deps.js';
 
@@ -225,6 +227,48 @@ async function pullRound(
     result.processed += page.changes.length;
     if (last) return;
     next = page.next;
+  }
+}
+
+const FAN_OUT_PAGE = 500;
+
+/**
+ * The schedule's fan-out: one incremental sync-calendar per due account (calendarAccountsDue: its
+ * `sync_frequency_minutes` passed by the end of this slot), ids `sync-calendar.<account>.incremental.<slot>`,
+ * so a repeated fan-out in the same slot adds nothing. The slot of a scheduled run is its cron time.
+ */
+export async function fanOutCalendarSyncs(
+  deps: CalendarSyncDeps,
+  slotGiven: string | undefined,
+  ctx: Pick<JobContext<unknown>, 'enqueueBulk' | 'scheduledAt' | 'signal'>,
+): Promise<{ form: 'fan-out'; slot: string; enqueued: number; pages: number }> {
+  const slot = slotGiven ?? calendarSyncSlot(ctx.scheduledAt);
+  const dueBy = new Date(slotStartOf(slot).getTime() + CALENDAR_SYNC_MINUTES * 60_000);
+  let after: string | undefined;
+  let enqueued = 0;
+  let pages = 0;
+  for (;;) {
+    ctx.signal.throwIfAborted();
+    const due = await calendarAccountsDue(deps.pool, { dueBy, ...(after ? { after } : {}), limit: FAN_OUT_PAGE });
+    pages++;
+    if (due.length) {
+      await ctx.enqueueBulk(
+        syncCalendar,
+        due.map((a) => ({
+          data: {
+            workspaceId: a.workspace_id,
+            calendarAccountId: a.id,
+            syncType: 'incremental' as const,
+            slot,
+            requestedBy: 'system',
+            traceId: `calendar-sync-${slot}`,
+          },
+        })),
+      );
+      enqueued += due.length;
+    }
+    if (due.length < FAN_OUT_PAGE) return { form: 'fan-out', slot, enqueued, pages };
+    after = due.at(-1)!.id;
   }
 }
 

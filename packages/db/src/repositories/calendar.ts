@@ -55,6 +55,25 @@ export async function listActiveCalendarAccounts(db: Queryable, workspaceId: str
   return rows;
 }
 
+/**
+ * The calendar schedule's fan-out (global: every workspace): active, sync-enabled accounts whose
+ * `sync_frequency_minutes` have passed since their last completed sync at `dueBy` (the end of the
+ * tick's slot), a page at a time by id.
+ */
+export async function calendarAccountsDue(
+  db: Queryable,
+  q: { dueBy: Date; after?: string; limit: number },
+): Promise<Array<{ id: string; workspace_id: string }>> {
+  const { rows } = await db.query<{ id: string; workspace_id: string }>(
+    `SELECT id, workspace_id FROM calendar_accounts
+     WHERE status = 'active' AND sync_enabled AND id > $2
+       AND (last_synced_at IS NULL OR last_synced_at + make_interval(mins => sync_frequency_minutes) <= $1)
+     ORDER BY id LIMIT $3`,
+    [q.dueBy, q.after ?? '00000000-0000-0000-0000-000000000000', q.limit],
+  );
+  return rows;
+}
+
 /** Creates or replaces a workspace's account (the OAuth callback, seeds and tests); it starts active with sync on and no cursor. */
 export async function saveCalendarAccount(
   db: Queryable,

@@ -258,6 +258,9 @@ describe('job catalog', () => {
       } else if (name === 'warm-email') {
         // likewise its fan-out forms: workspaceId comes with warmupCampaignId
         expect(json.dependentRequired).toMatchObject({ warmupCampaignId: expect.arrayContaining(['workspaceId']) });
+      } else if (name === 'sync-calendar') {
+        // likewise its fan-out form: workspaceId comes with calendarAccountId
+        expect(json.dependentRequired).toMatchObject({ calendarAccountId: expect.arrayContaining(['workspaceId']) });
       } else {
         expect(json.required).toContain('workspaceId');
       }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { timeSlot, sha256Hex } from './fields.js';
+import { timeSlot, timeSlotOf, sha256Hex } from './fields.js';
 import { defineJob, type JobPayload } from '../definitions/define-job.js';
 
 /**
@@ -37,14 +37,10 @@ export const sendEmail = defineJob({
 
 /** Minutes between campaign ticks: the `campaign-tick` schedule runs every 5 minutes (docs/schedules-and-retention.md). */
 export const CAMPAIGN_TICK_MINUTES = 5;
-const TICK_MS = CAMPAIGN_TICK_MINUTES * 60_000;
 
 /** The campaign-tick slot that contains `at`: UTC, floored to 5 minutes, e.g. `20250709T1430Z`. */
 export function campaignTickSlot(at: Date | number): string {
-  const ms = typeof at === 'number' ? at : at.getTime();
-  if (!Number.isFinite(ms)) throw new RangeError('campaignTickSlot: invalid time');
-  const floored = new Date(ms - (((ms % TICK_MS) + TICK_MS) % TICK_MS));
-  return `${floored.toISOString().slice(0, 16).replace(/[-:]/g, '')}Z`;
+  return timeSlotOf(at, CAMPAIGN_TICK_MINUTES);
 }
 
 /** The instant a time slot (`20250709T1430Z`) starts. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { timeSlot } from './fields.js';
+import { timeSlot, timeSlotOf } from './fields.js';
 import { defineJob } from '../definitions/define-job.js';
+import { withFanOutForm } from './fan-out.js';
 
 /**
  * Integration queue: CRM, LinkedIn identity and calendar sync (domain.md §5, providers.md §7–§11).
@@ -66,21 +67,49 @@ export const syncLinkedin = defineJob({
   idempotencyKey: (p) => [p.workspaceId, p.jobType, p.date],
 });
 
-/** Syncs one connected Google or Microsoft calendar. */
-export const syncCalendar = defineJob({
+/** Minutes between calendar sync fan-outs: the `calendar-sync` schedule runs every 15 minutes (domain.md §6). */
+export const CALENDAR_SYNC_MINUTES = 15;
+
+/** The calendar-sync slot that contains `at`: UTC, floored to 15 minutes, e.g. `20250709T1430Z`. */
+export function calendarSyncSlot(at: Date | number): string {
+  return timeSlotOf(at, CALENDAR_SYNC_MINUTES);
+}
+
+const calendarSyncDefinition = defineJob({
   name: 'sync-calendar',
   queue: 'integration',
   description: 'Sync one calendar account through its sync token or delta link; full resync on 410',
-  scope: 'workspace',
+  // global so that defineJob leaves workspaceId optional (the fan-out form has none); re-scoped to
+  // `workspace` by withFanOutForm below
+  scope: 'global',
   payload: {
-    /** `calendar_accounts` row */
-    calendarAccountId: z.uuid(),
-    /** `webhook`: an incremental sync triggered by a push notification */
-    syncType: z.enum(['full', 'incremental', 'webhook']),
-    /** the scheduler tick or notification window: part of the key */
-    slot: timeSlot,
+    /** per-account form: the account's workspace */
+    workspaceId: z.uuid().optional(),
+    /** per-account form: the `calendar_accounts` row */
+    calendarAccountId: z.uuid().optional(),
+    /** per-account form; `webhook`: an incremental sync triggered by a push notification */
+    syncType: z.enum(['full', 'incremental', 'webhook']).optional(),
+    /** the scheduler tick or notification window: part of the key (a scheduled fan-out derives it from its run time) */
+    slot: timeSlot.optional(),
+    /** fan-out form: one incremental sync per calendar account due in this tick, in every workspace */
+    fanOut: z.literal(true).optional(),
   },
-  idempotencyKey: (p) => [p.calendarAccountId, p.syncType, p.slot],
+  // calendar:{accountId}:{syncType}:{slot} (domain.md §5); a fan-out by its slot
+  idempotencyKey: (p) => (p.fanOut ? ['fan-out', p.slot ?? 'unslotted'] : [p.calendarAccountId ?? '', p.syncType ?? '', p.slot ?? '']),
+});
+
+/**
+ * Syncs one connected Google or Microsoft calendar. Two forms:
+ * - **per account** `{ workspaceId, calendarAccountId, syncType, slot }`;
+ * - **fan-out** `{ fanOut: true, slot? }`: what the `calendar-sync` schedule runs every 15 minutes:
+ *   one incremental sync per active, sync-enabled account whose `sync_frequency_minutes` has
+ *   passed since its last sync (domain.md §6), with deterministic ids.
+ */
+export const syncCalendar: typeof calendarSyncDefinition = withFanOutForm(calendarSyncDefinition, {
+  itemFields: ['calendarAccountId', 'workspaceId', 'syncType'],
+  alsoRequired: ['slot'],
+  covers: 'a fan-out syncs the due calendar accounts of every workspace',
+  description: 'Per account: workspaceId, calendarAccountId, syncType and slot. Fan-out (the schedule): fanOut: true, without the per-account fields.',
 });
 
 export const integrationJobs = [syncHubspot, syncSalesforce, syncLinkedin, syncCalendar] as const;

@@ -4,6 +4,7 @@ import type { QueueName } from '../definitions/queues.js';
 import { backupData, cacheWarming, cleanupOldData } from './maintenance.jobs.js';
 import { refreshAnalytics } from './analytics.jobs.js';
 import { sendBulkEmail, warmEmail } from './email.jobs.js';
+import { syncCalendar } from './integration.jobs.js';
 
 /**
  * Repeatable schedules, declared next to the job definitions (docs/schedules-and-retention.md, all UTC). The worker
@@ -17,7 +18,7 @@ import { sendBulkEmail, warmEmail } from './email.jobs.js';
  * fields are absent in scheduled runs (the Bull repeat job id is unique per tick; a handler that
  * needs the slot derives it from the run time). Not scheduled yet because each needs a fan-out
  * that does not exist: campaign stats (calculate-campaign-stats per campaign), outbox drain
- * (sync-hubspot per workspace), Salesforce/calendar sync per integration, send-ledger reconcile
+ * (sync-hubspot per workspace), Salesforce sync per integration, send-ledger reconcile
  * beyond the campaigns the tick settles (paused ones), credit reset, weekly backup verification, LinkedIn identity check and GDPR deadline alerts.
  */
 export interface Schedule<J extends AnyJobDefinition = AnyJobDefinition> {
@@ -135,6 +136,13 @@ export const SCHEDULES: readonly Schedule[] = Object.freeze([
     cron: '0 0 * * *',
     data: { fanOut: true, advanceDay: true, requestedBy: 'system' },
     description: 'warm-up ramps move to the next day (next cap) when yesterday passed the gates, else hold',
+  }),
+  // integration: calendars (domain.md §6), a fan-out; reconciled by the integration worker
+  schedule(syncCalendar, {
+    key: 'calendar-sync',
+    cron: '*/15 * * * *',
+    data: { fanOut: true, requestedBy: 'system' },
+    description: 'sync-calendar (incremental) per active calendar account whose sync_frequency_minutes has passed since its last sync',
   }),
 ]);
 
