@@ -83,7 +83,11 @@ export function createSesClient(env: Pick<EmailEnv, 'SES_REGION' | 'SES_ENDPOINT
     ...(env.SES_ENDPOINT ? { endpoint: env.SES_ENDPOINT } : {}),
     // Retries belong to the queue: a resent request after a lost response sends the email twice.
     maxAttempts: 1,
-    requestHandler: { requestTimeout: env.SES_TIMEOUT_MS, connectionTimeout: Math.min(5000, env.SES_TIMEOUT_MS) },
+    // throwOnRequestTimeout: without it, @smithy/node-http-handler 4.x only logs a warning when
+    // requestTimeout passes and the call waits for the answer however long it takes (past the
+    // send lease, which assumes SES_TIMEOUT_MS bounds it); with it, the call fails and the outcome
+    // is `unknown`, settled by the SES Send event
+    requestHandler: { requestTimeout: env.SES_TIMEOUT_MS, connectionTimeout: Math.min(5000, env.SES_TIMEOUT_MS), throwOnRequestTimeout: true },
   });
 }
 
