@@ -287,6 +287,7 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
       const counted = { account: 0 };
       const limiter: RateLimiter = {
         tryAcquire: (key, limit) => real.tryAcquire(key, limit),
+        admit: (key, limit) => real.admit(key, limit),
         acquire: (key, limit, signal, o) => real.acquire(key, limit, signal, o),
         async reserve(key, limit, o) {
           const reservation = await real.reserve(key, limit, o);
