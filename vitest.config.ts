@@ -25,6 +25,8 @@ export default defineConfig({
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'scripts/**/*.test.ts'],
+          // a unit test reads only the repository's files and installs nothing (unit-hygiene.ts)
+          setupFiles: ['packages/testing/src/unit-hygiene.ts'],
           environment: 'node',
           env: { NODE_OPTIONS: nodeOptions },
         },
