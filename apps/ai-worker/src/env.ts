@@ -1,4 +1,4 @@
-import { dbEnv } from '@coldcopy/db/env';
+import { dbEnv, poolMaxEnv } from '@coldcopy/db/env';
 import { boolEnv, workerAppEnv } from '@coldcopy/queue-core/env';
 import { z } from 'zod';
 
@@ -12,13 +12,7 @@ const provider = z.enum(['openai', 'anthropic']);
 
 export const aiWorkerEnv = {
   ...dbEnv,
-  DATABASE_POOL_MAX: z.coerce
-    .number()
-    .int()
-    .positive()
-    .max(1000)
-    .default(6)
-    .meta({ description: 'Postgres pool size per process; keep it near AI_CONCURRENCY' }),
+  DATABASE_POOL_MAX: poolMaxEnv(6, 'Postgres pool size per process; keep it near AI_CONCURRENCY'),
 
   AI_DEFAULT_PROVIDER: provider.default('openai').meta({ description: 'provider of a job whose payload and workspace name none (`settings.ai.provider`)' }),
   AI_FALLBACK: boolEnv(true).meta({ description: 'on 429, 529, 5xx, connection errors and timeouts, try the other provider when its key is set' }),

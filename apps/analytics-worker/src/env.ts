@@ -1,4 +1,4 @@
-import { dbEnv } from '@coldcopy/db/env';
+import { dbEnv, poolMaxEnv } from '@coldcopy/db/env';
 import { workerAppEnv } from '@coldcopy/queue-core/env';
 import { storageEnv } from '@coldcopy/storage';
 import { z } from 'zod';
@@ -14,13 +14,7 @@ const int = (defaultValue: number, min = 1) => z.coerce.number().int().min(min).
 export const analyticsWorkerEnv = {
   // view refreshes need the owner or the SECURITY DEFINER functions (DATABASE_URL's user)
   ...dbEnv,
-  DATABASE_POOL_MAX: z.coerce
-    .number()
-    .int()
-    .positive()
-    .max(1000)
-    .default(6)
-    .meta({ description: 'Postgres pool size per process: one cursor per running export plus the refreshes' }),
+  DATABASE_POOL_MAX: poolMaxEnv(6, 'Postgres pool size per process: one cursor per running export plus the refreshes'),
 
   // read by the AWS SDK itself (its default credential chain) for the report emails
   AWS_ACCESS_KEY_ID: z.string().optional().meta({ description: 'AWS access key for SES report emails (or use an instance role)', secret: true }),

@@ -1,4 +1,4 @@
-import { dbEnv } from '@coldcopy/db/env';
+import { dbEnv, poolMaxEnv } from '@coldcopy/db/env';
 import { workerAppEnv } from '@coldcopy/queue-core/env';
 import { storageEnv } from '@coldcopy/storage';
 import { z } from 'zod';
@@ -19,13 +19,7 @@ const bucket = (defaultValue: string) =>
 export const maintenanceWorkerEnv = {
   // partition DDL runs owner-side functions; DATABASE_URL must be a direct (non-pooled) connection
   ...dbEnv,
-  DATABASE_POOL_MAX: z.coerce
-    .number()
-    .int()
-    .positive()
-    .max(100)
-    .default(4)
-    .meta({ description: 'Postgres pool size per process (one batch at a time plus the run lock)' }),
+  DATABASE_POOL_MAX: poolMaxEnv(4, 'Postgres pool size per process (one batch at a time plus the run lock)', 100),
 
   ...storageEnv,
   BACKUP_BUCKET: bucket('coldcopy-backups').meta({ description: 'private bucket of backups and of audit-log archives written before their deletion' }),

@@ -21,6 +21,10 @@ export interface DbEnv {
 /** `true/false/1/0` only: `z.coerce.boolean()` would read "false" as true. */
 export const boolEnv = z.enum(['true', 'false', '1', '0'], { message: 'expected true, false, 1 or 0' }).transform((v) => v === 'true' || v === '1');
 
+/** `DATABASE_POOL_MAX` with an app's own default and advice (spread after `dbEnv` to replace it). */
+export const poolMaxEnv = (defaultValue: number, description: string, max = 1000) =>
+  z.coerce.number().int().positive().max(max).default(defaultValue).meta({ description });
+
 /**
  * The database variables as an env fragment: a worker app that uses Postgres spreads it into its
  * one env schema (`workerAppEnv(queue, { ...dbEnv, ...own })`) and passes the parsed values to
@@ -40,13 +44,7 @@ export const dbEnv = {
       }
     }, 'must be a postgres:// or postgresql:// URL')
     .meta({ description: '`postgres://user:password@host:5432/database` (`?sslmode=require` for managed databases)', secret: true }),
-  DATABASE_POOL_MAX: z.coerce
-    .number()
-    .int()
-    .positive()
-    .max(1000)
-    .default(10)
-    .meta({ description: 'Postgres pool size per process; keep it near the queue concurrency' }),
+  DATABASE_POOL_MAX: poolMaxEnv(10, 'Postgres pool size per process; keep it near the queue concurrency'),
   DATABASE_STATEMENT_TIMEOUT_MS: z.coerce
     .number()
     .int()
