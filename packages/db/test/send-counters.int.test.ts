@@ -7,6 +7,7 @@ import {
   claimCampaignEmail,
   countCampaignEmailsSince,
   listEnrolmentsToTick,
+  listUnsettledCampaignEmails,
   markCampaignEmailSent,
   scheduleCampaignEmails,
   sendReputation,
@@ -156,7 +157,7 @@ describe('send counters', () => {
     });
   });
 
-  it('read the same few rows whatever the campaign has sent: no ledger row, no scheduled enrolment', async () => {
+  it('read the same few rows whatever the campaign has sent: no ledger row, no scheduled or waiting enrolment', async () => {
     const { workspaceId: ws, campaignId, mailboxId } = fx.a;
     const since = new Date(Date.now() - 3_600_000);
     const read = () =>
@@ -165,6 +166,7 @@ describe('send counters', () => {
         await sendReputation(db, ws, { mailboxId }, since);
         await sendReputation(db, ws, { campaignId }, since);
         await listEnrolmentsToTick(db, ws, campaignId, new Date(), 50);
+        await listUnsettledCampaignEmails(db, ws, campaignId, { claimedBefore: new Date(), limit: 500 });
       });
     const small = await read();
 
@@ -179,6 +181,12 @@ describe('send counters', () => {
               CASE WHEN t.i <= 2000 AND t.i % 50 = 0 THEN 'Permanent/General' END
        FROM unnest($4::uuid[]) WITH ORDINALITY AS t(lead_id, i)`,
       [ws, campaignId, mailboxId, leads],
+    );
+    // the sent ones' enrolments wait two days for step 2, as recordCampaignEmailSent leaves them
+    await fx.pool.query(
+      `UPDATE campaign_leads SET status = 'in_progress', current_step = 1, next_email_at = now() + interval '2 days'
+       WHERE lead_id = ANY($1) AND campaign_id = $2`,
+      [leads.slice(0, 2000), campaignId],
     );
     await fx.pool.query('ANALYZE campaign_emails, campaign_leads, leads');
     expect(await sendReputation(fx.pool, ws, { mailboxId }, since)).toEqual({ sent: 2000, bounced: 40, complained: 0 });

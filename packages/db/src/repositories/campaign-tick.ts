@@ -89,12 +89,11 @@ const ENROLMENTS_TO_TICK = `
     ORDER BY s.is_global, s.created_at
     LIMIT 1) sup ON true
   WHERE cl.campaign_id = $1 AND cl.workspace_id = $2
-    AND (cl.status IN ('pending', 'in_progress') AND cl.scheduled_step <= cl.current_step) IS TRUE
-    AND (cl.next_email_at IS NULL OR cl.next_email_at <= $3)
+    AND (CASE WHEN cl.status IN ('pending', 'in_progress') AND cl.scheduled_step <= cl.current_step THEN coalesce(cl.next_email_at, '-infinity'::timestamptz) END) <= $3
     AND l.deleted_at IS NULL
     AND NOT EXISTS (SELECT 1 FROM campaign_emails ce
                     WHERE ce.campaign_id = cl.campaign_id AND ce.lead_id = cl.lead_id AND ce.step_number = st.step_number)
-  ORDER BY cl.next_email_at NULLS FIRST, cl.id
+  ORDER BY (CASE WHEN cl.status IN ('pending', 'in_progress') AND cl.scheduled_step <= cl.current_step THEN coalesce(cl.next_email_at, '-infinity'::timestamptz) END), cl.id
   LIMIT $4`;
 
 /**

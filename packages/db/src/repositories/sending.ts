@@ -148,8 +148,7 @@ export async function findEnrolmentsToSchedule(
      FROM campaign_leads cl
      JOIN leads l ON l.id = cl.lead_id AND l.workspace_id = cl.workspace_id
      WHERE cl.campaign_id = $1 AND cl.workspace_id = $2
-       AND (cl.status IN ('pending', 'in_progress') AND cl.scheduled_step <= cl.current_step) IS TRUE
-       AND (cl.next_email_at IS NULL OR cl.next_email_at <= $3)
+       AND (CASE WHEN cl.status IN ('pending', 'in_progress') AND cl.scheduled_step <= cl.current_step THEN coalesce(cl.next_email_at, '-infinity'::timestamptz) END) <= $3
        AND l.deleted_at IS NULL AND l.status <> 'unsubscribed'
        AND EXISTS (SELECT 1 FROM campaign_sequences s
                    WHERE s.campaign_id = cl.campaign_id AND s.workspace_id = cl.workspace_id AND s.step_number = cl.current_step + 1)
@@ -157,7 +156,7 @@ export async function findEnrolmentsToSchedule(
                        WHERE ce.campaign_id = cl.campaign_id AND ce.lead_id = cl.lead_id AND ce.step_number = cl.current_step + 1)
        AND NOT EXISTS (SELECT 1 FROM suppression_list s
                        WHERE s.email = l.email AND s.is_active AND (s.workspace_id = cl.workspace_id OR s.is_global))
-     ORDER BY cl.next_email_at NULLS FIRST, cl.id
+     ORDER BY (CASE WHEN cl.status IN ('pending', 'in_progress') AND cl.scheduled_step <= cl.current_step THEN coalesce(cl.next_email_at, '-infinity'::timestamptz) END), cl.id
      LIMIT $4`,
     [campaignId, workspaceId, options.now ?? new Date(), options.limit ?? 50],
   );
