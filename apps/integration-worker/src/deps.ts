@@ -1,3 +1,4 @@
+import { type CalendarAccess, createCalendarAccess } from '@coldcopy/calendar';
 import { closePool, createPool, dbConfig, type IntegrationProvider, type Pool } from '@coldcopy/db';
 import { createRateLimiter, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/runtime';
 import { Redis } from 'ioredis';
@@ -5,7 +6,6 @@ import { type IntegrationConfig, integrationConfig } from './config.js';
 import { createTokenCipher, type TokenCipher } from './crypto/token-cipher.js';
 import type { integrationWorkerEnv } from './env.js';
 import { createProviderBudget, type ProviderBudget } from './providers/budgets.js';
-import { buildCalendarDeps, type CalendarDeps } from './providers/calendar-deps.js';
 import { createHubspotClient, type HubspotApi } from './providers/hubspot-client.js';
 import { createLinkedinClient, type LinkedinApi } from './providers/linkedin-client.js';
 import { createOAuthClient, type OAuthClient } from './providers/oauth-client.js';
@@ -19,7 +19,7 @@ export interface IntegrationDeps {
   readonly hubspot: HubspotApi;
   readonly salesforce: SalesforceApi;
   /** Google and Microsoft calendars: sync-calendar and free/busy */
-  readonly calendar: CalendarDeps;
+  readonly calendar: CalendarAccess;
   readonly linkedin: LinkedinApi;
   /** the stored tokens' cipher (LinkedIn sign-ins have no refresh, so no TokenManager) */
   readonly cipher: TokenCipher;
@@ -100,7 +100,7 @@ export function buildDeps(parts: { pool: Pool; redis: Redis; prefix: string; env
       limitBackoffMs: env.SALESFORCE_LIMIT_BACKOFF_MS,
       usageCeiling: env.SALESFORCE_USAGE_CEILING,
     }),
-    calendar: buildCalendarDeps({ pool: parts.pool, redis, prefix, cipher, env, refreshAheadMs: config.refreshAheadMs, lockMs: config.refreshLockMs }),
+    calendar: createCalendarAccess({ pool: parts.pool, redis, prefix, cipher, env, refreshAheadMs: config.refreshAheadMs, lockMs: config.refreshLockMs }),
     linkedin: createLinkedinClient({ baseUrl: env.LINKEDIN_API_URL, timeoutMs: config.timeoutMs }),
     config,
   };

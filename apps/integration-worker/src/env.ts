@@ -1,8 +1,8 @@
+import { calendarEnv } from '@coldcopy/calendar/env';
 import { dbEnv } from '@coldcopy/db/env';
+import { tokenKeysEnv } from '@coldcopy/integration-tokens/env';
 import { workerAppEnv } from '@coldcopy/queue-core/env';
 import { z } from 'zod';
-import { calendarEnv } from './calendar-env.js';
-import { parseTokenKeys } from './crypto/token-cipher.js';
 
 /**
  * The integration worker's env: its own variables below, merged by `workerAppEnv` with the
@@ -15,20 +15,7 @@ const int = (defaultValue: number, min = 1) => z.coerce.number().int().min(min).
 export const integrationWorkerEnv = {
   ...dbEnv,
 
-  INTEGRATION_TOKEN_KEYS: z
-    .string()
-    .min(1)
-    .superRefine((raw, ctx) => {
-      try {
-        parseTokenKeys(raw);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      }
-    })
-    .meta({
-      description: 'AES-256-GCM keys of the stored OAuth tokens, `kid:base64(32 bytes)[,oldkid:…]`: the first encrypts, all decrypt (rotation)',
-      secret: true,
-    }),
+  ...tokenKeysEnv,
   TOKEN_REFRESH_AHEAD_SECONDS: int(300, 0).meta({
     description: 'refresh an access token this long before it expires (HubSpot: a 401 is not a refresh signal)',
   }),

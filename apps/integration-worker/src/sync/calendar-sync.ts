@@ -3,6 +3,7 @@ import {
   CalendarProviderError,
   CalendarRateLimitError,
   CalendarSyncExpiredError,
+  type CalendarAccess,
   type ChangePage,
   meetingEventId,
   withRateLimitWaits,
@@ -28,7 +29,6 @@ import {
 import { CALENDAR_SYNC_MINUTES, calendarSyncSlot, PermanentJobError, RetryAfterError, slotStartOf, syncCalendar } from '@coldcopy/queue-core';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
 import type { IntegrationConfig } from '../config.js';
-import type { CalendarDeps } from '../providers/calendar-deps.js';
 
 /**
  * One calendar account's sync (providers.md §9, §11):
@@ -44,7 +44,7 @@ import type { CalendarDeps } from '../providers/calendar-deps.js';
  */
 export interface CalendarSyncDeps {
   readonly pool: Pool;
-  readonly calendar: CalendarDeps;
+  readonly calendar: CalendarAccess;
   readonly config: IntegrationConfig;
 }
 

@@ -1,19 +1,16 @@
-import {
-  type CalendarFreeBusy,
-  createGoogleCalendarClient,
-  createGraphCalendarClient,
-  createProviderFreeBusy,
-  type GoogleCalendarApi,
-  type GraphCalendarApi,
-} from '@coldcopy/calendar';
 import { listActiveCalendarAccounts, type Pool } from '@coldcopy/db';
+import { type CalendarTokens, createCalendarTokens, createOAuthClient, type OAuthClient, type TokenCipher } from '@coldcopy/integration-tokens';
 import type { Redis } from 'ioredis';
-import type { TokenCipher } from '../crypto/token-cipher.js';
-import { type CalendarTokens, createCalendarTokens } from './calendar-tokens.js';
-import { createOAuthClient, type OAuthClient } from './oauth-client.js';
+import { type CalendarFreeBusy, createProviderFreeBusy } from './free-busy.js';
+import { createGoogleCalendarClient, type GoogleCalendarApi } from './google.js';
+import { createGraphCalendarClient, type GraphCalendarApi } from './graph.js';
 
-/** What sync-calendar and free/busy use: the two provider clients, the accounts' tokens, settings. */
-export interface CalendarDeps {
+/**
+ * Calendar access for a worker (the integration worker's sync-calendar, the AI worker's free/busy):
+ * the two provider clients, the accounts' sealed tokens through the token vault, the free/busy
+ * adapter over them, and the sync settings, from the variables of ./env.ts.
+ */
+export interface CalendarAccess {
   readonly google: GoogleCalendarApi;
   readonly graph: GraphCalendarApi;
   readonly tokens: CalendarTokens;
@@ -28,7 +25,7 @@ export interface CalendarDeps {
   };
 }
 
-export interface CalendarDepsEnv {
+export interface CalendarAccessEnv {
   GOOGLE_CALENDAR_ROOT_URL: string;
   GOOGLE_TOKEN_URL: string;
   GOOGLE_CLIENT_ID?: string | undefined;
@@ -44,15 +41,17 @@ export interface CalendarDepsEnv {
   PROVIDER_WAIT_MAX_MS: number;
 }
 
-export function buildCalendarDeps(parts: {
+export function createCalendarAccess(parts: {
   pool: Pool;
+  /** the refresh locks' connection */
   redis: Redis;
+  /** Redis key prefix of the refresh locks: the same in every app, e.g. `${BULL_PREFIX}:integration` */
   prefix: string;
   cipher: TokenCipher;
-  env: CalendarDepsEnv;
+  env: CalendarAccessEnv;
   refreshAheadMs: number;
   lockMs: number;
-}): CalendarDeps {
+}): CalendarAccess {
   const { env, pool } = parts;
   const timeoutMs = env.PROVIDER_TIMEOUT_MS;
   const clients: Record<string, OAuthClient | undefined> = {

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
 /**
- * sync-calendar's variables (spread into the app's env schema in env.ts): the Google and Microsoft
- * OAuth apps, the API base URLs (the emulators in development and tests) and the sync window.
+ * The calendar variables, spread into the env schema of each app that uses createCalendarAccess: the
+ * Google and Microsoft OAuth apps, the API base URLs (the emulators in development and tests) and
+ * the sync window.
  */
 const int = (defaultValue: number, min = 1) => z.coerce.number().int().min(min).default(defaultValue);
 

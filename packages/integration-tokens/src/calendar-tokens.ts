@@ -1,5 +1,5 @@
 import { type CalendarAccountRow, deactivateCalendarAccount, getCalendarAccount, type Pool, storeCalendarTokens, withTransaction } from '@coldcopy/db';
-import { ConnectionUnavailableError, createTokenVault, sealedColumns, type TokenVault, type TokenVaultOptions } from './token-manager.js';
+import { ConnectionUnavailableError, createTokenVault, sealedColumns, type TokenVault, type TokenVaultOptions } from './token-vault.js';
 
 /**
  * Access tokens of calendar accounts (`calendar_accounts`, several per workspace): the same vault as
