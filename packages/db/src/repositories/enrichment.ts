@@ -93,12 +93,6 @@ export async function writeEnrichmentCache(db: Queryable, entry: CacheEntry): Pr
   );
 }
 
-/** Deletes up to `limit` expired cache rows; returns how many. */
-export async function purgeExpiredEnrichmentCache(db: Queryable, limit = 5000): Promise<number> {
-  const { rowCount } = await db.query(`DELETE FROM enrichment_cache WHERE id IN (SELECT id FROM enrichment_cache WHERE expires_at <= now() LIMIT $1)`, [limit]);
-  return rowCount ?? 0;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Credits
 
@@ -213,14 +207,6 @@ export async function applyEnrichmentOutcome(pool: Pool, workspaceId: string, o:
     );
     const row = ledger.rows[0]!;
     if (!row.inserted) return { applied: false, outcome: row.outcome, credits: row.credits };
-    if (credits > 0) {
-      const charged = await tx.query(
-        `UPDATE enrichment_credits SET credits_available = credits_available - $3, credits_used = credits_used + $3
-         WHERE workspace_id = $1 AND provider_id = $2 AND credits_available >= $3`,
-        [workspaceId, o.providerId, credits],
-      );
-      if (charged.rowCount === 0) throw new EnrichmentCreditsExhaustedError(workspaceId, o.providerId);
-    }
     const lead = await tx.query<{ id: string }>('SELECT id FROM leads WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR UPDATE', [
       o.leadId,
       workspaceId,
@@ -266,9 +252,21 @@ export async function applyEnrichmentOutcome(pool: Pool, workspaceId: string, o:
        VALUES ($1, $2, $3, $4, 'completed', $5, $6, $7, now())`,
       [workspaceId, o.leadId, o.providerId, o.requestType, credits, o.processingMs ?? null, o.bullJobId ?? null],
     );
+    // The rows every request of a workspace (and of a batch) shares come last, so that their locks
+    // are held for the last statements and the commit only: taken first, the credits row held each
+    // result transaction's whole length and serialised a batch's children (the bench's 20 sessions
+    // waiting on it, its throughput below the provider's limit).
     if (o.enrichmentJobId) {
       const status = o.outcome === 'charged' ? 'enriched' : o.outcome;
       await settleItem(tx, workspaceId, o.enrichmentJobId, o.leadId, status, null);
+    }
+    if (credits > 0) {
+      const charged = await tx.query(
+        `UPDATE enrichment_credits SET credits_available = credits_available - $3, credits_used = credits_used + $3
+         WHERE workspace_id = $1 AND provider_id = $2 AND credits_available >= $3`,
+        [workspaceId, o.providerId, credits],
+      );
+      if (charged.rowCount === 0) throw new EnrichmentCreditsExhaustedError(workspaceId, o.providerId);
     }
     return { applied: true, outcome: o.outcome, credits };
   });
