@@ -1,4 +1,4 @@
-import { getEnrichmentJob, startEnrichmentJob } from '@coldcopy/db';
+import { completeEnrichmentJob, getEnrichmentJob, startEnrichmentJob } from '@coldcopy/db';
 import { type batchEnrich, enrichLead, type JobPayload, PermanentJobError } from '@coldcopy/queue-core';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
 import type { EnrichmentDeps } from '../deps.js';
@@ -27,8 +27,8 @@ const CHUNK = 500;
  * batch-enrich (domain.md §5): records one item per lead on the durable `enrichment_jobs` batch,
  * enqueues an enrich-lead child for every item still pending through ctx.enqueueBulk (signed, sharded, deterministic ids
  * `enrich-lead.batch.<batch>.<lead>`, one bulk add per 500), then waits for the children, reporting
- * progress on the Bull job, and returns the batch's counts. The children count themselves on the
- * batch row when they settle (once per item), so a batch job that dies and runs again resumes: it
+ * progress on the Bull job, completes the batch once every item has settled, and returns the batch's
+ * counts. The children settle their own item (once), and the counts are read from the items, so a batch job that dies and runs again resumes: it
  * re-enqueues only pending items (Bull ignores ids it still has) and no child is charged twice
  * (their ledger key is the batch item).
  */
@@ -60,13 +60,15 @@ export async function batchEnrichHandler(p: Payload, ctx: Ctx): Promise<BatchEnr
   }
   let lastProcessed = -1;
   for (;;) {
-    const job = await getEnrichmentJob(deps.pool, ws, p.enrichmentJobId);
+    let job = await getEnrichmentJob(deps.pool, ws, p.enrichmentJobId);
     if (!job) throw new PermanentJobError(`enrichment job ${p.enrichmentJobId} disappeared`);
     if (job.processed !== lastProcessed) {
       lastProcessed = job.processed;
       await ctx.progress({ total: job.total, processed: job.processed, enriched: job.succeeded, failed: job.failed });
     }
-    if (job.processed >= job.total) {
+    // every item settled: the batch completes here (its counts come from the items)
+    if (job.processed >= job.total) job = (await completeEnrichmentJob(deps.pool, ws, p.enrichmentJobId)) ?? job;
+    if (job.status === 'completed') {
       return {
         total: job.total,
         enriched: job.succeeded,

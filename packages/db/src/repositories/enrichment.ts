@@ -252,9 +252,9 @@ export async function applyEnrichmentOutcome(pool: Pool, workspaceId: string, o:
        VALUES ($1, $2, $3, $4, 'completed', $5, $6, $7, now())`,
       [workspaceId, o.leadId, o.providerId, o.requestType, credits, o.processingMs ?? null, o.bullJobId ?? null],
     );
-    // The rows every request of a workspace (and of a batch) shares come last, so that their locks
-    // are held for the last statements and the commit only: taken first, the credits row held each
-    // result transaction's whole length and serialised a batch's children (the bench's 20 sessions
+    // The row every request of a workspace shares comes last, so that its lock is held for the
+    // last statement and the commit only: taken first, the credits row held each result
+    // transaction's whole length and serialised a batch's children (the bench's 20 sessions
     // waiting on it, its throughput below the provider's limit).
     if (o.enrichmentJobId) {
       const status = o.outcome === 'charged' ? 'enriched' : o.outcome;
@@ -327,10 +327,53 @@ export async function createEnrichmentJob(
   return rows[0]!;
 }
 
+/**
+ * A batch's counts, from its items: each child settles only its own item, so no row is shared by
+ * a batch's children (a counters row updated in every result transaction serialised them: the
+ * bench sampled 11-15 sessions waiting on it). Failed items' errors: the first 100.
+ */
+const ITEM_COUNTS = `
+  SELECT count(*) FILTER (WHERE i.status <> 'pending')::int AS processed,
+         count(*) FILTER (WHERE i.status IN ('enriched', 'cached'))::int AS succeeded,
+         count(*) FILTER (WHERE i.status = 'failed')::int AS failed,
+         count(*) FILTER (WHERE i.status = 'cached')::int AS skipped_cached,
+         count(*) FILTER (WHERE i.status = 'no_match')::int AS no_match,
+         count(*) FILTER (WHERE i.status = 'skipped_no_credits')::int AS skipped_no_credits,
+         coalesce((SELECT jsonb_agg(jsonb_build_object('leadId', f.lead_id, 'error', f.error) ORDER BY f.updated_at, f.lead_id)
+                     FROM (SELECT lead_id, error, updated_at FROM enrichment_job_items
+                            WHERE enrichment_job_id = j.id AND status = 'failed' ORDER BY updated_at, lead_id LIMIT 100) f), '[]'::jsonb) AS errors
+    FROM enrichment_job_items i WHERE i.enrichment_job_id = j.id`;
+
+/** The batch with its counts (from its items). */
 export async function getEnrichmentJob(db: Queryable, workspaceId: string, enrichmentJobId: string): Promise<EnrichmentJobRow | undefined> {
   assertWorkspaceId(workspaceId);
-  const { rows } = await db.query<EnrichmentJobRow>('SELECT * FROM enrichment_jobs WHERE id = $1 AND workspace_id = $2', [enrichmentJobId, workspaceId]);
+  const { rows } = await db.query<EnrichmentJobRow>(
+    `SELECT j.id, j.workspace_id, j.provider_id, j.enrichment_types, j.lead_ids, j.bull_job_id, j.status, j.total, j.stop_reason,
+            j.started_at, j.completed_at, c.*
+       FROM enrichment_jobs j CROSS JOIN LATERAL (${ITEM_COUNTS}) c
+      WHERE j.id = $1 AND j.workspace_id = $2`,
+    [enrichmentJobId, workspaceId],
+  );
   return rows[0];
+}
+
+/**
+ * Completes a batch whose items have all settled (batch-enrich, once it sees them so): status
+ * `completed`, completed_at, and the final counts stored on the row. Returns the batch, or
+ * undefined while items are still pending.
+ */
+export async function completeEnrichmentJob(db: Queryable, workspaceId: string, enrichmentJobId: string): Promise<EnrichmentJobRow | undefined> {
+  assertWorkspaceId(workspaceId);
+  await db.query(
+    `UPDATE enrichment_jobs j SET status = 'completed', completed_at = coalesce(j.completed_at, now()),
+            processed = c.processed, succeeded = c.succeeded, failed = c.failed, skipped_cached = c.skipped_cached,
+            no_match = c.no_match, skipped_no_credits = c.skipped_no_credits, errors = c.errors
+       FROM enrichment_jobs j2 CROSS JOIN LATERAL (${ITEM_COUNTS.replaceAll('j.id', 'j2.id')}) c
+      WHERE j.id = $1 AND j.workspace_id = $2 AND j2.id = j.id AND c.processed >= j.total AND j.status <> 'completed'`,
+    [enrichmentJobId, workspaceId],
+  );
+  const job = await getEnrichmentJob(db, workspaceId, enrichmentJobId);
+  return job && job.status === 'completed' ? job : undefined;
 }
 
 /**
@@ -384,8 +427,8 @@ export class EnrichmentJobNotFoundError extends Error {
 }
 
 /**
- * Moves a pending item to its final state and counts it on the batch (once: a settled item stays
- * as it is). The transition that settles the last item completes the batch.
+ * Moves a pending item to its final state (once: a settled item stays as it is); the batch's
+ * counts are read from its items.
  */
 async function settleItem(
   db: Queryable,
@@ -400,23 +443,7 @@ async function settleItem(
      WHERE enrichment_job_id = $1 AND lead_id = $2 AND workspace_id = $3 AND status = 'pending'`,
     [enrichmentJobId, leadId, workspaceId, status, error],
   );
-  if (rowCount === 0) return false;
-  await db.query(
-    `UPDATE enrichment_jobs SET
-       processed = processed + 1,
-       succeeded = succeeded + (CASE WHEN $3 IN ('enriched', 'cached') THEN 1 ELSE 0 END),
-       skipped_cached = skipped_cached + (CASE WHEN $3 = 'cached' THEN 1 ELSE 0 END),
-       no_match = no_match + (CASE WHEN $3 = 'no_match' THEN 1 ELSE 0 END),
-       failed = failed + (CASE WHEN $3 = 'failed' THEN 1 ELSE 0 END),
-       skipped_no_credits = skipped_no_credits + (CASE WHEN $3 = 'skipped_no_credits' THEN 1 ELSE 0 END),
-       errors = CASE WHEN $3 = 'failed' AND jsonb_array_length(errors) < 100
-                THEN errors || jsonb_build_array(jsonb_build_object('leadId', $4::text, 'error', $5::text)) ELSE errors END,
-       status = CASE WHEN processed + 1 >= total THEN 'completed' ELSE status END,
-       completed_at = CASE WHEN processed + 1 >= total THEN now() ELSE completed_at END
-     WHERE id = $1 AND workspace_id = $2`,
-    [enrichmentJobId, workspaceId, status, leadId, error],
-  );
-  return true;
+  return (rowCount ?? 0) > 0;
 }
 
 /** Settles a batch item outside a result transaction (a child that failed for good). */
@@ -444,13 +471,12 @@ export async function stopEnrichmentJob(pool: Pool, workspaceId: string, enrichm
       workspaceId,
       reason,
     ]);
-    const { rows } = await tx.query<{ lead_id: string }>(
-      `SELECT lead_id FROM enrichment_job_items WHERE enrichment_job_id = $1 AND workspace_id = $2 AND status = 'pending' FOR UPDATE`,
+    const { rowCount } = await tx.query(
+      `UPDATE enrichment_job_items SET status = 'skipped_no_credits'
+        WHERE enrichment_job_id = $1 AND workspace_id = $2 AND status = 'pending'`,
       [enrichmentJobId, workspaceId],
     );
-    let skipped = 0;
-    for (const r of rows) if (await settleItem(tx, workspaceId, enrichmentJobId, r.lead_id, 'skipped_no_credits', null)) skipped++;
-    return skipped;
+    return rowCount ?? 0;
   });
 }
 
