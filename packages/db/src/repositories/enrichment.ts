@@ -1,6 +1,6 @@
-import type { Pool, Queryable } from '../pool.js';
+import type { Pool, PoolClient, Queryable } from '../pool.js';
 import { withTransaction } from '../pool.js';
-import { assertAllInWorkspace, assertId, assertWorkspaceId, refuse } from './scope.js';
+import { assertAllInWorkspace, assertId, assertWorkspaceId, refuse, UUID } from './scope.js';
 
 /**
  * Enrichment (domain.md §1 Enrichment, §5 enrichment jobs): providers and the cache are global
@@ -193,83 +193,109 @@ export interface AppliedOutcome {
 export async function applyEnrichmentOutcome(pool: Pool, workspaceId: string, o: EnrichmentOutcome): Promise<AppliedOutcome> {
   assertWorkspaceId(workspaceId);
   assertId('leads', o.leadId);
-  return withTransaction(pool, async (tx) => {
-    const credits = o.outcome === 'charged' ? o.credits : 0;
-    const ledger = await tx.query<{ outcome: LedgerOutcome; credits: number; inserted: boolean }>(
-      `WITH ins AS (
+  const credits = o.outcome === 'charged' ? o.credits : 0;
+  // inlined into the charge below: must be exactly a uuid and a non-negative integer
+  if (!UUID.test(o.providerId)) throw new TypeError(`providerId must be a uuid, got ${JSON.stringify(o.providerId)}`);
+  if (!Number.isSafeInteger(credits) || credits < 0) throw new RangeError(`credits must be a non-negative integer, got ${credits}`);
+  const tx = await pool.connect();
+  let open = false;
+  try {
+    await tx.query('BEGIN');
+    open = true;
+    const applied = await writeOutcome(tx, workspaceId, o, credits);
+    if (applied.applied && credits > 0) {
+      // The row every request of the workspace shares is charged last, and in the same round trip
+      // as the commit (simple query protocol: two statements, the values inlined), so its lock is
+      // never held while this process is away: charged first, it was held for the whole
+      // transaction and serialised a batch's children (the bench sampled 20 sessions waiting on
+      // it); charged last in a statement of its own, for the commit's round trip, which on a loaded
+      // machine still queued 9-11. Too few credits: division by zero, the transaction rolls back.
+      await tx.query(
+        `WITH charged AS (
+           UPDATE enrichment_credits SET credits_available = credits_available - ${credits}, credits_used = credits_used + ${credits}
+            WHERE workspace_id = '${workspaceId}' AND provider_id = '${o.providerId}' AND credits_available >= ${credits}
+            RETURNING 1)
+         SELECT 1 / (SELECT count(*)::int FROM charged) AS charged;
+         COMMIT`,
+      );
+    } else {
+      await tx.query('COMMIT');
+    }
+    open = false;
+    return applied;
+  } catch (err) {
+    if (open) await tx.query('ROLLBACK').catch(() => {});
+    if ((err as { code?: unknown }).code === '22012') throw new EnrichmentCreditsExhaustedError(workspaceId, o.providerId);
+    throw err;
+  } finally {
+    tx.release();
+  }
+}
+
+/** applyEnrichmentOutcome's statements before the charge, inside its transaction. */
+async function writeOutcome(tx: PoolClient, workspaceId: string, o: EnrichmentOutcome, credits: number): Promise<AppliedOutcome> {
+  const ledger = await tx.query<{ outcome: LedgerOutcome; credits: number; inserted: boolean }>(
+    `WITH ins AS (
          INSERT INTO enrichment_ledger (workspace_id, provider_id, request_key, lead_id, outcome, credits)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace_id, request_key) DO NOTHING
          RETURNING outcome, credits)
        SELECT outcome, credits, true AS inserted FROM ins
        UNION ALL
        SELECT outcome, credits, false FROM enrichment_ledger WHERE workspace_id = $1 AND request_key = $3 AND NOT EXISTS (SELECT 1 FROM ins)`,
-      [workspaceId, o.providerId, o.requestKey, o.leadId, o.outcome, credits],
-    );
-    const row = ledger.rows[0]!;
-    if (!row.inserted) return { applied: false, outcome: row.outcome, credits: row.credits };
-    const lead = await tx.query<{ id: string }>('SELECT id FROM leads WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR UPDATE', [
-      o.leadId,
-      workspaceId,
-    ]);
-    if (lead.rowCount === 0) await refuse(tx, 'leads', workspaceId, o.leadId);
-    if (o.records.length > 0) {
-      await tx.query(
-        `UPDATE enriched_data SET deleted_at = now()
+    [workspaceId, o.providerId, o.requestKey, o.leadId, o.outcome, credits],
+  );
+  const row = ledger.rows[0]!;
+  if (!row.inserted) return { applied: false, outcome: row.outcome, credits: row.credits };
+  const lead = await tx.query<{ id: string }>('SELECT id FROM leads WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR UPDATE', [
+    o.leadId,
+    workspaceId,
+  ]);
+  if (lead.rowCount === 0) await refuse(tx, 'leads', workspaceId, o.leadId);
+  if (o.records.length > 0) {
+    await tx.query(
+      `UPDATE enriched_data SET deleted_at = now()
          WHERE workspace_id = $1 AND lead_id = $2 AND provider_id = $3 AND data_type = ANY($4::text[]) AND deleted_at IS NULL`,
-        [workspaceId, o.leadId, o.providerId, o.records.map((r) => r.dataType)],
-      );
-      await tx.query(
-        `INSERT INTO enriched_data (workspace_id, lead_id, data_type, provider_id, data, confidence_score, verification_status, expires_at)
+      [workspaceId, o.leadId, o.providerId, o.records.map((r) => r.dataType)],
+    );
+    await tx.query(
+      `INSERT INTO enriched_data (workspace_id, lead_id, data_type, provider_id, data, confidence_score, verification_status, expires_at)
          SELECT $1, $2, r.data_type, $3, r.data, r.confidence, r.verification_status, r.expires_at
          FROM jsonb_to_recordset($4::jsonb) AS r(data_type text, data jsonb, confidence numeric, verification_status text, expires_at timestamptz)`,
-        [
-          workspaceId,
-          o.leadId,
-          o.providerId,
-          JSON.stringify(
-            o.records.map((r) => ({
-              data_type: r.dataType,
-              data: r.data,
-              confidence: r.confidence ?? null,
-              verification_status: r.verificationStatus ?? null,
-              expires_at: r.expiresAt?.toISOString() ?? null,
-            })),
-          ),
-        ],
-      );
-    }
-    const fields = o.leadFields ?? {};
-    const sets = LEAD_FIELDS.filter((f) => typeof fields[f] === 'string' && fields[f] !== '');
-    await tx.query(
-      `UPDATE leads SET ${sets.map((f, i) => `${f} = coalesce(nullif(${f}, ''), $${i + 4}), `).join('')}
+      [
+        workspaceId,
+        o.leadId,
+        o.providerId,
+        JSON.stringify(
+          o.records.map((r) => ({
+            data_type: r.dataType,
+            data: r.data,
+            confidence: r.confidence ?? null,
+            verification_status: r.verificationStatus ?? null,
+            expires_at: r.expiresAt?.toISOString() ?? null,
+          })),
+        ),
+      ],
+    );
+  }
+  const fields = o.leadFields ?? {};
+  const sets = LEAD_FIELDS.filter((f) => typeof fields[f] === 'string' && fields[f] !== '');
+  await tx.query(
+    `UPDATE leads SET ${sets.map((f, i) => `${f} = coalesce(nullif(${f}, ''), $${i + 4}), `).join('')}
          enrichment_data = enrichment_data || $3::jsonb,
          last_enriched_at = now()
        WHERE id = $1 AND workspace_id = $2`,
-      [o.leadId, workspaceId, JSON.stringify(o.summary ?? {}), ...sets.map((f) => fields[f]!)],
-    );
-    await tx.query(
-      `INSERT INTO enrichment_requests (workspace_id, lead_id, provider_id, request_type, status, credits_used, processing_time_ms, bull_job_id, completed_at)
+    [o.leadId, workspaceId, JSON.stringify(o.summary ?? {}), ...sets.map((f) => fields[f]!)],
+  );
+  await tx.query(
+    `INSERT INTO enrichment_requests (workspace_id, lead_id, provider_id, request_type, status, credits_used, processing_time_ms, bull_job_id, completed_at)
        VALUES ($1, $2, $3, $4, 'completed', $5, $6, $7, now())`,
-      [workspaceId, o.leadId, o.providerId, o.requestType, credits, o.processingMs ?? null, o.bullJobId ?? null],
-    );
-    // The row every request of a workspace shares comes last, so that its lock is held for the
-    // last statement and the commit only: taken first, the credits row held each result
-    // transaction's whole length and serialised a batch's children (the bench's 20 sessions
-    // waiting on it, its throughput below the provider's limit).
-    if (o.enrichmentJobId) {
-      const status = o.outcome === 'charged' ? 'enriched' : o.outcome;
-      await settleItem(tx, workspaceId, o.enrichmentJobId, o.leadId, status, null);
-    }
-    if (credits > 0) {
-      const charged = await tx.query(
-        `UPDATE enrichment_credits SET credits_available = credits_available - $3, credits_used = credits_used + $3
-         WHERE workspace_id = $1 AND provider_id = $2 AND credits_available >= $3`,
-        [workspaceId, o.providerId, credits],
-      );
-      if (charged.rowCount === 0) throw new EnrichmentCreditsExhaustedError(workspaceId, o.providerId);
-    }
-    return { applied: true, outcome: o.outcome, credits };
-  });
+    [workspaceId, o.leadId, o.providerId, o.requestType, credits, o.processingMs ?? null, o.bullJobId ?? null],
+  );
+  if (o.enrichmentJobId) {
+    const status = o.outcome === 'charged' ? 'enriched' : o.outcome;
+    await settleItem(tx, workspaceId, o.enrichmentJobId, o.leadId, status, null);
+  }
+  return { applied: true, outcome: o.outcome, credits };
 }
 
 /** Records a request that failed for good (no ledger row, no charge). */
