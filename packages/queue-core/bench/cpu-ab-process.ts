@@ -10,6 +10,8 @@ import { Session } from 'node:inspector/promises';
 import { RedisServer, testPrefix, deletePrefix } from '@coldcopy/testing';
 import Bull from 'bull';
 import { JobSecurity } from '../src/security/job-security.js';
+import { createBullQueue } from '../src/redis/bull-queue.js';
+import { RedisConnections } from '../src/redis/connections.js';
 import { coreDrain, preloadSigned, printCpuTable } from './shared.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 5_000);
@@ -42,6 +44,26 @@ async function raw(prefix: string, metrics: boolean): Promise<number> {
   return (u.user + u.system) / JOBS;
 }
 
+/** Bull's own processing loop on queue-core's Bull queue (createBullQueue: connections, locks, metrics). */
+async function rawOnCoreQueue(prefix: string): Promise<number> {
+  const connections = new RedisConnections(redisUrl, 'worker');
+  const q = createBullQueue('maintenance', { prefix, connections, metricsDataPoints: 10_080 });
+  await q.isReady();
+  let done = 0;
+  const finished = new Promise<void>((resolve) =>
+    q.on('completed', () => {
+      if (++done === JOBS) resolve();
+    }),
+  );
+  const c = process.cpuUsage();
+  void q.process('*', C, async () => undefined);
+  await finished;
+  const u = process.cpuUsage(c);
+  await q.close();
+  await connections.close();
+  return (u.user + u.system) / JOBS;
+}
+
 async function core(prefix: string): Promise<number> {
   const { start, finished } = coreDrain({ redisUrl, prefix, jobs: JOBS, concurrency: C, security });
   const c = process.cpuUsage();
@@ -55,6 +77,7 @@ async function core(prefix: string): Promise<number> {
 const variants: Record<string, (prefix: string) => Promise<number>> = {
   'raw Bull': (p) => raw(p, false),
   'raw Bull + Bull metrics': (p) => raw(p, true),
+  "raw Bull on queue-core's Bull queue": rawOnCoreQueue,
   'queue-core worker': core,
 };
 const results = new Map<string, number[]>();
