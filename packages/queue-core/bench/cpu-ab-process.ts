@@ -23,12 +23,9 @@ const redisUrl = server.url;
 
 const preload = (prefix: string) => preloadSigned(redisUrl, prefix, JOBS, security);
 
-async function raw(prefix: string, metrics: boolean): Promise<number> {
-  const q = new Bull('maintenance', redisUrl, {
-    prefix,
-    settings: { backoffStrategies: { classified: () => 1000 } },
-    ...(metrics ? { metrics: { maxDataPoints: 10_080 } } : {}),
-  });
+/** Bull's own processing loop with a no-op handler on the queue `open` gives. */
+async function raw(open: () => { queue: Bull.Queue; close?: () => Promise<void> }): Promise<number> {
+  const { queue: q, close } = open();
   await q.isReady();
   let done = 0;
   const finished = new Promise<void>((resolve) =>
@@ -41,28 +38,23 @@ async function raw(prefix: string, metrics: boolean): Promise<number> {
   await finished;
   const u = process.cpuUsage(c);
   await q.close();
+  await close?.();
   return (u.user + u.system) / JOBS;
 }
 
-/** Bull's own processing loop on queue-core's Bull queue (createBullQueue: connections, locks, metrics). */
-async function rawOnCoreQueue(prefix: string): Promise<number> {
+const rawQueue = (prefix: string, metrics: boolean) => () => ({
+  queue: new Bull('maintenance', redisUrl, {
+    prefix,
+    settings: { backoffStrategies: { classified: () => 1000 } },
+    ...(metrics ? { metrics: { maxDataPoints: 10_080 } } : {}),
+  }),
+});
+
+/** queue-core's Bull queue (createBullQueue: its connections, lock settings and Bull's metrics). */
+const coreQueue = (prefix: string) => () => {
   const connections = new RedisConnections(redisUrl, 'worker');
-  const q = createBullQueue('maintenance', { prefix, connections, metricsDataPoints: 10_080 });
-  await q.isReady();
-  let done = 0;
-  const finished = new Promise<void>((resolve) =>
-    q.on('completed', () => {
-      if (++done === JOBS) resolve();
-    }),
-  );
-  const c = process.cpuUsage();
-  void q.process('*', C, async () => undefined);
-  await finished;
-  const u = process.cpuUsage(c);
-  await q.close();
-  await connections.close();
-  return (u.user + u.system) / JOBS;
-}
+  return { queue: createBullQueue('maintenance', { prefix, connections, metricsDataPoints: 10_080 }), close: () => connections.close() };
+};
 
 async function core(prefix: string): Promise<number> {
   const { start, finished } = coreDrain({ redisUrl, prefix, jobs: JOBS, concurrency: C, security });
@@ -75,9 +67,9 @@ async function core(prefix: string): Promise<number> {
 }
 
 const variants: Record<string, (prefix: string) => Promise<number>> = {
-  'raw Bull': (p) => raw(p, false),
-  'raw Bull + Bull metrics': (p) => raw(p, true),
-  "raw Bull on queue-core's Bull queue": rawOnCoreQueue,
+  'raw Bull': (p) => raw(rawQueue(p, false)),
+  'raw Bull + Bull metrics': (p) => raw(rawQueue(p, true)),
+  "raw Bull on queue-core's Bull queue": (p) => raw(coreQueue(p)),
   'queue-core worker': core,
 };
 const results = new Map<string, number[]>();
