@@ -56,8 +56,8 @@ const coreQueue = (prefix: string) => () => {
   return { queue: createBullQueue('maintenance', { prefix, connections, metricsDataPoints: 10_080 }), close: () => connections.close() };
 };
 
-async function core(prefix: string): Promise<number> {
-  const { start, finished } = coreDrain({ redisUrl, prefix, jobs: JOBS, concurrency: C, security });
+async function core(prefix: string, sec: JobSecurity = security): Promise<number> {
+  const { start, finished } = coreDrain({ redisUrl, prefix, jobs: JOBS, concurrency: C, security: sec });
   const c = process.cpuUsage();
   const worker = await start();
   await finished;
@@ -70,7 +70,9 @@ const variants: Record<string, (prefix: string) => Promise<number>> = {
   'raw Bull': (p) => raw(rawQueue(p, false)),
   'raw Bull + Bull metrics': (p) => raw(rawQueue(p, true)),
   "raw Bull on queue-core's Bull queue": (p) => raw(coreQueue(p)),
-  'queue-core worker': core,
+  'queue-core worker': (p) => core(p),
+  // what the signature check costs here (at concurrency 1 far more than in a tight loop: see docs/benchmarks.md)
+  'queue-core worker, verification off': (p) => core(p, new JobSecurity({ signing: 'disabled' })),
 };
 const results = new Map<string, number[]>();
 // BENCH_PROFILE=<dir>: a CPU profile of each variant's last round (node:inspector)
