@@ -1,12 +1,14 @@
 import { type CalendarAccess, createCalendarAccess } from '@coldcopy/calendar';
 import { closePool, createPool, dbConfig, type IntegrationProvider, type Pool } from '@coldcopy/db';
 import { createRateLimiter, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/runtime';
+import type { Registry } from 'prom-client';
 import { Redis } from 'ioredis';
 import { type IntegrationConfig, integrationConfig } from './config.js';
 import { createTokenCipher, type TokenCipher } from './crypto/token-cipher.js';
 import type { integrationWorkerEnv } from './env.js';
 import { createProviderBudget, type ProviderBudget } from './providers/budgets.js';
 import { createHubspotClient, type HubspotApi } from './providers/hubspot-client.js';
+import { createIntegrationMetrics, type IntegrationMetrics } from './providers/integration-metrics.js';
 import { createLinkedinClient, type LinkedinApi } from './providers/linkedin-client.js';
 import { createOAuthClient, type OAuthClient } from './providers/oauth-client.js';
 import { createSalesforceClient, type SalesforceApi } from './providers/salesforce-client.js';
@@ -23,6 +25,7 @@ export interface IntegrationDeps {
   readonly linkedin: LinkedinApi;
   /** the stored tokens' cipher (LinkedIn sign-ins have no refresh, so no TokenManager) */
   readonly cipher: TokenCipher;
+  readonly metrics: IntegrationMetrics;
   readonly config: IntegrationConfig;
 }
 
@@ -68,7 +71,14 @@ export function oauthClients(env: IntegrationEnv): (provider: IntegrationProvide
 
 const owned = new WeakMap<IntegrationDeps, { pool: Pool; redis: Redis }>();
 
-export function buildDeps(parts: { pool: Pool; redis: Redis; prefix: string; env: IntegrationEnv; budget?: ProviderBudget }): IntegrationDeps {
+export function buildDeps(parts: {
+  pool: Pool;
+  redis: Redis;
+  prefix: string;
+  env: IntegrationEnv;
+  budget?: ProviderBudget;
+  registry?: Registry;
+}): IntegrationDeps {
   const { env, redis, prefix } = parts;
   const config = integrationConfig(env);
   const budget =
@@ -102,15 +112,16 @@ export function buildDeps(parts: { pool: Pool; redis: Redis; prefix: string; env
     }),
     calendar: createCalendarAccess({ pool: parts.pool, redis, prefix, cipher, env, refreshAheadMs: config.refreshAheadMs, lockMs: config.refreshLockMs }),
     linkedin: createLinkedinClient({ baseUrl: env.LINKEDIN_API_URL, timeoutMs: config.timeoutMs }),
+    metrics: createIntegrationMetrics(parts.registry),
     config,
   };
 }
 
-export async function createDeps(env: IntegrationEnv, _tools: WorkerAppTools): Promise<IntegrationDeps> {
+export async function createDeps(env: IntegrationEnv, tools: WorkerAppTools): Promise<IntegrationDeps> {
   const pool = createPool(dbConfig(env, 'coldcopy-integration-worker'));
   // the budgets' and refresh locks' own connection, apart from Bull's
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3, connectionName: 'coldcopy-integration-worker-budgets' });
-  const deps = buildDeps({ pool, redis, prefix: `${env.BULL_PREFIX}:integration`, env });
+  const deps = buildDeps({ pool, redis, prefix: `${env.BULL_PREFIX}:integration`, env, registry: tools.registry });
   owned.set(deps, { pool, redis });
   return deps;
 }

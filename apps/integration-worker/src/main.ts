@@ -1,3 +1,4 @@
+import { schedulesOn } from '@coldcopy/queue-core';
 import { runWorkerApp } from '@coldcopy/queue-core/runtime';
 import { closeDeps, createDeps } from './deps.js';
 import { envSchema } from './env.js';
@@ -12,4 +13,7 @@ await runWorkerApp({
   definitions,
   createDeps,
   closeDeps,
+  // Reconciled at startup: the fan-outs of the HubSpot and Salesforce outbox drains (every 5 min)
+  // and pulls (every 15, honouring sync_frequency_minutes), the calendar sync and the daily LinkedIn check.
+  schedules: schedulesOn('integration'),
 });

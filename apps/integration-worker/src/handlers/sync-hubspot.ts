@@ -1,17 +1,35 @@
-import { PermanentJobError, type syncHubspot } from '@coldcopy/queue-core';
-import type { Handler } from '@coldcopy/queue-core/runtime';
+import { type JobPayload, PermanentJobError, syncHubspot } from '@coldcopy/queue-core';
+import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import type { IntegrationDeps } from '../deps.js';
 import { mappedObjectTypes, mappingFor } from '../domain/field-mapping.js';
 import { emptyCounts, type SyncCounts } from '../sync/engine.js';
 import { drainHubspotOutbox, pullHubspot } from '../sync/hubspot-sync.js';
+import { countingAuthFailures, crmFanOut, tenantOf } from './fan-out.js';
 
-/** sync-hubspot: drain the outbox (`outbox`) or pull through the cursor (`full`, `incremental`, `webhook`). */
+/**
+ * sync-hubspot: drain the outbox (`outbox`) or pull through the cursor (`full`, `incremental`,
+ * `webhook`). The fan-out form (schedules `hubspot-outbox-drain` every 5 minutes,
+ * `hubspot-incremental` every 15) enqueues `mode` for every active connection, a pull only where
+ * the connection's `sync_frequency_minutes` has passed since its last successful pull.
+ */
 export const syncHubspotHandler: Handler<typeof syncHubspot, IntegrationDeps> = async (payload, ctx) => {
+  if (payload.fanOut) {
+    return crmFanOut(ctx, 'hubspot', payload.mode, payload.windowSlot, (due, mode, windowSlot) =>
+      ctx.enqueueBulk(
+        syncHubspot,
+        due.map((c) => ({ data: { workspaceId: c.workspace_id, requestedBy: 'system', mode, windowSlot } })),
+      ),
+    );
+  }
+  return countingAuthFailures('hubspot', ctx, () => syncWorkspace(payload, ctx, tenantOf(payload)));
+};
+
+async function syncWorkspace(payload: JobPayload<typeof syncHubspot>, ctx: JobContext<IntegrationDeps>, workspaceId: string) {
   const { deps } = ctx;
   const objectTypes = payload.objectTypes ?? mappedObjectTypes('hubspot');
   const unmapped = objectTypes.filter((t) => !mappedObjectTypes('hubspot').includes(t));
   if (unmapped.length) throw new PermanentJobError(`HubSpot ${unmapped.join(', ')} have no field mapping yet`);
-  const { connection, accessToken } = await deps.tokens.accessToken(payload.workspaceId, 'hubspot', ctx.signal);
+  const { connection, accessToken } = await deps.tokens.accessToken(workspaceId, 'hubspot', ctx.signal);
   const account = {
     portalId: connection.portal_id ?? connection.id,
     accessToken,
@@ -25,10 +43,10 @@ export const syncHubspotHandler: Handler<typeof syncHubspot, IntegrationDeps> = 
     const target = { objectType, mapping: mappings.get(objectType)!, owner: ctx.jobId };
     const counts =
       payload.mode === 'outbox'
-        ? await drainHubspotOutbox(deps, payload.workspaceId, account, target, ctx.signal)
+        ? await drainHubspotOutbox(deps, workspaceId, account, target, ctx.signal)
         : await pullHubspot(
             deps,
-            payload.workspaceId,
+            workspaceId,
             account,
             { ...target, full: payload.mode === 'full', ...(payload.since ? { since: new Date(payload.since) } : {}) },
             ctx.signal,
@@ -38,4 +56,4 @@ export const syncHubspotHandler: Handler<typeof syncHubspot, IntegrationDeps> = 
   }
   ctx.log.info('hubspot sync finished', { mode: payload.mode, ...total, leaseHeld });
   return { ...total, ...(leaseHeld ? { leaseHeld } : {}) };
-};
+}

@@ -599,3 +599,50 @@ export async function unmapRemoteDeleted(db: Queryable, workspaceId: string, sco
   );
   return rowCount ?? 0;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Schedulers (global: the fan-out of a schedule over every tenant; each job it enqueues is scoped)
+
+export interface DueConnection {
+  id: string;
+  workspace_id: string;
+}
+
+/**
+ * Active connections of a provider due for a scheduled run, a page at a time (keyset on id). With
+ * `pullObjectType` only those whose inbound sync of that object last succeeded at least
+ * `sync_frequency_minutes` ago (less `toleranceMs`, so a run that ended just after its tick is not
+ * skipped a whole period), or never; without it every active connection (the outbox drain).
+ */
+export async function dueIntegrationConnections(
+  db: Queryable,
+  provider: string,
+  page: { afterId?: string; limit: number; pullObjectType?: string; toleranceMs?: number },
+): Promise<DueConnection[]> {
+  const { rows } = await db.query<DueConnection>(
+    `SELECT c.id, c.workspace_id FROM integration_connections c
+     LEFT JOIN integration_sync_state s ON s.workspace_id = c.workspace_id AND s.provider = c.provider AND s.object_type = $4 AND s.direction = 'inbound'
+     WHERE c.provider = $1 AND c.status = 'active' AND c.id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000'::uuid)
+       AND ($4::text IS NULL OR s.last_success_at IS NULL
+            OR s.last_success_at <= now() - make_interval(mins => c.sync_frequency_minutes) + make_interval(secs => $5::double precision / 1000))
+     ORDER BY c.id LIMIT $3`,
+    [provider, page.afterId ?? null, page.limit, page.pullObjectType ?? null, page.toleranceMs ?? 60_000],
+  );
+  return rows;
+}
+
+/**
+ * How far the most overdue active connection of a provider is behind its own frequency: seconds
+ * since its inbound sync of `objectType` last succeeded (or since it was connected) minus
+ * `sync_frequency_minutes`; 0 when none is late (the sync-lag alert's gauge).
+ */
+export async function integrationSyncOverdueSeconds(db: Queryable, provider: string, objectType: string): Promise<number> {
+  const { rows } = await db.query<{ overdue: number }>(
+    `SELECT coalesce(max(greatest(0, extract(epoch FROM now() - coalesce(s.last_success_at, c.created_at)) - c.sync_frequency_minutes * 60)), 0)::float8 AS overdue
+     FROM integration_connections c
+     LEFT JOIN integration_sync_state s ON s.workspace_id = c.workspace_id AND s.provider = c.provider AND s.object_type = $2 AND s.direction = 'inbound'
+     WHERE c.provider = $1 AND c.status = 'active'`,
+    [provider, objectType],
+  );
+  return rows[0]!.overdue;
+}

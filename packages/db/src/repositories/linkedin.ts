@@ -87,3 +87,14 @@ export async function stopLinkedinIntegration(
   await insertUserNotice(db, workspaceId, notice);
   return true;
 }
+
+/** Workspaces with an active LinkedIn sign-in, a page at a time (global: the daily check's fan-out). */
+export async function workspacesWithLinkedin(db: Queryable, page: { afterWorkspaceId?: string; limit: number }): Promise<string[]> {
+  const { rows } = await db.query<{ workspace_id: string }>(
+    `SELECT DISTINCT workspace_id FROM linkedin_integrations
+     WHERE status = 'active' AND workspace_id > coalesce($1::uuid, '00000000-0000-0000-0000-000000000000'::uuid)
+     ORDER BY workspace_id LIMIT $2`,
+    [page.afterWorkspaceId ?? null, page.limit],
+  );
+  return rows.map((r) => r.workspace_id);
+}

@@ -261,6 +261,11 @@ describe('job catalog', () => {
       } else if (name === 'sync-calendar') {
         // likewise its fan-out form: workspaceId comes with calendarAccountId
         expect(json.dependentRequired).toMatchObject({ calendarAccountId: expect.arrayContaining(['workspaceId']) });
+      } else if ('fanOut' in def.schema.shape) {
+        // the integration syncs' fan-out forms (jobs/fan-out.ts): workspaceId unless fanOut, itself the key or required with it
+        const key = (json.anyOf as Array<{ required: string[] }>)[0]!.required[0]!;
+        expect(key === 'workspaceId' || (json.dependentRequired as Record<string, string[]>)[key]!.includes('workspaceId')).toBe(true);
+        expect(missingFields(def, { ...withoutWs, fanOut: true })).toEqual([]);
       } else {
         expect(json.required).toContain('workspaceId');
       }

@@ -36,13 +36,15 @@ export function withFanOutForm<D extends AnyJobDefinition>(definition: D, form: 
       }
     }
   };
+  // the check runs even when another field failed, so `{}` names the missing item fields too
+  const always = { when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null };
   return Object.freeze({
     ...definition,
     scope: 'workspace',
-    schema: definition.schema.superRefine(check),
+    schema: definition.schema.superRefine(check, always),
     inputSchema: z
       .strictObject(definition.schema.shape)
-      .superRefine(check)
+      .superRefine(check, always)
       .meta({
         description: form.description,
         anyOf: [{ required: [key] }, { required: ['fanOut'] }],

@@ -11,61 +11,108 @@ import { withFanOutForm } from './fan-out.js';
  * day), so a key without one would block the next run of a recurring sync.
  */
 
-/** Syncs the workspace's HubSpot portal: drains the outbox or pulls changes. */
-export const syncHubspot = defineJob({
-  name: 'sync-hubspot',
-  queue: 'integration',
-  description: 'Drain the HubSpot outbox or pull contact/company/deal changes through the cursor',
-  scope: 'workspace',
-  payload: {
-    /** `outbox`: push local changes; `full`/`incremental`: pull; `webhook`: pull after a HubSpot webhook */
-    mode: z.enum(['outbox', 'full', 'incremental', 'webhook']),
-    /** default: every mapped object type */
-    objectTypes: z
-      .array(z.enum(['contacts', 'companies', 'deals']))
-      .min(1)
-      .max(3)
-      .optional(),
-    /** pull changes modified since then instead of from the stored cursor */
-    since: z.iso.datetime({ offset: true }).optional(),
-    /** the scheduler tick (or webhook batch window): part of the key */
-    windowSlot: timeSlot,
+/**
+ * Syncs the workspace's HubSpot portal: drains the outbox or pulls changes. Fan-out form
+ * `{ fanOut: true, mode }` (the `hubspot-outbox-drain` and `hubspot-incremental` schedules): one
+ * job per active HubSpot connection that is due (`outbox`: every one; a pull: per the connection's
+ * `sync_frequency_minutes`), keyed by the run's slot.
+ */
+export const syncHubspot = withFanOutForm(
+  defineJob({
+    name: 'sync-hubspot',
+    queue: 'integration',
+    description: 'Drain the HubSpot outbox or pull contact/company/deal changes through the cursor',
+    // global here so workspaceId stays optional (the fan-out form); withFanOutForm re-scopes it
+    scope: 'global',
+    payload: {
+      workspaceId: z.uuid().optional(),
+      /** `outbox`: push local changes; `full`/`incremental`: pull; `webhook`: pull after a HubSpot webhook */
+      mode: z.enum(['outbox', 'full', 'incremental', 'webhook']),
+      /** default: every mapped object type */
+      objectTypes: z
+        .array(z.enum(['contacts', 'companies', 'deals']))
+        .min(1)
+        .max(3)
+        .optional(),
+      /** pull changes modified since then instead of from the stored cursor */
+      since: z.iso.datetime({ offset: true }).optional(),
+      /** the scheduler tick (or webhook batch window): part of the key; a fan-out derives it from its run time */
+      windowSlot: timeSlot.optional(),
+      /** fan-out form: enqueue `mode` for every due HubSpot connection (no workspaceId) */
+      fanOut: z.literal(true).optional(),
+    },
+    // domain.md: `hubspot:{ws}:{mode}`, plus the slot (see the note at the top of this file).
+    idempotencyKey: (p) => (p.fanOut ? ['fan-out', p.mode, p.windowSlot ?? 'unslotted'] : [p.workspaceId ?? '', p.mode, p.windowSlot ?? '']),
+  }),
+  {
+    itemFields: ['workspaceId'],
+    alsoRequired: ['windowSlot'],
+    covers: 'a fan-out covers the HubSpot connections of every workspace',
+    description: 'Per workspace: workspaceId, mode and windowSlot. Fan-out (the schedules): fanOut: true and mode, without workspaceId.',
   },
-  // domain.md: `hubspot:{ws}:{mode}`, plus the slot (see the note at the top of this file).
-  idempotencyKey: (p) => [p.workspaceId, p.mode, p.windowSlot],
-});
+);
 
-/** Syncs the workspace's Salesforce org. */
-export const syncSalesforce = defineJob({
-  name: 'sync-salesforce',
-  queue: 'integration',
-  description: 'Push the Salesforce outbox or pull changes by SystemModstamp',
-  scope: 'workspace',
-  payload: {
-    /** the workspace's Salesforce connection row */
-    integrationId: z.uuid(),
-    syncType: z.enum(['outbox', 'full', 'incremental']),
-    /** the scheduler tick (every 15 min, honouring `sync_frequency_minutes`): part of the key */
-    windowSlot: timeSlot,
+/**
+ * Syncs the workspace's Salesforce org. Fan-out form `{ fanOut: true, syncType }` (the
+ * `salesforce-outbox` and `salesforce-incremental` schedules): one job per due active connection.
+ */
+export const syncSalesforce = withFanOutForm(
+  defineJob({
+    name: 'sync-salesforce',
+    queue: 'integration',
+    description: 'Push the Salesforce outbox or pull changes by SystemModstamp',
+    scope: 'global',
+    payload: {
+      workspaceId: z.uuid().optional(),
+      /** the workspace's Salesforce connection row */
+      integrationId: z.uuid().optional(),
+      syncType: z.enum(['outbox', 'full', 'incremental']),
+      /** the scheduler tick (every 15 min, honouring `sync_frequency_minutes`): part of the key */
+      windowSlot: timeSlot.optional(),
+      /** fan-out form: enqueue `syncType` for every due Salesforce connection */
+      fanOut: z.literal(true).optional(),
+    },
+    // domain.md: `sf:{ws}:{window}`, plus the sync type, so a full resync requested in the same
+    // window as the scheduled incremental run is not dropped.
+    idempotencyKey: (p) => (p.fanOut ? ['fan-out', p.syncType, p.windowSlot ?? 'unslotted'] : [p.workspaceId ?? '', p.syncType, p.windowSlot ?? '']),
+  }),
+  {
+    itemFields: ['integrationId', 'workspaceId'],
+    alsoRequired: ['windowSlot'],
+    covers: 'a fan-out covers the Salesforce connections of every workspace',
+    description:
+      'Per connection: workspaceId, integrationId, syncType and windowSlot. Fan-out (the schedules): fanOut: true and syncType, without the per-connection fields.',
   },
-  // domain.md: `sf:{ws}:{window}`, plus the sync type, so a full resync requested in the same
-  // window as the scheduled incremental run is not dropped.
-  idempotencyKey: (p) => [p.workspaceId, p.syncType, p.windowSlot],
-});
+);
 
-/** Checks the LinkedIn identity and token expiry; partner-gated APIs are never called. */
-export const syncLinkedin = defineJob({
-  name: 'sync-linkedin',
-  queue: 'integration',
-  description: 'Refresh the LinkedIn OIDC identity and token expiry (no partner-only APIs)',
-  scope: 'workspace',
-  payload: {
-    jobType: z.enum(['identity', 'analytics']),
-    /** UTC day of the daily check: part of the key */
-    date: z.iso.date(),
+/**
+ * Checks the LinkedIn identity and token expiry; partner-gated APIs are never called. Fan-out form
+ * `{ fanOut: true, jobType: 'identity' }` (the daily `linkedin-identity-check` schedule): one job
+ * per workspace with an active LinkedIn sign-in.
+ */
+export const syncLinkedin = withFanOutForm(
+  defineJob({
+    name: 'sync-linkedin',
+    queue: 'integration',
+    description: 'Refresh the LinkedIn OIDC identity and token expiry (no partner-only APIs)',
+    scope: 'global',
+    payload: {
+      workspaceId: z.uuid().optional(),
+      jobType: z.enum(['identity', 'analytics']),
+      /** UTC day of the daily check: part of the key; a fan-out derives it from its run time */
+      date: z.iso.date().optional(),
+      /** fan-out form: enqueue the check for every workspace with an active LinkedIn sign-in */
+      fanOut: z.literal(true).optional(),
+    },
+    idempotencyKey: (p) => (p.fanOut ? ['fan-out', p.jobType, p.date ?? 'undated'] : [p.workspaceId ?? '', p.jobType, p.date ?? '']),
+  }),
+  {
+    itemFields: ['workspaceId'],
+    alsoRequired: ['date'],
+    covers: 'a fan-out covers the LinkedIn sign-ins of every workspace',
+    description: 'Per workspace: workspaceId, jobType and date. Fan-out (the schedule): fanOut: true and jobType, without workspaceId.',
   },
-  idempotencyKey: (p) => [p.workspaceId, p.jobType, p.date],
-});
+);
 
 /** Minutes between calendar sync fan-outs: the `calendar-sync` schedule runs every 15 minutes (domain.md §6). */
 export const CALENDAR_SYNC_MINUTES = 15;

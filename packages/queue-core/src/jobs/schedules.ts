@@ -4,7 +4,7 @@ import type { QueueName } from '../definitions/queues.js';
 import { backupData, cacheWarming, cleanupOldData } from './maintenance.jobs.js';
 import { refreshAnalytics } from './analytics.jobs.js';
 import { sendBulkEmail, warmEmail } from './email.jobs.js';
-import { syncCalendar } from './integration.jobs.js';
+import { syncCalendar, syncHubspot, syncLinkedin, syncSalesforce } from './integration.jobs.js';
 
 /**
  * Repeatable schedules, declared next to the job definitions (docs/schedules-and-retention.md, all UTC). The worker
@@ -14,12 +14,12 @@ import { syncCalendar } from './integration.jobs.js';
  *
  * Only static data is scheduled here: global jobs, or the global fan-out form of a workspace job
  * (the campaign tick: `send-bulk-email` with `fanOut: true` enqueues one per-campaign tick per due
- * campaign; the warm-up batches and day advance: `warm-email` with `fanOut: true`). Time-slot
+ * campaign; the warm-up batches and day advance: `warm-email` with `fanOut: true`; the CRM syncs and
+ * the LinkedIn check: `sync-hubspot`, `sync-salesforce`, `sync-linkedin` with `fanOut: true`). Time-slot
  * fields are absent in scheduled runs (the Bull repeat job id is unique per tick; a handler that
  * needs the slot derives it from the run time). Not scheduled yet because each needs a fan-out
- * that does not exist: campaign stats (calculate-campaign-stats per campaign), outbox drain
- * (sync-hubspot per workspace), Salesforce sync per integration, send-ledger reconcile
- * beyond the campaigns the tick settles (paused ones), credit reset, weekly backup verification, LinkedIn identity check and GDPR deadline alerts.
+ * that does not exist: campaign stats (calculate-campaign-stats per campaign), send-ledger reconcile
+ * beyond the campaigns the tick settles (paused ones), credit reset and GDPR deadline alerts.
  */
 export interface Schedule<J extends AnyJobDefinition = AnyJobDefinition> {
   /** stable name of the schedule: lower-case letters, digits and `-` (part of the Bull job id) */
@@ -143,6 +143,39 @@ export const SCHEDULES: readonly Schedule[] = Object.freeze([
     cron: '*/15 * * * *',
     data: { fanOut: true, requestedBy: 'system' },
     description: 'sync-calendar (incremental) per active calendar account whose sync_frequency_minutes has passed since its last sync',
+  }),
+  // integration: fan-outs over the active connections (docs/schedules-and-retention.md); reconciled by
+  // the integration worker. The pulls enqueue only connections whose sync_frequency_minutes has
+  // passed since their last successful pull, so a 60-minute connection runs every fourth tick.
+  schedule(syncHubspot, {
+    key: 'hubspot-outbox-drain',
+    cron: '*/5 * * * *',
+    data: { fanOut: true, mode: 'outbox', requestedBy: 'system' },
+    description: 'sync-hubspot outbox drain per active HubSpot connection',
+  }),
+  schedule(syncHubspot, {
+    key: 'hubspot-incremental',
+    cron: '*/15 * * * *',
+    data: { fanOut: true, mode: 'incremental', requestedBy: 'system' },
+    description: 'sync-hubspot pull per HubSpot connection due by its sync_frequency_minutes (webhooks pull in between)',
+  }),
+  schedule(syncSalesforce, {
+    key: 'salesforce-outbox',
+    cron: '*/5 * * * *',
+    data: { fanOut: true, syncType: 'outbox', requestedBy: 'system' },
+    description: 'sync-salesforce outbox push per active Salesforce connection',
+  }),
+  schedule(syncSalesforce, {
+    key: 'salesforce-incremental',
+    cron: '*/15 * * * *',
+    data: { fanOut: true, syncType: 'incremental', requestedBy: 'system' },
+    description: 'sync-salesforce pull per Salesforce connection due by its sync_frequency_minutes',
+  }),
+  schedule(syncLinkedin, {
+    key: 'linkedin-identity-check',
+    cron: '0 6 * * *',
+    data: { fanOut: true, jobType: 'identity', requestedBy: 'system' },
+    description: 'sync-linkedin identity and token-expiry check per workspace with an active LinkedIn sign-in',
   }),
 ]);
 
