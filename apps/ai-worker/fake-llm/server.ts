@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { readBody, sendJson } from '@coldcopy/testing/emulator';
 import { respondFor } from './responders.js';
 
 /**
@@ -127,7 +128,7 @@ export async function startFakeLlmServer(initial: Partial<FakeLlmConfig> = {}, p
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: Error) => {
-      if (!res.headersSent) send(res, 500, { error: { message: `fake server error: ${err.message}` } });
+      if (!res.headersSent) sendJson(res, 500, { error: { message: `fake server error: ${err.message}` } });
     });
   });
   server.on('connection', (s) => {
@@ -147,12 +148,12 @@ export async function startFakeLlmServer(initial: Partial<FakeLlmConfig> = {}, p
           : req.method === 'POST' && url.pathname === '/v1/messages'
             ? 'messages'
             : undefined;
-    if (!route) return send(res, 404, { error: { message: `no route ${req.method} ${url.pathname}`, type: 'not_found' } });
+    if (!route) return sendJson(res, 404, { error: { message: `no route ${req.method} ${url.pathname}`, type: 'not_found' } });
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(text) as Record<string, unknown>;
     } catch {
-      return send(res, 400, { error: { message: 'body is not JSON', type: 'invalid_request_error' } });
+      return sendJson(res, 400, { error: { message: 'body is not JSON', type: 'invalid_request_error' } });
     }
     const request = parseRequest(route, body);
     const auth = req.headers.authorization?.startsWith('Bearer ') ? 'bearer' : req.headers['x-api-key'] ? 'x-api-key' : 'none';
@@ -212,7 +213,7 @@ export async function startFakeLlmServer(initial: Partial<FakeLlmConfig> = {}, p
     const headers = limitHeaders(route, r?.remaining, t?.remaining);
     const id = randomUUID().replace(/-/g, '').slice(0, 24);
     if (route === 'chat') {
-      return send(
+      return sendJson(
         res,
         200,
         {
@@ -233,7 +234,7 @@ export async function startFakeLlmServer(initial: Partial<FakeLlmConfig> = {}, p
       );
     }
     if (route === 'responses') {
-      return send(
+      return sendJson(
         res,
         200,
         {
@@ -265,7 +266,7 @@ export async function startFakeLlmServer(initial: Partial<FakeLlmConfig> = {}, p
     }
     const toolName = (body.tools as Array<{ name?: string }> | undefined)?.[0]?.name;
     const forcedTool = (body.tool_choice as { type?: string } | undefined)?.type === 'tool' && toolName;
-    return send(
+    return sendJson(
       res,
       200,
       {
@@ -320,10 +321,15 @@ export async function startFakeLlmServer(initial: Partial<FakeLlmConfig> = {}, p
                 : status >= 500
                   ? 'api_error'
                   : 'invalid_request_error');
-      return send(res, status, { type: 'error', error: { type, message: `fake ${status}` }, request_id: requestId }, { 'request-id': requestId, ...headers });
+      return sendJson(
+        res,
+        status,
+        { type: 'error', error: { type, message: `fake ${status}` }, request_id: requestId },
+        { 'request-id': requestId, ...headers },
+      );
     }
     const errCode = code ?? (status === 429 ? 'rate_limit_exceeded' : null);
-    return send(
+    return sendJson(
       res,
       status,
       { error: { message: `fake ${status}`, type: status === 429 ? 'requests' : 'invalid_request_error', param: null, code: errCode } },
@@ -333,14 +339,14 @@ export async function startFakeLlmServer(initial: Partial<FakeLlmConfig> = {}, p
 
   function control(path: string, text: string, res: ServerResponse): void {
     if (path === '/__fake/requests') {
-      return send(res, 200, { requests: requests.map(({ body: _b, ...r }) => r), rateLimited: limited });
+      return sendJson(res, 200, { requests: requests.map(({ body: _b, ...r }) => r), rateLimited: limited });
     }
     const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
     if (path === '/__fake/config') configure(body);
     else if (path === '/__fake/script') script.push(...((body.entries as ScriptEntry[]) ?? []));
     else if (path === '/__fake/reset') reset();
-    else return send(res, 404, { error: { message: 'unknown control route' } });
-    send(res, 200, { ok: true, config });
+    else return sendJson(res, 404, { error: { message: 'unknown control route' } });
+    sendJson(res, 200, { ok: true, config });
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -427,19 +433,4 @@ function safeJson(text: string): unknown {
   } catch {
     return {};
   }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readBody, sendJson } from '@coldcopy/testing/emulator';
 import type { App, AppSpec } from '../do-apps.js';
 
 /**
@@ -113,7 +114,7 @@ export class DoAppsEmulator {
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
-      this.handle(req, res).catch((err: Error) => send(res, 500, { id: 'internal_error', message: err.message }));
+      this.handle(req, res).catch((err: Error) => sendJson(res, 500, { id: 'internal_error', message: err.message }));
     });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
@@ -136,7 +137,7 @@ export class DoAppsEmulator {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const method = req.method ?? 'GET';
     const body = await readBody(req);
-    if (url.pathname === '/healthz') return void send(res, 200, { ok: true });
+    if (url.pathname === '/healthz') return void sendJson(res, 200, { ok: true });
     if (url.pathname.startsWith('/__emulator/')) return void this.admin(url.pathname, method, body, res);
 
     const at = this.now();
@@ -155,36 +156,36 @@ export class DoAppsEmulator {
       if (this.window.used > limit.limit) {
         res.setHeader('retry-after', String(Math.max(1, Math.ceil((this.window.start + limit.windowMs - at) / 1000))));
         log(429);
-        return void send(res, 429, { id: 'too_many_requests', message: 'API Rate limit exceeded.' });
+        return void sendJson(res, 429, { id: 'too_many_requests', message: 'API Rate limit exceeded.' });
       }
     }
     if (!authorized) {
       log(401);
-      return void send(res, 401, { id: 'unauthorized', message: 'Unable to authenticate you' });
+      return void sendJson(res, 401, { id: 'unauthorized', message: 'Unable to authenticate you' });
     }
     const m = /^\/v2\/apps\/([^/]+)(\/deployments)?$/.exec(url.pathname);
     const app = m ? this.apps.get(decodeURIComponent(m[1]!)) : undefined;
     if (!m || !app) {
       log(404);
-      return void send(res, 404, { id: 'not_found', message: 'The resource you were accessing could not be found.' });
+      return void sendJson(res, 404, { id: 'not_found', message: 'The resource you were accessing could not be found.' });
     }
     const fault = this.takeFault(method);
     if (fault && !fault.afterApply) {
       log(fault.status);
-      return void send(res, fault.status, { id: 'server_error', message: 'Server Error' });
+      return void sendJson(res, fault.status, { id: 'server_error', message: 'Server Error' });
     }
     if (m[2]) {
-      if (method !== 'GET') return void send(res, 405, { id: 'method_not_allowed', message: 'Method Not Allowed' });
+      if (method !== 'GET') return void sendJson(res, 405, { id: 'method_not_allowed', message: 'Method Not Allowed' });
       log(200);
-      return void send(res, 200, { deployments: app.deployments.map((d) => this.deployment(d)), meta: { total: app.deployments.length } });
+      return void sendJson(res, 200, { deployments: app.deployments.map((d) => this.deployment(d)), meta: { total: app.deployments.length } });
     }
     if (method === 'GET') {
       log(200);
-      return void send(res, 200, { app: this.view(app) });
+      return void sendJson(res, 200, { app: this.view(app) });
     }
     if (method !== 'PUT') {
       log(405);
-      return void send(res, 405, { id: 'method_not_allowed', message: 'Method Not Allowed' });
+      return void sendJson(res, 405, { id: 'method_not_allowed', message: 'Method Not Allowed' });
     }
     let spec: AppSpec;
     try {
@@ -192,7 +193,7 @@ export class DoAppsEmulator {
       if (!spec || typeof spec.name !== 'string') throw new Error('spec.name is required');
     } catch (err) {
       log(422);
-      return void send(res, 422, { id: 'unprocessable_entity', message: (err as Error).message });
+      return void sendJson(res, 422, { id: 'unprocessable_entity', message: (err as Error).message });
     }
     const duringDeployment = app.deployments.some((d) => d.doneAt > at);
     const counts = Object.fromEntries((spec.workers ?? []).map((w) => [w.name, w.instance_count ?? 1]));
@@ -201,10 +202,10 @@ export class DoAppsEmulator {
     app.deployments.unshift({ id: randomUUID(), createdAt: at, doneAt: at + (this.options.deploymentMs ?? 0), cause: 'app spec updated' });
     if (fault) {
       log(fault.status, { counts, duringDeployment, applied: true });
-      return void send(res, fault.status, { id: 'server_error', message: 'Server Error' });
+      return void sendJson(res, fault.status, { id: 'server_error', message: 'Server Error' });
     }
     log(200, { counts, duringDeployment, applied: true });
-    send(res, 200, { app: this.view(app) });
+    sendJson(res, 200, { app: this.view(app) });
   }
 
   private takeFault(method: string): Required<EmulatorFault> | undefined {
@@ -246,39 +247,22 @@ export class DoAppsEmulator {
   }
 
   private admin(path: string, method: string, body: string, res: ServerResponse): void {
-    if (path === '/__emulator/requests' && method === 'GET') return void send(res, 200, { requests: this.requests });
+    if (path === '/__emulator/requests' && method === 'GET') return void sendJson(res, 200, { requests: this.requests });
     if (path === '/__emulator/faults' && method === 'POST') {
       try {
         const fault = JSON.parse(body) as EmulatorFault;
         if ((fault.method !== 'GET' && fault.method !== 'PUT') || !Number.isInteger(fault.status))
           throw new Error('expected {method: GET|PUT, status, count?, afterApply?, skip?}');
         this.inject(fault);
-        return void send(res, 204, undefined);
+        return void sendJson(res, 204, undefined);
       } catch (err) {
-        return void send(res, 400, { id: 'bad_request', message: (err as Error).message });
+        return void sendJson(res, 400, { id: 'bad_request', message: (err as Error).message });
       }
     }
     if (path === '/__emulator/finish-deployments' && method === 'POST') {
       this.finishDeployments();
-      return void send(res, 204, undefined);
+      return void sendJson(res, 204, undefined);
     }
-    send(res, 404, { id: 'not_found', message: 'no such emulator route' });
+    sendJson(res, 404, { id: 'not_found', message: 'no such emulator route' });
   }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (body === undefined) {
-    res.writeHead(status).end();
-    return;
-  }
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
 }

@@ -146,9 +146,7 @@ export class HttpEmulator {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const raw = await readBody(req);
     let body: unknown;
     if (raw) {
       if (String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')) body = Object.fromEntries(new URLSearchParams(raw));
@@ -226,6 +224,23 @@ export function send(res: ServerResponse, answer: Answer): void {
   if (answer.body !== undefined) headers['content-type'] = 'application/json; charset=utf-8';
   res.writeHead(answer.status, headers);
   res.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
+}
+
+/** A request's whole body as text. */
+export async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Writes `body` as JSON (with its length), or an empty answer when `body` is undefined. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (body === undefined) {
+    res.writeHead(status, headers).end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), ...headers }).end(text);
 }
 
 /** Counts requests in a sliding window of `windowMs`; `take` says whether one more fits under `max`. */
