@@ -5,12 +5,11 @@
  * group proves the checks bite by removing a worker from each file and adding an app the files do
  * not know yet.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { join } from 'node:path';
+import type { Ajv, ValidateFunction } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { describeEnvSchema, workerAppEnv } from '../packages/queue-core/src/config/env.js';
@@ -21,33 +20,11 @@ import { QUEUE_SIZING } from './deploy/apps.js';
 import { checkAppSpec, checkCompose, checkDockerfile, checkKubernetes, checkUnits } from './deploy/check.js';
 import { K8S_DIR, loadScalingRules, renderScaledObject, ruleOf, waitList } from './deploy/kubernetes.js';
 import { apply, generate, orphans, stale } from './gen-deploy.js';
+import { deploySchemas, readYaml, unitsOf } from './deploy/validate.js';
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-
-/** Compose and App Platform schemas, vendored with their licences (deploy/schemas/README.md). */
-const SCHEMAS = resolve(ROOT, 'scripts/deploy/schemas');
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
-const readYaml = (text: string): unknown => YAML.parse(text, { merge: true });
-
-function readSchema(rel: string): Record<string, unknown> {
-  const path = join(SCHEMAS, rel);
-  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-}
-
-/** The units scripts/worker-setup.sh writes (`--units <dir>`), by file name. */
-function unitsOf(script: string): Map<string, string> {
-  const dir = mkdtempSync(join(tmpdir(), 'coldcopy-units-'));
-  try {
-    const file = join(dir, 'setup.sh');
-    writeFileSync(file, script);
-    execFileSync('bash', [file, '--units', dir], { stdio: 'pipe' });
-    const out = new Map<string, string>();
-    for (const f of readdirSync(dir).filter((f) => f.endsWith('.service'))) out.set(f, readFileSync(join(dir, f), 'utf8'));
-    return out;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+/** a vendored schema (scripts/deploy/schemas/, with its licence) */
+const readSchema = (rel: string) => JSON.parse(read(`scripts/deploy/schemas/${rel}`)) as Record<string, unknown>;
 
 let apps: AppInfo[];
 let validateCompose: ValidateFunction;
@@ -56,12 +33,8 @@ let ajv: Ajv;
 
 beforeAll(async () => {
   apps = await discoverApps();
-  ajv = new Ajv({ strict: false, allErrors: true });
-  addFormats(ajv);
-  // compose-spec.json names an https draft-07 id ajv does not know (compose-spec#621): drop it
-  const { $schema: _ignored, ...compose } = readSchema('compose-spec.json');
-  validateCompose = ajv.compile(compose);
-  validateAppSpec = ajv.compile(readSchema('do-app-spec/app_spec.strict.schema.json'));
+  // the vendored Compose and App Platform schemas (their licences: scripts/deploy/schemas/README.md)
+  ({ ajv, validateCompose, validateAppSpec } = deploySchemas());
 }, 60_000);
 
 describe('deployment files', () => {
