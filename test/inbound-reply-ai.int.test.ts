@@ -10,7 +10,8 @@
  * entry points (spawnWorkerApp) with the environment dev.ts gives them (devAppEnv: devEnv filled
  * from the plan, the stack's job keys). Then one reply of a demo lead to a demo send, as SES email
  * receiving posts it through SNS (signed with the test certificate the dev stack trusts), goes to
- * the webhook route, and the test waits (polling, no fixed sleeps) for the rows.
+ * the webhook route, and the test waits (polling, no fixed sleeps) for the rows. It also checks
+ * that the reply's words reach neither worker's logs nor the AI jobs' data in clear text.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -36,6 +37,10 @@ interface PgClient {
   end(): Promise<void>;
 }
 const pg = createRequire(join(ROOT, 'packages/db/package.json'))('pg') as { Client: new (c: { connectionString: string }) => PgClient };
+// ioredis is a dependency of packages/testing, not of the root
+const { Redis } = createRequire(join(ROOT, 'packages/testing/package.json'))('ioredis') as {
+  Redis: new (url: string) => { hget(key: string, field: string): Promise<string | null>; disconnect(): void };
+};
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -102,7 +107,8 @@ describe('npm run dev: an inbound reply gets its sentiment, suggestions and meet
 
     // the two workers with the environment dev.ts gives them
     const secrets = { JOB_SIGNING_KEYS: TEST_SIGNING_KEYS, JOB_ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS };
-    const base: NodeJS.ProcessEnv = { ...process.env, BULL_PREFIX: prefix };
+    // every job's lines at debug, so the check below sees everything the workers would log
+    const base: NodeJS.ProcessEnv = { ...process.env, BULL_PREFIX: prefix, LOG_LEVEL: 'debug' };
     delete base.REDIS_URL;
     delete base.DATABASE_URL;
     for (const app of apps) {
@@ -235,6 +241,23 @@ describe('npm run dev: an inbound reply gets its sentiment, suggestions and meet
       },
       { ...patient, what: `the balance to end at ${balanceBefore} - ${spent}` },
     );
+    // safety: the reply's words are in no log line of either worker (debug level: a line per job),
+    // and the three AI jobs hold them on the queue only as encrypted fields
+    const REPLY_WORDS = /30-minute call|talk it through|Sounds good, thanks/;
+    const logs = workers.map((w) => w.output()).join('\n');
+    expect(logs).toContain('job completed');
+    expect(logs).not.toMatch(REPLY_WORDS);
+    const redis = new Redis(inject('redisUrl'));
+    try {
+      for (const job of ['analyze-sentiment', 'generate-smart-reply', 'extract-meeting-intent']) {
+        const data = await redis.hget(`${prefix}:ai:${job}.${send.workspace_id}.${stored.id}`, 'data');
+        expect(data, job).toMatch(/enc:v1:/);
+        expect(data).not.toMatch(REPLY_WORDS);
+      }
+    } finally {
+      redis.disconnect();
+    }
+
     const fake = plan.services.get('fake-llm')!;
     const log = (await (await fetch(`http://127.0.0.1:${fake.port}/__fake/requests`)).json()) as { requests: Array<{ schemaName: string; status: number }> };
     expect(log.requests.map((r) => `${r.schemaName}:${r.status}`).sort()).toEqual(['meeting_intent_v1:200', 'sentiment_v1:200', 'smart_reply_v1:200']);

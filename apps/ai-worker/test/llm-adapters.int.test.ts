@@ -1,3 +1,5 @@
+import OpenAI from 'openai';
+import { zodTextFormat } from 'openai/helpers/zod';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeLlmServer, type FakeLlmServer, type Fault } from '../fake-llm/server.js';
 import { sentimentOutput } from '../src/domain/outputs.js';
@@ -111,5 +113,35 @@ describe.each(['openai', 'anthropic'] as const)('%s adapter', (provider) => {
         : createAnthropicLlmClient(createAnthropicSdk({ apiKey: 'k', baseURL: `http://127.0.0.1:1` }));
     expect(port).toBeGreaterThan(0);
     expect((await failure(closed)).kind).toBe('connection');
+  });
+});
+
+describe('the fake server speaks the Responses API too', () => {
+  it('POST /v1/responses: the SDK parses structured output, usage and the request id; a scripted 429 is a RateLimitError', async () => {
+    const sdk = new OpenAI({ apiKey: 'test', baseURL: fake.openaiBaseUrl, maxRetries: 0, timeout: 5000 });
+    fake.configure({ usage: { input: 40, output: 8, cached: 3 } });
+    const { data, request_id } = await sdk.responses
+      .parse({
+        model: 'gpt-4.1-mini',
+        instructions: 'score it',
+        input: request().user,
+        text: { format: zodTextFormat(sentimentOutput, 'sentiment_v1') },
+        temperature: 0,
+      })
+      .withResponse();
+    expect(data.output_parsed?.messages[0]).toMatchObject({ id: ID, sentiment: 'positive' });
+    expect(data.model).toBe('gpt-4.1-mini');
+    expect(data.usage).toMatchObject({ input_tokens: 40, output_tokens: 8, input_tokens_details: { cached_tokens: 3 } });
+    expect(request_id).toMatch(/^req_/);
+    expect(fake.requests[0]).toMatchObject({ route: 'responses', schemaName: 'sentiment_v1', temperature: 0, auth: 'bearer' });
+    expect(fake.requests[0]!.body.text).toMatchObject({ format: { type: 'json_schema', name: 'sentiment_v1', strict: true } });
+
+    fake.script({ route: 'responses', fault: { kind: 'status', status: 429, headers: { 'retry-after-ms': '700' } } });
+    const err = await sdk.responses.create({ model: 'gpt-4.1-mini', input: 'hi' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((err as InstanceType<typeof OpenAI.RateLimitError>).headers.get('retry-after-ms')).toBe('700');
   });
 });

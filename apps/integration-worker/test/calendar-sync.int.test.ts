@@ -88,6 +88,18 @@ describe('sync-calendar: Google Calendar through @googleapis/calendar', () => {
     expect(m.rows[0]).toEqual({ calendar_event_id: eventId, status: 'scheduled' });
     expect(await stored(workspaceId, accountId)).toEqual(googleState());
 
+    // a meeting Google refuses for good (an unknown time zone) is reported and skipped: the sync goes on
+    const badMeeting = await meeting(workspaceId, accountId, 'Bad zone', at(10, 16), at(10, 16, 30));
+    await h.pool.query(`UPDATE scheduled_meetings SET timezone = 'Mars/Olympus_Mons' WHERE id = $1`, [badMeeting]);
+    c.google.put(email, { id: 'evtnew03', start: at(13, 9), end: at(13, 10) });
+    const refusedRun = await run();
+    expect(refusedRun.state).toBe('completed');
+    expect(refusedRun.value).toMatchObject({ pushed: 0, pushRefused: 1, upserted: 1 });
+    const refusedLog = await h.pool.query(`SELECT errors FROM calendar_sync_logs WHERE calendar_account_id = $1 ORDER BY started_at DESC LIMIT 1`, [accountId]);
+    expect(refusedLog.rows[0].errors).toEqual([{ meetingId: badMeeting, reason: expect.stringContaining('400') }]);
+    await h.pool.query(`UPDATE scheduled_meetings SET status = 'cancelled' WHERE id = $1`, [badMeeting]);
+    expect(await stored(workspaceId, accountId)).toEqual(googleState());
+
     // 4. more changes, then Google expires every sync token: 410 -> cursor wiped, full round, and the
     //    final state is Google's, including deletions the lost token would have told us about
     c.google.remove(email, 'evt005');
@@ -101,7 +113,7 @@ describe('sync-calendar: Google Calendar through @googleapis/calendar', () => {
     expect(fifth.value).toMatchObject({ fullSync: true, resynced: true, pages: 3 });
     expect(c.google.log('events.list').map((r) => r.status)).toEqual([410, 200, 200, 200]);
     expect(await stored(workspaceId, accountId)).toEqual(googleState());
-    expect(Object.keys(await stored(workspaceId, accountId))).toHaveLength(13);
+    expect(Object.keys(await stored(workspaceId, accountId))).toHaveLength(14);
     const cancelled = await h.pool.query(`SELECT status FROM scheduled_meetings WHERE id = $1`, [meetingId]);
     expect(cancelled.rows[0].status).toBe('cancelled');
     const afterResync = (await getCalendarAccount(h.pool, workspaceId, accountId))!;
@@ -112,7 +124,7 @@ describe('sync-calendar: Google Calendar through @googleapis/calendar', () => {
     const sixth = await run();
     expect(sixth.value).toMatchObject({ fullSync: false, resynced: false, processed: 0 });
     const logs = await h.pool.query(`SELECT sync_type, status FROM calendar_sync_logs WHERE calendar_account_id = $1`, [accountId]);
-    expect(logs.rows.filter((r) => r.status === 'completed')).toHaveLength(6);
+    expect(logs.rows.filter((r) => r.status === 'completed')).toHaveLength(7);
   }, 120_000);
 
   it('an expired access token is refreshed once through the Google token endpoint, stored sealed before use', async () => {

@@ -10,6 +10,8 @@ import { Session } from 'node:inspector/promises';
 import { RedisServer, testPrefix, deletePrefix } from '@coldcopy/testing';
 import Bull from 'bull';
 import { JobSecurity } from '../src/security/job-security.js';
+import { createBullQueue } from '../src/redis/bull-queue.js';
+import { RedisConnections } from '../src/redis/connections.js';
 import { coreDrain, preloadSigned, printCpuTable } from './shared.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 5_000);
@@ -21,12 +23,9 @@ const redisUrl = server.url;
 
 const preload = (prefix: string) => preloadSigned(redisUrl, prefix, JOBS, security);
 
-async function raw(prefix: string, metrics: boolean): Promise<number> {
-  const q = new Bull('maintenance', redisUrl, {
-    prefix,
-    settings: { backoffStrategies: { classified: () => 1000 } },
-    ...(metrics ? { metrics: { maxDataPoints: 10_080 } } : {}),
-  });
+/** Bull's own processing loop with a no-op handler on the queue `open` gives. */
+async function raw(open: () => { queue: Bull.Queue; close?: () => Promise<void> }): Promise<number> {
+  const { queue: q, close } = open();
   await q.isReady();
   let done = 0;
   const finished = new Promise<void>((resolve) =>
@@ -39,11 +38,26 @@ async function raw(prefix: string, metrics: boolean): Promise<number> {
   await finished;
   const u = process.cpuUsage(c);
   await q.close();
+  await close?.();
   return (u.user + u.system) / JOBS;
 }
 
-async function core(prefix: string): Promise<number> {
-  const { start, finished } = coreDrain({ redisUrl, prefix, jobs: JOBS, concurrency: C, security });
+const rawQueue = (prefix: string, metrics: boolean) => () => ({
+  queue: new Bull('maintenance', redisUrl, {
+    prefix,
+    settings: { backoffStrategies: { classified: () => 1000 } },
+    ...(metrics ? { metrics: { maxDataPoints: 10_080 } } : {}),
+  }),
+});
+
+/** queue-core's Bull queue (createBullQueue: its connections, lock settings and Bull's metrics). */
+const coreQueue = (prefix: string) => () => {
+  const connections = new RedisConnections(redisUrl, 'worker');
+  return { queue: createBullQueue('maintenance', { prefix, connections, metricsDataPoints: 10_080 }), close: () => connections.close() };
+};
+
+async function core(prefix: string, sec: JobSecurity = security): Promise<number> {
+  const { start, finished } = coreDrain({ redisUrl, prefix, jobs: JOBS, concurrency: C, security: sec });
   const c = process.cpuUsage();
   const worker = await start();
   await finished;
@@ -53,9 +67,12 @@ async function core(prefix: string): Promise<number> {
 }
 
 const variants: Record<string, (prefix: string) => Promise<number>> = {
-  'raw Bull': (p) => raw(p, false),
-  'raw Bull + Bull metrics': (p) => raw(p, true),
-  'queue-core worker': core,
+  'raw Bull': (p) => raw(rawQueue(p, false)),
+  'raw Bull + Bull metrics': (p) => raw(rawQueue(p, true)),
+  "raw Bull on queue-core's Bull queue": (p) => raw(coreQueue(p)),
+  'queue-core worker': (p) => core(p),
+  // what the signature check costs here (at concurrency 1 far more than in a tight loop: see docs/benchmarks.md)
+  'queue-core worker, verification off': (p) => core(p, new JobSecurity({ signing: 'disabled' })),
 };
 const results = new Map<string, number[]>();
 // BENCH_PROFILE=<dir>: a CPU profile of each variant's last round (node:inspector)

@@ -1,12 +1,16 @@
 /**
- * CPU per enqueue of the producer's own work, no Redis: `pnpm exec tsx packages/queue-core/bench/producer-micro.ts`.
- * Each piece in a tight loop, median of 9 rounds of process CPU time.
+ * CPU per enqueue without Redis: raw Bull's add / addBulk and the producer's enqueue /
+ * enqueueBulk on a Bull queue whose Redis client is a stub (so everything but ioredis and Redis),
+ * the producer signed and unsigned, and the pieces of its own work.
+ * `bash scripts/with-node.sh node --import tsx packages/queue-core/bench/producer-micro.ts`
+ * (BENCH_ONLY=<regex> runs only the matching rows). Each in a tight loop, median of 9 rounds of
+ * process CPU time.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import Bull from 'bull';
 import { baseJobOptions, jobIdOf, resolveEnqueueOptions } from '../src/definitions/job-options.js';
 import { JobSecurity } from '../src/security/job-security.js';
-import { benchNoop, cpuPerCall, payload } from './shared.js';
+import { benchNoop, cpuPerCall, payload, WS } from './shared.js';
 import { Producer } from '../src/producer/producer.js';
 
 const N = Number(process.env.BENCH_ITERATIONS ?? 50_000);
@@ -14,24 +18,51 @@ const def = benchNoop;
 const security = new JobSecurity({ signingKeys: `bench:${randomBytes(32).toString('base64')}` });
 const parsed = def.inputSchema.parse(payload(1)) as Record<string, unknown>;
 
-// a producer whose queue is a stub: everything enqueue does except Bull and Redis
-const producer = new Producer({ redisUrl: 'redis://127.0.0.1:1', security, bulkChunkSize: 500 });
-const stub = {
-  add: (name: string, data: unknown, opts: Bull.JobOptions) => Promise.resolve({ id: opts.jobId, name, data }),
-  addBulk: (jobs: Array<{ opts: Bull.JobOptions }>) => Promise.resolve(jobs.map((j) => ({ id: j.opts.jobId }))),
+// A Bull queue whose Redis client is a stub (its add script answers at once): everything an
+// enqueue does except ioredis and Redis, for raw Bull's add and for the producer alike.
+let nextId = 0;
+const stubClient = {
+  addJob: (args: string[]) => Promise.resolve(String(args[args.length - 6] || ++nextId)),
+  multi() {
+    const queued: string[][] = [];
+    return {
+      addJob: (args: string[]) => queued.push(args),
+      exec: () => Promise.resolve(queued.map((args) => [null, String(args[args.length - 6] || ++nextId)])),
+    };
+  },
 };
-const internals = producer as unknown as { queues: Map<string, unknown>; connections: { client: { status: string } } };
-internals.queues.set('maintenance', stub);
-Object.defineProperty(internals.connections, 'client', { value: { status: 'ready' } });
-(producer as unknown as { readyQueue: () => Promise<unknown> }).readyQueue = () => Promise.resolve(stub);
+const queue = Object.create(Bull.prototype as object) as Bull.Queue & { keys: Record<string, string> };
+Object.assign(queue, { name: 'maintenance', keyPrefix: 'bench', keys: {}, client: stubClient, defaultJobOptions: {}, limiter: undefined });
+queue.isReady = () => Promise.resolve(queue);
+queue.toKey = (s: string) => `bench:maintenance:${s}`;
+for (const k of ['wait', 'paused', 'meta-paused', 'id', 'delayed', 'priority']) queue.keys[k] = queue.toKey(k);
+function stubbedProducer(jobSecurity: JobSecurity): Producer {
+  const p = new Producer({ redisUrl: 'redis://127.0.0.1:1', security: jobSecurity, bulkChunkSize: 500 });
+  const internals = p as unknown as { queues: Map<string, unknown>; connections: { client: { status: string } } };
+  internals.queues.set('maintenance', queue);
+  Object.defineProperty(internals.connections, 'client', { value: { status: 'ready' } });
+  (p as unknown as { readyQueue: () => Promise<unknown> }).readyQueue = () => Promise.resolve(queue);
+  return p;
+}
+const producer = stubbedProducer(security);
+const unsignedProducer = stubbedProducer(new JobSecurity({ signing: 'disabled' }));
 
-// Bull's own work per add (no Redis): the queue's cloneDeep of the options, then Job + toData
-const fakeQueue = { toKey: (s: string) => s } as unknown as Bull.Queue;
-const JobCtor = (Bull as unknown as { Job: new (q: Bull.Queue, n: string, d: unknown, o: object) => { toData(): unknown } }).Job;
+/** BENCH_ONLY=<regex>: only the pieces whose name matches (e.g. under --cpu-prof) */
+const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
+const cost = async (name: string, fn: (i: number) => unknown, awaitEach = false) => {
+  if (!only || only.test(name)) await cpuPerCall(name, N, fn, awaitEach);
+};
 
-const cost = (name: string, fn: (i: number) => unknown, awaitEach = false) => cpuPerCall(name, N, fn, awaitEach);
-
-await cost('producer.enqueue (stub queue)', (i) => producer.enqueue(def, payload(i)), true);
+await cost('raw Bull queue.add (stub client)', (i) => queue.add('bench-noop', payload(i), { ...baseJobOptions(def) }), true);
+await cost('producer.enqueue (stub client)', (i) => producer.enqueue(def, payload(i)), true);
+await cost(
+  'raw Bull addBulk of 500 (stub client), per job',
+  async (i) => {
+    if (i % 500 === 0)
+      await queue.addBulk(Array.from({ length: 500 }, (_, k) => ({ name: 'bench-noop', data: payload(i + k), opts: { ...baseJobOptions(def) } })));
+  },
+  true,
+);
 await cost(
   'producer.enqueueBulk of 500, per item',
   async (i) => {
@@ -43,15 +74,41 @@ await cost(
   },
   true,
 );
+await cost(
+  'unsigned producer.enqueueBulk of 500, per item',
+  async (i) => {
+    if (i % 500 === 0)
+      await unsignedProducer.enqueueBulk(
+        def,
+        Array.from({ length: 500 }, (_, k) => ({ data: payload(i + k) })),
+      );
+  },
+  true,
+);
 await cost('  zod inputSchema.safeParse', (i) => def.inputSchema.safeParse(payload(i)));
 await cost('  resolveEnqueueOptions', () => resolveEnqueueOptions(def, undefined, Date.now()));
 await cost('  jobIdOf', () => jobIdOf(def, parsed as never, undefined));
 await cost('  security.protect (uuid + sign)', () => security.protect(def, parsed, { ...baseJobOptions(def) }));
+const signOpts = { ...baseJobOptions(def), jobId: randomUUID() };
+await cost('  security.sign', () => security.sign(def.name, parsed, signOpts));
+const parsedMany = Array.from({ length: 1000 }, (_, i) => def.inputSchema.parse(payload(i)) as Record<string, unknown>);
+await cost('  security.sign, 1000 different payloads', (i) => security.sign(def.name, parsedMany[i % 1000], signOpts));
+await cost('  security.protect, 1000 different payloads', (i) => security.protect(def, parsedMany[i % 1000]!, { ...baseJobOptions(def) }));
+await cost('    JSON.stringify(payload)', () => JSON.stringify(parsed));
+const text = `v2\nbench-noop\n${WS}\n1765000000000\njob ${signOpts.jobId} 1 0 10\n${JSON.stringify(parsed)}`;
+const key = createSecretKey(randomBytes(32));
+await cost('    HMAC-SHA256 of the signed text', () => createHmac('sha256', key).update(text).digest('base64url'));
+await cost('    randomUUID', () => randomUUID());
 await cost('  payload object (bench input)', (i) => payload(i));
 await cost('  an awaited resolved promise', () => Promise.resolve(1), true);
-const rawOpts = { ...baseJobOptions(def) };
 const coreOpts = { ...baseJobOptions(def) };
 security.protect(def, parsed, coreOpts);
-await cost('Bull add work, raw options', (i) => new JobCtor(fakeQueue, 'bench-noop', payload(i), { ...rawOpts }).toData());
-await cost('Bull add work, queue-core options', (i) => new JobCtor(fakeQueue, 'bench-noop', payload(i), { ...coreOpts }).toData());
+await cost(
+  'raw Bull addBulk of 500 with the id and signature options, per job',
+  async (i) => {
+    if (i % 500 === 0)
+      await queue.addBulk(Array.from({ length: 500 }, (_, k) => ({ name: 'bench-noop', data: payload(i + k), opts: { ...coreOpts, jobId: randomUUID() } })));
+  },
+  true,
+);
 process.exit(0);

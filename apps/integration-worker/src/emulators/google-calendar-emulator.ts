@@ -78,6 +78,14 @@ interface RoundPosition {
 }
 
 const ID = /^[a-v0-9]{5,1024}$/;
+const validZone = (zone: string) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const googleError = (code: number, reason: string, message: string, domain = 'global'): Answer => ({
   status: code,
@@ -247,11 +255,14 @@ export async function startGoogleCalendarEmulator(options: GoogleCalendarEmulato
   function insert(account: string, calendarId: string, body: unknown): Answer {
     const name = owned(account, calendarId);
     if (!name) return googleError(404, 'notFound', 'Not Found');
-    const b = (body ?? {}) as { id?: unknown; summary?: unknown; start?: { dateTime?: string; date?: string }; end?: { dateTime?: string; date?: string } };
+    type When = { dateTime?: string; date?: string; timeZone?: string };
+    const b = (body ?? {}) as { id?: unknown; summary?: unknown; start?: When; end?: When };
     if (b.id !== undefined && (typeof b.id !== 'string' || !ID.test(b.id))) return googleError(400, 'invalid', 'Invalid resource id value.');
     const start = b.start?.dateTime ?? b.start?.date;
     const end = b.end?.dateTime ?? b.end?.date;
     if (!start || !end) return googleError(400, 'required', 'Missing end time.');
+    if ([b.start, b.end].some((t) => t?.timeZone !== undefined && !validZone(t.timeZone)))
+      return googleError(400, 'invalid', 'Invalid time zone definition for start time.');
     if (Date.parse(end) < Date.parse(start)) return googleError(400, 'timeRangeEmpty', 'The specified time range is empty.');
     if (typeof b.id === 'string' && calendarOf(name).has(b.id)) return googleError(409, 'duplicate', 'The requested identifier already exists.');
     const e = put(name, { ...(typeof b.id === 'string' ? { id: b.id } : {}), summary: String(b.summary ?? ''), start, end, allDay: !b.start?.dateTime });

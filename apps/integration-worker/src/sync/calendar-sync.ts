@@ -53,6 +53,8 @@ export interface CalendarSyncResult {
   upserted: number;
   deleted: number;
   pushed: number;
+  /** meetings the provider refused for good (kept in the sync log's errors, offered again next run) */
+  pushRefused: number;
   pages: number;
   fullSync: boolean;
   /** the stored cursor was refused (410) and the account was resynced in full */
@@ -75,6 +77,7 @@ export async function syncCalendarAccount(
     upserted: 0,
     deleted: 0,
     pushed: 0,
+    pushRefused: 0,
     pages: 0,
     fullSync: false,
     resynced: false,
@@ -96,7 +99,9 @@ export async function syncCalendarAccount(
   if (!state) return { ...result, leaseHeld: true };
   const logId = await startCalendarSyncLog(pool, p.workspaceId, account.id, p.syncType);
   try {
-    result.pushed = await pushMeetings(deps, account, accessToken, signal);
+    const push = await pushMeetings(deps, account, accessToken, signal);
+    result.pushed = push.pushed;
+    result.pushRefused = push.refused.length;
     const cursor = account.provider === 'google' ? account.sync_token : account.delta_link;
     const full = p.syncType === 'full' || !cursor;
     try {
@@ -109,7 +114,7 @@ export async function syncCalendarAccount(
       await pullRound(deps, account, accessToken, undefined, { stateId: state.id, owner }, result, signal);
     }
     await releaseSyncLease(pool, p.workspaceId, state.id, owner, { ok: true });
-    await finishCalendarSyncLog(pool, p.workspaceId, logId, { status: 'completed', eventsSynced: result.processed, errors: [] });
+    await finishCalendarSyncLog(pool, p.workspaceId, logId, { status: 'completed', eventsSynced: result.processed, errors: push.refused });
     return result;
   } catch (err) {
     const message = describe(err);
@@ -120,10 +125,21 @@ export async function syncCalendarAccount(
   }
 }
 
-async function pushMeetings(deps: CalendarSyncDeps, account: CalendarAccountRow, accessToken: string, signal: AbortSignal): Promise<number> {
+/**
+ * Meetings without a provider event get one. A meeting the provider refuses for good (a 4xx such
+ * as an unknown time zone) is reported in the result and the sync log and skipped, so it cannot
+ * hold up the account's sync; it stays without an event id and is offered again next run.
+ */
+async function pushMeetings(
+  deps: CalendarSyncDeps,
+  account: CalendarAccountRow,
+  accessToken: string,
+  signal: AbortSignal,
+): Promise<{ pushed: number; refused: Array<{ meetingId: string; reason: string }> }> {
   const { calendar, pool } = deps;
   const meetings = await meetingsToPush(pool, account.workspace_id, account.id, calendar.settings.pushBatch);
   let pushed = 0;
+  const refused: Array<{ meetingId: string; reason: string }> = [];
   for (const m of meetings) {
     const event = {
       id: account.provider === 'google' ? meetingEventId(m.id) : m.id,
@@ -133,16 +149,24 @@ async function pushMeetings(deps: CalendarSyncDeps, account: CalendarAccountRow,
       end: m.ends_at,
       timeZone: m.timezone,
     };
-    const created = await withRateLimitWaits(
-      () =>
-        account.provider === 'google'
-          ? calendar.google.insertEvent(accessToken, account.primary_calendar_id ?? 'primary', event, signal)
-          : calendar.graph.createEvent(accessToken, event, signal),
-      { maxWaitMs: calendar.settings.rateWaitMaxMs, signal },
-    );
+    let created: { id: string };
+    try {
+      created = await withRateLimitWaits(
+        () =>
+          account.provider === 'google'
+            ? calendar.google.insertEvent(accessToken, account.primary_calendar_id ?? 'primary', event, signal)
+            : calendar.graph.createEvent(accessToken, event, signal),
+        { maxWaitMs: calendar.settings.rateWaitMaxMs, signal },
+      );
+    } catch (err) {
+      const permanent = err instanceof CalendarInputError || (err instanceof CalendarProviderError && !err.retryable);
+      if (!permanent) throw err;
+      refused.push({ meetingId: m.id, reason: (err as Error).message.slice(0, 200) });
+      continue;
+    }
     if (await setMeetingEvent(pool, account.workspace_id, m.id, created.id)) pushed++;
   }
-  return pushed;
+  return { pushed, refused };
 }
 
 async function pullRound(
