@@ -96,7 +96,7 @@ export async function claimCampaignEmail(db: Queryable, workspaceId: string, cam
   assertId('campaign_emails', campaignEmailId);
   const { rows } = await db.query<CampaignEmailRow>(
     `UPDATE campaign_emails SET status = 'sending', claimed_at = now(), attempt = attempt + 1, last_error = NULL
-     WHERE id = $1 AND workspace_id = $2 AND status IN ('scheduled', 'retryable')
+     WHERE id = $1 AND workspace_id = $2 AND (status IN ('scheduled', 'retryable')) IS TRUE
      RETURNING *`,
     [campaignEmailId, workspaceId],
   );

@@ -176,6 +176,14 @@ export async function startScheduledCampaign(db: Queryable, workspaceId: string,
  */
 export async function completeCampaignIfFinished(db: Queryable, workspaceId: string, campaignId: string): Promise<boolean> {
   await getCampaign(db, workspaceId, campaignId);
+  // a send still open ends it at once (through the claimable and unsettled rows' indexes), before
+  // the enrolments are looked at: while a campaign sends, the tick asks this on every run
+  const open = await db.query(
+    `SELECT 1 WHERE EXISTS (SELECT 1 FROM campaign_emails WHERE workspace_id = $2 AND campaign_id = $1 AND status IN ('scheduled', 'retryable'))
+        OR EXISTS (SELECT 1 FROM campaign_emails WHERE campaign_id = $1 AND workspace_id = $2 AND status IN ('sending', 'unknown'))`,
+    [campaignId, workspaceId],
+  );
+  if ((open.rowCount ?? 0) > 0) return false;
   const result = await db.query(
     `UPDATE campaigns c SET status = 'completed', completed_at = coalesce(c.completed_at, now())
      WHERE c.id = $1 AND c.workspace_id = $2 AND c.status = 'active' AND c.deleted_at IS NULL
