@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
 import type { AnyJobDefinition, JobInput } from '@coldcopy/queue-core';
-import { JobSecurity, type Producer } from '@coldcopy/queue-core/producer';
+import { JobSecurity } from '@coldcopy/queue-core/producer';
 import { createRateLimiter, createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
-import { type TestDatabase, useAppTestBase } from '@coldcopy/testing';
-import { type Redis } from 'ioredis';
+import { type AppTestBase, useAppTestBase } from '@coldcopy/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { startFakeLlmServer, type FakeLlmServer } from '../fake-llm/server.js';
 import { createLlmClients, type AiDeps } from '../src/deps.js';
@@ -26,13 +25,8 @@ export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KE
  * a fake (the integration worker will provide the real one).
  */
 export function useAiHarness() {
-  const state = {} as {
-    db: TestDatabase;
-    pool: Pool;
+  const state = {} as AppTestBase<Pool> & {
     fake: FakeLlmServer;
-    redis: Redis;
-    producer: Producer;
-    prefix: string;
     workers: Worker[];
     limits: ProviderLimits[];
   };

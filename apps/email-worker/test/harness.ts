@@ -2,9 +2,8 @@ import type { SESClient } from '@aws-sdk/client-ses';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
 import { createRateLimiter } from '@coldcopy/queue-core/runtime';
 import { JobSecurity, type Producer } from '@coldcopy/queue-core/producer';
-import { createFakeJobContext, type EnqueueRecorder, type FakeJobContextOptions, type TestDatabase, testPrefix, useAppTestBase } from '@coldcopy/testing';
+import { type AppTestBase, createFakeJobContext, type EnqueueRecorder, type FakeJobContextOptions, testPrefix, useAppTestBase } from '@coldcopy/testing';
 import type { JobContext } from '@coldcopy/queue-core/runtime';
-import { type Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { createSesClient, type EmailDeps } from '../src/deps.js';
 import { createPgEmailStore } from '../src/providers/pg-email-store.js';
@@ -36,14 +35,9 @@ process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
  * adapters everywhere; the operations ports (queue pause, alerts) are fakes with memory.
  */
 export function useEmailHarness(options: { simulator?: boolean } = {}) {
-  const state = {} as {
-    db: TestDatabase;
-    pool: Pool;
+  const state = {} as AppTestBase<Pool> & {
     ses: SesLocal;
     sesClient: SESClient;
-    redis: Redis;
-    producer: Producer;
-    prefix: string;
     /** with `simulator`: the SNS webhook route the SES event simulator posts to (enqueues into this test's prefix) */
     webhook?: { url: string; close(): Promise<void> };
   };

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { closePool, createPool, ensureEnrichmentProvider, loadDbEnv, type Pool, setEnrichmentCredits } from '@coldcopy/db';
-import { JobSecurity, type Producer } from '@coldcopy/queue-core/producer';
+import { JobSecurity } from '@coldcopy/queue-core/producer';
 import { createRateLimiter, createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
-import { freePort, type TestDatabase, useAppTestBase } from '@coldcopy/testing';
+import { type AppTestBase, freePort, useAppTestBase } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { type EnrichmentConfig, enrichmentConfig } from '../src/config.js';
@@ -50,15 +50,10 @@ export const MX_ZONE = {
  * sockets everywhere; only the alerter is a fake with memory.
  */
 export function useEnrichmentHarness() {
-  const state = {} as {
-    db: TestDatabase;
-    pool: Pool;
+  const state = {} as AppTestBase<Pool> & {
     hunter: HunterEmulator;
     apollo: ApolloEmulator;
     dns: DnsEmulator;
-    redis: Redis;
-    producer: Producer;
-    prefix: string;
     hunterId: string;
     apolloId: string;
   };

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { closePool, createPool, enqueueOutbox, loadDbEnv, type Pool, saveIntegrationConnection, withTransaction } from '@coldcopy/db';
 import type { AnyJobDefinition, JobInput } from '@coldcopy/queue-core';
-import { JobSecurity, type Producer } from '@coldcopy/queue-core/producer';
+import { JobSecurity } from '@coldcopy/queue-core/producer';
 import { createRateLimiter, createSilentLogger, loadEnv, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
-import { type TestDatabase, useAppTestBase, waitFor } from '@coldcopy/testing';
+import { type AppTestBase, useAppTestBase, waitFor } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { createTokenCipher, tokenBinding } from '../src/crypto/token-cipher.js';
@@ -24,15 +24,10 @@ export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KE
  * and locks, Postgres), pointed at the emulators.
  */
 export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: number; searchCap?: number; searchPerSecond?: number } } = {}) {
-  const state = {} as {
-    db: TestDatabase;
-    pool: Pool;
+  const state = {} as AppTestBase<Pool> & {
     oauth: OAuthEmulator;
     hubspot: HubspotEmulator;
     salesforce: SalesforceEmulator;
-    redis: Redis;
-    producer: Producer;
-    prefix: string;
     workers: Worker[];
     redisClients: Redis[];
   };
