@@ -11,9 +11,11 @@
  * from the plan, the stack's job keys). Then one reply of a demo lead to a demo send, as SES email
  * receiving posts it through SNS (signed with the test certificate the dev stack trusts), goes to
  * the webhook route, and the test waits (polling, no fixed sleeps) for the rows. It also checks
- * that the reply's words reach neither worker's logs nor the AI jobs' data in clear text.
+ * that the reply's words reach neither worker's logs nor the AI jobs' data in clear text, and,
+ * with the fake refusing a second reply's calls (400), nor the dead-letter entries of its jobs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -39,7 +41,12 @@ interface PgClient {
 const pg = createRequire(join(ROOT, 'packages/db/package.json'))('pg') as { Client: new (c: { connectionString: string }) => PgClient };
 // ioredis is a dependency of packages/testing, not of the root
 const { Redis } = createRequire(join(ROOT, 'packages/testing/package.json'))('ioredis') as {
-  Redis: new (url: string) => { hget(key: string, field: string): Promise<string | null>; disconnect(): void };
+  Redis: new (url: string) => {
+    hget(key: string, field: string): Promise<string | null>;
+    get(key: string): Promise<string | null>;
+    keys(pattern: string): Promise<string[]>;
+    disconnect(): void;
+  };
 };
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -131,8 +138,8 @@ describe('npm run dev: an inbound reply gets its sentiment, suggestions and meet
     await deletePrefix(inject('redisUrl'), prefix);
   }, 120_000);
 
-  it('a demo lead asks for a call: sentiment, three suggestions and a meeting request are stored, the AI tokens charged exactly', async () => {
-    // a demo send whose lead has not replied: its SES message id, the lead and the mailbox it came from
+  /** a delivered demo send whose lead has not replied: its SES message id, the lead and the mailbox it came from */
+  async function nextDemoSend() {
     const { rows } = await client.query<{ workspace_id: string; lead_id: string; message_id: string; lead_email: string; first_name: string; mailbox: string }>(
       `SELECT ce.workspace_id, ce.lead_id, ce.message_id, l.email AS lead_email, l.first_name, m.email AS mailbox
          FROM campaign_emails ce
@@ -143,30 +150,44 @@ describe('npm run dev: an inbound reply gets its sentiment, suggestions and meet
           AND ce.message_id IS NOT NULL AND l.status NOT IN ('replied', 'unsubscribed', 'bounced')
         ORDER BY ce.id LIMIT 1`,
     );
-    const send = rows[0]!;
-    expect(send, 'a delivered demo send').toBeDefined();
-    const balanceBefore = Number(
-      (await client.query('SELECT ai_tokens_balance FROM workspaces WHERE id = $1', [send.workspace_id])).rows[0]!.ai_tokens_balance,
-    );
+    return rows[0]!;
+  }
 
-    const messageId = `<e2e-${prefix}@mail.lead.example>`;
+  /** posts a signed SES Received notification of the lead's reply to the dev stack's SNS webhook route */
+  async function postReply(send: { message_id: string; lead_email: string; first_name: string; mailbox: string }, text: string, messageId: string) {
     const raw = await composeReply({
       from: `${send.first_name} <${send.lead_email}>`,
       to: send.mailbox,
       inReplyTo: sesHeaderId(send.message_id),
       references: [sesHeaderId(send.message_id)],
       messageId,
-      text: `Sounds good, thanks. Could we schedule a 30-minute call on Thursday at 3pm UTC to talk it through?\n\nOn Mon, 1 Dec 2026 at 09:00, Alex <${send.mailbox}> wrote:\n> Hi ${send.first_name},\n> A short note.`,
+      text,
     });
-    const webhook = plan.services.get('sns-webhook')!;
     const topicArn = apps[0]!.devEnv.SNS_TOPIC_ARNS!;
-    const body = sesNotification(receivedNotification(raw, { recipients: [send.mailbox] }), { topicArn });
-    const posted = Date.now();
-    const res = await fetch(`http://127.0.0.1:${webhook.port}/sns`, {
+    // a fresh SNS MessageId per delivery (the worker dedupes on it)
+    const body = sesNotification(receivedNotification(raw, { recipients: [send.mailbox] }), { topicArn, messageId: randomUUID() });
+    return fetch(`http://127.0.0.1:${plan.services.get('sns-webhook')!.port}/sns`, {
       method: 'POST',
       headers: { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification', 'x-amz-sns-topic-arn': topicArn },
       body,
     });
+  }
+
+  it('a demo lead asks for a call: sentiment, three suggestions and a meeting request are stored, the AI tokens charged exactly', async () => {
+    // a demo send whose lead has not replied: its SES message id, the lead and the mailbox it came from
+    const send = await nextDemoSend();
+    expect(send, 'a delivered demo send').toBeDefined();
+    const balanceBefore = Number(
+      (await client.query('SELECT ai_tokens_balance FROM workspaces WHERE id = $1', [send.workspace_id])).rows[0]!.ai_tokens_balance,
+    );
+
+    const messageId = `<e2e-${prefix}@mail.lead.example>`;
+    const posted = Date.now();
+    const res = await postReply(
+      send,
+      `Sounds good, thanks. Could we schedule a 30-minute call on Thursday at 3pm UTC to talk it through?\n\nOn Mon, 1 Dec 2026 at 09:00, Alex <${send.mailbox}> wrote:\n> Hi ${send.first_name},\n> A short note.`,
+      messageId,
+    );
     expect(res.status, await res.clone().text()).toBe(202);
 
     // the email worker stores the reply (process-webhook), then the ai worker answers its three jobs
@@ -261,5 +282,41 @@ describe('npm run dev: an inbound reply gets its sentiment, suggestions and meet
     const fake = plan.services.get('fake-llm')!;
     const log = (await (await fetch(`http://127.0.0.1:${fake.port}/__fake/requests`)).json()) as { requests: Array<{ schemaName: string; status: number }> };
     expect(log.requests.map((r) => `${r.schemaName}:${r.status}`).sort()).toEqual(['meeting_intent_v1:200', 'sentiment_v1:200', 'smart_reply_v1:200']);
+  }, 180_000);
+
+  it('AI calls refused for good (400): the jobs fail into the dead-letter store, which holds no reply text', async () => {
+    const send = await nextDemoSend();
+    const fake = plan.services.get('fake-llm')!;
+    // the next three provider calls (one per job) answer 400: permanent, no retry, no fallback
+    const script = await fetch(`http://127.0.0.1:${fake.port}/__fake/script`, {
+      method: 'POST',
+      body: JSON.stringify({ entries: [1, 2, 3].map(() => ({ fault: { kind: 'status', status: 400 } })) }),
+    });
+    expect(script.status).toBe(200);
+    const res = await postReply(
+      send,
+      'Please call me about the invoice numbers next week, my direct line is in the footer.',
+      `<e2e-dlq-${prefix}@mail.lead.example>`,
+    );
+    expect(res.status).toBe(202);
+    const redis = new Redis(inject('redisUrl'));
+    try {
+      const entries = await waitFor(
+        async () => {
+          const keys = (await redis.keys(`${prefix}:dlq:e:ai:*`)).sort();
+          return keys.length === 3 ? keys : undefined;
+        },
+        { ...patient, what: 'three dead letters on the ai queue' },
+      );
+      expect(entries.map((k) => k.split(':').pop()!.split('.')[0]).sort()).toEqual(['analyze-sentiment', 'extract-meeting-intent', 'generate-smart-reply']);
+      for (const key of entries) {
+        const entry = (await redis.get(key)) ?? '';
+        expect(entry).toMatch(/openai answered 400/);
+        expect(entry).not.toMatch(/invoice|direct line|footer/);
+      }
+    } finally {
+      redis.disconnect();
+    }
+    expect(workers.map((w) => w.output()).join('\n')).not.toMatch(/invoice|direct line/);
   }, 180_000);
 });
