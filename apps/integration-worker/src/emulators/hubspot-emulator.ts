@@ -11,6 +11,8 @@ import { grantControl, type OAuthEmulator } from './oauth-emulator.js';
  * - Bearer tokens checked with the OAuth emulator (401 EXPIRED_AUTHENTICATION when expired).
  * - `X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds` on every answer; 429 with
  *   `policyName: TEN_SECONDLY_ROLLING` over `perTenSeconds`, `DAILY` over `perDay`.
+ * - `POST /crm/v3/objects/contacts/batch/archive` `{ inputs: [{ id }] }` (≤ 100): 204, unknown ids
+ *   ignored; `POST /crm/v3/objects/contacts/gdpr-delete` `{ objectId, idProperty? }`: 204, 404 unknown.
  * Contacts are changed "in HubSpot" with `edit` (or `POST /__emulator/contacts`).
  */
 export interface HubspotContact {
@@ -32,6 +34,10 @@ export interface HubspotEmulator extends HttpEmulator {
   readonly contacts: Map<string, HubspotContact>;
   /** idProperty values whose next upsert fails in a 207 (value: how many times) */
   readonly rejectIds: Map<string, number>;
+  /** contacts archived through `batch/archive` (restorable in HubSpot for 90 days) */
+  readonly archived: Map<string, HubspotContact & { archivedAt: string }>;
+  /** ids removed for good through `gdpr-delete` */
+  readonly privacyDeleted: Set<string>;
   /** changes a contact in "HubSpot" (by email), as a HubSpot user would */
   edit(email: string, properties: Record<string, string>): HubspotContact;
   byEmail(email: string): HubspotContact | undefined;
@@ -42,6 +48,8 @@ const UNIQUE = ['email', 'coldcopy_lead_id'];
 export async function startHubspotEmulator(options: HubspotEmulatorOptions, port = 0): Promise<HubspotEmulator> {
   const contacts = new Map<string, HubspotContact>();
   const rejectIds = new Map<string, number>();
+  const archived = new Map<string, HubspotContact & { archivedAt: string }>();
+  const privacyDeleted = new Set<string>();
   const windows = new Map<string, { tenSecondly: RollingWindow; daily: RollingWindow; search: RollingWindow }>();
   let nextId = 1000;
   let lastStamp = 0;
@@ -217,9 +225,39 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
     };
   };
 
+  // archive (restorable, like HubSpot's 90 days) and GDPR delete (gone for good)
+  const drop = (c: HubspotContact) => {
+    contacts.delete(c.id);
+    if (c.properties.email && emails.get(c.properties.email) === c.id) emails.delete(c.properties.email);
+  };
+  const archive = (body: unknown): Answer => {
+    const inputs = (body as { inputs?: Array<{ id?: string }> })?.inputs;
+    if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > 100)
+      return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: 'between 1 and 100 inputs' } };
+    for (const { id } of inputs) {
+      const c = contacts.get(String(id));
+      if (!c) continue; // HubSpot answers 204 for ids it does not hold
+      drop(c);
+      archived.set(c.id, { ...c, archivedAt: stamp() });
+    }
+    return { status: 204 };
+  };
+  const gdprDelete = (body: unknown): Answer => {
+    const b = (body ?? {}) as { objectId?: string; idProperty?: string };
+    const c = b.idProperty ? find(b.idProperty, String(b.objectId ?? '')) : contacts.get(String(b.objectId ?? ''));
+    if (!c) return { status: 404, body: { status: 'error', category: 'OBJECT_NOT_FOUND', message: 'resource not found' } };
+    drop(c);
+    privacyDeleted.add(c.id);
+    return { status: 204 };
+  };
+
   const emulator = new HttpEmulator(
     'hubspot',
     (req) => {
+      if (req.method === 'POST' && req.path === '/crm/v3/objects/contacts/batch/archive')
+        return { endpoint: 'batch-archive', answer: () => authed(req.headers.authorization, false, () => archive(req.body)) };
+      if (req.method === 'POST' && req.path === '/crm/v3/objects/contacts/gdpr-delete')
+        return { endpoint: 'gdpr-delete', answer: () => authed(req.headers.authorization, false, () => gdprDelete(req.body)) };
       if (req.method === 'POST' && req.path === '/crm/v3/objects/contacts/batch/upsert')
         return { endpoint: 'batch-upsert', answer: () => authed(req.headers.authorization, false, () => upsert(req.body)) };
       // HubSpot serves its OAuth v3 token endpoint on the API host
@@ -243,6 +281,8 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
   Object.assign(emulator, {
     contacts,
     rejectIds,
+    archived,
+    privacyDeleted,
     edit: (email: string, properties: Record<string, string>) => write(find('email', email), { ...properties, email }),
     byEmail: (email: string) => find('email', email),
   });

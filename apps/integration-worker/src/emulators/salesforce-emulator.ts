@@ -12,6 +12,8 @@ import type { OAuthEmulator } from './oauth-emulator.js';
  * - `GET /sobjects/Contact/deleted/?start=&end=`: `{ deletedRecords: [{ id, deletedDate }], earliestDateAvailable, latestDateCovered }`.
  * - `Sforce-Limit-Info: api-usage=N/M` on every answer; over `dailyLimit` 403
  *   `[{ errorCode: 'REQUEST_LIMIT_EXCEEDED' }]`; bearer tokens checked with the OAuth emulator.
+ * - `DELETE /composite/sobjects?ids=&allOrNone=false` (≤ 200): `{ id, success, errors }` per id, a
+ *   deleted or unknown id `ENTITY_IS_DELETED`; deleted records show in the `deleted` window.
  * `delayMs` slows every API answer (kill tests); records change "in Salesforce" through `edit`/`remove`.
  */
 export interface SalesforceRecord {
@@ -128,6 +130,24 @@ export async function startSalesforceEmulator(
       const [, , rest] = m;
       const auth = req.headers.authorization;
       const up = /^\/composite\/sobjects\/Contact\/([A-Za-z0-9_]+)$/.exec(rest!);
+      if (req.method === 'DELETE' && rest === '/composite/sobjects') {
+        return {
+          endpoint: 'destroy',
+          answer: () =>
+            api(auth, () => {
+              const ids = (req.query.get('ids') ?? '').split(',').filter(Boolean);
+              if (ids.length === 0 || ids.length > 200) return { status: 400, body: [{ errorCode: 'INVALID_BATCH_SIZE', message: 'between 1 and 200 ids' }] };
+              return {
+                status: 200,
+                body: ids.map((id) => {
+                  if (!records.has(id)) return { id, success: false, errors: [{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }] };
+                  emulator.remove(id);
+                  return { id, success: true, errors: [] };
+                }),
+              };
+            }),
+        };
+      }
       if (req.method === 'PATCH' && up) return { endpoint: 'upsert', answer: () => api(auth, () => upsert(up[1]!, req.body)) };
       if (req.method === 'GET' && rest === '/query') return { endpoint: 'query', answer: () => api(auth, () => query(req.query.get('q') ?? '')) };
       if (req.method === 'GET' && (rest === '/sobjects/Contact/deleted/' || rest === '/sobjects/Contact/deleted')) {

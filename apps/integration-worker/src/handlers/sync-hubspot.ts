@@ -2,8 +2,8 @@ import { type JobPayload, PermanentJobError, syncHubspot } from '@coldcopy/queue
 import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import type { IntegrationDeps } from '../deps.js';
 import { mappedObjectTypes, mappingFor } from '../domain/field-mapping.js';
-import { emptyCounts, type SyncCounts } from '../sync/engine.js';
-import { drainHubspotOutbox, pullHubspot } from '../sync/hubspot-sync.js';
+import { addCounts, emptyCounts, type SyncCounts } from '../sync/engine.js';
+import { drainHubspotDeletes, drainHubspotOutbox, pullHubspot } from '../sync/hubspot-sync.js';
 import { countingAuthFailures, crmFanOut, tenantOf } from './fan-out.js';
 
 /**
@@ -43,7 +43,11 @@ async function syncWorkspace(payload: JobPayload<typeof syncHubspot>, ctx: JobCo
     const target = { objectType, mapping: mappings.get(objectType)!, owner: ctx.jobId };
     const counts =
       payload.mode === 'outbox'
-        ? await drainHubspotOutbox(deps, workspaceId, account, target, ctx.signal)
+        ? addCounts(
+            await drainHubspotOutbox(deps, workspaceId, account, target, ctx.signal),
+            await drainHubspotDeletes(deps, workspaceId, account, { ...target, operation: 'delete' }, ctx.signal),
+            await drainHubspotDeletes(deps, workspaceId, account, { ...target, operation: 'privacy_delete' }, ctx.signal),
+          )
         : await pullHubspot(
             deps,
             workspaceId,
@@ -52,7 +56,7 @@ async function syncWorkspace(payload: JobPayload<typeof syncHubspot>, ctx: JobCo
             ctx.signal,
           );
     if ('leaseHeld' in counts && counts.leaseHeld) leaseHeld = true;
-    for (const k of Object.keys(total) as Array<keyof SyncCounts>) total[k] += counts[k];
+    addCounts(total, counts);
   }
   ctx.log.info('hubspot sync finished', { mode: payload.mode, ...total, leaseHeld });
   return { ...total, ...(leaseHeld ? { leaseHeld } : {}) };

@@ -2,7 +2,8 @@ import { type JobPayload, PermanentJobError, syncSalesforce } from '@coldcopy/qu
 import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import type { IntegrationDeps } from '../deps.js';
 import { mappingFor } from '../domain/field-mapping.js';
-import { drainSalesforceOutbox, pullSalesforce } from '../sync/salesforce-sync.js';
+import { addCounts } from '../sync/engine.js';
+import { drainSalesforceDeletes, drainSalesforceOutbox, pullSalesforce } from '../sync/salesforce-sync.js';
 import { countingAuthFailures, crmFanOut, tenantOf } from './fan-out.js';
 
 /**
@@ -32,7 +33,11 @@ async function syncWorkspace(payload: JobPayload<typeof syncSalesforce>, ctx: Jo
   const target = { sobject: 'Contact', objectType: 'contacts', mapping: mappingFor('salesforce', 'contacts', connection.settings), owner: ctx.jobId };
   const counts =
     payload.syncType === 'outbox'
-      ? await drainSalesforceOutbox(deps, workspaceId, account, target, ctx.signal)
+      ? addCounts(
+          await drainSalesforceOutbox(deps, workspaceId, account, target, ctx.signal),
+          await drainSalesforceDeletes(deps, workspaceId, account, { ...target, operation: 'delete' }, ctx.signal),
+          await drainSalesforceDeletes(deps, workspaceId, account, { ...target, operation: 'privacy_delete' }, ctx.signal),
+        )
       : await pullSalesforce(deps, workspaceId, account, { ...target, full: payload.syncType === 'full' }, ctx.signal);
   ctx.log.info('salesforce sync finished', { syncType: payload.syncType, ...counts });
   return counts;

@@ -61,6 +61,10 @@ export interface HubspotAccount {
 export interface HubspotApi {
   batchUpsert(account: HubspotAccount, objectType: string, inputs: readonly HubspotUpsertInput[], signal?: AbortSignal): Promise<HubspotBatchResult>;
   search(account: HubspotAccount, objectType: string, request: HubspotSearchRequest, signal?: AbortSignal): Promise<HubspotSearchPage>;
+  /** archives records by id (≤ 100; restorable in HubSpot for 90 days; unknown ids are ignored) */
+  batchArchive(account: HubspotAccount, objectType: string, ids: readonly string[], signal?: AbortSignal): Promise<void>;
+  /** deletes one record for good (GDPR); false when HubSpot no longer holds it */
+  gdprDelete(account: HubspotAccount, objectType: string, id: string, signal?: AbortSignal): Promise<boolean>;
 }
 
 /** A 429: `TEN_SECONDLY_ROLLING` waits about ten seconds, `DAILY` until the portal's midnight. */
@@ -110,6 +114,7 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
     path: string,
     body: unknown,
     signal?: AbortSignal,
+    allow404 = false,
   ): Promise<{ status: number; json: unknown }> {
     const budgetKey = `hubspot:${account.portalId}`;
     await options.budget.take(budgetKey, kind, signal);
@@ -130,6 +135,7 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
     }
     if (res.status === 401) throw new HubspotAuthError('HubSpot refused the access token (401)');
     if (res.status >= 500) throw new Error(`HubSpot ${res.status} on ${path}`);
+    if (res.status === 404 && allow404) return { status: 404, json };
     if (res.status >= 400) {
       const e = json as { category?: unknown; message?: unknown };
       throw new HubspotRequestError(res.status, String(e.category ?? 'UNKNOWN'), String(e.message ?? '').slice(0, 300));
@@ -152,6 +158,13 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
           ids: (e.context?.ids ?? []).map(String),
         })),
       };
+    },
+    async batchArchive(account, objectType, ids, signal) {
+      await call(account, 'hubspot', `/crm/v3/objects/${objectType}/batch/archive`, { inputs: ids.map((id) => ({ id })) }, signal);
+    },
+    async gdprDelete(account, objectType, id, signal) {
+      const { status } = await call(account, 'hubspot', `/crm/v3/objects/${objectType}/gdpr-delete`, { objectId: id }, signal, true);
+      return status !== 404;
     },
     async search(account, objectType, request, signal) {
       const { json } = await call(

@@ -34,6 +34,8 @@ export interface SalesforceApi {
   ): Promise<SalesforceUpsertResult[]>;
   query(account: SalesforceAccount, soql: string, signal?: AbortSignal): Promise<Array<Record<string, string | null>>>;
   deleted(account: SalesforceAccount, sobject: string, start: Date, end: Date, signal?: AbortSignal): Promise<{ ids: string[]; latestDateCovered: Date }>;
+  /** deletes records by id through sObject Collections (≤ 200, `allOrNone: false`), one result per id in order */
+  destroy(account: SalesforceAccount, sobject: string, ids: readonly string[], signal?: AbortSignal): Promise<SalesforceUpsertResult[]>;
 }
 
 export interface SalesforceClientOptions {
@@ -79,6 +81,11 @@ export function createSalesforceClient(options: SalesforceClientOptions): Salesf
       call(account, signal, async (conn) => {
         const result = await conn.query<Record<string, string | null>>(soql, { autoFetch: false });
         return result.records.map(({ attributes: _a, ...r }) => r as Record<string, string | null>);
+      }),
+    destroy: (account, sobject, ids, signal) =>
+      call(account, signal, async (conn) => {
+        const results = (await conn.sobject(sobject).destroy([...ids], { allOrNone: false })) as unknown;
+        return (Array.isArray(results) ? results : [results]) as SalesforceUpsertResult[];
       }),
     deleted: (account, sobject, start, end, signal) =>
       call(account, signal, async (conn) => {

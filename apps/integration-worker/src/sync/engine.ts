@@ -20,6 +20,7 @@ import {
   type SyncLead,
   type SyncStateKey,
   type SyncStateRow,
+  unmapRemoteDeleted,
   withTransaction,
 } from '@coldcopy/db';
 import type { IntegrationConfig } from '../config.js';
@@ -41,6 +42,12 @@ export interface SyncCounts {
 
 export const emptyCounts = (): SyncCounts => ({ processed: 0, succeeded: 0, failed: 0, retried: 0, unchanged: 0 });
 
+/** Adds the counts of further runs into the first (returned). */
+export function addCounts<C extends SyncCounts>(into: C, ...more: SyncCounts[]): C {
+  for (const c of more) for (const k of Object.keys(emptyCounts()) as Array<keyof SyncCounts>) into[k] += c[k];
+  return into;
+}
+
 export interface SyncEngineDeps {
   readonly pool: Pool;
   readonly config: IntegrationConfig;
@@ -51,9 +58,11 @@ export interface BatchOutcome {
   readonly sent: Array<{ id: string; changeSeq: number }>;
   readonly failed: OutboxFailure[];
   readonly writes: ObjectMapWrite[];
+  /** remote ids deleted at the provider: their identity-map rows are closed (deleted_at, hash cleared) */
+  readonly unmap: string[];
 }
 
-export const emptyOutcome = (): BatchOutcome => ({ sent: [], failed: [], writes: [] });
+export const emptyOutcome = (): BatchOutcome => ({ sent: [], failed: [], writes: [], unmap: [] });
 
 export interface DrainTarget {
   readonly scope: ObjectMapScope;
@@ -103,6 +112,7 @@ export async function drainOutbox(
     }
     await withTransaction(deps.pool, async (tx) => {
       await recordObjectMaps(tx, workspaceId, target.scope, 'push', outcome.writes);
+      await unmapRemoteDeleted(tx, workspaceId, target.scope, outcome.unmap);
       await settleOutbox(tx, workspaceId, target.owner, { sent: outcome.sent, failed: outcome.failed, maxAttempts: deps.config.outboxMaxAttempts });
     });
     counts.retried += rows.filter((r) => r.attempts > 0).length;
@@ -160,6 +170,55 @@ export async function upsertCandidates(
     out.push({ row, lead, hash: hash!, created: !maps.has(lead.id) });
   }
   return out;
+}
+
+/** A claimed delete row whose lead is mapped to a live remote record. */
+export interface DeleteCandidate {
+  readonly row: OutboxRow;
+  readonly remoteId: string;
+}
+
+/**
+ * The claimed delete (or privacy delete) rows that need a call; a row whose lead was never synced,
+ * or whose record is already gone at the provider, is settled without one.
+ */
+export async function deleteCandidates(
+  deps: SyncEngineDeps,
+  workspaceId: string,
+  scope: ObjectMapScope,
+  rows: readonly OutboxRow[],
+  counts: SyncCounts,
+  outcome: BatchOutcome,
+): Promise<DeleteCandidate[]> {
+  const maps = new Map(
+    (
+      await objectMapByLocal(
+        deps.pool,
+        workspaceId,
+        scope,
+        rows.map((r) => r.local_id),
+      )
+    ).map((m) => [m.local_id, m]),
+  );
+  const out: DeleteCandidate[] = [];
+  for (const row of rows) {
+    counts.processed++;
+    const map = maps.get(row.local_id);
+    if (!map || map.deleted_at) {
+      outcome.sent.push({ id: row.id, changeSeq: row.change_seq });
+      counts.unchanged++;
+      continue;
+    }
+    out.push({ row, remoteId: map.remote_id });
+  }
+  return out;
+}
+
+/** Settles a delete the provider confirmed (or found already done): the row is done and the record unmapped. */
+export function deleted(c: DeleteCandidate, counts: SyncCounts, outcome: BatchOutcome): void {
+  outcome.sent.push({ id: c.row.id, changeSeq: c.row.change_seq });
+  outcome.unmap.push(c.remoteId);
+  counts.succeeded++;
 }
 
 /** The retry wait of a row the provider refused (doubles per attempt). */

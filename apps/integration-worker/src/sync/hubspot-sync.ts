@@ -2,7 +2,7 @@ import { advanceSyncCursor, type Pool, withTransaction } from '@coldcopy/db';
 import type { IntegrationConfig } from '../config.js';
 import { type RecordMapping, remotePropertiesOf, remotePropertyNames } from '../domain/field-mapping.js';
 import type { HubspotAccount, HubspotApi, HubspotUpsertInput } from '../providers/hubspot-client.js';
-import { applyPulledPage, drainOutbox, emptyOutcome, retryInMs, runPull, type SyncCounts, upsertCandidates } from './engine.js';
+import { applyPulledPage, deleteCandidates, deleted, drainOutbox, emptyOutcome, retryInMs, runPull, type SyncCounts, upsertCandidates } from './engine.js';
 
 /**
  * The HubSpot half of the sync engine (providers.md §7, §11).
@@ -72,6 +72,51 @@ export function drainHubspotOutbox(
       for (const p of pending.values()) {
         outcome.failed.push({ id: p.row.id, error: 'no result for this row in the batch answer', retryInMs: deps.config.outboxRetryMs });
         counts.failed++;
+      }
+      return outcome;
+    },
+    signal,
+  );
+}
+
+/**
+ * Deletions from ColdCopy (providers.md §11.7): `delete` (a lead soft-deleted here) archives the
+ * contact by batch (100 per call; HubSpot keeps it restorable for 90 days), `privacy_delete` (a
+ * GDPR erasure) deletes it for good through `gdpr-delete`, one call per contact (a 404 means it is
+ * already gone). Either way the identity map is closed in the transaction that settles the row.
+ */
+export function drainHubspotDeletes(
+  deps: HubspotSyncDeps,
+  workspaceId: string,
+  account: HubspotAccount,
+  target: { objectType: string; owner: string; operation: 'delete' | 'privacy_delete' },
+  signal?: AbortSignal,
+): Promise<SyncCounts> {
+  const scope = { provider: PROVIDER, objectType: target.objectType };
+  const privacy = target.operation === 'privacy_delete';
+  const drain = { scope, operation: target.operation, owner: target.owner, batchSize: privacy ? 10 : deps.config.hubspot.batchSize };
+  return drainOutbox(
+    deps,
+    workspaceId,
+    drain,
+    async (rows, counts) => {
+      const outcome = emptyOutcome();
+      const todo = await deleteCandidates(deps, workspaceId, scope, rows, counts, outcome);
+      if (todo.length === 0) return outcome;
+      if (!privacy) {
+        await deps.hubspot.batchArchive(
+          account,
+          target.objectType,
+          todo.map((c) => c.remoteId),
+          signal,
+        );
+        for (const c of todo) deleted(c, counts, outcome);
+        return outcome;
+      }
+      // one call per contact; after a failure the batch is retried whole, and a contact already deleted answers 404 (done)
+      for (const c of todo) {
+        await deps.hubspot.gdprDelete(account, target.objectType, c.remoteId, signal);
+        deleted(c, counts, outcome);
       }
       return outcome;
     },

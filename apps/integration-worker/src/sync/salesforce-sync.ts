@@ -2,7 +2,7 @@ import { acquireSyncLease, advanceSyncCursor, type Pool, releaseSyncLease, unmap
 import type { IntegrationConfig } from '../config.js';
 import { emailPropertyOf, type RecordMapping, remotePropertiesOf, remotePropertyNames } from '../domain/field-mapping.js';
 import type { SalesforceAccount, SalesforceApi } from '../providers/salesforce-client.js';
-import { applyPulledPage, drainOutbox, emptyOutcome, retryInMs, runPull, type SyncCounts, upsertCandidates } from './engine.js';
+import { applyPulledPage, deleteCandidates, deleted, drainOutbox, emptyOutcome, retryInMs, runPull, type SyncCounts, upsertCandidates } from './engine.js';
 
 /**
  * The Salesforce half of the sync engine (providers.md §8, §11). Push: the outbox in batches of
@@ -55,6 +55,53 @@ export function drainSalesforceOutbox(
           errors.push({ id: b.row.local_id, error: r?.errors?.[0]?.statusCode ?? 'ERROR' });
           counts.failed++;
         }
+      });
+      return outcome;
+    },
+    signal,
+  );
+}
+
+/**
+ * Deletions from ColdCopy (providers.md §11.7): `delete` and `privacy_delete` both delete the
+ * records through sObject Collections (≤ 200, `allOrNone: false`, a result per id). Salesforce's
+ * REST API has no GDPR erase of a record: a deleted record sits in the org's recycle bin (15 days)
+ * before it is purged. `ENTITY_IS_DELETED` (already gone) settles the row like a success; other
+ * record errors stay on their row and are retried.
+ */
+export function drainSalesforceDeletes(
+  deps: SalesforceSyncDeps,
+  workspaceId: string,
+  account: SalesforceAccount,
+  target: { sobject: string; objectType: string; owner: string; operation: 'delete' | 'privacy_delete' },
+  signal?: AbortSignal,
+): Promise<SyncCounts> {
+  const scope = { provider: PROVIDER, objectType: target.objectType };
+  return drainOutbox(
+    deps,
+    workspaceId,
+    { scope, operation: target.operation, owner: target.owner, batchSize: BATCH },
+    async (rows, counts, errors) => {
+      const outcome = emptyOutcome();
+      const todo = await deleteCandidates(deps, workspaceId, scope, rows, counts, outcome);
+      if (todo.length === 0) return outcome;
+      const results = await deps.salesforce.destroy(
+        account,
+        target.sobject,
+        todo.map((c) => c.remoteId),
+        signal,
+      );
+      todo.forEach((c, i) => {
+        const r = results[i];
+        const code = r?.errors?.[0]?.statusCode;
+        if (r?.success || code === 'ENTITY_IS_DELETED') return deleted(c, counts, outcome);
+        outcome.failed.push({
+          id: c.row.id,
+          error: `${code ?? 'ERROR'}: ${r?.errors?.[0]?.message ?? 'no result'}`.slice(0, 300),
+          retryInMs: retryInMs(deps, c.row),
+        });
+        errors.push({ id: c.row.local_id, error: code ?? 'ERROR' });
+        counts.failed++;
       });
       return outcome;
     },
