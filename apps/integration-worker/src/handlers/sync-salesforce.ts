@@ -3,7 +3,7 @@ import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import type { IntegrationDeps } from '../deps.js';
 import { mappingFor } from '../domain/field-mapping.js';
 import { addCounts } from '../sync/engine.js';
-import { drainSalesforceDeletes, drainSalesforceOutbox, pullSalesforce } from '../sync/salesforce-sync.js';
+import { drainSalesforceOutbox, pullSalesforce } from '../sync/salesforce-sync.js';
 import { countingAuthFailures, crmFanOut, tenantOf } from './fan-out.js';
 
 /**
@@ -35,8 +35,8 @@ async function syncWorkspace(payload: JobPayload<typeof syncSalesforce>, ctx: Jo
     payload.syncType === 'outbox'
       ? addCounts(
           await drainSalesforceOutbox(deps, workspaceId, account, target, ctx.signal),
-          await drainSalesforceDeletes(deps, workspaceId, account, { ...target, operation: 'delete' }, ctx.signal),
-          await drainSalesforceDeletes(deps, workspaceId, account, { ...target, operation: 'privacy_delete' }, ctx.signal),
+          await drainSalesforceOutbox(deps, workspaceId, account, { ...target, operation: 'delete' }, ctx.signal),
+          await drainSalesforceOutbox(deps, workspaceId, account, { ...target, operation: 'privacy_delete' }, ctx.signal),
         )
       : await pullSalesforce(deps, workspaceId, account, { ...target, full: payload.syncType === 'full' }, ctx.signal);
   ctx.log.info('salesforce sync finished', { syncType: payload.syncType, ...counts });

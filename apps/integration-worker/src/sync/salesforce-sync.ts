@@ -1,4 +1,4 @@
-import { acquireSyncLease, advanceSyncCursor, type Pool, releaseSyncLease, unmapRemoteDeleted, withTransaction } from '@coldcopy/db';
+import { acquireSyncLease, advanceSyncCursor, type OutboxOperation, type Pool, releaseSyncLease, unmapRemoteDeleted, withTransaction } from '@coldcopy/db';
 import type { IntegrationConfig } from '../config.js';
 import { emailPropertyOf, type RecordMapping, remotePropertiesOf, remotePropertyNames } from '../domain/field-mapping.js';
 import type { SalesforceAccount, SalesforceApi } from '../providers/salesforce-client.js';
@@ -23,66 +23,52 @@ const PROVIDER = 'salesforce';
 const BATCH = 200;
 const soqlTime = (iso: string) => `${new Date(iso).toISOString().slice(0, 19)}Z`;
 
-export function drainSalesforceOutbox(
-  deps: SalesforceSyncDeps,
-  workspaceId: string,
-  account: SalesforceAccount,
-  target: { sobject: string; objectType: string; mapping: RecordMapping; owner: string },
-  signal?: AbortSignal,
-): Promise<SyncCounts> {
-  const scope = { provider: PROVIDER, objectType: target.objectType };
-  return drainOutbox(
-    deps,
-    workspaceId,
-    { scope, operation: 'upsert', owner: target.owner, batchSize: BATCH },
-    async (rows, counts, errors) => {
-      const outcome = emptyOutcome();
-      const todo = await upsertCandidates(deps, workspaceId, scope, target.mapping, rows, counts, outcome);
-      if (todo.length === 0) return outcome;
-      const records = todo.map((c) =>
-        Object.fromEntries(Object.entries(remotePropertiesOf(target.mapping, c.lead, c.created)).map(([k, v]) => [k, v === '' ? null : v])),
-      );
-      const results = await deps.salesforce.upsert(account, target.sobject, target.mapping.idProperty, records, signal);
-      todo.forEach((b, i) => {
-        const r = results[i];
-        if (r?.success && r.id) {
-          outcome.writes.push({ localId: b.row.local_id, remoteId: r.id, hash: b.hash, remoteVersion: null });
-          outcome.sent.push({ id: b.row.id, changeSeq: b.row.change_seq });
-          counts.succeeded++;
-        } else {
-          const why = (r?.errors ?? []).map((e) => `${e.statusCode ?? 'ERROR'}: ${e.message ?? ''}`).join('; ') || 'no result for this record';
-          outcome.failed.push({ id: b.row.id, error: why.slice(0, 300), retryInMs: retryInMs(deps, b.row) });
-          errors.push({ id: b.row.local_id, error: r?.errors?.[0]?.statusCode ?? 'ERROR' });
-          counts.failed++;
-        }
-      });
-      return outcome;
-    },
-    signal,
-  );
-}
-
 /**
+ * Push (`operation: 'upsert'`, the default): collections of 200 upserted on the external id.
+ *
  * Deletions from ColdCopy (providers.md §11.7): `delete` and `privacy_delete` both delete the
  * records through sObject Collections (≤ 200, `allOrNone: false`, a result per id). Salesforce's
  * REST API has no GDPR erase of a record: a deleted record sits in the org's recycle bin (15 days)
  * before it is purged. `ENTITY_IS_DELETED` (already gone) settles the row like a success; other
  * record errors stay on their row and are retried.
  */
-export function drainSalesforceDeletes(
+export function drainSalesforceOutbox(
   deps: SalesforceSyncDeps,
   workspaceId: string,
   account: SalesforceAccount,
-  target: { sobject: string; objectType: string; owner: string; operation: 'delete' | 'privacy_delete' },
+  target: { sobject: string; objectType: string; mapping: RecordMapping; owner: string; operation?: OutboxOperation },
   signal?: AbortSignal,
 ): Promise<SyncCounts> {
   const scope = { provider: PROVIDER, objectType: target.objectType };
+  const operation = target.operation ?? 'upsert';
   return drainOutbox(
     deps,
     workspaceId,
-    { scope, operation: target.operation, owner: target.owner, batchSize: BATCH },
+    { scope, operation, owner: target.owner, batchSize: BATCH },
     async (rows, counts, errors) => {
       const outcome = emptyOutcome();
+      if (operation === 'upsert') {
+        const todo = await upsertCandidates(deps, workspaceId, scope, target.mapping, rows, counts, outcome);
+        if (todo.length === 0) return outcome;
+        const records = todo.map((c) =>
+          Object.fromEntries(Object.entries(remotePropertiesOf(target.mapping, c.lead, c.created)).map(([k, v]) => [k, v === '' ? null : v])),
+        );
+        const results = await deps.salesforce.upsert(account, target.sobject, target.mapping.idProperty, records, signal);
+        todo.forEach((b, i) => {
+          const r = results[i];
+          if (r?.success && r.id) {
+            outcome.writes.push({ localId: b.row.local_id, remoteId: r.id, hash: b.hash, remoteVersion: null });
+            outcome.sent.push({ id: b.row.id, changeSeq: b.row.change_seq });
+            counts.succeeded++;
+          } else {
+            const why = (r?.errors ?? []).map((e) => `${e.statusCode ?? 'ERROR'}: ${e.message ?? ''}`).join('; ') || 'no result for this record';
+            outcome.failed.push({ id: b.row.id, error: why.slice(0, 300), retryInMs: retryInMs(deps, b.row) });
+            errors.push({ id: b.row.local_id, error: r?.errors?.[0]?.statusCode ?? 'ERROR' });
+            counts.failed++;
+          }
+        });
+        return outcome;
+      }
       const todo = await deleteCandidates(deps, workspaceId, scope, rows, counts, outcome);
       if (todo.length === 0) return outcome;
       const results = await deps.salesforce.destroy(
