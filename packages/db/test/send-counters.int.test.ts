@@ -13,6 +13,7 @@ import {
   sendReputation,
 } from '../src/index.js';
 import { useTwoTenants } from './fixtures.js';
+import { tuplesRead } from './tuples-read.js';
 
 /*
  * The campaign's daily limit and the bounce and complaint rates come from counters the ledger's
@@ -61,33 +62,6 @@ async function enrolLeads(db: pg.Pool, n: number): Promise<string[]> {
     [fx.a.workspaceId, fx.a.campaignId, n],
   );
   return rows.map((r) => r.id);
-}
-
-/**
- * Reads of one table (sequential and index fetches) by `fn` on one connection, from
- * pg_stat_xact_user_tables (this transaction's counts, exact and not delayed).
- */
-async function tuplesRead(pool: pg.Pool, tables: readonly string[], fn: (db: pg.PoolClient) => Promise<unknown>): Promise<Record<string, number>> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const counts = async () =>
-      Object.fromEntries(
-        (
-          await client.query<{ relname: string; n: string }>(
-            `SELECT relname, (coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))::text AS n FROM pg_stat_xact_user_tables WHERE relname = ANY($1)`,
-            [tables],
-          )
-        ).rows.map((r) => [r.relname, Number(r.n)]),
-      );
-    const before = await counts();
-    await fn(client);
-    const after = await counts();
-    return Object.fromEntries(tables.map((t) => [t, (after[t] ?? 0) - (before[t] ?? 0)]));
-  } finally {
-    await client.query('ROLLBACK');
-    client.release();
-  }
 }
 
 describe('send counters', () => {

@@ -45,8 +45,33 @@ export interface CampaignToTick {
   readonly schedule_settings: CampaignRow['schedule_settings'];
 }
 
+/** The index key of campaign_leads_to_schedule_idx (named exactly so, for the planner to use it). */
+const DUE_KEY = `(CASE WHEN cl.status IN ('pending', 'in_progress') AND cl.scheduled_step <= cl.current_step THEN coalesce(cl.next_email_at, '-infinity'::timestamptz) END)`;
+
+/*
+ * One page of candidates: the next $4 enrolments still to schedule and due, after the key ($5, $6),
+ * in the index's order (campaign_leads_to_schedule_idx, stopping at the LIMIT), then their lead,
+ * steps, suppression and conditions. A candidate the tick cannot act on (lead deleted, no next
+ * step, a ledger row already there) comes back with `eligible` false, so the caller pages past it:
+ * filtering after the LIMIT keeps the read proportional to the batch (a join of the whole campaign
+ * before the LIMIT read every enrolment while most were due), and paging by key keeps such rows
+ * from blocking the tick.
+ */
 const ENROLMENTS_TO_TICK = `
+  WITH cand AS MATERIALIZED (
+    SELECT cl.id, cl.lead_id, cl.campaign_id, cl.workspace_id, cl.current_step, cl.replied_at,
+           ${DUE_KEY} AS due
+    FROM campaign_leads cl
+    WHERE cl.campaign_id = $1 AND cl.workspace_id = $2
+      AND ${DUE_KEY} <= $3
+      AND (${DUE_KEY}, cl.id) > ($5::timestamptz, $6::uuid)
+    ORDER BY ${DUE_KEY}, cl.id
+    LIMIT $4)
   SELECT cl.id AS enrolment_id, cl.lead_id, l.email, st.step_number AS next_step,
+    cl.due::text AS due_key,
+    (l.id IS NOT NULL AND l.deleted_at IS NULL AND st.step_number IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM campaign_emails ce
+                      WHERE ce.campaign_id = cl.campaign_id AND ce.lead_id = cl.lead_id AND ce.step_number = st.step_number)) AS eligible,
     CASE
       WHEN l.status = 'unsubscribed' THEN 'unsubscribed'
       WHEN sup.suppression_type IS NULL THEN NULL
@@ -75,9 +100,12 @@ const ENROLMENTS_TO_TICK = `
     END AS condition_met,
     CASE WHEN nx.step_number IS NULL THEN NULL
          ELSE json_build_object('delay_days', nx.delay_days, 'delay_hours', nx.delay_hours) END AS following_step
-  FROM campaign_leads cl
-  JOIN leads l ON l.id = cl.lead_id AND l.workspace_id = cl.workspace_id
-  JOIN campaign_sequences st
+  FROM cand cl
+  -- one lookup by id per candidate (LIMIT 1 keeps the planner from hashing the campaign's leads)
+  LEFT JOIN LATERAL (
+    SELECT l.id, l.email, l.status, l.deleted_at FROM leads l
+    WHERE l.id = cl.lead_id AND l.workspace_id = cl.workspace_id LIMIT 1) l ON true
+  LEFT JOIN campaign_sequences st
     ON st.campaign_id = cl.campaign_id AND st.workspace_id = cl.workspace_id AND st.step_number = cl.current_step + 1
   LEFT JOIN campaign_sequences nx
     ON nx.campaign_id = cl.campaign_id AND nx.workspace_id = cl.workspace_id AND nx.step_number = cl.current_step + 2
@@ -85,27 +113,46 @@ const ENROLMENTS_TO_TICK = `
     SELECT CASE WHEN st.condition_value ~ '^[0-9]{1,6}$' THEN st.condition_value::int END AS step) ref
   LEFT JOIN LATERAL (
     SELECT s.suppression_type FROM suppression_list s
-    WHERE s.email = l.email AND s.is_active AND (s.workspace_id = cl.workspace_id OR s.is_global)
+    WHERE l.email IS NOT NULL AND s.email = l.email AND s.is_active AND (s.workspace_id = cl.workspace_id OR s.is_global)
     ORDER BY s.is_global, s.created_at
     LIMIT 1) sup ON true
-  WHERE cl.campaign_id = $1 AND cl.workspace_id = $2
-    AND (CASE WHEN cl.status IN ('pending', 'in_progress') AND cl.scheduled_step <= cl.current_step THEN coalesce(cl.next_email_at, '-infinity'::timestamptz) END) <= $3
-    AND l.deleted_at IS NULL
-    AND NOT EXISTS (SELECT 1 FROM campaign_emails ce
-                    WHERE ce.campaign_id = cl.campaign_id AND ce.lead_id = cl.lead_id AND ce.step_number = st.step_number)
-  ORDER BY (CASE WHEN cl.status IN ('pending', 'in_progress') AND cl.scheduled_step <= cl.current_step THEN coalesce(cl.next_email_at, '-infinity'::timestamptz) END), cl.id
-  LIMIT $4`;
+  ORDER BY cl.due, cl.id`;
+
+/** The lowest key of the index order: every due key is at least -infinity, every id above the nil uuid. */
+const FIRST_KEY: readonly [string, string] = ['-infinity', '00000000-0000-0000-0000-000000000000'];
 
 /**
  * Due enrolments (pending or in progress, next_email_at reached) whose next step exists and has
  * no ledger row yet (`scheduled_step`, kept by the ledger's insert trigger, read through the
  * index campaign_leads_to_schedule_idx: enrolments already scheduled cost nothing), lead not deleted; suppressed leads and unmet conditions included and
  * flagged, so the tick can end or skip them. Oldest due first.
+ *
+ * Read in pages of `limit` candidates by the index's order: the read is proportional to the batch,
+ * not to the campaign. Candidates the tick cannot act on (lead deleted, no next step) are paged
+ * past, so they never hold back those after them; each one costs a tick one index entry.
  */
 export async function listEnrolmentsToTick(db: Queryable, workspaceId: string, campaignId: string, now: Date, limit: number): Promise<EnrolmentToTick[]> {
   await getCampaign(db, workspaceId, campaignId); // TenancyError / RecordNotFoundError for a foreign id
-  const { rows } = await db.query<EnrolmentToTick>(ENROLMENTS_TO_TICK, [campaignId, workspaceId, now, limit]);
-  return rows;
+  const found: EnrolmentToTick[] = [];
+  if (limit <= 0) return found;
+  let after = FIRST_KEY;
+  for (;;) {
+    const { rows } = await db.query<EnrolmentToTick & { due_key: string; eligible: boolean }>(ENROLMENTS_TO_TICK, [
+      campaignId,
+      workspaceId,
+      now,
+      limit,
+      after[0],
+      after[1],
+    ]);
+    for (const { due_key: _due, eligible, ...row } of rows) {
+      if (eligible) found.push(row);
+      if (found.length === limit) return found;
+    }
+    const last = rows.at(-1);
+    if (rows.length < limit || last === undefined) return found;
+    after = [last.due_key, last.enrolment_id];
+  }
 }
 
 /** Ends enrolments of the campaign that are still pending or in progress; returns how many it ended. */
