@@ -81,4 +81,22 @@ describe('deletions from ColdCopy to the CRMs', () => {
     // the pull's deleted window lists them, and finds nothing left to unmap
     expect(await run('incremental')).toMatchObject({ state: 'completed', value: { unmapped: 0 } });
   });
+
+  it('Salesforce to ColdCopy: a record deleted in Salesforce soft-deletes its lead (kept, marked) and unmaps it', async () => {
+    const { workspaceId, connectionId, leads } = await h.seed({ provider: 'salesforce', leads: 2 });
+    const w = await h.worker(h.deps(), 1);
+    const run = (syncType: 'outbox' | 'incremental') =>
+      h.run(w, syncSalesforce, { workspaceId, requestedBy: 'test', integrationId: connectionId, syncType, windowSlot: slot() });
+    await run('outbox');
+    h.salesforce.remove([...h.salesforce.records.values()].find((r) => r.ColdCopy_Id__c === leads[0]!.id)!.Id);
+    expect(await run('incremental')).toMatchObject({ state: 'completed', value: { unmapped: 1 } });
+    const rows = (await h.pool.query(`SELECT id, deleted_at IS NOT NULL AS deleted FROM leads WHERE workspace_id = $1 ORDER BY email`, [workspaceId])).rows;
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        { id: leads[0]!.id, deleted: true },
+        { id: leads[1]!.id, deleted: false },
+      ]),
+    );
+    expect(await closedMaps(workspaceId, 'salesforce')).toEqual([leads[0]!.id]);
+  });
 });

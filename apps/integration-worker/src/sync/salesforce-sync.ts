@@ -1,4 +1,13 @@
-import { acquireSyncLease, advanceSyncCursor, type OutboxOperation, type Pool, releaseSyncLease, unmapRemoteDeleted, withTransaction } from '@coldcopy/db';
+import {
+  acquireSyncLease,
+  advanceSyncCursor,
+  type OutboxOperation,
+  type Pool,
+  releaseSyncLease,
+  softDeleteLeadsOfRemote,
+  unmapRemoteDeleted,
+  withTransaction,
+} from '@coldcopy/db';
 import type { IntegrationConfig } from '../config.js';
 import { emailPropertyOf, type RecordMapping, remotePropertiesOf, remotePropertyNames } from '../domain/field-mapping.js';
 import type { SalesforceAccount, SalesforceApi } from '../providers/salesforce-client.js';
@@ -143,7 +152,7 @@ export function pullSalesforce(
   });
 }
 
-/** The `deleted` window since the last one (Salesforce keeps 30 days): unmaps those records. */
+/** The `deleted` window since the last one (Salesforce keeps 30 days): soft-deletes the mapped leads and unmaps those records. */
 async function pullSalesforceDeletes(
   deps: SalesforceSyncDeps,
   workspaceId: string,
@@ -159,6 +168,8 @@ async function pullSalesforceDeletes(
   const start = state.cursor_value ? new Date(new Date(state.cursor_value).getTime() - deps.config.overlapMs) : new Date(end.getTime() - 29 * 86_400_000);
   const { ids, latestDateCovered } = await deps.salesforce.deleted(account, target.sobject, start, end, signal);
   const n = await withTransaction(deps.pool, async (tx) => {
+    // soft-delete and unmap (providers.md §11.7): the lead stays, marked deleted, and is never pushed again
+    await softDeleteLeadsOfRemote(tx, workspaceId, { provider: PROVIDER, objectType: target.objectType }, ids);
     const count = await unmapRemoteDeleted(tx, workspaceId, { provider: PROVIDER, objectType: target.objectType }, ids);
     await advanceSyncCursor(tx, workspaceId, state.id, target.owner, { value: latestDateCovered.toISOString(), leaseMs: deps.config.leaseMs });
     return count;

@@ -588,6 +588,23 @@ export async function recordSyncLog(db: Queryable, workspaceId: string, entry: S
   );
 }
 
+/**
+ * Records deleted at the provider soft-delete their mapped leads (providers.md §11.7: soft-delete
+ * and unmap), in the caller's transaction, before unmapRemoteDeleted closes the maps. Returns how
+ * many leads were soft-deleted.
+ */
+export async function softDeleteLeadsOfRemote(db: Queryable, workspaceId: string, scope: ObjectMapScope, remoteIds: readonly string[]): Promise<number> {
+  assertWorkspaceId(workspaceId);
+  if (remoteIds.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `UPDATE leads l SET deleted_at = now() FROM integration_object_map m
+     WHERE m.workspace_id = $1 AND m.provider = $2 AND m.object_type = $3 AND m.remote_id = ANY($4::text[]) AND m.deleted_at IS NULL
+       AND l.workspace_id = $1 AND l.id = m.local_id AND l.deleted_at IS NULL`,
+    [workspaceId, scope.provider, scope.objectType, remoteIds],
+  );
+  return rowCount ?? 0;
+}
+
 /** Records deleted at the provider: unmapped (soft), the local lead is kept. Returns how many maps were open. */
 export async function unmapRemoteDeleted(db: Queryable, workspaceId: string, scope: ObjectMapScope, remoteIds: readonly string[]): Promise<number> {
   assertWorkspaceId(workspaceId);
