@@ -102,11 +102,20 @@ function sesEmulatorBin(apps: readonly AppView[]): string | undefined {
  * with (`node --import <tsx> <entry>`). Throws DevServiceError on an unknown or duplicate name, a
  * missing entry file or two services on one port.
  */
-export function planDevServices(apps: readonly AppView[], opts: { env?: NodeJS.ProcessEnv; tsxImport: string; nodePath?: string }): DevServicePlan {
+export function planDevServices(
+  apps: readonly AppView[],
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    tsxImport: string;
+    nodePath?: string;
+    /** the apps whose devServers declarations count (default `apps`): a stack of some apps that uses another's server */
+    declaredBy?: readonly AppView[];
+  },
+): DevServicePlan {
   const env = opts.env ?? process.env;
   const node = opts.nodePath ?? process.execPath;
   const declared = new Map<string, { app: AppView; decl: DevServerDecl }>();
-  for (const app of apps) {
+  for (const app of opts.declaredBy ?? apps) {
     for (const [name, decl] of Object.entries(app.devServers)) {
       if (name in BUILT_IN) throw new DevServiceError(`apps/${app.name}: devServers "${name}" is the name of a built-in dev service; choose another name`);
       const other = declared.get(name);

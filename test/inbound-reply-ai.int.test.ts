@@ -19,6 +19,8 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { saveCalendarAccount } from '../packages/db/src/repositories/calendar.js';
+import { createTokenCipher, tokenBinding } from '../packages/integration-tokens/src/token-cipher.js';
 import { composeReply, receivedNotification, sesHeaderId, sesNotification } from '../packages/sns/src/testing.js';
 import { freePort } from '../packages/testing/src/free-port.js';
 import { deletePrefix, testPrefix } from '../packages/testing/src/isolation.js';
@@ -67,9 +69,10 @@ describe('npm run dev: an inbound reply gets its sentiment, suggestions and meet
   const servers: Array<{ proc: DevProcess; child: ChildProcess; output: () => string }> = [];
   const workers: WorkerAppProcess[] = [];
   let apps: AppInfo[];
+  let all: AppInfo[];
 
   beforeAll(async () => {
-    const all = await discoverApps(ROOT, () => {});
+    all = await discoverApps(ROOT, () => {});
     apps = ['email-worker', 'ai-worker'].map((name) => all.find((a) => a.name === name)!);
     db = await createTestDatabase(inject('databaseUrl'), inject('databaseTemplate'));
     // the demo data, as dev.ts seeds it
@@ -78,10 +81,11 @@ describe('npm run dev: an inbound reply gets its sentiment, suggestions and meet
     await client.connect();
 
     // the dev servers these two apps need, each on a free port (DEV_<NAME>_PORT, as a user would move them)
-    const names = [...planDevServices(apps, { tsxImport: TSX, env: {} }).services.keys()];
+    // (the calendar emulators the ai worker's free/busy uses are the integration worker's)
+    const names = [...planDevServices(apps, { tsxImport: TSX, env: {}, declaredBy: all }).services.keys()];
     const overrides: Record<string, string> = {};
     for (const name of names) overrides[`DEV_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PORT`] = String(await freePort());
-    plan = planDevServices(apps, { tsxImport: TSX, env: overrides });
+    plan = planDevServices(apps, { tsxImport: TSX, env: overrides, declaredBy: all });
     const stack = { REDIS_URL: inject('redisUrl'), BULL_PREFIX: prefix, JOB_SIGNING_KEYS: TEST_SIGNING_KEYS };
     // every process of the plan: the SES emulator (the simulator's upstream), the SES simulator
     // with the sns-webhook route, the fake LLM
@@ -181,6 +185,41 @@ describe('npm run dev: an inbound reply gets its sentiment, suggestions and meet
       (await client.query('SELECT ai_tokens_balance FROM workspaces WHERE id = $1', [send.workspace_id])).rows[0]!.ai_tokens_balance,
     );
 
+    // the workspace has a connected Google calendar (in the dev stack's emulator, its tokens sealed
+    // with the dev key as the integration worker stores them, the access token already expired),
+    // busy on Thursday 15:00-17:00 UTC: the proposed slots must go around it
+    const thursdayAt = (hour: number) => {
+      const d = new Date();
+      const ahead = (4 - d.getUTCDay() + 7) % 7 || 7;
+      return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + ahead, hour));
+    };
+    const googleEmulator = `http://127.0.0.1:${plan.services.get('google-calendar-emulator')!.port}`;
+    const calendarEmail = `rep.${prefix}@demo.test`;
+    const control = (path: string, body: unknown) =>
+      fetch(`${googleEmulator}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => {
+        expect(r.status, path).toBe(200);
+        return r.json() as Promise<Record<string, any>>;
+      });
+    const grant = await control('/__emulator/grant', { account: calendarEmail });
+    await control('/__emulator/events', { account: calendarEmail, start: thursdayAt(15).toISOString(), end: thursdayAt(17).toISOString() });
+    const cipher = createTokenCipher(apps[1]!.devEnv.INTEGRATION_TOKEN_KEYS!);
+    const accountId = randomUUID();
+    await saveCalendarAccount(
+      client as unknown as Parameters<typeof saveCalendarAccount>[0], // a pg Client (typed locally above)
+      send.workspace_id,
+      {
+        provider: 'google',
+        email: calendarEmail,
+        tokens: {
+          accessToken: cipher.encrypt(grant.accessToken, tokenBinding('calendar_accounts', accountId, 'access')),
+          refreshToken: cipher.encrypt(grant.refreshToken, tokenBinding('calendar_accounts', accountId, 'refresh')),
+          keyId: cipher.currentKeyId,
+          expiresAt: new Date(Date.now() - 60_000),
+        },
+      },
+      accountId,
+    );
+
     const messageId = `<e2e-${prefix}@mail.lead.example>`;
     const posted = Date.now();
     const res = await postReply(
@@ -247,6 +286,16 @@ describe('npm run dev: an inbound reply gets its sentiment, suggestions and meet
       proposed_times: [{ start: thursday, end: thursday.replace('T15:00', 'T15:30') }],
       slots: 3,
     });
+
+    // the slots went around the calendar's busy time, asked through Google freeBusy after one refresh
+    const slots = await client.query<{ starts_at: Date; ends_at: Date }>(
+      'SELECT starts_at, ends_at FROM meeting_slots WHERE workspace_id = $1 AND meeting_request_id = $2',
+      [send.workspace_id, results.meeting.id],
+    );
+    expect(slots.rows).toHaveLength(3);
+    for (const slot of slots.rows) expect(slot.ends_at <= thursdayAt(15) || slot.starts_at >= thursdayAt(17), JSON.stringify(slot)).toBe(true);
+    const googleLog = (await (await fetch(`${googleEmulator}/__emulator/requests`)).json()) as { requests: Array<{ endpoint: string; status: number }> };
+    expect(googleLog.requests.map((r) => `${r.endpoint}:${r.status}`)).toEqual(['token:200', 'freeBusy:200']);
 
     // three provider calls, all answered by the fake LLM; the workspace paid exactly what they used
     const usage = await client.query<{ purpose: string; outcome: string; tokens: string }>(

@@ -1,11 +1,13 @@
+import { createCalendarAccess } from '@coldcopy/calendar';
 import { closePool, createPool, dbConfig, type Pool } from '@coldcopy/db';
+import { createTokenCipher } from '@coldcopy/integration-tokens';
 import { createRateLimiter, RedisConnections, type WorkerAppTools, type WorkerEnv } from '@coldcopy/queue-core/runtime';
 import type { Redis } from 'ioredis';
 import type { aiWorkerEnv } from './env.js';
 import { createAiMetrics, type AiMetrics } from './providers/ai-metrics.js';
 import type { AiStore } from './providers/ai-store.js';
 import { createAnthropicLlmClient, createAnthropicSdk } from './providers/anthropic-llm-client.js';
-import { createFakeCalendar, type CalendarFreeBusy } from './providers/calendar.js';
+import type { CalendarFreeBusy } from './providers/calendar.js';
 import type { LlmClient, LlmProvider } from './providers/llm-client.js';
 import { createLlmRouter, type LlmRouter } from './providers/llm-router.js';
 import { createOpenAiLlmClient, createOpenAiSdk } from './providers/openai-llm-client.js';
@@ -17,7 +19,7 @@ import { createRedisProviderLimits, type ProviderLimitSettings } from './provide
 export interface AiDeps {
   readonly store: AiStore;
   readonly llm: LlmRouter;
-  /** free/busy for meeting slots: the fake until the integration worker provides a real one */
+  /** free/busy of the workspace's connected calendars, for meeting slots */
   readonly calendar: CalendarFreeBusy;
   readonly metrics: AiMetrics;
   readonly config: { readonly timeoutMs: number };
@@ -78,7 +80,16 @@ export async function createDeps(env: AiEnv, tools: WorkerAppTools): Promise<AiD
       fallback: env.AI_FALLBACK,
       limits,
     }),
-    calendar: createFakeCalendar(),
+    calendar: createCalendarAccess({
+      pool,
+      redis,
+      // the integration worker's prefix: a token refresh stays one at a time across both apps
+      prefix: `${env.BULL_PREFIX}:integration`,
+      cipher: createTokenCipher(env.INTEGRATION_TOKEN_KEYS),
+      env: { ...env, PROVIDER_TIMEOUT_MS: env.CALENDAR_TIMEOUT_MS, PROVIDER_WAIT_MAX_MS: 0 },
+      refreshAheadMs: env.TOKEN_REFRESH_AHEAD_SECONDS * 1000,
+      lockMs: env.TOKEN_REFRESH_LOCK_MS,
+    }).freeBusy,
     metrics: createAiMetrics(tools.registry),
     config: { timeoutMs: env.LLM_TIMEOUT_MS },
     now: () => new Date(),

@@ -1,4 +1,6 @@
+import { calendarEnv } from '@coldcopy/calendar/env';
 import { dbEnv, poolMaxEnv } from '@coldcopy/db/env';
+import { tokenKeysEnv } from '@coldcopy/integration-tokens/env';
 import { boolEnv, workerAppEnv } from '@coldcopy/queue-core/env';
 import { z } from 'zod';
 
@@ -41,6 +43,12 @@ export const aiWorkerEnv = {
   ANTHROPIC_RPM: int(45, 0).meta({ description: 'requests per minute of the Anthropic key, shared by all replicas (0 = unlimited)' }),
   ANTHROPIC_TPM: int(80_000, 0).meta({ description: 'tokens per minute of the Anthropic key, shared by all replicas (0 = unlimited)' }),
   ANTHROPIC_MAX_CONCURRENT: int(10).meta({ description: 'concurrent Anthropic calls across all replicas' }),
+
+  // free/busy of connected calendars for extract-meeting-intent's proposed slots (the tokens the
+  // integration worker stores, sealed with the same keys)
+  ...tokenKeysEnv,
+  ...calendarEnv,
+  CALENDAR_TIMEOUT_MS: int(10_000).meta({ description: 'per-request timeout of a free/busy call; a failure means no proposed slots, never unchecked ones' }),
 };
 
 /** The one env schema main.ts hands to runWorkerApp and the deploy generator reads. */

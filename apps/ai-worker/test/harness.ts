@@ -9,7 +9,7 @@ import { startFakeLlmServer, type FakeLlmServer } from '../fake-llm/server.js';
 import { createLlmClients, type AiDeps } from '../src/deps.js';
 import { handlers } from '../src/handlers/index.js';
 import { createAiMetrics } from '../src/providers/ai-metrics.js';
-import { createFakeCalendar, type BusyInterval } from '../src/providers/calendar.js';
+import { createFakeFreeBusy, type BusyInterval } from '../src/providers/calendar.js';
 import type { LlmProvider } from '../src/providers/llm-client.js';
 import { createLlmRouter } from '../src/providers/llm-router.js';
 import { createPgAiStore } from '../src/providers/pg-ai-store.js';
@@ -84,7 +84,7 @@ export function useAiHarness() {
         fallback: options.fallback ?? true,
         limits,
       }),
-      calendar: createFakeCalendar(options.busy),
+      calendar: createFakeFreeBusy(options.busy),
       metrics: createAiMetrics(),
       config: { timeoutMs: 5000 },
       now: options.now ?? (() => new Date()),

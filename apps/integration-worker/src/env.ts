@@ -16,10 +16,6 @@ export const integrationWorkerEnv = {
   ...dbEnv,
 
   ...tokenKeysEnv,
-  TOKEN_REFRESH_AHEAD_SECONDS: int(300, 0).meta({
-    description: 'refresh an access token this long before it expires (HubSpot: a 401 is not a refresh signal)',
-  }),
-  TOKEN_REFRESH_LOCK_MS: int(15_000).meta({ description: 'how long one replica holds the refresh lock of a connection (single flight across replicas)' }),
 
   HUBSPOT_BASE_URL: z.url().default('https://api.hubapi.com').meta({ description: 'HubSpot API base URL (the emulator in development)' }),
   HUBSPOT_TOKEN_URL: z

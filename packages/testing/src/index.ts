@@ -8,7 +8,7 @@ export { createTestDatabase, databaseUrl, dropTestDatabase, TEST_DATABASE_PREFIX
 export { isCi, requireDebianBinary } from './system-packages.js';
 export { waitFor } from './wait-for.js';
 export { createFakeJobContext, EnqueueRecorder, type FakeJobContext, type FakeJobContextOptions, type RecordedJob } from './job-context.js';
-export { TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from './keys.js';
+export { TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS, TEST_TOKEN_KEYS } from './keys.js';
 export {
   type JobOutcome,
   type ProcessExit,

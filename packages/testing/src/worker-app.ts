@@ -6,7 +6,7 @@ import { type EnqueuedJob, type EnqueueOptions, JobSecurity, Producer, type Shar
 import { Redis } from 'ioredis';
 import { freePort } from './free-port.js';
 import { deletePrefix, testPrefix } from './isolation.js';
-import { TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from './keys.js';
+import { TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS, TEST_TOKEN_KEYS } from './keys.js';
 import { waitFor } from './wait-for.js';
 
 /**
@@ -41,8 +41,8 @@ export interface SpawnWorkerAppOptions {
 
 /**
  * Starts `<appDir>/src/main.ts` and resolves once its /readyz answers 200. The environment is the
- * test process's plus a free HEALTH_PORT, HEALTH_HOST=127.0.0.1, LOG_LEVEL=warn and the test job
- * keys (JOB_SIGNING_KEYS, JOB_ENCRYPTION_KEYS), then `env`, which wins. `appDir` may be a file URL
+ * test process's plus a free HEALTH_PORT, HEALTH_HOST=127.0.0.1, LOG_LEVEL=warn and the test keys
+ * (JOB_SIGNING_KEYS, JOB_ENCRYPTION_KEYS, INTEGRATION_TOKEN_KEYS), then `env`, which wins. `appDir` may be a file URL
  * (`new URL('..', import.meta.url)` from the app's test folder).
  */
 export async function spawnWorkerApp(appDir: string | URL, env: Record<string, string>, options: SpawnWorkerAppOptions = {}): Promise<WorkerAppProcess> {
@@ -59,6 +59,7 @@ export async function spawnWorkerApp(appDir: string | URL, env: Record<string, s
       LOG_LEVEL: 'warn',
       JOB_SIGNING_KEYS: TEST_SIGNING_KEYS,
       JOB_ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
+      INTEGRATION_TOKEN_KEYS: TEST_TOKEN_KEYS,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
