@@ -11,3 +11,4 @@ export * from './definitions/priorities.js';
 export * from './definitions/queues.js';
 export { BACKOFF_STRATEGY, classifiedBackoff } from './definitions/backoff.js';
 export { planEnqueue, type EnqueueOptions, type PlannedJob } from './definitions/job-options.js';
+export { assertTimezone, localTime, zonedToUtc, type LocalTime } from './definitions/zoned-time.js';

@@ -1,4 +1,5 @@
 import type { AvailabilityWindow } from '@coldcopy/db';
+import { zonedToUtc } from '@coldcopy/queue-core';
 import type { BusyInterval } from '../providers/calendar.js';
 
 /**
@@ -14,23 +15,6 @@ const DEFAULT_WINDOWS: AvailabilityWindow[] = [1, 2, 3, 4, 5].map((day) => ({
   timezone: 'UTC',
   bufferMinutes: 0,
 }));
-
-/** Offset of a time zone at an instant, in minutes (UTC = 0). */
-function offsetMinutes(timeZone: string, at: Date): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-  })
-    .formatToParts(at)
-    .reduce<Record<string, number>>((acc, p) => (p.type === 'literal' ? acc : { ...acc, [p.type]: Number(p.value) }), {});
-  const asUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day, parts.hour, parts.minute);
-  return Math.round((asUtc - at.getTime()) / 60_000);
-}
 
 export function proposeSlots(options: {
   from: Date;
@@ -52,15 +36,14 @@ export function proposeSlots(options: {
   for (let d = 0; d <= (options.horizonDays ?? 14) && slots.length < count; d++) {
     const candidates: number[] = [];
     for (const w of windows) {
-      // the window's local date and times, turned into UTC instants with the zone's offset that day
-      const dayStart = startDay + d * 86_400_000;
-      const offset = offsetMinutes(w.timezone, new Date(dayStart + 12 * 3_600_000));
-      const local = new Date(dayStart);
+      // the window's local date and times, turned into UTC instants in the window's zone
+      const local = new Date(startDay + d * 86_400_000);
       if (local.getUTCDay() !== w.dayOfWeek) continue;
       const [sh, sm] = w.startTime.split(':').map(Number) as [number, number];
       const [eh, em] = w.endTime.split(':').map(Number) as [number, number];
-      const open = dayStart + (sh * 60 + sm - offset) * 60_000;
-      const close = dayStart + (eh * 60 + em - offset) * 60_000;
+      const at = (minutes: number) => zonedToUtc(local.getUTCFullYear(), local.getUTCMonth() + 1, local.getUTCDate(), minutes, w.timezone).getTime();
+      const open = at(sh * 60 + sm);
+      const close = at(eh * 60 + em);
       const buffer = w.bufferMinutes * 60_000;
       for (let t = Math.max(open, Math.ceil(earliest / step) * step); t + duration <= close; t += step) {
         const clash = options.busy.some((b) => b.start.getTime() - buffer < t + duration && b.end.getTime() + buffer > t);

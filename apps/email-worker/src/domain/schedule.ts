@@ -3,6 +3,8 @@
  * {start, end} as HH:MM local, excludeWeekends). Only Intl: no time-zone library needed.
  */
 
+import { localTime, zonedToUtc } from '@coldcopy/queue-core';
+
 export interface SendWindow {
   readonly timezone: string;
   /** local HH:MM; default 00:00 */
@@ -10,72 +12,6 @@ export interface SendWindow {
   /** local HH:MM, exclusive; default 24:00 */
   readonly end?: string;
   readonly excludeWeekends?: boolean;
-}
-
-interface LocalParts {
-  year: number;
-  month: number;
-  day: number;
-  minutes: number;
-  /** 0 = Sunday */
-  weekday: number;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-
-function formatter(timezone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timezone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: timezone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-      weekday: 'short',
-    });
-    formatters.set(timezone, f);
-  }
-  return f;
-}
-
-/** Throws RangeError for an unknown IANA zone. */
-export function assertTimezone(timezone: string): void {
-  formatter(timezone);
-}
-
-function localParts(date: Date, timezone: string): LocalParts & { seconds: number } {
-  const parts = Object.fromEntries(
-    formatter(timezone)
-      .formatToParts(date)
-      .map((p) => [p.type, p.value]),
-  );
-  return {
-    year: Number(parts.year),
-    month: Number(parts.month),
-    day: Number(parts.day),
-    minutes: Number(parts.hour) * 60 + Number(parts.minute),
-    seconds: Number(parts.second),
-    weekday: WEEKDAYS.indexOf(parts.weekday ?? ''),
-  };
-}
-
-/** The UTC instant of a local wall-clock time (the later one when DST makes it ambiguous). */
-function zonedToUtc(year: number, month: number, day: number, minutes: number, timezone: string): Date {
-  const wall = Date.UTC(year, month - 1, day, 0, minutes);
-  let guess = wall;
-  for (let i = 0; i < 3; i++) {
-    const p = localParts(new Date(guess), timezone);
-    const seen = Date.UTC(p.year, p.month - 1, p.day, 0, p.minutes, p.seconds);
-    const diff = seen - wall;
-    if (diff === 0) break;
-    guess -= diff;
-  }
-  return new Date(guess);
 }
 
 function hhmm(value: string | undefined, fallback: number): number {
@@ -92,7 +28,7 @@ function bounds(window: SendWindow): { start: number; end: number } {
 }
 
 export function isInWindow(date: Date, window: SendWindow): boolean {
-  const p = localParts(date, window.timezone);
+  const p = localTime(date, window.timezone);
   const { start, end } = bounds(window);
   if (window.excludeWeekends && (p.weekday === 0 || p.weekday === 6)) return false;
   return p.minutes >= start && p.minutes < end;
@@ -102,7 +38,7 @@ export function isInWindow(date: Date, window: SendWindow): boolean {
 export function alignToWindow(date: Date, window: SendWindow): Date {
   if (isInWindow(date, window)) return date;
   const { start } = bounds(window);
-  const p = localParts(date, window.timezone);
+  const p = localTime(date, window.timezone);
   for (let offset = 0; offset < 8; offset++) {
     // calendar arithmetic on the local date (Date.UTC normalises day overflow)
     const d = new Date(Date.UTC(p.year, p.month - 1, p.day + offset));
@@ -116,7 +52,7 @@ export function alignToWindow(date: Date, window: SendWindow): Date {
 
 /** Midnight of the local day that contains `date`, as a UTC instant. */
 export function startOfLocalDay(date: Date, timezone: string): Date {
-  const p = localParts(date, timezone);
+  const p = localTime(date, timezone);
   return zonedToUtc(p.year, p.month, p.day, 0, timezone);
 }
 
