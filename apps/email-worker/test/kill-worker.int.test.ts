@@ -3,6 +3,7 @@ import { sendBulkEmail } from '@coldcopy/queue-core';
 import { spawnWorkerApp, waitFor, type WorkerAppProcess } from '@coldcopy/testing';
 import { describe, expect, inject, it } from 'vitest';
 import { processWebhookHandler } from '../src/handlers/process-webhook.js';
+import { emailsPerRecipient, statusCounts as countByStatus } from './campaign-checks.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { TOPIC_ARN, useEmailHarness } from './harness.js';
 import { sample, sesNotification } from '@coldcopy/sns/testing';
@@ -17,10 +18,7 @@ const LEADS = 500;
 /** how long an unknown outcome waits for its SES Send event (UNKNOWN_EVENT_WINDOW_MS) */
 const UNKNOWN_WINDOW_MS = 1000;
 
-async function statusCounts(campaignId: string): Promise<Record<string, number>> {
-  const { rows } = await h.pool.query('SELECT status, count(*)::int AS n FROM campaign_emails WHERE campaign_id = $1 GROUP BY status', [campaignId]);
-  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
-}
+const statusCounts = (campaignId: string) => countByStatus(h.pool, campaignId);
 
 describe('kill -9 while a 500-lead campaign is sending', () => {
   it('after a restart every lead has exactly one email, in the emulator and in the ledger', async () => {
@@ -115,8 +113,7 @@ describe('kill -9 while a 500-lead campaign is sending', () => {
       await waitFor(async () => ((await statusCounts(seed.campaignId)).sent === LEADS ? true : false), { ...patient, what: 'every row sent' });
 
       const final = await h.ses.emails();
-      const perRecipient = new Map<string, number>();
-      for (const e of final) perRecipient.set(e.destination.to[0]!, (perRecipient.get(e.destination.to[0]!) ?? 0) + 1);
+      const perRecipient = emailsPerRecipient(final);
       expect(final).toHaveLength(LEADS);
       expect(perRecipient.size).toBe(LEADS);
       expect([...perRecipient.values()].every((n) => n === 1)).toBe(true);
