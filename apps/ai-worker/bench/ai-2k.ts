@@ -104,6 +104,7 @@ const probeDir = mkdtempSync(join(tmpdir(), 'ai-bench-memory-'));
 const probeFiles: string[] = [];
 try {
   const pool = new pg.Pool({ connectionString: dbUrl, max: 2 });
+  pool.on('error', () => undefined); // the servers stop in `finally`: an idle client's termination must not hide the error
   const workspaceId = randomUUID();
   await pool.query(`INSERT INTO workspaces (id, name, slug, status, ai_tokens_balance) VALUES ($1, 'bench', 'bench', 'active', 1000000000)`, [workspaceId]);
   const prefix = `bench${randomUUID().slice(0, 6)}`;
