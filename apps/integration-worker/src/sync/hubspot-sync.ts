@@ -40,11 +40,11 @@ export function drainHubspotOutbox(
     drain,
     async (rows, counts, errors) => {
       const outcome = emptyOutcome();
-      const todo = await upsertCandidates(deps, workspaceId, scope, target.mapping, rows, counts, outcome);
-      if (todo.length === 0) return outcome;
+      const candidates = await upsertCandidates(deps, workspaceId, scope, target.mapping, rows, counts, outcome);
+      if (candidates.length === 0) return outcome;
       const inputs: HubspotUpsertInput[] = [];
-      const pending = new Map<string, (typeof todo)[number]>();
-      for (const c of todo) {
+      const pending = new Map<string, (typeof candidates)[number]>();
+      for (const c of candidates) {
         inputs.push({ id: c.lead.email, idProperty: target.mapping.idProperty, properties: remotePropertiesOf(target.mapping, c.lead, c.created) });
         pending.set(c.lead.email, c);
       }
@@ -101,20 +101,20 @@ export function drainHubspotDeletes(
     drain,
     async (rows, counts) => {
       const outcome = emptyOutcome();
-      const todo = await deleteCandidates(deps, workspaceId, scope, rows, counts, outcome);
-      if (todo.length === 0) return outcome;
+      const candidates = await deleteCandidates(deps, workspaceId, scope, rows, counts, outcome);
+      if (candidates.length === 0) return outcome;
       if (!privacy) {
         await deps.hubspot.batchArchive(
           account,
           target.objectType,
-          todo.map((c) => c.remoteId),
+          candidates.map((c) => c.remoteId),
           signal,
         );
-        for (const c of todo) deleted(c, counts, outcome);
+        for (const c of candidates) deleted(c, counts, outcome);
         return outcome;
       }
       // one call per contact; after a failure the batch is retried whole, and a contact already deleted answers 404 (done)
-      for (const c of todo) {
+      for (const c of candidates) {
         await deps.hubspot.gdprDelete(account, target.objectType, c.remoteId, signal);
         deleted(c, counts, outcome);
       }

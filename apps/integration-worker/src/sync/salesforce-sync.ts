@@ -57,13 +57,13 @@ export function drainSalesforceOutbox(
     async (rows, counts, errors) => {
       const outcome = emptyOutcome();
       if (operation === 'upsert') {
-        const todo = await upsertCandidates(deps, workspaceId, scope, target.mapping, rows, counts, outcome);
-        if (todo.length === 0) return outcome;
-        const records = todo.map((c) =>
+        const candidates = await upsertCandidates(deps, workspaceId, scope, target.mapping, rows, counts, outcome);
+        if (candidates.length === 0) return outcome;
+        const records = candidates.map((c) =>
           Object.fromEntries(Object.entries(remotePropertiesOf(target.mapping, c.lead, c.created)).map(([k, v]) => [k, v === '' ? null : v])),
         );
         const results = await deps.salesforce.upsert(account, target.sobject, target.mapping.idProperty, records, signal);
-        todo.forEach((b, i) => {
+        candidates.forEach((b, i) => {
           const r = results[i];
           if (r?.success && r.id) {
             outcome.writes.push({ localId: b.row.local_id, remoteId: r.id, hash: b.hash, remoteVersion: null });
@@ -78,15 +78,15 @@ export function drainSalesforceOutbox(
         });
         return outcome;
       }
-      const todo = await deleteCandidates(deps, workspaceId, scope, rows, counts, outcome);
-      if (todo.length === 0) return outcome;
+      const candidates = await deleteCandidates(deps, workspaceId, scope, rows, counts, outcome);
+      if (candidates.length === 0) return outcome;
       const results = await deps.salesforce.destroy(
         account,
         target.sobject,
-        todo.map((c) => c.remoteId),
+        candidates.map((c) => c.remoteId),
         signal,
       );
-      todo.forEach((c, i) => {
+      candidates.forEach((c, i) => {
         const r = results[i];
         const code = r?.errors?.[0]?.statusCode;
         if (r?.success || code === 'ENTITY_IS_DELETED') return deleted(c, counts, outcome);
