@@ -6,7 +6,7 @@
  * run.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -130,11 +130,15 @@ describe('npm run dev (scripts/dev.ts)', () => {
     }
   });
 
-  it('every worker app answers /readyz on its health port', async () => {
+  it('every worker app answers /readyz on its health port and runs on the pinned Node.js major', async () => {
+    const major = readFileSync(join(ROOT, '.node-version'), 'utf8').trim().split('.')[0]!;
     const workers = apps.filter((a) => a.kind === 'worker');
-    for (const [i] of workers.entries()) {
+    for (const [i, app] of workers.entries()) {
       const res = await fetch(`http://127.0.0.1:${ports.health! + i}/readyz`);
-      expect(res.status).toBe(200);
+      expect(res.status, app.name).toBe(200);
+      // prom-client's nodejs_version_info names the version of the process that serves it
+      const metrics = await (await fetch(`http://127.0.0.1:${ports.health! + i}/metrics`)).text();
+      expect(/^nodejs_version_info\{[^}]*major="(\d+)"/m.exec(metrics)?.[1], `${app.name} Node.js major`).toBe(major);
     }
   });
 
