@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
 import type { AnyJobDefinition, JobInput } from '@coldcopy/queue-core';
 import { JobSecurity } from '@coldcopy/queue-core/producer';
-import { createRateLimiter, createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
+import { createRateLimiter, type Worker } from '@coldcopy/queue-core/runtime';
 import { type AppTestBase, useAppTestBase } from '@coldcopy/testing';
-import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { startFakeLlmServer, type FakeLlmServer } from '../fake-llm/server.js';
 import { createLlmClients, type AiDeps } from '../src/deps.js';
 import { handlers } from '../src/handlers/index.js';
@@ -27,8 +27,6 @@ export const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KE
 export function useAiHarness() {
   const state = {} as AppTestBase<Pool> & {
     fake: FakeLlmServer;
-    workers: Worker[];
-    limits: ProviderLimits[];
   };
   useAppTestBase(state, { openPool: (url) => createPool(loadDbEnv({ DATABASE_URL: url, DATABASE_POOL_MAX: '12' })), closePool, security: testSecurity });
   beforeAll(async () => {
@@ -38,13 +36,7 @@ export function useAiHarness() {
     await state.fake?.close();
   });
   beforeEach(() => {
-    state.workers = [];
-    state.limits = [];
     state.fake.reset();
-  });
-  afterEach(async () => {
-    for (const w of state.workers) await w.close(5000);
-    for (const l of state.limits) await l.close();
   });
 
   interface DepsOptions {
@@ -73,7 +65,7 @@ export function useAiHarness() {
         providers: Object.fromEntries(Object.entries(options.limits).map(([p, s]) => [p, { ...s, apiKey: `test-${p}` }])),
         maxWaitMs: 5000,
       });
-      state.limits.push(limits);
+      state.defer(() => limits.close());
     }
     return {
       store: createPgAiStore(state.pool, { staleHoldMs: 1_800_000 }),
@@ -91,20 +83,8 @@ export function useAiHarness() {
     };
   }
 
-  async function worker(d: AiDeps, concurrency = 3): Promise<Worker> {
-    const w = await startWorker({
-      queue: 'ai',
-      handlers,
-      deps: d,
-      logger: createSilentLogger(),
-      redisUrl: inject('redisUrl'),
-      prefix: state.prefix,
-      security: testSecurity(),
-      deadLetters: false,
-      concurrency,
-    });
-    state.workers.push(w);
-    return w;
+  function worker(d: AiDeps, concurrency = 3): Promise<Worker> {
+    return state.startWorker({ queue: 'ai', handlers, deps: d, concurrency });
   }
 
   /** Enqueues through the real producer and waits for the outcome. */

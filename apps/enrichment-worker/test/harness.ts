@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { closePool, createPool, ensureEnrichmentProvider, loadDbEnv, type Pool, setEnrichmentCredits } from '@coldcopy/db';
 import { JobSecurity } from '@coldcopy/queue-core/producer';
-import { createRateLimiter, createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
+import { createRateLimiter, type Worker } from '@coldcopy/queue-core/runtime';
 import { type AppTestBase, freePort, useAppTestBase } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
+import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
 import { type EnrichmentConfig, enrichmentConfig } from '../src/config.js';
 import { bulkPeopleRegistry, type EnrichmentDeps, providerRegistry } from '../src/deps.js';
 import { type ApolloEmulator, startApolloEmulator } from '../src/emulators/apollo-emulator.js';
@@ -57,8 +57,6 @@ export function useEnrichmentHarness() {
     hunterId: string;
     apolloId: string;
   };
-  const open: Array<{ close(): Promise<unknown> }> = [];
-
   useAppTestBase(state, { openPool: (url) => createPool(loadDbEnv({ DATABASE_URL: url, DATABASE_POOL_MAX: '12' })), closePool, security: testSecurity });
   beforeAll(async () => {
     state.hunter = await startHunterEmulator({ apiKey: HUNTER_KEY, perSecond: 1000, perMinute: 60_000, verifyPerSecond: 1000, verifyPerMinute: 60_000 });
@@ -73,6 +71,11 @@ export function useEnrichmentHarness() {
     await state.dns?.close();
   });
   beforeEach(async () => {
+    // bottleneck's keys are `b_<id>_…`, its ids start with the prefix; deleted last, after the limits close
+    state.defer(async () => {
+      const keys = await state.redis.keys(`b_${state.prefix}:*`);
+      if (keys.length) await state.redis.unlink(...keys);
+    });
     for (const e of [state.hunter, state.apollo]) {
       e.requests.length = 0;
       e.clearFaults();
@@ -80,12 +83,6 @@ export function useEnrichmentHarness() {
     }
     await state.pool.query('UPDATE enrichment_providers SET is_active = true, disabled_reason = NULL, disabled_at = NULL');
     await state.pool.query('DELETE FROM enrichment_cache');
-  });
-  afterEach(async () => {
-    while (open.length) await open.pop()!.close();
-    // bottleneck's keys are `b_<id>_…`, its ids start with the prefix
-    const keys = await state.redis.keys(`b_${state.prefix}:*`);
-    if (keys.length) await state.redis.unlink(...keys);
   });
 
   const unlimited: EndpointLimit = { perSecond: 10_000, maxConcurrent: 50 };
@@ -114,11 +111,9 @@ export function useEnrichmentHarness() {
       slackMs: 0,
       shared: options.shared ?? true,
     });
-    open.push({
-      async close() {
-        await limits.close();
-        if (limitsRedis.status !== 'end') limitsRedis.disconnect();
-      },
+    state.defer(async () => {
+      await limits.close();
+      if (limitsRedis.status !== 'end') limitsRedis.disconnect();
     });
     const alerter = createFakeAlerter();
     const common = { limits, timeoutMs: 5000, rateLimitRetryMs: 300 };
@@ -141,21 +136,9 @@ export function useEnrichmentHarness() {
   }
 
   /** An in-process worker on the test prefix. */
-  async function worker(d: EnrichmentDeps, concurrency = 10): Promise<Worker> {
-    const w = await startWorker({
-      queue: 'enrichment',
-      handlers,
-      deps: d,
-      logger: createSilentLogger(),
-      redisUrl: inject('redisUrl'),
-      prefix: state.prefix,
-      concurrency,
-      security: testSecurity(),
-      deadLetters: false,
-      locks: { lockDuration: 5000, stalledInterval: 2000 },
-    });
-    open.unshift({ close: () => w.close(2000) });
-    return w;
+  function worker(d: EnrichmentDeps, concurrency = 10): Promise<Worker> {
+    const locks = { lockDuration: 5000, stalledInterval: 2000 };
+    return state.startWorker({ queue: 'enrichment', handlers, deps: d, concurrency, locks, closeGraceMs: 2000 });
   }
 
   /** A workspace with `leads` leads at a few company domains, and credits with both providers. */

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { closePool, createPool, enqueueOutbox, loadDbEnv, type Pool, saveIntegrationConnection, withTransaction } from '@coldcopy/db';
 import type { AnyJobDefinition, JobInput } from '@coldcopy/queue-core';
 import { JobSecurity } from '@coldcopy/queue-core/producer';
-import { createRateLimiter, createSilentLogger, loadEnv, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
+import { createRateLimiter, loadEnv, type Worker } from '@coldcopy/queue-core/runtime';
 import { type AppTestBase, useAppTestBase, waitFor } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
+import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
 import { createTokenCipher, tokenBinding } from '../src/crypto/token-cipher.js';
 import { buildDeps, type IntegrationDeps, type IntegrationEnv } from '../src/deps.js';
 import { type HubspotEmulator, startHubspotEmulator } from '../src/emulators/hubspot-emulator.js';
@@ -28,8 +28,6 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
     oauth: OAuthEmulator;
     hubspot: HubspotEmulator;
     salesforce: SalesforceEmulator;
-    workers: Worker[];
-    redisClients: Redis[];
   };
   useAppTestBase(state, { openPool: (url) => createPool(loadDbEnv({ DATABASE_URL: url, DATABASE_POOL_MAX: '16' })), closePool, security: testSecurity });
   beforeAll(async () => {
@@ -43,17 +41,11 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
     await state.oauth?.close();
   });
   beforeEach(() => {
-    state.workers = [];
-    state.redisClients = [];
     for (const e of [state.oauth, state.hubspot, state.salesforce]) {
       e.requests.length = 0;
       e.clearFaults();
     }
     state.salesforce.delayMs = 0;
-  });
-  afterEach(async () => {
-    for (const w of state.workers) await w.close(5000);
-    for (const r of state.redisClients) r.disconnect();
   });
 
   /** The app's env as a deployment would set it, pointed at the emulators; `over` replaces any variable. */
@@ -92,26 +84,13 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
   /** Real deps on their own Redis connection (one per simulated replica). */
   function deps(over: Record<string, string> = {}): IntegrationDeps {
     const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
-    state.redisClients.push(redis);
+    state.defer(() => redis.disconnect());
     return buildDeps({ pool: state.pool, redis, prefix: `${state.prefix}:integration`, env: env(over) });
   }
 
-  async function worker(d: IntegrationDeps, concurrency = 5): Promise<Worker> {
-    const w = await startWorker({
-      queue: 'integration',
-      handlers: dispatchedHandlers,
-      definitions,
-      deps: d,
-      logger: createSilentLogger(),
-      redisUrl: inject('redisUrl'),
-      prefix: state.prefix,
-      security: testSecurity(),
-      deadLetters: false,
-      concurrency,
-      locks: { lockDuration: 10_000, stalledInterval: 5000 },
-    });
-    state.workers.push(w);
-    return w;
+  function worker(d: IntegrationDeps, concurrency = 5): Promise<Worker> {
+    const locks = { lockDuration: 10_000, stalledInterval: 5000 };
+    return state.startWorker({ queue: 'integration', handlers: dispatchedHandlers, definitions, deps: d, concurrency, locks });
   }
 
   /** Enqueues through the real producer and waits for the final state (retries included). */

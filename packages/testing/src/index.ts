@@ -19,4 +19,4 @@ export {
   type WorkerAppProcess,
 } from './worker-app.js';
 export { loadAverages, maxInAnyWindow, startBenchServers, stopWorkerApps, type BenchServers } from './bench.js';
-export { useAppTestBase, type AppTestBase, type AppTestBaseOptions } from './app-harness.js';
+export { useAppTestBase, type AppTestBase, type AppTestBaseOptions, type AppWorkerOptions } from './app-harness.js';
