@@ -13,6 +13,14 @@ import { grantControl, type OAuthEmulator } from './oauth-emulator.js';
  *   `policyName: TEN_SECONDLY_ROLLING` over `perTenSeconds`, `DAILY` over `perDay`.
  * - `POST /crm/v3/objects/contacts/batch/archive` `{ inputs: [{ id }] }` (≤ 100): 204, unknown ids
  *   ignored; `POST /crm/v3/objects/contacts/gdpr-delete` `{ objectId, idProperty? }`: 204, 404 unknown.
+ * - `GET /crm/v3/objects/contacts?archived=true&limit&after`: archived contacts (≤ 100 a page), with `archivedAt`.
+ * - Email engagements: `POST /crm/v3/objects/emails/batch/create` `{ inputs: [{ properties,
+ *   associations: [{ to: { id }, types: [{ associationCategory, associationTypeId }] }],
+ *   objectWriteTraceId }] }`, ≤ 100 inputs; 201, or 207 with `errors[]` (context
+ *   `objectWriteTraceId`) for inputs without `hs_timestamp`, with an association to a contact it
+ *   does not hold or of another type than email→contact (198), or whose `coldcopy_email_id` is in
+ *   `rejectIds`. A create is not idempotent: the same input twice is two emails.
+ *   `POST /crm/v3/objects/emails/search` filters any property (`EQ`, `IN` with `values`).
  * Contacts are changed "in HubSpot" with `edit` (or `POST /__emulator/contacts`).
  */
 export interface HubspotContact {
@@ -20,6 +28,11 @@ export interface HubspotContact {
   properties: Record<string, string>;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface HubspotEmail extends HubspotContact {
+  /** associated contact ids (email → contact, type 198) */
+  contacts: string[];
 }
 
 export interface HubspotEmulatorOptions {
@@ -38,6 +51,10 @@ export interface HubspotEmulator extends HttpEmulator {
   readonly archived: Map<string, HubspotContact & { archivedAt: string }>;
   /** ids removed for good through `gdpr-delete` */
   readonly privacyDeleted: Set<string>;
+  /** email engagements logged through `emails/batch/create` */
+  readonly emails: Map<string, HubspotEmail>;
+  /** archives a contact "in HubSpot" (a user deleting it): listed by `?archived=true` */
+  archive(id: string): void;
   /** changes a contact in "HubSpot" (by email), as a HubSpot user would */
   edit(email: string, properties: Record<string, string>): HubspotContact;
   byEmail(email: string): HubspotContact | undefined;
@@ -161,9 +178,9 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
     };
   };
 
-  const search = (body: unknown): Answer => {
+  const search = (records: Iterable<HubspotContact>, body: unknown): Answer => {
     const b = (body ?? {}) as {
-      filterGroups?: Array<{ filters?: Array<{ propertyName: string; operator: string; value?: string }> }>;
+      filterGroups?: Array<{ filters?: Array<{ propertyName: string; operator: string; value?: string; values?: string[] }> }>;
       sorts?: Array<{ propertyName: string; direction?: string }>;
       properties?: string[];
       limit?: number;
@@ -176,8 +193,9 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
     if (offset >= cap) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: `paging past ${cap} results is not supported` } };
     const value = (c: HubspotContact, prop: string) =>
       prop === 'lastmodifieddate' || prop === 'createdate' ? Date.parse(c.properties[prop] ?? '') : (c.properties[prop] ?? '');
-    const test = (c: HubspotContact, f: { propertyName: string; operator: string; value?: string }) => {
+    const test = (c: HubspotContact, f: { propertyName: string; operator: string; value?: string; values?: string[] }) => {
       const v = value(c, f.propertyName);
+      if (f.operator === 'IN') return (f.values ?? []).map(String).includes(String(v));
       const x = typeof v === 'number' ? Number(f.value) : String(f.value ?? '');
       switch (f.operator) {
         case 'GTE':
@@ -195,7 +213,7 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
       }
     };
     const groups = b.filterGroups ?? [];
-    let rows = [...contacts.values()].filter((c) => groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => test(c, f))));
+    let rows = [...records].filter((c) => groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => test(c, f))));
     const sort = b.sorts?.[0];
     if (sort) {
       const dir = sort.direction === 'DESCENDING' ? -1 : 1;
@@ -251,6 +269,92 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
     return { status: 204 };
   };
 
+  // email engagements: batch create (not idempotent), associations inline
+  const engagements = new Map<string, HubspotEmail>();
+  const createEmails = (body: unknown): Answer => {
+    type Input = {
+      properties?: Record<string, string>;
+      associations?: Array<{ to?: { id?: string }; types?: Array<{ associationCategory?: string; associationTypeId?: number }> }>;
+      objectWriteTraceId?: string;
+    };
+    const inputs = (body as { inputs?: Input[] })?.inputs;
+    if (!Array.isArray(inputs) || inputs.length === 0)
+      return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: 'inputs is required' } };
+    if (inputs.length > 100) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: 'Batch size limit is 100' } };
+    const startedAt = new Date().toISOString();
+    const results: HubspotEmail[] = [];
+    const errors: Array<{ status: string; category: string; message: string; context: { objectWriteTraceId: string[] } }> = [];
+    for (const input of inputs) {
+      const trace = String(input.objectWriteTraceId ?? '');
+      const refuse = (category: string, message: string) =>
+        errors.push({ status: 'error', category, message, context: { objectWriteTraceId: trace ? [trace] : [] } });
+      const props = input.properties ?? {};
+      const key = (props.coldcopy_email_id ?? '').toLowerCase();
+      const reject = key ? rejectIds.get(key) : undefined;
+      if (reject) {
+        if (reject <= 1) rejectIds.delete(key);
+        else rejectIds.set(key, reject - 1);
+        refuse('VALIDATION_ERROR', `Property values were not valid for ${trace}`);
+        continue;
+      }
+      if (!props.hs_timestamp || Number.isNaN(Date.parse(props.hs_timestamp))) {
+        refuse('VALIDATION_ERROR', 'hs_timestamp is required');
+        continue;
+      }
+      const to: string[] = [];
+      let bad: string | undefined;
+      for (const a of input.associations ?? []) {
+        const id = String(a.to?.id ?? '');
+        const typed = (a.types ?? []).some((t) => t.associationCategory === 'HUBSPOT_DEFINED' && t.associationTypeId === 198);
+        if (!typed) bad = 'INVALID_ASSOCIATION_TYPE';
+        else if (!contacts.has(id)) bad = 'OBJECT_NOT_FOUND';
+        else to.push(id);
+      }
+      if (bad) {
+        refuse(bad, bad === 'OBJECT_NOT_FOUND' ? 'an associated contact does not exist' : 'emails associate to contacts with type 198');
+        continue;
+      }
+      const at = stamp();
+      const email: HubspotEmail = {
+        id: String(nextId++),
+        properties: { ...props, hs_createdate: at, hs_lastmodifieddate: at },
+        createdAt: at,
+        updatedAt: at,
+        contacts: to,
+      };
+      email.properties.hs_object_id = email.id;
+      engagements.set(email.id, email);
+      results.push({ ...email, properties: { ...email.properties } });
+    }
+    const completedAt = new Date().toISOString();
+    return {
+      status: errors.length ? 207 : 201,
+      body: { status: 'COMPLETE', results, ...(errors.length ? { errors, numErrors: errors.length } : {}), startedAt, completedAt },
+    };
+  };
+  const listArchived = (query: URLSearchParams): Answer => {
+    if (query.get('archived') !== 'true') return { status: 200, body: { results: [] } };
+    const limit = Math.min(Number(query.get('limit') ?? 10), 100);
+    const offset = Number(query.get('after') ?? 0);
+    const all = [...archived.values()].sort((a, c) => Number(a.id) - Number(c.id));
+    const page = all.slice(offset, offset + limit);
+    const next = offset + page.length;
+    return {
+      status: 200,
+      body: {
+        results: page.map((c) => ({
+          id: c.id,
+          properties: { hs_object_id: c.id },
+          createdAt: c.createdAt,
+          updatedAt: c.updatedAt,
+          archived: true,
+          archivedAt: c.archivedAt,
+        })),
+        ...(next < all.length ? { paging: { next: { after: String(next) } } } : {}),
+      },
+    };
+  };
+
   const emulator = new HttpEmulator(
     'hubspot',
     (req) => {
@@ -263,7 +367,13 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
       // HubSpot serves its OAuth v3 token endpoint on the API host
       if (req.method === 'POST' && req.path === '/oauth/v3/token') return { endpoint: 'token', answer: () => options.oauth.tokenAnswer(req.body) };
       if (req.method === 'POST' && req.path === '/crm/v3/objects/contacts/search')
-        return { endpoint: 'search', answer: () => authed(req.headers.authorization, true, () => search(req.body)) };
+        return { endpoint: 'search', answer: () => authed(req.headers.authorization, true, () => search(contacts.values(), req.body)) };
+      if (req.method === 'POST' && req.path === '/crm/v3/objects/emails/batch/create')
+        return { endpoint: 'emails-create', answer: () => authed(req.headers.authorization, false, () => createEmails(req.body)) };
+      if (req.method === 'POST' && req.path === '/crm/v3/objects/emails/search')
+        return { endpoint: 'emails-search', answer: () => authed(req.headers.authorization, true, () => search(engagements.values(), req.body)) };
+      if (req.method === 'GET' && req.path === '/crm/v3/objects/contacts')
+        return { endpoint: 'contacts-list', answer: () => authed(req.headers.authorization, false, () => listArchived(req.query)) };
       return undefined;
     },
     (method, path, body) => {
@@ -283,6 +393,8 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
     rejectIds,
     archived,
     privacyDeleted,
+    emails: engagements,
+    archive: (id: string) => archive({ inputs: [{ id }] }),
     edit: (email: string, properties: Record<string, string>) => write(find('email', email), { ...properties, email }),
     byEmail: (email: string) => find('email', email),
   });

@@ -3,11 +3,12 @@ import type { Handler, JobContext } from '@coldcopy/queue-core/runtime';
 import type { IntegrationDeps } from '../deps.js';
 import { mappedObjectTypes, mappingFor } from '../domain/field-mapping.js';
 import { addCounts, emptyCounts, type SyncCounts } from '../sync/engine.js';
+import { drainHubspotEmailActivity } from '../sync/hubspot-email-activity.js';
 import { drainHubspotDeletes, drainHubspotOutbox, pullHubspot } from '../sync/hubspot-sync.js';
 import { countingAuthFailures, crmFanOut, tenantOf } from './fan-out.js';
 
 /**
- * sync-hubspot: drain the outbox (`outbox`) or pull through the cursor (`full`, `incremental`,
+ * sync-hubspot: drain the outbox (`outbox`: contact upserts, deletions, then email activity) or pull through the cursor (`full`, `incremental`,
  * `webhook`). The fan-out form (schedules `hubspot-outbox-drain` every 5 minutes,
  * `hubspot-incremental` every 15) enqueues `mode` for every active connection, a pull only where
  * the connection's `sync_frequency_minutes` has passed since its last successful pull.
@@ -58,6 +59,8 @@ async function syncWorkspace(payload: JobPayload<typeof syncHubspot>, ctx: JobCo
     if ('leaseHeld' in counts && counts.leaseHeld) leaseHeld = true;
     addCounts(total, counts);
   }
+  // sent emails and replies, once their contacts are pushed (the drain above)
+  if (payload.mode === 'outbox') addCounts(total, await drainHubspotEmailActivity(deps, workspaceId, account, ctx.jobId, ctx.signal));
   ctx.log.info('hubspot sync finished', { mode: payload.mode, ...total, leaseHeld });
   return { ...total, ...(leaseHeld ? { leaseHeld } : {}) };
 }

@@ -58,6 +58,31 @@ export interface HubspotAccount {
   readonly timeZone: string;
 }
 
+/** One email engagement to log (providers.md §7: CRM v3 `emails`), associated to one contact. */
+export interface HubspotEmailInput {
+  /** ColdCopy's id of the email (`coldcopy_email_id`, also the input's `objectWriteTraceId`) */
+  readonly coldcopyId: string;
+  readonly contactId: string;
+  readonly properties: Record<string, string>;
+}
+
+export interface HubspotCreateResult {
+  /** HubSpot id by ColdCopy id */
+  readonly created: ReadonlyMap<string, string>;
+  /** per-input errors (a 207), by ColdCopy id */
+  readonly errors: ReadonlyArray<{ readonly coldcopyId: string; readonly category: string; readonly message: string }>;
+}
+
+/** HubSpot-defined association type email → contact */
+export const EMAIL_TO_CONTACT = 198;
+/** the email engagement property holding ColdCopy's id (the drain looks a batch in doubt up by it) */
+export const COLDCOPY_EMAIL_ID = 'coldcopy_email_id';
+
+export interface HubspotArchivedPage {
+  readonly results: ReadonlyArray<{ readonly id: string; readonly archivedAt: string }>;
+  readonly after?: string;
+}
+
 export interface HubspotApi {
   batchUpsert(account: HubspotAccount, objectType: string, inputs: readonly HubspotUpsertInput[], signal?: AbortSignal): Promise<HubspotBatchResult>;
   search(account: HubspotAccount, objectType: string, request: HubspotSearchRequest, signal?: AbortSignal): Promise<HubspotSearchPage>;
@@ -65,6 +90,12 @@ export interface HubspotApi {
   batchArchive(account: HubspotAccount, objectType: string, ids: readonly string[], signal?: AbortSignal): Promise<void>;
   /** deletes one record for good (GDPR); false when HubSpot no longer holds it */
   gdprDelete(account: HubspotAccount, objectType: string, id: string, signal?: AbortSignal): Promise<boolean>;
+  /** logs up to 100 emails by `emails/batch/create`, each associated inline to its contact */
+  createEmails(account: HubspotAccount, inputs: readonly HubspotEmailInput[], signal?: AbortSignal): Promise<HubspotCreateResult>;
+  /** the logged emails among these ColdCopy ids (≤ 100): HubSpot id by ColdCopy id */
+  findEmails(account: HubspotAccount, coldcopyIds: readonly string[], signal?: AbortSignal): Promise<Map<string, string>>;
+  /** one page (≤ 100) of archived records, `GET /crm/v3/objects/{type}?archived=true` */
+  listArchived(account: HubspotAccount, objectType: string, page: { after?: string; limit: number }, signal?: AbortSignal): Promise<HubspotArchivedPage>;
 }
 
 /** A 429: `TEN_SECONDLY_ROLLING` waits about ten seconds, `DAILY` until the portal's midnight. */
@@ -114,14 +145,18 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
     path: string,
     body: unknown,
     signal?: AbortSignal,
-    allow404 = false,
+    opts: { allow404?: boolean; method?: 'GET' | 'POST' } = {},
   ): Promise<{ status: number; json: unknown }> {
     const budgetKey = `hubspot:${account.portalId}`;
     await options.budget.take(budgetKey, kind, signal);
     // search has its own per-second limit, and both count against the ten-second one
     if (kind === 'hubspot-search') await options.budget.take(budgetKey, 'hubspot', signal);
     const client = new Client({ accessToken: account.accessToken, basePath: options.basePath, numberOfApiCallRetries: 0 });
-    const res = await withTimeout(client.apiRequest({ method: 'POST', path, body }), options.timeoutMs, signal);
+    const res = await withTimeout(
+      client.apiRequest({ method: opts.method ?? 'POST', path, ...(body === undefined ? {} : { body }) }),
+      options.timeoutMs,
+      signal,
+    );
     const max = num(res.headers.get('x-hubspot-ratelimit-max'));
     const remaining = num(res.headers.get('x-hubspot-ratelimit-remaining'));
     const interval = num(res.headers.get('x-hubspot-ratelimit-interval-milliseconds'));
@@ -135,7 +170,7 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
     }
     if (res.status === 401) throw new HubspotAuthError('HubSpot refused the access token (401)');
     if (res.status >= 500) throw new Error(`HubSpot ${res.status} on ${path}`);
-    if (res.status === 404 && allow404) return { status: 404, json };
+    if (res.status === 404 && opts.allow404) return { status: 404, json };
     if (res.status >= 400) {
       const e = json as { category?: unknown; message?: unknown };
       throw new HubspotRequestError(res.status, String(e.category ?? 'UNKNOWN'), String(e.message ?? '').slice(0, 300));
@@ -163,8 +198,68 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
       await call(account, 'hubspot', `/crm/v3/objects/${objectType}/batch/archive`, { inputs: ids.map((id) => ({ id })) }, signal);
     },
     async gdprDelete(account, objectType, id, signal) {
-      const { status } = await call(account, 'hubspot', `/crm/v3/objects/${objectType}/gdpr-delete`, { objectId: id }, signal, true);
+      const { status } = await call(account, 'hubspot', `/crm/v3/objects/${objectType}/gdpr-delete`, { objectId: id }, signal, { allow404: true });
       return status !== 404;
+    },
+    async createEmails(account, inputs, signal) {
+      const { json } = await call(
+        account,
+        'hubspot',
+        '/crm/v3/objects/emails/batch/create',
+        {
+          inputs: inputs.map((i) => ({
+            properties: { ...i.properties, [COLDCOPY_EMAIL_ID]: i.coldcopyId },
+            associations: [{ to: { id: i.contactId }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: EMAIL_TO_CONTACT }] }],
+            objectWriteTraceId: i.coldcopyId,
+          })),
+        },
+        signal,
+      );
+      const body = json as {
+        results?: Array<{ id?: unknown; properties?: Record<string, string | null> }>;
+        errors?: Array<{ message?: string; category?: string; context?: { objectWriteTraceId?: string[] } }>;
+      };
+      const created = new Map<string, string>();
+      for (const r of body.results ?? []) {
+        const key = r.properties?.[COLDCOPY_EMAIL_ID];
+        if (key) created.set(String(key), String(r.id));
+      }
+      const errors = (body.errors ?? []).flatMap((e) =>
+        (e.context?.objectWriteTraceId ?? []).map((coldcopyId) => ({
+          coldcopyId: String(coldcopyId),
+          category: String(e.category ?? 'UNKNOWN'),
+          message: String(e.message ?? 'error').slice(0, 300),
+        })),
+      );
+      return { created, errors };
+    },
+    async findEmails(account, coldcopyIds, signal) {
+      const { json } = await call(
+        account,
+        'hubspot-search',
+        '/crm/v3/objects/emails/search',
+        {
+          filterGroups: [{ filters: [{ propertyName: COLDCOPY_EMAIL_ID, operator: 'IN', values: [...coldcopyIds] }] }],
+          properties: [COLDCOPY_EMAIL_ID],
+          limit: 100,
+        },
+        signal,
+      );
+      const found = new Map<string, string>();
+      for (const r of (json as { results?: HubspotRecord[] }).results ?? []) {
+        const key = r.properties?.[COLDCOPY_EMAIL_ID];
+        if (key) found.set(String(key), String(r.id));
+      }
+      return found;
+    },
+    async listArchived(account, objectType, page, signal) {
+      const query = new URLSearchParams({ archived: 'true', limit: String(page.limit), ...(page.after ? { after: page.after } : {}) });
+      const { json } = await call(account, 'hubspot', `/crm/v3/objects/${objectType}?${query.toString()}`, undefined, signal, { method: 'GET' });
+      const body = json as { results?: Array<{ id?: unknown; archivedAt?: unknown }>; paging?: { next?: { after?: string } } };
+      return {
+        results: (body.results ?? []).map((r) => ({ id: String(r.id), archivedAt: String(r.archivedAt ?? '') })),
+        ...(body.paging?.next?.after ? { after: String(body.paging.next.after) } : {}),
+      };
     },
     async search(account, objectType, request, signal) {
       const { json } = await call(

@@ -69,13 +69,20 @@ export interface DrainTarget {
   readonly operation: OutboxOperation;
   readonly owner: string;
   readonly batchSize: number;
+  /**
+   * Whether a failed call may have written at the provider anyway (a timeout, a 5xx): the batch's
+   * claims are then kept, so its rows come back `in_doubt` to the next claim. Default: never (the
+   * write is idempotent by external id, so a batch sent twice does no harm).
+   */
+  readonly mayHaveWritten?: (err: unknown) => boolean;
 }
 
 /**
  * Drains the outbox rows of one scope and operation due at the start: claims a batch, lets `send`
  * make the provider call, then records the identity map and settles the rows in one transaction.
- * When `send` throws (429, 5xx, timeout: nothing was written) the batch's claims are given back
- * as they were. Per-row errors go into the sync log (ids and error categories, never values).
+ * When `send` throws the batch's claims are given back as they were (unless the target says the
+ * call may have written: see `mayHaveWritten`). Per-row errors go into the sync log (ids and
+ * error categories, never values).
  */
 export async function drainOutbox(
   deps: SyncEngineDeps,
@@ -102,6 +109,7 @@ export async function drainOutbox(
     try {
       outcome = await send(rows, counts, errors);
     } catch (err) {
+      if (target.mayHaveWritten?.(err)) throw err;
       await releaseOutboxClaims(
         deps.pool,
         workspaceId,
@@ -119,7 +127,8 @@ export async function drainOutbox(
   }
   await recordSyncLog(deps.pool, workspaceId, {
     provider: target.scope.provider,
-    syncType: target.operation === 'upsert' ? 'outbox' : `outbox:${target.operation}`,
+    syncType:
+      target.operation === 'upsert' ? (target.scope.objectType === 'contacts' ? 'outbox' : `outbox:${target.scope.objectType}`) : `outbox:${target.operation}`,
     direction: 'outbound',
     status: counts.failed ? 'partial' : 'completed',
     processed: counts.processed,

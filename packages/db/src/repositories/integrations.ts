@@ -388,12 +388,19 @@ export interface OutboxRow {
   operation: OutboxOperation;
   change_seq: number;
   attempts: number;
+  payload: Record<string, unknown>;
+  /**
+   * an earlier claim of the row was neither settled nor given back (its drain died, or kept the
+   * claim after a call whose outcome it could not know): the provider may already hold the write
+   */
+  in_doubt: boolean;
 }
 
 /**
  * Claims up to `limit` pending rows due by `dueBy` (oldest first) for `claimMs`; rows claimed by a
  * live drain are skipped; rows of the same owner are taken back (a retried attempt of the job whose
- * worker died). A drain passes its start time, so a row it refused waits for the next one.
+ * worker died). A drain passes its start time, so a row it refused waits for the next one. A row
+ * whose previous claim was never settled nor released comes back `in_doubt`.
  */
 export async function claimOutbox(
   db: Queryable,
@@ -402,13 +409,14 @@ export async function claimOutbox(
 ): Promise<OutboxRow[]> {
   assertWorkspaceId(workspaceId);
   const { rows } = await db.query<OutboxRow>(
-    `UPDATE integration_outbox o SET claimed_by = $4, claimed_until = now() + make_interval(secs => $6::double precision / 1000)
-     WHERE o.id IN (
-       SELECT id FROM integration_outbox
+    `WITH c AS (
+       SELECT id, claimed_until IS NOT NULL AS in_doubt FROM integration_outbox
        WHERE workspace_id = $1 AND provider = $2 AND object_type = $3 AND operation = $7 AND status = 'pending' AND available_at <= $8
          AND (claimed_until IS NULL OR claimed_until < now() OR claimed_by = $4)
        ORDER BY created_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
-     RETURNING o.id, o.local_id, o.operation, o.change_seq, o.attempts`,
+     UPDATE integration_outbox o SET claimed_by = $4, claimed_until = now() + make_interval(secs => $6::double precision / 1000)
+     FROM c WHERE o.id = c.id
+     RETURNING o.id, o.local_id, o.operation, o.change_seq, o.attempts, o.payload, c.in_doubt`,
     [workspaceId, scope.provider, scope.objectType, scope.owner, scope.limit, scope.claimMs, scope.operation, scope.dueBy],
   );
   return rows.sort((a, b) => a.local_id.localeCompare(b.local_id));
@@ -470,6 +478,23 @@ export async function releaseOutboxClaims(db: Queryable, workspaceId: string, ow
     owner,
     ids,
   ]);
+}
+
+/** Which of these local ids have a pending outbox row of the scope and operation (due or not). */
+export async function pendingOutboxLocalIds(
+  db: Queryable,
+  workspaceId: string,
+  scope: { provider: string; objectType: string; operation: OutboxOperation },
+  localIds: readonly string[],
+): Promise<Set<string>> {
+  assertWorkspaceId(workspaceId);
+  if (localIds.length === 0) return new Set();
+  const { rows } = await db.query<{ local_id: string }>(
+    `SELECT local_id FROM integration_outbox
+     WHERE workspace_id = $1 AND provider = $2 AND object_type = $3 AND operation = $4 AND status = 'pending' AND local_id = ANY($5::uuid[])`,
+    [workspaceId, scope.provider, scope.objectType, scope.operation, localIds],
+  );
+  return new Set(rows.map((r) => r.local_id));
 }
 
 /** Pending outbox rows of a provider (due or not): for metrics and tests. */
@@ -545,6 +570,54 @@ export async function applyInboundLeads(
     [workspaceId, JSON.stringify(records)],
   );
   return new Map(rows.map((r) => [r.email, r.id]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Email activity (the outbox rows the crm_email_activity triggers add: object_type 'emails')
+
+export type EmailActivityKind = 'sent' | 'reply';
+
+export interface EmailActivity {
+  /** campaign_emails.id (sent) or email_messages.id (reply): the outbox row's local_id */
+  id: string;
+  kind: EmailActivityKind;
+  lead_id: string;
+  subject: string | null;
+  text: string | null;
+  from_email: string | null;
+  to_email: string | null;
+  at: Date;
+  message_id: string | null;
+}
+
+/**
+ * The sent emails and received replies of these ids whose lead still exists (not deleted): a
+ * ledger row that is `sent`, an inbound message whose lead is the send's it answers (else its
+ * thread's).
+ */
+export async function emailActivitiesForSync(
+  db: Queryable,
+  workspaceId: string,
+  ids: { readonly sent: readonly string[]; readonly reply: readonly string[] },
+): Promise<EmailActivity[]> {
+  assertWorkspaceId(workspaceId);
+  if (ids.sent.length === 0 && ids.reply.length === 0) return [];
+  const { rows } = await db.query<EmailActivity>(
+    `SELECT ce.id, 'sent' AS kind, ce.lead_id, ce.subject, ce.content_text AS text, ce.from_email, l.email AS to_email,
+            coalesce(ce.sent_at, ce.updated_at) AS at, ce.message_id
+     FROM campaign_emails ce JOIN leads l ON l.workspace_id = ce.workspace_id AND l.id = ce.lead_id AND l.deleted_at IS NULL
+     WHERE ce.workspace_id = $1 AND ce.id = ANY($2::uuid[]) AND ce.status = 'sent'
+     UNION ALL
+     SELECT m.id, 'reply', l.id, m.subject, m.body_text, m.from_email, m.to_emails[1], coalesce(m.received_at, m.created_at), m.message_id
+     FROM email_messages m
+     JOIN email_threads t ON t.workspace_id = m.workspace_id AND t.id = m.thread_id
+     LEFT JOIN campaign_emails ce ON ce.workspace_id = m.workspace_id
+       AND ce.id = CASE WHEN m.metadata->>'campaign_email_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' THEN (m.metadata->>'campaign_email_id')::uuid END
+     JOIN leads l ON l.workspace_id = m.workspace_id AND l.id = coalesce(ce.lead_id, t.lead_id) AND l.deleted_at IS NULL
+     WHERE m.workspace_id = $1 AND m.id = ANY($3::uuid[]) AND m.direction = 'inbound'`,
+    [workspaceId, ids.sent, ids.reply],
+  );
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------
