@@ -55,6 +55,18 @@ const PLANTS = {
     path: 'apps/ai-worker/src/planted-bull.ts',
     text: "import Bull from 'bull';\n\nexport const planted = (url: string) => new Bull('ai', url);\n",
   },
+  bullInAppTest: {
+    path: 'apps/ai-worker/test/planted-bull.int.test.ts',
+    text: "import type Bull from 'bull';\n\nexport const planted = (q: Bull.Queue) => q.name;\n",
+  },
+  bullInQueueCoreTest: {
+    path: 'packages/queue-core/test/planted-bull.int.test.ts',
+    text: "import Bull from 'bull';\n\nexport const planted = (url: string) => new Bull('maintenance', url);\n",
+  },
+  bullInTestingPackage: {
+    path: 'packages/testing/src/planted-bull.ts',
+    text: "import Bull from 'bull';\n\nexport const planted = (url: string) => new Bull('maintenance', url);\n",
+  },
   cycleA: {
     path: 'apps/ai-worker/src/planted-cycle-a.ts',
     text: "import { b } from './planted-cycle-b.js';\n\nexport const a = (): number => b() + 1;\n",
@@ -97,16 +109,31 @@ describe('pnpm lint: the layering rules', { timeout: 600_000 }, () => {
   };
 
   it('passes on the clean tree (the folders the plants go into, and the files they import)', async () => {
-    const messages = await lint('apps/ai-worker/src', 'packages/web/src', 'apps/enrichment-worker/src/config.ts');
+    const messages = await lint(
+      'apps/ai-worker/src',
+      'apps/ai-worker/test',
+      'packages/web/src',
+      'apps/enrichment-worker/src/config.ts',
+      'packages/queue-core/test',
+      'packages/testing/src',
+      // where Bull stays allowed: queue-core's sources (the adapter, the tests' raw queue) and benches
+      'packages/queue-core/src/redis/bull-queue.ts',
+      'packages/queue-core/src/testing',
+      'packages/queue-core/bench',
+    );
     expect(messages).toEqual([]);
   });
 
-  it('fails on an app importing another app, bull in an app, an import cycle and worker code in @coldcopy/web', async () => {
+  it('fails on an app importing another app, bull in an app or any test, an import cycle and worker code in @coldcopy/web', async () => {
     for (const plant of Object.values(PLANTS)) writeFileSync(join(copy, plant.path), plant.text);
     const messages = await lint(...Object.values(PLANTS).map((p) => p.path));
     const rulesOf = (path: string) => messages.filter((m) => m.file === path).map((m) => m.rule);
     expect(rulesOf(PLANTS.appToApp.path)).toContain('import-x/no-restricted-paths');
     expect(rulesOf(PLANTS.bullInApp.path)).toContain('no-restricted-imports');
+    // tests too, queue-core's own included: only packages/queue-core/src (and benches) import Bull
+    expect(rulesOf(PLANTS.bullInAppTest.path)).toContain('no-restricted-imports');
+    expect(rulesOf(PLANTS.bullInQueueCoreTest.path)).toContain('no-restricted-imports');
+    expect(rulesOf(PLANTS.bullInTestingPackage.path)).toContain('no-restricted-imports');
     expect(rulesOf(PLANTS.cycleA.path)).toContain('import-x/no-cycle');
     expect(rulesOf(PLANTS.cycleB.path)).toContain('import-x/no-cycle');
     expect(rulesOf(PLANTS.webToRuntime.path)).toContain('import-x/no-restricted-paths');

@@ -1,7 +1,7 @@
 import { RedisServer } from '@coldcopy/testing';
-import Bull from 'bull';
 import { describe, expect, it } from 'vitest';
 import { Producer } from '../src/producer/producer.js';
+import { openRawQueue } from '../src/testing/raw-queue.js';
 import { readEvents, spawnWorker, useIsolatedRedis, waitFor } from './helpers.js';
 import { testSleep } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
@@ -23,7 +23,7 @@ describe('fault tolerance (real worker processes)', () => {
     ...extra,
   });
   const producer = (url = redis.redisUrl) => redis.track(new Producer({ redisUrl: url, prefix: redis.prefix, security: testSecurity() }), (p) => p.close());
-  const queue = (url = redis.redisUrl) => redis.track(new Bull('maintenance', url, { prefix: redis.prefix }), (q) => q.close());
+  const queue = (url = redis.redisUrl) => redis.track(openRawQueue('maintenance', url, redis.prefix), (q) => q.close());
 
   it('a job whose worker is killed with SIGKILL is completed by another worker after its lock expires', async () => {
     const a = await spawnWorker(env());

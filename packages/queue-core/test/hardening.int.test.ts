@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import Bull from 'bull';
 import { describe, expect, it } from 'vitest';
 import winston from 'winston';
 import { z } from 'zod';
@@ -15,6 +14,7 @@ import { createLogger, type Logger } from '../src/observability/logger.js';
 import { createWorkerMetrics } from '../src/observability/metrics.js';
 import { Producer } from '../src/producer/producer.js';
 import { type WorkerOptions } from '../src/runtime/worker.js';
+import { openRawQueue, runStalledCheck } from '../src/testing/raw-queue.js';
 import { readEvents, useIsolatedRedis, waitFor as waitForShort } from './helpers.js';
 import { testEcho, testFlaky, testHandlers, testJobs, testSleep, type TestDeps } from './fixtures/test-jobs.js';
 import { TEST_ENCRYPTION_KEYS, TEST_OLD_SIGNING_KEYS, TEST_SIGNING_KEYS, testSecurity } from './fixtures/test-keys.js';
@@ -59,7 +59,7 @@ describe('dead letters, signed jobs and encrypted fields (real Redis)', { timeou
   const redis = useIsolatedRedis();
 
   const producer = (security = testSecurity()) => redis.track(new Producer({ redisUrl: redis.redisUrl, prefix: redis.prefix, security }), (p) => p.close());
-  const rawQueue = () => redis.track(new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix }), (q) => q.close());
+  const rawQueue = () => redis.track(openRawQueue('maintenance', redis.redisUrl, redis.prefix), (q) => q.close());
   const deadLetters = () => redis.track(openDeadLetters({ redisUrl: redis.redisUrl, prefix: redis.prefix }), (d) => d.close());
 
   const worker = (overrides: Partial<WorkerOptions<'maintenance', TestDeps>> = {}) => redis.worker({ concurrency: 4, ...overrides });
@@ -217,7 +217,7 @@ describe('dead letters, signed jobs and encrypted fields (real Redis)', { timeou
     await client.sadd(k('stalled'), id);
     await client.hset(k(id), 'stalledCounter', '1', 'opts', '{"attempts":');
     await client.del(k('stalled-check')); // the check is due now
-    await (queue as unknown as { moveUnlockedJobsToWait(): Promise<unknown> }).moveUnlockedJobsToWait();
+    await runStalledCheck(queue);
     expect(await client.zscore(k('failed'), id)).not.toBeNull();
     expect(await client.hget(k(id), 'failedReason')).toBe('job stalled more than allowable limit');
     expect(await client.lrange(k('active'), 0, -1)).toEqual([]);
@@ -243,7 +243,7 @@ describe('dead letters, signed jobs and encrypted fields (real Redis)', { timeou
       definitions: [...testJobs, testConnect],
       handlers: {
         ...testHandlers,
-        'test-connect': async (p: { accessToken: string }, ctx: { job: Bull.Job }) => {
+        'test-connect': async (p: { accessToken: string }, ctx: { job: { data: unknown } }) => {
           seen.push(p.accessToken);
           expect((ctx.job.data as { accessToken: string }).accessToken).toMatch(/^enc:v1:/); // the job itself keeps the envelope
           if (fail) throw new PermanentJobError('token revoked');

@@ -1,4 +1,3 @@
-import Bull from 'bull';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from '../src/definitions/define-job.js';
@@ -7,6 +6,7 @@ import { Producer } from '../src/producer/producer.js';
 import { RedisConnections } from '../src/redis/connections.js';
 import { shardFor, shardQueueName } from '../src/redis/sharding.js';
 import type { JobContext } from '../src/runtime/job-context.js';
+import { openRawQueue, type RawJobOptions, type RawQueue } from '../src/testing/raw-queue.js';
 import { testEcho, testHandlers, testJobs, type TestDeps } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
 import { readEvents, useIsolatedRedis, waitFor } from './helpers.js';
@@ -77,8 +77,8 @@ describe('job context: facts, enqueue, pause (real Redis)', () => {
     );
   }
 
-  function rawQueue(name: string): Bull.Queue {
-    return redis.track(new Bull(name, redis.redisUrl, { prefix: redis.prefix }), (x) => x.close());
+  function rawQueue(name: string): RawQueue {
+    return redis.track(openRawQueue(name, redis.redisUrl, redis.prefix), (x) => x.close());
   }
 
   it('reports jobId, attempt and scheduledAt (enqueue time plus delay; a repeat run its cron slot)', async () => {
@@ -101,7 +101,7 @@ describe('job context: facts, enqueue, pause (real Redis)', () => {
     const slot = Date.parse('2026-12-01T14:55:00Z');
     const data = { action: 'facts', workspaces: [] };
     const opts = { jobId: 'test-context.slot', prevMillis: slot };
-    await rawQueue('maintenance').add('test-context', data, { ...opts, signature: testSecurity().sign('test-context', data, opts) } as Bull.JobOptions);
+    await rawQueue('maintenance').add('test-context', data, { ...opts, signature: testSecurity().sign('test-context', data, opts) } as RawJobOptions);
     await waitFor(() => seen.length === 3 || undefined);
     expect(seen[2]!.scheduledAt).toBe(slot);
   });

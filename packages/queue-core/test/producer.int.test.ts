@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@coldcopy/testing';
-import Bull from 'bull';
 import { describe, expect, it, vi } from 'vitest';
 import { JobValidationError, QueueUnavailableError } from '../src/definitions/errors.js';
 import { Producer, getProducer } from '../src/producer/producer.js';
+import { openRawQueue, type RawJobOptions } from '../src/testing/raw-queue.js';
 import { useIsolatedRedis } from './helpers.js';
 import { testSecurity } from './fixtures/test-keys.js';
 import { testEcho, testSleep } from './fixtures/test-jobs.js';
@@ -43,7 +43,7 @@ describe('producer (real Redis)', () => {
       Array.from({ length: 20 }, (_, i) => ({ data: { workspaceId: WS, value: `v${i}` }, options: i === 0 ? { delay: 60_000 } : {} })),
     );
     expect(added).toHaveLength(20);
-    const q = redis.track(new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix }), (x) => x.close());
+    const q = redis.track(openRawQueue('maintenance', redis.redisUrl, redis.prefix), (x) => x.close());
     expect(await q.getWaitingCount()).toBe(19);
     expect(await q.getDelayedCount()).toBe(1);
     const job = (await q.getJob(added[1]!.id))!;
@@ -57,14 +57,14 @@ describe('producer (real Redis)', () => {
     const single = await p.enqueue(testEcho, { workspaceId: WS, value: 's' }, { priority: 'high', delay: 60_000, attempts: 3 });
     const [bulk] = await p.enqueueBulk(testEcho, [{ data: { workspaceId: WS, value: 'b' }, options: { priority: 'low' } }]);
     const client = redis.client();
-    const q = redis.track(new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix }), (x) => x.close());
+    const q = redis.track(openRawQueue('maintenance', redis.redisUrl, redis.prefix), (x) => x.close());
     const stored = async (id: string) => client.hgetall(`${redis.prefix}:maintenance:${id}`);
     for (const [id, viaBull] of [
-      [single.id, (opts: Bull.JobOptions, data: unknown) => q.add('test-echo', data, opts)],
-      [bulk!.id, async (opts: Bull.JobOptions, data: unknown) => (await q.addBulk([{ name: 'test-echo', data, opts }]))[0]!],
+      [single.id, (opts: RawJobOptions, data: unknown) => q.add('test-echo', data, opts)],
+      [bulk!.id, async (opts: RawJobOptions, data: unknown) => (await q.addBulk([{ name: 'test-echo', data, opts }]))[0]!],
     ] as const) {
       const ours = await stored(id);
-      const opts = JSON.parse(ours.opts!) as Bull.JobOptions & { jobId: string };
+      const opts = JSON.parse(ours.opts!) as RawJobOptions & { jobId: string };
       // the same name, data and options again through Bull's own entry point, under another id
       const copy = await viaBull({ ...opts, jobId: `${opts.jobId}-copy` }, JSON.parse(ours.data!));
       const theirs = await stored(String(copy.id));
@@ -80,7 +80,7 @@ describe('producer (real Redis)', () => {
     expect(a.id).toBe('test-echo.order-42');
     expect(b.id).toBe(a.id);
     expect(c.id).toMatch(/^test-echo\.[0-9a-f]{40}$/);
-    const q = redis.track(new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix }), (x) => x.close());
+    const q = redis.track(openRawQueue('maintenance', redis.redisUrl, redis.prefix), (x) => x.close());
     expect(await q.getWaitingCount()).toBe(2);
   });
 
@@ -88,7 +88,7 @@ describe('producer (real Redis)', () => {
     const p = producer();
     const runAt = new Date(Date.now() + 3_600_000);
     const a = await p.enqueue(testSleep, { ms: 1, tag: 'a' }, { runAt });
-    const q = redis.track(new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix }), (x) => x.close());
+    const q = redis.track(openRawQueue('maintenance', redis.redisUrl, redis.prefix), (x) => x.close());
     const job = (await q.getJob(a.id))!;
     expect(await job.getState()).toBe('delayed');
     expect(Math.abs(job.timestamp + (job.opts.delay ?? 0) - runAt.getTime())).toBeLessThan(1000);

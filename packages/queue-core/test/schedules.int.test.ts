@@ -1,9 +1,9 @@
-import Bull from 'bull';
 import { describe, expect, it } from 'vitest';
 import type { Schedule } from '../src/jobs/schedules.js';
 import { PRIORITIES } from '../src/definitions/priorities.js';
 import { desiredSchedule, reconcileSchedules, scheduleKeyOf } from '../src/runtime/schedule-reconciler.js';
 import { repeatRunIdPrefix } from '../src/security/job-binding.js';
+import { openRawQueue, type RawQueue } from '../src/testing/raw-queue.js';
 import { testSleep } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
 import { readEvents, useIsolatedRedis, waitFor } from './helpers.js';
@@ -23,12 +23,12 @@ describe('schedule reconciliation (real Redis)', () => {
 
   const worker = (schedules: readonly Schedule[] | undefined) => redis.worker({ concurrency: 1, schedules });
 
-  function rawQueue(): Bull.Queue {
-    const q = new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix });
+  function rawQueue(): RawQueue {
+    const q = openRawQueue('maintenance', redis.redisUrl, redis.prefix);
     return redis.track(q, (x) => x.close());
   }
 
-  async function snapshot(q: Bull.Queue) {
+  async function snapshot(q: RawQueue) {
     const repeatables = await q.getRepeatableJobs();
     const delayed = await q.getDelayed();
     return {

@@ -1,10 +1,10 @@
-import Bull from 'bull';
 import { describe, expect, it } from 'vitest';
 import { openAdminQueues } from '../src/admin/index.js';
 import { createSilentLogger } from '../src/observability/logger.js';
 import { Producer } from '../src/producer/producer.js';
 import { shardFor } from '../src/redis/sharding.js';
 import { startWorker, type Worker } from '../src/runtime/worker.js';
+import { openRawQueue, type RawJob, type RawQueue } from '../src/testing/raw-queue.js';
 import { testEcho, testJobs, testSleep } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
 import { useIsolatedRedis, waitFor } from './helpers.js';
@@ -26,8 +26,8 @@ describe('workspace sharding (real Redis)', () => {
     );
   }
 
-  function rawQueue(name: string): Bull.Queue {
-    const q = new Bull(name, redis.redisUrl, { prefix: redis.prefix });
+  function rawQueue(name: string): RawQueue {
+    const q = openRawQueue(name, redis.redisUrl, redis.prefix);
     return redis.track(q, (x) => x.close());
   }
 
@@ -50,7 +50,7 @@ describe('workspace sharding (real Redis)', () => {
     });
     redis.track(w, (x) => x.close(2000));
     for (const q of w.shards) {
-      q.on('completed', (job: Bull.Job) => {
+      q.on('completed', (job: RawJob) => {
         const id = (job.data as { workspaceId?: string }).workspaceId ?? 'global';
         completed.set(id, (completed.get(id) ?? 0) + 1);
         order.push(id);

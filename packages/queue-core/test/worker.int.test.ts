@@ -1,4 +1,3 @@
-import Bull from 'bull';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import winston from 'winston';
@@ -9,6 +8,7 @@ import { createWorkerMetrics } from '../src/observability/metrics.js';
 import { Producer } from '../src/producer/producer.js';
 import type { Handler, JobContext } from '../src/runtime/job-context.js';
 import type { WorkerOptions } from '../src/runtime/worker.js';
+import { openRawQueue, type RawJobOptions, type RawQueue } from '../src/testing/raw-queue.js';
 import { readEvents, useIsolatedRedis, waitFor } from './helpers.js';
 import { testEcho, testFlaky, testHandlers, testSleep, type TestDeps } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
@@ -34,8 +34,8 @@ describe('worker runtime (real Redis)', () => {
 
   const worker = (overrides: Partial<WorkerOptions<'maintenance', TestDeps>> = {}) => redis.worker(overrides);
 
-  function rawQueue(): Bull.Queue {
-    const q = new Bull('maintenance', redis.redisUrl, { prefix: redis.prefix });
+  function rawQueue(): RawQueue {
+    const q = openRawQueue('maintenance', redis.redisUrl, redis.prefix);
     return redis.track(q, (x) => x.close());
   }
 
@@ -55,7 +55,7 @@ describe('worker runtime (real Redis)', () => {
     // Written past the producer (but signed), as an old deploy would.
     const data = { workspaceId: 'not-a-uuid', value: 3 };
     const opts = { jobId: 'test-echo.old-deploy', attempts: 5 };
-    const job = await rawQueue().add('test-echo', data, { ...opts, signature: testSecurity().sign('test-echo', data, opts) } as Bull.JobOptions);
+    const job = await rawQueue().add('test-echo', data, { ...opts, signature: testSecurity().sign('test-echo', data, opts) } as RawJobOptions);
     await waitFor(async () => (await job.isFailed()) || undefined);
     const failed = (await rawQueue().getJob(job.id))!;
     expect(failed.attemptsMade).toBe(1);
@@ -228,7 +228,7 @@ describe('worker runtime (real Redis)', () => {
     await waitFor(async () => (await readEvents(redis.client(), redis.prefix)).length === 1 || undefined);
     await new Promise((r) => setTimeout(r, 300));
     expect(await readEvents(redis.client(), redis.prefix)).toEqual(['echo:mine:0']);
-    const foreignQueue = new Bull('maintenance', redis.redisUrl, { prefix: other });
+    const foreignQueue = openRawQueue('maintenance', redis.redisUrl, other);
     redis.track(foreignQueue, (q) => q.close());
     expect(await foreignQueue.getWaitingCount()).toBe(1);
   });
