@@ -39,6 +39,10 @@ export async function refuse(db: Queryable, table: ScopedTable, workspaceId: str
  * Asserts that every id in `ids` is a row of `table` in the workspace (one query for a batch).
  * Throws TenancyError for the first id owned by another workspace, RecordNotFoundError for one
  * that does not exist.
+ *
+ * One primary-key lookup per id (a LATERAL subquery with LIMIT 1 cannot be turned into a join):
+ * `id = ANY($1)` with a campaign tick's 500 ids was planned as a sequential scan of the table,
+ * whose cost grows with the workspace's leads, not with the batch.
  */
 export async function assertAllInWorkspace(
   db: Queryable,
@@ -49,7 +53,11 @@ export async function assertAllInWorkspace(
   const unique = [...new Set(ids)];
   if (unique.length === 0) return;
   for (const id of unique) assertId(table, id);
-  const { rows } = await db.query<{ id: string; workspace_id: string }>(`SELECT id, workspace_id FROM ${table} WHERE id = ANY($1::uuid[])`, [unique]);
+  const { rows } = await db.query<{ id: string; workspace_id: string }>(
+    `SELECT u.id, r.workspace_id FROM unnest($1::uuid[]) AS u(id)
+     CROSS JOIN LATERAL (SELECT t.workspace_id FROM ${table} t WHERE t.id = u.id LIMIT 1) r`,
+    [unique],
+  );
   const owners = new Map(rows.map((r) => [r.id, r.workspace_id]));
   for (const id of unique) {
     const owner = owners.get(id);
