@@ -69,9 +69,7 @@ const ENROLMENTS_TO_TICK = `
     LIMIT $4)
   SELECT cl.id AS enrolment_id, cl.lead_id, l.email, st.step_number AS next_step,
     cl.due::text AS due_key,
-    (l.id IS NOT NULL AND l.deleted_at IS NULL AND st.step_number IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM campaign_emails ce
-                      WHERE ce.campaign_id = cl.campaign_id AND ce.lead_id = cl.lead_id AND ce.step_number = st.step_number)) AS eligible,
+    (l.id IS NOT NULL AND l.deleted_at IS NULL AND st.step_number IS NOT NULL AND done.found IS NULL) AS eligible,
     CASE
       WHEN l.status = 'unsubscribed' THEN 'unsubscribed'
       WHEN sup.suppression_type IS NULL THEN NULL
@@ -109,6 +107,11 @@ const ENROLMENTS_TO_TICK = `
     ON st.campaign_id = cl.campaign_id AND st.workspace_id = cl.workspace_id AND st.step_number = cl.current_step + 1
   LEFT JOIN campaign_sequences nx
     ON nx.campaign_id = cl.campaign_id AND nx.workspace_id = cl.workspace_id AND nx.step_number = cl.current_step + 2
+  -- the step's ledger row, one lookup by the claim key per candidate (a NOT EXISTS was planned as a
+  -- hashed subplan: the campaign's whole ledger read on every tick)
+  LEFT JOIN LATERAL (
+    SELECT true AS found FROM campaign_emails ce
+    WHERE ce.campaign_id = cl.campaign_id AND ce.lead_id = cl.lead_id AND ce.step_number = st.step_number LIMIT 1) done ON true
   CROSS JOIN LATERAL (
     SELECT CASE WHEN st.condition_value ~ '^[0-9]{1,6}$' THEN st.condition_value::int END AS step) ref
   LEFT JOIN LATERAL (
