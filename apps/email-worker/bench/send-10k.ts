@@ -33,7 +33,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { sendBulkEmail } from '@coldcopy/queue-core';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
-import { maxInAnyWindow, type PostgresServer, startBenchServers, stopWorkerApps } from '@coldcopy/testing';
+import { benchKnob, leadBenchScale, maxInAnyWindow, type PostgresServer, startBenchServers, stopWorkerApps } from '@coldcopy/testing';
 import { migrate } from '@coldcopy/db/migrate';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -46,15 +46,12 @@ import type { SesProcessMessage } from './ses-process.js';
 
 const APP_DIR = new URL('..', import.meta.url);
 
-const LEADS = Number(process.env.BENCH_LEADS ?? 10_000);
-const RATE = Number(process.env.BENCH_RATE ?? 100);
-const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
-const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '20';
-const POOL_MAX = process.env.BENCH_POOL_MAX ?? '12';
-const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 500);
+const { leads: LEADS, rate: RATE, workers: WORKERS, concurrency: CONCURRENCY } = leadBenchScale();
+const POOL_MAX = benchKnob('POOL_MAX', 12);
+const BATCH_SIZE = benchKnob('BATCH_SIZE', 500);
 // Every 2 s (500 per tick = 250/s, 2.5 times the limit; the real schedule ticks every 5 minutes).
 // A tick enqueues jobs only for rows that have none (campaign_emails.enqueued_at).
-const TICK_MS = Number(process.env.BENCH_TICK_MS ?? 2000);
+const TICK_MS = benchKnob('TICK_MS', 2000);
 const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 /**
@@ -173,9 +170,9 @@ try {
     REDIS_URL: redis.url,
     BULL_PREFIX: prefix,
     DATABASE_URL: dbUrl,
-    DATABASE_POOL_MAX: POOL_MAX,
+    DATABASE_POOL_MAX: String(POOL_MAX),
     SES_ENDPOINT: ses.url,
-    EMAIL_CONCURRENCY: CONCURRENCY,
+    EMAIL_CONCURRENCY: String(CONCURRENCY),
     SES_MAX_SEND_RATE: String(RATE),
     DOMAIN_RATE_PER_MINUTE: '100000',
     LOG_LEVEL: 'warn',
@@ -310,7 +307,7 @@ try {
   const result = {
     leads: LEADS,
     workers: WORKERS,
-    concurrencyPerWorker: Number(CONCURRENCY),
+    concurrencyPerWorker: CONCURRENCY,
     limitPerSecond: RATE,
     sesRequests: sends.length,
     emailsInEmulator: report.recipients.length,

@@ -19,17 +19,14 @@ import { createEnrichmentJob, ensureEnrichmentProvider, getEnrichmentJob, setEnr
 import { migrate } from '@coldcopy/db/migrate';
 import { batchEnrich } from '@coldcopy/queue-core';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
-import { maxInAnyWindow, spawnWorkerApp, startBenchServers, stopWorkerApps, type WorkerAppProcess } from '@coldcopy/testing';
+import { leadBenchScale, maxInAnyWindow, spawnWorkerApp, startBenchServers, stopWorkerApps, type WorkerAppProcess } from '@coldcopy/testing';
 import pg from 'pg';
 import { startHunterEmulator } from '../src/emulators/hunter-emulator.js';
 import { HUNTER_KEY, TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from '../test/keys.js';
 
 const APP_DIR = new URL('..', import.meta.url);
 
-const LEADS = Number(process.env.BENCH_LEADS ?? 10_000);
-const RATE = Number(process.env.BENCH_RATE ?? 100);
-const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
-const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '20';
+const { leads: LEADS, rate: RATE, workers: WORKERS, concurrency: CONCURRENCY } = leadBenchScale();
 const SHARED = process.env.BENCH_SHARED ?? 'true';
 const SLACK_MS = process.env.BENCH_SLACK_MS ?? '20';
 
@@ -61,10 +58,10 @@ try {
     HUNTER_API_KEY: HUNTER_KEY,
     HUNTER_RATE_PER_SECOND: String(RATE),
     HUNTER_RATE_PER_MINUTE: String(RATE * 60),
-    HUNTER_MAX_CONCURRENT: String(Number(CONCURRENCY) * WORKERS),
+    HUNTER_MAX_CONCURRENT: String(CONCURRENCY * WORKERS),
     PROVIDER_LIMITS_SHARED: SHARED,
     PROVIDER_RATE_SLACK_MS: SLACK_MS,
-    ENRICHMENT_CONCURRENCY: CONCURRENCY,
+    ENRICHMENT_CONCURRENCY: String(CONCURRENCY),
     LOG_LEVEL: 'warn',
   };
   for (let i = 0; i < WORKERS; i++) workers.push(await spawnWorkerApp(APP_DIR, env));
@@ -102,7 +99,7 @@ try {
   const result = {
     leads: LEADS,
     workers: WORKERS,
-    concurrencyPerWorker: Number(CONCURRENCY),
+    concurrencyPerWorker: CONCURRENCY,
     limitPerSecond: RATE,
     bottleneckShared: SHARED,
     slackMs: Number(SLACK_MS),

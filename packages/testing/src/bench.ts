@@ -63,3 +63,36 @@ export const loadAverages = (): string =>
   loadavg()
     .map((l) => l.toFixed(1))
     .join(' ');
+
+/**
+ * A bench knob: `BENCH_<name>` from the environment as a positive number, or `fallback` when it is
+ * unset. Anything else is an error, not NaN: a mistyped value would silently run another bench.
+ */
+export function benchKnob(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[`BENCH_${name}`];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`BENCH_${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** The scale of the rate-limited lead benches (email send-10k, enrichment enrich-10k). */
+export interface LeadBenchScale {
+  /** BENCH_LEADS (10,000) */
+  readonly leads: number;
+  /** the provider's limit per second, BENCH_RATE (100) */
+  readonly rate: number;
+  /** worker processes, BENCH_WORKERS (2) */
+  readonly workers: number;
+  /** jobs in flight per worker process, BENCH_CONCURRENCY (20) */
+  readonly concurrency: number;
+}
+
+export function leadBenchScale(env: NodeJS.ProcessEnv = process.env): LeadBenchScale {
+  return {
+    leads: benchKnob('LEADS', 10_000, env),
+    rate: benchKnob('RATE', 100, env),
+    workers: benchKnob('WORKERS', 2, env),
+    concurrency: benchKnob('CONCURRENCY', 20, env),
+  };
+}

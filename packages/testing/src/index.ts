@@ -18,5 +18,5 @@ export {
   type WorkerAppHarnessOptions,
   type WorkerAppProcess,
 } from './worker-app.js';
-export { loadAverages, maxInAnyWindow, startBenchServers, stopWorkerApps, type BenchServers } from './bench.js';
+export { benchKnob, leadBenchScale, loadAverages, maxInAnyWindow, startBenchServers, stopWorkerApps, type BenchServers, type LeadBenchScale } from './bench.js';
 export { useAppTestBase, type AppTestBase, type AppTestBaseOptions, type AppWorkerOptions } from './app-harness.js';
