@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, readdirSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findExecutable, pathDirs, postgresBinDirs } from '@coldcopy/binaries';
 import type { Readable } from 'node:stream';
 
 /**
@@ -21,31 +20,11 @@ export class PgToolError extends Error {
 }
 
 export function findPgBinary(name: 'pg_dump' | 'pg_restore', binDir?: string): string {
-  const dirs = binDir ? [binDir] : [...(process.env.PATH ?? '').split(delimiter), ...debianPostgresBinDirs()];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
+  const found = findExecutable(name, binDir ? [binDir] : [...pathDirs(), ...postgresBinDirs()]);
+  if (found) return found;
   throw new PgToolError(
     `${name} not found${binDir ? ` in PG_BIN_DIR=${binDir}` : ' on PATH or in /usr/lib/postgresql/*/bin'}: install the PostgreSQL client of the server's major version (Debian: postgresql-client-<major>)`,
   );
-}
-
-function debianPostgresBinDirs(): string[] {
-  try {
-    return readdirSync('/usr/lib/postgresql')
-      .filter((v) => /^\d+$/.test(v))
-      .sort((a, b) => Number(b) - Number(a))
-      .map((v) => `/usr/lib/postgresql/${v}/bin`);
-  } catch {
-    return [];
-  }
 }
 
 /** PG* variables for a postgres:// URL (libpq reads them; nothing secret reaches argv). */
