@@ -22,7 +22,7 @@
  * Own private Redis and Postgres (the @coldcopy/testing servers), never yours; the emulator and its
  * recording relay each run in a child process of their own, as SES is remote in production, and
  * so that the emulator's work cannot skew the arrival times. The relay is
- * bench/kernel-stamp-relay.py when python3 is there (arrivals stamped by the kernel), else the
+ * @coldcopy/testing's kernel-stamp-relay.py when python3 is there (arrivals stamped by the kernel), else the
  * Node relay of bench/ses-process.ts (stamped when its event loop reads them: a stall of the relay
  * bunches its stamps).
  */
@@ -33,7 +33,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { sendBulkEmail } from '@coldcopy/queue-core';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
-import { benchKnob, leadBenchScale, maxInAnyWindow, type PostgresServer, startBenchServers, stopWorkerApps } from '@coldcopy/testing';
+import { benchKnob, leadBenchScale, maxInAnyWindow, type PostgresServer, startBenchServers, startKernelStampRelay, stopWorkerApps } from '@coldcopy/testing';
 import { migrate } from '@coldcopy/db/migrate';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -41,7 +41,7 @@ import { seedCampaign } from '../test/fixtures/seed.js';
 import { spawnWorkerApp, type WorkerAppProcess } from '@coldcopy/testing';
 import { EMAIL_WORKER_TEST_ENV, TEST_SIGNING_KEYS } from '../test/harness-keys.js';
 import { type CpuGroup, cpuPerUnit, postmasterPid, sampleCpu } from './cpu.js';
-import { startKernelStampRelay } from './kernel-stamp-relay.js';
+import type { StoredEmail } from '../test/ses-local.js';
 import type { SesProcessMessage } from './ses-process.js';
 
 const APP_DIR = new URL('..', import.meta.url);
@@ -121,6 +121,25 @@ async function startSesProcess(args: string[]) {
 }
 
 /**
+ * @coldcopy/testing's kernel-stamp relay in front of the emulator (SendRawEmail is the only
+ * `POST / ` the worker makes), with the emulator's recipients in its report; null without python3.
+ */
+async function kernelStampedSes(emulatorUrl: string) {
+  const relay = await startKernelStampRelay(emulatorUrl, { match: ['POST / '] });
+  if (!relay) return null;
+  return {
+    url: relay.url,
+    child: { pid: relay.pid },
+    async report() {
+      const stamps = await relay.report();
+      const { emails } = (await (await fetch(`${emulatorUrl}/store`)).json()) as { emails: StoredEmail[] };
+      return { sendTimes: stamps.sendTimes, instrument: stamps.instrument, recipients: emails.map((e) => e.destination.to[0]!) };
+    },
+    close: () => relay.close(),
+  };
+}
+
+/**
  * Loads pg_stat_statements into the private server (a restart with shared_preload_libraries) and
  * creates it in the bench database; false when the contrib module is not installed.
  */
@@ -155,7 +174,7 @@ const servers = await startBenchServers(migrate);
 const { redis, postgres, databaseUrl: dbUrl } = servers;
 const emulator = await startSesProcess(['emulator']);
 // the instrument: kernel receive stamps where python3 exists, else the Node relay's own stamps
-const ses = (await startKernelStampRelay(emulator.url)) ?? (await startSesProcess(['proxy', emulator.url]));
+const ses = (await kernelStampedSes(emulator.url)) ?? (await startSesProcess(['proxy', emulator.url]));
 const workers: WorkerAppProcess[] = [];
 try {
   // pg_stat_statements (contrib), to name the statements that read the tuples

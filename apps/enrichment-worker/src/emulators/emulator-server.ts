@@ -23,8 +23,9 @@ export class EmulatorServer extends HttpEmulator {
   /** set by the provider emulator: the control API's credit setter */
   onCredits: ((credits: number) => void) | undefined;
 
-  constructor(name: string, route: Route) {
-    super(name, route, { errorBody: (_status, message) => ({ error: message }), rateLimitStatuses: [429, 403] });
+  /** `arrivalHeader`: see HttpEmulatorOptions (a bench's kernel-stamp relay in front) */
+  constructor(name: string, route: Route, options: { readonly arrivalHeader?: string } = {}) {
+    super(name, route, { errorBody: (_status, message) => ({ error: message }), rateLimitStatuses: [429, 403], ...options });
   }
 
   protected override extraControl(method: string, path: string, body: unknown): Answer | undefined {

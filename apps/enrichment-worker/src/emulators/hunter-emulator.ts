@@ -22,6 +22,12 @@ export interface HunterEmulatorOptions {
   readonly verifyPerMinute?: number;
   /** the plan's remaining credits (429 once spent); default: unlimited */
   readonly credits?: number;
+  /**
+   * The header a relay in front writes each request's arrival time into (epoch ms; the bench's
+   * kernel-stamp relay): the rate windows count arrivals at that time instead of when this
+   * process got round to them. Default: none.
+   */
+  readonly arrivalHeader?: string;
 }
 
 const WEBMAIL = new Set(['gmail.com', 'googlemail.com', 'yahoo.com', 'hotmail.com', 'outlook.com', 'icloud.com', 'aol.com', 'proton.me']);
@@ -34,7 +40,7 @@ export class HunterEmulator extends EmulatorServer {
   private readonly seen = new Set<string>();
 
   constructor(private readonly options: HunterEmulatorOptions) {
-    super('hunter', (req) => this.routeOf(req));
+    super('hunter', (req) => this.routeOf(req), options.arrivalHeader ? { arrivalHeader: options.arrivalHeader } : {});
     this.credits = options.credits ?? Infinity;
     this.onCredits = (c) => (this.credits = c);
   }
@@ -72,7 +78,7 @@ export class HunterEmulator extends EmulatorServer {
       answer: (): Answer => {
         const key = req.headers['x-api-key'];
         if (key !== this.options.apiKey) return error(401, 'authentication_failed', 'No user found for the API key supplied');
-        if (this.limited(String(key), endpoint === 'email-verifier', Date.now())) {
+        if (this.limited(String(key), endpoint === 'email-verifier', req.arrivedAt)) {
           return { ...error(403, 'too_many_requests', 'You have reached the rate limit for this endpoint'), rateLimited: true };
         }
         if (this.credits <= 0) return error(429, 'too_many_requests', 'You have reached your monthly usage limit');

@@ -47,6 +47,22 @@ describe('HttpEmulator', () => {
     expect(JSON.stringify(await (await fetch(`${url}/__emulator/requests`)).json())).not.toContain('Secret');
   });
 
+  it("takes a request's arrival time from the relay's header when configured, else stamps it itself", async () => {
+    const seen: number[] = [];
+    emulator = new HttpEmulator(
+      'stamped',
+      (req) => (req.path === '/x' ? { endpoint: 'x', answer: () => (seen.push(req.arrivedAt), { status: 204 }) } : undefined),
+      { arrivalHeader: 'X-Arrived-At' },
+    );
+    const url = await emulator.listen();
+    const before = Date.now();
+    await fetch(`${url}/x`, { headers: { 'x-arrived-at': '1700000000123.456' } });
+    await fetch(`${url}/x`, { headers: { 'x-arrived-at': 'soon' } });
+    expect(seen[0]).toBe(1700000000123.456);
+    expect(seen[1]).toBeGreaterThanOrEqual(before);
+    expect(emulator.log('x').map((r) => r.at)).toEqual(seen);
+  });
+
   it('serves health, clears its log, and hands other control routes to the emulator', async () => {
     let set: unknown;
     const url = await start((method, path, body) => (path === '/__emulator/credits' && method === 'POST' ? ((set = body), { status: 204 }) : undefined));
@@ -65,6 +81,16 @@ describe('rate windows', () => {
     const w = new SlidingWindow(2, 1000);
     expect([w.take(0), w.take(10), w.take(20), w.remaining(20)]).toEqual([true, true, false, 0]);
     expect([w.take(1000), w.remaining(1009), w.take(1011)]).toEqual([true, 0, true]);
+  });
+  it('a late stamp is judged with the requests stamped after it, so no window of a taken request exceeds max', () => {
+    const w = new SlidingWindow(2, 1000);
+    // 2000 and 2500 taken; 1990 arrives late: in its own window (990, 1990] there is none, but the
+    // window ending at 2500 would then hold three
+    expect([w.take(2000), w.take(2500), w.take(1990), w.remaining(2500)]).toEqual([true, true, false, 0]);
+    expect([w.take(3001), w.remaining(3001)]).toEqual([true, 0]);
+    // a late stamp with room in every window that would hold it is taken, and counts for later ones
+    const v = new SlidingWindow(2, 1000);
+    expect([v.take(2000), v.take(1400), v.take(2300), v.take(3100)]).toEqual([true, true, false, true]);
   });
   it('a fixed window opens at its first request and reopens whole', () => {
     const w = new FixedWindow(1, 1000);

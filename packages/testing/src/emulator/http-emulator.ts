@@ -60,6 +60,11 @@ export interface EmulatorRequest {
   readonly headers: IncomingMessage['headers'];
   /** parsed JSON, or the form fields of an urlencoded body */
   readonly body: unknown;
+  /**
+   * epoch ms when the request arrived: the relay's stamp (`arrivalHeader`) when there is one, else
+   * when this process began handling it. Rate windows are judged on it, as a provider's edge would.
+   */
+  readonly arrivedAt: number;
 }
 
 export interface RouteMatch {
@@ -82,6 +87,13 @@ export interface HttpEmulatorOptions {
   readonly errorBody?: (status: number, message: string) => unknown;
   /** a fault's answer counts as a rate-limit answer (default: 429) */
   readonly rateLimitStatuses?: readonly number[];
+  /**
+   * A request header (epoch ms) written by a relay in front (@coldcopy/testing's kernel-stamp relay):
+   * the request's arrival time for the log and the rate windows, so that a stall of this process
+   * (garbage collection, a busy CPU) cannot bunch arrivals into one window. Only for benches that
+   * start the relay; default: none (the time this process began handling the request).
+   */
+  readonly arrivalHeader?: string;
 }
 
 const defaultErrorBody = (_status: number, message: string) => ({ status: 'error', message });
@@ -94,6 +106,7 @@ export class HttpEmulator {
   private readonly control: ControlRoute | undefined;
   private readonly errorBody: (status: number, message: string) => unknown;
   private readonly rateLimitStatuses: readonly number[];
+  private readonly arrivalHeader: string | undefined;
 
   constructor(
     readonly name: string,
@@ -104,6 +117,7 @@ export class HttpEmulator {
     this.control = o.control;
     this.errorBody = o.errorBody ?? defaultErrorBody;
     this.rateLimitStatuses = o.rateLimitStatuses ?? [429];
+    this.arrivalHeader = o.arrivalHeader?.toLowerCase();
   }
 
   async listen(port = 0): Promise<string> {
@@ -145,6 +159,8 @@ export class HttpEmulator {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const stamped = this.arrivalHeader ? Number(req.headers[this.arrivalHeader]) : NaN;
+    const at = Number.isFinite(stamped) && stamped > 0 ? stamped : Date.now();
     const url = new URL(req.url ?? '/', 'http://emulator');
     const raw = await readBody(req);
     let body: unknown;
@@ -160,9 +176,8 @@ export class HttpEmulator {
     }
     const method = req.method ?? 'GET';
     if (url.pathname.startsWith('/__emulator/')) return send(res, this.controlAnswer(method, url.pathname, body));
-    const matched = this.route({ method, path: url.pathname, query: url.searchParams, headers: req.headers, body });
+    const matched = this.route({ method, path: url.pathname, query: url.searchParams, headers: req.headers, body, arrivedAt: at });
     if (!matched) return send(res, { status: 404, body: this.errorBody(404, `no route ${method} ${url.pathname}`) });
-    const at = Date.now();
     const i = this.faults.findIndex((f) => !f.endpoint || f.endpoint === matched.endpoint);
     let answer: Answer;
     if (i >= 0) {
@@ -243,7 +258,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), ...headers }).end(text);
 }
 
-/** Counts requests in a sliding window of `windowMs`; `take` says whether one more fits under `max`. */
+/**
+ * Counts requests in a sliding window of `windowMs`: a request at `now` fits when fewer than `max`
+ * taken requests arrived after `now - windowMs`. Arrival stamps taken by a relay (`arrivalHeader`)
+ * can reach the emulator a little out of order; they are kept in time order, and a late one counts
+ * the requests stamped after it too, so that no window ending at any taken request holds more than
+ * `max` (for stamps in order this is the plain count of the last `windowMs`).
+ */
 export class SlidingWindow {
   private readonly stamps: number[] = [];
   private head = 0;
@@ -252,23 +273,38 @@ export class SlidingWindow {
     readonly windowMs: number,
   ) {}
   private expire(now: number): void {
-    while (this.head < this.stamps.length && this.stamps[this.head]! <= now - this.windowMs) this.head++;
+    // stamps older than any window still to be judged (a late stamp is at most a window behind)
+    while (this.head < this.stamps.length && this.stamps[this.head]! <= now - 2 * this.windowMs) this.head++;
     if (this.head > 4096) {
       this.stamps.splice(0, this.head);
       this.head = 0;
     }
   }
+  /** index of the first stamp greater than t */
+  private after(t: number): number {
+    let lo = this.head;
+    let hi = this.stamps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.stamps[mid]! <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+  private count(now: number): number {
+    return this.stamps.length - this.after(now - this.windowMs);
+  }
   /** takes one; false when the window is full */
   take(now: number): boolean {
     this.expire(now);
-    if (this.stamps.length - this.head >= this.max) return false;
-    this.stamps.push(now);
+    if (this.count(now) >= this.max) return false;
+    this.stamps.splice(this.after(now), 0, now);
     return true;
   }
   /** how many more fit now */
   remaining(now: number): number {
     this.expire(now);
-    return Math.max(0, this.max - (this.stamps.length - this.head));
+    return Math.max(0, this.max - this.count(now));
   }
 }
 
