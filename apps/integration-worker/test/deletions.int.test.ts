@@ -1,6 +1,7 @@
-import { countPendingOutbox, enqueueOutbox } from '@coldcopy/db';
+import { countPendingOutbox, enqueueOutbox, eraseLeads, softDeleteLeads, withTransaction } from '@coldcopy/db';
 import { syncHubspot, syncSalesforce } from '@coldcopy/queue-core';
 import { describe, expect, it } from 'vitest';
+import { applyHubspotPrivacyDeletions } from '../src/sync/hubspot-sync.js';
 import { useIntegrationHarness } from './harness.js';
 
 const h = useIntegrationHarness();
@@ -98,5 +99,96 @@ describe('deletions from ColdCopy to the CRMs', () => {
       ]),
     );
     expect(await closedMaps(workspaceId, 'salesforce')).toEqual([leads[0]!.id]);
+  });
+
+  it('HubSpot to ColdCopy: an archived contact soft-deletes its lead and unmaps it (not passed on to the CRMs); a second pull changes nothing', async () => {
+    const { workspaceId, leads } = await h.seed({ leads: 3 });
+    const w = await h.worker(h.deps(), 1);
+    const run = (mode: 'outbox' | 'incremental') =>
+      h.run(w, syncHubspot, {
+        workspaceId,
+        requestedBy: 'test',
+        mode,
+        windowSlot: slot(),
+        ...(mode === 'incremental' ? { since: new Date().toISOString() } : {}),
+      });
+    await run('outbox');
+    h.hubspot.archive(h.hubspot.byEmail(leads[0]!.email)!.id); // a HubSpot user deletes the contact
+    h.hubspot.requests.length = 0;
+    expect(await run('incremental')).toMatchObject({ state: 'completed' });
+    expect(h.hubspot.log('contacts-list').length).toBeGreaterThanOrEqual(1);
+    const deleted = async () =>
+      (await h.pool.query(`SELECT id FROM leads WHERE workspace_id = $1 AND deleted_at IS NOT NULL`, [workspaceId])).rows.map((r: { id: string }) => r.id);
+    expect(await deleted()).toEqual([leads[0]!.id]);
+    expect(await closedMaps(workspaceId, 'hubspot')).toEqual([leads[0]!.id]);
+    expect(await countPendingOutbox(h.pool, workspaceId, 'hubspot')).toBe(0); // nothing sent back
+    expect(await run('incremental')).toMatchObject({ state: 'completed' });
+    expect(await deleted()).toEqual([leads[0]!.id]);
+  });
+
+  it('HubSpot contact.privacyDeletion: the lead is erased (address suppressed first, data anonymised, audited) and unmapped; the other CRMs get a privacy deletion', async () => {
+    const { workspaceId, leads } = await h.seed({ leads: 2 });
+    await h.pool.query(`INSERT INTO integration_connections (workspace_id, provider, status) VALUES ($1, 'salesforce', 'active')`, [workspaceId]);
+    const w = await h.worker(h.deps(), 1);
+    await h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot() });
+    const erasedId = h.hubspot.byEmail(leads[1]!.email)!.id;
+    h.hubspot.privacyDeleted.add(erasedId);
+    h.hubspot.contacts.delete(erasedId); // HubSpot erased it
+    h.hubspot.requests.length = 0;
+    // the job the webhook handler enqueues for the event (ids only)
+    const job = await h.run(w, syncHubspot, { workspaceId, requestedBy: 'hubspot-webhook', mode: 'webhook', windowSlot: slot(), privacyDeletions: [erasedId] });
+    expect(job).toMatchObject({ state: 'completed', value: { processed: 1, succeeded: 1 } });
+    expect(h.hubspot.requests).toHaveLength(0);
+    const lead = (await h.pool.query(`SELECT email, first_name, last_name, deleted_at IS NOT NULL AS deleted FROM leads WHERE id = $1`, [leads[1]!.id]))
+      .rows[0];
+    expect(lead).toEqual({ email: `anonymized-${leads[1]!.id}@example.invalid`, first_name: 'ANONYMIZED', last_name: 'ANONYMIZED', deleted: true });
+    const suppressed = (await h.pool.query(`SELECT email, suppression_type FROM suppression_list WHERE workspace_id = $1`, [workspaceId])).rows;
+    expect(suppressed).toEqual([{ email: leads[1]!.email, suppression_type: 'gdpr_request' }]);
+    const audit = (await h.pool.query(`SELECT action, actor_type, lead_id FROM gdpr_audit_logs WHERE workspace_id = $1`, [workspaceId])).rows;
+    expect(audit).toEqual([{ action: 'erasure', actor_type: 'system', lead_id: leads[1]!.id }]);
+    expect(await closedMaps(workspaceId, 'hubspot')).toEqual([leads[1]!.id]);
+    const outbox = (
+      await h.pool.query(`SELECT provider, operation, local_id FROM integration_outbox WHERE workspace_id = $1 AND status = 'pending'`, [workspaceId])
+    ).rows;
+    expect(outbox).toEqual([{ provider: 'salesforce', operation: 'privacy_delete', local_id: leads[1]!.id }]);
+    // the same event again (HubSpot retries webhooks), past the job's key: the map is closed, nothing more happens
+    expect(await applyHubspotPrivacyDeletions(h, workspaceId, [erasedId])).toBe(0);
+    expect((await h.pool.query(`SELECT count(*)::int AS n FROM gdpr_audit_logs WHERE workspace_id = $1`, [workspaceId])).rows[0].n).toBe(1);
+  });
+
+  it('end to end from the product: softDeleteLeads and eraseLeads queue the deletions in their transaction; the drains archive and GDPR-delete in HubSpot and delete in Salesforce', async () => {
+    const hub = await h.seed({ leads: 3 });
+    const w = await h.worker(h.deps(), 1);
+    await h.run(w, syncHubspot, { workspaceId: hub.workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot() });
+    const [c0, c1] = [h.hubspot.byEmail(hub.leads[0]!.email)!.id, h.hubspot.byEmail(hub.leads[1]!.email)!.id];
+    // a rolled-back deletion queues nothing
+    await withTransaction(h.pool, async (tx) => {
+      await softDeleteLeads(tx, hub.workspaceId, [hub.leads[2]!.id]);
+      throw new Error('rolled back');
+    }).catch(() => undefined);
+    expect(await countPendingOutbox(h.pool, hub.workspaceId, 'hubspot')).toBe(0);
+    expect(await softDeleteLeads(h.pool, hub.workspaceId, [hub.leads[0]!.id])).toEqual([hub.leads[0]!.id]);
+    expect(await softDeleteLeads(h.pool, hub.workspaceId, [hub.leads[0]!.id])).toEqual([]); // already deleted
+    await withTransaction(h.pool, (tx) => eraseLeads(tx, hub.workspaceId, [hub.leads[1]!.id], { actorType: 'system', source: 'test' }));
+    h.hubspot.requests.length = 0;
+    expect(await h.run(w, syncHubspot, { workspaceId: hub.workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot() })).toMatchObject({
+      state: 'completed',
+      value: { succeeded: 2, failed: 0 },
+    });
+    expect(h.hubspot.log().map((r) => [r.endpoint, r.status])).toEqual([
+      ['batch-archive', 204],
+      ['gdpr-delete', 204],
+    ]);
+    expect(h.hubspot.archived.has(c0)).toBe(true);
+    expect(h.hubspot.privacyDeleted.has(c1)).toBe(true);
+    expect(h.hubspot.byEmail(hub.leads[2]!.email)).toBeDefined();
+
+    const sf = await h.seed({ provider: 'salesforce', leads: 2 });
+    const run = () =>
+      h.run(w, syncSalesforce, { workspaceId: sf.workspaceId, requestedBy: 'test', integrationId: sf.connectionId, syncType: 'outbox', windowSlot: slot() });
+    await run();
+    await softDeleteLeads(h.pool, sf.workspaceId, [sf.leads[0]!.id]);
+    expect(await run()).toMatchObject({ state: 'completed', value: { succeeded: 1, failed: 0 } });
+    expect([...h.salesforce.records.values()].map((r) => r.ColdCopy_Id__c).filter((id) => sf.leads.some((l) => l.id === id))).toEqual([sf.leads[1]!.id]);
   });
 });

@@ -48,6 +48,7 @@ export * from './repositories/email-events.js';
 export * from './repositories/enrichment.js';
 export * from './repositories/enrolments.js';
 export * from './repositories/integrations.js';
+export * from './repositories/lead-deletion.js';
 export * from './repositories/inbound-mail.js';
 export * from './repositories/leads.js';
 export * from './repositories/linkedin.js';

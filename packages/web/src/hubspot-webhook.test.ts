@@ -55,6 +55,23 @@ describe('HubSpot webhook request handler', () => {
     expect(calls).toEqual([{ name: 'sync-hubspot', data: { workspaceId: WS, requestedBy: 'hubspot-webhook', mode: 'webhook', windowSlot: '20261206T0537Z' } }]);
   });
 
+  it('sends the ids of contacts HubSpot erased (contact.privacyDeletion) in their own job, apart from the pull, and nothing else of the events', async () => {
+    const { calls, handler } = setup();
+    const body = JSON.stringify([
+      { eventId: 4, subscriptionId: 8, portalId: 62515, occurredAt: NOW - 800, subscriptionType: 'contact.privacyDeletion', attemptNumber: 0, objectId: 501 },
+      { eventId: 5, subscriptionId: 8, portalId: 62515, occurredAt: NOW - 700, subscriptionType: 'contact.privacyDeletion', attemptNumber: 0, objectId: 502 },
+      { eventId: 6, subscriptionId: 7, portalId: 62515, occurredAt: NOW - 600, subscriptionType: 'contact.creation', attemptNumber: 0, objectId: 503 },
+      { eventId: 7, subscriptionId: 8, portalId: 99999, occurredAt: NOW - 600, subscriptionType: 'contact.privacyDeletion', attemptNumber: 0, objectId: 9 },
+    ]);
+    const res = await handler(post(body, signed(body)));
+    expect(res.status).toBe(204);
+    const job = { workspaceId: WS, requestedBy: 'hubspot-webhook', mode: 'webhook', windowSlot: '20261206T0537Z' };
+    expect(calls).toEqual([
+      { name: 'sync-hubspot', data: { ...job, privacyDeletions: ['501', '502'] } },
+      { name: 'sync-hubspot', data: job },
+    ]);
+  });
+
   it('refuses a wrong secret, a changed body, a replayed timestamp and a missing signature, enqueuing nothing', async () => {
     const { calls, handler } = setup();
     const old = String(NOW - 6 * 60_000);

@@ -10,7 +10,10 @@ import { producerFromEnv } from './producer-from-env.js';
  * `method + URI + body + X-HubSpot-Request-Timestamp`; requests older than five minutes are
  * refused (replays). A webhook only says "something changed" (providers.md §11.2): for each portal
  * in the batch one `sync-hubspot` `webhook` pull is enqueued (one per workspace and minute: a burst
- * of batches is one pull through the cursor), never the events' data. Use with
+ * of batches is one pull through the cursor), never the events' data. `contact.privacyDeletion`
+ * events are the exception: HubSpot erased those contacts, so nothing can be read back; their ids
+ * (ids only) go in one `sync-hubspot` job per portal and batch (`privacyDeletions`), which erases
+ * the leads. Use with
  * `export const runtime = 'nodejs'`:
  *
  *   // app/api/webhooks/hubspot/route.ts
@@ -63,13 +66,26 @@ export function createHubspotWebhookHandler(options: HubspotWebhookHandlerOption
       return text(400, 'body is not JSON');
     }
     if (!Array.isArray(events) || events.length > 100) return text(400, 'expected an array of at most 100 events');
-    const portals = new Set(events.map((e) => String((e as { portalId?: unknown })?.portalId ?? '')).filter((p) => /^\d+$/.test(p)));
+    // per portal: a pull for changes; the ids of contacts HubSpot erased (they cannot be read back)
+    const portals = new Map<string, { pull: boolean; erased: Set<string> }>();
+    for (const e of events as Array<{ portalId?: unknown; subscriptionType?: unknown; objectId?: unknown }>) {
+      const portalId = String(e?.portalId ?? '');
+      if (!/^\d+$/.test(portalId)) continue;
+      const portal = portals.get(portalId) ?? { pull: false, erased: new Set<string>() };
+      portals.set(portalId, portal);
+      const objectId = String(e.objectId ?? '');
+      if (e.subscriptionType === 'contact.privacyDeletion' && /^\d{1,20}$/.test(objectId)) portal.erased.add(objectId);
+      else portal.pull = true;
+    }
     const slot = new Date(now()).toISOString().replace(/[-:]/g, '').slice(0, 13) + 'Z';
     const producer = options.producer ?? producerFromEnv();
     try {
-      for (const portalId of portals) {
+      for (const [portalId, portal] of portals) {
         const workspaceId = await options.workspaceOfPortal(portalId);
-        if (workspaceId) await producer.enqueue(syncHubspot, { workspaceId, requestedBy: 'hubspot-webhook', mode: 'webhook', windowSlot: slot });
+        if (!workspaceId) continue;
+        const job = { workspaceId, requestedBy: 'hubspot-webhook', mode: 'webhook', windowSlot: slot } as const;
+        if (portal.erased.size) await producer.enqueue(syncHubspot, { ...job, privacyDeletions: [...portal.erased] });
+        if (portal.pull) await producer.enqueue(syncHubspot, job);
       }
     } catch (err) {
       // HubSpot retries non-2xx answers for about three days

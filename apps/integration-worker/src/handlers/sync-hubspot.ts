@@ -4,7 +4,7 @@ import type { IntegrationDeps } from '../deps.js';
 import { mappedObjectTypes, mappingFor } from '../domain/field-mapping.js';
 import { addCounts, emptyCounts, type SyncCounts } from '../sync/engine.js';
 import { drainHubspotEmailActivity } from '../sync/hubspot-email-activity.js';
-import { drainHubspotDeletes, drainHubspotOutbox, pullHubspot } from '../sync/hubspot-sync.js';
+import { applyHubspotPrivacyDeletions, drainHubspotDeletes, drainHubspotOutbox, pullHubspot } from '../sync/hubspot-sync.js';
 import { countingAuthFailures, crmFanOut, tenantOf } from './fan-out.js';
 
 /**
@@ -27,6 +27,11 @@ export const syncHubspotHandler: Handler<typeof syncHubspot, IntegrationDeps> = 
 
 async function syncWorkspace(payload: JobPayload<typeof syncHubspot>, ctx: JobContext<IntegrationDeps>, workspaceId: string) {
   const { deps } = ctx;
+  if (payload.privacyDeletions) {
+    const erased = await applyHubspotPrivacyDeletions(deps, workspaceId, payload.privacyDeletions);
+    ctx.log.info('hubspot privacy deletions applied', { received: payload.privacyDeletions.length, erased });
+    return { ...emptyCounts(), processed: payload.privacyDeletions.length, succeeded: erased };
+  }
   const objectTypes = payload.objectTypes ?? mappedObjectTypes('hubspot');
   const unmapped = objectTypes.filter((t) => !mappedObjectTypes('hubspot').includes(t));
   if (unmapped.length) throw new PermanentJobError(`HubSpot ${unmapped.join(', ')} have no field mapping yet`);

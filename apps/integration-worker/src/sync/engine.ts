@@ -2,6 +2,7 @@ import {
   acquireSyncLease,
   applyInboundLeads,
   claimOutbox,
+  type LeadErasure,
   leadsForSync,
   objectMapByLocal,
   objectMapByRemote,
@@ -17,6 +18,7 @@ import {
   releaseOutboxClaims,
   releaseSyncLease,
   settleOutbox,
+  softDeleteLeadsOfRemote,
   type SyncLead,
   type SyncStateKey,
   type SyncStateRow,
@@ -335,4 +337,20 @@ export async function applyPulledPage(
     changed.map(({ r, email, hash }) => ({ localId: ids.get(email.trim().toLowerCase())!, remoteId: r.remoteId, hash, remoteVersion: r.remoteVersion })),
   );
   counts.succeeded += changed.length;
+}
+
+/**
+ * Records gone at a provider, in the caller's transaction (providers.md §11.7): their leads are
+ * soft-deleted (or, for a privacy deletion, erased: `erasure`) and their identity maps closed.
+ * The one path of every provider's deletions into ColdCopy. Returns how many maps were open.
+ */
+export async function applyRemoteDeletions(
+  tx: Queryable,
+  workspaceId: string,
+  scope: ObjectMapScope,
+  remoteIds: readonly string[],
+  erasure?: LeadErasure,
+): Promise<number> {
+  await softDeleteLeadsOfRemote(tx, workspaceId, scope, remoteIds, erasure);
+  return unmapRemoteDeleted(tx, workspaceId, scope, remoteIds);
 }

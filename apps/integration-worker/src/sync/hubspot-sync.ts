@@ -2,7 +2,18 @@ import { advanceSyncCursor, type Pool, withTransaction } from '@coldcopy/db';
 import type { IntegrationConfig } from '../config.js';
 import { type RecordMapping, remotePropertiesOf, remotePropertyNames } from '../domain/field-mapping.js';
 import type { HubspotAccount, HubspotApi, HubspotUpsertInput } from '../providers/hubspot-client.js';
-import { applyPulledPage, deleteCandidates, deleted, drainOutbox, emptyOutcome, retryInMs, runPull, type SyncCounts, upsertCandidates } from './engine.js';
+import {
+  applyPulledPage,
+  applyRemoteDeletions,
+  deleteCandidates,
+  deleted,
+  drainOutbox,
+  emptyOutcome,
+  retryInMs,
+  runPull,
+  type SyncCounts,
+  upsertCandidates,
+} from './engine.js';
 
 /**
  * The HubSpot half of the sync engine (providers.md §7, §11).
@@ -124,15 +135,57 @@ export function drainHubspotDeletes(
   );
 }
 
+/**
+ * Contacts archived in HubSpot (a user deleted them; restorable there for 90 days) soft-delete
+ * their mapped leads and close the maps (providers.md §11.7), page by page (100, each page in its
+ * own transaction). HubSpot's list has no filter by archive time, so every pull reads the whole
+ * archive (one call per 100 archived contacts); applying a page again changes nothing.
+ */
+export async function pullHubspotArchived(
+  deps: HubspotSyncDeps,
+  workspaceId: string,
+  account: HubspotAccount,
+  objectType: string,
+  signal?: AbortSignal,
+): Promise<number> {
+  const scope = { provider: PROVIDER, objectType };
+  let unmapped = 0;
+  let after: string | undefined;
+  do {
+    signal?.throwIfAborted();
+    const page = await deps.hubspot.listArchived(account, objectType, { limit: 100, ...(after ? { after } : {}) }, signal);
+    const ids = page.results.map((r) => r.id);
+    if (ids.length) unmapped += await withTransaction(deps.pool, (tx) => applyRemoteDeletions(tx, workspaceId, scope, ids));
+    after = page.after;
+  } while (after);
+  return unmapped;
+}
+
+/**
+ * Contacts HubSpot erased (`contact.privacyDeletion` webhook events, ids only): their leads are
+ * erased here (suppressed, anonymised, audited; the other CRMs get a privacy deletion) and the
+ * maps closed, in one transaction. No HubSpot call: the contacts are gone there. Returns how
+ * many were mapped.
+ */
+export function applyHubspotPrivacyDeletions(deps: Pick<HubspotSyncDeps, 'pool'>, workspaceId: string, remoteIds: readonly string[]): Promise<number> {
+  return withTransaction(deps.pool, (tx) =>
+    applyRemoteDeletions(tx, workspaceId, { provider: PROVIDER, objectType: 'contacts' }, remoteIds, {
+      actorType: 'system',
+      source: 'hubspot:contact.privacyDeletion',
+      origin: 'hubspot',
+    }),
+  );
+}
+
 export function pullHubspot(
   deps: HubspotSyncDeps,
   workspaceId: string,
   account: HubspotAccount,
   target: { objectType: string; mapping: RecordMapping; owner: string; full: boolean; since?: Date },
   signal?: AbortSignal,
-): Promise<SyncCounts & { leaseHeld?: true }> {
+): Promise<SyncCounts & { leaseHeld?: true; archived?: number }> {
   const scope = { provider: PROVIDER, objectType: target.objectType };
-  return runPull(deps, workspaceId, { scope, owner: target.owner, full: target.full }, async (state, counts) => {
+  return runPull<{ archived: number }>(deps, workspaceId, { scope, owner: target.owner, full: target.full }, async (state, counts) => {
     let cursor = state.cursor_value;
     let windowStart =
       target.since ?? (target.full || !state.cursor_value ? new Date(0) : new Date(new Date(state.cursor_value).getTime() - deps.config.overlapMs));
@@ -176,6 +229,7 @@ export function pullHubspot(
         after = page.after;
       }
     }
-    return { cursor };
+    const archived = target.objectType === 'contacts' ? await pullHubspotArchived(deps, workspaceId, account, target.objectType, signal) : 0;
+    return { cursor, extra: { archived } };
   });
 }

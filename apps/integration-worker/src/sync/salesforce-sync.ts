@@ -1,17 +1,19 @@
-import {
-  acquireSyncLease,
-  advanceSyncCursor,
-  type OutboxOperation,
-  type Pool,
-  releaseSyncLease,
-  softDeleteLeadsOfRemote,
-  unmapRemoteDeleted,
-  withTransaction,
-} from '@coldcopy/db';
+import { acquireSyncLease, advanceSyncCursor, type OutboxOperation, type Pool, releaseSyncLease, withTransaction } from '@coldcopy/db';
 import type { IntegrationConfig } from '../config.js';
 import { emailPropertyOf, type RecordMapping, remotePropertiesOf, remotePropertyNames } from '../domain/field-mapping.js';
 import type { SalesforceAccount, SalesforceApi } from '../providers/salesforce-client.js';
-import { applyPulledPage, deleteCandidates, deleted, drainOutbox, emptyOutcome, retryInMs, runPull, type SyncCounts, upsertCandidates } from './engine.js';
+import {
+  applyPulledPage,
+  applyRemoteDeletions,
+  deleteCandidates,
+  deleted,
+  drainOutbox,
+  emptyOutcome,
+  retryInMs,
+  runPull,
+  type SyncCounts,
+  upsertCandidates,
+} from './engine.js';
 
 /**
  * The Salesforce half of the sync engine (providers.md §8, §11). Push: the outbox in batches of
@@ -169,8 +171,7 @@ async function pullSalesforceDeletes(
   const { ids, latestDateCovered } = await deps.salesforce.deleted(account, target.sobject, start, end, signal);
   const n = await withTransaction(deps.pool, async (tx) => {
     // soft-delete and unmap (providers.md §11.7): the lead stays, marked deleted, and is never pushed again
-    await softDeleteLeadsOfRemote(tx, workspaceId, { provider: PROVIDER, objectType: target.objectType }, ids);
-    const count = await unmapRemoteDeleted(tx, workspaceId, { provider: PROVIDER, objectType: target.objectType }, ids);
+    const count = await applyRemoteDeletions(tx, workspaceId, { provider: PROVIDER, objectType: target.objectType }, ids);
     await advanceSyncCursor(tx, workspaceId, state.id, target.owner, { value: latestDateCovered.toISOString(), leaseMs: deps.config.leaseMs });
     return count;
   });

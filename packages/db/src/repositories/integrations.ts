@@ -1,4 +1,5 @@
 import type { Queryable } from '../pool.js';
+import { eraseLeads, type LeadErasure } from './lead-deletion.js';
 import { assertWorkspaceId } from './scope.js';
 
 /**
@@ -663,12 +664,24 @@ export async function recordSyncLog(db: Queryable, workspaceId: string, entry: S
 
 /**
  * Records deleted at the provider soft-delete their mapped leads (providers.md §11.7: soft-delete
- * and unmap), in the caller's transaction, before unmapRemoteDeleted closes the maps. Returns how
- * many leads were soft-deleted.
+ * and unmap), in the caller's transaction, before unmapRemoteDeleted closes the maps; a soft
+ * delete is not passed on to the other CRMs. With `erasure` (a privacy deletion at the provider)
+ * the leads are erased instead (eraseLeads: suppressed, anonymised, audited, and a privacy
+ * deletion queued for the workspace's other CRMs). Returns how many leads were deleted or erased.
  */
-export async function softDeleteLeadsOfRemote(db: Queryable, workspaceId: string, scope: ObjectMapScope, remoteIds: readonly string[]): Promise<number> {
+export async function softDeleteLeadsOfRemote(
+  db: Queryable,
+  workspaceId: string,
+  scope: ObjectMapScope,
+  remoteIds: readonly string[],
+  erasure?: LeadErasure,
+): Promise<number> {
   assertWorkspaceId(workspaceId);
   if (remoteIds.length === 0) return 0;
+  if (erasure) {
+    const ids = (await objectMapByRemote(db, workspaceId, scope, remoteIds)).filter((m) => !m.deleted_at).map((m) => m.local_id);
+    return (await eraseLeads(db, workspaceId, ids, erasure)).length;
+  }
   const { rowCount } = await db.query(
     `UPDATE leads l SET deleted_at = now() FROM integration_object_map m
      WHERE m.workspace_id = $1 AND m.provider = $2 AND m.object_type = $3 AND m.remote_id = ANY($4::text[]) AND m.deleted_at IS NULL

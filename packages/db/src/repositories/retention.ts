@@ -179,6 +179,11 @@ interface Target {
   readonly set?: string;
 }
 
+/** A lead's personal data replaced by domain.md §7's placeholders (alias t): retention and GDPR erasure. */
+export const LEAD_ANONYMIZED_SET = `email = 'anonymized-' || t.id || '@example.invalid', first_name = 'ANONYMIZED', last_name = 'ANONYMIZED',
+          phone = NULL, title = NULL, linkedin_url = NULL, website = NULL, location = NULL,
+          custom_fields = '{}'::jsonb, enrichment_data = '{}'::jsonb, tags = '{}', anonymized_at = now()`;
+
 const T = {
   email_events: {
     table: 'email_events',
@@ -210,10 +215,7 @@ const T = {
     // unsubscribed leads are the unsubscribed purge's; GREATEST ignores NULLs
     where: `t.workspace_id = $1 AND t.anonymized_at IS NULL AND t.status <> 'unsubscribed'
             AND GREATEST(t.created_at, t.last_activity_at, t.last_contacted_at) < $2`,
-    // domain.md §7's placeholder values
-    set: `email = 'anonymized-' || t.id || '@example.invalid', first_name = 'ANONYMIZED', last_name = 'ANONYMIZED',
-          phone = NULL, title = NULL, linkedin_url = NULL, website = NULL, location = NULL,
-          custom_fields = '{}'::jsonb, enrichment_data = '{}'::jsonb, tags = '{}', anonymized_at = now()`,
+    set: LEAD_ANONYMIZED_SET,
   },
   data_subject_requests: {
     table: 'data_subject_requests',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { timeSlot, timeSlotOf } from './fields.js';
+import { sha256Hex, sortedUnique, timeSlot, timeSlotOf } from './fields.js';
 import { defineJob } from '../definitions/define-job.js';
 import { withFanOutForm } from './fan-out.js';
 
@@ -40,9 +40,24 @@ export const syncHubspot = withFanOutForm(
       windowSlot: timeSlot.optional(),
       /** fan-out form: enqueue `mode` for every due HubSpot connection (no workspaceId) */
       fanOut: z.literal(true).optional(),
+      /**
+       * `webhook` only: HubSpot ids of contacts HubSpot erased (`contact.privacyDeletion` events);
+       * their leads are erased here. Ids, never personal data.
+       */
+      privacyDeletions: z
+        .array(z.string().regex(/^\d{1,20}$/))
+        .min(1)
+        .max(100)
+        .optional(),
     },
-    // domain.md: `hubspot:{ws}:{mode}`, plus the slot (see the note at the top of this file).
-    idempotencyKey: (p) => (p.fanOut ? ['fan-out', p.mode, p.windowSlot ?? 'unslotted'] : [p.workspaceId ?? '', p.mode, p.windowSlot ?? '']),
+    // domain.md: `hubspot:{ws}:{mode}`, plus the slot (see the note at the top of this file); a
+    // privacy deletion by its ids instead (two webhook batches in one minute are two erasures).
+    idempotencyKey: (p) =>
+      p.fanOut
+        ? ['fan-out', p.mode, p.windowSlot ?? 'unslotted']
+        : p.privacyDeletions
+          ? [p.workspaceId ?? '', 'privacy', sha256Hex(sortedUnique(p.privacyDeletions).join(',')).slice(0, 32)]
+          : [p.workspaceId ?? '', p.mode, p.windowSlot ?? ''],
   }),
   {
     itemFields: ['workspaceId'],
