@@ -12,7 +12,7 @@ import Bull from 'bull';
 import { JobSecurity } from '../src/security/job-security.js';
 import { createBullQueue } from '../src/redis/bull-queue.js';
 import { RedisConnections } from '../src/redis/connections.js';
-import { coreDrain, preloadSigned, printCpuTable } from './shared.js';
+import { baselineRuntime, coreDrain, preloadSigned, printCpuTable, type Runtime } from './shared.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 5_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -56,8 +56,8 @@ const coreQueue = (prefix: string) => () => {
   return { queue: createBullQueue('maintenance', { prefix, connections, metricsDataPoints: 10_080 }), close: () => connections.close() };
 };
 
-async function core(prefix: string, sec: JobSecurity = security): Promise<number> {
-  const { start, finished } = coreDrain({ redisUrl, prefix, jobs: JOBS, concurrency: C, security: sec });
+async function core(prefix: string, sec: JobSecurity = security, runtime?: Runtime): Promise<number> {
+  const { start, finished } = coreDrain({ redisUrl, prefix, jobs: JOBS, concurrency: C, security: sec, ...(runtime ? { runtime } : {}) });
   const c = process.cpuUsage();
   const worker = await start();
   await finished;
@@ -74,6 +74,17 @@ const variants: Record<string, (prefix: string) => Promise<number>> = {
   // what the signature check costs here (at concurrency 1 far more than in a tight loop: see docs/benchmarks.md)
   'queue-core worker, verification off': (p) => core(p, new JobSecurity({ signing: 'disabled' })),
 };
+// BENCH_BASELINE_DIR=<another checkout>: its worker runtime (and its Bull) as one more variant;
+// BENCH_VARIANTS=<regex>: only the variants whose name matches
+const baseDir = process.env.BENCH_BASELINE_DIR;
+if (baseDir) {
+  const runtime = await baselineRuntime(baseDir);
+  variants['baseline queue-core worker'] = (p) => core(p, security, runtime);
+}
+if (process.env.BENCH_VARIANTS) {
+  const keep = new RegExp(process.env.BENCH_VARIANTS);
+  for (const name of Object.keys(variants)) if (!keep.test(name)) delete variants[name];
+}
 const results = new Map<string, number[]>();
 // BENCH_PROFILE=<dir>: a CPU profile of each variant's last round (node:inspector)
 const profileDir = process.env.BENCH_PROFILE;

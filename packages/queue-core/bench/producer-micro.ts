@@ -10,7 +10,7 @@ import { createHmac, createSecretKey, randomBytes, randomUUID } from 'node:crypt
 import Bull from 'bull';
 import { baseJobOptions, jobIdOf, resolveEnqueueOptions } from '../src/definitions/job-options.js';
 import { JobSecurity } from '../src/security/job-security.js';
-import { benchNoop, cpuPerCall, payload, WS } from './shared.js';
+import { benchNoop, cpuPerCall, payload, printCpuTable, WS } from './shared.js';
 import { Producer } from '../src/producer/producer.js';
 
 const N = Number(process.env.BENCH_ITERATIONS ?? 50_000);
@@ -36,8 +36,8 @@ Object.assign(queue, { name: 'maintenance', keyPrefix: 'bench', keys: {}, client
 queue.isReady = () => Promise.resolve(queue);
 queue.toKey = (s: string) => `bench:maintenance:${s}`;
 for (const k of ['wait', 'paused', 'meta-paused', 'id', 'delayed', 'priority']) queue.keys[k] = queue.toKey(k);
-function stubbedProducer(jobSecurity: JobSecurity): Producer {
-  const p = new Producer({ redisUrl: 'redis://127.0.0.1:1', security: jobSecurity, bulkChunkSize: 500 });
+function stubbedProducer(jobSecurity: JobSecurity, P: typeof Producer = Producer): Producer {
+  const p = new P({ redisUrl: 'redis://127.0.0.1:1', security: jobSecurity, bulkChunkSize: 500 });
   const internals = p as unknown as { queues: Map<string, unknown>; connections: { client: { status: string } } };
   internals.queues.set('maintenance', queue);
   Object.defineProperty(internals.connections, 'client', { value: { status: 'ready' } });
@@ -46,6 +46,41 @@ function stubbedProducer(jobSecurity: JobSecurity): Producer {
 }
 const producer = stubbedProducer(security);
 const unsignedProducer = stubbedProducer(new JobSecurity({ signing: 'disabled' }));
+
+// BENCH_BASELINE_DIR=<another checkout>: its producer and this one, enqueueBulk and enqueue
+// alternated round by round (CPU µs per job, median of 15 rounds), then exit.
+const baseDir = process.env.BENCH_BASELINE_DIR;
+if (baseDir) {
+  const src = `${baseDir}/packages/queue-core/src`;
+  const { Producer: BaseProducer } = (await import(`${src}/producer/producer.ts`)) as { Producer: typeof Producer };
+  const { JobSecurity: BaseSecurity } = (await import(`${src}/security/job-security.ts`)) as { JobSecurity: typeof JobSecurity };
+  const base = stubbedProducer(new BaseSecurity({ signingKeys: `bench:${randomBytes(32).toString('base64')}` }), BaseProducer);
+  const bulk = (p: Producer) => async (i: number) => {
+    if (i % 500 === 0)
+      await p.enqueueBulk(
+        def,
+        Array.from({ length: 500 }, (_, k) => ({ data: payload(i + k) })),
+      );
+  };
+  const single = (p: Producer) => (i: number) => p.enqueue(def, payload(i));
+  const variants: Record<string, (i: number) => Promise<unknown>> = {
+    'baseline enqueueBulk of 500': bulk(base),
+    'enqueueBulk of 500': bulk(producer),
+    'baseline enqueue': single(base),
+    enqueue: single(producer),
+  };
+  const results = new Map<string, number[]>();
+  for (let r = 0; r < 15; r++) {
+    for (const [name, fn] of Object.entries(variants)) {
+      const c = process.cpuUsage();
+      for (let i = 0; i < N; i++) await fn(i);
+      const u = process.cpuUsage(c);
+      results.set(name, [...(results.get(name) ?? []), (u.user + u.system) / N]);
+    }
+  }
+  printCpuTable(`producer A/B against ${baseDir}, ${N} jobs × 15 rounds (stub client)`, results, 'baseline enqueueBulk of 500');
+  process.exit(0);
+}
 
 /** BENCH_ONLY=<regex>: only the pieces whose name matches (e.g. under --cpu-prof) */
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;

@@ -11,8 +11,10 @@
  *
  * A/B against an older checkout in the same run: `BENCH_BASELINE_DIR=<path of a checkout> pnpm bench`
  * (e.g. `git worktree add /tmp/base <commit> && (cd /tmp/base && pnpm install)`). Each round then
- * runs that checkout's bench (one round, same jobs, same Redis) right after this one's, and the
- * summary compares both against their own raw Bull runs and against each other.
+ * runs one round of each checkout's bench in a fresh child process (same jobs, same Redis), the
+ * order swapped every round, and the summary compares both against their own raw Bull runs and
+ * against each other. Both sides run alike: neither is a process that has already run earlier
+ * rounds, and neither always goes first.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -180,9 +182,9 @@ async function compare(name: string, raw: () => Promise<Sample>, core: () => Pro
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-/** One round of the older checkout's own bench on the same Redis; its JSON line's rows. */
-function runBaseline(dir: string): Row[] {
-  process.stdout.write(`baseline (${dir}):\n`);
+/** One round of the bench of the checkout in `dir` in a child process on the same Redis; its JSON line's rows. */
+function runRound(dir: string, label: string): Row[] {
+  process.stdout.write(`${label} (${dir}):\n`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'packages/queue-core/bench/run.ts'], {
     cwd: dir,
     env: { ...process.env, BENCH_BASELINE_DIR: '', BENCH_ROUNDS: '1', BENCH_JOBS: String(JOBS), BENCH_REDIS_URL: redisUrl },
@@ -194,7 +196,7 @@ function runBaseline(dir: string): Row[] {
     .split('\n')
     .reverse()
     .find((l) => l.startsWith('{'));
-  if (r.status !== 0 || !json) throw new Error(`the baseline bench in ${dir} failed (exit ${r.status}):\n${r.stdout.slice(-3000)}`);
+  if (r.status !== 0 || !json) throw new Error(`the bench in ${dir} failed (exit ${r.status}):\n${r.stdout.slice(-3000)}`);
   process.stdout.write(
     r.stdout
       .split('\n')
@@ -248,10 +250,20 @@ async function main(): Promise<void> {
   const baselineDir = process.env.BENCH_BASELINE_DIR;
   const rounds: Row[][] = [];
   const baseline: Row[][] = [];
-  // with a baseline, rounds alternate this checkout (1 round) and the baseline's bench (1 round)
-  for (let round = 0; round < (baselineDir ? ROUNDS : 1); round++) {
+  if (baselineDir) {
+    // one round of each checkout per round, each in a fresh process, who goes first alternating
+    const thisDir = process.cwd();
+    for (let round = 0; round < ROUNDS; round++) {
+      if (round % 2 === 0) {
+        rounds.push(runRound(thisDir, 'this checkout'));
+        baseline.push(runRound(baselineDir, 'baseline'));
+      } else {
+        baseline.push(runRound(baselineDir, 'baseline'));
+        rounds.push(runRound(thisDir, 'this checkout'));
+      }
+    }
+  } else {
     const rows: Row[] = [];
-    const n = baselineDir ? 1 : ROUNDS;
     if (ONLY !== 'enqueue') {
       for (const c of [1, 10, 100])
         rows.push(
@@ -259,7 +271,6 @@ async function main(): Promise<void> {
             `process, concurrency ${c}`,
             () => drainRaw(c),
             () => drainCore(c),
-            n,
           ),
         );
     }
@@ -269,7 +280,6 @@ async function main(): Promise<void> {
           'enqueue, single (64 in flight)',
           () => enqueueRaw(false),
           () => enqueueCore(false),
-          n,
         ),
       );
       rows.push(
@@ -277,12 +287,10 @@ async function main(): Promise<void> {
           'enqueue, bulk (500 per call)',
           () => enqueueRaw(true),
           () => enqueueCore(true),
-          n,
         ),
       );
     }
     rounds.push(rows);
-    if (baselineDir) baseline.push(runBaseline(baselineDir));
   }
   const rows = rounds.length === 1 ? rounds[0]! : medianRows(rounds);
   if (baselineDir) printAb(rows, medianRows(baseline), baselineDir);

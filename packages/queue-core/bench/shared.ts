@@ -17,13 +17,8 @@ import { startWorker, type Worker } from '../src/runtime/worker.js';
 export const WS = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
 
 /** A benchmark-only job with a realistic small payload (uuid + ints + trace fields). */
-export const benchNoop = defineJob({
-  name: 'bench-noop',
-  queue: 'maintenance',
-  description: 'benchmark no-op',
-  scope: 'workspace',
-  payload: { leadId: z.uuid(), n: z.number().int() },
-});
+const benchNoopSpec = { name: 'bench-noop', queue: 'maintenance', description: 'benchmark no-op', scope: 'workspace' } as const;
+export const benchNoop = defineJob({ ...benchNoopSpec, payload: { leadId: z.uuid(), n: z.number().int() } });
 export const payload = (n: number) => ({ workspaceId: WS, leadId: '0b8f1a8e-4c2d-4e57-9f0a-1d2c3b4a5e6f', n, requestedBy: 'system' });
 
 /**
@@ -60,23 +55,26 @@ export function coreDrain(o: {
   readonly concurrency: number;
   readonly security: JobSecurity;
   readonly logLevel?: string;
+  /** another checkout's runtime (baselineRuntime), for A/B runs in one process */
+  readonly runtime?: Runtime;
 }): { readonly start: () => Promise<Worker>; readonly finished: Promise<void> } {
-  const logger = createLogger({ level: o.logLevel ?? 'info', transports: [new winston.transports.Stream({ stream: createWriteStream('/dev/null') })] });
-  const metrics = createWorkerMetrics();
+  const runtime = o.runtime ?? thisRuntime;
+  const logger = runtime.createLogger({ level: o.logLevel ?? 'info', transports: [new winston.transports.Stream({ stream: createWriteStream('/dev/null') })] });
+  const metrics = runtime.createWorkerMetrics();
   let resolveDone!: () => void;
   const finished = new Promise<void>((r) => (resolveDone = r));
-  const completed = metrics.completed.labels('maintenance', benchNoop.name);
+  const completed = metrics.completed.labels('maintenance', runtime.benchNoop.name);
   const inc = completed.inc.bind(completed);
   completed.inc = (by?: number) => {
     inc(by);
     if (completed.value === o.jobs) resolveDone();
   };
   const start = () =>
-    startWorker({
+    runtime.startWorker({
       queue: 'maintenance',
       redisUrl: o.redisUrl,
       prefix: o.prefix,
-      definitions: [benchNoop],
+      definitions: [runtime.benchNoop],
       handlers: { 'bench-noop': async () => undefined } as never,
       deps: {},
       logger,
@@ -85,6 +83,32 @@ export function coreDrain(o: {
       security: o.security,
     });
   return { start, finished };
+}
+
+/** The modules a queue-core worker is built from, from this checkout or another (A/B in one process). */
+export interface Runtime {
+  readonly createLogger: typeof createLogger;
+  readonly createWorkerMetrics: typeof createWorkerMetrics;
+  readonly startWorker: typeof startWorker;
+  readonly benchNoop: typeof benchNoop;
+}
+const thisRuntime: Runtime = { createLogger, createWorkerMetrics, startWorker, benchNoop };
+
+/**
+ * The runtime of the checkout in `dir` (its sources, run by tsx like these), with the bench job
+ * defined by its own defineJob; the security object stays ours (JobSecurity verifies the same
+ * signatures in both while signing is unchanged).
+ */
+export async function baselineRuntime(dir: string): Promise<Runtime> {
+  const src = `${dir}/packages/queue-core/src`;
+  const [logger, metrics, worker, define] = await Promise.all([
+    import(`${src}/observability/logger.ts`) as Promise<{ createLogger: typeof createLogger }>,
+    import(`${src}/observability/metrics.ts`) as Promise<{ createWorkerMetrics: typeof createWorkerMetrics }>,
+    import(`${src}/runtime/worker.ts`) as Promise<{ startWorker: typeof startWorker }>,
+    import(`${src}/definitions/define-job.ts`) as Promise<{ defineJob: typeof defineJob }>,
+  ]);
+  const job = define.defineJob({ ...benchNoopSpec, payload: { leadId: z.uuid(), n: z.number().int() } }) as unknown as typeof benchNoop;
+  return { createLogger: logger.createLogger, createWorkerMetrics: metrics.createWorkerMetrics, startWorker: worker.startWorker, benchNoop: job };
 }
 
 /** Process CPU µs per call of `fn` over `n` calls: median (and min) of 9 rounds, printed. */
