@@ -107,11 +107,8 @@ try {
   pool.on('error', () => undefined); // the servers stop in `finally`: an idle client's termination must not hide the error
   const workspaceId = randomUUID();
   await pool.query(`INSERT INTO workspaces (id, name, slug, status, ai_tokens_balance) VALUES ($1, 'bench', 'bench', 'active', 1000000000)`, [workspaceId]);
-  const prefix = `bench${randomUUID().slice(0, 6)}`;
   const env = {
-    REDIS_URL: redis.url,
-    BULL_PREFIX: prefix,
-    DATABASE_URL: dbUrl,
+    ...servers.workerEnv(),
     DATABASE_POOL_MAX: String(CONCURRENCY),
     AI_CONCURRENCY: String(CONCURRENCY),
     OPENAI_API_KEY: 'bench',
@@ -133,7 +130,7 @@ try {
   }
   const producer = new Producer({
     redisUrl: redis.url,
-    prefix,
+    prefix: env.BULL_PREFIX,
     security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS, encryptionKeys: TEST_ENCRYPTION_KEYS }),
   });
   for (let i = 0; i < JOBS; i += 200) {

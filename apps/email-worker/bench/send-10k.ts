@@ -27,7 +27,6 @@
  * bunches its stamps).
  */
 import { fork } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -184,11 +183,8 @@ try {
   // statistics, as autovacuum keeps them in production: without them the planner takes the freshly
   // bulk-loaded tables for empty and the tick's enrolment query goes quadratic
   await pool.query('ANALYZE');
-  const prefix = `bench${randomUUID().slice(0, 6)}`;
   const env = {
-    REDIS_URL: redis.url,
-    BULL_PREFIX: prefix,
-    DATABASE_URL: dbUrl,
+    ...servers.workerEnv(),
     DATABASE_POOL_MAX: String(POOL_MAX),
     SES_ENDPOINT: ses.url,
     EMAIL_CONCURRENCY: String(CONCURRENCY),
@@ -199,7 +195,7 @@ try {
     SEND_JITTER_MS: String(TICK_MS),
   };
   for (let i = 0; i < WORKERS; i++) workers.push(await spawnWorkerApp(APP_DIR, { ...EMAIL_WORKER_TEST_ENV, ...env }, { nodeArgs: WORKER_NODE_ARGS }));
-  const producer = new Producer({ redisUrl: redis.url, prefix, security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }) });
+  const producer = new Producer({ redisUrl: redis.url, prefix: env.BULL_PREFIX, security: new JobSecurity({ signingKeys: TEST_SIGNING_KEYS }) });
 
   const info = new Redis(redis.url);
   const redisPid = Number(/process_id:(\d+)/.exec(await info.info('server'))![1]);

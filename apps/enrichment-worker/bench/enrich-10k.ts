@@ -178,9 +178,7 @@ try {
   // statistics, as autovacuum keeps them in production (freshly bulk-loaded tables look empty)
   await pool.query('ANALYZE');
   const env = {
-    REDIS_URL: redis.url,
-    BULL_PREFIX: 'bench',
-    DATABASE_URL: url,
+    ...servers.workerEnv('bench'),
     DATABASE_POOL_MAX: '12',
     HUNTER_BASE_URL: `${relay?.url ?? hunter.url}/v2`,
     HUNTER_API_KEY: HUNTER_KEY,

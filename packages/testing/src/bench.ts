@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import { PostgresServer } from './postgres-server.js';
@@ -13,6 +14,14 @@ export interface BenchServers {
   readonly databaseUrl: string;
   /** stops Postgres and Redis */
   stop(): Promise<void>;
+  /** the part of a worker app's env that points it at these servers, under `prefix` (default: a fresh `bench…` one) */
+  workerEnv(prefix?: string): BenchWorkerEnv;
+}
+
+export interface BenchWorkerEnv {
+  readonly REDIS_URL: string;
+  readonly BULL_PREFIX: string;
+  readonly DATABASE_URL: string;
 }
 
 /**
@@ -33,7 +42,8 @@ export async function startBenchServers(migrate: (url: string) => Promise<unknow
     await admin.end();
     const url = databaseUrl(postgres.url, 'bench');
     await migrate(url);
-    return { redis, postgres, databaseUrl: url, stop };
+    const workerEnv = (prefix = `bench${randomUUID().slice(0, 6)}`) => ({ REDIS_URL: redis.url, BULL_PREFIX: prefix, DATABASE_URL: url });
+    return { redis, postgres, databaseUrl: url, stop, workerEnv };
   } catch (err) {
     await stop();
     throw err;

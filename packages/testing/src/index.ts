@@ -18,6 +18,16 @@ export {
   type WorkerAppHarnessOptions,
   type WorkerAppProcess,
 } from './worker-app.js';
-export { benchKnob, leadBenchScale, loadAverages, maxInAnyWindow, startBenchServers, stopWorkerApps, type BenchServers, type LeadBenchScale } from './bench.js';
+export {
+  benchKnob,
+  leadBenchScale,
+  loadAverages,
+  maxInAnyWindow,
+  startBenchServers,
+  stopWorkerApps,
+  type BenchServers,
+  type BenchWorkerEnv,
+  type LeadBenchScale,
+} from './bench.js';
 export { ancestorAmong, type KernelStampRelay, type KernelStampRelayOptions, type KernelStampReport, startKernelStampRelay } from './kernel-stamp-relay.js';
 export { useAppTestBase, type AppTestBase, type AppTestBaseOptions, type AppWorkerOptions } from './app-harness.js';
