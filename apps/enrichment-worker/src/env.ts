@@ -49,7 +49,10 @@ export const enrichmentWorkerEnv = {
 
   PROVIDER_TIMEOUT_MS: int(15_000).meta({ description: 'per-request timeout of a provider call' }),
   PROVIDER_WAIT_MAX_MS: int(5_000, 0).meta({ description: 'longest in-handler wait for a provider slot; longer waits re-queue the request with a delay' }),
-  PROVIDER_RATE_SLACK_MS: int(20, 0).meta({ description: 'how late a request may reach the provider after its slot (widens the spacing a little)' }),
+  PROVIDER_RATE_SLACK_MS: int(20, 0).meta({
+    description:
+      'jitter budget (ms) between the limiter recording a call and its arrival at the provider: the window check counts over the window plus this, a check answered later than half of it is asked again; caps the rate at 1000 / (1000 + slack) of the limit',
+  }),
   PROVIDER_LIMITS_SHARED: flag(true).meta({
     description: 'concurrency caps and long windows shared by replicas through Redis (bottleneck); false: per process',
   }),

@@ -14,7 +14,9 @@ import { sleep } from '../domain/sleep.js';
  *   paces the callers (no burst allowance), then its sliding-window check (`admit`, the rule the
  *   provider applies, over `perMs + slackMs`) records the call right before it leaves: no window
  *   of that length holds more than the limit even when a caller runs late after its slot (two
- *   Lua calls per request);
+ *   Lua calls per request). The slack is the jitter budget from that record to the provider's
+ *   arrival stamp: a check answered later than half of it (this process stalled) is not used, the
+ *   call asks again; the other half is for the way on to the provider;
  * - concurrency caps and the long windows (hour, day): bottleneck with its ioredis datastore
  *   (clustering), whose `reservoir` counts the window's requests across replicas and refills it
  *   every window;
@@ -62,6 +64,8 @@ export function spacingOf(limit: EndpointLimit, slackMs: number): RateLimit | un
   const gap = (w: RateLimit) => (w.perMs + (w.slackMs ?? 0)) / w.max;
   return windows.reduce<RateLimit | undefined>((widest, w) => (widest && gap(widest) >= gap(w) ? widest : w), undefined);
 }
+
+const spacingMs = (limit: RateLimit) => Math.ceil((limit.perMs + (limit.slackMs ?? 0)) / limit.max);
 
 export function createRedisProviderLimits(options: RedisProviderLimitsOptions): RedisProviderLimits {
   const now = options.now ?? Date.now;
@@ -141,8 +145,19 @@ export function createRedisProviderLimits(options: RedisProviderLimitsOptions): 
           // really leaves (a caller that acted late after its slot would otherwise land next to
           // on-time ones: a burst the provider's own window counts)
           for (;;) {
+            const asked = now();
             const wait = await options.limiter.admit(key, spacing);
-            if (wait === 0) break;
+            if (wait === 0) {
+              // the check recorded the call when its script ran; an answer that reached this
+              // process late (a stall: garbage collection, a busy CPU) would send it late, next
+              // to calls recorded after it. The window's slack covers half the slack for the
+              // answer and half for the way on to the provider; a later answer lets its record
+              // go (still counted: errs slow) and asks again
+              // (slack 0: no budget, the limit holds for the recorded times only)
+              if (options.slackMs === 0 || now() - asked <= options.slackMs / 2) break;
+              if (now() - started > options.maxWaitMs) throw new ProviderRetryError(provider, 'rate-limit', spacingMs(spacing), 'late window answers');
+              continue;
+            }
             if (now() + wait - started > options.maxWaitMs) throw new ProviderRetryError(provider, 'rate-limit', wait, 'local window');
             await sleep(wait, signal);
           }
