@@ -180,6 +180,13 @@ export async function countCampaignEmailsSince(db: Queryable, workspaceId: strin
 }
 
 /**
+ * When a claimable row needs a send-email job (the index key of campaign_emails_needs_job_idx):
+ * -infinity when it never had one or was claimed since its last, else the later of its enqueue mark
+ * and due time. It needs one when the key is before `enqueuedBefore`.
+ */
+const NEEDS_JOB_KEY = `(CASE WHEN enqueued_at IS NULL OR claimed_at >= enqueued_at THEN '-infinity'::timestamptz ELSE greatest(enqueued_at, scheduled_at) END)`;
+
+/**
  * Claimable rows of the campaign due before `before`, oldest first: the rows the campaign tick
  * enqueues a send-email job for.
  *
@@ -192,6 +199,8 @@ export async function countCampaignEmailsSince(db: Queryable, workspaceId: strin
  *   - mark and due time both before `enqueuedBefore`: the job should have run by now and may be
  *     lost (Redis restarted without persistence). The due time counts because a deferral moves
  *     `scheduled_at` and enqueues its own delayed follow-up job, which runs only then.
+ * Those never enqueued or claimed since come first (oldest due first), then those whose job may be
+ * lost; read through campaign_emails_needs_job_idx, so rows whose job is still waiting cost nothing.
  * Without it, every claimable due row (the tick's behaviour before the mark existed).
  */
 export async function listDueCampaignEmails(
@@ -201,13 +210,13 @@ export async function listDueCampaignEmails(
   options: { before: Date; limit: number; enqueuedBefore?: Date },
 ): Promise<Array<{ id: string; attempt: number }>> {
   await getCampaign(db, workspaceId, campaignId);
-  const needsJob =
-    options.enqueuedBefore === undefined ? '' : `AND (enqueued_at IS NULL OR claimed_at >= enqueued_at OR greatest(enqueued_at, scheduled_at) < $5)`;
+  // with enqueuedBefore: by the key of campaign_emails_needs_job_idx, named exactly so, in its order
+  const needsJob = options.enqueuedBefore === undefined ? '' : `AND ${NEEDS_JOB_KEY} < $5`;
   const { rows } = await db.query<{ id: string; attempt: number }>(
     `SELECT id, attempt FROM campaign_emails
      WHERE campaign_id = $1 AND workspace_id = $2 AND status IN ('scheduled', 'retryable') AND scheduled_at <= $3
        ${needsJob}
-     ORDER BY scheduled_at, id LIMIT $4`,
+     ORDER BY ${options.enqueuedBefore === undefined ? '' : `${NEEDS_JOB_KEY}, `}scheduled_at, id LIMIT $4`,
     options.enqueuedBefore === undefined
       ? [campaignId, workspaceId, options.before, options.limit]
       : [campaignId, workspaceId, options.before, options.limit, options.enqueuedBefore],
