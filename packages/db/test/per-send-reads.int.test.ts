@@ -31,9 +31,10 @@ const BATCH = 100;
 const TABLES = ['leads', 'campaign_leads', 'campaign_emails', 'email_events'] as const;
 
 /**
- * `n` more leads enrolled in tenant A's campaign, as a campaign half-way through its first step:
- * the first half sent step 1 (ledger row `sent`, enrolment in progress, step 2 due in two days),
- * the second half due now with no ledger row.
+ * `n` more leads enrolled in tenant A's campaign, as a campaign part-way through its first step:
+ * half sent step 1 (ledger row `sent`, enrolment in progress, step 2 due in two days), a quarter
+ * scheduled and enqueued (a job waiting for each: the backlog a tick schedules ahead of sending),
+ * a quarter due now with no ledger row.
  */
 async function grow(db: pg.Pool, n: number): Promise<void> {
   const { workspaceId, campaignId, mailboxId } = fx.a;
@@ -44,9 +45,13 @@ async function grow(db: pg.Pool, n: number): Promise<void> {
      e AS (
        INSERT INTO campaign_leads (workspace_id, campaign_id, lead_id, status, next_email_at)
        SELECT $1, $2, l.id, 'pending', now() - interval '1 minute' FROM l RETURNING id, lead_id),
-     half AS (SELECT * FROM e ORDER BY id LIMIT $3::int / 2)
-     INSERT INTO campaign_emails (workspace_id, campaign_id, lead_id, step_number, mailbox_id, status, scheduled_at, sent_at, message_id)
-     SELECT $1, $2, half.lead_id, 1, $4, 'sent', now() - interval '1 hour', now() - interval '1 hour', 'reads-' || half.id FROM half`,
+     ledger AS (SELECT e.*, row_number() OVER (ORDER BY e.id) AS k FROM e ORDER BY e.id LIMIT $3::int * 3 / 4)
+     INSERT INTO campaign_emails (workspace_id, campaign_id, lead_id, step_number, mailbox_id, status, scheduled_at, enqueued_at, sent_at, message_id)
+     SELECT $1::uuid, $2::uuid, ledger.lead_id, 1, $4::uuid, 'sent', now() - interval '1 hour', now() - interval '1 hour', now() - interval '1 hour', 'reads-' || ledger.id
+     FROM ledger WHERE ledger.k <= $3::int / 2
+     UNION ALL
+     SELECT $1::uuid, $2::uuid, ledger.lead_id, 1, $4::uuid, 'scheduled', now() - interval '1 minute', now() - interval '1 minute', NULL::timestamptz, NULL::text
+     FROM ledger WHERE ledger.k > $3::int / 2`,
     [workspaceId, campaignId, n, mailboxId],
   );
   await db.query(
