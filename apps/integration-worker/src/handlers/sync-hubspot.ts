@@ -58,7 +58,12 @@ async function syncWorkspace(payload: JobPayload<typeof syncHubspot>, ctx: JobCo
             deps,
             workspaceId,
             account,
-            { ...target, full: payload.mode === 'full', ...(payload.since ? { since: new Date(payload.since) } : {}) },
+            {
+              ...target,
+              full: payload.mode === 'full',
+              readArchive: payload.mode !== 'webhook',
+              ...(payload.since ? { since: new Date(payload.since) } : {}),
+            },
             ctx.signal,
           );
     if ('leaseHeld' in counts && counts.leaseHeld) leaseHeld = true;

@@ -138,8 +138,9 @@ export function drainHubspotDeletes(
 /**
  * Contacts archived in HubSpot (a user deleted them; restorable there for 90 days) soft-delete
  * their mapped leads and close the maps (providers.md §11.7), page by page (100, each page in its
- * own transaction). HubSpot's list has no filter by archive time, so every pull reads the whole
- * archive (one call per 100 archived contacts); applying a page again changes nothing.
+ * own transaction). HubSpot's list has no filter by archive time, so a pull reads the whole
+ * archive (one call per 100 archived contacts); applying a page again changes nothing. Webhook
+ * pulls (up to one a minute) skip it: the scheduled ones (every 15 minutes) read it.
  */
 export async function pullHubspotArchived(
   deps: HubspotSyncDeps,
@@ -181,7 +182,7 @@ export function pullHubspot(
   deps: HubspotSyncDeps,
   workspaceId: string,
   account: HubspotAccount,
-  target: { objectType: string; mapping: RecordMapping; owner: string; full: boolean; since?: Date },
+  target: { objectType: string; mapping: RecordMapping; owner: string; full: boolean; since?: Date; readArchive?: boolean },
   signal?: AbortSignal,
 ): Promise<SyncCounts & { leaseHeld?: true; archived?: number }> {
   const scope = { provider: PROVIDER, objectType: target.objectType };
@@ -229,7 +230,8 @@ export function pullHubspot(
         after = page.after;
       }
     }
-    const archived = target.objectType === 'contacts' ? await pullHubspotArchived(deps, workspaceId, account, target.objectType, signal) : 0;
+    const archived =
+      target.objectType === 'contacts' && target.readArchive !== false ? await pullHubspotArchived(deps, workspaceId, account, target.objectType, signal) : 0;
     return { cursor, extra: { archived } };
   });
 }
