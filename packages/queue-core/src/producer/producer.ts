@@ -5,7 +5,7 @@ import { JobValidationError, QueueUnavailableError, UnknownJobNameError, type Fi
 import { type EnqueueOptions, jobIdOf, resolveEnqueueOptions } from '../definitions/job-options.js';
 import { getJob } from '../jobs/index.js';
 import type { QueueName } from '../definitions/queues.js';
-import { jobSecurityFromEnv, type JobSecurity } from '../security/job-security.js';
+import { jobSecurityFromEnv, type JobSecurity, type JobSigner } from '../security/job-security.js';
 import { redact, RedisConnections, whenReady } from '../redis/connections.js';
 import { clusterModeFromEnv, shardCountsFromEnv, shardFor, type ShardCounts } from '../redis/sharding.js';
 import { toFieldIssues } from '../definitions/validation.js';
@@ -116,8 +116,12 @@ export class Producer {
     const list: unknown = items; // (Array.isArray would narrow `items`, a ReadonlyArray, to any[])
     if (!Array.isArray(list)) throw new TypeError('enqueueBulk expects an array of { data, options }');
     const issues: FieldIssue[] = [];
-    // Bull's addBulk reads name, data and opts; `shard` and `at` (position in the result) ride along unread.
+    // Bull's createBulk reads name, data and opts; `shard` and `at` (position in the result) ride along unread.
     const prepared: Array<{ name: string; data: unknown; opts: Bull.JobOptions; shard: number; at: number }> = [];
+    // per call, not per item: the clock, and the signing key and timestamp (one signature time per call)
+    const now = Date.now();
+    const signer = this.security.signer();
+    let sharded = false;
     for (let index = 0; index < items.length; index++) {
       const item = items[index];
       const parsed = def.inputSchema.safeParse(item?.data);
@@ -127,26 +131,23 @@ export class Producer {
       }
       try {
         const payload = parsed.data;
-        const { opts, name, stored } = this.prepare(def, payload, item!.options);
-        prepared.push({ name, data: stored, opts, shard: this.shardOf(def, payload), at: prepared.length });
+        const { opts, name, stored } = this.prepare(def, payload, item!.options, now, signer);
+        const shard = this.shardOf(def, payload);
+        if (shard !== 0) sharded = true;
+        prepared.push({ name, data: stored, opts, shard, at: prepared.length });
       } catch (err) {
         issues.push({ path: `[${index}]`, message: (err as Error).message });
       }
     }
     if (issues.length > 0) throw new JobValidationError(def.name, issues);
     if (prepared.length === 0) return [];
-    // One addBulk series per shard, in chunks; the result keeps the order of `items`.
-    const byShard = new Map<number, typeof prepared>();
-    for (const item of prepared) {
-      const list = byShard.get(item.shard);
-      if (list) list.push(item);
-      else byShard.set(item.shard, [item]);
-    }
+    // One createBulk series per shard, in chunks; the result keeps the order of `items`.
+    const byShard = sharded ? groupByShard(prepared) : new Map([[0, prepared]]);
     const result = new Array<EnqueuedJob>(prepared.length);
     for (const [shard, list] of byShard) {
       const queue = await this.readyQueue(def.queue, shard);
       for (let i = 0; i < list.length; i += this.chunkSize) {
-        const chunk = list.slice(i, i + this.chunkSize);
+        const chunk = list.length <= this.chunkSize ? list : list.slice(i, i + this.chunkSize);
         try {
           const added = await createJobs(queue, chunk);
           for (let n = 0; n < chunk.length; n++) result[chunk[n]!.at] = { id: String(added[n]!.id), queue: def.queue, name: def.name };
@@ -191,12 +192,18 @@ export class Producer {
     return def;
   }
 
-  private prepare(def: AnyJobDefinition, payload: JobPayload<AnyJobDefinition>, options: EnqueueOptions | undefined) {
-    const { opts, idempotencyKey } = resolveEnqueueOptions(def, options, Date.now(), this.config.maxDelayMs);
+  private prepare(
+    def: AnyJobDefinition,
+    payload: JobPayload<AnyJobDefinition>,
+    options: EnqueueOptions | undefined,
+    now = Date.now(),
+    signer: JobSigner | undefined = this.security.signer(),
+  ) {
+    const { opts, idempotencyKey } = resolveEnqueueOptions(def, options, now, this.config.maxDelayMs);
     const jobId = jobIdOf(def, payload, idempotencyKey);
     if (jobId !== undefined) opts.jobId = jobId;
     // Sensitive fields encrypted, then the stored data signed into opts (job-security.ts).
-    const stored = this.security.protect(def, payload, opts);
+    const stored = this.security.protect(def, payload, opts, signer);
     return { opts, name: def.name, stored };
   }
 
@@ -264,6 +271,16 @@ interface BullJobStatics {
 
 function createJob(queue: Bull.Queue, name: string, data: unknown, opts: Bull.JobOptions): Promise<Bull.Job> {
   return BullJob.create(queue, name, data, opts);
+}
+
+function groupByShard<T extends { readonly shard: number }>(items: readonly T[]): Map<number, T[]> {
+  const byShard = new Map<number, T[]>();
+  for (const item of items) {
+    const list = byShard.get(item.shard);
+    if (list) list.push(item);
+    else byShard.set(item.shard, [item]);
+  }
+  return byShard;
 }
 
 function createJobs(queue: Bull.Queue, jobs: ReadonlyArray<{ name: string; data: unknown; opts: Bull.JobOptions }>): Promise<Bull.Job[]> {

@@ -141,6 +141,25 @@ describe('signing', () => {
     expect(reasonOf(() => s.verify('test-plain', data, sig, { ...stored, opts: { ...stored.opts, removeOnComplete: 5 } }))).toBe('accepted');
   });
 
+  it("a batch's signer (enqueueBulk) signs each job as sign() does, bound to its own id, with one timestamp for the batch", () => {
+    let clock = 1_765_000_000_000;
+    const s = security({ now: () => clock++ });
+    const signer = s.signer()!;
+    const jobs = [1, 2, 3].map((n) => {
+      const opts: Record<string, unknown> = { attempts: 3 };
+      const data = s.protect(plain, { workspaceId: WS, n }, opts, signer);
+      return { data, opts };
+    });
+    const stamps = jobs.map((j) => String(j.opts[SIGNATURE_OPTION]).split('.')[2]);
+    expect(new Set(stamps)).toEqual(new Set(['1765000000000']));
+    for (const j of jobs) expect(() => s.admit(plain, { id: j.opts.jobId as string, data: roundTrip(j.data), opts: asStored(j.opts).opts })).not.toThrow();
+    // the same text as sign() at that time, and still bound to the job's own id
+    clock = 1_765_000_000_000;
+    expect(jobs[0]!.opts[SIGNATURE_OPTION]).toBe(s.sign('test-plain', jobs[0]!.data, jobs[0]!.opts));
+    expect(reasonOf(() => s.admit(plain, { id: jobs[1]!.opts.jobId as string, data: jobs[0]!.data, opts: asStored(jobs[0]!.opts).opts }))).toBe('mismatch');
+    expect(security({ signing: 'disabled' }).signer()).toBeUndefined();
+  });
+
   it('gives every protected job an id so that it can be bound, and keeps an idempotency id', () => {
     const s = security();
     const a: Record<string, unknown> = { attempts: 2 };

@@ -76,11 +76,22 @@ export class JobSecurity {
    * (`opts` as they are passed to Bull); undefined in unsigned mode.
    */
   sign(name: string, data: unknown, opts: BindableOptions): string | undefined {
+    return this.signer()?.(name, data, opts);
+  }
+
+  /**
+   * `sign` for a batch of jobs (enqueueBulk): the key, the timestamp and the signature's prefix are
+   * looked up once, so every job signed through it carries the same timestamp. Undefined in
+   * unsigned mode.
+   */
+  signer(): JobSigner | undefined {
     const ring = this.signingRing;
     if (!this.signing || !ring) return undefined;
     const ts = this.now();
-    const mac = hmac(ring.keyObjects.get(ring.currentId)!, signedText(name, data, ts, enqueueBinding(opts)));
-    return `v2.${ring.currentId}.${ts}.${mac}`;
+    const key = ring.keyObjects.get(ring.currentId)!;
+    const prefix = `v2.${ring.currentId}.${ts}.`;
+    const tsText = String(ts);
+    return (name, data, opts) => prefix + hmac(key, signedText(name, data, tsText, enqueueBinding(opts)));
   }
 
   /**
@@ -137,14 +148,18 @@ export class JobSecurity {
   /**
    * Producer side in one call: seals the payload, gives a job without an id a random one (so that
    * the signature can bind it), signs what will be stored and puts the signature into `opts`.
-   * Returns the data to store.
+   * Returns the data to store. A batch passes one `signer()` for all its jobs.
    */
-  protect(def: AnyJobDefinition, payload: Record<string, unknown>, opts: BindableOptions): Record<string, unknown> {
+  protect(
+    def: AnyJobDefinition,
+    payload: Record<string, unknown>,
+    opts: BindableOptions,
+    signer: JobSigner | undefined = this.signer(),
+  ): Record<string, unknown> {
     const data = this.seal(def, payload);
     const o = opts as { jobId?: string | number; [SIGNATURE_OPTION]?: string };
     if (o.jobId === undefined && !opts.repeat) o.jobId = randomUUID();
-    const signature = this.sign(def.name, data, opts);
-    if (signature !== undefined) o[SIGNATURE_OPTION] = signature;
+    if (signer !== undefined) o[SIGNATURE_OPTION] = signer(def.name, data, opts);
     return data;
   }
 
@@ -161,6 +176,9 @@ export class JobSecurity {
     return this.open(def, job.data);
   }
 }
+
+/** Signs one job of a batch: `JobSecurity.signer()`. */
+export type JobSigner = (name: string, data: unknown, opts: BindableOptions) => string;
 
 /**
  * What our Bull patch (patches/bull@4.16.5.patch) puts on a job whose stored `data` or `opts` is
@@ -198,7 +216,7 @@ function workspaceOf(data: unknown): string {
   return typeof ws === 'string' ? ws : '';
 }
 
-function signedText(name: string, data: unknown, ts: number, binding: string): string {
+function signedText(name: string, data: unknown, ts: number | string, binding: string): string {
   return `v2\n${name}\n${workspaceOf(data)}\n${ts}\n${binding}\n${JSON.stringify(data)}`;
 }
 
