@@ -295,7 +295,16 @@ describe('dead letters, signed jobs and encrypted fields (real Redis)', { timeou
     redis.track(server, (s) => new Promise((r) => s.close(r)));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
     // A window far longer than the burst; close() delivers the summary, so no timing is involved.
-    const alerts = createAlertNotifier({ url, windowMs: 600_000 });
+    const notifier = createAlertNotifier({ url, windowMs: 600_000 });
+    // The recorder notifies after its store write: count the notifications, so close() runs after the 100th.
+    let notified = 0;
+    const alerts: typeof notifier = {
+      notify: (event) => {
+        notified++;
+        notifier.notify(event);
+      },
+      close: () => notifier.close(),
+    };
     await worker({ concurrency: 10, deadLetters: { alerts } });
     await producer().enqueueBulk(
       testFlaky,
@@ -303,6 +312,7 @@ describe('dead letters, signed jobs and encrypted fields (real Redis)', { timeou
     );
     const dlq = deadLetters();
     await waitFor(async () => (await dlq.count()) === 100 || undefined, { what: '100 dead letters' });
+    await waitFor(() => notified === 100 || undefined, { what: '100 alert notifications' });
     await waitFor(() => posts.length === 1 || undefined, { what: 'the first alert' });
     await alerts.close();
     expect(posts).toHaveLength(2);
