@@ -12,6 +12,8 @@ export interface EmailConfig {
   /** unknown outcomes without an SES Send event after `windowMs`: review (failed_unknown) or resend once */
   readonly unknownOutcome: { readonly windowMs: number; readonly policy: 'review' | 'resend-once' };
   readonly sesThrottleRetryMs: number;
+  /** the campaign tick enqueues a claimable row's job again after this long unclaimed (SEND_REENQUEUE_AFTER_MS) */
+  readonly reenqueueAfterMs: number;
   /** the campaign tick delays each new send-email job by a random 0…sendJitterMs */
   readonly sendJitterMs: number;
   readonly sesQuotaRetryMs: number;

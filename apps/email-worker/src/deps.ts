@@ -16,6 +16,7 @@ import { type CampaignTickStore, createPgCampaignTickStore } from './providers/c
 import { createPgWarmupStore, type WarmupStore } from './providers/warmup-store.js';
 import type { WebhookStore } from './providers/webhook-store.js';
 import { createSesEmailSender } from './providers/ses-email-sender.js';
+import { createRedisWireMarks, type WireMarks } from './providers/wire-marks.js';
 import { fetchSnsCertificate, type SnsCertificateFetcher, type SubscriptionConfirmer, confirmSnsSubscription } from '@coldcopy/sns';
 
 /**
@@ -32,6 +33,8 @@ export interface EmailDeps {
   readonly limits: SendLimits;
   /** send outcomes SES accepted that the ledger could not take yet (Postgres down) */
   readonly outcomes: OutcomeJournal;
+  /** on-the-wire marks: which lapsed claims never sent their request (wire-marks.ts) */
+  readonly wire: WireMarks;
   readonly alerter: Alerter;
   readonly certificates: SnsCertificateFetcher;
   readonly confirmSubscription: SubscriptionConfirmer;
@@ -63,6 +66,7 @@ export function emailConfig(env: EmailEnv): EmailConfig {
     unknownOutcome: { windowMs: env.UNKNOWN_EVENT_WINDOW_MS, policy: env.UNKNOWN_OUTCOME_POLICY },
     sesThrottleRetryMs: env.SES_THROTTLE_RETRY_MS,
     sendJitterMs: env.SEND_JITTER_MS,
+    reenqueueAfterMs: env.SEND_REENQUEUE_AFTER_MS,
     sesQuotaRetryMs: env.SES_QUOTA_RETRY_MS,
     defaultConfigurationSet: env.SES_CONFIGURATION_SET,
     unsubscribe: { baseUrl: env.UNSUBSCRIBE_BASE_URL, mailtoDomain: env.UNSUBSCRIBE_MAILTO_DOMAIN, secret: env.UNSUBSCRIBE_SECRET },
@@ -123,6 +127,7 @@ export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<
   const deps: EmailDeps = {
     store,
     outcomes,
+    wire: createRedisWireMarks(redis, `${env.BULL_PREFIX}:email`),
     webhooks: createPgWebhookStore(pool),
     campaignTicks: createPgCampaignTickStore(pool),
     warmups: createPgWarmupStore(pool),

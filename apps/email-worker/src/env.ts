@@ -1,4 +1,5 @@
 import { dbEnv } from '@coldcopy/db/env';
+import { CAMPAIGN_TICK_MINUTES } from '@coldcopy/queue-core';
 import { workerAppEnv } from '@coldcopy/queue-core/env';
 import { z } from 'zod';
 
@@ -10,6 +11,15 @@ import { z } from 'zod';
  */
 const int = (defaultValue: number, min = 1) => z.coerce.number().int().min(min).default(defaultValue);
 const rate = (defaultValue: number) => z.coerce.number().positive().max(1).default(defaultValue);
+
+/**
+ * SEND_REENQUEUE_AFTER_MS's default: two campaign-tick slots (CAMPAIGN_TICK_MINUTES = 5), so a lost
+ * send-email job is replaced within 10-15 minutes, the order of the unknown-outcome window and well
+ * above the send lease and a send's rate-limit wait. A job merely still waiting in a long backlog
+ * costs nothing wrong when enqueued again (Bull ignores its known id); the tick pays that add once
+ * per interval per row instead of on every tick.
+ */
+export const REENQUEUE_AFTER_MS = 2 * CAMPAIGN_TICK_MINUTES * 60_000;
 
 export const emailWorkerEnv = {
   ...dbEnv,
@@ -38,6 +48,10 @@ export const emailWorkerEnv = {
     description: 'the campaign tick spreads the send-email jobs it enqueues over a random delay of up to this much (0: none)',
   }),
   SEND_LEASE_MS: int(120_000).meta({ description: 'a `sending` ledger row older than this is treated as an unknown outcome (a worker died mid-send)' }),
+  SEND_REENQUEUE_AFTER_MS: int(REENQUEUE_AFTER_MS, 1000).meta({
+    description:
+      'the campaign tick enqueues the send-email job of a claimable row again when it was enqueued (or deferred to) longer ago than this and still not claimed: the job may have been lost (Redis lost its last writes)',
+  }),
   UNKNOWN_EVENT_WINDOW_MS: int(900_000).meta({
     description: 'how long an unknown outcome waits for its SES `Send` event before UNKNOWN_OUTCOME_POLICY applies',
   }),

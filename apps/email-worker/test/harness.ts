@@ -16,6 +16,7 @@ import { createSesWebhookHandler } from '@coldcopy/web';
 import { serveWebHandlers } from '../src/emulators/web-server.js';
 import { createRedisSendLimits } from '../src/providers/redis-send-limits.js';
 import { createSesEmailSender } from '../src/providers/ses-email-sender.js';
+import { createRedisWireMarks } from '../src/providers/wire-marks.js';
 import { createFakeOperations } from '../src/providers/operations.js';
 import { testConfig } from './fixtures/fake-deps.js';
 import { startSesLocal, type SesLocal } from './ses-local.js';
@@ -82,6 +83,7 @@ export function useEmailHarness(options: { simulator?: boolean } = {}) {
     const value: EmailDeps = {
       store: createPgEmailStore(state.pool),
       outcomes: createRedisOutcomeJournal(state.redis, state.prefix),
+      wire: createRedisWireMarks(state.redis, `${state.prefix}:email`),
       webhooks: createPgWebhookStore(state.pool),
       campaignTicks: createPgCampaignTickStore(state.pool),
       warmups: createPgWarmupStore(state.pool),

@@ -1,7 +1,8 @@
 import { sendEmail } from '@coldcopy/queue-core';
 import { deletePrefix } from '@coldcopy/testing';
 import { describe, expect, inject, it } from 'vitest';
-import { REENQUEUE_AFTER_MS, sendBulkEmailHandler, type CampaignTickResult } from '../src/handlers/send-bulk-email.js';
+import { REENQUEUE_AFTER_MS } from '../src/env.js';
+import { sendBulkEmailHandler, type CampaignTickResult } from '../src/handlers/send-bulk-email.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { useEmailHarness } from './harness.js';
 

@@ -326,6 +326,21 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
       expect(await h.redis.ttl(`${h.prefix}:email:cap:ws:ws-1:mailbox:mb-1:2026-12-02`)).toBeGreaterThan(172_000);
     });
 
+    it('atSlot (the on-the-wire mark) runs once, on a fresh slot only: never before a wait for a replacement', async () => {
+      const { limits, counted } = slots();
+      const calls: number[] = [];
+      const atSlot = async () => void calls.push(counted.account);
+      const slot = await limits.acquireSendSlot('ws-1', 'example.com', signal);
+      await new Promise((r) => setTimeout(r, 40)); // stale before it is confirmed
+      await limits.confirmSendSlot(slot, signal, atSlot);
+      // called once, after a replacement was reserved (on a loaded machine that one may go stale too)
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toBeGreaterThanOrEqual(2);
+      const fresh = await limits.acquireSendSlot('ws-1', 'example.com', signal);
+      await limits.confirmSendSlot(fresh, signal, atSlot);
+      expect(calls).toHaveLength(2);
+    });
+
     it('a fresh slot is kept; one that waited past the slack (a slow claim) is replaced', async () => {
       const { limits, counted, metric } = slots();
       const slot = await limits.acquireSendSlot('ws-1', 'example.com', signal);

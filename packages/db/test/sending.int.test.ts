@@ -7,9 +7,11 @@ import {
   findEnrolmentsToSchedule,
   findSendByMessageId,
   listDueCampaignEmails,
+  listLapsedUnknownCampaignEmails,
   listUnsettledCampaignEmails,
   markCampaignEmailUnknown,
   recordEngagement,
+  releaseUnsentCampaignEmail,
   rescheduleCampaignEmail,
   resolveUnknownCampaignEmail,
   sendReputation,
@@ -95,6 +97,26 @@ describe('sending access functions', () => {
     await fx.expectRefused(() => countCampaignEmailsSince(fx.pool, fx.a.workspaceId, fx.b.campaignId, since));
     await fx.expectRefused(() => listDueCampaignEmails(fx.pool, fx.a.workspaceId, fx.b.campaignId, { before: new Date(), limit: 10 }));
     await fx.expectRefused(() => listUnsettledCampaignEmails(fx.pool, fx.a.workspaceId, fx.b.campaignId, { claimedBefore: new Date(), limit: 10 }));
+  });
+
+  it('listLapsedUnknownCampaignEmails and releaseUnsentCampaignEmail: unknown rows past the lease by the database clock, released only with their claim token; refuse B', async () => {
+    await claimCampaignEmail(fx.pool, fx.a.workspaceId, fx.a.campaignEmailId);
+    await markCampaignEmailUnknown(fx.pool, fx.a.workspaceId, fx.a.campaignEmailId, 'lease expired');
+    const lapsed = { leaseMs: 60_000, limit: 10 };
+    // claimed just now: not lapsed, not released
+    expect(await listLapsedUnknownCampaignEmails(fx.pool, fx.a.workspaceId, fx.a.campaignId, lapsed)).toEqual([]);
+    expect(await releaseUnsentCampaignEmail(fx.pool, fx.a.workspaceId, fx.a.campaignEmailId, 1, 60_000)).toBeNull();
+    await fx.pool.query(`UPDATE campaign_emails SET claimed_at = now() - interval '2 minutes' WHERE id = $1`, [fx.a.campaignEmailId]);
+    expect(await listLapsedUnknownCampaignEmails(fx.pool, fx.a.workspaceId, fx.a.campaignId, lapsed)).toEqual([
+      { id: fx.a.campaignEmailId, attempt: 1, claimed_at: expect.any(Date) },
+    ]);
+    // another claim's token changes nothing
+    expect(await releaseUnsentCampaignEmail(fx.pool, fx.a.workspaceId, fx.a.campaignEmailId, 2, 60_000)).toBeNull();
+    expect(await status(fx.a.campaignEmailId)).toBe('unknown');
+    expect(await releaseUnsentCampaignEmail(fx.pool, fx.a.workspaceId, fx.a.campaignEmailId, 1, 60_000)).toMatchObject({ status: 'retryable', attempt: 1 });
+    expect(await listLapsedUnknownCampaignEmails(fx.pool, fx.a.workspaceId, fx.a.campaignId, lapsed)).toEqual([]);
+    await fx.expectRefused(() => listLapsedUnknownCampaignEmails(fx.pool, fx.a.workspaceId, fx.b.campaignId, lapsed));
+    await fx.expectRefused(() => releaseUnsentCampaignEmail(fx.pool, fx.a.workspaceId, fx.b.campaignEmailId, 1, 60_000));
   });
 
   it('sendReputation counts sends, bounces (not OnAccountSuppressionList) and complaints; refuses B', async () => {

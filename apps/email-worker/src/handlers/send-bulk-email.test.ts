@@ -6,7 +6,8 @@ import type { FakeJobContextOptions } from '@coldcopy/testing';
 import { describe, expect, it } from 'vitest';
 import { createFakeDeps, fakeContext } from '../../test/fixtures/fake-deps.js';
 import { createFakeCampaignTickStore } from '../providers/fake-campaign-tick-store.js';
-import { campaignStartsAt, FAN_OUT_PAGE_SIZE, REENQUEUE_AFTER_MS, sendBulkEmailHandler } from './send-bulk-email.js';
+import { REENQUEUE_AFTER_MS } from '../env.js';
+import { campaignStartsAt, FAN_OUT_PAGE_SIZE, sendBulkEmailHandler } from './send-bulk-email.js';
 
 // the fake clock (fake-deps.ts) reads 2026-12-01T15:00:00Z
 const SLOT = '20261201T1500Z';

@@ -31,6 +31,8 @@ export interface CampaignTickResult {
   readonly remaining: boolean;
   /** `sending` rows found past their lease and marked unknown */
   readonly expiredLeases: number;
+  /** lapsed claims whose request never went on the wire (no wire mark), made retryable to be sent again */
+  readonly releasedUnsent: number;
   /** unknown outcomes past the Send-event window, resolved by UNKNOWN_OUTCOME_POLICY */
   readonly resolvedUnknown: number;
 }
@@ -52,18 +54,6 @@ export type SendBulkEmailResult = CampaignTickResult | CampaignFanOutResult;
 export const FAN_OUT_PAGE_SIZE = 500;
 
 /**
- * How long after its enqueue (or, for a deferred row, after the time it was deferred to) a
- * claimable row may go unclaimed before the tick enqueues its send-email job again, in case the
- * job was lost (Redis restarted without persistence, a job removed by hand). Two fan-out slots
- * (CAMPAIGN_TICK_MINUTES = 5), so a lost job is replaced within 10-15 minutes, the order of the
- * unknown-outcome window (UNKNOWN_EVENT_WINDOW_MS, 15 minutes by default), and well above the send
- * lease (SEND_LEASE_MS, 2 minutes) and a send's rate-limit wait. A job that is merely still waiting
- * in a long backlog costs nothing wrong when enqueued again: Bull ignores its known id, and the
- * tick pays that add once per interval per row instead of on every tick.
- */
-export const REENQUEUE_AFTER_MS = 2 * CAMPAIGN_TICK_MINUTES * 60_000;
-
-/**
  * The campaign tick (email-ses-sns.md §12.6: bulk = fan-out only), in two forms
  * (queue-core email.jobs.ts):
  *
@@ -76,8 +66,10 @@ export const REENQUEUE_AFTER_MS = 2 * CAMPAIGN_TICK_MINUTES * 60_000;
  * the per-campaign tick is idempotent besides. The slot of a scheduled run is its cron time.
  *
  * Per campaign, each step safe to repeat:
- *   1. settle outcomes: stale `sending` leases (a worker died mid-send) → `unknown`; unknown
- *      outcomes with no SES Send event within the window → failed_unknown, or one resend;
+ *   1. settle outcomes: stale `sending` leases (a worker died mid-send) → `unknown`; lapsed
+ *      claims whose request never went on the wire (no wire mark: the worker died between its
+ *      claim and the request) → retryable, sent again; unknown outcomes with no SES Send event
+ *      within the window → failed_unknown, or one resend;
  *   2. a scheduled campaign whose start date has come becomes active (started_at);
  *   3. inside the sending window, for due enrolments: suppressed or unsubscribed leads end their
  *      enrolment, steps whose condition does not hold are skipped (the enrolment moves on to the
@@ -88,7 +80,7 @@ export const REENQUEUE_AFTER_MS = 2 * CAMPAIGN_TICK_MINUTES * 60_000;
  *      enqueued (new, or left over from a crash before the enqueue or the mark), rows claimed
  *      since their last enqueue and claimable again (a retryable failure, an unknown outcome
  *      resolved to one resend by step 1: the claim used the job up), and rows enqueued, and due,
- *      longer than REENQUEUE_AFTER_MS ago (the job may be lost from Redis). Rows whose job still
+ *      longer than SEND_REENQUEUE_AFTER_MS ago (the job may be lost from Redis). Rows whose job still
  *      waits are skipped, and so are rows the send path deferred with their own delayed follow-up
  *      job until that job's time plus the same interval. Ids are deterministic (`send-email.<id>`,
  *      or `.<attempt>` after a claim), so a retry or a re-enqueue of a waiting job adds nothing,
@@ -142,7 +134,12 @@ async function tickCampaign(tick: Extract<CampaignTickForm, { kind: 'campaign' }
   const ticks = deps.campaignTicks;
   const ws = tick.workspaceId;
   const now = deps.now();
-  const settled = await ticks.settle(ws, tick.campaignId, { leaseMs: deps.config.leaseMs, ...deps.config.unknownOutcome, now });
+  const settled = await ticks.settle(ws, tick.campaignId, {
+    leaseMs: deps.config.leaseMs,
+    ...deps.config.unknownOutcome,
+    now,
+    onWire: (claims) => deps.wire.judge(tick.campaignId, claims),
+  });
   const result = {
     form: 'campaign' as const,
     campaignId: tick.campaignId,
@@ -156,6 +153,7 @@ async function tickCampaign(tick: Extract<CampaignTickForm, { kind: 'campaign' }
     skippedLimit: 0,
     remaining: false,
     expiredLeases: settled.expired,
+    releasedUnsent: settled.released,
     resolvedUnknown: settled.resolved,
   };
 
@@ -217,7 +215,7 @@ async function tickCampaign(tick: Extract<CampaignTickForm, { kind: 'campaign' }
 
   // due claimable rows that need a job: new ones, ones left by a crash before the enqueue or its
   // mark, ones claimed since their last enqueue and claimable again, and ones whose job may be lost
-  const sends = await ticks.dueSends(ws, campaign.id, now, Math.max(tick.batchSize, 50) * 4, new Date(now.getTime() - REENQUEUE_AFTER_MS));
+  const sends = await ticks.dueSends(ws, campaign.id, now, Math.max(tick.batchSize, 50) * 4, new Date(now.getTime() - deps.config.reenqueueAfterMs));
   if (sends.length > 0) {
     const jitterMs = deps.config.sendJitterMs;
     const added = await ctx.enqueueBulk(

@@ -189,6 +189,38 @@ describe('send-email handler', () => {
   });
 });
 
+describe('send-email: the on-the-wire mark', () => {
+  it('is written for this claim inside the slot confirmation, before the request leaves', async () => {
+    const f = createFakeDeps();
+    const id = f.store.addSend();
+    const atMark: Array<{ attempt: number; status: string; requests: number; confirmations: number }> = [];
+    const wire = {
+      ...f.wire,
+      async mark(ref: Parameters<typeof f.wire.mark>[0]) {
+        atMark.push({ attempt: ref.attempt, status: f.store.status(id), requests: f.sender.calls, confirmations: f.limits.confirmations });
+        await f.wire.mark(ref);
+      },
+    };
+    expect(await run(f, id, { ...f.deps, wire })).toMatchObject({ status: 'sent' });
+    expect(atMark).toEqual([{ attempt: 1, status: 'sending', requests: 0, confirmations: 1 }]);
+    expect(f.sender.calls).toBe(1);
+    expect([...f.wire.marks]).toEqual([`${f.store.emails.get(id)!.campaign_id}/${id}/1`]);
+  });
+
+  it('a mark Redis does not take: no request, the claim and the daily count given back, a follow-up job', async () => {
+    const f = createFakeDeps();
+    const id = f.store.addSend();
+    const down = new Error('Connection is closed.');
+    const deps = { ...f.deps, wire: { ...f.wire, mark: async () => Promise.reject(down) } };
+    expect(await run(f, id, deps).catch((e: unknown) => e)).toBe(down);
+    expect(f.sender.calls).toBe(0);
+    expect(f.store.status(id)).toBe('scheduled');
+    expect(await f.limits.mailboxDailyCount(f.store.workspaceId, f.store.mailbox.id, '2026-12-01')).toBe(0);
+    expect(f.followUps.jobs).toEqual([expect.objectContaining({ key: `${id}.e1` })]);
+    expect(await run(f, id)).toMatchObject({ status: 'sent' });
+  });
+});
+
 describe('send-email: outcomes are never lost, and a stalled attempt never sends on a lost lease', () => {
   it('SES accepted but the ledger write fails (Postgres down): the outcome is kept in the journal and applied once the ledger answers', async () => {
     const f = createFakeDeps();

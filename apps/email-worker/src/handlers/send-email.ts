@@ -42,7 +42,9 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
   if (row.status === 'sending') {
     // Another attempt claimed it: a stalled or duplicated job. Never send; wait for its lease.
     if (await store.expireLease(ws, id, config.leaseMs)) {
-      log.warn('send lease expired: outcome unknown until the SES Send event arrives', { campaignEmailId: id });
+      log.warn('send lease expired: outcome unknown until the campaign tick finds no wire mark (sent again) or the SES Send event arrives', {
+        campaignEmailId: id,
+      });
       return { status: 'unknown', reason: 'lease-expired' };
     }
     const claimedAt = row.claimed_at?.getTime() ?? now.getTime();
@@ -120,13 +122,17 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     const attempt = claim.email.attempt;
     const leaseEndsAt = claimStartedAt + config.leaseMs - (config.leaseSafetyMs ?? LEASE_SAFETY_MS);
 
-    // 4. SES. Right before the request goes on the wire (composed and signed), two checks without
-    //    a round trip to the ledger: the account slot is still fresh (SES counts arrivals; after a
-    //    slow claim or a stall, a fresh slot, too far away → the claim is given back, the send
-    //    deferred), and this attempt's lease has not run out on the monotonic clock (a frozen
-    //    worker whose lease another attempt may have taken over never sends: the claim is given
-    //    back, fenced by its token).
+    // 4. SES. Right before the request goes on the wire (composed and signed), without a round
+    //    trip to the ledger: the account slot is still fresh (SES counts arrivals; after a slow
+    //    claim or a stall, a fresh slot, too far away → the claim is given back, the send
+    //    deferred); this attempt's lease has not run out on the monotonic clock (a frozen worker
+    //    whose lease another attempt may have taken over never sends: the claim is given back,
+    //    fenced by its token); and its on-the-wire mark is written once the slot has come (its
+    //    Redis round trip counts in the slot's age), the lease checked before and after it. A claim
+    //    that lapses without that mark (the worker was killed between its claim and the request)
+    //    provably never sent: the campaign tick sends it again instead of leaving it unknown.
     let slotError: { err: unknown } | undefined;
+    let markError: { err: unknown } | undefined;
     let leaseLost = false;
     let onWire = false;
     const checkLease = () => {
@@ -134,17 +140,26 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
       leaseLost = true;
       throw new Error('the send lease ran out before the request left');
     };
+    const markOnWire = async () => {
+      checkLease();
+      try {
+        await deps.wire.mark({ campaignId: row.campaign_id, campaignEmailId: id, attempt });
+      } catch (err) {
+        markError = { err };
+        throw err;
+      }
+    };
     const beforeRequest = async () => {
       // the lease first: after a freeze both may be gone, and a lost lease means this attempt no
       // longer owns the row, whatever the slot says
       checkLease();
       try {
-        slot = await limits.confirmSendSlot(slot, signal);
+        slot = await limits.confirmSendSlot(slot, signal, markOnWire);
       } catch (err) {
-        slotError = { err };
+        if (!leaseLost && !markError) slotError = { err };
         throw err;
       }
-      checkLease(); // confirming the slot may have waited
+      checkLease(); // confirming the slot and writing the mark may have waited
       onWire = true;
     };
     // A request on the wire is never aborted (by the time budget or a shutdown): its answer is read
@@ -165,6 +180,8 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
       ({ messageId } = await deps.sender.send(message, wire.signal, { beforeRequest }));
     } catch (err) {
       if (slotError) return await deferForSlot(slotError.err, send, attempt, release, ctx);
+      // Redis did not take the mark: not sent; given back like a slot that could not be had
+      if (markError) return await deferForSlot(markError.err, send, attempt, release, ctx, 'wire-mark-error');
       // the lease ran out, or the job was aborted (time budget, shutdown) before the request left:
       // nothing was sent
       if (leaseLost || (!onWire && wire.signal.aborted))
@@ -293,9 +310,9 @@ async function defer(send: SendContext, until: Date, reason: string, keySuffix: 
 }
 
 /**
- * After the claim, no account slot close enough to the request (confirmSendSlot threw): nothing was
- * sent. The claim and the daily count are given back and the send is deferred; any other error is
- * the job's (a plain retry).
+ * After the claim, no account slot close enough to the request (confirmSendSlot threw), or the
+ * on-the-wire mark could not be written: nothing was sent. The claim and the daily count are given
+ * back and the send is deferred; any other error than RetryAfterError is the job's (a plain retry).
  */
 async function deferForSlot(
   err: unknown,
@@ -303,6 +320,7 @@ async function deferForSlot(
   attempt: number,
   release: () => Promise<void>,
   ctx: JobContext<EmailDeps>,
+  reason = err instanceof RetryAfterError ? 'rate-limit' : 'rate-limit-error',
 ): Promise<SendEmailResult> {
   const { deps } = ctx;
   const ws = send.email.workspace_id;
@@ -310,11 +328,7 @@ async function deferForSlot(
   const retryAfterMs = err instanceof RetryAfterError ? err.retryAfterMs : 1000;
   const until = new Date(deps.now().getTime() + retryAfterMs);
   await release();
-  if (
-    !(await fenced(ctx, send, attempt, 'not sent (no rate slot)', () =>
-      deps.store.unclaim(ws, id, until, err instanceof RetryAfterError ? 'rate-limit' : 'rate-limit-error', attempt),
-    ))
-  ) {
+  if (!(await fenced(ctx, send, attempt, `not sent (${reason})`, () => deps.store.unclaim(ws, id, until, reason, attempt)))) {
     return { status: 'skipped', reason: 'claim-lost' };
   }
   if (!(err instanceof RetryAfterError)) {

@@ -190,14 +190,50 @@ export function runCampaignTickStoreContract(name: string, makeWorld: () => Prom
       await w.setSend(c, once!, { status: 'unknown', claimedAt: twoHoursAgo, attempt: 1 });
       await w.setSend(c, fresh!, { status: 'sending', claimedAt: new Date(), attempt: 1 });
       const options = { leaseMs: MIN, windowMs: 30 * MIN, now: new Date() };
-      expect(await w.store.settle(c.workspaceId, c.campaignId, { ...options, policy: 'resend-once' })).toEqual({ expired: 1, resolved: 2 });
+      expect(await w.store.settle(c.workspaceId, c.campaignId, { ...options, policy: 'resend-once' })).toEqual({ expired: 1, released: 0, resolved: 2 });
       // `stale` expired to unknown and, being past the window too, resolved in the same pass
       expect(await w.sendStatus(c, stale!)).toBe('retryable');
       expect(await w.sendStatus(c, once!)).toBe('retryable');
       expect(await w.sendStatus(c, fresh!)).toBe('sending');
       await w.setSend(c, once!, { status: 'unknown', claimedAt: twoHoursAgo, attempt: 2 });
-      expect(await w.store.settle(c.workspaceId, c.campaignId, { ...options, policy: 'resend-once' })).toEqual({ expired: 0, resolved: 1 });
+      expect(await w.store.settle(c.workspaceId, c.campaignId, { ...options, policy: 'resend-once' })).toEqual({ expired: 0, released: 0, resolved: 1 });
       expect(await w.sendStatus(c, once!)).toBe('failed_unknown');
+    });
+
+    it('settle: lapsed claims proven unsent become retryable whatever the policy; pending ones wait; marked ones stay for the Send event', async () => {
+      const w = await makeWorld();
+      const c = await w.addCampaign();
+      const [unsent, marked, unknownUnsent, pending, fresh] = await schedule(w, c, await w.enrol(c, 5), new Date(Date.now() - 3 * 60 * MIN));
+      const hourAgo = new Date(Date.now() - 60 * MIN);
+      await w.setSend(c, unsent!, { status: 'sending', claimedAt: hourAgo, attempt: 1 });
+      await w.setSend(c, marked!, { status: 'sending', claimedAt: hourAgo, attempt: 1 });
+      await w.setSend(c, unknownUnsent!, { status: 'unknown', claimedAt: hourAgo, attempt: 2 });
+      await w.setSend(c, pending!, { status: 'unknown', claimedAt: hourAgo, attempt: 1 });
+      await w.setSend(c, fresh!, { status: 'sending', claimedAt: new Date(), attempt: 1 });
+      const asked: Array<{ id: string; attempt: number }> = [];
+      const onWire = async (claims: ReadonlyArray<{ id: string; attempt: number; claimedAt: Date }>) => {
+        asked.push(...claims.map((x) => ({ id: x.id, attempt: x.attempt })));
+        expect(claims.every((x) => Math.abs(x.claimedAt.getTime() - hourAgo.getTime()) < 1000)).toBe(true);
+        return { unsent: new Set([unsent!, unknownUnsent!, fresh!]), pending: new Set([pending!]) };
+      };
+      // past the event window too: the marked one is resolved by the policy, the pending one is not
+      const options = { leaseMs: MIN, windowMs: 30 * MIN, now: new Date(), policy: 'review' as const, onWire };
+      expect(await w.store.settle(c.workspaceId, c.campaignId, options)).toEqual({ expired: 2, released: 2, resolved: 1 });
+      // only lapsed unknown rows are asked about (the fresh claim's attempt may still send)
+      const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+      expect(asked.sort(byId)).toEqual(
+        [
+          { id: unsent!, attempt: 1 },
+          { id: marked!, attempt: 1 },
+          { id: unknownUnsent!, attempt: 2 },
+          { id: pending!, attempt: 1 },
+        ].sort(byId),
+      );
+      expect(await w.sendStatus(c, unsent!)).toBe('retryable');
+      expect(await w.sendStatus(c, unknownUnsent!)).toBe('retryable');
+      expect(await w.sendStatus(c, marked!)).toBe('failed_unknown');
+      expect(await w.sendStatus(c, pending!)).toBe('unknown');
+      expect(await w.sendStatus(c, fresh!)).toBe('sending');
     });
 
     it('campaignsToTick and markTicked: active and scheduled campaigns of every workspace by id, until ticked for the slot', async () => {

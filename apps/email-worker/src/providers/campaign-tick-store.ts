@@ -11,9 +11,11 @@ import {
   listCampaignsToTick,
   listDueCampaignEmails,
   listEnrolmentsToTick,
+  listLapsedUnknownCampaignEmails,
   listUnsettledCampaignEmails,
   markCampaignEmailsEnqueued,
   markCampaignsTicked,
+  releaseUnsentCampaignEmail,
   resolveUnknownCampaignEmail,
   type CampaignRow,
   type MailboxRow,
@@ -22,6 +24,8 @@ import {
   skipEnrolmentSteps,
   startScheduledCampaign,
 } from '@coldcopy/db';
+
+import type { LapsedClaim, WireVerdict } from './wire-marks.js';
 
 /** How an enrolment ends when its lead may not be emailed any more. */
 export type EnrolmentEnd = DbEnrolmentEnd;
@@ -68,14 +72,25 @@ export interface CampaignTickStore {
    */
   markEnqueued(workspaceId: string, campaignId: string, campaignEmailIds: readonly string[], at: Date): Promise<number>;
   /**
-   * Settles outcomes: `sending` rows past their lease → unknown; unknown rows whose SES Send event
-   * did not come within the window → failed_unknown (review) or, once, retryable (resend-once).
+   * Settles outcomes: `sending` rows past their lease → unknown; unknown rows past their lease that
+   * `onWire` proves unsent (their attempt never marked its request as on the wire: a worker killed
+   * between claim and request) → retryable, sent again whatever the policy; unknown rows whose SES
+   * Send event did not come within the window → failed_unknown (review) or, once, retryable
+   * (resend-once); with `onWire`, only those it judged in the same pass and found neither unsent
+   * nor pending (not proven yet). `onWire` is asked only about rows whose lease has run out by the
+   * database's clock, after that was established.
    */
   settle(
     workspaceId: string,
     campaignId: string,
-    options: { leaseMs: number; windowMs: number; policy: 'review' | 'resend-once'; now: Date },
-  ): Promise<{ expired: number; resolved: number }>;
+    options: {
+      leaseMs: number;
+      windowMs: number;
+      policy: 'review' | 'resend-once';
+      now: Date;
+      onWire?: (claims: ReadonlyArray<LapsedClaim>) => Promise<WireVerdict>;
+    },
+  ): Promise<{ expired: number; released: number; resolved: number }>;
   /** Ends enrolments that are still pending or in progress; returns how many it ended. */
   endEnrolments(workspaceId: string, campaignId: string, ends: ReadonlyArray<{ enrolmentId: string; as: EnrolmentEnd }>, at: Date): Promise<number>;
   /**
@@ -125,20 +140,33 @@ export function createPgCampaignTickStore(pool: Pool): CampaignTickStore {
     },
     dueSends: (ws, id, before, limit, enqueuedBefore) => listDueCampaignEmails(pool, ws, id, { before, limit, enqueuedBefore }),
     markEnqueued: (ws, id, ids, at) => markCampaignEmailsEnqueued(pool, ws, id, ids, at),
-    async settle(ws, id, { leaseMs, windowMs, policy, now }) {
+    async settle(ws, id, { leaseMs, windowMs, policy, now, onWire }) {
       const stale = await listUnsettledCampaignEmails(pool, ws, id, { claimedBefore: new Date(now.getTime() - Math.min(leaseMs, windowMs)), limit: 500 });
       let expired = 0;
+      let released = 0;
       let resolved = 0;
       for (const row of stale) {
         if (row.status === 'sending' && (await expireSendingLease(pool, ws, row.id, leaseMs))) expired++;
       }
+      // with onWire, the policy applies only to rows it judged in this pass and did not find unsent
+      // or pending: a row another tick expired meanwhile has not been judged yet
+      let judged: Set<string> | undefined;
+      if (onWire) {
+        // read after the lapse was established by the database's clock: no attempt can mark these any more
+        const lapsed = await listLapsedUnknownCampaignEmails(pool, ws, id, { leaseMs, limit: 500 });
+        const verdict = await onWire(lapsed.map((r) => ({ id: r.id, attempt: r.attempt, claimedAt: r.claimed_at })));
+        judged = new Set(lapsed.filter((r) => !verdict.unsent.has(r.id) && !verdict.pending.has(r.id)).map((r) => r.id));
+        for (const row of lapsed) {
+          if (verdict.unsent.has(row.id) && (await releaseUnsentCampaignEmail(pool, ws, row.id, row.attempt, leaseMs))) released++;
+        }
+      }
       const overdue = await listUnsettledCampaignEmails(pool, ws, id, { claimedBefore: new Date(now.getTime() - windowMs), limit: 500 });
       for (const row of overdue) {
-        if (row.status !== 'unknown') continue;
+        if (row.status !== 'unknown' || (judged && !judged.has(row.id))) continue;
         const to = policy === 'resend-once' && row.attempt === 1 ? 'retryable' : 'failed_unknown';
         if (await resolveUnknownCampaignEmail(pool, ws, row.id, to)) resolved++;
       }
-      return { expired, resolved };
+      return { expired, released, resolved };
     },
     endEnrolments: (ws, id, ends, at) => endEnrolments(pool, ws, id, ends, at),
     skipSteps: (ws, id, skips) => skipEnrolmentSteps(pool, ws, id, skips),

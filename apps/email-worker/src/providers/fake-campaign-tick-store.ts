@@ -147,7 +147,7 @@ export function createFakeCampaignTickStore(options: { campaigns: CampaignRow[];
       }
       return marked;
     },
-    async settle(ws, id, { leaseMs, windowMs, policy, now }) {
+    async settle(ws, id, { leaseMs, windowMs, policy, now, onWire }) {
       own(ws, id);
       // the Postgres adapter's two passes (listUnsettledCampaignEmails, at most 500 rows each):
       // sending past the lease → unknown, then unknown past the window → resolved by the policy
@@ -157,6 +157,7 @@ export function createFakeCampaignTickStore(options: { campaigns: CampaignRow[];
           .sort((a, b) => a.claimedAt!.getTime() - b.claimedAt!.getTime())
           .slice(0, 500);
       let expired = 0;
+      let released = 0;
       let resolved = 0;
       for (const r of unsettled(now.getTime() - Math.min(leaseMs, windowMs))) {
         if (r.status === 'sending' && r.claimedAt!.getTime() < now.getTime() - leaseMs) {
@@ -164,12 +165,23 @@ export function createFakeCampaignTickStore(options: { campaigns: CampaignRow[];
           expired++;
         }
       }
+      let judged: Set<string> | undefined;
+      if (onWire) {
+        const lapsed = unsettled(now.getTime() - leaseMs).filter((r) => r.status === 'unknown');
+        const verdict = await onWire(lapsed.map((r) => ({ id: r.id, attempt: r.attempt, claimedAt: r.claimedAt! })));
+        judged = new Set(lapsed.filter((r) => !verdict.unsent.has(r.id) && !verdict.pending.has(r.id)).map((r) => r.id));
+        for (const r of lapsed) {
+          if (!verdict.unsent.has(r.id)) continue;
+          r.status = 'retryable';
+          released++;
+        }
+      }
       for (const r of unsettled(now.getTime() - windowMs)) {
-        if (r.status !== 'unknown') continue;
+        if (r.status !== 'unknown' || (judged && !judged.has(r.id))) continue;
         r.status = policy === 'resend-once' && r.attempt === 1 ? 'retryable' : 'failed_unknown';
         resolved++;
       }
-      return { expired, resolved };
+      return { expired, released, resolved };
     },
     async endEnrolments(ws, id, ends) {
       own(ws, id);

@@ -20,8 +20,9 @@ export function createFakeSendLimits(options: { rateWaits?: number[]; staleSlots
       slots.push({ workspaceId, domain });
       return { dueAt: 0 };
     },
-    async confirmSendSlot(slot) {
+    async confirmSendSlot(slot, _signal, atSlot) {
       confirmations += 1;
+      await atSlot?.();
       const next = stale.shift() ?? 'fresh';
       if (typeof next === 'number') throw new RetryAfterError(next);
       if (next === 'fresh') return slot;

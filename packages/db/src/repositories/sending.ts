@@ -91,6 +91,54 @@ export function expireSendingLease(db: Queryable, workspaceId: string, campaignE
 }
 
 /**
+ * `unknown` rows of the campaign whose lease has run out by the database's clock (claimed more than
+ * `leaseMs` ago), oldest claim first. No attempt can still put such a row's request on the wire:
+ * each checks its own lease on the monotonic clock, with a margin, right before the request leaves.
+ * So once this returned a row, whether its attempt marked the request as on the wire is settled,
+ * and the campaign tick asks those marks (the email worker's wire marks).
+ */
+export async function listLapsedUnknownCampaignEmails(
+  db: Queryable,
+  workspaceId: string,
+  campaignId: string,
+  options: { leaseMs: number; limit: number },
+): Promise<Array<{ id: string; attempt: number; claimed_at: Date }>> {
+  await getCampaign(db, workspaceId, campaignId);
+  const { rows } = await db.query<{ id: string; attempt: number; claimed_at: Date }>(
+    `SELECT id, attempt, claimed_at FROM campaign_emails
+     WHERE campaign_id = $1 AND workspace_id = $2 AND status = 'unknown'
+       AND claimed_at < now() - make_interval(secs => $3::double precision / 1000)
+     ORDER BY claimed_at LIMIT $4`,
+    [campaignId, workspaceId, options.leaseMs, options.limit],
+  );
+  return rows;
+}
+
+/**
+ * An unknown outcome proven unsent (its attempt never marked its request as on the wire): unknown →
+ * retryable, so the campaign tick sends it again. Fenced by the claim token and the lease: null
+ * when the row moved on (a Send event reconciled it, the policy resolved it, another claim) or its
+ * lease has not run out by the database's clock.
+ */
+export function releaseUnsentCampaignEmail(
+  db: Queryable,
+  workspaceId: string,
+  campaignEmailId: string,
+  claim: number,
+  leaseMs: number,
+): Promise<CampaignEmailRow | null> {
+  return guarded(
+    db,
+    workspaceId,
+    campaignEmailId,
+    `UPDATE campaign_emails SET status = 'retryable', last_error = 'claim lapsed before the request went on the wire: sent again'
+     WHERE id = $1 AND workspace_id = $2 AND status = 'unknown' AND attempt = $3
+       AND claimed_at < now() - make_interval(secs => $4::double precision / 1000) RETURNING *`,
+    [claim, leaseMs],
+  );
+}
+
+/**
  * No SES `Send` event arrived for an unknown outcome: failed_unknown (kept for review), or
  * retryable when the policy allows exactly one resend (only after the first unknown).
  */
