@@ -92,9 +92,18 @@ export function closePool(pool: pg.Pool, timeoutMs = 10_000): Promise<void> {
   return done;
 }
 
-/** Runs `fn` in a transaction on one client; commits on success, rolls back on error. */
+/**
+ * Runs `fn` in a transaction on one client; commits on success, rolls back on error. A checked-out
+ * client has no error listener (the pool's is for idle clients): a connection lost between two
+ * statements (a Postgres restart's FATAL message, a reset) would be an unhandled 'error' event
+ * and end the process. It is caught here, fails the transaction's next statement, and the client
+ * is released as broken (destroyed, not reused).
+ */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (err: Error) => (lost ??= err);
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -104,6 +113,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    client.release(lost);
   }
 }
