@@ -157,7 +157,7 @@ describe(`crash matrix over a ${LEADS}-lead campaign on the SES event simulator 
             expect(exit.code, worker.output().slice(-2000)).toBe(0);
           } else {
             figures.killed++;
-            expect(exit.signal).toBe('SIGKILL');
+            expect(exit.signal, `worker ${name} had exited by itself: ${worker.output().slice(-3000)}`).toBe('SIGKILL');
           }
           await spawn(name);
         } else if (crash === 'Redis kill -9') {
