@@ -1,6 +1,7 @@
 import type { Queryable } from '../pool.js';
 import type { CampaignRow } from '../types.js';
 import { getCampaign } from './campaigns.js';
+import { NEEDS_JOB_KEY } from './sending.js';
 
 /*
  * The campaign tick (send-bulk-email): which due enrolments get a ledger row, which end or skip a
@@ -226,11 +227,16 @@ export async function startScheduledCampaign(db: Queryable, workspaceId: string,
  */
 export async function completeCampaignIfFinished(db: Queryable, workspaceId: string, campaignId: string): Promise<boolean> {
   await getCampaign(db, workspaceId, campaignId);
-  // a send still open ends it at once (through the claimable and unsettled rows' indexes), before
-  // the enrolments are looked at: while a campaign sends, the tick asks this on every run
+  // a send still open ends it at once, before the enrolments are looked at: while a campaign sends,
+  // the tick asks this on every run. Each lookup reads the first entry of a partial index in its
+  // order (campaign_emails_needs_job_idx, campaign_emails_unsettled_idx), as ORDER BY ... LIMIT 1 in
+  // a scalar subquery: an EXISTS was planned as a sequential scan expected to stop early, which read
+  // the campaign's sent rows before its first open one on every tick once everything was scheduled
   const open = await db.query(
-    `SELECT 1 WHERE EXISTS (SELECT 1 FROM campaign_emails WHERE workspace_id = $2 AND campaign_id = $1 AND status IN ('scheduled', 'retryable'))
-        OR EXISTS (SELECT 1 FROM campaign_emails WHERE campaign_id = $1 AND workspace_id = $2 AND status IN ('sending', 'unknown'))`,
+    `SELECT 1 WHERE coalesce((SELECT true FROM campaign_emails WHERE campaign_id = $1 AND workspace_id = $2 AND status IN ('scheduled', 'retryable')
+                              ORDER BY ${NEEDS_JOB_KEY}, scheduled_at, id LIMIT 1), false)
+        OR coalesce((SELECT true FROM campaign_emails WHERE campaign_id = $1 AND workspace_id = $2 AND status IN ('sending', 'unknown')
+                     ORDER BY claimed_at LIMIT 1), false)`,
     [campaignId, workspaceId],
   );
   if ((open.rowCount ?? 0) > 0) return false;

@@ -232,7 +232,7 @@ export async function countCampaignEmailsSince(db: Queryable, workspaceId: strin
  * -infinity when it never had one or was claimed since its last, else the later of its enqueue mark
  * and due time. It needs one when the key is before `enqueuedBefore`.
  */
-const NEEDS_JOB_KEY = `(CASE WHEN enqueued_at IS NULL OR claimed_at >= enqueued_at THEN '-infinity'::timestamptz ELSE greatest(enqueued_at, scheduled_at) END)`;
+export const NEEDS_JOB_KEY = `(CASE WHEN enqueued_at IS NULL OR claimed_at >= enqueued_at THEN '-infinity'::timestamptz ELSE greatest(enqueued_at, scheduled_at) END)`;
 
 /**
  * Claimable rows of the campaign due before `before`, oldest first: the rows the campaign tick
