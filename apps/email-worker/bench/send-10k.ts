@@ -33,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { sendBulkEmail } from '@coldcopy/queue-core';
 import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
 import { benchKnob, leadBenchScale, maxInAnyWindow, type PostgresServer, startBenchServers, startKernelStampRelay, stopWorkerApps } from '@coldcopy/testing';
+import { NEEDS_JOB_KEY } from '@coldcopy/db';
 import { migrate } from '@coldcopy/db/migrate';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -275,20 +276,22 @@ try {
   // until every lead has a ledger row and none is still to send or in flight (an `unknown` outcome
   // waits for an SES event the emulator never sends: it is reported, not waited for). The poll is
   // part of the tuples counted per send, so it must cost the same at any campaign size: the
-  // counters and two EXISTS through the partial indexes of claimable and sending rows, on a
-  // connection of its own without sequential scans (the planner took one for an EXISTS it expected
-  // to stop early, but the claimable rows are at the ledger's end). What it read is counted (its
-  // transaction's pg_stat_xact counts) and printed as `benchPollTuplesPerSend`.
+  // counters and the first entry of the partial indexes of claimable and sending rows in their
+  // order (an EXISTS was planned as a sequential scan expected to stop early, and with sequential
+  // scans off as a scan of campaign_emails_campaign_sent_idx: both read the campaign's sent rows
+  // first). What it read is counted (its transaction's pg_stat_xact counts) and printed as
+  // `benchPollTuplesPerSend`.
   const poller = await pool.connect();
   let pollTuples = 0;
   try {
-    await poller.query('SET enable_seqscan = off');
     for (;;) {
       await poller.query('BEGIN');
       const { rows } = await poller.query<{ rows: number; open: boolean }>(
+        // the first entry of each partial index in its order (as completeCampaignIfFinished asks)
         `SELECT (SELECT coalesce(sum(created), 0) FROM campaign_send_counts WHERE campaign_id = $1)::int AS rows,
-                EXISTS (SELECT 1 FROM campaign_emails WHERE workspace_id = $2 AND status IN ('scheduled', 'retryable') AND campaign_id = $1)
-                OR EXISTS (SELECT 1 FROM campaign_emails WHERE status = 'sending' AND campaign_id = $1) AS open`,
+                coalesce((SELECT true FROM campaign_emails WHERE campaign_id = $1 AND workspace_id = $2 AND status IN ('scheduled', 'retryable')
+                          ORDER BY ${NEEDS_JOB_KEY}, scheduled_at, id LIMIT 1), false)
+                OR coalesce((SELECT true FROM campaign_emails WHERE campaign_id = $1 AND status = 'sending' ORDER BY claimed_at LIMIT 1), false) AS open`,
         [seed.campaignId, seed.workspaceId],
       );
       // what pg_stat_xact_user_tables shows, without reading the catalogs it is a view of
