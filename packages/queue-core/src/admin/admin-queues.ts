@@ -1,6 +1,7 @@
 import type Bull from 'bull';
 import { createBullQueue } from '../redis/bull-queue.js';
 import { readQueueCounts, type QueueCounts } from './queue-counts.js';
+import { inspectQueue, type QueueInspector } from './job-inspect.js';
 import { QUEUE_NAMES, type QueueName } from '../definitions/queues.js';
 import { RedisConnections } from '../redis/connections.js';
 import { clusterModeFromEnv, shardCountsFromEnv, shardQueueName, shardsOf, type ShardCounts } from '../redis/sharding.js';
@@ -19,6 +20,8 @@ export interface AdminShard {
   readonly shard: number;
   readonly bullName: string;
   readonly bull: Bull.Queue;
+  /** the shard's jobs, counts and schedules as plain values */
+  readonly inspect: QueueInspector;
 }
 
 export interface AdminQueues {
@@ -70,7 +73,7 @@ export function openAdminQueues(options: {
       bull.on('error', () => {});
       const bullName = shardQueueName(queue, shard);
       queues[bullName] = bull;
-      list.push({ queue, shard, bullName, bull });
+      list.push({ queue, shard, bullName, bull, inspect: inspectQueue(bull) });
     }
     shards.set(queue, list);
   }

@@ -3,6 +3,7 @@
  * process, queue counts, stuck jobs, schedules and dead letters. Not for worker apps or the web app.
  */
 export { openAdminQueues, type AdminQueues, type AdminShard, type QueueStatus } from './admin-queues.js';
+export { type JobState, type JobView, type ListedJobState, type QueueInspector, type ScheduleEntry } from './job-inspect.js';
 export { bullKey, readQueueCounts, workerClientName, type QueueCounts, type ReadQueueCountsOptions } from './queue-counts.js';
 export { clusterModeFromEnv, shardCountsFromEnv, type ShardCounts } from '../redis/sharding.js';
 export { scheduleRows, type ScheduleRow } from './schedule-status.js';

@@ -27,6 +27,7 @@ import { type Attempt, ShutdownAbortError, type WorkerScope } from './attempt.js
 import { buildDispatchTable, createDispatch, type DispatchState } from './dispatch.js';
 import { startTimeBudgetSweep } from './time-budget.js';
 import { attachWorkerEvents, type FinalFailure } from './worker-events.js';
+import { inspectQueue, type QueueInspector } from '../admin/job-inspect.js';
 
 export { ShutdownAbortError } from './attempt.js';
 export type { FinalFailure } from './worker-events.js';
@@ -96,6 +97,8 @@ export interface Worker {
   /** every shard's Bull queue, shard 0 first */
   readonly shards: readonly Bull.Queue[];
   readonly concurrency: number;
+  /** jobs, counts and schedules of shard 0 (where schedules and global jobs live), as plain values */
+  readonly inspect: QueueInspector;
   /** processors registered and Redis connected, not shutting down */
   isReady(): boolean;
   /** jobs in flight in this process */
@@ -225,6 +228,7 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
     bull: queue,
     shards: shardQueues,
     concurrency,
+    inspect: inspectQueue(queue),
     isReady: () => ready && !state.shuttingDown && connections.client.status === 'ready',
     activeCount: () => inflight.size,
     close(graceMs = config.shutdownGraceSeconds * 1000) {
