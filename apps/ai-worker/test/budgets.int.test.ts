@@ -80,9 +80,8 @@ describe('exact budgets', () => {
     const ids = await Promise.all(leadIds.map((leadId) => h.producer.enqueue(generateEmailContent, payload(workspaceId, leadId)).then((j) => j.id)));
     const jobs = await waitFor(
       async () => {
-        const all = await Promise.all(ids.map((id) => w.bull.getJob(id)));
-        const states = await Promise.all(all.map((j) => j!.getState()));
-        return states.every((s) => s === 'completed' || s === 'failed') ? all.map((j, i) => ({ state: states[i], reason: j!.failedReason })) : false;
+        const all = await Promise.all(ids.map((id) => w.inspect.job(id)));
+        return all.every((j) => j!.state === 'completed' || j!.state === 'failed') ? all.map((j) => ({ state: j!.state, reason: j!.failedReason })) : false;
       },
       { ...patient, what: 'all 50 jobs settled' },
     );
@@ -134,8 +133,8 @@ describe('exact budgets', () => {
       second = await spawnWorkerApp(APP_DIR, env);
       const states = await waitFor(
         async () => {
-          const jobs = await Promise.all(ids.map((id) => admin.shardsOf('ai')[0]!.bull.getJob(id)));
-          const s = await Promise.all(jobs.map((j) => j!.getState()));
+          const jobs = await Promise.all(ids.map((id) => admin.shardsOf('ai')[0]!.inspect.job(id)));
+          const s = jobs.map((j) => j!.state);
           return s.every((x) => x === 'completed' || x === 'failed') ? s : false;
         },
         { ...patient, what: 'every job settled after the restart' },

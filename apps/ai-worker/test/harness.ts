@@ -3,7 +3,7 @@ import { closePool, createPool, loadDbEnv, type Pool } from '@coldcopy/db';
 import type { AnyJobDefinition, JobInput } from '@coldcopy/queue-core';
 import { JobSecurity } from '@coldcopy/queue-core/producer';
 import { createRateLimiter, type Worker } from '@coldcopy/queue-core/runtime';
-import { type AppTestBase, useAppTestBase } from '@coldcopy/testing';
+import { type AppTestBase, useAppTestBase, waitFor } from '@coldcopy/testing';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { startFakeLlmServer, type FakeLlmServer } from '../fake-llm/server.js';
 import { createLlmClients, type AiDeps } from '../src/deps.js';
@@ -94,14 +94,17 @@ export function useAiHarness() {
     input: JobInput<J>,
   ): Promise<{ state: 'completed' | 'failed'; value: any; reason: string; attempts: number; jobId: string }> {
     const { id } = await state.producer.enqueue(def, input);
-    const job = (await w.bull.getJob(id))!;
-    try {
-      const value = await job.finished();
-      return { state: 'completed', value, reason: '', attempts: (await w.bull.getJob(id))!.attemptsMade, jobId: id };
-    } catch (err) {
-      const after = (await w.bull.getJob(id))!;
-      return { state: 'failed', value: undefined, reason: (err as Error).message, attempts: after.attemptsMade, jobId: id };
-    }
+    // its fields are read after its state: never older than it
+    const job = await waitFor(
+      async () => {
+        const j = await w.inspect.job<any>(id);
+        return j?.state === 'completed' || j?.state === 'failed' ? { ...j, state: j.state } : false;
+      },
+      { timeoutMs: 120_000, intervalMs: 20, what: `job ${id} settled` },
+    );
+    return job.state === 'completed'
+      ? { state: 'completed', value: job.returnValue, reason: '', attempts: job.attemptsMade, jobId: id }
+      : { state: 'failed', value: undefined, reason: job.failedReason ?? '', attempts: job.attemptsMade, jobId: id };
   }
 
   async function seedWorkspace(options: { balance?: number; settings?: Record<string, unknown> } = {}): Promise<{ workspaceId: string; leadId: string }> {

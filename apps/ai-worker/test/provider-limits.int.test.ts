@@ -33,7 +33,7 @@ describe('shared provider limits', () => {
     const ids = await Promise.all(Array.from({ length: 12 }, () => h.producer.enqueue(analyzeSentiment, job(workspaceId)).then((j) => j.id)));
     await waitFor(
       async () => {
-        const states = await Promise.all(ids.map(async (id) => (await a.bull.getJob(id))!.getState()));
+        const states = await Promise.all(ids.map(async (id) => (await a.inspect.job(id))!.state));
         return states.every((s) => s === 'completed') || undefined;
       },
       { timeoutMs: 120_000, intervalMs: 100, what: 'twelve jobs completed' },

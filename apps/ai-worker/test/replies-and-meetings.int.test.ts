@@ -36,7 +36,7 @@ describe('generate-smart-reply', () => {
     expect(user).toContain('Write exactly 3 suggestions');
     expect(user).toContain('<lead_message sender="Dana Reyes">Thanks for reaching out.');
 
-    await w.bull.getJob(done.jobId).then((j) => j!.remove());
+    expect(await w.inspect.remove(done.jobId)).toBe(true);
     const again = await h.run(w, generateSmartReply, input);
     expect(again.value).toEqual(done.value);
     expect(h.fake.requests).toHaveLength(1);
@@ -103,7 +103,7 @@ describe('extract-meeting-intent', () => {
       '2026-12-07T12:30:00.000Z',
     ]);
 
-    await w.bull.getJob(done.jobId).then((j) => j!.remove());
+    expect(await w.inspect.remove(done.jobId)).toBe(true);
     const again = await h.run(w, extractMeetingIntent, input);
     expect(again.value).toEqual({ detected: true, meetingRequestId: done.value.meetingRequestId, confidence: 0.9 });
     expect(h.fake.requests).toHaveLength(1);

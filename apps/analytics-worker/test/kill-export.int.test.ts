@@ -73,13 +73,13 @@ describe('kill -9 during a large export', () => {
       try {
         const bullJob = await waitFor(
           async () => {
-            const j = await admin.shardsOf('analytics')[0]!.bull.getJob(job.id);
+            const j = await admin.shardsOf('analytics')[0]!.inspect.job(job.id);
             return j?.finishedOn ? j : false;
           },
           { ...patient, what: 'the Bull job finished' },
         );
-        expect(await bullJob.getState()).toBe('completed');
-        expect(bullJob.returnvalue).toMatchObject({ objectKey: key, rowCount: ROWS });
+        expect(bullJob.state).toBe('completed');
+        expect(bullJob.returnValue).toMatchObject({ objectKey: key, rowCount: ROWS });
       } finally {
         await admin.close();
       }

@@ -124,7 +124,7 @@ describe('Apollo people/bulk_match', () => {
     expect(new Set(answered.map((p) => p.inputHash)).size).toBe(30);
     expect(answered.every((p) => p.credits === 1)).toBe(true);
     expect(bulk.filter((r) => r.status === 200).every((r) => r.items!.length <= 10)).toBe(true);
-    const deferred = (await worker.bull.getCompleted()).filter((j) => j.name === 'enrich-lead' && j.returnvalue?.status === 'deferred');
+    const deferred = (await worker.inspect.jobs<any>('completed')).filter((j) => j.name === 'enrich-lead' && j.returnValue?.status === 'deferred');
     expect(deferred.length).toBeGreaterThanOrEqual(1);
     const ledger = (
       await h.pool.query(

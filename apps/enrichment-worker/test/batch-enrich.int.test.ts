@@ -7,7 +7,7 @@ import { useEnrichmentHarness } from './harness.js';
 
 const h = useEnrichmentHarness();
 
-async function runBatch(workspaceId: string, leadIds: string[], providerId: string, worker: Pick<Worker, 'bull'>) {
+async function runBatch(workspaceId: string, leadIds: string[], providerId: string, worker: Pick<Worker, 'inspect'>) {
   const batch = await createEnrichmentJob(h.pool, workspaceId, { providerId, enrichmentTypes: ['email'], leadIds });
   const { id } = await h.producer.enqueue(batchEnrich, {
     workspaceId,
@@ -19,11 +19,10 @@ async function runBatch(workspaceId: string, leadIds: string[], providerId: stri
   });
   const job = await waitFor(
     async () => {
-      const state = await (await worker.bull.getJob(id))?.getState();
-      if (state !== 'completed' && state !== 'failed') return false;
-      // read after the state: a copy read before it may predate the result
-      const j = (await worker.bull.getJob(id))!;
-      if (state === 'failed') throw new Error(j.failedReason);
+      // its fields are read after its state: never older than it
+      const j = await worker.inspect.job<any>(id);
+      if (j?.state !== 'completed' && j?.state !== 'failed') return false;
+      if (j.state === 'failed') throw new Error(j.failedReason ?? 'failed');
       return j;
     },
     { timeoutMs: 30_000, intervalMs: 100, what: 'batch completed' },
@@ -37,7 +36,7 @@ describe('batch-enrich', () => {
     const worker = await h.worker(h.deps({ bulkLingerMs: 100 }).deps);
     const leadIds = leads.map((l) => l.id);
     const { job, batchId } = await runBatch(workspaceId, leadIds, h.apolloId, worker);
-    expect(job.returnvalue).toEqual({
+    expect(job.returnValue).toEqual({
       total: 60,
       enriched: 40,
       failed: [],
@@ -47,7 +46,7 @@ describe('batch-enrich', () => {
       skippedNoCredits: 0,
       stopReason: null,
     });
-    expect(await job.progress()).toMatchObject({ total: 60, processed: 60 });
+    expect(job.progress).toMatchObject({ total: 60, processed: 60 });
     expect(await getEnrichmentJob(h.pool, workspaceId, batchId)).toMatchObject({ status: 'completed', processed: 60, succeeded: 40, no_match: 20 });
     // the children shared Apollo's bulk endpoint: at most 10 people per request, each lead asked once
     const bulk = h.apollo.log('people/bulk_match');
@@ -69,7 +68,7 @@ describe('batch-enrich', () => {
     expect(charged).toEqual({ n: 40, c: 40 });
 
     const second = await runBatch(workspaceId, leadIds, h.apolloId, worker);
-    expect(second.job.returnvalue).toMatchObject({ total: 60, enriched: 40, skippedCached: 40, noMatch: 20 });
+    expect(second.job.returnValue).toMatchObject({ total: 60, enriched: 40, skippedCached: 40, noMatch: 20 });
     expect(h.apollo.requests).toHaveLength(bulk.length);
     expect(
       (await h.pool.query(`SELECT credits_used FROM enrichment_credits WHERE workspace_id = $1 AND provider_id = $2`, [workspaceId, h.apolloId])).rows[0]
@@ -87,7 +86,7 @@ describe('batch-enrich', () => {
       h.hunterId,
       worker,
     );
-    const r = job.returnvalue;
+    const r = job.returnValue;
     expect(r.stopReason).toBe('no_credits');
     expect(r.enriched).toBe(10);
     expect(r.enriched + r.skippedNoCredits + r.failedCount).toBe(30);

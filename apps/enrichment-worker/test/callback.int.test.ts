@@ -63,11 +63,10 @@ async function run(callbackUrl: string, notifier = devNotifier()) {
   });
   const done = await waitFor(
     async () => {
-      const state = await (await w.bull.getJob(job.id))?.getState();
-      if (state !== 'completed' && state !== 'failed') return false;
-      // read again: the copy read before the state may predate the result
-      const j = (await w.bull.getJob(job.id))!;
-      return { state, value: j.returnvalue as Record<string, unknown>, reason: j.failedReason };
+      // its fields are read after its state: never older than it
+      const j = await w.inspect.job<Record<string, unknown>>(job.id);
+      if (j?.state !== 'completed' && j?.state !== 'failed') return false;
+      return { state: j.state, value: j.returnValue, reason: j.failedReason ?? undefined };
     },
     { timeoutMs: 60_000, intervalMs: 50, what: 'enrich-lead settled' },
   );

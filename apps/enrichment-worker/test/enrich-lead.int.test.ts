@@ -14,15 +14,14 @@ async function enqueue(workspaceId: string, leadId: string, providerId: string, 
   return h.producer.enqueue(enrichLead, { workspaceId, requestedBy: 'test', leadId, providerId, enrichmentTypes: types });
 }
 
-/** Waits until the Bull job completed or failed for good; returns it. */
-async function settled(worker: Pick<Worker, 'bull'>, jobId: string) {
+/** Waits until the job completed or failed for good; returns it. */
+async function settled(worker: Pick<Worker, 'inspect'>, jobId: string) {
   return waitFor(
     async () => {
-      if (!(await worker.bull.getJob(jobId))) return false;
-      const state = await (await worker.bull.getJob(jobId))!.getState();
-      // read after the state: a copy read before it may predate the result
-      const job = (await worker.bull.getJob(jobId))!;
-      return state === 'completed' || (state === 'failed' && (job.attemptsMade >= (job.opts.attempts ?? 1) || job.finishedOn !== undefined)) ? job : false;
+      // its fields are read after its state: never older than it
+      const job = await worker.inspect.job<any>(jobId);
+      if (!job) return false;
+      return job.state === 'completed' || (job.state === 'failed' && (job.attemptsMade >= job.attempts || job.finishedOn !== null)) ? job : false;
     },
     { timeoutMs: 20_000, intervalMs: 50, what: `job ${jobId} settled` },
   );
@@ -53,8 +52,8 @@ async function providerRow(id: string) {
 }
 
 /** The delayed follow-up jobs under the test prefix (re-queued requests). */
-async function delayedJobs(worker: Pick<Worker, 'bull'>) {
-  return worker.bull.getDelayed();
+async function delayedJobs(worker: Pick<Worker, 'inspect'>) {
+  return worker.inspect.jobs('delayed');
 }
 
 describe('enrich-lead against the Hunter and Apollo emulators, real Redis and Postgres', () => {
@@ -64,7 +63,7 @@ describe('enrich-lead against the Hunter and Apollo emulators, real Redis and Po
     const worker = await h.worker(deps);
     const lead = leads[0]!;
     const job = await settled(worker, (await enqueue(workspaceId, lead.id, h.hunterId)).id);
-    expect(job.returnvalue).toMatchObject({ status: 'enriched', applied: true, credits: 1, types: ['email', 'job_history'] });
+    expect(job.returnValue).toMatchObject({ status: 'enriched', applied: true, credits: 1, types: ['email', 'job_history'] });
     expect(h.hunter.log('email-finder')).toHaveLength(1);
     expect(await credits(workspaceId, h.hunterId)).toEqual({ credits_available: 9, credits_used: 1 });
     const row = (await h.pool.query('SELECT title, linkedin_url, last_enriched_at, enrichment_data FROM leads WHERE id = $1', [lead.id])).rows[0];
@@ -78,7 +77,7 @@ describe('enrich-lead against the Hunter and Apollo emulators, real Redis and Po
 
     // another request (other types) for the same person: the cache answers, nothing is charged
     const again = await settled(worker, (await enqueue(workspaceId, lead.id, h.hunterId, ['email'])).id);
-    expect(again.returnvalue).toMatchObject({ status: 'cached', credits: 0 });
+    expect(again.returnValue).toMatchObject({ status: 'cached', credits: 0 });
     expect(h.hunter.log('email-finder')).toHaveLength(1);
     expect(await credits(workspaceId, h.hunterId)).toEqual({ credits_available: 9, credits_used: 1 });
     expect((await ledger(workspaceId)).map((l) => [l.outcome, l.credits])).toEqual([
@@ -100,10 +99,10 @@ describe('enrich-lead against the Hunter and Apollo emulators, real Redis and Po
     const { workspaceId, leads } = await h.seed({ domains: ['unknown-corp.com'] });
     const worker = await h.worker(h.deps().deps);
     const job = await settled(worker, (await enqueue(workspaceId, leads[0]!.id, h.apolloId)).id);
-    expect(job.returnvalue).toMatchObject({ status: 'no_match', credits: 0 });
+    expect(job.returnValue).toMatchObject({ status: 'no_match', credits: 0 });
     expect(h.apollo.log('people/match').map((r) => r.status)).toEqual([200]);
     const again = await settled(worker, (await enqueue(workspaceId, leads[0]!.id, h.apolloId, ['email'])).id);
-    expect(again.returnvalue).toMatchObject({ status: 'no_match' });
+    expect(again.returnValue).toMatchObject({ status: 'no_match' });
     expect(h.apollo.log('people/match')).toHaveLength(1);
     expect((await credits(workspaceId, h.apolloId)).credits_used).toBe(0);
     const cache = (await h.pool.query(`SELECT expires_at < now() + interval '2 days' AS short FROM enrichment_cache`)).rows;
@@ -116,13 +115,13 @@ describe('enrich-lead against the Hunter and Apollo emulators, real Redis and Po
     const worker = await h.worker(h.deps().deps);
     const first = await settled(worker, (await enqueue(workspaceId, leads[0]!.id, h.hunterId)).id);
     expect(first.attemptsMade).toBe(0);
-    expect(first.returnvalue).toMatchObject({ status: 'deferred', retryInMs: 300 });
-    const followUp = await waitFor(async () => (await worker.bull.getCompleted()).find((j) => j.id !== first.id) ?? false, {
+    expect(first.returnValue).toMatchObject({ status: 'deferred', retryInMs: 300 });
+    const followUp = await waitFor(async () => (await worker.inspect.jobs<any>('completed')).find((j) => j.id !== first.id) ?? false, {
       timeoutMs: 10_000,
       what: 'the re-queued request',
     });
     expect(followUp.data.deferrals).toBe(1);
-    expect(followUp.returnvalue).toMatchObject({ status: 'enriched', credits: 1 });
+    expect(followUp.returnValue).toMatchObject({ status: 'enriched', credits: 1 });
     expect(h.hunter.log('email-finder').map((r) => r.status)).toEqual([403, 200]);
     expect(await ledger(workspaceId)).toEqual([{ request_key: first.id, outcome: 'charged', credits: 1 }]);
   });
@@ -132,9 +131,9 @@ describe('enrich-lead against the Hunter and Apollo emulators, real Redis and Po
     h.apollo.fault({ status: 429, endpoint: 'people/match', headers: { 'retry-after': '1' } });
     const worker = await h.worker(h.deps().deps);
     const first = await settled(worker, (await enqueue(workspaceId, leads[0]!.id, h.apolloId)).id);
-    expect(first.returnvalue).toMatchObject({ status: 'deferred', retryInMs: 1000 });
+    expect(first.returnValue).toMatchObject({ status: 'deferred', retryInMs: 1000 });
     const [delayed] = await delayedJobs(worker);
-    expect(delayed?.opts.delay).toBe(1000);
+    expect(delayed?.delay).toBe(1000);
   });
 
   it.each([
@@ -150,7 +149,7 @@ describe('enrich-lead against the Hunter and Apollo emulators, real Redis and Po
     const worker = await h.worker(deps);
     const providerId = provider === 'hunter' ? h.hunterId : h.apolloId;
     const job = await settled(worker, (await enqueue(workspaceId, leads[0]!.id, providerId)).id);
-    expect(await job.getState()).toBe('failed');
+    expect(job.state).toBe('failed');
     expect(job.attemptsMade).toBe(1);
     expect(job.failedReason).toContain(problem);
     expect(await providerRow(providerId)).toEqual({ is_active: false, disabled_reason: expect.stringContaining(problem) });
@@ -182,8 +181,8 @@ describe('enrich-lead against the Hunter and Apollo emulators, real Redis and Po
     const { id } = await enqueue(workspaceId, leads[0]!.id, h.apolloId);
     const job = await waitFor(
       async () => {
-        const j = await worker.bull.getJob(id);
-        return j && j.attemptsMade === 1 && (await j.getState()) === 'delayed' ? j : false;
+        const j = await worker.inspect.job(id);
+        return j && j.attemptsMade === 1 && j.state === 'delayed' ? j : false;
       },
       { timeoutMs: 10_000, what: 'a retry scheduled' },
     );

@@ -8,14 +8,13 @@ import { useEnrichmentHarness } from './harness.js';
 
 const h = useEnrichmentHarness();
 
-async function completed(worker: Pick<Worker, 'bull'>, jobId: string) {
+async function completed(worker: Pick<Worker, 'inspect'>, jobId: string) {
   return waitFor(
     async () => {
-      const state = await (await worker.bull.getJob(jobId))?.getState();
-      if (state !== 'completed' && state !== 'failed') return false;
-      // read after the state: a copy read before it may predate the result
-      const job = (await worker.bull.getJob(jobId))!;
-      if (state === 'failed') throw new Error(`job failed: ${job.failedReason}`);
+      // its fields are read after its state: never older than it
+      const job = await worker.inspect.job<any>(jobId);
+      if (job?.state !== 'completed' && job?.state !== 'failed') return false;
+      if (job.state === 'failed') throw new Error(`job failed: ${job.failedReason}`);
       return job;
     },
     { timeoutMs: 20_000, intervalMs: 50, what: `job ${jobId} completed` },
@@ -51,9 +50,9 @@ describe('verify-email: local lists, MX through a DNS server on 127.0.0.1, the H
     const job = await h.producer.enqueue(verifyEmail, { workspaceId, requestedBy: 'test', leadIds: [...leads.values()], providerId: h.hunterId });
     const first = await completed(worker, job.id);
     expect(first.attemptsMade).toBe(0);
-    expect(first.returnvalue.deferred).toBe(3);
+    expect(first.returnValue.deferred).toBe(3);
     // the job's result (stored in Redis) names leads, never addresses
-    expect(JSON.stringify(first.returnvalue)).not.toMatch(/@/);
+    expect(JSON.stringify(first.returnValue)).not.toMatch(/@/);
 
     const status = async () =>
       Object.fromEntries(
@@ -111,7 +110,7 @@ describe('verify-email: local lists, MX through a DNS server on 127.0.0.1, the H
     const worker = await h.worker(h.deps().deps);
     const job = await h.producer.enqueue(verifyEmail, { workspaceId, requestedBy: 'test', leadIds: [...leads.values()] });
     const done = await completed(worker, job.id);
-    expect(done.returnvalue.verified.map((v: { result: string }) => v.result).sort()).toEqual(['invalid', 'unknown']);
+    expect(done.returnValue.verified.map((v: { result: string }) => v.result).sort()).toEqual(['invalid', 'unknown']);
     expect(h.hunter.requests).toHaveLength(0);
   });
 });
@@ -123,7 +122,7 @@ describe('company-enrich', () => {
     const companies = [{ domain: 'acme.com' }, { domain: 'unknown-startup.io' }, { name: 'No Domain Inc' }];
     const job = await h.producer.enqueue(companyEnrich, { workspaceId, requestedBy: 'test', providerId: h.apolloId, companies });
     const done = await completed(worker, job.id);
-    expect(done.returnvalue.companies).toEqual([
+    expect(done.returnValue.companies).toEqual([
       expect.objectContaining({ domain: 'acme.com', leads: 2, source: 'provider', result: expect.objectContaining({ name: 'Acme', domain: 'acme.com' }) }),
       { domain: 'unknown-startup.io', result: null, leads: 0, source: 'provider' },
       { domain: null, result: null, leads: 0, skipped: 'no_domain' },
@@ -146,7 +145,7 @@ describe('company-enrich', () => {
       leadIds: acme,
     });
     const second = await completed(worker, again.id);
-    expect(second.returnvalue.companies.map((c: { source: string }) => c.source)).toEqual(['cache', 'cache']);
+    expect(second.returnValue.companies.map((c: { source: string }) => c.source)).toEqual(['cache', 'cache']);
     expect(h.apollo.log('organizations/enrich')).toHaveLength(2);
   });
 
@@ -156,7 +155,7 @@ describe('company-enrich', () => {
     const worker = await h.worker(h.deps().deps);
     const job = await h.producer.enqueue(companyEnrich, { workspaceId, requestedBy: 'test', providerId: h.hunterId, companies: [{ domain: 'globex.com' }] });
     const first = await completed(worker, job.id);
-    expect(first.returnvalue.deferred).toEqual({ retryInMs: 300 });
+    expect(first.returnValue.deferred).toEqual({ retryInMs: 300 });
     await waitFor(
       async () =>
         (await h.pool.query(`SELECT count(*)::int AS n FROM enriched_data WHERE workspace_id = $1 AND data_type = 'company_info'`, [workspaceId])).rows[0].n ===
