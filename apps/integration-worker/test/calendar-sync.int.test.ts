@@ -281,7 +281,7 @@ describe('sync-calendar: the calendar-sync schedule (every 15 minutes, honouring
       [ours],
     );
     expect(synced.rows.map((r) => r.calendar_account_id).sort()).toEqual([fresh.accountId, hourlyDue.accountId].sort());
-    expect(await w.bull.getJob(`sync-calendar.${hourlyNotDue.accountId}.incremental.${slot}`)).toBeNull();
-    expect(await w.bull.getJob(`sync-calendar.${disabled.accountId}.incremental.${slot}`)).toBeNull();
+    expect(await w.inspect.job(`sync-calendar.${hourlyNotDue.accountId}.incremental.${slot}`)).toBeNull();
+    expect(await w.inspect.job(`sync-calendar.${disabled.accountId}.incremental.${slot}`)).toBeNull();
   }, 60_000);
 });

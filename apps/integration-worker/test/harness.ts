@@ -104,13 +104,12 @@ export function useIntegrationHarness(options: { hubspot?: { perTenSeconds?: num
     try {
       return await waitFor(
         async () => {
-          let job = await w.bull.getJob(id);
-          const s = await job?.getState();
+          // its fields are read after its state, so never older than the move to the final state
+          const job = await w.inspect.job<Record<string, unknown>>(id);
+          const s = job?.state;
           last = `${s}, ${job?.attemptsMade} attempts, last error: ${job?.failedReason ?? 'none'}`;
           if (s !== 'completed' && s !== 'failed') return false;
-          // read again: the hash read above may predate the move to the final state (result, reason, attempts)
-          job = await w.bull.getJob(id);
-          return { state: s, value: job!.returnvalue as Record<string, unknown>, reason: job!.failedReason ?? '', attempts: job!.attemptsMade };
+          return { state: s, value: job!.returnValue!, reason: job!.failedReason ?? '', attempts: job!.attemptsMade };
         },
         { timeoutMs: 120_000, intervalMs: 100, what: `job ${id} settled` },
       );
