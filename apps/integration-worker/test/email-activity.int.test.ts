@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { countPendingOutbox, enqueueOutbox, insertEmailThread, insertInboundEmailMessage, markCampaignEmailSent, withTransaction } from '@coldcopy/db';
 import { syncHubspot } from '@coldcopy/queue-core';
 import { describe, expect, it } from 'vitest';
-import type { HubspotApi } from '../src/providers/hubspot-client.js';
+import { type HubspotApi, HubspotRequestError } from '../src/providers/hubspot-client.js';
 import { drainHubspotEmailActivity } from '../src/sync/hubspot-email-activity.js';
 import { useIntegrationHarness } from './harness.js';
 
@@ -210,5 +210,93 @@ describe('HubSpot email activity', () => {
     expect(h.hubspot.log('emails-create')).toHaveLength(0);
     expect(mine()).toHaveLength(30);
     expect(await countPendingOutbox(h.pool, workspaceId, 'hubspot')).toBe(0);
+  }, 60_000);
+
+  it('a fresh portal: the first drain creates coldcopy_email_id once, then logs; later runs and another connection to the portal do not create it again; deleted in the portal, it is created again', async () => {
+    const portal = `portal-fresh-${randomUUID().slice(0, 8)}`;
+    const first = await h.seed({ leads: 3, portal });
+    const deps = h.deps();
+    const w = await h.worker(deps, 1);
+    const outbox = (workspaceId: string) => h.run(w, syncHubspot, { workspaceId, requestedBy: 'test', mode: 'outbox', windowSlot: slot() });
+    const propertyCalls = () => [...h.hubspot.log('email-property-get'), ...h.hubspot.log('email-property-create')].map((r) => `${r.method} ${r.status}`);
+    const ready = async (workspaceId: string) =>
+      (
+        await h.pool.query<{ at: Date | null }>(
+          `SELECT email_property_ready_at AS at FROM integration_connections WHERE workspace_id = $1 AND provider = 'hubspot'`,
+          [workspaceId],
+        )
+      ).rows[0]!.at;
+    h.hubspot.requests.length = 0;
+    expect(await outbox(first.workspaceId)).toMatchObject({ state: 'completed', value: { succeeded: 3 } });
+    expect(propertyCalls()).toEqual([]); // no email to log yet: nothing checked
+    expect(await ready(first.workspaceId)).toBeNull();
+
+    // the portal refuses an email naming the property it does not have, as HubSpot does
+    const { connection, accessToken } = await deps.tokens.accessToken(first.workspaceId, 'hubspot');
+    const account = { portalId: connection.portal_id!, accessToken, timeZone: 'UTC' };
+    const contact0 = h.hubspot.byEmail(first.leads[0]!.email)!.id;
+    const refused = deps.hubspot.createEmails(account, [
+      { coldcopyId: randomUUID(), contactId: contact0, properties: { hs_timestamp: new Date().toISOString() } },
+    ]);
+    await expect(refused).rejects.toBeInstanceOf(HubspotRequestError);
+    await expect(refused).rejects.toThrow(/400 VALIDATION_ERROR: .*PROPERTY_DOESNT_EXIST/);
+
+    const sends = async (workspaceId: string, leadIds: readonly string[]) => {
+      const { emailIds, send } = await campaignOf(workspaceId, leadIds);
+      await send(emailIds);
+      return emailIds;
+    };
+    const loggedIds = () => [...h.hubspot.emails.values()].map((e) => e.properties.coldcopy_email_id!);
+    const batch1 = await sends(
+      first.workspaceId,
+      first.leads.map((l) => l.id),
+    );
+    h.hubspot.requests.length = 0;
+    expect(await outbox(first.workspaceId)).toMatchObject({ state: 'completed', value: { succeeded: 3, failed: 0 } });
+    expect(propertyCalls()).toEqual(['GET 404', 'POST 201']);
+    expect(h.hubspot.emailProperties.get(portal)?.get('coldcopy_email_id')).toMatchObject({
+      type: 'string',
+      fieldType: 'text',
+      groupName: 'emailinformation',
+      hasUniqueValue: false,
+    });
+    expect(h.hubspot.log('emails-create').map((r) => r.status)).toEqual([201]);
+    expect(
+      loggedIds()
+        .filter((id) => batch1.includes(id))
+        .sort(),
+    ).toEqual([...batch1].sort());
+    expect(await ready(first.workspaceId)).not.toBeNull();
+
+    // the next run of the connection: no check at all
+    const batch2 = await sends(first.workspaceId, [first.leads[1]!.id]);
+    h.hubspot.requests.length = 0;
+    expect(await outbox(first.workspaceId)).toMatchObject({ state: 'completed', value: { succeeded: 1 } });
+    expect(propertyCalls()).toEqual([]);
+    expect(loggedIds()).toContain(batch2[0]);
+
+    // another connection to the same portal: one check, which finds it; nothing created twice
+    const second = await h.seed({ leads: 2, portal });
+    await outbox(second.workspaceId); // its contacts
+    const batch3 = await sends(
+      second.workspaceId,
+      second.leads.map((l) => l.id),
+    );
+    h.hubspot.requests.length = 0;
+    expect(await outbox(second.workspaceId)).toMatchObject({ state: 'completed', value: { succeeded: 2, failed: 0 } });
+    expect(propertyCalls()).toEqual(['GET 200']);
+    expect(h.hubspot.emailProperties.get(portal)?.size).toBe(1);
+    expect(loggedIds().filter((id) => batch3.includes(id))).toHaveLength(2);
+
+    // a user deletes the property in the portal: the refused create clears the mark, the property is created again, the batch logged once
+    h.hubspot.emailProperties.get(portal)!.delete('coldcopy_email_id');
+    const batch4 = await sends(first.workspaceId, [first.leads[2]!.id]);
+    h.hubspot.requests.length = 0;
+    expect(await outbox(first.workspaceId)).toMatchObject({ state: 'completed', value: { succeeded: 1, failed: 0 } });
+    expect(h.hubspot.log('emails-create').map((r) => r.status)).toEqual([400, 201]);
+    expect(propertyCalls()).toEqual(['GET 404', 'POST 201']);
+    expect(loggedIds().filter((id) => id === batch4[0])).toHaveLength(1);
+    expect(await ready(first.workspaceId)).not.toBeNull();
+    expect(await countPendingOutbox(h.pool, first.workspaceId, 'hubspot')).toBe(0);
   }, 60_000);
 });

@@ -21,6 +21,10 @@ import { grantControl, type OAuthEmulator } from './oauth-emulator.js';
  *   does not hold or of another type than email→contact (198), or whose `coldcopy_email_id` is in
  *   `rejectIds`. A create is not idempotent: the same input twice is two emails.
  *   `POST /crm/v3/objects/emails/search` filters any property (`EQ`, `IN` with `values`).
+ *   Both answer 400 (`PROPERTY_DOESNT_EXIST`, naming it) when they name a property the portal's
+ *   emails do not have: HubSpot's own (`hs_timestamp`, `hs_email_*`, …) or a custom one created
+ *   through `POST /crm/v3/properties/emails` (`{ name, label, type, fieldType, groupName }`: 201, 409
+ *   when the portal has it); `GET /crm/v3/properties/emails/{name}`: 200, 404 unknown.
  * Contacts are changed "in HubSpot" with `edit` (or `POST /__emulator/contacts`).
  */
 export interface HubspotContact {
@@ -53,6 +57,8 @@ export interface HubspotEmulator extends HttpEmulator {
   readonly privacyDeleted: Set<string>;
   /** email engagements logged through `emails/batch/create` */
   readonly emails: Map<string, HubspotEmail>;
+  /** custom email properties by portal (created through `POST /crm/v3/properties/emails`), by name */
+  readonly emailProperties: Map<string, Map<string, EmailPropertyDefinition>>;
   /** archives a contact "in HubSpot" (a user deleting it): listed by `?archived=true` */
   archive(id: string): void;
   /** changes a contact in "HubSpot" (by email), as a HubSpot user would */
@@ -60,7 +66,31 @@ export interface HubspotEmulator extends HttpEmulator {
   byEmail(email: string): HubspotContact | undefined;
 }
 
+export interface EmailPropertyDefinition {
+  name: string;
+  label: string;
+  type: string;
+  fieldType: string;
+  groupName: string;
+  hasUniqueValue: boolean;
+  createdAt: string;
+}
+
 const UNIQUE = ['email', 'coldcopy_lead_id'];
+/** HubSpot's own email engagement properties (the ones the emulator stores or is asked for) */
+const EMAIL_DEFAULTS = new Set([
+  'hs_object_id',
+  'hs_createdate',
+  'hs_lastmodifieddate',
+  'hs_timestamp',
+  'hs_email_direction',
+  'hs_email_status',
+  'hs_email_subject',
+  'hs_email_text',
+  'hs_email_html',
+  'hs_email_headers',
+  'hubspot_owner_id',
+]);
 
 export async function startHubspotEmulator(options: HubspotEmulatorOptions, port = 0): Promise<HubspotEmulator> {
   const contacts = new Map<string, HubspotContact>();
@@ -111,7 +141,7 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
     return w;
   };
 
-  const authed = (authorization: string | undefined, search: boolean, fn: () => Answer): Answer => {
+  const authed = (authorization: string | undefined, search: boolean, fn: (account: string) => Answer): Answer => {
     const account = options.oauth.check(authorization);
     if (account === undefined)
       return { status: 401, body: { status: 'error', category: 'INVALID_AUTHENTICATION', message: 'Authentication credentials not found' } };
@@ -138,7 +168,7 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
     if (!w.daily.take(now)) return limited('DAILY');
     if (!w.tenSecondly.take(now)) return limited('TEN_SECONDLY_ROLLING');
     if (search && !w.search.take(now)) return limited('SECONDLY');
-    const answer = fn();
+    const answer = fn(account);
     return { ...answer, headers: { ...headers(), ...answer.headers } };
   };
 
@@ -269,9 +299,60 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
     return { status: 204 };
   };
 
+  // email properties per portal: an unknown one is refused on create and search, like HubSpot does
+  const emailProperties = new Map<string, Map<string, EmailPropertyDefinition>>();
+  const customOf = (portal: string) => {
+    let m = emailProperties.get(portal);
+    if (!m) emailProperties.set(portal, (m = new Map<string, EmailPropertyDefinition>()));
+    return m;
+  };
+  const unknownProperty = (portal: string, names: Iterable<string>): Answer | undefined => {
+    for (const name of names) {
+      if (EMAIL_DEFAULTS.has(name) || customOf(portal).has(name)) continue;
+      const detail = { isValid: false, message: `Property "${name}" does not exist`, error: 'PROPERTY_DOESNT_EXIST', name };
+      return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: `Property values were not valid: ${JSON.stringify([detail])}` } };
+    }
+    return undefined;
+  };
+  const getEmailProperty = (portal: string, name: string): Answer => {
+    const def = customOf(portal).get(name);
+    if (def) return { status: 200, body: def };
+    if (EMAIL_DEFAULTS.has(name)) return { status: 200, body: { name, hubspotDefined: true } };
+    return { status: 404, body: { status: 'error', category: 'OBJECT_NOT_FOUND', message: `Unable to find property ${name} for object type emails` } };
+  };
+  const createEmailProperty = (portal: string, body: unknown): Answer => {
+    const b = (body ?? {}) as Partial<Record<'name' | 'label' | 'type' | 'fieldType' | 'groupName', unknown>> & { hasUniqueValue?: unknown };
+    const missing = (['name', 'label', 'type', 'fieldType', 'groupName'] as const).filter((k) => typeof b[k] !== 'string' || b[k] === '');
+    if (missing.length) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: `${missing.join(', ')} required` } };
+    const name = String(b.name);
+    if (!/^[a-z][a-z0-9_]*$/.test(name))
+      return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: `${name} is not a valid property name` } };
+    if (EMAIL_DEFAULTS.has(name) || customOf(portal).has(name))
+      return { status: 409, body: { status: 'error', category: 'OBJECT_ALREADY_EXISTS', message: `A property named '${name}' already exists` } };
+    const def: EmailPropertyDefinition = {
+      name,
+      label: String(b.label),
+      type: String(b.type),
+      fieldType: String(b.fieldType),
+      groupName: String(b.groupName),
+      hasUniqueValue: b.hasUniqueValue === true,
+      createdAt: new Date().toISOString(),
+    };
+    customOf(portal).set(name, def);
+    return { status: 201, body: def };
+  };
+  const searchEmails = (portal: string, body: unknown): Answer => {
+    const b = (body ?? {}) as { filterGroups?: Array<{ filters?: Array<{ propertyName?: string }> }>; sorts?: Array<{ propertyName?: string }> };
+    const named = [
+      ...(b.filterGroups ?? []).flatMap((g) => (g.filters ?? []).map((f) => String(f.propertyName))),
+      ...(b.sorts ?? []).map((x) => String(x.propertyName)),
+    ];
+    return unknownProperty(portal, named) ?? search(engagements.values(), body);
+  };
+
   // email engagements: batch create (not idempotent), associations inline
   const engagements = new Map<string, HubspotEmail>();
-  const createEmails = (body: unknown): Answer => {
+  const createEmails = (portal: string, body: unknown): Answer => {
     type Input = {
       properties?: Record<string, string>;
       associations?: Array<{ to?: { id?: string }; types?: Array<{ associationCategory?: string; associationTypeId?: number }> }>;
@@ -281,6 +362,12 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
     if (!Array.isArray(inputs) || inputs.length === 0)
       return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: 'inputs is required' } };
     if (inputs.length > 100) return { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: 'Batch size limit is 100' } };
+    // a property the portal does not have fails the whole batch
+    const refused = unknownProperty(
+      portal,
+      inputs.flatMap((i) => Object.keys(i.properties ?? {})),
+    );
+    if (refused) return refused;
     const startedAt = new Date().toISOString();
     const results: HubspotEmail[] = [];
     const errors: Array<{ status: string; category: string; message: string; context: { objectWriteTraceId: string[] } }> = [];
@@ -369,9 +456,17 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
       if (req.method === 'POST' && req.path === '/crm/v3/objects/contacts/search')
         return { endpoint: 'search', answer: () => authed(req.headers.authorization, true, () => search(contacts.values(), req.body)) };
       if (req.method === 'POST' && req.path === '/crm/v3/objects/emails/batch/create')
-        return { endpoint: 'emails-create', answer: () => authed(req.headers.authorization, false, () => createEmails(req.body)) };
+        return { endpoint: 'emails-create', answer: () => authed(req.headers.authorization, false, (portal) => createEmails(portal, req.body)) };
       if (req.method === 'POST' && req.path === '/crm/v3/objects/emails/search')
-        return { endpoint: 'emails-search', answer: () => authed(req.headers.authorization, true, () => search(engagements.values(), req.body)) };
+        return { endpoint: 'emails-search', answer: () => authed(req.headers.authorization, true, (portal) => searchEmails(portal, req.body)) };
+      if (req.method === 'POST' && req.path === '/crm/v3/properties/emails')
+        return { endpoint: 'email-property-create', answer: () => authed(req.headers.authorization, false, (portal) => createEmailProperty(portal, req.body)) };
+      const property = req.method === 'GET' ? /^\/crm\/v3\/properties\/emails\/([^/]+)$/.exec(req.path) : null;
+      if (property)
+        return {
+          endpoint: 'email-property-get',
+          answer: () => authed(req.headers.authorization, false, (portal) => getEmailProperty(portal, decodeURIComponent(property[1]!))),
+        };
       if (req.method === 'GET' && req.path === '/crm/v3/objects/contacts')
         return { endpoint: 'contacts-list', answer: () => authed(req.headers.authorization, false, () => listArchived(req.query)) };
       return undefined;
@@ -394,6 +489,7 @@ export async function startHubspotEmulator(options: HubspotEmulatorOptions, port
     archived,
     privacyDeleted,
     emails: engagements,
+    emailProperties,
     archive: (id: string) => archive({ inputs: [{ id }] }),
     edit: (email: string, properties: Record<string, string>) => write(find('email', email), { ...properties, email }),
     byEmail: (email: string) => find('email', email),

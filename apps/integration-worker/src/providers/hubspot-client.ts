@@ -78,6 +78,21 @@ export const EMAIL_TO_CONTACT = 198;
 /** the email engagement property holding ColdCopy's id (the drain looks a batch in doubt up by it) */
 export const COLDCOPY_EMAIL_ID = 'coldcopy_email_id';
 
+/**
+ * The definition of `coldcopy_email_id` on email engagements. Not `hasUniqueValue`: unique-value
+ * properties serve as upsert keys (contacts' `coldcopy_lead_id`), engagements are only created, and
+ * whether HubSpot accepts one on engagements is not established; the drain does not rely on it
+ * (it searches for an email in doubt before creating it again).
+ */
+const EMAIL_PROPERTY = {
+  name: COLDCOPY_EMAIL_ID,
+  label: 'ColdCopy email ID',
+  description: 'ColdCopy id of the sent email or reply this engagement logs (set by the ColdCopy integration)',
+  type: 'string',
+  fieldType: 'text',
+  groupName: 'emailinformation',
+};
+
 export interface HubspotArchivedPage {
   readonly results: ReadonlyArray<{ readonly id: string; readonly archivedAt: string }>;
   readonly after?: string;
@@ -92,6 +107,11 @@ export interface HubspotApi {
   gdprDelete(account: HubspotAccount, objectType: string, id: string, signal?: AbortSignal): Promise<boolean>;
   /** logs up to 100 emails by `emails/batch/create`, each associated inline to its contact */
   createEmails(account: HubspotAccount, inputs: readonly HubspotEmailInput[], signal?: AbortSignal): Promise<HubspotCreateResult>;
+  /**
+   * makes sure the portal's email engagements have the `coldcopy_email_id` property (creates and
+   * searches naming it are refused with a 400 until they do): `GET` the property, on 404 create it
+   */
+  ensureEmailProperty(account: HubspotAccount, signal?: AbortSignal): Promise<'exists' | 'created'>;
   /** the logged emails among these ColdCopy ids (≤ 100): HubSpot id by ColdCopy id */
   findEmails(account: HubspotAccount, coldcopyIds: readonly string[], signal?: AbortSignal): Promise<Map<string, string>>;
   /** one page (≤ 100) of archived records, `GET /crm/v3/objects/{type}?archived=true` */
@@ -145,7 +165,7 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
     path: string,
     body: unknown,
     signal?: AbortSignal,
-    opts: { allow404?: boolean; method?: 'GET' | 'POST' } = {},
+    opts: { allow?: readonly number[]; method?: 'GET' | 'POST' } = {},
   ): Promise<{ status: number; json: unknown }> {
     const budgetKey = `hubspot:${account.portalId}`;
     await options.budget.take(budgetKey, kind, signal);
@@ -170,7 +190,7 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
     }
     if (res.status === 401) throw new HubspotAuthError('HubSpot refused the access token (401)');
     if (res.status >= 500) throw new Error(`HubSpot ${res.status} on ${path}`);
-    if (res.status === 404 && opts.allow404) return { status: 404, json };
+    if (opts.allow?.includes(res.status)) return { status: res.status, json };
     if (res.status >= 400) {
       const e = json as { category?: unknown; message?: unknown };
       throw new HubspotRequestError(res.status, String(e.category ?? 'UNKNOWN'), String(e.message ?? '').slice(0, 300));
@@ -198,7 +218,7 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
       await call(account, 'hubspot', `/crm/v3/objects/${objectType}/batch/archive`, { inputs: ids.map((id) => ({ id })) }, signal);
     },
     async gdprDelete(account, objectType, id, signal) {
-      const { status } = await call(account, 'hubspot', `/crm/v3/objects/${objectType}/gdpr-delete`, { objectId: id }, signal, { allow404: true });
+      const { status } = await call(account, 'hubspot', `/crm/v3/objects/${objectType}/gdpr-delete`, { objectId: id }, signal, { allow: [404] });
       return status !== 404;
     },
     async createEmails(account, inputs, signal) {
@@ -232,6 +252,14 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotApi {
         })),
       );
       return { created, errors };
+    },
+    async ensureEmailProperty(account, signal) {
+      const path = `/crm/v3/properties/emails/${COLDCOPY_EMAIL_ID}`;
+      const { status } = await call(account, 'hubspot', path, undefined, signal, { method: 'GET', allow: [404] });
+      if (status !== 404) return 'exists';
+      // a 409: created meanwhile (another worker, or a user)
+      const created = await call(account, 'hubspot', '/crm/v3/properties/emails', EMAIL_PROPERTY, signal, { allow: [409] });
+      return created.status === 409 ? 'exists' : 'created';
     },
     async findEmails(account, coldcopyIds, signal) {
       const { json } = await call(

@@ -1,5 +1,12 @@
-import { type EmailActivity, emailActivitiesForSync, objectMapByLocal, pendingOutboxLocalIds } from '@coldcopy/db';
-import { type HubspotAccount, HubspotAuthError, type HubspotEmailInput, HubspotRateLimitError, HubspotRequestError } from '../providers/hubspot-client.js';
+import { type EmailActivity, emailActivitiesForSync, emailPropertyReady, objectMapByLocal, pendingOutboxLocalIds, setEmailPropertyReady } from '@coldcopy/db';
+import {
+  COLDCOPY_EMAIL_ID,
+  type HubspotAccount,
+  HubspotAuthError,
+  type HubspotEmailInput,
+  HubspotRateLimitError,
+  HubspotRequestError,
+} from '../providers/hubspot-client.js';
 import { type BatchOutcome, drainOutbox, emptyOutcome, retryInMs, type SyncCounts } from './engine.js';
 import type { HubspotSyncDeps } from './hubspot-sync.js';
 
@@ -24,12 +31,21 @@ import type { HubspotSyncDeps } from './hubspot-sync.js';
  * the in-doubt ids and records those it finds instead of creating them again. A 429, a 401 or a
  * 4xx refusal of the whole batch wrote nothing: those claims are given back clean.
  *
+ * The property: a portal has no `coldcopy_email_id` until we create it, and HubSpot refuses (400)
+ * creates and searches naming it until then. Before the connection's first call that names it the
+ * drain checks it through the properties API and creates it if missing; the connection row records
+ * that (one check per connection, not per run). A 400 about the property later (deleted in the
+ * portal) clears the mark, creates it again and repeats the call once.
+ *
  * Rows whose lead is not mapped to a contact: settled without a call when the lead has no
  * pending contact push (it is not in HubSpot), else retried later (the contact is on its way).
  */
 const SCOPE = { provider: 'hubspot', objectType: 'emails' } as const;
 const CONTACTS = { provider: 'hubspot', objectType: 'contacts' } as const;
 const TEXT_MAX = 65_000;
+
+/** HubSpot refused the call because the portal lacks `coldcopy_email_id` (it names the property). */
+const missingProperty = (err: unknown) => err instanceof HubspotRequestError && err.status === 400 && err.message.includes(COLDCOPY_EMAIL_ID);
 
 /** Errors after which HubSpot cannot have created anything of the batch. */
 const wroteNothing = (err: unknown) => err instanceof HubspotRateLimitError || err instanceof HubspotAuthError || err instanceof HubspotRequestError;
@@ -47,6 +63,26 @@ export function drainHubspotEmailActivity(
     owner,
     batchSize: deps.config.hubspot.batchSize,
     mayHaveWritten: (err: unknown) => !wroteNothing(err),
+  };
+  // the connection's mark, read once per drain and only when a batch has something to send
+  let ready: boolean | undefined;
+  const ensureProperty = async () => {
+    if ((ready ??= await emailPropertyReady(deps.pool, workspaceId, 'hubspot'))) return;
+    await deps.hubspot.ensureEmailProperty(account, signal);
+    await setEmailPropertyReady(deps.pool, workspaceId, 'hubspot', true);
+    ready = true;
+  };
+  const namingProperty = async <T>(call: () => Promise<T>): Promise<T> => {
+    await ensureProperty();
+    try {
+      return await call();
+    } catch (err) {
+      if (!missingProperty(err)) throw err;
+      ready = false;
+      await setEmailPropertyReady(deps.pool, workspaceId, 'hubspot', false);
+      await ensureProperty();
+      return call();
+    }
   };
   return drainOutbox(
     deps,
@@ -94,10 +130,12 @@ export function drainHubspotEmailActivity(
       // rows a previous call may have logged already: ask HubSpot before creating them again
       const doubtful = toLog.filter((t) => t.row.in_doubt);
       const found = doubtful.length
-        ? await deps.hubspot.findEmails(
-            account,
-            doubtful.map((t) => t.row.local_id),
-            signal,
+        ? await namingProperty(() =>
+            deps.hubspot.findEmails(
+              account,
+              doubtful.map((t) => t.row.local_id),
+              signal,
+            ),
           )
         : new Map<string, string>();
       const create = toLog.filter((t) => {
@@ -107,10 +145,12 @@ export function drainHubspotEmailActivity(
       });
       if (create.length === 0) return outcome;
 
-      const result = await deps.hubspot.createEmails(
-        account,
-        create.map((t) => t.input),
-        signal,
+      const result = await namingProperty(() =>
+        deps.hubspot.createEmails(
+          account,
+          create.map((t) => t.input),
+          signal,
+        ),
       );
       const refused = new Map(result.errors.map((e) => [e.coldcopyId, e]));
       for (const t of create) {

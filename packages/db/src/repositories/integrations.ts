@@ -74,7 +74,9 @@ export async function saveIntegrationConnection(
      ON CONFLICT (workspace_id, provider) DO UPDATE SET status = 'active', access_token_encrypted = EXCLUDED.access_token_encrypted,
        refresh_token_encrypted = EXCLUDED.refresh_token_encrypted, token_key_id = EXCLUDED.token_key_id, expires_at = EXCLUDED.expires_at,
        portal_id = EXCLUDED.portal_id, instance_url = EXCLUDED.instance_url, settings = EXCLUDED.settings,
-       sync_frequency_minutes = EXCLUDED.sync_frequency_minutes, last_error = NULL
+       sync_frequency_minutes = EXCLUDED.sync_frequency_minutes, last_error = NULL,
+       email_property_ready_at = CASE WHEN integration_connections.portal_id IS DISTINCT FROM EXCLUDED.portal_id THEN NULL
+         ELSE integration_connections.email_property_ready_at END
      RETURNING ${CONNECTION_COLUMNS}`,
     [
       workspaceId,
@@ -90,6 +92,29 @@ export async function saveIntegrationConnection(
     ],
   );
   return rows[0]!;
+}
+
+/**
+ * Whether the connection's CRM was found to hold ColdCopy's email-activity property
+ * (`coldcopy_email_id`); false when it was never checked, or HubSpot said since that it is missing.
+ */
+export async function emailPropertyReady(db: Queryable, workspaceId: string, provider: IntegrationProvider): Promise<boolean> {
+  assertWorkspaceId(workspaceId);
+  const { rows } = await db.query<{ ready: boolean }>(
+    `SELECT email_property_ready_at IS NOT NULL AS ready FROM integration_connections WHERE workspace_id = $1 AND provider = $2`,
+    [workspaceId, provider],
+  );
+  return rows[0]?.ready === true;
+}
+
+/** Records that the connection's CRM holds the email-activity property (ready), or that it must be checked again. */
+export async function setEmailPropertyReady(db: Queryable, workspaceId: string, provider: IntegrationProvider, ready: boolean): Promise<void> {
+  assertWorkspaceId(workspaceId);
+  await db.query(`UPDATE integration_connections SET email_property_ready_at = CASE WHEN $3 THEN now() END WHERE workspace_id = $1 AND provider = $2`, [
+    workspaceId,
+    provider,
+    ready,
+  ]);
 }
 
 /**
