@@ -104,17 +104,19 @@ describe('campaign tick fan-out with real Postgres and Bull', () => {
         deadLetters: false,
         schedules: schedulesOn('email'),
       });
-      const ticks = async () => (await worker!.bull.getRepeatableJobs()).filter((r) => r.name === 'send-bulk-email');
+      const ticks = async () => (await worker!.inspect.schedules()).filter((r) => r.name === 'send-bulk-email');
       expect((await ticks()).map((r) => `${r.name} ${r.cron} ${r.tz}`)).toEqual(['send-bulk-email */5 * * * * UTC']);
-      const armed = (await worker.bull.getDelayed()).find((j) => j.name === 'send-bulk-email');
-      const runAt = (armed!.opts as { prevMillis: number }).prevMillis;
-      await armed!.promote(); // the cron tick, now
+      const armed = (await worker.inspect.jobs('delayed')).find((j) => j.name === 'send-bulk-email');
+      // the armed job runs at the schedule's next time (Bull's prevMillis of the job)
+      const runAt = (await ticks())[0]!.next;
+      expect(await worker.inspect.promote(armed!.id)).toBe(true); // the cron tick, now
       const slot = campaignTickSlot(runAt);
 
       await waitFor(async () => ((await h.ses.emails()).length >= 5 ? true : false), { ...patient, what: 'five emails' });
-      const tick = await worker.bull.getJob(`send-bulk-email.${starting.campaignId}.${slot}`);
-      await waitFor(async () => ((await tick!.getState()) === 'completed' ? true : false), { ...patient, what: 'the per-campaign tick' });
-      expect((await worker.bull.getJob(`send-bulk-email.${starting.campaignId}.${slot}`))!.returnvalue).toMatchObject({ started: true, scheduled: 3 });
+      const tickId = `send-bulk-email.${starting.campaignId}.${slot}`;
+      expect(await worker.inspect.job(tickId)).not.toBeNull();
+      await waitFor(async () => ((await worker!.inspect.job(tickId))?.state === 'completed' ? true : false), { ...patient, what: 'the per-campaign tick' });
+      expect((await worker.inspect.job(tickId))!.returnValue).toMatchObject({ started: true, scheduled: 3 });
       const { rows } = await h.pool.query(
         `SELECT c.id, c.status, c.started_at IS NOT NULL AS started, count(ce.id) FILTER (WHERE ce.status = 'sent')::int AS sent
          FROM campaigns c LEFT JOIN campaign_emails ce ON ce.campaign_id = c.id WHERE c.id = ANY($1::uuid[]) GROUP BY c.id ORDER BY c.id`,

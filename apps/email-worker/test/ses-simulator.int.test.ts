@@ -51,12 +51,12 @@ describe('SES event simulator: the SNS events of every accepted message reach th
       const expectedPosts = emails.length + Object.values(RECIPIENTS).reduce((n, e) => n + e.length, 0) + 1; // Send each, + DeliveryDelay
       await waitFor(
         async () => {
-          const counts = await worker!.bull.getJobCounts();
+          const counts = await worker!.inspect.counts();
           return h.ses.simulator.stats().delivered === expectedPosts && counts.waiting + counts.active + counts.delayed === 0 ? counts : false;
         },
         { ...patient, what: 'every notification delivered and processed' },
       );
-      expect((await worker.bull.getJobCounts()).failed).toBe(0);
+      expect((await worker.inspect.counts()).failed).toBe(0);
       expect(h.ses.simulator.stats()).toMatchObject({
         gaveUp: 0,
         pending: 0,

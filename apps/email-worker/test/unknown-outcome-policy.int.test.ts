@@ -73,7 +73,7 @@ function eventsSince(before: ReturnType<typeof h.ses.simulator.stats>) {
 const settled = (worker: Worker) =>
   waitFor(
     async () => {
-      const c = await worker.bull.getJobCounts();
+      const c = await worker.inspect.counts();
       return c.waiting + c.active + c.delayed === 0 || false;
     },
     { ...patient, what: 'the queue drained' },
