@@ -22,7 +22,12 @@ export interface QueueTarget {
   readonly displayName: string;
 }
 
-export function listQueueTargets(admin: Pick<AdminQueues, 'queues'> & Partial<Pick<AdminQueues, 'shardsOf'>>): QueueTarget[] {
+/** What listing the targets reads of the admin view: the queues, and each queue's shards with their Bull queue. */
+type TargetSource = Pick<AdminQueues, 'queues'> & {
+  readonly shardsOf?: (queue: QueueName) => readonly Pick<AdminShard, 'shard' | 'bullName' | 'bull'>[];
+};
+
+export function listQueueTargets(admin: TargetSource): QueueTarget[] {
   return QUEUE_NAMES.flatMap((queue) => {
     const shards = admin.shardsOf?.(queue) ?? [];
     if (shards.length <= 1) {
