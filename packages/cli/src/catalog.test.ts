@@ -3,7 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { formatForms, payloadForms } from './catalog.js';
 
 /** Sample strings tried, in order, against a field's pattern or format. */
-const SAMPLES = ['20250709T1430Z', '2025-07-09T14:30:00.000Z', '2025-07-09', 'ana@example.com', 'example.com', 'https://example.com/x', 'abc', 'abc_def'];
+const SAMPLES = [
+  '20250709T1430Z',
+  '2025-07-09T14:30:00.000Z',
+  '2025-07-09',
+  'ana@example.com',
+  'example.com',
+  'https://example.com/x',
+  'abc',
+  'abc_def',
+  '12345',
+];
 const UUID = '7b0c8a9e-3c1f-4d7b-9a43-2f1c0e5d9b11';
 
 type Schema = Record<string, any>;
