@@ -47,6 +47,10 @@ describe('on-the-wire marks (Redis)', () => {
     const marks = createRedisWireMarks(redis, prefix, { rolloutMs: 0 });
     const campaignId = randomUUID();
     const id = randomUUID();
+    // Every acknowledged write in the AOF before the kill below: with everysec, Redis may postpone
+    // writing its AOF buffer while a background fsync is slow (a busy disk), and a kill -9 then loses
+    // writes it had acknowledged, the very loss the deleted check stands for.
+    await redis.config('SET', 'appendfsync', 'always');
     await new Promise((r) => setTimeout(r, 20));
     const claims = [{ id, attempt: 1, claimedAt: new Date() }];
     expect(await marks.judge(campaignId, claims)).toEqual({ unsent: new Set(), pending: new Set([id]) });
