@@ -12,7 +12,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../packages/testing/src/free-port.js';
 import { type AppInfo, discoverApps, ROOT } from '../scripts/deploy/apps.js';
 import { type DevService, planDevServices } from '../scripts/dev-services.js';
 
@@ -71,15 +70,16 @@ describe('npm run dev (scripts/dev.ts)', () => {
     apps = await discoverApps(ROOT, () => {}); // lenient, as dev.ts is
     data = mkdtempSync(join(tmpdir(), 'coldcopy-dev-'));
     chmodSync(data, 0o755); // the postgres user (under root) must reach its cluster inside
-    for (const k of ['redis', 'postgres', 'dashboard', 'health']) ports[k] = await freePort();
-    // every dev server the apps need (the SES emulator, provider emulators) on a free port
+    // Every port the stack listens on (Redis, Postgres, the dashboard, each dev server the apps need,
+    // then the workers' consecutive health ports) from one block below the kernel's ephemeral range
+    // (32768+, where other tests' outgoing connections land and could take a port picked there).
     const names = [...planDevServices(apps, { tsxImport: 'tsx', env: {} }).services.values()];
-    for (const s of names) ports[s.name] = await freePort();
+    const fixed = ['redis', 'postgres', 'dashboard', ...names.map((s) => s.name)];
+    const base = await freeRange(fixed.length + apps.length + 1);
+    fixed.forEach((k, i) => (ports[k] = base + i));
+    ports.health = base + fixed.length;
     const overrides = Object.fromEntries(names.map((s) => [s.overrideEnv, String(ports[s.name])]));
     devServices = [...planDevServices(apps, { tsxImport: 'tsx', env: overrides }).services.values()];
-    // Worker health ports are consecutive from the base: take a base below the kernel's ephemeral
-    // range (32768+, where other tests' connections land) whose ports are all free right now.
-    ports.health = await freeRange(apps.length + 1);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       DEV_DATA_DIR: data,
