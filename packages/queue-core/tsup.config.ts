@@ -10,6 +10,7 @@ export default defineConfig({
     producer: 'src/producer/index.ts',
     runtime: 'src/runtime/index.ts',
     admin: 'src/admin/index.ts',
+    board: 'src/board/index.ts',
     env: 'src/config/env.ts',
   },
   format: ['esm'],

@@ -1,15 +1,15 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createBullBoard } from '@bull-board/api';
-import { BullAdapter } from '@bull-board/api/bullAdapter';
 import type { BeforeHook } from '@bull-board/api/typings/app';
 import { ExpressAdapter } from '@bull-board/express';
+import { boardAdaptersFor } from '@coldcopy/queue-core/board';
 import type { Express } from 'express';
 import type { QueueTarget } from './queue-targets.js';
 import type { Redactor } from './redact.js';
 
 /**
- * Two Bull Boards over the same Bull queues, both at the board's base path; app.ts picks one per
+ * Two Bull Boards over the same Bull queues (their adapters built by queue-core's `board` entry), both at the board's base path; app.ts picks one per
  * request by role:
  * - `viewer`: every queue in `readOnlyMode` (the UI hides every action and the API answers 405);
  * - `operator`: retry, promote, clean, pause/resume, empty; the `maintenance` queue stays
@@ -72,16 +72,18 @@ export function createBoards(options: BoardOptions): Boards {
 function createBoard(options: BoardOptions, role: 'viewer' | 'operator'): Express {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(options.publicBoardPath);
-  const queues = options.targets.map((t) => {
-    const adapter = new BullAdapter(t.bull, {
+  const queues = boardAdaptersFor(
+    options.targets.map((t) => ({
+      shard: t.source,
       readOnlyMode: role === 'viewer' || READ_ONLY_QUEUES.has(t.queue),
       description: t.description,
       displayName: t.displayName,
-    });
-    adapter.setFormatter('data', (data: unknown) => (typeof data === 'string' ? corruptDataNotice(data) : options.redact(data)));
-    adapter.setFormatter('returnValue', (value: unknown) => options.redact(value));
-    return adapter;
-  });
+    })),
+    {
+      data: (data) => (typeof data === 'string' ? corruptDataNotice(data) : options.redact(data)),
+      returnValue: (value) => options.redact(value),
+    },
+  );
   const title = options.title ?? 'ColdCopy jobs';
   createBullBoard({
     queues,

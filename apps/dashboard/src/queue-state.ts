@@ -1,9 +1,9 @@
-import { readQueueCounts, workerClientName, type QueueCounts } from '@coldcopy/queue-core/admin';
+import { readShardCounts, type QueueCounts } from '@coldcopy/queue-core/admin';
 import type { Cluster, Redis } from 'ioredis';
 import type { QueueTarget } from './queue-targets.js';
 
 /**
- * Queue state for /metrics and /health (ops.md §8): queue-core's counts (admin `readQueueCounts`,
+ * Queue state for /metrics and /health (ops.md §8): queue-core's counts (admin `readShardCounts`,
  * the one reader of Bull's keys) plus the worker connections.
  *
  * Cost: one MULTI of O(1) commands per queue, all sent in one round trip, plus one CLIENT LIST for
@@ -56,8 +56,8 @@ export async function readQueueStates(client: Redis | Cluster, targets: readonly
   // them (same round trip), outside them because a provider that disables CLIENT would otherwise
   // abort a transaction.
   const [counts, clientList] = await Promise.all([
-    readQueueCounts(
-      targets.map((t) => t.bull),
+    readShardCounts(
+      targets.map((t) => t.source),
       { client, now },
     ),
     client.isCluster
@@ -78,7 +78,7 @@ export async function readQueueStates(client: Redis | Cluster, targets: readonly
       paused,
       oldestWaitingAgeSeconds,
       finished,
-      workers: connections === null ? null : workersOf(connections, workerClientName(t.bull)),
+      workers: connections === null ? null : workersOf(connections, t.source.workerClientName),
       workersPartial,
     };
   });

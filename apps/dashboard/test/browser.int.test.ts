@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { defineJob } from '@coldcopy/queue-core';
 import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
-import { JobSecurity } from '@coldcopy/queue-core/producer';
+import { JobSecurity, Producer } from '@coldcopy/queue-core/producer';
 import { chromium, type Browser } from 'playwright-core';
 import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -45,6 +45,8 @@ describe('the board in a real browser (Debian chromium)', () => {
     if (!browserBinary.path) return ctx.skip(browserBinary.missing);
 
     let runs = 0;
+    // Unsigned jobs (signing disabled on both sides): this test is about the board.
+    const security = new JobSecurity({ signing: 'disabled' });
     const worker: Worker = await startWorker({
       queue: 'email',
       redisUrl: fx.redisUrl,
@@ -60,19 +62,19 @@ describe('the board in a real browser (Debian chromium)', () => {
       deps: {},
       logger: createSilentLogger(),
       concurrency: 1,
-      // The job is added straight through Bull, unsigned: this test is about the board.
-      security: new JobSecurity({ signing: 'disabled' }),
+      security,
     });
     cleanups.push(() => worker.close(2000));
+    const producer = new Producer({ redisUrl: fx.redisUrl, prefix: fx.prefix, security, shards: {} });
+    cleanups.push(() => producer.close());
 
-    const { queues } = fx.admin;
-    const job = await queues.email.add('test-flaky-send', { campaign: 'spring', apiKey: 'sk-live-secret' }, { attempts: 1 });
-    const id = String(job.id);
-    await waitFor(async () => (await job.getState()) === 'failed', { what: 'the first run to fail' });
+    const { id } = await producer.enqueue(flakySend, { campaign: 'spring', apiKey: 'sk-live-secret' }, { attempts: 1 });
+    const email = fx.shard('email').inspect;
+    await waitFor(async () => (await email.job(id))?.state === 'failed', { what: 'the first run to fail' });
     // Some backlog elsewhere so the overview shows more than one state.
-    await queues.enrichment.addBulk(Array.from({ length: 12 }, (_, i) => ({ name: 'enrich-lead', data: { i } })));
-    await queues.ai.add('draft-email', { i: 1 }, { delay: 3_600_000 });
-    await queues.analytics.add('refresh-analytics', { i: 1 });
+    for (let n = 0; n < 12; n++) await fx.queues.enqueue('enrichment', { n });
+    await fx.queues.enqueue('ai', { n: 1 }, { delay: 3_600_000 });
+    await fx.queues.enqueue('analytics', { n: 1 });
 
     const server: Server = fx.app.listen(0, '127.0.0.1');
     cleanups.push(() => new Promise((r) => server.close(r)));
@@ -119,7 +121,7 @@ describe('the board in a real browser (Debian chromium)', () => {
     if (await confirm.isVisible().catch(() => false)) await confirm.click();
     expect((await retried).status()).toBeLessThan(300);
 
-    await waitFor(async () => (await queues.email.getJob(id).then((j) => j?.getState())) === 'completed', { what: 'the retried job to complete' });
+    await waitFor(async () => (await email.job(id))?.state === 'completed', { what: 'the retried job to complete' });
     expect(runs).toBe(2);
     await page.goto(`${base}/admin/queues/queue/email/${id}`);
     await page.locator('[style*="--status-completed"]').first().waitFor();

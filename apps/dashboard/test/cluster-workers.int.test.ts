@@ -1,4 +1,4 @@
-import { bullKey, openAdminQueues, workerClientName, type AdminQueues } from '@coldcopy/queue-core/admin';
+import { openAdminQueues, type AdminQueues } from '@coldcopy/queue-core/admin';
 import { createSilentLogger, RedisConnections } from '@coldcopy/queue-core/runtime';
 import { RedisCluster, testPrefix, waitFor } from '@coldcopy/testing';
 import { Redis } from 'ioredis';
@@ -9,7 +9,7 @@ import { createApp, type DashboardApp } from '../src/app.js';
 import { loadDashboardEnv } from '../src/env.js';
 import { readQueueStates, type QueueState } from '../src/queue-state.js';
 import { listQueueTargets, type QueueTarget } from '../src/queue-targets.js';
-import { ADMIN_USERS, sample, SESSION_SECRET } from './helpers.js';
+import { ADMIN_USERS, sample, SESSION_SECRET, testQueues, type TestQueue } from './helpers.js';
 
 /**
  * The dashboard's worker counts on a real Redis Cluster (three `redis-server --cluster-enabled`
@@ -22,7 +22,7 @@ import { ADMIN_USERS, sample, SESSION_SECRET } from './helpers.js';
 const PASSWORD = 'dash cluster p@ss';
 const SHARDS = { email: 2 } as const;
 
-const clientName = (t: QueueTarget) => workerClientName(t.bull);
+const clientName = (t: QueueTarget) => t.source.workerClientName;
 
 describe('dashboard worker counts on a Redis Cluster (3 primaries)', { timeout: 180_000 }, () => {
   let cluster: RedisCluster;
@@ -75,31 +75,30 @@ describe('dashboard worker counts on a Redis Cluster (3 primaries)', { timeout: 
     return { app, admin, probe, targets };
   }
 
-  const primaryOfQueue = async (t: QueueTarget) => cluster.primaryOf(await cluster.keySlot(bullKey(t.bull, 'wait')));
+  const primaryOfQueue = async (t: QueueTarget) => cluster.primaryOf(await cluster.keySlot(t.source.keyOf('wait')));
 
   /**
-   * Two worker processes' worth of Bull queues (each its own connections, as two processes
-   * would have) processing `a` and `b`, whose queues live on different primaries; each worker's
-   * name goes to the primary of its queue, so no single node's CLIENT LIST sees both (retried in
-   * case a name is not where expected, to report what was found).
+   * Two worker processes (each its own connections, as two processes have): one of `a`'s queue
+   * (email: both its shards, `a` being shard 1), one of `b`'s, whose queue lives on another
+   * primary; each worker names one blocking connection per shard, on the primary of that shard's
+   * queue, so no single node's CLIENT LIST sees them all (retried in case a name is not where
+   * expected, to report what was found). `worked`: the targets with a worker.
    */
-  async function twoWorkersNamedOnDifferentPrimaries(prefix: string, a: QueueTarget, b: QueueTarget) {
+  async function workersNamedOnDifferentPrimaries(prefix: string, targets: readonly QueueTarget[], a: QueueTarget, b: QueueTarget) {
+    const worked = targets.filter((t) => t.queue === a.queue || t === b);
     for (let attempt = 1; ; attempt++) {
-      const workers = [a, b].map((t) => {
-        const w = openAdminQueues({ redisUrl: cluster.url, prefix, shards: SHARDS });
-        const bull = w.queues[t.bullName]!;
-        void bull.process('*', 1, async () => 'ok').catch(() => undefined);
-        return w;
-      });
+      const workers = [a, b].map(() => testQueues(cluster.url, prefix, { shards: SHARDS }));
+      await Promise.all([a, b].map((t, i) => workers[i]!.startWorker(t.queue as TestQueue, async () => 'ok')));
       const close = () => Promise.allSettled(workers.map((w) => w.close()));
       const where = await waitFor(
         async () => {
           const byNode = await namesByNode();
           const nodesOf = (t: QueueTarget) => [...byNode].filter(([, names]) => names.includes(clientName(t))).map(([port]) => port);
           const found = [nodesOf(a), nodesOf(b)];
-          return found.every((ports) => ports.length > 0) ? { found, byNode } : undefined;
+          const nodes = new Map(worked.map((t) => [t, nodesOf(t)]));
+          return [...nodes.values()].every((ports) => ports.length > 0) ? { found, byNode, nodes, worked } : undefined;
         },
-        { timeoutMs: 20_000, what: 'both workers named' },
+        { timeoutMs: 20_000, what: 'every worker named' },
       );
       const [onA, onB] = where.found;
       if (onA![0] !== onB![0] || attempt === 20) {
@@ -117,29 +116,35 @@ describe('dashboard worker counts on a Redis Cluster (3 primaries)', { timeout: 
     const a = fx.targets.find((t) => t.queue === 'email' && t.shard === '1')!;
     const primaryOfA = await primaryOfQueue(a);
     let b: QueueTarget | undefined;
-    for (const t of fx.targets) if (t !== a && (await primaryOfQueue(t)) !== primaryOfA) b ??= t;
+    for (const t of fx.targets) if (t.queue !== a.queue && (await primaryOfQueue(t)) !== primaryOfA) b ??= t;
     expect(b, 'a queue on another primary').toBeDefined();
-    const where = await twoWorkersNamedOnDifferentPrimaries(prefix, a, b!);
+    const where = await workersNamedOnDifferentPrimaries(prefix, fx.targets, a, b!);
     return { ...fx, a, b: b!, where };
   }
 
   it('counts each worker exactly once, whichever primary Bull named its connection on', async () => {
-    const { app, probe, targets, a, b, where } = await setup();
+    const { app, probe, targets, a, where } = await setup();
 
-    // Bull's naming, checked on the real cluster: each worker's name sits on exactly one node
-    // connection (one primary), and here the two sit on different primaries.
+    // Bull's naming, checked on the real cluster: each worker connection's name sits on exactly one
+    // node connection (one primary), and here a's and b's sit on different primaries.
     const [onA, onB] = where.found;
     expect(onA).toHaveLength(1);
     expect(onB).toHaveLength(1);
     expect(onA![0]).not.toBe(onB![0]);
     const everyName = [...where.byNode.values()].flat();
-    expect(everyName.filter((n) => n === clientName(a))).toHaveLength(1);
-    expect(everyName.filter((n) => n === clientName(b))).toHaveLength(1);
+    for (const t of where.worked) {
+      expect(where.nodes.get(t), `${t.bullName}: nodes holding its name`).toHaveLength(1);
+      expect(
+        everyName.filter((n) => n === clientName(t)),
+        t.bullName,
+      ).toHaveLength(1);
+    }
+    expect(where.worked).toHaveLength(3); // email, email-1 and b
 
     const states = await readQueueStates(probe.commandClient, targets);
     const byTarget = new Map<QueueTarget, QueueState>(targets.map((t, i) => [t, states[i]!]));
     for (const [t, s] of byTarget) {
-      const expected = t === a || t === b ? 1 : 0;
+      const expected = where.worked.includes(t) ? 1 : 0;
       expect(s.workers, `${t.bullName} workers`).toHaveLength(expected);
       expect(s.workersPartial).toBe(false);
     }
@@ -148,11 +153,11 @@ describe('dashboard worker counts on a Redis Cluster (3 primaries)', { timeout: 
     const text = (await request(app).get('/metrics').expect(200)).text;
     expect(sample(text, 'bull_redis_up')).toBe(1);
     for (const t of targets) {
-      const expected = t === a || t === b ? 1 : 0;
+      const expected = where.worked.includes(t) ? 1 : 0;
       expect(sample(text, 'bull_queue_workers', { queue: t.queue, shard: t.shard }), `${t.bullName} gauge`).toBe(expected);
     }
     const total = targets.reduce((sum, t) => sum + (sample(text, 'bull_queue_workers', { queue: t.queue, shard: t.shard }) ?? 0), 0);
-    expect(total).toBe(2);
+    expect(total).toBe(3);
 
     const health = await request(app).get('/health').expect(200);
     const rows = health.body.queues as Array<{ queue: string; shard?: string; workers: number | null; workersPartial?: boolean }>;
@@ -163,17 +168,20 @@ describe('dashboard worker counts on a Redis Cluster (3 primaries)', { timeout: 
   it('a primary that refuses CLIENT LIST makes the answer partial: a lower bound, no gauge; all refusing gives null', async () => {
     const { app, probe, targets, a, b, where } = await setup();
     const [onA] = where.found;
-    const refusing = onA![0]!; // the primary holding worker a's name
+    const refusing = onA![0]!; // the primary holding the name of a's worker connection
     const deny = (port: number) => onNode(port, (r) => r.call('ACL', 'SETUSER', 'default', '-client|list'));
     const allow = (port: number) => onNode(port, (r) => r.call('ACL', 'SETUSER', 'default', '+client|list'));
     closers.push(() => Promise.all(cluster.ports.map(allow)));
 
     await deny(refusing);
     const states = await readQueueStates(probe.commandClient, targets);
+    const answered = (t: QueueTarget) => (where.nodes.get(t) ?? []).some((port) => port !== refusing);
+    expect(answered(a)).toBe(false);
+    expect(answered(b)).toBe(true);
     for (const [i, t] of targets.entries()) {
       expect(states[i]!.workersPartial).toBe(true);
-      // what the answering primaries hold: worker b, not worker a
-      expect(states[i]!.workers, t.bullName).toHaveLength(t === b ? 1 : 0);
+      // what the answering primaries hold: b's worker connection (and email's when on another primary), not a's
+      expect(states[i]!.workers, t.bullName).toHaveLength(answered(t) ? 1 : 0);
     }
     const text = (await request(app).get('/metrics').expect(200)).text;
     expect(sample(text, 'bull_redis_up')).toBe(1);

@@ -14,8 +14,8 @@ describe('/health while Redis goes away and comes back', () => {
   const fx = useDashboard({}, () => redis.url);
 
   it('answers 200 with counts, 503 while Redis is down, 200 again after it returns', async () => {
-    await fx.admin.queues.email.add('send-email', { n: 1 });
-    await fx.admin.queues.ai.add('draft-email', { n: 2 }, { delay: 60_000 });
+    await fx.queues.enqueue('email', { n: 1 });
+    await fx.queues.enqueue('ai', { n: 2 }, { delay: 60_000 });
 
     const ok = await request(fx.app).get('/health');
     expect(ok.status).toBe(200);

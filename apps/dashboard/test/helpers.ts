@@ -1,7 +1,10 @@
-import { deletePrefix, testPrefix } from '@coldcopy/testing';
-import { openAdminQueues, openDeadLetters, type AdminQueues } from '@coldcopy/queue-core/admin';
+import { deletePrefix, TEST_SIGNING_KEYS, testPrefix } from '@coldcopy/testing';
+import { defineJob, type QueueName } from '@coldcopy/queue-core';
+import { openAdminQueues, openDeadLetters, type AdminQueues, type AdminShard } from '@coldcopy/queue-core/admin';
+import { JobSecurity, Producer, type EnqueuedJob, type EnqueueOptions } from '@coldcopy/queue-core/producer';
 import { Writable } from 'node:stream';
-import { createLogger, RedisConnections, type Logger } from '@coldcopy/queue-core/runtime';
+import { createLogger, createSilentLogger, RedisConnections, startWorker, type Logger, type Worker } from '@coldcopy/queue-core/runtime';
+import { z } from 'zod';
 import winston from 'winston';
 import bcrypt from 'bcryptjs';
 import { Registry } from 'prom-client';
@@ -18,6 +21,81 @@ const HASH = bcrypt.hashSync(PASSWORD, 10);
 export const ADMIN_USERS = `ana:operator:${HASH},vic:viewer:${HASH}`;
 export const SESSION_SECRET = 'test-secret-'.padEnd(48, 'x');
 
+/** The payload of every test job: the fields these tests give their jobs, all optional. */
+const testPayload = {
+  n: z.number().int().optional(),
+  to: z.string().optional(),
+  workspaceId: z.string().optional(),
+  apiKey: z.string().optional(),
+  message: z.object({ subject: z.string(), html: z.string() }).optional(),
+  /** the test worker's handler fails the attempt */
+  fail: z.boolean().optional(),
+};
+const testJob = <N extends string, Q extends QueueName>(name: N, queue: Q) =>
+  defineJob({ name, queue, description: `dashboard test job on ${queue}`, scope: 'global', payload: testPayload, options: { attempts: 1 } });
+
+/**
+ * Jobs of these tests, one per queue they fill, under the names the board shows (the producer
+ * and the test worker take them instead of the catalog's, so any payload above is accepted).
+ */
+export const TEST_JOBS = {
+  email: testJob('send-email', 'email'),
+  ai: testJob('draft-email', 'ai'),
+  enrichment: testJob('enrich-lead', 'enrichment'),
+  maintenance: testJob('purge-old-data', 'maintenance'),
+  analytics: testJob('calculate-campaign-stats', 'analytics'),
+  integration: testJob('sync-crm', 'integration'),
+} as const;
+export type TestQueue = keyof typeof TEST_JOBS;
+export type TestPayload = z.input<(typeof TEST_JOBS)[TestQueue]['schema']>;
+
+const testSecurity = () => new JobSecurity({ signingKeys: TEST_SIGNING_KEYS });
+
+/**
+ * Test jobs through the producer and test workers through the runtime, on `prefix` of `redisUrl`,
+ * as producers and workers of the platform would add and run them. Closed by `close()`.
+ */
+export function testQueues(redisUrl: string, prefix: string, layout: { shards?: Partial<Record<QueueName, number>>; cluster?: boolean } = {}) {
+  const security = testSecurity();
+  let producer: Producer | undefined;
+  const workers: Worker[] = [];
+  return {
+    enqueue(queue: TestQueue, data: TestPayload, options?: EnqueueOptions): Promise<EnqueuedJob> {
+      producer ??= new Producer({ redisUrl, prefix, security, shards: layout.shards ?? {}, cluster: layout.cluster });
+      return producer.enqueue(TEST_JOBS[queue], data, options);
+    },
+    /**
+     * A worker of the queue's test job (every shard of it, with its own connections, as a worker
+     * process has): the handler's result completes a job, a throw fails it (one attempt).
+     */
+    async startWorker(queue: TestQueue, handler: (data: TestPayload) => Promise<unknown>): Promise<Worker> {
+      const def = TEST_JOBS[queue];
+      const worker = await startWorker({
+        queue: def.queue,
+        definitions: [def],
+        handlers: { [def.name]: handler } as never,
+        deps: {},
+        logger: createSilentLogger(),
+        redisUrl,
+        prefix,
+        security,
+        concurrency: 1,
+        deadLetters: false,
+        shards: layout.shards?.[def.queue] ?? 1,
+        shardCounts: layout.shards ?? {},
+        cluster: layout.cluster,
+      });
+      workers.push(worker);
+      return worker;
+    },
+    async close(): Promise<void> {
+      await Promise.allSettled(workers.splice(0).map((w) => w.close(2000)));
+      await producer?.close();
+    },
+  };
+}
+export type TestQueues = ReturnType<typeof testQueues>;
+
 export interface DashboardFixture {
   readonly prefix: string;
   readonly redisUrl: string;
@@ -26,8 +104,10 @@ export interface DashboardFixture {
   readonly env: DashboardEnv;
   /** every log entry the app wrote, parsed */
   readonly logs: Array<Record<string, unknown>>;
-  /** more admin queue sets (e.g. processing ones), closed after the test */
-  openQueues(options?: { metricsDataPoints?: number }): AdminQueues;
+  /** the producer and test workers of the test's prefix, closed after the test */
+  readonly queues: TestQueues;
+  /** shard 0 of a queue in the app's admin set (its `inspect` reads jobs and counts as plain values) */
+  shard(queue: QueueName): AdminShard;
 }
 
 /**
@@ -43,7 +123,9 @@ export function useDashboard(envOverrides: Record<string, string> = {}, redisUrl
     const admin = openAdminQueues({ redisUrl: url, prefix });
     const probe = new RedisConnections(url, 'producer', 'dashboard-test');
     const deadLetters = openDeadLetters({ redisUrl: url, prefix });
+    const queues = testQueues(url, prefix);
     closers.push(
+      () => queues.close(),
       () => admin.close(),
       () => probe.close(),
       () => deadLetters.close(),
@@ -72,15 +154,12 @@ export function useDashboard(envOverrides: Record<string, string> = {}, redisUrl
       app,
       env,
       logs,
-      openQueues(options = {}) {
-        const queues = openAdminQueues({ redisUrl: url, prefix, ...options });
-        closers.unshift(() => queues.close());
-        return queues;
-      },
+      queues,
+      shard: (queue) => admin.shardsOf(queue)[0]!,
     };
   });
   afterEach(async () => {
-    // In order: extra queues, the app's queues, the probe client, then the keys of the prefix.
+    // In order: test workers and producer, the app's queues, the probe client, then the keys of the prefix.
     const order = [...closers];
     closers.length = 0;
     for (const close of order) await close().catch(() => {});

@@ -1,3 +1,4 @@
+import type { QueueName } from '@coldcopy/queue-core';
 import { createLogger, RedisConnections } from '@coldcopy/queue-core/runtime';
 import bcrypt from 'bcryptjs';
 import { Registry } from 'prom-client';
@@ -6,23 +7,29 @@ import { afterEach, describe, expect, it } from 'vitest';
 import winston from 'winston';
 import { createApp } from '../src/app.js';
 import { loadDashboardEnv } from '../src/env.js';
-import { ADMIN_USERS, cookieValue, login, PASSWORD, SESSION_SECRET, useDashboard, waitFor, type DashboardFixture } from './helpers.js';
+import { ADMIN_USERS, cookieValue, login, PASSWORD, SESSION_SECRET, useDashboard, waitFor, type DashboardFixture, type TestPayload } from './helpers.js';
 
 const silentLogger = () => createLogger({ level: 'error', transports: [new winston.transports.Console({ silent: true })] });
 
 const BASE = '/admin/queues';
 
-/** A job in the failed set of `email`, failed by a throwaway processor. */
-async function failedEmailJob(fx: DashboardFixture, data: Record<string, unknown> = { to: 'lead-1' }) {
-  const worker = fx.openQueues();
-  void worker.queues.email.process('*', async () => {
+/** A job in the failed set of `email`, failed by a throwaway worker. */
+async function failedEmailJob(fx: DashboardFixture, data: TestPayload = { to: 'lead-1' }) {
+  const worker = await fx.queues.startWorker('email', async () => {
     throw new Error('provider said no');
   });
-  const job = await fx.admin.queues.email.add('send-email', data, { attempts: 1 });
-  await waitFor(async () => (await job.getState()) === 'failed', { what: 'the job to fail' });
+  const job = await fx.queues.enqueue('email', data, { attempts: 1 });
+  await waitFor(async () => (await stateOf(fx, 'email', job.id)) === 'failed', { what: 'the job to fail' });
   await worker.close();
-  return String(job.id);
+  return job.id;
 }
+
+/** A job's state as the admin's inspector reads it (null when absent). */
+async function stateOf(fx: DashboardFixture, queue: QueueName, id: string) {
+  return (await fx.shard(queue).inspect.job(id))?.state ?? null;
+}
+
+const isPaused = async (fx: DashboardFixture, queue: QueueName) => (await fx.shard(queue).inspect.counts()).paused;
 
 describe('dashboard authentication and roles', () => {
   const fx = useDashboard({ ADMIN_LOGIN_MAX_FAILURES: '3' });
@@ -78,7 +85,7 @@ describe('dashboard authentication and roles', () => {
 
     const retry = await agent.put(`${BASE}/api/queues/email/${id}/retry`).set('x-xsrf-token', csrf);
     expect(retry.status).toBe(403);
-    expect(await fx.admin.queues.email.getJob(id).then((j) => j?.getState())).toBe('failed');
+    expect(await stateOf(fx, 'email', id)).toBe('failed');
   });
 
   it('lets an operator retry a failed job, with a CSRF token from the same origin', async () => {
@@ -93,20 +100,20 @@ describe('dashboard authentication and roles', () => {
     expect((await agent.put(`${BASE}/api/queues/email/${id}/retry`).set('x-xsrf-token', 'x'.repeat(129))).status).toBe(403);
     const crossSite = await agent.put(`${BASE}/api/queues/email/${id}/retry`).set('x-xsrf-token', csrf).set('origin', 'https://evil.example');
     expect(crossSite.status).toBe(403);
-    expect(await fx.admin.queues.email.getJob(id).then((j) => j?.getState())).toBe('failed');
+    expect(await stateOf(fx, 'email', id)).toBe('failed');
 
     const retry = await agent.put(`${BASE}/api/queues/email/${id}/retry`).set('x-xsrf-token', csrf);
     expect(retry.status).toBeLessThan(300);
-    expect(await fx.admin.queues.email.getJob(id).then((j) => j?.getState())).toBe('waiting');
+    expect(await stateOf(fx, 'email', id)).toBe('waiting');
     expect(fx.logs.find((l) => l.message === 'board action' && l.status === 204)).toMatchObject({ user: 'ana', role: 'operator', method: 'PUT' });
   });
 
   it('keeps the maintenance queue read-only and blocked actions closed for operators too', async () => {
     const { agent, csrf } = await login(fx.app, 'ana');
-    const job = await fx.admin.queues.maintenance.add('purge-old-data', {}, { delay: 60_000 });
+    const job = await fx.queues.enqueue('maintenance', {}, { delay: 60_000 });
     expect((await agent.put(`${BASE}/api/queues/maintenance/clean/delayed`).set('x-xsrf-token', csrf)).status).toBe(405);
-    expect(await job.getState()).toBe('delayed');
-    const email = await fx.admin.queues.email.add('send-email', { to: 'x' });
+    expect(await stateOf(fx, 'maintenance', job.id)).toBe('delayed');
+    const email = await fx.queues.enqueue('email', { to: 'x' });
     const edit = await agent
       .patch(`${BASE}/api/queues/email/${email.id}/update-data`)
       .set('x-xsrf-token', csrf)
@@ -114,13 +121,13 @@ describe('dashboard authentication and roles', () => {
     expect(edit.status).toBe(403);
     expect((await agent.put(`${BASE}/api/queues/email/obliterate`).set('x-xsrf-token', csrf)).status).toBe(403);
     expect((await agent.put(`${BASE}/api/queues/email/pause`).set('x-xsrf-token', csrf)).status).toBeLessThan(300);
-    expect(await fx.admin.queues.email.isPaused()).toBe(true);
+    expect(await isPaused(fx, 'email')).toBe(true);
   });
 
   it.each(['data', 'opts'] as const)('lists the failed and latest jobs while one of them has corrupt %s, and names it without showing it', async (field) => {
     const id = await failedEmailJob(fx, { workspaceId: 'w-1', apiKey: 'sk-live-456' });
     const healthy = await failedEmailJob(fx, { workspaceId: 'w-2' });
-    await fx.admin.queues.email.client.hset(`${fx.prefix}:email:${id}`, field, field === 'data' ? '{"apiKey":"sk-live-456",' : '{"attempts":');
+    await fx.admin.connections.client.hset(fx.shard('email').keyOf(id), field, field === 'data' ? '{"apiKey":"sk-live-456",' : '{"attempts":');
     const { agent } = await login(fx.app, 'vic');
     for (const status of ['failed', 'latest']) {
       const res = await agent.get(`${BASE}/api/queues?activeQueue=email&status=${status}&page=1&jobsPerPage=10`);
@@ -133,7 +140,7 @@ describe('dashboard authentication and roles', () => {
   });
 
   it('shows job data with secrets and bodies redacted', async () => {
-    const job = await fx.admin.queues.email.add('send-email', {
+    const job = await fx.queues.enqueue('email', {
       workspaceId: 'w-1',
       apiKey: 'sk-live-123',
       message: { subject: 'Hello', html: '<p>private</p>' },
@@ -160,7 +167,7 @@ describe('dashboard authentication and roles', () => {
     expect((await request(fx.app).get(`${BASE}/api/queues`).set('cookie', header)).status).toBe(401);
     const pause = await request(fx.app).put(`${BASE}/api/queues/email/pause`).set('cookie', header).set('x-xsrf-token', csrf);
     expect(pause.status).toBe(401);
-    expect(await fx.admin.queues.email.isPaused()).toBe(false);
+    expect(await isPaused(fx, 'email')).toBe(false);
     expect(fx.logs.some((l) => l.message === 'logout' && l.user === 'ana')).toBe(true);
   });
 

@@ -10,26 +10,27 @@ describe('/metrics', () => {
   const fx = useDashboard();
 
   it('exports queue depth by state (waiting includes paused), oldest waiting age, paused, workers, throughput', async () => {
-    const { email, enrichment, ai } = fx.admin.queues;
     const now = Date.now();
-    await email.add('send-email', { n: 1 }, { timestamp: now - 120_000 } as never);
-    await email.add('send-email', { n: 2 });
-    await email.add('send-email', { n: 3 }, { delay: 60_000 });
+    const first = await fx.queues.enqueue('email', { n: 1 });
+    // created two minutes ago: the oldest waiting job's age counts from there
+    await fx.admin.connections.client.hset(fx.shard('email').keyOf(first.id), 'timestamp', String(now - 120_000));
+    await fx.queues.enqueue('email', { n: 2 });
+    await fx.queues.enqueue('email', { n: 3 }, { delay: 60_000 });
     // A paused queue keeps its waiting jobs in the `paused` list: still waiting.
-    await enrichment.pause();
-    await enrichment.add('enrich-lead', { n: 1 });
-    await enrichment.add('enrich-lead', { n: 2 });
+    await fx.shard('enrichment').inspect.pause();
+    await fx.queues.enqueue('enrichment', { n: 1 });
+    await fx.queues.enqueue('enrichment', { n: 2 });
 
-    // A worker with Bull's per-minute metrics on, as the workers need to run for throughput.
-    const worker = fx.openQueues({ metricsDataPoints: 60 });
-    void worker.queues.ai.process('*', async (job) => {
-      if ((job.data as { fail?: boolean }).fail) throw new Error('nope');
+    // A worker (the runtime records Bull's per-minute metrics, as the workers need for throughput).
+    await fx.queues.startWorker('ai', async (data) => {
+      if (data.fail) throw new Error('nope');
       return 'ok';
     });
-    await ai.add('draft-email', { fail: false }, { attempts: 1 });
-    await ai.add('draft-email', { fail: false }, { attempts: 1 });
-    await ai.add('draft-email', { fail: true }, { attempts: 1 });
-    await waitFor(async () => (await ai.getCompletedCount()) === 2 && (await ai.getFailedCount()) === 1, { what: 'ai jobs to finish' });
+    await fx.queues.enqueue('ai', { fail: false }, { attempts: 1 });
+    await fx.queues.enqueue('ai', { fail: false }, { attempts: 1 });
+    await fx.queues.enqueue('ai', { fail: true }, { attempts: 1 });
+    const ai = fx.shard('ai').inspect;
+    await waitFor(async () => ((c) => c.completed === 2 && c.failed === 1)(await ai.counts()), { what: 'ai jobs to finish' });
 
     const res = await request(fx.app).get('/metrics');
     expect(res.status).toBe(200);
@@ -100,7 +101,7 @@ describe('/metrics', () => {
   it('is accepted by `promtool check metrics`', async (ctx) => {
     const promtool = requireDebianBinary('promtool', 'prometheus');
     if (!promtool.path) return ctx.skip(promtool.missing);
-    await fx.admin.queues.email.add('send-email', { n: 1 });
+    await fx.queues.enqueue('email', { n: 1 });
     const text = (await request(fx.app).get('/metrics')).text;
     const result = spawnSync(promtool.path, ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(result.stdout + result.stderr).toBe('');

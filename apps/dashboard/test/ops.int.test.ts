@@ -39,7 +39,7 @@ describe('alert rules and the Grafana dashboard', () => {
   const fx = useDashboard();
 
   async function exportedNames(): Promise<Set<string>> {
-    await fx.admin.queues.email.add('send-email', {});
+    await fx.queues.enqueue('email', {});
     const text = (await request(fx.app).get('/metrics')).text;
     const names = new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => m[1]!));
     // Bull's finished counters appear once workers record them; the worker metrics come from the

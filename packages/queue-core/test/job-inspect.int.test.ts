@@ -63,4 +63,20 @@ describe('job inspection (worker.inspect, admin shard inspect; real Redis)', () 
     await waitFor(async () => (await w.inspect.job(id))?.state === 'completed', { timeoutMs: 20_000, what: 'the promoted job completed' });
     expect(await w.inspect.schedules()).toEqual([]);
   });
+
+  it('pauses a queue globally from an admin shard: the worker takes no job until it is resumed', async () => {
+    const p = producer();
+    const w = await redis.worker();
+    const admin = redis.track(openAdminQueues({ redisUrl: redis.redisUrl, prefix: redis.prefix, shards: {} }), (x) => x.close());
+    const shard = admin.shardsOf('maintenance')[0]!.inspect;
+    await shard.pause();
+    expect((await w.inspect.counts()).paused).toBe(true);
+    const { id } = await p.enqueue(testEcho, { workspaceId, value: 'held' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await w.inspect.job(id)).toMatchObject({ state: 'paused' });
+    expect(await shard.counts()).toMatchObject({ paused: true, waiting: 1, completed: 0 });
+    await shard.resume();
+    expect((await shard.counts()).paused).toBe(false);
+    await waitFor(async () => (await w.inspect.job(id))?.state === 'completed', { timeoutMs: 20_000, what: 'the held job completed after resume' });
+  });
 });

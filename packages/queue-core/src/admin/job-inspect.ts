@@ -63,6 +63,10 @@ export interface QueueInspector {
   remove(id: string): Promise<boolean>;
   /** moves a delayed job to waiting now; false when absent */
   promote(id: string): Promise<boolean>;
+  /** pauses the queue globally: no worker of it takes a new job until `resume` (counts' `paused`) */
+  pause(): Promise<void>;
+  /** resumes a globally paused queue */
+  resume(): Promise<void>;
 }
 
 function viewOf<R>(job: Bull.Job, state: JobState): JobView<R> {
@@ -120,6 +124,12 @@ export function inspectQueue(queue: Bull.Queue): QueueInspector {
       if (!job) return false;
       await job.promote();
       return true;
+    },
+    async pause() {
+      await queue.pause(false);
+    },
+    async resume() {
+      await queue.resume(false);
     },
   };
 }
