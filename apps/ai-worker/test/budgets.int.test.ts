@@ -123,7 +123,14 @@ describe('exact budgets', () => {
     try {
       const ids = await Promise.all(leadIds.map((leadId) => h.producer.enqueue(generateEmailContent, payload(workspaceId, leadId)).then((j) => j.id)));
       // kill while calls are in flight: some drafts stored, some holds taken and not settled
-      await waitFor(async () => (await outcome(workspaceId)).drafts >= 6 || false, { ...patient, what: 'six drafts before the kill' });
+      // (both at once: a poll that first sees six drafts may come when the last holds are settled)
+      await waitFor(
+        async () => {
+          const o = await outcome(workspaceId);
+          return (o.drafts >= 6 && o.held > 0) || false;
+        },
+        { ...patient, intervalMs: 50, what: 'six drafts and a job holding tokens before the kill' },
+      );
       first.child.kill('SIGKILL');
       await first.exited;
       first = undefined;
