@@ -2,6 +2,7 @@ import { dbEnv } from '@coldcopy/db/env';
 import { CAMPAIGN_TICK_MINUTES } from '@coldcopy/queue-core';
 import { workerAppEnv } from '@coldcopy/queue-core/env';
 import { z } from 'zod';
+import { SEND_EVENT_WAIT_MS } from './providers/wire-marks.js';
 
 /**
  * The email worker's env: `envSchema` is the one schema main.ts hands to runWorkerApp (parsed once)
@@ -54,6 +55,10 @@ export const emailWorkerEnv = {
   }),
   UNKNOWN_EVENT_WINDOW_MS: int(900_000).meta({
     description: 'how long an unknown outcome waits for its SES `Send` event before UNKNOWN_OUTCOME_POLICY applies',
+  }),
+  SEND_EVENT_WAIT_MS: int(SEND_EVENT_WAIT_MS, 1000).meta({
+    description:
+      'how long after its on-the-wire mark a lapsed send without an SES `Send` event waits; then, if Send events of messages SES accepted later have arrived, SES never got it and it is sent again (needs Send events on the configuration set), else UNKNOWN_OUTCOME_POLICY applies',
   }),
   UNKNOWN_OUTCOME_POLICY: z.enum(['review', 'resend-once']).default('review').meta({
     description:

@@ -341,6 +341,30 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
       expect(calls).toHaveLength(2);
     });
 
+    it('an atSlot that outlasts its slot (a slow mark) is withdrawn before the wait for a new slot and runs again there; nothing waits after one that stands', async () => {
+      // 8 sends a second: a replacement slot is 125 ms away, the wait issue 20's crash matrix saw
+      // between a mark and its request (a kill there left a marked claim SES never got)
+      const { limits, counted } = slots({ accountPerSecond: 8 });
+      const log: string[] = [];
+      let slow = true;
+      const atSlot = async () => {
+        log.push(`mark (slots reserved: ${counted.account})`);
+        if (slow) await new Promise((r) => setTimeout(r, 40)); // a Redis round trip on a loaded machine
+        slow = false;
+      };
+      const withdraw = async () => void log.push(`withdraw (slots reserved: ${counted.account})`);
+      const slot = await limits.acquireSendSlot('ws-1', 'example.com', signal);
+      await limits.confirmSendSlot(slot, signal, atSlot, withdraw);
+      log.push(`return (slots reserved: ${counted.account})`);
+      // withdrawn before the replacement was reserved; marked again at the replacement, and nothing
+      // (no further slot) between that mark and the return (on a loaded machine the replacement may
+      // go stale before its mark: then more slots come before it)
+      expect(log.slice(0, 2)).toEqual(['mark (slots reserved: 1)', 'withdraw (slots reserved: 1)']);
+      expect(log).toHaveLength(4);
+      expect(log[3]).toBe(log[2]!.replace('mark', 'return'));
+      expect(counted.account).toBeGreaterThanOrEqual(2);
+    });
+
     it('a fresh slot is kept; one that waited past the slack (a slow claim) is replaced', async () => {
       const { limits, counted, metric } = slots();
       const slot = await limits.acquireSendSlot('ws-1', 'example.com', signal);

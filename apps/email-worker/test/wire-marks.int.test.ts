@@ -25,7 +25,8 @@ describe('on-the-wire marks (Redis)', () => {
 
   it('an unmarked claim is pending at the first look and unsent at the next; a marked one is neither', async () => {
     const prefix = `t${randomUUID().slice(0, 8)}:email`;
-    const marks = createRedisWireMarks(redis, prefix, { rolloutMs: 0 });
+    // no event wait: the marked claim is judged at once (no Send event of the campaign: unvouched)
+    const marks = createRedisWireMarks(redis, prefix, { rolloutMs: 0, sendEventWaitMs: 0 });
     const campaignId = randomUUID();
     const [marked, unmarked] = [randomUUID(), randomUUID()];
     await new Promise((r) => setTimeout(r, 20)); // after the first worker's start (wire-since)
@@ -35,11 +36,49 @@ describe('on-the-wire marks (Redis)', () => {
       { id: marked, attempt: 1, claimedAt },
       { id: unmarked, attempt: 1, claimedAt },
     ];
-    expect(await marks.judge(campaignId, claims)).toEqual({ unsent: new Set(), pending: new Set([unmarked]) });
-    expect(await marks.judge(campaignId, claims)).toEqual({ unsent: new Set([unmarked]), pending: new Set() });
+    const unvouched = { ids: new Set([marked]), sendEventsUntil: null };
+    expect(await marks.judge(campaignId, claims)).toEqual({ unsent: new Set(), pending: new Set([unmarked]), unvouched });
+    expect(await marks.judge(campaignId, claims)).toEqual({ unsent: new Set([unmarked]), pending: new Set(), unvouched });
     // the mark is per claim: the same row's next attempt has none
     expect(await marks.judge(campaignId, [{ id: marked, attempt: 2, claimedAt }])).toEqual({ unsent: new Set(), pending: new Set([marked]) });
     expect(await redis.pttl(`${prefix}:wire:{${campaignId}}:${marked}:1`)).toBeGreaterThan(23 * 3_600_000);
+  });
+
+  it("a marked claim waits SEND_EVENT_WAIT_MS from its mark; then it is unsent (unseen) once the campaign's Send events reach past the mark, else unvouched", async () => {
+    const prefix = `t${randomUUID().slice(0, 8)}:email`;
+    let now = Date.now();
+    const marks = createRedisWireMarks(redis, prefix, { rolloutMs: 0, sendEventWaitMs: 60_000, now: () => now });
+    const campaignId = randomUUID();
+    const [id, withdrawn] = [randomUUID(), randomUUID()];
+    await new Promise((r) => setTimeout(r, 20));
+    const claims = [{ id, attempt: 1, claimedAt: new Date() }];
+    const markedAt = now;
+    await marks.mark({ campaignId, campaignEmailId: id, attempt: 1 });
+    expect(await redis.get(`${prefix}:wire:{${campaignId}}:${id}:1`)).toBe(String(markedAt)); // the mark's time
+    // a Send event of a message SES accepted after the mark: within the wait, its own may still come
+    await marks.sawSendEvent(campaignId, new Date(markedAt + 5000));
+    now = markedAt + 59_000;
+    expect(await marks.judge(campaignId, claims)).toEqual({ unsent: new Set(), pending: new Set([id]) });
+    now = markedAt + 60_000;
+    expect(await marks.judge(campaignId, claims)).toEqual({ unsent: new Set([id]), pending: new Set(), unseen: new Set([id]) });
+    // the latest Send event is kept: an older one arriving later does not lower it
+    await marks.sawSendEvent(campaignId, new Date(markedAt - 10_000));
+    expect(await redis.get(`${prefix}:wire:{${campaignId}}:send-events`)).toBe(String(markedAt + 5000));
+    expect(await redis.pttl(`${prefix}:wire:{${campaignId}}:send-events`)).toBeGreaterThan(23 * 3_600_000);
+    // Send events only up to the mark (plus SES's clock margin): nothing vouches for it
+    const other = randomUUID();
+    await marks.sawSendEvent(other, new Date(markedAt + 1000));
+    await marks.mark({ campaignId: other, campaignEmailId: id, attempt: 1 });
+    now = markedAt + 120_000;
+    expect(await marks.judge(other, claims)).toEqual({
+      unsent: new Set(),
+      pending: new Set(),
+      unvouched: { ids: new Set([id]), sendEventsUntil: new Date(markedAt + 1000) },
+    });
+    // a withdrawn mark (its slot went stale while it was written) leaves the claim unmarked
+    await marks.mark({ campaignId, campaignEmailId: withdrawn, attempt: 1 });
+    await marks.unmark({ campaignId, campaignEmailId: withdrawn, attempt: 1 });
+    expect(await marks.judge(campaignId, [{ id: withdrawn, attempt: 1, claimedAt: new Date() }])).toEqual({ unsent: new Set(), pending: new Set([withdrawn]) });
   });
 
   it('a check lost with Redis (kill -9, AOF without fsync of the last writes) proves nothing: written again, judged later', async () => {

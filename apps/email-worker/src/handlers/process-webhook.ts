@@ -67,8 +67,20 @@ export const processWebhookHandler: Handler<typeof processWebhook, EmailDeps> = 
   }
 
   const applied = await deps.webhooks.applyEvent(target, message.MessageId, event);
+  // Send events of the campaign reach us up to SES's time of this message: the campaign tick's
+  // evidence that a marked send without its own Send event never reached SES (wire-marks.ts).
+  // Kept after the event is applied (and again for a duplicate: the first run may have died here).
+  if (event.type === 'Send') await deps.wire.sawSendEvent(target.campaignId, event.occurredAt);
   if (applied.duplicate) return { applied: false, reason: 'duplicate', campaignEmailId: target.campaignEmailId };
 
+  const stale = applied.changes.find((c) => c.startsWith('stale-claim:'));
+  if (stale) {
+    // an earlier claim's request reached SES after the row was found unsent and claimed again: the
+    // lead may get (or have got) two emails
+    const fields = { workspaceId: target.workspaceId, campaignEmailId: target.campaignEmailId, sesMessageId: event.messageId, claims: stale.slice(12) };
+    log.error('SES Send event of an earlier claim of a send claimed again since: possibly two emails to one lead', fields);
+    await deps.alerter.alert('warning', 'SES accepted a send that the campaign tick had found unsent and sent again: possibly two emails to one lead', fields);
+  }
   if (event.type === 'Rendering Failure') log.warn('SES rendering failure', { campaignEmailId: target.campaignEmailId, error: event.failure?.errorMessage });
   if (event.type === 'DeliveryDelay' && ['IPFailure', 'SpamDetected'].includes(event.deliveryDelay?.delayType ?? '')) {
     await deps.alerter.alert('warning', `SES delivery delayed: ${event.deliveryDelay?.delayType}`, {

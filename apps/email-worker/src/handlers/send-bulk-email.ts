@@ -5,6 +5,7 @@ import type { EmailDeps } from '../deps.js';
 import { campaignWindow, nextSendTime } from '../domain/next-send.js';
 import { isInWindow, startOfLocalDay } from '../domain/schedule.js';
 import type { CampaignToTick } from '../providers/campaign-tick-store.js';
+import type { WireVerdict } from '../providers/wire-marks.js';
 
 /** What one per-campaign tick did. */
 export interface CampaignTickResult {
@@ -134,12 +135,32 @@ async function tickCampaign(tick: Extract<CampaignTickForm, { kind: 'campaign' }
   const ticks = deps.campaignTicks;
   const ws = tick.workspaceId;
   const now = deps.now();
+  let verdict: WireVerdict | undefined;
   const settled = await ticks.settle(ws, tick.campaignId, {
     leaseMs: deps.config.leaseMs,
     ...deps.config.unknownOutcome,
     now,
-    onWire: (claims) => deps.wire.judge(tick.campaignId, claims),
+    onWire: async (claims) => (verdict = await deps.wire.judge(tick.campaignId, claims)),
   });
+  if (settled.expired + settled.released + settled.resolved > 0) {
+    ctx.log.warn('campaign tick settled send outcomes', {
+      campaignId: tick.campaignId,
+      expiredLeases: settled.expired,
+      // of the released: marked on the wire, yet SES never got them (no Send event while later ones came)
+      releasedUnsent: settled.released,
+      unseen: verdict?.unseen?.size ?? 0,
+      resolvedUnknown: settled.resolved,
+    });
+  }
+  if (settled.resolved > 0 && deps.config.unknownOutcome.policy === 'review' && verdict?.unvouched) {
+    // why these are left to a person: nothing shows that SES's Send events reach us past their marks
+    const until = verdict.unvouched.sendEventsUntil;
+    await deps.alerter.alert(
+      'warning',
+      `send outcomes left for review (failed_unknown): their requests may have left, no SES Send event came for them, and no Send event of a message SES accepted after them has arrived (${until ? `latest of the campaign: ${until.toISOString()}` : 'none of the campaign'}), so whether SES got them cannot be told; check that the configuration set publishes Send events and that the SNS subscription reaches the webhook`,
+      { workspaceId: ws, campaignId: tick.campaignId, failedUnknown: settled.resolved },
+    );
+  }
   const result = {
     form: 'campaign' as const,
     campaignId: tick.campaignId,

@@ -204,7 +204,30 @@ describe('send-email: the on-the-wire mark', () => {
     expect(await run(f, id, { ...f.deps, wire })).toMatchObject({ status: 'sent' });
     expect(atMark).toEqual([{ attempt: 1, status: 'sending', requests: 0, confirmations: 1 }]);
     expect(f.sender.calls).toBe(1);
-    expect([...f.wire.marks]).toEqual([`${f.store.emails.get(id)!.campaign_id}/${id}/1`]);
+    expect([...f.wire.marks.keys()]).toEqual([`${f.store.emails.get(id)!.campaign_id}/${id}/1`]);
+  });
+
+  it('withdrawn when its slot went stale while it was written, and written again at the fresh slot: nothing waits between the mark that stands and the request', async () => {
+    const f = createFakeDeps();
+    const limits = createFakeSendLimits({ staleSlots: ['renewed'] });
+    const id = f.store.addSend();
+    const steps: string[] = [];
+    const wire = {
+      ...f.wire,
+      async mark(ref: Parameters<typeof f.wire.mark>[0]) {
+        steps.push(`mark ${ref.attempt} (requests ${f.sender.calls})`);
+        await f.wire.mark(ref);
+      },
+      async unmark(ref: Parameters<typeof f.wire.unmark>[0]) {
+        steps.push(`unmark ${ref.attempt} (requests ${f.sender.calls})`);
+        await f.wire.unmark(ref);
+      },
+    };
+    expect(await run(f, id, { ...f.deps, wire, limits })).toMatchObject({ status: 'sent' });
+    expect(steps).toEqual(['mark 1 (requests 0)', 'unmark 1 (requests 0)', 'mark 1 (requests 0)']);
+    expect(limits.renewals).toBe(1);
+    expect(f.sender.calls).toBe(1);
+    expect([...f.wire.marks.keys()]).toEqual([`${f.store.emails.get(id)!.campaign_id}/${id}/1`]);
   });
 
   it('a mark Redis does not take: no request, the claim and the daily count given back, a follow-up job', async () => {

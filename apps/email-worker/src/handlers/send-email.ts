@@ -120,6 +120,8 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     }
     // the claim token (campaign_emails.attempt): every ledger write of this attempt carries it
     const attempt = claim.email.attempt;
+    // tagged with its claim: its SES events then settle this claim only (process-webhook)
+    const claimed: OutgoingEmail = { ...message, tags: { ...message.tags, claim: String(attempt) } };
     const leaseEndsAt = claimStartedAt + config.leaseMs - (config.leaseSafetyMs ?? LEASE_SAFETY_MS);
 
     // 4. SES. Right before the request goes on the wire (composed and signed), without a round
@@ -140,21 +142,27 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
       leaseLost = true;
       throw new Error('the send lease ran out before the request left');
     };
+    const wireRef = { campaignId: row.campaign_id, campaignEmailId: id, attempt };
     const markOnWire = async () => {
       checkLease();
       try {
-        await deps.wire.mark({ campaignId: row.campaign_id, campaignEmailId: id, attempt });
+        await deps.wire.mark(wireRef);
       } catch (err) {
         markError = { err };
         throw err;
       }
     };
+    // the slot went stale while the mark was written: withdrawn before the wait for a new slot
+    // (marked again there), so that a kill during that wait (up to a second at low rates) leaves
+    // no mark: provably never sent. If Redis does not take it, the mark stays ("maybe sent"),
+    // which the Send events settle.
+    const unmarkOnWire = () => deps.wire.unmark(wireRef).catch(() => undefined);
     const beforeRequest = async () => {
       // the lease first: after a freeze both may be gone, and a lost lease means this attempt no
       // longer owns the row, whatever the slot says
       checkLease();
       try {
-        slot = await limits.confirmSendSlot(slot, signal, markOnWire);
+        slot = await limits.confirmSendSlot(slot, signal, markOnWire, unmarkOnWire);
       } catch (err) {
         if (!leaseLost && !markError) slotError = { err };
         throw err;
@@ -177,7 +185,7 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
     else signal.addEventListener('abort', onAbort, { once: true });
     let messageId: string;
     try {
-      ({ messageId } = await deps.sender.send(message, wire.signal, { beforeRequest }));
+      ({ messageId } = await deps.sender.send(claimed, wire.signal, { beforeRequest }));
     } catch (err) {
       if (slotError) return await deferForSlot(slotError.err, send, attempt, release, ctx);
       // Redis did not take the mark: not sent; given back like a slot that could not be had
@@ -204,9 +212,9 @@ export const sendEmailHandler: Handler<typeof sendEmail, EmailDeps> = async (pay
       nextEmailAt,
       mailboxId: mailbox.id,
       fromEmail: mailbox.email,
-      subject: message.subject,
-      html: message.html,
-      text: message.text,
+      subject: claimed.subject,
+      html: claimed.html,
+      text: claimed.text,
       claim: attempt,
     };
     try {

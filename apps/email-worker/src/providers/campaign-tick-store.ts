@@ -74,7 +74,8 @@ export interface CampaignTickStore {
   /**
    * Settles outcomes: `sending` rows past their lease → unknown; unknown rows past their lease that
    * `onWire` proves unsent (their attempt never marked its request as on the wire: a worker killed
-   * between claim and request) → retryable, sent again whatever the policy; unknown rows whose SES
+   * between claim and request; or marked, and SES never got it: no Send event of its own while Send
+   * events of later messages arrived) → retryable, sent again whatever the policy; unknown rows whose SES
    * Send event did not come within the window → failed_unknown (review) or, once, retryable
    * (resend-once); with `onWire`, only those it judged in the same pass and found neither unsent
    * nor pending (not proven yet). `onWire` is asked only about rows whose lease has run out by the
@@ -121,6 +122,9 @@ export interface CampaignTickStore {
   markTicked(campaigns: ReadonlyArray<{ workspaceId: string; campaignId: string }>, until: Date): Promise<number>;
 }
 
+/** last_error of a marked claim released because SES never got it (WireVerdict.unseen) */
+export const UNSEEN_RELEASE = 'marked on the wire, but no SES Send event while those of later messages arrived: SES never got it, sent again';
+
 export function createPgCampaignTickStore(pool: Pool): CampaignTickStore {
   return {
     campaign: (ws, id) => getCampaign(pool, ws, id),
@@ -157,7 +161,9 @@ export function createPgCampaignTickStore(pool: Pool): CampaignTickStore {
         const verdict = await onWire(lapsed.map((r) => ({ id: r.id, attempt: r.attempt, claimedAt: r.claimed_at })));
         judged = new Set(lapsed.filter((r) => !verdict.unsent.has(r.id) && !verdict.pending.has(r.id)).map((r) => r.id));
         for (const row of lapsed) {
-          if (verdict.unsent.has(row.id) && (await releaseUnsentCampaignEmail(pool, ws, row.id, row.attempt, leaseMs))) released++;
+          if (!verdict.unsent.has(row.id)) continue;
+          const why = verdict.unseen?.has(row.id) ? UNSEEN_RELEASE : undefined;
+          if (await releaseUnsentCampaignEmail(pool, ws, row.id, row.attempt, leaseMs, why)) released++;
         }
       }
       const overdue = await listUnsettledCampaignEmails(pool, ws, id, { claimedBefore: new Date(now.getTime() - windowMs), limit: 500 });

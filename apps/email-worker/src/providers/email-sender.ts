@@ -10,6 +10,11 @@ export interface MessageTags {
   readonly lead_id: string;
   readonly workspace_id: string;
   readonly mailbox_id: string;
+  /**
+   * the claim token of the attempt that sent it (campaign_emails.attempt), set by send-email after
+   * its claim: a Send event settles only that claim, never a later one of the same row
+   */
+  readonly claim?: string;
 }
 
 export interface OutgoingEmail {

@@ -20,14 +20,18 @@ export function createFakeSendLimits(options: { rateWaits?: number[]; staleSlots
       slots.push({ workspaceId, domain });
       return { dueAt: 0 };
     },
-    async confirmSendSlot(slot, _signal, atSlot) {
+    async confirmSendSlot(slot, _signal, atSlot, withdraw) {
       confirmations += 1;
-      await atSlot?.();
-      const next = stale.shift() ?? 'fresh';
-      if (typeof next === 'number') throw new RetryAfterError(next);
-      if (next === 'fresh') return slot;
-      renewals += 1;
-      return { dueAt: 1 };
+      for (;;) {
+        await atSlot?.();
+        const next = stale.shift() ?? 'fresh';
+        if (next === 'fresh') return slot;
+        // went stale while atSlot ran: withdrawn before the wait for a new slot (or the deferral)
+        if (atSlot) await withdraw?.();
+        if (typeof next === 'number') throw new RetryAfterError(next);
+        renewals += 1;
+        slot = { dueAt: 1 };
+      }
     },
     async takeMailboxDaily(ws, mailboxId, cap, day) {
       const key = `${ws}:${mailboxId}:${day}`;

@@ -152,9 +152,18 @@ async function apply(tx: PoolClient, target: WebhookTarget, snsMessageId: string
 
   switch (event.type) {
     case 'Send': {
-      // reconciles an unknown outcome (timeout, 5xx, a worker killed mid-send) by the send_id tag
-      if (send.status === 'unknown' || send.status === 'sending') {
-        await markCampaignEmailSent(tx, ws, id, { messageId: event.messageId, sentAt: event.occurredAt });
+      // reconciles an unknown outcome (timeout, 5xx, a worker killed mid-send) by the send_id tag,
+      // fenced by the claim tag (messages of older releases carry none): the event settles the claim
+      // that sent it and never a later claim of the row, whose own request may be on its way
+      const claim = event.tags.claim === undefined ? send.attempt : Number(event.tags.claim);
+      if (claim !== send.attempt) {
+        if (send.message_id !== event.messageId) changes.push(`stale-claim:${claim}/${send.attempt}`);
+        break;
+      }
+      // retryable: the campaign tick found it unsent (no Send event while later ones came), and the
+      // event came after all, before another claim: it was sent, and is not sent again
+      if (send.status === 'unknown' || send.status === 'sending' || send.status === 'retryable') {
+        await markCampaignEmailSent(tx, ws, id, { messageId: event.messageId, sentAt: event.occurredAt, alsoFromRetryable: true });
         await event_('sent', { reconciled: true });
         const campaign = await getCampaign(tx, ws, send.campaign_id);
         const next = await getCampaignStep(tx, ws, send.campaign_id, send.step_number + 1);

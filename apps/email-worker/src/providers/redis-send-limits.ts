@@ -126,19 +126,22 @@ export function createRedisSendLimits(options: RedisSendLimitsOptions): SendLimi
       await sleepUntil(slot.notBefore - CLAIM_LEAD_MS, signal);
       return slot;
     },
-    async confirmSendSlot(slot, signal, atSlot) {
-      let done = !atSlot;
+    async confirmSendSlot(slot, signal, atSlot, withdraw) {
       for (let renewals = 0; ; renewals++) {
         await sleepUntil((slot as Partial<AccountSlot>).notBefore ?? slot.dueAt, signal);
         // atSlot only for a slot that is still fresh (a stale one means a wait for a new slot, which
         // must not come after it), and its time counts in the age
-        if (!done && performance.now() - slot.dueAt <= FRESH_SLOT_MS) {
+        let done = !atSlot;
+        if (atSlot && performance.now() - slot.dueAt <= FRESH_SLOT_MS) {
+          await atSlot();
           done = true;
-          await atSlot!();
         }
         const age = performance.now() - slot.dueAt;
         metrics.age.observe(age / 1000);
         if (age <= FRESH_SLOT_MS && done) return slot;
+        // atSlot took too long: what it did is withdrawn before any wait (the on-the-wire mark: a
+        // worker killed during the wait for a new slot must leave a claim provably never sent)
+        if (atSlot && done) await withdraw?.();
         if (renewals === MAX_RENEWALS) {
           metrics.deferred.inc();
           throw new RetryAfterError(1000, 'SES account slots keep going stale (event loop or Redis stalls)');

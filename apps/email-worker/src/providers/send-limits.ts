@@ -25,11 +25,13 @@ export interface SendLimits {
    * answer from Redis) arrive together and overrun a 1 s window. When more time has passed since
    * `slot`, this takes a fresh account slot (waiting, or RetryAfterError beyond the in-handler wait
    * or after repeated stalls); the stale one stays unused, so the limiter errs slow, never fast.
-   * `atSlot` runs once, when a slot that is still fresh has come and before its age is judged
-   * again, so its time counts in the age and no wait for another slot follows it unless it took
-   * too long (the send-email handler writes its on-the-wire mark there); what it throws is thrown.
+   * `atSlot` runs when a slot that is still fresh has come and before its age is judged again, so
+   * its time counts in the age (the send-email handler writes its on-the-wire mark there); what it
+   * throws is thrown. When it took too long (the slot went stale meanwhile), `withdraw` runs before
+   * anything waits (for a fresh slot, or the RetryAfterError), and `atSlot` runs again at the next
+   * fresh slot: nothing waits between an `atSlot` that stands and the return.
    */
-  confirmSendSlot(slot: SendSlot, signal: AbortSignal, atSlot?: () => Promise<void>): Promise<SendSlot>;
+  confirmSendSlot(slot: SendSlot, signal: AbortSignal, atSlot?: () => Promise<void>, withdraw?: () => Promise<void>): Promise<SendSlot>;
   /** Counts one send against the mailbox's cap for the UTC day; false (nothing counted) when the cap is reached. */
   takeMailboxDaily(workspaceId: string, mailboxId: string, cap: number, day: string): Promise<boolean>;
   /** Gives back a count taken for a send that definitely did not happen. */

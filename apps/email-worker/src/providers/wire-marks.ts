@@ -17,10 +17,47 @@ export interface LapsedClaim {
 
 /** What the marks say about lapsed claims (ids). */
 export interface WireVerdict {
-  /** provably never put on the wire: send again */
+  /**
+   * provably never reached SES: send again. Either no mark (the worker died between its claim and
+   * the request), or (`unseen`) marked, with no Send event of its own after the event wait while
+   * Send events of messages SES accepted after the mark did arrive
+   */
   readonly unsent: ReadonlySet<string>;
-  /** no mark found, but not proven yet (asked again at the next tick): leave them as they are */
+  /**
+   * not decided yet (asked again at the next tick): leave them as they are. No mark but not proven
+   * yet, or marked less than the event wait ago (its Send event may still come)
+   */
   readonly pending: ReadonlySet<string>;
+  /** the part of `unsent` that was marked: SES never got the request though it may have left */
+  readonly unseen?: ReadonlySet<string>;
+  /**
+   * marked, past the event wait, and nothing shows that Send events flow for messages SES accepted
+   * after the mark: "maybe sent", left to UNKNOWN_OUTCOME_POLICY. Set only when not empty
+   */
+  readonly unvouched?: {
+    readonly ids: ReadonlySet<string>;
+    /** SES's time of the latest message of the campaign whose Send event was applied; null: none known */
+    readonly sendEventsUntil: Date | null;
+  };
+}
+
+/** What to do with a marked lapsed claim that is still unknown (its Send event has not been applied). */
+export type MarkedClaimVerdict = 'wait' | 'unseen' | 'unvouched';
+
+/** SES's clock and a worker's may differ by this much (NTP keeps them far closer) */
+export const SEND_EVENT_CLOCK_SKEW_MS = 1000;
+
+/**
+ * A marked claim without its Send event: within `eventWaitMs` of its mark it waits (the event may
+ * be on its way); after that, if the campaign's Send events reached past the mark (SES accepted a
+ * later message and its Send event was applied), SES never got this request: `unseen`, sent again.
+ * Otherwise (no event after the mark, or a mark without its time, written by an older release)
+ * nothing vouches for it: `unvouched`, left to the policy.
+ */
+export function judgeMarkedClaim(markedAt: number | null, sendEventsUntil: number | null, now: number, eventWaitMs: number): MarkedClaimVerdict {
+  if (markedAt !== null && now - markedAt < eventWaitMs) return 'wait';
+  if (markedAt !== null && sendEventsUntil !== null && sendEventsUntil > markedAt + SEND_EVENT_CLOCK_SKEW_MS) return 'unseen';
+  return 'unvouched';
 }
 
 /**
@@ -31,16 +68,36 @@ export interface WireVerdict {
  * leaves marked ones to the SES `Send` event.
  */
 export interface WireMarks {
-  /** Records that this attempt may put its request on the wire from now on. */
+  /** Records that this attempt may put its request on the wire from now on (and when: the mark's value). */
   mark(ref: WireRef): Promise<void>;
+  /**
+   * Withdraws this attempt's mark: its request will not leave before it marks again (its rate slot
+   * went stale while it marked, and it waits for a new one). A worker killed during that wait then
+   * leaves a claim provably never sent instead of a "maybe sent" one.
+   */
+  unmark(ref: WireRef): Promise<void>;
+  /**
+   * A Send event of the campaign was applied (process-webhook): SES accepted a message at
+   * `acceptedAt` (its `mail.timestamp`) and its event reached us. Keeps the latest such time per
+   * campaign, the evidence that Send events flow past a mark.
+   */
+  sawSendEvent(campaignId: string, acceptedAt: Date): Promise<void>;
   /**
    * Of these lapsed claims of one campaign (their lease has run out by the database's clock, so no
    * attempt can mark them any more), the ones provably never put on the wire, and the ones without
-   * a mark that are not proven yet. Claims it can say nothing about (marked, or older than the
-   * marks) are in neither set.
+   * a mark that are not proven yet. A marked claim is judged by judgeMarkedClaim against the
+   * campaign's Send events (these claims are unknown: their own Send event has not been applied).
+   * Claims it can say nothing about (older than the marks) are in neither set.
    */
   judge(campaignId: string, claims: ReadonlyArray<LapsedClaim>): Promise<WireVerdict>;
 }
+
+/**
+ * SEND_EVENT_WAIT_MS's default: how long after its mark a claim without a Send event waits before
+ * the Send events of later messages can prove that SES never got it. Well beyond SNS's own
+ * retries of a failed HTTP delivery (3 within about a minute by default) and the webhook's queue.
+ */
+export const SEND_EVENT_WAIT_MS = 10 * 60_000;
 
 /** How long a mark (and a check) lives: far beyond a lease plus the campaign tick's interval. */
 export const WIRE_MARK_TTL_MS = 24 * 3_600_000;
@@ -49,6 +106,17 @@ export const WIRE_MARK_TTL_MS = 24 * 3_600_000;
  * workers of an earlier release (without marks) may still be sending during a rolling deploy.
  */
 export const WIRE_ROLLOUT_MS = 30 * 60_000;
+
+/** Keeps the later of the stored time and ARGV[1] (ms), with the marks' expiry. */
+const KEEP_LATEST = `
+local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`;
+const KEEP_LATEST_COMMAND = 'coldcopyWireKeepLatest';
+interface KeepLatest {
+  [KEEP_LATEST_COMMAND](key: string, at: string, ttlMs: string): Promise<number>;
+}
 
 /**
  * Marks in Redis: `<prefix>:wire:{<campaignId>}:<campaignEmailId>:<attempt>`, one SET with a
@@ -68,10 +136,20 @@ export const WIRE_ROLLOUT_MS = 30 * 60_000;
  * worker that writes marks started (set once; a Redis that lost it gets a later time, which only
  * judges fewer claims), and claims before it plus WIRE_ROLLOUT_MS are left to the SES events.
  */
-export function createRedisWireMarks(redis: Redis | Cluster, prefix: string, options: { now?: () => number; rolloutMs?: number } = {}): WireMarks {
+export function createRedisWireMarks(
+  redis: Redis | Cluster,
+  prefix: string,
+  options: { now?: () => number; rolloutMs?: number; sendEventWaitMs?: number } = {},
+): WireMarks {
   const now = options.now ?? Date.now;
   const rolloutMs = options.rolloutMs ?? WIRE_ROLLOUT_MS;
+  const eventWaitMs = options.sendEventWaitMs ?? SEND_EVENT_WAIT_MS;
   const key = (campaignId: string, id: string, attempt: number) => `${prefix}:wire:{${campaignId}}:${id}:${attempt}`;
+  // in the campaign's hash slot, read with its marks
+  const sendEventsKey = (campaignId: string) => `${prefix}:wire:{${campaignId}}:send-events`;
+  if (typeof (redis as unknown as Partial<KeepLatest>)[KEEP_LATEST_COMMAND] !== 'function') {
+    redis.defineCommand(KEEP_LATEST_COMMAND, { numberOfKeys: 1, lua: KEEP_LATEST });
+  }
   const sinceKey = `${prefix}:wire-since`;
   const since = async (): Promise<number> => {
     await redis.set(sinceKey, String(now()), 'NX');
@@ -84,23 +162,37 @@ export function createRedisWireMarks(redis: Redis | Cluster, prefix: string, opt
 
   return {
     async mark(ref) {
-      await redis.set(key(ref.campaignId, ref.campaignEmailId, ref.attempt), '1', 'PX', WIRE_MARK_TTL_MS);
+      await redis.set(key(ref.campaignId, ref.campaignEmailId, ref.attempt), String(now()), 'PX', WIRE_MARK_TTL_MS);
+    },
+    async unmark(ref) {
+      await redis.del(key(ref.campaignId, ref.campaignEmailId, ref.attempt));
+    },
+    async sawSendEvent(campaignId, acceptedAt) {
+      await (redis as unknown as KeepLatest)[KEEP_LATEST_COMMAND](sendEventsKey(campaignId), String(acceptedAt.getTime()), String(WIRE_MARK_TTL_MS));
     },
     async judge(campaignId, claims) {
-      const unsent = new Set<string>();
-      const pending = new Set<string>();
+      const v = verdicts();
+      const { unsent, pending } = v;
+      let sendEventsUntil: number | null = null;
       if (claims.length === 0) return { unsent, pending };
       const from = (await since()) + rolloutMs;
       const judged = claims.filter((c) => c.claimedAt.getTime() > from);
       for (let i = 0; i < judged.length; i += 250) {
         const chunk = judged.slice(i, i + 250);
         const keys = chunk.map((c) => key(campaignId, c.id, c.attempt));
-        // mark and check of each claim in one read
-        const values = await redis.mget(...keys.flatMap((k) => [k, `${k}:check`]));
+        // mark and check of each claim, and the campaign's Send events, in one read
+        const values = await redis.mget(...keys.flatMap((k) => [k, `${k}:check`]), sendEventsKey(campaignId));
+        const seen = values[2 * chunk.length];
+        sendEventsUntil = seen ? Number(seen) : null;
         const checks = redis.pipeline();
         let written = 0;
         chunk.forEach((c, j) => {
-          if (values[2 * j] !== null) return; // marked: the SES Send event settles it
+          const mark = values[2 * j];
+          if (mark != null) {
+            // marked: its Send event has not been applied (the row is still unknown)
+            const markedAt = Number(mark) > 1e12 ? Number(mark) : null; // '1': a mark without its time
+            return v.marked(c.id, judgeMarkedClaim(markedAt, sendEventsUntil, now(), eventWaitMs));
+          }
           if (values[2 * j + 1] !== null) return void unsent.add(c.id);
           pending.add(c.id);
           checks.set(`${keys[j]}:check`, '1', 'PX', WIRE_MARK_TTL_MS);
@@ -112,22 +204,67 @@ export function createRedisWireMarks(redis: Redis | Cluster, prefix: string, opt
           if (failed) throw failed[0]!;
         }
       }
-      return { unsent, pending };
+      return v.verdict(sendEventsUntil);
+    },
+  };
+}
+
+/** The sets of a WireVerdict as a judge fills them. */
+function verdicts() {
+  const unsent = new Set<string>();
+  const pending = new Set<string>();
+  const unseen = new Set<string>();
+  const unvouched = new Set<string>();
+  return {
+    unsent,
+    pending,
+    marked(id: string, verdict: MarkedClaimVerdict): void {
+      if (verdict === 'wait') pending.add(id);
+      else if (verdict === 'unvouched') unvouched.add(id);
+      else {
+        unsent.add(id);
+        unseen.add(id);
+      }
+    },
+    verdict(sendEventsUntil: number | null): WireVerdict {
+      return {
+        unsent,
+        pending,
+        ...(unseen.size > 0 ? { unseen } : {}),
+        ...(unvouched.size > 0 ? { unvouched: { ids: unvouched, sendEventsUntil: sendEventsUntil === null ? null : new Date(sendEventsUntil) } } : {}),
+      };
     },
   };
 }
 
 /** In-memory marks for handler tests (no lost writes: an unmarked claim is unsent at once). */
-export function createFakeWireMarks() {
-  const marks = new Set<string>();
+export function createFakeWireMarks(options: { now?: () => number; sendEventWaitMs?: number } = {}) {
+  const now = options.now ?? Date.now;
+  const eventWaitMs = options.sendEventWaitMs ?? SEND_EVENT_WAIT_MS;
+  const marks = new Map<string, number>();
+  const sendEvents = new Map<string, number>();
   const id = (campaignId: string, campaignEmailId: string, attempt: number) => `${campaignId}/${campaignEmailId}/${attempt}`;
   return {
     marks,
+    sendEvents,
     async mark(ref: WireRef) {
-      marks.add(id(ref.campaignId, ref.campaignEmailId, ref.attempt));
+      marks.set(id(ref.campaignId, ref.campaignEmailId, ref.attempt), now());
+    },
+    async unmark(ref: WireRef) {
+      marks.delete(id(ref.campaignId, ref.campaignEmailId, ref.attempt));
+    },
+    async sawSendEvent(campaignId: string, acceptedAt: Date) {
+      sendEvents.set(campaignId, Math.max(sendEvents.get(campaignId) ?? 0, acceptedAt.getTime()));
     },
     async judge(campaignId: string, claims: ReadonlyArray<LapsedClaim>) {
-      return { unsent: new Set(claims.filter((c) => !marks.has(id(campaignId, c.id, c.attempt))).map((c) => c.id)), pending: new Set<string>() };
+      const v = verdicts();
+      const sendEventsUntil = sendEvents.get(campaignId) ?? null;
+      for (const c of claims) {
+        const markedAt = marks.get(id(campaignId, c.id, c.attempt));
+        if (markedAt === undefined) v.unsent.add(c.id);
+        else v.marked(c.id, judgeMarkedClaim(markedAt, sendEventsUntil, now(), eventWaitMs));
+      }
+      return v.verdict(sendEventsUntil);
     },
-  } satisfies WireMarks & { marks: Set<string> };
+  } satisfies WireMarks & { marks: Map<string, number>; sendEvents: Map<string, number> };
 }

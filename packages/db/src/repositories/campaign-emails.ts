@@ -155,11 +155,16 @@ export interface SentDetails {
   readonly contentHtml?: string;
   readonly contentText?: string;
   readonly consentProof?: JsonObject;
+  /**
+   * Also from `retryable`: an SES Send event of the row's current claim that came after the row was
+   * made retryable (found unsent) and before another claim (the caller checks the claim token)
+   */
+  readonly alsoFromRetryable?: boolean;
 }
 
 /**
- * SES accepted the message: sending|unknown → sent with its message id. Repeating the same call
- * (the write is retried, never the send) returns the row unchanged.
+ * SES accepted the message: sending|unknown (or, asked for, retryable) → sent with its message id.
+ * Repeating the same call (the write is retried, never the send) returns the row unchanged.
  */
 export async function markCampaignEmailSent(db: Queryable, workspaceId: string, campaignEmailId: string, details: SentDetails): Promise<CampaignEmailRow> {
   if (details.mailboxId) await assertAllInWorkspace(db, 'mailboxes', workspaceId, [details.mailboxId]);
@@ -174,7 +179,7 @@ export async function markCampaignEmailSent(db: Queryable, workspaceId: string, 
          mailbox_id = coalesce($5, mailbox_id), from_email = coalesce($6, from_email), subject = coalesce($7, subject),
          content_html = coalesce($8, content_html), content_text = coalesce($9, content_text),
          consent_proof = coalesce($10, consent_proof), last_error = NULL
-       WHERE id = $1 AND workspace_id = $2 AND status IN ('sending', 'unknown')
+       WHERE id = $1 AND workspace_id = $2 AND (status IN ('sending', 'unknown') OR ($11 AND status = 'retryable'))
        RETURNING *`,
       [
         details.messageId,
@@ -185,6 +190,7 @@ export async function markCampaignEmailSent(db: Queryable, workspaceId: string, 
         details.contentHtml ?? null,
         details.contentText ?? null,
         details.consentProof ?? null,
+        details.alsoFromRetryable === true,
       ],
     );
   } catch (err) {

@@ -115,10 +115,10 @@ export async function listLapsedUnknownCampaignEmails(
 }
 
 /**
- * An unknown outcome proven unsent (its attempt never marked its request as on the wire): unknown →
- * retryable, so the campaign tick sends it again. Fenced by the claim token and the lease: null
- * when the row moved on (a Send event reconciled it, the policy resolved it, another claim) or its
- * lease has not run out by the database's clock.
+ * An unknown outcome proven unsent (its attempt never marked its request as on the wire, or SES
+ * never got it: `why`): unknown → retryable, so the campaign tick sends it again. Fenced by the
+ * claim token and the lease: null when the row moved on (a Send event reconciled it, the policy
+ * resolved it, another claim) or its lease has not run out by the database's clock.
  */
 export function releaseUnsentCampaignEmail(
   db: Queryable,
@@ -126,15 +126,16 @@ export function releaseUnsentCampaignEmail(
   campaignEmailId: string,
   claim: number,
   leaseMs: number,
+  why = 'claim lapsed before the request went on the wire: sent again',
 ): Promise<CampaignEmailRow | null> {
   return guarded(
     db,
     workspaceId,
     campaignEmailId,
-    `UPDATE campaign_emails SET status = 'retryable', last_error = 'claim lapsed before the request went on the wire: sent again'
+    `UPDATE campaign_emails SET status = 'retryable', last_error = $5
      WHERE id = $1 AND workspace_id = $2 AND status = 'unknown' AND attempt = $3
        AND claimed_at < now() - make_interval(secs => $4::double precision / 1000) RETURNING *`,
-    [claim, leaseMs],
+    [claim, leaseMs, why],
   );
 }
 
