@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from '../definitions/define-job.js';
@@ -200,6 +201,45 @@ describe('signing', () => {
     expect(after.sign('test-plain', { n: 1 }, OPTS)).toMatch(/^v2\.k2\./);
     // once k1 is dropped, its jobs no longer verify
     expect(() => new JobSecurity({ signingKeys: K_NEW }).verify('test-plain', { n: 1 }, sig, asStored(OPTS))).toThrow(JobSignatureError);
+  });
+
+  it('keeps the wire format: signatures made by earlier releases verify, and the same job is signed the same way', () => {
+    // made by the code of main at 13de1fc (createHmac over the v2 signed text), keys K_NEW and K_OLD
+    const data = { workspaceId: WS, text: 'Grüße, 世界 ✓ 😀 "quoted" \\ back', n: 42, nested: { list: [1, 2.5, null, true] }, long: 'x'.repeat(300) };
+    const opts = { jobId: 'test-plain.a1', attempts: 3, priority: 2, delay: 60_000 };
+    const schedule = { repeat: { cron: '0 * * * *', tz: 'Europe/Berlin' }, jobId: 'sched-1', attempts: 2 };
+    const signed = [
+      ['v2.k2.1765000000000.146yXhGCJ-uRfqoEnsVTFqD8n04tzWitXqcwD9VTRzs', data, opts],
+      ['v2.k1.1765000000000.xes87nbb_nHnoeYkvQ4KM7Y62Bv7YXzw-DEUtoUUF9Q', data, opts],
+      ['v2.k2.1765000000000.k2e8Do5iPOnJaFX25OE9-p5IgRjbruJGXaxPOaKI-LI', { n: 1 }, schedule],
+    ] as const;
+    const s = security({ now: () => 1_765_000_000_000 });
+    for (const [sig, d, o] of signed) {
+      if (sig.startsWith('v2.k2.')) expect(s.sign('test-plain', d, o)).toBe(sig);
+      if (o === opts) expect(reasonOf(() => s.verify('test-plain', roundTrip(d), sig, asStored(o)))).toBe('accepted');
+    }
+    expect(new JobSecurity({ signingKeys: K_OLD, now: () => 1_765_000_000_000 }).sign('test-plain', data, opts)).toBe(signed[1][0]);
+  });
+
+  it('signs with HMAC-SHA256 over the documented text, for texts of any length and any characters, and keys of any length', () => {
+    const pieces = ['a', 'é', '世界', '😀', '\u2028', '"', '\\', '\ud800', 'x'.repeat(61)];
+    // 32 bytes, one SHA-256 block, and longer keys (hashed first, RFC 2104)
+    for (const size of [32, 64, 65, 100]) {
+      const key = Buffer.from(Array.from({ length: size }, (_, i) => (i * 37 + size) % 256));
+      const s = new JobSecurity({ signingKeys: `kx:${key.toString('base64')}`, now: () => 1_765_000_000_000 });
+      for (let i = 0; i < 300; i++) {
+        // from a few bytes to several kilobytes, around the 64-byte block
+        const text = Array.from({ length: (i * 7) % 97 }, (_, k) => pieces[(i + k) % pieces.length])
+          .join('')
+          .repeat(1 + (i % 5) * (i % 3));
+        const data = { workspaceId: WS, text };
+        const opts = { jobId: `test-plain.${i}`, attempts: 1 + (i % 3) };
+        const signedText = `v2\ntest-plain\n${WS}\n1765000000000\njob ${opts.jobId} ${opts.attempts} 0 0\n${JSON.stringify(data)}`;
+        const expected = `v2.kx.1765000000000.${createHmac('sha256', key).update(signedText).digest('base64url')}`;
+        expect(s.sign('test-plain', data, opts)).toBe(expected);
+        expect(reasonOf(() => s.verify('test-plain', roundTrip(data), expected, asStored(opts)))).toBe('accepted');
+      }
+    }
   });
 
   it('unsigned mode signs nothing and accepts everything; otherwise keys are required', () => {
