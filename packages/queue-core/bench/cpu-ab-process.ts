@@ -86,12 +86,14 @@ if (process.env.BENCH_VARIANTS) {
   for (const name of Object.keys(variants)) if (!keep.test(name)) delete variants[name];
 }
 const results = new Map<string, number[]>();
-// BENCH_PROFILE=<dir>: a CPU profile of each variant's last round (node:inspector)
+// BENCH_PROFILE=<dir>: a CPU profile of each variant's last round (node:inspector), sampled every
+// BENCH_PROFILE_INTERVAL µs (default 100: at the inspector's 1 ms a round has too few samples per job)
 const profileDir = process.env.BENCH_PROFILE;
 const session = new Session();
 if (profileDir) {
   session.connect();
   await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: Number(process.env.BENCH_PROFILE_INTERVAL ?? 100) });
 }
 for (let r = 0; r < ROUNDS; r++) {
   for (const [name, run] of Object.entries(variants)) {
