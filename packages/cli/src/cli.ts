@@ -245,11 +245,7 @@ async function schedules(args: readonly string[], io: CliIo): Promise<number> {
   // Schedules live on shard 0, which keeps the queue's name: no shard count needed.
   const admin = openAdminQueues({ redisUrl: env.REDIS_URL, prefix: env.BULL_PREFIX, shards: {}, cluster: clusterModeFromEnv(io.env, env.BULL_PREFIX) });
   try {
-    const rows = await withTimeout(
-      scheduleRows((q) => admin.queues[q]),
-      5000,
-      `Redis did not answer within 5 s`,
-    );
+    const rows = await withTimeout(scheduleRows(admin), 5000, `Redis did not answer within 5 s`);
     if (values.json) {
       io.stdout(`${JSON.stringify({ prefix: env.BULL_PREFIX, schedules: rows }, null, 2)}\n`);
       return EXIT.ok;

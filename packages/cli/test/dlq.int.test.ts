@@ -75,10 +75,10 @@ describe('pnpm jobs dlq', () => {
     cleanups.push(() => producer.close());
     const admin = openAdminQueues({ redisUrl, prefix });
     cleanups.push(() => admin.close());
-    const queue = admin.queues.maintenance;
+    const queue = admin.shardsOf('maintenance')[0]!.inspect;
 
     const { id } = await producer.enqueue(testFlaky, { mode: 'always-transient', tag: 'cli' }, { idempotencyKey: 'k-1' });
-    await waitFor(async () => (await queue.getJob(id))?.isFailed(), 'the job to fail for good');
+    await waitFor(async () => (await queue.job(id))?.state === 'failed', 'the job to fail for good');
     const entryId = `maintenance:${id}`;
 
     const dlq = openDeadLetters({ redisUrl, prefix });
@@ -101,7 +101,7 @@ describe('pnpm jobs dlq', () => {
     const replay = await jobs(['dlq', 'replay', entryId], prefix);
     expect(replay.code, replay.stderr).toBe(0);
     expect(replay.stdout).toBe(`replayed ${entryId} as job ${id}\n`);
-    await waitFor(async () => (await (await queue.getJob(id))?.getState()) === 'completed', 'the replayed job to complete');
+    await waitFor(async () => (await queue.job(id))?.state === 'completed', 'the replayed job to complete');
     expect(runs).toEqual([1, 2, 3, 1]);
 
     // Running it again enqueues nothing.

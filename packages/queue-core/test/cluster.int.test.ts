@@ -3,6 +3,8 @@ import { RedisCluster, testPrefix, waitFor } from '@coldcopy/testing';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openAdminQueues } from '../src/admin/index.js';
+import { bullQueueOf } from '../src/admin/admin-queues.js';
+import { workerClientName } from '../src/admin/queue-counts.js';
 import { openDeadLetters } from '../src/dead-letters/store.js';
 import { QueueUnavailableError } from '../src/definitions/errors.js';
 import { SIGNATURE_OPTION } from '../src/security/job-security.js';
@@ -14,7 +16,7 @@ import { RedisConnections, type RedisClient } from '../src/redis/connections.js'
 import { reconcileSchedules } from '../src/runtime/schedule-reconciler.js';
 import { scheduleRows } from '../src/admin/schedule-status.js';
 import { bullKeyLayout, hashTagOf, shardFor, shardQueueName } from '../src/redis/sharding.js';
-import { startWorker, type Worker, type WorkerOptions } from '../src/runtime/worker.js';
+import { bullQueuesOf, startWorker, type Worker, type WorkerOptions } from '../src/runtime/worker.js';
 import { testEcho, testFlaky, testHandlers, testJobs, type TestDeps } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
 
@@ -144,7 +146,7 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
     );
     expect(done.filter((e) => e.startsWith('echo:')).sort()).toEqual(['echo:single:0', ...Array.from({ length: 20 }, (_, n) => `echo:v${n}:0`)].sort());
     // both shards did work, and every job carried the producer's signature (checked by the worker)
-    const completed = await Promise.all(w.shards.map((q) => q.getCompleted(0, -1)));
+    const completed = await Promise.all(bullQueuesOf(w).map((q) => q.getCompleted(0, -1)));
     expect(completed.map((jobs) => jobs.length).sort()).toEqual([10, 11]);
     const shardOfB = shardFor(b, 2);
     expect(completed[shardOfB]!.map((j) => String(j.id))).toContain(single.id);
@@ -190,7 +192,7 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
     const prefix = await prefixOnTwoPrimaries();
     const w = await worker(prefix);
     // Bull's worker name (`<keyPrefix>:<base64 queue name>`), which the dashboard counts
-    const names = w.shards.map((q) => (q as unknown as { clientName(): string }).clientName());
+    const names = bullQueuesOf(w).map((q) => workerClientName(q));
     /** For each name: the ports of the nodes holding a connection with it. */
     const placed = async () => {
       const found: number[][] = names.map(() => []);
@@ -216,8 +218,8 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
     await waitFor(onceOnOwners, { timeoutMs: 10_000, what: 'each name once, on the primary of its shard' });
 
     // Bull's local pause ends the blocking client; resume connects it again: the name comes back
-    await w.shards[0]!.pause(true);
-    await w.shards[0]!.resume(true);
+    await bullQueuesOf(w)[0]!.pause(true);
+    await bullQueuesOf(w)[0]!.resume(true);
     expect(await waitFor(onceOnOwners, { timeoutMs: 10_000, what: 'the name back after the reconnect' }).catch(placed)).toEqual(owners.map((p) => [p]));
   });
 
@@ -268,10 +270,10 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
     );
     const admin = track(openAdminQueues({ redisUrl: cluster.url, prefix, shards: { maintenance: 2 } }), (x) => x.close());
     // what a worker does at startup on shard 0: lock (SET NX), repeatable add, unlock (Lua)
-    const reconciled = await reconcileSchedules({ queue: admin.queues.maintenance, schedules: [hourly], security: testSecurity() });
+    const reconciled = await reconcileSchedules({ queue: bullQueueOf(admin.shardsOf('maintenance')[0]!), schedules: [hourly], security: testSecurity() });
     expect(reconciled).toMatchObject({ reconciled: true, added: ['test-echo-hourly'] });
     expect(admin.connections.cluster).toBe(true);
-    await admin.queues['maintenance-1']!.pause();
+    await admin.shardsOf('maintenance')[1]!.inspect.pause();
     const rows = (await admin.status()).filter((r) => r.queue === 'maintenance');
     const onA = shardFor(a, 2);
     expect(rows.map((r) => [r.bullName, r.shard, r.waiting, r.paused])).toEqual([
@@ -280,7 +282,7 @@ describe('Redis Cluster (3 primaries, real redis-server processes)', { timeout: 
     ]);
     // the armed run of the schedule is the one delayed job of shard 0
     expect(rows[0]!.delayed).toBe(1);
-    const schedules = await scheduleRows((q) => admin.queues[q], [hourly]);
+    const schedules = await scheduleRows(admin, [hourly]);
     expect(schedules).toEqual([expect.objectContaining({ key: 'test-echo-hourly', state: 'active', cron: '0 * * * *' })]);
   });
 

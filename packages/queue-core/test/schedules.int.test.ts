@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Schedule } from '../src/jobs/schedules.js';
 import { PRIORITIES } from '../src/definitions/priorities.js';
 import { desiredSchedule, reconcileSchedules, scheduleKeyOf } from '../src/runtime/schedule-reconciler.js';
+import { bullQueuesOf } from '../src/runtime/worker.js';
 import { repeatRunIdPrefix } from '../src/security/job-binding.js';
 import { openRawQueue, type RawQueue } from '../src/testing/raw-queue.js';
 import { testSleep } from './fixtures/test-jobs.js';
@@ -48,7 +49,7 @@ describe('schedule reconciliation (real Redis)', () => {
     expect(state.delayed).toEqual([`test-sleep hourly p${PRIORITIES.low}`, `test-sleep nightly p${PRIORITIES.normal}`]);
 
     // a later start with the same declarations changes nothing, even without the lock
-    const again = await reconcileSchedules({ queue: workers[0].bull, schedules: [nightly, hourly], security: testSecurity() });
+    const again = await reconcileSchedules({ queue: bullQueuesOf(workers[0])[0]!, schedules: [nightly, hourly], security: testSecurity() });
     expect(again).toMatchObject({ reconciled: true, added: [], removed: [] });
     expect(await snapshot(q)).toEqual(state);
   });

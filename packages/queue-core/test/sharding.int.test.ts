@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { openAdminQueues } from '../src/admin/index.js';
+import { bullQueueOf } from '../src/admin/admin-queues.js';
 import { createSilentLogger } from '../src/observability/logger.js';
 import { Producer } from '../src/producer/producer.js';
 import { shardFor } from '../src/redis/sharding.js';
-import { startWorker, type Worker } from '../src/runtime/worker.js';
+import { bullQueuesOf, startWorker, type Worker } from '../src/runtime/worker.js';
 import { openRawQueue, type RawJob, type RawQueue } from '../src/testing/raw-queue.js';
 import { testEcho, testJobs, testSleep } from './fixtures/test-jobs.js';
 import { testSecurity } from './fixtures/test-keys.js';
@@ -49,7 +50,7 @@ describe('workspace sharding (real Redis)', () => {
       deadLetters: false,
     });
     redis.track(w, (x) => x.close(2000));
-    for (const q of w.shards) {
+    for (const q of bullQueuesOf(w)) {
       q.on('completed', (job: RawJob) => {
         const id = (job.data as { workspaceId?: string }).workspaceId ?? 'global';
         completed.set(id, (completed.get(id) ?? 0) + 1);
@@ -93,7 +94,7 @@ describe('workspace sharding (real Redis)', () => {
     const admin = redis.track(openAdminQueues({ redisUrl: redis.redisUrl, prefix: redis.prefix, shards: { maintenance: 2 } }), (x) => x.close());
     expect(admin.shardsOf('maintenance').map((s) => s.bullName)).toEqual(['maintenance', 'maintenance-1']);
     expect(admin.shardsOf('email').map((s) => s.bullName)).toEqual(['email']);
-    expect(admin.queues.maintenance).toBe(admin.shardsOf('maintenance')[0]!.bull);
+    expect(admin.shardsOf('maintenance').map((s) => bullQueueOf(s).name)).toEqual(['maintenance', 'maintenance-1']);
     const rows = (await admin.status()).filter((r) => r.queue === 'maintenance');
     expect(rows.map((r) => [r.bullName, r.shard, r.waiting])).toEqual([
       ['maintenance', 0, shardFor(a, 2) === 0 ? 1 : 2],

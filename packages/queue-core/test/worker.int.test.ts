@@ -7,7 +7,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { createWorkerMetrics } from '../src/observability/metrics.js';
 import { Producer } from '../src/producer/producer.js';
 import type { Handler, JobContext } from '../src/runtime/job-context.js';
-import type { WorkerOptions } from '../src/runtime/worker.js';
+import type { FinalFailure, WorkerOptions } from '../src/runtime/worker.js';
 import { openRawQueue, type RawJobOptions, type RawQueue } from '../src/testing/raw-queue.js';
 import { readEvents, useIsolatedRedis, waitFor } from './helpers.js';
 import { testEcho, testFlaky, testHandlers, testSleep, type TestDeps } from './fixtures/test-jobs.js';
@@ -76,7 +76,8 @@ describe('worker runtime (real Redis)', () => {
 
   it('retries a transient error with backoff, stops at once on a permanent one, honours Retry-After', async () => {
     const metrics = createWorkerMetrics(undefined, { defaultMetrics: false });
-    await worker({ metrics });
+    const finalFailures: FinalFailure[] = [];
+    await worker({ metrics, onFinalFailure: (f) => void finalFailures.push(f) });
     const p = producer();
     const a = await p.enqueue(testFlaky, { mode: 'transient-then-ok', tag: 'a' });
     const b = await p.enqueue(testFlaky, { mode: 'permanent', tag: 'b' });
@@ -102,6 +103,15 @@ describe('worker runtime (real Redis)', () => {
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/bull_jobs_failed_total\{queue="maintenance",job_name="test-flaky",final="true"\} 2/);
     expect(text).toMatch(/bull_jobs_completed_total\{queue="maintenance",job_name="test-flaky"\} 2/);
+    // the final-failure hook gets the failed jobs as plain values, never Bull's Job
+    const hooked = await waitFor(() => finalFailures.length >= 2 && finalFailures, { what: 'both final failures hooked' });
+    expect(hooked.map((f) => [f.queue, f.job.id, f.job.state, f.job.attemptsMade, f.error.message]).sort()).toEqual(
+      [
+        ['maintenance', b.id, 'failed', 1, 'cannot ever work'],
+        ['maintenance', c.id, 'failed', 3, 'still failing'],
+      ].sort(),
+    );
+    expect(hooked.every((f) => Object.getPrototypeOf(f.job) === Object.prototype)).toBe(true);
   });
 
   it('aborts the handler signal when the time budget runs out and fails the attempt', async () => {

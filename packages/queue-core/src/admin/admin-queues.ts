@@ -36,15 +36,9 @@ export interface AdminShard {
   keyOf(type: string): string;
   /** the shard's jobs, counts and schedules as plain values */
   readonly inspect: QueueInspector;
-  readonly bull: Bull.Queue;
 }
 
 export interface AdminQueues {
-  /**
-   * Every Bull queue by its name: `queues.email` is the queue itself (shard 0 when sharded), and
-   * `queues['email-1']` its shard 1.
-   */
-  readonly queues: Readonly<Record<QueueName, Bull.Queue>> & Readonly<Record<string, Bull.Queue>>;
   /** the shards of a queue, shard 0 first (one entry when unsharded) */
   shardsOf(queue: QueueName): readonly AdminShard[];
   readonly connections: RedisConnections;
@@ -103,7 +97,6 @@ export function openAdminQueues(options: {
   const cluster = options.cluster ?? clusterModeFromEnv(process.env, options.prefix ?? 'bull');
   const shards = new Map<QueueName, AdminShard[]>();
   const queues: Bull.Queue[] = [];
-  const byName: Record<string, Bull.Queue> = {};
   for (const queue of QUEUE_NAMES) {
     const list: AdminShard[] = [];
     for (let shard = 0; shard < shardsOf(counts, queue); shard++) {
@@ -124,16 +117,13 @@ export function openAdminQueues(options: {
         workerClientName: workerClientName(bull),
         keyOf: (type) => bullKey(bull, type),
         inspect: inspectQueue(bull),
-        bull,
       };
-      byName[entry.bullName] = bull;
       BULL_QUEUES.set(entry, bull);
       list.push(entry);
     }
     shards.set(queue, list);
   }
   return {
-    queues: byName as AdminQueues['queues'],
     shardsOf: (queue) => shards.get(queue) ?? [],
     connections,
     async status() {

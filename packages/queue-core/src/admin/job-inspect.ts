@@ -69,7 +69,8 @@ export interface QueueInspector {
   resume(): Promise<void>;
 }
 
-function viewOf<R>(job: Bull.Job, state: JobState): JobView<R> {
+/** A Bull job as plain values (also the runtime's final-failure hook's `job`). */
+export function jobViewOf<R>(job: Bull.Job, state: JobState): JobView<R> {
   return {
     id: String(job.id),
     name: job.name,
@@ -94,10 +95,10 @@ export function inspectQueue(queue: Bull.Queue): QueueInspector {
       const state = (await first.getState()) as JobState;
       // read again after the state: the copy read before it may predate the result
       const job = await queue.getJob(id);
-      return job ? viewOf<R>(job, state) : null;
+      return job ? jobViewOf<R>(job, state) : null;
     },
     async jobs<R>(state: ListedJobState) {
-      return (await queue.getJobs([state])).filter((j): j is Bull.Job => j !== null).map((j) => viewOf<R>(j, state));
+      return (await queue.getJobs([state])).filter((j): j is Bull.Job => j !== null).map((j) => jobViewOf<R>(j, state));
     },
     async counts() {
       return (await readQueueCounts([queue]))[0]!;

@@ -1,4 +1,4 @@
-import type Bull from 'bull';
+import type { AdminQueues } from './admin-queues.js';
 import { JobSecurity } from '../security/job-security.js';
 import { SCHEDULES, type Schedule } from '../jobs/schedules.js';
 import { QUEUE_NAMES, type QueueName } from '../definitions/queues.js';
@@ -25,13 +25,15 @@ export interface ScheduleRow {
   readonly description?: string;
 }
 
-/** `queueOf(name)`: the Bull queue that holds a queue's schedules (shard 0). */
-export async function scheduleRows(queueOf: (queue: QueueName) => Bull.Queue, schedules: readonly Schedule[] = SCHEDULES): Promise<ScheduleRow[]> {
+/** The schedules of `admin`'s queues: each queue's live on its shard 0. */
+export async function scheduleRows(admin: Pick<AdminQueues, 'shardsOf'>, schedules: readonly Schedule[] = SCHEDULES): Promise<ScheduleRow[]> {
   // Only the job id is needed here: no signing or encryption happens.
   const security = new JobSecurity({ signing: 'disabled' });
   const rows: ScheduleRow[] = [];
   for (const queue of QUEUE_NAMES) {
-    const entries = await queueOf(queue).getRepeatableJobs(0, -1, true);
+    const shard0 = admin.shardsOf(queue)[0];
+    if (!shard0) throw new RangeError(`no shard of queue ${queue} in the admin set`);
+    const entries = await shard0.inspect.schedules();
     const byKey = new Map(entries.map((e) => [e.key, e]));
     const seen = new Set<string>();
     for (const schedule of schedules.filter((s) => s.job.queue === queue)) {

@@ -1,4 +1,4 @@
-import type { AdminQueues } from './admin-queues.js';
+import { bullQueueOf, type AdminQueues } from './admin-queues.js';
 import { bullKey } from './queue-counts.js';
 import { deadLetterEntry, type DeadLetterStore } from '../dead-letters/store.js';
 import { PermanentJobError } from '../definitions/errors.js';
@@ -59,7 +59,9 @@ export async function findStuckJobs(admin: Pick<AdminQueues, 'shardsOf'>, option
   const limit = options.scanLimit ?? 10_000;
   const found: StuckJob[] = [];
   for (const queue of options.queues ?? (Object.keys(QUEUES) as QueueName[])) {
-    for (const { shard, bullName, bull } of admin.shardsOf(queue)) {
+    for (const entry of admin.shardsOf(queue)) {
+      const { shard, bullName } = entry;
+      const bull = bullQueueOf(entry);
       const key = (k: string) => bullKey(bull, k);
       const ids = await bull.client.lrange(key('active'), 0, limit - 1);
       if (ids.length === 0) continue;
@@ -112,11 +114,12 @@ export class StuckJobError extends PermanentJobError {
 export async function fixStuckJobs(admin: Pick<AdminQueues, 'shardsOf'>, stuck: readonly StuckJob[], deadLetters: DeadLetterStore): Promise<StuckFixOutcome[]> {
   const outcomes: StuckFixOutcome[] = [];
   for (const s of stuck) {
-    const bull = admin.shardsOf(s.queue).find((x) => x.shard === s.shard)?.bull;
-    if (!bull) {
+    const entry = admin.shardsOf(s.queue).find((x) => x.shard === s.shard);
+    if (!entry) {
       outcomes.push({ jobId: s.jobId, bullName: s.bullName, action: 'skipped', why: 'shard not configured' });
       continue;
     }
+    const bull = bullQueueOf(entry);
     const key = (k: string) => bullKey(bull, k);
     if (s.reason === 'lock-expired') {
       const moved = Number(

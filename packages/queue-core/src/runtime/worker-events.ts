@@ -4,6 +4,7 @@
  * that go with them, and final failures to the dead-letter store and the optional hook.
  */
 import type Bull from 'bull';
+import { jobViewOf, type JobView } from '../admin/job-inspect.js';
 import type { DeadLetterRecorder } from '../dead-letters/recorder.js';
 import { isPermanentError } from '../definitions/errors.js';
 import type { QueueName } from '../definitions/queues.js';
@@ -14,7 +15,8 @@ import type { DispatchState } from './dispatch.js';
 
 export interface FinalFailure {
   readonly queue: QueueName;
-  readonly job: Bull.Job;
+  /** the failed job as plain values (as `inspect` reads it) */
+  readonly job: JobView;
   readonly error: Error;
 }
 
@@ -94,7 +96,7 @@ export function attachWorkerEvents(w: {
       deadLetters?.finalFailure(queueName, job, err);
       if (options.onFinalFailure) {
         Promise.resolve()
-          .then(() => options.onFinalFailure?.({ queue: queueName, job, error: err }))
+          .then(() => options.onFinalFailure?.({ queue: queueName, job: jobViewOf(job, 'failed'), error: err }))
           .catch((hookErr: Error) => log.error('final-failure hook failed', { queue: queueName, jobId: job.id, err: hookErr.message }));
       }
     } else {

@@ -92,10 +92,6 @@ export interface WorkerOptions<Q extends QueueName, D> {
 
 export interface Worker {
   readonly queueName: QueueName;
-  /** shard 0 (the queue itself when unsharded) */
-  readonly bull: Bull.Queue;
-  /** every shard's Bull queue, shard 0 first */
-  readonly shards: readonly Bull.Queue[];
   readonly concurrency: number;
   /** jobs, counts and schedules of shard 0 (where schedules and global jobs live), as plain values */
   readonly inspect: QueueInspector;
@@ -225,8 +221,6 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
   let closing: Promise<{ graceful: boolean; abandoned: number }> | undefined;
   const worker: Worker = {
     queueName,
-    bull: queue,
-    shards: shardQueues,
     concurrency,
     inspect: inspectQueue(queue),
     isReady: () => ready && !state.shuttingDown && connections.client.status === 'ready',
@@ -259,7 +253,21 @@ export async function startWorker<Q extends QueueName, D>(options: WorkerOptions
       await worker.close();
     },
   };
+  WORKER_QUEUES.set(worker, shardQueues);
   return worker;
+}
+
+/** The Bull queues behind each Worker startWorker made. */
+const WORKER_QUEUES = new WeakMap<Worker, readonly Bull.Queue[]>();
+
+/**
+ * Every shard's Bull queue of a worker, shard 0 first, for queue-core's own tests. Not exported by
+ * any package entry point: apps read a worker's jobs through `worker.inspect`.
+ */
+export function bullQueuesOf(worker: Worker): readonly Bull.Queue[] {
+  const queues = WORKER_QUEUES.get(worker);
+  if (!queues) throw new TypeError(`not a worker of startWorker(): ${worker.queueName}`);
+  return queues;
 }
 
 function finishesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
