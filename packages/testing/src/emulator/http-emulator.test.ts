@@ -92,6 +92,15 @@ describe('rate windows', () => {
     const v = new SlidingWindow(2, 1000);
     expect([v.take(2000), v.take(1400), v.take(2300), v.take(3100)]).toEqual([true, true, false, true]);
   });
+  it('a late stamp that no full window would hold is taken: refusals mean the arrivals exceeded max in some window', () => {
+    const w = new SlidingWindow(2, 1000);
+    // 0 and 1500 taken; 600 arrives late: (-400, 600] holds 0 only and (500, 1500] holds 1500 only,
+    // so no 1 s window would hold three (counting everything stamped after 600 would have refused it)
+    expect([w.take(0), w.take(1500), w.take(600), w.remaining(1500)]).toEqual([true, true, true, 0]);
+    // and the window ending at a later request is kept: 1200 and 1300 taken, a late 400 would make (300, 1300] hold three
+    const v = new SlidingWindow(2, 1000);
+    expect([v.take(0), v.take(1200), v.take(1300), v.take(400), v.take(250)]).toEqual([true, true, true, false, true]);
+  });
   it('a fixed window opens at its first request and reopens whole', () => {
     const w = new FixedWindow(1, 1000);
     expect([w.take(500), w.take(900), w.reopensIn(900), w.left(1500), w.take(1500)]).toEqual([true, false, 600, 1, true]);

@@ -261,9 +261,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 /**
  * Counts requests in a sliding window of `windowMs`: a request at `now` fits when fewer than `max`
  * taken requests arrived after `now - windowMs`. Arrival stamps taken by a relay (`arrivalHeader`)
- * can reach the emulator a little out of order; they are kept in time order, and a late one counts
- * the requests stamped after it too, so that no window ending at any taken request holds more than
- * `max` (for stamps in order this is the plain count of the last `windowMs`).
+ * can reach the emulator a little out of order; they are kept in time order, and a late one is
+ * taken only when every window it falls in has room: its own and the window ending at each request
+ * stamped after it (within `windowMs`). So no 1 window of taken requests ever holds more than `max`,
+ * and a request is refused only when taking it would put more than `max` into one: whatever order
+ * the stamps come in, the emulator refuses exactly when the arrivals exceed the limit somewhere.
+ * (For stamps in order this is the plain count of the last `windowMs`.)
  */
 export class SlidingWindow {
   private readonly stamps: number[] = [];
@@ -291,24 +294,32 @@ export class SlidingWindow {
     }
     return lo;
   }
-  private count(now: number): number {
-    return this.stamps.length - this.after(now - this.windowMs);
+  /** taken requests in the window ending at `t`, (t - windowMs, t] */
+  private countAt(t: number): number {
+    return this.after(t) - this.after(t - this.windowMs);
   }
-  /** takes one; false when the window is full */
+  /** the room a request at `now` has: `max` less the fullest window it would fall in */
+  private room(now: number): number {
+    let fullest = this.countAt(now);
+    // the windows ending at requests stamped after `now` that would also hold it
+    for (let j = this.after(now); j < this.stamps.length && this.stamps[j]! < now + this.windowMs; j++)
+      fullest = Math.max(fullest, this.countAt(this.stamps[j]!));
+    return this.max - fullest;
+  }
+  /** takes one; false when a window it falls in is full */
   take(now: number): boolean {
     this.expire(now);
-    if (this.count(now) >= this.max) return false;
+    if (this.room(now) <= 0) return false;
     this.stamps.splice(this.after(now), 0, now);
     return true;
   }
   /** how many more fit now */
   remaining(now: number): number {
     this.expire(now);
-    return Math.max(0, this.max - this.count(now));
+    return Math.max(0, this.room(now));
   }
 }
 
-/** A fixed window that opens at its first request (e.g. Apollo's minute/hour/day windows). */
 export class FixedWindow {
   private openedAt = -Infinity;
   private used = 0;
