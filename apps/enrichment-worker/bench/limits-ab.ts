@@ -35,6 +35,7 @@ try {
         limits: { hunter: { person: { perSecond: 1_000_000, maxConcurrent: CONCURRENCY } }, apollo: {} },
         maxWaitMs: 60_000,
         slackMs: 0,
+        marginPercent: 0,
         shared,
       });
       const signal = new AbortController().signal;
@@ -47,7 +48,7 @@ try {
           while (next < CALLS) {
             next++;
             const t = performance.now();
-            await limits.run('hunter', 'person', signal, async () => undefined);
+            await limits.run('hunter', 'person', signal, (gate) => gate(() => {}));
             latencies.push(performance.now() - t);
           }
         }),

@@ -102,6 +102,7 @@ export async function createDeps(env: EnrichmentEnv, tools: WorkerAppTools): Pro
   // the limits' own connection: their scripts run on every provider call and must not queue
   // behind Bull's commands (bottleneck duplicates it for its subscriber)
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3, connectionName: 'coldcopy-enrichment-worker-limits' });
+  const metrics = createEnrichmentMetrics(tools.registry);
   const limits = createRedisProviderLimits({
     redis,
     limiter: createRateLimiter(redis, { prefix: `${env.BULL_PREFIX}:enrichment:rate` }),
@@ -110,7 +111,9 @@ export async function createDeps(env: EnrichmentEnv, tools: WorkerAppTools): Pro
     limits: providerLimitSettings(env),
     maxWaitMs: env.PROVIDER_WAIT_MAX_MS,
     slackMs: env.PROVIDER_RATE_SLACK_MS,
+    marginPercent: env.PROVIDER_RATE_MARGIN_PERCENT,
     shared: env.PROVIDER_LIMITS_SHARED,
+    onWrite: (provider, write) => metrics.providerWrite(provider, write.admitToWriteMs, write.staleAdmissions),
   });
   const adapters = createProviders(env, limits);
   const { logger } = tools;
@@ -125,7 +128,7 @@ export async function createDeps(env: EnrichmentEnv, tools: WorkerAppTools): Pro
         logger.error(message, { alert: true, severity, ...fields });
       },
     },
-    metrics: createEnrichmentMetrics(tools.registry),
+    metrics,
     config: enrichmentConfig(env),
     now: () => new Date(),
   };

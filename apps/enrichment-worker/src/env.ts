@@ -51,7 +51,11 @@ export const enrichmentWorkerEnv = {
   PROVIDER_WAIT_MAX_MS: int(5_000, 0).meta({ description: 'longest in-handler wait for a provider slot; longer waits re-queue the request with a delay' }),
   PROVIDER_RATE_SLACK_MS: int(20, 0).meta({
     description:
-      'jitter budget (ms) between the limiter recording a call and its arrival at the provider: the window check counts over the window plus this, a check answered later than half of it is asked again; caps the rate at 1000 / (1000 + slack) of the limit',
+      'jitter budget (ms) between the limiter recording a call and its arrival at the provider: the window check counts over the window plus this; half of it is for the way from asking the check to writing the request (checked on the monotonic clock in the same turn as the write: a staler admission is released and asked again), half for the way on to the provider; caps the rate at 1000 / (1000 + slack) of the planned limit',
+  }),
+  PROVIDER_RATE_MARGIN_PERCENT: z.coerce.number().min(0).max(50).default(1).meta({
+    description:
+      'safety margin: per-second and per-minute provider limits are planned this % lower, in whole calls (at 1 %, 100/s plans 99/s; a margin under one call is none: 15/s stays 15/s), for what no check in the worker can exclude (the process losing the CPU between its last check and the socket write); at 1 % and 20 ms of slack, 100/s is paced at 99 per 1,020 ms (97.1 % of the limit)',
   }),
   PROVIDER_LIMITS_SHARED: flag(true).meta({
     description: 'concurrency caps and long windows shared by replicas through Redis (bottleneck); false: per process',

@@ -109,6 +109,7 @@ export function useEnrichmentHarness() {
       },
       maxWaitMs: 5000,
       slackMs: 0,
+      marginPercent: 0,
       shared: options.shared ?? true,
     });
     state.defer(async () => {

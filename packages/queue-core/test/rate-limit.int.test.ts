@@ -69,18 +69,41 @@ describe('rate limiter (GCRA in one Lua script)', () => {
     const limiter = createRateLimiter(redis.client(), { prefix: `${redis.prefix}:rate` });
     const limit = { max: 3, perMs: 400, slackMs: 100 }; // 3 per 500 ms
     const started = performance.now();
-    expect([await limiter.admit('w', limit), await limiter.admit('w', limit), await limiter.admit('w', limit)]).toEqual([0, 0, 0]);
-    const wait = await limiter.admit('w', limit);
+    const first = [await limiter.admit('w', limit), await limiter.admit('w', limit), await limiter.admit('w', limit)];
+    expect(first.map((a) => a.waitMs)).toEqual([0, 0, 0]);
+    // each record's time is the Redis clock's, in order
+    expect(first[1]!.at!).toBeGreaterThanOrEqual(first[0]!.at!);
+    const { waitMs: wait } = await limiter.admit('w', limit);
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThanOrEqual(500);
     // refused calls are not recorded: the wait only shrinks
-    expect(await limiter.admit('w', limit)).toBeLessThanOrEqual(wait);
-    expect(await limiter.admit('other', limit)).toBe(0);
+    expect((await limiter.admit('w', limit)).waitMs).toBeLessThanOrEqual(wait);
+    expect((await limiter.admit('other', limit)).waitMs).toBe(0);
     await new Promise((r) => setTimeout(r, wait + 5));
-    expect(await limiter.admit('w', limit)).toBe(0);
+    expect((await limiter.admit('w', limit)).waitMs).toBe(0);
     // the first admitted call left the window no earlier than 500 ms after it
     expect(performance.now() - started).toBeGreaterThanOrEqual(500 - 5);
     expect(await redis.client().zcard(`${redis.prefix}:rate:w:log`)).toBeLessThanOrEqual(3);
+  });
+
+  it('release gives an unsent call its place back, by name: the window has room again at once, other records stay', async () => {
+    const limiter = createRateLimiter(redis.client(), { prefix: `${redis.prefix}:rate` });
+    const other = createRateLimiter(redis.client(), { prefix: `${redis.prefix}:rate` }); // another process on the same log
+    const limit = { max: 2, perMs: 10_000 };
+    const kept = await limiter.admit('r', limit);
+    const unsent = await other.admit('r', limit);
+    expect([kept.waitMs, unsent.waitMs]).toEqual([0, 0]);
+    const full = await limiter.admit('r', limit);
+    expect(full.waitMs).toBeGreaterThan(9_000);
+    await full.release(); // a refusal has no record: nothing happens
+    expect(await redis.client().zcard(`${redis.prefix}:rate:r:log`)).toBe(2);
+    await unsent.release();
+    expect(await redis.client().zcard(`${redis.prefix}:rate:r:log`)).toBe(1);
+    // the freed place is taken at once, the kept call still counts
+    expect((await limiter.admit('r', limit)).waitMs).toBe(0);
+    expect((await other.admit('r', limit)).waitMs).toBeGreaterThan(9_000);
+    await unsent.release(); // twice: its record is gone, the others stay
+    expect(await redis.client().zcard(`${redis.prefix}:rate:r:log`)).toBe(2);
   });
 
   it('rejects nonsense limits', async () => {

@@ -35,13 +35,14 @@ export const APOLLO_MAX_BULK = 10;
 export function createApolloProvider(options: ApolloOptions): EnrichmentProvider {
   const base = options.baseUrl.replace(/\/+$/, '');
   const call = async (endpoint: Endpoint, method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<Record<string, unknown>> =>
-    options.limits.run('apollo', endpoint, signal, async () => {
+    options.limits.run('apollo', endpoint, signal, async (gate) => {
       const res = await requestJson(
         'apollo',
         `${base}/${path}`,
         { method, headers: { 'x-api-key': options.apiKey, 'cache-control': 'no-cache' }, body },
         options.timeoutMs,
         signal,
+        gate,
       );
       options.limits.observe('apollo', endpoint, {
         minute: intHeader(res.headers, 'x-minute-requests-left'),

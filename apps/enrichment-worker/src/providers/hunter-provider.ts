@@ -11,7 +11,7 @@ import {
   type VerificationStatus,
 } from './enrichment-provider.js';
 import { num, type ProviderResponse, requestJson, retryAfterMs, str } from './http.js';
-import type { ProviderLimits } from './provider-limits.js';
+import type { ProviderLimits, WireGate } from './provider-limits.js';
 
 /**
  * Hunter.io v2 (providers.md §6): `email-finder`, `domain-search`, `email-verifier`, with the key
@@ -36,9 +36,9 @@ const VERIFICATION: ReadonlySet<string> = new Set(['valid', 'invalid', 'accept_a
 
 export function createHunterProvider(options: HunterOptions): EnrichmentProvider {
   const base = options.baseUrl.replace(/\/+$/, '');
-  const get = async (path: string, params: Record<string, string>, signal: AbortSignal): Promise<ProviderResponse> => {
+  const get = async (path: string, params: Record<string, string>, signal: AbortSignal, gate: WireGate): Promise<ProviderResponse> => {
     const url = `${base}/${path}?${new URLSearchParams(params).toString()}`;
-    const res = await requestJson('hunter', url, { method: 'GET', headers: { 'x-api-key': options.apiKey } }, options.timeoutMs, signal);
+    const res = await requestJson('hunter', url, { method: 'GET', headers: { 'x-api-key': options.apiKey } }, options.timeoutMs, signal, gate);
     if (res.status === 200) return res;
     throw hunterError(res, options);
   };
@@ -52,7 +52,7 @@ export function createHunterProvider(options: HunterOptions): EnrichmentProvider
       const params: Record<string, string> = { first_name: query.firstName, last_name: query.lastName };
       if (query.domain) params.domain = query.domain;
       else params.company = query.companyName!;
-      const res = await options.limits.run('hunter', 'person', signal, () => get('email-finder', params, signal));
+      const res = await options.limits.run('hunter', 'person', signal, (gate) => get('email-finder', params, signal, gate));
       const data = dataOf(res);
       const email = str(data.email);
       // charged only when an email is found
@@ -75,7 +75,7 @@ export function createHunterProvider(options: HunterOptions): EnrichmentProvider
     },
 
     async enrichCompany(domain, signal): Promise<Lookup<CompanyData>> {
-      const res = await options.limits.run('hunter', 'company', signal, () => get('domain-search', { domain, limit: '10' }, signal));
+      const res = await options.limits.run('hunter', 'company', signal, (gate) => get('domain-search', { domain, limit: '10' }, signal, gate));
       const data = dataOf(res);
       const emails = Array.isArray(data.emails) ? data.emails : [];
       const name = str(data.organization);
@@ -99,7 +99,7 @@ export function createHunterProvider(options: HunterOptions): EnrichmentProvider
     },
 
     async verifyEmail(email, signal): Promise<VerificationData> {
-      const res = await options.limits.run('hunter', 'verify', signal, () => get('email-verifier', { email }, signal));
+      const res = await options.limits.run('hunter', 'verify', signal, (gate) => get('email-verifier', { email }, signal, gate));
       const data = dataOf(res);
       const status = str(data.status) ?? str(data.result);
       if (!status || !VERIFICATION.has(status)) throw new ProviderUnavailableError('hunter', res.status, 'unexpected verification status');

@@ -6,17 +6,29 @@ import type { Endpoint, ProviderName } from './enrichment-provider.js';
  */
 export interface ProviderLimits {
   /**
-   * Runs `call` once the provider/endpoint has room: a concurrency slot and a rate slot. Throws
-   * ProviderRetryError (a RetryAfterError) instead of waiting longer than the configured wait, or
-   * while a window the provider reported is exhausted.
+   * Runs `call` once the provider/endpoint has room: a concurrency slot and a rate slot. `call`
+   * sends its one request through `gate` (http.ts requestJson does), which admits it in the rate
+   * window right before the request is written. Throws ProviderRetryError (a RetryAfterError)
+   * instead of waiting longer than the configured wait, or while a window the provider reported is
+   * exhausted.
    */
-  run<T>(provider: ProviderName, endpoint: Endpoint, signal: AbortSignal, call: () => Promise<T>): Promise<T>;
+  run<T>(provider: ProviderName, endpoint: Endpoint, signal: AbortSignal, call: (gate: WireGate) => Promise<T>): Promise<T>;
   /**
    * What the provider said about its windows (Apollo's `x-minute-requests-left`, …): slows down
    * as a window runs low and stops until it reopens when it is empty, before a 429.
    */
   observe(provider: ProviderName, endpoint: Endpoint, windows: WindowsLeft): void;
 }
+
+/**
+ * The last step before a provider request goes on the wire. The HTTP client calls it once, when it
+ * holds a connected socket, with `write`, the function that writes the request to that socket;
+ * the gate calls `write` synchronously in the same turn as its final check that the call's
+ * admission in the rate window is still fresh, so that no pause of this process (a busy CPU,
+ * garbage collection) can fall between the two. Rejects (and never calls `write`) when no fresh
+ * admission comes within the allowed wait; `write` is then not to be called by anyone.
+ */
+export type WireGate = (write: () => void) => Promise<void>;
 
 export interface WindowsLeft {
   readonly minute?: number;

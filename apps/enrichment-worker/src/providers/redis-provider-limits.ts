@@ -4,19 +4,23 @@ import Bottleneck from 'bottleneck';
 import IORedis, { type Redis } from 'ioredis';
 import type { Endpoint, ProviderName } from './enrichment-provider.js';
 import { ProviderRetryError } from './enrichment-provider.js';
-import { type EndpointLimit, pauseForWindows, type ProviderLimits, WINDOW_MS, type WindowsLeft } from './provider-limits.js';
+import { type EndpointLimit, pauseForWindows, type ProviderLimits, WINDOW_MS, type WindowsLeft, type WireGate } from './provider-limits.js';
 import { sleep } from '../domain/sleep.js';
 
 /**
  * Provider limits shared by every replica through Redis, per provider, API key and endpoint:
  *
  * - spacing: queue-core's GCRA limiter at the strictest of the per-second and per-minute rates
- *   paces the callers (no burst allowance), then its sliding-window check (`admit`, the rule the
- *   provider applies, over `perMs + slackMs`) records the call right before it leaves: no window
- *   of that length holds more than the limit even when a caller runs late after its slot (two
- *   Lua calls per request). The slack is the jitter budget from that record to the provider's
- *   arrival stamp: a check answered later than half of it (this process stalled) is not used, the
- *   call asks again; the other half is for the way on to the provider;
+ *   paces the callers (no burst allowance); then, once the HTTP client holds a connected socket,
+ *   the call's gate (`WireGate`) asks queue-core's sliding-window check (`admit`, the rule the
+ *   provider applies, over `perMs + slackMs`) to record it and writes the request in the same turn
+ *   as its check that the answer is fresh: asked no more than half the slack ago on the monotonic
+ *   clock. A stale answer (this process stalled) is released by name (its place in the window is
+ *   free again) and the gate asks again. So every request reaches the socket within half the slack
+ *   of its record, and no window of the provider's length holds more than the planned count; the
+ *   other half of the slack is for the way on to the provider. Both plan below the provider's
+ *   limits by `marginPercent` (whole calls), which absorbs what no user-space check can exclude:
+ *   the process losing the CPU between its check and the write system call;
  * - concurrency caps and the long windows (hour, day): bottleneck with its ioredis datastore
  *   (clustering), whose `reservoir` counts the window's requests across replicas and refills it
  *   every window;
@@ -35,11 +39,20 @@ export interface RedisProviderLimitsOptions {
   readonly keys: Partial<Record<ProviderName, string>>;
   readonly limits: Record<ProviderName, Partial<Record<Endpoint, EndpointLimit>>>;
   readonly maxWaitMs: number;
-  /** how late after its slot a request may reach the provider (widens the spacing; queue-core rate-limit.ts) */
+  /**
+   * the jitter budget from a call's record in the window to its arrival at the provider (widens the
+   * window; queue-core rate-limit.ts): half for the way from asking the window check to the socket
+   * write, half for the way on to the provider
+   */
   readonly slackMs: number;
+  /** how far below the provider's per-second and per-minute limits to plan, in % (rounded to whole calls) */
+  readonly marginPercent: number;
   /** false: concurrency caps are per process (no bottleneck, no Redis round trips besides the GCRA call) */
   readonly shared: boolean;
+  /** a monotonic clock in ms (default performance.now) */
   readonly now?: () => number;
+  /** after each request written: ms from asking its (used) window check to the write, and the stale admissions released before it */
+  readonly onWrite?: (provider: ProviderName, write: { readonly admitToWriteMs: number; readonly staleAdmissions: number }) => void;
 }
 
 export interface RedisProviderLimits extends ProviderLimits {
@@ -48,6 +61,18 @@ export interface RedisProviderLimits extends ProviderLimits {
 
 export function keyId(apiKey: string): string {
   return createHash('sha256').update(apiKey).digest('hex').slice(0, 12);
+}
+
+/**
+ * The limits to plan against: each per-second and per-minute limit `marginPercent` lower, rounded
+ * down to whole calls. A margin is worth something only as whole calls (the calls a window can
+ * take beyond the plan), so a limit whose margin is under one call is planned as it is: 1 % of
+ * 100/s plans 99/s, while 15/s stays 15/s. The hour and day windows count with bottleneck's
+ * reservoirs, unchanged.
+ */
+export function plannedLimit(limit: EndpointLimit, marginPercent: number): EndpointLimit {
+  const lower = (n: number | undefined) => (n === undefined || (n * marginPercent) / 100 < 1 ? n : Math.floor(n * (1 - marginPercent / 100)));
+  return { ...limit, perSecond: lower(limit.perSecond), perMinute: lower(limit.perMinute) };
 }
 
 /**
@@ -68,7 +93,7 @@ export function spacingOf(limit: EndpointLimit, slackMs: number): RateLimit | un
 const spacingMs = (limit: RateLimit) => Math.ceil((limit.perMs + (limit.slackMs ?? 0)) / limit.max);
 
 export function createRedisProviderLimits(options: RedisProviderLimitsOptions): RedisProviderLimits {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => performance.now());
   const connection = options.shared ? new Bottleneck.IORedisConnection({ client: options.redis, Redis: IORedis }) : undefined;
   const bottlenecks = new Map<string, Bottleneck>();
   const local = new Map<string, { running: number; waiting: Array<() => void> }>();
@@ -133,36 +158,55 @@ export function createRedisProviderLimits(options: RedisProviderLimitsOptions): 
           if (wait > 0) await sleep(wait, signal);
         }
       }
-      const spacing = spacingOf(limit, options.slackMs);
+      const spacing = spacingOf(plannedLimit(limit, options.marginPercent), options.slackMs);
       const spaced = async () => {
+        const started = now();
         if (spacing) {
-          const started = now();
           await options.limiter.acquire(`${key}`, spacing, signal, { maxWaitMs: options.maxWaitMs }).catch((err: Error) => {
             if (err.name === 'RetryAfterError') throw new ProviderRetryError(provider, 'rate-limit', (err as ProviderRetryError).retryAfterMs, 'local spacing');
             throw err;
           });
-          // the slot paces the callers; the window check holds the limit on the time the call
-          // really leaves (a caller that acted late after its slot would otherwise land next to
+        }
+        let opened = false;
+        const gate: WireGate = async (write) => {
+          if (opened) throw new Error(`${provider} ${endpoint}: a call sends one request through its gate`);
+          opened = true;
+          if (!spacing) return write();
+          // the slot paces the callers; the window check holds the limit on the time the request
+          // is written (a caller that acted late after its slot would otherwise land next to
           // on-time ones: a burst the provider's own window counts)
+          let stale = 0;
           for (;;) {
+            signal.throwIfAborted();
             const asked = now();
-            const wait = await options.limiter.admit(key, spacing);
-            if (wait === 0) {
-              // the check recorded the call when its script ran; an answer that reached this
-              // process late (a stall: garbage collection, a busy CPU) would send it late, next
-              // to calls recorded after it. The window's slack covers half the slack for the
-              // answer and half for the way on to the provider; a later answer lets its record
-              // go (still counted: errs slow) and asks again
-              // (slack 0: no budget, the limit holds for the recorded times only)
-              if (options.slackMs === 0 || now() - asked <= options.slackMs / 2) break;
-              if (now() - started > options.maxWaitMs) throw new ProviderRetryError(provider, 'rate-limit', spacingMs(spacing), 'late window answers');
+            const admission = await options.limiter.admit(key, spacing);
+            if (admission.waitMs > 0) {
+              if (now() + admission.waitMs - started > options.maxWaitMs)
+                throw new ProviderRetryError(provider, 'rate-limit', admission.waitMs, 'local window');
+              await sleep(admission.waitMs, signal);
               continue;
             }
-            if (now() + wait - started > options.maxWaitMs) throw new ProviderRetryError(provider, 'rate-limit', wait, 'local window');
-            await sleep(wait, signal);
+            // the check recorded the call when its script ran, after `asked`; written within half
+            // the slack of asking, the request is within half the slack of its record. Checked and
+            // written in one turn: nothing of this process runs between the two. (Slack 0: no
+            // budget, the limit holds for the recorded times only.)
+            if (options.slackMs === 0 || now() - asked <= options.slackMs / 2) {
+              write();
+              try {
+                options.onWrite?.(provider, { admitToWriteMs: now() - asked, staleAdmissions: stale });
+              } catch {
+                // a metric must never turn a written request into a failed (and retried) one
+              }
+              return;
+            }
+            // stale (this process stalled): the request was not written, so its record goes and
+            // the check is asked again (the release runs before the next check on this connection)
+            stale++;
+            admission.release().catch(() => {});
+            if (now() - started > options.maxWaitMs) throw new ProviderRetryError(provider, 'rate-limit', spacingMs(spacing), 'late window answers');
           }
-        }
-        return call();
+        };
+        return call(gate);
       };
       if (!options.shared) return withLocalCap(key, limit.maxConcurrent, spaced);
       const b = bottleneckFor(key, limit);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { RetryAfterError } from '../definitions/errors.js';
 import type { RedisClient } from './connections.js';
 
@@ -71,15 +72,31 @@ export interface RateLimiter {
   /** Takes a slot if one is free now and returns 0; otherwise takes nothing and returns the wait in ms. */
   tryAcquire(key: string, limit: RateLimit): Promise<number>;
   /**
-   * The sliding-window check a provider applies, on the Redis clock: records a call now and
-   * returns 0 when fewer than `max` calls were recorded for `key` in the last `perMs + slackMs` ms;
-   * otherwise records nothing and returns the ms until the oldest of them leaves that window.
-   * Call it right before the request goes out, after `acquire`: the GCRA spacing paces callers, and
-   * this check holds the limit on the calls' real times even when a caller acts late after its
-   * slot (a loaded machine) and lands next to on-time ones. Its own key (`<prefix>:<key>:log`,
-   * a sorted set of at most `max` entries).
+   * The sliding-window check a provider applies, on the Redis clock: when fewer than `max` calls
+   * are recorded for `key` in the last `perMs + slackMs` ms, records this call now, under a name of
+   * its own, and returns an admission (`waitMs` 0); otherwise records nothing and returns the ms
+   * until the oldest of them leaves that window. Call it right before the request goes out, after
+   * `acquire`: the GCRA spacing paces callers, and this check holds the limit on the calls' real
+   * times even when a caller acts late after its slot (a loaded machine) and lands next to on-time
+   * ones. A caller that then does not send the call (its answer came back too late to use) gives
+   * the place back with `release()`, so that late answers cost no window capacity. Its own key
+   * (`<prefix>:<key>:log`, a sorted set of at most `max` entries).
    */
-  admit(key: string, limit: RateLimit): Promise<number>;
+  admit(key: string, limit: RateLimit): Promise<Admission>;
+}
+
+/** The window check's answer (RateLimiter#admit). */
+export interface Admission {
+  /** 0: admitted and recorded; otherwise the ms until the window has room (nothing recorded) */
+  readonly waitMs: number;
+  /** when admitted: the record's time on the Redis clock (epoch ms) */
+  readonly at?: number;
+  /**
+   * Removes this admission's record (by its name; no other call's), for a call that will not be
+   * sent: its place in the window is free again. Only for a call that never went out: a sent
+   * call's record must stay. A no-op for a refusal, and after the record left the window.
+   */
+  release(): Promise<void>;
 }
 
 export interface RateLimiterOptions {
@@ -105,9 +122,10 @@ redis.call('SET', KEYS[1], string.format('%.3f', nextTat), 'PX', math.ceil(nextT
 return {1, string.format('%.3f', wait), string.format('%.3f', tat)}
 `;
 
-// KEYS[1] = the log (sorted set of call times, Redis clock); ARGV[1] = window (ms); ARGV[2] = max.
-// Same rule as a provider's sliding window: calls at or before now - window have left it.
-// Returns '0' (admitted and recorded) or the wait in ms until the oldest call leaves the window.
+// KEYS[1] = the log (sorted set of call times, Redis clock); ARGV[1] = window (ms); ARGV[2] = max;
+// ARGV[3] = the caller's unique name for this call. Same rule as a provider's sliding window: calls
+// at or before now - window have left it. Returns {'0', the record's time, its member} (admitted
+// and recorded) or {the wait in ms until the oldest call leaves the window}.
 const WINDOW_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -116,11 +134,13 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.3f', now - wind
 local n = redis.call('ZCARD', KEYS[1])
 if n >= tonumber(ARGV[2]) then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return string.format('%.3f', math.max(0.001, tonumber(oldest[2]) + window - now))
+  return {string.format('%.3f', math.max(0.001, tonumber(oldest[2]) + window - now))}
 end
-redis.call('ZADD', KEYS[1], string.format('%.3f', now), string.format('%.3f:%d', now, n))
+local at = string.format('%.3f', now)
+local member = at .. ':' .. ARGV[3]
+redis.call('ZADD', KEYS[1], at, member)
 redis.call('PEXPIRE', KEYS[1], math.ceil(window) + 1000)
-return '0'
+return {'0', at, member}
 `;
 
 const COMMAND = 'coldcopyRateLimitAcquire';
@@ -128,7 +148,7 @@ const WINDOW_COMMAND = 'coldcopyRateLimitAdmit';
 
 interface WithCommand {
   [COMMAND](key: string, interval: string, reserve: '0' | '1', maxWaitMs: string): Promise<[number, string, string]>;
-  [WINDOW_COMMAND](key: string, windowMs: string, max: string): Promise<string>;
+  [WINDOW_COMMAND](key: string, windowMs: string, max: string, name: string): Promise<[string] | [string, string, string]>;
 }
 
 function validate(limit: RateLimit): number {
@@ -147,6 +167,9 @@ export function createRateLimiter(redis: RedisClient, options: RateLimiterOption
     redis.defineCommand(WINDOW_COMMAND, { numberOfKeys: 1, lua: WINDOW_LUA });
   }
   const client = redis as unknown as WithCommand;
+  // admissions are named `<this limiter>:<counter>`: unique across processes sharing the log
+  const instance = randomBytes(6).toString('base64url');
+  let admitted = 0;
   const keyOf = (key: string) => `${options.prefix}:${key}`;
   const reserve: RateLimiter['reserve'] = async (key, limit, acquireOptions) => {
     const interval = validate(limit);
@@ -168,10 +191,21 @@ export function createRateLimiter(redis: RedisClient, options: RateLimiterOption
 
     async admit(key, limit) {
       validate(limit);
-      const wait = Number(
-        await client[WINDOW_COMMAND](`${keyOf(key)}:log`, String(limit.perMs + (limit.slackMs ?? 0)), String(Math.max(1, Math.floor(limit.max)))),
+      const log = `${keyOf(key)}:log`;
+      const [wait, at, member] = await client[WINDOW_COMMAND](
+        log,
+        String(limit.perMs + (limit.slackMs ?? 0)),
+        String(Math.max(1, Math.floor(limit.max))),
+        `${instance}:${++admitted}`,
       );
-      return wait > 0 ? Math.ceil(wait) : 0;
+      if (member === undefined) return { waitMs: Math.max(1, Math.ceil(Number(wait))), release: async () => {} };
+      return {
+        waitMs: 0,
+        at: Number(at),
+        release: async () => {
+          await redis.zrem(log, member);
+        },
+      };
     },
 
     async acquire(key, limit, signal, acquireOptions) {

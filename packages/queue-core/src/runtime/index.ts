@@ -7,5 +7,13 @@ export { collectProcessMetrics, createWorkerMetrics, declareMetrics, PROMTOOL_RE
 export { RedisConnections } from '../redis/connections.js';
 export { ShutdownAbortError, startWorker, type FinalFailure, type Worker, type WorkerOptions } from './worker.js';
 export type { Handler, HandlersFor, HandlersOf, JobContext } from './job-context.js';
-export { createRateLimiter, type AcquireOptions, type RateLimit, type RateLimiter, type RateLimiterOptions, type Reservation } from '../redis/rate-limit.js';
+export {
+  createRateLimiter,
+  type AcquireOptions,
+  type Admission,
+  type RateLimit,
+  type RateLimiter,
+  type RateLimiterOptions,
+  type Reservation,
+} from '../redis/rate-limit.js';
 export type { JobState, JobView, ListedJobState, QueueInspector, ScheduleEntry } from '../admin/job-inspect.js';
