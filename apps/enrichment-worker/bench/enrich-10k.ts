@@ -18,7 +18,15 @@
  *
  * Knobs: BENCH_LEADS (10000), BENCH_RATE (100), BENCH_WORKERS (2), BENCH_CONCURRENCY (20 per
  * worker), BENCH_SHARED (true: bottleneck's Redis datastore for the concurrency caps; false: caps
- * per process, only the GCRA spacing in Redis), BENCH_SLACK_MS (PROVIDER_RATE_SLACK_MS, 20).
+ * per process, only the GCRA spacing in Redis), BENCH_SLACK_MS (PROVIDER_RATE_SLACK_MS, 20),
+ * BENCH_MARGIN_PERCENT (PROVIDER_RATE_MARGIN_PERCENT; unset: the worker's default), BENCH_STAMPS_FILE
+ * (writes the finder calls' arrival stamps there, as JSON).
+ *
+ * Besides the emulator's answers, the report replays the finder calls' arrival stamps in stamp
+ * order through the windows a provider might apply (sliding 1 s, fixed 1 s buckets on the clock's
+ * seconds, fixed windows opened by the first request), and reads each worker's /metrics: how long
+ * after asking its window check each request was written, and how many stale admissions were
+ * released (enrichment_provider_admit_to_write_seconds, enrichment_provider_stale_admissions_total).
  * Own private Redis and Postgres (the @coldcopy/testing servers), never yours.
  */
 import { spawn } from 'node:child_process';
@@ -42,7 +50,7 @@ import {
   stopWorkerApps,
   type WorkerAppProcess,
 } from '@coldcopy/testing';
-import type { RequestLogEntry } from '@coldcopy/testing/emulator';
+import { FixedWindow, type RequestLogEntry, SlidingWindow } from '@coldcopy/testing/emulator';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { HUNTER_KEY, TEST_ENCRYPTION_KEYS, TEST_SIGNING_KEYS } from '../test/keys.js';
@@ -52,6 +60,7 @@ const APP_DIR = new URL('..', import.meta.url);
 const { leads: LEADS, rate: RATE, workers: WORKERS, concurrency: CONCURRENCY } = leadBenchScale();
 const SHARED = process.env.BENCH_SHARED ?? 'true';
 const SLACK_MS = process.env.BENCH_SLACK_MS ?? '20';
+const MARGIN_PERCENT = process.env.BENCH_MARGIN_PERCENT;
 
 const ARRIVAL_HEADER = 'X-Arrived-At';
 
@@ -150,6 +159,43 @@ function ownerOfPort(localPort: number, remotePort: number, pids: readonly numbe
   });
 }
 
+/**
+ * Rate answers a provider would give to these arrivals, judged in stamp order (no reordering on
+ * the way to the emulator): a sliding window, fixed buckets on the clock's seconds, and fixed
+ * windows that open at the first request after the last one closed (Apollo's kind, providers.md §6).
+ */
+function replayRefusals(stamps: readonly number[], max: number, windowMs: number) {
+  const sliding = new SlidingWindow(max, windowMs);
+  const opened = new FixedWindow(max, windowMs);
+  const buckets = new Map<number, number>();
+  let slidingRefused = 0;
+  let bucketRefused = 0;
+  let openedRefused = 0;
+  for (const t of stamps) {
+    if (!sliding.take(t)) slidingRefused++;
+    if (!opened.take(t)) openedRefused++;
+    const b = Math.floor(t / windowMs);
+    if ((buckets.get(b) ?? 0) >= max) bucketRefused++;
+    else buckets.set(b, (buckets.get(b) ?? 0) + 1);
+  }
+  return { sliding: slidingRefused, fixedClockSeconds: bucketRefused, fixedFromFirstRequest: openedRefused };
+}
+
+/** A worker's admit-to-write histogram and stale admissions, from its /metrics (Prometheus text). */
+async function wireMetrics(healthPort: number) {
+  const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  const bucket = (le: string) => value(new RegExp(`enrichment_provider_admit_to_write_seconds_bucket\\{[^}]*le="${le}"[^}]*\\} (\\S+)`));
+  const writes = value(/enrichment_provider_admit_to_write_seconds_count\{[^}]*\} (\S+)/);
+  return {
+    writes,
+    within5ms: bucket('0.005'),
+    within10ms: bucket('0.01'),
+    within20ms: bucket('0.02'),
+    staleAdmissionsReleased: value(/enrichment_provider_stale_admissions_total\{[^}]*\} (\S+)/),
+  };
+}
+
 const percentiles = (values: number[]) => {
   const v = [...values].sort((a, b) => a - b);
   const at = (q: number) => Number((v[Math.min(v.length - 1, Math.floor(q * v.length))] ?? NaN).toFixed(1));
@@ -187,6 +233,7 @@ try {
     HUNTER_MAX_CONCURRENT: String(CONCURRENCY * WORKERS),
     PROVIDER_LIMITS_SHARED: SHARED,
     PROVIDER_RATE_SLACK_MS: SLACK_MS,
+    ...(MARGIN_PERCENT === undefined ? {} : { PROVIDER_RATE_MARGIN_PERCENT: MARGIN_PERCENT }),
     ENRICHMENT_CONCURRENCY: String(CONCURRENCY),
     LOG_LEVEL: 'warn',
   };
@@ -209,6 +256,7 @@ try {
   }
   const wallMs = Date.now() - started;
   await producer.close();
+  const wire = await Promise.all(workers.map((w) => wireMetrics(w.healthPort).catch((err: Error) => ({ error: err.message }))));
   const stampReport: KernelStampReport | undefined = await relay?.report();
   const calls = (await hunter.log()).filter((c) => c.endpoint === 'email-finder');
   // which worker sent each call: the relay's stamp → its connection's client port → that port's process
@@ -252,6 +300,8 @@ try {
         JSON.stringify({ admits: Object.fromEntries(byWorker), calls: calls.map((c) => [c.at, workerOf(c), c.rateLimited ? 1 : 0]) }),
       );
   }
+  // the arrival stamps, for a look at the run's shape (calls per second over time)
+  if (process.env.BENCH_STAMPS_FILE) writeFileSync(process.env.BENCH_STAMPS_FILE, JSON.stringify(stamps));
   const spanS = (stamps.at(-1)! - stamps[0]!) / 1000;
   const rate = (stamps.length - 1) / spanS;
   const rateLimited = calls.filter((c) => c.rateLimited).length;
@@ -280,6 +330,9 @@ try {
       1000,
     ),
     rateLimitAnswers: rateLimited,
+    replayInStampOrder: replayRefusals(stamps, RATE, 1000),
+    marginPercent: MARGIN_PERCENT ?? "the worker's default",
+    wirePerWorker: wire,
     ...(admitToArrival ? { admitToArrivalMs: admitToArrival } : {}),
     refusedWindows: refusedWindows(calls, workerOf)
       .slice(0, 12)
