@@ -52,7 +52,7 @@ describe('producer (real Redis)', () => {
     expect(job.opts.removeOnComplete).toEqual({ age: 86400, count: 1000 });
   });
 
-  it("stores jobs exactly as Bull's queue.add and addBulk would (it calls Job.create / createBulk, without add's deep clone)", async () => {
+  it("stores jobs exactly as Bull's queue.add and addBulk would (it runs Bull's addJob script itself, with the data text it signed)", async () => {
     const p = producer();
     const single = await p.enqueue(testEcho, { workspaceId: WS, value: 's' }, { priority: 'high', delay: 60_000, attempts: 3 });
     const [bulk] = await p.enqueueBulk(testEcho, [{ data: { workspaceId: WS, value: 'b' }, options: { priority: 'low' } }]);

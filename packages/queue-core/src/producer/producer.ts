@@ -1,4 +1,4 @@
-import Bull from 'bull';
+import type Bull from 'bull';
 import { createBullQueue } from '../redis/bull-queue.js';
 import type { AnyJobDefinition, JobInput, JobPayload } from '../definitions/define-job.js';
 import { JobValidationError, QueueUnavailableError, UnknownJobNameError, type FieldIssue } from '../definitions/errors.js';
@@ -9,6 +9,7 @@ import { jobSecurityFromEnv, type JobSecurity, type JobSigner } from '../securit
 import { redact, RedisConnections, whenReady } from '../redis/connections.js';
 import { clusterModeFromEnv, shardCountsFromEnv, shardFor, type ShardCounts } from '../redis/sharding.js';
 import { toFieldIssues } from '../definitions/validation.js';
+import { addJob, addJobs, type NewJob } from './add-jobs.js';
 
 /**
  * The producer used by the Next.js app, the CLI and workers that enqueue follow-up jobs.
@@ -91,13 +92,13 @@ export class Producer {
   async enqueue(job: AnyJobDefinition | string, data: unknown, options?: EnqueueOptions): Promise<EnqueuedJob> {
     const def = this.definition(job);
     const payload = this.validate(def, data, '');
-    const { opts, name, stored } = this.prepare(def, payload, options);
+    const prepared = this.prepare(def, payload, options);
     const shard = this.shardOf(def, payload);
     // the common case without an extra await: the queue exists and Redis is connected
     const queue = this.connectedQueue(def.queue, shard) ?? (await this.readyQueue(def.queue, shard));
     try {
-      const added = await createJob(queue, name, stored, opts);
-      return { id: String(added.id), queue: def.queue, name };
+      const id = await addJob(queue, prepared);
+      return { id: String(id), queue: def.queue, name: prepared.name };
     } catch (err) {
       throw this.translate(err);
     }
@@ -116,8 +117,8 @@ export class Producer {
     const list: unknown = items; // (Array.isArray would narrow `items`, a ReadonlyArray, to any[])
     if (!Array.isArray(list)) throw new TypeError('enqueueBulk expects an array of { data, options }');
     const issues: FieldIssue[] = [];
-    // Bull's createBulk reads name, data and opts; `shard` and `at` (position in the result) ride along unread.
-    const prepared: Array<{ name: string; data: unknown; opts: Bull.JobOptions; shard: number; at: number }> = [];
+    // addJobs reads name, json and opts; `shard` and `at` (position in the result) ride along unread.
+    const prepared: Array<NewJob & { shard: number; at: number }> = [];
     // per call, not per item: the clock, and the signing key and timestamp (one signature time per call)
     const now = Date.now();
     const signer = this.security.signer();
@@ -131,10 +132,10 @@ export class Producer {
       }
       try {
         const payload = parsed.data;
-        const { opts, name, stored } = this.prepare(def, payload, item!.options, now, signer);
+        const { opts, name, json } = this.prepare(def, payload, item!.options, now, signer);
         const shard = this.shardOf(def, payload);
         if (shard !== 0) sharded = true;
-        prepared.push({ name, data: stored, opts, shard, at: prepared.length });
+        prepared.push({ name, json, opts, shard, at: prepared.length });
       } catch (err) {
         issues.push({ path: `[${index}]`, message: (err as Error).message });
       }
@@ -149,8 +150,8 @@ export class Producer {
       for (let i = 0; i < list.length; i += this.chunkSize) {
         const chunk = list.length <= this.chunkSize ? list : list.slice(i, i + this.chunkSize);
         try {
-          const added = await createJobs(queue, chunk);
-          for (let n = 0; n < chunk.length; n++) result[chunk[n]!.at] = { id: String(added[n]!.id), queue: def.queue, name: def.name };
+          const ids = await addJobs(queue, chunk);
+          for (let n = 0; n < chunk.length; n++) result[chunk[n]!.at] = { id: String(ids[n]), queue: def.queue, name: def.name };
         } catch (err) {
           throw this.translate(err);
         }
@@ -198,13 +199,14 @@ export class Producer {
     options: EnqueueOptions | undefined,
     now = Date.now(),
     signer: JobSigner | undefined = this.security.signer(),
-  ) {
+  ): NewJob {
     const { opts, idempotencyKey } = resolveEnqueueOptions(def, options, now, this.config.maxDelayMs);
     const jobId = jobIdOf(def, payload, idempotencyKey);
     if (jobId !== undefined) opts.jobId = jobId;
-    // Sensitive fields encrypted, then the stored data signed into opts (job-security.ts).
-    const stored = this.security.protect(def, payload, opts, signer);
-    return { opts, name: def.name, stored };
+    // Sensitive fields encrypted, then the stored data signed into opts (job-security.ts); the
+    // JSON text signed is the one stored.
+    const { json } = this.security.protectStored(def, payload, opts, signer);
+    return { opts, name: def.name, json };
   }
 
   /** Shard of a validated payload: global jobs and unsharded queues use shard 0 (no hashing). */
@@ -253,26 +255,6 @@ export class Producer {
   }
 }
 
-/**
- * Bull's `Job.create` and `Job.createBulk`, what `queue.add` and `queue.addBulk` end in. `add`
- * first deep-clones the options (lodash `cloneDeep`, about 1.7 µs per job: a tenth of what an
- * enqueue costs in this process) and `addBulk` copies every item twice; both then merge the
- * queue's `defaultJobOptions` and derive an id for a rate limiter's `groupKey`. The producer's
- * options are a fresh object per job that nothing keeps, its queues have neither default job
- * options nor a limiter (redis/bull-queue.ts), and it never adds a repeat job, so those steps
- * change nothing here: the producer calls the two directly. The job stored is the same
- * (producer.int.test.ts reads it back).
- */
-const BullJob = (Bull as unknown as { Job: BullJobStatics }).Job;
-interface BullJobStatics {
-  create(queue: Bull.Queue, name: string, data: unknown, opts: Bull.JobOptions): Promise<Bull.Job>;
-  createBulk(queue: Bull.Queue, jobs: ReadonlyArray<{ name: string; data: unknown; opts: Bull.JobOptions }>): Promise<Bull.Job[]>;
-}
-
-function createJob(queue: Bull.Queue, name: string, data: unknown, opts: Bull.JobOptions): Promise<Bull.Job> {
-  return BullJob.create(queue, name, data, opts);
-}
-
 function groupByShard<T extends { readonly shard: number }>(items: readonly T[]): Map<number, T[]> {
   const byShard = new Map<number, T[]>();
   for (const item of items) {
@@ -281,10 +263,6 @@ function groupByShard<T extends { readonly shard: number }>(items: readonly T[])
     else byShard.set(item.shard, [item]);
   }
   return byShard;
-}
-
-function createJobs(queue: Bull.Queue, jobs: ReadonlyArray<{ name: string; data: unknown; opts: Bull.JobOptions }>): Promise<Bull.Job[]> {
-  return BullJob.createBulk(queue, jobs);
 }
 
 export function createProducer(config: ProducerConfig): Producer {

@@ -91,7 +91,7 @@ export class JobSecurity {
     const key = ring.keyObjects.get(ring.currentId)!;
     const prefix = `v2.${ring.currentId}.${ts}.`;
     const tsText = String(ts);
-    return (name, data, opts) => prefix + hmac(key, signedText(name, data, tsText, enqueueBinding(opts)));
+    return (name, data, opts, json = JSON.stringify(data)) => prefix + hmac(key, signedText(name, data, tsText, enqueueBinding(opts), json));
   }
 
   /**
@@ -114,7 +114,7 @@ export class JobSecurity {
     if (!key) throw new JobSignatureError(name, 'unknown-key');
     const binding = storedBinding(name, job.id, job.opts as BindableOptions);
     if (binding === undefined) throw new JobSignatureError(name, 'mismatch');
-    const expected = hmac(key, signedText(name, data, Number(ts), binding));
+    const expected = hmac(key, signedText(name, data, Number(ts), binding, JSON.stringify(data)));
     if (!constantTimeEqual(expected, signature.slice(c + 1))) throw new JobSignatureError(name, 'mismatch');
   }
 
@@ -156,11 +156,26 @@ export class JobSecurity {
     opts: BindableOptions,
     signer: JobSigner | undefined = this.signer(),
   ): Record<string, unknown> {
+    return this.protectStored(def, payload, opts, signer).data;
+  }
+
+  /**
+   * `protect`, also returning the data's JSON text (`JSON.stringify(data)`, what Bull stores and
+   * what the signature covers), so that the producer stores the text it signed instead of
+   * stringifying the data a second time.
+   */
+  protectStored(
+    def: AnyJobDefinition,
+    payload: Record<string, unknown>,
+    opts: BindableOptions,
+    signer: JobSigner | undefined = this.signer(),
+  ): { readonly data: Record<string, unknown>; readonly json: string } {
     const data = this.seal(def, payload);
+    const json = JSON.stringify(data);
     const o = opts as { jobId?: string | number; [SIGNATURE_OPTION]?: string };
     if (o.jobId === undefined && !opts.repeat) o.jobId = randomUUID();
-    if (signer !== undefined) o[SIGNATURE_OPTION] = signer(def.name, data, opts);
-    return data;
+    if (signer !== undefined) o[SIGNATURE_OPTION] = signer(def.name, data, opts, json);
+    return { data, json };
   }
 
   /**
@@ -177,8 +192,8 @@ export class JobSecurity {
   }
 }
 
-/** Signs one job of a batch: `JobSecurity.signer()`. */
-export type JobSigner = (name: string, data: unknown, opts: BindableOptions) => string;
+/** Signs one job of a batch: `JobSecurity.signer()`; `json` is `JSON.stringify(data)` when the caller has it. */
+export type JobSigner = (name: string, data: unknown, opts: BindableOptions, json?: string) => string;
 
 /**
  * What our Bull patch (patches/bull@4.16.5.patch) puts on a job whose stored `data` or `opts` is
@@ -216,8 +231,9 @@ function workspaceOf(data: unknown): string {
   return typeof ws === 'string' ? ws : '';
 }
 
-function signedText(name: string, data: unknown, ts: number | string, binding: string): string {
-  return `v2\n${name}\n${workspaceOf(data)}\n${ts}\n${binding}\n${JSON.stringify(data)}`;
+/** `json` is `JSON.stringify(data)` (the producer has it already). */
+function signedText(name: string, data: unknown, ts: number | string, binding: string, json: string): string {
+  return `v2\n${name}\n${workspaceOf(data)}\n${ts}\n${binding}\n${json}`;
 }
 
 /**
