@@ -384,14 +384,17 @@ describe('send-email with real Postgres, Redis and the SES client', () => {
     });
 
     it('acquireSendSlot returns ahead of the account slot (for the claim); confirmSendSlot holds the request until it', async () => {
-      const { limits } = slots({ accountPerSecond: 10 }); // slots (1000 + 25) / 10 = 102.5 ms apart
+      const { limits, metric } = slots({ accountPerSecond: 10 }); // slots (1000 + 25) / 10 = 102.5 ms apart
       const first = await limits.acquireSendSlot('ws-1', 'example.com', signal);
       await limits.confirmSendSlot(first, signal);
       const second = await limits.acquireSendSlot('ws-1', 'example.com', signal);
-      expect(await limits.confirmSendSlot(second, signal)).toBe(second);
+      const confirmed = await limits.confirmSendSlot(second, signal);
+      // the slot it was given, unless a starved event loop (a loaded machine) made it stale and it was renewed
+      const renewed = (await metric('email_ses_slots_renewed_total'))[0]?.value ?? 0;
+      if (renewed === 0) expect(confirmed).toBe(second);
       // never ahead of its slot: 102.5 ms after the first one's earliest possible time
       expect(performance.now() - first.dueAt).toBeGreaterThanOrEqual(102.5);
-      expect(second.dueAt - first.dueAt).toBeGreaterThan(90);
+      expect(confirmed.dueAt - first.dueAt).toBeGreaterThan(90);
     });
 
     it('a grant handed over after an event-loop stall counts as old as the stall; stalls that keep coming defer the send', async () => {
