@@ -127,7 +127,7 @@ export async function createDeps(env: EmailEnv, tools: WorkerAppTools): Promise<
   const deps: EmailDeps = {
     store,
     outcomes,
-    wire: createRedisWireMarks(redis, `${env.BULL_PREFIX}:email`, { sendEventWaitMs: env.SEND_EVENT_WAIT_MS }),
+    wire: createRedisWireMarks(redis, `${env.BULL_PREFIX}:email`, { leaseMs: env.SEND_LEASE_MS, sendEventWaitMs: env.SEND_EVENT_WAIT_MS }),
     webhooks: createPgWebhookStore(pool),
     campaignTicks: createPgCampaignTickStore(pool),
     warmups: createPgWarmupStore(pool),

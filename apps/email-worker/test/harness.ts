@@ -83,7 +83,7 @@ export function useEmailHarness(options: { simulator?: boolean } = {}) {
     const value: EmailDeps = {
       store: createPgEmailStore(state.pool),
       outcomes: createRedisOutcomeJournal(state.redis, state.prefix),
-      wire: createRedisWireMarks(state.redis, `${state.prefix}:email`),
+      wire: createRedisWireMarks(state.redis, `${state.prefix}:email`, { leaseMs: options.leaseMs ?? testConfig.leaseMs }),
       webhooks: createPgWebhookStore(state.pool),
       campaignTicks: createPgCampaignTickStore(state.pool),
       warmups: createPgWarmupStore(state.pool),

@@ -9,6 +9,17 @@ import { createRedisWireMarks } from '../src/providers/wire-marks.js';
  * proven unsent only at a second look, once a check key written at the first one is still there;
  * a check lost with Redis's last writes is written again and proves nothing yet.
  */
+const LEASE_MS = 5000;
+
+/** Waits until the Redis behind `redis` has served its data for `ms` (INFO's uptime is in whole seconds). */
+async function upFor(redis: Redis, ms: number): Promise<void> {
+  for (;;) {
+    const uptime = Number(/uptime_in_seconds:(\d+)/.exec(await redis.info('server'))?.[1]);
+    if (uptime * 1000 >= ms) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 describe('on-the-wire marks (Redis)', () => {
   let server: RedisServer;
   let redis: Redis;
@@ -17,6 +28,7 @@ describe('on-the-wire marks (Redis)', () => {
     redis = new Redis(server.url, { maxRetriesPerRequest: null });
     redis.on('error', () => undefined); // refused connections while the server is down
     await redis.ping(); // connected: a worker's marks record their start at once
+    await upFor(redis, 2000); // claims below are made after the start (plus the margin below)
   });
   afterAll(async () => {
     redis?.disconnect();
@@ -26,7 +38,7 @@ describe('on-the-wire marks (Redis)', () => {
   it('an unmarked claim is pending at the first look and unsent at the next; a marked one is neither', async () => {
     const prefix = `t${randomUUID().slice(0, 8)}:email`;
     // no event wait: the marked claim is judged at once (no Send event of the campaign: unvouched)
-    const marks = createRedisWireMarks(redis, prefix, { rolloutMs: 0, sendEventWaitMs: 0 });
+    const marks = createRedisWireMarks(redis, prefix, { leaseMs: LEASE_MS, lineageMarginMs: 0, rolloutMs: 0, sendEventWaitMs: 0 });
     const campaignId = randomUUID();
     const [marked, unmarked] = [randomUUID(), randomUUID()];
     await new Promise((r) => setTimeout(r, 20)); // after the first worker's start (wire-since)
@@ -47,7 +59,7 @@ describe('on-the-wire marks (Redis)', () => {
   it("a marked claim waits SEND_EVENT_WAIT_MS from its mark; then it is unsent (unseen) once the campaign's Send events reach past the mark, else unvouched", async () => {
     const prefix = `t${randomUUID().slice(0, 8)}:email`;
     let now = Date.now();
-    const marks = createRedisWireMarks(redis, prefix, { rolloutMs: 0, sendEventWaitMs: 60_000, now: () => now });
+    const marks = createRedisWireMarks(redis, prefix, { leaseMs: LEASE_MS, lineageMarginMs: 0, rolloutMs: 0, sendEventWaitMs: 60_000, now: () => now });
     const campaignId = randomUUID();
     const [id, withdrawn] = [randomUUID(), randomUUID()];
     await new Promise((r) => setTimeout(r, 20));
@@ -76,6 +88,7 @@ describe('on-the-wire marks (Redis)', () => {
       unvouched: { ids: new Set([id]), sendEventsUntil: new Date(markedAt + 1000) },
     });
     // a withdrawn mark (its slot went stale while it was written) leaves the claim unmarked
+    now = Date.now();
     await marks.mark({ campaignId, campaignEmailId: withdrawn, attempt: 1 });
     await marks.unmark({ campaignId, campaignEmailId: withdrawn, attempt: 1 });
     expect(await marks.judge(campaignId, [{ id: withdrawn, attempt: 1, claimedAt: new Date() }])).toEqual({ unsent: new Set(), pending: new Set([withdrawn]) });
@@ -83,7 +96,7 @@ describe('on-the-wire marks (Redis)', () => {
 
   it('a check lost with Redis (kill -9, AOF without fsync of the last writes) proves nothing: written again, judged later', async () => {
     const prefix = `t${randomUUID().slice(0, 8)}:email`;
-    const marks = createRedisWireMarks(redis, prefix, { rolloutMs: 0 });
+    const marks = createRedisWireMarks(redis, prefix, { leaseMs: LEASE_MS, lineageMarginMs: 0, rolloutMs: 0 });
     const campaignId = randomUUID();
     const id = randomUUID();
     // Every acknowledged write in the AOF before the kill below: with everysec, Redis may postpone
@@ -100,13 +113,61 @@ describe('on-the-wire marks (Redis)', () => {
     await server.stopProcess('SIGKILL');
     await server.startProcess();
     await redis.ping();
-    expect(await marks.judge(campaignId, claims)).toEqual({ unsent: new Set([id]), pending: new Set() });
+    // a claim made after the restart is judged on this Redis's marks (the lost check, rewritten, proves it at the next look)
+    await upFor(redis, 2000);
+    const later = [{ id, attempt: 2, claimedAt: new Date() }];
+    expect(await marks.judge(campaignId, later)).toEqual({ unsent: new Set(), pending: new Set([id]) });
+    expect(await marks.judge(campaignId, later)).toEqual({ unsent: new Set([id]), pending: new Set() });
+  });
+
+  it('a mark Redis acknowledged and then lost (kill -9 before it reached the disk, restart) proves nothing by its absence: the claim is judged by the Send events', async () => {
+    const prefix = `t${randomUUID().slice(0, 8)}:email`;
+    let shift = 0; // the judge's clock runs ahead of the real one by this much
+    const marks = createRedisWireMarks(redis, prefix, {
+      leaseMs: LEASE_MS,
+      lineageMarginMs: 0,
+      rolloutMs: 0,
+      sendEventWaitMs: 60_000,
+      now: () => Date.now() + shift,
+    });
+    const campaignId = randomUUID();
+    const id = randomUUID();
+    const markKey = `${prefix}:wire:{${campaignId}}:${id}:1`;
+    // marks written since before the claim, and that on disk (a lost wire-since would leave the claim unjudged)
+    await redis.config('SET', 'appendfsync', 'always');
+    await redis.set(`${prefix}:wire-since`, String(Date.now() - 1000));
+    const claims = [{ id, attempt: 1, claimedAt: new Date() }];
+    // the mark is acknowledged (and read back) but never reaches the AOF: the writes Redis loses
+    // when it dies before its fsync (appendfsync everysec), or a replica promoted without them
+    await redis.config('SET', 'appendonly', 'no');
+    await marks.mark({ campaignId, campaignEmailId: id, attempt: 1 });
+    expect(await redis.get(markKey)).not.toBeNull();
+    await server.stopProcess('SIGKILL');
+    await server.startProcess(); // appendonly yes again (its config file): the AOF from before the mark
+    await redis.ping();
+    expect(await redis.get(markKey)).toBeNull();
+    // the request may have reached SES: neither the first look nor the second proves it unsent
+    expect(await marks.judge(campaignId, claims)).toEqual({ unsent: new Set(), pending: new Set([id]) });
+    expect(await marks.judge(campaignId, claims)).toEqual({ unsent: new Set(), pending: new Set([id]) });
+    // past the event wait from the end of its lease (the latest its request could leave), with Send
+    // events only up to then: nothing shows SES never got it, left to UNKNOWN_OUTCOME_POLICY
+    shift = LEASE_MS + 61_000;
+    await marks.sawSendEvent(campaignId, new Date(claims[0]!.claimedAt.getTime() + LEASE_MS));
+    expect(await marks.judge(campaignId, claims)).toEqual({
+      unsent: new Set(),
+      pending: new Set(),
+      unvouched: { ids: new Set([id]), sendEventsUntil: new Date(claims[0]!.claimedAt.getTime() + LEASE_MS) },
+    });
+    // a Send event of a message SES accepted after its lease ended (plus the clock margin), none of its own: SES never got it
+    const later = new Date(claims[0]!.claimedAt.getTime() + LEASE_MS + 1500);
+    await marks.sawSendEvent(campaignId, later);
+    expect(await marks.judge(campaignId, claims)).toEqual({ unsent: new Set([id]), pending: new Set(), unseen: new Set([id]) });
   });
 
   it('claims from before the first worker that writes marks (plus the rollout time) are not judged', async () => {
     const prefix = `t${randomUUID().slice(0, 8)}:email`;
     await redis.set(`${prefix}:wire-since`, String(Date.now()));
-    const marks = createRedisWireMarks(redis, prefix);
+    const marks = createRedisWireMarks(redis, prefix, { leaseMs: LEASE_MS });
     const id = randomUUID();
     const campaignId = randomUUID();
     expect(await marks.judge(campaignId, [{ id, attempt: 1, claimedAt: new Date(Date.now() - 60_000) }])).toEqual({ unsent: new Set(), pending: new Set() });

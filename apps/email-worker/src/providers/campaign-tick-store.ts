@@ -122,8 +122,9 @@ export interface CampaignTickStore {
   markTicked(campaigns: ReadonlyArray<{ workspaceId: string; campaignId: string }>, until: Date): Promise<number>;
 }
 
-/** last_error of a marked claim released because SES never got it (WireVerdict.unseen) */
-export const UNSEEN_RELEASE = 'marked on the wire, but no SES Send event while those of later messages arrived: SES never got it, sent again';
+/** last_error of a claim released because SES never got it (WireVerdict.unseen: marked, or its mark may have been lost by a Redis restart) */
+export const UNSEEN_RELEASE =
+  'marked on the wire (or its mark lost by a Redis restart), but no SES Send event while those of later messages arrived: SES never got it, sent again';
 
 export function createPgCampaignTickStore(pool: Pool): CampaignTickStore {
   return {

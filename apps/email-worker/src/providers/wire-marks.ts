@@ -28,7 +28,10 @@ export interface WireVerdict {
    * yet, or marked less than the event wait ago (its Send event may still come)
    */
   readonly pending: ReadonlySet<string>;
-  /** the part of `unsent` that was marked: SES never got the request though it may have left */
+  /**
+   * the part of `unsent` judged by the Send events (marked, or unmarked on a Redis that may have
+   * lost the mark): SES never got the request though it may have left
+   */
   readonly unseen?: ReadonlySet<string>;
   /**
    * marked, past the event wait, and nothing shows that Send events flow for messages SES accepted
@@ -99,6 +102,14 @@ export interface WireMarks {
  */
 export const SEND_EVENT_WAIT_MS = 10 * 60_000;
 
+/**
+ * An absent mark is believed only if the Redis that was read had been serving the same data since
+ * at least this long before the claim (the database's clock against the judge's, INFO's whole
+ * seconds). A deposed master that keeps taking writes after its replica was promoted (a network
+ * partition) is bounded by Redis's min-replicas-to-write, not by this margin.
+ */
+export const WIRE_LINEAGE_MARGIN_MS = 10_000;
+
 /** How long a mark (and a check) lives: far beyond a lease plus the campaign tick's interval. */
 export const WIRE_MARK_TTL_MS = 24 * 3_600_000;
 /**
@@ -123,14 +134,27 @@ interface KeepLatest {
  * 24 h expiry per send (the hash tag keeps a campaign's marks in one slot, so the tick reads them
  * with MGET on Redis Cluster too).
  *
- * An absent mark proves nothing if Redis lost writes (an AOF that had not reached the disk, a
- * restart without persistence, a replica promoted before it had every write). So the tick proves
- * it in two steps: the first time a lapsed claim shows no mark, it writes a check key beside it
- * (`…:<attempt>:check`) and decides nothing; at a later tick, no mark but the check still there
- * proves the claim unsent. Redis loses writes only from the end (AOF, RDB and replication all keep
- * a prefix of the commands in their order), and the check was written after the claim lapsed,
- * after any mark its attempt could write: if the check survived, so did the mark, had there been
- * one. A lost check is written again.
+ * An absent mark proves nothing if Redis lost acknowledged writes since the claim: a kill -9 or
+ * crash before its AOF reached the disk (appendfsync everysec loses up to about a second), a
+ * restart without persistence, a replica promoted before it had every write. Redis loses writes
+ * only at a restart or a promotion, so after its reads of the marks the judge asks the Redis it
+ * read (INFO server and replication, once per judge call, never per send) since when it has served
+ * its data: its start (now - uptime_in_seconds) if it was never promoted since (master_replid2
+ * unset), else the first time a judge saw its run_id and master_replid (kept in
+ * `<prefix>:wire-lineage`, HSETNX; lost with a restart, which the uptime shows anyway). A claim made
+ * less than WIRE_LINEAGE_MARGIN_MS after that time (or read from a replica) may have lost its mark:
+ * its absence proves nothing, and the claim is judged as if marked at the end of its lease (the
+ * latest its request could leave), by judgeMarkedClaim: it waits SEND_EVENT_WAIT_MS for its Send
+ * event, is sent again only if Send events of messages SES accepted after that time have arrived,
+ * and is otherwise left to UNKNOWN_OUTCOME_POLICY.
+ *
+ * On a Redis that has served its data since before the claim, the absence is still proven in two
+ * looks, against a mark that reaches Redis after the first look (a mark write held up past the
+ * lapse, a worker whose clock ran slow against the database's): the first time a lapsed claim shows
+ * no mark, the judge writes a check key beside it (`…:<attempt>:check`) and decides nothing; at a
+ * later look, no mark but the check still there proves the claim unsent. The two looks do not
+ * protect against lost writes: a mark lost before the first look leaves a check written after the
+ * loss, which survives (that is what the lineage check is for).
  *
  * Claims from before the marks existed are not judged: `<prefix>:wire-since` holds when the first
  * worker that writes marks started (set once; a Redis that lost it gets a later time, which only
@@ -139,11 +163,20 @@ interface KeepLatest {
 export function createRedisWireMarks(
   redis: Redis | Cluster,
   prefix: string,
-  options: { now?: () => number; rolloutMs?: number; sendEventWaitMs?: number } = {},
+  options: {
+    /** SEND_LEASE_MS: a claim's request leaves within its lease (from its claimed_at) or never */
+    leaseMs: number;
+    now?: () => number;
+    rolloutMs?: number;
+    sendEventWaitMs?: number;
+    lineageMarginMs?: number;
+  },
 ): WireMarks {
   const now = options.now ?? Date.now;
   const rolloutMs = options.rolloutMs ?? WIRE_ROLLOUT_MS;
+  const leaseMs = options.leaseMs;
   const eventWaitMs = options.sendEventWaitMs ?? SEND_EVENT_WAIT_MS;
+  const lineageMarginMs = options.lineageMarginMs ?? WIRE_LINEAGE_MARGIN_MS;
   const key = (campaignId: string, id: string, attempt: number) => `${prefix}:wire:{${campaignId}}:${id}:${attempt}`;
   // in the campaign's hash slot, read with its marks
   const sendEventsKey = (campaignId: string) => `${prefix}:wire:{${campaignId}}:send-events`;
@@ -154,6 +187,34 @@ export function createRedisWireMarks(
   const since = async (): Promise<number> => {
     await redis.set(sinceKey, String(now()), 'NX');
     return Number(await redis.get(sinceKey));
+  };
+  const lineageKey = `${prefix}:wire-lineage`;
+  // since when (judge's clock) the master `node` has served its data without losing writes; +Infinity: not known
+  const servedSince = async (node: Redis): Promise<number> => {
+    const replies = (await node.pipeline().info('server').info('replication').exec()) ?? [];
+    const at = now();
+    const info = replies
+      .map(([err, out]) => {
+        if (err) throw err;
+        return String(out);
+      })
+      .join('\n');
+    const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+    const uptimeS = Number(field('uptime_in_seconds'));
+    const [runId, replId, replId2] = [field('run_id'), field('master_replid'), field('master_replid2')];
+    // a replica may hold only a prefix of the master's writes
+    if (field('role') !== 'master' || !Number.isFinite(uptimeS) || !runId || !replId) return Number.POSITIVE_INFINITY;
+    const started = at - uptimeS * 1000; // whole seconds, rounded down: never earlier than the start
+    if (replId2 !== undefined && /^0+$/.test(replId2)) return started; // never promoted since its start
+    // promoted since its start, at an unknown time: the first time a judge saw it serving
+    const lineage = `${runId}:${replId}`;
+    await redis.hsetnx(lineageKey, lineage, String(at));
+    return Math.max(started, Number(await redis.hget(lineageKey, lineage)));
+  };
+  // the latest of the masters' (Redis Cluster: any of them may hold the campaign's slot)
+  const lineageSince = async (): Promise<number> => {
+    const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis];
+    return Math.max(...(await Promise.all(nodes.map(servedSince))));
   };
   // recorded as soon as a worker that writes marks connects, long before its claims can lapse
   const record = () => void since().catch(() => undefined);
@@ -173,36 +234,44 @@ export function createRedisWireMarks(
     async judge(campaignId, claims) {
       const v = verdicts();
       const { unsent, pending } = v;
-      let sendEventsUntil: number | null = null;
       if (claims.length === 0) return { unsent, pending };
       const from = (await since()) + rolloutMs;
       const judged = claims.filter((c) => c.claimedAt.getTime() > from);
+      // mark and check of each claim, and the campaign's Send events, in one read per 250 claims
+      const values: Array<string | null> = [];
+      let seen: string | null = null;
       for (let i = 0; i < judged.length; i += 250) {
-        const chunk = judged.slice(i, i + 250);
-        const keys = chunk.map((c) => key(campaignId, c.id, c.attempt));
-        // mark and check of each claim, and the campaign's Send events, in one read
-        const values = await redis.mget(...keys.flatMap((k) => [k, `${k}:check`]), sendEventsKey(campaignId));
-        const seen = values[2 * chunk.length];
-        sendEventsUntil = seen ? Number(seen) : null;
-        const checks = redis.pipeline();
-        let written = 0;
-        chunk.forEach((c, j) => {
-          const mark = values[2 * j];
-          if (mark != null) {
-            // marked: its Send event has not been applied (the row is still unknown)
-            const markedAt = Number(mark) > 1e12 ? Number(mark) : null; // '1': a mark without its time
-            return v.marked(c.id, judgeMarkedClaim(markedAt, sendEventsUntil, now(), eventWaitMs));
-          }
-          if (values[2 * j + 1] !== null) return void unsent.add(c.id);
-          pending.add(c.id);
-          checks.set(`${keys[j]}:check`, '1', 'PX', WIRE_MARK_TTL_MS);
-          written++;
-        });
-        if (written > 0) {
-          const results = await checks.exec();
-          const failed = results?.find(([err]) => err);
-          if (failed) throw failed[0]!;
+        const keys = judged.slice(i, i + 250).map((c) => key(campaignId, c.id, c.attempt));
+        const read = await redis.mget(...keys.flatMap((k) => [k, `${k}:check`]), sendEventsKey(campaignId));
+        seen = read.pop() ?? null;
+        values.push(...read);
+      }
+      const sendEventsUntil = seen ? Number(seen) : null;
+      // asked after the reads: a Redis that served the same data since before a claim has not lost its mark
+      const trustedSince = judged.length > 0 ? await lineageSince() : Number.POSITIVE_INFINITY;
+      const checks = redis.pipeline();
+      let written = 0;
+      judged.forEach((c, j) => {
+        const mark = values[2 * j];
+        if (mark != null) {
+          // marked: its Send event has not been applied (the row is still unknown)
+          const markedAt = Number(mark) > 1e12 ? Number(mark) : null; // '1': a mark without its time
+          return v.marked(c.id, judgeMarkedClaim(markedAt, sendEventsUntil, now(), eventWaitMs));
         }
+        if (trustedSince > c.claimedAt.getTime() - lineageMarginMs) {
+          // Redis (re)started or was promoted since about the claim: its mark may be lost. Judged
+          // as marked at the end of its lease, the latest its request could have left
+          return v.marked(c.id, judgeMarkedClaim(c.claimedAt.getTime() + leaseMs, sendEventsUntil, now(), eventWaitMs));
+        }
+        if (values[2 * j + 1] !== null) return void unsent.add(c.id);
+        pending.add(c.id);
+        checks.set(`${key(campaignId, c.id, c.attempt)}:check`, '1', 'PX', WIRE_MARK_TTL_MS);
+        written++;
+      });
+      if (written > 0) {
+        const results = await checks.exec();
+        const failed = results?.find(([err]) => err);
+        if (failed) throw failed[0]!;
       }
       return v.verdict(sendEventsUntil);
     },
