@@ -155,6 +155,38 @@ describe('process-webhook with real Postgres', () => {
     expect(enrolment).toEqual({ status: 'in_progress', current_step: 1 });
   });
 
+  it('a Send event of an earlier claim, arriving after the row was claimed again, never touches the row and alerts: possibly two emails to one lead', async () => {
+    const seed = await seedCampaign(h.pool, { leads: 1, scheduleStep1: true });
+    const id = seed.sendIds[0]!;
+    // claim 1 was found unsent by the campaign tick (released), and claim 2 holds the row now, its request on its way
+    await h.pool.query(`UPDATE campaign_emails SET status = 'sending', claimed_at = now(), attempt = 2 WHERE id = $1`, [id]);
+    const { deps, ops } = h.deps();
+    const first = { messageId: `ses-${randomUUID()}`, email: seed.leads[0]!.email, sendId: id, workspaceId: seed.workspaceId };
+    /** SES's Send event of claim 1's message (its `claim` tag), as a new SNS notification */
+    const lateSendEvent = () => {
+      const event = eventFor('ses-event-send.json', first);
+      event.mail.tags = { ...event.mail.tags, claim: ['1'] };
+      return webhook(sesNotification(event, { topicArn: TOPIC_ARN, messageId: randomUUID() }));
+    };
+    const rowNow = async () => (await h.pool.query('SELECT status, attempt, message_id FROM campaign_emails WHERE id = $1', [id])).rows[0];
+    const alert = {
+      severity: 'warning',
+      message: 'SES accepted a send that the campaign tick had found unsent and sent again: possibly two emails to one lead',
+      fields: { workspaceId: seed.workspaceId, campaignEmailId: id, sesMessageId: first.messageId, claims: '1/2' },
+    };
+    expect(await processWebhookHandler(lateSendEvent(), h.context(deps))).toMatchObject({ changes: ['stale-claim:1/2'] });
+    expect(await rowNow()).toEqual({ status: 'sending', attempt: 2, message_id: null });
+    const enrolment = async () => (await h.pool.query('SELECT status, current_step FROM campaign_leads WHERE id = $1', [seed.leads[0]!.enrolmentId])).rows[0];
+    expect(await enrolment()).toEqual({ status: 'pending', current_step: 0 });
+    expect(ops.alerts).toEqual([expect.objectContaining(alert)]);
+    // claim 2 was sent meanwhile: claim 1's event (another notification of it) leaves claim 2's MessageId
+    const second = `ses-${randomUUID()}`;
+    await h.pool.query(`UPDATE campaign_emails SET status = 'sent', message_id = $2, sent_at = now() WHERE id = $1`, [id, second]);
+    expect(await processWebhookHandler(lateSendEvent(), h.context(deps))).toMatchObject({ changes: ['stale-claim:1/2'] });
+    expect(await rowNow()).toEqual({ status: 'sent', attempt: 2, message_id: second });
+    expect(ops.alerts).toEqual([expect.objectContaining(alert), expect.objectContaining(alert)]);
+  });
+
   it('open and click update the ledger counters and write normalised events', async () => {
     const { deps, send } = await sentOne();
     for (const file of ['ses-event-open.json', 'ses-event-click.json', 'ses-event-open.json']) {
