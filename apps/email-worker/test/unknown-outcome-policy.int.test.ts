@@ -1,10 +1,11 @@
 import { sendBulkEmail } from '@coldcopy/queue-core';
 import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
-import { waitFor } from '@coldcopy/testing';
-import { describe, expect, inject, it } from 'vitest';
+import { RedisServer, waitFor } from '@coldcopy/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createSesClient } from '../src/deps.js';
 import { handlers } from '../src/handlers/index.js';
-import { createFakeWireMarks, type WireMarks } from '../src/providers/wire-marks.js';
+import { createFakeWireMarks, createRedisWireMarks, type WireMarks } from '../src/providers/wire-marks.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { testSecurity, useEmailHarness } from './harness.js';
 
@@ -342,5 +343,107 @@ describe('a marked claim without its Send event, judged by the Send events of la
     );
     expect(h.ses.simulator.accepted).toHaveLength(1);
     expect(await row(id)).toMatchObject({ status: 'sent', message_id: h.ses.simulator.accepted[0]!.messageId, attempt: 1 });
+  }, 120_000);
+});
+
+describe('a mark Redis acknowledged and lost in a restart (real Redis for the marks, kill -9)', () => {
+  let server: RedisServer;
+  let redis: Redis;
+  beforeAll(async () => {
+    server = await RedisServer.start({ appendOnly: true });
+    redis = new Redis(server.url, { maxRetriesPerRequest: null });
+    redis.on('error', () => undefined); // refused connections while the server is down
+    await redis.config('SET', 'appendfsync', 'always'); // every write before the kills below on disk
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  /** marks in `redis`, judged with the production lineage margin against the end of this file's lease */
+  const redisWire = async (sendEventWaitMs: number) => {
+    // marks written for an hour (no rollout window; the test's prefix is its own)
+    await redis.set(`${h.prefix}:email:wire-since`, String(Date.now() - 3_600_000));
+    return createRedisWireMarks(redis, `${h.prefix}:email`, { leaseMs: LEASE_MS, sendEventWaitMs });
+  };
+  const markKey = (seed: { campaignId: string }, id: string) => `${h.prefix}:email:wire:{${seed.campaignId}}:${id}:1`;
+  /** what follows runs with the mark acknowledged by Redis and never on its disk; then Redis dies (kill -9) and restarts without it */
+  async function markLost(seed: { campaignId: string }, id: string, writeMark: () => Promise<unknown>) {
+    await redis.config('SET', 'appendonly', 'no');
+    await writeMark();
+    expect(await redis.get(markKey(seed, id))).not.toBeNull();
+    await server.stopProcess('SIGKILL');
+    await server.startProcess(); // its config file: appendonly yes, the AOF from before the mark
+    await redis.ping();
+    expect(await redis.get(markKey(seed, id))).toBeNull();
+    await redis.config('SET', 'appendfsync', 'always');
+  }
+
+  it('SES got the request: the lapsed claim is not sent again on the missing mark (two looks); its late Send event settles it, one email', async () => {
+    const seed = await seedCampaign(h.pool, { leads: 1, steps: 1, scheduleStep1: true });
+    const id = seed.sendIds[0]!;
+    const wire = await redisWire(60_000); // its Send event may still come for a minute after the lease
+    await withWorker(
+      'review',
+      async (worker) => {
+        // SES accepts it but answers after the client gave up, and its events are held up
+        h.ses.simulator.setResponseDelay(8000);
+        h.ses.simulator.pausePublishing();
+        try {
+          await markLost(seed, id, async () => {
+            await tick(seed, '20261201T1500Z');
+            await waitFor(async () => ((await row(id)).status === 'unknown' ? true : false), { ...patient, what: 'the outcome unknown' });
+          });
+          expect(h.ses.simulator.accepted).toHaveLength(1);
+          await settled(worker);
+          // its lease over by the database's clock
+          await h.pool.query(`UPDATE campaign_emails SET claimed_at = now() - make_interval(secs => $2) WHERE id = $1`, [id, LEASE_MS / 1000 + 5]);
+          // the first look and the next: no mark, yet Redis restarted since the claim
+          for (const slot of ['20261201T1505Z', '20261201T1510Z']) {
+            await tick(seed, slot);
+            await settled(worker);
+          }
+          expect(await row(id)).toMatchObject({ status: 'unknown', attempt: 1 });
+          expect(h.ses.simulator.accepted).toHaveLength(1);
+        } finally {
+          h.ses.simulator.setResponseDelay(0);
+          h.ses.simulator.resumePublishing();
+        }
+        await sentThenQuiet(worker, seed, id, 'the row settled by its Send event', '20261201T1515Z');
+      },
+      wire,
+    );
+    expect(h.ses.simulator.accepted).toHaveLength(1);
+    expect(await row(id)).toMatchObject({ status: 'sent', message_id: h.ses.simulator.accepted[0]!.messageId, attempt: 1 });
+  }, 120_000);
+
+  it('SES never got it: the lapsed claim is sent again once a Send event of a message SES accepted after its lease ended has arrived, and its own has not', async () => {
+    const seed = await seedCampaign(h.pool, { leads: 2, steps: 1, scheduleStep1: true });
+    const [other, id] = seed.sendIds as [string, string];
+    const wire = await redisWire(EVENT_WAIT_MS);
+    // held by a worker that marks its request on the wire (the mark Redis then loses) and dies before it leaves
+    await h.pool.query(`UPDATE campaign_emails SET status = 'sending', attempt = 1, claimed_at = now() WHERE id = $1`, [id]);
+    await markLost(seed, id, () => wire.mark({ campaignId: seed.campaignId, campaignEmailId: id, attempt: 1 }));
+    await withWorker(
+      'review',
+      async (worker, { ops }) => {
+        await tick(seed, '20261201T1500Z');
+        await waitFor(async () => ((await row(other)).status === 'sent' ? true : false), { ...patient, what: 'the other lead sent' });
+        await h.ses.simulator.idle();
+        await settled(worker);
+        const seenAt = Number(await redis.get(`${h.prefix}:email:wire:{${seed.campaignId}}:send-events`));
+        expect(seenAt).toBeGreaterThan(0);
+        // its lease ended 3 s before SES accepted the other message (past the 1 s clock margin and the event wait)
+        await h.pool.query(`UPDATE campaign_emails SET claimed_at = $2 WHERE id = $1`, [id, new Date(seenAt - LEASE_MS - 3000)]);
+        await tick(seed, '20261201T1505Z');
+        await sentThenQuiet(worker, seed, id, 'the row sent again', '20261201T1510Z');
+        expect(ops.alerts).toEqual([]);
+      },
+      wire,
+    );
+    const mine = h.ses.simulator.accepted.filter((m) => m.tags.send_id === id);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.tags.claim).toBe('2');
+    expect(await row(id)).toMatchObject({ status: 'sent', message_id: mine[0]!.messageId, attempt: 2 });
   }, 120_000);
 });
