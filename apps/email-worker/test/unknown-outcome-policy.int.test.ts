@@ -1,13 +1,13 @@
 import { sendBulkEmail } from '@coldcopy/queue-core';
 import { createSilentLogger, startWorker, type Worker } from '@coldcopy/queue-core/runtime';
-import { RedisServer, waitFor } from '@coldcopy/testing';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { waitFor } from '@coldcopy/testing';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createSesClient } from '../src/deps.js';
 import { handlers } from '../src/handlers/index.js';
 import { createFakeWireMarks, createRedisWireMarks, type WireMarks } from '../src/providers/wire-marks.js';
 import { seedCampaign } from './fixtures/seed.js';
 import { testSecurity, useEmailHarness } from './harness.js';
+import { useKillableRedis } from './killable-redis.js';
 
 /*
  * UNKNOWN_OUTCOME_POLICY on real event flow: the SES event simulator posts the signed SNS
@@ -84,6 +84,14 @@ async function sentThenQuiet(worker: Worker, seed: { workspaceId: string; campai
   await settled(worker);
   await tick(seed, slot);
   await settled(worker);
+}
+
+/** one message of this row at SES, sent by its second claim, and the row sent with its MessageId */
+async function expectSentAgainOnce(id: string) {
+  const mine = h.ses.simulator.accepted.filter((m) => m.tags.send_id === id);
+  expect(mine).toHaveLength(1);
+  expect(mine[0]!.tags.claim).toBe('2');
+  expect(await row(id)).toMatchObject({ status: 'sent', message_id: mine[0]!.messageId, attempt: 2 });
 }
 
 /** in-memory marks judged with this file's event wait */
@@ -243,10 +251,7 @@ describe('a marked claim without its Send event, judged by the Send events of la
         },
         wire,
       );
-      const mine = h.ses.simulator.accepted.filter((m) => m.tags.send_id === id);
-      expect(mine).toHaveLength(1);
-      expect(mine[0]!.tags.claim).toBe('2');
-      expect(await row(id)).toMatchObject({ status: 'sent', message_id: mine[0]!.messageId, attempt: 2 });
+      await expectSentAgainOnce(id);
       expect(h.ses.simulator.accepted).toHaveLength(2);
       expect(eventsSince(before)).toEqual({ gaveUp: 0, byType: { Send: 2, Delivery: 2 } });
     }, 120_000);
@@ -347,36 +352,27 @@ describe('a marked claim without its Send event, judged by the Send events of la
 });
 
 describe('a mark Redis acknowledged and lost in a restart (real Redis for the marks, kill -9)', () => {
-  let server: RedisServer;
-  let redis: Redis;
-  beforeAll(async () => {
-    server = await RedisServer.start({ appendOnly: true });
-    redis = new Redis(server.url, { maxRetriesPerRequest: null });
-    redis.on('error', () => undefined); // refused connections while the server is down
-    await redis.config('SET', 'appendfsync', 'always'); // every write before the kills below on disk
-  });
-  afterAll(async () => {
-    redis?.disconnect();
-    await server?.stop();
-  });
+  const killable = useKillableRedis();
+  // every write before the kills below on disk
+  beforeAll(() => killable.redis.config('SET', 'appendfsync', 'always'));
 
   /** marks in `redis`, judged with the production lineage margin against the end of this file's lease */
   const redisWire = async (sendEventWaitMs: number) => {
     // marks written for an hour (no rollout window; the test's prefix is its own)
-    await redis.set(`${h.prefix}:email:wire-since`, String(Date.now() - 3_600_000));
-    return createRedisWireMarks(redis, `${h.prefix}:email`, { leaseMs: LEASE_MS, sendEventWaitMs });
+    await killable.redis.set(`${h.prefix}:email:wire-since`, String(Date.now() - 3_600_000));
+    return createRedisWireMarks(killable.redis, `${h.prefix}:email`, { leaseMs: LEASE_MS, sendEventWaitMs });
   };
   const markKey = (seed: { campaignId: string }, id: string) => `${h.prefix}:email:wire:{${seed.campaignId}}:${id}:1`;
   /** what follows runs with the mark acknowledged by Redis and never on its disk; then Redis dies (kill -9) and restarts without it */
   async function markLost(seed: { campaignId: string }, id: string, writeMark: () => Promise<unknown>) {
-    await redis.config('SET', 'appendonly', 'no');
+    await killable.redis.config('SET', 'appendonly', 'no');
     await writeMark();
-    expect(await redis.get(markKey(seed, id))).not.toBeNull();
-    await server.stopProcess('SIGKILL');
-    await server.startProcess(); // its config file: appendonly yes, the AOF from before the mark
-    await redis.ping();
-    expect(await redis.get(markKey(seed, id))).toBeNull();
-    await redis.config('SET', 'appendfsync', 'always');
+    expect(await killable.redis.get(markKey(seed, id))).not.toBeNull();
+    await killable.server.stopProcess('SIGKILL');
+    await killable.server.startProcess(); // its config file: appendonly yes, the AOF from before the mark
+    await killable.redis.ping();
+    expect(await killable.redis.get(markKey(seed, id))).toBeNull();
+    await killable.redis.config('SET', 'appendfsync', 'always');
   }
 
   it('SES got the request: the lapsed claim is not sent again on the missing mark (two looks); its late Send event settles it, one email', async () => {
@@ -431,7 +427,7 @@ describe('a mark Redis acknowledged and lost in a restart (real Redis for the ma
         await waitFor(async () => ((await row(other)).status === 'sent' ? true : false), { ...patient, what: 'the other lead sent' });
         await h.ses.simulator.idle();
         await settled(worker);
-        const seenAt = Number(await redis.get(`${h.prefix}:email:wire:{${seed.campaignId}}:send-events`));
+        const seenAt = Number(await killable.redis.get(`${h.prefix}:email:wire:{${seed.campaignId}}:send-events`));
         expect(seenAt).toBeGreaterThan(0);
         // its lease ended 3 s before SES accepted the other message (past the 1 s clock margin and the event wait)
         await h.pool.query(`UPDATE campaign_emails SET claimed_at = $2 WHERE id = $1`, [id, new Date(seenAt - LEASE_MS - 3000)]);
@@ -441,9 +437,6 @@ describe('a mark Redis acknowledged and lost in a restart (real Redis for the ma
       },
       wire,
     );
-    const mine = h.ses.simulator.accepted.filter((m) => m.tags.send_id === id);
-    expect(mine).toHaveLength(1);
-    expect(mine[0]!.tags.claim).toBe('2');
-    expect(await row(id)).toMatchObject({ status: 'sent', message_id: mine[0]!.messageId, attempt: 2 });
+    await expectSentAgainOnce(id);
   }, 120_000);
 });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { RedisServer } from '@coldcopy/testing';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RedisServer } from '@coldcopy/testing';
+import type { Redis } from 'ioredis';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createRedisWireMarks } from '../src/providers/wire-marks.js';
+import { useKillableRedis } from './killable-redis.js';
 
 /*
  * On-the-wire marks against a real, killable Redis (AOF on): a lapsed claim without a mark is
@@ -21,18 +22,12 @@ async function upFor(redis: Redis, ms: number): Promise<void> {
 }
 
 describe('on-the-wire marks (Redis)', () => {
+  const killable = useKillableRedis();
   let server: RedisServer;
   let redis: Redis;
   beforeAll(async () => {
-    server = await RedisServer.start({ appendOnly: true });
-    redis = new Redis(server.url, { maxRetriesPerRequest: null });
-    redis.on('error', () => undefined); // refused connections while the server is down
-    await redis.ping(); // connected: a worker's marks record their start at once
+    ({ server, redis } = killable);
     await upFor(redis, 2000); // claims below are made after the start (plus the margin below)
-  });
-  afterAll(async () => {
-    redis?.disconnect();
-    await server?.stop();
   });
 
   it('an unmarked claim is pending at the first look and unsent at the next; a marked one is neither', async () => {
