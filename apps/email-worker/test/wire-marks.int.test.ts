@@ -157,6 +157,15 @@ describe('on-the-wire marks (Redis)', () => {
     const later = new Date(claims[0]!.claimedAt.getTime() + LEASE_MS + 1500);
     await marks.sawSendEvent(campaignId, later);
     expect(await marks.judge(campaignId, claims)).toEqual({ unsent: new Set([id]), pending: new Set(), unseen: new Set([id]) });
+    // a long lease: its lost mark was written before the restart, and so its request left (it
+    // leaves right after its mark); a Send event of a message SES accepted since then vouches
+    const longLease = createRedisWireMarks(redis, prefix, { leaseMs: 600_000, lineageMarginMs: 0, rolloutMs: 0, sendEventWaitMs: 0 });
+    const other = randomUUID();
+    await longLease.sawSendEvent(other, new Date(claims[0]!.claimedAt.getTime() + 10));
+    expect(await longLease.judge(other, claims)).toMatchObject({ unsent: new Set(), unvouched: { ids: new Set([id]) } });
+    await new Promise((r) => setTimeout(r, 2100)); // past the restart (INFO's whole seconds) and the clock margin
+    await longLease.sawSendEvent(other, new Date());
+    expect(await longLease.judge(other, claims)).toEqual({ unsent: new Set([id]), pending: new Set(), unseen: new Set([id]) });
   });
 
   it('claims from before the first worker that writes marks (plus the rollout time) are not judged', async () => {

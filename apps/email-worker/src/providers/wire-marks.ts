@@ -143,10 +143,11 @@ interface KeepLatest {
  * unset), else the first time a judge saw its run_id and master_replid (kept in
  * `<prefix>:wire-lineage`, HSETNX; lost with a restart, which the uptime shows anyway). A claim made
  * less than WIRE_LINEAGE_MARGIN_MS after that time (or read from a replica) may have lost its mark:
- * its absence proves nothing, and the claim is judged as if marked at the end of its lease (the
- * latest its request could leave), by judgeMarkedClaim: it waits SEND_EVENT_WAIT_MS for its Send
- * event, is sent again only if Send events of messages SES accepted after that time have arrived,
- * and is otherwise left to UNKNOWN_OUTCOME_POLICY.
+ * its absence proves nothing, and the claim is judged as if marked at the latest its request could
+ * have left: the end of its lease, or that time plus the margin if earlier (a lost mark was written
+ * before this Redis began serving; the request leaves right after its mark), by judgeMarkedClaim:
+ * it waits SEND_EVENT_WAIT_MS for its Send event, is sent again only if Send events of messages SES
+ * accepted after that time have arrived, and is otherwise left to UNKNOWN_OUTCOME_POLICY.
  *
  * On a Redis that has served its data since before the claim, the absence is still proven in two
  * looks, against a mark that reaches Redis after the first look (a mark write held up past the
@@ -259,9 +260,11 @@ export function createRedisWireMarks(
           return v.marked(c.id, judgeMarkedClaim(markedAt, sendEventsUntil, now(), eventWaitMs));
         }
         if (trustedSince > c.claimedAt.getTime() - lineageMarginMs) {
-          // Redis (re)started or was promoted since about the claim: its mark may be lost. Judged
-          // as marked at the end of its lease, the latest its request could have left
-          return v.marked(c.id, judgeMarkedClaim(c.claimedAt.getTime() + leaseMs, sendEventsUntil, now(), eventWaitMs));
+          // Redis (re)started or was promoted since about the claim: its mark may be lost. Judged as
+          // marked at the latest its request could have left: the end of its lease, or, if earlier,
+          // when this Redis began serving (a mark written since then would be here)
+          const latest = Math.min(c.claimedAt.getTime() + leaseMs, trustedSince + lineageMarginMs);
+          return v.marked(c.id, judgeMarkedClaim(latest, sendEventsUntil, now(), eventWaitMs));
         }
         if (values[2 * j + 1] !== null) return void unsent.add(c.id);
         pending.add(c.id);
