@@ -96,37 +96,40 @@ export function createDispatch<D>(w: {
       entry.wait.observe(Math.max(0, job.processedOn - job.timestamp - ((job.opts.delay as number | undefined) ?? 0)) / 1000);
     }
     const attempt = new Attempt(job, scope, entry);
-    return new Promise((resolve, reject) => {
+    // Bull waits on this promise; the time-budget sweep may settle it first (attempt.reject).
+    // One async runner per attempt instead of two `then` callbacks closing over the executor's
+    // scope: fewer closures and promise reactions per job.
+    const promise = new Promise<unknown>((resolve, reject) => {
       attempt.resolve = resolve;
       attempt.reject = reject;
-      inflight.add(attempt);
-      let running: Promise<unknown>;
-      try {
-        running = entry.handler(parsed.data, attempt);
-      } catch (err) {
-        running = Promise.reject(err);
-      }
-      running.then(
-        (result) => {
-          inflight.delete(attempt);
-          resolve(result);
-        },
-        (err: unknown) => {
-          inflight.delete(attempt);
-          const reason = attempt.abortReason;
-          if (state.shuttingDown && reason instanceof ShutdownAbortError) {
-            // Leave the job active in Redis: the stalled check re-queues it without using an attempt.
-            resolve(NEVER);
-            return;
-          }
-          if (reason instanceof JobTimeoutError && !isPermanentError(err)) {
-            reject(reason);
-            return;
-          }
-          if (isPermanentError(err)) job.discard();
-          reject(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
     });
+    inflight.add(attempt);
+    void runAttempt(attempt, parsed.data, inflight, state);
+    return promise;
   };
+}
+
+/** Runs the handler of one attempt and settles the promise Bull waits on with its outcome. */
+async function runAttempt<D>(attempt: Attempt<D>, data: Record<string, unknown>, inflight: Set<Attempt<D>>, state: DispatchState): Promise<void> {
+  let result: unknown;
+  try {
+    result = await attempt.entry.handler(data, attempt);
+  } catch (err) {
+    inflight.delete(attempt);
+    const reason = attempt.abortReason;
+    if (state.shuttingDown && reason instanceof ShutdownAbortError) {
+      // Leave the job active in Redis: the stalled check re-queues it without using an attempt.
+      attempt.resolve(NEVER);
+      return;
+    }
+    if (reason instanceof JobTimeoutError && !isPermanentError(err)) {
+      attempt.reject(reason);
+      return;
+    }
+    if (isPermanentError(err)) attempt.job.discard();
+    attempt.reject(err instanceof Error ? err : new Error(String(err)));
+    return;
+  }
+  inflight.delete(attempt);
+  attempt.resolve(result);
 }
