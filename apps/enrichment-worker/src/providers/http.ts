@@ -11,6 +11,12 @@ export interface ProviderResponse {
   readonly body: unknown;
 }
 
+/**
+ * The most of an answer that is read (Hunter's and Apollo's largest answers, a domain search or a bulk
+ * match of 10, are tens of KB): a provider or a proxy sending more is cut off, not buffered whole.
+ */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
 // kept-alive connections per scheme (a provider call reuses one: no handshake before most writes)
 const AGENTS = { 'http:': new HttpAgent({ keepAlive: true }), 'https:': new HttpsAgent({ keepAlive: true }) };
 
@@ -75,9 +81,18 @@ export async function requestJson(
   let text = '';
   try {
     const chunks: Buffer[] = [];
-    for await (const chunk of res) chunks.push(chunk as Buffer);
+    let bytes = 0;
+    for await (const chunk of res) {
+      bytes += (chunk as Buffer).length;
+      if (bytes > MAX_RESPONSE_BYTES) {
+        res.destroy();
+        throw new ProviderUnavailableError(provider, res.statusCode ?? 0, `answer larger than ${MAX_RESPONSE_BYTES} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
     text = Buffer.concat(chunks).toString('utf8');
-  } catch {
+  } catch (err) {
+    if (err instanceof ProviderUnavailableError) throw err;
     if (signal.aborted) throw signal.reason;
   }
   let parsed: unknown;
