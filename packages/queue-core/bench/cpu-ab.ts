@@ -10,7 +10,7 @@ import Bull from 'bull';
 import { baseJobOptions } from '../src/definitions/job-options.js';
 import { JobSecurity } from '../src/security/job-security.js';
 import { Producer } from '../src/producer/producer.js';
-import { benchNoop, payload, printCpuTable } from './shared.js';
+import { benchNoop, inFlight, payload, printCpuTable } from './shared.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -23,15 +23,6 @@ const SIG = signed.sign('bench-noop', payload(1), { ...bullOpts(), jobId: random
 
 const server = await RedisServer.start();
 const redisUrl = server.url;
-
-async function inFlight(limit: number, total: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < total) await fn(next++);
-    }),
-  );
-}
 
 type Add = (i: number) => Promise<unknown>;
 type AddBulk = (from: number, count: number) => Promise<unknown>;

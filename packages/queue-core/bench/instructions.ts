@@ -27,7 +27,7 @@ import Bull from 'bull';
 import { baseJobOptions } from '../src/definitions/job-options.js';
 import { JobSecurity } from '../src/security/job-security.js';
 import { Producer } from '../src/producer/producer.js';
-import { benchNoop, coreDrain, payload, preloadSigned } from './shared.js';
+import { benchNoop, coreDrain, enqueueNoops, inFlight, payload, preloadSigned } from './shared.js';
 
 type Side = 'raw' | 'core';
 
@@ -42,15 +42,6 @@ function instrument(on: boolean): Promise<void> {
       else reject(new Error(`callgrind_control -i exited with ${code}`));
     });
   });
-}
-
-async function inFlight(limit: number, total: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < total) await fn(next++);
-    }),
-  );
 }
 
 /** The measured part of one variant, in the process valgrind runs. */
@@ -90,24 +81,10 @@ async function child(): Promise<void> {
       // valgrind slows connecting far past the default 2 s
       const producer = new Producer({ redisUrl, prefix, bulkChunkSize: 500, security, connectTimeoutMs: 300_000 });
       await producer.enqueue(benchNoop, payload(-1));
-      for (let i = 0; i < warmUp; i += 500) {
-        await producer.enqueueBulk(
-          benchNoop,
-          Array.from({ length: Math.min(500, warmUp - i) }, (_, k) => ({ data: payload(-k) })),
-        );
-      }
-      await inFlight(64, warmUp, (i) => producer.enqueue(benchNoop, payload(-i)));
+      await enqueueNoops(producer, true, warmUp, (i) => payload(-i));
+      await enqueueNoops(producer, false, warmUp, (i) => payload(-i));
       await instrument(true);
-      if (bulk) {
-        for (let i = 0; i < jobs; i += 500) {
-          await producer.enqueueBulk(
-            benchNoop,
-            Array.from({ length: Math.min(500, jobs - i) }, (_, k) => ({ data: payload(i + k) })),
-          );
-        }
-      } else {
-        await inFlight(64, jobs, (i) => producer.enqueue(benchNoop, payload(i)));
-      }
+      await enqueueNoops(producer, bulk, jobs);
       await instrument(false);
       await producer.close();
     }

@@ -24,7 +24,7 @@ import Bull from 'bull';
 import { JobSecurity } from '../src/security/job-security.js';
 import { baseJobOptions } from '../src/definitions/job-options.js';
 import { Producer } from '../src/producer/producer.js';
-import { benchNoop, coreDrain, payload, preloadSigned } from './shared.js';
+import { benchNoop, coreDrain, enqueueNoops, inFlight, payload, preloadSigned } from './shared.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -118,29 +118,11 @@ async function enqueueCore(bulk: boolean): Promise<Sample> {
   await producer.enqueue(benchNoop, payload(-1)); // connect first, as a long-lived producer is
   const started = performance.now();
   const cpu = process.cpuUsage();
-  if (bulk) {
-    for (let i = 0; i < JOBS; i += 500) {
-      await producer.enqueueBulk(
-        benchNoop,
-        Array.from({ length: Math.min(500, JOBS - i) }, (_, k) => ({ data: payload(i + k) })),
-      );
-    }
-  } else {
-    await inFlight(64, JOBS, (i) => producer.enqueue(benchNoop, payload(i)));
-  }
+  await enqueueNoops(producer, bulk, JOBS);
   const sample = measure(started, cpu);
   await producer.close();
   await deletePrefix(redisUrl, prefix);
   return sample;
-}
-
-async function inFlight(limit: number, total: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < total) await fn(next++);
-    }),
-  );
 }
 
 interface Row {

@@ -11,6 +11,7 @@ import { defineJob } from '../src/definitions/define-job.js';
 import { baseJobOptions } from '../src/definitions/job-options.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createWorkerMetrics } from '../src/observability/metrics.js';
+import type { Producer } from '../src/producer/producer.js';
 import type { JobSecurity } from '../src/security/job-security.js';
 import { startWorker, type Worker } from '../src/runtime/worker.js';
 
@@ -136,6 +137,27 @@ export function printCpuTable(title: string, results: ReadonlyMap<string, readon
     const m = median(xs);
     process.stdout.write(
       `${name.padEnd(34)} ${m.toFixed(1).padStart(6)}  (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})  cpu ratio ${(rawUs / m).toFixed(2)}\n`,
+    );
+  }
+}
+
+/** Runs `fn(0)` … `fn(total - 1)` with at most `limit` calls in flight. */
+export async function inFlight(limit: number, total: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < total) await fn(next++);
+    }),
+  );
+}
+
+/** Enqueues `count` no-op jobs through the producer: `enqueueBulk` calls of 500, or single enqueues with 64 in flight. */
+export async function enqueueNoops(producer: Producer, bulk: boolean, count: number, data: (i: number) => ReturnType<typeof payload> = payload): Promise<void> {
+  if (!bulk) return inFlight(64, count, (i) => producer.enqueue(benchNoop, data(i)));
+  for (let i = 0; i < count; i += 500) {
+    await producer.enqueueBulk(
+      benchNoop,
+      Array.from({ length: Math.min(500, count - i) }, (_, k) => ({ data: data(i + k) })),
     );
   }
 }
