@@ -70,6 +70,10 @@ describe('producer (real Redis)', () => {
       const theirs = await stored(String(copy.id));
       expect({ ...theirs, opts: JSON.parse(theirs.opts!) }).toEqual({ ...ours, opts: { ...opts, jobId: `${opts.jobId}-copy` } });
     }
+    // A job read back carries its data's text as stored (patches/bull@4.16.5.patch): the worker
+    // checks the signature over those bytes.
+    const fetched = (await q.getJob(single.id)) as unknown as { storedData?: unknown };
+    expect(fetched.storedData).toBe((await stored(single.id)).data);
   });
 
   it('turns an idempotency key into a deterministic job id: a second enqueue is a no-op', async () => {

@@ -242,6 +242,17 @@ describe('signing', () => {
     }
   });
 
+  it('checks the data text as stored (storedData) when the job carries it, not a re-serialisation', () => {
+    const s = security();
+    const data = { workspaceId: WS, n: 1 };
+    const opts: Record<string, unknown> = { jobId: 'test-plain.stored' };
+    const signature = s.sign('test-plain', data, opts);
+    const stored = JSON.stringify(data);
+    expect(reasonOf(() => s.verify('test-plain', JSON.parse(stored), signature, { ...asStored(opts), storedData: stored }))).toBe('accepted');
+    // the same value under another text: not what was signed
+    expect(reasonOf(() => s.verify('test-plain', data, signature, { ...asStored(opts), storedData: ` ${stored}` }))).toBe('mismatch');
+  });
+
   it('unsigned mode signs nothing and accepts everything; otherwise keys are required', () => {
     const unsigned = new JobSecurity({ signing: 'disabled' });
     expect(unsigned.sign('x', {}, {})).toBeUndefined();

@@ -1,7 +1,8 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AnyJobDefinition } from '../definitions/define-job.js';
 import { ConfigError, CorruptJobError, FieldDecryptionError, JobSignatureError } from '../definitions/errors.js';
+import { HmacSha256 } from './hmac-sha256.js';
 import { type BindableOptions, enqueueBinding, storedBinding } from './job-binding.js';
 import { parseKeyRing, type KeyRing } from './security-keys.js';
 
@@ -16,10 +17,11 @@ import { parseKeyRing, type KeyRing } from './security-keys.js';
  * see it and the data needs no copy to strip it. A signed job always has an explicit id (`protect`
  * gives one to a job without an idempotency key), so a copy under another id does not verify.
  * `v1` signatures (no binding) are refused as `outdated`.
- * Bull stores `JSON.stringify(data)` and the worker gets `JSON.parse` of it; stringifying that again
- * gives the same text (key order survives a round trip, numbers and strings have one JSON.stringify
- * form), so the worker verifies `JSON.stringify(job.data)` without a canonicaliser. Any later write
- * to the data (a hand edit, `job.update()`) invalidates the signature. The timestamp records when
+ * The producer stores the very text it signed; the worker verifies the text Bull read from Redis
+ * (`job.storedData`, kept by our Bull patch), or `JSON.stringify(job.data)` for a job object
+ * without it, which gives the same text (key order survives a round trip, numbers and strings have
+ * one JSON.stringify form). Any later write to the data (a hand edit, `job.update()`) invalidates
+ * the signature. The timestamp records when
  * the job was signed; it is not an expiry (jobs may wait for days, repeatable runs reuse it).
  *
  * Encrypted fields. A definition's `sensitive` fields (strings at a path: `content`,
@@ -51,6 +53,8 @@ export class JobSecurity {
   /** false in unsigned mode */
   readonly signing: boolean;
   private readonly signingRing: KeyRing | undefined;
+  /** HMAC-SHA256 under each signing key, by key id */
+  private readonly macs: ReadonlyMap<string, HmacSha256>;
   private readonly encryptionRing: KeyRing | undefined;
   private readonly now: () => number;
 
@@ -62,6 +66,7 @@ export class JobSecurity {
     if (this.signing && !this.signingRing) {
       throw new ConfigError('JOB_SIGNING_KEYS is not set: jobs must be signed (JOB_SIGNING=disabled allows unsigned mode outside production)');
     }
+    this.macs = new Map([...(this.signingRing?.keys ?? [])].map(([kid, key]) => [kid, new HmacSha256(key)]));
     const encryptionKeys = options.encryptionKeys;
     this.encryptionRing = typeof encryptionKeys === 'string' ? parseKeyRing('JOB_ENCRYPTION_KEYS', encryptionKeys, ENCRYPTION_RULES) : encryptionKeys;
   }
@@ -88,17 +93,18 @@ export class JobSecurity {
     const ring = this.signingRing;
     if (!this.signing || !ring) return undefined;
     const ts = this.now();
-    const key = ring.keyObjects.get(ring.currentId)!;
+    const mac = this.macs.get(ring.currentId)!;
     const prefix = `v2.${ring.currentId}.${ts}.`;
     const tsText = String(ts);
-    return (name, data, opts, json = JSON.stringify(data)) => prefix + hmac(key, signedText(name, data, tsText, enqueueBinding(opts), json));
+    return (name, data, opts, json = JSON.stringify(data)) => prefix + mac.base64url(signedText(name, data, tsText, enqueueBinding(opts), json));
   }
 
   /**
    * Throws JobSignatureError unless `signature` was made by one of our keys over this name and data
-   * and the job's id and options as Bull stored them (`job`: its `id` and `opts`).
+   * and the job's id and options as Bull stored them (`job`: its `id` and `opts`, and `storedData`,
+   * the data's text as read from Redis, when the job has it).
    */
-  verify(name: string, data: unknown, signature: unknown, job: { readonly id?: string | number | undefined; readonly opts: object }): void {
+  verify(name: string, data: unknown, signature: unknown, job: StoredJob): void {
     if (!this.signing) return;
     if (typeof signature !== 'string' || signature === '') throw new JobSignatureError(name, 'missing');
     // `v2.<kid>.<ts>.<mac>`, split by hand: this runs once per job (docs/benchmarks.md)
@@ -110,11 +116,12 @@ export class JobSecurity {
       throw new JobSignatureError(name, 'malformed');
     }
     if (!signature.startsWith('v2.')) throw new JobSignatureError(name, signature.startsWith('v1.') ? 'outdated' : 'malformed');
-    const key = this.signingRing!.keyObjects.get(signature.slice(a + 1, b));
-    if (!key) throw new JobSignatureError(name, 'unknown-key');
+    const mac = this.macs.get(signature.slice(a + 1, b));
+    if (!mac) throw new JobSignatureError(name, 'unknown-key');
     const binding = storedBinding(name, job.id, job.opts as BindableOptions);
     if (binding === undefined) throw new JobSignatureError(name, 'mismatch');
-    const expected = hmac(key, signedText(name, data, Number(ts), binding, JSON.stringify(data)));
+    const json = typeof job.storedData === 'string' ? job.storedData : JSON.stringify(data);
+    const expected = mac.base64url(signedText(name, data, Number(ts), binding, json));
     if (!constantTimeEqual(expected, signature.slice(c + 1))) throw new JobSignatureError(name, 'mismatch');
   }
 
@@ -182,14 +189,19 @@ export class JobSecurity {
    * Worker side in one call, before schema validation: verifies the signature in `opts`, then
    * decrypts. Throws a permanent error (JobSignatureError, FieldDecryptionError).
    */
-  admit(
-    def: AnyJobDefinition,
-    job: { readonly id?: string | number | undefined; readonly data: unknown; readonly opts: object; readonly corrupt?: StoredCorruption },
-  ): unknown {
+  admit(def: AnyJobDefinition, job: StoredJob & { readonly data: unknown; readonly corrupt?: StoredCorruption }): unknown {
     if (job.corrupt) throw new CorruptJobError(def.name, job.corrupt.field, job.corrupt.message);
     this.verify(def.name, job.data, (job.opts as Record<string, unknown>)[SIGNATURE_OPTION], job);
     return this.open(def, job.data);
   }
+}
+
+/** What `verify` reads of a stored job besides its name, data and signature. */
+export interface StoredJob {
+  readonly id?: string | number | undefined;
+  readonly opts: object;
+  /** the data's JSON text as Bull read it from Redis (patches/bull@4.16.5.patch) */
+  readonly storedData?: unknown;
 }
 
 /** Signs one job of a batch: `JobSecurity.signer()`; `json` is `JSON.stringify(data)` when the caller has it. */
@@ -220,10 +232,6 @@ function constantTimeEqual(expected: string, given: string): boolean {
   let diff = 0;
   for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ given.charCodeAt(i);
   return diff === 0;
-}
-
-function hmac(key: KeyObject, text: string): string {
-  return createHmac('sha256', key).update(text).digest('base64url');
 }
 
 function workspaceOf(data: unknown): string {

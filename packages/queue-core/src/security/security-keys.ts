@@ -13,7 +13,7 @@ export interface KeyRing {
   readonly currentId: string;
   readonly current: Buffer;
   readonly keys: ReadonlyMap<string, Buffer>;
-  /** the same keys as KeyObjects (created once: cheaper per HMAC or cipher than raw buffers) */
+  /** the same keys as KeyObjects (created once: cheaper per cipher than raw buffers) */
   readonly keyObjects: ReadonlyMap<string, KeyObject>;
 }
 
