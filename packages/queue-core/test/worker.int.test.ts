@@ -214,6 +214,30 @@ describe('worker runtime (real Redis)', () => {
     expect(lines.filter((l) => l.includes('"level":"error"'))).toEqual([]);
   });
 
+  it('logs completed jobs only at debug, and follows a level changed at run time', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'info',
+      transports: [new winston.transports.Stream({ stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) })],
+    });
+    await worker({ logger });
+    const completedLines = () => lines.filter((l) => l.includes('"message":"job completed"'));
+    await producer().enqueue(testEcho, { workspaceId: WS, value: 'at-info' });
+    await waitFor(async () => (await readEvents(redis.client(), redis.prefix)).length === 1 || undefined);
+    expect(completedLines()).toEqual([]);
+    logger.level = 'debug';
+    // the worker re-reads the level at most a second later: jobs keep coming until a line shows
+    let n = 0;
+    await waitFor(
+      async () => {
+        await producer().enqueue(testEcho, { workspaceId: WS, value: `at-debug-${n++}` });
+        return completedLines().length > 0 || undefined;
+      },
+      { timeoutMs: 10_000, what: 'a job completed line after the switch to debug' },
+    );
+    expect(JSON.parse(completedLines()[0]!)).toMatchObject({ level: 'debug', queue: 'maintenance', job: 'test-echo', workspaceId: WS });
+  });
+
   it('close() waits for the active job to finish', async () => {
     const w = await worker();
     await producer().enqueue(testSleep, { ms: 400, tag: 'c' });

@@ -67,7 +67,8 @@ export class Attempt<D> implements JobContext<D> {
     readonly entry: Entry,
   ) {
     this.deps = scope.deps;
-    this.deadline = Date.now() + entry.timeoutMs;
+    // the budget runs from when Bull moved the job to active (its clock reading, saves one here)
+    this.deadline = (job.processedOn ?? Date.now()) + entry.timeoutMs;
   }
   get signal(): AbortSignal {
     if (!this.controller) {

@@ -47,18 +47,27 @@ export function attachWorkerEvents(w: {
   onEveryShard('lock-extension-failed', (job: Bull.Job, err: Error) => {
     log.warn('job lock extension failed', { queue: queueName, job: job.name, jobId: job.id, err: err.message });
   });
+  // One line per completed job at `debug`: a winston line costs ~10 µs of CPU, more than the rest
+  // of the runtime's per-job work together (docs/benchmarks.md), so at the default level
+  // completions are counted in metrics and failures, retries and stalls get the lines. The level
+  // check comes first because even a filtered winston call costs several µs, and its answer is
+  // kept for a second because the check itself builds arrays (winston's `transports` getter): a
+  // level changed at run time applies to completion lines within a second.
+  let debugLines = false;
+  let debugCheckedUntil = 0;
   onEveryShard('completed', (job: Bull.Job) => {
     const entry = table.get(job.name);
-    const seconds = (Date.now() - (job.processedOn ?? Date.now())) / 1000;
+    const now = Date.now();
+    const seconds = (now - (job.processedOn ?? now)) / 1000;
     if (entry) {
       entry.completed.inc();
       entry.durationOk.observe(seconds);
     }
-    // One line per completed job at `debug`: a winston line costs ~10 µs of CPU, more than the
-    // rest of the runtime's per-job work together (docs/benchmarks.md), so at the default level
-    // completions are counted in metrics and failures, retries and stalls get the lines. The
-    // level check comes first because even a filtered winston call costs several µs.
-    if (log.isLevelEnabled('debug')) {
+    if (now >= debugCheckedUntil) {
+      debugLines = log.isLevelEnabled('debug');
+      debugCheckedUntil = now + 1000;
+    }
+    if (debugLines) {
       log.debug('job completed', {
         queue: queueName,
         job: job.name,

@@ -98,7 +98,19 @@ describe('signing', () => {
     expect(reasonOf(() => s.verify('test-plain', data, undefined, job))).toBe('missing');
     expect(reasonOf(() => s.verify('test-plain', data, 'v3.k2.1.x', job))).toBe('malformed');
     expect(reasonOf(() => s.verify('test-plain', data, sig.replace(/^v2\./, 'v1.'), job))).toBe('outdated');
-    for (const bad of ['v2', 'v2.k2', 'v2.k2.1', 'v2.k2.x.mac', 'v2.k2.1.mac.extra', 'v2..1.mac', 'xv2.k2.1.mac', `${sig}.`]) {
+    for (const bad of [
+      'v2',
+      'v2.k2',
+      'v2.k2.1',
+      'v2.k2.x.mac',
+      'v2.k2.1.mac.extra',
+      'v2..1.mac',
+      'xv2.k2.1.mac',
+      `${sig}.`,
+      'v2.k2..mac',
+      'v2.k2.1a.mac',
+      'v2.k2.-1.mac',
+    ]) {
       expect(
         reasonOf(() => s.verify('test-plain', data, bad, job)),
         bad,
@@ -109,6 +121,15 @@ describe('signing', () => {
     expect(reasonOf(() => s.verify('test-plain', data, sig.replace(mac, flipped), job))).toBe('mismatch');
     expect(reasonOf(() => s.verify('test-plain', data, sig.replace(mac, mac.slice(1)), job))).toBe('mismatch');
     expect(reasonOf(() => s.verify('test-plain', data, sig.replace('.k2.', '.k9.'), job))).toBe('unknown-key');
+    // key ids that start like the current one (k2) or that it starts with
+    expect(reasonOf(() => s.verify('test-plain', data, sig.replace('.k2.', '.k.'), job))).toBe('unknown-key');
+    expect(reasonOf(() => s.verify('test-plain', data, sig.replace('.k2.', '.k22.'), job))).toBe('unknown-key');
+    // a timestamp of 17 digits is malformed; 16 is the most accepted (then the MAC decides)
+    const ts = sig.split('.')[2]!;
+    expect(reasonOf(() => s.verify('test-plain', data, sig.replace(`.${ts}.`, `.${'1'.repeat(17)}.`), job))).toBe('malformed');
+    expect(reasonOf(() => s.verify('test-plain', data, sig.replace(`.${ts}.`, `.${'1'.repeat(16)}.`), job))).toBe('mismatch');
+    // the same time written with a leading zero is not the text that was signed
+    expect(reasonOf(() => s.verify('test-plain', data, sig.replace(`.${ts}.`, `.0${ts}.`), job))).toBe('mismatch');
     expect(reasonOf(() => s.verify('test-plain', { ...data, n: 2 }, sig, job))).toBe('mismatch');
     expect(reasonOf(() => s.verify('other-job', data, sig, job))).toBe('mismatch');
     expect(reasonOf(() => s.verify('test-plain', { ...data, workspaceId: 'another' }, sig, job))).toBe('mismatch');
