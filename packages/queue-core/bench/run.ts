@@ -7,7 +7,7 @@
  * - enqueue: single adds (64 in flight) and bulk adds, producer vs raw `queue.add` / `addBulk`
  *   with the same job options.
  * Rounds alternate raw and queue-core and report medians, because the machine is shared and noisy.
- * Env: BENCH_JOBS (default 20000), BENCH_ROUNDS (default 3), BENCH_REDIS_URL (default: private server).
+ * Env: BENCH_JOBS (default 20000), BENCH_ROUNDS (default 5), BENCH_REDIS_URL (default: private server).
  *
  * A/B against an older checkout in the same run: `BENCH_BASELINE_DIR=<path of a checkout> pnpm bench`
  * (e.g. `git worktree add /tmp/base <commit> && (cd /tmp/base && pnpm install)`). Each round then
@@ -27,7 +27,7 @@ import { Producer } from '../src/producer/producer.js';
 import { benchNoop, coreDrain, enqueueNoops, inFlight, payload, preloadSigned } from './shared.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /** the workers' default level; set `warn` to see what the per-job lines cost */
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
 /** `process` or `enqueue` to run only that half */
@@ -62,10 +62,12 @@ function measure(started: number, cpu: NodeJS.CpuUsage): Sample {
 async function drainRaw(concurrency: number): Promise<Sample> {
   const prefix = testPrefix();
   await preload(prefix);
-  const q = new Bull('maintenance', redisUrl, { prefix, settings: { backoffStrategies: { classified: () => 1000 } } });
-  let done = 0;
+  // The queue (and its connections) is made inside the measurement, as queue-core's worker is by
+  // startWorker: both sides pay their start-up.
   const started = performance.now();
   const cpu = process.cpuUsage();
+  const q = new Bull('maintenance', redisUrl, { prefix, settings: { backoffStrategies: { classified: () => 1000 } } });
+  let done = 0;
   const finished = new Promise<void>((resolve) => {
     q.on('completed', () => {
       if (++done === JOBS) resolve();
