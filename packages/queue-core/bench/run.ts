@@ -205,19 +205,32 @@ function medianRows(rounds: readonly Row[][]): Row[] {
   });
 }
 
+/**
+ * Per row name, the median over the rounds of each round's own throughput ratio (queue-core /
+ * raw Bull): within a round the two ran back to back in one process, so a slower or faster
+ * stretch of a shared machine moves both, while the ratio of the medians mixes rounds.
+ */
+function pairedRatios(rounds: readonly Row[][]): Map<string, number> {
+  return new Map(rounds[0]!.map((first) => [first.name, median(rounds.map((rows) => rows.find((r) => r.name === first.name)!).map((r) => r.core / r.raw))]));
+}
+
 /** Markdown rows for docs/benchmarks.md: this checkout and the baseline, each against its raw Bull. */
-function printAb(rows: readonly Row[], base: readonly Row[], dir: string): void {
+function printAb(rounds: readonly Row[][], baseRounds: readonly Row[][], dir: string): void {
+  const rows = medianRows(rounds);
+  const base = medianRows(baseRounds);
+  const paired = pairedRatios(rounds);
+  const basePaired = pairedRatios(baseRounds);
   process.stdout.write(
-    `\nA/B, medians of ${ROUNDS} alternating rounds (baseline: ${dir})\n\n` +
-      '| path | raw Bull µs/job | baseline µs/job | this µs/job | baseline throughput ratio | this throughput ratio | baseline cpu ratio | this cpu ratio |\n' +
-      '|---|---|---|---|---|---|---|---|\n',
+    `\nA/B, medians of ${ROUNDS} alternating rounds (baseline: ${dir}); "paired": the median of each round's own ratio\n\n` +
+      '| path | raw Bull µs/job | baseline µs/job | this µs/job | baseline throughput ratio | this throughput ratio | baseline paired | this paired | baseline cpu ratio | this cpu ratio |\n' +
+      '|---|---|---|---|---|---|---|---|---|---|\n',
   );
   for (const r of rows) {
     const b = base.find((x) => x.name === r.name);
     if (!b) continue;
     process.stdout.write(
       `| ${r.name} | ${r.rawCpuUs.toFixed(0)} | ${b.coreCpuUs.toFixed(0)} | ${r.coreCpuUs.toFixed(0)} | ${(b.core / b.raw).toFixed(2)} | ${(r.core / r.raw).toFixed(2)} | ` +
-        `${(b.rawCpuUs / b.coreCpuUs).toFixed(2)} | ${(r.rawCpuUs / r.coreCpuUs).toFixed(2)} |\n`,
+        `${basePaired.get(r.name)!.toFixed(2)} | ${paired.get(r.name)!.toFixed(2)} | ${(b.rawCpuUs / b.coreCpuUs).toFixed(2)} | ${(r.rawCpuUs / r.coreCpuUs).toFixed(2)} |\n`,
     );
   }
 }
@@ -277,7 +290,7 @@ async function main(): Promise<void> {
     rounds.push(rows);
   }
   const rows = rounds.length === 1 ? rounds[0]! : medianRows(rounds);
-  if (baselineDir) printAb(rows, medianRows(baseline), baselineDir);
+  if (baselineDir) printAb(rounds, baseline, baselineDir);
   process.stdout.write(`\n${JSON.stringify({ jobs: JOBS, rounds: ROUNDS, rows, ...(baselineDir ? { baseline: medianRows(baseline) } : {}) })}\n`);
   await server?.stop();
 }
