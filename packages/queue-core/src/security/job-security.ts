@@ -21,8 +21,8 @@ import { parseKeyRing, type KeyRing } from './security-keys.js';
  * (`job.storedData`, kept by our Bull patch), or `JSON.stringify(job.data)` for a job object
  * without it, which gives the same text (key order survives a round trip, numbers and strings have
  * one JSON.stringify form). Any later write to the data (a hand edit, `job.update()`) invalidates
- * the signature. The timestamp records when
- * the job was signed; it is not an expiry (jobs may wait for days, repeatable runs reuse it).
+ * the signature. The timestamp records when the job was signed; it is not an expiry (jobs may wait
+ * for days, repeatable runs reuse it).
  *
  * Encrypted fields. A definition's `sensitive` fields (strings at a path: `content`,
  * `inputData.email`, `emails[]`, `messages[].content`) are replaced after validation by
