@@ -214,6 +214,26 @@ describe('worker runtime (real Redis)', () => {
     expect(lines.filter((l) => l.includes('"level":"error"'))).toEqual([]);
   });
 
+  it('a job its stalled check fails (stalled more than allowed) is a final failure, attempts left or not: hook and metric', async () => {
+    const metrics = createWorkerMetrics(undefined, { defaultMetrics: false });
+    const finalFailures: FinalFailure[] = [];
+    const { id } = await producer().enqueue(testEcho, { workspaceId: WS, value: 'orphan' }, { attempts: 3 });
+    // taken by a worker that died, after two earlier recoveries (the default maxStalledCount is 2):
+    // active, its lock gone, stalledCounter 2
+    const q = rawQueue();
+    const taken = (await q.getNextJob())!;
+    expect(String(taken.id)).toBe(id);
+    await redis.client().del(`${redis.prefix}:maintenance:${id}:lock`);
+    await redis.client().hset(`${redis.prefix}:maintenance:${id}`, 'stalledCounter', 2);
+    await worker({ metrics, onFinalFailure: (f) => void finalFailures.push(f), locks: { stalledInterval: 200 } });
+    const [failure] = await waitFor(() => finalFailures.length > 0 && finalFailures, { what: 'the stalled job as a final failure' });
+    expect(failure!.job.id).toBe(id);
+    expect(failure!.error.message).toBe('job stalled more than allowable limit');
+    expect(await (await q.getJob(id))!.getState()).toBe('failed');
+    expect(await metrics.registry.metrics()).toMatch(/bull_jobs_failed_total\{queue="maintenance",job_name="test-echo",final="true"\} 1/);
+    expect(await readEvents(redis.client(), redis.prefix)).toEqual([]);
+  });
+
   it('logs completed jobs only at debug, and follows a level changed at run time', async () => {
     const lines: string[] = [];
     const logger = createLogger({

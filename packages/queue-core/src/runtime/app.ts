@@ -11,7 +11,7 @@ import { Producer } from '../producer/producer.js';
 import { QUEUES, type QueueName } from '../definitions/queues.js';
 import { redact, RedisConnections } from '../redis/connections.js';
 import type { HandlersFor, HandlersOf } from './job-context.js';
-import { startWorker, type Worker } from './worker.js';
+import { startWorker, type FinalFailure, type Worker } from './worker.js';
 import { jobsOnQueue, type JobsOn } from '../jobs/index.js';
 import { schedulesOn, type Schedule } from '../jobs/schedules.js';
 import { shardsOf, type ShardCounts } from '../redis/sharding.js';
@@ -57,6 +57,13 @@ export interface WorkerAppSpec<Q extends QueueName, S extends WorkerAppEnvSchema
    * the queue (jobs/schedules.ts); only those whose job this worker dispatches are kept.
    */
   readonly schedules?: readonly Schedule[];
+  /**
+   * Called once per job that failed for good (retries spent, a permanent error, or stalled more
+   * often than allowed, when its handler may never have finished), with the app's deps: where an
+   * app settles what the handler would have settled (a batch item), so that nothing waits for the
+   * job forever. Its errors are logged, not retried.
+   */
+  readonly onFinalFailure?: (failure: FinalFailure, deps: D) => void | Promise<void>;
 }
 
 /** The parsed env of a worker app with its own variables `E` (a raw shape). */
@@ -132,6 +139,7 @@ export async function runWorkerApp<Q extends QueueName, S extends WorkerAppEnvSc
     metrics,
     security: hardening.security,
     deadLetters: { ...hardening.deadLetters, alerts: hardening.alerts },
+    onFinalFailure: spec.onFinalFailure && ((failure) => spec.onFinalFailure!(failure, deps)),
     locks: {
       lockDuration: base.LOCK_DURATION_MS,
       stalledInterval: base.STALLED_INTERVAL_MS,

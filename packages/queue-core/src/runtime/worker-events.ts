@@ -13,6 +13,13 @@ import type { WorkerMetrics } from '../observability/metrics.js';
 import type { Entry } from './attempt.js';
 import type { DispatchState } from './dispatch.js';
 
+/**
+ * Bull's error for a job its stalled check moved to `failed` (queue.js `moveUnlockedJobsToWait`,
+ * after `maxStalledCount` recoveries): failed for good whatever attempts it has left, so a final
+ * failure (dead letter, hook), not a retry.
+ */
+const STALLED_LIMIT = 'job stalled more than allowable limit';
+
 export interface FinalFailure {
   readonly queue: QueueName;
   /** the failed job as plain values (as `inspect` reads it) */
@@ -80,7 +87,11 @@ export function attachWorkerEvents(w: {
   });
   onEveryShard('failed', (job: Bull.Job, err: Error) => {
     const entry = table.get(job.name);
-    const final = isPermanentError(err) || (job as unknown as { isDiscarded(): boolean }).isDiscarded() || job.attemptsMade >= (job.opts.attempts ?? 1);
+    const final =
+      isPermanentError(err) ||
+      err.message === STALLED_LIMIT ||
+      (job as unknown as { isDiscarded(): boolean }).isDiscarded() ||
+      job.attemptsMade >= (job.opts.attempts ?? 1);
     const seconds = (Date.now() - (job.processedOn ?? Date.now())) / 1000;
     if (entry) {
       (final ? entry.failedFinal : entry.failedRetry).inc();
