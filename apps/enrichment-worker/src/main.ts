@@ -1,6 +1,7 @@
 import { runWorkerApp } from '@coldcopy/queue-core/runtime';
 import { closeDeps, createDeps } from './deps.js';
 import { envSchema } from './env.js';
+import { settleBatchChild } from './handlers/final-failure.js';
 import { handlers } from './handlers/index.js';
 
 // The composition root: env → deps → worker → health server → signals (queue-core/src/runtime/app.ts).
@@ -11,4 +12,5 @@ await runWorkerApp({
   handlers,
   createDeps,
   closeDeps,
+  onFinalFailure: settleBatchChild,
 });
