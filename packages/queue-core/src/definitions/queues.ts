@@ -99,10 +99,16 @@ export const QUEUES: { readonly [Q in QueueName]: QueueConfig & { readonly name:
     backoff: { baseMs: 30_000, maxMs: 1_800_000 },
     timeoutMs: 60_000,
   }) as QueueConfig & { name: 'email' },
-  enrichment: queue('enrichment', 'Lead and company enrichment, email verification', 20, {
-    attempts: 5,
-    timeoutMs: 60_000,
-  }) as QueueConfig & { name: 'enrichment' },
+  enrichment: queue(
+    'enrichment',
+    'Lead and company enrichment, email verification',
+    20,
+    { attempts: 5, timeoutMs: 60_000 },
+    // batch-enrich waits for its children for as long as the batch takes and resumes where it was
+    // when its worker dies: a few crashes or deploys during one batch must not fail it for good
+    // (Bull counts each as a stall of the same job)
+    { locks: { maxStalledCount: 5 } },
+  ) as QueueConfig & { name: 'enrichment' },
   ai: queue(
     'ai',
     'Email writing, sentiment, smart replies and meeting detection with OpenAI and Anthropic',
