@@ -191,10 +191,14 @@ function runRound(dir: string, label: string): Row[] {
   return (JSON.parse(json) as { rows: Row[] }).rows;
 }
 
+/** Each round's row of that name. */
+const rowsNamed = (rounds: readonly Row[][], name: string): Row[] =>
+  rounds.map((rows) => rows.find((r) => r.name === name)).filter((r): r is Row => r !== undefined);
+
 /** Per row name, the median of each figure over the rounds. */
 function medianRows(rounds: readonly Row[][]): Row[] {
   return rounds[0]!.map((first) => {
-    const all = rounds.map((rows) => rows.find((r) => r.name === first.name)).filter((r): r is Row => r !== undefined);
+    const all = rowsNamed(rounds, first.name);
     return {
       name: first.name,
       raw: median(all.map((r) => r.raw)),
@@ -211,7 +215,7 @@ function medianRows(rounds: readonly Row[][]): Row[] {
  * stretch of a shared machine moves both, while the ratio of the medians mixes rounds.
  */
 function pairedRatios(rounds: readonly Row[][]): Map<string, number> {
-  return new Map(rounds[0]!.map((first) => [first.name, median(rounds.map((rows) => rows.find((r) => r.name === first.name)!).map((r) => r.core / r.raw))]));
+  return new Map(rounds[0]!.map((first) => [first.name, median(rowsNamed(rounds, first.name).map((r) => r.core / r.raw))]));
 }
 
 /** Markdown rows for docs/benchmarks.md: this checkout and the baseline, each against its raw Bull. */

@@ -17,6 +17,7 @@ import type { EnrichmentDeps } from '../deps.js';
 import { personCacheKey, sha256 } from '../domain/cache-key.js';
 import { leadFields, personQuery, personRecords } from '../domain/lead-mapping.js';
 import { type PersonData, ProviderAccountError } from '../providers/enrichment-provider.js';
+import { failureText, settleFailedChild } from './final-failure.js';
 import { countProviderError, flagProvider, isRetryLater, providerOf } from './provider-of.js';
 
 type Payload = JobPayload<typeof enrichLead>;
@@ -216,7 +217,7 @@ async function onFailure(err: unknown, p: Payload, ctx: Ctx, requestKey: string)
   const permanent = (err as { permanent?: unknown }).permanent === true;
   const lastAttempt = ctx.attempt >= ctx.attempts;
   if (permanent || lastAttempt) {
-    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    const message = failureText(err);
     await recordFailedEnrichmentRequest(deps.pool, ws, {
       leadId: p.leadId,
       providerId: p.providerId,
@@ -225,7 +226,7 @@ async function onFailure(err: unknown, p: Payload, ctx: Ctx, requestKey: string)
       error: message,
       bullJobId: ctx.jobId,
     }).catch(() => {});
-    if (p.enrichmentJobId) await settleEnrichmentJobItem(deps.pool, ws, p.enrichmentJobId, p.leadId, 'failed', message.slice(0, 300));
+    if (p.enrichmentJobId) await settleFailedChild(deps.pool, ws, p.enrichmentJobId, p.leadId, message);
   }
   throw err;
 }
